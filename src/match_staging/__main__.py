@@ -1,0 +1,3 @@
+from match_staging.cli import main
+
+raise SystemExit(main())

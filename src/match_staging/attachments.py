@@ -1,0 +1,31 @@
+"""Attachment paths come from untrusted match text: only regular, visible files inside the
+repository, below the size limit, may leave the machine as uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+
+def resolve(root: Path, relative: str, max_bytes: int) -> Path | str:
+    """The file to upload, or why it may not be."""
+    posix = PurePosixPath(relative.replace("\\", "/"))
+    if posix.is_absolute() or PureWindowsPath(relative).drive:
+        return "must be a path inside the repository, not an absolute path"
+    if ".." in posix.parts:
+        return "must not leave the repository ('..')"
+    if any(part.startswith(".") for part in posix.parts):
+        return "hidden files and folders (such as .git) are never attached"
+    candidate = root / posix
+    if not candidate.exists():
+        return "no such file in the repository" if not candidate.is_symlink() \
+            else "is a broken symbolic link"
+    real = candidate.resolve()
+    if not real.is_relative_to(root.resolve()):
+        return "leads outside the repository through a symbolic link"
+    if not real.is_file():
+        return "is not a regular file"
+    size = real.stat().st_size
+    if size > max_bytes:
+        return f"is {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:g} MB limit " \
+               "(staging.max_attachment_mb)"
+    return real

@@ -1,0 +1,179 @@
+"""The command line: parse arguments, call one use case, print, map errors to exit codes.
+Exit codes (interface.md): 0 all done, 1 partial (input rejected, a channel or GitLab
+failed), 2 usage or configuration error with nothing changed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from match_staging import __version__, attachments, config
+from match_staging.errors import InputError, StagingError
+from match_staging.labels import state_label, state_of
+from match_staging.matches import read_batch
+from match_staging.model import Match, State
+from match_staging.output import Output
+from match_staging.render import fmt_score
+from match_staging.trackers import open_tracker
+
+Handler = Callable[[argparse.Namespace, config.Config, Output, Mapping[str, str]], int]
+_TITLE = re.compile(r"^\[JOB-MATCH\] ([\d.]+)% — (.*)$")
+
+
+def _short(match: Match) -> str:
+    return f"{fmt_score(match.score):>3}%  {match.title[:70]}"
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
+              env: Mapping[str, str]) -> int:
+    from match_staging.usecases.stage import stage
+
+    tracker, notice = open_tracker(cfg, env)
+    if notice:
+        out.notice(notice)
+    batch = read_batch(args.paths, env, cfg.staging.inbox)
+    report = stage(cfg, tracker, batch, Path.cwd())
+    for match, issue in report.staged:
+        out.result(f"staged    #{issue.iid:<4} {_short(match)}  {issue.web_url}")
+    for match, issue in report.existing:
+        out.result(f"existing  #{issue.iid:<4} {_short(match)}  (already staged as "
+                   f"#{issue.iid}, {state_of(cfg.labels, issue.labels) or issue.state})")
+    for match, twin in report.repeated:
+        out.result(f"repeated        {_short(match)}  (same match as {twin.source} "
+                   f"{twin.label})")
+    for match in report.below:
+        out.result(f"below           {_short(match)}  (threshold "
+                   f"{fmt_score(report.threshold)}%)")
+    for error in report.rejected:
+        out.result(f"rejected  {error}")
+    for match, reason in report.failed:
+        out.result(f"failed          {_short(match)}  {reason}")
+    if not batch.sources and not batch.errors:
+        out.notice(f"no match documents found (looked in {cfg.staging.inbox}/)")
+    where = "GitLab requests" if report.tracker == "gitlab" else "GitLab requests (local)"
+    out.result(f"{len(report.staged)} staged, {len(report.existing)} already staged, "
+               f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
+               f"{len(report.rejected)} rejected, {len(report.failed)} failed · "
+               f"{report.requests} {where}")
+    return 0 if report.ok else 1
+
+
+def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
+                 env: Mapping[str, str]) -> int:
+    batch = read_batch(args.paths, env, cfg.staging.inbox)
+    errors: list[InputError] = list(batch.errors)
+    max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
+    for match in batch.matches:
+        problems = []
+        for index, rel in enumerate(match.attachments):
+            found = attachments.resolve(Path.cwd(), rel, max_bytes)
+            if isinstance(found, str):
+                problems.append(InputError(match.source, f"{rel!r} {found}", match=match.label,
+                                           field=f"attachments[{index}]"))
+        errors.extend(problems)
+        if not problems:
+            out.result(f"ok        {match.source}: {match.label}  {fmt_score(match.score)}%")
+    for error in errors:
+        out.result(f"invalid   {error}")
+    out.result(f"{len(batch.matches) - len({e.match for e in errors if e.match})} valid "
+               f"match(es), {len(errors)} problem(s) in {len(batch.sources)} document(s)")
+    return 1 if errors else 0
+
+
+def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
+             env: Mapping[str, str]) -> int:
+    tracker, notice = open_tracker(cfg, env)
+    if notice:
+        out.notice(notice)
+    labels = [cfg.labels.match]
+    if args.state:
+        labels.append(state_label(cfg.labels, State(args.state)))
+    for issue in tracker.list_issues(labels):
+        state = state_of(cfg.labels, issue.labels)
+        found = _TITLE.match(issue.title)
+        score, title = (found.group(1), found.group(2)) if found else ("?", issue.title)
+        out.result(f"#{issue.iid:<5} {(state or 'unknown'):<9} {score:>4}%  {title}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, cfg: config.Config, out: Output,
+               env: Mapping[str, str]) -> int:
+    out.result(f"# effective configuration, from {cfg.source}; secrets masked")
+    out.result(yaml.safe_dump(config.masked(cfg), sort_keys=False, allow_unicode=True).rstrip())
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+COMMANDS: dict[str, tuple[Handler, str, str]] = {
+    "stage": (cmd_stage, "stage every new match at or above the threshold as a GitLab issue",
+              "match-staging stage matches-inbox/2026-02-08.json"),
+    "validate": (cmd_validate, "check match files against the schema; no side effects",
+                 "match-staging validate matches-inbox/"),
+    "list": (cmd_list, "staged matches, a line each: #IID  STATE  SCORE%  TITLE",
+             "match-staging list --state pending"),
+    "config": (cmd_config, "print the effective configuration, secrets masked",
+               "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD=80 match-staging config"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="match-staging",
+        description="A review gate for job-match drafts that lives inside GitLab.",
+        epilog="Without GITLAB_TOKEN (outside CI) every command runs on the embedded local "
+               "tracker under .match-staging/.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (handler, summary, example) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=summary, description=summary,
+                             epilog=textwrap.dedent(f"Example:\n  {example}"),
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.add_argument("--config", metavar="FILE",
+                         help="configuration file (default: $MATCH_STAGING_CONFIG, else "
+                              f"{config.DEFAULT_PATH})")
+        if name in ("stage", "validate"):
+            cmd.add_argument("paths", nargs="*", metavar="PATH",
+                             help="match files or folders (default: $MATCHES_JSON, "
+                                  "$MATCHES_FILE, $TRIGGER_PAYLOAD, else matches-inbox/)")
+        if name == "list":
+            cmd.add_argument("--state", choices=[s.value for s in State])
+        cmd.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    args = build_parser().parse_args(argv)
+    out = Output(secrets=config.secrets(config.config_stub(), env))
+    try:
+        cfg = config.load(args.config, env)
+        out.add_secrets(config.secrets(cfg, env))
+        handler: Handler = args.handler
+        return handler(args, cfg, out, env)
+    except StagingError as exc:
+        out.notice(f"match-staging: error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.notice("match-staging: interrupted")
+        return 130
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if env.get("MATCH_STAGING_DEBUG"):
+            raise
+        out.notice(f"match-staging: internal error: {type(exc).__name__}: {exc} "
+                   "(set MATCH_STAGING_DEBUG=1 for the traceback)")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""Configuration: YAML in the repository, `${VAR}` interpolation, `MATCH_STAGING__A__B`
+overrides, validated into typed dataclasses. Errors name the key (and the variable it came
+from) so a user can fix them without reading code."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from match_staging.errors import ConfigError
+
+DEFAULT_PATH = "config/notification-channels.yml"
+ENV_PREFIX = "MATCH_STAGING__"
+MASK = "***"
+
+
+def secret(default: str = "") -> Any:
+    """A field whose value never appears in output (`config` masks it, logs redact it)."""
+    return field(default=default, metadata={"secret": True})
+
+
+def key(name: str, default: Any) -> Any:
+    """A field whose YAML key is not a Python identifier (e.g. `from`)."""
+    return field(default=default, metadata={"key": name})
+
+
+@dataclass
+class SmtpSettings:
+    host: str = ""
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password: str = secret()
+    timeout: float = 30.0
+
+
+@dataclass
+class GmailSettings:
+    credentials_file: str = ""  # path of an authorized-user JSON (a CI/CD file variable)
+
+
+@dataclass
+class EmailChannel:
+    enabled: bool = False
+    recipients: list[str] = field(default_factory=list)
+    template: str = "match_summary"
+    transport: Literal["gmail", "smtp"] = "smtp"
+    sender: str = key("from", "")
+    subject_prefix: str = "[match-staging]"
+    gmail: GmailSettings = field(default_factory=GmailSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+
+@dataclass
+class SlackChannel:
+    enabled: bool = False
+    webhook_url: str = secret()
+    channel: str = ""  # informational: app webhooks post where they were installed
+
+
+@dataclass
+class WhatsAppChannel:
+    enabled: bool = False
+    provider: Literal["twilio"] = "twilio"
+    account_sid: str = secret()
+    auth_token: str = secret()
+    from_number: str = ""
+    to_number: str = ""
+    content_sid: str = ""
+    messaging_service_sid: str = ""
+
+
+@dataclass
+class GitLabTodoChannel:
+    enabled: bool = False
+    assignee_id: int | None = None
+
+
+@dataclass
+class Channels:
+    email: EmailChannel = field(default_factory=EmailChannel)
+    slack: SlackChannel = field(default_factory=SlackChannel)
+    whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
+    gitlab_todo: GitLabTodoChannel = field(default_factory=GitLabTodoChannel)
+
+
+@dataclass
+class QuietHours:
+    start: str = "22:00"
+    end: str = "07:00"
+    timezone: str = "Europe/Vienna"
+
+
+@dataclass
+class Preferences:
+    threshold: float = 70
+    quiet_hours: QuietHours | None = None
+    batch_mode: bool = True
+    batch_summary: bool = True
+    reminder_after_hours: float = 24
+
+
+@dataclass
+class Notification:
+    channels: Channels = field(default_factory=Channels)
+    preferences: Preferences = field(default_factory=Preferences)
+
+
+@dataclass
+class GitLabSettings:
+    url: str = ""       # default GITLAB_URL, then CI_SERVER_URL
+    project: str = ""   # default GITLAB_PROJECT, then CI_PROJECT_ID
+    timeout: float = 30.0
+
+
+@dataclass
+class Labels:
+    """Label names are configurable; the defaults are interface.md's."""
+
+    match: str = "job-match"
+    pending: str = "job-match/pending"
+    approved: str = "job-match/approved"
+    rejected: str = "job-match/rejected"
+    sent: str = "job-match/sent"
+    score_high: str = "match-score/high"
+    score_medium: str = "match-score/medium"
+    score_low: str = "match-score/low"
+
+
+@dataclass
+class Workflow:
+    reviewers: list[str] = field(default_factory=list)
+    auto_send: bool = False
+    close_rejected: bool = True
+    close_sent: bool = True
+
+
+@dataclass
+class Staging:
+    inbox: str = "matches-inbox"
+    templates_dir: str = "templates"
+    outbox: str = "outbox"
+    state_dir: str = ".match-staging"
+    max_attachment_mb: float = 10
+
+
+@dataclass
+class Config:
+    notification: Notification = field(default_factory=Notification)
+    gitlab: GitLabSettings = field(default_factory=GitLabSettings)
+    labels: Labels = field(default_factory=Labels)
+    workflow: Workflow = field(default_factory=Workflow)
+    staging: Staging = field(default_factory=Staging)
+    source: str = field(default="(built-in defaults)", metadata={"internal": True})
+
+    @property
+    def threshold(self) -> float:
+        return self.notification.preferences.threshold
+
+
+# --------------------------------------------------------------------------- loading
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, env: Mapping[str, str], path: str) -> Any:
+    """Replace `${NAME}` / `${NAME:-default}` in every string; an unset variable is empty."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, f"{path}.{k}" if path else str(k))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return _VAR.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+    return value
+
+
+def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """`MATCH_STAGING__A__B=v` sets raw[a][b] = v (a YAML scalar). Returns key -> variable."""
+    origin: dict[str, str] = {}
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        if not parts:
+            raise ConfigError(f"{name}: names no configuration key")
+        node = raw
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: '{part}' is not a section")
+            node = child
+        try:
+            node[parts[-1]] = yaml.safe_load(env[name]) if env[name] else ""
+        except yaml.YAMLError:
+            node[parts[-1]] = env[name]
+        origin[".".join(parts)] = name
+    return origin
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    """Check `value` against the type hint `tp`, converting where YAML is loose."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or value == "":  # an unset ${VAR} leaves an optional key unset
+            return None
+        return _convert(options[0], value, path)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{path}: must be one of {', '.join(map(str, allowed))}, "
+                              f"got {value!r}")
+        return value
+    if origin is list:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: must be a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if isinstance(value, str) and tp is not str:
+        value = _scalar(value)  # values interpolated from ${VAR} arrive as text
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: must be true or false, got {value!r}")
+        return value
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: must be a number, got {value!r}")
+        if tp is int and not float(value).is_integer():
+            raise ConfigError(f"{path}: must be a whole number, got {value!r}")
+        return tp(value)
+    if tp is str:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(f"{path}: must be text, got {type(value).__name__}")
+        return str(value)
+    raise AssertionError(f"unsupported config type {tp!r}")  # pragma: no cover
+
+
+def _scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _build(cls: Any, raw: Any, path: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'configuration'}: must be a mapping, "
+                          f"got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)
+              if not f.metadata.get("internal")}
+    unknown = sorted(set(map(str, raw)) - set(fields))
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(fields))})")
+    values = {f.name: _convert(hints[f.name], raw[k], f"{path}.{k}" if path else k)
+              for k, f in fields.items() if k in raw}
+    return cls(**values)
+
+
+def _validate(cfg: Config) -> None:
+    prefs = cfg.notification.preferences
+    if not 0 <= prefs.threshold <= 100:
+        raise ConfigError("notification.preferences.threshold: must be between 0 and 100, "
+                          f"got {prefs.threshold:g}")
+    if prefs.reminder_after_hours <= 0:
+        raise ConfigError("notification.preferences.reminder_after_hours: must be positive")
+    if prefs.quiet_hours is not None:
+        qh = prefs.quiet_hours
+        for name in ("start", "end"):
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(qh, name)):
+                raise ConfigError(f"notification.preferences.quiet_hours.{name}: "
+                                  f"must be HH:MM, got {getattr(qh, name)!r}")
+        try:
+            ZoneInfo(qh.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("notification.preferences.quiet_hours.timezone: unknown "
+                              f"time zone {qh.timezone!r}") from None
+    port = cfg.notification.channels.email.smtp.port
+    if not 0 < port < 65536:
+        raise ConfigError(f"notification.channels.email.smtp.port: no such port: {port}")
+    if cfg.staging.max_attachment_mb <= 0:
+        raise ConfigError("staging.max_attachment_mb: must be positive")
+    names = dataclasses.asdict(cfg.labels)
+    for name, value in names.items():
+        if not value or "," in value:
+            raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
+    if len(set(names.values())) != len(names):
+        raise ConfigError("labels: every label name must be different")
+
+
+def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the configuration the way every command does (interface.md: --config, then
+    MATCH_STAGING_CONFIG, then config/notification-channels.yml, else built-in defaults)."""
+    env = os.environ if env is None else env
+    explicit = path or env.get("MATCH_STAGING_CONFIG")
+    file = Path(explicit or DEFAULT_PATH)
+    raw: Any = {}
+    if file.is_file():
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: not valid YAML: {_one_line(exc)}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{file}: must hold a mapping of sections")
+    elif explicit:
+        raise ConfigError(f"{file}: configuration file not found")
+    raw = _interpolate(raw, env, "")
+    origin = _apply_overrides(raw, env)
+    try:
+        cfg: Config = _build(Config, raw, "")
+        _validate(cfg)
+    except ConfigError as exc:
+        keypath = str(exc).split(":", 1)[0]
+        via = origin.get(keypath)
+        raise ConfigError(f"{file if file.is_file() else 'configuration'}: {exc}"
+                          + (f" (set by {via})" if via else "")) from None
+    cfg.source = str(file) if file.is_file() else "(built-in defaults)"
+    cfg.gitlab.url = (cfg.gitlab.url or env.get("GITLAB_URL") or env.get("CI_SERVER_URL")
+                      or "").rstrip("/")
+    cfg.gitlab.project = (cfg.gitlab.project or env.get("GITLAB_PROJECT")
+                          or env.get("CI_PROJECT_ID") or "")
+    return cfg
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+# --------------------------------------------------------------------------- secrets
+
+def _walk(obj: Any, path: str) -> typing.Iterator[tuple[str, dataclasses.Field[Any], Any]]:
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("internal"):
+            continue
+        value = getattr(obj, f.name)
+        name = f.metadata.get("key", f.name)
+        here = f"{path}.{name}" if path else name
+        yield here, f, value
+        if dataclasses.is_dataclass(value):
+            yield from _walk(value, here)
+
+
+def config_stub() -> Config:
+    """Defaults only: lets output redact environment secrets before the file is read."""
+    return Config()
+
+
+def secrets(cfg: Config, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret value in force, so output can be redacted of all of them."""
+    env = os.environ if env is None else env
+    found = [v for _, f, v in _walk(cfg, "") if f.metadata.get("secret") and v]
+    found += [env[n] for n in ("GITLAB_TOKEN", "CI_JOB_TOKEN") if env.get(n)]
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def masked(cfg: Config) -> dict[str, Any]:
+    """The effective configuration as plain data, secrets replaced by ***."""
+
+    def dump(obj: Any) -> Any:
+        if not dataclasses.is_dataclass(obj):
+            return list(obj) if isinstance(obj, list) else obj
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            if f.metadata.get("internal"):
+                continue
+            value = getattr(obj, f.name)
+            if f.metadata.get("secret"):
+                value = MASK if value else ""
+            out[f.metadata.get("key", f.name)] = dump(value)
+        return out
+
+    return typing.cast(dict[str, Any], dump(cfg))

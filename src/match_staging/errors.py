@@ -1,0 +1,47 @@
+"""One error hierarchy. Adapters translate library exceptions into these once, at the
+boundary; the CLI maps each to a one-line message and an exit code (interface.md)."""
+
+from __future__ import annotations
+
+
+class StagingError(Exception):
+    """Root of every error match-staging raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(StagingError):
+    """Configuration or usage is wrong: nothing was changed (exit 2)."""
+
+    exit_code = 2
+
+
+class InputError(StagingError):
+    """A match document, or one match in it, is unusable. Names file, match and field."""
+
+    def __init__(self, source: str, message: str, *, match: str | None = None,
+                 field: str | None = None) -> None:
+        self.source = source
+        self.match = match
+        self.field = field
+        self.detail = message
+        where = source
+        if match is not None:
+            where += f": {match}"
+        if field is not None:
+            where += f": field '{field}'"
+        super().__init__(f"{where}: {message}")
+
+
+class TrackerError(StagingError):
+    """The tracker (GitLab or the local file) could not be read or written."""
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 transient: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+class ChannelError(StagingError):
+    """A notification channel failed. Channels return results; this is for setup errors."""

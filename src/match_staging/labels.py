@@ -1,0 +1,36 @@
+"""The labels match-staging owns: names from the configuration, colours and descriptions
+here, so `stage` and `bootstrap` create them the same way."""
+
+from __future__ import annotations
+
+from match_staging.config import Labels
+from match_staging.model import LabelSpec, ScoreBand, State, score_band
+
+
+def label_specs(names: Labels) -> list[LabelSpec]:
+    return [
+        LabelSpec(names.match, "#6699cc", "A job match staged by match-staging"),
+        LabelSpec(names.pending, "#f0ad4e", "Job match waiting for review"),
+        LabelSpec(names.approved, "#5cb85c", "Job match approved: the application may go out"),
+        LabelSpec(names.rejected, "#999999", "Job match rejected by the reviewer"),
+        LabelSpec(names.sent, "#428bca", "Application sent"),
+        LabelSpec(names.score_high, "#d9534f", "Match score 90% or more"),
+        LabelSpec(names.score_medium, "#e67e22", "Match score from 70% to 89%"),
+        LabelSpec(names.score_low, "#cccccc", "Match score below 70%"),
+    ]
+
+
+def state_label(names: Labels, state: State) -> str:
+    return str(getattr(names, state.value))
+
+
+def score_label(names: Labels, score: float) -> str:
+    band = score_band(score)
+    return {ScoreBand.HIGH: names.score_high, ScoreBand.MEDIUM: names.score_medium,
+            ScoreBand.LOW: names.score_low}[band]
+
+
+def state_of(names: Labels, labels: tuple[str, ...] | list[str]) -> State | None:
+    """The state an issue's labels say it is in; None when there is not exactly one."""
+    found = [s for s in State if state_label(names, s) in labels]
+    return found[0] if len(found) == 1 else None

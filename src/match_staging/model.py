@@ -1,0 +1,103 @@
+"""Plain data shared by the core and the adapters. No I/O here."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class State(enum.StrEnum):
+    """Review states; exactly one state label is on a staged issue at a time."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENT = "sent"
+
+
+class ScoreBand(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+def score_band(score: float) -> ScoreBand:
+    """Boundaries from interface.md: high >= 90, medium 70 <= s < 90, low below."""
+    if score >= 90:
+        return ScoreBand.HIGH
+    if score >= 70:
+        return ScoreBand.MEDIUM
+    return ScoreBand.LOW
+
+
+@dataclass(frozen=True)
+class Requirement:
+    requirement: str
+    score: float | None = None
+    weight: float | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One job lead as the producer sent it, texts already cleaned but not yet escaped."""
+
+    score: float
+    title: str
+    provider: str
+    url: str
+    source: str                # where it came from, e.g. "matches-inbox/cycle.json"
+    position: int              # 1-based position in its document
+    keys: tuple[str, ...]      # stable match keys, see keys.py; keys[0] is the primary one
+    id: str | None = None
+    location: str | None = None
+    start: str | None = None
+    duration: str | None = None
+    rate: str | None = None
+    requirements: tuple[Requirement, ...] = ()
+    notes: str | None = None
+    draft: str | None = None
+    attachments: tuple[str, ...] = ()
+    apply: dict[str, Any] = field(default_factory=dict)
+    cycle_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name this match: position and a short title."""
+        short = self.title if len(self.title) <= 60 else self.title[:59] + "…"
+        return f"match {self.position} ({short!r})"
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    """What the tool needs to know about a staged issue."""
+
+    iid: int
+    title: str
+    web_url: str
+    labels: tuple[str, ...]
+    state: str                 # GitLab's opened/closed
+    keys: tuple[str, ...] = ()
+
+    @property
+    def reference(self) -> str:
+        return f"#{self.iid}"
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    name: str
+    color: str
+    description: str
+
+
+@dataclass(frozen=True)
+class IssueDraft:
+    """A new issue as the tracker will create it: everything already rendered."""
+
+    title: str
+    description: str
+    labels: tuple[str, ...]
+    keys: tuple[str, ...]
+    assignee_ids: tuple[int, ...] = ()

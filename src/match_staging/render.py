@@ -1,0 +1,122 @@
+"""Rendering: one Jinja2 environment per target, each escaping untrusted text by default.
+
+Every `{{ value }}` in a GitLab template is escaped by `gitlab_text` unless the code marked
+it `Markup` (our own links and uploads). That makes forgetting to escape impossible rather
+than unlikely. Why each rule exists: platform-facts.md, "Quick actions run on API text"."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from markupsafe import Markup
+
+from match_staging.resources import templates_dir
+
+TITLE_MAXLEN = 255  # GitLab: title is too long (maximum is 255 characters)
+TITLE_PREFIX = "[JOB-MATCH]"
+WORD_JOINER = "\u2060"  # invisible; breaks GitLab's reference patterns without a visible mark
+
+# GitLab turns these into references with side effects: @user notifies the user; #12, !12,
+# &12 (also group/project#12) add "mentioned in" notes to other issues, MRs and epics.
+_MENTION = re.compile(r"(?<!\w)@(?=[\w.\-])")
+_REFERENCE = re.compile(r"([#!&])(?=\d)")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])://")
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~${}])")
+# A line GitLab could read as a quick action, heading, setext underline or HTML block.
+_LINE_START = re.compile(r"^(\s*)([/#=+]|-{3,}\s*$)", re.MULTILINE)
+_MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")
+
+
+def neutralise_references(text: str) -> str:
+    """Break @mentions, #/!/& references and autolinks; the text still reads the same."""
+    text = _MENTION.sub("@" + WORD_JOINER, text)
+    text = _REFERENCE.sub(r"\1" + WORD_JOINER, text)
+    return _AUTOLINK.sub(":" + WORD_JOINER + "//", text)
+
+
+def gitlab_text(value: Any) -> str:
+    """Untrusted text as inert GitLab Markdown: no HTML, no comment, no table break-out, no
+    quick action, no mention, no reference. Line breaks are kept as hard breaks."""
+    if isinstance(value, Markup):
+        return str(value)
+    if value is None:
+        return ""
+    text = neutralise_references(str(value))
+    text = html.escape(text, quote=False)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _LINE_START.sub(r"\1\\\2", text)
+    return text.replace("\n", "\\\n")
+
+
+def quote_block(value: Any) -> Markup:
+    """Untrusted multi-line text as a Markdown block quote, escaped line by line."""
+    lines = gitlab_text(value).split("\\\n")
+    return Markup("\n".join(f"> {line}\\" if line else ">" for line in lines).rstrip("\\"))
+
+
+def table_cell(value: Any) -> Markup:
+    return Markup(gitlab_text(" ".join(str(value or "").split())) or " ")
+
+
+def link(url: str, label: str | None = None) -> Markup:
+    """A link we build ourselves: destination percent-encoded, label escaped."""
+    safe = quote(url, safe=":/?&=%#@+,;~!$'*[]")
+    safe = safe.replace("(", "%28").replace(")", "%29")
+    if label is None:
+        parts = urlsplit(url)
+        label = parts.netloc + parts.path
+    return Markup(f"[{gitlab_text(label)}](<{safe}>)")
+
+
+def issue_title(score: float, title: str) -> str:
+    """`[JOB-MATCH] {score}% — {title}`, one line, references broken, at most 255 chars."""
+    one_line = " ".join(neutralise_references(title).split())
+    text = f"{TITLE_PREFIX} {fmt_score(score)}% — {one_line}"
+    if len(text) > TITLE_MAXLEN:
+        text = text[: TITLE_MAXLEN - 1].rstrip() + "…"
+    return text
+
+
+def fmt_score(score: float | None) -> str:
+    if score is None:
+        return ""
+    return f"{score:.0f}" if float(score).is_integer() else f"{score:.1f}".rstrip("0")
+
+
+def key_marker(keys: tuple[str, ...]) -> str:
+    """The first line of every staged description: its match keys, invisible when rendered.
+    Only this line is trusted when an issue is matched to a key."""
+    return f"<!-- match-staging v1 keys: {' '.join(keys)} -->"
+
+
+def parse_marker(description: str | None) -> tuple[str, ...]:
+    found = _MARKER.match(description or "")
+    return tuple(found.group(1).split()) if found else ()
+
+
+@cache
+def environment(override_dir: str | None = None) -> jinja2.Environment:
+    """Templates from the user's folder first, then the shipped ones."""
+    dirs = [Path(override_dir)] if override_dir and Path(override_dir).is_dir() else []
+    dirs.append(templates_dir())
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+        undefined=jinja2.StrictUndefined,
+        finalize=gitlab_text,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - finalize escapes every value for Markdown
+    )
+    env.filters.update(quote_block=quote_block, cell=table_cell, link=link, score=fmt_score)
+    return env
+
+
+def render(name: str, override_dir: str | None = None, **context: Any) -> str:
+    return environment(override_dir).get_template(name).render(**context)

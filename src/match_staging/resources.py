@@ -1,0 +1,19 @@
+"""Where shipped files live: inside the wheel (force-included by pyproject.toml) or, in a
+source checkout, at the top of the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parents[1]  # src/match_staging -> repository root
+
+
+def templates_dir() -> Path:
+    shipped = _PACKAGE / "templates"
+    return shipped if shipped.is_dir() else _CHECKOUT / "templates"
+
+
+def schema_path() -> Path:
+    shipped = _PACKAGE / "match.schema.json"
+    return shipped if shipped.is_file() else _CHECKOUT / "matches-inbox" / "match.schema.json"

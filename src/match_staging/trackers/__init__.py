@@ -1,0 +1,37 @@
+"""Where staged matches live: GitLab, or the embedded local tracker outside CI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from match_staging.config import Config
+from match_staging.errors import ConfigError
+from match_staging.trackers.base import Tracker
+
+LOCAL_NOTICE = ("running on the embedded local tracker ({where}): GITLAB_TOKEN is not set, "
+                "so nothing goes to GitLab and notifications are written to {outbox}/")
+
+
+def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | None]:
+    """GitLab when a token is set; the local tracker outside CI; a config error in CI."""
+    token = env.get("GITLAB_TOKEN", "")
+    if token:
+        missing = [name for name, value in (("GITLAB_URL", cfg.gitlab.url),
+                                            ("GITLAB_PROJECT", cfg.gitlab.project)) if not value]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)} not set (nor gitlab.url / "
+                              "gitlab.project in the configuration, nor CI_SERVER_URL / "
+                              "CI_PROJECT_ID)")
+        from match_staging.trackers.gitlab import GitLabTracker  # python-gitlab only when used
+
+        return GitLabTracker(cfg.gitlab.url, token, cfg.gitlab.project,
+                             timeout=cfg.gitlab.timeout), None
+    if env.get("CI") == "true":
+        raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
+                          "token (or a bot user's token) with api scope as a masked CI/CD "
+                          "variable; CI_JOB_TOKEN cannot write issues")
+    from match_staging.trackers.local import LocalTracker
+
+    local = LocalTracker(Path(cfg.staging.state_dir))
+    return local, LOCAL_NOTICE.format(where=local.location, outbox=cfg.staging.outbox)

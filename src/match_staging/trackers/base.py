@@ -1,0 +1,42 @@
+"""The narrow interface every tracker implements. Use cases see only this."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from match_staging.model import IssueDraft, IssueRef, LabelSpec
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    url: str
+
+
+class Tracker(Protocol):
+    kind: str           # "gitlab" or "local", for the summary
+    location: str       # where it writes, for the first line a user sees
+
+    @property
+    def requests(self) -> int:
+        """Requests made so far (GitLab's rate-limit budget); 0 for the local file."""
+
+    def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
+        """Create missing labels; return how many issues carry `count_label`."""
+
+    def find_by_keys(self, keys: Sequence[str], *, label: str,
+                     expected: int) -> dict[str, IssueRef]:
+        """Staged issues holding any of `keys`, by key, in any state. `expected` is how
+        many issues carry `label`, so the tracker can pick its cheapest way to look."""
+
+    def create_issue(self, draft: IssueDraft) -> IssueRef:
+        """Create once: if the create fails in a way that may have succeeded, look again."""
+
+    def upload(self, path: Path) -> Upload:
+        """Make a repository file available to issues (the caller uploads it once)."""
+
+    def list_issues(self, labels: Sequence[str]) -> list[IssueRef]:
+        """Every issue carrying all `labels`, in any state."""

@@ -1,0 +1,182 @@
+"""The GitLab tracker: issues are records, labels are state. python-gitlab over one
+counting session, so every run can say what it cost in GitLab's rate-limit budget.
+
+Retry lives in one place: python-gitlab waits out 429s honouring Retry-After
+(`obey_rate_limit`, platform-facts.md "Rate limits"); we never let it re-send a POST after a
+5xx or a dropped connection, because that can create a second issue. `create_issue` instead
+looks the match up before it tries again."""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import gitlab
+import requests
+from gitlab.v4.objects import Project, ProjectIssue
+from requests.adapters import HTTPAdapter
+
+from match_staging.errors import TrackerError
+from match_staging.model import IssueDraft, IssueRef, LabelSpec
+from match_staging.render import parse_marker
+from match_staging.trackers.base import Upload
+
+PER_PAGE = 100           # GitLab's maximum page size
+CREATE_ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 2.0
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _CountingAdapter(HTTPAdapter):
+    """Counts every request that leaves, including retries and ones that never got an answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kwargs: Any) -> requests.Response:
+        self.sent += 1
+        return super().send(request, *args, **kwargs)
+
+
+def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn python-gitlab and requests exceptions into TrackerError, once, at the boundary."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except gitlab.exceptions.GitlabError as exc:
+                code = exc.response_code
+                message = " ".join(str(exc.error_message).split())[:300]
+                raise TrackerError(f"GitLab could not {what}: {code or ''} {message}".strip(),
+                                   status=code, transient=code is None or code >= 500) from None
+            except requests.RequestException as exc:
+                raise TrackerError(f"GitLab could not {what}: no answer "
+                                   f"({type(exc).__name__})", transient=True) from None
+
+        return inner
+
+    return wrap
+
+
+class GitLabTracker:
+    kind = "gitlab"
+
+    def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._gl = gitlab.Gitlab(url, private_token=token, timeout=timeout,
+                                 retry_transient_errors=False,
+                                 user_agent="match-staging (+python-gitlab)")
+        self._counter = _CountingAdapter()
+        self._gl.session.mount("http://", self._counter)
+        self._gl.session.mount("https://", self._counter)
+        # lazy: no request until the first real call (economy)
+        self._project: Project = self._gl.projects.get(project, lazy=True)
+        self._sleep = sleep
+        self.location = f"{url} project {project}"
+
+    @property
+    def requests(self) -> int:
+        return self._counter.sent
+
+    @_translate("list or create labels")
+    def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
+        existing = {lb.name: lb for lb in self._project.labels.list(
+            get_all=True, with_counts=True, per_page=PER_PAGE)}
+        for spec in labels:
+            if spec.name not in existing:
+                self._project.labels.create({"name": spec.name, "color": spec.color,
+                                             "description": spec.description})
+        found = existing.get(count_label)
+        if found is None:
+            return 0
+        attrs = found.attributes
+        return int(attrs.get("open_issues_count") or 0) + int(attrs.get("closed_issues_count")
+                                                            or 0)
+
+    @_translate("look up staged matches")
+    def find_by_keys(self, keys: Sequence[str], *, label: str,
+                     expected: int) -> dict[str, IssueRef]:
+        """Search one key at a time, or list every staged issue, whichever costs fewer
+        requests: len(keys) searches against ceil(expected / 100) pages."""
+        wanted = set(keys)
+        if not wanted or expected <= 0:
+            return {}
+        found: dict[str, IssueRef] = {}
+        if len(wanted) < math.ceil(expected / PER_PAGE):
+            for key in sorted(wanted):
+                if key not in found:
+                    for ref in self._search(key):
+                        found.update({k: ref for k in ref.keys if k in wanted})
+            return found
+        pages = self._project.issues.list(labels=[label], state="all", per_page=PER_PAGE,
+                                          iterator=True)
+        for issue in pages:
+            ref = self._ref(issue)
+            found.update({k: ref for k in ref.keys if k in wanted})
+        return found
+
+    def _search(self, key: str) -> list[IssueRef]:
+        issues = self._project.issues.list(search=key, state="all", per_page=PER_PAGE,
+                                           get_all=False, **{"in": "description"})
+        # Only the marker line counts: untrusted text elsewhere could quote a key.
+        return [ref for ref in map(self._ref, issues) if key in ref.keys]
+
+    def create_issue(self, draft: IssueDraft) -> IssueRef:
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self._create(draft)
+            except TrackerError as exc:
+                if not exc.transient:
+                    raise
+                # The create may have happened before the connection broke: look first.
+                found = self._translated_search(draft.keys[0])
+                if found:
+                    return found[0]
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                self._sleep(RETRY_PAUSE_SECONDS * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @_translate("look up a staged match")
+    def _translated_search(self, key: str) -> list[IssueRef]:
+        return self._search(key)
+
+    @_translate("create an issue")
+    def _create(self, draft: IssueDraft) -> IssueRef:
+        data: dict[str, Any] = {"title": draft.title, "description": draft.description,
+                                "labels": ",".join(draft.labels)}
+        if draft.assignee_ids:
+            data["assignee_ids"] = list(draft.assignee_ids)
+        issue = self._project.issues.create(data)
+        return self._ref(issue)
+
+    @_translate("upload an attachment")
+    def upload(self, path: Path) -> Upload:
+        result = self._project.upload(path.name, filepath=str(path))
+        return Upload(name=path.name, url=str(result["url"]))
+
+    @_translate("list issues")
+    def list_issues(self, labels: Sequence[str]) -> list[IssueRef]:
+        pages: Iterable[ProjectIssue] = self._project.issues.list(
+            labels=list(labels), state="all", per_page=PER_PAGE, iterator=True,
+            order_by="created_at", sort="asc")
+        return [self._ref(issue) for issue in pages]
+
+    @staticmethod
+    def _ref(issue: Any) -> IssueRef:
+        attrs = issue.attributes
+        return IssueRef(iid=int(attrs["iid"]), title=str(attrs["title"]),
+                        web_url=str(attrs.get("web_url", "")),
+                        labels=tuple(attrs.get("labels") or ()),
+                        state=str(attrs.get("state", "opened")),
+                        keys=parse_marker(attrs.get("description")))

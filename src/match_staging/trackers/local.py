@@ -1,0 +1,101 @@
+"""The embedded local tracker: a JSON file under `.match-staging/`, so every command can
+be tried on a laptop without a GitLab project (interface.md, "Without GITLAB_TOKEN").
+Each issue's description is also written as a Markdown file a person can open."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from match_staging.errors import TrackerError
+from match_staging.model import IssueDraft, IssueRef, LabelSpec
+from match_staging.trackers.base import Upload
+
+FORMAT_VERSION = 1
+
+
+class LocalTracker:
+    kind = "local"
+    requests = 0  # nothing leaves the machine
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir
+        self.file = state_dir / "tracker.json"
+        self.location = str(self.file)
+        self._data = self._load()
+
+    def _load(self) -> dict[str, Any]:
+        if not self.file.exists():
+            return {"version": FORMAT_VERSION, "next_iid": 1, "labels": {}, "issues": []}
+        try:
+            data: dict[str, Any] = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TrackerError(f"{self.file}: cannot be read ({exc}); move it away to "
+                               "start a fresh local tracker") from None
+        return data
+
+    def _save(self) -> None:
+        """Write atomically: a crash never leaves half a file."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tracker-")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(self._data, out, ensure_ascii=False, indent=1)
+        os.replace(tmp, self.file)
+
+    def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
+        known = self._data["labels"]
+        missing = [spec for spec in labels if spec.name not in known]
+        for spec in missing:
+            known[spec.name] = {"color": spec.color, "description": spec.description}
+        if missing:
+            self._save()
+        return sum(1 for i in self._data["issues"] if count_label in i["labels"])
+
+    def find_by_keys(self, keys: Sequence[str], *, label: str,
+                     expected: int) -> dict[str, IssueRef]:
+        wanted = set(keys)
+        found: dict[str, IssueRef] = {}
+        for issue in self._data["issues"]:
+            ref = self._ref(issue)
+            found.update({k: ref for k in ref.keys if k in wanted})
+        return found
+
+    def create_issue(self, draft: IssueDraft) -> IssueRef:
+        iid = int(self._data["next_iid"])
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        issue = {"iid": iid, "title": draft.title, "description": draft.description,
+                 "labels": list(draft.labels), "state": "opened", "keys": list(draft.keys),
+                 "assignee_ids": list(draft.assignee_ids), "created_at": now,
+                 "updated_at": now, "notes": []}
+        self._data["issues"].append(issue)
+        self._data["next_iid"] = iid + 1
+        page = self.dir / "issues" / f"{iid}.md"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"# {draft.title}\n\nLabels: {', '.join(draft.labels)}\n\n"
+                        f"{draft.description}", encoding="utf-8")
+        self._save()
+        return self._ref(issue)
+
+    def upload(self, path: Path) -> Upload:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+        target = self.dir / "uploads" / digest / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        return Upload(name=path.name, url=f"../uploads/{digest}/{path.name}")
+
+    def list_issues(self, labels: Sequence[str]) -> list[IssueRef]:
+        return [self._ref(i) for i in self._data["issues"]
+                if all(lb in i["labels"] for lb in labels)]
+
+    def _ref(self, issue: dict[str, Any]) -> IssueRef:
+        return IssueRef(iid=int(issue["iid"]), title=str(issue["title"]),
+                        web_url=str(self.dir / "issues" / f"{issue['iid']}.md"),
+                        labels=tuple(issue["labels"]), state=str(issue["state"]),
+                        keys=tuple(issue["keys"]))
