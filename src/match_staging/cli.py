@@ -71,6 +71,7 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
                  env: Mapping[str, str]) -> int:
     batch = read_batch(args.paths, env, cfg.staging.inbox)
     errors: list[InputError] = list(batch.errors)
+    valid = 0
     max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
     for match in batch.matches:
         problems = []
@@ -81,10 +82,11 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
                                            field=f"attachments[{index}]"))
         errors.extend(problems)
         if not problems:
+            valid += 1
             out.result(f"ok        {match.source}: {match.label}  {fmt_score(match.score)}%")
     for error in errors:
         out.result(f"invalid   {error}")
-    out.result(f"{len(batch.matches) - len({e.match for e in errors if e.match})} valid "
+    out.result(f"{valid} valid "
                f"match(es), {len(errors)} problem(s) in {len(batch.sources)} document(s)")
     return 1 if errors else 0
 

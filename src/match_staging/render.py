@@ -40,6 +40,26 @@ def neutralise_references(text: str) -> str:
     return _AUTOLINK.sub(":" + WORD_JOINER + "//", text)
 
 
+def _escaped_lines(value: Any) -> list[str]:
+    text = neutralise_references(str(value))
+    text = html.escape(text, quote=False)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _LINE_START.sub(r"\1\\\2", text).split("\n")
+
+
+def _hard_breaks(lines: list[str], prefix: str) -> str:
+    """Join lines keeping each break: a trailing backslash is a hard break, except before a
+    blank line or at the end, where CommonMark would show it literally."""
+    out = []
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if not line.strip():
+            out.append(prefix.rstrip())
+        else:
+            out.append(prefix + line + ("\\" if following.strip() else ""))
+    return "\n".join(out)
+
+
 def gitlab_text(value: Any) -> str:
     """Untrusted text as inert GitLab Markdown: no HTML, no comment, no table break-out, no
     quick action, no mention, no reference. Line breaks are kept as hard breaks."""
@@ -47,17 +67,12 @@ def gitlab_text(value: Any) -> str:
         return str(value)
     if value is None:
         return ""
-    text = neutralise_references(str(value))
-    text = html.escape(text, quote=False)
-    text = _MARKDOWN.sub(r"\\\1", text)
-    text = _LINE_START.sub(r"\1\\\2", text)
-    return text.replace("\n", "\\\n")
+    return _hard_breaks(_escaped_lines(value), prefix="")
 
 
 def quote_block(value: Any) -> Markup:
     """Untrusted multi-line text as a Markdown block quote, escaped line by line."""
-    lines = gitlab_text(value).split("\\\n")
-    return Markup("\n".join(f"> {line}\\" if line else ">" for line in lines).rstrip("\\"))
+    return Markup(_hard_breaks(_escaped_lines(value), prefix="> ")) if value else Markup("")
 
 
 def table_cell(value: Any) -> Markup:

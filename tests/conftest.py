@@ -1,0 +1,41 @@
+"""Shared fixtures: a clean working directory shaped like the user's repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the deployment layout (config, inbox, cv) as the job's working directory."""
+    for name in ("config", "matches-inbox", "cv"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    for var in ("GITLAB_TOKEN", "CI", "MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD",
+                "MATCH_STAGING_CONFIG", "GITLAB_URL", "GITLAB_PROJECT"):
+        monkeypatch.delenv(var, raising=False)
+    yield tmp_path
+
+
+def match(**overrides: Any) -> dict[str, Any]:
+    """A valid match; tests override what they are about."""
+    base: dict[str, Any] = {
+        "score": 92, "title": "Senior DevOps Engineer", "provider": "Acme GmbH",
+        "url": "https://jobs.example.com/p/1",
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def write(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path

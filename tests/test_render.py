@@ -1,0 +1,103 @@
+"""The issue text GitLab receives: OPS-004's shape, and inert whatever the posting says."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from match_staging import config, render
+from match_staging.matches import Document, parse
+from match_staging.model import Match
+from match_staging.trackers.base import Upload
+from match_staging.usecases.stage import issue_draft
+from tests.conftest import match
+
+HOSTILE = (
+    "/close\n/label ~hacked\n  /assign @mallory\n```\n/unlabel\n```\n"
+    "Ping @reviewer and @all, see #1 and group/proj#2 and !3 and &4.\n"
+    "<!-- hide the rest\n<script>alert(1)</script><img src=x onerror=alert(1)>\n"
+    "| a | b |\n# Fake heading\n---\nhttps://gitlab.example.com/freelancer/backoffice/-/issues/1"
+)
+# GitLab's patterns for what must not take effect (platform-facts.md)
+QUICK_ACTION = re.compile(r"^/\w+", re.MULTILINE)
+MENTION = re.compile(r"(?<!\w)@[\w.\-]+")
+ISSUE_REF = re.compile(r"[#!&]\d+")
+
+
+def parsed(**fields: object) -> Match:
+    found, errors = parse(Document("inbox/x.json", json.dumps(match(**fields)).encode()))
+    assert not errors, errors
+    return found[0]
+
+
+def test_description_has_the_ops004_sections() -> None:
+    cfg = config.Config()
+    m = parsed(location="Remote", start="ASAP", duration="6 Mo", rate=95, notes="n",
+               draft="Hallo,\nich bin verfügbar.",
+               requirements=[{"requirement": "K8s", "score": 90, "weight": 2, "comment": "c"}])
+    draft = issue_draft(cfg, m, [Upload("cv.pdf", "/uploads/ab/cv.pdf")])
+    text = draft.description
+    for heading in ("## Match Details", "## Score Breakdown", "## Notes", "## Draft",
+                    "## Attachments"):
+        assert heading in text
+    assert "- **Score:** 92%" in text
+    assert "- **Start:** ASAP | **Duration:** 6 Mo" in text
+    assert "- **Rate:** 95 EUR/h" in text
+    assert "| K8s | 90% | 2 | c |" in text
+    assert "> Hallo,\\\n> ich bin verfügbar." in text
+    assert "[cv.pdf](</uploads/ab/cv.pdf>)" in text
+    assert render.parse_marker(text) == m.keys
+    assert draft.title == "[JOB-MATCH] 92% — Senior DevOps Engineer"
+    assert draft.labels == ("job-match", "job-match/pending", "match-score/high")
+
+
+@pytest.mark.parametrize("field", ["notes", "draft", "title", "provider", "location", "start"])
+def test_hostile_text_is_inert_in_every_field(field: str) -> None:
+    m = parsed(**{field: HOSTILE[:280] if field in ("provider", "location", "start") else HOSTILE},
+               requirements=[{"requirement": HOSTILE[:400], "comment": HOSTILE[:900]}])
+    draft = issue_draft(config.Config(), m, [])
+    body = draft.description
+    assert not QUICK_ACTION.search(body)
+    assert not MENTION.search(body)
+    assert not ISSUE_REF.search(body)
+    assert not ISSUE_REF.search(draft.title) and not MENTION.search(draft.title)
+    assert body.count("<!--") == 1  # only our marker
+    assert "<script" not in body and "<img" not in body
+    assert "://gitlab.example.com" not in body  # no auto-link to a GitLab issue
+    # no heading or rule of its own to pose as one of our sections
+    assert "\n# Fake" not in body and "\n> # Fake" not in body
+    assert body.count("\n---\n") == 1 and "\n> ---" not in body
+
+
+def test_table_cells_cannot_add_columns_or_rows() -> None:
+    m = parsed(requirements=[{"requirement": "a | b | c", "comment": "x\n| d | e |"}])
+    rows = [line for line in issue_draft(config.Config(), m, []).description.splitlines()
+            if line.startswith("| a")]
+    assert len(rows) == 1
+    assert len(re.findall(r"(?<!\\)\|", rows[0])) == 5  # four columns, five borders
+
+
+def test_title_is_one_line_and_fits_gitlab() -> None:
+    title = render.issue_title(88.5, "Lead\nEngineer " + "x" * 400)
+    assert len(title) == 255 and title.endswith("…")
+    assert title.startswith("[JOB-MATCH] 88.5% — Lead Engineer x")
+
+
+def test_emails_stay_copyable_but_mentions_are_broken() -> None:
+    assert render.gitlab_text("jobs@acme.example") == "jobs@acme.example"
+    assert render.gitlab_text("@acme") == "@\u2060acme"
+
+
+def test_marker_is_only_trusted_at_the_start() -> None:
+    assert render.parse_marker("text <!-- match-staging v1 keys: msk-1 -->") == ()
+    assert render.parse_marker(render.key_marker(("msk-a", "msk-b")) + "\nx") == \
+        ("msk-a", "msk-b")
+
+
+def test_low_score_gets_the_low_label_and_assignee_from_config() -> None:
+    cfg = config.Config()
+    cfg.notification.channels.gitlab_todo.assignee_id = 7
+    draft = issue_draft(cfg, parsed(score=55), [])
+    assert "match-score/low" in draft.labels and draft.assignee_ids == (7,)
