@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the deployment layout (config, inbox, cv) as the job's working directory."""
     for name in ("config", "matches-inbox", "cv"):
         shutil.copytree(ROOT / name, tmp_path / name)
@@ -22,7 +21,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for var in ("GITLAB_TOKEN", "CI", "MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD",
                 "MATCH_STAGING_CONFIG", "GITLAB_URL", "GITLAB_PROJECT"):
         monkeypatch.delenv(var, raising=False)
-    yield tmp_path
+    return tmp_path
 
 
 def match(**overrides: Any) -> dict[str, Any]:

@@ -11,23 +11,25 @@ import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from match_staging import __version__, attachments, config
-from match_staging.errors import InputError, StagingError
-from match_staging.labels import state_label, state_of
-from match_staging.matches import read_batch
-from match_staging.model import Match, State
+from match_staging import __version__
+from match_staging.errors import StagingError
+from match_staging.model import State
 from match_staging.output import Output
-from match_staging.render import fmt_score
-from match_staging.trackers import open_tracker
 
-Handler = Callable[[argparse.Namespace, config.Config, Output, Mapping[str, str]], int]
+if TYPE_CHECKING:  # the rest loads after argument parsing, so --help stays fast
+    from match_staging import config
+    from match_staging.model import Match
+
+Handler = Callable[[argparse.Namespace, "config.Config", Output, Mapping[str, str]], int]
+DEFAULT_CONFIG = "config/notification-channels.yml"
 _TITLE = re.compile(r"^\[JOB-MATCH\] ([\d.]+)% — (.*)$")
 
 
 def _short(match: Match) -> str:
+    from match_staging.render import fmt_score
+
     return f"{fmt_score(match.score):>3}%  {match.title[:70]}"
 
 
@@ -35,6 +37,10 @@ def _short(match: Match) -> str:
 
 def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
               env: Mapping[str, str]) -> int:
+    from match_staging.labels import state_of
+    from match_staging.matches import read_batch
+    from match_staging.render import fmt_score
+    from match_staging.trackers import open_tracker
     from match_staging.usecases.stage import stage
 
     tracker, notice = open_tracker(cfg, env)
@@ -69,6 +75,11 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
                  env: Mapping[str, str]) -> int:
+    from match_staging import attachments
+    from match_staging.errors import InputError
+    from match_staging.matches import read_batch
+    from match_staging.render import fmt_score
+
     batch = read_batch(args.paths, env, cfg.staging.inbox)
     errors: list[InputError] = list(batch.errors)
     valid = 0
@@ -93,6 +104,9 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
              env: Mapping[str, str]) -> int:
+    from match_staging.labels import state_label, state_of
+    from match_staging.trackers import open_tracker
+
     tracker, notice = open_tracker(cfg, env)
     if notice:
         out.notice(notice)
@@ -109,6 +123,10 @@ def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_config(args: argparse.Namespace, cfg: config.Config, out: Output,
                env: Mapping[str, str]) -> int:
+    import yaml
+
+    from match_staging import config
+
     out.result(f"# effective configuration, from {cfg.source}; secrets masked")
     out.result(yaml.safe_dump(config.masked(cfg), sort_keys=False, allow_unicode=True).rstrip())
     return 0
@@ -143,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         cmd.add_argument("--config", metavar="FILE",
                          help="configuration file (default: $MATCH_STAGING_CONFIG, else "
-                              f"{config.DEFAULT_PATH})")
+                              f"{DEFAULT_CONFIG})")
         if name in ("stage", "validate"):
             cmd.add_argument("paths", nargs="*", metavar="PATH",
                              help="match files or folders (default: $MATCHES_JSON, "
@@ -157,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
+    from match_staging import config
+
     out = Output(secrets=config.secrets(config.config_stub(), env))
     try:
         cfg = config.load(args.config, env)

@@ -19,7 +19,7 @@ import yaml
 
 from match_staging.errors import ConfigError
 
-DEFAULT_PATH = "config/notification-channels.yml"
+DEFAULT_PATH = "config/notification-channels.yml"  # interface.md; cli.DEFAULT_CONFIG too
 ENV_PREFIX = "MATCH_STAGING__"
 MASK = "***"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-TOKEN_PREFIX = "msk-"
+TOKEN_PREFIX = "msk-"  # noqa: S105 - a key prefix, not a secret
 
 # Query parameters that only say who sent the visitor, never which posting it is.
 _TRACKING = frozenset({

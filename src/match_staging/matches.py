@@ -193,7 +193,9 @@ def _field(error: ValidationError) -> str:
 
 def _message(error: ValidationError) -> str:
     """jsonschema's messages repeat the whole value (a 100 kB draft); say it briefly."""
-    kind, value, limit = error.validator, error.instance, error.validator_value
+    kind = error.validator
+    value: Any = error.instance
+    limit: Any = error.validator_value
     if kind == "required":
         return "is missing (a required field)"
     if kind == "anyOf" and not list(error.absolute_path):

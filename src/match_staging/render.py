@@ -104,10 +104,10 @@ def fmt_score(score: float | None) -> str:
     return f"{score:.0f}" if float(score).is_integer() else f"{score:.1f}".rstrip("0")
 
 
-def key_marker(keys: tuple[str, ...]) -> str:
+def key_marker(keys: tuple[str, ...]) -> Markup:
     """The first line of every staged description: its match keys, invisible when rendered.
     Only this line is trusted when an issue is matched to a key."""
-    return f"<!-- match-staging v1 keys: {' '.join(keys)} -->"
+    return Markup(f"<!-- match-staging v1 keys: {' '.join(keys)} -->")
 
 
 def parse_marker(description: str | None) -> tuple[str, ...]:

@@ -126,8 +126,9 @@ class GitLabTracker:
         return found
 
     def _search(self, key: str) -> list[IssueRef]:
-        issues = self._project.issues.list(search=key, state="all", per_page=PER_PAGE,
-                                           get_all=False, **{"in": "description"})
+        query: dict[str, Any] = {"search": key, "in": "description", "state": "all",
+                                 "per_page": PER_PAGE, "get_all": False}
+        issues = self._project.issues.list(iterator=False, **query)
         # Only the marker line counts: untrusted text elsewhere could quote a key.
         return [ref for ref in map(self._ref, issues) if key in ref.keys]
 

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from markupsafe import Markup
-
 from match_staging import attachments, render
 from match_staging.config import Config
 from match_staging.errors import InputError, TrackerError
@@ -46,7 +44,7 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload]) -> IssueDr
         rate = f"{rate} EUR/h"  # OPS-004 writes bare numbers as hourly euros
     description = render.render(
         "issue.md.j2", cfg.staging.templates_dir, m=match, rate=rate,
-        marker=Markup(render.key_marker(match.keys)),
+        marker=render.key_marker(match.keys),
         attachments=[render.link(u.url, u.name) for u in uploads],
     )
     assignee = cfg.notification.channels.gitlab_todo.assignee_id

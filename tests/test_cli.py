@@ -1,0 +1,187 @@
+"""The command line as a user meets it, on the embedded local tracker."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from match_staging.cli import COMMANDS, build_parser, main
+from tests.conftest import ROOT, match, write
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str,
+        env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    code = main(list(argv), env if env is not None else {})
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_stage_example_inbox_then_nothing_twice(repo: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "stage")
+    assert code == 0
+    assert err.startswith("running on the embedded local tracker (.match-staging/tracker.json)")
+    assert out.count("staged    #") == 5
+    assert "5 staged, 0 already staged" in out
+    page = (repo / ".match-staging/issues/1.md").read_text(encoding="utf-8")
+    assert "[JOB-MATCH] 97% — Cloud Architect - Cloud-Transformation" in page
+    assert "Profil\\_Laube\\_w\\_Summary\\_DE.pdf" in page
+
+    code, out, _ = run(capsys, "stage")
+    assert code == 0
+    assert "0 staged, 5 already staged" in out
+    assert "existing  #1 " in out and "(already staged as #1, pending)" in out
+
+
+def test_list_prints_one_line_per_match(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "stage")
+    code, out, _ = run(capsys, "list")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 5
+    assert lines[0].split() == ["#1", "pending", "97%", "Cloud", "Architect", "-",
+                                "Cloud-Transformation"]
+    assert run(capsys, "list", "--state", "approved")[1] == ""
+
+
+def test_bad_match_beside_good_ones(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "in" / "mixed.json", [match(title="Good"), match(title="Bad", score=101),
+                                       match(title="Low", score=50, url="https://x.example/2")])
+    write(repo / "in" / "broken.json", {})
+    (repo / "in" / "broken.json").write_text("{not json", encoding="utf-8")
+    code, out, err = run(capsys, "stage", "in")
+    assert code == 1
+    assert "Traceback" not in out + err
+    assert "staged    #1     92%  Good" in out
+    assert "rejected  in/mixed.json: match 2 ('Bad'): field 'score': must be between 0 and " \
+           "100, got 101" in out
+    assert "rejected  in/broken.json: not valid JSON" in out
+    assert "below            50%  Low  (threshold 70%)" in out
+    assert "1 staged, 0 already staged, 0 repeated, 1 below threshold, 2 rejected" in out
+
+
+def test_same_match_twice_in_one_run_is_staged_once(repo: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "a.json", [match(id="dup-1"), match(id="dup-1", url="https://else.example/")])
+    write(repo / "b.json", match(url="https://JOBS.example.com/p/1/?utm_source=mail"))
+    code, out, _ = run(capsys, "stage", "a.json", "b.json")
+    assert code == 0
+    assert out.count("staged    #") == 1
+    assert out.count("repeated ") == 2
+
+
+def test_attachment_outside_the_repository_rejects_only_that_match(
+        repo: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "secret.txt"
+    outside.write_text("secret", encoding="utf-8")
+    (repo / "cv" / "link.pdf").symlink_to(outside)
+    cases = {"../etc/passwd": "must not leave the repository",
+             "/etc/passwd": "must be a path inside the repository, not an absolute path",
+             "cv/link.pdf": "leads outside the repository through a symbolic link",
+             ".git/config": "hidden files",
+             "cv/missing.pdf": "no such file in the repository"}
+    items = [match(title=f"T{i}", url=f"https://x.example/{i}", attachments=[path])
+             for i, path in enumerate(cases)]
+    items.append(match(title="Fine", url="https://x.example/ok",
+                       attachments=["cv/Profil_Laube_w_Summary_DE.pdf"]))
+    write(repo / "att.json", items)
+    code, out, _ = run(capsys, "stage", "att.json")
+    assert code == 1
+    for i, (path, reason) in enumerate(cases.items()):
+        assert f"att.json: match {i + 1} ('T{i}'): field 'attachments[0]': '{path}' {reason}" \
+            in out
+    assert "staged    #1     92%  Fine" in out
+    assert "secret" not in (repo / ".match-staging/tracker.json").read_text(encoding="utf-8")
+
+
+def test_oversized_attachment(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "cv" / "big.pdf").write_bytes(b"x" * 2_000_000)
+    write(repo / "m.json", match(attachments=["cv/big.pdf"]))
+    env = {"MATCH_STAGING__STAGING__MAX_ATTACHMENT_MB": "1"}
+    code, out, _ = run(capsys, "stage", "m.json", env=env)
+    assert code == 1
+    assert "'cv/big.pdf' is 2.0 MB, more than the 1.04858 MB limit" in out
+
+
+def test_broken_configuration_exits_2_before_anything(repo: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD": "200"}
+    code, out, err = run(capsys, "stage", env=env)
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "match-staging: error: config/notification-channels.yml: notification.preferences."
+        "threshold: must be between 0 and 100, got 200 (set by "
+        "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD)")
+    assert not (repo / ".match-staging").exists()
+
+
+def test_ci_without_token_is_a_configuration_error(repo: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "stage", env={"CI": "true"})
+    assert code == 2 and "GITLAB_TOKEN is not set" in err
+    assert not (repo / ".match-staging").exists()
+
+
+def test_token_without_project_is_a_configuration_error(repo: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "stage", env={"GITLAB_TOKEN": "glpat-secret-value"})
+    assert code == 2 and "GITLAB_URL and GITLAB_PROJECT not set" in err
+    assert "glpat-secret-value" not in err
+
+
+def test_config_masks_secrets(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/CANARY-SLACK",
+           "SMTP_PASSWORD": "CANARY-SMTP"}
+    code, out, _ = run(capsys, "config", env=env)
+    assert code == 0
+    assert "CANARY" not in out and "webhook_url: '***'" in out and "password: '***'" in out
+    assert "subject_prefix: '[Blauweiss]'" in out
+
+
+def test_validate_reports_and_changes_nothing(repo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "v.json", [match(), match(score="high"), match(attachments=["nope.pdf"])])
+    code, out, _ = run(capsys, "validate", "v.json")
+    assert code == 1
+    assert "ok        v.json: match 1 ('Senior DevOps Engineer')  92%" in out
+    assert "invalid   v.json: match 2 ('Senior DevOps Engineer'): field 'score'" in out
+    assert "field 'attachments[0]': 'nope.pdf' no such file" in out
+    assert "1 valid match(es), 2 problem(s) in 1 document(s)" in out
+    assert not (repo / ".match-staging").exists()
+    assert run(capsys, "validate")[0] == 0  # the example inbox is valid
+
+
+def _subcommand_help(parser: argparse.ArgumentParser, name: str) -> str:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return str(action.choices[name].format_help())
+    raise AssertionError("no subcommands")
+
+
+def test_every_command_is_documented_with_an_example() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    for name, (_, _, example) in COMMANDS.items():
+        assert f"`match-staging {name}" in readme, f"{name} missing from README"
+        assert example.startswith("match-staging ") or f"match-staging {name}" in example
+        help_text = _subcommand_help(parser, name)
+        assert "Example:" in help_text
+
+
+def test_module_entry_point_and_no_traceback_on_usage_error(repo: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "match_staging", "list", "--state", "nope"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "invalid choice" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_does_not_import_python_gitlab() -> None:
+    code = ("import sys; from match_staging.cli import build_parser; build_parser(); "
+            "print('gitlab' in sys.modules, 'jsonschema' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "False"]
