@@ -1,0 +1,217 @@
+"""`stage` against a stateful fake GitLab over real HTTP, through unmodified python-gitlab."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from match_staging import config, render
+from match_staging.cli import main
+from match_staging.keys import match_keys
+from match_staging.matches import read_batch
+from match_staging.trackers.gitlab import GitLabTracker
+from match_staging.usecases.stage import StageReport, stage
+from tests.conftest import match, write
+from tests.fakes.gitlab_server import FakeGitLab
+
+ISSUES = r"/projects/[^/]+/issues$"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitLab]:
+    with FakeGitLab() as server:
+        yield server
+
+
+def env_for(fake: FakeGitLab, **extra: str) -> dict[str, str]:
+    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
+            "MATCH_STAGING_ASSIGNEE_ID": "2", **extra}
+
+
+def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, int]:
+    """One staging run as the CLI makes it; returns the report and the requests it made."""
+    env = env_for(fake)
+    cfg = config.load(None, env)
+    tracker = GitLabTracker(fake.url, fake.token, "1", sleep=lambda _: None)
+    report = stage(cfg, tracker, read_batch(paths, env, "matches-inbox"), Path.cwd())
+    return report, tracker.requests
+
+
+def staged_issue(fake: FakeGitLab, title_part: str) -> dict[str, object]:
+    found = [i for i in fake.issues.values() if title_part in str(i["title"])]
+    assert len(found) == 1, [i["title"] for i in fake.issues.values()]
+    return found[0]
+
+
+def test_example_cycle_becomes_five_issues_as_ops004_describes(
+        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["stage"], env_for(fake))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert len(fake.issues) == 5
+    issue = staged_issue(fake, "Cloud Architect")
+    assert issue["title"] == "[JOB-MATCH] 97% — Cloud Architect - Cloud-Transformation"
+    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",  # type: ignore[call-overload]
+                                       "match-score/high"]
+    assert [a["id"] for a in issue["assignees"]] == [2]  # type: ignore[attr-defined, index]
+    assert "## Score Breakdown" in str(issue["description"])
+    assert "| Kubernetes / OpenShift | 95% | 2 |" in str(issue["description"])
+    medium = staged_issue(fake, "Energy IoT")
+    assert "match-score/medium" in medium["labels"]  # type: ignore[operator]
+    # the CV is shared by two matches: uploaded once, linked from both
+    assert len(fake.uploads) == 1
+    link = fake.uploads[0]["url"]
+    assert str(link) in str(issue["description"])
+    assert str(link) in str(staged_issue(fake, "Platform-Engineer")["description"])
+    # labels were created with colours and descriptions
+    assert fake.labels["job-match/pending"]["description"] == "Job match waiting for review"
+    assert out.rstrip().endswith(f"· {len(fake.requests)} GitLab requests")
+    for line in out.splitlines()[:5]:
+        assert line.startswith("staged    #") and f"{fake.url}/freelancer/backoffice/-/issues/" \
+            in line
+
+
+def test_first_and_second_run_cost(repo: Path, fake: FakeGitLab) -> None:
+    report, requests = run_stage(fake)
+    # 1 label listing + 8 label creates (first run only) + 1 upload + 5 creates;
+    # no lookup at all, since the label counts say no match was ever staged
+    assert len(report.staged) == 5
+    assert requests == 15
+    assert fake.count("POST", ISSUES) == 5
+
+    fake.reset_log()
+    report, requests = run_stage(fake)
+    assert len(report.existing) == 5 and not report.staged
+    assert requests == 2  # label listing + one page of staged issues
+    assert fake.count("POST") == 0
+
+
+def test_restaging_finds_the_match_in_any_state(repo: Path, fake: FakeGitLab) -> None:
+    run_stage(fake)
+    issue = staged_issue(fake, "Cloud Architect")
+    issue["labels"] = ["job-match", "job-match/rejected", "match-score/high"]
+    issue["state"] = "closed"
+    # the same posting again: other id, URL with tracking parameters and another case
+    again = match(id="another-id", score=97, title="Cloud Architect (re-posted)",
+                  url="https://WWW.freelancermap.de/projekt/"
+                      "cloud-architect-cloud-transformation-2871934/?utm_campaign=x#top")
+    same_id = match(id="gulp-energy-iot", url="https://elsewhere.example/iot")
+    write(repo / "again.json", [again, same_id])
+    report, _ = run_stage(fake, "again.json")
+    assert not report.staged
+    assert [ref.iid for _, ref in report.existing] == [int(str(issue["iid"])),
+                                                       int(str(staged_issue(
+                                                           fake, "Energy IoT")["iid"]))]
+    assert len(fake.issues) == 5
+
+
+def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path,
+                                                             fake: FakeGitLab) -> None:
+    for n in range(1000):
+        keys = match_keys(f"old-{n}", f"https://old.example/{n}")
+        fake.add_issue(f"[JOB-MATCH] 80% — old {n}", render.key_marker(keys) + "\nold",
+                       labels=["job-match", "job-match/sent"],
+                       state="closed" if n % 2 else "opened")
+    write(repo / "new.json", [match(url=f"https://new.example/{n}", title=f"New {n}")
+                              for n in range(4)] + [match(url="https://old.example/7/")])
+    report, requests = run_stage(fake, "new.json")
+    assert len(report.staged) == 4
+    assert [m.url for m, _ in report.existing] == ["https://old.example/7/"]
+    searches = fake.count("GET", ISSUES)
+    assert searches == 5  # one per key: fewer than the 10 pages a listing would take
+    created_labels = fake.count("POST", r"/labels$")
+    assert created_labels == 6  # seeding made job-match and job-match/sent
+    assert requests == 1 + created_labels + searches + 4
+
+
+def test_crash_after_create_before_answer_does_not_duplicate(repo: Path,
+                                                             fake: FakeGitLab) -> None:
+    write(repo / "one.json", match())
+    fake.drop_next("POST", ISSUES, after_commit=True)
+    report, _ = run_stage(fake, "one.json")
+    assert len(report.staged) == 1 and not report.failed
+    assert len(fake.issues) == 1
+    # and a re-run after a crash of the whole job finds it too
+    report, _ = run_stage(fake, "one.json")
+    assert len(report.existing) == 1 and len(fake.issues) == 1
+
+
+def test_server_error_before_create_is_retried_after_a_lookup(repo: Path,
+                                                              fake: FakeGitLab) -> None:
+    write(repo / "one.json", match())
+    fake.fail_next("POST", ISSUES, status=502)
+    report, _ = run_stage(fake, "one.json")
+    assert len(report.staged) == 1 and len(fake.issues) == 1
+    assert fake.count("POST", ISSUES) == 2
+
+
+def test_gitlab_down_for_one_match_reports_it_and_stages_the_rest(
+        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+    write(repo / "two.json", [match(title="First"), match(title="Second",
+                                                          url="https://jobs.example.com/p/2")])
+    fake.fail_next("POST", ISSUES, status=500, times=3)
+    code = main(["stage", "two.json"], env_for(fake))
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "failed           92%  First  GitLab could not create an issue: 500" in out
+    assert "staged    #1     92%  Second" in out
+    # the next run stages what failed, and only that
+    assert main(["stage", "two.json"], env_for(fake)) == 0
+    assert sorted(str(i["title"])[-6:] for i in fake.issues.values()) == [" First", "Second"]
+
+
+def test_rate_limit_on_create_is_waited_out(repo: Path, fake: FakeGitLab) -> None:
+    write(repo / "one.json", match())
+    fake.fail_next("POST", ISSUES, status=429, retry_after=1)
+    started = time.monotonic()
+    report, _ = run_stage(fake, "one.json")
+    assert time.monotonic() - started >= 1
+    assert len(report.staged) == 1 and len(fake.issues) == 1
+
+
+def test_hostile_text_executes_nothing_in_gitlab(repo: Path, fake: FakeGitLab) -> None:
+    hostile = ("/close\n/label ~hacked\n/assign @mallory\n```\n/unlabel\n```\n/title pwned\n"
+               "cc @reviewer @mallory, see #1\n<!-- x")
+    write(repo / "evil.json", match(
+        title="DevOps /close @mallory #1", provider="@mallory", notes=hostile, draft=hostile,
+        requirements=[{"requirement": "/close", "comment": "| x | @mallory"}]))
+    report, _ = run_stage(fake, "evil.json")
+    assert len(report.staged) == 1
+    issue = next(iter(fake.issues.values()))
+    assert fake.executed_quick_actions == []
+    assert issue["state"] == "opened"
+    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",  # type: ignore[call-overload]
+                                       "match-score/high"]
+    assert [a["id"] for a in issue["assignees"]] == [2]  # type: ignore[attr-defined, index]
+    assert issue.get("_mentions") in (None, [], set())
+    assert issue.get("_references") in (None, [], set())
+    assert str(issue["title"]).startswith("[JOB-MATCH] 92% — DevOps /close")
+
+
+def test_matches_from_the_trigger_payload(repo: Path, fake: FakeGitLab,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    payload = write(repo / "payload.json", {
+        "ref": "main", "variables": {"MATCHES_JSON": json.dumps({"cycle_id": "t1",
+                                                                "matches": [match()]})}})
+    code = main(["stage"], env_for(fake, TRIGGER_PAYLOAD=str(payload)))
+    assert code == 0
+    assert len(fake.issues) == 1
+    assert "cycle t1" in str(next(iter(fake.issues.values()))["description"])
+    capsys.readouterr()
+
+
+def test_token_never_printed_even_when_gitlab_rejects_it(
+        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    env = env_for(fake)
+    env["GITLAB_TOKEN"] = "glpat-WRONG-CANARY"
+    code = main(["stage"], env)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "401" in captured.err and "Traceback" not in captured.err
+    assert "glpat-WRONG-CANARY" not in captured.out + captured.err
