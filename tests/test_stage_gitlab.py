@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, int]:
     return report, tracker.requests
 
 
-def staged_issue(fake: FakeGitLab, title_part: str) -> dict[str, object]:
+def staged_issue(fake: FakeGitLab, title_part: str) -> dict[str, Any]:
     found = [i for i in fake.issues.values() if title_part in str(i["title"])]
     assert len(found) == 1, [i["title"] for i in fake.issues.values()]
     return found[0]
@@ -55,13 +56,13 @@ def test_example_cycle_becomes_five_issues_as_ops004_describes(
     assert len(fake.issues) == 5
     issue = staged_issue(fake, "Cloud Architect")
     assert issue["title"] == "[JOB-MATCH] 97% — Cloud Architect - Cloud-Transformation"
-    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",  # type: ignore[call-overload]
+    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",
                                        "match-score/high"]
-    assert [a["id"] for a in issue["assignees"]] == [2]  # type: ignore[attr-defined, index]
+    assert [a["id"] for a in issue["assignees"]] == [2]
     assert "## Score Breakdown" in str(issue["description"])
     assert "| Kubernetes / OpenShift | 95% | 2 |" in str(issue["description"])
     medium = staged_issue(fake, "Energy IoT")
-    assert "match-score/medium" in medium["labels"]  # type: ignore[operator]
+    assert "match-score/medium" in medium["labels"]
     # the CV is shared by two matches: uploaded once, linked from both
     assert len(fake.uploads) == 1
     link = fake.uploads[0]["url"]
@@ -186,9 +187,9 @@ def test_hostile_text_executes_nothing_in_gitlab(repo: Path, fake: FakeGitLab) -
     issue = next(iter(fake.issues.values()))
     assert fake.executed_quick_actions == []
     assert issue["state"] == "opened"
-    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",  # type: ignore[call-overload]
+    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",
                                        "match-score/high"]
-    assert [a["id"] for a in issue["assignees"]] == [2]  # type: ignore[attr-defined, index]
+    assert [a["id"] for a in issue["assignees"]] == [2]
     assert issue.get("_mentions") in (None, [], set())
     assert issue.get("_references") in (None, [], set())
     assert str(issue["title"]).startswith("[JOB-MATCH] 92% — DevOps /close")
