@@ -115,23 +115,55 @@ def parse_marker(description: str | None) -> tuple[str, ...]:
     return tuple(found.group(1).split()) if found else ()
 
 
+def slack_text(value: Any) -> str:
+    """Slack mrkdwn: escape exactly &, < and > (platform-facts.md, "Slack incoming
+    webhooks"); that disarms <!channel>, <!here>, <@U…> and fake links."""
+    if isinstance(value, Markup):
+        return str(value)
+    if value is None:
+        return ""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_link(url: str, label: str) -> Markup:
+    """A Slack link we build ourselves, after escaping its label."""
+    target = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    return Markup(f"<{target}|{slack_text(label)}>")
+
+
+def plain_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def truncate(value: Any, length: int) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
+
+
+Target = str  # "gitlab" | "slack" | "text" | "html"
+_FINALIZE = {"gitlab": gitlab_text, "slack": slack_text, "text": plain_text}
+
+
 @cache
-def environment(override_dir: str | None = None) -> jinja2.Environment:
-    """Templates from the user's folder first, then the shipped ones."""
+def environment(override_dir: str | None = None, target: Target = "gitlab") -> jinja2.Environment:
+    """Templates from the user's folder first, then the shipped ones. Each target escapes
+    every value by default: GitLab Markdown, Slack mrkdwn, HTML; plain text does not."""
     dirs = [Path(override_dir)] if override_dir and Path(override_dir).is_dir() else []
     dirs.append(templates_dir())
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         undefined=jinja2.StrictUndefined,
-        finalize=gitlab_text,
+        finalize=_FINALIZE.get(target),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,  # noqa: S701 - finalize escapes every value for Markdown
+        autoescape=target == "html",
     )
-    env.filters.update(quote_block=quote_block, cell=table_cell, link=link, score=fmt_score)
+    env.filters.update(quote_block=quote_block, cell=table_cell, link=link, score=fmt_score,
+                       slack_link=slack_link, truncate_to=truncate)
     return env
 
 
-def render(name: str, override_dir: str | None = None, **context: Any) -> str:
-    return environment(override_dir).get_template(name).render(**context)
+def render(name: str, override_dir: str | None = None, target: Target = "gitlab",
+           **context: Any) -> str:
+    return environment(override_dir, target).get_template(name).render(**context)

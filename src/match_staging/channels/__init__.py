@@ -1,0 +1,1 @@
+"""Notification channels, one module each; heavy SDKs load only when their channel is used."""

@@ -1,0 +1,56 @@
+"""What a notification channel is. Apprise-style: settings are validated when the adapter is
+built (a ConfigError naming the key); `send()` returns a Delivery and never raises, so one
+dead channel never stops another; limits are named class attributes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from match_staging.notices import Payload
+
+MAX_RETRY_AFTER_SECONDS = 120.0  # never wait longer than this for one rate limit
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one message on one channel, in words a user can act on."""
+
+    channel: str
+    ok: bool
+    detail: str = ""
+    transient: bool = False  # worth retrying on the next run without changing anything
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One file of a rendered message, for outbox/ and `preview`."""
+
+    name: str      # e.g. "email.eml"; the caller prefixes it
+    content: bytes
+
+
+class Channel(Protocol):
+    name: ClassVar[str]   # "email", "slack", "whatsapp": also the queue label's suffix
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        """The message as files, exactly as send() would send it. No network."""
+
+    def send(self, payload: Payload) -> Delivery:
+        """Deliver one message. Never raises; never puts a secret into `detail`."""
+
+
+def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
+    """Seconds to wait from a Retry-After header (seconds form), bounded."""
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        wait = float(raw) if raw is not None else default
+    except ValueError:
+        wait = default
+    return min(max(wait, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+Sleep = Callable[[float], None]
+DEFAULT_SLEEP: Sleep = time.sleep
