@@ -1,0 +1,1353 @@
+"""A stateful fake of the GitLab REST API v4, served over real HTTP.
+
+Only the standard library is used, so unmodified python-gitlab talks to it
+exactly as it would to a real server::
+
+    with FakeGitLab() as fake:
+        gl = gitlab.Gitlab(fake.url, private_token=fake.token)
+        project = gl.projects.get(fake.project_id)
+
+All state lives in plain Python containers that tests may read and modify
+directly (hold ``fake.lock`` if requests may be in flight).  Keys starting with
+``_`` (``"_mentions"``, ``"_references"``, ``"_user_id"`` ...) are private
+bookkeeping and are never sent over the wire.
+
+Text handling mimics GitLab:
+
+* quick actions use the regex of ``Gitlab::QuickActions::Extractor``
+  (fenced code blocks only; GitLab also skips inline-code, HTML and ``>>>``
+  blocks, which this fake deliberately does NOT, so it errs on the side of
+  executing commands).  ``\\r`` is removed and trailing whitespace stripped
+  from any description or note body, as GitLab does.  Every recognised command
+  line is stripped and logged in ``executed_quick_actions`` even when it was
+  inert (GitLab strips them all; /close, /title ... act only on existing issues);
+* mentions (``@user`` of known users, plus ``@all``) and issue references are
+  scanned in titles, descriptions and notes, outside code fences/spans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import operator
+import re
+import secrets
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, unquote, urlencode
+
+__all__ = [
+    "FakeGitLab",
+    "LoggedRequest",
+    "extract_quick_actions",
+    "find_mentions",
+    "find_references",
+]
+
+Json = dict[str, Any]
+
+PROJECT_PATH = "freelancer/backoffice"
+DEFAULT_LABEL_COLOR = "#6699cc"
+MAX_TITLE_LENGTH = 255
+MAX_DESCRIPTION_LENGTH = 1_048_576
+MAX_NOTE_LENGTH = 1_000_000
+EMBEDDABLE_EXTENSIONS = frozenset((
+    "png", "jpg", "jpeg", "gif", "bmp", "tiff", "ico", "webp", "svg", "mp4", "m4v", "mov",
+    "webm", "ogv",
+))
+BOOL_FIELDS = frozenset((
+    "issues_events", "note_events", "push_events", "enable_ssl_verification", "active",
+    "merge_requests_events", "tag_push_events", "confidential_issues_events",
+    "confidential_note_events", "hide_backlog_list", "hide_closed_list",
+))
+RUBY_WHITESPACE = " \t\n\v\f\r\0"
+NEEDS_EXISTING_ISSUE = frozenset(("close", "reopen", "open", "title", "unlabel", "remove_label",
+                                  "relabel"))
+ISSUE_UPDATE_PARAMS = ("title", "description", "labels", "add_labels", "remove_labels",
+                       "state_event", "assignee_ids", "assignee_id")
+
+# Every command name GitLab's extractor knows (issue and MR commands alike:
+# the extractor strips all of them, availability is only checked afterwards).
+QUICK_ACTION_NAMES: tuple[str, ...] = (
+    "close", "reopen", "open", "title", "label", "labels", "unlabel", "remove_label", "relabel",
+    "assign", "reassign", "unassign", "milestone", "remove_milestone", "due", "remove_due_date",
+    "estimate", "estimate_time", "remove_estimate", "remove_time_estimate", "spend", "spent",
+    "spend_time", "remove_time_spent", "todo", "done", "subscribe", "unsubscribe", "award",
+    "react", "weight", "clear_weight", "confidential", "duplicate", "move", "clone",
+    "copy_metadata", "lock", "unlock", "board_move", "create_merge_request", "relate",
+    "unrelate", "zoom", "remove_zoom", "epic", "remove_epic", "iteration", "remove_iteration",
+    "health_status", "clear_health_status", "promote", "promote_to", "promote_to_incident",
+    "parent", "set_parent", "remove_parent", "add_child", "remove_child", "page", "severity",
+    "blocks", "blocked_by", "unlink", "timeline", "invite_email", "remove_email", "add_email",
+    "type", "status", "merge", "approve", "unapprove", "draft", "ready", "wip", "rebase",
+    "target_branch", "submit_review", "assign_reviewer", "reviewer", "request_review",
+    "unassign_reviewer", "remove_reviewer", "add_contacts", "remove_contacts",
+    "checkin_reminder", "publish",
+)
+
+_COMMANDS_RE = re.compile(
+    r"(?P<code>^```.+?\n```$)"
+    r"|(?:^/(?P<cmd>" + "|".join(map(re.escape, QUICK_ACTION_NAMES)) + r")"
+    r"(?:[ ](?P<arg>[^\n]*))?(?:\s*\n|$))",
+    re.MULTILINE | re.DOTALL | re.IGNORECASE,
+)
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_INLINE_CODE_RE = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
+_MENTION_RE = re.compile(r"(?<!\w)@([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
+_REFERENCE_RE = re.compile(
+    r"(?<![\w&])#\d+|(?<![\w/.\-])[\w.\-]+/[\w.\-]+#\d+|/-/issues/\d+"
+)
+_LABEL_REF_RE = re.compile(r'~(?:(\d+)\b|"([^"]+)"|([A-Za-z0-9_\-?.&]+))')
+_HEX_COLOR_RE = re.compile(r"#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
+
+
+# --------------------------------------------------------------------------
+# Public data types and text helpers
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class LoggedRequest:
+    """One request as seen by the fake.  ``status`` is 0 when it was dropped."""
+
+    method: str
+    path: str  # raw (still percent-encoded) path, without the query string
+    query: dict[str, list[str]]
+    json: Any | None
+    status: int
+    fault: str | None = None  # None | "fail" | "drop" | "drop_after_commit"
+
+
+def extract_quick_actions(text: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """Return (text without commands, [(name, argument, line), ...])."""
+    found: list[tuple[str, str, str]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("cmd") is None:
+            return match.group(0)
+        arg = (match.group("arg") or "").strip()
+        found.append((match.group("cmd").lower(), arg, match.group(0).strip()))
+        return ""
+
+    content = _COMMANDS_RE.sub(replace, text.replace("\r", ""))
+    return content.rstrip(RUBY_WHITESPACE), found
+
+
+def _strip_code(text: str) -> str:
+    """Drop CommonMark fenced code blocks and inline code spans."""
+    kept: list[str] = []
+    fence: str | None = None
+    for line in text.replace("\r", "").split("\n"):
+        match = _FENCE_RE.match(line)
+        if fence is None:
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                fence = match.group(1)
+            else:
+                kept.append(line)
+        elif (
+            match
+            and match.group(1)[0] == fence[0]
+            and len(match.group(1)) >= len(fence)
+            and not match.group(2).strip()
+        ):
+            fence = None
+    return _INLINE_CODE_RE.sub(" ", "\n".join(kept))
+
+
+def find_mentions(text: str, usernames: Iterable[str]) -> list[str]:
+    """Known usernames (and ``all``) mentioned in ``text``, in order."""
+    known = {name.lower(): name for name in usernames} | {"all": "all"}
+    found: list[str] = []
+    for match in _MENTION_RE.finditer(_strip_code(text)):
+        name = known.get(match.group(1).rstrip(".").lower())
+        if name is not None and name not in found:
+            found.append(name)
+    return found
+
+
+def find_references(text: str) -> list[str]:
+    """Issue references (``#12``, ``group/project#12``, ``.../-/issues/12``)."""
+    return [m.group(0) for m in _REFERENCE_RE.finditer(_strip_code(text))]
+
+
+# --------------------------------------------------------------------------
+# Internal plumbing
+# --------------------------------------------------------------------------
+
+
+class _HttpError(Exception):
+    def __init__(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status)
+        self.status = status
+        self.payload = payload
+        self.headers = headers or {}
+
+
+@dataclass
+class _Resp:
+    status: int
+    payload: Any = None  # None -> empty body
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # verbatim body, overrides payload
+
+
+@dataclass
+class _Wire:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class _Fault:
+    method: str
+    path_regex: str
+    kind: str  # "fail" | "drop"
+    remaining: int
+    status: int = 500
+    retry_after: int | None = None
+    body: str | None = None
+    after_commit: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and re.search(self.path_regex, path) is not None
+
+
+@dataclass
+class _Req:
+    path: str
+    query: dict[str, list[str]]
+    body: Json
+    params: dict[str, str]
+    files: dict[str, tuple[str, bytes]]
+
+    def value(self, name: str) -> Any:
+        """A parameter from the body, else from the query string (Grape merges them)."""
+        for key in (name, f"{name}[]"):
+            if self.body.get(key) is not None:
+                return self.body[key]
+        for key in (name, f"{name}[]"):
+            values = self.query.get(key)
+            if values:
+                return values if key.endswith("[]") or len(values) > 1 else values[0]
+        return None
+
+    def required(self, name: str) -> Any:
+        value = self.value(name)
+        if value is None:
+            raise _HttpError(400, {"error": f"{name} is missing"})
+        return value
+
+
+@dataclass
+class _Changes:
+    """A declarative change to an issue (from request params or quick actions)."""
+
+    labels: list[str] | None = None  # replace all
+    add_labels: list[str] = field(default_factory=list)
+    remove_labels: list[str] = field(default_factory=list)
+    create_labels: bool = False
+    title: str | None = None
+    state_event: str | None = None
+    assignee_ids: list[int] | None = None  # replace all
+    add_assignees: list[int] = field(default_factory=list)
+    remove_assignees: list[int] = field(default_factory=list)
+
+
+Handler = Callable[[_Req], _Resp]
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return list(dict.fromkeys(s for s in (str(i).strip() for i in items) if s))
+
+
+def _as_ints(value: Any) -> list[int]:
+    try:
+        return [int(v) for v in _as_list(value)]
+    except ValueError as exc:
+        raise _HttpError(400, {"error": "invalid integer list"}) from exc
+
+
+def _as_bool(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def _as_int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _parse_time(value: str, name: str = "time") -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _HttpError(400, {"error": f"{name} is invalid"}) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _text_color(color: str) -> str:
+    match = _HEX_COLOR_RE.fullmatch(color)
+    if not match:
+        return "#FFFFFF"
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    total = sum(int(digits[i : i + 2], 16) for i in (0, 2, 4))
+    return "#1F1E24" if total > 500 else "#FFFFFF"
+
+
+def _public(obj: Json, hidden: Iterable[str] = ()) -> Json:
+    skip = set(hidden)
+    return {k: v for k, v in obj.items() if not k.startswith("_") and k not in skip}
+
+
+def _header_param(header: str, name: str) -> str | None:
+    match = re.search(rf'(?<![\w*]){name}=(?:"((?:[^"\\]|\\.)*)"|([^;]*))', header)
+    if not match:
+        return None
+    return match.group(1) if match.group(1) is not None else match.group(2).strip()
+
+
+def _parse_multipart(
+    content_type: str, raw: bytes
+) -> tuple[Json, dict[str, tuple[str, bytes]]]:
+    boundary = _header_param(content_type, "boundary")
+    if not boundary:
+        raise _HttpError(400, {"error": "multipart boundary missing"})
+    fields: Json = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for chunk in raw.split(b"--" + boundary.encode())[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, content = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        content = content.removesuffix(b"\r\n")
+        disposition = next(
+            (line for line in head.decode("utf-8", "replace").split("\r\n")
+             if line.lower().startswith("content-disposition")),
+            "",
+        )
+        name = _header_param(disposition, "name") or ""
+        filename = _header_param(disposition, "filename")
+        if filename is not None:
+            files[name] = (filename, content)
+        else:
+            fields[name] = content.decode("utf-8", "replace")
+    return fields, files
+
+
+def _parse_body(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[str, bytes]], Any]:
+    """Return (params, files, what to log as ``json``)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if not raw:
+        return {}, {}, None
+    if kind == "multipart/form-data":
+        fields, files = _parse_multipart(content_type, raw)
+        return fields, files, fields or None
+    if kind == "application/x-www-form-urlencoded":
+        form: Json = {}
+        for key, values in parse_qs(raw.decode(), keep_blank_values=True).items():
+            form[key] = values if key.endswith("[]") or len(values) > 1 else values[0]
+        return form, {}, form
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise _HttpError(400, {"error": "400 Bad request - invalid JSON body"}) from exc
+    return (data if isinstance(data, dict) else {}), {}, data
+
+
+# --------------------------------------------------------------------------
+# The fake server
+# --------------------------------------------------------------------------
+
+
+class FakeGitLab:
+    """In-memory GitLab (one project, three users) behind a real HTTP socket.
+
+    The socket is bound in ``__init__`` (so ``url`` is valid at once); ``start()``
+    serves it from a daemon thread, ``stop()`` closes it.  State attributes are
+    plain containers; ``lock`` guards them (never hold it while calling the API).
+    ``requests`` logs every request, including rejected, failed and dropped ones.
+    Ids are deliberately offset from iids (issue ids start at 70001) so id/iid
+    mix-ups in client code fail loudly.
+    """
+
+    def __init__(self, *, token: str = "test-token", latency: float = 0.0) -> None:  # noqa: S107
+        self.token = token
+        self.latency = latency
+        self.project_id = 1
+        self.acting_user_id = 1
+        self.max_upload_bytes = 100 * 1024 * 1024
+        self.lock = threading.RLock()
+        self._server = _Server(self)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread: threading.Thread | None = None
+        self._faults: list[_Fault] = []
+        self._ids: dict[str, int] = {"issue": 70000, "note": 90000, "label": 300}
+        self._last_time = datetime(2000, 1, 1, tzinfo=UTC)
+
+        self.project: Json = {
+            "id": 1, "name": "backoffice", "path": "backoffice",
+            "path_with_namespace": PROJECT_PATH, "name_with_namespace": "freelancer / backoffice",
+            "namespace": {"id": 7, "name": "freelancer", "path": "freelancer", "kind": "group"},
+            "web_url": f"{self.url}/{PROJECT_PATH}", "default_branch": "main",
+            "visibility": "private", "description": "",
+        }
+        self.users: dict[int, Json] = {
+            uid: {
+                "id": uid, "username": username, "name": name, "state": "active",
+                "avatar_url": None, "web_url": f"{self.url}/{username}",
+            }
+            for uid, username, name in [
+                (1, "bot", "Match Staging Bot"), (2, "reviewer", "Rita Reviewer"),
+                (3, "mallory", "Mallory Mischief"),
+            ]
+        }
+        self.issues: dict[int, Json] = {}
+        self.labels: dict[str, Json] = {}
+        self.notes: dict[int, list[Json]] = {}
+        self.uploads: list[Json] = []
+        self.todos: list[Json] = []
+        self.label_events: dict[int, list[Json]] = {}
+        self.boards: list[Json] = []
+        self.triggers: list[Json] = []
+        self.hooks: list[Json] = []
+        self.schedules: list[Json] = []
+        self.requests: list[LoggedRequest] = []
+        self.executed_quick_actions: list[tuple[int, str]] = []
+        self._routes = self._build_routes()
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> FakeGitLab:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> FakeGitLab:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------- test helpers
+    def count(self, method: str | None = None, path_regex: str | None = None) -> int:
+        with self.lock:
+            return sum(
+                1 for r in self.requests
+                if (method is None or r.method == method.upper())
+                and (path_regex is None or re.search(path_regex, r.path))
+            )
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    def fail_next(
+        self, method: str, path_regex: str, *, status: int = 500,
+        retry_after: int | None = None, times: int = 1, body: str | None = None,
+    ) -> None:
+        with self.lock:
+            self._faults.append(_Fault(method.upper(), path_regex, "fail", times,
+                                       status=status, retry_after=retry_after, body=body))
+
+    def drop_next(
+        self, method: str, path_regex: str, *, after_commit: bool = False, times: int = 1
+    ) -> None:
+        with self.lock:
+            self._faults.append(_Fault(method.upper(), path_regex, "drop", times,
+                                       after_commit=after_commit))
+
+    def add_label(self, name: str, color: str = DEFAULT_LABEL_COLOR, description: str = "") -> Json:
+        with self.lock:
+            return self._ensure_label(name, color, description)
+
+    def add_issue(
+        self, title: str, description: str = "", labels: Sequence[str] = (),
+        state: str = "opened", author_id: int = 1,
+    ) -> Json:
+        """Seed an issue directly (no request log, quick actions or label events)."""
+        with self.lock:
+            issue = self._new_issue(title, description, author_id)
+            issue["labels"] = sorted({self._ensure_label(n)["name"] for n in labels})
+            if state == "closed":
+                issue.update(state="closed", closed_at=issue["created_at"])
+            self.issues[issue["iid"]] = issue
+            return issue
+
+    # -------------------------------------------------------- HTTP entry
+    def _dispatch(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> _Wire | None:
+        """Handle one request; ``None`` means: close the socket without answering."""
+        if self.latency:
+            time.sleep(self.latency)
+        path, _, query_string = target.partition("?")
+        query = parse_qs(query_string, keep_blank_values=True)
+        with self.lock:
+            entry = LoggedRequest(method, path, query, None, 0)
+            self.requests.append(entry)
+            fault: _Fault | None = None
+            try:
+                body, files, entry.json = _parse_body(headers.get("content-type", ""), raw)
+                bearer = headers.get("authorization", "").removeprefix("Bearer ")
+                auth = headers.get("private-token") or bearer
+                if auth != self.token:
+                    raise _HttpError(401, {"message": "401 Unauthorized"})
+                fault = self._take_fault(method, path)
+                if fault is not None and fault.kind == "fail":
+                    entry.fault = "fail"
+                    resp = self._fault_response(fault)
+                elif fault is not None and not fault.after_commit:
+                    entry.fault = "drop"
+                    return None
+                else:
+                    handler, params = self._resolve(method, path)
+                    resp = handler(_Req(path, query, body, params, files))
+            except _HttpError as err:
+                resp = _Resp(err.status, err.payload, err.headers)
+            except Exception as exc:  # a bug in the fake: answer 500 rather than hang up
+                traceback.print_exc()
+                resp = _Resp(500, {"message": f"500 Internal Server Error (fake: {exc!r})"})
+            if fault is not None and fault.kind == "drop":
+                entry.fault = "drop_after_commit"
+                return None
+            entry.status = resp.status
+            payload = resp.raw if resp.raw is not None else (
+                b"" if resp.payload is None else json.dumps(resp.payload).encode()
+            )
+            return _Wire(resp.status, {"Content-Type": "application/json", **resp.headers}, payload)
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.matches(method, path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    @staticmethod
+    def _fault_response(fault: _Fault) -> _Resp:
+        headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+        if fault.body is not None:
+            return _Resp(fault.status, headers=headers, raw=fault.body.encode())
+        message = "Retry later" if fault.status == 429 else f"{fault.status} Injected failure"
+        return _Resp(fault.status, {"message": message}, headers)
+
+    def _resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        for route_method, pattern, handler in self._routes:
+            match = pattern.fullmatch(path)
+            if match and route_method == method:
+                params = {k: unquote(v) for k, v in match.groupdict().items()}
+                if "pid" in params and params["pid"] not in ("1", PROJECT_PATH):
+                    raise _HttpError(404, {"message": "404 Project Not Found"})
+                return handler, params
+        raise _HttpError(404, {"message": "404 Not Found"})
+
+    def _build_routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
+        p = "/projects/(?P<pid>[^/]+)"
+        issue = p + r"/issues/(?P<iid>\d+)"
+        label = p + "/labels/(?P<label>[^/]+)"
+        variables = p + r"/pipeline_schedules/(?P<sid>\d+)/variables"
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", "/version", lambda r: _Resp(200, {"version": "17.0.0", "revision": "fake"})),
+            ("GET", "/user", lambda r: _Resp(200, self._user(self.acting_user_id))),
+            ("GET", "/users", self._list_users),
+            ("GET", r"/users/(?P<uid>\d+)", lambda r: _Resp(200, self._user(int(r.params["uid"])))),
+            ("GET", p, lambda r: _Resp(200, dict(self.project))),
+            ("GET", p + "/labels", self._list_labels),
+            ("POST", p + "/labels", self._create_label),
+            ("PUT", p + "/labels", self._update_label),
+            ("DELETE", p + "/labels", self._delete_label),
+            ("GET", label, lambda r: _Resp(200, self._label_view(self._find_label(r)))),
+            ("PUT", label, self._update_label),
+            ("DELETE", label, self._delete_label),
+            ("GET", p + "/issues", self._list_issues),
+            ("POST", p + "/issues", self._create_issue),
+            ("GET", issue, lambda r: _Resp(200, self._issue_view(self._issue(r), r))),
+            ("PUT", issue, self._update_issue),
+            ("GET", issue + "/notes", self._list_notes),
+            ("POST", issue + "/notes", self._create_note),
+            ("GET", issue + r"/notes/(?P<note_id>\d+)", lambda r: _Resp(200, dict(self._note(r)))),
+            ("PUT", issue + r"/notes/(?P<note_id>\d+)", self._update_note),
+            ("GET", issue + "/resource_label_events",
+             lambda r: self._paginate(r, self.label_events.get(self._issue(r)["iid"], []))),
+            ("POST", issue + "/todo", self._create_todo),
+            ("POST", p + "/uploads", self._upload),
+            ("GET", "/todos", self._list_todos),
+            ("POST", r"/todos/(?P<todo_id>\d+)/mark_as_done", self._mark_todo_done),
+            ("POST", "/todos/mark_as_done", self._mark_all_todos_done),
+            ("GET", p + r"/boards/(?P<bid>\d+)/lists",
+             lambda r: self._paginate(r, self._item("boards", r.params["bid"])["lists"])),
+            ("POST", p + r"/boards/(?P<bid>\d+)/lists", self._create_board_list),
+            ("POST", variables, self._create_variable),
+            ("PUT", variables + "/(?P<key>[^/]+)", self._update_variable),
+            ("DELETE", variables + "/(?P<key>[^/]+)", self._delete_variable),
+        ]
+        for kind, segment in [("boards", "boards"), ("triggers", "triggers"), ("hooks", "hooks"),
+                              ("schedules", "pipeline_schedules")]:
+            table += self._collection_routes(kind, f"{p}/{segment}")
+        return [(m, re.compile("/api/v4" + rx), h) for m, rx, h in table]
+
+    # ------------------------------------------------------------ helpers
+    def _next_id(self, kind: str) -> int:
+        self._ids[kind] = self._ids.get(kind, 0) + 1
+        return self._ids[kind]
+
+    def _now(self) -> str:
+        """Strictly increasing UTC timestamps with millisecond precision."""
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if now <= self._last_time:
+            now = self._last_time + timedelta(milliseconds=1)
+        self._last_time = now
+        return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+    def _user(self, uid: int) -> Json:
+        if uid not in self.users:
+            raise _HttpError(404, {"message": "404 User Not Found"})
+        return dict(self.users[uid])
+
+    def _user_by_name(self, username: str) -> Json | None:
+        wanted = username.lstrip("@").lower()
+        if wanted == "me":
+            return self.users.get(self.acting_user_id)
+        return next((u for u in self.users.values() if u["username"].lower() == wanted), None)
+
+    def _paginate(self, req: _Req, items: Sequence[Any]) -> _Resp:
+        per_page = _as_int(req.value("per_page"), 20)
+        per_page = 20 if per_page < 1 else min(per_page, 100)
+        page = max(_as_int(req.value("page"), 1), 1)
+        total = len(items)
+        pages = max(1, math.ceil(total / per_page))
+        chunk = list(items[(page - 1) * per_page : page * per_page])
+
+        def link(target: int) -> str:
+            query = {**req.query, "page": [str(target)], "per_page": [str(per_page)]}
+            return f"{self.url}{req.path}?{urlencode(query, doseq=True)}"
+
+        rels = ([("prev", page - 1)] if page > 1 else []) + (
+            [("next", page + 1)] if page < pages else []
+        ) + [("first", 1), ("last", pages)]
+        headers = {
+            "X-Total": str(total), "X-Total-Pages": str(pages), "X-Page": str(page),
+            "X-Per-Page": str(per_page), "X-Next-Page": str(page + 1) if page < pages else "",
+            "X-Prev-Page": str(page - 1) if page > 1 else "",
+            "Link": ", ".join(f'<{link(n)}>; rel="{rel}"' for rel, n in rels),
+        }
+        return _Resp(200, chunk, headers)
+
+    # ------------------------------------------------------------- users
+    def _list_users(self, req: _Req) -> _Resp:
+        users = list(self.users.values())
+        if (username := req.value("username")) is not None:
+            users = [u for u in users if u["username"].lower() == str(username).lower()]
+        if (search := req.value("search")) is not None:
+            needle = str(search).lower()
+            users = [u for u in users
+                     if needle in u["username"].lower() or needle in u["name"].lower()]
+        return self._paginate(req, users)
+
+    # ------------------------------------------------------------ labels
+    def _ensure_label(
+        self, name: str, color: str = DEFAULT_LABEL_COLOR, description: str = ""
+    ) -> Json:
+        if name not in self.labels:
+            self.labels[name] = {
+                "id": self._next_id("label"), "name": name, "color": color,
+                "description": description or None, "description_html": "",
+                "text_color": _text_color(color), "priority": None,
+                "is_project_label": True, "subscribed": False,
+            }
+        return self.labels[name]
+
+    def _label_view(self, label: Json, with_counts: bool = False) -> Json:
+        view = _public(label)
+        if with_counts:
+            tagged = [i for i in self.issues.values() if label["name"] in i["labels"]]
+            view["open_issues_count"] = sum(1 for i in tagged if i["state"] == "opened")
+            view["closed_issues_count"] = sum(1 for i in tagged if i["state"] == "closed")
+            view["open_merge_requests_count"] = 0
+        return view
+
+    def _find_label(self, req: _Req) -> Json:
+        key = req.params.get("label") or str(req.value("name") or "")
+        label = self.labels.get(key)
+        if label is None and key.isdigit():
+            label = next((lb for lb in self.labels.values() if lb["id"] == int(key)), None)
+        if label is None:
+            raise _HttpError(404, {"message": "404 Label Not Found"})
+        return label
+
+    @staticmethod
+    def _validate_label(name: str | None, color: str | None) -> None:
+        if name is not None and (not name.strip() or "," in name or len(name) > 255):
+            raise _HttpError(400, {"message": {"title": ["is invalid"]}})
+        if color is not None and not (_HEX_COLOR_RE.fullmatch(color) or color.isalpha()):
+            raise _HttpError(400, {"message": {"color": ["must be a valid color code"]}})
+
+    def _list_labels(self, req: _Req) -> _Resp:
+        labels = sorted(self.labels.values(), key=lambda lb: str(lb["name"]))
+        if (search := req.value("search")) is not None:
+            needle = str(search).lower()
+            labels = [lb for lb in labels
+                      if needle in f"{lb['name']}\n{lb['description'] or ''}".lower()]
+        with_counts = _as_bool(req.value("with_counts"))
+        return self._paginate(req, [self._label_view(lb, with_counts) for lb in labels])
+
+    def _create_label(self, req: _Req) -> _Resp:
+        name, color = str(req.required("name")).strip(), str(req.required("color"))
+        self._validate_label(name, color)
+        if name in self.labels:
+            raise _HttpError(409, {"message": "Label already exists"})
+        label = self._ensure_label(name, color, str(req.value("description") or ""))
+        if req.value("priority") is not None:
+            label["priority"] = _as_int(req.value("priority"), 0)
+        return _Resp(201, self._label_view(label))
+
+    def _update_label(self, req: _Req) -> _Resp:
+        label = self._find_label(req)
+        new_name, color = req.value("new_name"), req.value("color")
+        description = req.value("description")
+        if new_name is None and color is None and description is None:
+            raise _HttpError(400, {"error": "new_name, color, description are missing, "
+                                            "at least one parameter must be provided"})
+        self._validate_label(new_name, color)
+        if color is not None:
+            label.update(color=str(color), text_color=_text_color(str(color)))
+        if description is not None:
+            label["description"] = str(description) or None
+        if new_name is not None and new_name != label["name"]:
+            if new_name in self.labels:
+                raise _HttpError(400, {"message": {"title": ["has already been taken"]}})
+            old = label["name"]
+            label["name"] = new_name
+            self.labels[new_name] = self.labels.pop(old)
+            for issue in self.issues.values():
+                if old in issue["labels"]:
+                    issue["labels"] = sorted(new_name if n == old else n for n in issue["labels"])
+        return _Resp(200, self._label_view(label))
+
+    def _delete_label(self, req: _Req) -> _Resp:
+        label = self.labels.pop(self._find_label(req)["name"])
+        for issue in self.issues.values():
+            if label["name"] in issue["labels"]:
+                issue["labels"] = [n for n in issue["labels"] if n != label["name"]]
+        return _Resp(204)
+
+    # ------------------------------------------------------------ issues
+    def _new_issue(self, title: str, description: str | None, author_id: int) -> Json:
+        iid = max(self.issues, default=0) + 1
+        now = self._now()
+        return {
+            "id": self._next_id("issue"), "iid": iid, "project_id": self.project_id,
+            "title": title, "description": description, "state": "opened",
+            "created_at": now, "updated_at": now, "closed_at": None, "closed_by": None,
+            "labels": [], "milestone": None, "assignees": [], "assignee": None,
+            "author": self._user(author_id), "type": "ISSUE", "issue_type": "issue",
+            "user_notes_count": 0, "merge_requests_count": 0, "upvotes": 0, "downvotes": 0,
+            "due_date": None, "confidential": False, "discussion_locked": None,
+            "web_url": f"{self.project['web_url']}/-/issues/{iid}",
+            "references": {"short": f"#{iid}", "relative": f"#{iid}",
+                           "full": f"{PROJECT_PATH}#{iid}"},
+            "_mentions": [], "_references": [],
+        }
+
+    def _issue(self, req: _Req) -> Json:
+        issue = self.issues.get(int(req.params["iid"]))
+        if issue is None:
+            raise _HttpError(404, {"message": "404 Issue Not Found"})
+        return issue
+
+    def _issue_view(self, issue: Json, req: _Req | None = None) -> Json:
+        view = _public(issue)
+        view["labels"] = sorted(issue["labels"])
+        view["user_notes_count"] = len(self.notes.get(issue["iid"], []))
+        if req is not None and _as_bool(req.value("with_labels_details")):
+            view["labels"] = [self._label_view(self.labels[n]) for n in view["labels"]
+                              if n in self.labels]
+        return view
+
+    def _param_changes(self, req: _Req) -> _Changes:
+        changes = _Changes(create_labels=True)
+        if req.value("labels") is not None:
+            changes.labels = _as_list(req.value("labels"))
+        changes.add_labels = _as_list(req.value("add_labels"))
+        changes.remove_labels = _as_list(req.value("remove_labels"))
+        for name in (changes.labels or []) + changes.add_labels:
+            self._validate_label(name, None)
+        if req.value("title") is not None:
+            changes.title = str(req.value("title"))
+        if (event := req.value("state_event")) is not None:
+            if event not in ("close", "reopen"):
+                raise _HttpError(400, {"error": "state_event does not have a valid value"})
+            changes.state_event = str(event)
+        if req.value("assignee_ids") is not None:
+            changes.assignee_ids = _as_ints(req.value("assignee_ids"))
+        elif req.value("assignee_id") is not None:
+            changes.assignee_ids = _as_ints(req.value("assignee_id"))
+        return changes
+
+    @staticmethod
+    def _validate_text(title: str, description: str | None) -> None:
+        if not title.strip():
+            raise _HttpError(400, {"message": {"title": ["can't be blank"]}})
+        if len(title) > MAX_TITLE_LENGTH:
+            raise _HttpError(400, {"message": {"title": [
+                f"is too long (maximum is {MAX_TITLE_LENGTH} characters)"]}})
+        if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+            raise _HttpError(400, {"message": {"description": [
+                f"is too long (maximum is {MAX_DESCRIPTION_LENGTH} characters)"]}})
+
+    def _create_issue(self, req: _Req) -> _Resp:
+        title = str(req.required("title"))
+        issue = self._new_issue(title, None, self.acting_user_id)
+        commands: list[tuple[str, str, str]] = []
+        if req.value("description") is not None:
+            issue["description"], commands = extract_quick_actions(str(req.value("description")))
+        params = self._param_changes(req)
+        quick, _, _ = self._interpret(commands, persisted=False)
+        self._validate_text(title, issue["description"])
+        self.issues[issue["iid"]] = issue
+        self._apply(issue, params, quick)
+        self._after_text_change(issue, commands, issue["title"], issue["description"] or "")
+        issue["updated_at"] = issue["created_at"]
+        return _Resp(201, self._issue_view(issue))
+
+    def _update_issue(self, req: _Req) -> _Resp:
+        issue = self._issue(req)
+        if all(req.value(key) is None for key in ISSUE_UPDATE_PARAMS):
+            raise _HttpError(400, {"error": ", ".join(ISSUE_UPDATE_PARAMS) + " are missing, "
+                                            "at least one parameter must be provided"})
+        params = self._param_changes(req)
+        description: str | None = None
+        commands: list[tuple[str, str, str]] = []
+        raw = req.value("description")
+        if raw is not None and str(raw) != issue["description"]:
+            description, commands = extract_quick_actions(str(raw))
+        quick, _, _ = self._interpret(commands)
+        new_title = quick.title or params.title or issue["title"]
+        self._validate_text(new_title, description)
+        old_title = issue["title"]
+        changed = self._apply(issue, params, quick)
+        if description is not None and description != issue["description"]:
+            issue["description"] = description
+            changed = True
+        scanned = (issue["title"] if issue["title"] != old_title else "")
+        self._after_text_change(issue, commands, scanned, description or "")
+        if changed:
+            issue["updated_at"] = self._now()
+        return _Resp(200, self._issue_view(issue))
+
+    def _apply(self, issue: Json, *changesets: _Changes) -> bool:
+        """Apply changes (labels: replace, then add, then remove); record label events."""
+        old_labels = list(issue["labels"])
+        labels = list(old_labels)
+        changed = False
+        for ch in changesets:
+            if ch.create_labels:
+                for name in (ch.labels or []) + ch.add_labels:
+                    self._ensure_label(name)
+            if ch.labels is not None:
+                labels = list(ch.labels)
+            labels += [n for n in ch.add_labels if n not in labels]
+            labels = [n for n in labels if n not in ch.remove_labels]
+            if ch.title is not None and ch.title != issue["title"]:
+                issue["title"], changed = ch.title, True
+            if ch.state_event is not None:
+                changed |= self._set_state(issue, ch.state_event)
+            ids = [u["id"] for u in issue["assignees"]]
+            new_ids = ch.assignee_ids if ch.assignee_ids is not None else ids
+            new_ids = [i for i in dict.fromkeys(new_ids + ch.add_assignees)
+                       if i in self.users and i not in ch.remove_assignees]
+            if new_ids != ids:
+                issue["assignees"] = [self._user(i) for i in new_ids]
+                issue["assignee"] = issue["assignees"][0] if new_ids else None
+                changed = True
+        new_labels = sorted(set(labels))
+        for name in (n for n in new_labels if n not in old_labels):
+            self._label_event(issue, name, "add")
+        for name in (n for n in old_labels if n not in new_labels):
+            self._label_event(issue, name, "remove")
+        issue["labels"] = new_labels
+        return changed or new_labels != sorted(old_labels)
+
+    def _set_state(self, issue: Json, event: str) -> bool:
+        if event == "close" and issue["state"] == "opened":
+            issue.update(state="closed", closed_at=self._now(),
+                         closed_by=self._user(self.acting_user_id))
+            return True
+        if event == "reopen" and issue["state"] == "closed":
+            issue.update(state="opened", closed_at=None, closed_by=None)
+            return True
+        return False
+
+    def _label_event(self, issue: Json, name: str, action: str) -> None:
+        label = self.labels.get(name) or {"id": None, "name": name, "color": None,
+                                          "description": None}
+        user = self._user(self.acting_user_id)
+        self.label_events.setdefault(issue["iid"], []).append({
+            "id": self._next_id("label_event"),
+            "user": {k: user[k] for k in ("id", "username", "name", "avatar_url", "web_url")},
+            "created_at": self._now(), "resource_type": "Issue", "resource_id": issue["id"],
+            "label": {k: label[k] for k in ("id", "name", "color", "description")},
+            "action": action,
+        })
+
+    def _after_text_change(
+        self, issue: Json, commands: list[tuple[str, str, str]], *texts: str
+    ) -> None:
+        """Record executed quick actions, mentions, references and mention to-dos."""
+        self.executed_quick_actions += [(issue["iid"], line) for _, _, line in commands]
+        usernames = [u["username"] for u in self.users.values()]
+        for text in texts:
+            mentioned = find_mentions(text, usernames)
+            known, refs = issue.setdefault("_mentions", []), issue.setdefault("_references", [])
+            known += [m for m in mentioned if m not in known]
+            refs += [r for r in find_references(text) if r not in refs]
+            for name in mentioned:
+                user = self._user_by_name(name) if name != "all" else None
+                if user is not None and user["id"] != self.acting_user_id:
+                    self._add_todo(issue, user["id"], "mentioned")
+
+    def _list_issues(self, req: _Req) -> _Resp:
+        issues = list(self.issues.values())
+        state = str(req.value("state") or "all")
+        if state != "all":
+            issues = [i for i in issues if i["state"] == state]
+        wanted = _as_list(req.value("labels"))
+        if wanted == ["None"]:
+            issues = [i for i in issues if not i["labels"]]
+        elif wanted == ["Any"]:
+            issues = [i for i in issues if i["labels"]]
+        elif wanted:
+            issues = [i for i in issues if all(n in i["labels"] for n in wanted)]
+        if (search := req.value("search")) is not None:
+            fields = _as_list(req.value("in")) or ["title", "description"]
+            needle = str(search).lower()
+            issues = [i for i in issues if any(needle in (i.get(f) or "").lower() for f in fields)]
+        if (iids := req.value("iids")) is not None:
+            issues = [i for i in issues if i["iid"] in _as_ints(iids)]
+        if (author := req.value("author_id")) is not None:
+            issues = [i for i in issues if i["author"]["id"] == _as_int(author, -1)]
+        if (assignee := req.value("assignee_id")) is not None:
+            issues = [i for i in issues
+                      if _as_int(assignee, -1) in [u["id"] for u in i["assignees"]]]
+        for key, compare in [("updated_after", operator.ge), ("updated_before", operator.le),
+                             ("created_after", operator.ge), ("created_before", operator.le)]:
+            if (value := req.value(key)) is not None:
+                limit, attr = _parse_time(str(value), key), key.split("_")[0] + "_at"
+                issues = [i for i in issues if compare(_parse_time(i[attr]), limit)]
+        order_by = "updated_at" if req.value("order_by") == "updated_at" else "created_at"
+        issues.sort(key=lambda i: (_parse_time(i[order_by]), i["id"]),
+                    reverse=req.value("sort") != "asc")
+        return self._paginate(req, [self._issue_view(i, req) for i in issues])
+
+    # ------------------------------------------------------ quick actions
+    def _find_labels(self, arg: str) -> list[str]:
+        """Existing labels referenced by a quick-action argument."""
+        if "~" in arg:
+            found: list[str] = []
+            for by_id, quoted, bare in _LABEL_REF_RE.findall(arg):
+                if by_id:
+                    found += [lb["name"] for lb in self.labels.values() if lb["id"] == int(by_id)]
+                else:
+                    found.append(quoted or bare.rstrip(".?"))
+        else:
+            found = [a or b for a, b in re.findall(r'"([^"]+)"|([^ ]+)', arg)]
+        return [n for n in dict.fromkeys(found) if n in self.labels]
+
+    def _find_users(self, arg: str) -> list[int]:
+        users = (self._user_by_name(t) for t in re.split(r"[\s,]+", arg) if t)
+        return [u["id"] for u in users if u is not None]
+
+    def _interpret(
+        self, commands: list[tuple[str, str, str]], *, persisted: bool = True
+    ) -> tuple[_Changes, list[str], Json]:
+        """Turn extracted commands into changes, a summary and ``commands_changes``.
+
+        As in GitLab, every known command is stripped from the text, but only the
+        applicable ones act: /close, /reopen, /title, /unlabel and /relabel need an
+        existing issue, so they do nothing in the description of a new one.
+        """
+        ch = _Changes()
+        summary: list[str] = []
+        for name, arg, _ in commands:
+            if not persisted and name in NEEDS_EXISTING_ISSUE:
+                continue
+            if name in ("label", "labels", "relabel"):
+                found = self._find_labels(arg)
+                if name == "relabel":
+                    ch.labels = found
+                else:
+                    ch.add_labels += found
+                summary.append(f"Added {' '.join(f'~{n}' for n in found)} label(s).")
+            elif name in ("unlabel", "remove_label"):
+                if arg:
+                    ch.remove_labels += self._find_labels(arg)
+                else:
+                    ch.labels = []
+                summary.append("Removed label(s).")
+            elif name in ("close", "reopen", "open"):
+                ch.state_event = "close" if name == "close" else "reopen"
+                summary.append("Closed this issue." if name == "close" else "Reopened this issue.")
+            elif name in ("assign", "reassign"):
+                ids = self._find_users(arg) if arg else [self.acting_user_id]
+                if name == "reassign":
+                    ch.assignee_ids = ids
+                else:
+                    ch.add_assignees += ids
+                summary.append("Assigned user(s).")
+            elif name == "unassign":
+                if arg:
+                    ch.remove_assignees += self._find_users(arg)
+                else:
+                    ch.assignee_ids = []
+                summary.append("Removed assignee(s).")
+            elif name == "title" and arg:
+                ch.title = arg
+                summary.append(f"Changed the title to \"{arg}\".")
+        return ch, summary, self._commands_changes(ch)
+
+    def _commands_changes(self, ch: _Changes) -> Json:
+        """The ``commands_changes`` GitLab reports for a commands-only note."""
+        changes: Json = {}
+        if ch.labels is not None:
+            changes["label_ids"] = [self.labels[n]["id"] for n in ch.labels]
+        if ch.add_labels:
+            changes["add_label_ids"] = [self.labels[n]["id"] for n in ch.add_labels]
+        if ch.remove_labels:
+            changes["remove_label_ids"] = [self.labels[n]["id"] for n in ch.remove_labels]
+        if ch.state_event is not None:
+            changes["state_event"] = ch.state_event
+        if ch.title is not None:
+            changes["title"] = ch.title
+        if ch.assignee_ids is not None or ch.add_assignees:
+            changes["assignee_ids"] = (ch.assignee_ids or []) + ch.add_assignees
+        return changes
+
+    # ------------------------------------------------------------- notes
+    def _note(self, req: _Req) -> Json:
+        notes = self.notes.get(self._issue(req)["iid"], [])
+        note = next((n for n in notes if n["id"] == int(req.params["note_id"])), None)
+        if note is None:
+            raise _HttpError(404, {"message": "404 Note Not Found"})
+        return note
+
+    def _check_note(self, text: str, commands: list[tuple[str, str, str]]) -> None:
+        if not text and not commands:
+            raise _HttpError(400, {"message": "400 Bad request - Note can't be blank"})
+        if len(text) > MAX_NOTE_LENGTH:
+            raise _HttpError(400, {"message": "400 Bad request - Note is too long "
+                                              f"(maximum is {MAX_NOTE_LENGTH} characters)"})
+
+    def _list_notes(self, req: _Req) -> _Resp:
+        notes = list(self.notes.get(self._issue(req)["iid"], []))
+        order_by = "updated_at" if req.value("order_by") == "updated_at" else "created_at"
+        notes.sort(key=lambda n: (n[order_by], n["id"]), reverse=req.value("sort") != "asc")
+        return self._paginate(req, notes)
+
+    def _create_note(self, req: _Req) -> _Resp:
+        issue = self._issue(req)
+        text, commands = extract_quick_actions(str(req.required("body")))
+        self._check_note(text, commands)
+        quick, summary, changes = self._interpret(commands)
+        changed = self._apply(issue, quick)
+        self._after_text_change(issue, commands, text)
+        if not text:
+            if changed:
+                issue["updated_at"] = self._now()
+            return _Resp(202, {"commands_changes": changes, "summary": summary})
+        now = self._now()
+        note = {
+            "id": self._next_id("note"), "type": None, "body": text, "attachment": None,
+            "author": self._user(self.acting_user_id), "created_at": now, "updated_at": now,
+            "system": False, "noteable_id": issue["id"], "noteable_type": "Issue",
+            "project_id": self.project_id, "noteable_iid": issue["iid"],
+            "resolvable": False, "confidential": False, "internal": False,
+        }
+        self.notes.setdefault(issue["iid"], []).append(note)
+        issue["updated_at"] = now
+        return _Resp(201, dict(note))
+
+    def _update_note(self, req: _Req) -> _Resp:
+        issue, note = self._issue(req), self._note(req)
+        text, commands = extract_quick_actions(str(req.required("body")))
+        self._check_note(text, commands)
+        quick, _, _ = self._interpret(commands)
+        self._apply(issue, quick)
+        self._after_text_change(issue, commands, text)
+        note.update(body=text, updated_at=self._now())
+        return _Resp(200, dict(note))
+
+    # ------------------------------------------------------------- to-dos
+    def _add_todo(self, issue: Json, user_id: int, action: str) -> Json:
+        now = self._now()
+        todo: Json = {
+            "id": self._next_id("todo"),
+            "project": {k: self.project[k] for k in
+                        ("id", "name", "name_with_namespace", "path", "path_with_namespace")},
+            "author": self._user(self.acting_user_id), "action_name": action,
+            "target_type": "Issue", "target_url": issue["web_url"], "body": issue["title"],
+            "state": "pending", "created_at": now, "updated_at": now,
+            "_user_id": user_id, "_iid": issue["iid"],
+        }
+        self.todos.append(todo)
+        return todo
+
+    def _todo_view(self, todo: Json) -> Json:
+        issue = self.issues.get(todo["_iid"])
+        return {**_public(todo), "target": self._issue_view(issue) if issue else None}
+
+    def _create_todo(self, req: _Req) -> _Resp:
+        issue = self._issue(req)
+        if any(t["_user_id"] == self.acting_user_id and t["_iid"] == issue["iid"]
+               and t["state"] == "pending" for t in self.todos):
+            return _Resp(304)
+        return _Resp(201, self._todo_view(self._add_todo(issue, self.acting_user_id, "marked")))
+
+    def _list_todos(self, req: _Req) -> _Resp:
+        state = str(req.value("state") or "pending")
+        todos = [t for t in reversed(self.todos)
+                 if t["_user_id"] == self.acting_user_id and t["state"] == state
+                 and req.value("action") in (None, t["action_name"])
+                 and req.value("type") in (None, t["target_type"])]
+        return self._paginate(req, [self._todo_view(t) for t in todos])
+
+    def _mark_todo_done(self, req: _Req) -> _Resp:
+        todo = next((t for t in self.todos if t["id"] == int(req.params["todo_id"])
+                     and t["_user_id"] == self.acting_user_id), None)
+        if todo is None:
+            raise _HttpError(404, {"message": "404 Todo Not Found"})
+        todo["state"] = "done"
+        return _Resp(200, self._todo_view(todo))
+
+    def _mark_all_todos_done(self, req: _Req) -> _Resp:
+        for todo in self.todos:
+            if todo["_user_id"] == self.acting_user_id:
+                todo["state"] = "done"
+        return _Resp(204)
+
+    # ------------------------------------------------------------ uploads
+    def _upload(self, req: _Req) -> _Resp:
+        if "file" not in req.files:
+            raise _HttpError(400, {"error": "file is missing"})
+        original, content = req.files["file"]
+        if len(content) > self.max_upload_bytes:
+            raise _HttpError(413, {"message": "413 Request Entity Too Large"})
+        filename = re.sub(r"[^\w.\-+]", "_", original, flags=re.ASCII) or "file"
+        stem, _, ext = filename.rpartition(".")
+        embeddable = bool(stem) and ext.lower() in EMBEDDABLE_EXTENSIONS
+        alt = stem if embeddable else filename
+        secret = secrets.token_hex(16)
+        url = f"/uploads/{secret}/{filename}"
+        markdown = f"[{alt.replace(']', chr(92) + ']')}]({url})"
+        upload: Json = {
+            "id": self._next_id("upload"), "alt": alt, "url": url,
+            "full_path": f"/-/project/{self.project_id}/uploads/{secret}/{filename}",
+            "markdown": ("!" if embeddable else "") + markdown,
+        }
+        self.uploads.append({**upload, "filename": filename, "original_filename": original,
+                             "content": content})
+        return _Resp(201, upload)
+
+    # -------------------------------- boards, triggers, hooks, schedules
+    def _collection_routes(self, kind: str, base: str) -> list[tuple[str, str, Handler]]:
+        one = base + r"/(?P<item_id>\d+)"
+        return [
+            ("GET", base, lambda r: self._paginate(r, [self._item_view(kind, i, listing=True)
+                                                       for i in getattr(self, kind)])),
+            ("POST", base, lambda r: self._create_item(kind, r)),
+            ("GET", one,
+             lambda r: _Resp(200, self._item_view(kind, self._item(kind, r.params["item_id"])))),
+            ("PUT", one, lambda r: self._update_item(kind, r)),
+            ("DELETE", one, lambda r: self._delete_item(kind, r)),
+        ]
+
+    def _item(self, kind: str, item_id: str) -> Json:
+        item = next((i for i in getattr(self, kind) if i["id"] == int(item_id)), None)
+        if item is None:
+            raise _HttpError(404, {"message": f"404 {kind.rstrip('s').title()} Not Found"})
+        assert isinstance(item, dict)
+        return item
+
+    @staticmethod
+    def _item_view(kind: str, item: Json, listing: bool = False) -> Json:
+        hidden = {"hooks": ["token"], "schedules": ["variables"] if listing else []}.get(kind, [])
+        return _public(item, hidden)
+
+    _UPDATABLE: ClassVar[dict[str, tuple[str, ...]]] = {
+        "boards": ("name", "hide_backlog_list", "hide_closed_list"),
+        "triggers": ("description",),
+        "hooks": ("url", "token", "name", "description", "issues_events", "note_events",
+                  "push_events", "merge_requests_events", "tag_push_events",
+                  "confidential_issues_events", "confidential_note_events",
+                  "enable_ssl_verification"),
+        "schedules": ("description", "ref", "cron", "cron_timezone", "active"),
+    }
+
+    def _new_item(self, kind: str, req: _Req) -> Json:
+        now, owner = self._now(), self._user(self.acting_user_id)
+        if kind == "boards":
+            return {"name": str(req.required("name")), "project": {
+                k: self.project[k] for k in ("id", "name", "path_with_namespace")},
+                "milestone": None, "lists": [], "hide_backlog_list": False,
+                "hide_closed_list": False}
+        if kind == "triggers":
+            return {"description": str(req.required("description")),
+                    "token": "glptt-" + secrets.token_hex(20), "created_at": now,
+                    "updated_at": now, "last_used": None, "owner": owner}
+        if kind == "hooks":
+            url = str(req.required("url"))
+            if not re.match(r"https?://", url):
+                raise _HttpError(422, {"error": "Invalid url given"})
+            item: Json = {"url": url, "project_id": self.project_id, "token": None,
+                          "created_at": now, "alert_status": "executable",
+                          "disabled_until": None, "push_events": True,
+                          "enable_ssl_verification": True}
+            item |= {k: False for k in self._UPDATABLE["hooks"] if k.endswith("_events")
+                     and k != "push_events"}
+            return item
+        for key in ("description", "ref", "cron"):
+            req.required(key)
+        return {"cron_timezone": "UTC", "active": True, "next_run_at": None,
+                "created_at": now, "updated_at": now, "owner": owner,
+                "last_pipeline": None, "variables": []}
+
+    def _set_fields(self, kind: str, item: Json, req: _Req) -> None:
+        for key in self._UPDATABLE[kind]:
+            value = req.value(key)
+            if value is not None:
+                item[key] = _as_bool(value) if key in BOOL_FIELDS else value
+        if "updated_at" in item:
+            item["updated_at"] = self._now()
+
+    def _create_item(self, kind: str, req: _Req) -> _Resp:
+        item = {"id": self._next_id(kind), **self._new_item(kind, req)}
+        self._set_fields(kind, item, req)
+        getattr(self, kind).append(item)
+        return _Resp(201, self._item_view(kind, item))
+
+    def _update_item(self, kind: str, req: _Req) -> _Resp:
+        item = self._item(kind, req.params["item_id"])
+        self._set_fields(kind, item, req)
+        return _Resp(200, self._item_view(kind, item))
+
+    def _delete_item(self, kind: str, req: _Req) -> _Resp:
+        getattr(self, kind).remove(self._item(kind, req.params["item_id"]))
+        return _Resp(204)
+
+    def _create_board_list(self, req: _Req) -> _Resp:
+        board = self._item("boards", req.params["bid"])
+        label_id = _as_int(req.required("label_id"), -1)
+        label = next((lb for lb in self.labels.values() if lb["id"] == label_id), None)
+        if label is None:
+            raise _HttpError(404, {"message": "404 Label Not Found"})
+        if any(bl["label"]["id"] == label_id for bl in board["lists"]):
+            raise _HttpError(400, {"message": {"label": ["has already been taken"]}})
+        board_list = {"id": self._next_id("board_list"), "position": len(board["lists"]),
+                      "label": self._label_view(label), "max_issue_count": 0,
+                      "max_issue_weight": 0, "limit_metric": None}
+        board["lists"].append(board_list)
+        return _Resp(201, dict(board_list))
+
+    def _variable(self, req: _Req) -> tuple[Json, Json | None]:
+        schedule = self._item("schedules", req.params["sid"])
+        key = req.params.get("key") or str(req.required("key"))
+        return schedule, next((v for v in schedule["variables"] if v["key"] == key), None)
+
+    def _create_variable(self, req: _Req) -> _Resp:
+        schedule, existing = self._variable(req)
+        if existing is not None:
+            taken = f"({existing['key']}) has already been taken"
+            raise _HttpError(400, {"message": {"key": [taken]}})
+        variable = {"key": str(req.required("key")), "value": str(req.required("value")),
+                    "variable_type": str(req.value("variable_type") or "env_var"), "raw": False}
+        schedule["variables"].append(variable)
+        return _Resp(201, dict(variable))
+
+    def _update_variable(self, req: _Req) -> _Resp:
+        _, variable = self._variable(req)
+        if variable is None:
+            raise _HttpError(404, {"message": "404 Variable Not Found"})
+        variable["value"] = str(req.required("value"))
+        return _Resp(200, dict(variable))
+
+    def _delete_variable(self, req: _Req) -> _Resp:
+        schedule, variable = self._variable(req)
+        if variable is None:
+            raise _HttpError(404, {"message": "404 Variable Not Found"})
+        schedule["variables"].remove(variable)
+        return _Resp(204)
+
+
+# --------------------------------------------------------------------------
+# HTTP server glue
+# --------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        wire = self.server.fake._dispatch(self.command, self.path, headers, raw)
+        if wire is None:  # injected drop: hang up without a status line
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(wire.status)
+        for name, value in wire.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(wire.body)))
+        self.end_headers()
+        self.wfile.write(wire.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr logging."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, fake: FakeGitLab) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
