@@ -79,6 +79,8 @@ class IssueRef:
     labels: tuple[str, ...]
     state: str                 # GitLab's opened/closed
     keys: tuple[str, ...] = ()
+    description: str = field(default="", repr=False)
+    updated_at: str = ""
 
     @property
     def reference(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -38,5 +39,13 @@ class Tracker(Protocol):
     def upload(self, path: Path) -> Upload:
         """Make a repository file available to issues (the caller uploads it once)."""
 
-    def list_issues(self, labels: Sequence[str]) -> list[IssueRef]:
-        """Every issue carrying all `labels`, in any state."""
+    def list_issues(self, labels: Sequence[str], *, state: str = "all",
+                    updated_before: datetime | None = None) -> list[IssueRef]:
+        """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
+
+    def update_labels(self, iid: int, *, add: Sequence[str] = (),
+                      remove: Sequence[str] = ()) -> IssueRef:
+        """Add and remove labels in one request. Idempotent, so safe to retry."""
+
+    def add_note(self, iid: int, body: str) -> None:
+        """Append a note (the audit trail). `body` must already be safe GitLab Markdown."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -167,17 +168,43 @@ class GitLabTracker:
         return Upload(name=path.name, url=str(result["url"]))
 
     @_translate("list issues")
-    def list_issues(self, labels: Sequence[str]) -> list[IssueRef]:
-        pages: Iterable[ProjectIssue] = self._project.issues.list(
-            labels=list(labels), state="all", per_page=PER_PAGE, iterator=True,
-            order_by="created_at", sort="asc")
+    def list_issues(self, labels: Sequence[str], *, state: str = "all",
+                    updated_before: datetime | None = None) -> list[IssueRef]:
+        query: dict[str, Any] = {"labels": list(labels), "state": state,
+                                 "per_page": PER_PAGE, "order_by": "created_at", "sort": "asc"}
+        if updated_before is not None:
+            query["updated_before"] = updated_before.astimezone(UTC).isoformat()
+        pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
         return [self._ref(issue) for issue in pages]
 
+    @_translate("update an issue's labels")
+    def update_labels(self, iid: int, *, add: Sequence[str] = (),
+                      remove: Sequence[str] = ()) -> IssueRef:
+        # One PUT with add_labels and remove_labels (platform-facts.md, "Issue update").
+        # Label changes are idempotent, so this request alone may be re-sent on 5xx.
+        data: dict[str, Any] = {}
+        if add:
+            data["add_labels"] = ",".join(add)
+        if remove:
+            data["remove_labels"] = ",".join(remove)
+        result = self._project.issues.update(iid, data, retry_transient_errors=True)
+        return self._ref_from(result)
+
+    @_translate("write a note")
+    def add_note(self, iid: int, body: str) -> None:
+        issue = self._project.issues.get(iid, lazy=True)
+        issue.notes.create({"body": body})
+
+    @classmethod
+    def _ref(cls, issue: Any) -> IssueRef:
+        return cls._ref_from(issue.attributes)
+
     @staticmethod
-    def _ref(issue: Any) -> IssueRef:
-        attrs = issue.attributes
+    def _ref_from(attrs: dict[str, Any]) -> IssueRef:
         return IssueRef(iid=int(attrs["iid"]), title=str(attrs["title"]),
                         web_url=str(attrs.get("web_url", "")),
                         labels=tuple(attrs.get("labels") or ()),
                         state=str(attrs.get("state", "opened")),
-                        keys=parse_marker(attrs.get("description")))
+                        keys=parse_marker(attrs.get("description")),
+                        description=str(attrs.get("description") or ""),
+                        updated_at=str(attrs.get("updated_at") or ""))

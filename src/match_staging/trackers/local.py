@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelSpec
@@ -69,7 +69,7 @@ class LocalTracker:
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
         iid = int(self._data["next_iid"])
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = _now()
         issue = {"iid": iid, "title": draft.title, "description": draft.description,
                  "labels": list(draft.labels), "state": "opened", "keys": list(draft.keys),
                  "assignee_ids": list(draft.assignee_ids), "created_at": now,
@@ -90,12 +90,44 @@ class LocalTracker:
         shutil.copyfile(path, target)
         return Upload(name=path.name, url=f"../uploads/{digest}/{path.name}")
 
-    def list_issues(self, labels: Sequence[str]) -> list[IssueRef]:
+    def list_issues(self, labels: Sequence[str], *, state: str = "all",
+                    updated_before: datetime | None = None) -> list[IssueRef]:
         return [self._ref(i) for i in self._data["issues"]
-                if all(lb in i["labels"] for lb in labels)]
+                if all(lb in i["labels"] for lb in labels)
+                and state in ("all", i["state"])
+                and (updated_before is None
+                     or datetime.fromisoformat(i["updated_at"]) < updated_before)]
+
+    def update_labels(self, iid: int, *, add: Sequence[str] = (),
+                      remove: Sequence[str] = ()) -> IssueRef:
+        issue = self._issue(iid)
+        issue["labels"] = [lb for lb in issue["labels"] if lb not in remove]
+        issue["labels"] += [lb for lb in add if lb not in issue["labels"]]
+        self._touch(issue)
+        return self._ref(issue)
+
+    def add_note(self, iid: int, body: str) -> None:
+        issue = self._issue(iid)
+        issue["notes"].append({"body": body, "created_at": _now()})
+        self._touch(issue)
+
+    def _issue(self, iid: int) -> dict[str, Any]:
+        for issue in self._data["issues"]:
+            if issue["iid"] == iid:
+                return cast(dict[str, Any], issue)
+        raise TrackerError(f"{self.file}: no issue #{iid}")
+
+    def _touch(self, issue: dict[str, Any]) -> None:
+        issue["updated_at"] = _now()
+        self._save()
 
     def _ref(self, issue: dict[str, Any]) -> IssueRef:
         return IssueRef(iid=int(issue["iid"]), title=str(issue["title"]),
                         web_url=str(self.dir / "issues" / f"{issue['iid']}.md"),
                         labels=tuple(issue["labels"]), state=str(issue["state"]),
-                        keys=tuple(issue["keys"]))
+                        keys=tuple(issue["keys"]), description=str(issue["description"]),
+                        updated_at=str(issue["updated_at"]))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
