@@ -157,7 +157,7 @@ def environment(override_dir: str | None = None, target: Target = "gitlab") -> j
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=target == "html",
+        autoescape=target == "html",  # noqa: S701 - the other targets escape in finalize
     )
     env.filters.update(quote_block=quote_block, cell=table_cell, link=link, score=fmt_score,
                        slack_link=slack_link, truncate_to=truncate)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import math
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
