@@ -13,6 +13,7 @@ import pytest
 from match_staging import config, render
 from match_staging.cli import main
 from match_staging.keys import match_keys
+from match_staging.labels import label_specs
 from match_staging.matches import read_batch
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.usecases.stage import StageReport, stage
@@ -78,10 +79,11 @@ def test_example_cycle_becomes_five_issues_as_ops004_describes(
 
 def test_first_and_second_run_cost(repo: Path, fake: FakeGitLab) -> None:
     report, requests = run_stage(fake)
-    # 1 label listing + 8 label creates (first run only) + 1 upload + 5 creates;
+    # 1 label listing + 11 label creates (first run only) + 1 upload + 5 creates;
     # no lookup at all, since the label counts say no match was ever staged
     assert len(report.staged) == 5
-    assert requests == 15
+    assert len(label_specs(config.Labels())) == 11
+    assert requests == 1 + 11 + 1 + 5
     assert fake.count("POST", ISSUES) == 5
 
     fake.reset_log()
@@ -125,7 +127,7 @@ def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path,
     searches = fake.count("GET", ISSUES)
     assert searches == 5  # one per key: fewer than the 10 pages a listing would take
     created_labels = fake.count("POST", r"/labels$")
-    assert created_labels == 6  # seeding made job-match and job-match/sent
+    assert created_labels == 9  # seeding made job-match and job-match/sent
     assert requests == 1 + created_labels + searches + 4
 
 

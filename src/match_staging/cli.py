@@ -20,7 +20,10 @@ from match_staging.output import Output
 
 if TYPE_CHECKING:  # the rest loads after argument parsing, so --help stays fast
     from match_staging import config
+    from match_staging.channels.base import Channel
     from match_staging.model import Match
+    from match_staging.trackers.base import Tracker
+    from match_staging.usecases.notify import NotifyReport
 
 Handler = Callable[[argparse.Namespace, "config.Config", Output, Mapping[str, str]], int]
 DEFAULT_CONFIG = "config/notification-channels.yml"
@@ -33,21 +36,59 @@ def _short(match: Match) -> str:
     return f"{fmt_score(match.score):>3}%  {match.title[:70]}"
 
 
+def _connect(cfg: config.Config, out: Output,
+             env: Mapping[str, str]) -> tuple[Tracker, list[Channel]]:
+    """The tracker and the enabled channels, all validated before anything changes. On the
+    local tracker, channels write to outbox/ instead of sending."""
+    from match_staging import channels as channel_registry
+    from match_staging.trackers import open_tracker
+
+    tracker, notice = open_tracker(cfg, env)
+    sending = tracker.kind == "gitlab"
+    built = channel_registry.build(cfg, sending=sending)
+    if not sending:
+        outbox = Path(cfg.staging.outbox)
+        built = [channel_registry.Outbox(c, outbox) for c in built]
+    if notice:
+        out.notice(notice)
+    todo = cfg.notification.channels.gitlab_todo
+    if todo.enabled and todo.assignee_id is None:
+        out.notice("gitlab_todo is enabled but notification.channels.gitlab_todo.assignee_id "
+                   "is not set: nobody is assigned, so nobody gets a to-do")
+    return tracker, built
+
+
+def _print_notify(out: Output, report: NotifyReport) -> None:
+    for delivery, iids in report.delivered:
+        out.result(f"notified  {delivery.channel:<9} {_iids(iids)}  {delivery.detail}")
+    for delivery, iids in report.failed:
+        again = " (retried by the next run)" if delivery.transient else ""
+        out.result(f"failed    {delivery.channel:<9} {_iids(iids)}  {delivery.detail}{again}")
+    if report.deferred:
+        until = f" until {report.deferred_until:%H:%M %Z}" if report.deferred_until else ""
+        out.result(f"deferred  {_iids(report.deferred)}  quiet hours{until}: "
+                   "`match-staging digest` sends them then")
+    for line in report.unrecorded:
+        out.result(f"unrecorded {line}")
+
+
+def _iids(iids: Sequence[int]) -> str:
+    return " ".join(f"#{i}" for i in iids)
+
+
 # --------------------------------------------------------------------------- commands
 
 def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
               env: Mapping[str, str]) -> int:
+    from match_staging import clock
     from match_staging.labels import state_of
     from match_staging.matches import read_batch
     from match_staging.render import fmt_score
-    from match_staging.trackers import open_tracker
     from match_staging.usecases.stage import stage
 
-    tracker, notice = open_tracker(cfg, env)
-    if notice:
-        out.notice(notice)
+    tracker, channels = _connect(cfg, out, env)
     batch = read_batch(args.paths, env, cfg.staging.inbox)
-    report = stage(cfg, tracker, batch, Path.cwd())
+    report = stage(cfg, tracker, batch, Path.cwd(), channels, clock.now(env))
     for match, issue in report.staged:
         out.result(f"staged    #{issue.iid:<4} {_short(match)}  {issue.web_url}")
     for match, issue in report.existing:
@@ -63,6 +104,7 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
         out.result(f"rejected  {error}")
     for match, reason in report.failed:
         out.result(f"failed          {_short(match)}  {reason}")
+    _print_notify(out, report.notify)
     if not batch.sources and not batch.errors:
         out.notice(f"no match documents found (looked in {cfg.staging.inbox}/)")
     where = "GitLab requests" if report.tracker == "gitlab" else "GitLab requests (local)"

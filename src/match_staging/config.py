@@ -135,6 +135,10 @@ class Labels:
     score_high: str = "match-score/high"
     score_medium: str = "match-score/medium"
     score_low: str = "match-score/low"
+    # the queue of notifications not yet delivered, one label per channel
+    notify_email: str = "job-match/notify-email"
+    notify_slack: str = "job-match/notify-slack"
+    notify_whatsapp: str = "job-match/notify-whatsapp"
 
 
 @dataclass

@@ -81,6 +81,7 @@ class IssueRef:
     keys: tuple[str, ...] = ()
     description: str = field(default="", repr=False)
     updated_at: str = ""
+    created_at: str = ""
 
     @property
     def reference(self) -> str:

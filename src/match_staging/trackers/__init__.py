@@ -33,5 +33,7 @@ def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | No
                           "variable; CI_JOB_TOKEN cannot write issues")
     from match_staging.trackers.local import LocalTracker
 
-    local = LocalTracker(Path(cfg.staging.state_dir))
+    from match_staging import clock
+
+    local = LocalTracker(Path(cfg.staging.state_dir), clock=lambda: clock.now(env))
     return local, LOCAL_NOTICE.format(where=local.location, outbox=cfg.staging.outbox)

@@ -40,7 +40,7 @@ class Tracker(Protocol):
         """Make a repository file available to issues (the caller uploads it once)."""
 
     def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    updated_before: datetime | None = None) -> list[IssueRef]:
+                    created_before: datetime | None = None) -> list[IssueRef]:
         """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
 
     def update_labels(self, iid: int, *, add: Sequence[str] = (),

@@ -169,11 +169,11 @@ class GitLabTracker:
 
     @_translate("list issues")
     def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    updated_before: datetime | None = None) -> list[IssueRef]:
+                    created_before: datetime | None = None) -> list[IssueRef]:
         query: dict[str, Any] = {"labels": list(labels), "state": state,
                                  "per_page": PER_PAGE, "order_by": "created_at", "sort": "asc"}
-        if updated_before is not None:
-            query["updated_before"] = updated_before.astimezone(UTC).isoformat()
+        if created_before is not None:
+            query["created_before"] = created_before.astimezone(UTC).isoformat()
         pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
         return [self._ref(issue) for issue in pages]
 
@@ -207,4 +207,5 @@ class GitLabTracker:
                         state=str(attrs.get("state", "opened")),
                         keys=parse_marker(attrs.get("description")),
                         description=str(attrs.get("description") or ""),
-                        updated_at=str(attrs.get("updated_at") or ""))
+                        updated_at=str(attrs.get("updated_at") or ""),
+                        created_at=str(attrs.get("created_at") or ""))

@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -25,7 +25,8 @@ class LocalTracker:
     kind = "local"
     requests = 0  # nothing leaves the machine
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.dir = state_dir
         self.file = state_dir / "tracker.json"
         self.location = str(self.file)
@@ -69,7 +70,7 @@ class LocalTracker:
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
         iid = int(self._data["next_iid"])
-        now = _now()
+        now = self._now()
         issue = {"iid": iid, "title": draft.title, "description": draft.description,
                  "labels": list(draft.labels), "state": "opened", "keys": list(draft.keys),
                  "assignee_ids": list(draft.assignee_ids), "created_at": now,
@@ -91,12 +92,12 @@ class LocalTracker:
         return Upload(name=path.name, url=f"../uploads/{digest}/{path.name}")
 
     def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    updated_before: datetime | None = None) -> list[IssueRef]:
+                    created_before: datetime | None = None) -> list[IssueRef]:
         return [self._ref(i) for i in self._data["issues"]
                 if all(lb in i["labels"] for lb in labels)
                 and state in ("all", i["state"])
-                and (updated_before is None
-                     or datetime.fromisoformat(i["updated_at"]) < updated_before)]
+                and (created_before is None
+                     or datetime.fromisoformat(i["created_at"]) < created_before)]
 
     def update_labels(self, iid: int, *, add: Sequence[str] = (),
                       remove: Sequence[str] = ()) -> IssueRef:
@@ -108,7 +109,7 @@ class LocalTracker:
 
     def add_note(self, iid: int, body: str) -> None:
         issue = self._issue(iid)
-        issue["notes"].append({"body": body, "created_at": _now()})
+        issue["notes"].append({"body": body, "created_at": self._now()})
         self._touch(issue)
 
     def _issue(self, iid: int) -> dict[str, Any]:
@@ -118,16 +119,16 @@ class LocalTracker:
         raise TrackerError(f"{self.file}: no issue #{iid}")
 
     def _touch(self, issue: dict[str, Any]) -> None:
-        issue["updated_at"] = _now()
+        issue["updated_at"] = self._now()
         self._save()
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat(timespec="seconds")
 
     def _ref(self, issue: dict[str, Any]) -> IssueRef:
         return IssueRef(iid=int(issue["iid"]), title=str(issue["title"]),
                         web_url=str(self.dir / "issues" / f"{issue['iid']}.md"),
                         labels=tuple(issue["labels"]), state=str(issue["state"]),
                         keys=tuple(issue["keys"]), description=str(issue["description"]),
-                        updated_at=str(issue["updated_at"]))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+                        updated_at=str(issue["updated_at"]),
+                        created_at=str(issue["created_at"]))

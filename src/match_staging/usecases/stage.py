@@ -8,15 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from match_staging import attachments, render
+from markupsafe import Markup
+
+from match_staging import attachments, notices, render
+from match_staging.channels.base import Channel
 from match_staging.config import Config
 from match_staging.errors import InputError, TrackerError
-from match_staging.labels import label_specs, score_label, state_label
+from match_staging.labels import label_specs, queue_label, score_label, state_label
 from match_staging.matches import Batch
 from match_staging.model import IssueDraft, IssueRef, Match, State
 from match_staging.trackers.base import Tracker, Upload
+from match_staging.usecases.notify import NotifyReport, deliver
 
 
 @dataclass
@@ -30,21 +35,23 @@ class StageReport:
     failed: list[tuple[Match, str]] = field(default_factory=list)
     requests: int = 0
     threshold: float = 0
+    notify: NotifyReport = field(default_factory=NotifyReport)
 
     @property
     def ok(self) -> bool:
-        return not self.rejected and not self.failed
+        return not self.rejected and not self.failed and self.notify.ok
 
 
-def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload]) -> IssueDraft:
-    """The issue a match becomes (pure: no I/O)."""
+def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
+                queues: Sequence[str] = ()) -> IssueDraft:
+    """The issue a match becomes (pure: no I/O). `queues`: the channels to notify."""
     names = cfg.labels
     rate = match.rate
     if rate and rate.replace(".", "", 1).isdigit():
         rate = f"{rate} EUR/h"  # OPS-004 writes bare numbers as hourly euros
     description = render.render(
         "issue.md.j2", cfg.staging.templates_dir, m=match, rate=rate,
-        marker=render.key_marker(match.keys),
+        marker=Markup(f"{render.key_marker(match.keys)}\n{notices.notice_marker(match)}"),
         attachments=[render.link(u.url, u.name) for u in uploads],
     )
     assignee = cfg.notification.channels.gitlab_todo.assignee_id
@@ -52,13 +59,17 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload]) -> IssueDr
         title=render.issue_title(match.score, match.title),
         description=description,
         labels=(names.match, state_label(names, State.PENDING),
-                score_label(names, match.score)),
+                score_label(names, match.score),
+                *(queue_label(names, channel) for channel in queues)),
         keys=match.keys,
         assignee_ids=(assignee,) if assignee else (),
     )
 
 
-def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path) -> StageReport:
+def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
+          channels: Sequence[Channel] = (), now: datetime | None = None) -> StageReport:
+    """Stage new matches, then notify on every channel about them (and about matches of
+    this run that an earlier run staged but could not notify)."""
     report = StageReport(tracker=tracker.kind, rejected=list(batch.errors),
                          threshold=cfg.threshold)
     eligible: list[Match] = []
@@ -75,13 +86,21 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path) -> StageRepor
         eligible.append(match)
 
     if eligible:
-        _stage_new(cfg, tracker, eligible, root, report)
+        _stage_new(cfg, tracker, eligible, root, report, [c.name for c in channels])
+        pending = [(notices.Notice.of(m, ref), ref) for m, ref in report.staged]
+        pending += [(notices.notice_from_issue(ref, ref.description), ref)
+                    for _, ref in report.existing]
+        now = now or datetime.now(UTC)
+        cycle = next((m.cycle_id for m in eligible if m.cycle_id),
+                     now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        report.notify = deliver(cfg, tracker, channels, pending, kind="new", cycle_id=cycle,
+                                now=now)
     report.requests = tracker.requests
     return report
 
 
 def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
-               report: StageReport) -> None:
+               report: StageReport, queues: Sequence[str]) -> None:
     expected = tracker.prepare(label_specs(cfg.labels), cfg.labels.match)
     known = tracker.find_by_keys([k for m in eligible for k in m.keys],
                                  label=cfg.labels.match, expected=expected)
@@ -107,7 +126,8 @@ def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
             for path in files:
                 if path not in uploaded:
                     uploaded[path] = tracker.upload(path)
-            issue = tracker.create_issue(issue_draft(cfg, match, [uploaded[p] for p in files]))
+            issue = tracker.create_issue(issue_draft(cfg, match, [uploaded[p] for p in files],
+                                                     queues))
         except TrackerError as exc:
             report.failed.append((match, str(exc)))
             continue
