@@ -115,6 +115,57 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
     return 0 if report.ok else 1
 
 
+def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
+               env: Mapping[str, str]) -> int:
+    from match_staging import clock
+    from match_staging.usecases.digest import digest
+
+    tracker, channels = _connect(cfg, out, env)
+    report = digest(cfg, tracker, channels, clock.now(env))
+    if report.quiet_until is not None:
+        out.result(f"quiet hours until {report.quiet_until:%Y-%m-%d %H:%M %Z}: nothing sent")
+        return 0
+    if not channels:
+        out.result("no notification channel is enabled: nothing to send")
+    _print_notify(out, report.deferred)
+    if report.dropped:
+        out.result(f"dropped   {_iids(report.dropped)}  reviewed before they were announced")
+    for delivery in report.reminder_deliveries:
+        state = "reminded " if delivery.ok else "failed   "
+        out.result(f"{state} {delivery.channel:<9} {delivery.detail}")
+    if report.reminded:
+        out.result(f"reminded  {_iids(report.reminded)}  (noted on each issue)")
+    for error in report.errors:
+        out.result(f"error     {error}")
+    where = "GitLab requests" if tracker.kind == "gitlab" else "GitLab requests (local)"
+    out.result(f"{len(report.deferred.delivered)} deferred message(s) sent, "
+               f"{len(report.reminded)} reminded · {tracker.requests} {where}")
+    return 0 if report.ok else 1
+
+
+def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
+                env: Mapping[str, str]) -> int:
+    from match_staging import channels as channel_registry
+    from match_staging import clock
+    from match_staging.matches import read_batch
+    from match_staging.usecases.preview import preview
+
+    channels = channel_registry.build(cfg, sending=False)
+    batch = read_batch(args.paths, env, cfg.staging.inbox)
+    project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
+    project_url = f"{cfg.gitlab.url or 'https://gitlab.example.com'}/{project or 'project'}"
+    report = preview(cfg, batch, channels, clock.now(env), project_url)
+    for path in report.issues:
+        out.result(f"issue     {path}")
+    for delivery in report.messages:
+        out.result(f"{delivery.channel:<9} {delivery.detail}")
+    for error in batch.errors:
+        out.result(f"rejected  {error}")
+    out.result(f"{len(report.issues)} issue(s) and {len(report.messages)} message(s) rendered "
+               f"to {report.folder}; nothing was created or sent")
+    return 1 if batch.errors else 0
+
+
 def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
                  env: Mapping[str, str]) -> int:
     from match_staging import attachments
@@ -179,6 +230,10 @@ def cmd_config(args: argparse.Namespace, cfg: config.Config, out: Output,
 COMMANDS: dict[str, tuple[Handler, str, str]] = {
     "stage": (cmd_stage, "stage every new match at or above the threshold as a GitLab issue",
               "match-staging stage matches-inbox/2026-02-08.json"),
+    "digest": (cmd_digest, "scheduled run: send deferred notifications and the reminder summary",
+               "MATCH_STAGING_NOW=2026-02-09T07:05:00+01:00 match-staging digest"),
+    "preview": (cmd_preview, "render the issues and every notification to outbox/ without "
+                "sending or creating anything", "match-staging preview matches-inbox/"),
     "validate": (cmd_validate, "check match files against the schema; no side effects",
                  "match-staging validate matches-inbox/"),
     "list": (cmd_list, "staged matches, a line each: #IID  STATE  SCORE%  TITLE",
@@ -204,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", metavar="FILE",
                          help="configuration file (default: $MATCH_STAGING_CONFIG, else "
                               f"{DEFAULT_CONFIG})")
-        if name in ("stage", "validate"):
+        if name in ("stage", "validate", "preview"):
             cmd.add_argument("paths", nargs="*", metavar="PATH",
                              help="match files or folders (default: $MATCHES_JSON, "
                                   "$MATCHES_FILE, $TRIGGER_PAYLOAD, else matches-inbox/)")

@@ -219,6 +219,7 @@ class _Fault:
     retry_after: int | None = None
     body: str | None = None
     after_commit: bool = False
+    skip: int = 0  # matching requests let through before the fault fires
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method) and re.search(self.path_regex, path) is not None
@@ -475,17 +476,22 @@ class FakeGitLab:
     def fail_next(
         self, method: str, path_regex: str, *, status: int = 500,
         retry_after: int | None = None, times: int = 1, body: str | None = None,
+        skip: int = 0,
     ) -> None:
+        """Answer the next matching request(s) with `status`; `skip` lets that many
+        matching requests through first (fail_next("*", ".", skip=k): the k-th request)."""
         with self.lock:
             self._faults.append(_Fault(method.upper(), path_regex, "fail", times,
-                                       status=status, retry_after=retry_after, body=body))
+                                       status=status, retry_after=retry_after, body=body,
+                                       skip=skip))
 
     def drop_next(
-        self, method: str, path_regex: str, *, after_commit: bool = False, times: int = 1
+        self, method: str, path_regex: str, *, after_commit: bool = False, times: int = 1,
+        skip: int = 0,
     ) -> None:
         with self.lock:
             self._faults.append(_Fault(method.upper(), path_regex, "drop", times,
-                                       after_commit=after_commit))
+                                       after_commit=after_commit, skip=skip))
 
     def add_label(self, name: str, color: str = DEFAULT_LABEL_COLOR, description: str = "") -> Json:
         with self.lock:
@@ -550,6 +556,9 @@ class FakeGitLab:
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
             if fault.matches(method, path):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)

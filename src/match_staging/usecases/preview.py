@@ -1,0 +1,55 @@
+"""Preview: render the issues and every notification of a cycle into outbox/, without
+creating or sending anything, so a user can see exactly what would go out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from match_staging import notices
+from match_staging.channels import Outbox
+from match_staging.channels.base import Channel, Delivery
+from match_staging.config import Config
+from match_staging.matches import Batch
+from match_staging.model import IssueRef
+from match_staging.trackers.base import Upload
+from match_staging.usecases.notify import payloads
+from match_staging.usecases.stage import issue_draft
+
+
+@dataclass
+class PreviewReport:
+    folder: Path
+    issues: list[Path] = field(default_factory=list)
+    messages: list[Delivery] = field(default_factory=list)
+    skipped: int = 0
+
+
+def preview(cfg: Config, batch: Batch, channels: Sequence[Channel], now: datetime,
+            project_url: str) -> PreviewReport:
+    eligible = [m for m in batch.matches if m.score >= cfg.threshold]
+    cycle = next((m.cycle_id for m in eligible if m.cycle_id),
+                 now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    folder = Path(cfg.staging.outbox) / "preview" / (re.sub(r"[^\w.-]+", "-", cycle) or "cycle")
+    folder.mkdir(parents=True, exist_ok=True)
+    report = PreviewReport(folder=folder, skipped=len(batch.matches) - len(eligible))
+    items = []
+    for number, match in enumerate(eligible, start=1):
+        uploads = [Upload(Path(a).name, f"/uploads/(preview)/{Path(a).name}")
+                   for a in match.attachments]
+        draft = issue_draft(cfg, match, uploads, [c.name for c in channels])
+        path = folder / f"issue-{number}.md"
+        path.write_text(f"# {draft.title}\n\nLabels: {', '.join(draft.labels)}\n\n"
+                        f"{draft.description}", encoding="utf-8")
+        report.issues.append(path)
+        ref = IssueRef(iid=number, title=draft.title, labels=draft.labels, state="opened",
+                       web_url=f"{project_url}/-/issues/{number}")
+        items.append(notices.Notice.of(match, ref))
+    if items:
+        for channel in channels:
+            writer = Outbox(channel, folder.parent)
+            report.messages += [writer.send(p) for p in payloads(cfg, "new", cycle, items)]
+    return report
