@@ -121,5 +121,5 @@ def test_per_match_messages_keep_one_per_second(hook: SlackWebhook) -> None:
 
 @pytest.mark.parametrize("url", ["", "not a url", "ftp://x/y"])
 def test_webhook_url_is_validated_when_built(url: str) -> None:
-    with pytest.raises(ConfigError, match="notification.channels.slack.webhook_url"):
+    with pytest.raises(ConfigError, match=r"notification\.channels\.slack\.webhook_url"):
         Slack(SlackChannel(enabled=True, webhook_url=url))

@@ -31,9 +31,8 @@ def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | No
         raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
                           "token (or a bot user's token) with api scope as a masked CI/CD "
                           "variable; CI_JOB_TOKEN cannot write issues")
-    from match_staging.trackers.local import LocalTracker
-
     from match_staging import clock
+    from match_staging.trackers.local import LocalTracker
 
     local = LocalTracker(Path(cfg.staging.state_dir), clock=lambda: clock.now(env))
     return local, LOCAL_NOTICE.format(where=local.location, outbox=cfg.staging.outbox)

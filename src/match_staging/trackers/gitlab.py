@@ -58,7 +58,9 @@ def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             except gitlab.exceptions.GitlabError as exc:
                 code = exc.response_code
                 message = " ".join(str(exc.error_message).split())[:300]
-                raise TrackerError(f"GitLab could not {what}: {code or ''} {message}".strip(),
+                if code and not message.startswith(str(code)):
+                    message = f"{code} {message}"  # GitLab's own messages often start with it
+                raise TrackerError(f"GitLab could not {what}: {message}",
                                    status=code, transient=code is None or code >= 500) from None
             except requests.RequestException as exc:
                 raise TrackerError(f"GitLab could not {what}: no answer "

@@ -51,7 +51,7 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
         rate = f"{rate} EUR/h"  # OPS-004 writes bare numbers as hourly euros
     description = render.render(
         "issue.md.j2", cfg.staging.templates_dir, m=match, rate=rate,
-        marker=Markup(f"{render.key_marker(match.keys)}\n{notices.notice_marker(match)}"),
+        marker=Markup("\n").join([render.key_marker(match.keys), notices.notice_marker(match)]),
         attachments=[render.link(u.url, u.name) for u in uploads],
     )
     assignee = cfg.notification.channels.gitlab_todo.assignee_id

@@ -1,0 +1,259 @@
+"""WhatsApp through Twilio's Messages API (platform-facts.md, "Twilio WhatsApp").
+
+`twilio` is an optional extra (`match-staging[whatsapp]`): it is imported only when a message
+is actually sent, so importing this module, `render()` and `preview` work without it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import requests
+
+from match_staging import render
+from match_staging.channels.base import DEFAULT_SLEEP, Delivery, Rendered, Sleep, retry_after
+from match_staging.config import WhatsAppChannel
+from match_staging.errors import ConfigError
+from match_staging.notices import Payload
+
+_KEY = "notification.channels.whatsapp"
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
+_PREFIX = "whatsapp:"
+
+# What to do about the Twilio errors a user can fix (twilio.com/docs/api/errors/{code}).
+_HINTS = {
+    20003: f"check {_KEY}.account_sid and auth_token (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)",
+    21211: f"check {_KEY}.to_number",
+    21606: f"{_KEY}.from_number is not a WhatsApp sender of this account",
+    63007: f"{_KEY}.from_number is not a WhatsApp sender of this account",
+    63016: (f"outside WhatsApp's 24-hour window free-form text fails: configure {_KEY}"
+            ".content_sid (an approved template) and messaging_service_sid"),
+}
+
+# The stock client logs every request URL at INFO, and the URL carries the account SID.
+_quiet_log = logging.getLogger("match_staging.channels.whatsapp.twilio")
+_quiet_log.setLevel(logging.WARNING)
+
+
+class WhatsApp:
+    """One WhatsApp message per payload, to `to_number`.
+
+    Free-form mode (no `content_sid`): `From` + `Body`, the rendered whatsapp.txt.j2. WhatsApp
+    accepts free-form text only within 24 hours of the user's last message to the sender.
+
+    Template mode (`content_sid` set, which requires `messaging_service_sid`): an approved
+    Content template, `ContentSid` + `ContentVariables` + `MessagingServiceSid` and no `Body`
+    (error 63016). The template's variables are:
+
+        {{1}}  number of matches, e.g. "5"
+        {{2}}  top match, e.g. "97% Cloud Architect (Remote, ASAP)"
+        {{3}}  review URL (the pending issues)
+
+    e.g. "🎯 {{1}} neue Job-Matches!\\nTop: {{2}}\\nReview: {{3}}". `From` is sent as well when
+    `from_number` is set; otherwise Twilio picks the sender from the Messaging Service.
+    """
+
+    name: ClassVar[str] = "whatsapp"
+    body_maxlen = 1600         # Twilio error 21617: body at most 1,600 characters
+    variable_maxlen = 200      # one template variable; WhatsApp template bodies max 1,024
+    title_maxlen = 100         # the top match's title inside {{2}}, as in whatsapp.txt.j2
+    attempts = 3               # tries when Twilio answers 429
+    timeout = 15.0
+
+    def __init__(self, settings: WhatsAppChannel, templates_dir: str | None = None, *,
+                 client: Any = None, sleep: Sleep = DEFAULT_SLEEP) -> None:
+        if not settings.account_sid:
+            raise ConfigError(f"{_KEY}.account_sid: must be set (TWILIO_ACCOUNT_SID)")
+        if not _ACCOUNT_SID.fullmatch(settings.account_sid):
+            raise ConfigError(f"{_KEY}.account_sid: must be a Twilio account SID, 'AC' and 32 "
+                              "hex digits (TWILIO_ACCOUNT_SID)")
+        if not settings.auth_token:
+            raise ConfigError(f"{_KEY}.auth_token: must be set (TWILIO_AUTH_TOKEN)")
+        self._content_sid = settings.content_sid.strip()
+        self._service_sid = settings.messaging_service_sid.strip()
+        if self._content_sid and not _CONTENT_SID.fullmatch(self._content_sid):
+            raise ConfigError(f"{_KEY}.content_sid: must be a Content template SID, 'HX' and 32 "
+                              "hex digits")
+        if self._service_sid and not _SERVICE_SID.fullmatch(self._service_sid):
+            raise ConfigError(f"{_KEY}.messaging_service_sid: must be a Messaging Service SID, "
+                              "'MG' and 32 hex digits")
+        if self._content_sid and not self._service_sid:
+            raise ConfigError(f"{_KEY}.messaging_service_sid: must be set when content_sid is "
+                              "(templates are sent through a Messaging Service)")
+        self._to = _number(settings.to_number, "to_number", required=True)
+        self._from = _number(settings.from_number, "from_number",
+                             required=not self._content_sid)
+        self._account_sid = settings.account_sid
+        self._auth_token = settings.auth_token
+        self._templates = templates_dir
+        self._client = client
+        self._sleep = sleep
+        self._headers: Mapping[str, str] = {}
+
+    @property
+    def template_mode(self) -> bool:
+        return bool(self._content_sid)
+
+    def text(self, payload: Payload) -> str:
+        """The free-form message, at most `body_maxlen` characters as Twilio counts them."""
+        text = render.render("whatsapp.txt.j2", self._templates, target="text",
+                             payload=payload).strip()
+        if _units(text) <= self.body_maxlen:
+            return text
+        # Keep the review link whole (it is what the message is for); shorten what precedes it.
+        head, _, last = text.rpartition("\n")
+        if head and payload.review_url in last and _units(last) < self.body_maxlen // 2:
+            return _cut(head, self.body_maxlen - _units(last) - 1) + "\n" + last
+        return _cut(text, self.body_maxlen)
+
+    def variables(self, payload: Payload) -> dict[str, str]:
+        """The Content template's variables; see the class docstring. WhatsApp refuses
+        variables with line breaks, tabs or runs of spaces, so each is one line."""
+        top = payload.top
+        line = f"{render.fmt_score(top.score)}% {render.truncate(top.title, self.title_maxlen)}"
+        where = ", ".join(part for part in (top.location, top.start) if part)
+        if where:
+            line += f" ({render.truncate(where, 80)})"
+        return {"1": str(len(payload.matches)),
+                "2": render.truncate(" ".join(line.split()), self.variable_maxlen),
+                "3": payload.review_url}
+
+    def message(self, payload: Payload) -> dict[str, str]:
+        """The keyword arguments of `client.messages.create()`."""
+        params = {"to": _PREFIX + self._to}
+        if self._from:
+            params["from_"] = _PREFIX + self._from
+        if self._service_sid:
+            params["messaging_service_sid"] = self._service_sid
+        if self.template_mode:
+            # No body: free-form text fails outside the 24-hour window (63016).
+            params["content_sid"] = self._content_sid
+            params["content_variables"] = json.dumps(self.variables(payload),
+                                                     ensure_ascii=False)
+        else:
+            params["body"] = self.text(payload)
+        return params
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        files = [Rendered("whatsapp.txt", (self.text(payload) + "\n").encode())]
+        if self.template_mode:
+            files.append(Rendered("whatsapp.content-variables.json",
+                                  self.message(payload)["content_variables"].encode()))
+        return files
+
+    def send(self, payload: Payload) -> Delivery:
+        params = self.message(payload)
+        try:
+            client = self._twilio()
+            from twilio.base.exceptions import (  # type: ignore[import, unused-ignore]
+                TwilioException,
+            )
+        except ImportError:
+            return Delivery(self.name, False, "the whatsapp channel needs the twilio package: "
+                            "pip install 'match-staging[whatsapp]'")
+        detail = "not sent"
+        for attempt in range(1, self.attempts + 1):
+            self._headers = {}
+            try:
+                sent = client.messages.create(**params)
+            except TwilioException as exc:
+                status, code, text = self._error(exc)
+                if status == 429:
+                    # Refused, so nothing was queued: retrying cannot send it twice.
+                    detail = f"Twilio rate limit (HTTP 429) after {attempt} attempt(s)"
+                    if attempt < self.attempts:
+                        self._sleep(retry_after(self._last_headers(client)))
+                    continue
+                if status is not None and status >= 500:
+                    # Not retried here: Twilio may have queued it, and a retry could send twice.
+                    return Delivery(self.name, False, f"Twilio answered HTTP {status}"
+                                    + (f" (error {code})" if code else ""), transient=True)
+                if code is None:
+                    return Delivery(self.name, False, f"Twilio answered HTTP {status}: {text}")
+                hint = _HINTS.get(code)
+                return Delivery(self.name, False, f"Twilio error {code}: {text}"
+                                + (f" ({hint})" if hint else ""))
+            except requests.RequestException as exc:
+                # Never the exception text: it carries the URL, and the URL the account SID.
+                return Delivery(self.name, False, f"no answer from api.twilio.com "
+                                f"({type(exc).__name__})", transient=True)
+            except Exception as exc:  # send() never raises; the text could hold a secret
+                return Delivery(self.name, False, f"sending failed ({type(exc).__name__})")
+            # "queued" (or "accepted") means Twilio took the message, not that WhatsApp
+            # delivered it: failures such as 63016 arrive later, on the message's status.
+            return Delivery(self.name, True, f"queued as {sent.sid}")
+        return Delivery(self.name, False, detail, transient=True)
+
+    def _twilio(self) -> Any:
+        """The Twilio client, built on first use (this is where `twilio` gets imported)."""
+        if self._client is None:
+            from twilio.http.http_client import (  # type: ignore[import, unused-ignore]
+                TwilioHttpClient,
+            )
+            from twilio.rest import Client  # type: ignore[import, unused-ignore]
+
+            # The stock client keeps the last response only as `_test_only_last_response`;
+            # a response hook (its public `request_hooks`) keeps the headers for Retry-After.
+            http = TwilioHttpClient(timeout=self.timeout, logger=_quiet_log,
+                                    request_hooks={"response": [self._remember]})
+            self._client = Client(self._account_sid, self._auth_token, http_client=http)
+        return self._client
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._headers = response.headers
+
+    def _last_headers(self, client: Any) -> Mapping[str, str]:
+        if self._headers:
+            return self._headers
+        # An injected stock client: the only place it keeps the last response.
+        last = getattr(getattr(client, "http_client", None), "_test_only_last_response", None)
+        headers = getattr(last, "headers", None)
+        return headers if isinstance(headers, Mapping) else {}
+
+    def _error(self, exc: Exception) -> tuple[int | None, int | None, str]:
+        """HTTP status, Twilio code and message of a TwilioRestException (or the RFC 9457
+        TwilioServiceException), with the credentials taken out of the message."""
+        status = getattr(exc, "status", None)
+        code = getattr(exc, "code", None)
+        text = str(getattr(exc, "msg", None) or getattr(exc, "detail", None)
+                   or getattr(exc, "title", None) or "")
+        text = text.removeprefix("Unable to create record: ")
+        for secret in (self._auth_token, self._account_sid):
+            text = text.replace(secret, "***")
+        text = render.truncate(" ".join(text.split()), 300)
+        return (status if isinstance(status, int) else None,
+                code if isinstance(code, int) else None, text)
+
+
+def _number(value: str, key: str, *, required: bool) -> str:
+    number = value.strip().removeprefix(_PREFIX)
+    if not number:
+        if required:
+            raise ConfigError(f"{_KEY}.{key}: must be set, a WhatsApp number in E.164 form "
+                              "such as +436641234567")
+        return ""
+    if not _E164.fullmatch(number):
+        raise ConfigError(f"{_KEY}.{key}: must be in E.164 form, '+' and 7 to 15 digits "
+                          "without spaces, such as +436641234567")
+    return number
+
+
+def _units(text: str) -> int:
+    """Length as Twilio counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` shortened with "…" to at most `limit` UTF-16 code units."""
+    if _units(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    while cut and _units(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"

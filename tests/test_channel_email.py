@@ -1,0 +1,540 @@
+"""The email channel: validation, a hostile-proof message, SMTP against a real aiosmtpd
+server, and the Gmail API through googleapiclient's own HTTP mocks (no network)."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.message
+import email.policy
+import json
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from match_staging.channels import email as email_channel
+from match_staging.channels.base import Channel
+from match_staging.channels.email import Email
+from match_staging.config import EmailChannel, GmailSettings, SmtpSettings
+from match_staging.errors import ConfigError
+from match_staging.notices import Kind, Notice, Payload, build
+
+ROOT = Path(__file__).resolve().parents[1]
+ISSUE_1 = "https://gitlab.example.com/freelancer/backoffice/-/issues/41"
+ISSUE_2 = "https://gitlab.example.com/freelancer/backoffice/-/issues/42"
+SOURCE_1 = "https://jobs.example.com/p/cloud-architect?ref=1&x=2"
+HOSTILE_TITLE = "Cloud Architect <script>alert(1)</script>"
+HOSTILE_PROVIDER = "Evil <img src=x onerror=alert(1)> GmbH"
+PASSWORD = "s3cr3t-App-Passw0rd"
+REFRESH_TOKEN = "1//refresh-token-secret"
+CLIENT_SECRET = "client-secret-value"
+
+
+def payload(kind: Kind = "new", title: str = HOSTILE_TITLE) -> Payload:
+    return build(kind, "cycle-1", [
+        Notice(iid=42, score=81.5, title="Platform Engineer", provider="Beta AG",
+               issue_url=ISSUE_2, source_url="javascript:alert(document.cookie)"),
+        Notice(iid=41, score=97, title=title, provider=HOSTILE_PROVIDER, issue_url=ISSUE_1,
+               source_url=SOURCE_1, location="Wien / Remote", start="ASAP",
+               duration="6 Monate", rate="95 €/h"),
+    ], "job-match/pending", summary="2 neue Job-Matches")
+
+
+def settings(**overrides: Any) -> EmailChannel:
+    smtp = overrides.pop("smtp", None) or SmtpSettings(host="127.0.0.1", port=2525,
+                                                       security="none", timeout=5)
+    base = EmailChannel(enabled=True, recipients=["Max Muster <max@example.org>",
+                                                  "ops@example.org"],
+                        sender="Match Staging <bot@example.com>",
+                        subject_prefix="[Blauweiss]", smtp=smtp)
+    for name, value in overrides.items():
+        setattr(base, name, value)
+    return base
+
+
+def parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def parts(msg: email.message.EmailMessage) -> tuple[str, str]:
+    plain = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert isinstance(plain, email.message.EmailMessage)
+    assert isinstance(html, email.message.EmailMessage)
+    return str(plain.get_content()), str(html.get_content())
+
+
+EXPECTED_SUBJECT = ("[Blauweiss] 2 neue Job-Matches — Top: 97% Cloud Architect "
+                    "<script>alert(1)</script>")
+
+
+def assert_summary_mail(msg: email.message.EmailMessage) -> None:
+    """What every transport must deliver for payload()."""
+    assert msg["Subject"] == EXPECTED_SUBJECT
+    assert msg["From"] == "Match Staging <bot@example.com>"
+    assert [a.addr_spec for a in msg["To"].addresses] == ["max@example.org",
+                                                           "ops@example.org"]
+    assert msg["Date"] and msg["Message-ID"].endswith("@example.com>")
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = parts(msg)
+    assert "97% — Cloud Architect <script>alert(1)</script>" in text  # plain text stays text
+    assert f"Issue: {ISSUE_1}" in text and f"Ausschreibung: {SOURCE_1}" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html and "<img" not in html
+    assert f'href="{ISSUE_1}"' in html
+    assert 'href="https://jobs.example.com/p/cloud-architect?ref=1&amp;x=2"' in html
+    assert "javascript:" not in html
+    assert "label_name%5B%5D=job-match%2Fpending" in html
+
+
+# --- validation -----------------------------------------------------------------------
+
+K = "notification.channels.email"
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"recipients": []}, f"{K}.recipients: at least one address is needed"),
+    ({"recipients": ["not-an-address"]}, f"{K}.recipients[0]: not an email address"),
+    ({"recipients": ["ok@example.org", "a@example.org, b@example.org"]},
+     f"{K}.recipients[1]: must be one email address"),
+    ({"recipients": ["a@example.org\r\nBcc: x@evil.example"]},
+     f"{K}.recipients[0]: must be one email address"),
+    ({"sender": ""}, f"{K}.from: must be set"),
+    ({"sender": "bot"}, f"{K}.from: not an email address"),
+    ({"smtp": SmtpSettings(host="")}, f"{K}.smtp.host: must be set (SMTP_HOST)"),
+    ({"smtp": SmtpSettings(host="mail.example.com", username="u")},
+     f"{K}.smtp.password: must be set"),
+    ({"template": "nope"}, f"{K}.template: no template nope.txt.j2"),
+    ({"template": "../issue"}, f"{K}.template: must be a template name"),
+    ({"transport": "gmail", "gmail": GmailSettings(credentials_file="")},
+     f"{K}.gmail.credentials_file: must be set"),
+])
+def test_settings_are_checked_when_built(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Email(settings(**overrides))
+    assert str(raised.value).startswith(message)
+
+
+def test_is_a_channel() -> None:
+    channel: Channel = Email(settings())  # mypy checks the Protocol
+    assert channel.name == "email"
+
+
+def test_importing_the_channel_loads_no_google_library() -> None:
+    code = ("import sys, match_staging.channels.email\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('google', 'googleapiclient', 'httplib2', 'google_auth_httplib2'))\n"
+            "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(ROOT / "src")}, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+# --- the message ----------------------------------------------------------------------
+
+def test_message_is_a_hostile_proof_multipart_alternative() -> None:
+    msg = Email(settings()).message(payload())
+    assert_summary_mail(parse(bytes(msg)))
+    assert msg["Auto-Submitted"] == "auto-generated"
+
+
+def test_subject_is_one_line_whatever_the_title() -> None:
+    title = "Cloud\r\nBcc: victim@example.org\n\n  Architect\u2028x\tend"
+    channel = Email(settings())
+    subject = channel.subject(payload(title=title))
+    assert subject == ("[Blauweiss] 2 neue Job-Matches — Top: 97% Cloud Bcc: "
+                       "victim@example.org Architect x end")
+    msg = parse(bytes(channel.message(payload(title=title))))
+    assert msg["Subject"] == subject
+    assert msg["Bcc"] is None
+    text, _ = parts(msg)
+    assert "Cloud Bcc: victim@example.org Architect" in text  # no forged lines in the body
+
+
+def test_subject_is_cut_at_the_limit() -> None:
+    channel = Email(settings())
+    channel.subject_maxlen = 40
+    subject = channel.subject(payload())
+    assert len(subject) == 40 and subject.endswith("…")
+
+
+def test_reminder_subject_and_template_context() -> None:
+    channel = Email(settings(), reminder_hours=36)
+    msg = parse(bytes(channel.message(payload(kind="reminder"))))
+    assert msg["Subject"] == "[Blauweiss] Erinnerung: 2 Job-Matches warten auf Review"
+    text, html = parts(msg)
+    assert "seit mehr als 36 Stunden" in text and "Seit mehr als 36 Stunden" in html
+
+
+def test_render_gives_the_eml_and_the_html_part() -> None:
+    files = Email(settings()).render(payload())
+    assert [f.name for f in files] == ["email.eml", "email.html"]
+    msg = parse(files[0].content)
+    assert_summary_mail(msg)
+    assert files[1].content.decode() == parts(msg)[1].replace("\r\n", "\n")
+
+
+def test_user_templates_override_the_shipped_ones(tmp_path: Path) -> None:
+    (tmp_path / "short.txt.j2").write_text("{{ payload.top.title }}\n", encoding="utf-8")
+    (tmp_path / "short.html.j2").write_text("<p>{{ payload.top.title }}</p>\n",
+                                            encoding="utf-8")
+    msg = Email(settings(template="short"), str(tmp_path)).message(payload())
+    text, html = parts(msg)
+    assert text == f"{HOSTILE_TITLE}\n"
+    assert html == "<p>Cloud Architect &lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
+
+
+def test_a_broken_user_template_is_a_failed_delivery(tmp_path: Path) -> None:
+    (tmp_path / "broken.txt.j2").write_text("{{ no_such_value }}\n", encoding="utf-8")
+    (tmp_path / "broken.html.j2").write_text("<p></p>\n", encoding="utf-8")
+    result = Email(settings(template="broken"), str(tmp_path)).send(payload())
+    assert not result.ok and not result.transient
+    assert result.detail == ("could not render the email "
+                             "(UndefinedError: 'no_such_value' is undefined)")
+
+
+# --- SMTP against a real server -------------------------------------------------------
+
+class Collector:
+    """An aiosmtpd handler keeping what it received; refuses the addresses in `refuse`."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+        self.envelopes: list[Any] = []
+        self.refuse = refuse
+        self.port = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 2.0.0 queued"
+
+
+def free_port() -> int:
+    # aiosmtpd 1.4.6 cannot listen on port 0: its start-up probe connects to self.port
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def smtp_server(refuse: tuple[str, ...] = (), **smtp_parameters: Any) -> Iterator[Collector]:
+    handler = Collector(refuse)
+    handler.port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port,
+                            **smtp_parameters)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def smtp_settings(port: int, **fields: Any) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=5, **fields)
+
+
+def test_smtp_delivers_to_a_real_server() -> None:
+    with smtp_server() as server:
+        result = Email(settings(smtp=smtp_settings(server.port))).send(payload())
+    assert result.ok and result.channel == "email", result
+    assert result.detail == f"sent to 2 recipients via 127.0.0.1:{server.port}"
+    (envelope,) = server.envelopes
+    assert envelope.mail_from == "bot@example.com"
+    assert envelope.rcpt_tos == ["max@example.org", "ops@example.org"]
+    assert_summary_mail(parse(envelope.original_content))
+
+
+def refuse_everyone(server: Any, session: Any, envelope: Any, mechanism: str,
+                    auth_data: Any) -> Any:
+    return AuthResult(success=False, handled=False)
+
+
+def accept_everyone(server: Any, session: Any, envelope: Any, mechanism: str,
+                    auth_data: Any) -> Any:
+    return AuthResult(success=True)
+
+
+def test_smtp_login_refused_names_the_user_never_the_password() -> None:
+    with smtp_server(auth_require_tls=False, authenticator=refuse_everyone) as server:
+        cfg = settings(smtp=smtp_settings(server.port, username="max@example.org",
+                                          password=PASSWORD))
+        result = Email(cfg).send(payload())
+    assert not result.ok and not result.transient
+    assert result.detail.startswith("SMTP login refused for user max@example.org by "
+                                    f"127.0.0.1:{server.port}: 535")
+    assert PASSWORD not in result.detail
+    assert server.envelopes == []
+
+
+def test_smtp_logs_in_when_a_username_is_set() -> None:
+    with smtp_server(auth_require_tls=False, authenticator=accept_everyone) as server:
+        cfg = settings(smtp=smtp_settings(server.port, username="max@example.org",
+                                          password=PASSWORD))
+        result = Email(cfg).send(payload())
+    assert result.ok, result
+    assert len(server.envelopes) == 1
+
+
+def test_smtp_every_recipient_refused_is_not_transient() -> None:
+    with smtp_server(refuse=("max@example.org", "ops@example.org")) as server:
+        result = Email(settings(smtp=smtp_settings(server.port))).send(payload())
+    assert not result.ok and not result.transient
+    assert "refused every recipient" in result.detail
+    assert "max@example.org (550 5.1.1 no such mailbox here)" in result.detail
+
+
+def test_smtp_one_recipient_refused_still_delivers_to_the_other() -> None:
+    with smtp_server(refuse=("ops@example.org",)) as server:
+        result = Email(settings(smtp=smtp_settings(server.port))).send(payload())
+    assert result.ok
+    assert "sent to 1 recipient via" in result.detail
+    assert "refused: ops@example.org (550 5.1.1 no such mailbox here)" in result.detail
+    assert server.envelopes[0].rcpt_tos == ["max@example.org"]
+
+
+def test_smtp_connection_refused_is_transient() -> None:
+    port = free_port()  # nothing listens there
+    result = Email(settings(smtp=smtp_settings(port))).send(payload())
+    assert not result.ok and result.transient
+    assert result.detail.startswith(f"could not connect to 127.0.0.1:{port}")
+
+
+def test_smtp_silent_server_times_out_as_transient() -> None:
+    with socket.socket() as silent:  # accepts the connection, never greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = int(silent.getsockname()[1])
+        cfg = settings(smtp=SmtpSettings(host="127.0.0.1", port=port, security="none",
+                                         timeout=0.1))
+        result = Email(cfg).send(payload())
+    assert not result.ok and result.transient
+    assert result.detail.startswith(f"no answer from 127.0.0.1:{port} within 0.1 s")
+
+
+# --- SMTP security modes, without a TLS server ----------------------------------------
+
+class FakeClient:
+    def __init__(self, log: list[Any]) -> None:
+        self.log = log
+
+    def starttls(self, *, context: ssl.SSLContext) -> tuple[int, bytes]:
+        self.log.append(("starttls", isinstance(context, ssl.SSLContext)))
+        return 220, b"ready"
+
+    def login(self, user: str, password: str) -> tuple[int, bytes]:
+        self.log.append(("login", user))
+        return 235, b"ok"
+
+    def send_message(self, msg: Any, from_addr: str, to_addrs: list[str]) -> dict[str, Any]:
+        self.log.append(("send", from_addr, tuple(to_addrs)))
+        return {}
+
+    def quit(self) -> tuple[int, bytes]:
+        self.log.append(("quit",))
+        return 221, b"bye"
+
+
+@pytest.mark.parametrize(("security", "username", "expected"), [
+    ("ssl", "max", ["connect ssl", ("login", "max"), "send", "quit"]),
+    ("starttls", "max", ["connect starttls", ("starttls", True), ("login", "max"), "send",
+                         "quit"]),
+    ("none", "", ["connect none", "send", "quit"]),
+])
+def test_security_mode_decides_tls_not_the_port(security: Any, username: str,
+                                                expected: list[Any]) -> None:
+    log: list[Any] = []
+
+    def factory(mode: Any, host: str, port: int, timeout: float,
+                context: ssl.SSLContext) -> smtplib.SMTP:
+        assert (host, port, timeout) == ("mail.example.com", 587, 7.5)
+        log.append(f"connect {mode}")
+        return cast(smtplib.SMTP, FakeClient(log))
+
+    smtp = SmtpSettings(host="mail.example.com", port=587, security=security,
+                        username=username, password=PASSWORD if username else "", timeout=7.5)
+    result = Email(settings(smtp=smtp), smtp_factory=factory).send(payload())
+    assert result.ok, result
+    assert [e[0] if isinstance(e, tuple) and e[0] in ("send", "quit") else e
+            for e in log] == expected
+    assert ("send", "bot@example.com", ("max@example.org", "ops@example.org")) in log
+
+
+def test_default_factory_uses_smtp_ssl_only_for_ssl(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[str, Any]] = []
+
+    class FakeSSL:
+        def __init__(self, host: str, port: int, *, timeout: float,
+                     context: ssl.SSLContext) -> None:
+            made.append(("SMTP_SSL", context))
+
+    class FakePlain:
+        def __init__(self, host: str, port: int, *, timeout: float) -> None:
+            made.append(("SMTP", None))
+
+    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSSL)
+    monkeypatch.setattr(smtplib, "SMTP", FakePlain)
+    context = ssl.create_default_context()
+    for mode in ("ssl", "starttls", "none"):
+        email_channel.connect_smtp(mode, "h", 465, 1.0, context)
+    assert made == [("SMTP_SSL", context), ("SMTP", None), ("SMTP", None)]
+
+
+def test_smtp_errors_never_raise_and_mask_the_password() -> None:
+    def factory(*args: Any) -> smtplib.SMTP:
+        raise smtplib.SMTPDataError(451, f"temporary failure for {PASSWORD}".encode())
+
+    smtp = SmtpSettings(host="mail.example.com", security="ssl", username="u",
+                        password=PASSWORD)
+    result = Email(settings(smtp=smtp), smtp_factory=factory).send(payload())
+    assert not result.ok and result.transient
+    assert PASSWORD not in result.detail and "451 temporary failure for ***" in result.detail
+
+
+# --- Gmail API ------------------------------------------------------------------------
+
+def gmail_settings(credentials_file: str = "/run/secrets/gmail.json") -> EmailChannel:
+    return settings(transport="gmail", gmail=GmailSettings(credentials_file=credentials_file))
+
+
+def gmail_service(responses: list[tuple[dict[str, str], str]]) -> tuple[Any, Any]:
+    discovery = pytest.importorskip("googleapiclient.discovery")
+    mocks = pytest.importorskip("googleapiclient.http")
+    http = mocks.HttpMockSequence(responses)
+    return discovery.build("gmail", "v1", http=http, static_discovery=True), http
+
+
+def sent_message(http: Any, index: int = 0) -> email.message.EmailMessage:
+    uri, method, body, _ = http.request_sequence[index]
+    assert method == "POST" and "/gmail/v1/users/me/messages/send" in uri
+    raw = json.loads(body)["raw"]
+    return parse(base64.urlsafe_b64decode(raw))
+
+
+OK = ({"status": "200"}, '{"id": "18c0ffee", "threadId": "18c0ffee", "labelIds": ["SENT"]}')
+
+
+def test_gmail_sends_the_raw_message() -> None:
+    service, http = gmail_service([OK])
+    result = Email(gmail_settings(), gmail_service=service).send(payload())
+    assert result.ok, result
+    assert "18c0ffee" in result.detail
+    assert_summary_mail(sent_message(http))
+
+
+def test_gmail_retries_once_after_429_honouring_retry_after() -> None:
+    busy = ({"status": "429", "retry-after": "7"},
+            '{"error": {"code": 429, "message": "Too many concurrent requests for user.",'
+            ' "status": "RESOURCE_EXHAUSTED"}}')
+    service, http = gmail_service([busy, OK])
+    sleeps: list[float] = []
+    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    assert result.ok, result
+    assert sleeps == [7.0]
+    assert len(http.request_sequence) == 2
+
+
+def test_gmail_still_busy_after_the_retry_is_transient() -> None:
+    down = ({"status": "503"}, '{"error": {"code": 503, "message": "The service is '
+            'currently unavailable.", "status": "UNAVAILABLE"}}')
+    service, _ = gmail_service([down, down])
+    sleeps: list[float] = []
+    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    assert not result.ok and result.transient
+    assert result.detail == "Gmail API answered HTTP 503 The service is currently unavailable."
+    assert sleeps == [1.0]
+
+
+def test_gmail_400_is_not_transient_and_quotes_google() -> None:
+    bad = ({"status": "400"}, '{"error": {"code": 400, "message": "Invalid To header",'
+           ' "status": "INVALID_ARGUMENT"}}')
+    service, _ = gmail_service([bad])
+    result = Email(gmail_settings(), gmail_service=service).send(payload())
+    assert not result.ok and not result.transient
+    assert result.detail == "Gmail refused the message: HTTP 400 Invalid To header"
+
+
+def test_gmail_refused_refresh_token_explains_the_7_days() -> None:
+    credentials = pytest.importorskip("google.oauth2.credentials")
+    authorized = pytest.importorskip("google_auth_httplib2")
+    discovery = pytest.importorskip("googleapiclient.discovery")
+    mocks = pytest.importorskip("googleapiclient.http")
+    creds = credentials.Credentials(
+        token=None, refresh_token=REFRESH_TOKEN, client_id="id.apps.googleusercontent.com",
+        client_secret=CLIENT_SECRET, token_uri="https://oauth2.googleapis.com/token",
+        scopes=email_channel.GMAIL_SCOPES)
+    token_endpoint = mocks.HttpMockSequence([(
+        {"status": "400"},
+        '{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}',
+    )])
+    http = authorized.AuthorizedHttp(creds, http=token_endpoint)
+    service = discovery.build("gmail", "v1", http=http, static_discovery=True)
+    result = Email(gmail_settings(), gmail_service=service).send(payload())
+    assert not result.ok and not result.transient
+    assert "refused the refresh token" in result.detail
+    assert "Token has been expired or revoked" in result.detail
+    assert '"Testing"' in result.detail and "7 days" in result.detail
+    assert REFRESH_TOKEN not in result.detail and CLIENT_SECRET not in result.detail
+    assert "oauth2.googleapis.com/token" in token_endpoint.request_sequence[0][0]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such file"),
+    ("{not json", "is not JSON"),
+    ('["a"]', "must hold a JSON object"),
+    ('{"client_id": "x", "client_secret": "' + CLIENT_SECRET + '"}',
+     "is not an authorized-user JSON (missing refresh_token)"),
+])
+def test_gmail_unusable_credentials_file_is_a_delivery_not_a_traceback(
+        tmp_path: Path, content: str | None, message: str) -> None:
+    pytest.importorskip("googleapiclient")
+    path = tmp_path / "gmail.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = Email(gmail_settings(str(path))).send(payload())
+    assert not result.ok and not result.transient
+    assert result.detail.startswith(f"{K}.gmail.credentials_file: ")
+    assert message in result.detail
+    assert CLIENT_SECRET not in result.detail
+
+
+def test_gmail_builds_the_service_from_the_credentials_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    discovery = pytest.importorskip("googleapiclient.discovery")
+    path = tmp_path / "gmail.json"
+    path.write_text(json.dumps({"client_id": "id.apps.googleusercontent.com",
+                                "client_secret": CLIENT_SECRET,
+                                "refresh_token": REFRESH_TOKEN, "type": "authorized_user"}),
+                    encoding="utf-8")
+    service, http = gmail_service([OK])
+    seen: dict[str, Any] = {}
+
+    def fake_build(name: str, version: str, **kwargs: Any) -> Any:
+        seen.update(kwargs, api=(name, version))
+        return service
+
+    monkeypatch.setattr(discovery, "build", fake_build)
+    result = Email(gmail_settings(str(path))).send(payload())
+    assert result.ok, result
+    creds = seen.pop("credentials")
+    assert seen == {"api": ("gmail", "v1"), "cache_discovery": False,
+                    "static_discovery": True}
+    assert creds.refresh_token == REFRESH_TOKEN
+    assert list(creds.scopes) == ["https://www.googleapis.com/auth/gmail.send"]
+    assert sent_message(http)["Subject"] == EXPECTED_SUBJECT

@@ -1,0 +1,307 @@
+"""The WhatsApp channel against Twilio's real client, with the HTTP layer intercepted by
+`responses` (platform-facts.md, "Twilio WhatsApp")."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+
+from match_staging.channels.base import Delivery
+from match_staging.channels.whatsapp import WhatsApp
+from match_staging.config import WhatsAppChannel
+from match_staging.errors import ConfigError
+from match_staging.notices import Notice, Payload, build
+
+pytest.importorskip("twilio")
+
+ACCOUNT = "AC" + "c0ffee" * 5 + "ab"
+TOKEN = "CANARY-TOKEN-5f1d3c9e"
+CONTENT = "HX" + "1" * 32
+SERVICE = "MG" + "2" * 32
+URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+ISSUES = "https://gitlab.com/wolfram.laube/backoffice/-/issues"
+REVIEW = f"{ISSUES}?label_name%5B%5D=job-match%2Fpending"
+
+
+def settings(**overrides: Any) -> WhatsAppChannel:
+    base = WhatsAppChannel(enabled=True, account_sid=ACCOUNT, auth_token=TOKEN,
+                           from_number="+14155238886", to_number="+436644011521")
+    return replace(base, **overrides)
+
+
+def template_settings() -> WhatsAppChannel:
+    return settings(content_sid=CONTENT, messaging_service_sid=SERVICE)
+
+
+def notice(iid: int, score: float, title: str, **extra: str) -> Notice:
+    return Notice(iid=iid, score=score, title=title, provider="Acme GmbH",
+                  issue_url=f"{ISSUES}/{iid}", source_url=f"https://jobs.example.com/{iid}",
+                  **extra)
+
+
+def payload(top_title: str = "Cloud Architect") -> Payload:
+    notices = [
+        notice(11, 93, "DevOps GCP", location="Remote", start="2026-03"),
+        notice(10, 97, top_title, location="Remote", start="ASAP"),
+        notice(12, 91, "K8s D4A", location="FFM/Berlin"),
+        notice(13, 83, "Energy IoT", location="Essen"),
+        notice(14, 80, "Platform Engineer"),
+    ]
+    return build("new", "cycle-1", notices, "job-match/pending", summary="5 neue Job-Matches")
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def created(sid: str = "SM" + "f" * 32) -> dict[str, object]:
+    return {"sid": sid, "status": "queued", "account_sid": ACCOUNT}
+
+
+def error(code: int, message: str, status: int) -> dict[str, object]:
+    return {"code": code, "message": message, "status": status,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+
+
+def form(call_index: int = 0) -> dict[str, list[str]]:
+    body = responses.calls[call_index].request.body
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    return parse_qs(text, keep_blank_values=True)
+
+
+def assert_no_secret(delivery: Delivery) -> None:
+    assert TOKEN not in delivery.detail
+    assert ACCOUNT not in delivery.detail
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+def test_text_is_ops004_message() -> None:
+    text = WhatsApp(settings()).text(payload())
+    assert text.splitlines() == [
+        "🎯 5 neue Job-Matches!",
+        "Top: 97% Cloud Architect (Remote, ASAP)",
+        f"Review: {REVIEW}",
+    ]
+
+
+def test_very_long_title_stays_within_limit() -> None:
+    text = WhatsApp(settings()).text(payload("Cloud Architect " * 500))
+    assert len(text) <= WhatsApp.body_maxlen
+    assert text.endswith(f"Review: {REVIEW}")
+
+
+def test_long_custom_template_is_cut_keeping_review_link(tmp_path: Path) -> None:
+    (tmp_path / "whatsapp.txt.j2").write_text(
+        "🎯 {{ payload.top.title }}\nReview: {{ payload.review_url }}\n", encoding="utf-8")
+    channel = WhatsApp(settings(), str(tmp_path))
+    text = channel.text(payload("🚀 Cloud Architect " * 400))
+    assert len(text.encode("utf-16-le")) // 2 <= WhatsApp.body_maxlen  # as Twilio counts
+    assert text.endswith(f"…\nReview: {REVIEW}")
+
+
+def test_render_free_form() -> None:
+    files = WhatsApp(settings()).render(payload())
+    assert [f.name for f in files] == ["whatsapp.txt"]
+    assert files[0].content.decode().startswith("🎯 5 neue Job-Matches!\n")
+
+
+def test_render_template_mode_has_content_variables() -> None:
+    files = WhatsApp(template_settings()).render(payload())
+    assert [f.name for f in files] == ["whatsapp.txt", "whatsapp.content-variables.json"]
+    assert json.loads(files[1].content) == {
+        "1": "5", "2": "97% Cloud Architect (Remote, ASAP)", "3": REVIEW}
+
+
+def test_template_variables_are_single_lines() -> None:
+    variables = WhatsApp(template_settings()).variables(payload("Cloud\n\tArchitect     x" * 50))
+    assert "\n" not in variables["2"] and "\t" not in variables["2"]
+    assert "  " not in variables["2"]
+    assert len(variables["2"]) <= WhatsApp.variable_maxlen
+
+
+def test_import_does_not_import_twilio() -> None:
+    code = ("import sys, match_staging.channels.whatsapp; "
+            "assert 'twilio' not in sys.modules, sorted(m for m in sys.modules if 'twilio' in m)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+@responses.activate
+def test_send_free_form_posts_form_fields() -> None:
+    responses.post(URL, json=created(), status=201)
+    delivery = WhatsApp(settings()).send(payload())
+    assert delivery == Delivery("whatsapp", True, "queued as SM" + "f" * 32)
+    fields = form()
+    assert fields["To"] == ["whatsapp:+436644011521"]
+    assert fields["From"] == ["whatsapp:+14155238886"]
+    assert fields["Body"] == ["🎯 5 neue Job-Matches!\nTop: 97% Cloud Architect (Remote, ASAP)\n"
+                              f"Review: {REVIEW}"]
+    assert "ContentSid" not in fields and "MessagingServiceSid" not in fields
+
+
+@responses.activate
+def test_send_template_mode_has_no_body() -> None:
+    responses.post(URL, json=created(), status=201)
+    delivery = WhatsApp(template_settings()).send(payload())
+    assert delivery.ok
+    fields = form()
+    assert "Body" not in fields
+    assert fields["To"] == ["whatsapp:+436644011521"]
+    assert fields["ContentSid"] == [CONTENT]
+    assert fields["MessagingServiceSid"] == [SERVICE]
+    assert json.loads(fields["ContentVariables"][0]) == {
+        "1": "5", "2": "97% Cloud Architect (Remote, ASAP)", "3": REVIEW}
+
+
+@responses.activate
+def test_template_mode_without_from_number_lets_service_pick_sender() -> None:
+    responses.post(URL, json=created(), status=201)
+    channel = WhatsApp(replace(template_settings(), from_number=""))
+    assert channel.send(payload()).ok
+    assert "From" not in form()
+
+
+@responses.activate
+def test_429_waits_retry_after_then_sends() -> None:
+    responses.post(URL, json=error(20429, "Too Many Requests", 429), status=429,
+                   headers={"Retry-After": "2"})
+    responses.post(URL, json=created(), status=201)
+    sleeps = Sleeps()
+    delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
+    assert delivery.ok, delivery
+    assert sleeps.waits == [2.0]
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_429_three_times_is_transient() -> None:
+    for _ in range(3):
+        responses.post(URL, json=error(20429, "Too Many Requests", 429), status=429,
+                       headers={"Retry-After": "1"})
+    sleeps = Sleeps()
+    delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
+    assert not delivery.ok and delivery.transient
+    assert "429" in delivery.detail
+    assert sleeps.waits == [1.0, 1.0]
+    assert len(responses.calls) == 3
+    assert_no_secret(delivery)
+
+
+@responses.activate
+def test_invalid_to_is_permanent_with_code() -> None:
+    message = (f"The 'To' number whatsapp:+436644011521 is not a valid phone number "
+               f"(account {ACCOUNT})")
+    responses.post(URL, json=error(21211, message, 400), status=400)
+    delivery = WhatsApp(settings(), sleep=Sleeps()).send(payload())
+    assert not delivery.ok and not delivery.transient
+    assert delivery.detail.startswith("Twilio error 21211: The 'To' number")
+    assert "to_number" in delivery.detail
+    assert len(responses.calls) == 1
+    assert_no_secret(delivery)
+
+
+@responses.activate
+def test_outside_window_hints_at_content_sid() -> None:
+    responses.post(URL, json=error(63016, "Failed to send freeform message because you are "
+                                   "outside the allowed window.", 400), status=400)
+    delivery = WhatsApp(settings()).send(payload())
+    assert not delivery.ok and not delivery.transient
+    assert "63016" in delivery.detail and "content_sid" in delivery.detail
+
+
+@responses.activate
+def test_auth_failure_names_settings_not_secrets() -> None:
+    responses.post(URL, json=error(20003, "Authenticate", 401), status=401)
+    delivery = WhatsApp(settings()).send(payload())
+    assert not delivery.ok and not delivery.transient
+    assert "20003" in delivery.detail and "TWILIO_AUTH_TOKEN" in delivery.detail
+    assert_no_secret(delivery)
+
+
+@responses.activate
+def test_500_is_transient_and_not_retried() -> None:
+    responses.post(URL, body="upstream broke", status=500)
+    sleeps = Sleeps()
+    delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
+    assert not delivery.ok and delivery.transient
+    assert "500" in delivery.detail
+    assert len(responses.calls) == 1 and sleeps.waits == []
+    assert_no_secret(delivery)
+
+
+@responses.activate
+def test_connection_error_is_transient_without_url() -> None:
+    responses.post(URL, body=requests.ConnectionError(f"cannot reach {URL}"))
+    delivery = WhatsApp(settings()).send(payload())
+    assert not delivery.ok and delivery.transient
+    assert "ConnectionError" in delivery.detail
+    assert_no_secret(delivery)
+
+
+@responses.activate
+def test_basic_auth_uses_configured_credentials() -> None:
+    responses.post(URL, json=created(), status=201)
+    WhatsApp(settings()).send(payload())
+    auth = responses.calls[0].request.headers["Authorization"]
+    assert auth.startswith("Basic ")
+
+
+def test_injected_client_is_used() -> None:
+    class Messages:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, str]] = []
+
+        def create(self, **params: str) -> object:
+            self.calls.append(params)
+            return type("Message", (), {"sid": "SM1"})()
+
+    class Client:
+        messages = Messages()
+
+    client = Client()
+    assert WhatsApp(settings(), client=client).send(payload()).detail == "queued as SM1"
+    assert client.messages.calls[0]["to"] == "whatsapp:+436644011521"
+
+
+# --- configuration -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"account_sid": ""}, "account_sid: must be set (TWILIO_ACCOUNT_SID)"),
+    ({"account_sid": "not-a-sid"}, "account_sid: must be a Twilio account SID"),
+    ({"auth_token": ""}, "auth_token: must be set (TWILIO_AUTH_TOKEN)"),
+    ({"to_number": ""}, "to_number: must be set"),
+    ({"to_number": "0664 4011521"}, "to_number: must be in E.164 form"),
+    ({"from_number": ""}, "from_number: must be set"),
+    ({"from_number": "+43 664"}, "from_number: must be in E.164 form"),
+    ({"content_sid": "HXshort", "messaging_service_sid": SERVICE}, "content_sid: must be"),
+    ({"content_sid": CONTENT}, "messaging_service_sid: must be set when content_sid is"),
+    ({"content_sid": CONTENT, "messaging_service_sid": "SK" + "2" * 32},
+     "messaging_service_sid: must be a Messaging Service SID"),
+])
+def test_config_errors_name_the_key(overrides: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        WhatsApp(settings(**overrides))
+    message = str(raised.value)
+    assert message.startswith("notification.channels.whatsapp.")
+    assert expected in message
+    assert TOKEN not in message and ACCOUNT not in message
+
+
+def test_whatsapp_prefix_in_config_is_accepted() -> None:
+    channel = WhatsApp(settings(to_number="whatsapp:+436644011521"))
+    assert channel.message(payload())["to"] == "whatsapp:+436644011521"

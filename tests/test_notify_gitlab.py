@@ -1,0 +1,182 @@
+"""Notifications end to end: the CLI against the fake GitLab, a real SMTP server and a local
+Slack webhook. Exactly once per match and channel, whatever fails in between."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from match_staging.cli import main
+from tests.conftest import match, write
+from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.slack_server import SlackWebhook
+from tests.fakes.smtp_sink import SmtpSink
+
+DAY = "2026-02-08T14:30:00+01:00"
+NIGHT = "2026-02-08T23:00:00+01:00"
+NIGHT_LATER = "2026-02-08T23:30:00+01:00"
+MORNING = "2026-02-09T07:05:00+01:00"
+
+
+@dataclass
+class World:
+    gitlab: FakeGitLab
+    slack: SlackWebhook
+    smtp: SmtpSink
+
+    def env(self, now: str = DAY) -> dict[str, str]:
+        prefix = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
+        return {
+            "GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token,
+            "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": now,
+            f"{prefix}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
+            f"{prefix}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
+            f"{prefix}EMAIL__SMTP__PORT": str(self.smtp.port),
+            f"{prefix}EMAIL__SMTP__SECURITY": "none",
+        }
+
+    def slack_mentions(self, iid: int) -> int:
+        return sum(len(re.findall(rf"/-/issues/{iid}\|", str(post))) for post in self.slack.posts)
+
+    def plain(self, index: int) -> str:
+        body = self.smtp.messages[index].get_body(("plain",))
+        assert body is not None
+        return str(body.get_content())
+
+    def email_mentions(self, iid: int) -> int:
+        return sum(len(re.findall(rf"/-/issues/{iid}\r?\n", self.plain(i)))
+                   for i in range(len(self.smtp.messages)))
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+    with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
+        yield World(gitlab, slack, smtp)
+
+
+def run(world: World, *argv: str, now: str = DAY,
+        capsys: pytest.CaptureFixture[str] | None = None) -> tuple[int, str]:
+    code = main(list(argv), world.env(now))
+    out = capsys.readouterr().out if capsys else ""
+    return code, out
+
+
+def queue_labels(world: World) -> list[str]:
+    return sorted(lb for i in world.gitlab.issues.values() for lb in i["labels"]
+                  if "notify" in lb)
+
+
+def test_stage_notifies_every_channel_once(repo: Path, world: World,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(world, "stage", capsys=capsys)
+    assert code == 0, out
+    assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
+    mail = world.smtp.messages[0]
+    assert mail["Subject"] == ("[Blauweiss] 5 neue Job-Matches — Top: 97% Cloud Architect - "
+                               "Cloud-Transformation")
+    assert mail["To"] == "wolfram.laube@blauweiss-edv.at"
+    assert "🎯 *5 neue Job-Matches*" in world.slack.posts[0]["blocks"][0]["text"]["text"]
+    assert "notified  slack     #1 #2 #3 #4 #5  ok" in out
+    assert queue_labels(world) == []
+    # 1 label listing + 11 label creates + 1 upload + 5 creates + 5 label updates
+    assert len(world.gitlab.requests) == 23
+
+    code, out = run(world, "stage", capsys=capsys)
+    assert code == 0
+    assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
+    assert "notified" not in out
+
+
+def test_failed_channel_is_retried_without_repeating_the_others(
+        repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.slack.answer(500, "internal_error", times=3)
+    code, out = run(world, "stage", capsys=capsys)
+    assert code == 1
+    assert "failed    slack     #1 #2 #3 #4 #5  Slack answered HTTP 500 internal_error " \
+           "(retried by the next run)" in out
+    assert len(world.smtp.messages) == 1 and world.slack.posts == []
+    assert queue_labels(world) == ["job-match/notify-slack"] * 5
+
+    code, out = run(world, "digest", capsys=capsys)
+    assert code == 0, out
+    assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
+    assert queue_labels(world) == []
+
+
+def test_quiet_hours_defer_until_digest_after_the_window(
+        repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(world, "stage", now=NIGHT, capsys=capsys)
+    assert code == 0
+    assert "deferred  #1 #2 #3 #4 #5  quiet hours until 07:00 CET" in out
+    assert len(world.gitlab.issues) == 5  # issues are created anyway
+    assert world.slack.posts == [] and world.smtp.messages == []
+
+    code, out = run(world, "digest", now=NIGHT_LATER, capsys=capsys)
+    assert code == 0
+    assert out.strip() == "quiet hours until 2026-02-09 07:00 CET: nothing sent"
+
+    code, out = run(world, "digest", now=MORNING, capsys=capsys)
+    assert code == 0, out
+    assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
+    assert "Während der Ruhezeit" in world.plain(0)
+    assert queue_labels(world) == []
+
+    code, out = run(world, "digest", now=MORNING, capsys=capsys)
+    assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
+
+
+def test_reminder_once_a_day_for_matches_left_pending(
+        repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    run(world, "stage", now=DAY)
+    for issue in world.gitlab.issues.values():  # staged two days ago, untouched since
+        issue["created_at"] = "2026-02-06T10:00:00Z"
+        issue["updated_at"] = "2026-02-06T10:00:05Z"
+    reviewed = world.gitlab.issues[2]
+    reviewed["labels"] = [lb.replace("pending", "approved") for lb in reviewed["labels"]]
+
+    code, out = run(world, "digest", now=DAY, capsys=capsys)
+    assert code == 0, out
+    assert "reminded  #1 #3 #4 #5  (noted on each issue)" in out
+    reminder = world.slack.posts[-1]["blocks"][0]["text"]["text"]
+    assert reminder.startswith("🎯 *4 Job-Matches warten auf Review*")
+    assert "Erinnerung" in str(world.smtp.messages[-1]["Subject"])
+    assert all(len(world.gitlab.notes.get(i, [])) == 1 for i in (1, 3, 4, 5))
+
+    posts = len(world.slack.posts)
+    run(world, "digest", now="2026-02-08T18:00:00+01:00")
+    assert len(world.slack.posts) == posts  # not again the same day
+
+
+def _world_run(world: World, *argv: str) -> None:
+    main(list(argv), world.env())
+
+
+@pytest.mark.parametrize("fault", ["fail", "drop"])
+def test_exactly_once_whatever_gitlab_request_fails(repo: Path, fault: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+    write(repo / "two.json", [match(title="A"), match(title="B", url="https://b.example/1")])
+    with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
+        clean = World(gitlab, slack, smtp)
+        _world_run(clean, "stage", "two.json")
+        total = len(gitlab.requests)
+    assert total >= 8
+    for k in range(total):
+        with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
+            world = World(gitlab, slack, smtp)
+            if fault == "fail":
+                gitlab.fail_next("*", ".", status=500, skip=k)
+            else:
+                gitlab.drop_next("*", ".", after_commit=True, skip=k)
+            _world_run(world, "stage", "two.json")   # may fail part-way
+            _world_run(world, "stage", "two.json")   # the CI retry
+            _world_run(world, "digest")
+            assert len(gitlab.issues) == 2, f"request {k}"
+            for iid in gitlab.issues:
+                assert world.slack_mentions(iid) == 1, f"request {k}, #{iid} on Slack"
+                assert world.email_mentions(iid) == 1, f"request {k}, #{iid} by email"
