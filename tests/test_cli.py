@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,38 @@ def test_help_does_not_import_python_gitlab() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_local_stage_writes_notifications_to_outbox(repo: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true",
+           "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
+           "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00"}
+    code, out, _ = run(capsys, "stage", env=env)
+    assert code == 0
+    folder = repo / "outbox" / "2026-02-08T14-30-00Z"
+    assert sorted(p.name for p in folder.iterdir()) == ["new-email.eml", "new-email.html",
+                                                        "new-slack.json"]
+    assert "notified  email     #1 #2 #3 #4 #5  written to outbox/" in out
+    tracker = json.loads((repo / ".match-staging/tracker.json").read_text(encoding="utf-8"))
+    assert all("job-match/notify-email" not in issue["labels"]  # delivered: not queued
+               for issue in tracker["issues"])
+    code, out, _ = run(capsys, "stage", env=env)
+    assert "notified" not in out
+
+
+def test_preview_renders_everything_and_creates_nothing(repo: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true",
+           "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
+           "MATCH_STAGING__NOTIFICATION__CHANNELS__WHATSAPP__ENABLED": "true"}
+    code, out, _ = run(capsys, "preview", env=env)
+    assert code == 0, out
+    folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["issue-1.md", "issue-2.md", "issue-3.md", "issue-4.md", "issue-5.md",
+                     "new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"]
+    assert (folder / "new-whatsapp.txt").read_text(encoding="utf-8").startswith(
+        "🎯 5 neue Job-Matches!\nTop: 97% Cloud Architect - Cloud-Transformation")
+    assert "nothing was created or sent" in out
+    assert not (repo / ".match-staging").exists()
