@@ -121,6 +121,11 @@ class GitLabSettings:
     url: str = ""       # default GITLAB_URL, then CI_SERVER_URL
     project: str = ""   # default GITLAB_PROJECT, then CI_PROJECT_ID
     timeout: float = 30.0
+    bot_username: str = ""    # the token's user: its own webhook events are skipped
+    ref: str = "main"         # the branch the webhook, trigger and schedule run on
+    board: str = "Job matches"
+    digest_cron: str = "5 * * * *"
+    digest_timezone: str = ""  # default: the quiet-hours time zone, else UTC
 
 
 @dataclass
