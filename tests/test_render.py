@@ -63,7 +63,7 @@ def test_hostile_text_is_inert_in_every_field(field: str) -> None:
     assert not MENTION.search(body)
     assert not ISSUE_REF.search(body)
     assert not ISSUE_REF.search(draft.title) and not MENTION.search(draft.title)
-    assert body.split("\n", 2)[2].count("<!--") == 0  # only our two marker lines
+    assert body.split("\n", 3)[3].count("<!--") == 0  # only our three marker lines
     assert "<script" not in body and "<img" not in body
     assert "://gitlab.example.com" not in body  # no auto-link to a GitLab issue
     # no heading or rule of its own to pose as one of our sections

@@ -89,6 +89,17 @@ class IssueRef:
 
 
 @dataclass(frozen=True)
+class LabelEvent:
+    """One entry of GitLab's resource_label_events: who added or removed which label."""
+
+    user: str
+    user_id: int
+    label: str
+    action: str                # "add" or "remove"
+    created_at: str
+
+
+@dataclass(frozen=True)
 class LabelSpec:
     name: str
     color: str

@@ -49,22 +49,30 @@ class Notice:
 
 
 def notice_marker(match: Match) -> Markup:
+    """The match as sent, minus the score breakdown: what notifications and `send` need."""
     data = {"score": match.score, "title": match.title, "provider": match.provider,
             "source_url": match.url, "location": match.location, "start": match.start,
-            "duration": match.duration, "rate": match.rate}
+            "duration": match.duration, "rate": match.rate, "draft": match.draft,
+            "apply": match.apply, "attachments": list(match.attachments)}
     encoded = base64.b64encode(json.dumps(data, ensure_ascii=False).encode()).decode()
     return Markup(f"<!-- match-staging v1 notice: {encoded} -->")  # noqa: S704 - base64
 
 
+def record(description: str | None) -> dict[str, Any]:
+    """The match data stored in a staged issue's description ({} when there is none)."""
+    found = _NOTICE.search(description or "")
+    if not found:
+        return {}
+    try:
+        data = json.loads(base64.b64decode(found.group(1)))
+    except (ValueError, binascii.Error):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def notice_from_issue(issue: IssueRef, description: str | None) -> Notice:
     """The notice stored in a staged issue; falls back to the title for older issues."""
-    found = _NOTICE.search(description or "")
-    data: dict[str, Any] = {}
-    if found:
-        try:
-            data = json.loads(base64.b64decode(found.group(1)))
-        except (ValueError, binascii.Error):
-            data = {}
+    data = record(description)
     title = str(data.get("title") or issue.title)
     return Notice(iid=issue.iid, score=float(data.get("score") or 0), title=title,
                   provider=str(data.get("provider") or ""), issue_url=issue.web_url,

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from match_staging.model import IssueDraft, IssueRef, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,23 @@ class Tracker(Protocol):
     def update_labels(self, iid: int, *, add: Sequence[str] = (),
                       remove: Sequence[str] = ()) -> IssueRef:
         """Add and remove labels in one request. Idempotent, so safe to retry."""
+
+    def get_issue(self, iid: int) -> IssueRef | None:
+        """One issue with its description; None when there is no such issue."""
+
+    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
+                     description: str | None = None,
+                     state_event: str | None = None) -> IssueRef:
+        """Labels, description and open/closed state in one request."""
+
+    def label_events(self, iid: int) -> list[LabelEvent]:
+        """Who added and removed which label, oldest first."""
+
+    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+        """Issues carrying all `labels` updated after `since`, any state."""
+
+    def webhook_problems(self) -> list[str]:
+        """Why a trigger webhook of the project would not deliver (disabled, failing)."""
 
     def add_note(self, iid: int, body: str) -> None:
         """Append a note (the audit trail). `body` must already be safe GitLab Markdown."""

@@ -22,7 +22,7 @@ from gitlab.v4.objects import Project, ProjectIssue
 from requests.adapters import HTTPAdapter
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
 from match_staging.render import parse_marker
 from match_staging.trackers.base import Upload
 
@@ -191,6 +191,74 @@ class GitLabTracker:
             data["remove_labels"] = ",".join(remove)
         result = self._project.issues.update(iid, data, retry_transient_errors=True)
         return self._ref_from(result)
+
+    @_translate("read an issue")
+    def get_issue(self, iid: int) -> IssueRef | None:
+        try:
+            return self._ref(self._project.issues.get(iid))
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                return None
+            raise
+
+    @_translate("update an issue")
+    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
+                     description: str | None = None,
+                     state_event: str | None = None) -> IssueRef:
+        data: dict[str, Any] = {}
+        if add:
+            data["add_labels"] = ",".join(add)
+        if remove:
+            data["remove_labels"] = ",".join(remove)
+        if description is not None:
+            data["description"] = description
+        if state_event:
+            data["state_event"] = state_event
+        # the same request again is harmless: labels, text and state are set, not toggled
+        return self._ref_from(self._project.issues.update(iid, data,
+                                                          retry_transient_errors=True))
+
+    @_translate("read label events")
+    def label_events(self, iid: int) -> list[LabelEvent]:
+        issue = self._project.issues.get(iid, lazy=True)
+        events = issue.resourcelabelevents.list(iterator=True, per_page=PER_PAGE)
+        out = []
+        for event in events:
+            attrs = event.attributes
+            label = attrs.get("label") or {}
+            user = attrs.get("user") or {}
+            out.append(LabelEvent(user=str(user.get("username", "")),
+                                  user_id=int(user.get("id") or 0),
+                                  label=str(label.get("name", "")),
+                                  action=str(attrs.get("action", "")),
+                                  created_at=str(attrs.get("created_at", ""))))
+        return sorted(out, key=lambda e: e.created_at)
+
+    @_translate("list changed issues")
+    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+        pages: Iterable[ProjectIssue] = self._project.issues.list(
+            iterator=True, labels=list(labels), state="all", per_page=PER_PAGE,
+            updated_after=since.astimezone(UTC).isoformat(), order_by="updated_at",
+            sort="asc")
+        return [self._ref(issue) for issue in pages]
+
+    @_translate("read the project's webhooks")
+    def webhook_problems(self) -> list[str]:
+        # Hooks are auto-disabled after repeated failures (platform-facts.md, MR 166329).
+        problems = []
+        for hook in self._project.hooks.list(get_all=True):
+            attrs = hook.attributes
+            url = str(attrs.get("url", ""))
+            if "/trigger/pipeline" not in url or not attrs.get("issues_events"):
+                continue
+            status = str(attrs.get("alert_status") or "executable")
+            where = url.split("?", 1)[0]  # the query holds the trigger token
+            if status != "executable":
+                until = attrs.get("disabled_until")
+                problems.append(f"the issue webhook to {where} is {status.replace('_', ' ')}"
+                                + (f" until {until}" if until else "")
+                                + ": review events are not reaching the pipeline")
+        return problems
 
     @_translate("write a note")
     def add_note(self, iid: int, body: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
 from match_staging.trackers.base import Upload
 
 FORMAT_VERSION = 1
@@ -24,6 +24,7 @@ FORMAT_VERSION = 1
 class LocalTracker:
     kind = "local"
     requests = 0  # nothing leaves the machine
+    user = "local"  # who the local tracker says made its changes
 
     def __init__(self, state_dir: Path, clock: Callable[[], datetime] | None = None) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -74,7 +75,9 @@ class LocalTracker:
         issue = {"iid": iid, "title": draft.title, "description": draft.description,
                  "labels": list(draft.labels), "state": "opened", "keys": list(draft.keys),
                  "assignee_ids": list(draft.assignee_ids), "created_at": now,
-                 "updated_at": now, "notes": []}
+                 "updated_at": now, "notes": [],
+                 "label_events": [{"user": self.user, "label": lb, "action": "add",
+                                   "created_at": now} for lb in draft.labels]}
         self._data["issues"].append(issue)
         self._data["next_iid"] = iid + 1
         page = self.dir / "issues" / f"{iid}.md"
@@ -101,11 +104,46 @@ class LocalTracker:
 
     def update_labels(self, iid: int, *, add: Sequence[str] = (),
                       remove: Sequence[str] = ()) -> IssueRef:
+        return self.update_issue(iid, add=add, remove=remove)
+
+    def get_issue(self, iid: int) -> IssueRef | None:
+        try:
+            return self._ref(self._issue(iid))
+        except TrackerError:
+            return None
+
+    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
+                     description: str | None = None,
+                     state_event: str | None = None) -> IssueRef:
         issue = self._issue(iid)
-        issue["labels"] = [lb for lb in issue["labels"] if lb not in remove]
+        before = list(issue["labels"])
+        issue["labels"] = [lb for lb in before if lb not in remove]
         issue["labels"] += [lb for lb in add if lb not in issue["labels"]]
+        now = self._now()
+        events = issue.setdefault("label_events", [])
+        events += [{"user": self.user, "label": lb, "action": "remove", "created_at": now}
+                   for lb in before if lb not in issue["labels"]]
+        events += [{"user": self.user, "label": lb, "action": "add", "created_at": now}
+                   for lb in issue["labels"] if lb not in before]
+        if description is not None:
+            issue["description"] = description
+        if state_event in ("close", "reopen"):
+            issue["state"] = "closed" if state_event == "close" else "opened"
         self._touch(issue)
         return self._ref(issue)
+
+    def label_events(self, iid: int) -> list[LabelEvent]:
+        return [LabelEvent(user=e["user"], user_id=0, label=e["label"], action=e["action"],
+                           created_at=e["created_at"])
+                for e in self._issue(iid).get("label_events", [])]
+
+    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+        return [self._ref(i) for i in self._data["issues"]
+                if all(lb in i["labels"] for lb in labels)
+                and datetime.fromisoformat(i["updated_at"]) > since]
+
+    def webhook_problems(self) -> list[str]:
+        return []  # no webhooks on a laptop
 
     def add_note(self, iid: int, body: str) -> None:
         issue = self._issue(iid)

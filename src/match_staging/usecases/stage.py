@@ -13,7 +13,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from match_staging import attachments, notices, render
+from match_staging import attachments, notices, render, workflow
 from match_staging.channels.base import Channel
 from match_staging.config import Config
 from match_staging.errors import InputError, TrackerError
@@ -51,7 +51,9 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
         rate = f"{rate} EUR/h"  # OPS-004 writes bare numbers as hourly euros
     description = render.render(
         "issue.md.j2", cfg.staging.templates_dir, m=match, rate=rate,
-        marker=Markup("\n").join([render.key_marker(match.keys), notices.notice_marker(match)]),
+        marker=Markup("\n").join([render.key_marker(match.keys),
+                                   Markup(workflow.state_marker(State.PENDING)),  # noqa: S704
+                                   notices.notice_marker(match)]),
         attachments=[render.link(u.url, u.name) for u in uploads],
     )
     assignee = cfg.notification.channels.gitlab_todo.assignee_id
