@@ -138,6 +138,9 @@ def test_reminder_once_a_day_for_matches_left_pending(
         issue["updated_at"] = "2026-02-06T10:00:05Z"
     reviewed = world.gitlab.issues[2]
     reviewed["labels"] = [lb.replace("pending", "approved") for lb in reviewed["labels"]]
+    reviewed["description"] = reviewed["description"].replace("state: pending",
+                                                              "state: approved")
+    capsys.readouterr()
 
     code, out = run(world, "digest", now=DAY, capsys=capsys)
     assert code == 0, out

@@ -119,12 +119,17 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
                env: Mapping[str, str]) -> int:
     from match_staging import clock
     from match_staging.usecases.digest import digest
+    from match_staging.usecases.review import context_from
 
     tracker, channels = _connect(cfg, out, env)
-    report = digest(cfg, tracker, channels, clock.now(env))
+    report = digest(cfg, tracker, channels, context_from(env, clock.now(env)))
+    for result in report.reconciled.results:
+        out.result(f"{result.outcome:<9} {result.message} (missed by the webhook)")
+    for problem in report.reconciled.webhook_problems:
+        out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
     if report.quiet_until is not None:
         out.result(f"quiet hours until {report.quiet_until:%Y-%m-%d %H:%M %Z}: nothing sent")
-        return 0
+        return 0 if report.ok else 1
     if not channels:
         out.result("no notification channel is enabled: nothing to send")
     _print_notify(out, report.deferred)
@@ -141,6 +146,81 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
     out.result(f"{len(report.deferred.delivered)} deferred message(s) sent, "
                f"{len(report.reminded)} reminded · {tracker.requests} {where}")
     return 0 if report.ok else 1
+
+
+def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
+                   env: Mapping[str, str]) -> int:
+    import json
+
+    from match_staging import clock
+    from match_staging.errors import ConfigError
+    from match_staging.trackers import open_tracker
+    from match_staging.usecases.review import context_from, transition
+
+    path = args.payload or env.get("TRIGGER_PAYLOAD")
+    if not path:
+        raise ConfigError("no payload: pass --payload FILE or set TRIGGER_PAYLOAD")
+    try:
+        payload = json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except ValueError:
+        out.result(f"ignored   {path} is not JSON: not a webhook event")
+        return 0
+    tracker, notice = open_tracker(cfg, env)
+    if notice:
+        out.notice(notice)
+    result = transition(cfg, tracker, payload, context_from(env, clock.now(env)))
+    out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
+    if result.outcome == "applied" and result.after == State.APPROVED and cfg.workflow.auto_send \
+            and result.iid is not None:
+        return _send(cfg, tracker, result.iid, out, env, actor="match-staging (auto_send)")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
+               env: Mapping[str, str]) -> int:
+    from match_staging import clock
+    from match_staging.trackers import open_tracker
+    from match_staging.usecases.review import context_from, review
+
+    tracker, notice = open_tracker(cfg, env)
+    if notice:
+        out.notice(notice)
+    target = State.APPROVED if args.approve else State.REJECTED
+    actor = env.get("GITLAB_USER_LOGIN") or env.get("USER") or "shell"
+    result = review(cfg, tracker, args.iid, target, actor, args.reason or "",
+                    context_from(env, clock.now(env)))
+    out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
+    if target == State.APPROVED and cfg.workflow.auto_send:
+        return _send(cfg, tracker, args.iid, out, env, actor=actor)
+    return 0
+
+
+def cmd_send(args: argparse.Namespace, cfg: config.Config, out: Output,
+             env: Mapping[str, str]) -> int:
+    from match_staging.trackers import open_tracker
+
+    tracker, notice = open_tracker(cfg, env)
+    if notice:
+        out.notice(notice)
+    actor = env.get("GITLAB_USER_LOGIN") or env.get("USER") or "shell"
+    return _send(cfg, tracker, args.iid, out, env, actor=actor, force=args.force)
+
+
+def _send(cfg: config.Config, tracker: Tracker, iid: int, out: Output,
+          env: Mapping[str, str], *, actor: str, force: bool = False) -> int:
+    from match_staging import clock
+    from match_staging.channels.email import Email
+    from match_staging.usecases.review import context_from
+    from match_staging.usecases.send import send
+
+    email_settings = cfg.notification.channels.email
+    email = Email(email_settings, cfg.staging.templates_dir) if email_settings.sender else None
+    result = send(cfg, tracker, email, iid, actor, context_from(env, clock.now(env)),
+                  Path.cwd(), force=force)
+    out.result(f"{result.outcome:<9} {result.message}")
+    return 1 if result.outcome == "failed" else 0
 
 
 def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
@@ -234,6 +314,12 @@ COMMANDS: dict[str, tuple[Handler, str, str]] = {
                "MATCH_STAGING_NOW=2026-02-09T07:05:00+01:00 match-staging digest"),
     "preview": (cmd_preview, "render the issues and every notification to outbox/ without "
                 "sending or creating anything", "match-staging preview matches-inbox/"),
+    "transition": (cmd_transition, "apply one issue-webhook event (a review on the board)",
+                   "match-staging transition --payload \"$TRIGGER_PAYLOAD\""),
+    "review": (cmd_review, "approve or reject a pending match from the shell",
+               "match-staging review 12 --reject --reason 'Rate too low'"),
+    "send": (cmd_send, "submit an approved application by email, then mark it sent",
+             "match-staging send 12"),
     "validate": (cmd_validate, "check match files against the schema; no side effects",
                  "match-staging validate matches-inbox/"),
     "list": (cmd_list, "staged matches, a line each: #IID  STATE  SCORE%  TITLE",
@@ -265,6 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
                                   "$MATCHES_FILE, $TRIGGER_PAYLOAD, else matches-inbox/)")
         if name == "list":
             cmd.add_argument("--state", choices=[s.value for s in State])
+        if name == "transition":
+            cmd.add_argument("--payload", metavar="FILE",
+                             help="the webhook payload (default: $TRIGGER_PAYLOAD)")
+        if name in ("review", "send"):
+            cmd.add_argument("iid", type=int, metavar="IID", help="the issue's number")
+        if name == "review":
+            verdict = cmd.add_mutually_exclusive_group(required=True)
+            verdict.add_argument("--approve", action="store_true")
+            verdict.add_argument("--reject", action="store_true")
+            cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue")
+        if name == "send":
+            cmd.add_argument("--force", action="store_true",
+                             help="send although an earlier send may have gone out")
         cmd.set_defaults(handler=handler)
     return parser
 

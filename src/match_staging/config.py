@@ -152,6 +152,7 @@ class Workflow:
     auto_send: bool = False
     close_rejected: bool = True
     close_sent: bool = True
+    reconcile_days: float = 7  # how far back `digest` looks for review events the webhook missed
 
 
 @dataclass
@@ -175,6 +176,12 @@ class Config:
     @property
     def threshold(self) -> float:
         return self.notification.preferences.threshold
+
+    @property
+    def timezone(self) -> str:
+        """The zone times are shown in: the schedule's, else the quiet hours', else UTC."""
+        quiet = self.notification.preferences.quiet_hours
+        return self.gitlab.digest_timezone or (quiet.timezone if quiet else "") or "UTC"
 
 
 # --------------------------------------------------------------------------- loading
@@ -307,6 +314,12 @@ def _validate(cfg: Config) -> None:
     port = cfg.notification.channels.email.smtp.port
     if not 0 < port < 65536:
         raise ConfigError(f"notification.channels.email.smtp.port: no such port: {port}")
+    if cfg.gitlab.digest_timezone:
+        try:
+            ZoneInfo(cfg.gitlab.digest_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("gitlab.digest_timezone: unknown time zone "
+                              f"{cfg.gitlab.digest_timezone!r}") from None
     if cfg.staging.max_attachment_mb <= 0:
         raise ConfigError("staging.max_attachment_mb: must be positive")
     names = dataclasses.asdict(cfg.labels)

@@ -8,7 +8,7 @@ duplicated event: when they agree there is nothing to do."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,7 +66,7 @@ def states_in(names: Labels, labels: Sequence[str]) -> list[State]:
 
 
 def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: str,
-           reviewers: Collection[str]) -> Decision:
+           authorised: bool) -> Decision:
     """What to do about the issue's current labels, changed last by `actor`."""
     present = states_in(names, labels)
     before = audited or State.PENDING
@@ -77,8 +77,8 @@ def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: s
             "two state labels at once (" + ", ".join(s.value for s in present) + ")"
         return Decision("revert", before, before, f"{what}: back to {before.value}")
     after = present[0]
-    if actor not in reviewers:
-        return Decision("revert", before, before, f"@{actor} may not review job matches "
+    if not authorised:
+        return Decision("revert", before, before, f"{actor} may not review job matches "
                         f"(workflow.reviewers): back to {before.value}")
     if (before, after) not in TRANSITIONS:
         return Decision("revert", before, before,

@@ -14,7 +14,7 @@ import json
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -191,7 +191,18 @@ class Email:
         text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
         return f"{code} {_one_line(text, self.answer_maxlen)}".strip()
 
-    def _send_smtp(self, msg: EmailMessage) -> Delivery:
+    @property
+    def sender(self) -> Address:
+        return self._sender
+
+    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        """Send a message composed elsewhere (the application `send` submits) to `to`."""
+        if self._settings.transport == "gmail":
+            return self._send_gmail(msg)
+        return self._send_smtp(msg, tuple(to))
+
+    def _send_smtp(self, msg: EmailMessage, to: tuple[Address, ...] = ()) -> Delivery:
+        recipients = to or self._recipients
         smtp = self._settings.smtp
         where = f"{smtp.host}:{smtp.port}"
         client: smtplib.SMTP | None = None
@@ -208,13 +219,13 @@ class Email:
                 client.login(smtp.username, smtp.password)
             stage = "send"
             refused = client.send_message(msg, from_addr=self._sender.addr_spec,
-                                          to_addrs=[r.addr_spec for r in self._recipients])
+                                          to_addrs=[r.addr_spec for r in recipients])
         except Exception as exc:  # never raise: one dead channel never stops another
             return self._smtp_failure(exc, stage, where)
         finally:
             if client is not None:
                 _quit(client)
-        sent = len(self._recipients) - len(refused)
+        sent = len(recipients) - len(refused)
         detail = f"sent to {sent} recipient{'s' if sent != 1 else ''} via {where}"
         if refused:
             detail += f"; refused: {self._refusals(refused)}"

@@ -1,5 +1,5 @@
-"""The scheduled run: send what quiet hours deferred, and remind of matches still waiting
-for review. (Reconciling missed webhook events joins this run with the review gate.)
+"""The scheduled run: repair review events the webhook never delivered, send what quiet
+hours deferred, and remind of matches still waiting for review.
 
 Reminders are recorded as a note on each reminded issue: the note is the audit trail and
 moves the issue's `updated_at`, which is how the next run knows it reminded less than a day
@@ -20,6 +20,7 @@ from match_staging.labels import queue_label, state_label, state_of
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
 from match_staging.usecases.notify import NotifyReport, deliver, payloads
+from match_staging.usecases.review import Context, ReconcileReport, reconcile
 
 REMIND_AT_MOST_EVERY = timedelta(days=1)
 
@@ -33,19 +34,22 @@ class DigestReport:
     reminder_deliveries: list[Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    reconciled: ReconcileReport = field(default_factory=ReconcileReport)
 
     @property
     def ok(self) -> bool:
-        return (self.deferred.ok and not self.errors
+        return (self.deferred.ok and not self.errors and not self.reconciled.webhook_problems
                 and all(d.ok for d in self.reminder_deliveries))
 
 
 def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-           now: datetime) -> DigestReport:
-    report = DigestReport()
+           ctx: Context) -> DigestReport:
+    now = ctx.now
+    report = DigestReport(reconciled=reconcile(cfg, tracker, ctx))
     window = cfg.notification.preferences.quiet_hours
     if quiet.is_quiet(now, window):
         report.quiet_until = quiet.quiet_until(now, window)
+        report.requests = tracker.requests
         return report
     if channels:
         _send_deferred(cfg, tracker, channels, now, report)

@@ -1,0 +1,217 @@
+"""The GitLab project's setup, as `bootstrap` needs it: labels, the review board and its
+lists, pipeline triggers, webhooks and pipeline schedules. Thin python-gitlab calls that
+return plain data; errors become TrackerError once, at the boundary (the same `_translate`
+and request counter as the issue tracker in trackers/gitlab.py).
+
+Reads list everything (GitLab's listings are small here: a project has a handful of boards,
+hooks, triggers and schedules); writes are one request each and never retried, so a create
+is never sent twice. Nothing here deletes anything."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gitlab
+from gitlab.v4.objects import Project
+
+from match_staging.trackers.gitlab import PER_PAGE, _CountingAdapter, _translate
+
+HOOK_EVENT_FIELDS = ("issues_events", "confidential_issues_events", "note_events",
+                     "confidential_note_events", "push_events", "merge_requests_events",
+                     "tag_push_events")
+
+
+@dataclass(frozen=True)
+class LabelState:
+    id: int
+    name: str
+    color: str
+    description: str
+    project_label: bool = True  # False: inherited from a group, not editable here
+
+
+@dataclass(frozen=True)
+class BoardState:
+    id: int
+    name: str
+    lists: tuple[str, ...]  # label names of the board's label lists, in position order
+
+
+@dataclass(frozen=True)
+class TriggerState:
+    id: int
+    description: str
+    token: str  # GitLab shows the full token to the trigger's owner only
+
+
+@dataclass(frozen=True)
+class HookState:
+    id: int
+    url: str
+    events: Mapping[str, bool] = field(default_factory=dict)  # HOOK_EVENT_FIELDS present
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    id: int
+    description: str
+    cron: str
+    cron_timezone: str
+    ref: str
+    active: bool
+
+
+class GitLabProject:
+    """One project's setup over python-gitlab, counting every request."""
+
+    def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0) -> None:
+        self._gl = gitlab.Gitlab(url, private_token=token, timeout=timeout,
+                                 retry_transient_errors=False,
+                                 user_agent="match-staging (+python-gitlab)")
+        self._counter = _CountingAdapter()
+        self._gl.session.mount("http://", self._counter)
+        self._gl.session.mount("https://", self._counter)
+        self._ref = project
+        self._project: Project = self._gl.projects.get(project, lazy=True)
+        self.location = f"{url} project {project}"
+
+    @property
+    def requests(self) -> int:
+        return self._counter.sent
+
+    # ------------------------------------------------------------------ project
+    @_translate("read the project")
+    def project_id(self) -> int:
+        """The numeric id (webhook URLs need it); no request when configured as a number."""
+        if self._ref.isdigit():
+            return int(self._ref)
+        project = self._gl.projects.get(self._ref)
+        return int(project.get_id() or 0)
+
+    # ------------------------------------------------------------------- labels
+    @_translate("list labels")
+    def labels(self) -> list[LabelState]:
+        return [LabelState(id=int(lb.attributes["id"]), name=str(lb.attributes["name"]),
+                           color=str(lb.attributes.get("color") or ""),
+                           description=str(lb.attributes.get("description") or ""),
+                           project_label=bool(lb.attributes.get("is_project_label", True)))
+                for lb in self._project.labels.list(get_all=True, per_page=PER_PAGE)]
+
+    @_translate("create a label")
+    def create_label(self, name: str, color: str, description: str) -> LabelState:
+        lb = self._project.labels.create({"name": name, "color": color,
+                                          "description": description})
+        return LabelState(id=int(lb.attributes["id"]), name=name, color=color,
+                          description=description)
+
+    @_translate("update a label")
+    def update_label(self, name: str, changes: Mapping[str, str]) -> None:
+        self._project.labels.update(name, dict(changes))
+
+    # ------------------------------------------------------------------- boards
+    @_translate("list boards")
+    def boards(self) -> list[BoardState]:
+        found = []
+        for board in self._project.boards.list(get_all=True, per_page=PER_PAGE):
+            lists = board.attributes.get("lists")
+            if lists is None:  # older GitLab: the listing lacks them, ask the board
+                lists = [bl.attributes for bl in board.lists.list(get_all=True,
+                                                                  per_page=PER_PAGE)]
+            found.append(BoardState(id=int(board.attributes["id"]),
+                                    name=str(board.attributes["name"]),
+                                    lists=_list_labels(lists)))
+        return found
+
+    @_translate("create a board")
+    def create_board(self, name: str) -> BoardState:
+        board = self._project.boards.create({"name": name})
+        return BoardState(id=int(board.attributes["id"]), name=name,
+                          lists=_list_labels(board.attributes.get("lists") or []))
+
+    @_translate("add a list to a board")
+    def create_board_list(self, board_id: int, label_id: int) -> None:
+        board = self._project.boards.get(board_id, lazy=True)
+        board.lists.create({"label_id": label_id})
+
+    # ----------------------------------------------------------------- triggers
+    @_translate("list pipeline triggers")
+    def triggers(self) -> list[TriggerState]:
+        return [_trigger(t.attributes)
+                for t in self._project.triggers.list(get_all=True, per_page=PER_PAGE)]
+
+    @_translate("create a pipeline trigger")
+    def create_trigger(self, description: str) -> TriggerState:
+        return _trigger(self._project.triggers.create({"description": description}).attributes)
+
+    # -------------------------------------------------------------------- hooks
+    @_translate("list webhooks")
+    def hooks(self) -> list[HookState]:
+        return [_hook(h.attributes)
+                for h in self._project.hooks.list(get_all=True, per_page=PER_PAGE)]
+
+    @_translate("create the webhook")
+    def create_hook(self, fields: Mapping[str, Any]) -> HookState:
+        return _hook(self._project.hooks.create(dict(fields)).attributes)
+
+    @_translate("update the webhook")
+    def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None:
+        self._project.hooks.update(hook_id, dict(fields))
+
+    # ---------------------------------------------------------------- schedules
+    @_translate("list pipeline schedules")
+    def schedules(self) -> list[ScheduleState]:
+        return [_schedule(s.attributes) for s in
+                self._project.pipelineschedules.list(get_all=True, per_page=PER_PAGE)]
+
+    @_translate("read a pipeline schedule's variables")
+    def schedule_variables(self, schedule_id: int) -> dict[str, str]:
+        """Listings leave variables out; one schedule's GET has them."""
+        schedule = self._project.pipelineschedules.get(schedule_id)
+        return {str(v["key"]): str(v.get("value") or "")
+                for v in schedule.attributes.get("variables") or []}
+
+    @_translate("create a pipeline schedule")
+    def create_schedule(self, fields: Mapping[str, Any]) -> ScheduleState:
+        return _schedule(self._project.pipelineschedules.create(dict(fields)).attributes)
+
+    @_translate("update a pipeline schedule")
+    def update_schedule(self, schedule_id: int, fields: Mapping[str, Any]) -> None:
+        self._project.pipelineschedules.update(schedule_id, dict(fields))
+
+    @_translate("create a pipeline schedule variable")
+    def create_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
+        schedule = self._project.pipelineschedules.get(schedule_id, lazy=True)
+        schedule.variables.create({"key": key, "value": value})
+
+    @_translate("update a pipeline schedule variable")
+    def update_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
+        schedule = self._project.pipelineschedules.get(schedule_id, lazy=True)
+        schedule.variables.update(key, {"value": value})
+
+
+def _list_labels(lists: list[Any]) -> tuple[str, ...]:
+    """Label lists only (backlog and closed have no label), by position."""
+    with_label = [bl for bl in lists if isinstance(bl, dict) and isinstance(bl.get("label"),
+                                                                              dict)]
+    with_label.sort(key=lambda bl: int(bl.get("position") or 0))
+    return tuple(str(bl["label"].get("name") or bl["label"].get("title") or "")
+                 for bl in with_label)
+
+
+def _trigger(attrs: dict[str, Any]) -> TriggerState:
+    return TriggerState(id=int(attrs["id"]), description=str(attrs.get("description") or ""),
+                        token=str(attrs.get("token") or ""))
+
+
+def _hook(attrs: dict[str, Any]) -> HookState:
+    return HookState(id=int(attrs["id"]), url=str(attrs.get("url") or ""),
+                     events={k: bool(attrs[k]) for k in HOOK_EVENT_FIELDS if k in attrs})
+
+
+def _schedule(attrs: dict[str, Any]) -> ScheduleState:
+    return ScheduleState(id=int(attrs["id"]), description=str(attrs.get("description") or ""),
+                         cron=str(attrs.get("cron") or ""),
+                         cron_timezone=str(attrs.get("cron_timezone") or ""),
+                         ref=str(attrs.get("ref") or ""), active=bool(attrs.get("active")))

@@ -1,0 +1,511 @@
+"""`bootstrap`: set a GitLab project up so the whole flow works, idempotently.
+
+Desired state comes from the configuration; actual state from GitLab (a few listings). The
+reconcile is pure: `plan(desired, actual)` returns one Action per object, in order, each
+`ok`, `create` or `update`, matched by natural key (label name, board name, list label,
+trigger description, hook URL without its token or by the token it carries, schedule
+description). Only what differs is written; nothing is ever deleted, so whatever else lives
+in the project (other hooks, boards, labels) is left as it is. A dry run prints the same
+actions and writes nothing.
+
+The webhook URL carries the trigger token, a secret: no action, line or error shows it
+(`...?token=***`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qs, quote, urlsplit
+
+from match_staging.config import Config
+from match_staging.errors import ConfigError, TrackerError
+from match_staging.labels import label_specs, state_label
+from match_staging.model import LabelSpec, State
+from match_staging.trackers.gitlab_project import (
+    BoardState,
+    HookState,
+    LabelState,
+    ScheduleState,
+    TriggerState,
+)
+
+TRIGGER_DESCRIPTION = "match-staging webhook"
+SCHEDULE_DESCRIPTION = "match-staging digest"
+SCHEDULE_VARIABLES = {"MATCH_STAGING_JOB": "digest"}
+BOARD_STATES = (State.PENDING, State.APPROVED, State.REJECTED, State.SENT)
+# issues only: notes and pushes would start a pipeline per comment and per commit
+HOOK_EVENTS = {"issues_events": True, "confidential_issues_events": False,
+               "note_events": False, "confidential_note_events": False,
+               "push_events": False, "merge_requests_events": False,
+               "tag_push_events": False}
+MIN_READABLE_TOKEN = 20  # GitLab shows other users' trigger tokens cut to a few characters
+MASKED_QUERY = "token=***"
+
+
+class ProjectAdmin(Protocol):
+    """What bootstrap needs from GitLab (trackers.gitlab_project.GitLabProject)."""
+
+    location: str
+
+    @property
+    def requests(self) -> int: ...
+    def project_id(self) -> int: ...
+    def labels(self) -> list[LabelState]: ...
+    def create_label(self, name: str, color: str, description: str) -> LabelState: ...
+    def update_label(self, name: str, changes: Mapping[str, str]) -> None: ...
+    def boards(self) -> list[BoardState]: ...
+    def create_board(self, name: str) -> BoardState: ...
+    def create_board_list(self, board_id: int, label_id: int) -> None: ...
+    def triggers(self) -> list[TriggerState]: ...
+    def create_trigger(self, description: str) -> TriggerState: ...
+    def hooks(self) -> list[HookState]: ...
+    def create_hook(self, fields: Mapping[str, Any]) -> HookState: ...
+    def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None: ...
+    def schedules(self) -> list[ScheduleState]: ...
+    def schedule_variables(self, schedule_id: int) -> dict[str, str]: ...
+    def create_schedule(self, fields: Mapping[str, Any]) -> ScheduleState: ...
+    def update_schedule(self, schedule_id: int, fields: Mapping[str, Any]) -> None: ...
+    def create_schedule_variable(self, schedule_id: int, key: str, value: str) -> None: ...
+    def update_schedule_variable(self, schedule_id: int, key: str, value: str) -> None: ...
+
+
+# --------------------------------------------------------------------------- state
+
+@dataclass(frozen=True)
+class Desired:
+    labels: tuple[LabelSpec, ...]
+    board: str
+    board_lists: tuple[str, ...]
+    trigger: str
+    hook_base: str  # the webhook URL without `?token=...`
+    schedule: Mapping[str, Any]  # description, ref, cron, cron_timezone, active
+    schedule_variables: Mapping[str, str]
+
+
+@dataclass
+class Actual:
+    labels: list[LabelState] = field(default_factory=list)
+    boards: list[BoardState] = field(default_factory=list)
+    triggers: list[TriggerState] = field(default_factory=list)
+    hooks: list[HookState] = field(default_factory=list)
+    schedules: list[ScheduleState] = field(default_factory=list)
+    schedule_variables: dict[str, str] = field(default_factory=dict)  # of our schedule
+
+
+@dataclass
+class _Context:
+    """What applying learns as it goes: ids and the token of objects it just created."""
+
+    admin: ProjectAdmin
+    label_ids: dict[str, int]
+    board_ids: dict[str, int]
+    trigger_token: str | None
+    schedule_id: int | None
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str    # "ok", "create" or "update"
+    what: str    # e.g. 'label job-match/pending', 'board "Job matches"'
+    detail: str = ""
+    apply: Callable[[_Context], None] | None = field(default=None, compare=False, repr=False)
+
+    def line(self) -> str:
+        return f"{self.kind:<6} {self.what}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class BootstrapReport:
+    actions: list[Action]
+    dry_run: bool
+    location: str = ""
+    applied: int = 0                   # changes written (0 in a dry run)
+    error: TrackerError | None = None  # the change that failed; later ones were not tried
+    requests: int = 0
+    secrets: list[str] = field(default_factory=list)  # for the CLI's output redaction
+
+    @property
+    def changes(self) -> list[Action]:
+        return [a for a in self.actions if a.kind != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def lines(self) -> list[str]:
+        """One line per action, the same in a dry run and a real one; a failed run stops
+        at the change that failed."""
+        out: list[str] = []
+        done = 0
+        for action in self.actions:
+            if self.error is not None and action.kind != "ok" and done == self.applied:
+                out.append(f"failed {action.what}: {self.error}")
+                break
+            out.append(action.line())
+            done += action.kind != "ok"
+        return out
+
+    def summary(self) -> str:
+        ok = len(self.actions) - len(self.changes)
+        cost = f" · {self.requests} GitLab requests"
+        if self.error is not None:
+            return (f"stopped after {self.applied} of {len(self.changes)} changes; run "
+                    f"bootstrap again once fixed, it goes on where it stopped{cost}")
+        if not self.changes:
+            prefix = "dry run: " if self.dry_run else ""
+            return f"{prefix}nothing to change: the project is set up{cost}"
+        if self.dry_run:
+            return (f"dry run: {len(self.changes)} changes would be made, {ok} up to date; "
+                    f"nothing was changed{cost}")
+        return f"{self.applied} changes made, {ok} up to date{cost}"
+
+
+# --------------------------------------------------------------------------- desired
+
+def schedule_timezone(cfg: Config) -> str:
+    quiet = cfg.notification.preferences.quiet_hours
+    return cfg.gitlab.digest_timezone or (quiet.timezone if quiet else "") or "UTC"
+
+
+def desired(cfg: Config, project_id: int) -> Desired:
+    ref = cfg.gitlab.ref
+    base = (f"{cfg.gitlab.url.rstrip('/')}/api/v4/projects/{project_id}/ref/"
+            f"{quote(ref, safe='')}/trigger/pipeline")
+    return Desired(
+        labels=tuple(label_specs(cfg.labels)),
+        board=cfg.gitlab.board,
+        board_lists=tuple(state_label(cfg.labels, s) for s in BOARD_STATES),
+        trigger=TRIGGER_DESCRIPTION,
+        hook_base=base,
+        schedule={"description": SCHEDULE_DESCRIPTION, "ref": ref,
+                  "cron": cfg.gitlab.digest_cron, "cron_timezone": schedule_timezone(cfg),
+                  "active": True},
+        schedule_variables=dict(SCHEDULE_VARIABLES),
+    )
+
+
+def observe(admin: ProjectAdmin, want: Desired) -> Actual:
+    """Actual state: five listings, plus our schedule's variables when it exists."""
+    actual = Actual(labels=admin.labels(), boards=admin.boards(), triggers=admin.triggers(),
+                    hooks=admin.hooks(), schedules=admin.schedules())
+    schedule = _find_schedule(actual.schedules, want)
+    if schedule is not None:
+        actual.schedule_variables = admin.schedule_variables(schedule.id)
+    return actual
+
+
+# --------------------------------------------------------------------------- plan
+
+def plan(want: Desired, actual: Actual) -> list[Action]:
+    """The actions that bring `actual` to `want`; pure (nothing is read or written)."""
+    return (_plan_labels(want, actual) + _plan_board(want, actual)
+            + _plan_trigger_and_hook(want, actual) + _plan_schedule(want, actual))
+
+
+def _plan_labels(want: Desired, actual: Actual) -> list[Action]:
+    existing = {lb.name: lb for lb in actual.labels}
+    actions = []
+    for spec in want.labels:
+        what = f"label {spec.name}"
+        found = existing.get(spec.name)
+        if found is None:
+            actions.append(Action("create", what, spec.color,
+                                  _create_label(spec)))
+            continue
+        changes: dict[str, str] = {}
+        shown = []
+        if found.color.lower() != spec.color.lower():
+            changes["color"] = spec.color
+            shown.append(f"color {found.color} -> {spec.color}")
+        if found.description.strip() != spec.description:
+            changes["description"] = spec.description
+            shown.append(f"description {_short(found.description)!r} -> "
+                         f"{_short(spec.description)!r}")
+        if not changes:
+            actions.append(Action("ok", what))
+        elif not found.project_label:
+            actions.append(Action("ok", what, f"group label, left as it is: "
+                                              f"{', '.join(shown)}"))
+        else:
+            actions.append(Action("update", what, ", ".join(shown),
+                                  _update_label(spec.name, changes)))
+    return actions
+
+
+def _plan_board(want: Desired, actual: Actual) -> list[Action]:
+    what = f'board "{want.board}"'
+    board = next((b for b in actual.boards if b.name == want.board), None)
+    actions = []
+    if board is None:
+        actions.append(Action("create", what, apply=_create_board(want.board)))
+        present: tuple[str, ...] = ()
+    else:
+        present = board.lists
+        ours = [name for name in present if name in want.board_lists]
+        expected = [name for name in want.board_lists if name in present]
+        note = "" if ours == expected else "lists in another order, left as they are"
+        actions.append(Action("ok", what, note))
+    for name in want.board_lists:
+        if name not in present:
+            actions.append(Action("create", f'list {name} on board "{want.board}"',
+                                  apply=_create_board_list(want.board, name)))
+    return actions
+
+
+def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
+    actions = []
+    what = f'trigger "{want.trigger}"'
+    trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
+    if trigger is None:
+        actions.append(Action("create", what, apply=_create_trigger(want.trigger)))
+        token = None
+    else:
+        if len(trigger.token) < MIN_READABLE_TOKEN:
+            raise TrackerError(
+                f'the pipeline trigger "{want.trigger}" belongs to another user, so its token '
+                "cannot be read to build the webhook URL: take ownership of it (Settings > "
+                "CI/CD > Pipeline trigger tokens) or delete it, then run bootstrap again; "
+                "nothing was changed")
+        actions.append(Action("ok", what))
+        token = trigger.token
+
+    shown = f"{want.hook_base}?{MASKED_QUERY}"
+    hook = _find_hook(actual.hooks, want.hook_base, token)
+    if hook is None:
+        actions.append(Action("create", f"hook {shown}", "issue events",
+                              _create_hook(want.hook_base)))
+        return actions
+    fields: dict[str, Any] = {}
+    changes = []
+    url_change = _url_change(hook.url, want.hook_base, token)
+    if url_change:
+        fields["url"] = None  # the URL with the token is filled in when applied
+        changes.append(url_change)
+    for name, value in HOOK_EVENTS.items():
+        if name in hook.events and hook.events[name] != value:
+            fields[name] = value
+            changes.append(f"{name} {_bool(hook.events[name])} -> {_bool(value)}")
+    if not fields:
+        actions.append(Action("ok", f"hook {shown}"))
+    else:
+        actions.append(Action("update", f"hook {shown}", ", ".join(changes),
+                              _update_hook(hook.id, want.hook_base, fields)))
+    return actions
+
+
+def _plan_schedule(want: Desired, actual: Actual) -> list[Action]:
+    fields = want.schedule
+    what = f'schedule "{fields["description"]}"'
+    schedule = _find_schedule(actual.schedules, want)
+    actions = []
+    if schedule is None:
+        actions.append(Action("create", what, f"{fields['cron']} {fields['cron_timezone']} on "
+                                              f"{fields['ref']}", _create_schedule(fields)))
+        variables: dict[str, str] = {}
+    else:
+        current = {"ref": _branch(schedule.ref), "cron": schedule.cron,
+                   "cron_timezone": schedule.cron_timezone, "active": schedule.active}
+        changes = {k: v for k, v in fields.items() if k in current and current[k] != v}
+        if changes:
+            shown = ", ".join(f"{k} {_show(current[k])} -> {_show(v)}"
+                              for k, v in changes.items())
+            actions.append(Action("update", what, shown,
+                                  _update_schedule(schedule.id, changes)))
+        else:
+            actions.append(Action("ok", what))
+        variables = actual.schedule_variables
+    for key, value in want.schedule_variables.items():
+        var = f"schedule variable {key}={value}"
+        if key not in variables:
+            actions.append(Action("create", var, apply=_set_variable(key, value, True)))
+        elif variables[key] != value:
+            actions.append(Action("update", var, f"was {variables[key]!r}",
+                                  _set_variable(key, value, False)))
+        else:
+            actions.append(Action("ok", var))
+    return actions
+
+
+def _find_schedule(schedules: Sequence[ScheduleState], want: Desired) -> ScheduleState | None:
+    return next((s for s in schedules if s.description == want.schedule["description"]), None)
+
+
+def _find_hook(hooks: Sequence[HookState], base: str, token: str | None) -> HookState | None:
+    """Ours is the hook at our trigger URL (whatever token it carries), else the hook that
+    carries our trigger's token (e.g. after the GitLab URL changed)."""
+    same_base = next((h for h in hooks if _normal(h.url) == _normal(base)), None)
+    if same_base is not None or token is None:
+        return same_base
+    return next((h for h in hooks if token in _hook_tokens(h.url)), None)
+
+
+def _normal(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def _url_change(url: str, base: str, token: str | None) -> str:
+    """How the hook's URL differs from ours, told without the token; "" when it does not."""
+    if token is not None and url == f"{base}?token={token}":
+        return ""
+    if _normal(url) != _normal(base):
+        return f"url {_normal(url)}?{MASKED_QUERY} -> {base}?{MASKED_QUERY}"
+    if token is None:
+        return "token: the new trigger's"
+    if token not in _hook_tokens(url):
+        return "token: the trigger's"
+    return "url: query or spelling"
+
+
+def _hook_tokens(url: str) -> list[str]:
+    return parse_qs(urlsplit(url).query).get("token", [])
+
+
+def _branch(ref: str) -> str:
+    return ref.removeprefix("refs/heads/")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _show(value: Any) -> str:
+    return _bool(value) if isinstance(value, bool) else str(value)
+
+
+# --------------------------------------------------------------------------- apply steps
+
+def _create_label(spec: LabelSpec) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        created = ctx.admin.create_label(spec.name, spec.color, spec.description)
+        ctx.label_ids[spec.name] = created.id
+
+    return step
+
+
+def _update_label(name: str, changes: dict[str, str]) -> Callable[[_Context], None]:
+    return lambda ctx: ctx.admin.update_label(name, changes)
+
+
+def _create_board(name: str) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        ctx.board_ids[name] = ctx.admin.create_board(name).id
+
+    return step
+
+
+def _create_board_list(board: str, label: str) -> Callable[[_Context], None]:
+    return lambda ctx: ctx.admin.create_board_list(ctx.board_ids[board], ctx.label_ids[label])
+
+
+def _create_trigger(description: str) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        ctx.trigger_token = ctx.admin.create_trigger(description).token
+
+    return step
+
+
+def _hook_url(ctx: _Context, base: str) -> str:
+    if not ctx.trigger_token:
+        raise TrackerError("no trigger token to build the webhook URL with")
+    return f"{base}?token={ctx.trigger_token}"
+
+
+def _create_hook(base: str) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        ctx.admin.create_hook({"url": _hook_url(ctx, base), **HOOK_EVENTS})
+
+    return step
+
+
+def _update_hook(hook_id: int, base: str,
+                 fields: dict[str, Any]) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        # the URL always goes along: GitLab's hook update has required it
+        ctx.admin.update_hook(hook_id, {**fields, "url": _hook_url(ctx, base)})
+
+    return step
+
+
+def _create_schedule(fields: Mapping[str, Any]) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        ctx.schedule_id = ctx.admin.create_schedule(fields).id
+
+    return step
+
+
+def _update_schedule(schedule_id: int, changes: dict[str, Any]) -> Callable[[_Context], None]:
+    return lambda ctx: ctx.admin.update_schedule(schedule_id, changes)
+
+
+def _set_variable(key: str, value: str, create: bool) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        if ctx.schedule_id is None:
+            raise TrackerError("no pipeline schedule to set the variable on")
+        if create:
+            ctx.admin.create_schedule_variable(ctx.schedule_id, key, value)
+        else:
+            ctx.admin.update_schedule_variable(ctx.schedule_id, key, value)
+
+    return step
+
+
+# --------------------------------------------------------------------------- run
+
+HOOK_REFUSED_HINT = ("; a self-managed GitLab refuses webhooks to its own address unless an "
+                     "administrator allows requests to the local network (Admin > Settings > "
+                     "Network > Outbound requests)")
+
+
+def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapReport:
+    want = desired(cfg, admin.project_id())
+    actual = observe(admin, want)
+    actions = plan(want, actual)
+    trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
+    schedule = _find_schedule(actual.schedules, want)
+    report = BootstrapReport(actions=actions, dry_run=dry_run, location=admin.location,
+                             secrets=[trigger.token] if trigger and trigger.token else [])
+    if not dry_run:
+        ctx = _Context(admin=admin, label_ids={lb.name: lb.id for lb in actual.labels},
+                       board_ids={b.name: b.id for b in actual.boards},
+                       trigger_token=trigger.token if trigger else None,
+                       schedule_id=schedule.id if schedule else None)
+        for action in actions:
+            if action.apply is None:
+                continue
+            try:
+                action.apply(ctx)
+            except TrackerError as exc:
+                if action.what.startswith("hook ") and exc.status == 422:
+                    exc = TrackerError(f"{exc}{HOOK_REFUSED_HINT}", status=exc.status)
+                report.error = exc
+                break
+            report.applied += 1
+        if ctx.trigger_token and ctx.trigger_token not in report.secrets:
+            report.secrets.append(ctx.trigger_token)
+    report.requests = admin.requests
+    return report
+
+
+def run(cfg: Config, env: Mapping[str, str], dry_run: bool) -> BootstrapReport:
+    """Connect to GitLab the way every command does (GITLAB_URL, GITLAB_TOKEN, project) and
+    bootstrap. There is no local tracker to set up: without a token this is a usage error."""
+    token = env.get("GITLAB_TOKEN", "")
+    if not token:
+        raise ConfigError("GITLAB_TOKEN is not set: bootstrap sets up a GitLab project and "
+                          "needs an api token of a Maintainer (webhooks, triggers and "
+                          "schedules need that role)")
+    missing = [name for name, value in (("GITLAB_URL", cfg.gitlab.url),
+                                        ("GITLAB_PROJECT", cfg.gitlab.project)) if not value]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} not set (nor gitlab.url / gitlab.project "
+                          "in the configuration, nor CI_SERVER_URL / CI_PROJECT_ID)")
+    from match_staging.trackers.gitlab_project import GitLabProject
+
+    admin = GitLabProject(cfg.gitlab.url, token, cfg.gitlab.project, timeout=cfg.gitlab.timeout)
+    return bootstrap(cfg, admin, dry_run=dry_run)

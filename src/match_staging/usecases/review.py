@@ -1,0 +1,202 @@
+"""The review gate: apply a reviewer's change of state label, or revert it, with an audit
+note. Driven by the issue webhook (`transition`), by `review` from the shell, and by the
+scheduled `digest`, which repairs what a lost webhook event never delivered.
+
+A handled event costs three requests: read the issue, one update (labels, audited state in
+the description, open/closed), one note. A replayed event costs one: the issue already
+shows the audited state. The payload only says which issue to look at and who acted; what
+happens is decided from the issue as GitLab has it now."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from match_staging import render, workflow
+from match_staging.config import Config
+from match_staging.errors import ConfigError, InputError
+from match_staging.labels import state_label
+from match_staging.model import IssueRef, State
+from match_staging.trackers.base import Tracker
+
+Outcome = Literal["applied", "reverted", "unchanged", "ignored"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """The parts of an Issue Hook payload the gate uses (platform-facts.md)."""
+
+    iid: int
+    actor: str
+    actor_id: int
+
+
+@dataclass
+class ReviewResult:
+    outcome: Outcome
+    message: str
+    iid: int | None = None
+    after: State | None = None
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where and when a review step runs, for its audit note."""
+
+    now: datetime
+    pipeline_url: str = ""
+    pipeline_id: str = ""
+
+
+@dataclass
+class ReconcileReport:
+    results: list[ReviewResult] = field(default_factory=list)
+    webhook_problems: list[str] = field(default_factory=list)
+
+
+def context_from(env: Mapping[str, str], now: datetime) -> Context:
+    return Context(now=now, pipeline_url=env.get("CI_PIPELINE_URL", ""),
+                   pipeline_id=env.get("CI_PIPELINE_ID", ""))
+
+
+def parse_event(payload: Any, cfg: Config) -> Event | str:
+    """The event, or the one-line reason it is not one the gate handles."""
+    if not isinstance(payload, dict):
+        return "the payload is not a JSON object"
+    kind = payload.get("object_kind")
+    if kind != "issue":
+        return f"a {kind!s} event: only issue events change a match's state" \
+            if isinstance(kind, str) else "no object_kind: not a GitLab webhook payload"
+    attrs, user = payload.get("object_attributes"), payload.get("user")
+    if not isinstance(attrs, dict) or not isinstance(user, dict):
+        return "the issue event has no object_attributes or user"
+    iid, actor = attrs.get("iid"), user.get("username")
+    if isinstance(iid, bool) or not isinstance(iid, int) or iid <= 0 \
+            or not isinstance(actor, str) or not actor:
+        return "the issue event has no usable iid or user.username"
+    actor_id = user.get("id") if isinstance(user.get("id"), int) else 0
+    changes = payload.get("changes")
+    diff = changes.get("labels") if isinstance(changes, dict) else None
+    if not isinstance(diff, dict):
+        return f"issue #{iid}: no label change in this event"
+    titles = _titles(payload.get("labels")) | _titles(attrs.get("labels"))
+    titles |= _titles(diff.get("previous")) | _titles(diff.get("current"))
+    if cfg.labels.match not in titles:
+        return f"issue #{iid} is not a job match"
+    if cfg.gitlab.bot_username and actor == cfg.gitlab.bot_username:
+        return f"issue #{iid}: the tool's own change"
+    return Event(iid=iid, actor=actor, actor_id=int(actor_id or 0))
+
+
+def _titles(labels: Any) -> set[str]:
+    if not isinstance(labels, list):
+        return set()
+    return {str(lb["title"]) for lb in labels if isinstance(lb, dict) and "title" in lb}
+
+
+def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
+    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (interface.md)."""
+    if cfg.workflow.reviewers:
+        return username in cfg.workflow.reviewers
+    assignee = cfg.notification.channels.gitlab_todo.assignee_id
+    if assignee is None:
+        raise ConfigError("workflow.reviewers is empty and notification.channels.gitlab_todo."
+                          "assignee_id is not set: nobody may review job matches")
+    return user_id == assignee
+
+
+def transition(cfg: Config, tracker: Tracker, payload: Any, ctx: Context) -> ReviewResult:
+    """Apply one issue-webhook event."""
+    event = parse_event(payload, cfg)
+    if isinstance(event, str):
+        return ReviewResult("ignored", event)
+    issue = tracker.get_issue(event.iid)
+    if issue is None or cfg.labels.match not in issue.labels:
+        return ReviewResult("ignored", f"issue #{event.iid} is not a job match", event.iid)
+    authorised = is_reviewer(cfg, event.actor, event.actor_id)
+    return settle(cfg, tracker, issue, event.actor, authorised, ctx)
+
+
+def settle(cfg: Config, tracker: Tracker, issue: IssueRef, actor: str, authorised: bool,
+           ctx: Context, *, reconciled: bool = False) -> ReviewResult:
+    """Decide on the issue as it is, then apply or revert with one update and one note."""
+    audited = workflow.audited_state(issue.description)
+    decision = workflow.decide(cfg.labels, issue.labels, audited, actor, authorised)
+    if not decision.changes:
+        return ReviewResult("unchanged", f"#{issue.iid}: {decision.reason}", issue.iid,
+                            decision.after)
+    record_step(cfg, tracker, issue, decision, actor, ctx, reconciled=reconciled)
+    outcome: Outcome = "applied" if decision.verdict == "apply" else "reverted"
+    return ReviewResult(outcome, f"#{issue.iid}: {decision.reason}", issue.iid, decision.after)
+
+
+def record_step(cfg: Config, tracker: Tracker, issue: IssueRef, decision: workflow.Decision,
+                actor: str, ctx: Context, *, reconciled: bool = False,
+                comment: str = "") -> IssueRef:
+    add, remove = workflow.label_changes(cfg.labels, issue.labels, decision.after)
+    closes = (decision.after == State.REJECTED and cfg.workflow.close_rejected) or \
+             (decision.after == State.SENT and cfg.workflow.close_sent)
+    state_event = "close" if closes and issue.state != "closed" else None
+    if decision.after in (State.PENDING, State.APPROVED) and issue.state == "closed":
+        state_event = "reopen"  # a match under review stays on the board
+    description = workflow.with_audited_state(issue.description, decision.after)
+    updated = tracker.update_issue(
+        issue.iid, add=add, remove=remove, state_event=state_event,
+        description=description if description != issue.description else None)
+    tracker.add_note(issue.iid, audit_note(cfg, decision, actor, ctx, reconciled=reconciled,
+                                           comment=comment))
+    return updated
+
+
+def audit_note(cfg: Config, decision: workflow.Decision, actor: str, ctx: Context, *,
+               reconciled: bool = False, comment: str = "", **extra: Any) -> str:
+    when = ctx.now.astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    pipeline = render.link(ctx.pipeline_url, f"pipeline {ctx.pipeline_id or ''}".strip()) \
+        if ctx.pipeline_url else ""
+    verdict = extra.pop("verdict", decision.verdict)
+    return render.render("audit_note.md.j2", cfg.staging.templates_dir, verdict=verdict,
+                         before=decision.before.value, after=decision.after.value,
+                         reason=decision.reason, actor=actor, when=when, pipeline=pipeline,
+                         reconciled=reconciled, comment=comment, **extra)
+
+
+def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, reason: str,
+           ctx: Context) -> ReviewResult:
+    """The reviewer's step from the shell: the token's holder is the reviewer."""
+    issue = tracker.get_issue(iid)
+    if issue is None or cfg.labels.match not in issue.labels:
+        raise InputError(f"#{iid}", "no job-match issue with that number")
+    current = workflow.states_in(cfg.labels, issue.labels)
+    audited = workflow.audited_state(issue.description) or State.PENDING
+    if current != [State.PENDING] or audited != State.PENDING:
+        shown = ", ".join(s.value for s in current) or "no state"
+        raise InputError(f"#{iid}", f"is {shown}, not pending: only pending matches are "
+                                    "approved or rejected")
+    decision = workflow.Decision("apply", State.PENDING, target,
+                                 f"{State.PENDING.value} -> {target.value}")
+    record_step(cfg, tracker, issue, decision, actor, ctx, comment=reason)
+    return ReviewResult("applied", f"#{iid}: {decision.reason}", iid, target)
+
+
+def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
+    """Apply or revert what lost webhook events never delivered, using label events to
+    know who changed the state label."""
+    report = ReconcileReport(webhook_problems=tracker.webhook_problems())
+    since = ctx.now - timedelta(days=cfg.workflow.reconcile_days)
+    state_labels = {state_label(cfg.labels, s) for s in State}
+    for issue in tracker.changed_issues([cfg.labels.match], since):
+        audited = workflow.audited_state(issue.description)
+        present = workflow.states_in(cfg.labels, issue.labels)
+        if audited is None or present == [audited]:
+            continue
+        changes = [e for e in tracker.label_events(issue.iid) if e.label in state_labels]
+        last = changes[-1] if changes else None
+        actor = last.user if last else "unknown"
+        authorised = bool(last) and is_reviewer(cfg, actor, last.user_id if last else 0)
+        report.results.append(settle(cfg, tracker, issue, actor, authorised, ctx,
+                                     reconciled=True))
+    return report
