@@ -1,0 +1,313 @@
+"""The review gate against the fake GitLab, with payloads shaped like GitLab's Issue Hook."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gitlab
+import pytest
+
+from match_staging.cli import main
+from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.smtp_sink import SmtpSink
+
+FIXTURES = Path(__file__).parent / "fixtures" / "gitlab"
+NOW = "2026-02-08T14:30:00+01:00"
+REVIEWER, MALLORY, BOT = 2, 3, 1
+
+
+@dataclass
+class Gate:
+    fake: FakeGitLab
+    smtp: SmtpSink
+    repo: Path
+    capsys: pytest.CaptureFixture[str]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"GITLAB_URL": self.fake.url, "GITLAB_TOKEN": self.fake.token,
+                "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": NOW,
+                "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
+                "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot",
+                "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__PORT": str(self.smtp.port),
+                "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none",
+                "SMTP_HOST": "127.0.0.1", "CI_PIPELINE_URL": "https://gl.example/p/-/pipelines/77",
+                "CI_PIPELINE_ID": "77", **extra}
+
+    def run(self, *argv: str, **extra: str) -> tuple[int, str]:
+        self.capsys.readouterr()
+        code = main(list(argv), self.env(**extra))
+        captured = self.capsys.readouterr()
+        assert "Traceback" not in captured.out + captured.err
+        return code, captured.out + captured.err
+
+    def move(self, iid: int, user: int, add: str = "", remove: str = "") -> dict[str, Any]:
+        """A person changes labels on the board; returns the webhook GitLab would send."""
+        before = copy.deepcopy(self.fake.issues[iid])
+        self.fake.acting_user_id = user
+        try:
+            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
+            data = {k: v for k, v in (("add_labels", add), ("remove_labels", remove)) if v}
+            client.projects.get(1, lazy=True).issues.update(iid, data)
+        finally:
+            self.fake.acting_user_id = BOT
+        return hook(self.fake, iid, user, before["labels"])
+
+    def payload(self, data: dict[str, Any]) -> str:
+        path = self.repo / "payload.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return str(path)
+
+    def labels(self, iid: int) -> list[str]:
+        return sorted(lb for lb in self.fake.issues[iid]["labels"] if lb.startswith("job-match/"))
+
+    def notes(self, iid: int) -> list[str]:
+        return [n["body"] for n in self.fake.notes.get(iid, [])]
+
+
+def hook(fake: FakeGitLab, iid: int, user: int, previous: list[str]) -> dict[str, Any]:
+    """GitLab's documented Issue Hook example, made to describe this change."""
+    data: dict[str, Any] = json.loads((FIXTURES / "issue_hook_example.json").read_text())
+    person = fake.users[user]
+    data["user"].update(id=person["id"], username=person["username"], name=person["name"])
+    current = fake.issues[iid]["labels"]
+    data["object_attributes"].update(iid=iid, action="update", labels=_objs(current))
+    data["labels"] = _objs(current)
+    data["changes"]["labels"] = {"previous": _objs(previous), "current": _objs(current)}
+    return data
+
+
+def _objs(names: list[str]) -> list[dict[str, Any]]:
+    return [{"id": n, "title": name, "color": "#ffffff", "type": "ProjectLabel"}
+            for n, name in enumerate(names)]
+
+
+@pytest.fixture
+def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
+    with FakeGitLab() as fake, SmtpSink() as smtp:
+        world = Gate(fake, smtp, repo, capsys)
+        code, out = world.run("stage")
+        assert code == 0, out
+        yield world
+
+
+def test_authorised_approval_is_applied_with_an_audit_note(gate: Gate) -> None:
+    event = gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.reset_log()
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0
+    assert "applied   #1: pending -> approved · 3 GitLab requests" in out
+    assert gate.labels(1) == ["job-match/approved"]
+    assert "state: approved" in gate.fake.issues[1]["description"]
+    (note,) = gate.notes(1)
+    assert note.startswith("**Review:** pending → **approved** by reviewer")
+    assert "- When: 2026-02-08 14:30 CET" in note
+    assert "[pipeline 77](<https://gl.example/p/-/pipelines/77>)" in note
+    assert gate.fake.issues[1]["state"] == "opened"
+
+    # the same event again (a replay, or GitLab's retry) changes nothing
+    gate.fake.reset_log()
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0 and "unchanged #1: already approved: nothing to do · 1 GitLab" in out
+    assert len(gate.notes(1)) == 1
+    assert [r.method for r in gate.fake.requests] == ["GET"]
+
+
+def test_rejection_closes_the_issue(gate: Gate) -> None:
+    event = gate.move(2, REVIEWER, add="job-match/rejected", remove="job-match/pending")
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0, out
+    assert gate.labels(2) == ["job-match/rejected"]
+    assert gate.fake.issues[2]["state"] == "closed"
+
+
+def test_unauthorised_change_is_reverted_with_a_reason(gate: Gate) -> None:
+    event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0
+    assert "reverted  #1: mallory may not review job matches" in out
+    assert gate.labels(1) == ["job-match/pending"]
+    assert gate.notes(1)[0].startswith("**Reverted:** mallory may not review job matches "
+                                       "(workflow.reviewers): back to pending")
+    assert gate.fake.issues[1].get("_mentions") in (None, [])  # the note mentions nobody
+
+
+@pytest.mark.parametrize(("add", "remove", "reason"), [
+    ("job-match/sent", "job-match/pending", "pending -> sent is not a transition"),
+    ("job-match/approved", "", "two state labels at once (pending, approved)"),
+    ("", "job-match/pending", "no state label"),
+])
+def test_invalid_changes_are_reverted(gate: Gate, add: str, remove: str, reason: str) -> None:
+    event = gate.move(3, REVIEWER, add=add, remove=remove)
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0
+    assert f"reverted  #3: {reason}: back to pending" in out
+    assert gate.labels(3) == ["job-match/pending"]
+
+
+def test_approved_then_sent_on_the_board_is_a_transition(gate: Gate) -> None:
+    gate.run("transition", "--payload", gate.payload(
+        gate.move(4, REVIEWER, add="job-match/approved", remove="job-match/pending")))
+    event = gate.move(4, REVIEWER, add="job-match/sent", remove="job-match/approved")
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0
+    assert "applied   #4: approved -> sent" in out
+    assert gate.fake.issues[4]["state"] == "closed"
+
+
+def test_events_that_are_not_ours_end_quietly_without_requests(gate: Gate) -> None:
+    note_event = json.loads((FIXTURES / "note_hook_issue_example.json").read_text())
+    own = gate.move(1, BOT, add="job-match/approved", remove="job-match/pending")
+    other = hook(gate.fake, gate.fake.add_issue("Printer broken", labels=["bug"])["iid"],
+                 REVIEWER, [])
+    cases = {
+        "a note event: only issue events change a match's state": note_event,
+        "issue #1: the tool's own change": own,
+        "is not a job match": other,
+        "the payload is not a JSON object": [1, 2],
+        "no object_kind: not a GitLab webhook payload": {"hello": "world"},
+        "the issue event has no usable iid or user.username": {
+            "object_kind": "issue", "user": {"username": 5},
+            "object_attributes": {"iid": "1"}},
+        "the issue event has no object_attributes or user": {"object_kind": "issue"},
+        "no label change in this event": {**own, "changes": {"title": {}}},
+    }
+    for reason, payload in cases.items():
+        gate.fake.reset_log()
+        code, out = gate.run("transition", "--payload", gate.payload(payload))
+        assert code == 0, out
+        assert out.startswith("ignored   ") and reason in out, out
+        assert gate.fake.requests == [], reason
+    assert gate.run("transition", "--payload", gate.payload({}))[0] == 0
+    (gate.repo / "garbage.json").write_bytes(b"\xff{")
+    assert gate.run("transition", "--payload", str(gate.repo / "garbage.json"))[0] == 0
+
+
+def test_forged_actor_cannot_approve_what_gitlab_does_not_show(gate: Gate) -> None:
+    forged = hook(gate.fake, 1, REVIEWER, ["job-match", "job-match/pending"])
+    forged["changes"]["labels"]["current"] = _objs(["job-match", "job-match/approved"])
+    code, out = gate.run("transition", "--payload", gate.payload(forged))
+    assert code == 0 and "unchanged #1: already pending" in out
+    assert gate.labels(1) == ["job-match/pending"] and gate.notes(1) == []
+
+
+def test_transition_without_a_payload_is_a_usage_error(gate: Gate) -> None:
+    code, out = gate.run("transition")
+    assert code == 2 and "no payload" in out
+
+
+def test_gitlab_unreachable_exits_1(gate: Gate) -> None:
+    event = gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.fail_next("GET", r"/issues/1$", status=503)
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 1 and "GitLab could not read an issue: 503" in out
+
+
+def approve(gate: Gate, iid: int) -> None:
+    code, out = gate.run("transition", "--payload", gate.payload(
+        gate.move(iid, REVIEWER, add="job-match/approved", remove="job-match/pending")))
+    assert code == 0, out
+
+
+def test_send_emails_the_application_once_then_marks_it_sent(gate: Gate) -> None:
+    approve(gate, 1)  # Cloud Architect: apply by email, one attachment
+    code, out = gate.run("send", "1")
+    assert code == 0, out
+    assert "sent      #1: application sent to projekte@amoriabond.example" in out
+    (mail,) = gate.smtp.messages
+    assert mail["To"] == "projekte@amoriabond.example"
+    assert mail["Subject"] == "Cloud Architect – Wolfram Laube"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    assert "Sehr geehrte Damen und Herren," in str(body.get_content())
+    (attachment,) = list(mail.iter_attachments())
+    assert attachment.get_filename() == "Profil_Laube_w_Summary_DE.pdf"
+    assert attachment.get_content().startswith(b"%PDF")
+    assert gate.labels(1) == ["job-match/sent"]
+    assert gate.fake.issues[1]["state"] == "closed"
+    assert "**Sent:** the application went to projekte@amoriabond.example by smtp" in \
+        gate.notes(1)[-1]
+
+    code, out = gate.run("send", "1")
+    assert code == 1 and "is sent: only approved matches are sent" in out
+    assert len(gate.smtp.messages) == 1
+
+
+def test_nothing_is_sent_from_pending(gate: Gate) -> None:
+    code, out = gate.run("send", "1")
+    assert code == 1 and "#1: is pending: only approved matches are sent" in out
+    assert gate.smtp.messages == []
+
+
+def test_send_without_an_address_points_to_the_portal(gate: Gate) -> None:
+    approve(gate, 3)  # DevOps Engineer GCP: no apply address
+    code, out = gate.run("send", "3")
+    assert code == 0
+    assert "portal    #3 has no application address: apply on the portal " \
+           "(https://jobs.c4-energy.example/devops-gcp)" in out
+    assert gate.smtp.messages == [] and gate.labels(3) == ["job-match/approved"]
+
+
+def test_a_send_that_may_have_gone_out_is_not_repeated(gate: Gate) -> None:
+    approve(gate, 1)
+    gate.smtp.fail_next = 1
+    code, out = gate.run("send", "1")
+    assert code == 1 and "451" in out
+    assert gate.labels(1) == ["job-match/approved"]
+    # a run that died after handing the email over leaves the mark behind
+    issue = gate.fake.issues[1]
+    first, _, rest = issue["description"].partition("\n")
+    issue["description"] = f"{first}\n<!-- match-staging v1 sending: 2026-02-08T13:00Z -->\n{rest}"
+    code, out = gate.run("send", "1")
+    assert code == 1 and "a send started at 2026-02-08T13:00Z and may have gone out" in out
+    assert gate.smtp.messages == []
+    assert gate.run("send", "1", "--force")[0] == 0
+    assert len(gate.smtp.messages) == 1
+    assert "sending" not in gate.fake.issues[1]["description"]
+
+
+def test_auto_send_on_approval(gate: Gate) -> None:
+    event = gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    code, out = gate.run("transition", "--payload", gate.payload(event),
+                         MATCH_STAGING__WORKFLOW__AUTO_SEND="true")
+    assert code == 0, out
+    assert len(gate.smtp.messages) == 1 and gate.labels(1) == ["job-match/sent"]
+
+
+def test_review_from_the_shell(gate: Gate) -> None:
+    code, out = gate.run("review", "5", "--reject", "--reason", "80% on site: too far",
+                         GITLAB_USER_LOGIN="reviewer")
+    assert code == 0 and "applied   #5: pending -> rejected" in out
+    assert gate.labels(5) == ["job-match/rejected"]
+    assert "> 80% on site: too far" in gate.notes(5)[0]
+    code, out = gate.run("review", "5", "--approve")
+    assert code == 1 and "is rejected, not pending" in out
+
+
+def test_digest_repairs_events_the_webhook_never_delivered(gate: Gate) -> None:
+    gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.move(2, MALLORY, add="job-match/rejected", remove="job-match/pending")
+    code, out = gate.run("digest")
+    assert code == 0, out
+    assert "applied   #1: pending -> approved (missed by the webhook)" in out
+    assert "reverted  #2: mallory may not review job matches" in out
+    assert gate.labels(1) == ["job-match/approved"] and gate.labels(2) == ["job-match/pending"]
+    assert "The webhook never delivered this change" in gate.notes(1)[0]
+    code, out = gate.run("digest")
+    assert "missed by the webhook" not in out
+
+
+def test_digest_reports_a_disabled_webhook(gate: Gate) -> None:
+    gate.fake.hooks.append({"id": 9, "url": f"{gate.fake.url}/api/v4/projects/1/ref/main/"
+                            "trigger/pipeline?token=CANARY-TRIGGER", "issues_events": True,
+                            "alert_status": "temporarily_disabled",
+                            "disabled_until": "2026-02-08T15:00:00Z"})
+    code, out = gate.run("digest")
+    assert code == 1
+    assert "webhook   the issue webhook to " in out and "is temporarily disabled until " \
+        "2026-02-08T15:00:00Z" in out
+    assert "CANARY-TRIGGER" not in out
