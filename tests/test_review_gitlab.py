@@ -311,3 +311,11 @@ def test_digest_reports_a_disabled_webhook(gate: Gate) -> None:
     assert "webhook   the issue webhook to " in out and "is temporarily disabled until " \
         "2026-02-08T15:00:00Z" in out
     assert "CANARY-TRIGGER" not in out
+
+
+def test_rate_limited_note_is_waited_out(gate: Gate) -> None:
+    event = gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.fail_next("POST", r"/issues/1/notes$", status=429, retry_after=1)
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0, out
+    assert len(gate.notes(1)) == 1
