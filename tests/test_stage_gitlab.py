@@ -60,6 +60,9 @@ def test_example_cycle_becomes_five_issues_as_ops004_describes(
     assert sorted(issue["labels"]) == ["job-match", "job-match/pending",
                                        "match-score/high"]
     assert [a["id"] for a in issue["assignees"]] == [2]
+    # GitLab To-Do: the reviewer has one "assigned" to-do per new issue
+    assert sorted((t["_user_id"], t["action_name"], t["_iid"]) for t in fake.todos) == [
+        (2, "assigned", iid) for iid in range(1, 6)]
     assert "## Score Breakdown" in str(issue["description"])
     assert "| Kubernetes / OpenShift | 95% | 2 |" in str(issue["description"])
     medium = staged_issue(fake, "Energy IoT")

@@ -850,6 +850,9 @@ class FakeGitLab:
         self.issues[issue["iid"]] = issue
         self._apply(issue, params, quick)
         self._after_text_change(issue, commands, issue["title"], issue["description"] or "")
+        for assignee in issue.get("assignees") or []:  # GitLab: assignees get a to-do,
+            if assignee["id"] != self.acting_user_id:  # except who assigned themselves
+                self._add_todo(issue, assignee["id"], "assigned")
         issue["updated_at"] = issue["created_at"]
         return _Resp(201, self._issue_view(issue))
 
