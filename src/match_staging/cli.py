@@ -36,21 +36,33 @@ def _short(match: Match) -> str:
     return f"{fmt_score(match.score):>3}%  {match.title[:70]}"
 
 
+def _tracker(cfg: config.Config, out: Output, env: Mapping[str, str]) -> Tracker:
+    """The tracker, after saying so on standard error when it is the local one."""
+    from match_staging.trackers import open_tracker
+
+    tracker, notice = open_tracker(cfg, env)
+    if notice:
+        out.notice(notice)
+    return tracker
+
+
+def _actor(env: Mapping[str, str]) -> str:
+    """Who runs a shell or manual-job step, for its audit note."""
+    return env.get("GITLAB_USER_LOGIN") or env.get("USER") or "shell"
+
+
 def _connect(cfg: config.Config, out: Output,
              env: Mapping[str, str]) -> tuple[Tracker, list[Channel]]:
     """The tracker and the enabled channels, all validated before anything changes. On the
     local tracker, channels write to outbox/ instead of sending."""
     from match_staging import channels as channel_registry
-    from match_staging.trackers import open_tracker
 
-    tracker, notice = open_tracker(cfg, env)
+    tracker = _tracker(cfg, out, env)
     sending = tracker.kind == "gitlab"
     built = channel_registry.build(cfg, sending=sending)
     if not sending:
         outbox = Path(cfg.staging.outbox)
         built = [channel_registry.Outbox(c, outbox) for c in built]
-    if notice:
-        out.notice(notice)
     todo = cfg.notification.channels.gitlab_todo
     if todo.enabled and todo.assignee_id is None:
         out.notice("gitlab_todo is enabled but notification.channels.gitlab_todo.assignee_id "
@@ -154,7 +166,6 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
 
     from match_staging import clock
     from match_staging.errors import ConfigError
-    from match_staging.trackers import open_tracker
     from match_staging.usecases.review import context_from, transition
 
     path = args.payload or env.get("TRIGGER_PAYLOAD")
@@ -167,9 +178,7 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     except ValueError:
         out.result(f"ignored   {path} is not JSON: not a webhook event")
         return 0
-    tracker, notice = open_tracker(cfg, env)
-    if notice:
-        out.notice(notice)
+    tracker = _tracker(cfg, out, env)
     result = transition(cfg, tracker, payload, context_from(env, clock.now(env)))
     out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
     if result.outcome == "applied" and result.after == State.APPROVED and cfg.workflow.auto_send \
@@ -181,14 +190,11 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
 def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
                env: Mapping[str, str]) -> int:
     from match_staging import clock
-    from match_staging.trackers import open_tracker
     from match_staging.usecases.review import context_from, review
 
-    tracker, notice = open_tracker(cfg, env)
-    if notice:
-        out.notice(notice)
+    tracker = _tracker(cfg, out, env)
     target = State.APPROVED if args.approve else State.REJECTED
-    actor = env.get("GITLAB_USER_LOGIN") or env.get("USER") or "shell"
+    actor = _actor(env)
     result = review(cfg, tracker, args.iid, target, actor, args.reason or "",
                     context_from(env, clock.now(env)))
     out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
@@ -199,13 +205,8 @@ def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_send(args: argparse.Namespace, cfg: config.Config, out: Output,
              env: Mapping[str, str]) -> int:
-    from match_staging.trackers import open_tracker
-
-    tracker, notice = open_tracker(cfg, env)
-    if notice:
-        out.notice(notice)
-    actor = env.get("GITLAB_USER_LOGIN") or env.get("USER") or "shell"
-    return _send(cfg, tracker, args.iid, out, env, actor=actor, force=args.force)
+    return _send(cfg, _tracker(cfg, out, env), args.iid, out, env, actor=_actor(env),
+                 force=args.force)
 
 
 def _send(cfg: config.Config, tracker: Tracker, iid: int, out: Output,
@@ -278,11 +279,8 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
 def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
              env: Mapping[str, str]) -> int:
     from match_staging.labels import state_label, state_of
-    from match_staging.trackers import open_tracker
 
-    tracker, notice = open_tracker(cfg, env)
-    if notice:
-        out.notice(notice)
+    tracker = _tracker(cfg, out, env)
     labels = [cfg.labels.match]
     if args.state:
         labels.append(state_label(cfg.labels, State(args.state)))
