@@ -280,7 +280,7 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
         location=line("location"),
         start=line("start"),
         duration=line("duration"),
-        rate=line("rate"),
+        rate=_rate(item.get("rate")),
         requirements=tuple(
             Requirement(
                 requirement=clean_text(r["requirement"], single_line=True),
@@ -295,6 +295,16 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
         apply={k: clean_text(v, single_line=True) for k, v in (apply or {}).items()},
         cycle_id=cycle_id,
     )
+
+
+def _rate(value: Any) -> str | None:
+    """OPS-004 writes `{rate} EUR/h`: a bare number is an hourly rate in euros."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g} EUR/h"
+    if isinstance(value, str) and clean_text(value, single_line=True):
+        text = clean_text(value, single_line=True)
+        return f"{text} EUR/h" if text.replace(".", "", 1).isdigit() else text
+    return None
 
 
 def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,

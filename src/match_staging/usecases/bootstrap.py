@@ -150,15 +150,19 @@ class BootstrapReport:
         ok = len(self.actions) - len(self.changes)
         cost = f" · {self.requests} GitLab requests"
         if self.error is not None:
-            return (f"stopped after {self.applied} of {len(self.changes)} changes; run "
+            return (f"stopped after {self.applied} of {_count(self.changes)}; run "
                     f"bootstrap again once fixed, it goes on where it stopped{cost}")
         if not self.changes:
             prefix = "dry run: " if self.dry_run else ""
             return f"{prefix}nothing to change: the project is set up{cost}"
         if self.dry_run:
-            return (f"dry run: {len(self.changes)} changes would be made, {ok} up to date; "
+            return (f"dry run: {_count(self.changes)} would be made, {ok} up to date; "
                     f"nothing was changed{cost}")
-        return f"{self.applied} changes made, {ok} up to date{cost}"
+        return f"{_count(self.changes)} made, {ok} up to date{cost}"
+
+
+def _count(changes: Sequence[Action]) -> str:
+    return f"{len(changes)} change{'' if len(changes) == 1 else 's'}"
 
 
 # --------------------------------------------------------------------------- desired

@@ -46,11 +46,8 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
                 queues: Sequence[str] = ()) -> IssueDraft:
     """The issue a match becomes (pure: no I/O). `queues`: the channels to notify."""
     names = cfg.labels
-    rate = match.rate
-    if rate and rate.replace(".", "", 1).isdigit():
-        rate = f"{rate} EUR/h"  # OPS-004 writes bare numbers as hourly euros
     description = render.render(
-        "issue.md.j2", cfg.staging.templates_dir, m=match, rate=rate,
+        "issue.md.j2", cfg.staging.templates_dir, m=match,
         marker=Markup("\n").join([render.key_marker(match.keys),
                                    Markup(workflow.state_marker(State.PENDING)),  # noqa: S704
                                    notices.notice_marker(match)]),
