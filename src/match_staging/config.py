@@ -391,7 +391,8 @@ def secrets(cfg: Config, env: Mapping[str, str] | None = None) -> list[str]:
     """Every secret value in force, so output can be redacted of all of them."""
     env = os.environ if env is None else env
     found = [v for _, f, v in _walk(cfg, "") if f.metadata.get("secret") and v]
-    found += [env[n] for n in ("GITLAB_TOKEN", "CI_JOB_TOKEN") if env.get(n)]
+    found += [env[n] for n in ("GITLAB_TOKEN", "CI_JOB_TOKEN", "MATCH_STAGING_TRIGGER_TOKEN",
+                               "CI_REGISTRY_PASSWORD") if env.get(n)]
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
