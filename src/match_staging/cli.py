@@ -224,6 +224,18 @@ def _send(cfg: config.Config, tracker: Tracker, iid: int, out: Output,
     return 1 if result.outcome == "failed" else 0
 
 
+def cmd_bootstrap(args: argparse.Namespace, cfg: config.Config, out: Output,
+                  env: Mapping[str, str]) -> int:
+    from match_staging.usecases.bootstrap import run
+
+    report = run(cfg, env, dry_run=args.dry_run)
+    out.add_secrets(report.secrets)  # the webhook URL carries the trigger token
+    for line in report.lines():
+        out.result(line)
+    out.result(report.summary())
+    return 0 if report.ok else 1
+
+
 def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
                 env: Mapping[str, str]) -> int:
     from match_staging import channels as channel_registry
@@ -318,6 +330,9 @@ COMMANDS: dict[str, tuple[Handler, str, str]] = {
                "match-staging review 12 --reject --reason 'Rate too low'"),
     "send": (cmd_send, "submit an approved application by email, then mark it sent",
              "match-staging send 12"),
+    "bootstrap": (cmd_bootstrap, "idempotently create labels, the review board, the pipeline "
+                  "trigger, the issue webhook and the digest schedule",
+                  "match-staging bootstrap --dry-run"),
     "validate": (cmd_validate, "check match files against the schema; no side effects",
                  "match-staging validate matches-inbox/"),
     "list": (cmd_list, "staged matches, a line each: #IID  STATE  SCORE%  TITLE",
@@ -359,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
             verdict.add_argument("--approve", action="store_true")
             verdict.add_argument("--reject", action="store_true")
             cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue")
+        if name == "bootstrap":
+            cmd.add_argument("--dry-run", action="store_true",
+                             help="print what a real run would do; change nothing")
         if name == "send":
             cmd.add_argument("--force", action="store_true",
                              help="send although an earlier send may have gone out")

@@ -51,6 +51,7 @@ class HookState:
     id: int
     url: str
     events: Mapping[str, bool] = field(default_factory=dict)  # HOOK_EVENT_FIELDS present
+    alert_status: str = ""  # "executable", or GitLab switched it off after failures
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,8 @@ def _trigger(attrs: dict[str, Any]) -> TriggerState:
 
 def _hook(attrs: dict[str, Any]) -> HookState:
     return HookState(id=int(attrs["id"]), url=str(attrs.get("url") or ""),
-                     events={k: bool(attrs[k]) for k in HOOK_EVENT_FIELDS if k in attrs})
+                     events={k: bool(attrs[k]) for k in HOOK_EVENT_FIELDS if k in attrs},
+                     alert_status=str(attrs.get("alert_status") or ""))
 
 
 def _schedule(attrs: dict[str, Any]) -> ScheduleState:

@@ -39,6 +39,7 @@ HOOK_EVENTS = {"issues_events": True, "confidential_issues_events": False,
                "note_events": False, "confidential_note_events": False,
                "push_events": False, "merge_requests_events": False,
                "tag_push_events": False}
+DISABLED_HOOK = {"temporarily_disabled": "paused", "disabled": "disabled"}
 MIN_READABLE_TOKEN = 20  # GitLab shows other users' trigger tokens cut to a few characters
 MASKED_QUERY = "token=***"
 
@@ -290,8 +291,13 @@ def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
         if name in hook.events and hook.events[name] != value:
             fields[name] = value
             changes.append(f"{name} {_bool(hook.events[name])} -> {_bool(value)}")
+    if hook.alert_status in DISABLED_HOOK:
+        # Editing a hook does not switch it back on; only a delivery that succeeds does.
+        changes.append(f"GitLab {DISABLED_HOOK[hook.alert_status]} it after failed "
+                       "deliveries: Settings > Webhooks > Test > Issue events re-enables it, "
+                       "and the next digest repairs the events it missed")
     if not fields:
-        actions.append(Action("ok", f"hook {shown}"))
+        actions.append(Action("ok", f"hook {shown}", ", ".join(changes)))
     else:
         actions.append(Action("update", f"hook {shown}", ", ".join(changes),
                               _update_hook(hook.id, want.hook_base, fields)))

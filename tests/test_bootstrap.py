@@ -1,0 +1,391 @@
+"""`bootstrap` against the fake GitLab: what a first run creates, that a second run writes
+nothing, that a dry run prints the same actions and writes nothing, that drift is repaired
+field by field, that foreign objects are left alone, and that the trigger token (a secret in
+the webhook URL) is never printed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from match_staging import cli
+from match_staging.config import Config, load
+from match_staging.errors import ConfigError, TrackerError
+from match_staging.labels import label_specs
+from match_staging.usecases.bootstrap import BootstrapReport, run
+from tests.fakes.gitlab_server import FakeGitLab
+
+WRITES = ("POST", "PUT", "DELETE", "PATCH")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitLab]:
+    with FakeGitLab() as server:
+        yield server
+
+
+def env_for(fake: FakeGitLab, **extra: str) -> dict[str, str]:
+    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1", **extra}
+
+
+def bootstrap(fake: FakeGitLab, *, dry_run: bool = False,
+              env: Mapping[str, str] | None = None) -> BootstrapReport:
+    env = env or env_for(fake)
+    return run(load(None, env), env, dry_run)
+
+
+def printed(report: BootstrapReport) -> str:
+    return "\n".join([*report.lines(), report.summary()])
+
+
+def writes(fake: FakeGitLab) -> list[str]:
+    return [f"{r.method} {r.path}" for r in fake.requests if r.method in WRITES]
+
+
+def hook_url(fake: FakeGitLab) -> str:
+    token = fake.triggers[0]["token"]
+    return f"{fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token={token}"
+
+
+@pytest.fixture(autouse=True)
+def _repo(repo: Path) -> Path:
+    """Every test runs in a copy of the repository (config/notification-channels.yml)."""
+    return repo
+
+
+# --------------------------------------------------------------------------- first run
+
+def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) -> None:
+    report = bootstrap(fake)
+    assert report.ok and report.applied == 20
+
+    cfg = Config()
+    for spec in label_specs(cfg.labels):
+        label = fake.labels[spec.name]
+        assert (label["color"], label["description"]) == (spec.color, spec.description)
+
+    (board,) = fake.boards
+    assert board["name"] == "Job matches"
+    assert [bl["label"]["name"] for bl in sorted(board["lists"], key=lambda b: b["position"])] \
+        == ["job-match/pending", "job-match/approved", "job-match/rejected", "job-match/sent"]
+
+    (trigger,) = fake.triggers
+    assert trigger["description"] == "match-staging webhook"
+
+    (hook,) = fake.hooks
+    assert hook["url"] == hook_url(fake)
+    assert hook["issues_events"] is True
+    assert hook["note_events"] is False and hook["push_events"] is False
+    assert hook["merge_requests_events"] is False and hook["tag_push_events"] is False
+
+    (schedule,) = fake.schedules
+    assert {k: schedule[k] for k in ("description", "cron", "cron_timezone", "ref", "active")} \
+        == {"description": "match-staging digest", "cron": "5 * * * *",
+            "cron_timezone": "Europe/Vienna",  # the quiet-hours zone of the shipped config
+            "ref": "main", "active": True}
+    assert [(v["key"], v["value"]) for v in schedule["variables"]] == [
+        ("MATCH_STAGING_JOB", "digest")]
+
+    text = printed(report)
+    assert "create label job-match/pending (#f0ad4e)" in text
+    assert 'create board "Job matches"' in text
+    assert 'create list job-match/sent on board "Job matches"' in text
+    assert 'create trigger "match-staging webhook"' in text
+    assert (f"create hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
+            "(issue events)") in text
+    assert 'create schedule "match-staging digest" (5 * * * * Europe/Vienna on main)' in text
+    assert "create schedule variable MATCH_STAGING_JOB=digest" in text
+    assert report.summary() == (f"20 changes made, 0 up to date · {len(fake.requests)} "
+                                "GitLab requests")
+    assert fake.triggers[0]["token"] not in text
+    assert report.secrets == [fake.triggers[0]["token"]]
+
+
+def test_settings_shape_the_schedule_board_and_hook(fake: FakeGitLab) -> None:
+    env = env_for(fake, MATCH_STAGING__GITLAB__REF="release/v1",
+                  MATCH_STAGING__GITLAB__BOARD="Review",
+                  MATCH_STAGING__GITLAB__DIGEST_CRON="0 8 * * 1-5",
+                  MATCH_STAGING__GITLAB__DIGEST_TIMEZONE="America/New_York",
+                  MATCH_STAGING__LABELS__PENDING="todo")
+    assert bootstrap(fake, env=env).ok
+    assert fake.boards[0]["name"] == "Review"
+    assert fake.boards[0]["lists"][0]["label"]["name"] == "todo"
+    assert {k: fake.schedules[0][k] for k in ("cron", "cron_timezone", "ref")} == {
+        "cron": "0 8 * * 1-5", "cron_timezone": "America/New_York", "ref": "release/v1"}
+    assert fake.hooks[0]["url"].startswith(
+        f"{fake.url}/api/v4/projects/1/ref/release%2Fv1/trigger/pipeline?token=glptt-")
+
+
+def test_without_quiet_hours_the_schedule_runs_in_utc(fake: FakeGitLab, repo: Path) -> None:
+    (repo / "config" / "notification-channels.yml").write_text("gitlab: {}\n")
+    assert bootstrap(fake).ok
+    assert fake.schedules[0]["cron_timezone"] == "UTC"
+
+
+def test_project_path_is_resolved_to_its_id_for_the_webhook(fake: FakeGitLab) -> None:
+    report = bootstrap(fake, env=env_for(fake, GITLAB_PROJECT="freelancer/backoffice"))
+    assert report.ok
+    assert fake.hooks[0]["url"] == hook_url(fake)
+
+
+# --------------------------------------------------------------------------- idempotence
+
+def test_second_run_changes_nothing_and_writes_nothing(fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    fake.reset_log()
+    report = bootstrap(fake)
+    assert writes(fake) == []
+    assert report.changes == [] and report.applied == 0
+    assert all(line.startswith("ok     ") for line in report.lines())
+    assert 'ok     board "Job matches"' in report.lines()
+    assert report.summary() == (f"nothing to change: the project is set up · "
+                                f"{len(fake.requests)} GitLab requests")
+    assert len(fake.requests) == 6  # five listings and the schedule's variables
+
+
+def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitLab) -> None:
+    dry = bootstrap(fake, dry_run=True)
+    assert writes(fake) == []
+    assert (fake.labels, fake.boards, fake.triggers, fake.hooks, fake.schedules) == (
+        {}, [], [], [], [])
+    assert dry.applied == 0 and len(dry.changes) == 20
+    assert dry.summary().startswith("dry run: 20 changes would be made, 0 up to date; "
+                                    "nothing was changed")
+
+    real = bootstrap(fake)
+    assert dry.lines() == real.lines()
+    assert real.applied == 20
+
+
+def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(
+        fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    fake.labels["job-match"]["color"] = "#ff0000"
+    fake.reset_log()
+    dry = bootstrap(fake, dry_run=True)
+    assert writes(fake) == []
+    assert fake.labels["job-match"]["color"] == "#ff0000"
+    real = bootstrap(fake)
+    assert dry.lines() == real.lines()
+    assert [a.line() for a in dry.changes] == [
+        "update label job-match (color #ff0000 -> #6699cc)"]
+
+
+# --------------------------------------------------------------------------- drift
+
+def test_a_drifted_label_colour_gets_one_update(fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    fake.labels["job-match"]["color"] = "#ff0000"
+    fake.reset_log()
+    report = bootstrap(fake)
+    assert writes(fake) == ["PUT /api/v4/projects/1/labels"]  # name in the body
+    assert "update label job-match (color #ff0000 -> #6699cc)" in report.lines()
+    assert report.summary().startswith("1 change made, 15 up to date")
+    assert fake.labels["job-match"]["color"] == "#6699cc"
+
+
+def test_colour_case_is_not_drift_but_a_changed_description_is(fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    fake.labels["job-match/sent"]["color"] = "#428BCA"
+    fake.labels["job-match/sent"]["description"] = "sent!"
+    fake.reset_log()
+    report = bootstrap(fake)
+    assert [a.line() for a in report.changes] == [
+        "update label job-match/sent (description 'sent!' -> 'Application sent')"]
+    assert fake.labels["job-match/sent"]["description"] == "Application sent"
+    assert fake.labels["job-match/sent"]["color"] == "#428BCA"
+
+
+def test_a_group_label_is_not_updated(fake: FakeGitLab) -> None:
+    fake.add_label("job-match", "#000000", "A job match staged by match-staging")
+    fake.labels["job-match"]["is_project_label"] = False
+    report = bootstrap(fake)
+    assert report.ok
+    assert fake.labels["job-match"]["color"] == "#000000"
+    assert ("ok     label job-match (group label, left as it is: color #000000 -> #6699cc)"
+            in report.lines())
+
+
+def test_existing_labels_and_a_partial_board_are_completed(fake: FakeGitLab) -> None:
+    pending = fake.add_label("job-match/pending", "#f0ad4e", "Job match waiting for review")
+    sent = fake.add_label("job-match/sent", "#428bca", "Application sent")
+    with fake.lock:
+        fake.boards.append({"id": 7, "name": "Job matches", "lists": [
+            {"id": 1, "position": 0, "label": dict(sent)},
+            {"id": 2, "position": 1, "label": dict(pending)}]})
+    report = bootstrap(fake)
+    assert report.ok
+    lines = report.lines()
+    assert "ok     label job-match/pending" in lines
+    assert 'ok     board "Job matches" (lists in another order, left as they are)' in lines
+    assert [line for line in lines if line.startswith("create list")] == [
+        'create list job-match/approved on board "Job matches"',
+        'create list job-match/rejected on board "Job matches"']
+    assert [bl["label"]["name"] for bl in fake.boards[0]["lists"]] == [
+        "job-match/sent", "job-match/pending", "job-match/approved", "job-match/rejected"]
+    assert len(fake.boards) == 1
+
+
+def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    fake.hooks[0].update(push_events=True, note_events=True)
+    fake.schedules[0].update(cron="0 0 * * *", active=False)
+    fake.schedules[0]["variables"][0]["value"] = "stage"
+    fake.reset_log()
+    report = bootstrap(fake)
+    assert [a.line() for a in report.changes] == [
+        f"update hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
+        "(note_events true -> false, push_events true -> false)",
+        'update schedule "match-staging digest" (cron 0 0 * * * -> 5 * * * *, '
+        "active false -> true)",
+        "update schedule variable MATCH_STAGING_JOB=digest (was 'stage')",
+    ]
+    hook, schedule = fake.hooks[0], fake.schedules[0]
+    assert (hook["push_events"], hook["note_events"], hook["issues_events"]) == (
+        False, False, True)
+    assert (schedule["cron"], schedule["active"]) == ("5 * * * *", True)
+    assert schedule["variables"][0]["value"] == "digest"
+    assert len(fake.hooks) == len(fake.schedules) == 1
+
+
+@pytest.mark.parametrize(("status", "said"), [("disabled", "GitLab disabled it"),
+                                               ("temporarily_disabled", "GitLab paused it")])
+def test_a_hook_gitlab_switched_off_is_reported(fake: FakeGitLab, status: str,
+                                                said: str) -> None:
+    bootstrap(fake)
+    fake.hooks[0]["alert_status"] = status
+    fake.reset_log()
+    report = bootstrap(fake)
+    assert writes(fake) == []  # an edit would not switch it back on
+    (line,) = [line for line in report.lines() if " hook " in f" {line}"]
+    assert line.startswith("ok     hook ") and f"({said} after failed deliveries" in line
+    assert "Test > Issue events" in line
+
+
+def test_a_schedule_on_the_full_ref_name_is_not_drift(fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    fake.schedules[0]["ref"] = "refs/heads/main"
+    fake.reset_log()
+    bootstrap(fake)
+    assert writes(fake) == []
+
+
+def test_a_hook_with_another_url_is_left_alone(fake: FakeGitLab) -> None:
+    with fake.lock:
+        fake.hooks.append({"id": 41, "url": "https://chat.example.com/gitlab", "token": None,
+                           "push_events": True, "issues_events": True, "note_events": True})
+    before = dict(fake.hooks[0])
+    report = bootstrap(fake)
+    assert report.ok
+    assert len(fake.hooks) == 2
+    assert fake.hooks[0] == before
+    assert fake.hooks[1]["url"] == hook_url(fake)
+    assert not any(r.path.endswith("/hooks/41") for r in fake.requests)
+
+
+def test_a_new_trigger_token_is_put_into_the_existing_hook(fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    old = fake.triggers[0]["token"]
+    fake.triggers.clear()  # someone deleted the trigger: its token is dead
+    report = bootstrap(fake)
+    new = fake.triggers[0]["token"]
+    assert new != old
+    assert fake.hooks[0]["url"] == hook_url(fake) and len(fake.hooks) == 1
+    assert [a.line() for a in report.changes] == [
+        'create trigger "match-staging webhook"',
+        f"update hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
+        "(token: the new trigger's)"]
+    assert old not in printed(report) and new not in printed(report)
+
+
+def test_the_hook_is_found_by_its_token_when_the_gitlab_address_changed(
+        fake: FakeGitLab) -> None:
+    bootstrap(fake)
+    token = fake.triggers[0]["token"]
+    fake.hooks[0]["url"] = f"https://old.example.com/api/v4/projects/1/ref/main/trigger/" \
+                           f"pipeline?token={token}"
+    report = bootstrap(fake)
+    assert fake.hooks[0]["url"] == hook_url(fake) and len(fake.hooks) == 1
+    (change,) = report.changes
+    assert change.line() == (
+        f"update hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
+        "(url https://old.example.com/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
+        f"-> {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=***)")
+    assert token not in printed(report)
+
+
+def test_a_trigger_of_another_user_stops_before_any_change(fake: FakeGitLab) -> None:
+    with fake.lock:
+        fake.triggers.append({"id": 3, "description": "match-staging webhook",
+                              "token": "glpt", "owner": fake.users[2]})
+    with pytest.raises(TrackerError, match="belongs to another user"):
+        bootstrap(fake)
+    assert writes(fake) == []
+
+
+# --------------------------------------------------------------------------- failures
+
+def test_a_failed_change_stops_the_run_and_the_next_run_finishes(fake: FakeGitLab) -> None:
+    fake.fail_next("POST", r"/hooks$", status=422)
+    report = bootstrap(fake)
+    assert not report.ok and report.applied == 17
+    token = fake.triggers[0]["token"]
+    text = printed(report)
+    assert token not in text
+    assert report.lines()[-1].startswith(
+        f"failed hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=***: "
+        "GitLab could not create the webhook: 422")
+    assert "Outbound requests" in report.lines()[-1]  # the self-managed local-network hint
+    assert report.summary().startswith("stopped after 17 of 20 changes")
+    assert fake.hooks == [] and fake.schedules == []
+
+    fake.reset_log()
+    again = bootstrap(fake)
+    assert again.ok and [a.line().split(" ")[1] for a in again.changes] == [
+        "hook", "schedule", "schedule"]
+    assert fake.hooks[0]["url"] == hook_url(fake)
+
+
+def test_an_unreachable_gitlab_is_a_tracker_error(fake: FakeGitLab) -> None:
+    fake.fail_next("GET", r"/labels$", status=503)
+    with pytest.raises(TrackerError, match="GitLab could not list labels: 503"):
+        bootstrap(fake)
+
+
+@pytest.mark.parametrize(("drop", "message"), [
+    ("GITLAB_TOKEN", "GITLAB_TOKEN is not set"),
+    ("GITLAB_PROJECT", "GITLAB_PROJECT not set"),
+    ("GITLAB_URL", "GITLAB_URL not set"),
+])
+def test_missing_connection_settings_are_configuration_errors(
+        fake: FakeGitLab, drop: str, message: str) -> None:
+    env = {k: v for k, v in env_for(fake).items() if k != drop}
+    with pytest.raises(ConfigError, match=message):
+        run(load(None, env), env, False)
+    assert fake.requests == []
+
+
+# --------------------------------------------------------------------------- the command
+
+@pytest.mark.skipif("bootstrap" not in cli.COMMANDS,
+                    reason="the bootstrap command is not wired into the CLI yet")
+def test_the_command_prints_actions_and_never_the_token(
+        fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    env = env_for(fake)
+    assert cli.main(["bootstrap", "--dry-run"], env) == 0
+    dry = capsys.readouterr().out
+    assert writes(fake) == []
+    assert cli.main(["bootstrap"], env) == 0
+    real = capsys.readouterr().out
+    assert cli.main(["bootstrap"], env) == 0
+    again = capsys.readouterr().out
+    token = fake.triggers[0]["token"]
+    for out in (dry, real, again):
+        assert token not in out
+        assert "?token=***" in out
+    assert "create label job-match/pending (#f0ad4e)" in dry
+    assert [line for line in dry.splitlines() if line.startswith("create")] == [
+        line for line in real.splitlines() if line.startswith("create")]
+    assert "nothing to change" in again
