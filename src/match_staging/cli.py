@@ -252,11 +252,11 @@ def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
         out.result(f"issue     {path}")
     for delivery in report.messages:
         out.result(f"{delivery.channel:<9} {delivery.detail}")
-    for error in batch.errors:
+    for error in [*batch.errors, *report.rejected]:
         out.result(f"rejected  {error}")
     out.result(f"{len(report.issues)} issue(s) and {len(report.messages)} message(s) rendered "
                f"to {report.folder}; nothing was created or sent")
-    return 1 if batch.errors else 0
+    return 1 if batch.errors or report.rejected else 0
 
 
 def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,

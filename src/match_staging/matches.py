@@ -6,6 +6,7 @@ Every match is validated on its own, so one bad match never hides the good ones 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import unicodedata
@@ -25,11 +26,13 @@ from match_staging.resources import schema_path
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_ERRORS_PER_MATCH = 5
+MAX_CYCLE_ID = 200  # as in match.schema.json
 
 # Bidi controls can make a title read differently than it is; zero-width characters hide
 # text from a reviewer's eye. Neither belongs in a job posting we show to a person.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; UTF-8 cannot encode them
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Batch:
 def clean_text(value: str, *, single_line: bool = False) -> str:
     """NFC, no control or invisible characters; single-line fields lose their breaks."""
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _INVISIBLE.sub("", text)
+    text = _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text))
     if single_line:
         return " ".join(_CONTROL.sub(" ", text.replace("\t", " ")).split())
     return _CONTROL.sub("", text.replace("\t", "    ")).strip("\n")
@@ -147,9 +150,17 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
     except json.JSONDecodeError as exc:
         return [], [InputError(doc.source, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
                                            f"column {exc.colno}")]
+    except RecursionError:
+        return [], [InputError(doc.source, "not valid JSON: nested too deeply")]
+    except ValueError as exc:  # an integer of thousands of digits
+        return [], [InputError(doc.source, f"not valid JSON: {_one_line(str(exc), 120)}")]
     cycle_id: str | None = None
     if isinstance(data, dict) and "matches" in data:
-        cycle_id = data.get("cycle_id") if isinstance(data.get("cycle_id"), str) else None
+        cycle_id = data.get("cycle_id")
+        if cycle_id is not None and (not isinstance(cycle_id, str) or not cycle_id.strip()
+                                     or len(cycle_id) > MAX_CYCLE_ID):
+            return [], [InputError(doc.source, f"must be text of 1 to {MAX_CYCLE_ID} "
+                                   "characters", field="cycle_id")]
         data = data["matches"]
         if not isinstance(data, list):
             return [], [InputError(doc.source, "must be a list of matches",
@@ -163,6 +174,22 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
         except _Invalid as invalid:
             errors.extend(invalid.errors)
     return matches, errors
+
+
+def _nan(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, float) and math.isnan(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nan(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nan(item, f"{path}[{index}]")
+
+
+def _one_line(text: str, length: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 class _Invalid(Exception):
@@ -243,9 +270,12 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
         raise _Invalid([InputError(source, f"must be an object, got {_json_type(item)}",
                                    match=where)])
     found = sorted(_validator().iter_errors(item), key=lambda e: list(e.absolute_path))
-    if found:
-        errors = [InputError(source, _message(e), match=where, field=_field(e))
-                  for e in found[:MAX_ERRORS_PER_MATCH]]
+    errors = [InputError(source, _message(e), match=where, field=_field(e))
+              for e in found[:MAX_ERRORS_PER_MATCH]]
+    # Python's JSON reads NaN, and no schema bound refuses it (every comparison is false)
+    errors += [InputError(source, "must be a number, got NaN", match=where, field=path)
+               for path in _nan(item, "")]
+    if errors:
         raise _Invalid(errors)
 
     def line(name: str) -> str | None:

@@ -28,8 +28,8 @@ _MENTION = re.compile(r"(?<!\w)@(?=[\w.\-])")
 _REFERENCE = re.compile(r"([#!&])(?=\d)")
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z])://")
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~${}])")
-# A line GitLab could read as a quick action, heading, setext underline or HTML block.
-_LINE_START = re.compile(r"^(\s*)([/#=+]|-{3,}\s*$)", re.MULTILINE)
+# A line GitLab could read as a quick action, heading, setext underline, rule or list item.
+_LINE_START = re.compile(r"^(\s*)([/#=+]|-+\s*$)", re.MULTILINE)
 _MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")
 
 

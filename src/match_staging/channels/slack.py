@@ -40,6 +40,13 @@ class Slack:
         self._sleep = sleep
         self._last_sent = 0.0
 
+    def _mask(self, text: str) -> str:
+        """An error page may echo the request: the webhook's path is its secret."""
+        for secret in (self._url, urlsplit(self._url).path):
+            if len(secret) > 1:
+                text = text.replace(secret, "***")
+        return text
+
     def message(self, payload: Payload) -> dict[str, Any]:
         shown = payload.matches[: self.max_lines]
         text = render.render("slack.md.j2", self._templates, target="slack", payload=payload,
@@ -76,7 +83,7 @@ class Slack:
                 continue
             finally:
                 self._last_sent = time.monotonic()
-            answer = " ".join(response.text.split())[:200]
+            answer = self._mask(" ".join(response.text.split())[:200])
             if response.status_code == 200:
                 return Delivery(self.name, True, "ok")
             if response.status_code == 429 or response.status_code >= 500:

@@ -13,6 +13,7 @@ from match_staging import notices
 from match_staging.channels import Outbox
 from match_staging.channels.base import Channel, Delivery
 from match_staging.config import Config
+from match_staging.errors import InputError
 from match_staging.matches import Batch
 from match_staging.model import IssueRef
 from match_staging.trackers.base import Upload
@@ -26,6 +27,7 @@ class PreviewReport:
     issues: list[Path] = field(default_factory=list)
     messages: list[Delivery] = field(default_factory=list)
     skipped: int = 0
+    rejected: list[InputError] = field(default_factory=list)
 
 
 def preview(cfg: Config, batch: Batch, channels: Sequence[Channel], now: datetime,
@@ -40,7 +42,11 @@ def preview(cfg: Config, batch: Batch, channels: Sequence[Channel], now: datetim
     for number, match in enumerate(eligible, start=1):
         uploads = [Upload(Path(a).name, f"/uploads/(preview)/{Path(a).name}")
                    for a in match.attachments]
-        draft = issue_draft(cfg, match, uploads, [c.name for c in channels])
+        try:
+            draft = issue_draft(cfg, match, uploads, [c.name for c in channels])
+        except InputError as exc:
+            report.rejected.append(exc)
+            continue
         path = folder / f"issue-{number}.md"
         path.write_text(f"# {draft.title}\n\nLabels: {', '.join(draft.labels)}\n\n"
                         f"{draft.description}", encoding="utf-8")

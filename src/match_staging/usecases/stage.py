@@ -6,6 +6,7 @@ issues, one upload per distinct attachment, one create per new match. Nothing el
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ from match_staging.matches import Batch
 from match_staging.model import IssueDraft, IssueRef, Match, State
 from match_staging.trackers.base import Tracker, Upload
 from match_staging.usecases.notify import NotifyReport, deliver
+
+DESCRIPTION_MAXLEN = 1_048_576  # GitLab: description is too long (maximum is 1048576)
+SHOWN_MAXLEN = 40_000           # draft and notes shown when the full text does not fit
+CELL_MAXLEN = 200               # and each score-breakdown cell
 
 
 @dataclass
@@ -46,13 +51,27 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
                 queues: Sequence[str] = ()) -> IssueDraft:
     """The issue a match becomes (pure: no I/O). `queues`: the channels to notify."""
     names = cfg.labels
-    description = render.render(
-        "issue.md.j2", cfg.staging.templates_dir, m=match,
-        marker=Markup("\n").join([render.key_marker(match.keys),
-                                   Markup(workflow.state_marker(State.PENDING)),  # noqa: S704
-                                   notices.notice_marker(match)]),
-        attachments=[render.link(u.url, u.name) for u in uploads],
-    )
+    marker = Markup("\n").join([render.key_marker(match.keys),
+                                Markup(workflow.state_marker(State.PENDING)),  # noqa: S704
+                                notices.notice_marker(match)])  # the full match, always
+    links = [render.link(u.url, u.name) for u in uploads]
+    description = render.render("issue.md.j2", cfg.staging.templates_dir, m=match,
+                                marker=marker, attachments=links, shortened=False)
+    if len(description) > DESCRIPTION_MAXLEN:
+        # Escaping can make a schema-valid text several times longer: show less of it
+        rows = tuple(dataclasses.replace(
+            r, requirement=render.truncate(r.requirement, CELL_MAXLEN),
+            comment=render.truncate(r.comment, CELL_MAXLEN) if r.comment else None)
+            for r in match.requirements)
+        shown = dataclasses.replace(match, draft=render.truncate(match.draft, SHOWN_MAXLEN),
+                                    notes=render.truncate(match.notes, SHOWN_MAXLEN),
+                                    requirements=rows)
+        description = render.render("issue.md.j2", cfg.staging.templates_dir, m=shown,
+                                    marker=marker, attachments=links, shortened=True)
+    if len(description) > DESCRIPTION_MAXLEN:
+        raise InputError(match.source, f"the issue would be {len(description):,} characters, "
+                         f"more than GitLab's {DESCRIPTION_MAXLEN:,}: shorten the draft",
+                         match=match.label)
     assignee = cfg.notification.channels.gitlab_todo.assignee_id
     return IssueDraft(
         title=render.issue_title(match.score, match.title),
@@ -125,8 +144,11 @@ def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
             for path in files:
                 if path not in uploaded:
                     uploaded[path] = tracker.upload(path)
-            issue = tracker.create_issue(issue_draft(cfg, match, [uploaded[p] for p in files],
-                                                     queues))
+            draft = issue_draft(cfg, match, [uploaded[p] for p in files], queues)
+            issue = tracker.create_issue(draft)
+        except InputError as exc:
+            report.rejected.append(exc)
+            continue
         except TrackerError as exc:
             report.failed.append((match, str(exc)))
             continue
