@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from match_staging.cli import COMMANDS, build_parser, main
+from match_staging.cli import COMMANDS, build_parser, main, subcommand_parser
 from tests.conftest import ROOT, match, write
 
 
@@ -156,21 +155,24 @@ def test_validate_reports_and_changes_nothing(repo: Path,
     assert run(capsys, "validate")[0] == 0  # the example inbox is valid
 
 
-def _subcommand_help(parser: argparse.ArgumentParser, name: str) -> str:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return str(action.choices[name].format_help())
-    raise AssertionError("no subcommands")
-
-
 def test_every_command_is_documented_with_an_example() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    parser = build_parser()
-    for name, (_, _, example) in COMMANDS.items():
+    top = build_parser().format_help()
+    for name, (_, summary, example) in COMMANDS.items():
         assert f"`match-staging {name}" in readme, f"{name} missing from README"
-        assert example.startswith("match-staging ") or f"match-staging {name}" in example
-        help_text = _subcommand_help(parser, name)
-        assert "Example:" in help_text
+        assert f"match-staging {name}" in example
+        assert name in top and " ".join(summary.split())[:40] in " ".join(top.split())
+        assert f"Example:\n  {example}" in subcommand_parser(name).format_help()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["stage", "--help"], ["list", "--help"],
+                                  ["review", "--help"], ["--version"]])
+def test_help_works_for_every_level(argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "match_staging", *argv],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(("usage: match-staging", "match-staging 0."))
+    assert "Traceback" not in done.stderr
 
 
 def test_module_entry_point_and_no_traceback_on_usage_error(repo: Path) -> None:

@@ -6,28 +6,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
-import textwrap
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from match_staging import __version__
-from match_staging.errors import StagingError
-from match_staging.model import State
-from match_staging.output import Output
 
-if TYPE_CHECKING:  # the rest loads after argument parsing, so --help stays fast
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays fast
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
+
     from match_staging import config
     from match_staging.channels.base import Channel
     from match_staging.model import Match
+    from match_staging.output import Output
     from match_staging.trackers.base import Tracker
     from match_staging.usecases.notify import NotifyReport
 
-Handler = Callable[[argparse.Namespace, "config.Config", Output, Mapping[str, str]], int]
+    Handler = Callable[[argparse.Namespace, config.Config, Output, Mapping[str, str]], int]
+
 DEFAULT_CONFIG = "config/notification-channels.yml"
-_TITLE = re.compile(r"^\[JOB-MATCH\] ([\d.]+)% — (.*)$")
+STATES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
 
 
 def _short(match: Match) -> str:
@@ -181,6 +180,8 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     tracker = _tracker(cfg, out, env)
     result = transition(cfg, tracker, payload, context_from(env, clock.now(env)))
     out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
+    from match_staging.model import State
+
     if result.outcome == "applied" and result.after == State.APPROVED and cfg.workflow.auto_send \
             and result.iid is not None:
         return _send(cfg, tracker, result.iid, out, env, actor="match-staging (auto_send)")
@@ -190,6 +191,7 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
 def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
                env: Mapping[str, str]) -> int:
     from match_staging import clock
+    from match_staging.model import State
     from match_staging.usecases.review import context_from, review
 
     tracker = _tracker(cfg, out, env)
@@ -290,15 +292,19 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
              env: Mapping[str, str]) -> int:
-    from match_staging.labels import state_label, state_of
+    import re
 
+    from match_staging.labels import state_label, state_of
+    from match_staging.model import State
+
+    title_pattern = re.compile(r"^\[JOB-MATCH\] ([\d.]+)% — (.*)$")
     tracker = _tracker(cfg, out, env)
     labels = [cfg.labels.match]
     if args.state:
         labels.append(state_label(cfg.labels, State(args.state)))
     for issue in tracker.list_issues(labels):
         state = state_of(cfg.labels, issue.labels)
-        found = _TITLE.match(issue.title)
+        found = title_pattern.match(issue.title)
         score, title = (found.group(1), found.group(2)) if found else ("?", issue.title)
         out.result(f"#{issue.iid:<5} {(state or 'unknown'):<9} {score:>4}%  {title}")
     return 0
@@ -342,6 +348,18 @@ COMMANDS: dict[str, tuple[Handler, str, str]] = {
 }
 
 
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Builds a subcommand's parser only when that command is used: creating all of them
+    costs more than the rest of `match-staging --help` (benchmarks/README.md)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        name = values[0] if values else None
+        if name in COMMANDS and self._name_parser_map[name] is None:
+            self._name_parser_map[name] = subcommand_parser(name, prog=self._prog_prefix)
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="match-staging",
@@ -350,44 +368,56 @@ def build_parser() -> argparse.ArgumentParser:
                "tracker under .match-staging/.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (handler, summary, example) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=summary, description=summary,
-                             epilog=textwrap.dedent(f"Example:\n  {example}"),
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        cmd.add_argument("--config", metavar="FILE",
-                         help="configuration file (default: $MATCH_STAGING_CONFIG, else "
-                              f"{DEFAULT_CONFIG})")
-        if name in ("stage", "validate", "preview"):
-            cmd.add_argument("paths", nargs="*", metavar="PATH",
-                             help="match files or folders (default: $MATCHES_JSON, "
-                                  "$MATCHES_FILE, $TRIGGER_PAYLOAD, else matches-inbox/)")
-        if name == "list":
-            cmd.add_argument("--state", choices=[s.value for s in State])
-        if name == "transition":
-            cmd.add_argument("--payload", metavar="FILE",
-                             help="the webhook payload (default: $TRIGGER_PAYLOAD)")
-        if name in ("review", "send"):
-            cmd.add_argument("iid", type=int, metavar="IID", help="the issue's number")
-        if name == "review":
-            verdict = cmd.add_mutually_exclusive_group(required=True)
-            verdict.add_argument("--approve", action="store_true")
-            verdict.add_argument("--reject", action="store_true")
-            cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue")
-        if name == "bootstrap":
-            cmd.add_argument("--dry-run", action="store_true",
-                             help="print what a real run would do; change nothing")
-        if name == "send":
-            cmd.add_argument("--force", action="store_true",
-                             help="send although an earlier send may have gone out")
-        cmd.set_defaults(handler=handler)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                action=_Subcommands)
+    for name, (_, summary, _) in COMMANDS.items():
+        # argparse %-formats help strings: a literal % must be doubled
+        sub._choices_actions.append(sub._ChoicesPseudoAction(name, (),
+                                                             summary.replace("%", "%%")))
+        sub._name_parser_map[name] = None  # type: ignore[assignment]  # built when used
     return parser
+
+
+def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.ArgumentParser:
+    handler, summary, example = COMMANDS[name]
+    cmd = argparse.ArgumentParser(prog=f"{prog} {name}", description=summary,
+                                  epilog=f"Example:\n  {example}",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd.add_argument("--config", metavar="FILE",
+                     help="configuration file (default: $MATCH_STAGING_CONFIG, else "
+                          f"{DEFAULT_CONFIG})")
+    if name in ("stage", "validate", "preview"):
+        cmd.add_argument("paths", nargs="*", metavar="PATH",
+                         help="match files or folders (default: $MATCHES_JSON, "
+                              "$MATCHES_FILE, $TRIGGER_PAYLOAD, else matches-inbox/)")
+    if name == "list":
+        cmd.add_argument("--state", choices=STATES)
+    if name == "transition":
+        cmd.add_argument("--payload", metavar="FILE",
+                         help="the webhook payload (default: $TRIGGER_PAYLOAD)")
+    if name in ("review", "send"):
+        cmd.add_argument("iid", type=int, metavar="IID", help="the issue's number")
+    if name == "review":
+        verdict = cmd.add_mutually_exclusive_group(required=True)
+        verdict.add_argument("--approve", action="store_true")
+        verdict.add_argument("--reject", action="store_true")
+        cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue")
+    if name == "bootstrap":
+        cmd.add_argument("--dry-run", action="store_true",
+                         help="print what a real run would do; change nothing")
+    if name == "send":
+        cmd.add_argument("--force", action="store_true",
+                         help="send although an earlier send may have gone out")
+    cmd.set_defaults(handler=handler)
+    return cmd
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     from match_staging import config
+    from match_staging.errors import StagingError
+    from match_staging.output import Output
 
     out = Output(secrets=config.secrets(config.config_stub(), env))
     try:
