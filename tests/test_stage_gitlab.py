@@ -221,3 +221,29 @@ def test_token_never_printed_even_when_gitlab_rejects_it(
     assert code == 1
     assert "401" in captured.err and "Traceback" not in captured.err
     assert "glpat-WRONG-CANARY" not in captured.out + captured.err
+
+
+def test_creates_are_paced_under_the_per_minute_limit() -> None:
+    """GitLab.com allows 200 issue creations a minute: the tool waits rather than 429s."""
+    from match_staging.trackers.gitlab import Pace
+
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    pace = Pace(3, sleep, clock=lambda: now[0])
+    for _ in range(3):
+        pace()
+        now[0] += 1.0  # each create takes a second
+    assert waits == []
+    pace()  # the 4th within the minute waits until the 1st is a minute old
+    assert waits == [57.0]
+    now[0] += 1.0
+    pace()  # t=61: only the creates at t=2 and t=60 are within the last minute
+    assert waits == [57.0]
+    pace()  # a third one now waits until t=62, when the one at t=2 is a minute old
+    assert waits == [57.0, 1.0]
+    assert Pace(0, sleep)() is None  # 0: no pacing

@@ -126,6 +126,9 @@ class GitLabSettings:
     board: str = "Job matches"
     digest_cron: str = "5 * * * *"
     digest_timezone: str = ""  # default: the quiet-hours time zone, else UTC
+    # GitLab.com's per-user limits; self-managed defaults to 300 creates. 0: no pacing
+    issue_creates_per_minute: int = 200
+    notes_per_minute: int = 60
 
 
 @dataclass

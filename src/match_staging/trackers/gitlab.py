@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,34 @@ RETRY_PAUSE_SECONDS = 2.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class Pace:
+    """At most `per_minute` calls in any 60 seconds: waits instead of running into GitLab's
+    per-action limits (issue creation 200/min, notes 60/min on GitLab.com), which a 429
+    would enforce anyway, later and with a retry (platform-facts.md, "Rate limits")."""
+
+    def __init__(self, per_minute: int, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._sleep = sleep
+        self._clock = clock
+        self._recent: deque[float] = deque()
+        self.waited = 0.0
+
+    def __call__(self) -> None:
+        if self.per_minute <= 0:
+            return
+        now = self._clock()
+        while self._recent and now - self._recent[0] >= 60:
+            self._recent.popleft()
+        if len(self._recent) >= self.per_minute:
+            wait = 60 - (now - self._recent[0])
+            self._sleep(wait)
+            self.waited += wait
+            self._recent.popleft()
+            now = self._clock()
+        self._recent.append(now)
 
 
 class _CountingAdapter(HTTPAdapter):
@@ -75,7 +104,8 @@ class GitLabTracker:
     kind = "gitlab"
 
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, creates_per_minute: int = 200,
+                 notes_per_minute: int = 60) -> None:
         self._gl = gitlab.Gitlab(url, private_token=token, timeout=timeout,
                                  retry_transient_errors=False,
                                  user_agent="match-staging (+python-gitlab)")
@@ -85,6 +115,8 @@ class GitLabTracker:
         # lazy: no request until the first real call (economy)
         self._project: Project = self._gl.projects.get(project, lazy=True)
         self._sleep = sleep
+        self.create_pace = Pace(creates_per_minute, sleep)
+        self.note_pace = Pace(notes_per_minute, sleep)
         self.location = f"{url} project {project}"
 
     @property
@@ -157,6 +189,7 @@ class GitLabTracker:
 
     @_translate("create an issue")
     def _create(self, draft: IssueDraft) -> IssueRef:
+        self.create_pace()
         data: dict[str, Any] = {"title": draft.title, "description": draft.description,
                                 "labels": ",".join(draft.labels)}
         if draft.assignee_ids:
@@ -262,6 +295,7 @@ class GitLabTracker:
 
     @_translate("write a note")
     def add_note(self, iid: int, body: str) -> None:
+        self.note_pace()
         issue = self._project.issues.get(iid, lazy=True)
         issue.notes.create({"body": body})
 
