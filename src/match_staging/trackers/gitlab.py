@@ -76,6 +76,18 @@ class _CountingAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
+def connect(url: str, token: str, project: str,
+            timeout: float) -> tuple[Project, _CountingAdapter]:
+    """A lazy handle on the project (no request yet) and the counter of every request."""
+    client = gitlab.Gitlab(url, private_token=token, timeout=timeout,
+                           retry_transient_errors=False,
+                           user_agent="match-staging (+python-gitlab)")
+    counter = _CountingAdapter()
+    client.session.mount("http://", counter)
+    client.session.mount("https://", counter)
+    return client.projects.get(project, lazy=True), counter
+
+
 def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Turn python-gitlab and requests exceptions into TrackerError, once, at the boundary."""
 
@@ -106,14 +118,8 @@ class GitLabTracker:
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep, creates_per_minute: int = 200,
                  notes_per_minute: int = 60) -> None:
-        self._gl = gitlab.Gitlab(url, private_token=token, timeout=timeout,
-                                 retry_transient_errors=False,
-                                 user_agent="match-staging (+python-gitlab)")
-        self._counter = _CountingAdapter()
-        self._gl.session.mount("http://", self._counter)
-        self._gl.session.mount("https://", self._counter)
         # lazy: no request until the first real call (economy)
-        self._project: Project = self._gl.projects.get(project, lazy=True)
+        self._project, self._counter = connect(url, token, project, timeout)
         self._sleep = sleep
         self.create_pace = Pace(creates_per_minute, sleep)
         self.note_pace = Pace(notes_per_minute, sleep)

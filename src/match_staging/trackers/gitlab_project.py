@@ -13,10 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import gitlab
-from gitlab.v4.objects import Project
-
-from match_staging.trackers.gitlab import PER_PAGE, _CountingAdapter, _translate
+from match_staging.trackers.gitlab import PER_PAGE, _translate, connect
 
 HOOK_EVENT_FIELDS = ("issues_events", "confidential_issues_events", "note_events",
                      "confidential_note_events", "push_events", "merge_requests_events",
@@ -68,14 +65,8 @@ class GitLabProject:
     """One project's setup over python-gitlab, counting every request."""
 
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0) -> None:
-        self._gl = gitlab.Gitlab(url, private_token=token, timeout=timeout,
-                                 retry_transient_errors=False,
-                                 user_agent="match-staging (+python-gitlab)")
-        self._counter = _CountingAdapter()
-        self._gl.session.mount("http://", self._counter)
-        self._gl.session.mount("https://", self._counter)
         self._ref = project
-        self._project: Project = self._gl.projects.get(project, lazy=True)
+        self._project, self._counter = connect(url, token, project, timeout)
         self.location = f"{url} project {project}"
 
     @property
@@ -88,7 +79,7 @@ class GitLabProject:
         """The numeric id (webhook URLs need it); no request when configured as a number."""
         if self._ref.isdigit():
             return int(self._ref)
-        project = self._gl.projects.get(self._ref)
+        project = self._project.manager.gitlab.projects.get(self._ref)  # resolve a path
         return int(project.get_id() or 0)
 
     # ------------------------------------------------------------------- labels
