@@ -307,6 +307,19 @@ def test_push_to_the_inbox_stages_the_new_file_and_notifies(repo: Path, world: W
     assert "0 staged, 6 already staged" in again.artifact("stage")
 
 
+def test_a_rejected_match_fails_the_job_and_keeps_the_summary(repo: Path,
+                                                              world: World) -> None:
+    commit(repo, "matches-inbox/broken.json", [new_match(url="https://jobs.example.org/7"),
+                                               {**new_match(), "score": "high"}])
+    run = gitlab_ci_local(repo, variables=world.variables())
+    assert run.code != 0  # exit 1 (partial) must reach the runner: the pipeline turns red
+    assert run.failed() == ["stage"]
+    summary = run.artifact("stage")
+    assert "rejected  matches-inbox/broken.json: match 2" in summary
+    assert "1 rejected" in summary
+    assert len(world.gitlab.issues) == 6  # the good match beside it, and the example cycle
+
+
 def test_trigger_with_inline_matches_json_stages_it(repo: Path, world: World) -> None:
     document = json.dumps({"cycle_id": "c-1", "matches": [new_match()]})
     payload = trigger_payload(repo, {"ref": "main", "id": "1",
