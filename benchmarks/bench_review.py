@@ -1,0 +1,132 @@
+"""What the review gate costs in GitLab requests: per webhook event, per `send`, per digest.
+
+    python benchmarks/bench_review.py
+
+Figures, not timed tests. Each row runs the real command in-process against the fake GitLab
+of tests/fakes over real HTTP (an SMTP sink takes the application) and counts the requests,
+beside the budget it is judged by (issue #4: a handled event costs at most 3 in the common
+case: read the issue, update it, write the note).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import gitlab  # noqa: E402
+from tests.fakes.gitlab_server import FakeGitLab  # noqa: E402
+from tests.fakes.smtp_sink import SmtpSink  # noqa: E402
+
+from match_staging.cli import main  # noqa: E402
+
+REVIEWER, MALLORY, BOT = 2, 3, 1
+HOOK = json.loads((ROOT / "tests/fixtures/gitlab/issue_hook_example.json").read_text())
+
+
+@contextlib.contextmanager
+def world() -> Iterator[tuple[FakeGitLab, SmtpSink, Path]]:
+    before = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp, FakeGitLab() as fake, \
+            SmtpSink() as smtp:
+        root = Path(tmp)
+        for name in ("config", "cv", "matches-inbox"):
+            shutil.copytree(ROOT / name, root / name)
+        os.chdir(root)
+        try:
+            yield fake, smtp, root
+        finally:
+            os.chdir(before)
+
+
+def env(fake: FakeGitLab, smtp: SmtpSink) -> dict[str, str]:
+    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
+            "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00",
+            "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
+            "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot", "SMTP_HOST": "127.0.0.1",
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__PORT": str(smtp.port),
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none"}
+
+
+def run(fake: FakeGitLab, smtp: SmtpSink, *argv: str) -> int:
+    fake.reset_log()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        main(list(argv), env(fake, smtp))
+    return len(fake.requests)
+
+
+def move(fake: FakeGitLab, iid: int, user: int, add: str, remove: str) -> dict[str, Any]:
+    previous = list(fake.issues[iid]["labels"])
+    fake.acting_user_id = user
+    try:
+        client = gitlab.Gitlab(fake.url, private_token=fake.token)
+        data = {k: v for k, v in (("add_labels", add), ("remove_labels", remove)) if v}
+        client.projects.get(1, lazy=True).issues.update(iid, data)
+    finally:
+        fake.acting_user_id = BOT
+    payload: dict[str, Any] = json.loads(json.dumps(HOOK))
+    person = fake.users[user]
+    payload["user"].update(id=person["id"], username=person["username"])
+    labels = [{"title": name} for name in fake.issues[iid]["labels"]]
+    payload["object_attributes"].update(iid=iid, labels=labels)
+    payload["labels"] = labels
+    payload["changes"]["labels"] = {"previous": [{"title": n} for n in previous],
+                                    "current": labels}
+    return payload
+
+
+def transition(fake: FakeGitLab, smtp: SmtpSink, root: Path, payload: Any) -> int:
+    path = root / "payload.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return run(fake, smtp, "transition", "--payload", str(path))
+
+
+def main_() -> int:
+    rows: list[tuple[str, int, str]] = []
+    with world() as (fake, smtp, root):
+        run(fake, smtp, "stage")
+        step: Callable[[Any], int] = lambda p: transition(fake, smtp, root, p)  # noqa: E731
+        approve = move(fake, 1, REVIEWER, "job-match/approved", "job-match/pending")
+        rows.append(("approval applied (webhook)", step(approve), "<= 3"))
+        rows.append(("the same event replayed", step(approve), "1"))
+        rows.append(("unauthorised change reverted", step(
+            move(fake, 2, MALLORY, "job-match/approved", "job-match/pending")), "<= 3"))
+        rows.append(("rejection applied and closed", step(
+            move(fake, 3, REVIEWER, "job-match/rejected", "job-match/pending")), "<= 3"))
+        rows.append(("the tool's own change", step(
+            move(fake, 4, BOT, "job-match/approved", "job-match/pending")), "0"))
+        move(fake, 4, BOT, "job-match/pending", "job-match/approved")  # as it was
+        note = json.loads((ROOT / "tests/fixtures/gitlab/note_hook_issue_example.json")
+                          .read_text())
+        rows.append(("a note event", step(note), "0"))
+        rows.append(("send (email with attachment)", run(fake, smtp, "send", "1"),
+                     "4: read, mark sending, mark sent, note"))
+        rows.append(("review --reject from the shell",
+                     run(fake, smtp, "review", "5", "--reject"), "<= 3"))
+        rows.append(("digest, nothing to repair, no channel", run(fake, smtp, "digest"),
+                     "2: hooks, changed issues"))
+        move(fake, 2, REVIEWER, "job-match/rejected", "job-match/pending")
+        rows.append(("digest repairing one missed event", run(fake, smtp, "digest"),
+                     "5: the 2 above + label events, update, note"))
+    width = max(len(r[0]) for r in rows)
+    print("GitLab requests per review step (fake GitLab, example cycle staged first)\n")
+    print(f"{'step':<{width}}  requests  budget")
+    print("-" * (width + 30))
+    for name, count, budget in rows:
+        print(f"{name:<{width}}  {count:>8}  {budget}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_())
