@@ -319,3 +319,25 @@ def test_rate_limited_note_is_waited_out(gate: Gate) -> None:
     code, out = gate.run("transition", "--payload", gate.payload(event))
     assert code == 0, out
     assert len(gate.notes(1)) == 1
+
+
+def test_an_event_is_never_credited_with_a_change_it_did_not_make(gate: Gate) -> None:
+    gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")  # event lost
+    gate.fake.add_label("priority")
+    unrelated = gate.move(1, REVIEWER, add="priority")  # the reviewer's own event is harmless
+    code, out = gate.run("transition", "--payload", gate.payload(unrelated))
+    assert code == 0
+    assert "reverted  #1: mallory may not review job matches" in out
+    assert gate.labels(1) == ["job-match/pending"]
+
+
+def test_a_queued_unauthorised_event_does_not_undo_an_approval(gate: Gate) -> None:
+    approval = gate.move(2, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.add_label("priority")
+    meddling = gate.move(2, MALLORY, add="priority")  # handled first: the jobs raced
+    code, out = gate.run("transition", "--payload", gate.payload(meddling))
+    assert code == 0 and "applied   #2: pending -> approved" in out
+    assert "by reviewer" in gate.notes(2)[0]
+    code, out = gate.run("transition", "--payload", gate.payload(approval))
+    assert "unchanged #2: already approved" in out
+    assert gate.labels(2) == ["job-match/approved"] and len(gate.notes(2)) == 1

@@ -32,6 +32,7 @@ class Event:
     iid: int
     actor: str
     actor_id: int
+    states_after: tuple[str, ...] = ()  # state labels this event left, if it changed them
 
 
 @dataclass
@@ -89,7 +90,11 @@ def parse_event(payload: Any, cfg: Config) -> Event | str:
         return f"issue #{iid} is not a job match"
     if cfg.gitlab.bot_username and actor == cfg.gitlab.bot_username:
         return f"issue #{iid}: the tool's own change"
-    return Event(iid=iid, actor=actor, actor_id=int(actor_id or 0))
+    state_names = {state_label(cfg.labels, s) for s in State}
+    before = sorted(_titles(diff.get("previous")) & state_names)
+    after = sorted(_titles(diff.get("current")) & state_names)
+    return Event(iid=iid, actor=actor, actor_id=int(actor_id or 0),
+                 states_after=tuple(after) if before != after else ())
 
 
 def _titles(labels: Any) -> set[str]:
@@ -117,8 +122,24 @@ def transition(cfg: Config, tracker: Tracker, payload: Any, ctx: Context) -> Rev
     issue = tracker.get_issue(event.iid)
     if issue is None or cfg.labels.match not in issue.labels:
         return ReviewResult("ignored", f"issue #{event.iid} is not a job match", event.iid)
-    authorised = is_reviewer(cfg, event.actor, event.actor_id)
-    return settle(cfg, tracker, issue, event.actor, authorised, ctx)
+    audited = workflow.audited_state(issue.description) or State.PENDING
+    unchanged = workflow.states_in(cfg.labels, issue.labels) == [audited]
+    now_states = tuple(sorted(lb for lb in issue.labels
+                              if lb in {state_label(cfg.labels, s) for s in State}))
+    if unchanged or (event.states_after and event.states_after == now_states):
+        actor, actor_id = event.actor, event.actor_id  # this event made the change we see
+    else:
+        # Another event changed the state (one the webhook lost, or still queued): credit
+        # whoever GitLab says changed a state label last, never this event's sender.
+        actor, actor_id = last_state_change(cfg, tracker, issue.iid)
+    return settle(cfg, tracker, issue, actor, is_reviewer(cfg, actor, actor_id), ctx)
+
+
+def last_state_change(cfg: Config, tracker: Tracker, iid: int) -> tuple[str, int]:
+    """Who added or removed a state label last, from the issue's label events."""
+    names = {state_label(cfg.labels, s) for s in State}
+    changes = [e for e in tracker.label_events(iid) if e.label in names]
+    return (changes[-1].user, changes[-1].user_id) if changes else ("unknown", 0)
 
 
 def settle(cfg: Config, tracker: Tracker, issue: IssueRef, actor: str, authorised: bool,
@@ -187,16 +208,13 @@ def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
     know who changed the state label."""
     report = ReconcileReport(webhook_problems=tracker.webhook_problems())
     since = ctx.now - timedelta(days=cfg.workflow.reconcile_days)
-    state_labels = {state_label(cfg.labels, s) for s in State}
     for issue in tracker.changed_issues([cfg.labels.match], since):
         audited = workflow.audited_state(issue.description)
         present = workflow.states_in(cfg.labels, issue.labels)
         if audited is None or present == [audited]:
             continue
-        changes = [e for e in tracker.label_events(issue.iid) if e.label in state_labels]
-        last = changes[-1] if changes else None
-        actor = last.user if last else "unknown"
-        authorised = bool(last) and is_reviewer(cfg, actor, last.user_id if last else 0)
+        actor, actor_id = last_state_change(cfg, tracker, issue.iid)
+        authorised = actor != "unknown" and is_reviewer(cfg, actor, actor_id)
         report.results.append(settle(cfg, tracker, issue, actor, authorised, ctx,
                                      reconciled=True))
     return report
