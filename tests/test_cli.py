@@ -223,3 +223,13 @@ def test_preview_renders_everything_and_creates_nothing(repo: Path,
         "🎯 5 neue Job-Matches!\nTop: 97% Cloud Architect - Cloud-Transformation")
     assert "nothing was created or sent" in out
     assert not (repo / ".match-staging").exists()
+
+
+def test_a_hostile_cycle_id_cannot_write_outside_outbox(repo: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "c.json", {"cycle_id": "..", "matches": [match()]})
+    env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true"}
+    code, _, _ = run(capsys, "preview", "c.json", env=env)
+    assert code == 0
+    assert not list(repo.glob("*slack*")) and not list((repo / "outbox").glob("*slack*"))
+    assert list((repo / "outbox" / "preview" / "cycle").glob("new-slack-1.json"))

@@ -99,3 +99,25 @@ def test_masked_hides_every_secret_and_secrets_lists_them(tmp_path: Path) -> Non
     assert "SECRETSECRET" not in dumped and "smtp-pass-123" not in dumped
     assert config.masked(cfg)["notification"]["channels"]["slack"]["webhook_url"] == "***"
     assert set(config.secrets(cfg, env)) >= {env["HOOK"], env["PW"], env["GITLAB_TOKEN"]}
+
+
+def test_overrides_keep_text_as_text(tmp_path: Path) -> None:
+    prefix = "MATCH_STAGING__NOTIFICATION__"
+    cfg = load_text(tmp_path, "", {
+        f"{prefix}PREFERENCES__QUIET_HOURS__START": "22:00",
+        f"{prefix}CHANNELS__EMAIL__SMTP__PASSWORD": "0123456",
+        f"{prefix}CHANNELS__WHATSAPP__TO_NUMBER": "+436644011521",
+        f"{prefix}CHANNELS__SLACK__CHANNEL": "yes",
+        f"{prefix}PREFERENCES__THRESHOLD": "85",
+        f"{prefix}PREFERENCES__BATCH_MODE": "false"})
+    prefs = cfg.notification.preferences
+    assert prefs.quiet_hours is not None and prefs.quiet_hours.start == "22:00"
+    assert cfg.notification.channels.email.smtp.password == "0123456"
+    assert cfg.notification.channels.whatsapp.to_number == "+436644011521"
+    assert cfg.notification.channels.slack.channel == "yes"
+    assert prefs.threshold == 85 and prefs.batch_mode is False
+
+
+def test_default_applies_when_the_variable_is_set_but_empty(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, "staging:\n  inbox: ${INBOX:-matches-inbox}\n", {"INBOX": ""})
+    assert cfg.staging.inbox == "matches-inbox"

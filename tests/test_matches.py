@@ -124,3 +124,35 @@ def test_webhook_payload_is_not_a_match_document(repo: Path) -> None:
     payload.write_bytes(hook.read_bytes())
     batch = read_batch([], {"TRIGGER_PAYLOAD": str(payload)})
     assert len(batch.matches) == 5  # falls back to the inbox
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("https://a.example:99999/x", "field 'url': is not a valid http(s) URL: Port out of range"),
+    ("https://[x/2", "field 'url': is not a valid http(s) URL"),
+])
+def test_urls_python_cannot_split_reject_only_their_match(url: str, message: str) -> None:
+    titles, errors = parse_one([match(title="Good one"), match(url=url)])
+    assert titles == ["Good one"]
+    assert any(message in e for e in errors), errors
+
+
+def test_every_invisible_format_character_is_removed() -> None:
+    hidden = "\u00ad\u034f\u180e\u3164\U000e0041\U000e0042\u2061\u200b\u202e"
+    found, _ = parse(Document("x", json.dumps(match(title=f"Cloud{hidden}Architect",
+                                                    notes="ok 👨\u200d💻")).encode()))
+    assert found[0].title == "CloudArchitect"
+    assert found[0].notes == "ok 👨\u200d💻"  # the joiner inside an emoji stays
+
+
+@pytest.mark.parametrize("address", ['a"b@x.example', "a(b@x.example", "a:b@x.example"])
+def test_apply_address_must_be_one_a_mailer_accepts(address: str) -> None:
+    _, errors = parse_one([match(apply={"email": address})])
+    assert any("field 'apply': is not an address a mailer accepts" in e for e in errors), errors
+
+
+def test_trigger_api_document_is_read_once(repo: Path) -> None:
+    document = json.dumps([match(title="Once")])
+    payload = write(repo / "payload.json", {"ref": "main",
+                                            "variables": {"MATCHES_JSON": document}})
+    batch = read_batch([], {"MATCHES_JSON": document, "TRIGGER_PAYLOAD": str(payload)})
+    assert [m.title for m in batch.matches] == ["Once"]

@@ -341,3 +341,11 @@ def test_a_queued_unauthorised_event_does_not_undo_an_approval(gate: Gate) -> No
     code, out = gate.run("transition", "--payload", gate.payload(approval))
     assert "unchanged #2: already approved" in out
     assert gate.labels(2) == ["job-match/approved"] and len(gate.notes(2)) == 1
+
+
+def test_digest_with_a_developer_token_cannot_read_hooks_and_carries_on(gate: Gate) -> None:
+    gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.fail_next("GET", r"/hooks$", status=403)  # GET hooks needs Maintainer
+    code, out = gate.run("digest")
+    assert code == 0, out
+    assert "applied   #1: pending -> approved (missed by the webhook)" in out

@@ -4,6 +4,7 @@ from) so a user can fix them without reading code."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -200,7 +201,8 @@ def _interpolate(value: Any, env: Mapping[str, str], path: str) -> Any:
     if isinstance(value, list):
         return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, str):
-        return _VAR.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+        # like the shell: ${NAME:-default} also when NAME is set but empty (CI often is)
+        return _VAR.sub(lambda m: env.get(m.group(1)) or m.group(2) or "", value)
     return value
 
 
@@ -221,10 +223,13 @@ def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, s
             if not isinstance(child, dict):
                 raise ConfigError(f"{name}: '{part}' is not a section")
             node = child
-        try:
-            node[parts[-1]] = yaml.safe_load(env[name]) if env[name] else ""
-        except yaml.YAMLError:
-            node[parts[-1]] = env[name]
+        # Text stays text ("22:00", a password "0123"); _convert reads numbers and booleans
+        # where the key wants one. Only a list or mapping is read as YAML.
+        raw_value = env[name]
+        node[parts[-1]] = raw_value
+        if raw_value.lstrip()[:1] in ("[", "{"):
+            with contextlib.suppress(yaml.YAMLError):
+                node[parts[-1]] = yaml.safe_load(raw_value)
         origin[".".join(parts)] = name
     return origin
 

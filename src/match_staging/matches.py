@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,11 @@ MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_ERRORS_PER_MATCH = 5
 MAX_CYCLE_ID = 200  # as in match.schema.json
 
-# Bidi controls can make a title read differently than it is; zero-width characters hide
-# text from a reviewer's eye. Neither belongs in a job posting we show to a person.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c]")
+# Bidi controls can make a title read differently than it is; zero-width, filler and tag
+# characters hide text from a reviewer's eye ("ASCII smuggling"). None belongs in a job
+# posting we show to a person. (Format characters in general are dropped in clean_text,
+# except the zero-width joiner that emoji sequences need.)
+_INVISIBLE = re.compile("[\u034f\u115f\u1160\u3164\uffa0\U000e0000-\U000e007f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; UTF-8 cannot encode them
 
@@ -54,6 +58,7 @@ def clean_text(value: str, *, single_line: bool = False) -> str:
     """NFC, no control or invisible characters; single-line fields lose their breaks."""
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text))
+    text = "".join(c for c in text if c == "\u200d" or unicodedata.category(c) != "Cf")
     if single_line:
         return " ".join(_CONTROL.sub(" ", text.replace("\t", " ")).split())
     return _CONTROL.sub("", text.replace("\t", "    ")).strip("\n")
@@ -74,7 +79,8 @@ def documents_from(paths: Iterable[str], env: Mapping[str, str],
     if env.get("MATCHES_FILE"):
         docs.extend(_read_path(Path(env["MATCHES_FILE"]), explicit=True))
     payload = env.get("TRIGGER_PAYLOAD")
-    if payload and Path(payload).is_file():
+    if payload and Path(payload).is_file() and not env.get("MATCHES_JSON"):
+        # a trigger-API call's variables are also in its payload: read the document once
         doc = _from_trigger_payload(Path(payload))
         if doc is not None:
             docs.append(doc)
@@ -289,6 +295,11 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
         return clean_text(value) or None if isinstance(value, str) else None
 
     url = str(item.get("url") or item.get("source_url")).strip()
+    try:
+        keys = match_keys(line("id"), url)  # urlsplit refuses some URLs the pattern lets by
+    except ValueError as exc:
+        raise _Invalid([InputError(source, f"is not a valid http(s) URL: {exc}", match=where,
+                                   field="url" if item.get("url") else "source_url")]) from None
     match_id = line("id")
     title = line("title")
     provider = line("provider")
@@ -298,6 +309,13 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
     apply = item.get("apply")
     if isinstance(apply, str):
         apply = {"email": apply} if "@" in apply and "://" not in apply else {"url": apply}
+    if apply and apply.get("email"):
+        try:  # the schema's pattern is loose; the address must be one a mailer accepts
+            Address(addr_spec=apply["email"])
+        except (ValueError, IndexError, TypeError, HeaderParseError):
+            raise _Invalid([InputError(source, f"is not an address a mailer accepts: "
+                                       f"{_preview(apply['email'])}", match=where,
+                                       field="apply")]) from None
     return Match(
         score=float(item["score"]),
         title=title,
@@ -305,7 +323,7 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
         url=url,
         source=source,
         position=position,
-        keys=match_keys(match_id, url),
+        keys=keys,
         id=match_id,
         location=line("location"),
         start=line("start"),

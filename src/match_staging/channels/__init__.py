@@ -62,6 +62,12 @@ def _placeholders(settings: T) -> T:
     return dataclasses.replace(settings, **changes)  # type: ignore[type-var]
 
 
+def safe_folder_name(text: str) -> str:
+    """A cycle id as one folder name: no separators, never "." or ".." (untrusted text)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    return name or "cycle"
+
+
 class Outbox:
     """Writes what a channel would send into outbox/ instead (the local tracker, preview)."""
 
@@ -76,7 +82,7 @@ class Outbox:
         return self.inner.render(payload)
 
     def send(self, payload: Payload) -> Delivery:
-        cycle = re.sub(r"[^A-Za-z0-9_.-]+", "-", payload.cycle_id).strip("-") or "cycle"
+        cycle = safe_folder_name(payload.cycle_id)
         folder = self.folder / cycle
         folder.mkdir(parents=True, exist_ok=True)
         suffix = "" if len(payload.matches) != 1 else f"-{payload.matches[0].iid}"

@@ -3,14 +3,13 @@ creating or sending anything, so a user can see exactly what would go out."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from match_staging import notices
-from match_staging.channels import Outbox
+from match_staging.channels import Outbox, safe_folder_name
 from match_staging.channels.base import Channel, Delivery
 from match_staging.config import Config
 from match_staging.errors import InputError
@@ -35,7 +34,7 @@ def preview(cfg: Config, batch: Batch, channels: Sequence[Channel], now: datetim
     eligible = [m for m in batch.matches if m.score >= cfg.threshold]
     cycle = next((m.cycle_id for m in eligible if m.cycle_id),
                  now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    folder = Path(cfg.staging.outbox) / "preview" / (re.sub(r"[^\w.-]+", "-", cycle) or "cycle")
+    folder = Path(cfg.staging.outbox) / "preview" / safe_folder_name(cycle)
     folder.mkdir(parents=True, exist_ok=True)
     report = PreviewReport(folder=folder, skipped=len(batch.matches) - len(eligible))
     items = []

@@ -18,7 +18,7 @@ from match_staging import attachments, notices, render, workflow
 from match_staging.channels.base import Channel
 from match_staging.config import Config
 from match_staging.errors import InputError, TrackerError
-from match_staging.labels import label_specs, queue_label, score_label, state_label
+from match_staging.labels import label_specs, queue_label, score_label, state_label, state_of
 from match_staging.matches import Batch
 from match_staging.model import IssueDraft, IssueRef, Match, State
 from match_staging.trackers.base import Tracker, Upload
@@ -72,7 +72,8 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
         raise InputError(match.source, f"the issue would be {len(description):,} characters, "
                          f"more than GitLab's {DESCRIPTION_MAXLEN:,}: shorten the draft",
                          match=match.label)
-    assignee = cfg.notification.channels.gitlab_todo.assignee_id
+    todo = cfg.notification.channels.gitlab_todo
+    assignee = todo.assignee_id if todo.enabled else None
     return IssueDraft(
         title=render.issue_title(match.score, match.title),
         description=description,
@@ -107,7 +108,8 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
         _stage_new(cfg, tracker, eligible, root, report, [c.name for c in channels])
         pending = [(notices.Notice.of(m, ref), ref) for m, ref in report.staged]
         pending += [(notices.notice_from_issue(ref, ref.description), ref)
-                    for _, ref in report.existing]
+                    for _, ref in report.existing  # queued earlier, still worth announcing
+                    if state_of(cfg.labels, ref.labels) == State.PENDING]
         now = now or datetime.now(UTC)
         cycle = next((m.cycle_id for m in eligible if m.cycle_id),
                      now.strftime("%Y-%m-%dT%H:%M:%SZ"))

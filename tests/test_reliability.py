@@ -1,0 +1,494 @@
+"""Reliability end to end: whatever single request fails, and however it fails, the user ends
+with exactly one issue per match, one notification per match and channel, one audit note per
+review step, and at most one application per approved match.
+
+Every scenario runs the real CLI against the fake GitLab (tests/fakes/gitlab_server.py), a
+real SMTP server, a local Slack webhook and Twilio's real client with its HTTP layer
+intercepted by `responses`. A fault is injected at the k-th GitLab request of a clean run, for
+every k, as a 500 (nothing happened) or as a connection dropped after GitLab applied the
+request (it happened, but the tool never heard); then the tool is re-run the way CI would."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import ssl
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+
+from match_staging.cli import main
+from tests.conftest import match, write
+from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.slack_server import SlackWebhook
+from tests.fakes.smtp_sink import SmtpSink
+from tests.test_review_gitlab import REVIEWER, Gate
+
+pytest.importorskip("twilio")
+
+DAY = "2026-02-08T14:30:00+01:00"
+CV = "cv/Profil_Laube_w_Summary_DE.pdf"
+ACCOUNT = "AC" + "0123456789abcdef" * 2
+TWILIO_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+CHANNELS = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
+NOTIFY = ("email", "slack", "whatsapp")
+PROJECT = "/api/v4/projects/1"
+RECRUITER = "projekte@amoriabond.example"  # matches-inbox: #1 Cloud Architect applies here
+
+PENDING, APPROVED, SENT = "job-match/pending", "job-match/approved", "job-match/sent"
+STATE_LABELS = {PENDING, APPROVED, "job-match/rejected", SENT}
+ISSUE_TITLE = re.compile(r"^\[JOB-MATCH\] ([\d.]+)% — (.*)$")
+WHATSAPP_HEAD = re.compile(r"^🎯 (?:(\d+) neue Job-Matches!|Neuer Job-Match!)$")
+WHATSAPP_TOP = re.compile(r"^Top: [\d.]+% (.*)$")
+
+# The requests a clean run makes, in order (README "The review gate", "Cost"). The
+# parametrized fault tests below inject at each index; the *_request_sequence tests keep
+# these lists honest.
+TRANSITION = ["GET", "PUT", "POST"]       # read the issue; labels+audited state; audit note
+SEND = ["GET", "PUT", "PUT", "POST"]      # read; mark "sending"; mark sent and close; note
+
+
+# --------------------------------------------------------------------------------- helpers
+
+class Twilio:
+    """Twilio's Messages API, intercepted: every message Twilio would have queued, as the
+    form fields the real client posted. Traffic to 127.0.0.1 (GitLab, Slack) passes."""
+
+    def __init__(self) -> None:
+        self.forms: list[dict[str, list[str]]] = []
+        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False,
+                                            passthru_prefixes=("http://127.0.0.1",))
+        self._mock.add_callback(responses.POST, TWILIO_URL, callback=self._create,
+                                content_type="application/json")
+
+    def _create(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        body = request.body
+        text = body.decode() if isinstance(body, bytes) else str(body or "")
+        self.forms.append(parse_qs(text, keep_blank_values=True))
+        sid = f"SM{len(self.forms):032x}"
+        return 201, {}, json.dumps({"sid": sid, "status": "queued", "account_sid": ACCOUNT})
+
+    @property
+    def bodies(self) -> list[str]:
+        return [form["Body"][0] for form in self.forms]
+
+    def __enter__(self) -> Twilio:
+        self._mock.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._mock.stop()
+        self._mock.reset()
+
+
+class Mailbox(SmtpSink):
+    """The SMTP sink, able to answer 451 to exactly the `fail_at`-th message (0-based), or to
+    take the next message and hang up before answering (the server has it; the client never
+    hears so: a lost 250, a timeout after the final dot)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+        self.fail_at: int | None = None
+        self.hang_up = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        index, self.seen = self.seen, self.seen + 1
+        if index == self.fail_at:
+            return "451 4.3.0 Try again later"
+        if self.hang_up:
+            self.hang_up = False
+            self.messages.append(email.message_from_bytes(envelope.content,
+                                                          policy=email.policy.default))
+            server.transport.abort()
+            return "250 OK"
+        answer: str = await super().handle_DATA(server, session, envelope)
+        return answer
+
+    def to(self, address: str) -> int:
+        return sum(1 for m in self.messages if address in str(m["To"]))
+
+
+def inject(gitlab: FakeGitLab, fault: str, k: int) -> None:
+    """Fail the k-th request from now (0-based): a 500, or applied-then-dropped."""
+    if fault == "fail":
+        gitlab.fail_next("*", ".", status=500, skip=k)
+    else:
+        gitlab.drop_next("*", ".", after_commit=True, skip=k)
+
+
+def faulted(gitlab: FakeGitLab) -> str:
+    hit = [f"{r.method} {r.path} ({r.fault})" for r in gitlab.requests if r.fault]
+    assert len(hit) == 1, f"the fault fired {len(hit)} times: {hit}"
+    return hit[0]
+
+
+@dataclass
+class World:
+    """One GitLab project with every notification channel enabled."""
+
+    gitlab: FakeGitLab
+    slack: SlackWebhook
+    smtp: Mailbox
+    twilio: Twilio
+    capsys: pytest.CaptureFixture[str]
+    per_match: bool
+    outputs: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token,
+            "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": DAY,
+            f"{CHANNELS}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
+            f"{CHANNELS}EMAIL__SMTP__PORT": str(self.smtp.port),
+            f"{CHANNELS}EMAIL__SMTP__SECURITY": "none",
+            f"{CHANNELS}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
+            f"{CHANNELS}WHATSAPP__ENABLED": "true",
+            "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "CANARY-twilio-token",
+            # quoted: unquoted, YAML reads +14155238886 as a number and drops the "+"
+            # (see test_whatsapp_numbers_can_be_overridden_from_the_environment)
+            f"{CHANNELS}WHATSAPP__FROM_NUMBER": '"+14155238886"',
+            f"{CHANNELS}WHATSAPP__TO_NUMBER": '"+436644011521"',
+            "MATCH_STAGING__NOTIFICATION__PREFERENCES__BATCH_SUMMARY":
+                "false" if self.per_match else "true",
+        }
+
+    def run(self, *argv: str) -> tuple[int, str]:
+        self.capsys.readouterr()
+        code = main(list(argv), self.env())
+        captured = self.capsys.readouterr()
+        out = captured.out + captured.err
+        self.outputs.append(f"$ match-staging {' '.join(argv)}  -> {code}\n{out}")
+        assert "Traceback" not in out and "internal error" not in out, out
+        return code, out
+
+    # --- what each channel delivered, as batches of issue numbers --------------------
+
+    def titles(self) -> dict[str, int]:
+        found = {}
+        for iid, issue in self.gitlab.issues.items():
+            parsed = ISSUE_TITLE.match(issue["title"])
+            assert parsed, issue["title"]
+            found[parsed.group(2)] = iid
+        return found
+
+    def scores(self) -> dict[int, float]:
+        return {iid: float(ISSUE_TITLE.match(i["title"]).group(1))  # type: ignore[union-attr]
+                for iid, i in self.gitlab.issues.items()}
+
+    def slack_batches(self) -> list[tuple[int, ...]]:
+        return [tuple(int(i) for i in re.findall(r"/-/issues/(\d+)\|",
+                                                 json.dumps(post, ensure_ascii=False)))
+                for post in self.slack.posts]
+
+    def email_batches(self) -> list[tuple[int, ...]]:
+        batches = []
+        for message in self.smtp.messages:
+            body = message.get_body(("plain",))
+            assert body is not None
+            text = str(body.get_content())
+            batches.append(tuple(int(i) for i in re.findall(r"/-/issues/(\d+)\r?$", text,
+                                                            re.MULTILINE)))
+        return batches
+
+    def whatsapp_messages(self) -> list[tuple[int, int]]:
+        """(how many matches the message announces, the issue of the top match it names)."""
+        titles = self.titles()
+        found = []
+        for body in self.twilio.bodies:
+            lines = body.splitlines()
+            head, top = WHATSAPP_HEAD.match(lines[0]), WHATSAPP_TOP.match(lines[1])
+            assert head and top, body
+            found.append((int(head.group(1) or 1), titles[top.group(1)]))
+        return found
+
+    def queued(self) -> list[tuple[int, str]]:
+        return sorted((iid, lb) for iid, issue in self.gitlab.issues.items()
+                      for lb in issue["labels"] if "/notify-" in lb)
+
+    def assert_each_notified_once(self, matches: int, where: str) -> None:
+        log = "\n".join(self.outputs)
+        iids = sorted(self.gitlab.issues)
+        assert len(iids) == matches, f"{where}: {len(iids)} issues\n{log}"
+        slack, mails = self.slack_batches(), self.email_batches()
+        for channel, batches in (("slack", slack), ("email", mails)):
+            counts = Counter(i for batch in batches for i in batch)
+            assert counts == Counter(iids), (f"{where}: {channel} announced {dict(counts)}, "
+                                             f"want each of {iids} once\n{log}")
+        # every channel was told about the same batches...
+        assert sorted(map(sorted, slack)) == sorted(map(sorted, mails)), f"{where}\n{log}"
+        # ...and WhatsApp sent exactly one message per batch, never one set twice
+        scores = self.scores()
+        want = sorted((len(b), max(b, key=lambda i: (scores[i], -i))) for b in slack)
+        assert sorted(self.whatsapp_messages()) == want, f"{where}: WhatsApp\n{log}"
+        if not self.per_match:
+            assert len(self.twilio.forms) == len(slack), where
+        assert self.queued() == [], f"{where}: still queued {self.queued()}\n{log}"
+
+
+@contextmanager
+def world(capsys: pytest.CaptureFixture[str], *, per_match: bool) -> Iterator[World]:
+    with FakeGitLab() as gitlab, SlackWebhook() as slack, Mailbox() as smtp, \
+            Twilio() as twilio:
+        yield World(gitlab, slack, smtp, twilio, capsys, per_match)
+
+
+@pytest.fixture
+def fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pauses between retries or Slack messages; and one TLS context for every email
+    instead of loading the system's CA store again for each (a third of a second per ten
+    emails; with `security: none` the context is never used)."""
+    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+    monkeypatch.setattr("match_staging.channels.slack.Slack.min_interval", 0)
+    create = ssl.create_default_context
+    shared = create()
+
+    def default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        return create(*args, **kwargs) if args or kwargs else shared
+
+    monkeypatch.setattr(ssl, "create_default_context", default_context)
+
+
+def cycle(n: int) -> dict[str, Any]:
+    """n matches, distinct URLs and scores (so the top of any set is known), every third
+    with the CV attached."""
+    return {"cycle_id": "reliability", "matches": [
+        match(title=f"Match {i:02d}", score=95 - i, url=f"https://jobs.example.com/p/{i}",
+              provider=f"Provider {i}", attachments=[CV] if i % 3 == 0 else None)
+        for i in range(n)]}
+
+
+# ------------------------------------------------- 1. stage: every GitLab request fails once
+
+@pytest.mark.parametrize("mode", ["summary", "per-match"])
+@pytest.mark.parametrize("fault", ["fail", "drop"])
+def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
+        repo: Path, fast: None, capsys: pytest.CaptureFixture[str], fault: str,
+        mode: str) -> None:
+    write(repo / "cycle.json", cycle(10))
+    per_match = mode == "per-match"
+    with world(capsys, per_match=per_match) as clean:
+        code, out = clean.run("stage", "cycle.json")
+        assert code == 0, out
+        total = len(clean.gitlab.requests)
+        clean.assert_each_notified_once(10, "clean run")
+        assert len(clean.slack.posts) == (10 if per_match else 1)
+    # 1 label listing + 11 label creates + 1 upload + 10 creates + 10 queue-label removals
+    made = Counter(r.method + " " + re.sub(r"/\d+$", "/N", r.path.removeprefix(PROJECT))
+                   for r in clean.gitlab.requests)
+    assert made == {"GET /labels": 1, "POST /labels": 11, "POST /uploads": 1,
+                    "POST /issues": 10, "PUT /issues/N": 10}, made
+
+    for k in range(total):
+        with world(capsys, per_match=per_match) as w:
+            inject(w.gitlab, fault, k)
+            w.run("stage", "cycle.json")           # may fail part-way
+            w.run("stage", "cycle.json")           # the CI retry
+            code, out = w.run("digest")
+            where = f"{fault} at request {k}: {faulted(w.gitlab)}"
+            assert code == 0, f"{where}\n{out}"
+            w.assert_each_notified_once(10, where)
+
+
+# ---------------------------------------------- 2. transition: every request of it fails once
+
+@pytest.fixture
+def gate(repo: Path, capsys: pytest.CaptureFixture[str], fast: None) -> Iterator[Gate]:
+    """The five matches of matches-inbox/ staged; no notification channel enabled."""
+    with FakeGitLab() as fake, Mailbox() as smtp:
+        staged = Gate(fake, smtp, repo, capsys)
+        code, out = staged.run("stage")
+        assert code == 0, out
+        yield staged
+
+
+def approval(gate: Gate, iid: int) -> str:
+    """A reviewer approves on the board; the webhook's payload file."""
+    return gate.payload(gate.move(iid, REVIEWER, add=APPROVED, remove=PENDING))
+
+
+def states(gate: Gate, iid: int) -> list[str]:
+    return sorted(set(gate.fake.issues[iid]["labels"]) & STATE_LABELS)
+
+
+def test_clean_transition_request_sequence(gate: Gate) -> None:
+    payload = approval(gate, 1)
+    gate.fake.reset_log()
+    assert gate.run("transition", "--payload", payload)[0] == 0
+    assert [r.method for r in gate.fake.requests] == TRANSITION
+
+
+LOST_AUDIT_NOTE = (
+    "product bug: when the audit note's POST fails (500), `transition` has already written "
+    "the new label and the audited state, exits 1, and its re-run finds 'already approved: "
+    "nothing to do' -- the approval ends with NO audit note (record_step in "
+    "usecases/review.py updates the issue before it writes the note, and notes are not "
+    "retried)")
+
+
+@pytest.mark.parametrize(("fault", "k"), [
+    pytest.param(fault, k, id=f"{fault}-{k}-{TRANSITION[k]}",
+                 marks=[pytest.mark.xfail(strict=True, reason=LOST_AUDIT_NOTE)]
+                 if (fault, k) == ("fail", 2) else [])
+    for fault in ("fail", "drop") for k in range(len(TRANSITION))])
+def test_approval_is_audited_once_whatever_request_fails(gate: Gate, fault: str,
+                                                         k: int) -> None:
+    payload = approval(gate, 1)
+    gate.fake.reset_log()
+    inject(gate.fake, fault, k)
+    runs = []
+    for _ in range(4):  # the webhook's pipeline, retried until it succeeds
+        code, out = gate.run("transition", "--payload", payload)
+        runs.append(out)
+        if code == 0:
+            break
+    log = "\n".join(runs)
+    assert code == 0, log
+    faulted(gate.fake)
+    issue = gate.fake.issues[1]
+    assert states(gate, 1) == [APPROVED], log
+    assert "state: approved" in issue["description"] and issue["state"] == "opened"
+    audits = [n for n in gate.notes(1) if n.startswith("**Review:**")]
+    assert len(audits) == 1, f"{len(audits)} audit notes\n{log}"
+    assert audits[0].startswith("**Review:** pending → **approved** by reviewer")
+    assert len(gate.notes(1)) == 1
+
+
+# -------------------------------------------- 3. send: every request and the email fail once
+
+def user_sends(gate: Gate, iid: int) -> list[tuple[int, str]]:
+    """What a careful user does: run `send` again after a failure; pass --force only where
+    the tool says a send may have gone out, and only after checking it did not (if it did,
+    the README says to move the card to sent instead)."""
+    runs: list[tuple[int, str]] = []
+    force = False
+    for _ in range(4):
+        code, out = gate.run("send", str(iid), *(["--force"] if force else []))
+        runs.append((code, out))
+        if code == 0 or "only approved matches are sent" in out:
+            break
+        if "may have gone out" in out:
+            assert isinstance(gate.smtp, Mailbox)
+            if gate.smtp.to(RECRUITER):  # it did go out: the card goes to sent
+                gate.run("transition", "--payload",
+                         gate.payload(gate.move(iid, REVIEWER, add=SENT, remove=APPROVED)))
+                break
+            force = True
+    return runs
+
+
+def test_clean_send_request_sequence(gate: Gate) -> None:
+    gate.run("transition", "--payload", approval(gate, 1))
+    gate.fake.reset_log()
+    code, out = gate.run("send", "1")
+    assert code == 0, out
+    assert [r.method for r in gate.fake.requests] == SEND
+    assert isinstance(gate.smtp, Mailbox) and gate.smtp.to(RECRUITER) == 1
+
+
+LOST_SENT_NOTE = (
+    "product bug: when the Sent note's POST fails (500) the application has gone out and the "
+    "issue is already sent and closed, but `send` exits 1 ('GitLab could not write a note') "
+    "and every re-run refuses ('is sent'): the record of what was sent, to whom, with which "
+    "Message-ID, is lost for good")
+SENT_TWICE = (
+    "product bug: the SMTP server took the application but the connection broke before its "
+    "250 reached the tool; `send` treats every failed delivery as 'nothing went out' "
+    "(usecases/send.py removes the sending mark on any `not delivery.ok`, not only on a "
+    "refusal), reports '... closed the connection (send)' without saying it may have gone "
+    "out, and the next plain `send` emails the recruiter a second application")
+
+SEND_CASES = [
+    *[pytest.param("gitlab", fault, k, id=f"gitlab-{fault}-{k}-{SEND[k]}",
+                   marks=[pytest.mark.xfail(strict=True, reason=LOST_SENT_NOTE)]
+                   if (fault, k) == ("fail", 3) else [])
+      for fault in ("fail", "drop") for k in range(len(SEND))],
+    pytest.param("smtp", "451", 0, id="smtp-451"),
+    pytest.param("smtp", "hang-up", 0, id="smtp-taken-then-hang-up",
+                 marks=[pytest.mark.xfail(strict=True, reason=SENT_TWICE)]),
+]
+
+
+@pytest.mark.parametrize(("where", "fault", "k"), SEND_CASES)
+def test_application_reaches_the_recruiter_exactly_once(gate: Gate, where: str, fault: str,
+                                                        k: int) -> None:
+    assert isinstance(gate.smtp, Mailbox)
+    gate.run("transition", "--payload", approval(gate, 1))
+    gate.fake.reset_log()
+    if where == "gitlab":
+        inject(gate.fake, fault, k)
+    elif fault == "451":
+        gate.smtp.fail_at = gate.smtp.seen
+    else:
+        gate.smtp.hang_up = True
+    runs = user_sends(gate, 1)
+    log = "\n".join(f"[{code}] {out}" for code, out in runs)
+    if where == "gitlab":
+        faulted(gate.fake)
+
+    received = gate.smtp.to(RECRUITER)
+    assert received <= 1, f"the recruiter got {received} applications\n{log}"
+    if any(code == 0 and out.startswith("sent ") for code, out in runs):
+        assert received == 1, log
+    assert received == 1, f"the application never went out\n{log}"  # nothing lost silently
+    issue = gate.fake.issues[1]
+    assert states(gate, 1) == [SENT] and issue["state"] == "closed", log
+    assert "sending:" not in issue["description"] and "state: sent" in issue["description"]
+    sent_notes = [n for n in gate.notes(1) if n.startswith("**Sent:**")]
+    assert len(sent_notes) == 1, f"{len(sent_notes)} Sent notes\n{log}"
+    assert RECRUITER in sent_notes[0]
+
+
+# ------------------------------------- 4. a notification channel fails at the k-th message
+
+@pytest.mark.parametrize("channel", ["slack", "email"])
+def test_failed_message_is_sent_by_digest_and_nothing_repeats(
+        repo: Path, fast: None, capsys: pytest.CaptureFixture[str], channel: str) -> None:
+    write(repo / "five.json", cycle(5))
+    for k in range(5):
+        with world(capsys, per_match=True) as w:
+            if channel == "slack":  # the k-th message fails all three tries
+                w.slack.answer(200, "ok", times=k)
+                w.slack.answer(500, "internal_error", times=3, Retry_After="0")
+            else:
+                w.smtp.fail_at = k
+            code, out = w.run("stage", "five.json")
+            where = f"{channel} message {k} failed"
+            assert code == 1, f"{where}\n{out}"
+            assert re.search(rf"^failed    {channel} +#{k + 1}  ", out, re.MULTILINE), out
+            assert w.queued() == [(k + 1, f"job-match/notify-{channel}")], where
+            code, out = w.run("digest")
+            assert code == 0, f"{where}\n{out}"
+            w.assert_each_notified_once(5, where)
+            assert len(w.slack.posts) == len(w.smtp.messages) == len(w.twilio.forms) == 5
+
+
+# ------------------------------------------------------------------ configuration overrides
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug: MATCH_STAGING__...__WHATSAPP__FROM_NUMBER=+14155238886 (the README's "
+    "override syntax with an E.164 number) is read as a YAML integer, so the '+' is lost and "
+    "every command stops with exit 2: 'from_number: must be in E.164 form' (config._convert "
+    "turns the int back into '14155238886')"))
+def test_whatsapp_numbers_can_be_overridden_from_the_environment(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {f"{CHANNELS}WHATSAPP__ENABLED": "true", "TWILIO_ACCOUNT_SID": ACCOUNT,
+           "TWILIO_AUTH_TOKEN": "CANARY-twilio-token",
+           f"{CHANNELS}WHATSAPP__FROM_NUMBER": "+14155238886",
+           f"{CHANNELS}WHATSAPP__TO_NUMBER": "+436644011521"}
+    assert main(["config"], env) == 0
+    shown = capsys.readouterr().out
+    assert "from_number: '+14155238886'" in shown and "to_number: '+436644011521'" in shown
+    assert main(["preview"], env) == 0
