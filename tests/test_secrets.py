@@ -159,7 +159,7 @@ class World:
             f"{CHANNELS}WHATSAPP__ENABLED": str(TWILIO).lower(),
             "TWILIO_ACCOUNT_SID": TWILIO_SID,
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-            f"{CHANNELS}WHATSAPP__FROM_NUMBER": "'+14155238886'",
+            f"{CHANNELS}WHATSAPP__FROM_NUMBER": "+14155238886",
         }
         if self.gitlab_mode:
             env["GITLAB_TOKEN"] = self.token
@@ -272,8 +272,8 @@ def test_canaries_are_where_the_tool_looks_for_secrets(world: World, run: Runner
     result = run("config")
     assert result.code == 0, result.out
     assert result.out.count("***") >= 4   # webhook_url, password, account_sid, auth_token
-    run("stage", "matches-inbox")
-    assert world.gitlab.issues and world.slack.posts and world.mailbox.messages
+    staged = run("stage", "matches-inbox")
+    assert world.gitlab.issues and world.slack.posts and world.mailbox.messages, staged.out
     assert world.twilio.calls == (1 if TWILIO else 0)
     run.check()
 

@@ -73,7 +73,8 @@ def _print_notify(out: Output, report: NotifyReport) -> None:
     for delivery, iids in report.delivered:
         out.result(f"notified  {delivery.channel:<9} {_iids(iids)}  {delivery.detail}")
     for delivery, iids in report.failed:
-        again = " (retried by the next run)" if delivery.transient else ""
+        again = " (not repeated)" if delivery.maybe_delivered else \
+            " (retried by the next run)" if delivery.transient else ""
         out.result(f"failed    {delivery.channel:<9} {_iids(iids)}  {delivery.detail}{again}")
     if report.deferred:
         until = f" until {report.deferred_until:%H:%M %Z}" if report.deferred_until else ""

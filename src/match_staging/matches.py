@@ -36,6 +36,8 @@ MAX_CYCLE_ID = 200  # as in match.schema.json
 # except the zero-width joiner that emoji sequences need.)
 _INVISIBLE = re.compile("[\u034f\u115f\u1160\u3164\uffa0\U000e0000-\U000e007f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# the zero-width joiner stays only between two symbols, as in an emoji sequence (👨‍💻)
+_LONE_JOINER = re.compile("(?<![^\\x00-\\x7f\\s])\u200d|\u200d(?![^\\x00-\\x7f\\s])")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; UTF-8 cannot encode them
 
 
@@ -59,6 +61,7 @@ def clean_text(value: str, *, single_line: bool = False) -> str:
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text))
     text = "".join(c for c in text if c == "\u200d" or unicodedata.category(c) != "Cf")
+    text = _LONE_JOINER.sub("", text)
     if single_line:
         return " ".join(_CONTROL.sub(" ", text.replace("\t", " ")).split())
     return _CONTROL.sub("", text.replace("\t", "    ")).strip("\n")

@@ -22,6 +22,9 @@ class Delivery:
     ok: bool
     detail: str = ""
     transient: bool = False  # worth retrying on the next run without changing anything
+    # failed without an answer after the message was handed over: it may have arrived, so
+    # sending it again could repeat it (exactly-once needs the caller to decide)
+    maybe_delivered: bool = False
 
 
 @dataclass(frozen=True)

@@ -181,11 +181,11 @@ class Email:
         return self._send_smtp(msg)
 
     def _delivery(self, ok: bool, detail: str, transient: bool = False,
-                  secrets: Iterable[str] = ()) -> Delivery:
+                  secrets: Iterable[str] = (), maybe_delivered: bool = False) -> Delivery:
         for value in (self._settings.smtp.password, *secrets):
             if value and len(value) >= 4:
                 detail = detail.replace(value, "***")
-        return Delivery(self.name, ok, detail, transient)
+        return Delivery(self.name, ok, detail, transient, maybe_delivered)
 
     def _answer(self, code: int, message: bytes | str) -> str:
         text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
@@ -196,9 +196,10 @@ class Email:
         return self._sender
 
     def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
-        """Send a message composed elsewhere (the application `send` submits) to `to`."""
+        """Send a message composed elsewhere (the application `send` submits) to `to`;
+        never twice: no retry after an answer that leaves it unclear whether it went out."""
         if self._settings.transport == "gmail":
-            return self._send_gmail(msg)
+            return self._send_gmail(msg, resend_after_server_error=False)
         return self._send_smtp(msg, tuple(to))
 
     def _send_smtp(self, msg: EmailMessage, to: tuple[Address, ...] = ()) -> Delivery:
@@ -258,13 +259,15 @@ class Email:
             return self._delivery(False, f"{where} refused {what}: "
                                   f"{self._answer(exc.smtp_code, exc.smtp_error)}",
                                   transient=_temporary(exc.smtp_code))
+        # lost while the message was handed over: the server may have taken it
+        unsure = stage == "send"
         if isinstance(exc, smtplib.SMTPServerDisconnected) and not isinstance(
                 exc.__context__, TimeoutError):
             return self._delivery(False, f"{where} closed the connection ({stage})",
-                                  transient=True)
+                                  transient=True, maybe_delivered=unsure)
         if isinstance(exc, smtplib.SMTPServerDisconnected | TimeoutError):  # timed out
             return self._delivery(False, f"no answer from {where} within {smtp.timeout:g} s "
-                                  f"({stage})", transient=True)
+                                  f"({stage})", transient=True, maybe_delivered=unsure)
         if isinstance(exc, smtplib.SMTPException):
             return self._delivery(False, f"SMTP failed with {where} at {stage} "
                                   f"({type(exc).__name__})")
@@ -276,6 +279,9 @@ class Email:
                                   f"({KEY}.smtp.host)", transient=True)
         if isinstance(exc, OSError):
             reason = exc.strerror or type(exc).__name__
+            if stage == "send":
+                return self._delivery(False, f"connection to {where} failed while sending "
+                                      f"({reason})", transient=True, maybe_delivered=True)
             return self._delivery(False, f"could not connect to {where} ({reason})",
                                   transient=True)
         return self._delivery(False, f"SMTP failed with {where} at {stage} "
@@ -285,7 +291,8 @@ class Email:
         return "; ".join(f"{addr} ({self._answer(code, text)})"
                          for addr, (code, text) in sorted(refused.items()))
 
-    def _send_gmail(self, msg: EmailMessage) -> Delivery:
+    def _send_gmail(self, msg: EmailMessage, *,
+                    resend_after_server_error: bool = True) -> Delivery:
         key = f"{KEY}.gmail.credentials_file"
         secrets = self._secrets
         try:
@@ -311,6 +318,10 @@ class Email:
             except HttpError as exc:
                 status = int(exc.resp.status)
                 answer = f"HTTP {status} {_one_line(exc.reason or '', self.answer_maxlen)}"
+                if status >= 500 and not resend_after_server_error:
+                    return self._delivery(False, f"Gmail API answered {answer}: the message "
+                                          "may have been sent", transient=True,
+                                          secrets=secrets, maybe_delivered=True)
                 if status == 429 or status >= 500:
                     detail = f"Gmail API answered {answer}".strip()
                     if attempt < self.gmail_attempts:
@@ -328,7 +339,7 @@ class Email:
             except (TransportError, TimeoutError, OSError) as exc:
                 return self._delivery(False, f"no answer from the Gmail API "
                                       f"({type(exc).__name__})", transient=True,
-                                      secrets=secrets)
+                                      secrets=secrets, maybe_delivered=True)
             except Exception as exc:
                 transient = type(exc).__module__.startswith("httplib2")  # network trouble
                 return self._delivery(False, f"Gmail API call failed "

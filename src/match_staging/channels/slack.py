@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from match_staging import render
 from match_staging.channels.base import DEFAULT_SLEEP, Delivery, Rendered, Sleep, retry_after
@@ -80,7 +81,12 @@ class Slack:
             except requests.RequestException as exc:
                 # never the exception text: it carries the webhook URL, which is the secret
                 detail = f"no answer from {self._host} ({type(exc).__name__})"
-                continue
+                if _never_sent(exc):
+                    continue
+                # the request went out and no answer came: Slack may have posted it, and
+                # posting again could repeat it
+                return Delivery(self.name, False, detail + ": it may have been posted",
+                                transient=True, maybe_delivered=True)
             finally:
                 self._last_sent = time.monotonic()
             answer = self._mask(" ".join(response.text.split())[:200])
@@ -94,6 +100,15 @@ class Slack:
             return Delivery(self.name, False, f"Slack refused the message: HTTP "
                             f"{response.status_code} {answer}".strip())
         return Delivery(self.name, False, detail, transient=True)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """The connection never opened (refused, unresolvable, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, NewConnectionError | NameResolutionError)
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -77,7 +77,9 @@ def deliver(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
             delivery = channel.send(payload)
             iids = tuple(n.iid for n in payload.matches)
             (report.delivered if delivery.ok else report.failed).append((delivery, iids))
-            if delivery.ok:
+            # No answer after the message left: it may have arrived. Sending it again could
+            # repeat it, so it counts as delivered; a reminder follows if nobody reviews.
+            if delivery.ok or delivery.maybe_delivered:
                 for iid in iids:
                     done.setdefault(iid, []).append(label)
     for iid, labels in done.items():

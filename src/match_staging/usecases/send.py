@@ -107,7 +107,11 @@ def send(cfg: Config, tracker: Tracker, email: Email | None, iid: int, actor: st
     clean = _without_sending(issue.description)
     tracker.update_issue(iid, description=_with_sending(clean, ctx.now.isoformat()))
     delivery = email.deliver(msg, [to])
-    if not delivery.ok:  # the server did not take it: nothing went out
+    if not delivery.ok and delivery.maybe_delivered:  # keep the mark: never send twice
+        return SendResult("failed", f"#{iid}: {delivery.detail}; it may have gone out: check "
+                          "the sent mail, then mark it sent on the board, or run "
+                          "`match-staging send --force`")
+    if not delivery.ok:  # refused, or never connected: nothing went out
         tracker.update_issue(iid, description=clean)
         return SendResult("failed", f"#{iid}: {delivery.detail}")
     decision = workflow.Decision("apply", State.APPROVED, State.SENT, "approved -> sent")
