@@ -305,11 +305,31 @@ class GitLabTracker:
                                 + ": review events are not reaching the pipeline")
         return problems
 
-    @_translate("write a note")
     def add_note(self, iid: int, body: str) -> None:
+        """Write once: after a failure that may have written it, look before writing again
+        (a note is the audit trail: neither lost nor doubled)."""
+        try:
+            self._note(iid, body)
+        except TrackerError as exc:
+            if not exc.transient:
+                raise
+            if self._has_note(iid, body):
+                return
+            self._sleep(RETRY_PAUSE_SECONDS)
+            self._note(iid, body)
+
+    @_translate("write a note")
+    def _note(self, iid: int, body: str) -> None:
         self.note_pace()
         issue = self._project.issues.get(iid, lazy=True)
         issue.notes.create({"body": body})
+
+    @_translate("read the latest notes")
+    def _has_note(self, iid: int, body: str) -> bool:
+        issue = self._project.issues.get(iid, lazy=True)
+        latest = issue.notes.list(sort="desc", order_by="created_at", per_page=20,
+                                  get_all=False, iterator=False)
+        return any(str(n.attributes.get("body", "")).strip() == body.strip() for n in latest)
 
     @classmethod
     def _ref(cls, issue: Any) -> IssueRef:
