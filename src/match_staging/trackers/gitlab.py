@@ -28,8 +28,8 @@ from match_staging.render import parse_marker
 from match_staging.trackers.base import Upload
 
 PER_PAGE = 100           # GitLab's maximum page size
-CREATE_ATTEMPTS = 3
-RETRY_PAUSE_SECONDS = 2.0
+CREATE_ATTEMPTS = 2        # one retry, after a pause and a lookup
+RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -180,13 +180,14 @@ class GitLabTracker:
             except TrackerError as exc:
                 if not exc.transient:
                     raise
-                # The create may have happened before the connection broke: look first.
+                # The create may have happened before the connection broke: give GitLab
+                # a moment to finish it, then look before creating again.
+                self._sleep(RETRY_PAUSE_SECONDS)
                 found = self._translated_search(draft.keys[0])
                 if found:
                     return found[0]
                 if attempt == CREATE_ATTEMPTS:
                     raise
-                self._sleep(RETRY_PAUSE_SECONDS * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @_translate("look up a staged match")
