@@ -157,7 +157,9 @@ def workdir() -> Iterator[Path]:
 def stage_once(fake: FakeGitLab, path: Path) -> tuple[int, float, int]:
     """One `match-staging stage PATH` in-process: exit code, seconds, requests."""
     env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
-           "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00", "MATCH_STAGING_ASSIGNEE_ID": "2"}
+           "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00", "MATCH_STAGING_ASSIGNEE_ID": "2",
+           # no webhook in this project: no pipeline per write to pace for (see README)
+           "MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE": "0"}
     fake.reset_log()
     sink = io.StringIO()
     started = time.perf_counter()

@@ -247,3 +247,19 @@ def test_creates_are_paced_under_the_per_minute_limit() -> None:
     pace()  # a third one now waits until t=62, when the one at t=2 is a minute old
     assert waits == [57.0, 1.0]
     assert Pace(0, sleep)() is None  # 0: no pacing
+
+
+def test_issue_writes_are_paced_for_the_webhook_pipelines(repo: Path, fake: FakeGitLab) -> None:
+    """Each issue write starts a webhook pipeline (GitLab.com: 25 a minute per project)."""
+    from match_staging.trackers import open_tracker
+
+    waits: list[float] = []
+    tracker, _ = open_tracker(config.load(None, env_for(fake)), env_for(fake))
+    assert isinstance(tracker, GitLabTracker)
+    assert tracker.write_pace.per_minute == 20 and tracker.create_pace.per_minute == 200
+    tracker.write_pace = type(tracker.write_pace)(2, waits.append)
+    write(repo / "three.json", [match(url=f"https://jobs.example.com/p/{n}") for n in range(3)])
+    report = stage(config.load(None, env_for(fake)), tracker,
+                   read_batch(["three.json"], {}, "matches-inbox"), Path.cwd())
+    assert len(report.staged) == 3
+    assert len(waits) == 1 and waits[0] > 59  # the third write waited for the minute

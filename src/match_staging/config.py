@@ -130,6 +130,11 @@ class GitLabSettings:
     # GitLab.com's per-user limits; self-managed defaults to 300 creates. 0: no pacing
     issue_creates_per_minute: int = 200
     notes_per_minute: int = 60
+    # Every issue create or update fires the issue webhook, and every webhook call creates a
+    # pipeline: GitLab.com allows 25 a minute per project, and a webhook refused too often
+    # is disabled. 20 leaves room for the reviewer's own moves. 0: no pacing (no webhook,
+    # or no such limit on a self-managed instance).
+    issue_writes_per_minute: int = 20
 
 
 @dataclass

@@ -28,7 +28,8 @@ def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | No
         return GitLabTracker(cfg.gitlab.url, token, cfg.gitlab.project,
                              timeout=cfg.gitlab.timeout,
                              creates_per_minute=cfg.gitlab.issue_creates_per_minute,
-                             notes_per_minute=cfg.gitlab.notes_per_minute), None
+                             notes_per_minute=cfg.gitlab.notes_per_minute,
+                             writes_per_minute=cfg.gitlab.issue_writes_per_minute), None
     if env.get("CI") == "true":
         raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
                           "token (or a bot user's token) with api scope as a masked CI/CD "

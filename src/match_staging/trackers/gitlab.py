@@ -117,12 +117,13 @@ class GitLabTracker:
 
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep, creates_per_minute: int = 200,
-                 notes_per_minute: int = 60) -> None:
+                 notes_per_minute: int = 60, writes_per_minute: int = 0) -> None:
         # lazy: no request until the first real call (economy)
         self._project, self._counter = connect(url, token, project, timeout)
         self._sleep = sleep
         self.create_pace = Pace(creates_per_minute, sleep)
         self.note_pace = Pace(notes_per_minute, sleep)
+        self.write_pace = Pace(writes_per_minute, sleep)  # each write starts a pipeline
         self.location = f"{url} project {project}"
 
     @property
@@ -197,6 +198,7 @@ class GitLabTracker:
     @_translate("create an issue")
     def _create(self, draft: IssueDraft) -> IssueRef:
         self.create_pace()
+        self.write_pace()
         data: dict[str, Any] = {"title": draft.title, "description": draft.description,
                                 "labels": ",".join(draft.labels)}
         if draft.assignee_ids:
@@ -219,18 +221,9 @@ class GitLabTracker:
         pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
         return [self._ref(issue) for issue in pages]
 
-    @_translate("update an issue's labels")
     def update_labels(self, iid: int, *, add: Sequence[str] = (),
                       remove: Sequence[str] = ()) -> IssueRef:
-        # One PUT with add_labels and remove_labels (platform-facts.md, "Issue update").
-        # Label changes are idempotent, so this request alone may be re-sent on 5xx.
-        data: dict[str, Any] = {}
-        if add:
-            data["add_labels"] = ",".join(add)
-        if remove:
-            data["remove_labels"] = ",".join(remove)
-        result = self._project.issues.update(iid, data, retry_transient_errors=True)
-        return self._ref_from(result)
+        return self.update_issue(iid, add=add, remove=remove)
 
     @_translate("read an issue")
     def get_issue(self, iid: int) -> IssueRef | None:
@@ -254,6 +247,7 @@ class GitLabTracker:
             data["description"] = description
         if state_event:
             data["state_event"] = state_event
+        self.write_pace()
         # the same request again is harmless: labels, text and state are set, not toggled
         return self._ref_from(self._project.issues.update(iid, data,
                                                           retry_transient_errors=True))
