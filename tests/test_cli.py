@@ -233,3 +233,21 @@ def test_a_hostile_cycle_id_cannot_write_outside_outbox(repo: Path,
     assert code == 0
     assert not list(repo.glob("*slack*")) and not list((repo / "outbox").glob("*slack*"))
     assert list((repo / "outbox" / "preview" / "cycle").glob("new-slack-1.json"))
+
+
+def test_review_and_send_on_the_local_tracker(repo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "stage")
+    code, out, _ = run(capsys, "review", "1", "--approve", "--reason", "Passt gut",
+                       env={"USER": "wolfram"})
+    assert code == 0 and "applied   #1: pending -> approved" in out
+    code, out, _ = run(capsys, "send", "1")
+    assert code == 0, out
+    (eml,) = (repo / "outbox" / "applications").glob("*.eml")
+    text = eml.read_text(encoding="utf-8", errors="replace")
+    assert "To: projekte@amoriabond.example" in text
+    assert "Profil_Laube_w_Summary_DE.pdf" in text
+    code, out, _ = run(capsys, "list", "--state", "sent")
+    assert out.startswith("#1     sent")
+    code, _, err = run(capsys, "send", "1")
+    assert code == 1 and "#1: is sent: only approved matches are sent" in err

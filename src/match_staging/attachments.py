@@ -22,6 +22,8 @@ def resolve(root: Path, relative: str, max_bytes: int) -> Path | str:
     real = candidate.resolve()
     if not real.is_relative_to(root.resolve()):
         return "leads outside the repository through a symbolic link"
+    if any(part.startswith(".") for part in real.relative_to(root.resolve()).parts):
+        return "leads to a hidden file or folder through a symbolic link"
     if not real.is_file():
         return "is not a regular file"
     size = real.stat().st_size

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays 
     from typing import Any
 
     from match_staging import config
-    from match_staging.channels.base import Channel
+    from match_staging.channels.base import Channel, Mailer
     from match_staging.model import Match
     from match_staging.output import Output
     from match_staging.trackers.base import Tracker
@@ -130,18 +130,26 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
 def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
                env: Mapping[str, str]) -> int:
     from match_staging import clock
+    from match_staging.model import State
     from match_staging.usecases.digest import digest
-    from match_staging.usecases.review import context_from
+    from match_staging.usecases.review import check_reviewers, context_from
 
+    check_reviewers(cfg)
     tracker, channels = _connect(cfg, out, env)
+    mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
     report = digest(cfg, tracker, channels, context_from(env, clock.now(env)))
+    code = 0
     for result in report.reconciled.results:
         out.result(f"{result.outcome:<9} {result.message} (missed by the webhook)")
+        if mailer and result.outcome == "applied" and result.after == State.APPROVED \
+                and result.iid is not None:
+            code |= _send(cfg, tracker, mailer, result.iid, out, env,
+                          actor="match-staging (auto_send)")
     for problem in report.reconciled.webhook_problems:
         out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
     if report.quiet_until is not None:
         out.result(f"quiet hours until {report.quiet_until:%Y-%m-%d %H:%M %Z}: nothing sent")
-        return 0 if report.ok else 1
+        return code if report.ok else 1
     if not channels:
         out.result("no notification channel is enabled: nothing to send")
     _print_notify(out, report.deferred)
@@ -157,7 +165,7 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
     where = "GitLab requests" if tracker.kind == "gitlab" else "GitLab requests (local)"
     out.result(f"{len(report.deferred.delivered)} deferred message(s) sent, "
                f"{len(report.reminded)} reminded · {tracker.requests} {where}")
-    return 0 if report.ok else 1
+    return code if report.ok else 1
 
 
 def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
@@ -166,7 +174,8 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
 
     from match_staging import clock
     from match_staging.errors import ConfigError
-    from match_staging.usecases.review import context_from, transition
+    from match_staging.model import State
+    from match_staging.usecases.review import check_reviewers, context_from, transition
 
     path = args.payload or env.get("TRIGGER_PAYLOAD")
     if not path:
@@ -178,14 +187,15 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     except ValueError:
         out.result(f"ignored   {path} is not JSON: not a webhook event")
         return 0
+    check_reviewers(cfg)
     tracker = _tracker(cfg, out, env)
+    mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
     result = transition(cfg, tracker, payload, context_from(env, clock.now(env)))
     out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
-    from match_staging.model import State
-
-    if result.outcome == "applied" and result.after == State.APPROVED and cfg.workflow.auto_send \
+    if mailer and result.outcome == "applied" and result.after == State.APPROVED \
             and result.iid is not None:
-        return _send(cfg, tracker, result.iid, out, env, actor="match-staging (auto_send)")
+        return _send(cfg, tracker, mailer, result.iid, out, env,
+                     actor="match-staging (auto_send)")
     return 0
 
 
@@ -197,31 +207,43 @@ def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
 
     tracker = _tracker(cfg, out, env)
     target = State.APPROVED if args.approve else State.REJECTED
+    mailer = _mailer(cfg, tracker) if target == State.APPROVED and cfg.workflow.auto_send \
+        else None
     actor = _actor(env)
     result = review(cfg, tracker, args.iid, target, actor, args.reason or "",
                     context_from(env, clock.now(env)))
     out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
-    if target == State.APPROVED and cfg.workflow.auto_send:
-        return _send(cfg, tracker, args.iid, out, env, actor=actor)
+    if mailer:
+        return _send(cfg, tracker, mailer, args.iid, out, env, actor=actor)
     return 0
 
 
 def cmd_send(args: argparse.Namespace, cfg: config.Config, out: Output,
              env: Mapping[str, str]) -> int:
-    return _send(cfg, _tracker(cfg, out, env), args.iid, out, env, actor=_actor(env),
+    tracker = _tracker(cfg, out, env)
+    return _send(cfg, tracker, _mailer(cfg, tracker), args.iid, out, env, actor=_actor(env),
                  force=args.force)
 
 
-def _send(cfg: config.Config, tracker: Tracker, iid: int, out: Output,
+def _mailer(cfg: config.Config, tracker: Tracker) -> Mailer | None:
+    """How applications go out, built (and so validated) before anything changes: the
+    email transport, or outbox/ on the local tracker."""
+    from match_staging.channels.base import OutboxMailer
+    from match_staging.channels.email import Email
+
+    settings = cfg.notification.channels.email
+    if tracker.kind == "local":
+        return OutboxMailer(Path(cfg.staging.outbox) / "applications", settings.sender)
+    return Email(settings, cfg.staging.templates_dir) if settings.sender else None
+
+
+def _send(cfg: config.Config, tracker: Tracker, mailer: Mailer | None, iid: int, out: Output,
           env: Mapping[str, str], *, actor: str, force: bool = False) -> int:
     from match_staging import clock
-    from match_staging.channels.email import Email
     from match_staging.usecases.review import context_from
     from match_staging.usecases.send import send
 
-    email_settings = cfg.notification.channels.email
-    email = Email(email_settings, cfg.staging.templates_dir) if email_settings.sender else None
-    result = send(cfg, tracker, email, iid, actor, context_from(env, clock.now(env)),
+    result = send(cfg, tracker, mailer, iid, actor, context_from(env, clock.now(env)),
                   Path.cwd(), force=force)
     out.result(f"{result.outcome:<9} {result.message}")
     return 1 if result.outcome == "failed" else 0

@@ -4,9 +4,14 @@ dead channel never stops another; limits are named class attributes."""
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
 from typing import ClassVar, Protocol
 
 from match_staging.notices import Payload
@@ -43,6 +48,36 @@ class Channel(Protocol):
 
     def send(self, payload: Payload) -> Delivery:
         """Deliver one message. Never raises; never puts a secret into `detail`."""
+
+
+class Mailer(Protocol):
+    """What `send` needs to submit an application: an address to send from, and one
+    delivery that never repeats a message that may have gone out."""
+
+    @property
+    def sender(self) -> Address: ...
+
+    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery: ...
+
+
+class OutboxMailer:
+    """The embedded local tracker's mailer: the application is written to outbox/."""
+
+    def __init__(self, folder: Path, sender: str) -> None:
+        self.folder = folder
+        name, address = parseaddr(sender)
+        self._sender = Address(display_name=name, addr_spec=address or "match-staging@localhost")
+
+    @property
+    def sender(self) -> Address:
+        return self._sender
+
+    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "-", str(msg["Message-ID"] or "application")).strip("-.")
+        path = self.folder / f"{name or 'application'}.eml"
+        path.write_bytes(bytes(msg))
+        return Delivery("email", True, f"written to {path}")
 
 
 def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:

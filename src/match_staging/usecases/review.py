@@ -103,15 +103,19 @@ def _titles(labels: Any) -> set[str]:
     return {str(lb["title"]) for lb in labels if isinstance(lb, dict) and "title" in lb}
 
 
-def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
-    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (interface.md)."""
-    if cfg.workflow.reviewers:
-        return username in cfg.workflow.reviewers
-    assignee = cfg.notification.channels.gitlab_todo.assignee_id
-    if assignee is None:
+def check_reviewers(cfg: Config) -> None:
+    """Somebody must be allowed to review: checked before any change is made (exit 2)."""
+    if not cfg.workflow.reviewers and cfg.notification.channels.gitlab_todo.assignee_id is None:
         raise ConfigError("workflow.reviewers is empty and notification.channels.gitlab_todo."
                           "assignee_id is not set: nobody may review job matches")
-    return user_id == assignee
+
+
+def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
+    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (interface.md)."""
+    check_reviewers(cfg)
+    if cfg.workflow.reviewers:
+        return username in cfg.workflow.reviewers
+    return user_id == cfg.notification.channels.gitlab_todo.assignee_id
 
 
 def transition(cfg: Config, tracker: Tracker, payload: Any, ctx: Context) -> ReviewResult:

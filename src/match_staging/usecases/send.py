@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from match_staging import attachments, notices, workflow
-from match_staging.channels.email import Email
+from match_staging.channels.base import Mailer
 from match_staging.config import Config
 from match_staging.errors import InputError
 from match_staging.model import State
@@ -44,7 +44,7 @@ def _without_sending(description: str) -> str:
     return _SENDING.sub("", description)
 
 
-def application(cfg: Config, email: Email, record: dict[str, Any], to: Address,
+def application(cfg: Config, email: Mailer, record: dict[str, Any], to: Address,
                 root: Path, now: datetime) -> EmailMessage:
     """The application email: the draft cover letter, with the match's attachments."""
     apply: dict[str, Any] = record.get("apply") or {}
@@ -71,7 +71,7 @@ def application(cfg: Config, email: Email, record: dict[str, Any], to: Address,
     return msg
 
 
-def send(cfg: Config, tracker: Tracker, email: Email | None, iid: int, actor: str,
+def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: str,
          ctx: Context, root: Path, *, force: bool = False) -> SendResult:
     issue = tracker.get_issue(iid)
     if issue is None or cfg.labels.match not in issue.labels:
