@@ -99,5 +99,8 @@ def test_marker_is_only_trusted_at_the_start() -> None:
 def test_low_score_gets_the_low_label_and_assignee_from_config() -> None:
     cfg = config.Config()
     cfg.notification.channels.gitlab_todo.assignee_id = 7
+    cfg.notification.channels.gitlab_todo.enabled = True
     draft = issue_draft(cfg, parsed(score=55), [])
     assert "match-score/low" in draft.labels and draft.assignee_ids == (7,)
+    cfg.notification.channels.gitlab_todo.enabled = False  # no to-do wanted: nobody assigned
+    assert issue_draft(cfg, parsed(score=55), []).assignee_ids == ()

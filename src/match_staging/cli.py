@@ -132,9 +132,8 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
     from match_staging import clock
     from match_staging.model import State
     from match_staging.usecases.digest import digest
-    from match_staging.usecases.review import check_reviewers, context_from
+    from match_staging.usecases.review import context_from
 
-    check_reviewers(cfg)
     tracker, channels = _connect(cfg, out, env)
     mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
     report = digest(cfg, tracker, channels, context_from(env, clock.now(env)))

@@ -41,7 +41,3 @@ class TrackerError(StagingError):
         super().__init__(message)
         self.status = status
         self.transient = transient
-
-
-class ChannelError(StagingError):
-    """A notification channel failed. Channels return results; this is for setup errors."""

@@ -3,6 +3,8 @@ here, so `stage` and `bootstrap` create them the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from match_staging.config import Labels
 from match_staging.model import LabelSpec, ScoreBand, State, score_band
 
@@ -38,7 +40,12 @@ def score_label(names: Labels, score: float) -> str:
             ScoreBand.LOW: names.score_low}[band]
 
 
-def state_of(names: Labels, labels: tuple[str, ...] | list[str]) -> State | None:
+def states_in(names: Labels, labels: Sequence[str]) -> list[State]:
+    """Every state label on an issue (the review gate keeps it to exactly one)."""
+    return [s for s in State if state_label(names, s) in labels]
+
+
+def state_of(names: Labels, labels: Sequence[str]) -> State | None:
     """The state an issue's labels say it is in; None when there is not exactly one."""
-    found = [s for s in State if state_label(names, s) in labels]
+    found = states_in(names, labels)
     return found[0] if len(found) == 1 else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from match_staging.config import Labels
-from match_staging.labels import state_label
+from match_staging.labels import state_label, states_in
 from match_staging.model import State
 
 TRANSITIONS: frozenset[tuple[State, State]] = frozenset({
@@ -59,10 +59,6 @@ def with_audited_state(description: str, state: State) -> str:
     first, _, rest = (description or "").partition("\n")
     return f"{first}\n{state_marker(state)}\n{rest}" if first.startswith("<!--") \
         else f"{state_marker(state)}\n{description}"
-
-
-def states_in(names: Labels, labels: Sequence[str]) -> list[State]:
-    return [s for s in State if state_label(names, s) in labels]
 
 
 def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: str,

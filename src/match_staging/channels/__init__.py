@@ -13,7 +13,6 @@ from match_staging.config import Config
 from match_staging.notices import Payload
 
 T = TypeVar("T")
-QUEUED = ("email", "slack", "whatsapp")  # channels whose delivery is tracked by a label
 
 
 def build(cfg: Config, *, sending: bool = True) -> list[Channel]:

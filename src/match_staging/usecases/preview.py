@@ -25,7 +25,6 @@ class PreviewReport:
     folder: Path
     issues: list[Path] = field(default_factory=list)
     messages: list[Delivery] = field(default_factory=list)
-    skipped: int = 0
     rejected: list[InputError] = field(default_factory=list)
 
 
@@ -36,7 +35,7 @@ def preview(cfg: Config, batch: Batch, channels: Sequence[Channel], now: datetim
                  now.strftime("%Y-%m-%dT%H:%M:%SZ"))
     folder = Path(cfg.staging.outbox) / "preview" / safe_folder_name(cycle)
     folder.mkdir(parents=True, exist_ok=True)
-    report = PreviewReport(folder=folder, skipped=len(batch.matches) - len(eligible))
+    report = PreviewReport(folder=folder)
     items = []
     for number, match in enumerate(eligible, start=1):
         uploads = [Upload(Path(a).name, f"/uploads/(preview)/{Path(a).name}")

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from match_staging import render, workflow
 from match_staging.config import Config
 from match_staging.errors import ConfigError, InputError
-from match_staging.labels import state_label
+from match_staging.labels import state_label, states_in
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
 
@@ -127,7 +127,7 @@ def transition(cfg: Config, tracker: Tracker, payload: Any, ctx: Context) -> Rev
     if issue is None or cfg.labels.match not in issue.labels:
         return ReviewResult("ignored", f"issue #{event.iid} is not a job match", event.iid)
     audited = workflow.audited_state(issue.description) or State.PENDING
-    unchanged = workflow.states_in(cfg.labels, issue.labels) == [audited]
+    unchanged = states_in(cfg.labels, issue.labels) == [audited]
     now_states = tuple(sorted(lb for lb in issue.labels
                               if lb in {state_label(cfg.labels, s) for s in State}))
     if unchanged or (event.states_after and event.states_after == now_states):
@@ -178,12 +178,15 @@ def record_step(cfg: Config, tracker: Tracker, issue: IssueRef, decision: workfl
 
 
 def audit_note(cfg: Config, decision: workflow.Decision, actor: str, ctx: Context, *,
-               reconciled: bool = False, comment: str = "", **extra: Any) -> str:
+               reconciled: bool = False, comment: str = "", verdict: str = "",
+               **extra: Any) -> str:
+    """The note of one review step; `verdict` "sent" and `extra` (address, transport,
+    message_id) are for the note `send` writes."""
     when = ctx.now.astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
     pipeline = render.link(ctx.pipeline_url, f"pipeline {ctx.pipeline_id or ''}".strip()) \
         if ctx.pipeline_url else ""
-    verdict = extra.pop("verdict", decision.verdict)
-    return render.render("audit_note.md.j2", cfg.staging.templates_dir, verdict=verdict,
+    return render.render("audit_note.md.j2", cfg.staging.templates_dir,
+                         verdict=verdict or decision.verdict,
                          before=decision.before.value, after=decision.after.value,
                          reason=decision.reason, actor=actor, when=when, pipeline=pipeline,
                          reconciled=reconciled, comment=comment, **extra)
@@ -195,7 +198,7 @@ def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, r
     issue = tracker.get_issue(iid)
     if issue is None or cfg.labels.match not in issue.labels:
         raise InputError(f"#{iid}", "no job-match issue with that number")
-    current = workflow.states_in(cfg.labels, issue.labels)
+    current = states_in(cfg.labels, issue.labels)
     audited = workflow.audited_state(issue.description) or State.PENDING
     if current != [State.PENDING] or audited != State.PENDING:
         shown = ", ".join(s.value for s in current) or "no state"
@@ -214,9 +217,10 @@ def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
     since = ctx.now - timedelta(days=cfg.workflow.reconcile_days)
     for issue in tracker.changed_issues([cfg.labels.match], since):
         audited = workflow.audited_state(issue.description)
-        present = workflow.states_in(cfg.labels, issue.labels)
+        present = states_in(cfg.labels, issue.labels)
         if audited is None or present == [audited]:
             continue
+        check_reviewers(cfg)  # before the first change: a config error changes nothing
         actor, actor_id = last_state_change(cfg, tracker, issue.iid)
         authorised = actor != "unknown" and is_reviewer(cfg, actor, actor_id)
         report.results.append(settle(cfg, tracker, issue, actor, authorised, ctx,

@@ -21,6 +21,7 @@ from match_staging import attachments, notices, workflow
 from match_staging.channels.base import Mailer
 from match_staging.config import Config
 from match_staging.errors import InputError
+from match_staging.labels import states_in
 from match_staging.model import State
 from match_staging.trackers.base import Tracker
 from match_staging.usecases.review import Context, audit_note
@@ -76,7 +77,7 @@ def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: s
     issue = tracker.get_issue(iid)
     if issue is None or cfg.labels.match not in issue.labels:
         raise InputError(f"#{iid}", "no job-match issue with that number")
-    current = workflow.states_in(cfg.labels, issue.labels)
+    current = states_in(cfg.labels, issue.labels)
     audited = workflow.audited_state(issue.description)
     if current != [State.APPROVED] or audited != State.APPROVED:
         shown = ", ".join(s.value for s in current) or "no state label"
