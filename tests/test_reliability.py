@@ -252,10 +252,13 @@ def world(capsys: pytest.CaptureFixture[str], *, per_match: bool) -> Iterator[Wo
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """No pauses between retries (ours, and python-gitlab's 0.1 s backoff before it re-sends
-    an idempotent update) or Slack messages; and one TLS context for every email instead of
-    loading the system's CA store again for each (a third of a second per ten emails; with
-    `security: none` the context is never used)."""
+    an idempotent update), no rate pacing of GitLab writes (a retried create is one write
+    over a per-minute budget, and would wait out the minute), no pause between Slack
+    messages; and one TLS context for every email instead of loading the system's CA store
+    again for each (a third of a second per ten emails; with `security: none` the context is
+    never used). None of this changes what is sent or written, only when."""
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+    monkeypatch.setattr("match_staging.trackers.gitlab.Pace.__call__", lambda self: None)
     monkeypatch.setattr("gitlab.utils.time", SimpleNamespace(sleep=lambda _: None,
                                                              time=time.time))
     monkeypatch.setattr("match_staging.channels.slack.Slack.min_interval", 0)

@@ -71,6 +71,7 @@ class Email:
         self._gmail_service = gmail_service
         self._sleep = sleep
         self._secrets: list[str] = []  # learnt from the credentials file, masked in details
+        self._context: ssl.SSLContext | None = None
         self._sender = _address(settings.sender, f"{KEY}.from", "must be set")
         if not settings.recipients:
             raise ConfigError(f"{KEY}.recipients: at least one address is needed")
@@ -202,6 +203,12 @@ class Email:
             return self._send_gmail(msg, resend_after_server_error=False)
         return self._send_smtp(msg, tuple(to))
 
+    def _tls_context(self) -> ssl.SSLContext:
+        """One context per channel: loading the CA store costs tens of milliseconds."""
+        if self._context is None:
+            self._context = ssl.create_default_context()  # verifies the server's certificate
+        return self._context
+
     def _send_smtp(self, msg: EmailMessage, to: tuple[Address, ...] = ()) -> Delivery:
         recipients = to or self._recipients
         smtp = self._settings.smtp
@@ -209,7 +216,7 @@ class Email:
         client: smtplib.SMTP | None = None
         stage = "connect"
         try:
-            context = ssl.create_default_context()  # verifies the server's certificate
+            context = self._tls_context()
             client = self._smtp_factory(smtp.security, smtp.host, smtp.port, smtp.timeout,
                                         context)
             if smtp.security == "starttls":
