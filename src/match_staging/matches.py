@@ -24,6 +24,7 @@ from jsonschema.exceptions import ValidationError
 from match_staging.errors import InputError
 from match_staging.keys import match_keys
 from match_staging.model import Match, Requirement
+from match_staging.render import one_line
 from match_staging.resources import schema_path
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -162,7 +163,7 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
     except RecursionError:
         return [], [InputError(doc.source, "not valid JSON: nested too deeply")]
     except ValueError as exc:  # an integer of thousands of digits
-        return [], [InputError(doc.source, f"not valid JSON: {_one_line(str(exc), 120)}")]
+        return [], [InputError(doc.source, f"not valid JSON: {one_line(str(exc), 120)}")]
     cycle_id: str | None = None
     if isinstance(data, dict) and "matches" in data:
         cycle_id = data.get("cycle_id")
@@ -194,11 +195,6 @@ def _nan(value: Any, path: str) -> Iterator[str]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _nan(item, f"{path}[{index}]")
-
-
-def _one_line(text: str, length: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 class _Invalid(Exception):

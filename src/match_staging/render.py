@@ -140,6 +140,11 @@ def truncate(value: Any, length: int) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
+def one_line(text: str, length: int) -> str:
+    """Whitespace folded, then cut: a server's answer or an error for a one-line report."""
+    return truncate(" ".join(text.split()), length)
+
+
 Target = str  # "gitlab" | "slack" | "text" | "html"
 _FINALIZE = {"gitlab": gitlab_text, "slack": slack_text, "text": plain_text}
 

@@ -176,7 +176,7 @@ class Email:
             msg = self.message(payload)
         except Exception as exc:  # a user's template can fail; one channel never stops others
             return self._delivery(False, f"could not render the email "
-                                  f"({type(exc).__name__}: {_one_line(str(exc), 200)})")
+                                  f"({type(exc).__name__}: {render.one_line(str(exc), 200)})")
         if self._settings.transport == "gmail":
             return self._send_gmail(msg)
         return self._send_smtp(msg)
@@ -190,7 +190,7 @@ class Email:
 
     def _answer(self, code: int, message: bytes | str) -> str:
         text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-        return f"{code} {_one_line(text, self.answer_maxlen)}".strip()
+        return f"{code} {render.one_line(text, self.answer_maxlen)}".strip()
 
     @property
     def sender(self) -> Address:
@@ -324,7 +324,7 @@ class Email:
                 result = service.users().messages().send(userId="me", body=body).execute()
             except HttpError as exc:
                 status = int(exc.resp.status)
-                answer = f"HTTP {status} {_one_line(exc.reason or '', self.answer_maxlen)}"
+                answer = f"HTTP {status} {render.one_line(exc.reason or '', self.answer_maxlen)}"
                 if status >= 500 and not resend_after_server_error:
                     return self._delivery(False, f"Gmail API answered {answer}: the message "
                                           "may have been sent", transient=True,
@@ -338,7 +338,7 @@ class Email:
                                       secrets=secrets)
             except RefreshError as exc:
                 first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
-                reason = f" ({_one_line(first, self.answer_maxlen)})" if first else ""
+                reason = f" ({render.one_line(first, self.answer_maxlen)})" if first else ""
                 return self._delivery(False, "Google refused the refresh token in "
                                       f"{key}{reason}: create a new authorized-user JSON; "
                                       "tokens of OAuth apps in \"Testing\" status expire "
@@ -437,10 +437,6 @@ def _tidy(payload: Payload, *, html: bool) -> Payload:
 def _temporary(code: int) -> bool:
     """SMTP 4xx replies are temporary (RFC 5321 4.2.1); a retry on the next run may work."""
     return 400 <= code < 500
-
-
-def _one_line(text: str, maxlen: int) -> str:
-    return render.truncate(" ".join(text.split()), maxlen)
 
 
 def _quit(client: smtplib.SMTP) -> None:
