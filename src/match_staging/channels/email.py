@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import errno
 import importlib.util
 import json
 import smtplib
@@ -34,6 +35,12 @@ from match_staging.notices import Notice, Payload
 
 KEY = "notification.channels.email"
 GMAIL_SCOPES = ["https://www.googleapis.com/auth/gmail.send"]
+# Gmail's per-user limits answer 403 with these reasons; Google asks for a retry with
+# exponential backoff, as for 429 (developers.google.com/workspace/gmail/api/guides/
+# handle-errors, "403: User rate limit exceeded" / "Rate limit exceeded").
+GMAIL_RATE_LIMITS = ("userRateLimitExceeded", "rateLimitExceeded")
+# errno values of a connect() that never reached the server
+_UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ECONNREFUSED)
 SUBJECT_TEMPLATE = "email_subject.txt.j2"
 
 Security = Literal["starttls", "ssl", "none"]
@@ -71,6 +78,7 @@ class Email:
         self._gmail_service = gmail_service
         self._sleep = sleep
         self._secrets: list[str] = []  # learnt from the credentials file, masked in details
+        self._gmail_creds: Any = None  # the authorized-user credentials, once loaded
         self._context: ssl.SSLContext | None = None
         self._sender = _address(settings.sender, f"{KEY}.from", "must be set")
         if not settings.recipients:
@@ -317,6 +325,10 @@ class Email:
         except Exception as exc:
             return self._delivery(False, f"could not set up the Gmail API from {key} "
                                   f"({type(exc).__name__})", secrets=secrets)
+        # The access token first, on its own: whatever fails there, Gmail got nothing.
+        refused = self._refresh_gmail(secrets)
+        if refused is not None:
+            return refused
         body = {"raw": base64.urlsafe_b64encode(bytes(msg)).decode()}
         detail = "not sent"
         for attempt in range(1, self.gmail_attempts + 1):
@@ -329,33 +341,72 @@ class Email:
                     return self._delivery(False, f"Gmail API answered {answer}: the message "
                                           "may have been sent", transient=True,
                                           secrets=secrets, maybe_delivered=True)
-                if status == 429 or status >= 500:
+                limited = status == 403 and bool(set(_reasons(exc)) & set(GMAIL_RATE_LIMITS))
+                if status == 429 or limited or status >= 500:
+                    # refused (429, 403 rate limits) or failed (5xx) before sending
                     detail = f"Gmail API answered {answer}".strip()
                     if attempt < self.gmail_attempts:
-                        self._sleep(retry_after(dict(exc.resp)))
+                        self._sleep(retry_after(dict(exc.resp), default=2.0 ** (attempt - 1)))
                     continue
                 return self._delivery(False, f"Gmail refused the message: {answer}".strip(),
                                       secrets=secrets)
-            except RefreshError as exc:
-                first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
-                reason = f" ({render.one_line(first, self.answer_maxlen)})" if first else ""
-                return self._delivery(False, "Google refused the refresh token in "
-                                      f"{key}{reason}: create a new authorized-user JSON; "
-                                      "tokens of OAuth apps in \"Testing\" status expire "
-                                      "after 7 days", secrets=secrets)
-            except (TransportError, TimeoutError, OSError) as exc:
-                return self._delivery(False, f"no answer from the Gmail API "
-                                      f"({type(exc).__name__})", transient=True,
-                                      secrets=secrets, maybe_delivered=True)
+            except RefreshError as exc:  # a token refresh after Gmail answered 401
+                return self._refresh_failure(exc, secrets)
+            except TransportError as exc:  # google-auth wraps only the token endpoint's errors
+                return self._delivery(False, "no answer from Google's token endpoint "
+                                      f"({type(exc).__name__}): nothing was sent",
+                                      transient=True, secrets=secrets)
             except Exception as exc:
-                transient = type(exc).__module__.startswith("httplib2")  # network trouble
-                return self._delivery(False, f"Gmail API call failed "
-                                      f"({type(exc).__name__})", transient=transient,
-                                      secrets=secrets)
+                if _gmail_never_sent(exc):
+                    return self._delivery(False, "could not connect to the Gmail API "
+                                          f"({type(exc).__name__}): nothing was sent",
+                                          transient=True, secrets=secrets)
+                # a timeout, a connection dropped after the request went out: Gmail may
+                # have sent it, so it is never sent again
+                return self._delivery(False, f"no answer from the Gmail API "
+                                      f"({type(exc).__name__}): it may have been sent",
+                                      transient=True, secrets=secrets, maybe_delivered=True)
             message_id = result.get("id", "?") if isinstance(result, dict) else "?"
             return self._delivery(True, f"sent through the Gmail API as message {message_id}",
                                   secrets=secrets)
         return self._delivery(False, detail, transient=True, secrets=secrets)
+
+    def _refresh_gmail(self, secrets: list[str]) -> Delivery | None:
+        """Get an access token before the send, so that a failure there is known to have
+        sent nothing (retried by the next run); None when the token is ready."""
+        creds = self._gmail_creds
+        if creds is None or creds.valid:
+            return None  # an injected service refreshes inside the call
+        try:
+            import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
+            from google.auth.exceptions import RefreshError
+            from googleapiclient.http import build_http
+
+            creds.refresh(google_auth_httplib2.Request(build_http()))
+        except RefreshError as exc:
+            return self._refresh_failure(exc, secrets)
+        except Exception as exc:  # closed port, unknown host, timeout: httplib2 or OSError
+            return self._delivery(False, "no answer from Google's token endpoint "
+                                  f"({type(exc).__name__}): nothing was sent", transient=True,
+                                  secrets=secrets)
+        return None
+
+    def _refresh_failure(self, exc: Exception, secrets: list[str]) -> Delivery:
+        """Google's token endpoint answered with an error: nothing was sent."""
+        key = f"{KEY}.gmail.credentials_file"
+        first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+        reason = f" ({render.one_line(first, self.answer_maxlen)})" if first else ""
+        data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+        if data.get("error") == "invalid_grant":  # expired or revoked refresh token
+            return self._delivery(False, "Google refused the refresh token in "
+                                  f"{key}{reason}: create a new authorized-user JSON; "
+                                  "tokens of OAuth apps in \"Testing\" status expire "
+                                  "after 7 days", secrets=secrets)
+        if getattr(exc, "retryable", False):  # 5xx, 429: google-auth already retried
+            return self._delivery(False, f"Google's token endpoint failed{reason}: nothing "
+                                  "was sent", transient=True, secrets=secrets)
+        return self._delivery(False, f"Google refused the credentials in {key}{reason}",
+                              secrets=secrets)
 
     def _gmail_from_file(self, secrets: list[str]) -> Any:
         """The Gmail service from the authorized-user JSON; `secrets` learns what to mask."""
@@ -387,6 +438,7 @@ class Email:
                        if not info.get(k)]
             raise _Unusable(f"{key}: {path} is not an authorized-user JSON"
                             + (f" (missing {', '.join(missing)})" if missing else "")) from None
+        self._gmail_creds = creds
         return build("gmail", "v1", credentials=creds, cache_discovery=False,
                      static_discovery=True)
 
@@ -432,6 +484,30 @@ def _tidy(payload: Payload, *, html: bool) -> Payload:
     review = _web_link(payload.review_url) if html else payload.review_url
     return dataclasses.replace(payload, matches=tuple(tidy(n) for n in payload.matches),
                                review_url=review)
+
+
+def _reasons(exc: Any) -> list[str]:
+    """The `reason`s of a Google API error body (`error.errors[]`, `error.details[]`)."""
+    try:
+        error = json.loads(exc.content)["error"]
+    except (ValueError, TypeError, KeyError):
+        return []
+    items = [*(error.get("errors") or []), *(error.get("details") or [])] \
+        if isinstance(error, dict) else []
+    return [str(item["reason"]) for item in items if isinstance(item, dict) and "reason" in item]
+
+
+def _gmail_never_sent(exc: BaseException) -> bool:
+    """httplib2 failed before the request left: unknown host (it raises
+    ServerNotFoundError for socket.gaierror), connection refused or unreachable, or a
+    certificate it would not trust. Timeouts and dropped connections are not among them."""
+    import httplib2
+
+    if isinstance(exc, httplib2.ServerNotFoundError | socket.gaierror
+                  | ssl.SSLCertVerificationError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError) \
+        and exc.errno in _UNREACHABLE
 
 
 def _temporary(code: int) -> bool:
