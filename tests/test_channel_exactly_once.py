@@ -90,6 +90,7 @@ class World:
     capsys: pytest.CaptureFixture[str]
     sleeps: list[float]
     channels: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
 
     def env(self, now: str) -> dict[str, str]:
@@ -108,7 +109,7 @@ class World:
             env.update({f"{CHANNELS}WHATSAPP__ENABLED": "true", "TWILIO_ACCOUNT_SID": ACCOUNT,
                         "TWILIO_AUTH_TOKEN": "CANARY-twilio-token",
                         f"{CHANNELS}WHATSAPP__FROM_NUMBER": "+14155238886"})
-        return env
+        return {**env, **self.extra}
 
     def run(self, *argv: str, now: str = DAY) -> tuple[int, str]:
         self.capsys.readouterr()
@@ -309,3 +310,29 @@ def test_the_status_check_costs_no_gitlab_request_when_all_arrived(world: World)
     assert code == 0, out
     assert world.gitlab.count(path_regex="/issues/\\d+/notes|/user$") == 0
     assert world.ledger_notes() == []
+
+
+# --- send: the application ------------------------------------------------------------------
+
+def test_send_with_the_token_endpoint_down_sent_nothing_and_can_send_later(
+        world: World) -> None:
+    """Issue 14: `send` said "it may have gone out" when only the token refresh failed."""
+    world.channels = ("gmail",)
+    world.extra = {f"{CHANNELS}EMAIL__ENABLED": "false"}  # the transport, no notification
+    assert world.run("stage")[0] == 0
+    code, out = world.run("review", "1", "--approve")
+    assert code == 0, out
+    code, out = world.run("send", "1")
+    assert code == 1
+    assert out.startswith("failed    #1: no answer from Google's token endpoint "
+                          "(ConnectionRefusedError): nothing was sent"), out
+    assert "may have" not in out and "--force" not in out
+    assert world.google.sent == []
+
+    world.token.start()
+    world.google.gmail = [OK]
+    code, out = world.run("send", "1")  # no --force needed: nothing went out before
+    assert code == 0, out
+    assert out.startswith("sent      #1: application sent to projekte@amoriabond.example"), out
+    [application] = world.google.sent
+    assert application["To"] == "projekte@amoriabond.example"
