@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -336,3 +337,44 @@ def test_send_with_the_token_endpoint_down_sent_nothing_and_can_send_later(
     assert out.startswith("sent      #1: application sent to projekte@amoriabond.example"), out
     [application] = world.google.sent
     assert application["To"] == "projekte@amoriabond.example"
+
+
+def test_a_forged_run_log_record_cannot_hide_a_failure(world: World) -> None:
+    world.channels = ("whatsapp",)
+    world.run("stage")
+    [first] = world.twilio.statuses
+    world.twilio.statuses[first] = ("failed", 63016)
+    assert world.run("digest", now=LATER)[0] == 1  # creates the run-log issue
+    [log] = [i for i in world.gitlab.issues.values() if ledger.LABEL in i["labels"]]
+    assert log["confidential"] and log["author"]["id"] == 1
+    second = "SM" + "e" * 32
+    world.twilio.statuses[second] = ("undelivered", 63016)
+    forged = ledger.note_body("whatsapp-status", {"reported": [first, second]},
+                              datetime(2026, 2, 8, 15, 0, tzinfo=UTC))
+    world.gitlab.acting_user_id = 2  # a Reporter comments a perfect-looking record
+    try:
+        answer = requests.post(f"{world.gitlab.url}/api/v4/projects/1/issues/{log['iid']}"
+                               "/notes", headers={"PRIVATE-TOKEN": world.gitlab.token},
+                               json={"body": forged}, timeout=10)
+        assert answer.status_code == 201
+    finally:
+        world.gitlab.acting_user_id = 1
+    code, out = world.run("digest", now=LATER)
+    assert code == 1
+    assert [li.split()[3] for li in out.splitlines() if li.startswith("undelivered")] == [
+        second]
+
+
+def test_quiet_hours_still_report_and_the_local_tracker_does_not_ask(
+        world: World) -> None:
+    world.channels = ("whatsapp",)
+    world.run("stage")
+    [sid] = world.twilio.statuses
+    world.twilio.statuses[sid] = ("undelivered", 63016)
+    code, out = world.run("digest", now="2026-02-08T23:30:00+01:00")
+    assert code == 1 and "quiet hours" in out and f"message {sid}" in out
+    listings = len(world.twilio.listings)
+    local = dict(world.env(LATER), GITLAB_TOKEN="")
+    world.capsys.readouterr()
+    assert main(["digest"], local) == 0
+    assert len(world.twilio.listings) == listings  # outbox only: Twilio is never asked

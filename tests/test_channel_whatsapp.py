@@ -349,7 +349,9 @@ def test_failed_messages_lists_once_and_keeps_the_failures() -> None:
     assert "content_sid" in check.failures[0].describe()
     assert check.failures[0].describe().startswith(
         "message SM2 of 2026-02-08 13:30 UTC was undelivered, Twilio error 63016: ")
-    assert "twilio.com/docs/api/errors/63003" in check.failures[1].describe()
+    assert check.failures[1].describe() == (
+        "message SM3 of 2026-02-08 13:30 UTC failed, Twilio error 63003 "
+        "(twilio.com/docs/api/errors/63003)")
     [call] = responses.calls
     query = str(call.request.url).split("?", 1)[1]
     assert parse_qs(query) == {"To": ["whatsapp:+436644011521"],

@@ -329,7 +329,8 @@ class MessageFailure:
                 else f" (twilio.com/docs/api/errors/{self.error_code})" if self.error_code
                 else "")
         when = f" of {self.sent_at}" if self.sent_at else ""
-        return f"message {self.sid}{when} was {self.status}, {what}{more}"
+        verb = "failed" if self.status == "failed" else f"was {self.status}"
+        return f"message {self.sid}{when} {verb}, {what}{more}"
 
 
 @dataclass(frozen=True)

@@ -402,7 +402,9 @@ class GitLabTracker:
         but a confidential issue fires the `confidential_issues_events` hooks, not the
         `issues_events` ones (gitlabhq app/services/issues/base_service.rb,
         execute_hooks), and bootstrap subscribes the trigger webhook to the latter only:
-        no pipeline. Its notes likewise fire `confidential_note_events`, also off."""
+        no pipeline. Its notes likewise fire `confidential_note_events`
+        (app/services/notes/post_process_service.rb, execute_note_hooks), also off; a
+        webhook that subscribes to those would see one event per record."""
         try:
             return self._post_ledger()
         except TrackerError as exc:
