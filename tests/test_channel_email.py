@@ -537,12 +537,14 @@ class Google:
 
         class ScriptedHttp(real):  # type: ignore[misc, valid-type]
             def request(self, uri: str, method: str = "GET", body: Any = None,
-                        headers: Any = None, *args: Any, **kwargs: Any) -> Any:
+                        headers: Any = None, redirections: int = 5,
+                        connection_type: Any = None) -> Any:
                 google.requests.append((method, uri, body))
                 if uri == GOOGLE_TOKEN_URI and google.token_url:
-                    uri = google.token_url
+                    uri, connection_type = google.token_url, None  # plain HTTP, locally
                 if not uri.startswith("https://gmail.googleapis.com/"):
-                    return super().request(uri, method, body, headers, *args, **kwargs)
+                    return super().request(uri, method, body, headers, redirections,
+                                           connection_type)
                 answer = google.gmail.pop(0)
                 if isinstance(answer, BaseException):
                     raise answer
@@ -745,3 +747,72 @@ def test_gmail_403_other_reasons_are_refusals() -> None:
     sleeps: list[float] = []
     result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
     assert not result.ok and not result.transient and sleeps == []
+
+
+class Dropper:
+    """A server on 127.0.0.1 that reads each request and hangs up without answering: the
+    message arrived, the answer was lost."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.received: list[bytes] = []
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(1 << 20)
+                if data:
+                    self.received.append(data.split(b"\r\n", 1)[0])
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_httplib2_would_send_twice_the_channel_s_transport_once() -> None:
+    """httplib2 re-sends a request whose connection closed before the status line (its
+    `_conn_request`, "BadStatusLine on the first try"): a second email. gmail_http()
+    never sends a request twice."""
+    httplib2 = pytest.importorskip("httplib2")
+    dropper = Dropper()
+    try:
+        with pytest.raises(ConnectionError):
+            httplib2.Http(timeout=5).request(dropper.url + "/send", "POST", body="m1")
+        assert len(dropper.received) == 2  # the library's own behaviour
+        with pytest.raises(email_channel.RequestNotRepeated):
+            email_channel.gmail_http(5).request(dropper.url + "/send", "POST", body="m2")
+        assert len(dropper.received) == 3
+    finally:
+        dropper.close()
+
+
+def test_gmail_answer_lost_after_sending_is_not_sent_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    """From the credentials file to the wire: the Gmail API at 127.0.0.1 takes the message
+    and hangs up; exactly one request reached it, and the delivery says it may be sent."""
+    discovery = pytest.importorskip("googleapiclient.discovery")
+    Google([], token_endpoint.start().url).install(monkeypatch)
+    dropper = Dropper()
+    real_build = discovery.build
+
+    def local_build(*args: Any, **kwargs: Any) -> Any:
+        return real_build(*args, client_options={"api_endpoint": dropper.url}, **kwargs)
+
+    monkeypatch.setattr(discovery, "build", local_build)
+    try:
+        result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
+    finally:
+        dropper.close()
+    assert not result.ok and result.maybe_delivered
+    assert result.detail == "no answer from the Gmail API (RemoteDisconnected): it may have " \
+        "been sent"
+    assert dropper.received == [b"POST /gmail/v1/users/me/messages/send?alt=json HTTP/1.1"]

@@ -357,14 +357,15 @@ class Email:
                                       f"({type(exc).__name__}): nothing was sent",
                                       transient=True, secrets=secrets)
             except Exception as exc:
+                name = type(getattr(exc, "original", exc)).__name__
                 if _gmail_never_sent(exc):
                     return self._delivery(False, "could not connect to the Gmail API "
-                                          f"({type(exc).__name__}): nothing was sent",
+                                          f"({name}): nothing was sent",
                                           transient=True, secrets=secrets)
                 # a timeout, a connection dropped after the request went out: Gmail may
                 # have sent it, so it is never sent again
                 return self._delivery(False, f"no answer from the Gmail API "
-                                      f"({type(exc).__name__}): it may have been sent",
+                                      f"({name}): it may have been sent",
                                       transient=True, secrets=secrets, maybe_delivered=True)
             message_id = result.get("id", "?") if isinstance(result, dict) else "?"
             return self._delivery(True, f"sent through the Gmail API as message {message_id}",
@@ -380,9 +381,8 @@ class Email:
         try:
             import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
             from google.auth.exceptions import RefreshError
-            from googleapiclient.http import build_http
 
-            creds.refresh(google_auth_httplib2.Request(build_http()))
+            creds.refresh(google_auth_httplib2.Request(gmail_http()))
         except RefreshError as exc:
             return self._refresh_failure(exc, secrets)
         except Exception as exc:  # closed port, unknown host, timeout: httplib2 or OSError
@@ -438,9 +438,11 @@ class Email:
                        if not info.get(k)]
             raise _Unusable(f"{key}: {path} is not an authorized-user JSON"
                             + (f" (missing {', '.join(missing)})" if missing else "")) from None
+        import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
+
         self._gmail_creds = creds
-        return build("gmail", "v1", credentials=creds, cache_discovery=False,
-                     static_discovery=True)
+        http = google_auth_httplib2.AuthorizedHttp(creds, http=gmail_http())
+        return build("gmail", "v1", http=http, cache_discovery=False, static_discovery=True)
 
 
 def _address(raw: str, key: str, empty: str) -> Address:
@@ -484,6 +486,68 @@ def _tidy(payload: Payload, *, html: bool) -> Payload:
     review = _web_link(payload.review_url) if html else payload.review_url
     return dataclasses.replace(payload, matches=tuple(tidy(n) for n in payload.matches),
                                review_url=review)
+
+
+class RequestNotRepeated(ConnectionResetError):
+    """httplib2 was about to send a request again after it went out and no answer came."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(f"not sent again after {type(original).__name__}")
+        self.original = original
+
+
+def gmail_http(timeout: float = 60.0) -> Any:
+    """An httplib2.Http (as googleapiclient's build_http() makes it) that never sends a
+    request twice. httplib2 re-sends any request once when the connection closes before
+    the answer's status line (`Http._conn_request`: "If we get a BadStatusLine on the first
+    try ... retry regardless"): for a Gmail send whose answer was lost that is a second
+    email. Here that second attempt raises RequestNotRepeated instead."""
+    import http.client
+
+    import httplib2
+
+    class SendOnce:
+        """Mixed into httplib2's connection classes."""
+
+        _sent: tuple[str, str, Any] | None = None
+        _unanswered: tuple[str, str, Any, BaseException] | None = None
+
+        def request(self, method: str, url: str, body: Any = None,
+                    headers: Any = None, **kwargs: Any) -> None:
+            unanswered, self._unanswered = self._unanswered, None
+            if unanswered is not None and unanswered[:2] == (method, url) \
+                    and unanswered[2] is body:
+                raise RequestNotRepeated(unanswered[3])
+            super().request(method, url, body, headers or {}, **kwargs)  # type: ignore[misc]
+            self._sent = (method, url, body)
+
+        def getresponse(self) -> Any:
+            sent, self._sent = self._sent, None
+            try:
+                return super().getresponse()  # type: ignore[misc]
+            except (http.client.HTTPException, OSError) as exc:
+                if sent is not None:
+                    self._unanswered = (*sent, exc)
+                raise
+
+    class Once(SendOnce, httplib2.HTTPConnectionWithTimeout):  # type: ignore[misc]
+        pass
+
+    class OnceTLS(SendOnce, httplib2.HTTPSConnectionWithTimeout):  # type: ignore[misc]
+        pass
+
+    class SendOnceHttp(httplib2.Http):  # type: ignore[misc]
+        def request(self, uri: str, method: str = "GET", body: Any = None,
+                    headers: Any = None, redirections: int = httplib2.DEFAULT_MAX_REDIRECTS,
+                    connection_type: Any = None) -> Any:
+            if connection_type is None:
+                connection_type = OnceTLS if uri.lower().startswith("https:") else Once
+            return super().request(uri, method, body, headers, redirections, connection_type)
+
+    transport = SendOnceHttp(timeout=timeout)
+    # as build_http(): 308 is not a move here
+    transport.redirect_codes = transport.redirect_codes - {308}
+    return transport
 
 
 def _reasons(exc: Any) -> list[str]:
