@@ -35,9 +35,9 @@ from match_staging.notices import Notice, Payload
 
 KEY = "notification.channels.email"
 GMAIL_SCOPES = ["https://www.googleapis.com/auth/gmail.send"]
-# Gmail's per-user limits answer 403 with these reasons; Google asks for a retry with
-# exponential backoff, as for 429 (developers.google.com/workspace/gmail/api/guides/
-# handle-errors, "403: User rate limit exceeded" / "Rate limit exceeded").
+# Gmail's per-project and per-user limits answer 403 with these reasons (developers.google.
+# com/workspace/gmail/api/reference/quota); Google asks for a retry with exponential
+# backoff, as for 429 (.../gmail/api/guides/handle-errors).
 GMAIL_RATE_LIMITS = ("userRateLimitExceeded", "rateLimitExceeded")
 # errno values of a connect() that never reached the server
 _UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ECONNREFUSED)
