@@ -514,27 +514,305 @@ def test_gmail_unusable_credentials_file_is_a_delivery_not_a_traceback(
     assert CLIENT_SECRET not in result.detail
 
 
-def test_gmail_builds_the_service_from_the_credentials_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    discovery = pytest.importorskip("googleapiclient.discovery")
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+
+
+class Google:
+    """Google behind httplib2: the Gmail API answered from `gmail` (a list of (headers,
+    body) answers or exceptions to raise); the token endpoint by the real httplib2, sent
+    to `token_url` (a TokenEndpoint on 127.0.0.1) when given, since an authorized-user
+    JSON always refreshes at Google's (Credentials.from_authorized_user_info: "always
+    overrides"). Every request is recorded; install() replaces httplib2.Http, which
+    googleapiclient's build_http() and so the refresh use."""
+
+    def __init__(self, gmail: list[Any] | None = None, token_url: str = "") -> None:
+        self.gmail: list[Any] = list(gmail or [])
+        self.token_url = token_url
+        self.requests: list[tuple[str, str, Any]] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        httplib2 = pytest.importorskip("httplib2")
+        google = self
+        real = httplib2.Http
+
+        class ScriptedHttp(real):  # type: ignore[misc, valid-type]
+            def request(self, uri: str, method: str = "GET", body: Any = None,
+                        headers: Any = None, redirections: int = 5,
+                        connection_type: Any = None) -> Any:
+                google.requests.append((method, uri, body))
+                if uri == GOOGLE_TOKEN_URI and google.token_url:
+                    uri, connection_type = google.token_url, None  # plain HTTP, locally
+                if not uri.startswith("https://gmail.googleapis.com/"):
+                    return super().request(uri, method, body, headers, redirections,
+                                           connection_type)
+                answer = google.gmail.pop(0)
+                if isinstance(answer, BaseException):
+                    raise answer
+                head, content = answer
+                return httplib2.Response(head), content.encode()
+
+        monkeypatch.setattr(httplib2, "Http", ScriptedHttp)
+
+    @property
+    def sent(self) -> list[email.message.EmailMessage]:
+        return [parse(base64.urlsafe_b64decode(json.loads(body)["raw"]))
+                for method, uri, body in self.requests
+                if method == "POST" and uri.startswith("https://gmail.googleapis.com/")
+                and "/messages/send" in uri]
+
+    def token_requests(self, where: str) -> int:
+        return sum(1 for _, uri, _ in self.requests if uri.startswith(where))
+
+
+class TokenEndpoint:
+    """Google's OAuth token endpoint on 127.0.0.1: `start()` answers with an access token
+    (or `error`), `stop()` closes the port, so a refresh meets a refused connection."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        endpoint = self
+        self.error: tuple[int, dict[str, str]] | None = None
+        self.hits = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                endpoint.hits += 1
+                status, data = endpoint.error or (200, {
+                    "access_token": "ya29.access", "expires_in": "3599",
+                    "token_type": "Bearer", "scope": email_channel.GMAIL_SCOPES[0]})
+                body = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._handler = Handler
+        self._server_class = http.server.ThreadingHTTPServer
+        self._threading = threading
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.url = f"http://127.0.0.1:{self.port}/token"
+        self._server: Any = None
+
+    def start(self) -> TokenEndpoint:
+        self._server = self._server_class(("127.0.0.1", self.port), self._handler)
+        self._threading.Thread(target=self._server.serve_forever,
+                               kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def credentials_file(tmp_path: Path) -> Path:
     path = tmp_path / "gmail.json"
     path.write_text(json.dumps({"client_id": "id.apps.googleusercontent.com",
                                 "client_secret": CLIENT_SECRET,
                                 "refresh_token": REFRESH_TOKEN, "type": "authorized_user"}),
                     encoding="utf-8")
-    service, http = gmail_service([OK])
-    seen: dict[str, Any] = {}
+    return path
 
-    def fake_build(name: str, version: str, **kwargs: Any) -> Any:
-        seen.update(kwargs, api=(name, version))
-        return service
 
-    monkeypatch.setattr(discovery, "build", fake_build)
-    result = Email(gmail_settings(str(path))).send(payload())
+def unresolvable(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    """`host` cannot be resolved (no resolver is asked): httplib2 sees socket.gaierror."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == host:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def token_endpoint() -> Iterator[TokenEndpoint]:
+    endpoint = TokenEndpoint()
+    yield endpoint
+    endpoint.stop()
+
+
+def test_gmail_builds_the_service_from_the_credentials_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    pytest.importorskip("googleapiclient.discovery")
+    google = Google([OK], token_endpoint.start().url)
+    google.install(monkeypatch)
+    result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
     assert result.ok, result
-    creds = seen.pop("credentials")
-    assert seen == {"api": ("gmail", "v1"), "cache_discovery": False,
-                    "static_discovery": True}
-    assert creds.refresh_token == REFRESH_TOKEN
-    assert list(creds.scopes) == ["https://www.googleapis.com/auth/gmail.send"]
-    assert sent_message(http)["Subject"] == EXPECTED_SUBJECT
+    assert token_endpoint.hits == 1
+    [sent] = google.sent
+    assert sent["Subject"] == EXPECTED_SUBJECT
+    [(_, _, refresh)] = [r for r in google.requests if r[1] == GOOGLE_TOKEN_URI]
+    assert b"grant_type=refresh_token" in refresh and b"gmail.send" in refresh
+
+
+@pytest.mark.parametrize("down", ["closed port", "unknown host"])
+def test_gmail_token_endpoint_unreachable_sent_nothing_and_is_retried(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint,
+        down: str) -> None:
+    """httplib2 raises ConnectionRefusedError for a closed port and ServerNotFoundError for
+    a host it cannot resolve; google-auth passes the first on as it is and wraps the second
+    in TransportError (google_auth_httplib2.Request). Either way Gmail got nothing."""
+    pytest.importorskip("googleapiclient.discovery")
+    google = Google([OK], token_endpoint.url if down == "closed port" else "")
+    google.install(monkeypatch)
+    if down == "unknown host":
+        unresolvable(monkeypatch, "oauth2.googleapis.com")
+    result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
+    assert not result.ok and result.transient and not result.maybe_delivered
+    assert result.detail.startswith("no answer from Google's token endpoint (")
+    assert result.detail.endswith("): nothing was sent")
+    assert "7 days" not in result.detail
+    assert google.sent == []
+    assert google.token_requests(GOOGLE_TOKEN_URI) == 1
+
+
+def test_gmail_refused_client_gets_no_7_day_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    pytest.importorskip("googleapiclient.discovery")
+    Google([], token_endpoint.start().url).install(monkeypatch)
+    token_endpoint.error = (401, {"error": "invalid_client",
+                                  "error_description": "The OAuth client was not found."})
+    result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
+    assert not result.ok and not result.transient and not result.maybe_delivered
+    assert "invalid_client" in result.detail and "7 days" not in result.detail
+    assert CLIENT_SECRET not in result.detail and REFRESH_TOKEN not in result.detail
+
+
+def test_gmail_expired_refresh_token_gets_the_7_day_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    pytest.importorskip("googleapiclient.discovery")
+    Google([], token_endpoint.start().url).install(monkeypatch)
+    token_endpoint.error = (400, {"error": "invalid_grant",
+                                  "error_description": "Token has been expired or revoked."})
+    result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
+    assert not result.ok and not result.transient
+    assert '"Testing"' in result.detail and "7 days" in result.detail
+
+
+@pytest.mark.parametrize(("failure", "never_sent"), [
+    (ConnectionRefusedError(111, "Connection refused"), True),
+    (TimeoutError("timed out"), False),
+    (ConnectionResetError(104, "Connection reset by peer"), False),
+])
+def test_gmail_send_request_failures(failure: Exception, never_sent: bool) -> None:
+    httplib2 = pytest.importorskip("httplib2")
+    for raised in (failure, httplib2.ServerNotFoundError("Unable to find the server")) \
+            if never_sent else (failure,):
+        service, _ = gmail_service([])
+        service._http.request = _raising(raised)  # the Gmail request itself fails
+        result = Email(gmail_settings(), gmail_service=service).send(payload())
+        assert not result.ok and result.transient
+        assert result.maybe_delivered is not never_sent
+        assert result.detail.endswith("nothing was sent" if never_sent
+                                      else "it may have been sent")
+
+
+def _raising(exc: Exception) -> Any:
+    def request(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+    return request
+
+
+@pytest.mark.parametrize("reason", ["userRateLimitExceeded", "rateLimitExceeded"])
+def test_gmail_403_rate_limit_is_retried_with_backoff(reason: str) -> None:
+    limited = ({"status": "403"}, json.dumps({"error": {
+        "code": 403, "message": "User-rate limit exceeded.", "errors": [
+            {"message": "User-rate limit exceeded.", "domain": "usageLimits",
+             "reason": reason}]}}))
+    service, http = gmail_service([limited, OK])
+    sleeps: list[float] = []
+    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    assert result.ok, result
+    assert sleeps == [1.0] and len(http.request_sequence) == 2
+
+
+def test_gmail_403_other_reasons_are_refusals() -> None:
+    denied = ({"status": "403"}, json.dumps({"error": {
+        "code": 403, "message": "Delegation denied.", "errors": [
+            {"domain": "global", "reason": "forbidden"}]}}))
+    service, _ = gmail_service([denied])
+    sleeps: list[float] = []
+    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    assert not result.ok and not result.transient and sleeps == []
+
+
+class Dropper:
+    """A server on 127.0.0.1 that reads each request and hangs up without answering: the
+    message arrived, the answer was lost."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.received: list[bytes] = []
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(1 << 20)
+                if data:
+                    self.received.append(data.split(b"\r\n", 1)[0])
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_httplib2_would_send_twice_the_channel_s_transport_once() -> None:
+    """httplib2 re-sends a request whose connection closed before the status line (its
+    `_conn_request`, "BadStatusLine on the first try"): a second email. gmail_http()
+    never sends a request twice."""
+    httplib2 = pytest.importorskip("httplib2")
+    dropper = Dropper()
+    try:
+        with pytest.raises(ConnectionError):
+            httplib2.Http(timeout=5).request(dropper.url + "/send", "POST", body="m1")
+        assert len(dropper.received) == 2  # the library's own behaviour
+        with pytest.raises(email_channel.RequestNotRepeated):
+            email_channel.gmail_http(5).request(dropper.url + "/send", "POST", body="m2")
+        assert len(dropper.received) == 3
+    finally:
+        dropper.close()
+
+
+def test_gmail_answer_lost_after_sending_is_not_sent_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    """From the credentials file to the wire: the Gmail API at 127.0.0.1 takes the message
+    and hangs up; exactly one request reached it, and the delivery says it may be sent."""
+    discovery = pytest.importorskip("googleapiclient.discovery")
+    Google([], token_endpoint.start().url).install(monkeypatch)
+    dropper = Dropper()
+    real_build = discovery.build
+
+    def local_build(*args: Any, **kwargs: Any) -> Any:
+        return real_build(*args, client_options={"api_endpoint": dropper.url}, **kwargs)
+
+    monkeypatch.setattr(discovery, "build", local_build)
+    try:
+        result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
+    finally:
+        dropper.close()
+    assert not result.ok and result.maybe_delivered
+    assert result.detail == "no answer from the Gmail API (RemoteDisconnected): it may have " \
+        "been sent"
+    assert dropper.received == [b"POST /gmail/v1/users/me/messages/send?alt=json HTTP/1.1"]

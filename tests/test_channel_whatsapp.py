@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -195,8 +196,9 @@ def test_429_three_times_is_transient() -> None:
                        headers={"Retry-After": "1"})
     sleeps = Sleeps()
     delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
-    assert not delivery.ok and delivery.transient
-    assert "429" in delivery.detail
+    assert not delivery.ok and delivery.transient and not delivery.maybe_delivered
+    assert delivery.detail == ("Twilio rate limit (HTTP 429, error 20429) after 3 attempt(s): "
+                               "nothing was sent")
     assert sleeps.waits == [1.0, 1.0]
     assert len(responses.calls) == 3
     assert_no_secret(delivery)
@@ -234,23 +236,149 @@ def test_auth_failure_names_settings_not_secrets() -> None:
 
 
 @responses.activate
-def test_500_is_transient_and_not_retried() -> None:
+def test_503_sent_nothing_and_is_retried_by_the_next_run() -> None:
+    responses.post(URL, json=error(20503, "Service Unavailable", 503), status=503)
+    sleeps = Sleeps()
+    delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
+    assert not delivery.ok and delivery.transient and not delivery.maybe_delivered
+    assert delivery.detail == "Twilio answered HTTP 503 (error 20503): nothing was sent"
+    assert len(responses.calls) == 1 and sleeps.waits == []
+
+
+@responses.activate
+def test_500_may_have_been_queued_so_is_never_repeated() -> None:
     responses.post(URL, body="upstream broke", status=500)
     sleeps = Sleeps()
     delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
-    assert not delivery.ok and delivery.transient
-    assert "500" in delivery.detail
+    assert not delivery.ok and delivery.maybe_delivered
+    assert delivery.detail == "Twilio answered HTTP 500: it may have been queued"
     assert len(responses.calls) == 1 and sleeps.waits == []
     assert_no_secret(delivery)
 
 
-@responses.activate
-def test_connection_error_is_transient_without_url() -> None:
-    responses.post(URL, body=requests.ConnectionError(f"cannot reach {URL}"))
-    delivery = WhatsApp(settings()).send(payload())
-    assert not delivery.ok and delivery.transient
-    assert "ConnectionError" in delivery.detail
+def _connection_error(reason: Exception) -> requests.ConnectionError:
+    """As requests raises it: urllib3's MaxRetryError around the reason."""
+    from urllib3.exceptions import MaxRetryError
+
+    return requests.ConnectionError(MaxRetryError(None, URL, reason))  # type: ignore[arg-type]
+
+
+def _never_sent() -> list[Exception]:
+    from urllib3.connection import HTTPSConnection
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    conn = HTTPSConnection("api.twilio.com")
+    return [_connection_error(NewConnectionError(conn, "[Errno 111] Connection refused")),
+            _connection_error(NameResolutionError("api.twilio.com", conn, socket.gaierror(
+                socket.EAI_NONAME, "Name or service not known"))),
+            requests.ConnectTimeout(f"connect to {URL} timed out")]
+
+
+def _maybe_sent() -> list[Exception]:
+    from http.client import RemoteDisconnected
+
+    from urllib3.exceptions import ProtocolError
+
+    return [requests.ReadTimeout(f"read from {URL} timed out"),
+            requests.ConnectionError(ProtocolError("Connection aborted.",
+                                                   RemoteDisconnected("closed"))),
+            requests.exceptions.ChunkedEncodingError("Connection broken")]
+
+
+@pytest.mark.parametrize("failure", _never_sent(), ids=type)
+def test_failure_before_sending_is_retried_by_the_next_run(failure: Exception) -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, body=failure)
+        delivery = WhatsApp(settings()).send(payload())
+    assert not delivery.ok and delivery.transient and not delivery.maybe_delivered
+    assert delivery.detail.endswith("): nothing was sent")
+    assert type(failure).__name__ in delivery.detail
     assert_no_secret(delivery)
+
+
+@pytest.mark.parametrize("failure", _maybe_sent(), ids=type)
+def test_failure_after_sending_may_have_been_queued(failure: Exception) -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, body=failure)
+        delivery = WhatsApp(settings()).send(payload())
+        assert len(mock.calls) == 1  # not sent again
+    assert not delivery.ok and delivery.maybe_delivered
+    assert delivery.detail.endswith("): it may have been queued")
+    assert_no_secret(delivery)
+
+
+@responses.activate
+def test_template_with_a_from_sender_needs_no_messaging_service() -> None:
+    """Twilio changelog 2024-09-04: Content templates no longer need a Messaging Service."""
+    responses.post(URL, json=created(), status=201)
+    assert WhatsApp(settings(content_sid=CONTENT)).send(payload()).ok
+    fields = form()
+    assert fields["ContentSid"] == [CONTENT] and fields["From"] == ["whatsapp:+14155238886"]
+    assert "MessagingServiceSid" not in fields and "Body" not in fields
+
+
+# --- late failures -------------------------------------------------------------------------
+
+def listed(sid: str, status: str, code: int | None = None,
+           service: str | None = None) -> dict[str, object]:
+    return {"sid": sid, "status": status, "error_code": code, "error_message": None,
+            "to": "whatsapp:+436644011521", "from": "whatsapp:+14155238886",
+            "messaging_service_sid": service, "direction": "outbound-api",
+            "date_sent": "Sun, 08 Feb 2026 13:30:05 +0000",
+            "date_created": "Sun, 08 Feb 2026 13:30:04 +0000", "account_sid": ACCOUNT}
+
+
+def page(*messages: dict[str, object]) -> dict[str, object]:
+    return {"messages": list(messages), "page": 0, "page_size": 1000, "next_page_uri": None,
+            "first_page_uri": "/2010-04-01/Accounts/x/Messages.json?PageSize=1000&Page=0",
+            "previous_page_uri": None, "start": 0, "end": len(messages) - 1,
+            "uri": "/2010-04-01/Accounts/x/Messages.json?PageSize=1000&Page=0"}
+
+
+@responses.activate
+def test_failed_messages_lists_once_and_keeps_the_failures() -> None:
+    responses.get(URL, json=page(listed("SM1", "delivered"),
+                                 listed("SM2", "undelivered", 63016),
+                                 listed("SM3", "failed", 63003), listed("SM4", "queued")))
+    from datetime import date
+
+    check = WhatsApp(settings()).failed_messages(date(2026, 2, 7))
+    assert check.error == ""
+    assert [(f.sid, f.status, f.error_code) for f in check.failures] == [
+        ("SM2", "undelivered", 63016), ("SM3", "failed", 63003)]
+    assert "content_sid" in check.failures[0].describe()
+    assert check.failures[0].describe().startswith(
+        "message SM2 of 2026-02-08 13:30 UTC was undelivered, Twilio error 63016: ")
+    assert check.failures[1].describe() == (
+        "message SM3 of 2026-02-08 13:30 UTC failed, Twilio error 63003 "
+        "(twilio.com/docs/api/errors/63003)")
+    [call] = responses.calls
+    query = str(call.request.url).split("?", 1)[1]
+    assert parse_qs(query) == {"To": ["whatsapp:+436644011521"],
+                               "From": ["whatsapp:+14155238886"],
+                               "DateSent>": ["2026-02-07"], "PageSize": ["1000"]}
+
+
+@responses.activate
+def test_failed_messages_through_a_messaging_service_are_its_own() -> None:
+    responses.get(URL, json=page(listed("SM1", "failed", 63016, SERVICE),
+                                 listed("SM2", "failed", 63016, "MG" + "9" * 32)))
+    from datetime import date
+
+    channel = WhatsApp(settings(from_number="", content_sid=CONTENT,
+                                messaging_service_sid=SERVICE))
+    check = channel.failed_messages(date(2026, 2, 7))
+    assert [f.sid for f in check.failures] == ["SM1"]
+    assert "From" not in parse_qs(str(responses.calls[0].request.url).split("?", 1)[1])
+
+
+@responses.activate
+def test_failed_messages_never_raises() -> None:
+    responses.get(URL, body=requests.ReadTimeout(f"read from {URL} timed out"))
+    from datetime import date
+
+    check = WhatsApp(settings()).failed_messages(date(2026, 2, 7))
+    assert check.failures == [] and check.error == "no answer from api.twilio.com (ReadTimeout)"
 
 
 @responses.activate
@@ -289,7 +417,7 @@ def test_injected_client_is_used() -> None:
     ({"from_number": ""}, "from_number: must be set"),
     ({"from_number": "+43 664"}, "from_number: must be in E.164 form"),
     ({"content_sid": "HXshort", "messaging_service_sid": SERVICE}, "content_sid: must be"),
-    ({"content_sid": CONTENT}, "messaging_service_sid: must be set when content_sid is"),
+    ({"content_sid": CONTENT, "from_number": ""}, "from_number: must be set"),
     ({"content_sid": CONTENT, "messaging_service_sid": "SK" + "2" * 32},
      "messaging_service_sid: must be a Messaging Service SID"),
 ])

@@ -71,6 +71,8 @@ class Twilio:
                                             passthru_prefixes=("http://127.0.0.1",))
         self._mock.add_callback(responses.POST, TWILIO_URL, callback=self._create,
                                 content_type="application/json")
+        self._mock.add_callback(responses.GET, TWILIO_URL, callback=self._list,
+                                content_type="application/json")
 
     def _create(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         body = request.body
@@ -78,6 +80,13 @@ class Twilio:
         self.forms.append(parse_qs(text, keep_blank_values=True))
         sid = f"SM{len(self.forms):032x}"
         return 201, {}, json.dumps({"sid": sid, "status": "queued", "account_sid": ACCOUNT})
+
+    def _list(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        """digest's status check (issue 14): every message it queued was delivered."""
+        messages = [{"sid": f"SM{n:032x}", "status": "delivered", "error_code": None,
+                     "messaging_service_sid": None, "date_sent": None}
+                    for n in range(1, len(self.forms) + 1)]
+        return 200, {}, json.dumps({"messages": messages, "next_page_uri": None})
 
     @property
     def bodies(self) -> list[str]:

@@ -146,6 +146,8 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
                           actor="match-staging (auto_send)")
     for problem in report.reconciled.webhook_problems:
         out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
+    for line in report.whatsapp.lines():
+        out.result(line)
     if report.quiet_until is not None:
         out.result(f"quiet hours until {report.quiet_until:%Y-%m-%d %H:%M %Z}: nothing sent")
         return code if report.ok else 1

@@ -21,7 +21,13 @@ MAX_RETRY_AFTER_SECONDS = 120.0  # never wait longer than this for one rate limi
 
 @dataclass(frozen=True)
 class Delivery:
-    """The outcome of one message on one channel, in words a user can act on."""
+    """The outcome of one message on one channel, in words a user can act on.
+
+    One rule for every channel: a failure before anything left the machine (credentials, a
+    token refresh, a refused connection, an unknown host) is `transient` and the next run
+    sends it; a failure after the request may have been received (a timeout waiting for the
+    answer, a connection dropped mid-way, a server error) is `maybe_delivered` and is never
+    sent again by a later run (`send --force` for an application)."""
 
     channel: str
     ok: bool
@@ -91,4 +97,26 @@ def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
 
 
 Sleep = Callable[[float], None]
-DEFAULT_SLEEP: Sleep = time.sleep
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up when called, so a test can replace time.sleep
+
+
+DEFAULT_SLEEP: Sleep = _sleep
+
+
+def request_never_sent(exc: BaseException) -> bool:
+    """A `requests` failure that happened before the request left: the connection was never
+    opened (refused, unresolvable host, connect timeout) or TLS failed before any byte of the
+    request (urllib3 raises SSLError from the handshake). A read timeout or a connection
+    dropped after connecting (`ProtocolError`, `ChunkedEncodingError`) may follow a request
+    the server received."""
+    import requests
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, NewConnectionError | NameResolutionError)

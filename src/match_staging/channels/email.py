@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import errno
 import importlib.util
 import json
 import smtplib
@@ -34,6 +35,12 @@ from match_staging.notices import Notice, Payload
 
 KEY = "notification.channels.email"
 GMAIL_SCOPES = ["https://www.googleapis.com/auth/gmail.send"]
+# Gmail's per-project and per-user limits answer 403 with these reasons (developers.google.
+# com/workspace/gmail/api/reference/quota); Google asks for a retry with exponential
+# backoff, as for 429 (.../gmail/api/guides/handle-errors).
+GMAIL_RATE_LIMITS = ("userRateLimitExceeded", "rateLimitExceeded")
+# errno values of a connect() that never reached the server
+_UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ECONNREFUSED)
 SUBJECT_TEMPLATE = "email_subject.txt.j2"
 
 Security = Literal["starttls", "ssl", "none"]
@@ -71,6 +78,7 @@ class Email:
         self._gmail_service = gmail_service
         self._sleep = sleep
         self._secrets: list[str] = []  # learnt from the credentials file, masked in details
+        self._gmail_creds: Any = None  # the authorized-user credentials, once loaded
         self._context: ssl.SSLContext | None = None
         self._sender = _address(settings.sender, f"{KEY}.from", "must be set")
         if not settings.recipients:
@@ -317,6 +325,10 @@ class Email:
         except Exception as exc:
             return self._delivery(False, f"could not set up the Gmail API from {key} "
                                   f"({type(exc).__name__})", secrets=secrets)
+        # The access token first, on its own: whatever fails there, Gmail got nothing.
+        refused = self._refresh_gmail(secrets)
+        if refused is not None:
+            return refused
         body = {"raw": base64.urlsafe_b64encode(bytes(msg)).decode()}
         detail = "not sent"
         for attempt in range(1, self.gmail_attempts + 1):
@@ -329,33 +341,72 @@ class Email:
                     return self._delivery(False, f"Gmail API answered {answer}: the message "
                                           "may have been sent", transient=True,
                                           secrets=secrets, maybe_delivered=True)
-                if status == 429 or status >= 500:
+                limited = status == 403 and bool(set(_reasons(exc)) & set(GMAIL_RATE_LIMITS))
+                if status == 429 or limited or status >= 500:
+                    # refused (429, 403 rate limits) or failed (5xx) before sending
                     detail = f"Gmail API answered {answer}".strip()
                     if attempt < self.gmail_attempts:
-                        self._sleep(retry_after(dict(exc.resp)))
+                        self._sleep(retry_after(dict(exc.resp), default=2.0 ** (attempt - 1)))
                     continue
                 return self._delivery(False, f"Gmail refused the message: {answer}".strip(),
                                       secrets=secrets)
-            except RefreshError as exc:
-                first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
-                reason = f" ({render.one_line(first, self.answer_maxlen)})" if first else ""
-                return self._delivery(False, "Google refused the refresh token in "
-                                      f"{key}{reason}: create a new authorized-user JSON; "
-                                      "tokens of OAuth apps in \"Testing\" status expire "
-                                      "after 7 days", secrets=secrets)
-            except (TransportError, TimeoutError, OSError) as exc:
-                return self._delivery(False, f"no answer from the Gmail API "
-                                      f"({type(exc).__name__})", transient=True,
-                                      secrets=secrets, maybe_delivered=True)
+            except RefreshError as exc:  # a token refresh after Gmail answered 401
+                return self._refresh_failure(exc, secrets)
+            except TransportError as exc:  # google-auth wraps only the token endpoint's errors
+                return self._delivery(False, "no answer from Google's token endpoint "
+                                      f"({type(exc).__name__}): nothing was sent",
+                                      transient=True, secrets=secrets)
             except Exception as exc:
-                transient = type(exc).__module__.startswith("httplib2")  # network trouble
-                return self._delivery(False, f"Gmail API call failed "
-                                      f"({type(exc).__name__})", transient=transient,
-                                      secrets=secrets)
+                name = type(getattr(exc, "original", exc)).__name__
+                if _gmail_never_sent(exc):
+                    return self._delivery(False, "could not connect to the Gmail API "
+                                          f"({name}): nothing was sent",
+                                          transient=True, secrets=secrets)
+                # a timeout, a connection dropped after the request went out: Gmail may
+                # have sent it, so it is never sent again
+                return self._delivery(False, f"no answer from the Gmail API "
+                                      f"({name}): it may have been sent",
+                                      transient=True, secrets=secrets, maybe_delivered=True)
             message_id = result.get("id", "?") if isinstance(result, dict) else "?"
             return self._delivery(True, f"sent through the Gmail API as message {message_id}",
                                   secrets=secrets)
         return self._delivery(False, detail, transient=True, secrets=secrets)
+
+    def _refresh_gmail(self, secrets: list[str]) -> Delivery | None:
+        """Get an access token before the send, so that a failure there is known to have
+        sent nothing (retried by the next run); None when the token is ready."""
+        creds = self._gmail_creds
+        if creds is None or creds.valid:
+            return None  # an injected service refreshes inside the call
+        try:
+            import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
+            from google.auth.exceptions import RefreshError
+
+            creds.refresh(google_auth_httplib2.Request(gmail_http()))
+        except RefreshError as exc:
+            return self._refresh_failure(exc, secrets)
+        except Exception as exc:  # closed port, unknown host, timeout: httplib2 or OSError
+            return self._delivery(False, "no answer from Google's token endpoint "
+                                  f"({type(exc).__name__}): nothing was sent", transient=True,
+                                  secrets=secrets)
+        return None
+
+    def _refresh_failure(self, exc: Exception, secrets: list[str]) -> Delivery:
+        """Google's token endpoint answered with an error: nothing was sent."""
+        key = f"{KEY}.gmail.credentials_file"
+        first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+        reason = f" ({render.one_line(first, self.answer_maxlen)})" if first else ""
+        data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+        if data.get("error") == "invalid_grant":  # expired or revoked refresh token
+            return self._delivery(False, "Google refused the refresh token in "
+                                  f"{key}{reason}: create a new authorized-user JSON; "
+                                  "tokens of OAuth apps in \"Testing\" status expire "
+                                  "after 7 days", secrets=secrets)
+        if getattr(exc, "retryable", False):  # 5xx, 429: google-auth already retried
+            return self._delivery(False, f"Google's token endpoint failed{reason}: nothing "
+                                  "was sent", transient=True, secrets=secrets)
+        return self._delivery(False, f"Google refused the credentials in {key}{reason}",
+                              secrets=secrets)
 
     def _gmail_from_file(self, secrets: list[str]) -> Any:
         """The Gmail service from the authorized-user JSON; `secrets` learns what to mask."""
@@ -387,8 +438,11 @@ class Email:
                        if not info.get(k)]
             raise _Unusable(f"{key}: {path} is not an authorized-user JSON"
                             + (f" (missing {', '.join(missing)})" if missing else "")) from None
-        return build("gmail", "v1", credentials=creds, cache_discovery=False,
-                     static_discovery=True)
+        import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
+
+        self._gmail_creds = creds
+        http = google_auth_httplib2.AuthorizedHttp(creds, http=gmail_http())
+        return build("gmail", "v1", http=http, cache_discovery=False, static_discovery=True)
 
 
 def _address(raw: str, key: str, empty: str) -> Address:
@@ -432,6 +486,92 @@ def _tidy(payload: Payload, *, html: bool) -> Payload:
     review = _web_link(payload.review_url) if html else payload.review_url
     return dataclasses.replace(payload, matches=tuple(tidy(n) for n in payload.matches),
                                review_url=review)
+
+
+class RequestNotRepeated(ConnectionResetError):
+    """httplib2 was about to send a request again after it went out and no answer came."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(f"not sent again after {type(original).__name__}")
+        self.original = original
+
+
+def gmail_http(timeout: float = 60.0) -> Any:
+    """An httplib2.Http (as googleapiclient's build_http() makes it) that never sends a
+    request twice. httplib2 re-sends any request once when the connection closes before
+    the answer's status line (`Http._conn_request`: "If we get a BadStatusLine on the first
+    try ... retry regardless"): for a Gmail send whose answer was lost that is a second
+    email. Here that second attempt raises RequestNotRepeated instead."""
+    import http.client
+
+    import httplib2
+
+    class SendOnce:
+        """Mixed into httplib2's connection classes."""
+
+        _sent: tuple[str, str, Any] | None = None
+        _unanswered: tuple[str, str, Any, BaseException] | None = None
+
+        def request(self, method: str, url: str, body: Any = None,
+                    headers: Any = None, **kwargs: Any) -> None:
+            unanswered, self._unanswered = self._unanswered, None
+            if unanswered is not None and unanswered[:2] == (method, url) \
+                    and unanswered[2] is body:
+                raise RequestNotRepeated(unanswered[3])
+            super().request(method, url, body, headers or {}, **kwargs)  # type: ignore[misc]
+            self._sent = (method, url, body)
+
+        def getresponse(self) -> Any:
+            sent, self._sent = self._sent, None
+            try:
+                return super().getresponse()  # type: ignore[misc]
+            except (http.client.HTTPException, OSError) as exc:
+                if sent is not None:
+                    self._unanswered = (*sent, exc)
+                raise
+
+    class Once(SendOnce, httplib2.HTTPConnectionWithTimeout):  # type: ignore[misc]
+        pass
+
+    class OnceTLS(SendOnce, httplib2.HTTPSConnectionWithTimeout):  # type: ignore[misc]
+        pass
+
+    class SendOnceHttp(httplib2.Http):  # type: ignore[misc]
+        def request(self, uri: str, method: str = "GET", body: Any = None,
+                    headers: Any = None, redirections: int = httplib2.DEFAULT_MAX_REDIRECTS,
+                    connection_type: Any = None) -> Any:
+            if connection_type is None:
+                connection_type = OnceTLS if uri.lower().startswith("https:") else Once
+            return super().request(uri, method, body, headers, redirections, connection_type)
+
+    transport = SendOnceHttp(timeout=timeout)
+    # as build_http(): 308 is not a move here
+    transport.redirect_codes = transport.redirect_codes - {308}
+    return transport
+
+
+def _reasons(exc: Any) -> list[str]:
+    """The `reason`s of a Google API error body (`error.errors[]`, `error.details[]`)."""
+    try:
+        error = json.loads(exc.content)["error"]
+    except (ValueError, TypeError, KeyError):
+        return []
+    items = [*(error.get("errors") or []), *(error.get("details") or [])] \
+        if isinstance(error, dict) else []
+    return [str(item["reason"]) for item in items if isinstance(item, dict) and "reason" in item]
+
+
+def _gmail_never_sent(exc: BaseException) -> bool:
+    """httplib2 failed before the request left: unknown host (it raises
+    ServerNotFoundError for socket.gaierror), connection refused or unreachable, or a
+    certificate it would not trust. Timeouts and dropped connections are not among them."""
+    import httplib2
+
+    if isinstance(exc, httplib2.ServerNotFoundError | socket.gaierror
+                  | ssl.SSLCertVerificationError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError) \
+        and exc.errno in _UNREACHABLE
 
 
 def _temporary(code: int) -> bool:

@@ -9,10 +9,16 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from match_staging import render
-from match_staging.channels.base import DEFAULT_SLEEP, Delivery, Rendered, Sleep, retry_after
+from match_staging.channels.base import (
+    DEFAULT_SLEEP,
+    Delivery,
+    Rendered,
+    Sleep,
+    request_never_sent,
+    retry_after,
+)
 from match_staging.config import SlackChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
@@ -80,12 +86,14 @@ class Slack:
                 response = self._session.post(self._url, json=body, timeout=self.timeout)
             except requests.RequestException as exc:
                 # never the exception text: it carries the webhook URL, which is the secret
-                detail = f"no answer from {self._host} ({type(exc).__name__})"
-                if _never_sent(exc):
+                if request_never_sent(exc):
+                    detail = (f"could not connect to {self._host} ({type(exc).__name__}): "
+                              "nothing was sent")
                     continue
                 # the request went out and no answer came: Slack may have posted it, and
                 # posting again could repeat it
-                return Delivery(self.name, False, detail + ": it may have been posted",
+                return Delivery(self.name, False, f"no answer from {self._host} "
+                                f"({type(exc).__name__}): it may have been posted",
                                 transient=True, maybe_delivered=True)
             finally:
                 self._last_sent = time.monotonic()
@@ -100,15 +108,6 @@ class Slack:
             return Delivery(self.name, False, f"Slack refused the message: HTTP "
                             f"{response.status_code} {answer}".strip())
         return Delivery(self.name, False, detail, transient=True)
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """The connection never opened (refused, unresolvable, connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectionError) and isinstance(
-        reason, NewConnectionError | NameResolutionError)
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -9,12 +9,21 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import requests
 
 from match_staging import render
-from match_staging.channels.base import DEFAULT_SLEEP, Delivery, Rendered, Sleep, retry_after
+from match_staging.channels.base import (
+    DEFAULT_SLEEP,
+    Delivery,
+    Rendered,
+    Sleep,
+    request_never_sent,
+    retry_after,
+)
 from match_staging.config import WhatsAppChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
@@ -26,6 +35,7 @@ _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 _PREFIX = "whatsapp:"
 
+RATE_LIMITED = 20429  # Twilio's code for HTTP 429 "Too Many Requests"
 # What to do about the Twilio errors a user can fix (twilio.com/docs/api/errors/{code}).
 _HINTS = {
     20003: f"check {_KEY}.account_sid and auth_token (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)",
@@ -33,8 +43,13 @@ _HINTS = {
     21606: f"{_KEY}.from_number is not a WhatsApp sender of this account",
     63007: f"{_KEY}.from_number is not a WhatsApp sender of this account",
     63016: (f"outside WhatsApp's 24-hour window free-form text fails: configure {_KEY}"
-            ".content_sid (an approved template) and messaging_service_sid"),
+            ".content_sid, an approved WhatsApp template the tool then sends instead of "
+            "free text"),
 }
+# Message statuses that mean it never reached the phone (Message resource, `status`:
+# queued, sending, sent, delivered, read, undelivered, failed, ...; twilio's
+# MessageInstance.Status lists them all).
+FAILED_STATUSES = ("failed", "undelivered")
 
 # The stock client logs every request URL at INFO, and the URL carries the account SID.
 _quiet_log = logging.getLogger("match_staging.channels.whatsapp.twilio")
@@ -47,16 +62,23 @@ class WhatsApp:
     Free-form mode (no `content_sid`): `From` + `Body`, the rendered whatsapp.txt.j2. WhatsApp
     accepts free-form text only within 24 hours of the user's last message to the sender.
 
-    Template mode (`content_sid` set, which requires `messaging_service_sid`): an approved
-    Content template, `ContentSid` + `ContentVariables` + `MessagingServiceSid` and no `Body`
-    (error 63016). The template's variables are:
+    Template mode (`content_sid` set): an approved Content template, `ContentSid` +
+    `ContentVariables` and no `Body` (error 63016), from `from_number` or through
+    `messaging_service_sid`. Since 2024-09-04 a Content template can be sent with a plain
+    `From` sender; a Messaging Service is optional (Twilio changelog, "Content Templates no
+    longer need to be sent with Messaging Services",
+    twilio.com/en-us/changelog/content-templates-messaging-services-optional). The
+    template's variables are:
 
         {{1}}  number of matches, e.g. "5"
         {{2}}  top match, e.g. "97% Cloud Architect (Remote, ASAP)"
         {{3}}  review URL (the pending issues)
 
-    e.g. "🎯 {{1}} neue Job-Matches!\\nTop: {{2}}\\nReview: {{3}}". `From` is sent as well when
+    e.g. "🎯 {{1}} neue Job-Matches!\\nTop: {{2}}\\nReview: {{3}}". `From` is sent when
     `from_number` is set; otherwise Twilio picks the sender from the Messaging Service.
+
+    "queued" is not delivered: WhatsApp's refusals (63016 and others) arrive later, on the
+    message's status. `failed_messages()` lists them for `digest` to report.
     """
 
     name: ClassVar[str] = "whatsapp"
@@ -83,12 +105,9 @@ class WhatsApp:
         if self._service_sid and not _SERVICE_SID.fullmatch(self._service_sid):
             raise ConfigError(f"{_KEY}.messaging_service_sid: must be a Messaging Service SID, "
                               "'MG' and 32 hex digits")
-        if self._content_sid and not self._service_sid:
-            raise ConfigError(f"{_KEY}.messaging_service_sid: must be set when content_sid is "
-                              "(templates are sent through a Messaging Service)")
         self._to = _number(settings.to_number, "to_number", required=True)
         self._from = _number(settings.from_number, "from_number",
-                             required=not self._content_sid)
+                             required=not self._service_sid)
         self._account_sid = settings.account_sid
         self._auth_token = settings.auth_token
         self._templates = templates_dir
@@ -166,14 +185,24 @@ class WhatsApp:
                 status, code, text = self._error(exc)
                 if status == 429:
                     # Refused, so nothing was queued: retrying cannot send it twice.
-                    detail = f"Twilio rate limit (HTTP 429) after {attempt} attempt(s)"
+                    detail = (f"Twilio rate limit (HTTP 429, error {code or RATE_LIMITED}) "
+                              f"after {attempt} attempt(s): nothing was sent")
                     if attempt < self.attempts:
                         self._sleep(retry_after(self._last_headers(client)))
                     continue
+                shown = f"Twilio answered HTTP {status}" + (
+                    f" (error {code})" if code and code != status else "")
+                if status == 503:
+                    # Service Unavailable: refused before any work, so nothing was queued;
+                    # the next run sends it (not this one: it would only hit the outage).
+                    return Delivery(self.name, False, f"{shown}: nothing was sent",
+                                    transient=True)
                 if status is not None and status >= 500:
-                    # Not retried here: Twilio may have queued it, and a retry could send twice.
-                    return Delivery(self.name, False, f"Twilio answered HTTP {status}"
-                                    + (f" (error {code})" if code else ""), transient=True)
+                    # The request arrived and broke on the way (500, 502, 504): Twilio may
+                    # have queued the message, so neither this run nor a later one sends it
+                    # again.
+                    return Delivery(self.name, False, f"{shown}: it may have been queued",
+                                    transient=True, maybe_delivered=True)
                 if code is None:
                     return Delivery(self.name, False, f"Twilio answered HTTP {status}: {text}")
                 hint = _HINTS.get(code)
@@ -181,14 +210,67 @@ class WhatsApp:
                                 + (f" ({hint})" if hint else ""))
             except requests.RequestException as exc:
                 # Never the exception text: it carries the URL, and the URL the account SID.
+                if request_never_sent(exc):
+                    return Delivery(self.name, False, "could not connect to api.twilio.com "
+                                    f"({type(exc).__name__}): nothing was sent",
+                                    transient=True)
+                # A read timeout, a connection dropped after the request went out: Twilio may
+                # have queued it, and sending again could deliver it twice.
                 return Delivery(self.name, False, f"no answer from api.twilio.com "
-                                f"({type(exc).__name__})", transient=True)
+                                f"({type(exc).__name__}): it may have been queued",
+                                transient=True, maybe_delivered=True)
             except Exception as exc:  # send() never raises; the text could hold a secret
                 return Delivery(self.name, False, f"sending failed ({type(exc).__name__})")
             # "queued" (or "accepted") means Twilio took the message, not that WhatsApp
             # delivered it: failures such as 63016 arrive later, on the message's status.
             return Delivery(self.name, True, f"queued as {sent.sid}")
         return Delivery(self.name, False, detail, transient=True)
+
+    def failed_messages(self, since: date) -> StatusCheck:
+        """The messages this channel sent since `since` (a UTC date) that WhatsApp did not
+        deliver: one request, `GET .../Messages.json?To=...&From=...&DateSent>=YYYY-MM-DD
+        &PageSize=1000` (Message resource, "Read multiple Message resources": DateSent
+        takes a GMT date, PageSize at most 1,000). Without `from_number` the Messaging
+        Service's messages to `to_number` count. Never raises."""
+        try:
+            client = self._twilio()
+            from twilio.base.exceptions import (  # type: ignore[import, unused-ignore]
+                TwilioException,
+            )
+        except ImportError:
+            return StatusCheck(error="the whatsapp channel needs the twilio package: "
+                               "pip install 'match-staging[whatsapp]'")
+        query: dict[str, Any] = {"to": _PREFIX + self._to,
+                                 "date_sent_after": since.isoformat(), "page_size": 1000}
+        if self._from:
+            query["from_"] = _PREFIX + self._from
+        try:
+            page = client.messages.page(**query)
+            messages = list(page)
+        except TwilioException as exc:
+            status, code, text = self._error(exc)
+            what = f"error {code}: {text}" if code else f"HTTP {status}: {text}"
+            return StatusCheck(error=f"Twilio answered {what}".strip())
+        except requests.RequestException as exc:
+            return StatusCheck(error=f"no answer from api.twilio.com ({type(exc).__name__})")
+        except Exception as exc:  # never raises; the text could hold a secret
+            return StatusCheck(error=f"reading message statuses failed ({type(exc).__name__})")
+        failures = []
+        for message in messages:
+            state = str(getattr(message, "status", "") or "")
+            if state not in FAILED_STATUSES:
+                continue
+            if not self._from and getattr(message, "messaging_service_sid",
+                                          None) != self._service_sid:
+                continue  # another sender's message to the same number
+            code = getattr(message, "error_code", None)
+            code = code if isinstance(code, int) else None
+            sent = getattr(message, "date_sent", None) or getattr(message, "date_created", None)
+            failures.append(MessageFailure(
+                sid=str(message.sid), status=state, error_code=code,
+                sent_at=sent.strftime("%Y-%m-%d %H:%M UTC") if isinstance(sent, datetime)
+                else "", hint=_HINTS.get(code or 0, "")))
+        return StatusCheck(failures=failures)
 
     def _twilio(self) -> Any:
         """The Twilio client, built on first use (this is where `twilio` gets imported)."""
@@ -231,12 +313,40 @@ class WhatsApp:
                 code if isinstance(code, int) else None, text)
 
 
+@dataclass(frozen=True)
+class MessageFailure:
+    """A message Twilio accepted that WhatsApp never delivered."""
+
+    sid: str
+    status: str            # failed or undelivered
+    error_code: int | None
+    sent_at: str           # e.g. "2026-02-08 13:30 UTC"; "" when Twilio gives no date
+    hint: str = ""         # what to do, for the codes a user can fix
+
+    def describe(self) -> str:
+        what = f"Twilio error {self.error_code}" if self.error_code else "no error code"
+        more = (f": {self.hint}" if self.hint
+                else f" (twilio.com/docs/api/errors/{self.error_code})" if self.error_code
+                else "")
+        when = f" of {self.sent_at}" if self.sent_at else ""
+        verb = "failed" if self.status == "failed" else f"was {self.status}"
+        return f"message {self.sid}{when} {verb}, {what}{more}"
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    failures: list[MessageFailure] = field(default_factory=list)
+    error: str = ""        # the check itself failed; nothing is known
+
+
 def _number(value: str, key: str, *, required: bool) -> str:
     number = value.strip().removeprefix(_PREFIX)
     if not number:
         if required:
             raise ConfigError(f"{_KEY}.{key}: must be set, a WhatsApp number in E.164 form "
-                              "such as +436641234567")
+                              "such as +436641234567"
+                              + (" (or set messaging_service_sid)" if key == "from_number"
+                                 else ""))
         return ""
     if not _E164.fullmatch(number):
         raise ConfigError(f"{_KEY}.{key}: must be in E.164 form, '+' and 7 to 15 digits "

@@ -19,6 +19,7 @@ from match_staging.errors import TrackerError
 from match_staging.labels import queue_label, state_label, state_of
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
+from match_staging.usecases import whatsapp_status
 from match_staging.usecases.notify import NotifyReport, deliver, payloads
 from match_staging.usecases.review import Context, ReconcileReport, reconcile
 
@@ -35,17 +36,21 @@ class DigestReport:
     errors: list[str] = field(default_factory=list)
     requests: int = 0
     reconciled: ReconcileReport = field(default_factory=ReconcileReport)
+    whatsapp: whatsapp_status.WhatsAppStatusReport = field(
+        default_factory=whatsapp_status.WhatsAppStatusReport)
 
     @property
     def ok(self) -> bool:
         return (self.deferred.ok and not self.errors and not self.reconciled.webhook_problems
-                and all(d.ok for d in self.reminder_deliveries))
+                and all(d.ok for d in self.reminder_deliveries) and self.whatsapp.ok)
 
 
 def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
            ctx: Context) -> DigestReport:
     now = ctx.now
     report = DigestReport(reconciled=reconcile(cfg, tracker, ctx))
+    # reported even in quiet hours: the check reads statuses and messages nobody
+    report.whatsapp = whatsapp_status.check(tracker, channels, now)
     window = cfg.notification.preferences.quiet_hours
     if quiet.is_quiet(now, window):
         report.quiet_until = quiet.quiet_until(now, window)
