@@ -62,11 +62,24 @@ class Gate:
         path.write_text(json.dumps(data), encoding="utf-8")
         return str(path)
 
+    def note(self, iid: int, username: str, body: str) -> None:
+        """`username` writes a note, through the API."""
+        with self.fake.act_as(username):
+            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
+            client.projects.get(1, lazy=True).issues.get(iid, lazy=True).notes.create(
+                {"body": body})
+
+    def edit(self, iid: int, username: str, description: str) -> None:
+        """`username` (a Reporter may) rewrites the description, through the API."""
+        with self.fake.act_as(username):
+            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
+            client.projects.get(1, lazy=True).issues.update(iid, {"description": description})
+
     def labels(self, iid: int) -> list[str]:
         return sorted(lb for lb in self.fake.issues[iid]["labels"] if lb.startswith("job-match/"))
 
     def notes(self, iid: int) -> list[str]:
-        return [n["body"] for n in self.fake.notes.get(iid, [])]
+        return [n["body"] for n in self.fake.user_notes(iid)]
 
 
 def hook(fake: FakeGitLab, iid: int, user: int, previous: list[str]) -> dict[str, Any]:
@@ -100,11 +113,15 @@ def test_authorised_approval_is_applied_with_an_audit_note(gate: Gate) -> None:
     gate.fake.reset_log()
     code, out = gate.run("transition", "--payload", gate.payload(event))
     assert code == 0
-    assert "applied   #1: pending -> approved · 3 GitLab requests" in out
+    # the user (once per run), the issue, its notes, its label events, one note: the labels
+    # are already as they should be, so no update (and no description write, no pipeline)
+    assert "applied   #1: pending -> approved · 5 GitLab requests" in out
+    assert [r.method for r in gate.fake.requests] == ["GET"] * 4 + ["POST"]
     assert gate.labels(1) == ["job-match/approved"]
-    assert "state: approved" in gate.fake.issues[1]["description"]
+    assert "state: approved" not in gate.fake.issues[1]["description"]
     (note,) = gate.notes(1)
     assert note.startswith("**Review:** pending → **approved** by reviewer")
+    assert note.endswith("\n<!-- match-staging v1 state: approved -->")
     assert "- When: 2026-02-08 14:30 CET" in note
     assert "[pipeline 77](<https://gl.example/p/-/pipelines/77>)" in note
     assert gate.fake.issues[1]["state"] == "opened"
@@ -112,9 +129,9 @@ def test_authorised_approval_is_applied_with_an_audit_note(gate: Gate) -> None:
     # the same event again (a replay, or GitLab's retry) changes nothing
     gate.fake.reset_log()
     code, out = gate.run("transition", "--payload", gate.payload(event))
-    assert code == 0 and "unchanged #1: already approved: nothing to do · 1 GitLab" in out
+    assert code == 0 and "unchanged #1: already approved: nothing to do · 3 GitLab" in out
     assert len(gate.notes(1)) == 1
-    assert [r.method for r in gate.fake.requests] == ["GET"]
+    assert [r.method for r in gate.fake.requests] == ["GET"] * 3
 
 
 def test_rejection_closes_the_issue(gate: Gate) -> None:
@@ -138,7 +155,8 @@ def test_unauthorised_change_is_reverted_with_a_reason(gate: Gate) -> None:
 
 @pytest.mark.parametrize(("add", "remove", "reason"), [
     ("job-match/sent", "job-match/pending", "pending -> sent is not a transition"),
-    ("job-match/approved", "", "two state labels at once (pending, approved)"),
+    ("job-match/approved,job-match/rejected", "", "two new state labels at once (approved, "
+                                                  "rejected)"),
     ("", "job-match/pending", "no state label"),
 ])
 def test_invalid_changes_are_reverted(gate: Gate, add: str, remove: str, reason: str) -> None:
@@ -259,15 +277,17 @@ def test_a_send_that_may_have_gone_out_is_not_repeated(gate: Gate) -> None:
     assert code == 1 and "451" in out
     assert gate.labels(1) == ["job-match/approved"]
     # a run that died after handing the email over leaves the mark behind
-    issue = gate.fake.issues[1]
-    first, _, rest = issue["description"].partition("\n")
-    issue["description"] = f"{first}\n<!-- match-staging v1 sending: 2026-02-08T13:00Z -->\n{rest}"
+    assert gate.notes(1)[-1].startswith("**Not sent:** ")
+    gate.note(1, "bot", "**Sending:** …\n\n<!-- match-staging v1 sending: 2026-02-08T13:00Z -->")
     code, out = gate.run("send", "1")
     assert code == 1 and "a send started at 2026-02-08T13:00Z and may have gone out" in out
     assert gate.smtp.messages == []
     assert gate.run("send", "1", "--force")[0] == 0
     assert len(gate.smtp.messages) == 1
     assert "sending" not in gate.fake.issues[1]["description"]
+    # the tool never wrote a description: every description update would start a pipeline
+    assert not [r for r in gate.fake.requests if r.method == "PUT" and "description" in
+                (r.json or {})]
 
 
 def test_auto_send_on_approval(gate: Gate) -> None:

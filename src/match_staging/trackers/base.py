@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,10 @@ class Tracker(Protocol):
 
     def add_note(self, iid: int, body: str) -> None:
         """Append a note (the audit trail). `body` must already be safe GitLab Markdown."""
+
+    def bot_user(self) -> str:
+        """The username the tool writes as (GitLab: the token's user, `GET /user`, read once
+        per run): only its notes and its descriptions are the tool's records."""
+
+    def notes(self, iid: int) -> list[Note]:
+        """Every note of an issue with its author, system notes included, oldest first."""

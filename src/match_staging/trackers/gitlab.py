@@ -23,7 +23,7 @@ from gitlab.v4.objects import Project, ProjectIssue
 from requests.adapters import HTTPAdapter
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 from match_staging.render import parse_marker
 from match_staging.trackers.base import Upload
 
@@ -125,6 +125,7 @@ class GitLabTracker:
         self.note_pace = Pace(notes_per_minute, sleep)
         self.write_pace = Pace(writes_per_minute, sleep)  # each write starts a pipeline
         self.location = f"{url} project {project}"
+        self._bot: str | None = None
 
     @property
     def requests(self) -> int:
@@ -326,6 +327,32 @@ class GitLabTracker:
                                   get_all=False, iterator=False)
         return any(str(n.attributes.get("body", "")).strip() == body.strip() for n in latest)
 
+    @_translate("read the token's user")
+    def bot_user(self) -> str:
+        if self._bot is None:
+            found = self._project.manager.gitlab.http_get("/user")
+            name = found.get("username") if isinstance(found, dict) else None
+            if not isinstance(name, str) or not name:
+                raise TrackerError("GitLab could not read the token's user: no username")
+            self._bot = name
+        return self._bot
+
+    @_translate("read the notes of an issue")
+    def notes(self, iid: int) -> list[Note]:
+        issue = self._project.issues.get(iid, lazy=True)
+        found = issue.notes.list(iterator=True, per_page=PER_PAGE, sort="asc",
+                                 order_by="created_at")
+        out = []
+        for note in found:
+            attrs = note.attributes
+            author = attrs.get("author") or {}
+            out.append(Note(id=int(attrs.get("id") or 0),
+                            author=str(author.get("username", "")),
+                            body=str(attrs.get("body") or ""),
+                            system=bool(attrs.get("system")),
+                            created_at=str(attrs.get("created_at", ""))))
+        return sorted(out, key=lambda n: (n.created_at, n.id))
+
     @classmethod
     def _ref(cls, issue: Any) -> IssueRef:
         return cls._ref_from(issue.attributes)
@@ -339,4 +366,5 @@ class GitLabTracker:
                         keys=parse_marker(attrs.get("description")),
                         description=str(attrs.get("description") or ""),
                         updated_at=str(attrs.get("updated_at") or ""),
-                        created_at=str(attrs.get("created_at") or ""))
+                        created_at=str(attrs.get("created_at") or ""),
+                        author=str((attrs.get("author") or {}).get("username") or ""))

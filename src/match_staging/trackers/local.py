@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 from match_staging.trackers.base import Upload
 
 FORMAT_VERSION = 1
@@ -147,8 +147,17 @@ class LocalTracker:
 
     def add_note(self, iid: int, body: str) -> None:
         issue = self._issue(iid)
-        issue["notes"].append({"body": body, "created_at": self._now()})
+        issue["notes"].append({"body": body, "created_at": self._now(), "author": self.user})
         self._touch(issue)
+
+    def bot_user(self) -> str:
+        return self.user  # everything in the local file is the tool's own writing
+
+    def notes(self, iid: int) -> list[Note]:
+        return [Note(id=n, author=str(note.get("author") or self.user),
+                     body=str(note["body"]), system=False,
+                     created_at=str(note["created_at"]))
+                for n, note in enumerate(self._issue(iid).get("notes", []), start=1)]
 
     def _issue(self, iid: int) -> dict[str, Any]:
         for issue in self._data["issues"]:
@@ -169,4 +178,4 @@ class LocalTracker:
                         labels=tuple(issue["labels"]), state=str(issue["state"]),
                         keys=tuple(issue["keys"]), description=str(issue["description"]),
                         updated_at=str(issue["updated_at"]),
-                        created_at=str(issue["created_at"]))
+                        created_at=str(issue["created_at"]), author=self.user)
