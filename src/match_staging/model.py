@@ -83,6 +83,7 @@ class IssueRef:
     updated_at: str = ""
     created_at: str = ""
     author: str = ""           # username of who created it (trusted only when the bot did)
+    notes_count: int | None = None  # notes people (and the bot) wrote; None: not known
 
     @property
     def reference(self) -> str:

@@ -367,4 +367,6 @@ class GitLabTracker:
                         description=str(attrs.get("description") or ""),
                         updated_at=str(attrs.get("updated_at") or ""),
                         created_at=str(attrs.get("created_at") or ""),
-                        author=str((attrs.get("author") or {}).get("username") or ""))
+                        author=str((attrs.get("author") or {}).get("username") or ""),
+                        notes_count=attrs.get("user_notes_count")
+                        if isinstance(attrs.get("user_notes_count"), int) else None)

@@ -178,4 +178,5 @@ class LocalTracker:
                         labels=tuple(issue["labels"]), state=str(issue["state"]),
                         keys=tuple(issue["keys"]), description=str(issue["description"]),
                         updated_at=str(issue["updated_at"]),
-                        created_at=str(issue["created_at"]), author=self.user)
+                        created_at=str(issue["created_at"]), author=self.user,
+                        notes_count=len(issue.get("notes", [])))

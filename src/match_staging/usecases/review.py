@@ -217,10 +217,13 @@ def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, r
 
 def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
     """Apply or revert what lost webhook events never delivered, using label events to
-    know who changed the state label. Costs one notes read per issue changed lately."""
+    know who changed the state label. Costs one notes read per issue changed lately, except
+    pending issues nobody has written a note on yet."""
     report = ReconcileReport(webhook_problems=tracker.webhook_problems())
     since = ctx.now - timedelta(days=cfg.workflow.reconcile_days)
     for issue in tracker.changed_issues([cfg.labels.match], since):
+        if issue.notes_count == 0 and states_in(cfg.labels, issue.labels) == [State.PENDING]:
+            continue  # no note, so no step the bot recorded: pending as staged (no request)
         if issue.author and issue.author != tracker.bot_user():
             continue  # not staged by the tool
         result = settle(cfg, tracker, issue, ctx, reconciled=True)
