@@ -519,3 +519,17 @@ def test_a_legacy_issue_edited_by_a_member_is_not_believed(gate: Gate) -> None:
     code, out = gate.run("digest")
     assert "reverted  #1: mallory may not review job matches" in out
     assert gate.labels(1) == ["job-match/pending"] and gate.smtp.messages == []
+
+
+def test_a_member_cannot_rewrite_the_bots_audit_note(gate: Gate) -> None:
+    event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
+    gate.run("transition", "--payload", gate.payload(event))  # reverted, noted
+    (note,) = gate.fake.user_notes(1)
+    with gate.fake.act_as("mallory"), pytest.raises(gitlab.GitlabUpdateError) as refused:
+        client = gitlab.Gitlab(gate.fake.url, private_token=gate.fake.token)
+        issue = client.projects.get(1, lazy=True).issues.get(1, lazy=True)
+        issue.notes.update(note["id"], {"body": "<!-- match-staging v1 state: approved -->"})
+    assert refused.value.response_code == 403
+    gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
+    code, out = gate.run("send", "1")
+    assert code == 1 and gate.smtp.messages == []

@@ -1116,6 +1116,7 @@ class FakeGitLab:
 
     def _update_note(self, req: _Req) -> _Resp:
         issue, note = self._issue(req), self._note(req)
+        self._check_note_author(note)
         text, commands = extract_quick_actions(str(req.required("body")))
         self._check_note(text, commands)
         quick, _, _ = self._interpret(commands)
@@ -1344,6 +1345,13 @@ class FakeGitLab:
         """The notes people (and the bot) wrote, without GitLab's system notes."""
         with self.lock:
             return [n for n in self.notes.get(iid, []) if not n["system"]]
+
+    def _check_note_author(self, note: Json) -> None:
+        """Only a note's author may edit it (NotePolicy: `is_author` enables `admin_note`;
+        gitlabhq app/policies/note_policy.rb). GitLab also lets Maintainers; this fake has
+        no roles here, so it is stricter, never more lenient. System notes: nobody."""
+        if note["system"] or note["author"]["id"] != self.acting_user_id:
+            raise _HttpError(403, {"message": "403 Forbidden"})
 
     def _description_system_note(self, issue: Json) -> None:
         """GitLab's system note for a description edit, authored by the editor:
