@@ -525,11 +525,12 @@ def test_a_member_cannot_rewrite_the_bots_audit_note(gate: Gate) -> None:
     event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
     gate.run("transition", "--payload", gate.payload(event))  # reverted, noted
     (note,) = gate.fake.user_notes(1)
+    client = gitlab.Gitlab(gate.fake.url, private_token=gate.fake.token)
+    issue = client.projects.get(1, lazy=True).issues.get(1, lazy=True)
+    forged = {"body": "<!-- match-staging v1 state: approved -->"}
     with gate.fake.act_as("mallory"), pytest.raises(gitlab.GitlabUpdateError) as refused:
-        client = gitlab.Gitlab(gate.fake.url, private_token=gate.fake.token)
-        issue = client.projects.get(1, lazy=True).issues.get(1, lazy=True)
-        issue.notes.update(note["id"], {"body": "<!-- match-staging v1 state: approved -->"})
+        issue.notes.update(note["id"], forged)
     assert refused.value.response_code == 403
     gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
-    code, out = gate.run("send", "1")
+    code, _ = gate.run("send", "1")
     assert code == 1 and gate.smtp.messages == []

@@ -115,3 +115,13 @@ def test_the_record_codec_round_trip() -> None:
     assert record.description_state("<!-- match-staging v1 state: bogus -->") is None
     assert record.parse_note("x\n" + record.state_marker(State.SENT)) == \
         record.StateMark(State.SENT)
+
+
+def test_a_send_the_previous_release_started_still_blocks_a_second_one() -> None:
+    marked = STAGED.replace("state: pending", "state: approved") + "\n" + \
+        record.sending_marker("2026-02-08T13:00Z")
+    legacy = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened", author="bot",
+                      description=marked)
+    assert audit(legacy, [], "bot").sending == record.SendingMark("2026-02-08T13:00Z")
+    edit = _note(1, "mallory", "changed the description", system=True)
+    assert audit(legacy, [edit], "bot").sending is None  # untrusted: and nothing is sent
