@@ -443,7 +443,8 @@ def test_send_refuses_after_a_reporter_edits_the_address_or_attachments(
         approve(gate, 1)
     gate.edit(1, "mallory", tampered(gate.fake.issues[1]["description"], email=ATTACKER))
     if when == "before":
-        approve(gate, 1)  # the reviewer approves without noticing the edit
+        approve(gate, 1)  # the reviewer approves without noticing the edit: the note warns
+        assert "⚠️ mallory changed the description of #" in gate.notes(1)[0]
     assert gate.labels(1) == ["job-match/approved"]
     code, out = gate.run("send", "1")
     assert code == 1, out

@@ -159,14 +159,16 @@ def settle(cfg: Config, tracker: Tracker, issue: IssueRef, ctx: Context, *,
     actor, actor_id = last_state_change(cfg, tracker, issue.iid, target)
     decision = workflow.decide(cfg.labels, issue.labels, trail.state, actor,
                                may_review(cfg, tracker, actor, actor_id))
-    record_step(cfg, tracker, issue, decision, actor, ctx, reconciled=reconciled)
+    warning = trail.distrust if decision.after == State.APPROVED else ""
+    record_step(cfg, tracker, issue, decision, actor, ctx, reconciled=reconciled,
+                warning=warning)
     outcome: Outcome = "applied" if decision.verdict == "apply" else "reverted"
     return ReviewResult(outcome, f"#{issue.iid}: {decision.reason}", issue.iid, decision.after)
 
 
 def record_step(cfg: Config, tracker: Tracker, issue: IssueRef, decision: workflow.Decision,
                 actor: str, ctx: Context, *, reconciled: bool = False,
-                comment: str = "") -> None:
+                comment: str = "", warning: str = "") -> None:
     """Labels and open/closed in one update, only when they need it; then the audit note,
     which carries the audited state (the description is never written after creation:
     every description update is an Issue Hook event and so a pipeline)."""
@@ -178,15 +180,17 @@ def record_step(cfg: Config, tracker: Tracker, issue: IssueRef, decision: workfl
         state_event = "reopen"  # a match under review stays on the board
     if add or remove or state_event:
         tracker.update_issue(issue.iid, add=add, remove=remove, state_event=state_event)
-    note = audit_note(cfg, decision, actor, ctx, reconciled=reconciled, comment=comment)
+    note = audit_note(cfg, decision, actor, ctx, reconciled=reconciled, comment=comment,
+                      warning=warning)
     tracker.add_note(issue.iid, record.with_mark(note, record.StateMark(decision.after)))
 
 
 def audit_note(cfg: Config, decision: workflow.Decision, actor: str, ctx: Context, *,
                reconciled: bool = False, comment: str = "", verdict: str = "",
-               **extra: Any) -> str:
-    """The note of one review step; `verdict` "sent" and `extra` (address, transport,
-    message_id) are for the note `send` writes."""
+               warning: str = "", **extra: Any) -> str:
+    """The note of one review step; `verdict` "sending", "unsent", "sent" and `extra`
+    (address, transport, message_id) are for the notes `send` writes; `warning` tells the
+    reviewer who approves that `send` will refuse (an edited description)."""
     when = ctx.now.astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
     pipeline = render.link(ctx.pipeline_url, f"pipeline {ctx.pipeline_id or ''}".strip()) \
         if ctx.pipeline_url else ""
@@ -194,7 +198,7 @@ def audit_note(cfg: Config, decision: workflow.Decision, actor: str, ctx: Contex
                          verdict=verdict or decision.verdict,
                          before=decision.before.value, after=decision.after.value,
                          reason=decision.reason, actor=actor, when=when, pipeline=pipeline,
-                         reconciled=reconciled, comment=comment, **extra)
+                         reconciled=reconciled, comment=comment, warning=warning, **extra)
 
 
 def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, reason: str,
