@@ -98,6 +98,7 @@ def test_the_actor_is_who_added_the_new_state_label() -> None:
     assert actor_of(NAMES, events, State.APPROVED) == events[0]
     assert actor_of(NAMES, events, None) == events[1]
     assert actor_of(NAMES, [], State.APPROVED) is None
+    assert actor_of(NAMES, events, State.SENT) is None  # nobody added it: nobody is credited
 
 
 def test_the_record_codec_round_trip() -> None:

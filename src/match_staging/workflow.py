@@ -133,14 +133,14 @@ def moved_to(names: Labels, labels: Sequence[str], audited: State) -> State | No
 
 def actor_of(names: Labels, events: Sequence[LabelEvent],
              target: State | None) -> LabelEvent | None:
-    """Who made the change: whoever added `target`'s label last, else whoever changed a
-    state label last. From GitLab's label events, never from a webhook payload."""
-    states = {state_label(names, s) for s in State}
+    """Who made the change: whoever added `target`'s label last (None when GitLab shows
+    nobody adding it); without a target, whoever changed a state label last. From GitLab's
+    label events, never from a webhook payload."""
     if target is not None:
         wanted = state_label(names, target)
         added = [e for e in events if e.label == wanted and e.action == "add"]
-        if added:
-            return added[-1]
+        return added[-1] if added else None
+    states = {state_label(names, s) for s in State}
     changed = [e for e in events if e.label in states]
     return changed[-1] if changed else None
 
