@@ -4,8 +4,9 @@
 
 Figures, not timed tests. Each row runs the real command in-process against the fake GitLab
 of tests/fakes over real HTTP (an SMTP sink takes the application) and counts the requests,
-beside the budget it is judged by (issue #4: a handled event costs at most 3 in the common
-case: read the issue, update it, write the note).
+beside the budget it is judged by (issue 10: a handled event reads the issue, its notes
+and its label events, makes at most one update, only when labels need tidying or the issue
+must close or reopen, and writes one note; the token's user is read once per run).
 """
 
 from __future__ import annotations
@@ -98,27 +99,34 @@ def main_() -> int:
         run(fake, smtp, "stage")
         step: Callable[[Any], int] = lambda p: transition(fake, smtp, root, p)  # noqa: E731
         approve = move(fake, 1, REVIEWER, "job-match/approved", "job-match/pending")
-        rows.append(("approval applied (webhook)", step(approve), "<= 3"))
-        rows.append(("the same event replayed", step(approve), "1"))
-        rows.append(("unauthorised change reverted", step(
-            move(fake, 2, MALLORY, "job-match/approved", "job-match/pending")), "<= 3"))
+        reads = "user, issue, notes, label events"
+        rows.append(("approval applied (board move)", step(approve), f"5: {reads}, note"))
+        rows.append(("the same event replayed", step(approve), "3: user, issue, notes"))
+        forged = move(fake, 2, MALLORY, "job-match/approved", "job-match/pending")
+        forged["user"].update(id=REVIEWER, username="reviewer")
+        rows.append(("unauthorised change, forged payload, reverted", step(forged),
+                     f"6: {reads}, update, note"))
         rows.append(("rejection applied and closed", step(
-            move(fake, 3, REVIEWER, "job-match/rejected", "job-match/pending")), "<= 3"))
+            move(fake, 3, REVIEWER, "job-match/rejected", "job-match/pending")),
+            f"6: {reads}, close, note"))
         rows.append(("the tool's own change", step(
             move(fake, 4, BOT, "job-match/approved", "job-match/pending")), "0"))
         move(fake, 4, BOT, "job-match/pending", "job-match/approved")  # as it was
+        rows.append(("sidebar: approved added, pending left on", step(
+            move(fake, 4, REVIEWER, "job-match/approved", "")), f"6: {reads}, update, note"))
         note = json.loads((ROOT / "tests/fixtures/gitlab/note_hook_issue_example.json")
                           .read_text())
         rows.append(("a note event", step(note), "0"))
         rows.append(("send (email with attachment)", run(fake, smtp, "send", "1"),
-                     "4: read, mark sending, mark sent, note"))
+                     f"7: {reads}, sending note, mark sent, note"))
         rows.append(("review --reject from the shell",
-                     run(fake, smtp, "review", "5", "--reject"), "<= 3"))
+                     run(fake, smtp, "review", "5", "--reject"), "5: user, issue, notes, "
+                     "update, note"))
         rows.append(("digest, nothing to repair, no channel", run(fake, smtp, "digest"),
-                     "2: hooks, changed issues"))
+                     "hooks, changed issues, user, notes of each changed issue"))
         move(fake, 2, REVIEWER, "job-match/rejected", "job-match/pending")
         rows.append(("digest repairing one missed event", run(fake, smtp, "digest"),
-                     "5: the 2 above + label events, update, note"))
+                     "the above + label events, update, note"))
     width = max(len(r[0]) for r in rows)
     print("GitLab requests per review step (fake GitLab, example cycle staged first)\n")
     print(f"{'step':<{width}}  requests  budget")

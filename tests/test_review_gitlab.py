@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,11 +64,24 @@ class Gate:
         path.write_text(json.dumps(data), encoding="utf-8")
         return str(path)
 
+    def note(self, iid: int, username: str, body: str) -> None:
+        """`username` writes a note, through the API."""
+        with self.fake.act_as(username):
+            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
+            client.projects.get(1, lazy=True).issues.get(iid, lazy=True).notes.create(
+                {"body": body})
+
+    def edit(self, iid: int, username: str, description: str) -> None:
+        """`username` (a Reporter may) rewrites the description, through the API."""
+        with self.fake.act_as(username):
+            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
+            client.projects.get(1, lazy=True).issues.update(iid, {"description": description})
+
     def labels(self, iid: int) -> list[str]:
         return sorted(lb for lb in self.fake.issues[iid]["labels"] if lb.startswith("job-match/"))
 
     def notes(self, iid: int) -> list[str]:
-        return [n["body"] for n in self.fake.notes.get(iid, [])]
+        return [n["body"] for n in self.fake.user_notes(iid)]
 
 
 def hook(fake: FakeGitLab, iid: int, user: int, previous: list[str]) -> dict[str, Any]:
@@ -100,11 +115,15 @@ def test_authorised_approval_is_applied_with_an_audit_note(gate: Gate) -> None:
     gate.fake.reset_log()
     code, out = gate.run("transition", "--payload", gate.payload(event))
     assert code == 0
-    assert "applied   #1: pending -> approved · 3 GitLab requests" in out
+    # the user (once per run), the issue, its notes, its label events, one note: the labels
+    # are already as they should be, so no update (and no description write, no pipeline)
+    assert "applied   #1: pending -> approved · 5 GitLab requests" in out
+    assert [r.method for r in gate.fake.requests] == ["GET"] * 4 + ["POST"]
     assert gate.labels(1) == ["job-match/approved"]
-    assert "state: approved" in gate.fake.issues[1]["description"]
+    assert "state: approved" not in gate.fake.issues[1]["description"]
     (note,) = gate.notes(1)
     assert note.startswith("**Review:** pending → **approved** by reviewer")
+    assert note.endswith("\n<!-- match-staging v1 state: approved -->")
     assert "- When: 2026-02-08 14:30 CET" in note
     assert "[pipeline 77](<https://gl.example/p/-/pipelines/77>)" in note
     assert gate.fake.issues[1]["state"] == "opened"
@@ -112,9 +131,9 @@ def test_authorised_approval_is_applied_with_an_audit_note(gate: Gate) -> None:
     # the same event again (a replay, or GitLab's retry) changes nothing
     gate.fake.reset_log()
     code, out = gate.run("transition", "--payload", gate.payload(event))
-    assert code == 0 and "unchanged #1: already approved: nothing to do · 1 GitLab" in out
+    assert code == 0 and "unchanged #1: already approved: nothing to do · 3 GitLab" in out
     assert len(gate.notes(1)) == 1
-    assert [r.method for r in gate.fake.requests] == ["GET"]
+    assert [r.method for r in gate.fake.requests] == ["GET"] * 3
 
 
 def test_rejection_closes_the_issue(gate: Gate) -> None:
@@ -138,7 +157,8 @@ def test_unauthorised_change_is_reverted_with_a_reason(gate: Gate) -> None:
 
 @pytest.mark.parametrize(("add", "remove", "reason"), [
     ("job-match/sent", "job-match/pending", "pending -> sent is not a transition"),
-    ("job-match/approved", "", "two state labels at once (pending, approved)"),
+    ("job-match/approved,job-match/rejected", "", "two new state labels at once (approved, "
+                                                  "rejected)"),
     ("", "job-match/pending", "no state label"),
 ])
 def test_invalid_changes_are_reverted(gate: Gate, add: str, remove: str, reason: str) -> None:
@@ -259,15 +279,17 @@ def test_a_send_that_may_have_gone_out_is_not_repeated(gate: Gate) -> None:
     assert code == 1 and "451" in out
     assert gate.labels(1) == ["job-match/approved"]
     # a run that died after handing the email over leaves the mark behind
-    issue = gate.fake.issues[1]
-    first, _, rest = issue["description"].partition("\n")
-    issue["description"] = f"{first}\n<!-- match-staging v1 sending: 2026-02-08T13:00Z -->\n{rest}"
+    assert gate.notes(1)[-1].startswith("**Not sent:** ")
+    gate.note(1, "bot", "**Sending:** …\n\n<!-- match-staging v1 sending: 2026-02-08T13:00Z -->")
     code, out = gate.run("send", "1")
     assert code == 1 and "a send started at 2026-02-08T13:00Z and may have gone out" in out
     assert gate.smtp.messages == []
     assert gate.run("send", "1", "--force")[0] == 0
     assert len(gate.smtp.messages) == 1
     assert "sending" not in gate.fake.issues[1]["description"]
+    # the tool never wrote a description: every description update would start a pipeline
+    assert not [r for r in gate.fake.requests if r.method == "PUT" and "description" in
+                (r.json or {})]
 
 
 def test_auto_send_on_approval(gate: Gate) -> None:
@@ -349,3 +371,167 @@ def test_digest_with_a_developer_token_cannot_read_hooks_and_carries_on(gate: Ga
     code, out = gate.run("digest")
     assert code == 0, out
     assert "applied   #1: pending -> approved (missed by the webhook)" in out
+
+
+# ------------------------------------------- issue 10: nothing a member can edit decides
+
+ATTACKER = "loot@attacker.example"
+
+
+def tampered(description: str, **apply: Any) -> str:
+    """The description with its match record rewritten as a Reporter could."""
+    lines = description.split("\n")
+    for n, line in enumerate(lines):
+        if line.startswith("<!-- match-staging v1 notice: "):
+            data = json.loads(base64.b64decode(line.split(": ", 1)[1].removesuffix(" -->")))
+            data["apply"] = {**data.get("apply", {}), **apply}
+            data["attachments"] = [*data.get("attachments", []), "config/notification-"
+                                   "channels.yml"]
+            encoded = base64.b64encode(json.dumps(data).encode()).decode()
+            lines[n] = f"<!-- match-staging v1 notice: {encoded} -->"
+    return "\n".join(lines).replace("projekte@amoriabond.example", ATTACKER)
+
+
+def test_a_forged_payload_after_a_non_reviewers_move_is_reverted_naming_the_real_actor(
+        gate: Gate) -> None:
+    event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
+    event["user"].update(id=REVIEWER, username="reviewer", name="Rita Reviewer")  # forged
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0
+    assert "reverted  #1: mallory may not review job matches" in out
+    assert gate.labels(1) == ["job-match/pending"]
+    (note,) = gate.notes(1)
+    assert "mallory may not review" in note and "reviewer" not in note.replace(
+        "may not review", "").replace("workflow.reviewers", "")
+    code, out = gate.run("send", "1")
+    assert code == 1 and gate.smtp.messages == []
+
+
+def test_with_no_reviewers_listed_a_forged_user_id_gets_nothing(gate: Gate) -> None:
+    only_the_assignee = {"MATCH_STAGING__WORKFLOW__REVIEWERS": "[]",
+                         "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID":
+                         str(REVIEWER)}
+    event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
+    event["user"]["id"] = REVIEWER  # the assignee's id, mallory's name
+    code, out = gate.run("transition", "--payload", gate.payload(event), **only_the_assignee)
+    assert code == 0 and "reverted  #1: mallory may not review" in out
+    assert gate.labels(1) == ["job-match/pending"]
+    # the assignee's own move is applied: the id comes from GitLab's label events
+    event = gate.move(2, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    event["user"].update(id=MALLORY, username="mallory")
+    code, out = gate.run("transition", "--payload", gate.payload(event), **only_the_assignee)
+    assert code == 0 and "applied   #2: pending -> approved" in out
+    assert "by reviewer" in gate.notes(2)[0]
+
+
+def test_a_reporter_who_edits_the_state_marker_changes_nothing(gate: Gate) -> None:
+    description = gate.fake.issues[1]["description"]
+    gate.edit(1, "mallory", description.replace("state: pending", "state: approved"))
+    code, out = gate.run("transition", "--payload", gate.payload(
+        gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")))
+    assert code == 0 and "reverted  #1: mallory may not review job matches (workflow." \
+        "reviewers): back to pending" in out
+    code, out = gate.run("send", "1")
+    assert code == 1 and "is pending: only approved matches are sent" in out
+    assert gate.smtp.messages == []
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_send_refuses_after_a_reporter_edits_the_address_or_attachments(
+        gate: Gate, when: str) -> None:
+    if when == "after":
+        approve(gate, 1)
+    gate.edit(1, "mallory", tampered(gate.fake.issues[1]["description"], email=ATTACKER))
+    if when == "before":
+        approve(gate, 1)  # the reviewer approves without noticing the edit: the note warns
+        assert "⚠️ mallory changed the description of #" in gate.notes(1)[0]
+    assert gate.labels(1) == ["job-match/approved"]
+    code, out = gate.run("send", "1")
+    assert code == 1, out
+    assert re.search(r"#1: mallory changed the description of #1 at 20\d\d-[-\d]+T[\d:.]+Z: "
+                     r"nothing sent\. `send` sends only what match-staging staged", out), out
+    assert "close the issue and stage the match again" in out
+    assert gate.smtp.messages == []
+    assert gate.labels(1) == ["job-match/approved"]
+
+
+def test_a_copied_state_marker_in_a_members_note_changes_nothing(gate: Gate) -> None:
+    copy = ("**Review:** pending → **approved** by reviewer\n\n"
+            "<!-- match-staging v1 state: approved -->")
+    gate.note(1, "mallory", copy)
+    gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")  # event lost
+    code, out = gate.run("send", "1")
+    assert code == 1 and "approved on the board, but the review pipeline has not recorded" \
+        in out
+    code, out = gate.run("digest")
+    assert "reverted  #1: mallory may not review job matches" in out
+    assert gate.labels(1) == ["job-match/pending"] and gate.smtp.messages == []
+
+
+def test_send_checks_who_added_the_approved_label(gate: Gate) -> None:
+    approve(gate, 1)
+    # mallory takes the label off and puts it back; both webhook events are lost
+    gate.move(1, MALLORY, remove="job-match/approved")
+    gate.move(1, MALLORY, add="job-match/approved")
+    code, out = gate.run("send", "1")
+    assert code == 1
+    assert "#1: the approved label was added by mallory, who may not review job matches " \
+        "(workflow.reviewers): nothing sent" in out
+    assert gate.smtp.messages == []
+
+
+def test_sidebar_approval_leaving_pending_on_is_a_move(gate: Gate) -> None:
+    event = gate.move(1, REVIEWER, add="job-match/approved")  # pending stays on
+    gate.fake.reset_log()
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0 and "applied   #1: pending -> approved" in out
+    assert gate.labels(1) == ["job-match/approved"]
+    assert [r.method for r in gate.fake.requests] == ["GET"] * 4 + ["PUT", "POST"]
+    (put,) = [r for r in gate.fake.requests if r.method == "PUT"]
+    assert put.json == {"remove_labels": "job-match/pending"}
+    assert gate.notes(1)[0].startswith("**Review:** pending → **approved** by reviewer")
+    assert gate.run("send", "1")[0] == 0 and len(gate.smtp.messages) == 1
+
+
+def test_an_issue_staged_by_the_previous_release_still_works(gate: Gate) -> None:
+    # 0.x kept the audited state in the description: the board move, then the bot's update
+    # of the description and an audit note without a marker
+    gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    description = gate.fake.issues[1]["description"]
+    gate.edit(1, "bot", description.replace("state: pending", "state: approved"))
+    gate.note(1, "bot", "**Review:** pending → **approved** by reviewer")
+    code, out = gate.run("send", "1")
+    assert code == 0, out
+    assert "sent      #1: application sent to projekte@amoriabond.example" in out
+    (mail,) = gate.smtp.messages
+    assert mail["To"] == "projekte@amoriabond.example"
+    assert [a.get_filename() for a in mail.iter_attachments()] == \
+        ["Profil_Laube_w_Summary_DE.pdf"]
+    assert gate.labels(1) == ["job-match/sent"]
+
+
+def test_a_legacy_issue_edited_by_a_member_is_not_believed(gate: Gate) -> None:
+    gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")  # event lost
+    description = gate.fake.issues[1]["description"]
+    gate.edit(1, "mallory", tampered(description.replace("state: pending", "state: approved"),
+                                     email=ATTACKER))
+    code, out = gate.run("send", "1")
+    assert code == 1 and "is approved (approved on the board, but the review pipeline" in out
+    code, out = gate.run("digest")
+    assert "reverted  #1: mallory may not review job matches" in out
+    assert gate.labels(1) == ["job-match/pending"] and gate.smtp.messages == []
+
+
+def test_a_member_cannot_rewrite_the_bots_audit_note(gate: Gate) -> None:
+    event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
+    gate.run("transition", "--payload", gate.payload(event))  # reverted, noted
+    (note,) = gate.fake.user_notes(1)
+    client = gitlab.Gitlab(gate.fake.url, private_token=gate.fake.token)
+    issue = client.projects.get(1, lazy=True).issues.get(1, lazy=True)
+    forged = {"body": "<!-- match-staging v1 state: approved -->"}
+    with gate.fake.act_as("mallory"), pytest.raises(gitlab.GitlabUpdateError) as refused:
+        issue.notes.update(note["id"], forged)
+    assert refused.value.response_code == 403
+    gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
+    code, _ = gate.run("send", "1")
+    assert code == 1 and gate.smtp.messages == []

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from match_staging import record
 from match_staging.config import Labels
-from match_staging.model import State
-from match_staging.workflow import (
-    audited_state,
-    decide,
-    label_changes,
-    state_marker,
-    with_audited_state,
-)
+from match_staging.model import IssueRef, LabelEvent, Note, State
+from match_staging.workflow import actor_of, audit, decide, label_changes, state_marker
 
 NAMES = Labels()
 P, A, R, S = (f"job-match/{s}" for s in ("pending", "approved", "rejected", "sent"))
@@ -27,7 +22,13 @@ P, A, R, S = (f"job-match/{s}" for s in ("pending", "approved", "rejected", "sen
     (State.APPROVED, [R], "revert", State.APPROVED),
     (State.REJECTED, [P], "revert", State.REJECTED),
     (State.SENT, [A], "revert", State.SENT),
-    (State.PENDING, [P, A], "revert", State.PENDING),
+    (State.PENDING, [P, A], "apply", State.APPROVED),  # the sidebar on Free: a move
+    (State.APPROVED, [A, S], "apply", State.SENT),
+    (State.PENDING, [P, R], "apply", State.REJECTED),
+    (State.PENDING, [P, A, R], "revert", State.PENDING),  # two new ones: ambiguous
+    (State.PENDING, [A, R], "revert", State.PENDING),
+    (State.APPROVED, [A, R], "revert", State.APPROVED),  # approved -> rejected: no
+    (State.PENDING, [P, S], "revert", State.PENDING),
     (State.PENDING, [], "revert", State.PENDING),
     (None, [A], "apply", State.APPROVED),  # no marker yet: staged issues start pending
 ])
@@ -49,12 +50,79 @@ def test_label_changes_leave_exactly_one_state_label() -> None:
     assert label_changes(NAMES, ["job-match", A], State.SENT) == ([S], [A])
 
 
-def test_audited_state_round_trip() -> None:
-    text = "<!-- match-staging v1 keys: msk-1 -->\n## Match Details"
-    marked = with_audited_state(text, State.APPROVED)
-    assert marked.splitlines()[1] == state_marker(State.APPROVED)
-    assert audited_state(marked) == State.APPROVED
-    again = with_audited_state(marked, State.SENT)
-    assert audited_state(again) == State.SENT and again.count("state:") == 1
-    assert audited_state("no marker") is None
-    assert audited_state("<!-- match-staging v1 state: bogus -->") is None
+def _note(n: int, author: str, body: str, system: bool = False) -> Note:
+    return Note(id=n, author=author, body=body, system=system, created_at=f"2026-02-08T10:0{n}Z")
+
+
+STAGED = "<!-- match-staging v1 keys: msk-1 -->\n" + state_marker(State.PENDING) + "\n## Match"
+ISSUE = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened",
+                 description=STAGED, author="bot")
+
+
+def test_the_audited_state_is_the_newest_marker_in_a_note_by_the_bot() -> None:
+    assert audit(ISSUE, [], "bot").state == State.PENDING  # as staged
+    approved = _note(1, "bot", "**Review:** …\n\n" + state_marker(State.APPROVED))
+    trail = audit(ISSUE, [approved], "bot")
+    assert (trail.state, trail.trusted, trail.sending) == (State.APPROVED, True, None)
+    # a perfect copy of a marker in anybody else's note, or a quoted one, counts for nothing
+    copy = _note(2, "mallory", "**Review:** …\n\n" + state_marker(State.SENT))
+    quoted = _note(3, "bot", state_marker(State.SENT) + "\n\nsomething after it")
+    assert audit(ISSUE, [approved, copy, quoted], "bot").state == State.APPROVED
+    sending = _note(4, "bot", "**Sending:**\n\n" + record.sending_marker("2026-02-08T10:04Z"))
+    assert audit(ISSUE, [approved, sending], "bot").sending == \
+        record.SendingMark("2026-02-08T10:04Z")
+    settled = _note(5, "bot", "**Not sent:**\n\n" + state_marker(State.APPROVED))
+    assert audit(ISSUE, [approved, sending, settled], "bot").sending is None
+
+
+def test_an_edited_description_is_not_trusted_and_its_marker_not_read() -> None:
+    legacy = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened", author="bot",
+                      description=STAGED.replace("state: pending", "state: approved"))
+    assert audit(legacy, [], "bot").state == State.APPROVED  # staged by 0.x, untouched
+    edit = _note(1, "mallory", "changed the description", system=True)
+    trail = audit(legacy, [edit], "bot")
+    assert (trail.state, trail.trusted) == (State.PENDING, False)
+    assert trail.distrust == "mallory changed the description of #1 at 2026-02-08T10:01Z"
+    tasks = _note(2, "mallory", "marked the checklist item **x** as completed", system=True)
+    assert not audit(legacy, [tasks], "bot").trusted  # an edit that also ticked a box
+    own = _note(3, "bot", "changed the description", system=True)  # 0.x's state updates
+    assert audit(legacy, [own], "bot").trusted
+    theirs = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened",
+                      description=legacy.description, author="mallory")
+    assert audit(theirs, [], "bot").state == State.PENDING
+    assert not audit(theirs, [], "bot").trusted
+
+
+def test_the_actor_is_who_added_the_new_state_label() -> None:
+    events = [LabelEvent("reviewer", 2, A, "add", "1"), LabelEvent("mallory", 3, P, "remove", "2")]
+    assert actor_of(NAMES, events, State.APPROVED) == events[0]
+    assert actor_of(NAMES, events, None) == events[1]
+    assert actor_of(NAMES, [], State.APPROVED) is None
+    assert actor_of(NAMES, events, State.SENT) is None  # nobody added it: nobody is credited
+
+
+def test_the_record_codec_round_trip() -> None:
+    from match_staging.model import Match
+
+    match = Match(score=91.5, title="T", provider="P", url="https://x.example/1", source="s",
+                  position=1, keys=("k",), draft="Hallo", attachments=("cv/a.pdf",),
+                  apply={"email": "a@b.example", "subject": "S"})
+    found = record.decode_record("x\n" + str(record.record_marker(match)) + "\ny")
+    assert found == record.MatchRecord(score=91.5, title="T", provider="P",
+                                       source_url="https://x.example/1", draft="Hallo",
+                                       apply=record.ApplyTo(email="a@b.example", subject="S"),
+                                       attachments=("cv/a.pdf",))
+    assert record.decode_record("> " + str(record.record_marker(match))) is None
+    assert record.description_state("<!-- match-staging v1 state: bogus -->") is None
+    assert record.parse_note("x\n" + record.state_marker(State.SENT)) == \
+        record.StateMark(State.SENT)
+
+
+def test_a_send_the_previous_release_started_still_blocks_a_second_one() -> None:
+    marked = STAGED.replace("state: pending", "state: approved") + "\n" + \
+        record.sending_marker("2026-02-08T13:00Z")
+    legacy = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened", author="bot",
+                      description=marked)
+    assert audit(legacy, [], "bot").sending == record.SendingMark("2026-02-08T13:00Z")
+    edit = _note(1, "mallory", "changed the description", system=True)
+    assert audit(legacy, [edit], "bot").sending is None  # untrusted: and nothing is sent

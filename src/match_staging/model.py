@@ -82,6 +82,8 @@ class IssueRef:
     description: str = field(default="", repr=False)
     updated_at: str = ""
     created_at: str = ""
+    author: str = ""           # username of who created it (trusted only when the bot did)
+    notes_count: int | None = None  # notes people (and the bot) wrote; None: not known
 
     @property
     def reference(self) -> str:
@@ -96,6 +98,18 @@ class LabelEvent:
     user_id: int
     label: str
     action: str                # "add" or "remove"
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note of an issue, system notes included: `author` is who wrote it (GitLab lets
+    only the author edit a note), or who made the change a system note records."""
+
+    id: int
+    author: str
+    body: str
+    system: bool
     created_at: str
 
 

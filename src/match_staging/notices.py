@@ -1,25 +1,21 @@
 """What every channel renders from: OPS-004's notification payload (cycle_id,
 matches_count, matches[], summary). Plain data; building it needs no network.
 
-A staged issue carries its notice in its description (a second HTML comment, base64 JSON,
-so posting text cannot close it), which lets `digest` notify later from the issue alone."""
+A staged issue carries its notice in its description (the match record, `record.py`),
+which lets `digest` notify later from the issue alone."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
 from markupsafe import Markup
 
+from match_staging import record
 from match_staging.model import IssueRef, Match
 
 Kind = Literal["new", "deferred", "reminder"]
-_NOTICE = re.compile(r"^<!-- match-staging v1 notice: ([A-Za-z0-9+/=]+) -->$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -49,36 +45,17 @@ class Notice:
 
 
 def notice_marker(match: Match) -> Markup:
-    """The match as sent, minus the score breakdown: what notifications and `send` need."""
-    data = {"score": match.score, "title": match.title, "provider": match.provider,
-            "source_url": match.url, "location": match.location, "start": match.start,
-            "duration": match.duration, "rate": match.rate, "draft": match.draft,
-            "apply": match.apply, "attachments": list(match.attachments)}
-    encoded = base64.b64encode(json.dumps(data, ensure_ascii=False).encode()).decode()
-    return Markup(f"<!-- match-staging v1 notice: {encoded} -->")  # noqa: S704 - base64
-
-
-def record(description: str | None) -> dict[str, Any]:
-    """The match data stored in a staged issue's description ({} when there is none)."""
-    found = _NOTICE.search(description or "")
-    if not found:
-        return {}
-    try:
-        data = json.loads(base64.b64decode(found.group(1)))
-    except (ValueError, binascii.Error):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The match record for the description (the format is `record`'s)."""
+    return record.record_marker(match)
 
 
 def notice_from_issue(issue: IssueRef, description: str | None) -> Notice:
     """The notice stored in a staged issue; falls back to the title for older issues."""
-    data = record(description)
-    title = str(data.get("title") or issue.title)
-    return Notice(iid=issue.iid, score=float(data.get("score") or 0), title=title,
-                  provider=str(data.get("provider") or ""), issue_url=issue.web_url,
-                  source_url=str(data.get("source_url") or ""),
-                  location=data.get("location"), start=data.get("start"),
-                  duration=data.get("duration"), rate=data.get("rate"))
+    data = record.decode_record(description) or record.MatchRecord()
+    return Notice(iid=issue.iid, score=data.score, title=data.title or issue.title,
+                  provider=data.provider, issue_url=issue.web_url,
+                  source_url=data.source_url, location=data.location, start=data.start,
+                  duration=data.duration, rate=data.rate)
 
 
 def review_url(issue_url: str, pending_label: str) -> str:

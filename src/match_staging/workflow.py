@@ -1,27 +1,35 @@
 """The review state machine (OPS-004): pending -> approved | rejected, approved -> sent.
 Pure: given what GitLab shows and who changed it, decide what the tool does.
 
-The last state the tool audited is kept in the issue's description (an HTML comment beside
-the match keys). Comparing it with the state label tells a new change from a replayed or
-duplicated event: when they agree there is nothing to do."""
+The last state the tool audited is the state marker of the newest note the bot wrote (the
+audit note of each step). Members can edit descriptions and write notes, but not the bot's
+notes: so nothing a member can edit decides the state (issue 10). Comparing the audited
+state with the state label tells a new change from a replayed or duplicated event: when they
+agree there is nothing to do."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from match_staging import record
 from match_staging.config import Labels
 from match_staging.labels import state_label, states_in
-from match_staging.model import State
+from match_staging.model import IssueRef, LabelEvent, Note, State
 
 TRANSITIONS: frozenset[tuple[State, State]] = frozenset({
     (State.PENDING, State.APPROVED),
     (State.PENDING, State.REJECTED),
     (State.APPROVED, State.SENT),
 })
-_STATE_MARKER = re.compile(r"^<!-- match-staging v1 state: (\w+) -->$", re.MULTILINE)
+# The system notes GitLab writes, authored by the editor, when a description changes:
+# SystemNotes::IssuablesService#change_description ("changed the description") and, when
+# the edit also toggled a checklist item, #change_task_status instead ("marked the
+# checklist item ... as completed"): Issuable::CommonSystemNotesService (gitlabhq
+# app/services/issuable/common_system_notes_service.rb, CE code: GitLab Free writes both).
+DESCRIPTION_CHANGED = "changed the description"
+CHECKLIST_CHANGED = "marked the checklist item "
 
 Verdict = Literal["apply", "revert", "none"]
 
@@ -38,41 +46,75 @@ class Decision:
         return self.verdict != "none"
 
 
+@dataclass(frozen=True)
+class Audit:
+    """What the bot's own records say about an issue."""
+
+    state: State                          # the audited state
+    sending: record.SendingMark | None    # a send that started and may have gone out
+    trusted: bool                         # the description is as the bot wrote it
+    distrust: str = ""                    # why not, naming who and when
+
+
 def state_marker(state: State) -> str:
-    return f"<!-- match-staging v1 state: {state.value} -->"
+    """The initial state marker `stage` writes into a new description."""
+    return record.state_marker(state)
 
 
-def audited_state(description: str) -> State | None:
-    found = _STATE_MARKER.search(description or "")
-    if not found:
-        return None
-    try:
-        return State(found.group(1))
-    except ValueError:
-        return None
+def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
+    """Why the description cannot be trusted ("" when it can): not created by the bot, or
+    changed since by someone else."""
+    if issue.author and issue.author != bot:
+        return f"issue #{issue.iid} was created by {issue.author}, not by match-staging " \
+               f"({bot})"
+    for note in reversed(notes):
+        if note.system and note.author != bot and (
+                note.body == DESCRIPTION_CHANGED or note.body.startswith(CHECKLIST_CHANGED)):
+            return f"{note.author} changed the description of #{issue.iid} at " \
+                   f"{note.created_at}"
+    return ""
 
 
-def with_audited_state(description: str, state: State) -> str:
-    """The description with its state marker set to `state` (added after the key line)."""
-    if _STATE_MARKER.search(description or ""):
-        return _STATE_MARKER.sub(state_marker(state), description, count=1)
-    first, _, rest = (description or "").partition("\n")
-    return f"{first}\n{state_marker(state)}\n{rest}" if first.startswith("<!--") \
-        else f"{state_marker(state)}\n{description}"
+def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
+    """The audited state: the newest state marker in a note the bot wrote; before the first
+    step, the description's (the initial `pending`, or the state the previous release kept
+    there), when nobody but the bot changed the description; else pending."""
+    distrust = description_edit(issue, notes, bot)
+    state: State | None = None
+    sending: record.SendingMark | None = None
+    for note in reversed(notes):  # newest first
+        if note.system or note.author != bot:
+            continue  # a copy of a marker anywhere else counts for nothing
+        mark = record.parse_note(note.body)
+        if isinstance(mark, record.SendingMark) and sending is None:
+            sending = mark
+        elif isinstance(mark, record.StateMark):
+            state = mark.state
+            break  # a later state step settles any earlier send
+    if state is None and not distrust:  # before the first step, or staged by 0.x
+        state = record.description_state(issue.description)
+        sending = sending or record.description_sending(issue.description)
+    state = state or State.PENDING
+    return Audit(state, sending, not distrust, distrust)
 
 
 def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: str,
            authorised: bool) -> Decision:
-    """What to do about the issue's current labels, changed last by `actor`."""
+    """What to do about the issue's current labels, changed last by `actor`.
+
+    A new state label beside the audited one is a move (without scoped labels, on Free, a
+    reviewer adds `approved` in the sidebar and leaves `pending` on): the old one goes.
+    Ambiguous is only two new state labels, or none at all."""
     present = states_in(names, labels)
     before = audited or State.PENDING
-    if len(present) == 1 and present[0] == before:
+    if present == [before]:
         return Decision("none", before, before, f"already {before.value}: nothing to do")
-    if len(present) != 1:
+    new = [s for s in present if s != before]
+    if len(new) != 1:
         what = "no state label" if not present else \
-            "two state labels at once (" + ", ".join(s.value for s in present) + ")"
+            "two new state labels at once (" + ", ".join(s.value for s in new) + ")"
         return Decision("revert", before, before, f"{what}: back to {before.value}")
-    after = present[0]
+    after = new[0]
     if not authorised:
         return Decision("revert", before, before, f"{actor} may not review job matches "
                         f"(workflow.reviewers): back to {before.value}")
@@ -81,6 +123,26 @@ def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: s
                         f"{before.value} -> {after.value} is not a transition: "
                         f"back to {before.value}")
     return Decision("apply", before, after, f"{before.value} -> {after.value}")
+
+
+def moved_to(names: Labels, labels: Sequence[str], audited: State) -> State | None:
+    """The one new state label beside the audited state, if there is exactly one."""
+    new = [s for s in states_in(names, labels) if s != audited]
+    return new[0] if len(new) == 1 else None
+
+
+def actor_of(names: Labels, events: Sequence[LabelEvent],
+             target: State | None) -> LabelEvent | None:
+    """Who made the change: whoever added `target`'s label last (None when GitLab shows
+    nobody adding it); without a target, whoever changed a state label last. From GitLab's
+    label events, never from a webhook payload."""
+    if target is not None:
+        wanted = state_label(names, target)
+        added = [e for e in events if e.label == wanted and e.action == "add"]
+        return added[-1] if added else None
+    states = {state_label(names, s) for s in State}
+    changed = [e for e in events if e.label in states]
+    return changed[-1] if changed else None
 
 
 def label_changes(names: Labels, labels: Sequence[str],

@@ -37,7 +37,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -801,7 +801,8 @@ class FakeGitLab:
     def _issue_view(self, issue: Json, req: _Req | None = None) -> Json:
         view = _public(issue)
         view["labels"] = sorted(issue["labels"])
-        view["user_notes_count"] = len(self.notes.get(issue["iid"], []))
+        view["user_notes_count"] = len([n for n in self.notes.get(issue["iid"], [])
+                                        if not n["system"]])  # GitLab: no system notes
         if req is not None and _as_bool(req.value("with_labels_details")):
             view["labels"] = [self._label_view(self.labels[n]) for n in view["labels"]
                               if n in self.labels]
@@ -882,6 +883,7 @@ class FakeGitLab:
         if description is not None and description != issue["description"]:
             issue["description"] = description
             changed = True
+            self._description_system_note(issue)
         scanned = (issue["title"] if issue["title"] != old_title else "")
         self._after_text_change(issue, commands, scanned, description or "")
         if changed:
@@ -1121,6 +1123,7 @@ class FakeGitLab:
 
     def _update_note(self, req: _Req) -> _Resp:
         issue, note = self._issue(req), self._note(req)
+        self._check_note_author(note)
         text, commands = extract_quick_actions(str(req.required("body")))
         self._check_note(text, commands)
         quick, _, _ = self._interpret(commands)
@@ -1328,6 +1331,50 @@ class FakeGitLab:
             raise _HttpError(404, {"message": "404 Variable Not Found"})
         schedule["variables"].remove(variable)
         return _Resp(204)
+
+    # ------------------------------------------- who edits (helper "gate")
+    @contextlib.contextmanager
+    def act_as(self, username: str) -> Iterator[Json]:
+        """Requests made inside the block are made by `username` (as if with their token):
+        a Reporter editing a description, moving a card or writing a note."""
+        user = self._user_by_name(username)
+        if user is None:
+            raise KeyError(username)
+        with self.lock:
+            before, self.acting_user_id = self.acting_user_id, user["id"]
+        try:
+            yield user
+        finally:
+            with self.lock:
+                self.acting_user_id = before
+
+    def user_notes(self, iid: int) -> list[Json]:
+        """The notes people (and the bot) wrote, without GitLab's system notes."""
+        with self.lock:
+            return [n for n in self.notes.get(iid, []) if not n["system"]]
+
+    def _check_note_author(self, note: Json) -> None:
+        """Only a note's author may edit it (NotePolicy: `is_author` enables `admin_note`;
+        gitlabhq app/policies/note_policy.rb). GitLab also lets Maintainers; this fake has
+        no roles here, so it is stricter, never more lenient. System notes: nobody."""
+        if note["system"] or note["author"]["id"] != self.acting_user_id:
+            raise _HttpError(403, {"message": "403 Forbidden"})
+
+    def _description_system_note(self, issue: Json) -> None:
+        """GitLab's system note for a description edit, authored by the editor:
+        SystemNotes::IssuablesService#change_description, called from
+        Issuable::CommonSystemNotesService (gitlabhq app/services/issuable/
+        common_system_notes_service.rb; CE, so on Free too). It does not touch the issue's
+        updated_at (`no_touching`)."""
+        now = self._now()
+        self.notes.setdefault(issue["iid"], []).append({
+            "id": self._next_id("note"), "type": None, "body": "changed the description",
+            "attachment": None, "author": self._user(self.acting_user_id),
+            "created_at": now, "updated_at": now, "system": True,
+            "noteable_id": issue["id"], "noteable_type": "Issue",
+            "project_id": self.project_id, "noteable_iid": issue["iid"],
+            "resolvable": False, "confidential": False, "internal": False,
+        })
 
 
 # --------------------------------------------------------------------------

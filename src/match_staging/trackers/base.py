@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,10 @@ class Tracker(Protocol):
         """The latest records of `kind`, newest first, at most `limit`. Only records the
         tool itself wrote count (on GitLab: notes by the bot user on the bot's own run-log
         issue); anything else that looks like one is ignored."""
+
+    def bot_user(self) -> str:
+        """The username the tool writes as (GitLab: the token's user, `GET /user`, read once
+        per run): only its notes and its descriptions are the tool's records."""
+
+    def notes(self, iid: int) -> list[Note]:
+        """Every note of an issue with its author, system notes included, oldest first."""

@@ -23,7 +23,7 @@ from gitlab.v4.objects import Project, ProjectIssue
 from requests.adapters import HTTPAdapter
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 from match_staging.render import parse_marker
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
@@ -334,7 +334,7 @@ class GitLabTracker:
     # --- the run log (BRIEF "Shared design decisions" 3; trackers/ledger.py) -----------
 
     @_translate("read the token's user")
-    def bot_user(self) -> tuple[int, str]:
+    def _bot_identity(self) -> tuple[int, str]:
         """(id, username) of the token's user, the bot: `GET /user`, once per run."""
         if self._bot_user is None:
             user = self._project.manager.gitlab.http_get("/user")
@@ -361,7 +361,7 @@ class GitLabTracker:
         iid = self._find_ledger()
         if iid is None or limit <= 0:
             return []
-        bot_id, _ = self.bot_user()
+        bot_id, _ = self._bot_identity()
         notes = self._project.issues.get(iid, lazy=True).notes.list(
             sort="desc", order_by="created_at", per_page=PER_PAGE, get_all=False,
             iterator=False)
@@ -385,7 +385,7 @@ class GitLabTracker:
         labelled (a match issue keeps its own title)."""
         if self._ledger_iid is not None and not again:
             return self._ledger_iid
-        bot_id, _ = self.bot_user()
+        bot_id, _ = self._bot_identity()
         issues = self._project.issues.list(labels=[ledger.LABEL], author_id=bot_id,
                                            state="all", order_by="created_at", sort="asc",
                                            per_page=20, get_all=False, iterator=False)
@@ -425,6 +425,26 @@ class GitLabTracker:
         self._ledger_iid = int(issue.attributes["iid"])
         return self._ledger_iid
 
+    def bot_user(self) -> str:
+        """The username the tool writes as: only its notes and descriptions are records."""
+        return self._bot_identity()[1]
+
+    @_translate("read the notes of an issue")
+    def notes(self, iid: int) -> list[Note]:
+        issue = self._project.issues.get(iid, lazy=True)
+        found = issue.notes.list(iterator=True, per_page=PER_PAGE, sort="asc",
+                                 order_by="created_at")
+        out = []
+        for note in found:
+            attrs = note.attributes
+            author = attrs.get("author") or {}
+            out.append(Note(id=int(attrs.get("id") or 0),
+                            author=str(author.get("username", "")),
+                            body=str(attrs.get("body") or ""),
+                            system=bool(attrs.get("system")),
+                            created_at=str(attrs.get("created_at", ""))))
+        return sorted(out, key=lambda n: (n.created_at, n.id))
+
     @classmethod
     def _ref(cls, issue: Any) -> IssueRef:
         return cls._ref_from(issue.attributes)
@@ -438,4 +458,7 @@ class GitLabTracker:
                         keys=parse_marker(attrs.get("description")),
                         description=str(attrs.get("description") or ""),
                         updated_at=str(attrs.get("updated_at") or ""),
-                        created_at=str(attrs.get("created_at") or ""))
+                        created_at=str(attrs.get("created_at") or ""),
+                        author=str((attrs.get("author") or {}).get("username") or ""),
+                        notes_count=attrs.get("user_notes_count")
+                        if isinstance(attrs.get("user_notes_count"), int) else None)

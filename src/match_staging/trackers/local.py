@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
 
@@ -149,7 +149,7 @@ class LocalTracker:
 
     def add_note(self, iid: int, body: str) -> None:
         issue = self._issue(iid)
-        issue["notes"].append({"body": body, "created_at": self._now()})
+        issue["notes"].append({"body": body, "created_at": self._now(), "author": self.user})
         self._touch(issue)
 
     def append_log(self, kind: str, data: dict[str, Any]) -> None:
@@ -167,6 +167,15 @@ class LocalTracker:
                            created_at=ledger.parse_time(r["created_at"], datetime.now(UTC)))
                  for r in reversed(self._data.get("log", [])) if r.get("kind") == kind]
         return found[:max(limit, 0)]
+
+    def bot_user(self) -> str:
+        return self.user  # everything in the local file is the tool's own writing
+
+    def notes(self, iid: int) -> list[Note]:
+        return [Note(id=n, author=str(note.get("author") or self.user),
+                     body=str(note["body"]), system=False,
+                     created_at=str(note["created_at"]))
+                for n, note in enumerate(self._issue(iid).get("notes", []), start=1)]
 
     def _issue(self, iid: int) -> dict[str, Any]:
         for issue in self._data["issues"]:
@@ -187,4 +196,5 @@ class LocalTracker:
                         labels=tuple(issue["labels"]), state=str(issue["state"]),
                         keys=tuple(issue["keys"]), description=str(issue["description"]),
                         updated_at=str(issue["updated_at"]),
-                        created_at=str(issue["created_at"]))
+                        created_at=str(issue["created_at"]), author=self.user,
+                        notes_count=len(issue.get("notes", [])))

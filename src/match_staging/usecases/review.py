@@ -2,10 +2,11 @@
 note. Driven by the issue webhook (`transition`), by `review` from the shell, and by the
 scheduled `digest`, which repairs what a lost webhook event never delivered.
 
-A handled event costs three requests: read the issue, one update (labels, audited state in
-the description, open/closed), one note. A replayed event costs one: the issue already
-shows the audited state. The payload only says which issue to look at and who acted; what
-happens is decided from the issue as GitLab has it now."""
+The payload only says which issue to look at (issue 10): who moved the card comes from the
+issue's label events, the audited state from the notes the bot wrote. A handled event costs
+the token's user (once per run), the issue, its notes, its label events, at most one update
+(only when labels need tidying or the issue must close or reopen) and one note. A replayed
+event costs the reads of the user, the issue and its notes."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from match_staging import render, workflow
+from match_staging import record, render, workflow
 from match_staging.config import Config
 from match_staging.errors import ConfigError, InputError
-from match_staging.labels import state_label, states_in
+from match_staging.labels import states_in
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
 
@@ -27,12 +28,10 @@ Outcome = Literal["applied", "reverted", "unchanged", "ignored"]
 
 @dataclass(frozen=True)
 class Event:
-    """The parts of an Issue Hook payload the gate uses (platform-facts.md)."""
+    """The part of an Issue Hook payload the gate uses: which issue to look at. Nothing
+    else in a payload is believed (anyone with the trigger token can post one)."""
 
     iid: int
-    actor: str
-    actor_id: int
-    states_after: tuple[str, ...] = ()  # state labels this event left, if it changed them
 
 
 @dataclass
@@ -79,7 +78,6 @@ def parse_event(payload: Any, cfg: Config) -> Event | str:
     if isinstance(iid, bool) or not isinstance(iid, int) or iid <= 0 \
             or not isinstance(actor, str) or not actor:
         return "the issue event has no usable iid or user.username"
-    actor_id = user.get("id") if isinstance(user.get("id"), int) else 0
     changes = payload.get("changes")
     diff = changes.get("labels") if isinstance(changes, dict) else None
     if not isinstance(diff, dict):
@@ -89,12 +87,9 @@ def parse_event(payload: Any, cfg: Config) -> Event | str:
     if cfg.labels.match not in titles:
         return f"issue #{iid} is not a job match"
     if cfg.gitlab.bot_username and actor == cfg.gitlab.bot_username:
+        # skipping costs nothing; a forged skip only leaves the change to `digest`
         return f"issue #{iid}: the tool's own change"
-    state_names = {state_label(cfg.labels, s) for s in State}
-    before = sorted(_titles(diff.get("previous")) & state_names)
-    after = sorted(_titles(diff.get("current")) & state_names)
-    return Event(iid=iid, actor=actor, actor_id=int(actor_id or 0),
-                 states_after=tuple(after) if before != after else ())
+    return Event(iid=iid)
 
 
 def _titles(labels: Any) -> set[str]:
@@ -119,69 +114,83 @@ def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
 
 
 def transition(cfg: Config, tracker: Tracker, payload: Any, ctx: Context) -> ReviewResult:
-    """Apply one issue-webhook event."""
+    """Apply one issue-webhook event. The payload only names the issue: who changed what is
+    read from GitLab (label events), so a forged payload can make the tool look, not act."""
     event = parse_event(payload, cfg)
     if isinstance(event, str):
         return ReviewResult("ignored", event)
     issue = tracker.get_issue(event.iid)
     if issue is None or cfg.labels.match not in issue.labels:
         return ReviewResult("ignored", f"issue #{event.iid} is not a job match", event.iid)
-    audited = workflow.audited_state(issue.description) or State.PENDING
-    unchanged = states_in(cfg.labels, issue.labels) == [audited]
-    now_states = tuple(sorted(lb for lb in issue.labels
-                              if lb in {state_label(cfg.labels, s) for s in State}))
-    if unchanged or (event.states_after and event.states_after == now_states):
-        actor, actor_id = event.actor, event.actor_id  # this event made the change we see
-    else:
-        # Another event changed the state (one the webhook lost, or still queued): credit
-        # whoever GitLab says changed a state label last, never this event's sender.
-        actor, actor_id = last_state_change(cfg, tracker, issue.iid)
-    return settle(cfg, tracker, issue, actor, is_reviewer(cfg, actor, actor_id), ctx)
+    return settle(cfg, tracker, issue, ctx)
 
 
-def last_state_change(cfg: Config, tracker: Tracker, iid: int) -> tuple[str, int]:
-    """Who added or removed a state label last, from the issue's label events."""
-    names = {state_label(cfg.labels, s) for s in State}
-    changes = [e for e in tracker.label_events(iid) if e.label in names]
-    return (changes[-1].user, changes[-1].user_id) if changes else ("unknown", 0)
+def last_state_change(cfg: Config, tracker: Tracker, iid: int,
+                      target: State | None = None) -> tuple[str, int]:
+    """Who made the change (added `target`'s label last, else changed a state label last),
+    from the issue's label events; ("unknown", 0) when GitLab shows nobody."""
+    found = workflow.actor_of(cfg.labels, tracker.label_events(iid), target)
+    return (found.user, found.user_id) if found else ("unknown", 0)
 
 
-def settle(cfg: Config, tracker: Tracker, issue: IssueRef, actor: str, authorised: bool,
-           ctx: Context, *, reconciled: bool = False) -> ReviewResult:
-    """Decide on the issue as it is, then apply or revert with one update and one note."""
-    audited = workflow.audited_state(issue.description)
-    decision = workflow.decide(cfg.labels, issue.labels, audited, actor, authorised)
-    if not decision.changes:
-        return ReviewResult("unchanged", f"#{issue.iid}: {decision.reason}", issue.iid,
-                            decision.after)
-    record_step(cfg, tracker, issue, decision, actor, ctx, reconciled=reconciled)
+def may_review(cfg: Config, tracker: Tracker, actor: str, actor_id: int) -> bool:
+    """A reviewer, or the tool itself (its own label change whose note never got written:
+    `review` from the shell changes labels as the token's user)."""
+    if actor == "unknown":
+        return False
+    return actor == tracker.bot_user() or is_reviewer(cfg, actor, actor_id)
+
+
+def settle(cfg: Config, tracker: Tracker, issue: IssueRef, ctx: Context, *,
+           reconciled: bool = False) -> ReviewResult:
+    """Decide on the issue as it is, then apply or revert with at most one update and one
+    note. Reads: the bot's user (once per run), the notes, the label events (only when the
+    labels differ from the audited state)."""
+    bot = tracker.bot_user()
+    if issue.author and issue.author != bot:
+        return ReviewResult("ignored", f"#{issue.iid} was not staged by match-staging "
+                            f"(created by {issue.author})", issue.iid)
+    trail = workflow.audit(issue, tracker.notes(issue.iid), bot)
+    if states_in(cfg.labels, issue.labels) == [trail.state]:
+        return ReviewResult("unchanged", f"#{issue.iid}: already {trail.state.value}: "
+                            "nothing to do", issue.iid, trail.state)
+    check_reviewers(cfg)  # before the first change: a config error changes nothing
+    target = workflow.moved_to(cfg.labels, issue.labels, trail.state)
+    actor, actor_id = last_state_change(cfg, tracker, issue.iid, target)
+    decision = workflow.decide(cfg.labels, issue.labels, trail.state, actor,
+                               may_review(cfg, tracker, actor, actor_id))
+    warning = trail.distrust if decision.after == State.APPROVED else ""
+    record_step(cfg, tracker, issue, decision, actor, ctx, reconciled=reconciled,
+                warning=warning)
     outcome: Outcome = "applied" if decision.verdict == "apply" else "reverted"
     return ReviewResult(outcome, f"#{issue.iid}: {decision.reason}", issue.iid, decision.after)
 
 
 def record_step(cfg: Config, tracker: Tracker, issue: IssueRef, decision: workflow.Decision,
                 actor: str, ctx: Context, *, reconciled: bool = False,
-                comment: str = "") -> IssueRef:
+                comment: str = "", warning: str = "") -> None:
+    """Labels and open/closed in one update, only when they need it; then the audit note,
+    which carries the audited state (the description is never written after creation:
+    every description update is an Issue Hook event and so a pipeline)."""
     add, remove = workflow.label_changes(cfg.labels, issue.labels, decision.after)
     closes = (decision.after == State.REJECTED and cfg.workflow.close_rejected) or \
              (decision.after == State.SENT and cfg.workflow.close_sent)
     state_event = "close" if closes and issue.state != "closed" else None
     if decision.after in (State.PENDING, State.APPROVED) and issue.state == "closed":
         state_event = "reopen"  # a match under review stays on the board
-    description = workflow.with_audited_state(issue.description, decision.after)
-    updated = tracker.update_issue(
-        issue.iid, add=add, remove=remove, state_event=state_event,
-        description=description if description != issue.description else None)
-    tracker.add_note(issue.iid, audit_note(cfg, decision, actor, ctx, reconciled=reconciled,
-                                           comment=comment))
-    return updated
+    if add or remove or state_event:
+        tracker.update_issue(issue.iid, add=add, remove=remove, state_event=state_event)
+    note = audit_note(cfg, decision, actor, ctx, reconciled=reconciled, comment=comment,
+                      warning=warning)
+    tracker.add_note(issue.iid, record.with_mark(note, record.StateMark(decision.after)))
 
 
 def audit_note(cfg: Config, decision: workflow.Decision, actor: str, ctx: Context, *,
                reconciled: bool = False, comment: str = "", verdict: str = "",
-               **extra: Any) -> str:
-    """The note of one review step; `verdict` "sent" and `extra` (address, transport,
-    message_id) are for the note `send` writes."""
+               warning: str = "", **extra: Any) -> str:
+    """The note of one review step; `verdict` "sending", "unsent", "sent" and `extra`
+    (address, transport, message_id) are for the notes `send` writes; `warning` tells the
+    reviewer who approves that `send` will refuse (an edited description)."""
     when = ctx.now.astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
     pipeline = render.link(ctx.pipeline_url, f"pipeline {ctx.pipeline_id or ''}".strip()) \
         if ctx.pipeline_url else ""
@@ -189,7 +198,7 @@ def audit_note(cfg: Config, decision: workflow.Decision, actor: str, ctx: Contex
                          verdict=verdict or decision.verdict,
                          before=decision.before.value, after=decision.after.value,
                          reason=decision.reason, actor=actor, when=when, pipeline=pipeline,
-                         reconciled=reconciled, comment=comment, **extra)
+                         reconciled=reconciled, comment=comment, warning=warning, **extra)
 
 
 def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, reason: str,
@@ -199,7 +208,7 @@ def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, r
     if issue is None or cfg.labels.match not in issue.labels:
         raise InputError(f"#{iid}", "no job-match issue with that number")
     current = states_in(cfg.labels, issue.labels)
-    audited = workflow.audited_state(issue.description) or State.PENDING
+    audited = workflow.audit(issue, tracker.notes(iid), tracker.bot_user()).state
     if current != [State.PENDING] or audited != State.PENDING:
         shown = ", ".join(s.value for s in current) or "no state"
         raise InputError(f"#{iid}", f"is {shown}, not pending: only pending matches are "
@@ -212,17 +221,16 @@ def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, r
 
 def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
     """Apply or revert what lost webhook events never delivered, using label events to
-    know who changed the state label."""
+    know who changed the state label. Costs one notes read per issue changed lately, except
+    pending issues nobody has written a note on yet."""
     report = ReconcileReport(webhook_problems=tracker.webhook_problems())
     since = ctx.now - timedelta(days=cfg.workflow.reconcile_days)
     for issue in tracker.changed_issues([cfg.labels.match], since):
-        audited = workflow.audited_state(issue.description)
-        present = states_in(cfg.labels, issue.labels)
-        if audited is None or present == [audited]:
-            continue
-        check_reviewers(cfg)  # before the first change: a config error changes nothing
-        actor, actor_id = last_state_change(cfg, tracker, issue.iid)
-        authorised = actor != "unknown" and is_reviewer(cfg, actor, actor_id)
-        report.results.append(settle(cfg, tracker, issue, actor, authorised, ctx,
-                                     reconciled=True))
+        if issue.notes_count == 0 and states_in(cfg.labels, issue.labels) == [State.PENDING]:
+            continue  # no note, so no step the bot recorded: pending as staged (no request)
+        if issue.author and issue.author != tracker.bot_user():
+            continue  # not staged by the tool
+        result = settle(cfg, tracker, issue, ctx, reconciled=True)
+        if result.outcome in ("applied", "reverted"):
+            report.results.append(result)
     return report
