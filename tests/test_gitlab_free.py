@@ -169,6 +169,10 @@ def test_every_command_works_with_a_project_named_by_path(
         assert len(fake.issues) == 5 and len(fake.uploads) == 1
         assert main(["digest"], env) == 0, capsys.readouterr().out
         assert main(["stage"], env) == 0 and len(fake.issues) == 5
+        assert main(["review", "2", "--reject", "--reason", "too far"], env) == 0
+        assert main(["review", "3", "--approve"], env) == 0
+        assert main(["list"], env) == 0
+        assert "job-match/rejected" in fake.issues[2]["labels"]
         assert not [r for r in fake.requests if "%25" in r.path or r.status == 404]
 
 
