@@ -236,3 +236,19 @@ def test_digest_with_a_developer_token_says_the_webhook_missed_events(
                          r"reached the pipeline", line)
         assert since[:16].replace("T", " ") in line
         assert "Settings > Webhooks" in line
+
+
+@pytest.mark.parametrize(("setting", "role", "variable"), [
+    ("developer", "maintainer", True), ("maintainer", "maintainer", True),
+    ("owner", "maintainer", False), ("no_one_allowed", "owner", False)])
+def test_the_schedule_variable_is_set_only_where_the_setting_allows_it(
+        repo: Path, capsys: pytest.CaptureFixture[str], setting: str, role: str,
+        variable: bool) -> None:
+    with FakeGitLab(bot_role=role) as fake:
+        fake.project["ci_pipeline_variables_minimum_override_role"] = setting
+        assert main(["bootstrap"], env_for(fake)) == 0
+        out = capsys.readouterr().out
+        assert bool(fake.schedules[0]["variables"]) is variable
+        assert ("pipeline inputs and variables both work" in out) is variable
+        fake.reset_log()
+        assert main(["bootstrap"], env_for(fake)) == 0 and writes(fake) == []

@@ -287,7 +287,7 @@ def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
     if "triggers" in actual.unreadable:
         why = _why(actual.unreadable["triggers"], "list pipeline triggers")
         return [Action("failed", what, why),
-                Action("failed", f"hook {shown}", "needs the trigger's token")]
+                Action("failed", f"hook {shown}", "not tried: it needs the trigger's token")]
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     if trigger is None:
         actions.append(Action("create", what, apply=_create_trigger(want.trigger)))
@@ -298,7 +298,7 @@ def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
                 "it belongs to another user, so its token cannot be read to build the "
                 "webhook URL: take ownership of it (Settings > CI/CD > Pipeline trigger "
                 "tokens) or delete it, then run bootstrap again")),
-                Action("failed", f"hook {shown}", "needs the trigger's token")]
+                Action("failed", f"hook {shown}", "not tried: it needs the trigger's token")]
         actions.append(Action("ok", what))
         token = trigger.token
 
