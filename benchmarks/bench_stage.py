@@ -22,8 +22,17 @@ Lower bound of requests, for a tool that knows nothing before it asks:
     lists the other keys)
   + 1 upload per distinct attachment (1 here) on the first run, 0 again
   + 1 create per new match
+The tool meets it with listing; where it searches it spends one request more: listing page
+1 (oldest first) comes first, to prove search exact (no issue there keeps its keys only in an
+HTML comment, which older GitLab leaves out of its search index) and to settle the matches
+on it; `path` says which way each run looked, `lookups` what that cost.
 Wall-time floors: the lower bound times the latency (a sequential client); and GitLab.com's
 limit of 200 issue creations per minute per user: N / 200 minutes for N creates.
+
+Dedupe (a second table): 3 matches staged again beside 1,000 issues, staged by this release
+(key line) or by the first one (keys in an HTML comment), on a GitLab whose search indexes
+HTML comments or not; and one new match whose create response is lost while the search
+index lags. Every row must create nothing twice.
 """
 
 from __future__ import annotations
@@ -81,12 +90,16 @@ def cycle(n: int, tag: str) -> dict[str, object]:
     } for i in range(n)]}
 
 
-def seed(fake: FakeGitLab, existing: int) -> None:
+def seed(fake: FakeGitLab, existing: int, legacy: bool = False) -> None:
+    """Labels, and `existing` staged issues: with the key line, or (`legacy`) with the keys
+    in an HTML comment as the first release wrote them."""
     for spec in label_specs(config.Labels()):
         fake.add_label(spec.name, spec.color, spec.description)
     for n in range(existing):
         keys = match_keys(f"old-{n}", f"https://old.example/{n}")
-        fake.add_issue(f"[JOB-MATCH] 80% — old {n}", render.key_marker(keys) + "\nold",
+        marker = (f"<!-- match-staging v1 keys: {' '.join(keys)} -->" if legacy
+                  else str(render.key_marker(keys)))
+        fake.add_issue(f"[JOB-MATCH] 80% — old {n}", marker + "\nold",
                        labels=["job-match", "job-match/sent"],
                        state="closed" if n % 2 else "opened")
 
@@ -107,6 +120,8 @@ class Row:
     wall: float
     latency: float
     server: float        # seconds the fake spent answering, its latency included
+    path: str = ""       # how the run looked staged matches up: none, listing or search
+    lookups: int = 0     # requests that lookup made
 
     @property
     def latency_floor(self) -> float:
@@ -154,6 +169,20 @@ def workdir() -> Iterator[Path]:
             os.chdir(before)
 
 
+def lookup_of(fake: FakeGitLab) -> tuple[str, int]:
+    """Which way the last run looked staged matches up, and how many requests it took
+    (every GET of the issue list before the first create)."""
+    gets = []
+    for r in fake.requests:
+        if r.method == "POST" and r.path.endswith("/issues"):
+            break
+        if r.method == "GET" and r.path.endswith("/issues"):
+            gets.append(r)
+    path = ("search" if any("search" in r.query for r in gets)
+            else "listing" if gets else "none")
+    return path, len(gets)
+
+
 def stage_once(fake: FakeGitLab, path: Path) -> tuple[int, float, int]:
     """One `match-staging stage PATH` in-process: exit code, seconds, requests."""
     env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
@@ -185,11 +214,11 @@ def bench_staging(sizes: Sequence[int], existing: Sequence[int], latency: float)
                 created = len(fake.issues) - e
                 rows.append(Row(n, e, "first", created, made,
                                 lower_bound(created, keys_per_match * n, e, uploads=1), wall,
-                                latency, served.take()))
+                                latency, served.take(), *lookup_of(fake)))
                 _, wall, made = stage_once(fake, path)
                 rows.append(Row(n, e, "again", 0, made,
                                 lower_bound(0, n, e + created, uploads=0), wall, latency,
-                                served.take()))
+                                served.take(), *lookup_of(fake)))
             print(f"  staged {n:>3} matches beside {e:>4} issues", file=sys.stderr)
     return rows
 
@@ -284,22 +313,87 @@ def print_staging(rows: list[Row]) -> None:
     print(f"\nStaging against the fake GitLab, {rows[0].latency * 1000:g} ms per request "
           "(labels exist; no channel enabled)\n")
     head = (f"{'matches':>7} {'existing':>8} {'run':<5} {'created':>7} {'requests':>8} "
-            f"{'bound':>5} {'wall s':>7} {'floor s':>7} {'200/min s':>9} {'fake s':>7} "
-            f"{'tool s':>7}")
+            f"{'bound':>5} {'path':<7} {'lookups':>7} {'wall s':>7} {'floor s':>7} "
+            f"{'200/min s':>9} {'fake s':>7} {'tool s':>7}")
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r.matches:>7} {r.existing:>8} {r.run:<5} {r.created:>7} {r.requests:>8} "
-              f"{r.bound:>5} {r.wall:>7.2f} {r.latency_floor:>7.2f} {r.rate_floor:>9.1f} "
-              f"{r.server:>7.2f} {r.wall - r.server:>7.2f}")
+              f"{r.bound:>5} {r.path:<7} {r.lookups:>7} {r.wall:>7.2f} "
+              f"{r.latency_floor:>7.2f} {r.rate_floor:>9.1f} {r.server:>7.2f} "
+              f"{r.wall - r.server:>7.2f}")
     over = [r for r in rows if r.requests > r.bound]
     print("\nrequests = bound in every run" if not over else
-          "\nrequests above the bound: " + "; ".join(
-              f"{r.matches} matches/{r.existing} existing/{r.run}: {r.requests} > {r.bound}"
-              for r in over))
+          "\nrequests above the bound (by design only on the search path: +1 for listing "
+          "page 1): " + "; ".join(
+              f"{r.matches} matches/{r.existing} existing/{r.run}: {r.requests} > {r.bound} "
+              f"({r.path})" for r in over))
     print("floor s = bound x latency; 200/min s = GitLab.com's issue-creation limit alone;\n"
           "fake s = time the fake spent answering (latency included); tool s = wall - fake s "
           "(the tool's own work, HTTP client included)")
+
+
+@dataclass
+class Dedupe:
+    case: str
+    created: int
+    path: str
+    lookups: int
+    keys: int
+    existing: int
+
+    @property
+    def ideal(self) -> int:
+        return min(self.keys, math.ceil(self.existing / PER_PAGE))
+
+
+def bench_dedupe(latency: float, existing: int = 1000) -> list[Dedupe]:
+    """Re-staging 3 matches beside `existing` issues, each way GitLab's search may behave."""
+    rows = []
+    again = [5, existing // 2, existing - 1]
+    for legacy in (False, True):
+        for indexed in (False, True):
+            with workdir() as root, FakeGitLab(latency=latency) as fake:
+                fake.search_indexes_comments = indexed
+                seed(fake, existing, legacy=legacy)
+                path = root / "again.json"
+                path.write_text(json.dumps({"matches": [{
+                    "id": f"old-{n}", "score": 90, "title": f"old {n}", "provider": "Acme",
+                    "url": f"https://old.example/{n}"} for n in again]}), encoding="utf-8")
+                stage_once(fake, path)
+                rows.append(Dedupe(
+                    f"{'first-release' if legacy else 'key-line'} issues, comments "
+                    f"{'indexed' if indexed else 'not indexed'}",
+                    len(fake.issues) - existing, *lookup_of(fake), len(again), existing))
+    with workdir() as root, FakeGitLab(latency=latency) as fake:
+        fake.search_lag_seconds = 3600  # the index has not caught up with any create
+        seed(fake, existing)
+        path = root / "lost.json"
+        path.write_text(json.dumps({"matches": [{
+            "id": "new-1", "score": 90, "title": "new", "provider": "Acme",
+            "url": "https://new.example/1"}]}), encoding="utf-8")
+        fake.drop_next("POST", r"/issues$", after_commit=True)
+        stage_once(fake, path)
+        recovery = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/issues")
+                    and "created_after" in r.query]
+        rows.append(Dedupe("lost create response, index lagging (lookup after it)",
+                           len(fake.issues) - existing, "listing (created_after, newest "
+                           "first)" if recovery and not any("search" in r.query
+                                                            for r in recovery) else "search",
+                           len(recovery), 1, existing))
+    return rows
+
+
+def print_dedupe(rows: list[Dedupe]) -> None:
+    print(f"\nDedupe: 3 matches staged again beside {rows[0].existing:,} issues (and a lost "
+          "create)\n")
+    for r in rows:
+        print(f"  {r.case:<56} created {r.created}  path {r.path:<7} lookups {r.lookups:>2}  "
+              f"(min(K, ceil(E/100)) = {r.ideal}, ceil(E/100) = "
+              f"{math.ceil(r.existing / PER_PAGE)})")
+    doubled = [r for r in rows if r.created > (1 if r.case.startswith("lost") else 0)]
+    print("\nno match created twice" if not doubled else
+          "\nCREATED TWICE: " + "; ".join(r.case for r in doubled))
 
 
 def print_startup(results: dict[str, Start], runs: int) -> None:
@@ -339,6 +433,7 @@ def main_(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"match-staging benchmarks · Python {sys.version.split()[0]} · {sys.platform}")
     print_staging(bench_staging(args.matches, args.existing, args.latency))
+    print_dedupe(bench_dedupe(args.latency))
     print_startup(bench_startup(args.runs), args.runs)
     if args.sizes:
         print_sizes(bench_sizes(args.project))

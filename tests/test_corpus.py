@@ -171,8 +171,9 @@ def output_problems(run: Run) -> list[str]:
 
 def description_problems(description: str) -> list[str]:
     problems = []
-    if not description.startswith("<!-- match-staging v1 keys: "):
-        problems.append("the key marker is not the description's first line")
+    if not re.match(r"<sub>match-staging keys: msk[0-9a-f]{24}( msk[0-9a-f]{24})*</sub>\n",
+                    description):
+        problems.append("the key line is not the description's first line")
     markers = [line for line in description.splitlines() if MARKER.fullmatch(line)]
     for needle in ("<!--", "-->"):
         if description.count(needle) != len(markers):

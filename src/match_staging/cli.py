@@ -132,7 +132,7 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
     from match_staging import clock
     from match_staging.model import State
     from match_staging.usecases.digest import digest
-    from match_staging.usecases.review import context_from
+    from match_staging.usecases.review import context_from, missed_events_notice
 
     tracker, channels = _connect(cfg, out, env)
     mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
@@ -148,6 +148,8 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
         out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
     for line in report.whatsapp.lines():
         out.result(line)
+    if (missed := missed_events_notice(report.reconciled)) is not None:
+        out.result(f"webhook   {missed}")
     if report.quiet_until is not None:
         out.result(f"quiet hours until {report.quiet_until:%Y-%m-%d %H:%M %Z}: nothing sent")
         return code if report.ok else 1

@@ -37,6 +37,7 @@ import socket
 import threading
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -390,11 +391,14 @@ class FakeGitLab:
     mix-ups in client code fail loudly.
     """
 
-    def __init__(self, *, token: str = "test-token", latency: float = 0.0) -> None:  # noqa: S107
+    def __init__(self, *, token: str = "test-token", latency: float = 0.0,  # noqa: S107
+                 bot_role: str = "maintainer", project_path: str = PROJECT_PATH) -> None:
         self.token = token
         self.latency = latency
         self.project_id = 1
         self.acting_user_id = 1
+        self._init_access(bot_role)
+        self._init_search()
         self.max_upload_bytes = 100 * 1024 * 1024
         self.lock = threading.RLock()
         self._server = _Server(self)
@@ -411,6 +415,7 @@ class FakeGitLab:
             "web_url": f"{self.url}/{PROJECT_PATH}", "default_branch": "main",
             "visibility": "private", "description": "",
         }
+        self._move_project(project_path)
         self.users: dict[int, Json] = {
             uid: {
                 "id": uid, "username": username, "name": name, "state": "active",
@@ -527,8 +532,7 @@ class FakeGitLab:
                 body, files, entry.json = _parse_body(headers.get("content-type", ""), raw)
                 bearer = headers.get("authorization", "").removeprefix("Bearer ")
                 auth = headers.get("private-token") or bearer
-                if auth != self.token:
-                    raise _HttpError(401, {"message": "401 Unauthorized"})
+                user_id = self._authenticate(auth)  # see "users, tokens and roles"
                 fault = self._take_fault(method, path)
                 if fault is not None and fault.kind == "fail":
                     entry.fault = "fail"
@@ -538,7 +542,8 @@ class FakeGitLab:
                     return None
                 else:
                     handler, params = self._resolve(method, path)
-                    resp = handler(_Req(path, query, body, params, files))
+                    resp = self._as_user(user_id, method, path, params,
+                                         lambda: handler(_Req(path, query, body, params, files)))
             except _HttpError as err:
                 resp = _Resp(err.status, err.payload, err.headers)
             except Exception as exc:  # a bug in the fake: answer 500 rather than hang up
@@ -578,7 +583,7 @@ class FakeGitLab:
             match = pattern.fullmatch(path)
             if match and route_method == method:
                 params = {k: unquote(v) for k, v in match.groupdict().items()}
-                if "pid" in params and params["pid"] not in ("1", PROJECT_PATH):
+                if "pid" in params and params["pid"] not in self._project_ids():
                     raise _HttpError(404, {"message": "404 Project Not Found"})
                 return handler, params
         raise _HttpError(404, {"message": "404 Not Found"})
@@ -593,7 +598,7 @@ class FakeGitLab:
             ("GET", "/user", lambda r: _Resp(200, self._user(self.acting_user_id))),
             ("GET", "/users", self._list_users),
             ("GET", r"/users/(?P<uid>\d+)", lambda r: _Resp(200, self._user(int(r.params["uid"])))),
-            ("GET", p, lambda r: _Resp(200, dict(self.project))),
+            ("GET", p, lambda r: _Resp(200, self._project_view())),
             ("GET", p + "/labels", self._list_labels),
             ("POST", p + "/labels", self._create_label),
             ("PUT", p + "/labels", self._update_label),
@@ -835,9 +840,8 @@ class FakeGitLab:
         if len(title) > MAX_TITLE_LENGTH:
             raise _HttpError(400, {"message": {"title": [
                 f"is too long (maximum is {MAX_TITLE_LENGTH} characters)"]}})
-        if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
-            raise _HttpError(400, {"message": {"description": [
-                f"is too long (maximum is {MAX_DESCRIPTION_LENGTH} characters)"]}})
+        if description is not None and len(description.encode()) > MAX_DESCRIPTION_LENGTH:
+            raise _HttpError(400, {"message": {"description": [_too_long(description)]}})
 
     def _create_issue(self, req: _Req) -> _Resp:
         title = str(req.required("title"))
@@ -974,9 +978,7 @@ class FakeGitLab:
         elif wanted:
             issues = [i for i in issues if all(n in i["labels"] for n in wanted)]
         if (search := req.value("search")) is not None:
-            fields = _as_list(req.value("in")) or ["title", "description"]
-            needle = str(search).lower()
-            issues = [i for i in issues if any(needle in (i.get(f) or "").lower() for f in fields)]
+            issues = self._search_issues(issues, str(search), _as_list(req.value("in")))
         if (iids := req.value("iids")) is not None:
             issues = [i for i in issues if i["iid"] in _as_ints(iids)]
         if (author := req.value("author_id")) is not None:
@@ -1376,6 +1378,220 @@ class FakeGitLab:
             "resolvable": False, "confidential": False, "internal": False,
         })
 
+
+    # ------------------------------------------------ users, tokens and roles
+    # GitLab's roles as access levels (Gitlab::Access). What each route needs follows
+    # ProjectPolicy and the API's `authorize!` calls: hooks need admin_project (Maintainer,
+    # lib/api/project_hooks.rb), triggers admin_trigger and schedules admin_pipeline_schedule
+    # (Maintainer, as platform-facts.md "Roles" says); labels and boards Reporter (Planner);
+    # an issue's edit Reporter or its author; a note's edit only its author (NotePolicy).
+    ROLE_LEVELS: ClassVar[dict[str, int]] = {
+        "guest": 10, "planner": 15, "reporter": 20, "developer": 30, "maintainer": 40,
+        "owner": 50,
+    }
+    _ROLE_RULES: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("*", r"/hooks(/.*)?", "maintainer"),
+        ("*", r"/triggers(/.*)?", "maintainer"),
+        ("*", r"/pipeline_schedules(/.*)?", "maintainer"),
+        ("POST", r"/pipeline", "developer"),
+        ("PUT", r"/issues/\d+", "reporter"),
+        ("POST|PUT|DELETE", r"/labels(/.*)?", "reporter"),
+        ("POST|PUT|DELETE", r"/boards(/.*)?", "reporter"),
+    )
+    # What GET /projects/:id shows only to who may admin the project (Maintainer):
+    # lib/api/entities/project.rb, `with_options if: ... :admin_project`.
+    _ADMIN_PROJECT_FIELDS: ClassVar[frozenset[str]] = frozenset((
+        "ci_default_git_depth", "ci_delete_pipelines_in_seconds",
+        "ci_forward_deployment_enabled", "ci_forward_deployment_rollback_allowed",
+        "ci_job_token_scope_enabled", "ci_separated_caches",
+        "ci_allow_fork_pipelines_to_run_in_parent_project", "ci_id_token_sub_claim_components",
+        "build_git_strategy", "keep_latest_artifact", "restrict_user_defined_variables",
+        "ci_pipeline_variables_minimum_override_role", "runners_token",
+        "runner_token_expiration_interval", "group_runners_enabled",
+        "auto_cancel_pending_pipelines", "build_timeout", "auto_devops_enabled",
+        "auto_devops_deploy_strategy", "ci_push_repository_for_job_token_allowed",
+    ))
+
+    def _init_access(self, bot_role: str) -> None:
+        """bot: `bot_role` (Maintainer unless a test says otherwise); reviewer: Developer;
+        mallory: Reporter. `fake.token` acts as `acting_user_id`; `token_for(name)` as that
+        user whatever `acting_user_id` says."""
+        self.roles: dict[int, str] = {1: bot_role, 2: "developer", 3: "reporter"}
+        self.tokens: dict[str, int] = {}
+
+    def token_for(self, username: str) -> str:
+        """A personal access token of `username` (made on first use)."""
+        with self.lock:
+            user = self._user_by_name(username)
+            if user is None:
+                raise KeyError(username)
+            for token, uid in self.tokens.items():
+                if uid == user["id"]:
+                    return token
+            token = f"glpat-{user['username']}-{secrets.token_hex(8)}"
+            self.tokens[token] = int(user["id"])
+            return token
+
+    def role_of(self, user_id: int) -> int:
+        return self.ROLE_LEVELS.get(self.roles.get(user_id, ""), 0)
+
+    def _authenticate(self, auth: str) -> int:
+        if auth == self.token:
+            return self.acting_user_id
+        if auth in self.tokens:
+            return self.tokens[auth]
+        raise _HttpError(401, {"message": "401 Unauthorized"})
+
+    def _as_user(self, user_id: int, method: str, path: str, params: dict[str, str],
+                 call: Callable[[], _Resp]) -> _Resp:
+        """Serve one request as `user_id`, after checking the role it needs."""
+        saved = self.acting_user_id
+        self.acting_user_id = user_id
+        try:
+            self._authorize(method, path, params)
+            return call()
+        finally:
+            self.acting_user_id = saved
+
+    def _authorize(self, method: str, path: str, params: dict[str, str]) -> None:
+        if "pid" not in params:
+            return
+        level = self.role_of(self.acting_user_id)
+        if level == 0:  # not a member: GitLab hides the project
+            raise _HttpError(404, {"message": "404 Project Not Found"})
+        rest = re.sub(r"^/api/v4/projects/[^/]+", "", path)
+        if method == "PUT" and re.fullmatch(r"/issues/\d+/notes/\d+", rest):
+            if self._note(_Req(path, {}, {}, params, {}))["author"]["id"] != self.acting_user_id:
+                raise _HttpError(403, {"message": "403 Forbidden"})
+            return
+        for methods, pattern, role in self._ROLE_RULES:
+            if (methods == "*" or method in methods.split("|")) and re.fullmatch(pattern, rest):
+                if level >= self.ROLE_LEVELS[role]:
+                    return
+                if pattern == r"/issues/\d+":
+                    issue = self.issues.get(int(params["iid"]))
+                    if issue is not None and issue["author"]["id"] == self.acting_user_id:
+                        return  # an issue's author may edit it
+                raise _HttpError(403, {"message": "403 Forbidden"})
+
+    def _project_view(self) -> Json:
+        view = _public(self.project)
+        level = self.role_of(self.acting_user_id)
+        if level < self.ROLE_LEVELS["maintainer"]:
+            view = {k: v for k, v in view.items() if k not in self._ADMIN_PROJECT_FIELDS}
+        view["permissions"] = {"project_access": {"access_level": level,
+                                                  "notification_level": 3},
+                               "group_access": None}
+        return view
+
+    # ------------------------------------------------- project path and ids
+    def _move_project(self, path: str) -> None:
+        """Put the project at `path` (group/name or group/sub/name)."""
+        namespace, _, name = path.rpartition("/")
+        self.project.update(
+            path=name, name=name, path_with_namespace=path,
+            name_with_namespace=" / ".join(path.split("/")), web_url=f"{self.url}/{path}")
+        self.project["namespace"] = {"id": 7, "name": namespace.rsplit("/", 1)[-1],
+                                     "path": namespace.rsplit("/", 1)[-1],
+                                     "full_path": namespace, "kind": "group"}
+        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
+
+    def _project_ids(self) -> tuple[str, str]:
+        """The project's id or full path, after the one decoding GitLab does of the path
+        segment (`group%2Fname`): `group%252Fname` stays encoded and is not found (404)."""
+        return str(self.project_id), str(self.project["path_with_namespace"])
+
+    # ---------------------------------------------------- full-text search
+    def _init_search(self) -> None:
+        """Issue search as GitLab does it (IssuableFinder#use_full_text_search?,
+        PgFullTextSearchable): whole words and word prefixes, every word of the query
+        required. `search_indexes_comments`: True as newer GitLab (XML tags replaced by
+        their text before indexing, so words in `<!-- ... -->` are found); False as older
+        versions, where PostgreSQL's parser reads a comment or tag as one "tag" token that
+        the english configuration drops. `search_lag_seconds`: issues created that recently
+        are not found yet (the search data is written after the commit)."""
+        self.search_indexes_comments = False
+        self.search_lag_seconds = 0.0
+
+    def _search_issues(self, issues: list[Json], query: str, fields: list[str]) -> list[Json]:
+        fields = [f for f in fields if f in ("title", "description")] or ["title", "description"]
+        horizon = datetime.now(UTC) - timedelta(seconds=self.search_lag_seconds)
+        if self.search_lag_seconds:
+            issues = [i for i in issues if _parse_time(i["created_at"]) <= horizon]
+        if not _FULL_TEXT_TERM_RE.fullmatch(query):
+            # not ASCII or Latin: GitLab falls back to ILIKE on each word (3+ characters)
+            words = [w.lower() for w in query.split() if len(w) >= 3] or [query.lower()]
+            return [i for i in issues if all(any(w in (i.get(f) or "").lower() for f in fields)
+                                             for w in words)]
+        terms = _tsquery_terms(query)
+        if not terms:
+            return issues
+        found = []
+        for issue in issues:
+            lexemes: set[str] = set()
+            for name in fields:
+                lexemes |= _lexemes(issue.get(name) or "", self.search_indexes_comments)
+            if all(any(lex.startswith(t) for lex in lexemes) for t in terms):
+                found.append(issue)
+        return found
+
+
+# --------------------------------------------------------------------------
+# Full-text search and byte sizes, as GitLab computes them
+# --------------------------------------------------------------------------
+
+# app/finders/issuable_finder.rb: FULL_TEXT_SEARCH_TERM_REGEX
+_FULL_TEXT_TERM_RE = re.compile(r"[\x00-\x7f\u00c0-\u024f]+")
+# app/models/concerns/pg_full_text_searchable.rb
+_LONG_WORDS_RE = re.compile(r"[A-Za-z0-9+/@]{50,}")
+_XML_TAG_RE = re.compile(r"</?([^>]+)>")
+_URL_SCHEME_RE = re.compile(r"(?:^|(?<=\W))\w+://(?=\w)")
+_TSQUERY_DISALLOWED_RE = re.compile(r"[^a-zA-Z0-9 .@/\-_\"]")
+# PostgreSQL's default parser: a comment or an HTML/XML tag is one "tag" token
+_PG_TAG_RE = re.compile(r"<!--.*?-->|</?[A-Za-z][^<>]*>", re.DOTALL)
+_LEXEME_RE = re.compile(r"[a-z0-9]+")
+
+
+def _transliterate(text: str) -> str:
+    """ActiveSupport::Inflector.transliterate, near enough: accents dropped."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def _lexemes(text: str, comments_indexed: bool) -> set[str]:
+    """The words of an issue's text as its search vector holds them (lower case; a
+    hyphenated word also as its parts, which is all a prefix query needs here)."""
+    text = _LONG_WORDS_RE.sub(" ", text)[:1_048_576]
+    text = _transliterate(text)
+    text = _XML_TAG_RE.sub(r" \1 ", text) if comments_indexed else _PG_TAG_RE.sub(" ", text)
+    return set(_LEXEME_RE.findall(text.lower()))
+
+
+def _tsquery_terms(query: str) -> list[str]:
+    """Every word of the query, each a prefix that some word of the issue must start with
+    (`term:*`, joined with `&`)."""
+    query = _URL_SCHEME_RE.sub("", query)
+    query = _TSQUERY_DISALLOWED_RE.sub(" ", _transliterate(query))
+    return _LEXEME_RE.findall(query.replace('"', " ").lower())
+
+
+def _human_size(size: int) -> str:
+    """ActiveSupport::NumberHelper.number_to_human_size: 3 significant digits, 1024s."""
+    units = ["Bytes", "KB", "MB", "GB"]
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    if unit == 0:
+        return f"{size} Byte" + ("" if size == 1 else "s")
+    digits = max(0, 3 - len(str(int(value))))
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
+    return f"{text} {units[unit]}"
+
+
+def _too_long(description: str) -> str:
+    """app/validators/bytesize_validator.rb: the description is measured in bytes."""
+    size = len(description.encode())
+    return (f"is too long ({_human_size(size)}). The maximum size is "
+            f"{_human_size(MAX_DESCRIPTION_LENGTH)}.")
 
 # --------------------------------------------------------------------------
 # HTTP server glue

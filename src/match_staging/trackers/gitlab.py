@@ -13,15 +13,17 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import gitlab
 import requests
 from gitlab.v4.objects import Project, ProjectIssue
 from requests.adapters import HTTPAdapter
 
+from match_staging import render
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 from match_staging.render import parse_marker
@@ -31,6 +33,7 @@ from match_staging.trackers.base import LogRecord, Upload
 PER_PAGE = 100           # GitLab's maximum page size
 CREATE_ATTEMPTS = 2        # one retry, after a pause and a lookup
 RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
+RECENT_MARGIN = timedelta(minutes=10)  # GitLab's clock may differ from ours
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -122,10 +125,13 @@ class GitLabTracker:
                  clock: Callable[[], datetime] | None = None) -> None:
         # lazy: no request until the first real call (economy)
         self._project, self._counter = connect(url, token, project, timeout)
+        self._project_ref = project
         self._sleep = sleep
         self._clock = clock or (lambda: datetime.now(UTC))
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None            # the run-log issue, once found
+        self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
+        self.lookups = 0           # and how many requests that took
         self.create_pace = Pace(creates_per_minute, sleep)
         self.note_pace = Pace(notes_per_minute, sleep)
         self.write_pace = Pace(writes_per_minute, sleep)  # each write starts a pipeline
@@ -153,33 +159,62 @@ class GitLabTracker:
     @_translate("look up staged matches")
     def find_by_keys(self, keys: Sequence[str], *, label: str,
                      expected: int) -> dict[str, IssueRef]:
-        """Search one key at a time, or list every staged issue, whichever costs fewer
-        requests: len(keys) searches against ceil(expected / 100) pages."""
+        """The cheaper of two exact ways (`expected` issues carry `label`, K keys wanted):
+
+        - listing: every staged issue, ceil(expected / 100) pages, oldest first;
+        - search: listing page 1 first, which settles the oldest 100 and shows whether search
+          can be trusted (no issue there keeps its keys only in an HTML comment, as issues
+          staged before the key line did: older GitLab does not index comments, and newer
+          ones are newer than those), then one search per key still unknown: at most K + 1.
+
+        Search is tried only when K + 1 < ceil(expected / 100); when page 1 shows an issue
+        of the older kind, the listing simply goes on: never more than ceil(expected / 100).
+        `lookup_path` says which way the last lookup took, `lookups` what it cost."""
         wanted = set(keys)
+        self.lookup_path, before = "none", self._counter.sent
+        self.lookups = 0
         if not wanted or expected <= 0:
             return {}
         found: dict[str, IssueRef] = {}
-        if len(wanted) < math.ceil(expected / PER_PAGE):
-            for key in sorted(wanted):
-                if key not in found:
-                    for ref in self._search(key):
-                        found.update({k: ref for k in ref.keys if k in wanted})
-            return found
-        pages = self._project.issues.list(labels=[label], state="all", per_page=PER_PAGE,
-                                          iterator=True)
-        for issue in pages:
+        try_search = len(wanted) + 1 < math.ceil(expected / PER_PAGE)
+        new_kind = False  # page 1 holds an issue with the key line
+        self.lookup_path = "listing"
+        listing = self._project.issues.list(labels=[label], state="all", per_page=PER_PAGE,
+                                            order_by="created_at", sort="asc", iterator=True)
+        for index, issue in enumerate(listing):
             ref = self._ref(issue)
             found.update({k: ref for k in ref.keys if k in wanted})
+            if try_search:
+                if render.legacy_marker(ref.description):
+                    try_search = False  # keys in a comment: only a listing is exact
+                new_kind = new_kind or bool(ref.keys)
+                if index + 1 == PER_PAGE:
+                    if new_kind:
+                        break
+                    try_search = False  # no issue of ours on page 1: cannot tell
+        else:
+            self.lookups = self._counter.sent - before
+            return found  # listed to the end
+        self.lookup_path = "search"
+        for key in sorted(wanted - found.keys()):
+            if key not in found:
+                for ref in self._search(key, label):
+                    found.update({k: ref for k in ref.keys if k in wanted})
+        self.lookups = self._counter.sent - before
         return found
 
-    def _search(self, key: str) -> list[IssueRef]:
-        query: dict[str, Any] = {"search": key, "in": "description", "state": "all",
-                                 "per_page": PER_PAGE, "get_all": False}
+    def _search(self, key: str, label: str) -> list[IssueRef]:
+        """GitLab's issue search is full-text (IssuableFinder#use_full_text_search?,
+        PgFullTextSearchable): the key's word finds the key line. Only that line counts:
+        untrusted text elsewhere could quote a key."""
+        query: dict[str, Any] = {"search": render.search_word(key), "in": "description",
+                                 "labels": [label], "state": "all", "per_page": PER_PAGE,
+                                 "get_all": False}
         issues = self._project.issues.list(iterator=False, **query)
-        # Only the marker line counts: untrusted text elsewhere could quote a key.
         return [ref for ref in map(self._ref, issues) if key in ref.keys]
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
+        since = datetime.now(UTC) - RECENT_MARGIN
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 return self._create(draft)
@@ -187,18 +222,30 @@ class GitLabTracker:
                 if not exc.transient:
                     raise
                 # The create may have happened before the connection broke: give GitLab
-                # a moment to finish it, then look before creating again.
+                # a moment to finish it, then look before creating again. Not by search:
+                # its index is written after the issue and may not hold it yet.
                 self._sleep(RETRY_PAUSE_SECONDS)
-                found = self._translated_search(draft.keys[0])
-                if found:
-                    return found[0]
+                found = self._created_since(draft, since)
+                if found is not None:
+                    return found
                 if attempt == CREATE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     @_translate("look up a staged match")
-    def _translated_search(self, key: str) -> list[IssueRef]:
-        return self._search(key)
+    def _created_since(self, draft: IssueDraft, since: datetime) -> IssueRef | None:
+        """The issue holding the draft's keys among those created since `since`, newest
+        first: one page, unless more than 100 issues were created meanwhile."""
+        query: dict[str, Any] = {"state": "all", "per_page": PER_PAGE,
+                                 "order_by": "created_at", "sort": "desc",
+                                 "created_after": since.isoformat()}
+        if draft.labels:
+            query["labels"] = [draft.labels[0]]  # the job-match label
+        for issue in self._project.issues.list(iterator=True, **query):
+            ref = self._ref(issue)
+            if set(draft.keys) & set(ref.keys):
+                return ref
+        return None
 
     @_translate("create an issue")
     def _create(self, draft: IssueDraft) -> IssueRef:
@@ -213,7 +260,14 @@ class GitLabTracker:
 
     @_translate("upload an attachment")
     def upload(self, path: Path) -> Upload:
-        result = self._project.upload(path.name, filepath=str(path))
+        # Not Project.upload(): on a project handle made lazily from a path it sends the
+        # path encoded twice (`group%252Fname`), which GitLab answers with 404
+        # (platform-facts.md, "Project ids in paths"). Encode it once, here.
+        target = f"/projects/{quote(self._project_ref, safe='')}/uploads"
+        result = self._project.manager.gitlab.http_post(
+            target, files={"file": (path.name, path.read_bytes())})
+        if not isinstance(result, dict):
+            raise TrackerError("GitLab could not upload an attachment: unexpected answer")
         return Upload(name=path.name, url=str(result["url"]))
 
     @_translate("list issues")

@@ -21,6 +21,17 @@ HOOK_EVENT_FIELDS = ("issues_events", "confidential_issues_events", "note_events
 
 
 @dataclass(frozen=True)
+class ProjectSettings:
+    """What bootstrap needs to know of the project before it plans anything."""
+
+    id: int
+    access_level: int  # the token's role here (Gitlab::Access: 30 Developer, 40 Maintainer)
+    # ci_pipeline_variables_minimum_override_role; None when not shown: GitLab shows it to
+    # Maintainers only (lib/api/entities/project.rb, `if: ... :admin_project`)
+    variables_role: str | None
+
+
+@dataclass(frozen=True)
 class LabelState:
     id: int
     name: str
@@ -81,6 +92,18 @@ class GitLabProject:
             return int(self._ref)
         project = self._project.manager.gitlab.projects.get(self._ref)  # resolve a path
         return int(project.get_id() or 0)
+
+    @_translate("read the project")
+    def settings(self) -> ProjectSettings:
+        """One GET /projects/:id: the numeric id, the token's role, the variables setting."""
+        project = self._project.manager.gitlab.projects.get(self._ref)
+        attrs = project.attributes
+        permissions = attrs.get("permissions") or {}
+        level = max(int((permissions.get(k) or {}).get("access_level") or 0)
+                    for k in ("project_access", "group_access"))
+        role = attrs.get("ci_pipeline_variables_minimum_override_role")
+        return ProjectSettings(id=int(attrs["id"]), access_level=level,
+                               variables_role=str(role) if role else None)
 
     # ------------------------------------------------------------------- labels
     @_translate("list labels")

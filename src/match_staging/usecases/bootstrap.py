@@ -26,6 +26,7 @@ from match_staging.trackers.gitlab_project import (
     BoardState,
     HookState,
     LabelState,
+    ProjectSettings,
     ScheduleState,
     TriggerState,
 )
@@ -52,6 +53,7 @@ class ProjectAdmin(Protocol):
     @property
     def requests(self) -> int: ...
     def project_id(self) -> int: ...
+    def settings(self) -> ProjectSettings: ...
     def labels(self) -> list[LabelState]: ...
     def create_label(self, name: str, color: str, description: str) -> LabelState: ...
     def update_label(self, name: str, changes: Mapping[str, str]) -> None: ...
@@ -92,6 +94,7 @@ class Actual:
     hooks: list[HookState] = field(default_factory=list)
     schedules: list[ScheduleState] = field(default_factory=list)
     schedule_variables: dict[str, str] = field(default_factory=dict)  # of our schedule
+    unreadable: dict[str, TrackerError] = field(default_factory=dict)  # listing -> why not
 
 
 @dataclass
@@ -107,7 +110,7 @@ class _Context:
 
 @dataclass(frozen=True)
 class Action:
-    kind: str    # "ok", "create" or "update"
+    kind: str    # "ok", "create", "update", or "failed" (could not even be read)
     what: str    # e.g. 'label job-match/pending', 'board "Job matches"'
     detail: str = ""
     apply: Callable[[_Context], None] | None = field(default=None, compare=False, repr=False)
@@ -122,37 +125,34 @@ class BootstrapReport:
     dry_run: bool
     location: str = ""
     applied: int = 0                   # changes written (0 in a dry run)
-    error: TrackerError | None = None  # the change that failed; later ones were not tried
+    # action index -> what went wrong and what to do; every other step was still tried
+    failed: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the project's settings mean
     requests: int = 0
     secrets: list[str] = field(default_factory=list)  # for the CLI's output redaction
 
     @property
     def changes(self) -> list[Action]:
-        return [a for a in self.actions if a.kind != "ok"]
+        return [a for a in self.actions if a.kind not in ("ok", "failed")]
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return not self.failed
 
     def lines(self) -> list[str]:
-        """One line per action, the same in a dry run and a real one; a failed run stops
-        at the change that failed."""
-        out: list[str] = []
-        done = 0
-        for action in self.actions:
-            if self.error is not None and action.kind != "ok" and done == self.applied:
-                out.append(f"failed {action.what}: {self.error}")
-                break
-            out.append(action.line())
-            done += action.kind != "ok"
-        return out
+        """One line per action, the same in a dry run and a real one; a step that failed
+        says why and what to do; then what the project's settings mean."""
+        out = [f"failed {a.what}: {self.failed[i]}" if i in self.failed else a.line()
+               for i, a in enumerate(self.actions)]
+        return out + [f"note   {n}" for n in self.notes]
 
     def summary(self) -> str:
-        ok = len(self.actions) - len(self.changes)
+        ok = len([a for a in self.actions if a.kind == "ok"])
         cost = f" · {self.requests} GitLab requests"
-        if self.error is not None:
-            return (f"stopped after {self.applied} of {_count(self.changes)}; run "
-                    f"bootstrap again once fixed, it goes on where it stopped{cost}")
+        if self.failed:
+            return (f"{self.applied} of {_count(self.changes)} made, {len(self.failed)} "
+                    f"failed: do what each failed line says, then run bootstrap again; it "
+                    f"does only what is still missing{cost}")
         if not self.changes:
             prefix = "dry run: " if self.dry_run else ""
             return f"{prefix}nothing to change: the project is set up{cost}"
@@ -173,7 +173,7 @@ def schedule_timezone(cfg: Config) -> str:
     return cfg.gitlab.digest_timezone or (quiet.timezone if quiet else "") or "UTC"
 
 
-def desired(cfg: Config, project_id: int) -> Desired:
+def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:
     ref = cfg.gitlab.ref
     base = (f"{cfg.gitlab.url.rstrip('/')}/api/v4/projects/{project_id}/ref/"
             f"{quote(ref, safe='')}/trigger/pipeline")
@@ -186,16 +186,25 @@ def desired(cfg: Config, project_id: int) -> Desired:
         schedule={"description": SCHEDULE_DESCRIPTION, "ref": ref,
                   "cron": cfg.gitlab.digest_cron, "cron_timezone": schedule_timezone(cfg),
                   "active": True},
-        schedule_variables=dict(SCHEDULE_VARIABLES),
+        schedule_variables=dict(SCHEDULE_VARIABLES) if variables else {},
     )
 
 
 def observe(admin: ProjectAdmin, want: Desired) -> Actual:
-    """Actual state: five listings, plus our schedule's variables when it exists."""
-    actual = Actual(labels=admin.labels(), boards=admin.boards(), triggers=admin.triggers(),
-                    hooks=admin.hooks(), schedules=admin.schedules())
+    """Actual state: five listings, plus our schedule's variables when it exists and we set
+    any. A listing GitLab refuses (a Developer may not list hooks) is noted, not fatal."""
+    actual = Actual()
+    for part, read in (("labels", admin.labels), ("boards", admin.boards),
+                       ("triggers", admin.triggers), ("hooks", admin.hooks),
+                       ("schedules", admin.schedules)):
+        try:
+            setattr(actual, part, read())
+        except TrackerError as exc:
+            if exc.status not in (401, 403, 404):
+                raise  # GitLab down or failing: nothing here can be trusted
+            actual.unreadable[part] = exc
     schedule = _find_schedule(actual.schedules, want)
-    if schedule is not None:
+    if schedule is not None and want.schedule_variables:
         actual.schedule_variables = admin.schedule_variables(schedule.id)
     return actual
 
@@ -204,8 +213,21 @@ def observe(admin: ProjectAdmin, want: Desired) -> Actual:
 
 def plan(want: Desired, actual: Actual) -> list[Action]:
     """The actions that bring `actual` to `want`; pure (nothing is read or written)."""
-    return (_plan_labels(want, actual) + _plan_board(want, actual)
-            + _plan_trigger_and_hook(want, actual) + _plan_schedule(want, actual))
+    return (_unless_unreadable(actual, ("labels",), "labels", _plan_labels(want, actual))
+            + _unless_unreadable(actual, ("boards", "labels"), f'board "{want.board}"',
+                                 _plan_board(want, actual))
+            + _plan_trigger_and_hook(want, actual)
+            + _unless_unreadable(actual, ("schedules",), f'schedule "{SCHEDULE_DESCRIPTION}"',
+                                 _plan_schedule(want, actual)))
+
+
+def _unless_unreadable(actual: Actual, parts: Sequence[str], what: str,
+                       actions: list[Action]) -> list[Action]:
+    """The planned actions, or one failed line when what they depend on could not be read."""
+    missing = [p for p in parts if p in actual.unreadable]
+    if not missing:
+        return actions
+    return [Action("failed", what, _why(actual.unreadable[missing[0]], f"list {missing[0]}"))]
 
 
 def _plan_labels(want: Desired, actual: Actual) -> list[Action]:
@@ -261,21 +283,28 @@ def _plan_board(want: Desired, actual: Actual) -> list[Action]:
 def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
     actions = []
     what = f'trigger "{want.trigger}"'
+    shown = f"{want.hook_base}?{MASKED_QUERY}"
+    if "triggers" in actual.unreadable:
+        why = _why(actual.unreadable["triggers"], "list pipeline triggers")
+        return [Action("failed", what, why),
+                Action("failed", f"hook {shown}", "not tried: it needs the trigger's token")]
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     if trigger is None:
         actions.append(Action("create", what, apply=_create_trigger(want.trigger)))
         token = None
     else:
         if len(trigger.token) < MIN_READABLE_TOKEN:
-            raise TrackerError(
-                f'the pipeline trigger "{want.trigger}" belongs to another user, so its token '
-                "cannot be read to build the webhook URL: take ownership of it (Settings > "
-                "CI/CD > Pipeline trigger tokens) or delete it, then run bootstrap again; "
-                "nothing was changed")
+            return [Action("failed", what, (
+                "it belongs to another user, so its token cannot be read to build the "
+                "webhook URL: take ownership of it (Settings > CI/CD > Pipeline trigger "
+                "tokens) or delete it, then run bootstrap again")),
+                Action("failed", f"hook {shown}", "not tried: it needs the trigger's token")]
         actions.append(Action("ok", what))
         token = trigger.token
 
-    shown = f"{want.hook_base}?{MASKED_QUERY}"
+    if "hooks" in actual.unreadable:
+        return [*actions, Action("failed", f"hook {shown}",
+                                 _why(actual.unreadable["hooks"], "list webhooks"))]
     hook = _find_hook(actual.hooks, want.hook_base, token)
     if hook is None:
         actions.append(Action("create", f"hook {shown}", "issue events",
@@ -410,7 +439,12 @@ def _create_board(name: str) -> Callable[[_Context], None]:
 
 
 def _create_board_list(board: str, label: str) -> Callable[[_Context], None]:
-    return lambda ctx: ctx.admin.create_board_list(ctx.board_ids[board], ctx.label_ids[label])
+    def step(ctx: _Context) -> None:
+        if board not in ctx.board_ids or label not in ctx.label_ids:
+            raise TrackerError(f"not tried: the board or the label {label} is missing")
+        ctx.admin.create_board_list(ctx.board_ids[board], ctx.label_ids[label])
+
+    return step
 
 
 def _create_trigger(description: str) -> Callable[[_Context], None]:
@@ -422,7 +456,8 @@ def _create_trigger(description: str) -> Callable[[_Context], None]:
 
 def _hook_url(ctx: _Context, base: str) -> str:
     if not ctx.trigger_token:
-        raise TrackerError("no trigger token to build the webhook URL with")
+        raise TrackerError("not tried: the trigger was not created, so there is no token "
+                           "to build the webhook URL with")
     return f"{base}?token={ctx.trigger_token}"
 
 
@@ -456,7 +491,7 @@ def _update_schedule(schedule_id: int, changes: dict[str, Any]) -> Callable[[_Co
 def _set_variable(key: str, value: str, create: bool) -> Callable[[_Context], None]:
     def step(ctx: _Context) -> None:
         if ctx.schedule_id is None:
-            raise TrackerError("no pipeline schedule to set the variable on")
+            raise TrackerError("not tried: the schedule was not created")
         if create:
             ctx.admin.create_schedule_variable(ctx.schedule_id, key, value)
         else:
@@ -467,34 +502,90 @@ def _set_variable(key: str, value: str, create: bool) -> Callable[[_Context], No
 
 # --------------------------------------------------------------------------- run
 
+ROLES = {10: "Guest", 15: "Planner", 20: "Reporter", 30: "Developer", 40: "Maintainer",
+         50: "Owner"}  # Gitlab::Access
+VARIABLE_ROLES = {"developer": 30, "maintainer": 40, "owner": 50}  # and "no_one_allowed"
+VARIABLES_SETTING = ('Settings > CI/CD > Variables > "Minimum role to use pipeline '
+                     'variables"')
+MEMBERS = "Manage > Members"
+NEEDS_MAINTAINER = ("hooks", "hook ", "trigger", "schedule")
+
+
+def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
+    """Whether the bot may set pipeline variables (the digest schedule's variable), and
+    what the project's `ci_pipeline_variables_minimum_override_role` means for the flow
+    (new GitLab.com projects: `no_one_allowed`, since 17.7; platform-facts.md)."""
+    role = project.variables_role
+    name = ROLES.get(project.access_level, "no member")
+    if role is None:
+        return True, [f"pipeline variables: the setting is shown to Maintainers only (this "
+                      f"token's user is {name}); check it at {VARIABLES_SETTING}"]
+    level = VARIABLE_ROLES.get(role)
+    if level is not None and project.access_level >= level:
+        return True, [f"pipeline variables: allowed from {role.title()} up ({VARIABLES_SETTING}"
+                      f"); pipeline inputs and variables both work"]
+    who = "nobody" if level is None else f"{role.title()}s and up only"
+    return False, [
+        f"pipeline variables: {who} may set them ({VARIABLES_SETTING}: {role}; this token's "
+        f"user is {name}). Works: the digest schedule (it needs no variable), the webhook, "
+        "and `submit-matches` and `send` through pipeline inputs (GitLab 18.1 or later)",
+        "pipeline variables: refused: MATCHES_JSON and SEND_IID as variables (an older GitLab "
+        "without inputs), and on a GitLab without the webhook fix (MR 204230) even the "
+        "webhook's pipelines, which GitLab then disables. If that is your GitLab, set "
+        f"{VARIABLES_SETTING} to Developer"]
+
+
+def _why(exc: TrackerError, what: str) -> str:
+    """The error, and what the user can do about it."""
+    text = str(exc)
+    if exc.status in (401, 403):
+        if what.startswith("schedule variable"):
+            return (f"{text}: pipeline variables are restricted here; the schedule works "
+                    f"without it, or allow them: {VARIABLES_SETTING}")
+        if any(what.startswith(p) or p in what for p in NEEDS_MAINTAINER):
+            return (f"{text}: needs the Maintainer role (Developers may not see or change "
+                    f"webhooks, triggers or schedules): give the token's user Maintainer at "
+                    f"{MEMBERS}, or run bootstrap once with a Maintainer's token")
+        return f"{text}: needs at least the Reporter role: {MEMBERS}"
+    if what.startswith("hook ") and exc.status == 422:
+        return text + HOOK_REFUSED_HINT
+    return text
+
+
 HOOK_REFUSED_HINT = ("; a self-managed GitLab refuses webhooks to its own address unless an "
                      "administrator allows requests to the local network (Admin > Settings > "
                      "Network > Outbound requests)")
 
 
 def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapReport:
-    want = desired(cfg, admin.project_id())
+    """Every step that can be done is done; each one that cannot is reported with what to
+    do about it, and the run fails only then (a refusal never leaves later steps undone)."""
+    project = admin.settings()
+    allowed, notes = variables_setting(project)
+    want = desired(cfg, project.id, variables=allowed)
     actual = observe(admin, want)
     actions = plan(want, actual)
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     schedule = _find_schedule(actual.schedules, want)
     report = BootstrapReport(actions=actions, dry_run=dry_run, location=admin.location,
+                             notes=notes,
                              secrets=[trigger.token] if trigger and trigger.token else [])
+    report.failed = {i: a.detail for i, a in enumerate(actions) if a.kind == "failed"}
     if not dry_run:
         ctx = _Context(admin=admin, label_ids={lb.name: lb.id for lb in actual.labels},
                        board_ids={b.name: b.id for b in actual.boards},
                        trigger_token=trigger.token if trigger else None,
                        schedule_id=schedule.id if schedule else None)
-        for action in actions:
+        for index, action in enumerate(actions):
             if action.apply is None:
                 continue
             try:
                 action.apply(ctx)
             except TrackerError as exc:
-                if action.what.startswith("hook ") and exc.status == 422:
-                    exc = TrackerError(f"{exc}{HOOK_REFUSED_HINT}", status=exc.status)
-                report.error = exc
-                break
+                if exc.transient and exc.status is None:
+                    raise  # no answer from GitLab: the next steps would not get one either
+                report.failed[index] = _why(exc, action.what)
+                continue
             report.applied += 1
         if ctx.trigger_token and ctx.trigger_token not in report.secrets:
             report.secrets.append(ctx.trigger_token)

@@ -56,6 +56,7 @@ class Context:
 class ReconcileReport:
     results: list[ReviewResult] = field(default_factory=list)
     webhook_problems: list[str] = field(default_factory=list)
+    missed_since: str = ""  # when the oldest change the webhook never delivered was made
 
 
 def context_from(env: Mapping[str, str], now: datetime) -> Context:
@@ -233,4 +234,20 @@ def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
         result = settle(cfg, tracker, issue, ctx, reconciled=True)
         if result.outcome in ("applied", "reverted"):
             report.results.append(result)
+            report.missed_since = min(filter(None, (report.missed_since, issue.updated_at)))
     return report
+
+
+def missed_events_notice(report: ReconcileReport) -> str | None:
+    """Repairs mean the webhook did not deliver. A Developer token cannot list hooks, so
+    `webhook_problems` may be empty although GitLab disabled the hook: say so plainly."""
+    missed = [r for r in report.results if r.outcome in ("applied", "reverted")]
+    if not missed or report.webhook_problems:
+        return None
+    since = f" since {report.missed_since[:16].replace('T', ' ')} UTC" \
+        if report.missed_since else ""
+    count = f"{len(missed)} review event{'' if len(missed) == 1 else 's'}"
+    return (f"{count}{since} never reached the pipeline (repaired now): GitLab may have "
+            "disabled the issue webhook after failed deliveries. Check it at Settings > "
+            "Webhooks (Maintainers only; a Developer token cannot see it): Test > Issue events "
+            "re-enables it, or run `match-staging bootstrap` with a Maintainer's token")

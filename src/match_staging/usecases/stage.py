@@ -24,10 +24,11 @@ from match_staging.model import IssueDraft, IssueRef, Match, State
 from match_staging.trackers.base import Tracker, Upload
 from match_staging.usecases.notify import NotifyReport, deliver
 
-DESCRIPTION_MAXLEN = 1_048_576  # GitLab: description is too long (maximum is 1048576)
-SHOWN_MAXLEN = 40_000           # draft and notes shown when the full text does not fit
-CELL_MAXLEN = 200               # and each score-breakdown cell
-
+DESCRIPTION_MAXBYTES = 1_048_576  # GitLab counts bytes: Issuable, `bytesize: { maximum: }`
+# What is shown of the draft and notes (each, in UTF-8 bytes) and of each score-breakdown
+# cell (characters) when the full text does not fit; tried in turn until the issue fits.
+# The notice marker always keeps the full match, which is what `send` uses.
+SHORTENED = ((40_000, 200), (10_000, 100), (2_000, 50), (500, 20))
 
 @dataclass
 class StageReport:
@@ -57,20 +58,22 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
     links = [render.link(u.url, u.name) for u in uploads]
     description = render.render("issue.md.j2", cfg.staging.templates_dir, m=match,
                                 marker=marker, attachments=links, shortened=False)
-    if len(description) > DESCRIPTION_MAXLEN:
-        # Escaping can make a schema-valid text several times longer: show less of it
+    for shown_bytes, cell in SHORTENED:
+        if _size(description) <= DESCRIPTION_MAXBYTES:
+            break
+        # Escaping and multi-byte text (umlauts: 2 bytes, emoji: 4) can make a schema-valid
+        # match larger than GitLab takes: show less of it
         rows = tuple(dataclasses.replace(
-            r, requirement=render.truncate(r.requirement, CELL_MAXLEN),
-            comment=render.truncate(r.comment, CELL_MAXLEN) if r.comment else None)
+            r, requirement=render.truncate(r.requirement, cell),
+            comment=render.truncate(r.comment, cell) if r.comment else None)
             for r in match.requirements)
-        shown = dataclasses.replace(match, draft=render.truncate(match.draft, SHOWN_MAXLEN),
-                                    notes=render.truncate(match.notes, SHOWN_MAXLEN),
-                                    requirements=rows)
+        shown = dataclasses.replace(match, draft=_cut(match.draft, shown_bytes),
+                                    notes=_cut(match.notes, shown_bytes), requirements=rows)
         description = render.render("issue.md.j2", cfg.staging.templates_dir, m=shown,
                                     marker=marker, attachments=links, shortened=True)
-    if len(description) > DESCRIPTION_MAXLEN:
-        raise InputError(match.source, f"the issue would be {len(description):,} characters, "
-                         f"more than GitLab's {DESCRIPTION_MAXLEN:,}: shorten the draft",
+    if _size(description) > DESCRIPTION_MAXBYTES:
+        raise InputError(match.source, f"the issue would be {_size(description):,} bytes, "
+                         f"more than GitLab's {DESCRIPTION_MAXBYTES:,}: shorten the draft",
                          match=match.label)
     todo = cfg.notification.channels.gitlab_todo
     assignee = todo.assignee_id if todo.enabled else None
@@ -83,6 +86,20 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
         keys=match.keys,
         assignee_ids=(assignee,) if assignee else (),
     )
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _cut(text: str | None, max_bytes: int) -> str | None:
+    """At most `max_bytes` of UTF-8, cut at a character boundary, "…" when cut."""
+    if text is None or _size(text) <= max_bytes:
+        return text
+    if max_bytes <= 0:
+        return ""
+    kept = text.encode("utf-8")[: max_bytes - 3].decode("utf-8", "ignore")
+    return kept.rstrip() + "…"
 
 
 def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
