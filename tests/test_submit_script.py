@@ -40,7 +40,7 @@ class Received:
     def document(self) -> str:
         """The match document sent, decoded from its base64 input or variable."""
         holder = self.body.get("inputs") or self.body.get("variables") or {}
-        encoded = holder.get("matches_b64") or holder.get("MATCHES_JSON_B64")
+        encoded = str(holder.get("matches_b64") or holder.get("MATCHES_JSON_B64") or "")
         return base64.b64decode(encoded, validate=True).decode("utf-8")
 
 
