@@ -5,6 +5,8 @@ tool's own ones included; on GitLab.com Free each costs CI minutes).
 
 Exit 0 with one line saying why: not ours (the bot's own change, a note or any event that is
 not an issue event, an issue without the job-match label, an event without a label change).
+Exit 4: a trigger-API call whose inputs (a match document) an older GitLab ignored: the job
+stages it (`match-staging stage` reads the document from the payload).
 Exit 3 with one line: it may be ours, the job goes on to install the tool and run
 `match-staging transition`, which checks everything again against GitLab. These are the
 checks of `usecases/review.parse_event`, nothing more: when in doubt, go on.
@@ -28,7 +30,7 @@ MAX_PAYLOAD_BYTES = 8 * 1024 * 1024  # a description may be 1 MiB: GitLab's even
 CONFIG = "config/notification-channels.yml"  # the repository's file (MATCH_STAGING_CONFIG
 # is ignored in CI by the tool, so here too)
 DEFAULT_MATCH_LABEL = "job-match"
-NOT_OURS, MAYBE_OURS = 0, 3
+NOT_OURS, MAYBE_OURS, A_DOCUMENT = 0, 3, 4
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -80,11 +82,23 @@ def titles(labels: Any) -> set[str]:
     return {str(lb["title"]) for lb in labels if isinstance(lb, dict) and "title" in lb}
 
 
+def carries_document(payload: dict[str, Any]) -> bool:
+    """A trigger-API body (GitLab hands it over as TRIGGER_PAYLOAD, unexpanded) whose
+    inputs hold a match document: GitLab before 17.10 ignores `inputs`, so the pipeline ran
+    with the defaults and reached this job instead of `stage`."""
+    inputs = payload.get("inputs")
+    return isinstance(inputs, dict) and isinstance(inputs.get("matches_b64"), str) \
+        and bool(inputs["matches_b64"].strip())
+
+
 def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
     """(exit code, reason) for one parsed payload."""
     if not isinstance(payload, dict):
         return NOT_OURS, "the payload is not a JSON object"
     kind = payload.get("object_kind")
+    if kind is None and carries_document(payload):
+        return A_DOCUMENT, ("a trigger call with a match document in its inputs (an instance "
+                            "without pipeline inputs ignored them): staging it")
     if kind != "issue":
         if isinstance(kind, str):
             return NOT_OURS, f"a {clean(kind, 40)} event: only issue events change a match"
@@ -127,7 +141,7 @@ def main() -> int:
     try:
         payload = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
-        print("prefilter: the payload is not JSON, left to the full check")
+        print("prefilter: the payload is not JSON (or nested too deep), left to the full check")
         return MAYBE_OURS
     bot, match_label = settings()
     code, reason = decide(payload, bot, match_label)

@@ -643,3 +643,20 @@ def test_a_hostile_payload_is_printed_clean_and_left_to_the_full_check(
         CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=str(deep)))
     assert "Traceback" not in run.output
     assert "left to the full check" in run.output
+
+
+def test_inputs_an_older_gitlab_ignored_are_staged_from_the_trigger_payload(
+        repo: Path, world: World) -> None:
+    """Before 17.10 GitLab ignores `inputs`: the trigger call's pipeline runs with the
+    defaults (so `transition`), and TRIGGER_PAYLOAD, raw, holds the inputs."""
+    body = {"ref": "main", "inputs": {"job": "stage",
+                                      "matches_b64": b64(json.dumps([hostile_match()]))}}
+    run = gitlab_ci_local(repo, variables=world.variables(
+        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, body)))
+    assert run.code == 0, run.output
+    assert run.passed() == ["transition"]
+    assert "a trigger call with a match document in its inputs" in run.output
+    (issue,) = world.gitlab.issues.values()
+    shown = re.sub(r"\\(.)", r"\1", issue["description"])
+    assert all(piece in shown for piece in PIECES)
+    assert "1 staged" in run.artifact("transition")
