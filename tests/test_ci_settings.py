@@ -140,3 +140,19 @@ def test_prefilter_takes_no_bot_name_from_an_interpolated_value(tmp_path: Path) 
 def test_prefilter_bounds_the_payload(tmp_path: Path) -> None:
     code, out = prefilter(tmp_path, " " * (8 * 1024 * 1024 + 1))
     assert code == 3 and "over 8,388,608 bytes" in out
+
+
+def test_in_ci_matches_file_reads_only_the_checkout(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "credentials.json"
+    secret.write_text('{"refresh_token": "1//secret"}', encoding="utf-8")
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "m.json").write_text("[]", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "repo")
+    for name in (str(secret), "../credentials.json"):
+        (error,) = matches.documents_from([], {"CI": "true", "MATCHES_FILE": name}, "x")
+        assert isinstance(error, InputError) and "only a file of the repository" in str(error)
+        (doc,) = matches.documents_from([], {"MATCHES_FILE": name}, "x")  # locally: any file
+        assert isinstance(doc, matches.Document)
+    (doc,) = matches.documents_from([], {"CI": "true", "MATCHES_FILE": "m.json"}, "x")
+    assert isinstance(doc, matches.Document)

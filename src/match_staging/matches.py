@@ -109,10 +109,24 @@ def documents_from(paths: Iterable[str], env: Mapping[str, str],
                   f"or as {B64_VARIABLE} (scripts/submit-matches does)", file=sys.stderr)
         docs.append(Document("MATCHES_JSON", env["MATCHES_JSON"].encode("utf-8", "replace")))
     if env.get("MATCHES_FILE"):
-        docs.extend(_read_path(Path(env["MATCHES_FILE"]), explicit=True))
+        docs.extend(_matches_file(env["MATCHES_FILE"], env))
     if docs:
         return docs
     return list(_read_path(Path(inbox), explicit=False))
+
+
+def _matches_file(name: str, env: Mapping[str, str]) -> Iterator[Document | InputError]:
+    """MATCHES_FILE; in CI only a file of the checkout: a pipeline variable must not make
+    the job read (and quote in its errors) another file, a credentials file say."""
+    path = Path(name)
+    if env.get("CI", "").lower() == "true":
+        try:
+            path.resolve().relative_to(Path.cwd().resolve())
+        except (ValueError, OSError):
+            yield InputError("MATCHES_FILE", "in CI only a file of the repository is read "
+                             "(a relative path inside the checkout)")
+            return
+    yield from _read_path(path, explicit=True)
 
 
 def _from_base64(source: str, text: str) -> Document | InputError:
