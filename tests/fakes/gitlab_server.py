@@ -866,8 +866,15 @@ class FakeGitLab:
             if assignee["id"] != self.acting_user_id:  # except who assigned themselves
                 self._add_todo(issue, assignee["id"], "assigned")
         issue["updated_at"] = issue["created_at"]
+        self._set_confidential(issue, req)
         self._issue_hook(issue, "open")
         return _Resp(201, self._issue_view(issue))
+
+    # ---- confidential issues (helper "channels": the run-log issue is one) ----
+    def _set_confidential(self, issue: Json, req: _Req) -> None:
+        """POST /issues takes `confidential` (doc/api/issues.md, "New issue")."""
+        if req.value("confidential") is not None:
+            issue["confidential"] = _as_bool(req.value("confidential"))
 
     def _update_issue(self, req: _Req) -> _Resp:
         issue = self._issue(req)
@@ -929,6 +936,8 @@ class FakeGitLab:
         return changed or new_labels != sorted(old_labels)
 
     def _issue_hook(self, issue: Json, action: str) -> None:
+        if issue.get("confidential"):
+            return  # confidential_issue_hooks: bootstrap's webhook does not subscribe
         actor = self._user(self.acting_user_id)["username"]
         self.issue_hook_events.append(IssueHookEvent(issue["iid"], actor, action,
                                                      datetime.now(UTC)))

@@ -23,13 +23,15 @@ def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | No
             raise ConfigError(f"{' and '.join(missing)} not set (nor gitlab.url / "
                               "gitlab.project in the configuration, nor CI_SERVER_URL / "
                               "CI_PROJECT_ID)")
+        from match_staging import clock
         from match_staging.trackers.gitlab import GitLabTracker  # python-gitlab only when used
 
         return GitLabTracker(cfg.gitlab.url, token, cfg.gitlab.project,
                              timeout=cfg.gitlab.timeout,
                              creates_per_minute=cfg.gitlab.issue_creates_per_minute,
                              notes_per_minute=cfg.gitlab.notes_per_minute,
-                             writes_per_minute=cfg.gitlab.issue_writes_per_minute), None
+                             writes_per_minute=cfg.gitlab.issue_writes_per_minute,
+                             clock=lambda: clock.now(env)), None
     if env.get("CI") == "true":
         raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
                           "token (or a bot user's token) with api scope as a masked CI/CD "

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
 
@@ -15,6 +15,16 @@ from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
 class Upload:
     name: str
     url: str
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One record of the run log: what a run wants the next runs to know (a check's
+    watermark, which reminders went out), as opposed to what belongs to one issue."""
+
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime  # when the tracker stored it (GitLab's clock on GitLab), aware UTC
 
 
 class Tracker(Protocol):
@@ -66,3 +76,12 @@ class Tracker(Protocol):
 
     def add_note(self, iid: int, body: str) -> None:
         """Append a note (the audit trail). `body` must already be safe GitLab Markdown."""
+
+    def append_log(self, kind: str, data: dict[str, Any]) -> None:
+        """Add one record to the run log. `kind` is a short name such as "whatsapp-status"
+        (lower case, digits and '-'); `data` must be JSON-serialisable."""
+
+    def read_log(self, kind: str, limit: int = 20) -> list[LogRecord]:
+        """The latest records of `kind`, newest first, at most `limit`. Only records the
+        tool itself wrote count (on GitLab: notes by the bot user on the bot's own run-log
+        issue); anything else that looks like one is ignored."""

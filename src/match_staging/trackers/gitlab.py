@@ -25,7 +25,8 @@ from requests.adapters import HTTPAdapter
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
 from match_staging.render import parse_marker
-from match_staging.trackers.base import Upload
+from match_staging.trackers import ledger
+from match_staging.trackers.base import LogRecord, Upload
 
 PER_PAGE = 100           # GitLab's maximum page size
 CREATE_ATTEMPTS = 2        # one retry, after a pause and a lookup
@@ -117,10 +118,14 @@ class GitLabTracker:
 
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep, creates_per_minute: int = 200,
-                 notes_per_minute: int = 60, writes_per_minute: int = 0) -> None:
+                 notes_per_minute: int = 60, writes_per_minute: int = 0,
+                 clock: Callable[[], datetime] | None = None) -> None:
         # lazy: no request until the first real call (economy)
         self._project, self._counter = connect(url, token, project, timeout)
         self._sleep = sleep
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
+        self._ledger_iid: int | None = None            # the run-log issue, once found
         self.create_pace = Pace(creates_per_minute, sleep)
         self.note_pace = Pace(notes_per_minute, sleep)
         self.write_pace = Pace(writes_per_minute, sleep)  # each write starts a pipeline
@@ -325,6 +330,98 @@ class GitLabTracker:
         latest = issue.notes.list(sort="desc", order_by="created_at", per_page=20,
                                   get_all=False, iterator=False)
         return any(str(n.attributes.get("body", "")).strip() == body.strip() for n in latest)
+
+    # --- the run log (BRIEF "Shared design decisions" 3; trackers/ledger.py) -----------
+
+    @_translate("read the token's user")
+    def bot_user(self) -> tuple[int, str]:
+        """(id, username) of the token's user, the bot: `GET /user`, once per run."""
+        if self._bot_user is None:
+            user = self._project.manager.gitlab.http_get("/user")
+            if not isinstance(user, dict):
+                raise TrackerError("GitLab could not read the token's user: no user in "
+                                   "the answer")
+            self._bot_user = (int(user["id"]), str(user.get("username", "")))
+        return self._bot_user
+
+    def append_log(self, kind: str, data: dict[str, Any]) -> None:
+        """One note by the bot on the run-log issue, which the first record creates."""
+        body = ledger.note_body(kind, data, self._clock())  # checks kind and data first
+        iid = self._find_ledger()
+        if iid is None:
+            iid = self._create_ledger()
+        self.add_note(iid, body)  # looks before writing again after a lost answer
+
+    @_translate("read the run log")
+    def read_log(self, kind: str, limit: int = 20) -> list[LogRecord]:
+        """Newest first, from one page of the run-log issue's latest notes: only notes by
+        the bot count, so a copy of a record posted by anyone else changes nothing.
+        Costs the bot lookup and the ledger lookup (both once per run) and one request."""
+        ledger.check_kind(kind)
+        iid = self._find_ledger()
+        if iid is None or limit <= 0:
+            return []
+        bot_id, _ = self.bot_user()
+        notes = self._project.issues.get(iid, lazy=True).notes.list(
+            sort="desc", order_by="created_at", per_page=PER_PAGE, get_all=False,
+            iterator=False)
+        found: list[LogRecord] = []
+        for note in notes:
+            attrs = note.attributes
+            author = attrs.get("author") or {}
+            if attrs.get("system") or int(author.get("id") or 0) != bot_id:
+                continue
+            when = ledger.parse_time(attrs.get("created_at"), datetime.now(UTC))
+            record = ledger.parse_note(str(attrs.get("body") or ""), when)
+            if record is not None and record.kind == kind:
+                found.append(record)
+        found.sort(key=lambda r: r.created_at, reverse=True)
+        return found[:limit]
+
+    @_translate("look up the run-log issue")
+    def _find_ledger(self, *, again: bool = False) -> int | None:
+        """The oldest issue the bot created with the ledger label and title. Issues by
+        anyone else are ignored, however they are labelled; so are bot issues somebody
+        labelled (a match issue keeps its own title)."""
+        if self._ledger_iid is not None and not again:
+            return self._ledger_iid
+        bot_id, _ = self.bot_user()
+        issues = self._project.issues.list(labels=[ledger.LABEL], author_id=bot_id,
+                                           state="all", order_by="created_at", sort="asc",
+                                           per_page=20, get_all=False, iterator=False)
+        for issue in issues:
+            attrs = issue.attributes
+            if (int((attrs.get("author") or {}).get("id") or 0) == bot_id
+                    and attrs.get("title") == ledger.TITLE):
+                self._ledger_iid = int(attrs["iid"])
+                return self._ledger_iid
+        return None
+
+    def _create_ledger(self) -> int:
+        """Created on the first write, once per project. Creating it fires one issue event,
+        but a confidential issue fires the `confidential_issues_events` hooks, not the
+        `issues_events` ones (gitlabhq app/services/issues/base_service.rb,
+        execute_hooks), and bootstrap subscribes the trigger webhook to the latter only:
+        no pipeline. Its notes likewise fire `confidential_note_events`, also off."""
+        try:
+            return self._post_ledger()
+        except TrackerError as exc:
+            if not exc.transient:
+                raise
+            # The create may have happened before the connection broke: look first.
+            self._sleep(RETRY_PAUSE_SECONDS)
+            found = self._find_ledger(again=True)
+            return found if found is not None else self._post_ledger()
+
+    @_translate("create the run-log issue")
+    def _post_ledger(self) -> int:
+        self.create_pace()
+        self.write_pace()
+        issue = self._project.issues.create({"title": ledger.TITLE,
+                                             "description": ledger.DESCRIPTION,
+                                             "labels": ledger.LABEL, "confidential": True})
+        self._ledger_iid = int(issue.attributes["iid"])
+        return self._ledger_iid
 
     @classmethod
     def _ref(cls, issue: Any) -> IssueRef:

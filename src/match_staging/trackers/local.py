@@ -16,9 +16,11 @@ from typing import Any, cast
 
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec
-from match_staging.trackers.base import Upload
+from match_staging.trackers import ledger
+from match_staging.trackers.base import LogRecord, Upload
 
 FORMAT_VERSION = 1
+MAX_LOG_RECORDS = 1000  # the oldest records go first; readers want the latest few
 
 
 class LocalTracker:
@@ -149,6 +151,22 @@ class LocalTracker:
         issue = self._issue(iid)
         issue["notes"].append({"body": body, "created_at": self._now()})
         self._touch(issue)
+
+    def append_log(self, kind: str, data: dict[str, Any]) -> None:
+        """The run log is a JSON list in the state file, oldest first."""
+        ledger.check_kind(kind)
+        record = {"kind": kind, "data": json.loads(json.dumps(data)), "created_at": self._now()}
+        log = self._data.setdefault("log", [])
+        log.append(record)
+        del log[:-MAX_LOG_RECORDS]
+        self._save()
+
+    def read_log(self, kind: str, limit: int = 20) -> list[LogRecord]:
+        ledger.check_kind(kind)
+        found = [LogRecord(kind=r["kind"], data=dict(r["data"]),
+                           created_at=ledger.parse_time(r["created_at"], datetime.now(UTC)))
+                 for r in reversed(self._data.get("log", [])) if r.get("kind") == kind]
+        return found[:max(limit, 0)]
 
     def _issue(self, iid: int) -> dict[str, Any]:
         for issue in self._data["issues"]:

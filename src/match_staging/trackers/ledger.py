@@ -1,0 +1,76 @@
+"""The run log ("ledger") as GitLab stores it: one confidential issue the bot created, and
+one note by the bot per record. A record is a machine-readable marker (base64 JSON inside an
+HTML comment, as in notices.py, so no text in it can close the comment or become Markdown)
+plus one line for people. Pure functions; the requests are in trackers/gitlab.py."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from match_staging.trackers.base import LogRecord
+
+# A plain label: scoped labels (`a::b`) are a Premium feature, so `match-staging::ledger`
+# would be an ordinary label on Free anyway, and confusing on Premium.
+LABEL = "match-staging-ledger"
+TITLE = "match-staging run log"
+DESCRIPTION = (
+    "<!-- match-staging v1 ledger -->\n"
+    "The run log of match-staging: what one run tells the next (which WhatsApp failures were "
+    "reported, when reminders went out). Each record is a comment by this bot; comments by "
+    "anyone else are ignored, so are edits to this text. Please leave this issue open and "
+    "unchanged; it is confidential because the records are of no interest to anyone.\n"
+)
+KIND = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_MARKER = re.compile(r"^<!-- match-staging v1 log: ([A-Za-z0-9+/=]+) -->$", re.MULTILINE)
+
+
+def check_kind(kind: str) -> str:
+    if not KIND.fullmatch(kind):
+        raise ValueError(f"run-log kind must be lower case letters, digits and '-': {kind!r}")
+    return kind
+
+
+def note_body(kind: str, data: dict[str, Any], at: datetime) -> str:
+    """One record as a note: the marker, then a line a person can read."""
+    stamp = at.astimezone(UTC).isoformat(timespec="seconds")
+    record = {"kind": check_kind(kind), "at": stamp, "data": data}
+    encoded = base64.b64encode(json.dumps(record, ensure_ascii=False,
+                                          sort_keys=True).encode()).decode()
+    return (f"<!-- match-staging v1 log: {encoded} -->\n"
+            f"match-staging run log: `{kind}` record of {stamp}")
+
+
+def parse_note(body: str, fallback: datetime) -> LogRecord | None:
+    """The record in a note's body; None when it holds none or a malformed one.
+    `fallback` (the note's own time) stands in for a record without its time."""
+    found = _MARKER.search(body or "")
+    if not found:
+        return None
+    try:
+        record = json.loads(base64.b64decode(found.group(1), validate=True))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(record, dict):
+        return None
+    kind, data = record.get("kind"), record.get("data")
+    if not isinstance(kind, str) or not isinstance(data, dict):
+        return None
+    return LogRecord(kind=kind, data=data, created_at=parse_time(record.get("at"), fallback))
+
+
+def parse_time(value: Any, fallback: datetime) -> datetime:
+    """An ISO 8601 time (GitLab's `...Z` included) as an aware UTC datetime."""
+    if not isinstance(value, str) or not value:
+        return fallback
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return fallback
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
