@@ -59,7 +59,7 @@ def _repo(repo: Path) -> Path:
 
 def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
-    assert report.ok and report.applied == 20
+    assert report.ok and report.applied == 17
 
     cfg = Config()
     for spec in label_specs(cfg.labels):
@@ -97,7 +97,7 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
             "(issue events)") in text
     assert 'create schedule "match-staging digest" (5 * * * * Europe/Vienna on main)' in text
     assert "create schedule variable MATCH_STAGING_JOB=digest" in text
-    assert report.summary() == (f"20 changes made, 0 up to date · {len(fake.requests)} "
+    assert report.summary() == (f"17 changes made, 0 up to date · {len(fake.requests)} "
                                 "GitLab requests")
     assert fake.triggers[0]["token"] not in text
     assert report.secrets == [fake.triggers[0]["token"]]
@@ -150,13 +150,13 @@ def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitL
     assert writes(fake) == []
     assert (fake.labels, fake.boards, fake.triggers, fake.hooks, fake.schedules) == (
         {}, [], [], [], [])
-    assert dry.applied == 0 and len(dry.changes) == 20
-    assert dry.summary().startswith("dry run: 20 changes would be made, 0 up to date; "
+    assert dry.applied == 0 and len(dry.changes) == 17
+    assert dry.summary().startswith("dry run: 17 changes would be made, 0 up to date; "
                                     "nothing was changed")
 
     real = bootstrap(fake)
     assert dry.lines() == real.lines()
-    assert real.applied == 20
+    assert real.applied == 17
 
 
 def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(
@@ -182,7 +182,7 @@ def test_a_drifted_label_colour_gets_one_update(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
     assert writes(fake) == ["PUT /api/v4/projects/1/labels"]  # name in the body
     assert "update label job-match (color #ff0000 -> #6699cc)" in report.lines()
-    assert report.summary().startswith("1 change made, 15 up to date")
+    assert report.summary().startswith("1 change made, 12 up to date")
     assert fake.labels["job-match"]["color"] == "#6699cc"
 
 
@@ -330,7 +330,7 @@ def test_a_trigger_of_another_user_stops_before_any_change(fake: FakeGitLab) -> 
 def test_a_failed_change_stops_the_run_and_the_next_run_finishes(fake: FakeGitLab) -> None:
     fake.fail_next("POST", r"/hooks$", status=422)
     report = bootstrap(fake)
-    assert not report.ok and report.applied == 17
+    assert not report.ok and report.applied == 14
     token = fake.triggers[0]["token"]
     text = printed(report)
     assert token not in text
@@ -338,7 +338,7 @@ def test_a_failed_change_stops_the_run_and_the_next_run_finishes(fake: FakeGitLa
         f"failed hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=***: "
         "GitLab could not create the webhook: 422")
     assert "Outbound requests" in report.lines()[-1]  # the self-managed local-network hint
-    assert report.summary().startswith("stopped after 17 of 20 changes")
+    assert report.summary().startswith("stopped after 14 of 17 changes")
     assert fake.hooks == [] and fake.schedules == []
 
     fake.reset_log()

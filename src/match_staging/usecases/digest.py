@@ -112,9 +112,7 @@ def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
         return  # nothing went out: the next run tries again
     iids = sorted(ref.iid for ref in due)
     try:
-        tracker.append_log(REMINDER_KIND, {"iids": iids, "channels": sent_on},
-                           summary=f"Reminder sent on {', '.join(sent_on)} for "
-                                   + " ".join(f"#{i}" for i in iids))
+        tracker.append_log(REMINDER_KIND, {"iids": iids, "channels": sent_on})
         report.reminded = iids
     except TrackerError as exc:
         report.errors.append(f"reminder sent but not recorded ({exc}): the next run may "

@@ -55,7 +55,7 @@ def read_queue(tracker: Tracker) -> delivery.Queue | None:
 
 
 def write_queue(tracker: Tracker, queue: delivery.Queue) -> None:
-    tracker.append_log(delivery.LOG_KIND, queue.to_data(), summary=delivery.summary(queue))
+    tracker.append_log(delivery.LOG_KIND, queue.to_data())
 
 
 def deliver(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
@@ -85,11 +85,11 @@ def deliver(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
         todo = [known[i] for i in owed[channel.name]]
         for payload in payloads(cfg, kind, cycle_id, todo) if todo else []:
             result = channel.send(payload)
-            iids = tuple(n.iid for n in payload.matches)
-            (report.delivered if result.ok else report.failed).append((result, iids))
+            sent = tuple(n.iid for n in payload.matches)
+            (report.delivered if result.ok else report.failed).append((result, sent))
             # No answer after the message left: it may have arrived. Sending it again
             # could repeat it, so it is done; a reminder follows if nobody reviews.
-            queue.finish(channel.name, iids, retry=not (result.ok or result.maybe_delivered))
+            queue.finish(channel.name, sent, retry=not (result.ok or result.maybe_delivered))
     _record(tracker, queue, report, "the outcome could not be written: the next run reports "
             "these messages as maybe delivered and never sends them again")
     return report
