@@ -38,3 +38,30 @@ def write(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+def owed(gitlab: Any) -> list[tuple[int, str]]:
+    """(iid, channel) pairs the newest delivery queue in a fake GitLab's run log still owes:
+    what the next `stage` or `digest` will announce."""
+    from datetime import UTC, datetime
+
+    from match_staging.delivery import LOG_KIND, Queue
+    from match_staging.trackers import ledger
+
+    newest = None
+    for notes in gitlab.notes.values():
+        for note in notes:
+            if note["author"]["username"] != "bot" or note.get("system"):
+                continue
+            record = ledger.parse_note(note["body"], datetime.now(UTC))
+            if record is not None and record.kind == LOG_KIND:
+                newest = record
+    if newest is None:
+        return []
+    queue = Queue.from_data(newest.data)
+    return sorted((iid, channel) for channel, iids in queue.pending.items() for iid in iids)
+
+
+def job_matches(gitlab: Any) -> dict[int, Any]:
+    """The fake's staged issues (without the run-log issue)."""
+    return {iid: i for iid, i in gitlab.issues.items() if "job-match" in i["labels"]}

@@ -59,7 +59,7 @@ def _repo(repo: Path) -> Path:
 
 def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
-    assert report.ok and report.applied == 20
+    assert report.ok and report.applied == 16
 
     cfg = Config()
     for spec in label_specs(cfg.labels):
@@ -85,8 +85,7 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
         == {"description": "match-staging digest", "cron": "5 * * * *",
             "cron_timezone": "Europe/Vienna",  # the quiet-hours zone of the shipped config
             "ref": "main", "active": True}
-    assert [(v["key"], v["value"]) for v in schedule["variables"]] == [
-        ("MATCH_STAGING_JOB", "digest")]
+    assert schedule["variables"] == []  # a schedule pipeline runs digest: no variable needed
 
     text = printed(report)
     assert "create label job-match/pending (#f0ad4e)" in text
@@ -96,8 +95,7 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
     assert (f"create hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
             "(issue events)") in text
     assert 'create schedule "match-staging digest" (5 * * * * Europe/Vienna on main)' in text
-    assert "create schedule variable MATCH_STAGING_JOB=digest" in text
-    assert report.summary() == (f"20 changes made, 0 up to date · {len(fake.requests)} "
+    assert report.summary() == (f"16 changes made, 0 up to date · {len(fake.requests)} "
                                 "GitLab requests")
     assert fake.triggers[0]["token"] not in text
     assert report.secrets == [fake.triggers[0]["token"]]
@@ -142,7 +140,7 @@ def test_second_run_changes_nothing_and_writes_nothing(fake: FakeGitLab) -> None
     assert 'ok     board "Job matches"' in report.lines()
     assert report.summary() == (f"nothing to change: the project is set up · "
                                 f"{len(fake.requests)} GitLab requests")
-    assert len(fake.requests) == 7  # the project, five listings and the schedule's variables
+    assert len(fake.requests) == 6  # the project and five listings
 
 
 def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitLab) -> None:
@@ -150,13 +148,13 @@ def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitL
     assert writes(fake) == []
     assert (fake.labels, fake.boards, fake.triggers, fake.hooks, fake.schedules) == (
         {}, [], [], [], [])
-    assert dry.applied == 0 and len(dry.changes) == 20
-    assert dry.summary().startswith("dry run: 20 changes would be made, 0 up to date; "
+    assert dry.applied == 0 and len(dry.changes) == 16
+    assert dry.summary().startswith("dry run: 16 changes would be made, 0 up to date; "
                                     "nothing was changed")
 
     real = bootstrap(fake)
     assert dry.lines() == real.lines()
-    assert real.applied == 20
+    assert real.applied == 16
 
 
 def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(
@@ -182,7 +180,7 @@ def test_a_drifted_label_colour_gets_one_update(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
     assert writes(fake) == ["PUT /api/v4/projects/1/labels"]  # name in the body
     assert "update label job-match (color #ff0000 -> #6699cc)" in report.lines()
-    assert report.summary().startswith("1 change made, 15 up to date")
+    assert report.summary().startswith("1 change made, 11 up to date")
     assert fake.labels["job-match"]["color"] == "#6699cc"
 
 
@@ -232,7 +230,6 @@ def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
     bootstrap(fake)
     fake.hooks[0].update(push_events=True, note_events=True)
     fake.schedules[0].update(cron="0 0 * * *", active=False)
-    fake.schedules[0]["variables"][0]["value"] = "stage"
     fake.reset_log()
     report = bootstrap(fake)
     assert [a.line() for a in report.changes] == [
@@ -240,13 +237,11 @@ def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
         "(note_events true -> false, push_events true -> false)",
         'update schedule "match-staging digest" (cron 0 0 * * * -> 5 * * * *, '
         "active false -> true)",
-        "update schedule variable MATCH_STAGING_JOB=digest (was 'stage')",
     ]
     hook, schedule = fake.hooks[0], fake.schedules[0]
     assert (hook["push_events"], hook["note_events"], hook["issues_events"]) == (
         False, False, True)
     assert (schedule["cron"], schedule["active"]) == ("5 * * * *", True)
-    assert schedule["variables"][0]["value"] == "digest"
     assert len(fake.hooks) == len(fake.schedules) == 1
 
 
@@ -334,7 +329,7 @@ def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(
         fake: FakeGitLab) -> None:
     fake.fail_next("POST", r"/hooks$", status=422)
     report = bootstrap(fake)
-    assert not report.ok and report.applied == 19
+    assert not report.ok and report.applied == 15
     token = fake.triggers[0]["token"]
     text = printed(report)
     assert token not in text
@@ -343,7 +338,7 @@ def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(
         f"failed hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=***: "
         "GitLab could not create the webhook: 422")
     assert "Outbound requests" in failed[0]  # the self-managed local-network hint
-    assert report.summary().startswith("19 of 20 changes made, 1 failed")
+    assert report.summary().startswith("15 of 16 changes made, 1 failed")
     assert fake.hooks == [] and len(fake.schedules) == 1  # the schedule was still made
 
     fake.reset_log()

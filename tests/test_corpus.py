@@ -32,6 +32,8 @@ from match_staging import config
 from match_staging.cli import main
 from match_staging.labels import label_specs
 from match_staging.resources import templates_dir
+from match_staging.trackers import ledger
+from tests.conftest import job_matches
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -49,7 +51,7 @@ KNOWN_PRODUCT_BUGS: dict[str, str] = {}
 
 STATE_LABELS = ("job-match", "job-match/pending")
 SCORE_LABELS = ("match-score/high", "match-score/medium", "match-score/low")
-TOOL_LABELS = {spec.name for spec in label_specs(config.Labels())}
+TOOL_LABELS = {spec.name for spec in label_specs(config.Labels())} | {ledger.LABEL}
 TEMPLATE_HEADINGS = {line.strip() for line in (templates_dir() / "issue.md.j2").read_text(
     encoding="utf-8").splitlines() if line.startswith("#")}
 OUTPUT_LINE = re.compile(r"^(staged|existing|repeated|below|rejected|failed|notified|deferred"
@@ -224,7 +226,7 @@ def gitlab_problems(world: World) -> list[str]:
     foreign = set(fake.labels) - TOOL_LABELS
     if foreign:
         problems.append(f"labels the tool does not own were created: {sorted(foreign)}")
-    for iid, issue in fake.issues.items():
+    for iid, issue in job_matches(fake).items():
         where = f"issue #{iid}"
         if issue.get("_mentions"):
             problems.append(f"{where} mentions {issue['_mentions']}")
@@ -380,15 +382,15 @@ def test_corpus_file(name: str, repo: Path, world: World, capsys: pytest.Capture
     wanted_code = 1 if "rejected" in expected else 0
     if run.code != wanted_code:
         problems.append(f"exit code {run.code}, expected {wanted_code}")
-    if len(world.gitlab.issues) != staged:
-        problems.append(f"{len(world.gitlab.issues)} issues created, expected {staged}")
+    if len(job_matches(world.gitlab)) != staged:
+        problems.append(f"{len(job_matches(world.gitlab))} issues created, expected {staged}")
     counts = {"staged": staged, "repeated": expected.get("repeated", 0),
               "below threshold": expected.get("below", 0)}
     for what, number in counts.items():
         if f" {number} {what}" not in f" {run.summary}":
             problems.append(f"summary does not say '{number} {what}': {run.summary!r}")
     if "title_length" in expected:
-        lengths = [len(str(i["title"])) for i in world.gitlab.issues.values()]
+        lengths = [len(str(i["title"])) for i in job_matches(world.gitlab).values()]
         if lengths != [expected["title_length"]] * staged:
             problems.append(f"title lengths {lengths}, expected {expected['title_length']}")
     if "uploads" in expected and len(world.gitlab.uploads) != expected["uploads"]:
@@ -400,11 +402,11 @@ def test_corpus_file(name: str, repo: Path, world: World, capsys: pytest.Capture
     problems += gitlab_problems(world) + slack_problems(world) + email_problems(world)
 
     # One issue per match, ever: the same file again creates and sends nothing.
-    issues, posts, mails = len(world.gitlab.issues), len(world.slack.posts), len(
+    issues, posts, mails = len(job_matches(world.gitlab)), len(world.slack.posts), len(
         world.smtp.messages)
     again = stage(world, name, capsys)
     problems += [f"second run: {p}" for p in output_problems(again)]
-    if (len(world.gitlab.issues), len(world.slack.posts), len(world.smtp.messages)) != (
+    if (len(job_matches(world.gitlab)), len(world.slack.posts), len(world.smtp.messages)) != (
             issues, posts, mails):
         problems.append("the second run created an issue or sent a message again")
     if again.code != wanted_code or f"0 staged, {staged} already staged" not in again.summary:

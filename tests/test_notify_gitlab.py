@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from match_staging.cli import main
-from tests.conftest import match, write
+from tests.conftest import job_matches, match, owed, write
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -71,6 +71,11 @@ def queue_labels(world: World) -> list[str]:
                   if "notify" in lb)
 
 
+def tool_events(world: World) -> list[tuple[int, str]]:
+    """Issue Hook events the tool caused (each one a pipeline on the webhook)."""
+    return [(e.iid, e.action) for e in world.gitlab.issue_hook_events if e.actor == "bot"]
+
+
 def test_stage_notifies_every_channel_once(repo: Path, world: World,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(world, "stage", capsys=capsys)
@@ -82,9 +87,11 @@ def test_stage_notifies_every_channel_once(repo: Path, world: World,
     assert mail["To"] == "wolfram.laube@blauweiss-edv.at"
     assert "🎯 *5 neue Job-Matches*" in world.slack.posts[0]["blocks"][0]["text"]["text"]
     assert "notified  slack     #1 #2 #3 #4 #5  ok" in out
-    assert queue_labels(world) == []
-    # 1 label listing + 11 label creates + 1 upload + 5 creates + 5 label updates
-    assert len(world.gitlab.requests) == 23
+    assert queue_labels(world) == [] and owed(world.gitlab) == []
+    # 1 label listing + 8 label creates + 1 upload + 5 creates; the delivery queue: the bot,
+    # the run-log issue (looked up, not found, created: once per project), 2 records
+    assert len(world.gitlab.requests) == 21
+    assert tool_events(world) == [(i, "open") for i in range(1, 6)]  # one pipeline a match
 
     code, out = run(world, "stage", capsys=capsys)
     assert code == 0
@@ -100,12 +107,13 @@ def test_failed_channel_is_retried_without_repeating_the_others(
     assert "failed    slack     #1 #2 #3 #4 #5  Slack answered HTTP 500 internal_error " \
            "(retried by the next run)" in out
     assert len(world.smtp.messages) == 1 and world.slack.posts == []
-    assert queue_labels(world) == ["job-match/notify-slack"] * 5
+    assert owed(world.gitlab) == [(i, "slack") for i in range(1, 6)]
 
     code, out = run(world, "digest", capsys=capsys)
     assert code == 0, out
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
-    assert queue_labels(world) == []
+    assert owed(world.gitlab) == []
+    assert tool_events(world) == [(i, "open") for i in range(1, 6)]
 
 
 def test_quiet_hours_defer_until_digest_after_the_window(
@@ -113,8 +121,9 @@ def test_quiet_hours_defer_until_digest_after_the_window(
     code, out = run(world, "stage", now=NIGHT, capsys=capsys)
     assert code == 0
     assert "deferred  #1 #2 #3 #4 #5  quiet hours until 07:00 CET" in out
-    assert len(world.gitlab.issues) == 5  # issues are created anyway
+    assert len(job_matches(world.gitlab)) == 5  # issues are created anyway
     assert world.slack.posts == [] and world.smtp.messages == []
+    assert owed(world.gitlab) == [(i, c) for i in range(1, 6) for c in ("email", "slack")]
 
     code, out = run(world, "digest", now=NIGHT_LATER, capsys=capsys)
     assert code == 0
@@ -124,7 +133,7 @@ def test_quiet_hours_defer_until_digest_after_the_window(
     assert code == 0, out
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
     assert "Während der Ruhezeit" in world.plain(0)
-    assert queue_labels(world) == []
+    assert owed(world.gitlab) == []
 
     code, out = run(world, "digest", now=MORNING, capsys=capsys)
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
@@ -144,15 +153,23 @@ def test_reminder_once_a_day_for_matches_left_pending(
 
     code, out = run(world, "digest", now=DAY, capsys=capsys)
     assert code == 0, out
-    assert "reminded  #1 #3 #4 #5  (noted on each issue)" in out
+    assert "reminded  #1 #3 #4 #5  (recorded in the run log)" in out
     reminder = world.slack.posts[-1]["blocks"][0]["text"]["text"]
     assert reminder.startswith("🎯 *4 Job-Matches warten auf Review*")
     assert "Erinnerung" in str(world.smtp.messages[-1]["Subject"])
-    assert all(len(world.gitlab.notes.get(i, [])) == 1 for i in (1, 3, 4, 5))
+    # one record for the run, no note on any issue: GitLab would email each one's participants
+    assert all(not world.gitlab.notes.get(i) for i in range(1, 6))
+    assert tool_events(world) == [(i, "open") for i in range(1, 6)]
 
     posts = len(world.slack.posts)
     run(world, "digest", now="2026-02-08T18:00:00+01:00")
     assert len(world.slack.posts) == posts  # not again the same day
+
+    # a day later: again, except for the match somebody commented on in the meantime
+    world.gitlab.issues[3]["updated_at"] = "2026-02-09T09:00:00Z"
+    code, out = run(world, "digest", now="2026-02-09T14:31:00+01:00", capsys=capsys)
+    assert "reminded  #1 #4 #5  (recorded in the run log)" in out, out
+    assert len(world.slack.posts) == posts + 1
 
 
 def _world_run(world: World, *argv: str) -> None:
@@ -179,7 +196,7 @@ def test_exactly_once_whatever_gitlab_request_fails(repo: Path, fault: str,
             _world_run(world, "stage", "two.json")   # may fail part-way
             _world_run(world, "stage", "two.json")   # the CI retry
             _world_run(world, "digest")
-            assert len(gitlab.issues) == 2, f"request {k}"
-            for iid in gitlab.issues:
+            assert len(job_matches(gitlab)) == 2, f"request {k}"
+            for iid in job_matches(gitlab):
                 assert world.slack_mentions(iid) == 1, f"request {k}, #{iid} on Slack"
                 assert world.email_mentions(iid) == 1, f"request {k}, #{iid} by email"

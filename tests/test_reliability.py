@@ -30,7 +30,7 @@ import requests
 import responses
 
 from match_staging.cli import main
-from tests.conftest import match, write
+from tests.conftest import job_matches, match, owed, write
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -194,7 +194,7 @@ class World:
 
     def titles(self) -> dict[str, int]:
         found = {}
-        for iid, issue in self.gitlab.issues.items():
+        for iid, issue in job_matches(self.gitlab).items():
             parsed = ISSUE_TITLE.match(issue["title"])
             assert parsed, issue["title"]
             found[parsed.group(2)] = iid
@@ -202,7 +202,7 @@ class World:
 
     def scores(self) -> dict[int, float]:
         return {iid: float(ISSUE_TITLE.match(i["title"]).group(1))  # type: ignore[union-attr]
-                for iid, i in self.gitlab.issues.items()}
+                for iid, i in job_matches(self.gitlab).items()}
 
     def slack_batches(self) -> list[tuple[int, ...]]:
         return [tuple(int(i) for i in re.findall(r"/-/issues/(\d+)\|",
@@ -231,12 +231,11 @@ class World:
         return found
 
     def queued(self) -> list[tuple[int, str]]:
-        return sorted((iid, lb) for iid, issue in self.gitlab.issues.items()
-                      for lb in issue["labels"] if "/notify-" in lb)
+        return owed(self.gitlab)
 
     def assert_each_notified_once(self, matches: int, where: str) -> None:
         log = "\n".join(self.outputs)
-        iids = sorted(self.gitlab.issues)
+        iids = sorted(job_matches(self.gitlab))
         assert len(iids) == matches, f"{where}: {len(iids)} issues\n{log}"
         slack, mails = self.slack_batches(), self.email_batches()
         for channel, batches in (("slack", slack), ("email", mails)):
@@ -307,11 +306,17 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
         total = len(clean.gitlab.requests)
         clean.assert_each_notified_once(10, "clean run")
         assert len(clean.slack.posts) == (10 if per_match else 1)
-    # 1 label listing + 11 label creates + 1 upload + 10 creates + 10 queue-label removals
-    made = Counter(r.method + " " + re.sub(r"/\d+$", "/N", r.path.removeprefix(PROJECT))
+    # 1 label listing + 8 label creates + 1 upload + 10 creates; then the delivery queue: the
+    # bot (GET /user), the run-log issue (looked up twice: not there yet, then created), the
+    # queue before sending and after. No issue is written after its create.
+    made = Counter(r.method + " " + re.sub(r"/\d+(/|$)", r"/N\1",
+                                           r.path.removeprefix("/api/v4").removeprefix(
+                                               PROJECT.removeprefix("/api/v4")))
                    for r in clean.gitlab.requests)
-    assert made == {"GET /labels": 1, "POST /labels": 11, "POST /uploads": 1,
-                    "POST /issues": 10, "PUT /issues/N": 10}, made
+    assert made == {"GET /labels": 1, "POST /labels": 8, "POST /uploads": 1,
+                    "POST /issues": 11, "GET /user": 1, "GET /issues": 2,
+                    "POST /issues/N/notes": 2}, made
+    assert [e.action for e in clean.gitlab.issue_hook_events] == ["open"] * 10
 
     for k in range(total):
         with world(capsys, per_match=per_match) as w:
@@ -494,7 +499,7 @@ def test_failed_message_is_sent_by_digest_and_nothing_repeats(
             where = f"{channel} message {k} failed"
             assert code == 1, f"{where}\n{out}"
             assert re.search(rf"^failed    {channel} +#{k + 1}  ", out, re.MULTILINE), out
-            assert w.queued() == [(k + 1, f"job-match/notify-{channel}")], where
+            assert w.queued() == [(k + 1, channel)], where
             code, out = w.run("digest")
             assert code == 0, f"{where}\n{out}"
             w.assert_each_notified_once(5, where)

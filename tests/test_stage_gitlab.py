@@ -85,8 +85,8 @@ def test_first_and_second_run_cost(repo: Path, fake: FakeGitLab) -> None:
     # 1 label listing + 11 label creates (first run only) + 1 upload + 5 creates;
     # no lookup at all, since the label counts say no match was ever staged
     assert len(report.staged) == 5
-    assert len(label_specs(config.Labels())) == 11
-    assert requests == 1 + 11 + 1 + 5
+    assert len(label_specs(config.Labels())) == 8
+    assert requests == 1 + 8 + 1 + 5
     assert fake.count("POST", ISSUES) == 5
 
     fake.reset_log()
@@ -130,7 +130,7 @@ def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path,
     searches = fake.count("GET", ISSUES)
     assert searches == 5  # one per key: fewer than the 10 pages a listing would take
     created_labels = fake.count("POST", r"/labels$")
-    assert created_labels == 9  # seeding made job-match and job-match/sent
+    assert created_labels == 6  # seeding made job-match and job-match/sent
     assert requests == 1 + created_labels + searches + 4
 
 

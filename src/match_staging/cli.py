@@ -158,11 +158,14 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
     _print_notify(out, report.deferred)
     if report.dropped:
         out.result(f"dropped   {_iids(report.dropped)}  reviewed before they were announced")
+    for channel, iids in report.stranded.items():
+        out.result(f"maybe     {channel:<9} {_iids(iids)}  a run stopped while sending these: "
+                   "they may have arrived, so they are not sent again")
     for delivery in report.reminder_deliveries:
         state = "reminded " if delivery.ok else "failed   "
         out.result(f"{state} {delivery.channel:<9} {delivery.detail}")
     if report.reminded:
-        out.result(f"reminded  {_iids(report.reminded)}  (noted on each issue)")
+        out.result(f"reminded  {_iids(report.reminded)}  (recorded in the run log)")
     for error in report.errors:
         out.result(f"error     {error}")
     where = "GitLab requests" if tracker.kind == "gitlab" else "GitLab requests (local)"

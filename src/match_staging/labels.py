@@ -19,14 +19,12 @@ def label_specs(names: Labels) -> list[LabelSpec]:
         LabelSpec(names.score_high, "#d9534f", "Match score 90% or more"),
         LabelSpec(names.score_medium, "#e67e22", "Match score from 70% to 89%"),
         LabelSpec(names.score_low, "#cccccc", "Match score below 70%"),
-        LabelSpec(names.notify_email, "#ededed", "Email notification not delivered yet"),
-        LabelSpec(names.notify_slack, "#ededed", "Slack notification not delivered yet"),
-        LabelSpec(names.notify_whatsapp, "#ededed", "WhatsApp notification not delivered yet"),
     ]
 
 
 def queue_label(names: Labels, channel: str) -> str:
-    """The label under which a match waits for its notification on `channel`."""
+    """The label under which the first release queued a match's notification on `channel`
+    (read once by `digest` when it takes the queue over; never written any more)."""
     return str(getattr(names, f"notify_{channel}"))
 
 

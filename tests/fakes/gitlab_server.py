@@ -380,6 +380,14 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[st
 # --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IssueHookEvent:
+    iid: int
+    actor: str     # username of whoever made the change
+    action: str    # "open" or "update"
+    at: datetime
+
+
 class FakeGitLab:
     """In-memory GitLab (one project, three users) behind a real HTTP socket.
 
@@ -439,6 +447,10 @@ class FakeGitLab:
         self.requests: list[LoggedRequest] = []
         self.executed_quick_actions: list[tuple[int, str]] = []
         self._init_pipelines()
+        # Issue Hook events GitLab would deliver: one per issue create and per update that
+        # changed something (labels, text, state, assignees); notes fire Note Hooks only
+        # (app/services/issues/base_service.rb#execute_hooks, via Issues::UpdateService).
+        self.issue_hook_events: list[IssueHookEvent] = []
         self._routes = self._build_routes()
 
     # ------------------------------------------------------------ lifecycle
@@ -864,6 +876,7 @@ class FakeGitLab:
                 self._add_todo(issue, assignee["id"], "assigned")
         issue["updated_at"] = issue["created_at"]
         self._set_confidential(issue, req)
+        self._issue_hook(issue, "open")
         return _Resp(201, self._issue_view(issue))
 
     # ---- confidential issues (helper "channels": the run-log issue is one) ----
@@ -896,6 +909,7 @@ class FakeGitLab:
         self._after_text_change(issue, commands, scanned, description or "")
         if changed:
             issue["updated_at"] = self._now()
+            self._issue_hook(issue, "update")
         return _Resp(200, self._issue_view(issue))
 
     def _apply(self, issue: Json, *changesets: _Changes) -> bool:
@@ -930,6 +944,20 @@ class FakeGitLab:
             self._label_event(issue, name, "remove")
         issue["labels"] = new_labels
         return changed or new_labels != sorted(old_labels)
+
+    def _issue_hook(self, issue: Json, action: str) -> None:
+        if issue.get("confidential"):
+            return  # confidential_issue_hooks: bootstrap's webhook does not subscribe
+        actor = self._user(self.acting_user_id)["username"]
+        self.issue_hook_events.append(IssueHookEvent(issue["iid"], actor, action,
+                                                     datetime.now(UTC)))
+
+    def pipelines_per_minute(self) -> int:
+        """The most Issue Hook events in any 60 s: each starts a pipeline when the webhook
+        points at the trigger URL (GitLab.com allows 25 pipeline creations a minute)."""
+        times = sorted(e.at for e in self.issue_hook_events)
+        return max((sum(1 for t in times[i:] if (t - start).total_seconds() < 60)
+                    for i, start in enumerate(times)), default=0)
 
     def _set_state(self, issue: Json, event: str) -> bool:
         if event == "close" and issue["state"] == "opened":

@@ -512,8 +512,8 @@ NEEDS_MAINTAINER = ("hooks", "hook ", "trigger", "schedule")
 
 
 def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
-    """Whether the bot may set pipeline variables (the digest schedule's variable), and
-    what the project's `ci_pipeline_variables_minimum_override_role` means for the flow
+    """Whether the bot may set pipeline variables, and what the project's
+    `ci_pipeline_variables_minimum_override_role` means for the flow
     (new GitLab.com projects: `no_one_allowed`, since 17.7; platform-facts.md)."""
     role = project.variables_role
     name = ROLES.get(project.access_level, "no member")
@@ -523,7 +523,9 @@ def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
     level = VARIABLE_ROLES.get(role)
     if level is not None and project.access_level >= level:
         return True, [f"pipeline variables: allowed from {role.title()} up ({VARIABLES_SETTING}"
-                      f"); pipeline inputs and variables both work"]
+                      f"); pipeline inputs and variables both work. Safer: no_one_allowed, "
+                      "since a pipeline variable overrides the CI/CD variables the "
+                      "configuration reads (such as SMTP_HOST); match-staging needs none"]
     who = "nobody" if level is None else f"{role.title()}s and up only"
     return False, [
         f"pipeline variables: {who} may set them ({VARIABLES_SETTING}: {role}; this token's "

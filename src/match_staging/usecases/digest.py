@@ -1,28 +1,32 @@
 """The scheduled run: repair review events the webhook never delivered, send what quiet
-hours deferred, and remind of matches still waiting for review.
+hours deferred or a failed channel still owes, and remind of matches still waiting for review.
 
-Reminders are recorded as a note on each reminded issue: the note is the audit trail and
-moves the issue's `updated_at`, which is how the next run knows it reminded less than a day
-ago. Any other activity on the issue (a comment, an edit) postpones the reminder the same
-way: the reviewer is nagged only about matches nobody touched for a day."""
+Reminders are recorded once per run in the run log (which issues, on which channels), not as a
+note on each issue: a note per issue would email every participant of every pending issue,
+every day. The next run reads the day's reminder records to remind each match at most once a
+day. Any activity on an issue (a comment, an edit) postpones its reminder: the reviewer is
+nagged only about matches nobody touched for a day."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from match_staging import notices, quiet
+from match_staging import delivery, notices, quiet
 from match_staging.channels.base import Channel, Delivery
 from match_staging.config import Config
 from match_staging.errors import TrackerError
-from match_staging.labels import queue_label, state_label, state_of
+from match_staging.labels import queue_label, state_label
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
 from match_staging.usecases import whatsapp_status
-from match_staging.usecases.notify import NotifyReport, deliver, payloads
+from match_staging.usecases.notify import NotifyReport, deliver, payloads, read_queue
 from match_staging.usecases.review import Context, ReconcileReport, reconcile
 
+REMINDER_KIND = "reminders"
+COMPACT_AFTER = 200  # settled issues listed in the queue record before digest rewrites it
 REMIND_AT_MOST_EVERY = timedelta(days=1)
 
 
@@ -31,10 +35,10 @@ class DigestReport:
     quiet_until: datetime | None = None
     deferred: NotifyReport = field(default_factory=NotifyReport)
     dropped: list[int] = field(default_factory=list)   # reviewed before they were announced
+    stranded: dict[str, list[int]] = field(default_factory=dict)  # a stopped run's messages
     reminded: list[int] = field(default_factory=list)
     reminder_deliveries: list[Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    requests: int = 0
     reconciled: ReconcileReport = field(default_factory=ReconcileReport)
     whatsapp: whatsapp_status.WhatsAppStatusReport = field(
         default_factory=whatsapp_status.WhatsAppStatusReport)
@@ -54,12 +58,16 @@ def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
     window = cfg.notification.preferences.quiet_hours
     if quiet.is_quiet(now, window):
         report.quiet_until = quiet.quiet_until(now, window)
-        report.requests = tracker.requests
         return report
-    if channels:
-        _send_deferred(cfg, tracker, channels, now, report)
-        _remind(cfg, tracker, channels, now, report)
-    report.requests = tracker.requests
+    if not channels:
+        return report
+    try:
+        waiting = tracker.list_issues([cfg.labels.match, state_label(cfg.labels, State.PENDING)],
+                                      state="opened")
+        owed = _send_owed(cfg, tracker, channels, waiting, now, report)
+        _remind(cfg, tracker, channels, [r for r in waiting if r.iid not in owed], now, report)
+    except TrackerError as exc:
+        report.errors.append(str(exc))
     return report
 
 
@@ -67,37 +75,49 @@ def _stamp(now: datetime) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _send_deferred(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-                   now: datetime, report: DigestReport) -> None:
-    """Everything still queued on any channel: deferred by quiet hours or failed before."""
-    queued: dict[int, IssueRef] = {}
-    for channel in channels:
-        for ref in tracker.list_issues([cfg.labels.match, queue_label(cfg.labels, channel.name)]):
-            queued[ref.iid] = ref
-    waiting = []
-    for ref in queued.values():
-        if state_of(cfg.labels, ref.labels) == State.PENDING:
-            waiting.append((notices.notice_from_issue(ref, ref.description), ref))
-            continue
-        # reviewed before anyone was told: announcing it now would only be noise
-        stale = [queue_label(cfg.labels, c.name) for c in channels]
-        try:
-            tracker.update_labels(ref.iid, remove=[lb for lb in stale if lb in ref.labels])
-            report.dropped.append(ref.iid)
-        except TrackerError as exc:
-            report.errors.append(f"#{ref.iid}: {exc}")
-    report.deferred = deliver(cfg, tracker, channels, waiting, kind="deferred",
-                              cycle_id=f"digest-{_stamp(now)}", now=now)
+def _send_owed(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
+               waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> set[int]:
+    """Everything the delivery queue still owes: deferred by quiet hours, failed before, or
+    staged by a run that stopped before it wrote the queue. Returns the iids still owed."""
+    names = [c.name for c in channels]
+    queue = read_queue(tracker)
+    before = queue.to_data() if queue else None
+    if queue is None:  # the first queue: issues staged before it were announced (or queued
+        queue = delivery.Queue(through=max((r.iid for r in waiting), default=0))  # by label)
+    if not queue.legacy_done:
+        # the first release queued by label (one label write per match and channel): owed
+        # messages under those labels are taken over once; the labels themselves stay
+        for channel in names:
+            label = queue_label(cfg.labels, channel)
+            queue.pending.setdefault(channel, set()).update(
+                r.iid for r in waiting if label in r.labels)
+        queue.legacy_done = True
+    report.stranded = {c: sorted(i) for c, i in queue.settle_stranded().items()}
+    _, report.dropped = queue.advance([r.iid for r in waiting], names)
+    known = {r.iid: notices.notice_from_issue(r, r.description) for r in waiting}
+    report.deferred = deliver(cfg, tracker, channels, queue, known, kind="deferred",
+                              cycle_id=f"digest-{_stamp(now)}", now=now,
+                              dirty=_material(queue.to_data()) != _material(before))
+    return set().union(*queue.pending.values(), *queue.inflight.values()) \
+        if queue.pending or queue.inflight else set()
 
 
-def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel], now: datetime,
-            report: DigestReport) -> None:
+def _material(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What is owed; moving `through` over settled issues alone is not worth a write until
+    the list of them grows long (the next run computes the same)."""
+    if data is None:
+        return None
+    small = len(data.get("accounted", [])) <= COMPACT_AFTER
+    return {k: v for k, v in data.items() if not (small and k in ("through", "accounted"))}
+
+
+def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
+            waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> None:
     after = timedelta(hours=cfg.notification.preferences.reminder_after_hours)
-    queues = {queue_label(cfg.labels, c.name) for c in channels}
-    candidates = tracker.list_issues([cfg.labels.match, state_label(cfg.labels, State.PENDING)],
-                                     state="opened", created_before=now - after)
-    due = [ref for ref in candidates
-           if not queues & set(ref.labels) and _idle(ref, now)]
+    recently = _reminded_since(tracker, now - REMIND_AT_MOST_EVERY)
+    due = [ref for ref in waiting
+           if _time(ref.created_at, now) <= now - after and ref.iid not in recently
+           and _idle(ref, now)]
     if not due:
         return
     items = [notices.notice_from_issue(ref, ref.description) for ref in due]
@@ -106,23 +126,38 @@ def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel], now: dat
     sent_on = sorted({d.channel for d in report.reminder_deliveries if d.ok})
     if not sent_on:
         return  # nothing went out: the next run tries again
-    hours = int(after.total_seconds() // 3600)
-    for ref in due:
-        body = (f"⏰ Erinnerung gesendet ({', '.join(sent_on)}): dieser Match wartet seit mehr "
-                f"als {hours} Stunden auf Review.")
-        try:
-            tracker.add_note(ref.iid, body)
-            report.reminded.append(ref.iid)
-        except TrackerError as exc:
-            report.errors.append(f"#{ref.iid}: reminder sent but not recorded ({exc})")
+    iids = sorted(ref.iid for ref in due)
+    try:
+        tracker.append_log(REMINDER_KIND, {"iids": iids, "channels": sent_on})
+        report.reminded = iids
+    except TrackerError as exc:
+        report.errors.append(f"reminder sent but not recorded ({exc}): the next run may "
+                             "remind of the same matches again")
+
+
+def _reminded_since(tracker: Tracker, since: datetime) -> set[int]:
+    """Issues a reminder covered after `since` (a day of records fits on one page)."""
+    found: set[int] = set()
+    for record in tracker.read_log(REMINDER_KIND, limit=100):
+        if _time(record.created_at, since) < since:
+            break
+        iids = record.data.get("iids")
+        if isinstance(iids, list):
+            found.update(i for i in iids if isinstance(i, int))
+    return found
+
+
+def _time(value: object, default: datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return default
 
 
 def _idle(ref: IssueRef, now: datetime) -> bool:
-    """Untouched for a day, or never touched since it was staged."""
-    try:
-        updated = datetime.fromisoformat(ref.updated_at.replace("Z", "+00:00"))
-        created = datetime.fromisoformat(ref.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return True
+    """Untouched since it was staged, or for a day."""
+    updated, created = _time(ref.updated_at, now), _time(ref.created_at, now)
     untouched_since_staging = updated - created < timedelta(minutes=10)
     return untouched_since_staging or now - updated >= REMIND_AT_MOST_EVERY

@@ -1,24 +1,23 @@
 """Deliver notifications for staged matches, exactly once per match and channel.
 
-Delivery state lives on the issue: a staged issue is created with one queue label per
-enabled channel (`job-match/notify-slack`, ...). After a channel delivered a message, the
-labels of the matches it covered are removed, one request per issue for all channels that
-delivered. A run that dies before that repeats only what it had not recorded; a channel
-that failed keeps its label and is retried by the next `stage` or `digest`."""
+What each channel still owes is the delivery queue (`delivery.py`), a record in the run log:
+one write before the messages go out (they are "in flight") and one after (the outcome).
+Neither fires an Issue Hook, so notifying costs no pipeline however many matches a cycle
+has. A failed write before sending sends nothing; a channel that failed without sending
+stays queued and the next `stage` or `digest` retries it; a message that may have arrived
+is never sent again."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from match_staging import notices, quiet, render
+from match_staging import delivery, notices, quiet, render
 from match_staging.channels.base import Channel, Delivery
 from match_staging.config import Config
 from match_staging.errors import TrackerError
-from match_staging.labels import queue_label
-from match_staging.model import IssueRef
 from match_staging.notices import Kind, Notice, Payload
 from match_staging.trackers.base import Tracker
 
@@ -29,16 +28,11 @@ class NotifyReport:
     failed: list[tuple[Delivery, tuple[int, ...]]] = field(default_factory=list)
     deferred: tuple[int, ...] = ()
     deferred_until: datetime | None = None
-    unrecorded: list[str] = field(default_factory=list)  # delivered, but not written down
+    unrecorded: list[str] = field(default_factory=list)  # the queue could not be written
 
     @property
     def ok(self) -> bool:
         return not self.failed and not self.unrecorded
-
-    def extend(self, other: NotifyReport) -> None:
-        self.delivered += other.delivered
-        self.failed += other.failed
-        self.unrecorded += other.unrecorded
 
 
 def payloads(cfg: Config, kind: Kind, cycle_id: str, items: Sequence[Notice]) -> list[Payload]:
@@ -54,38 +48,58 @@ def payloads(cfg: Config, kind: Kind, cycle_id: str, items: Sequence[Notice]) ->
     return built
 
 
+def read_queue(tracker: Tracker) -> delivery.Queue | None:
+    """The newest delivery queue, or None before the first one was written."""
+    records = tracker.read_log(delivery.LOG_KIND, limit=1)
+    return delivery.Queue.from_data(records[0].data) if records else None
+
+
+def write_queue(tracker: Tracker, queue: delivery.Queue) -> None:
+    tracker.append_log(delivery.LOG_KIND, queue.to_data())
+
+
 def deliver(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-            pending: Sequence[tuple[Notice, IssueRef]], *, kind: Kind, cycle_id: str,
-            now: datetime) -> NotifyReport:
-    """Send what is queued for each channel, unless it is quiet now; then record it."""
+            queue: delivery.Queue, known: Mapping[int, Notice], *, kind: Kind,
+            cycle_id: str, now: datetime, dirty: bool = False) -> NotifyReport:
+    """Send what `queue` owes among the `known` issues on each channel, unless it is quiet
+    now; record it. `dirty`: the queue changed before this call and must be written even
+    if nothing is sent."""
     report = NotifyReport()
-    unique = {ref.iid: (n, ref) for n, ref in pending}  # two keys may lead to one issue
-    queued = [(n, ref) for n, ref in unique.values()
-              if any(queue_label(cfg.labels, c.name) in ref.labels for c in channels)]
-    if not queued:
-        return report
+    owed = {c.name: sorted(queue.owed(c.name) & known.keys()) for c in channels}
+    waiting = sorted(set().union(*owed.values())) if owed else []
     window = cfg.notification.preferences.quiet_hours
-    if quiet.is_quiet(now, window):
-        report.deferred = tuple(ref.iid for _, ref in queued)
-        report.deferred_until = quiet.quiet_until(now, window)
+    if not waiting or quiet.is_quiet(now, window):
+        if waiting:
+            report.deferred = tuple(waiting)
+            report.deferred_until = quiet.quiet_until(now, window)
+        if dirty:
+            _record(tracker, queue, report, "the delivery queue could not be written")
         return report
-    done: dict[int, list[str]] = {}
+    for name, iids in owed.items():
+        queue.start(name, iids)
+    if not _record(tracker, queue, report, "nothing was sent: the delivery queue could not be "
+                   "written, and nothing goes out that is not written down first; the next "
+                   "run sends it"):
+        return report
     for channel in channels:
-        label = queue_label(cfg.labels, channel.name)
-        todo = [n for n, ref in queued if label in ref.labels]
+        todo = [known[i] for i in owed[channel.name]]
         for payload in payloads(cfg, kind, cycle_id, todo) if todo else []:
-            delivery = channel.send(payload)
-            iids = tuple(n.iid for n in payload.matches)
-            (report.delivered if delivery.ok else report.failed).append((delivery, iids))
-            # No answer after the message left: it may have arrived. Sending it again could
-            # repeat it, so it counts as delivered; a reminder follows if nobody reviews.
-            if delivery.ok or delivery.maybe_delivered:
-                for iid in iids:
-                    done.setdefault(iid, []).append(label)
-    for iid, labels in done.items():
-        try:
-            tracker.update_labels(iid, remove=labels)
-        except TrackerError as exc:
-            report.unrecorded.append(f"#{iid}: delivered but not recorded ({exc}); the next "
-                                     "run may send it again")
+            result = channel.send(payload)
+            sent = tuple(n.iid for n in payload.matches)
+            (report.delivered if result.ok else report.failed).append((result, sent))
+            # No answer after the message left: it may have arrived. Sending it again
+            # could repeat it, so it is done; a reminder follows if nobody reviews.
+            queue.finish(channel.name, sent, retry=not (result.ok or result.maybe_delivered))
+    _record(tracker, queue, report, "the outcome could not be written: the next run reports "
+            "these messages as maybe delivered and never sends them again")
     return report
+
+
+def _record(tracker: Tracker, queue: delivery.Queue, report: NotifyReport,
+            consequence: str) -> bool:
+    try:
+        write_queue(tracker, queue)
+    except TrackerError as exc:
+        report.unrecorded.append(f"{exc}: {consequence}")
+        return False
+    return True

@@ -41,7 +41,7 @@ def preview(cfg: Config, batch: Batch, channels: Sequence[Channel], now: datetim
         uploads = [Upload(Path(a).name, f"/uploads/(preview)/{Path(a).name}")
                    for a in match.attachments]
         try:
-            draft = issue_draft(cfg, match, uploads, [c.name for c in channels])
+            draft = issue_draft(cfg, match, uploads)
         except InputError as exc:
             report.rejected.append(exc)
             continue

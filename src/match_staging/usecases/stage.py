@@ -14,15 +14,15 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from match_staging import attachments, notices, render, workflow
+from match_staging import attachments, delivery, notices, render, workflow
 from match_staging.channels.base import Channel
 from match_staging.config import Config
 from match_staging.errors import InputError, TrackerError
-from match_staging.labels import label_specs, queue_label, score_label, state_label, state_of
+from match_staging.labels import label_specs, score_label, state_label, state_of
 from match_staging.matches import Batch
 from match_staging.model import IssueDraft, IssueRef, Match, State
 from match_staging.trackers.base import Tracker, Upload
-from match_staging.usecases.notify import NotifyReport, deliver
+from match_staging.usecases.notify import NotifyReport, deliver, read_queue
 
 DESCRIPTION_MAXBYTES = 1_048_576  # GitLab counts bytes: Issuable, `bytesize: { maximum: }`
 # What is shown of the draft and notes (each, in UTF-8 bytes) and of each score-breakdown
@@ -48,9 +48,8 @@ class StageReport:
         return not self.rejected and not self.failed and self.notify.ok
 
 
-def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
-                queues: Sequence[str] = ()) -> IssueDraft:
-    """The issue a match becomes (pure: no I/O). `queues`: the channels to notify."""
+def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload]) -> IssueDraft:
+    """The issue a match becomes (pure: no I/O)."""
     names = cfg.labels
     marker = Markup("\n").join([render.key_marker(match.keys),
                                 Markup(workflow.state_marker(State.PENDING)),  # noqa: S704
@@ -81,8 +80,7 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload],
         title=render.issue_title(match.score, match.title),
         description=description,
         labels=(names.match, state_label(names, State.PENDING),
-                score_label(names, match.score),
-                *(queue_label(names, channel) for channel in queues)),
+                score_label(names, match.score)),
         keys=match.keys,
         assignee_ids=(assignee,) if assignee else (),
     )
@@ -122,22 +120,40 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
         eligible.append(match)
 
     if eligible:
-        _stage_new(cfg, tracker, eligible, root, report, [c.name for c in channels])
-        pending = [(notices.Notice.of(m, ref), ref) for m, ref in report.staged]
-        pending += [(notices.notice_from_issue(ref, ref.description), ref)
-                    for _, ref in report.existing  # queued earlier, still worth announcing
-                    if state_of(cfg.labels, ref.labels) == State.PENDING]
+        _stage_new(cfg, tracker, eligible, root, report)
         now = now or datetime.now(UTC)
         cycle = next((m.cycle_id for m in eligible if m.cycle_id),
                      now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        report.notify = deliver(cfg, tracker, channels, pending, kind="new", cycle_id=cycle,
-                                now=now)
+        if channels and (report.staged or report.existing):
+            report.notify = _notify(cfg, tracker, channels, report, cycle, now)
     report.requests = tracker.requests
     return report
 
 
+def _notify(cfg: Config, tracker: Tracker, channels: Sequence[Channel], report: StageReport,
+            cycle: str, now: datetime) -> NotifyReport:
+    """Queue the new issues on every channel and send what the queue owes among this run's
+    issues (matches staged earlier and still owed are announced again here, or by `digest`)."""
+    known = {ref.iid: notices.Notice.of(m, ref) for m, ref in report.staged}
+    known.update({ref.iid: notices.notice_from_issue(ref, ref.description)
+                  for _, ref in report.existing
+                  if state_of(cfg.labels, ref.labels) == State.PENDING})
+    created = [ref.iid for _, ref in report.staged]
+    try:
+        queue = read_queue(tracker)
+    except TrackerError as exc:
+        return NotifyReport(unrecorded=[f"{exc}: nothing was sent; `digest` announces these "
+                                        "matches"])
+    fresh = queue is None
+    if queue is None:  # the first queue: every earlier issue counts as announced
+        queue = delivery.Queue(through=min(created, default=1) - 1)
+    added = queue.account(created, [c.name for c in channels])
+    return deliver(cfg, tracker, channels, queue, known, kind="new", cycle_id=cycle, now=now,
+                   dirty=fresh or bool(added))
+
+
 def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
-               report: StageReport, queues: Sequence[str]) -> None:
+               report: StageReport) -> None:
     expected = tracker.prepare(label_specs(cfg.labels), cfg.labels.match)
     known = tracker.find_by_keys([k for m in eligible for k in m.keys],
                                  label=cfg.labels.match, expected=expected)
@@ -163,7 +179,7 @@ def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
             for path in files:
                 if path not in uploaded:
                     uploaded[path] = tracker.upload(path)
-            draft = issue_draft(cfg, match, [uploaded[p] for p in files], queues)
+            draft = issue_draft(cfg, match, [uploaded[p] for p in files])
             issue = tracker.create_issue(draft)
         except InputError as exc:
             report.rejected.append(exc)
