@@ -28,7 +28,7 @@ def test_stage_example_inbox_then_nothing_twice(repo: Path,
     assert out.count("staged    #") == 5
     assert "5 staged, 0 already staged" in out
     page = (repo / ".match-staging/issues/1.md").read_text(encoding="utf-8")
-    assert "[JOB-MATCH] 97% — Cloud Architect - Cloud-Transformation" in page
+    assert "# #1 \\[JOB-MATCH\\] 97% — Cloud Architect - Cloud-Transformation" in page
     assert "Profil\\_Laube\\_w\\_Summary\\_DE.pdf" in page
 
     code, out, _ = run(capsys, "stage")
@@ -104,7 +104,7 @@ def test_oversized_attachment(repo: Path, capsys: pytest.CaptureFixture[str]) ->
     env = {"MATCH_STAGING__STAGING__MAX_ATTACHMENT_MB": "1"}
     code, out, _ = run(capsys, "stage", "m.json", env=env)
     assert code == 1
-    assert "'cv/big.pdf' is 2.0 MB, more than the 1.04858 MB limit" in out
+    assert "'cv/big.pdf' is 1.9 MB, more than the 1 MB limit" in out
 
 
 def test_broken_configuration_exits_2_before_anything(repo: Path,
@@ -199,7 +199,7 @@ def test_local_stage_writes_notifications_to_outbox(repo: Path,
     assert code == 0
     folder = repo / "outbox" / "2026-02-08T14-30-00Z"
     assert sorted(p.name for p in folder.iterdir()) == ["new-email.eml", "new-email.html",
-                                                        "new-slack.json"]
+                                                        "new-slack.json", "new-whatsapp.txt"]
     assert "notified  email     #1 #2 #3 #4 #5  written to outbox/" in out
     tracker = json.loads((repo / ".match-staging/tracker.json").read_text(encoding="utf-8"))
     assert all("job-match/notify-email" not in issue["labels"]  # delivered: not queued
@@ -249,5 +249,5 @@ def test_review_and_send_on_the_local_tracker(repo: Path,
     assert "Profil_Laube_w_Summary_DE.pdf" in text
     code, out, _ = run(capsys, "list", "--state", "sent")
     assert out.startswith("#1     sent")
-    code, _, err = run(capsys, "send", "1")
-    assert code == 1 and "#1: is sent: only approved matches are sent" in err
+    code, _, err = run(capsys, "send", "1")  # a refusal changes nothing: exit 2
+    assert code == 2 and "#1: is sent: only approved matches are sent" in err

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from match_staging import notices, quiet
+from match_staging import notices, quiet, render
 from match_staging.channels.base import Channel, Delivery
 from match_staging.config import Config
 from match_staging.errors import TrackerError
@@ -59,7 +59,7 @@ def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
 
 
 def _stamp(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _send_deferred(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
@@ -103,8 +103,8 @@ def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel], now: dat
         return  # nothing went out: the next run tries again
     hours = int(after.total_seconds() // 3600)
     for ref in due:
-        body = (f"⏰ Erinnerung gesendet ({', '.join(sent_on)}): dieser Match wartet seit mehr "
-                f"als {hours} Stunden auf Review.")
+        body = render.render("reminder_note.md.j2", cfg.staging.templates_dir,
+                             channels=sent_on, hours=hours).strip()
         try:
             tracker.add_note(ref.iid, body)
             report.reminded.append(ref.iid)

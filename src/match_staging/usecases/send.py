@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Literal
 
-from match_staging import attachments, notices, workflow
+from match_staging import attachments, notices, render, workflow
 from match_staging.channels.base import Mailer
 from match_staging.config import Config
 from match_staging.errors import InputError
@@ -50,8 +51,11 @@ def application(cfg: Config, email: Mailer, record: dict[str, Any], to: Address,
     """The application email: the draft cover letter, with the match's attachments."""
     apply: dict[str, Any] = record.get("apply") or {}
     title = str(record.get("title") or "")
-    subject = str(apply.get("subject") or f"Bewerbung: {title}")
-    msg = EmailMessage()
+    subject = str(apply.get("subject") or render.render(
+        "application_subject.txt.j2", cfg.staging.templates_dir, target="text", title=title))
+    # RFC 5322 lines may be 998 characters: at the default 78 the Message-ID header is
+    # folded onto a continuation line, and readers then see it with a leading space.
+    msg = EmailMessage(policy=SMTP_POLICY.clone(max_line_length=998))
     msg["Subject"] = " ".join(subject.split())[:200]
     msg["From"] = email.sender
     msg["To"] = to
@@ -120,8 +124,12 @@ def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: s
     tracker.update_issue(iid, add=add, remove=remove,
                          description=workflow.with_audited_state(clean, State.SENT),
                          state_event="close" if cfg.workflow.close_sent else None)
-    transport = cfg.notification.channels.email.transport
+    # the local tracker's mailer writes to outbox/: the note must not claim smtp or gmail
+    transport = "outbox" if tracker.kind == "local" else cfg.notification.channels.email.transport
     tracker.add_note(iid, audit_note(cfg, decision, actor, ctx, verdict="sent",
                                      address=address, transport=transport,
                                      message_id=str(msg["Message-ID"])))
+    if transport == "outbox":
+        return SendResult("sent", f"#{iid}: application to {address} {delivery.detail} "
+                          "(the local tracker sends nothing)")
     return SendResult("sent", f"#{iid}: application sent to {address} ({delivery.detail})")

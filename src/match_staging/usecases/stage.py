@@ -112,7 +112,7 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
                     if state_of(cfg.labels, ref.labels) == State.PENDING]
         now = now or datetime.now(UTC)
         cycle = next((m.cycle_id for m in eligible if m.cycle_id),
-                     now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                     now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         report.notify = deliver(cfg, tracker, channels, pending, kind="new", cycle_id=cycle,
                                 now=now)
     report.requests = tracker.requests
