@@ -314,13 +314,13 @@ def test_list_with_nothing_to_show_says_so(repo: Path,
 
 def test_stage_on_an_empty_inbox_says_so(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "matches-inbox" / "2026-02-08T1430Z.json").unlink()
-    code, out, _ = run(capsys, "stage")
+    code, _, err = run(capsys, "stage")
     assert code == 0
-    assert "nothing to stage: no match documents in matches-inbox/" in out
+    assert "nothing to stage: no match documents in matches-inbox/" in err
     (repo / "empty").mkdir()
     write(repo / "none.json", [])
-    assert "nothing to stage: no match documents in empty" in run(capsys, "stage", "empty")[1]
-    assert "nothing to stage: no matches in none.json" in run(capsys, "stage", "none.json")[1]
+    assert "nothing to stage: no match documents in empty" in run(capsys, "stage", "empty")[2]
+    assert "nothing to stage: no matches in none.json" in run(capsys, "stage", "none.json")[2]
 
 
 def test_a_connection_error_names_the_url_it_tried(repo: Path,
@@ -491,3 +491,20 @@ def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
                            str(tmp_path / "test_skip.py")],
                           capture_output=True, text=True, check=False, cwd=tmp_path)
     assert "SKIPPED [1]" in done.stdout and "needs gitlab-ci-local" in done.stdout, done.stdout
+
+
+def test_preview_on_a_fresh_clone_renders_every_channel(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "preview")  # the shipped configuration enables no channel
+    assert code == 0
+    assert "5 issue(s) and 4 message(s) rendered" in out
+    folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
+    assert {"new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"} <= {
+        p.name for p in folder.iterdir()}
+
+
+def test_readme_says_how_install_sizes_were_measured() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| core install"))
+    assert "as pip leaves it (with `.pyc`)" in row
+    assert "`du -sk --apparent-size` before and\nafter" in readme

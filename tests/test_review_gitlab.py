@@ -233,13 +233,13 @@ def test_send_emails_the_application_once_then_marks_it_sent(gate: Gate) -> None
         gate.notes(1)[-1]
 
     code, out = gate.run("send", "1")
-    assert code == 1 and "is sent: only approved matches are sent" in out
+    assert code == 2 and "is sent: only approved matches are sent" in out
     assert len(gate.smtp.messages) == 1
 
 
 def test_nothing_is_sent_from_pending(gate: Gate) -> None:
     code, out = gate.run("send", "1")
-    assert code == 1 and "#1: is pending: only approved matches are sent" in out
+    assert code == 2 and "#1: is pending: only approved matches are sent" in out
     assert gate.smtp.messages == []
 
 
@@ -263,7 +263,7 @@ def test_a_send_that_may_have_gone_out_is_not_repeated(gate: Gate) -> None:
     first, _, rest = issue["description"].partition("\n")
     issue["description"] = f"{first}\n<!-- match-staging v1 sending: 2026-02-08T13:00Z -->\n{rest}"
     code, out = gate.run("send", "1")
-    assert code == 1 and "a send started at 2026-02-08T13:00Z and may have gone out" in out
+    assert code == 2 and "a send started at 2026-02-08T13:00Z and may have gone out" in out
     assert gate.smtp.messages == []
     assert gate.run("send", "1", "--force")[0] == 0
     assert len(gate.smtp.messages) == 1
@@ -285,7 +285,7 @@ def test_review_from_the_shell(gate: Gate) -> None:
     assert gate.labels(5) == ["job-match/rejected"]
     assert "> 80% on site: too far" in gate.notes(5)[0]
     code, out = gate.run("review", "5", "--approve")
-    assert code == 1 and "is rejected, not pending" in out
+    assert code == 2 and "is rejected, not pending" in out
 
 
 def test_digest_repairs_events_the_webhook_never_delivered(gate: Gate) -> None:

@@ -184,7 +184,7 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
     if not batch.matches and not batch.errors:
         looked = ", ".join(args.paths) if args.paths else f"{cfg.staging.inbox}/"
         found = "no match documents" if not batch.sources else "no matches"
-        out.result(f"nothing to stage: {found} in {looked}")
+        out.notice(f"nothing to stage: {found} in {looked}")  # stdout: one line per result
     where = "GitLab requests" if report.tracker == "gitlab" else "GitLab requests (local)"
     out.result(f"{len(report.staged)} staged, {len(report.existing)} already staged, "
                f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
