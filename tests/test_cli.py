@@ -497,7 +497,7 @@ def test_preview_on_a_fresh_clone_renders_every_channel(
         repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "preview")  # the shipped configuration enables no channel
     assert code == 0
-    assert "5 issue(s) and 4 message(s) rendered" in out
+    assert "5 issue(s) and 3 message(s) rendered" in out  # email, Slack, WhatsApp
     folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
     assert {"new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"} <= {
         p.name for p in folder.iterdir()}
