@@ -182,7 +182,9 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
         out.result(f"failed          {_short(match)}  {reason}")
     _print_notify(out, report.notify)
     if not batch.matches and not batch.errors:
-        looked = ", ".join(args.paths) if args.paths else f"{cfg.staging.inbox}/"
+        looked = ", ".join(args.paths) or next(
+            (f"${name}" for name in ("MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD")
+             if env.get(name)), f"{cfg.staging.inbox}/")
         found = "no match documents" if not batch.sources else "no matches"
         out.notice(f"nothing to stage: {found} in {looked}")  # stdout: one line per result
     where = "GitLab requests" if report.tracker == "gitlab" else "GitLab requests (local)"
@@ -535,11 +537,9 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
     if name == "review":
         verdict = cmd.add_mutually_exclusive_group(required=True)
         verdict.add_argument("--approve", action="store_true",
-                             help="pending -> approved: the application may be sent "
-                                  "(`match-staging send IID`)")
+                             help="pending -> approved: ready for `send IID`")
         verdict.add_argument("--reject", action="store_true",
-                             help="pending -> rejected: the issue is closed "
-                                  "(workflow.close_rejected)")
+                             help="pending -> rejected: closed (workflow.close_rejected)")
         cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue with the step")
     if name == "bootstrap":
         cmd.add_argument("--dry-run", action="store_true",
