@@ -508,3 +508,18 @@ def test_readme_says_how_install_sizes_were_measured() -> None:
     row = next(line for line in readme.splitlines() if line.startswith("| core install"))
     assert "as pip leaves it (with `.pyc`)" in row
     assert "`du -sk --apparent-size` before and\nafter" in readme
+
+
+def test_against_gitlab_the_channels_stay_as_configured(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.fakes.gitlab_server import FakeGitLab
+
+    with FakeGitLab() as fake:
+        env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
+               "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00"}
+        code, out, err = run(capsys, "stage", env=env)
+    assert code == 0, err
+    assert "5 staged" in out and "notified" not in out  # the shipped file enables none
+    assert not (repo / "outbox").exists()
+    assert all(not any(lb.startswith("job-match/notify-") for lb in issue["labels"])
+               for issue in fake.issues.values())
