@@ -436,7 +436,7 @@ def test_the_reminder_note_and_the_application_subject_are_templates(
     run(capsys, "review", "1", "--approve", env=own)
     assert run(capsys, "send", "1", env=own)[0] == 0
     (eml,) = (repo / "outbox" / "applications").glob("*.eml")
-    assert b"Subject: Application: Senior DevOps Engineer\r\n" in eml.read_bytes()
+    assert b"Subject: Application: Senior DevOps Engineer\n" in eml.read_bytes()
 
 
 def test_the_application_message_id_is_not_folded(repo: Path,
@@ -447,8 +447,12 @@ def test_the_application_message_id_is_not_folded(repo: Path,
     run(capsys, "review", "1", "--approve")
     run(capsys, "send", "1")
     (eml,) = (repo / "outbox" / "applications").glob("*.eml")
-    parsed = email.message_from_bytes(eml.read_bytes())  # compat32, as many readers do
+    raw = eml.read_bytes()
+    parsed = email.message_from_bytes(raw)  # compat32, as many readers do
     assert str(parsed["Message-ID"]).startswith("<") and str(parsed["Message-ID"]).endswith(">")
+    # the bodies keep their 7-bit-safe encoding and short lines
+    assert b"Content-Transfer-Encoding: quoted-printable" in raw
+    assert max(len(line) for line in raw.splitlines()) <= 998
 
 
 def test_local_audit_notes_name_the_login_without_git_or_user(

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, Literal
@@ -53,9 +52,7 @@ def application(cfg: Config, email: Mailer, record: dict[str, Any], to: Address,
     title = str(record.get("title") or "")
     subject = str(apply.get("subject") or render.render(
         "application_subject.txt.j2", cfg.staging.templates_dir, target="text", title=title))
-    # RFC 5322 lines may be 998 characters: at the default 78 the Message-ID header is
-    # folded onto a continuation line, and readers then see it with a leading space.
-    msg = EmailMessage(policy=SMTP_POLICY.clone(max_line_length=998))
+    msg = EmailMessage()
     msg["Subject"] = " ".join(subject.split())[:200]
     msg["From"] = email.sender
     msg["To"] = to
@@ -73,6 +70,10 @@ def application(cfg: Config, email: Mailer, record: dict[str, Any], to: Address,
         main, _, sub = (kind or "application/octet-stream").partition("/")
         msg.add_attachment(found.read_bytes(), maintype=main, subtype=sub,
                            filename=found.name)
+    # The bodies are encoded (78-character lines) by now. Headers fold when the message is
+    # written: at 78 the Message-ID went onto a continuation line and readers saw it with a
+    # leading space; RFC 5322 allows 998, and no header here is longer.
+    msg.policy = msg.policy.clone(max_line_length=998)
     return msg
 
 
