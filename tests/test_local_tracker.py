@@ -50,11 +50,12 @@ def test_the_page_has_no_machine_record_and_no_board(tmp_path: Path) -> None:
     local.create_issue(IssueDraft(title="T", description=DESCRIPTION,
                                   labels=("job-match", "job-match/pending"), keys=("msk-1",)))
     local.add_note(1, "<!-- match-staging v1 state: approved -->\nA note")
+    local.add_note(1, "<!-- match-staging:state {\"to\": \"approved\"}\n-->\nAnother")
     text = page(tmp_path)
     assert "<!--" not in text and "eyJhIjoxfQ" not in text
     assert "board" not in text
     assert "<sub>Staged by match-staging from m.json.</sub>" in text
-    assert "\nA note\n" in text
+    assert "\nA note\n" in text and "\nAnother\n" in text
     # the tracker's own record keeps everything
     assert local.get_issue(1) is not None
     assert "v1 notice" in local.get_issue(1).description  # type: ignore[union-attr]

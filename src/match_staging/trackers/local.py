@@ -161,7 +161,9 @@ class LocalTracker:
 
     # --- the page a person reads -----------------------------------------------------------
 
-    _RECORD = re.compile(r"^<!-- match-staging [^\n]*-->\n?", re.MULTILINE)
+    # machine records (keys, notice, state and sending marks): HTML comments on lines of
+    # their own, whatever their format; a person's page has no use for them
+    _RECORD = re.compile(r"^<!--.*?-->[ \t]*\n?", re.MULTILINE | re.DOTALL)
     _BOARD = " Review it on the board."  # issue.md.j2's footer: the local tracker has none
     _STATES = ("pending", "approved", "rejected", "sent")
 
