@@ -447,6 +447,8 @@ def test_the_application_message_id_is_not_folded(repo: Path,
     run(capsys, "review", "1", "--approve")
     run(capsys, "send", "1")
     (eml,) = (repo / "outbox" / "applications").glob("*.eml")
+    notice = (repo / "outbox" / "2026-02-08T14-30-00Z" / "new-email.eml").read_bytes()
+    assert re.search(rb"^Message-ID: <[^\r\n]+>\r?$", notice, re.MULTILINE), notice[:400]
     raw = eml.read_bytes()
     parsed = email.message_from_bytes(raw)  # compat32, as many readers do
     assert str(parsed["Message-ID"]).startswith("<") and str(parsed["Message-ID"]).endswith(">")
