@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +30,7 @@ def test_stage_example_inbox_then_nothing_twice(repo: Path,
     assert out.count("staged    #") == 5
     assert "5 staged, 0 already staged" in out
     page = (repo / ".match-staging/issues/1.md").read_text(encoding="utf-8")
-    assert "[JOB-MATCH] 97% — Cloud Architect - Cloud-Transformation" in page
+    assert "# #1 \\[JOB-MATCH\\] 97% — Cloud Architect - Cloud-Transformation" in page
     assert "Profil\\_Laube\\_w\\_Summary\\_DE.pdf" in page
 
     code, out, _ = run(capsys, "stage")
@@ -104,7 +106,7 @@ def test_oversized_attachment(repo: Path, capsys: pytest.CaptureFixture[str]) ->
     env = {"MATCH_STAGING__STAGING__MAX_ATTACHMENT_MB": "1"}
     code, out, _ = run(capsys, "stage", "m.json", env=env)
     assert code == 1
-    assert "'cv/big.pdf' is 2.0 MB, more than the 1.04858 MB limit" in out
+    assert "'cv/big.pdf' is 1.9 MB, more than the 1 MB limit" in out
 
 
 def test_broken_configuration_exits_2_before_anything(repo: Path,
@@ -199,7 +201,7 @@ def test_local_stage_writes_notifications_to_outbox(repo: Path,
     assert code == 0
     folder = repo / "outbox" / "2026-02-08T14-30-00Z"
     assert sorted(p.name for p in folder.iterdir()) == ["new-email.eml", "new-email.html",
-                                                        "new-slack.json"]
+                                                        "new-slack.json", "new-whatsapp.txt"]
     assert "notified  email     #1 #2 #3 #4 #5  written to outbox/" in out
     tracker = json.loads((repo / ".match-staging/tracker.json").read_text(encoding="utf-8"))
     assert all("job-match/notify-email" not in issue["labels"]  # delivered: not queued
@@ -249,5 +251,275 @@ def test_review_and_send_on_the_local_tracker(repo: Path,
     assert "Profil_Laube_w_Summary_DE.pdf" in text
     code, out, _ = run(capsys, "list", "--state", "sent")
     assert out.startswith("#1     sent")
-    code, _, err = run(capsys, "send", "1")
-    assert code == 1 and "#1: is sent: only approved matches are sent" in err
+    code, _, err = run(capsys, "send", "1")  # a refusal changes nothing: exit 2
+    assert code == 2 and "#1: is sent: only approved matches are sent" in err
+
+
+# --------------------------------------------------------------------------- issue 12
+
+def test_every_command_exit_code_refusals_are_2_not_partial(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0 done; 1 partial (some input rejected); 2 usage, configuration or a refused request
+    that changed nothing (interface.md, README)."""
+    assert run(capsys, "list")[0] == 0  # nothing staged yet: still done
+    assert run(capsys, "stage")[0] == 0
+    tracker = repo / ".match-staging" / "tracker.json"
+    before = tracker.read_bytes()
+    for argv in (["review", "9999", "--approve"], ["send", "9999"], ["send", "1"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, (argv, out, err)
+        assert err.startswith(("running on", "match-staging: error:"))
+        assert tracker.read_bytes() == before, argv  # nothing changed
+    assert run(capsys, "review", "1", "--approve")[0] == 0
+    approved = tracker.read_bytes()
+    code, _, err = run(capsys, "review", "1", "--approve")  # approving twice
+    assert code == 2 and "#1: is approved, not pending" in err
+    assert run(capsys, "review", "1", "--reject")[0] == 2
+    assert tracker.read_bytes() == approved
+    assert run(capsys, "send", "1")[0] == 0
+    assert run(capsys, "send", "1")[0] == 2  # sent already
+    write(repo / "bad.json", [match(score=101)])
+    assert run(capsys, "stage", "bad.json")[0] == 1  # input rejected: partial
+    assert run(capsys, "validate", "bad.json")[0] == 1
+    assert run(capsys, "validate")[0] == 0
+    assert run(capsys, "preview")[0] == 0
+    assert run(capsys, "digest")[0] == 0
+    assert run(capsys, "config")[0] == 0
+    assert run(capsys, "list", "--state", "sent")[0] == 0
+    assert run(capsys, "transition")[0] == 2  # no payload: usage
+    assert run(capsys, "bootstrap", "--dry-run")[0] == 2  # no GitLab token: configuration
+    with pytest.raises(SystemExit) as usage:
+        main(["review", "1"], {})
+    assert usage.value.code == 2
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    codes = readme.split("Exit codes:", 1)[1].split("\n\n", 1)[0]
+    assert "`2` usage or configuration error, or a refused request" in " ".join(codes.split())
+
+
+def test_review_help_describes_approve_and_reject(capsys: pytest.CaptureFixture[str]) -> None:
+    text = subcommand_parser("review").format_help()
+    assert re.search(r"--approve\s+pending -> approved", text), text
+    assert re.search(r"--reject\s+pending -> rejected", text), text
+
+
+def test_list_with_nothing_to_show_says_so(repo: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "list")
+    assert code == 0 and out == ""  # standard output stays one line per match
+    assert "no matches staged: `match-staging stage`" in err
+    run(capsys, "stage")
+    code, out, err = run(capsys, "list", "--state", "approved")
+    assert code == 0 and out == "" and "no approved matches staged" in err
+
+
+def test_stage_on_an_empty_inbox_says_so(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "matches-inbox" / "2026-02-08T1430Z.json").unlink()
+    code, _, err = run(capsys, "stage")
+    assert code == 0
+    assert "nothing to stage: no match documents in matches-inbox/" in err
+    (repo / "empty").mkdir()
+    write(repo / "none.json", [])
+    assert "nothing to stage: no match documents in empty" in run(capsys, "stage", "empty")[2]
+    assert "nothing to stage: no matches in none.json" in run(capsys, "stage", "none.json")[2]
+
+
+def test_a_connection_error_names_the_url_it_tried(repo: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"GITLAB_TOKEN": "glpat-not-used", "GITLAB_URL": f"http://127.0.0.1:{port}",
+           "GITLAB_PROJECT": "1"}
+    code, _, err = run(capsys, "list", env=env)
+    assert code == 1
+    assert f"no answer from http://127.0.0.1:{port} (ConnectionError)" in err
+
+
+def test_a_yaml_error_is_one_line_without_the_caret_drawing(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "config" / "notification-channels.yml").write_text(
+        "notification:\n  channels: [\n", encoding="utf-8")
+    code, out, err = run(capsys, "config")
+    assert code == 2 and out == ""
+    assert err == ("match-staging: error: config/notification-channels.yml: not valid YAML: "
+                   "line 3, column 1: expected the node content, but found '<stream end>' "
+                   "(while parsing a flow node)\n")
+
+
+def test_validate_keeps_the_order_of_the_file(repo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "a.json", [match(title="One"), match(title="Two", score="x"),
+                            match(title="Three", url="https://x.example/3")])
+    write(repo / "b.json", match(title="Four", url="https://x.example/4"))
+    code, out, _ = run(capsys, "validate", "a.json", "b.json")
+    assert code == 1
+    lines = [line.split(":")[0:2] for line in out.splitlines()[:-1]]
+    assert lines == [["ok        a.json", " match 1 ('One')  92%"],
+                     ["invalid   a.json", " match 2 ('Two')"],
+                     ["ok        a.json", " match 3 ('Three')  92%"],
+                     ["ok        b.json", " match 1 ('Four')  92%"]]
+
+
+def test_an_email_channel_without_from_works_and_config_says_which_sender(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """OPS-004's email settings have no `from`: no command may stop on it."""
+    cfg = repo / "config" / "notification-channels.yml"
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace('      from: "match-staging <jobs@blauweiss-edv.at>"\n', "")
+                   .replace("      enabled: false\n      recipients", "      enabled: true\n"
+                            "      recipients", 1), encoding="utf-8")
+    env = {"SMTP_HOST": "smtp.example.org", "SMTP_USERNAME": "jobs@blauweiss-edv.at",
+           "SMTP_PASSWORD": "app-password"}
+    code, out, _ = run(capsys, "config", env=env)
+    assert code == 0
+    assert "from: jobs@blauweiss-edv.at" in out
+    assert "# notification.channels.email.from is not set: jobs@blauweiss-edv.at is used, " \
+           "the SMTP user (smtp.username)" in out
+    code, out, _ = run(capsys, "config", env={"SMTP_HOST": "smtp.example.org"})
+    assert "wolfram.laube@blauweiss-edv.at is used, the first recipient" in out
+    code, out, err = run(capsys, "stage", env=env)
+    assert code == 0, err
+    (eml,) = (repo / "outbox" / "2026-02-08T14-30-00Z").glob("*.eml")
+    assert b"From: jobs@blauweiss-edv.at" in eml.read_bytes()
+
+
+def test_default_sender_rules() -> None:
+    from match_staging.config import EmailChannel, SmtpSettings, default_sender
+
+    smtp = EmailChannel(recipients=["me@example.org"],
+                        smtp=SmtpSettings(username="relay@example.org"))
+    default_sender(smtp)
+    assert (smtp.sender, smtp.sender_origin) == ("relay@example.org",
+                                                 "the SMTP user (smtp.username)")
+    login = EmailChannel(recipients=["me@example.org"], smtp=SmtpSettings(username="apikey"))
+    default_sender(login)
+    assert (login.sender, login.sender_origin) == ("me@example.org", "the first recipient")
+    gmail = EmailChannel(recipients=["me@example.org"], transport="gmail")
+    default_sender(gmail)
+    assert gmail.sender == "me@example.org" and "Gmail account" in gmail.sender_origin
+    given = EmailChannel(recipients=["me@example.org"], sender="Jobs <jobs@example.org>")
+    default_sender(given)
+    assert (given.sender, given.sender_origin) == ("Jobs <jobs@example.org>", "")
+
+
+def test_an_offset_time_is_stamped_as_the_same_instant_in_utc(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "m.json", match())  # no cycle id: the run's time names the outbox folder
+    env = {"MATCH_STAGING_NOW": "2026-02-09T07:05:00+01:00"}
+    assert run(capsys, "stage", "m.json", env=env)[0] == 0
+    assert (repo / "outbox" / "2026-02-09T06-05-00Z").is_dir()
+    assert not (repo / "outbox" / "2026-02-09T07-05-00Z").exists()
+    # a day later the reminder's folder carries the same instant in UTC
+    env = {"MATCH_STAGING_NOW": "2026-02-10T08:05:00+01:00"}
+    code, out, _ = run(capsys, "digest", env=env)
+    assert code == 0 and "reminded  #1" in out
+    assert (repo / "outbox" / "reminder-2026-02-10T07-05-00Z").is_dir()
+
+
+def test_the_application_subject_is_a_template(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """(The reminder is no longer a note with a text of its own: one run-log record.)"""
+    (repo / "templates").mkdir()
+    (repo / "templates" / "application_subject.txt.j2").write_text(
+        "Application: {{ title }}\n", encoding="utf-8")
+    write(repo / "m.json", match(apply={"email": "hr@example.org"}))
+    own = {"MATCH_STAGING__STAGING__TEMPLATES_DIR": str(repo / "templates")}
+    run(capsys, "stage", "m.json", env={"MATCH_STAGING_NOW": "2026-02-09T10:00:00Z", **own})
+    run(capsys, "review", "1", "--approve", env=own)
+    assert run(capsys, "send", "1", env=own)[0] == 0
+    (eml,) = (repo / "outbox" / "applications").glob("*.eml")
+    assert b"Subject: Application: Senior DevOps Engineer\n" in eml.read_bytes()
+
+
+def test_the_application_message_id_is_not_folded(repo: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import email
+
+    run(capsys, "stage")
+    run(capsys, "review", "1", "--approve")
+    run(capsys, "send", "1")
+    (eml,) = (repo / "outbox" / "applications").glob("*.eml")
+    notice = (repo / "outbox" / "2026-02-08T14-30-00Z" / "new-email.eml").read_bytes()
+    assert re.search(rb"^Message-ID: <[^\r\n]+>\r?$", notice, re.MULTILINE), notice[:400]
+    raw = eml.read_bytes()
+    parsed = email.message_from_bytes(raw)  # compat32, as many readers do
+    assert str(parsed["Message-ID"]).startswith("<") and str(parsed["Message-ID"]).endswith(">")
+    # the bodies keep their 7-bit-safe encoding and short lines
+    assert b"Content-Transfer-Encoding: quoted-printable" in raw
+    assert max(len(line) for line in raw.splitlines()) <= 998
+
+
+def test_local_audit_notes_name_the_login_without_git_or_user(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import pwd
+
+    empty = repo / "empty-gitconfig"
+    empty.write_text("", encoding="utf-8")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    run(capsys, "stage")
+    assert run(capsys, "review", "1", "--reject")[0] == 0  # env: no USER, no LOGNAME
+    page = (repo / ".match-staging" / "issues" / "1.md").read_text(encoding="utf-8")
+    login = pwd.getpwuid(os.getuid()).pw_name
+    assert f"pending → **rejected** by {login}" in page and "by shell" not in page
+    git = repo / "gitconfig"
+    git.write_text("[user]\n\temail = ada@example.org\n", encoding="utf-8")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(git))
+    run(capsys, "review", "2", "--approve", env={"USER": "someone"})
+    page = (repo / ".match-staging" / "issues" / "2.md").read_text(encoding="utf-8")
+    assert "pending → **approved** by ada@example.org" in page
+
+
+def test_channels_as_configured_against_gitlab_and_on_request_locally(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"MATCH_STAGING__STAGING__LOCAL_CHANNELS": "configured",
+           "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
+           "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00"}  # configured: quiet hours hold
+    assert run(capsys, "stage", env=env)[0] == 0
+    folder = repo / "outbox" / "2026-02-08T14-30-00Z"
+    assert sorted(p.name for p in folder.iterdir()) == ["new-slack.json"]
+
+
+def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
+    (tmp_path / "test_skip.py").write_text(
+        "import pytest\n\n@pytest.mark.skip(reason='needs gitlab-ci-local')\n"
+        "def test_x() -> None:\n    pass\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
+                           "--rootdir", str(tmp_path), "-p", "no:cacheprovider",
+                           str(tmp_path / "test_skip.py")],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert "SKIPPED [1]" in done.stdout and "needs gitlab-ci-local" in done.stdout, done.stdout
+
+
+def test_preview_on_a_fresh_clone_renders_every_channel(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "preview")  # the shipped configuration enables no channel
+    assert code == 0
+    assert "5 issue(s) and 3 message(s) rendered" in out  # email, Slack, WhatsApp
+    folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
+    assert {"new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"} <= {
+        p.name for p in folder.iterdir()}
+
+
+def test_readme_says_how_install_sizes_were_measured() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| core install"))
+    assert "as pip leaves it (with `.pyc`)" in row
+    assert "`du -sk --apparent-size` before and\nafter" in readme
+
+
+def test_against_gitlab_the_channels_stay_as_configured(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.fakes.gitlab_server import FakeGitLab
+
+    with FakeGitLab() as fake:
+        env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
+               "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00"}
+        code, out, err = run(capsys, "stage", env=env)
+    assert code == 0, err
+    assert "5 staged" in out and "notified" not in out  # the shipped file enables none
+    assert not (repo / "outbox").exists()
+    assert all(not any(lb.startswith("job-match/notify-") for lb in issue["labels"])
+               for issue in fake.issues.values())

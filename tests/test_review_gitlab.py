@@ -253,13 +253,13 @@ def test_send_emails_the_application_once_then_marks_it_sent(gate: Gate) -> None
         gate.notes(1)[-1]
 
     code, out = gate.run("send", "1")
-    assert code == 1 and "is sent: only approved matches are sent" in out
+    assert code == 2 and "is sent: only approved matches are sent" in out
     assert len(gate.smtp.messages) == 1
 
 
 def test_nothing_is_sent_from_pending(gate: Gate) -> None:
     code, out = gate.run("send", "1")
-    assert code == 1 and "#1: is pending: only approved matches are sent" in out
+    assert code == 2 and "#1: is pending: only approved matches are sent" in out
     assert gate.smtp.messages == []
 
 
@@ -282,7 +282,7 @@ def test_a_send_that_may_have_gone_out_is_not_repeated(gate: Gate) -> None:
     assert gate.notes(1)[-1].startswith("**Not sent:** ")
     gate.note(1, "bot", "**Sending:** …\n\n<!-- match-staging v1 sending: 2026-02-08T13:00Z -->")
     code, out = gate.run("send", "1")
-    assert code == 1 and "a send started at 2026-02-08T13:00Z and may have gone out" in out
+    assert code == 2 and "a send started at 2026-02-08T13:00Z and may have gone out" in out
     assert gate.smtp.messages == []
     assert gate.run("send", "1", "--force")[0] == 0
     assert len(gate.smtp.messages) == 1
@@ -307,7 +307,7 @@ def test_review_from_the_shell(gate: Gate) -> None:
     assert gate.labels(5) == ["job-match/rejected"]
     assert "> 80% on site: too far" in gate.notes(5)[0]
     code, out = gate.run("review", "5", "--approve")
-    assert code == 1 and "is rejected, not pending" in out
+    assert code == 2 and "is rejected, not pending" in out
 
 
 def test_digest_repairs_events_the_webhook_never_delivered(gate: Gate) -> None:
@@ -404,7 +404,7 @@ def test_a_forged_payload_after_a_non_reviewers_move_is_reverted_naming_the_real
     assert "mallory may not review" in note and "reviewer" not in note.replace(
         "may not review", "").replace("workflow.reviewers", "")
     code, out = gate.run("send", "1")
-    assert code == 1 and gate.smtp.messages == []
+    assert code == 2 and gate.smtp.messages == []
 
 
 def test_with_no_reviewers_listed_a_forged_user_id_gets_nothing(gate: Gate) -> None:
@@ -432,7 +432,7 @@ def test_a_reporter_who_edits_the_state_marker_changes_nothing(gate: Gate) -> No
     assert code == 0 and "reverted  #1: mallory may not review job matches (workflow." \
         "reviewers): back to pending" in out
     code, out = gate.run("send", "1")
-    assert code == 1 and "is pending: only approved matches are sent" in out
+    assert code == 2 and "is pending: only approved matches are sent" in out
     assert gate.smtp.messages == []
 
 
@@ -447,7 +447,7 @@ def test_send_refuses_after_a_reporter_edits_the_address_or_attachments(
         assert "⚠️ mallory changed the description of #" in gate.notes(1)[0]
     assert gate.labels(1) == ["job-match/approved"]
     code, out = gate.run("send", "1")
-    assert code == 1, out
+    assert code == 2, out
     assert re.search(r"#1: mallory changed the description of #1 at 20\d\d-[-\d]+T[\d:.]+Z: "
                      r"nothing sent\. `send` sends only what match-staging staged", out), out
     assert "close the issue and stage the match again" in out
@@ -461,7 +461,7 @@ def test_a_copied_state_marker_in_a_members_note_changes_nothing(gate: Gate) -> 
     gate.note(1, "mallory", copy)
     gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")  # event lost
     code, out = gate.run("send", "1")
-    assert code == 1 and "approved on the board, but the review pipeline has not recorded" \
+    assert code == 2 and "approved on the board, but the review pipeline has not recorded" \
         in out
     code, out = gate.run("digest")
     assert "reverted  #1: mallory may not review job matches" in out
@@ -474,7 +474,7 @@ def test_send_checks_who_added_the_approved_label(gate: Gate) -> None:
     gate.move(1, MALLORY, remove="job-match/approved")
     gate.move(1, MALLORY, add="job-match/approved")
     code, out = gate.run("send", "1")
-    assert code == 1
+    assert code == 2
     assert "#1: the approved label was added by mallory, who may not review job matches " \
         "(workflow.reviewers): nothing sent" in out
     assert gate.smtp.messages == []
@@ -516,7 +516,7 @@ def test_a_legacy_issue_edited_by_a_member_is_not_believed(gate: Gate) -> None:
     gate.edit(1, "mallory", tampered(description.replace("state: pending", "state: approved"),
                                      email=ATTACKER))
     code, out = gate.run("send", "1")
-    assert code == 1 and "is approved (approved on the board, but the review pipeline" in out
+    assert code == 2 and "is approved (approved on the board, but the review pipeline" in out
     code, out = gate.run("digest")
     assert "reverted  #1: mallory may not review job matches" in out
     assert gate.labels(1) == ["job-match/pending"] and gate.smtp.messages == []
@@ -534,4 +534,4 @@ def test_a_member_cannot_rewrite_the_bots_audit_note(gate: Gate) -> None:
     assert refused.value.response_code == 403
     gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
     code, _ = gate.run("send", "1")
-    assert code == 1 and gate.smtp.messages == []
+    assert code == 2 and gate.smtp.messages == []

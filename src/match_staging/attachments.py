@@ -28,6 +28,7 @@ def resolve(root: Path, relative: str, max_bytes: int) -> Path | str:
         return "is not a regular file"
     size = real.stat().st_size
     if size > max_bytes:
-        return f"is {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:g} MB limit " \
+        mb = 1024 * 1024  # staging.max_attachment_mb counts MiB (stage and send multiply so)
+        return f"is {size / mb:.1f} MB, more than the {max_bytes / mb:g} MB limit " \
                "(staging.max_attachment_mb)"
     return real

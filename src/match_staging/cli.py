@@ -1,6 +1,7 @@
 """The command line: parse arguments, call one use case, print, map errors to exit codes.
 Exit codes (interface.md): 0 all done, 1 partial (input rejected, a channel or GitLab
-failed), 2 usage or configuration error with nothing changed."""
+failed), 2 usage or configuration error, or a refused request (an unknown issue, a step the
+issue's state does not allow), with nothing changed."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays 
     from match_staging.usecases.notify import NotifyReport
 
     Handler = Callable[[argparse.Namespace, config.Config, Output, Mapping[str, str]], int]
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 DEFAULT_CONFIG = "config/notification-channels.yml"
 STATES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
@@ -45,28 +49,83 @@ def _tracker(cfg: config.Config, out: Output, env: Mapping[str, str]) -> Tracker
     return tracker
 
 
-def _actor(env: Mapping[str, str]) -> str:
-    """Who runs a shell or manual-job step, for its audit note."""
-    return env.get("GITLAB_USER_LOGIN") or env.get("USER") or "shell"
+def _actor(env: Mapping[str, str], tracker: Tracker) -> str:
+    """Who runs a shell or manual-job step, for its audit note: the job's user in CI; on the
+    local tracker the git user (as in the user's commits); else the login name."""
+    if env.get("GITLAB_USER_LOGIN"):
+        return env["GITLAB_USER_LOGIN"]
+    if tracker.kind == "local":
+        git_user = _git_user()
+        if git_user:
+            return git_user
+    return _login_name(env)
+
+
+def _git_user() -> str:
+    """`git config user.name`, else `user.email`; empty without git or without either."""
+    import subprocess
+
+    for key in ("user.name", "user.email"):
+        try:
+            done = subprocess.run(["git", "config", "--get", key], capture_output=True,
+                                  text=True, timeout=5, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    return ""
+
+
+def _login_name(env: Mapping[str, str]) -> str:
+    """The login name: LOGNAME or USER (as getpass reads them), else the account's name."""
+    name = env.get("LOGNAME") or env.get("USER") or env.get("USERNAME")
+    if name:
+        return name
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return "unknown user"
+
+
+def _local_cfg(cfg: config.Config, tracker_kind: str) -> config.Config:
+    """The configuration the channels see. On the embedded local tracker nothing leaves the
+    machine, so (staging.local_channels: all) every channel writes its message to outbox/,
+    enabled or not, without credentials, and quiet hours hold nothing back: a first run shows
+    every message at once. Against GitLab the channels stay as configured."""
+    import copy
+
+    if tracker_kind != "local" or cfg.staging.local_channels != "all":
+        return cfg
+    shown = copy.deepcopy(cfg)
+    channels = shown.notification.channels
+    channels.email.enabled = channels.slack.enabled = channels.whatsapp.enabled = True
+    if not channels.email.recipients:
+        channels.email.recipients = ["you@localhost"]  # a placeholder: nothing is sent
+    shown.notification.preferences.quiet_hours = None
+    return shown
 
 
 def _connect(cfg: config.Config, out: Output,
-             env: Mapping[str, str]) -> tuple[Tracker, list[Channel]]:
-    """The tracker and the enabled channels, all validated before anything changes. On the
-    local tracker, channels write to outbox/ instead of sending."""
+             env: Mapping[str, str]) -> tuple[Tracker, list[Channel], config.Config]:
+    """The tracker and the enabled channels, all validated before anything changes, and the
+    configuration the run uses. On the local tracker, channels write to outbox/ instead of
+    sending (every channel: `_local_cfg`)."""
     from match_staging import channels as channel_registry
 
     tracker = _tracker(cfg, out, env)
     sending = tracker.kind == "gitlab"
+    cfg = _local_cfg(cfg, tracker.kind)
     built = channel_registry.build(cfg, sending=sending)
     if not sending:
         outbox = Path(cfg.staging.outbox)
         built = [channel_registry.Outbox(c, outbox) for c in built]
     todo = cfg.notification.channels.gitlab_todo
-    if todo.enabled and todo.assignee_id is None:
+    if sending and todo.enabled and todo.assignee_id is None:  # no to-dos on a laptop
         out.notice("gitlab_todo is enabled but notification.channels.gitlab_todo.assignee_id "
                    "is not set: nobody is assigned, so nobody gets a to-do")
-    return tracker, built
+    return tracker, built, cfg
 
 
 def _print_notify(out: Output, report: NotifyReport) -> None:
@@ -84,6 +143,11 @@ def _print_notify(out: Output, report: NotifyReport) -> None:
         out.result(f"unrecorded {line}")
 
 
+def _requests(tracker: Tracker) -> str:
+    local = " (local)" if tracker.kind == "local" else ""
+    return f"{tracker.requests} GitLab requests{local}"
+
+
 def _iids(iids: Sequence[int]) -> str:
     return " ".join(f"#{i}" for i in iids)
 
@@ -98,7 +162,7 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
     from match_staging.render import fmt_score
     from match_staging.usecases.stage import stage
 
-    tracker, channels = _connect(cfg, out, env)
+    tracker, channels, cfg = _connect(cfg, out, env)
     batch = read_batch(args.paths, env, cfg.staging.inbox)
     report = stage(cfg, tracker, batch, Path.cwd(), channels, clock.now(env))
     for match, issue in report.staged:
@@ -117,8 +181,12 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
     for match, reason in report.failed:
         out.result(f"failed          {_short(match)}  {reason}")
     _print_notify(out, report.notify)
-    if not batch.sources and not batch.errors:
-        out.notice(f"no match documents found (looked in {cfg.staging.inbox}/)")
+    if not batch.matches and not batch.errors:
+        looked = ", ".join(args.paths) or next(
+            (f"${name}" for name in ("MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD")
+             if env.get(name)), f"{cfg.staging.inbox}/")
+        found = "no match documents" if not batch.sources else "no matches"
+        out.notice(f"nothing to stage: {found} in {looked}")  # stdout: one line per result
     where = "GitLab requests" if report.tracker == "gitlab" else "GitLab requests (local)"
     out.result(f"{len(report.staged)} staged, {len(report.existing)} already staged, "
                f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
@@ -134,7 +202,7 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
     from match_staging.usecases.digest import digest
     from match_staging.usecases.review import context_from, missed_events_notice
 
-    tracker, channels = _connect(cfg, out, env)
+    tracker, channels, cfg = _connect(cfg, out, env)
     mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
     report = digest(cfg, tracker, channels, context_from(env, clock.now(env)))
     code = 0
@@ -181,7 +249,7 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     from match_staging import clock
     from match_staging.errors import ConfigError
     from match_staging.model import State
-    from match_staging.usecases.review import check_reviewers, context_from, transition
+    from match_staging.usecases.review import context_from, transition
 
     path = args.payload or env.get("TRIGGER_PAYLOAD")
     if not path:
@@ -193,11 +261,12 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     except ValueError:
         out.result(f"ignored   {path} is not JSON: not a webhook event")
         return 0
-    check_reviewers(cfg)
+    # check_reviewers runs before the first change (in is_reviewer), so that an event that
+    # is not a job match's is ignored even before reviewers are configured
     tracker = _tracker(cfg, out, env)
     mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
     result = transition(cfg, tracker, payload, context_from(env, clock.now(env)))
-    out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
+    out.result(f"{result.outcome:<9} {result.message} · {_requests(tracker)}")
     if mailer and result.outcome == "applied" and result.after == State.APPROVED \
             and result.iid is not None:
         return _send(cfg, tracker, mailer, result.iid, out, env,
@@ -215,10 +284,10 @@ def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
     target = State.APPROVED if args.approve else State.REJECTED
     mailer = _mailer(cfg, tracker) if target == State.APPROVED and cfg.workflow.auto_send \
         else None
-    actor = _actor(env)
-    result = review(cfg, tracker, args.iid, target, actor, args.reason or "",
-                    context_from(env, clock.now(env)))
-    out.result(f"{result.outcome:<9} {result.message} · {tracker.requests} GitLab requests")
+    actor = _actor(env, tracker)
+    result = _refusal(lambda: review(cfg, tracker, args.iid, target, actor, args.reason or "",
+                                     context_from(env, clock.now(env))))
+    out.result(f"{result.outcome:<9} {result.message} · {_requests(tracker)}")
     if mailer:
         return _send(cfg, tracker, mailer, args.iid, out, env, actor=actor)
     return 0
@@ -227,8 +296,20 @@ def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
 def cmd_send(args: argparse.Namespace, cfg: config.Config, out: Output,
              env: Mapping[str, str]) -> int:
     tracker = _tracker(cfg, out, env)
-    return _send(cfg, tracker, _mailer(cfg, tracker), args.iid, out, env, actor=_actor(env),
-                 force=args.force)
+    mailer = _mailer(cfg, tracker)
+    return _refusal(lambda: _send(cfg, tracker, mailer, args.iid, out, env,
+                                  actor=_actor(env, tracker), force=args.force))
+
+
+def _refusal(step: Callable[[], T]) -> T:
+    """Run a step that refuses with InputError before it changes anything (an unknown issue,
+    a state that does not allow the step): a refusal, exit 2 (interface.md), not partial."""
+    from match_staging.errors import InputError, Refused
+
+    try:
+        return step()
+    except InputError as exc:
+        raise Refused(str(exc)) from None
 
 
 def _mailer(cfg: config.Config, tracker: Tracker) -> Mailer | None:
@@ -274,6 +355,8 @@ def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
     from match_staging.matches import read_batch
     from match_staging.usecases.preview import preview
 
+    # like the tracker: every channel without GITLAB_TOKEN, the configured ones with it
+    cfg = _local_cfg(cfg, "gitlab" if env.get("GITLAB_TOKEN") else "local")
     channels = channel_registry.build(cfg, sending=False)
     batch = read_batch(args.paths, env, cfg.staging.inbox)
     project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
@@ -301,6 +384,8 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
     errors: list[InputError] = list(batch.errors)
     valid = 0
     max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
+    # (source, position, line): printed in the order of the files and the matches in them
+    lines: list[tuple[str, int, str]] = []
     for match in batch.matches:
         problems = []
         for index, rel in enumerate(match.attachments):
@@ -311,12 +396,25 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
         errors.extend(problems)
         if not problems:
             valid += 1
-            out.result(f"ok        {match.source}: {match.label}  {fmt_score(match.score)}%")
+            lines.append((match.source, match.position,
+                          f"ok        {match.source}: {match.label}  "
+                          f"{fmt_score(match.score)}%"))
     for error in errors:
-        out.result(f"invalid   {error}")
+        lines.append((error.source, _position(error.match), f"invalid   {error}"))
+    order = {source: rank for rank, source in enumerate(batch.sources)}
+    for _, _, line in sorted(lines, key=lambda x: (order.get(x[0], len(order)), x[1])):
+        out.result(line)
     out.result(f"{valid} valid "
                f"match(es), {len(errors)} problem(s) in {len(batch.sources)} document(s)")
     return 1 if errors else 0
+
+
+def _position(label: str | None) -> int:
+    """The match's position from an error's "match 3 ('Title')"; 0 for the whole document."""
+    import re
+
+    found = re.match(r"match (\d+)\b", label or "")
+    return int(found.group(1)) if found else 0
 
 
 def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
@@ -331,7 +429,12 @@ def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
     labels = [cfg.labels.match]
     if args.state:
         labels.append(state_label(cfg.labels, State(args.state)))
-    for issue in tracker.list_issues(labels):
+    issues = tracker.list_issues(labels)
+    if not issues:
+        which = f"{args.state} " if args.state else ""
+        hint = "" if args.state else ": `match-staging stage` stages the matches-inbox/ ones"
+        out.notice(f"no {which}matches staged{hint}")  # stdout stays one line per match
+    for issue in issues:
         state = state_of(cfg.labels, issue.labels)
         found = title_pattern.match(issue.title)
         score, title = (found.group(1), found.group(2)) if found else ("?", issue.title)
@@ -347,6 +450,13 @@ def cmd_config(args: argparse.Namespace, cfg: config.Config, out: Output,
 
     out.result(f"# effective configuration, from {cfg.source}; secrets masked")
     out.result(yaml.safe_dump(config.masked(cfg), sort_keys=False, allow_unicode=True).rstrip())
+    email = cfg.notification.channels.email
+    if email.sender_origin:
+        out.result(f"# notification.channels.email.from is not set: {email.sender} is used, "
+                   f"{email.sender_origin}")
+    if cfg.staging.local_channels == "all":
+        out.result("# on the embedded local tracker (no GITLAB_TOKEN) every channel writes to "
+                   f"{cfg.staging.outbox}/, enabled or not (staging.local_channels: all)")
     return 0
 
 
@@ -354,17 +464,20 @@ def cmd_config(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 COMMANDS: dict[str, tuple[Handler, str, str]] = {
     "stage": (cmd_stage, "stage every new match at or above the threshold as a GitLab issue",
-              "match-staging stage matches-inbox/2026-02-08.json"),
+              "match-staging stage matches-inbox/2026-02-08T1430Z.json"),
     "digest": (cmd_digest, "scheduled run: send deferred notifications and the reminder summary",
                "MATCH_STAGING_NOW=2026-02-09T07:05:00+01:00 match-staging digest"),
     "preview": (cmd_preview, "render the issues and every notification to outbox/ without "
                 "sending or creating anything", "match-staging preview matches-inbox/"),
     "transition": (cmd_transition, "apply one issue-webhook event (a review on the board)",
-                   "match-staging transition --payload \"$TRIGGER_PAYLOAD\""),
+                   "match-staging transition --payload "
+                   "tests/fixtures/gitlab/issue_hook_example.json"),
     "review": (cmd_review, "approve or reject a pending match from the shell",
-               "match-staging review 12 --reject --reason 'Rate too low'"),
+               "match-staging stage && "
+               "match-staging review 2 --reject --reason 'Rate too low'"),
     "send": (cmd_send, "submit an approved application by email, then mark it sent",
-             "match-staging send 12"),
+             "match-staging stage && match-staging review 1 --approve && "
+             "match-staging send 1"),
     "bootstrap": (cmd_bootstrap, "idempotently create labels, the review board, the pipeline "
                   "trigger, the issue webhook and the digest schedule",
                   "match-staging bootstrap --dry-run"),
@@ -409,7 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.ArgumentParser:
     handler, summary, example = COMMANDS[name]
-    cmd = argparse.ArgumentParser(prog=f"{prog} {name}", description=summary,
+    needs = "\nIt needs a GitLab project: GITLAB_URL, GITLAB_TOKEN (Maintainer, api scope) and " \
+        "GITLAB_PROJECT." if name == "bootstrap" else ""
+    cmd = argparse.ArgumentParser(prog=f"{prog} {name}", description=summary + needs,
                                   epilog=f"Example:\n  {example}",
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd.add_argument("--config", metavar="FILE",
@@ -428,9 +543,11 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
         cmd.add_argument("iid", type=int, metavar="IID", help="the issue's number")
     if name == "review":
         verdict = cmd.add_mutually_exclusive_group(required=True)
-        verdict.add_argument("--approve", action="store_true")
-        verdict.add_argument("--reject", action="store_true")
-        cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue")
+        verdict.add_argument("--approve", action="store_true",
+                             help="pending -> approved: ready for `send IID`")
+        verdict.add_argument("--reject", action="store_true",
+                             help="pending -> rejected: closed (workflow.close_rejected)")
+        cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue with the step")
     if name == "bootstrap":
         cmd.add_argument("--dry-run", action="store_true",
                          help="print what a real run would do; change nothing")

@@ -1,4 +1,6 @@
-"""The one place that reads the clock: MATCH_STAGING_NOW replaces it (interface.md)."""
+"""The one place that reads the clock: MATCH_STAGING_NOW replaces it (interface.md).
+The time is always returned in UTC: callers stamp it as `...Z` (cycle ids, outbox folders)
+and convert it to the configured zone only to show it."""
 
 from __future__ import annotations
 
@@ -16,4 +18,5 @@ def now(env: Mapping[str, str]) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"MATCH_STAGING_NOW: not an ISO-8601 timestamp: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # an offset such as +01:00 names an instant: 07:05+01:00 is 06:05Z, never 07:05Z
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

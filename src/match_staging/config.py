@@ -61,6 +61,8 @@ class EmailChannel:
     subject_prefix: str = "[match-staging]"
     gmail: GmailSettings = field(default_factory=GmailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    # why `from` has the value it has when the file left it unset (shown by `config`)
+    sender_origin: str = field(default="", metadata={"internal": True})
 
 
 @dataclass
@@ -172,6 +174,9 @@ class Staging:
     outbox: str = "outbox"
     state_dir: str = ".match-staging"
     max_attachment_mb: float = 10
+    # On the embedded local tracker nothing leaves the machine, so every channel writes its
+    # message to outbox/ (all), enabled or not; `configured`: only the enabled ones.
+    local_channels: Literal["all", "configured"] = "all"
 
 
 @dataclass
@@ -395,7 +400,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
         try:
             raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: not valid YAML: {_one_line(exc)}") from None
+            raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: must hold a mapping of sections")
     elif explicit:
@@ -416,11 +421,39 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
                       or "").rstrip("/")
     cfg.gitlab.project = (cfg.gitlab.project or env.get("GITLAB_PROJECT")
                           or env.get("CI_PROJECT_ID") or "")
+    default_sender(cfg.notification.channels.email)
     return cfg
+
+
+def default_sender(email: EmailChannel) -> None:
+    """OPS-004's email settings have no `from`: choose one rather than refuse every command.
+    The SMTP user when it is an address (the server accepts it as sender), else the first
+    recipient (with Gmail the authenticated account is not known without a request)."""
+    if email.sender.strip():
+        return
+    username = email.smtp.username.strip()
+    if email.transport == "smtp" and "@" in username:
+        email.sender, email.sender_origin = username, "the SMTP user (smtp.username)"
+    elif email.recipients and email.recipients[0].strip():
+        email.sender = email.recipients[0].strip()
+        email.sender_origin = "the first recipient" + (
+            " (the authenticated Gmail account cannot be known offline: set `from` to send "
+            "as another address)" if email.transport == "gmail" else "")
 
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """The parser's problem and where, in one line: without the source excerpt and its
+    caret drawing, which make no sense on one line."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        context = f" ({exc.context})" if exc.context else ""
+        return f"{where}{exc.problem}{context}"
+    return _one_line(exc)
 
 
 # --------------------------------------------------------------------------- secrets

@@ -41,3 +41,10 @@ class TrackerError(StagingError):
         super().__init__(message)
         self.status = status
         self.transient = transient
+
+
+class Refused(StagingError):
+    """A request the issue's state does not allow, or for an issue that does not exist: it
+    was refused before anything changed, so it is not a partial success (exit 2)."""
+
+    exit_code = 2

@@ -168,6 +168,9 @@ class Email:
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
+        # as for the application (usecases/send.py): bodies are encoded; headers may be 998
+        # long, so the Message-ID is not folded onto a line of its own
+        msg.policy = msg.policy.clone(max_line_length=998)
         return msg, html
 
     def message(self, payload: Payload) -> EmailMessage:

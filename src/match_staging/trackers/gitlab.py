@@ -108,12 +108,25 @@ def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 raise TrackerError(f"GitLab could not {what}: {message}",
                                    status=code, transient=code is None or code >= 500) from None
             except requests.RequestException as exc:
-                raise TrackerError(f"GitLab could not {what}: no answer "
+                raise TrackerError(f"GitLab could not {what}: no answer{_from(exc)} "
                                    f"({type(exc).__name__})", transient=True) from None
 
         return inner
 
     return wrap
+
+
+def _from(exc: requests.RequestException) -> str:
+    """ " from https://host" for a request that got no answer: which URL was tried, without
+    its path and query (they may carry search terms)."""
+    from urllib.parse import urlsplit
+
+    url = getattr(exc.request, "url", None) if exc.request is not None else None
+    if not url:
+        return ""
+    parts = urlsplit(str(url))
+    host = parts.netloc.rpartition("@")[2]  # never user:password@
+    return f" from {parts.scheme}://{host}" if host else ""
 
 
 class GitLabTracker:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -82,11 +83,8 @@ class LocalTracker:
                                    "created_at": now} for lb in draft.labels]}
         self._data["issues"].append(issue)
         self._data["next_iid"] = iid + 1
-        page = self.dir / "issues" / f"{iid}.md"
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(f"# {draft.title}\n\nLabels: {', '.join(draft.labels)}\n\n"
-                        f"{draft.description}", encoding="utf-8")
         self._save()
+        self._write_page(issue)
         return self._ref(issue)
 
     def upload(self, path: Path) -> Upload:
@@ -186,6 +184,41 @@ class LocalTracker:
     def _touch(self, issue: dict[str, Any]) -> None:
         issue["updated_at"] = self._now()
         self._save()
+        self._write_page(issue)
+
+    # --- the page a person reads -----------------------------------------------------------
+
+    # machine records (keys, notice, state and sending marks): HTML comments on lines of
+    # their own, whatever their format; a person's page has no use for them
+    _RECORD = re.compile(r"^<!--.*?-->[ \t]*\n?", re.MULTILINE | re.DOTALL)
+    _BOARD = " Review it on the board."  # issue.md.j2's footer: the local tracker has none
+    _STATES = ("pending", "approved", "rejected", "sent")
+
+    def _write_page(self, issue: dict[str, Any]) -> None:
+        """Rewrite .match-staging/issues/N.md from the issue as it stands: state, labels,
+        open or closed, the description without the machine records, and every note."""
+        from markupsafe import Markup
+
+        from match_staging import render
+
+        description = self._RECORD.sub("", str(issue["description"])).replace(self._BOARD, "")
+        labels = [str(lb) for lb in issue["labels"]]
+        state = next((lb.rpartition("/")[2] for lb in labels
+                      if "/" in lb and lb.rpartition("/")[2] in self._STATES), "")
+        notes = [{"when": n.get("created_at", ""), "author": n.get("author") or "match-staging",
+                  # notes are the Markdown the tool rendered, already escaped
+                  "body": Markup(self._RECORD.sub("", str(n.get("body", ""))).strip())}  # noqa: S704
+                 for n in issue.get("notes", [])]
+        page = render.render("local_issue.md.j2", None, iid=issue["iid"], title=issue["title"],
+                             state=state, opened=issue["state"] == "opened", labels=labels,
+                             updated_at=issue["updated_at"], notes=notes,
+                             description=Markup(description.strip()))  # noqa: S704 - ours
+        path = self.dir / "issues" / f"{issue['iid']}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(page)
+        os.replace(tmp, path)
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from match_staging import delivery, notices, quiet
@@ -72,7 +72,7 @@ def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
 
 
 def _stamp(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _send_owed(cfg: Config, tracker: Tracker, channels: Sequence[Channel],

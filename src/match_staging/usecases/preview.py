@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from match_staging import notices
@@ -32,7 +32,7 @@ def preview(cfg: Config, batch: Batch, channels: Sequence[Channel], now: datetim
             project_url: str) -> PreviewReport:
     eligible = [m for m in batch.matches if m.score >= cfg.threshold]
     cycle = next((m.cycle_id for m in eligible if m.cycle_id),
-                 now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                 now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     folder = Path(cfg.staging.outbox) / "preview" / safe_folder_name(cycle)
     folder.mkdir(parents=True, exist_ok=True)
     report = PreviewReport(folder=folder)

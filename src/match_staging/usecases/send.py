@@ -19,7 +19,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Literal
 
-from match_staging import attachments, record, workflow
+from match_staging import attachments, record, render, workflow
 from match_staging.channels.base import Mailer
 from match_staging.config import Config
 from match_staging.errors import InputError
@@ -40,7 +40,9 @@ class SendResult:
 def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Address,
                 root: Path, now: datetime) -> EmailMessage:
     """The application email: the draft cover letter, with the match's attachments."""
-    subject = staged.apply.subject or f"Bewerbung: {staged.title}"
+    subject = staged.apply.subject or render.render(
+        "application_subject.txt.j2", cfg.staging.templates_dir, target="text",
+        title=staged.title)
     msg = EmailMessage()
     msg["Subject"] = " ".join(subject.split())[:200]
     msg["From"] = email.sender
@@ -58,6 +60,10 @@ def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Addr
         main, _, sub = (kind or "application/octet-stream").partition("/")
         msg.add_attachment(found.read_bytes(), maintype=main, subtype=sub,
                            filename=found.name)
+    # The bodies are encoded (78-character lines) by now. Headers fold when the message is
+    # written: at 78 the Message-ID went onto a continuation line and readers saw it with a
+    # leading space; RFC 5322 allows 998, and no header here is longer.
+    msg.policy = msg.policy.clone(max_line_length=998)
     return msg
 
 
@@ -86,7 +92,9 @@ def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: s
                          "run `match-staging send --force` to send it again")
     staged = record.decode_record(issue.description) or record.MatchRecord()
     address = staged.apply.email
-    transport = cfg.notification.channels.email.transport
+    # the local tracker's mailer writes to outbox/: no note may claim smtp or gmail
+    transport = "outbox" if tracker.kind == "local" else \
+        cfg.notification.channels.email.transport
     if not address:
         where = staged.apply.url or staged.source_url or issue.web_url
         return SendResult("portal", f"#{iid} has no application address: apply on the "
@@ -119,6 +127,9 @@ def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: s
         audit_note(cfg, decision, actor, ctx, verdict="sent", address=address,
                    transport=transport, message_id=str(msg["Message-ID"])),
         record.StateMark(State.SENT)))
+    if transport == "outbox":
+        return SendResult("sent", f"#{iid}: application to {address} {delivery.detail} "
+                          "(the local tracker sends nothing)")
     return SendResult("sent", f"#{iid}: application sent to {address} ({delivery.detail})")
 
 

@@ -123,7 +123,7 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
         _stage_new(cfg, tracker, eligible, root, report)
         now = now or datetime.now(UTC)
         cycle = next((m.cycle_id for m in eligible if m.cycle_id),
-                     now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                     now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if channels and (report.staged or report.existing):
             report.notify = _notify(cfg, tracker, channels, report, cycle, now)
     report.requests = tracker.requests
