@@ -37,6 +37,7 @@ import gitlab
 import pytest
 import yaml
 
+from tests.conftest import job_matches, owed
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -228,8 +229,8 @@ class World:
         }
 
     def queued(self) -> list[str]:
-        return sorted(lb for issue in self.gitlab.issues.values() for lb in issue["labels"]
-                      if "/notify-" in lb)
+        """Channels the delivery queue (in the run log) still owes something."""
+        return sorted({channel for _, channel in owed(self.gitlab)})
 
 
 @pytest.fixture
@@ -352,7 +353,7 @@ def test_push_to_the_inbox_stages_the_new_file_and_notifies(repo: Path, world: W
     run = gitlab_ci_local(repo, variables=world.variables())
     assert run.code == 0, run.output
     assert run.passed() == ["stage"] and run.failed() == []
-    titles = sorted(issue["title"] for issue in world.gitlab.issues.values())
+    titles = sorted(issue["title"] for issue in job_matches(world.gitlab).values())
     assert "[JOB-MATCH] 93% — Platform Engineer" in titles
     assert len(titles) == 6  # the example cycle's five matches and the new one
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
@@ -365,7 +366,7 @@ def test_push_to_the_inbox_stages_the_new_file_and_notifies(repo: Path, world: W
 
     again = gitlab_ci_local(repo, variables=world.variables())  # a retried pipeline
     assert again.code == 0, again.output
-    assert len(world.gitlab.issues) == 6 and len(world.slack.posts) == 1
+    assert len(job_matches(world.gitlab)) == 6 and len(world.slack.posts) == 1
     assert "0 staged, 6 already staged" in again.artifact("stage")
 
 
@@ -379,7 +380,7 @@ def test_a_rejected_match_fails_the_job_and_keeps_the_summary(repo: Path,
     summary = run.artifact("stage")
     assert "rejected  matches-inbox/broken.json: match 2" in summary
     assert "1 rejected" in summary
-    assert len(world.gitlab.issues) == 6  # the good match beside it, and the example cycle
+    assert len(job_matches(world.gitlab)) == 6  # the good match beside it, and the example cycle
 
 
 def test_trigger_with_inline_matches_json_stages_it(repo: Path, world: World) -> None:
@@ -390,7 +391,7 @@ def test_trigger_with_inline_matches_json_stages_it(repo: Path, world: World) ->
         CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=document, TRIGGER_PAYLOAD=payload))
     assert run.code == 0, run.output
     assert run.passed() == ["stage"]
-    (issue,) = world.gitlab.issues.values()  # the document only, not matches-inbox/
+    (issue,) = job_matches(world.gitlab).values()  # the document only, not matches-inbox/
     assert issue["title"] == "[JOB-MATCH] 93% — Platform Engineer"
     assert "job-match/pending" in issue["labels"]
     assert len(world.slack.posts) == 1
@@ -403,8 +404,8 @@ def test_schedule_runs_the_digest_that_sends_what_quiet_hours_deferred(
     night = gitlab_ci_local(repo, variables=world.variables(
         now=NIGHT, CI_PIPELINE_SOURCE="trigger"), inputs={"matches_b64": b64(document)})
     assert night.code == 0, night.output
-    assert len(world.gitlab.issues) == 1 and world.slack.posts == []
-    assert world.queued() == ["job-match/notify-email", "job-match/notify-slack"]
+    assert len(job_matches(world.gitlab)) == 1 and world.slack.posts == []
+    assert world.queued() == ["email", "slack"]
 
     run = gitlab_ci_local(repo, variables=world.variables(
         now=MORNING, CI_PIPELINE_SOURCE="schedule"))  # the schedule carries no variable
@@ -423,7 +424,7 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
     staged = gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
                              inputs={"matches_b64": b64(json.dumps(match))})
     assert staged.code == 0, staged.output
-    (issue,) = world.gitlab.issues.values()
+    (issue,) = job_matches(world.gitlab).values()
     # The reviewer drags the card from the pending list to the approved list (through the
     # API, so GitLab's label events show who did it: the gate reads the actor from there).
     before = [{"title": name} for name in issue["labels"]]
@@ -495,7 +496,7 @@ def test_a_job_installs_match_staging_into_its_own_cached_venv(
     venv = repo / ".venv-ci"
     assert f"{venv}/bin/match-staging" in run.stdout  # `command -v match-staging`
     assert (venv / "bin" / "match-staging").read_text().startswith(f"#!{venv}/bin/python")
-    assert len(world.gitlab.issues) == 1
+    assert len(job_matches(world.gitlab)) == 1
     created = (venv / "pyvenv.cfg").stat().st_mtime_ns
 
     variables["MATCHES_JSON_B64"] = b64(json.dumps(new_match("SRE",
@@ -503,7 +504,7 @@ def test_a_job_installs_match_staging_into_its_own_cached_venv(
     again = gitlab_ci_local(repo, "stage", variables=variables, timeout=INSTALL_TIMEOUT)
     assert again.code == 0, again.output
     assert (venv / "pyvenv.cfg").stat().st_mtime_ns == created  # reused, not rebuilt
-    assert len(world.gitlab.issues) == 2
+    assert len(job_matches(world.gitlab)) == 2
     assert (VENV_BIN / "match-staging").stat().st_mtime_ns == developer_script
 
 
@@ -529,7 +530,7 @@ def everything_sent(world: World) -> str:
 def assert_staged_as_written(world: World, run: Run) -> None:
     assert run.code == 0, run.output
     assert run.passed() == ["stage"]
-    (issue,) = world.gitlab.issues.values()
+    (issue,) = job_matches(world.gitlab).values()
     shown = re.sub(r"\\(.)", r"\1", issue["description"])  # Markdown escapes: as GitLab shows it
     for piece in PIECES:
         assert piece in shown, piece
@@ -582,7 +583,7 @@ def test_a_trigger_pipelines_gitlab_url_never_receives_the_token(repo: Path,
             MATCHES_JSON_B64=b64(json.dumps([new_match()]))))
         assert run.code == 0, run.output
         assert elsewhere.requests == []
-    assert len(world.gitlab.issues) == 1
+    assert len(job_matches(world.gitlab)) == 1
     assert "these variables are ignored" in run.output
     assert "GITLAB_URL" in run.output and "MATCH_STAGING__WORKFLOW__AUTO_SEND" in run.output
 
@@ -660,7 +661,7 @@ def test_inputs_an_older_gitlab_ignored_are_staged_from_the_trigger_payload(
     assert run.code == 0, run.output
     assert run.passed() == ["transition"]
     assert "a trigger call with a match document in its inputs" in run.output
-    (issue,) = world.gitlab.issues.values()
+    (issue,) = job_matches(world.gitlab).values()
     shown = re.sub(r"\\(.)", r"\1", issue["description"])
     assert all(piece in shown for piece in PIECES)
     assert "1 staged" in run.artifact("transition")
