@@ -60,10 +60,15 @@ def env(fake: FakeGitLab, smtp: SmtpSink) -> dict[str, str]:
             "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none"}
 
 
+EVENTS: list[int] = []  # Issue Hook events the tool caused, per row (issue 11)
+
+
 def run(fake: FakeGitLab, smtp: SmtpSink, *argv: str) -> int:
     fake.reset_log()
+    before = len(fake.issue_hook_events)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         main(list(argv), env(fake, smtp))
+    EVENTS.append(sum(1 for e in fake.issue_hook_events[before:] if e.actor == "bot"))
     return len(fake.requests)
 
 
@@ -129,10 +134,14 @@ def main_() -> int:
                      "the above + label events, update, note"))
     width = max(len(r[0]) for r in rows)
     print("GitLab requests per review step (fake GitLab, example cycle staged first)\n")
-    print(f"{'step':<{width}}  requests  budget")
-    print("-" * (width + 30))
-    for name, count, budget in rows:
-        print(f"{name:<{width}}  {count:>8}  {budget}")
+    events = EVENTS[-len(rows):]
+    print(f"{'step':<{width}}  requests  events  budget")
+    print("-" * (width + 38))
+    for (name, count, budget), caused in zip(rows, events, strict=True):
+        print(f"{name:<{width}}  {count:>8}  {caused:>6}  {budget}")
+    print("\nevents: Issue Hook events the tool itself caused (each one a pipeline on the "
+          "webhook);\nthe reviewer's own move is not counted. Goal: at most 1 per move, 0 "
+          "when there is nothing to tidy or close.")
     return 0
 
 
