@@ -1,10 +1,14 @@
 """Read match documents from files, folders and CI variables; validate each match against
 the published JSON Schema; clean its texts. Pure apart from reading the named inputs.
 
-Every match is validated on its own, so one bad match never hides the good ones beside it."""
+Every match is validated on its own, so one bad match never hides the good ones beside it;
+a document of more matches than a document may hold is refused as a whole, before any is
+validated. Lengths are checked before any pattern runs, and nesting depth before anything
+walks a value (issue 10, "Hostile sizes")."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -23,13 +27,22 @@ from jsonschema.exceptions import ValidationError
 
 from match_staging.errors import InputError
 from match_staging.keys import match_keys
+from match_staging.limits import MAX_DEPTH, MAX_MATCHES, TooDeep, load_json
 from match_staging.model import Match, Requirement
+from match_staging.redaction import PLACEHOLDER, Scrubber, Secret, secrets_of
 from match_staging.render import one_line
 from match_staging.resources import schema_path
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MAX_ERRORS_PER_MATCH = 5
 MAX_CYCLE_ID = 200  # as in match.schema.json
+# The fields the schema checks with a pattern, and their maxLength there: checked first, so
+# no pattern ever runs on a long text (a backtracking engine would take seconds on 100 kB).
+_PATTERN_FIELDS = {"url": 2048, "source_url": 2048}
+_APPLY_MAXLEN = {"": 2048, "email": 254, "url": 2048}
+# What an address a mailer accepts may not have: comments "(…)", quoted parts, a display name
+# "<…>" and IP-literal domains "[1.2.3.4]" (RFC 5322 allows them; Address would keep them).
+_ADDRESS_EXTRAS = re.compile(r'[()<>\[\]"\\\s,;:]')
 
 # Bidi controls can make a title read differently than it is; zero-width, filler and tag
 # characters hide text from a reviewer's eye ("ASCII smuggling"). None belongs in a job
@@ -55,13 +68,18 @@ class Batch:
     matches: list[Match] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # "MATCHES_JSON: match 1 ('…'): field 'draft'" for each text a secret was removed from
+    scrubbed: list[str] = field(default_factory=list)
 
 
 def clean_text(value: str, *, single_line: bool = False) -> str:
     """NFC, no control or invisible characters; single-line fields lose their breaks."""
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text))
-    text = "".join(c for c in text if c == "\u200d" or unicodedata.category(c) != "Cf")
+    # the distinct characters are few even in a long text: look each up once, drop in C
+    drop = {ord(c): None for c in set(text)
+            if c != "\u200d" and unicodedata.category(c) == "Cf"}
+    text = text.translate(drop) if drop else text
     text = _LONE_JOINER.sub("", text)
     if single_line:
         return " ".join(_CONTROL.sub(" ", text.replace("\t", " ")).split())
@@ -85,9 +103,9 @@ def documents_from(paths: Iterable[str], env: Mapping[str, str],
     payload = env.get("TRIGGER_PAYLOAD")
     if payload and Path(payload).is_file() and not env.get("MATCHES_JSON"):
         # a trigger-API call's variables are also in its payload: read the document once
-        doc = _from_trigger_payload(Path(payload))
-        if doc is not None:
-            docs.append(doc)
+        found = _from_trigger_payload(Path(payload))
+        if found is not None:
+            docs.append(found)
     if docs:
         return docs
     return list(_read_path(Path(inbox), explicit=False))
@@ -115,16 +133,18 @@ def _read_file(path: Path) -> Document | InputError:
         return InputError(str(path), f"cannot be read: {exc.strerror or exc}")
 
 
-def _from_trigger_payload(path: Path) -> Document | None:
+def _from_trigger_payload(path: Path) -> Document | InputError | None:
     """A trigger-API call may carry a match document: as `matches` in its body, or as
     `variables.MATCHES_JSON` / `inputs.matches_json`. Webhook payloads carry none."""
+    source = f"TRIGGER_PAYLOAD ({path})"
     try:
-        payload = json.loads(path.read_bytes())
+        payload = load_json(path.read_bytes())
+    except TooDeep as exc:
+        return InputError(source, f"not a trigger payload: {exc}")
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict) or "object_kind" in payload:
         return None
-    source = f"TRIGGER_PAYLOAD ({path})"
     for holder in (payload.get("variables"), payload.get("inputs")):
         if isinstance(holder, dict):
             for name in ("MATCHES_JSON", "matches_json"):
@@ -156,15 +176,17 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
         return [], [InputError(doc.source, "empty document: expected a match, a list of "
                                            "matches or {\"cycle_id\": ..., \"matches\": [...]}")]
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         return [], [InputError(doc.source, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
                                            f"column {exc.colno}")]
-    except RecursionError:
-        return [], [InputError(doc.source, "not valid JSON: nested too deeply")]
+    except TooDeep:
+        return [], [InputError(doc.source, f"nested too deeply: more than {MAX_DEPTH} levels "
+                                           "of lists and objects (a match document has 5)")]
     except ValueError as exc:  # an integer of thousands of digits
         return [], [InputError(doc.source, f"not valid JSON: {one_line(str(exc), 120)}")]
     cycle_id: str | None = None
+    cycle = isinstance(data, dict) and "matches" in data
     if isinstance(data, dict) and "matches" in data:
         cycle_id = data.get("cycle_id")
         if cycle_id is not None and (not isinstance(cycle_id, str) or not cycle_id.strip()
@@ -176,6 +198,12 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
             return [], [InputError(doc.source, "must be a list of matches",
                                    field="matches")]
     items = data if isinstance(data, list) else [data]
+    if len(items) > MAX_MATCHES:
+        # refused whole: validating and staging 10,000 matches would hold the CI lock for hours
+        return [], [InputError(doc.source, f"has {len(items):,} matches, more than the "
+                               f"{MAX_MATCHES:,} a document may hold: split it into several "
+                               "documents; none of its matches was read",
+                               field="matches" if cycle else None)]
     matches: list[Match] = []
     errors: list[InputError] = []
     for position, item in enumerate(items, start=1):
@@ -205,7 +233,7 @@ class _Invalid(Exception):
 def _describe(position: int, item: Any) -> str:
     title = item.get("title") if isinstance(item, dict) else None
     if isinstance(title, str) and title.strip():
-        short = clean_text(title, single_line=True)
+        short = clean_text(title[:200], single_line=True)  # a title may be megabytes long
         short = short if len(short) <= 60 else short[:59] + "…"
         return f"match {position} ({short!r})"
     return f"match {position}"
@@ -274,6 +302,10 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
     if not isinstance(item, dict):
         raise _Invalid([InputError(source, f"must be an object, got {_json_type(item)}",
                                    match=where)])
+    too_long = [InputError(source, f"is too long ({length:,} characters, at most {limit:,})",
+                           match=where, field=name) for name, length, limit in _too_long(item)]
+    if too_long:
+        raise _Invalid(too_long)
     found = sorted(_validator().iter_errors(item), key=lambda e: list(e.absolute_path))
     errors = [InputError(source, _message(e), match=where, field=_field(e))
               for e in found[:MAX_ERRORS_PER_MATCH]]
@@ -309,12 +341,11 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
     if isinstance(apply, str):
         apply = {"email": apply} if "@" in apply and "://" not in apply else {"url": apply}
     if apply and apply.get("email"):
-        try:  # the schema's pattern is loose; the address must be one a mailer accepts
-            Address(addr_spec=apply["email"])
-        except (ValueError, IndexError, TypeError, HeaderParseError):
+        problem = _address_problem(apply["email"])
+        if problem:
             raise _Invalid([InputError(source, f"is not an address a mailer accepts: "
-                                       f"{_preview(apply['email'])}", match=where,
-                                       field="apply")]) from None
+                                       f"{_preview(apply['email'])} ({problem})", match=where,
+                                       field="apply")])
     return Match(
         score=float(item["score"]),
         title=title,
@@ -344,6 +375,38 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
     )
 
 
+def _too_long(item: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """The pattern-checked fields longer than the schema allows: (field, length, limit)."""
+    found = [(name, len(item[name]), limit) for name, limit in _PATTERN_FIELDS.items()
+             if isinstance(item.get(name), str) and len(item[name]) > limit]
+    apply = item.get("apply")
+    if isinstance(apply, str) and len(apply) > _APPLY_MAXLEN[""]:
+        found.append(("apply", len(apply), _APPLY_MAXLEN[""]))
+    elif isinstance(apply, dict):
+        found += [(f"apply.{key}", len(apply[key]), limit)
+                  for key, limit in _APPLY_MAXLEN.items()
+                  if key and isinstance(apply.get(key), str) and len(apply[key]) > limit]
+    return found
+
+
+def _address_problem(value: str) -> str | None:
+    """Why an applicant's address is not a plain `local@domain` a mailer sends to exactly;
+    None if it is. The schema's pattern is loose, and RFC 5322 forms such as `a(c)@b` or
+    `a@[1.2.3.4]` would be read differently by different mailers."""
+    if _ADDRESS_EXTRAS.search(value):
+        return "no comments, quotes, display names or IP-literal domains"
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, IndexError, TypeError, HeaderParseError):
+        return "not of the form name@domain"
+    domain = address.domain
+    if address.addr_spec != value or not address.username or "." not in domain:
+        return "not of the form name@domain"
+    if domain.rsplit(".", 1)[-1].isdigit():
+        return "the domain must be a name, not an IP address"
+    return None
+
+
 def _rate(value: Any) -> str | None:
     """OPS-004 writes `{rate} EUR/h`: a bare number is an hourly rate in euros."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -355,9 +418,12 @@ def _rate(value: Any) -> str | None:
 
 
 def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
-               inbox: str = "matches-inbox") -> Batch:
-    """Read and parse every input of a run; problems are collected, never raised."""
+               inbox: str = "matches-inbox",
+               secrets: Iterable[Secret | str] | None = None) -> Batch:
+    """Read and parse every input of a run; problems are collected, never raised.
+    `secrets`: the values no match may carry on (default: the secret variables in `env`)."""
     env = os.environ if env is None else env
+    scrubber = Scrubber(secrets_of(None, env) if secrets is None else secrets)
     batch = Batch()
     for doc in documents_from(paths, env, inbox):
         if isinstance(doc, InputError):
@@ -365,6 +431,55 @@ def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
             continue
         batch.sources.append(doc.source)
         found, errors = parse(doc)
-        batch.matches.extend(found)
+        for match in found:
+            clean, fields = scrub(match, scrubber)
+            batch.matches.append(clean)
+            batch.scrubbed += [f"{clean.source}: {clean.label}: field '{name}'"
+                               for name in fields]
         batch.errors.extend(errors)
     return batch
+
+
+def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[str]]:
+    """The match with every secret value in its texts replaced, and the fields that held one.
+
+    Why here, once, and not on rendered text: everything that leaves the tool is built from
+    the parsed match (issue title and description, the record kept in the description as
+    base64, where a scan of rendered text cannot see a secret, every notification, the
+    application `send` mails, the audit notes quoting it). A match document is the only
+    input a runner expands variables into (issue 15), so this is where a secret gets in."""
+    if not scrubber:
+        return match, []
+    fields: list[str] = []
+
+    def text(name: str, value: str) -> str:
+        cleaned, found = scrubber.scrub(value)
+        if found:
+            fields.append(name)
+        return cleaned
+
+    def maybe(name: str, value: str | None) -> str | None:
+        return None if value is None else text(name, value)
+
+    requirements = tuple(dataclasses.replace(
+        r, requirement=text(f"requirements[{i}].requirement", r.requirement),
+        comment=maybe(f"requirements[{i}].comment", r.comment))
+        for i, r in enumerate(match.requirements))
+    clean = dataclasses.replace(
+        match, title=text("title", match.title), provider=text("provider", match.provider),
+        url=text("url", match.url), id=maybe("id", match.id),
+        location=maybe("location", match.location), start=maybe("start", match.start),
+        duration=maybe("duration", match.duration), rate=maybe("rate", match.rate),
+        requirements=requirements, notes=maybe("notes", match.notes),
+        draft=maybe("draft", match.draft),
+        attachments=tuple(text(f"attachments[{i}]", a) for i, a in enumerate(match.attachments)),
+        apply={k: text(f"apply.{k}", v) if isinstance(v, str) else v
+               for k, v in match.apply.items()},
+        cycle_id=maybe("cycle_id", match.cycle_id))
+    return clean, fields
+
+
+def scrubbed_notice(where: str) -> str:
+    """The line a run prints for each text a secret was removed from: never the value."""
+    return (f"secret removed: {where} held the value of a secret the tool can see; it was "
+            f"replaced by {PLACEHOLDER!r} before anything was written or sent")

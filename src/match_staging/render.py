@@ -24,12 +24,18 @@ WORD_JOINER = "\u2060"  # invisible; breaks GitLab's reference patterns without 
 
 # GitLab turns these into references with side effects: @user notifies the user; #12, !12,
 # &12 (also group/project#12) add "mentioned in" notes to other issues, MRs and epics.
-_MENTION = re.compile(r"(?<!\w)@(?=[\w.\-])")
+# GitLab's mention is `(?<!\w)@` + a path starting with [a-zA-Z0-9_.] (gitlabhq
+# app/models/user.rb `User.reference_pattern`, lib/gitlab/path_regex.rb PATH_START_CHAR), and
+# Ruby's \w is ASCII only: `é@user` mentions. So only an ASCII word character before the `@`
+# spares it (Python's \w would count `é`).
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[\w.\-])")
 _REFERENCE = re.compile(r"([#!&])(?=\d)")
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z])://")
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~${}])")
 # A line GitLab could read as a quick action, heading, setext underline, rule or list item.
-_LINE_START = re.compile(r"^(\s*)([/#=+]|-+\s*$)", re.MULTILINE)
+# The indentation is whitespace other than a line break: `\s*` would run on over blank lines
+# from every line start, which made a draft of many empty lines quadratic (issue 10).
+_LINE_START = re.compile(r"^([^\S\n]*)([/#=+]|-+[^\S\n]*$)", re.MULTILINE)
 _MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")
 
 
