@@ -461,21 +461,21 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[str]]:
     def maybe(name: str, value: str | None) -> str | None:
         return None if value is None else text(name, value)
 
-    requirements = tuple(dataclasses.replace(
+    changed: dict[str, Any] = {}   # in the order of the document's fields
+    for name in ("title", "provider", "url", "id", "location", "start", "duration", "rate"):
+        changed[name] = maybe(name, getattr(match, name))
+    changed["requirements"] = tuple(dataclasses.replace(
         r, requirement=text(f"requirements[{i}].requirement", r.requirement),
         comment=maybe(f"requirements[{i}].comment", r.comment))
         for i, r in enumerate(match.requirements))
-    clean = dataclasses.replace(
-        match, title=text("title", match.title), provider=text("provider", match.provider),
-        url=text("url", match.url), id=maybe("id", match.id),
-        location=maybe("location", match.location), start=maybe("start", match.start),
-        duration=maybe("duration", match.duration), rate=maybe("rate", match.rate),
-        requirements=requirements, notes=maybe("notes", match.notes),
-        draft=maybe("draft", match.draft),
-        attachments=tuple(text(f"attachments[{i}]", a) for i, a in enumerate(match.attachments)),
-        apply={k: text(f"apply.{k}", v) if isinstance(v, str) else v
-               for k, v in match.apply.items()},
-        cycle_id=maybe("cycle_id", match.cycle_id))
+    changed["notes"] = maybe("notes", match.notes)
+    changed["draft"] = maybe("draft", match.draft)
+    changed["attachments"] = tuple(text(f"attachments[{i}]", a)
+                                   for i, a in enumerate(match.attachments))
+    changed["apply"] = {k: text(f"apply.{k}", v) if isinstance(v, str) else v
+                        for k, v in match.apply.items()}
+    changed["cycle_id"] = maybe("cycle_id", match.cycle_id)
+    clean = dataclasses.replace(match, **changed)
     return clean, fields
 
 
