@@ -242,7 +242,8 @@ def test_secret_values_are_scrubbed_from_every_text_and_reported(repo: Path) -> 
     assert found.title == "T [secret removed]" and found.apply["subject"] == "[secret removed]"
     assert found.notes == "short secret 12345 stays"   # shorter than 6: left alone
     fields = [w.rsplit(": field ", 1)[1] for w in batch.scrubbed]
-    assert fields == ["'title'", "'provider'", "'requirements[0].requirement'",
-                      "'requirements[0].comment'", "'draft'", "'apply.subject'", "'cycle_id'"]
+    assert fields == [f"'{name}' held the value of GITLAB_TOKEN" for name in (
+        "title", "provider", "requirements[0].requirement", "requirements[0].comment", "draft",
+        "apply.subject", "cycle_id")]
     assert all(w.startswith("MATCHES_JSON: match 1 ('T [secret removed]')")
                for w in batch.scrubbed)

@@ -32,8 +32,10 @@ import responses
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from match_staging import config
 from match_staging.cli import main
 from match_staging.output import Output
+from match_staging.redaction import Scrubber, Secret, secrets_of
 from tests.conftest import match, write
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import PATH as SLACK_PATH
@@ -484,7 +486,9 @@ def test_secrets_in_a_posting_never_leave_the_tool(world: World, run: Runner) ->
     run.problems += leaks("`stage` output", captured.out + captured.err)
     for field_name in ("title", "provider", "location", "notes", "draft", "apply.subject",
                        "cycle_id"):
-        assert f"field '{field_name}' held the value of a secret" in captured.err, field_name
+        assert f"field '{field_name}' held the value of " in captured.err, field_name
+    assert "field 'draft' held the value of GITLAB_TOKEN and SMTP_PASSWORD and CI_JOB_TOKEN" \
+        in captured.err   # names, never values
     assert world.gitlab.issues and world.slack.posts and world.mailbox.messages
     assert world.twilio.calls == (1 if TWILIO else 0)
     assert "[secret removed]" in _gitlab_texts(world.gitlab)
@@ -528,3 +532,26 @@ def test_debug_traceback_is_masked(world: World, capsys: pytest.CaptureFixture[s
     assert code == 1
     assert "Traceback" in captured.err and "RuntimeError: boom with ***" in captured.err
     assert not leaks("the debug traceback", captured.out + captured.err)
+
+
+def test_the_secrets_a_run_scrubs() -> None:
+    """Its own tokens and passwords, what GitLab puts into every job, and the values of the
+    configuration's secret settings; nothing else, and nothing shorter than 6 characters."""
+    env = {"GITLAB_TOKEN": GITLAB_TOKEN, "CI_JOB_TOKEN": CI_JOB_TOKEN,
+           "CI_REGISTRY_PASSWORD": "registry-pass", "CI_JOB_JWT_V2": "eyJhbGciOi.jwt.v2",
+           "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "SMTP_PASSWORD": SMTP_PASSWORD,
+           "SLACK_WEBHOOK_URL": SLACK_URL, "TRIGGER_TOKEN": TRIGGER_TOKEN,
+           "HOME": "/root/home-dir", "SMTP_HOST": "smtp.example.org", "CI_JOB_ID": "1234567"}
+    cfg = config.load(None, {**env, "MATCH_STAGING__NOTIFICATION__CHANNELS__WHATSAPP__"
+                                    "ACCOUNT_SID": TWILIO_SID})
+    named = {s.name: s.value for s in secrets_of(cfg, env)}
+    assert set(named) == {"GITLAB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
+                          "CI_JOB_JWT_V2", "TWILIO_AUTH_TOKEN", "SMTP_PASSWORD",
+                          "SLACK_WEBHOOK_URL", "TRIGGER_TOKEN",
+                          "notification.channels.whatsapp.account_sid"}
+    text = " ".join(f"<{v}>" for v in env.values())
+    scrubbed, found = Scrubber([*secrets_of(cfg, env), Secret("short", "12345")]).scrub(
+        text + " 12345")
+    assert scrubbed.count("[secret removed]") == 8 and scrubbed.endswith(
+        "</root/home-dir> <smtp.example.org> <1234567> 12345")
+    assert len(found) == 8

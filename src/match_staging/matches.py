@@ -68,7 +68,8 @@ class Batch:
     matches: list[Match] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    # "MATCHES_JSON: match 1 ('…'): field 'draft'" for each text a secret was removed from
+    # "MATCHES_JSON: match 1 ('…'): field 'draft' held the value of GITLAB_TOKEN", for each
+    # text a secret was removed from (the secret's name, never its value)
     scrubbed: list[str] = field(default_factory=list)
 
 
@@ -434,14 +435,15 @@ def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
         for match in found:
             clean, fields = scrub(match, scrubber)
             batch.matches.append(clean)
-            batch.scrubbed += [f"{clean.source}: {clean.label}: field '{name}'"
-                               for name in fields]
+            batch.scrubbed += [f"{clean.source}: {clean.label}: field '{name}' held the "
+                               f"value of {' and '.join(secrets)}" for name, secrets in fields]
         batch.errors.extend(errors)
     return batch
 
 
-def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[str]]:
-    """The match with every secret value in its texts replaced, and the fields that held one.
+def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[tuple[str, list[str]]]]:
+    """The match with every secret value in its texts replaced, and the fields that held one
+    (with the names of the secrets found there).
 
     Why here, once, and not on rendered text: everything that leaves the tool is built from
     the parsed match (issue title and description, the record kept in the description as
@@ -450,12 +452,12 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[str]]:
     input a runner expands variables into (issue 15), so this is where a secret gets in."""
     if not scrubber:
         return match, []
-    fields: list[str] = []
+    fields: list[tuple[str, list[str]]] = []
 
     def text(name: str, value: str) -> str:
         cleaned, found = scrubber.scrub(value)
         if found:
-            fields.append(name)
+            fields.append((name, found))
         return cleaned
 
     def maybe(name: str, value: str | None) -> str | None:
@@ -481,5 +483,6 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[str]]:
 
 def scrubbed_notice(where: str) -> str:
     """The line a run prints for each text a secret was removed from: never the value."""
-    return (f"secret removed: {where} held the value of a secret the tool can see; it was "
-            f"replaced by {PLACEHOLDER!r} before anything was written or sent")
+    return (f"secret removed: {where}, a secret the tool can see; it was replaced by "
+            f"{PLACEHOLDER!r} before anything was written or sent (a pipeline variable "
+            "expanded into the document?)")

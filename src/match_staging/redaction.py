@@ -34,12 +34,12 @@ class Secret:
 def secrets_of(cfg: Any, env: Mapping[str, str]) -> list[Secret]:
     """Every secret in force: the configuration's secret fields (they hold the values of the
     variables the configuration names, `${SMTP_PASSWORD}`) and the variables above."""
-    found: dict[str, str] = {}
-    for name, value in _secret_fields(cfg, ""):
-        found.setdefault(value, name)
+    found: dict[str, str] = {}   # value -> name; a variable's name reads best in a report
     for name in sorted(env):
         if name in ENV_SECRETS or name.startswith(ENV_SECRET_PREFIXES):
             found.setdefault(env[name], name)
+    for name, value in _secret_fields(cfg, ""):
+        found.setdefault(value, name)
     return [Secret(name, value) for value, name in found.items() if value.strip()]
 
 
