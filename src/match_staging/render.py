@@ -29,9 +29,11 @@ WORD_JOINER = "\u2060"  # invisible; breaks GitLab's reference patterns without 
 # Ruby's \w is ASCII only: `é@user` mentions. So only an ASCII word character before the `@`
 # spares it (Python's \w would count `é`).
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[\w.\-])")
-_REFERENCE = re.compile(r"([#!&])(?=\d)")
+_REFERENCE = re.compile(r"(?<=[#!&])(?=\d)")
 _AUTOLINK = re.compile(r"(?i)(?<=[a-z])://")
-_MARKDOWN = re.compile(r"([\\`*_\[\]|~${}])")
+# Markdown's punctuation, each backslash-escaped; a translation table runs in C, where a
+# regex replacement template costs a Python call per character of a hostile text.
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~${}"})
 # A line GitLab could read as a quick action, heading, setext underline, rule or list item.
 # The indentation is whitespace other than a line break: `\s*` would run on over blank lines
 # from every line start, which made a draft of many empty lines quadratic (issue 10).
@@ -42,28 +44,28 @@ _MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")
 def neutralise_references(text: str) -> str:
     """Break @mentions, #/!/& references and autolinks; the text still reads the same."""
     text = _MENTION.sub("@" + WORD_JOINER, text)
-    text = _REFERENCE.sub(r"\1" + WORD_JOINER, text)
+    text = _REFERENCE.sub(WORD_JOINER, text)
     return _AUTOLINK.sub(":" + WORD_JOINER + "//", text)
 
 
 def _escaped_lines(value: Any) -> list[str]:
     text = neutralise_references(str(value))
     text = html.escape(text, quote=False)
-    text = _MARKDOWN.sub(r"\\\1", text)
-    return _LINE_START.sub(r"\1\\\2", text).split("\n")
+    text = text.translate(_MARKDOWN)
+    return _LINE_START.sub(_escape_line_start, text).split("\n")
+
+
+def _escape_line_start(found: re.Match[str]) -> str:
+    return f"{found.group(1)}\\{found.group(2)}"
 
 
 def _hard_breaks(lines: list[str], prefix: str) -> str:
     """Join lines keeping each break: a trailing backslash is a hard break, except before a
     blank line or at the end, where CommonMark would show it literally."""
-    out = []
-    for index, line in enumerate(lines):
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        if not line.strip():
-            out.append(prefix.rstrip())
-        else:
-            out.append(prefix + line + ("\\" if following.strip() else ""))
-    return "\n".join(out)
+    filled = [bool(line.strip()) for line in lines] + [False]
+    bare = prefix.rstrip()
+    return "\n".join(prefix + line + ("\\" if filled[index + 1] else "") if filled[index]
+                     else bare for index, line in enumerate(lines))
 
 
 def gitlab_text(value: Any) -> str:
