@@ -75,6 +75,8 @@ class Batch:
 
 def clean_text(value: str, *, single_line: bool = False) -> str:
     """NFC, no control or invisible characters; single-line fields lose their breaks."""
+    if single_line and value.isascii() and value.isprintable():
+        return " ".join(value.split())  # nothing to clean: the common case, made cheap
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text))
     # the distinct characters are few even in a long text: look each up once, drop in C
@@ -161,9 +163,54 @@ def _from_trigger_payload(path: Path) -> Document | InputError | None:
 
 @cache
 def _validator() -> Draft202012Validator:
+    """The schema of one match, its requirements' items left to `_requirement_errors`."""
     schema = json.loads(schema_path().read_text(encoding="utf-8"))
     match_schema = dict(schema["$defs"]["match"], **{"$defs": schema["$defs"]})
+    properties = dict(match_schema["properties"])
+    properties["requirements"] = {k: v for k, v in properties["requirements"].items()
+                                  if k != "items"}
+    match_schema["properties"] = properties
     return Draft202012Validator(match_schema)
+
+
+@cache
+def _requirement_validator() -> Draft202012Validator:
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    return Draft202012Validator(schema["$defs"]["match"]["properties"]["requirements"]["items"])
+
+
+_REQUIREMENT_KEYS = frozenset({"requirement", "score", "weight", "comment"})
+
+
+def _plainly_valid(requirement: Any) -> bool:
+    """A requirement the schema surely accepts, checked in a few comparisons: jsonschema
+    takes ~60 µs per object, and a 5 MB document holds 100,000 of them. Anything else goes
+    to jsonschema for its exact errors, so this is never more lenient than the schema."""
+    if not isinstance(requirement, dict) or not requirement.keys() <= _REQUIREMENT_KEYS:
+        return False
+    text, comment = requirement.get("requirement"), requirement.get("comment", "")
+    if not isinstance(text, str) or not 1 <= len(text) <= 500 \
+            or not isinstance(comment, str) or len(comment) > 1000:
+        return False
+    for name, low, high in (("score", 0, 100), ("weight", 0, math.inf)):
+        value = requirement.get(name, low)
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not low <= value <= high or value == math.inf:
+            return False
+    return True
+
+
+def _requirement_errors(item: dict[str, Any]) -> Iterator[ValidationError]:
+    """The schema's errors of `requirements[i]`, for the items not plainly valid; at most
+    MAX_ERRORS_PER_MATCH items are looked at closely."""
+    requirements = item.get("requirements")
+    if not isinstance(requirements, list) or len(requirements) > 100:
+        return  # the match's schema reports the wrong type or length
+    doubtful = [i for i, r in enumerate(requirements) if not _plainly_valid(r)]
+    for index in doubtful[:MAX_ERRORS_PER_MATCH]:
+        for error in _requirement_validator().iter_errors(requirements[index]):
+            error.path.extendleft([index, "requirements"])  # as if validated in place
+            yield error
 
 
 def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
@@ -207,9 +254,10 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
                                field="matches" if cycle else None)]
     matches: list[Match] = []
     errors: list[InputError] = []
+    nan = "NaN" in text  # the walk for NaN is needed only if the literal is there
     for position, item in enumerate(items, start=1):
         try:
-            matches.append(_match(doc.source, position, item, cycle_id))
+            matches.append(_match(doc.source, position, item, cycle_id, nan=nan))
         except _Invalid as invalid:
             errors.extend(invalid.errors)
     return matches, errors
@@ -298,7 +346,8 @@ def _preview(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match:
+def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
+           nan: bool = True) -> Match:
     where = _describe(position, item)
     if not isinstance(item, dict):
         raise _Invalid([InputError(source, f"must be an object, got {_json_type(item)}",
@@ -307,12 +356,13 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
                            match=where, field=name) for name, length, limit in _too_long(item)]
     if too_long:
         raise _Invalid(too_long)
-    found = sorted(_validator().iter_errors(item), key=lambda e: list(e.absolute_path))
+    found = sorted([*_validator().iter_errors(item), *_requirement_errors(item)],
+                   key=lambda e: list(e.absolute_path))
     errors = [InputError(source, _message(e), match=where, field=_field(e))
               for e in found[:MAX_ERRORS_PER_MATCH]]
     # Python's JSON reads NaN, and no schema bound refuses it (every comparison is false)
     errors += [InputError(source, "must be a number, got NaN", match=where, field=path)
-               for path in _nan(item, "")]
+               for path in (_nan(item, "") if nan else ())]
     if errors:
         raise _Invalid(errors)
 
@@ -452,6 +502,12 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[tuple[str, list
     input a runner expands variables into (issue 15), so this is where a secret gets in."""
     if not scrubber:
         return match, []
+    every = [match.title, match.provider, match.url, match.id, match.location, match.start,
+             match.duration, match.rate, match.notes, match.draft, match.cycle_id,
+             *match.attachments, *(v for v in match.apply.values() if isinstance(v, str)),
+             *(t for r in match.requirements for t in (r.requirement, r.comment))]
+    if not scrubber.scrub("\0".join(t for t in every if t))[1]:
+        return match, []   # one scan of all its texts: the common case
     fields: list[tuple[str, list[str]]] = []
 
     def text(name: str, value: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -55,11 +56,14 @@ def _secret_fields(obj: Any, path: str) -> Iterable[tuple[str, str]]:
         yield from _secret_fields(value, here)
 
 
-def forms(value: str) -> tuple[list[str], list[str]]:
-    """(whole forms, forms whose cut echoes count too). A URL's first characters are its
-    public host, so only tokens and passwords are matched when cut short."""
-    whole = list(dict.fromkeys([value, quote(value, safe=""), quote(value), quote_plus(value)]))
-    return whole, ([] if "://" in value else whole)
+@lru_cache(maxsize=256)
+def forms(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(whole forms, longest first; the forms whose cut echoes count too). A URL's first
+    characters are its public host, so only tokens and passwords are matched when cut."""
+    whole = tuple(sorted({value, quote(value, safe=""), quote(value), quote_plus(value)},
+                         key=len, reverse=True))
+    cuttable = () if "://" in value else tuple(f for f in whole if len(f) > CUT_LENGTH)
+    return whole, cuttable
 
 
 def mask(text: str, value: str, replacement: str) -> tuple[str, bool]:
@@ -67,12 +71,10 @@ def mask(text: str, value: str, replacement: str) -> tuple[str, bool]:
     Linear: one `str.find` scan per form."""
     found = False
     whole, cuttable = forms(value)
-    for form in sorted(whole, key=len, reverse=True):
+    for form in whole:
         if form in text:
             text, found = text.replace(form, replacement), True
     for form in cuttable:
-        if len(form) <= CUT_LENGTH:
-            continue
         head = form[:CUT_LENGTH]
         if head not in text:
             continue

@@ -42,17 +42,20 @@ _MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")
 
 
 def neutralise_references(text: str) -> str:
-    """Break @mentions, #/!/& references and autolinks; the text still reads the same."""
-    text = _MENTION.sub("@" + WORD_JOINER, text)
-    text = _REFERENCE.sub(WORD_JOINER, text)
-    return _AUTOLINK.sub(":" + WORD_JOINER + "//", text)
+    """Break @mentions, #/!/& references and autolinks; the text still reads the same.
+    (A pattern runs only where its character is: a table of 100,000 cells is rendered.)"""
+    if "@" in text:
+        text = _MENTION.sub("@" + WORD_JOINER, text)
+    if "#" in text or "!" in text or "&" in text:
+        text = _REFERENCE.sub(WORD_JOINER, text)
+    return _AUTOLINK.sub(":" + WORD_JOINER + "//", text) if "://" in text else text
 
 
-def _escaped_lines(value: Any) -> list[str]:
+def _escaped(value: Any) -> str:
     text = neutralise_references(str(value))
     text = html.escape(text, quote=False)
     text = text.translate(_MARKDOWN)
-    return _LINE_START.sub(_escape_line_start, text).split("\n")
+    return _LINE_START.sub(_escape_line_start, text)
 
 
 def _escape_line_start(found: re.Match[str]) -> str:
@@ -75,12 +78,16 @@ def gitlab_text(value: Any) -> str:
         return str(value)
     if value is None:
         return ""
-    return _hard_breaks(_escaped_lines(value), prefix="")
+    text = _escaped(value)
+    if "\n" not in text:
+        return text if text.strip() else ""
+    return _hard_breaks(text.split("\n"), prefix="")
 
 
 def quote_block(value: Any) -> Markup:
     """Untrusted multi-line text as a Markdown block quote, escaped line by line."""
-    return Markup(_hard_breaks(_escaped_lines(value), prefix="> ")) if value else Markup("")
+    return Markup(_hard_breaks(_escaped(value).split("\n"), prefix="> ")) if value \
+        else Markup("")
 
 
 def table_cell(value: Any) -> Markup:
