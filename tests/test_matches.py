@@ -247,3 +247,20 @@ def test_secret_values_are_scrubbed_from_every_text_and_reported(repo: Path) -> 
         "apply.subject", "cycle_id")]
     assert all(w.startswith("MATCHES_JSON: match 1 ('T [secret removed]')")
                for w in batch.scrubbed)
+
+
+@pytest.mark.parametrize("shape", ["lists", "objects", "numbers", "unknown-field", "nan-text"])
+def test_5_mb_of_any_shape_is_parsed_within_the_bound(shape: str) -> None:
+    """Millions of tiny values: what counts them (depth, matches, NaN) must stay cheap."""
+    base = json.dumps(match())[:-1]
+    text = {"lists": "[" + ",".join(["[]"] * 1_700_000) + "]",
+            "objects": "[" + ",".join(["{}"] * 1_700_000) + "]",
+            "numbers": '{"matches": [' + ",".join(["1"] * 2_500_000) + "]}",
+            "unknown-field": base + ', "x": ' + json.dumps([[[1]]] * 600_000) + "}",
+            "nan-text": base + ', "x": ' + json.dumps([[[[["NaN"]]]]] * 200_000) + "}",
+            }[shape]
+    assert len(text) <= 5 * 1024 * 1024
+    started = time.process_time()
+    found, errors = parse(Document("in.json", text.encode()))
+    assert time.process_time() - started < 5.0
+    assert len(found) + len(errors) == 1

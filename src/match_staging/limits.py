@@ -31,19 +31,15 @@ def load_json(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def depth(value: Any, stop: int = MAX_DEPTH) -> int:
-    """How deep lists and objects nest (a scalar is 0), counted without recursion; stops
-    counting once past `stop`."""
+    """How deep lists and objects nest (a scalar is 0), counted level by level without
+    recursion; stops counting once past `stop`."""
+    level = [value] if isinstance(value, dict | list) else []
     deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item \
-            if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, level)
-        if deepest > stop:
-            break
-        stack.extend((child, level + 1) for child in children
-                     if isinstance(child, dict | list))
+    while level and deepest <= stop:
+        deepest += 1
+        children: list[Any] = []
+        for item in level:
+            inner = item.values() if type(item) is dict else item
+            children += [c for c in inner if type(c) is list or type(c) is dict]
+        level = children
     return deepest
