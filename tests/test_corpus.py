@@ -384,6 +384,20 @@ def email_problems(world: World) -> list[str]:
     return problems
 
 
+def secret_problems(world: World) -> list[str]:
+    """Issue 15: the tool's token never leaves it, whatever a posting says."""
+    token = world.gitlab.token
+    issues = world.gitlab.issues.values()
+    texts = {"an issue": [f"{i['title']}\n{i['description']}" for i in issues],
+             "a note": [str(n.get("body")) for ns in world.gitlab.notes.values() for n in ns],
+             "a Slack post": [json.dumps(p) for p in world.slack.posts],
+             "an email": [str(part.get_content()) for m in world.smtp.messages
+                          if isinstance(m, EmailMessage) for part in m.walk()
+                          if part.get_content_maintype() == "text"]}
+    return [f"the GitLab token is in {where}" for where, found in texts.items()
+            if any(token in text for text in found)]
+
+
 # --------------------------------------------------------------------------- tests
 
 def test_corpus_is_large_complete_and_well_formed() -> None:
@@ -448,6 +462,7 @@ def test_corpus_file(name: str, repo: Path, world: World, capsys: pytest.Capture
         problems.append(f"{len(world.slack.posts)} Slack posts and {len(world.smtp.messages)} "
                         f"emails, expected {messages} each")
     problems += gitlab_problems(world) + slack_problems(world) + email_problems(world)
+    problems += secret_problems(world)
 
     # One issue per match, ever: the same file again creates and sends nothing.
     issues, posts, mails = len(world.gitlab.issues), len(world.slack.posts), len(
