@@ -587,3 +587,17 @@ def test_payload_strings_are_cleaned_before_they_are_printed(
     assert not TERMINAL.search(shown.replace("\n", "")) and not INVISIBLE.search(shown), shown
     if where == "object_kind":
         assert "\\x1b]8;;https://evil.example\\x07click" in shown   # still readable
+
+
+def test_deep_nesting_in_the_configuration(repo: Path, world: World,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The configuration is YAML, from a file or a MATCH_STAGING__ variable: exit 2, one
+    line naming where, never "internal error: RecursionError"."""
+    (repo / "deep.yml").write_text("notification: " + "[" * 10_000, encoding="utf-8")
+    variable = "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__RECIPIENTS"
+    for argv, env, wanted in (
+            (["config", "--config", "deep.yml"], {}, "deep.yml: nested too deeply"),
+            (["config"], {variable: "[" * 10_000}, f"must be a list, got str (set by {variable})")):
+        code = main(argv, {**world.env(), **env})
+        shown = capsys.readouterr().err
+        assert code == 2 and wanted in shown and "internal error" not in shown, shown
