@@ -4,7 +4,13 @@ Slack and email enabled: one hostile or broken case per file, its outcome in exp
 For each file: the expected outcome (exit 1 and the named one-line errors for rejections; N
 issues for staged matches, the good ones beside bad ones included), no traceback, nothing
 executed in GitLab (no quick action, mention, reference, state or label change, assignee),
-nothing unescaped in the issue, the Slack post or the email, and nothing twice on a re-run.
+nothing unescaped in the issue, the Slack post or the email, nothing twice on a re-run, and
+at most CPU_SECONDS of the process's own CPU time for the run (issue 10, "Hostile sizes": any
+input of up to 5 MB is answered within 5 s; the fake servers run in this process and count
+too, so the bound is generous for the tool).
+
+The hostile sizes are not committed as megabyte files: GENERATED makes them in the test, and
+expected.json lists them like the files of tests/corpus/.
 
 expected.json maps a file name to any of:
   "rejected": [substrings]   each must appear in a `rejected` line; exit code 1
@@ -20,7 +26,8 @@ import html.parser
 import json
 import re
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -48,6 +55,41 @@ ASSIGNEE = 2                        # the configured reviewer; the fake's user "
 # runs as a strict xfail, so the fix turns it into a failure until its entry is removed.
 # (Empty: everything the first run found, in 1a44448, is fixed.)
 KNOWN_PRODUCT_BUGS: dict[str, str] = {}
+CPU_SECONDS = 5.0   # per `stage` run, the process's CPU time (time.process_time)
+
+
+def _match(**fields: Any) -> dict[str, Any]:
+    return {"score": 92, "title": "Hostile size", "provider": "Acme GmbH",
+            "url": "https://jobs.example.com/p/size", **fields}
+
+
+def _document(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+# Inputs too big to commit, each built by the test; their outcomes are in expected.json.
+GENERATED: dict[str, Callable[[], bytes]] = {
+    # quote_block's line-start pattern was quadratic: 40,000 newlines took 18 s to stage
+    "generated-draft-99998-newlines.json":
+        lambda: _document(_match(draft="a" + "\n" * 99_998 + "a")),
+    "generated-draft-blank-lines-and-dashes.json":
+        lambda: _document(_match(draft=("-" + " \n" * 999 + "#") * 33)),
+    # the schema's URL pattern backtracked from every position: 100,000 characters took 37 s
+    "generated-url-100k.json":
+        lambda: _document(_match(url="https://" + "a" * 100_000 + " x")),
+    "generated-apply-address-100k.json":
+        lambda: _document(_match(apply={"email": "a@" + "b." * 50_000 + " "})),
+    "generated-apply-string-100k.json":
+        lambda: _document(_match(apply="a@" + "b." * 50_000 + " ")),
+    # each match was validated alone, so maxItems never applied: 10,000 staged for hours
+    "generated-10000-matches.json":
+        lambda: _document({"cycle_id": "many", "matches": [
+            _match(url=f"https://jobs.example.com/p/{i}") for i in range(10_000)]}),
+    "generated-nesting-10000.json":
+        lambda: b'{"score": 92, "x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    "generated-nesting-900-in-a-field.json":
+        lambda: _document(_match(extra=json.loads("[" * 900 + "]" * 900))),
+}
 
 STATE_LABELS = ("job-match", "job-match/pending")
 SCORE_LABELS = ("match-score/high", "match-score/medium", "match-score/low")
@@ -345,10 +387,26 @@ def email_problems(world: World) -> list[str]:
     return problems
 
 
+def secret_problems(world: World) -> list[str]:
+    """Issue 15: the tool's token never leaves it, whatever a posting says."""
+    token = world.gitlab.token
+    issues = world.gitlab.issues.values()
+    texts = {"an issue": [f"{i['title']}\n{i['description']}" for i in issues],
+             "a note": [str(n.get("body")) for ns in world.gitlab.notes.values() for n in ns],
+             "a Slack post": [json.dumps(p) for p in world.slack.posts],
+             "an email": [str(part.get_content()) for m in world.smtp.messages
+                          if isinstance(m, EmailMessage) for part in m.walk()
+                          if part.get_content_maintype() == "text"]}
+    return [f"the GitLab token is in {where}" for where, found in texts.items()
+            if any(token in text for text in found)]
+
+
 # --------------------------------------------------------------------------- tests
 
 def test_corpus_is_large_complete_and_well_formed() -> None:
     files = {p.name for p in CORPUS.iterdir() if p.name != "expected.json"}
+    assert not files & set(GENERATED)
+    files |= set(GENERATED)
     assert files == set(EXPECTED), (sorted(files - set(EXPECTED)),
                                     sorted(set(EXPECTED) - files))
     assert len(files) >= 40
@@ -363,14 +421,21 @@ def test_corpus_is_large_complete_and_well_formed() -> None:
 def test_corpus_file(name: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str],
                      tmp_path_factory: pytest.TempPathFactory) -> None:
     expected = EXPECTED[name]
-    shutil.copyfile(CORPUS / name, repo / name)
+    if name in GENERATED:
+        (repo / name).write_bytes(GENERATED[name]())
+    else:
+        shutil.copyfile(CORPUS / name, repo / name)
     outside = tmp_path_factory.mktemp("outside") / "secret.pdf"
     outside.write_bytes(b"%PDF-1.4 not part of the repository")
     (repo / "cv" / "outside-link.pdf").symlink_to(outside)
 
+    started = time.process_time()
     run = stage(world, name, capsys)
+    cpu = time.process_time() - started
     staged = expected.get("staged", 0)
     problems = output_problems(run)
+    if cpu > CPU_SECONDS:
+        problems.append(f"`stage` took {cpu:.1f} s of CPU time, more than {CPU_SECONDS} s")
     rejected_lines = run.lines("rejected")
     for wanted in expected.get("rejected", []):
         if not any(wanted in line for line in rejected_lines):
@@ -400,6 +465,7 @@ def test_corpus_file(name: str, repo: Path, world: World, capsys: pytest.Capture
         problems.append(f"{len(world.slack.posts)} Slack posts and {len(world.smtp.messages)} "
                         f"emails, expected {messages} each")
     problems += gitlab_problems(world) + slack_problems(world) + email_problems(world)
+    problems += secret_problems(world)
 
     # One issue per match, ever: the same file again creates and sends nothing.
     issues, posts, mails = len(job_matches(world.gitlab)), len(world.slack.posts), len(
@@ -415,3 +481,126 @@ def test_corpus_file(name: str, repo: Path, world: World, capsys: pytest.Capture
         problems.append("second run executed quick actions")
 
     assert not problems, f"{name}:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------- every input path
+
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+def _hostile_draft(size: int) -> str:
+    """Every construct the escaping handles, over and over: blank lines, line starts GitLab
+    would read as commands or headings, mentions, references, markup."""
+    unit = "a\n\n\n/close\n# h\n---\n@all é@user #1 !2 &3 <!-- x --> [l](javascript:x) | `c`\n"
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def _requirements_document() -> bytes:
+    """650 matches with 100 requirements each: 65,000 small objects for the schema."""
+    row = {"requirement": "K8s @all #1", "score": 80, "weight": 1, "comment": "/close"}
+    return _document([_match(url=f"https://jobs.example.com/req/{i}", requirements=[row] * 100)
+                      for i in range(650)])
+
+
+def _drafts_document() -> bytes:
+    """44 matches with a 99,000-character draft of everything escaping handles."""
+    return _document({"cycle_id": "big", "matches": [
+        _match(url=f"https://jobs.example.com/big/{i}", draft=_hostile_draft(99_000),
+               notes=_hostile_draft(2_000)) for i in range(44)]})
+
+
+@pytest.mark.parametrize(("command", "kind"), [
+    ("validate", "drafts"), ("preview", "drafts"), ("stage", "drafts"),
+    ("validate", "requirements"), ("preview", "requirements")])
+def test_a_5_mb_document_is_answered_within_the_bound(
+        command: str, kind: str, repo: Path, world: World,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 MB documents of the costliest kinds: long hostile drafts, and many requirements
+    (jsonschema took 6 s for them). For `stage`, the CPU time of the tool's own thread: the
+    fake GitLab parses and indexes 44 descriptions of 250 kB in its threads of this process,
+    which is GitLab's time, not the tool's; and the pacing of writes (sleep) is off."""
+    monkeypatch.setattr("match_staging.trackers.gitlab.Pace.__call__", lambda self: None)
+    clock = time.thread_time if command == "stage" else time.process_time
+    doc = _drafts_document() if kind == "drafts" else _requirements_document()
+    assert 5_000_000 < len(doc) <= 5 * 1024 * 1024
+    (repo / "big.json").write_bytes(doc)
+    started = clock()
+    code = main([command, "big.json"], world.env())
+    cpu = clock() - started
+    captured = capsys.readouterr()
+    assert code == 0, captured.out[-2000:] + captured.err[-2000:]
+    assert cpu < CPU_SECONDS, f"`{command}` took {cpu:.1f} s of CPU time"
+    if command == "stage":
+        assert len(job_matches(world.gitlab)) == 44
+        assert not gitlab_problems(world)
+
+
+@pytest.mark.parametrize(("argv", "env", "wanted"), [
+    (["validate"], {"MATCHES_JSON": DEEP}, "MATCHES_JSON: nested too deeply"),
+    (["stage"], {"MATCHES_JSON": DEEP}, "MATCHES_JSON: nested too deeply"),
+    (["stage"], {"TRIGGER_PAYLOAD": "payload.json",
+                 "_payload": '{"variables": {"MATCHES_JSON": "[]"}, "x": ' + DEEP + "}"},
+     "TRIGGER_PAYLOAD (payload.json): not a trigger payload: nested more than 64 levels"),
+    (["transition"], {"TRIGGER_PAYLOAD": "payload.json",
+                      "_payload": '{"object_kind": "issue", "x": ' + DEEP + "}"},
+     "payload.json: not a webhook payload: nested more than 64 levels deep"),
+    (["transition", "--payload", "payload.json"],
+     {"_payload": '{"object_kind": "issue", "object_attributes": ' + DEEP + "}"},
+     "payload.json: not a webhook payload: nested more than 64 levels deep"),
+], ids=["validate-MATCHES_JSON", "stage-MATCHES_JSON", "stage-TRIGGER_PAYLOAD",
+        "transition-TRIGGER_PAYLOAD", "transition-payload-file"])
+def test_deep_nesting_on_every_input_path(argv: list[str], env: dict[str, str], wanted: str,
+                                          repo: Path, world: World,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """10,000-deep nesting gives one clear line, never "internal error: RecursionError"."""
+    env = dict(env)
+    if "_payload" in env:
+        (repo / "payload.json").write_text(env.pop("_payload"), encoding="utf-8")
+    started = time.process_time()
+    code = main(argv, {**world.env(), **env})
+    cpu = time.process_time() - started
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert code == 1, shown
+    assert wanted in shown
+    assert "internal error" not in shown and "Traceback" not in shown
+    assert cpu < CPU_SECONDS
+    assert world.gitlab.issues == {}
+
+
+@pytest.mark.parametrize("where", ["object_kind", "username"])
+def test_payload_strings_are_cleaned_before_they_are_printed(
+        where: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Terminal escapes and bidi controls from a payload reach the job log as visible
+    escapes: no colour, no cleared screen, no hyperlink, no reversed text."""
+    evil = "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\x1b[2J\u202egnp.exe\r"
+    payload: dict[str, Any] = {"object_kind": "issue", "user": {"username": "x", "id": 9},
+                               "object_attributes": {"iid": 1}}
+    if where == "object_kind":
+        payload["object_kind"] = evil
+    else:
+        payload["user"]["username"] = evil
+        payload["object_attributes"]["iid"] = "not a number " + evil
+    (repo / "payload.json").write_text(json.dumps(payload), encoding="utf-8")
+    code = main(["transition", "--payload", "payload.json"], world.env())
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert code == 0, shown
+    assert shown.startswith("ignored ")
+    assert not TERMINAL.search(shown.replace("\n", "")) and not INVISIBLE.search(shown), shown
+    if where == "object_kind":
+        assert "\\x1b]8;;https://evil.example\\x07click" in shown   # still readable
+
+
+def test_deep_nesting_in_the_configuration(repo: Path, world: World,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The configuration is YAML, from a file or a MATCH_STAGING__ variable: exit 2, one
+    line naming where, never "internal error: RecursionError"."""
+    (repo / "deep.yml").write_text("notification: " + "[" * 10_000, encoding="utf-8")
+    variable = "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__RECIPIENTS"
+    for argv, env, wanted in (
+            (["config", "--config", "deep.yml"], {}, "deep.yml: nested too deeply"),
+            (["config"], {variable: "[" * 10_000}, f"must be a list, got str (set by {variable})")):
+        code = main(argv, {**world.env(), **env})
+        shown = capsys.readouterr().err
+        assert code == 2 and wanted in shown and "internal error" not in shown, shown

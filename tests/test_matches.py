@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from match_staging.matches import Document, clean_text, parse, read_batch
+from match_staging.resources import schema_path
 from tests.conftest import match, write
 
 
@@ -156,3 +160,107 @@ def test_trigger_api_document_is_read_once(repo: Path) -> None:
                                             "variables": {"MATCHES_JSON": document}})
     batch = read_batch([], {"MATCHES_JSON": document, "TRIGGER_PAYLOAD": str(payload)})
     assert [m.title for m in batch.matches] == ["Once"]
+
+
+@pytest.mark.parametrize("address", ['"x" <a@b.example>', "a(comment)@b.example",
+                                     "a@b.example(comment)", "a@[1.2.3.4]",
+                                     "a@[IPv6:2001:db8::1]", "a@192.0.2.1", '"a b"@x.example'])
+def test_apply_address_comments_and_ip_literals_are_refused(address: str) -> None:
+    for apply in ({"email": address}, address):
+        _, errors = parse_one([match(apply=apply)])
+        assert any("field 'apply': " in e for e in errors), (apply, errors)
+
+
+def test_plain_addresses_are_still_accepted() -> None:
+    for address in ("jobs@acme.example", "first.last+tag@sub.acme.example", "x@müller.example"):
+        titles, errors = parse_one([match(apply={"email": address})])
+        assert titles and not errors, (address, errors)
+
+
+def test_a_document_of_too_many_matches_is_refused_whole() -> None:
+    """Not validated one by one: 1,001 matches are one error naming the limit."""
+    many = [match(url=f"https://jobs.example.com/p/{i}") for i in range(1001)]
+    for data, field in ((many, ""), ({"cycle_id": "c", "matches": many}, "field 'matches': ")):
+        titles, errors = parse_one(data)
+        assert titles == [] and errors == [
+            f"in.json: {field}has 1,001 matches, more than the 1,000 a document may hold: "
+            "split it into several documents; none of its matches was read"]
+    assert len(parse_one(many[:1000])[0]) == 1000
+
+
+@pytest.mark.parametrize("field", ["url", "source_url"])
+def test_long_urls_are_refused_by_length_before_any_pattern(field: str) -> None:
+    """The pattern never sees them: 100,000 characters are answered at once."""
+    started = time.process_time()
+    item = match(url=None)
+    item[field] = "https://" + "a/" * 50_000 + " "
+    _, errors = parse_one(item)
+    assert time.process_time() - started < 1.0
+    assert errors == [f"in.json: match 1 ('Senior DevOps Engineer'): field '{field}': is too "
+                      "long (100,009 characters, at most 2,048)"]
+
+
+def test_schema_patterns_are_linear() -> None:
+    """The published schema's patterns, as any validator runs them, on texts just within
+    their lengths that fail at the very end (the old patterns backtracked)."""
+    schema = json.loads(Path(schema_path()).read_text(encoding="utf-8"))
+    url = re.compile(schema["$defs"]["url"]["pattern"])
+    email = re.compile(schema["$defs"]["match"]["properties"]["apply"]["oneOf"][1][
+        "properties"]["email"]["pattern"])
+    started = time.process_time()
+    for _ in range(20):
+        assert not url.search("https://" + "a" * 100_000 + " ")
+        assert not email.search("a@" + "b." * 50_000 + " ")
+    assert time.process_time() - started < 1.0
+    assert url.search("https://a.example/p?q=1#x") and email.search("a@b.example")
+    assert not email.search("a@b.") and not email.search("a@.b") and email.search("a@.b.c")
+
+
+def test_nesting_is_limited_on_every_document() -> None:
+    ok = match(extra=json.loads("[" * 60 + "]" * 60))
+    assert parse_one(ok)[0] == ["Senior DevOps Engineer"]
+    for depth in (65, 500, 10_000):
+        text = '{"score": 1, "x": ' + "[" * depth + "]" * depth + "}"
+        found, errors = parse(Document("in.json", text.encode()))
+        assert not found and [str(e) for e in errors] == [
+            "in.json: nested too deeply: more than 64 levels of lists and objects "
+            "(a match document has 5)"]
+
+
+def test_secret_values_are_scrubbed_from_every_text_and_reported(repo: Path) -> None:
+    """Issue 15: what the runner expanded into MATCHES_JSON never goes further."""
+    token = "glpat-SCRUB-canary-000"
+    doc = {"cycle_id": f"c {token}", "matches": [match(
+        title=f"T {token}", provider=f"P {quote(token + '/', safe='')}", draft=f"{token[:20]}…",
+        requirements=[{"requirement": f"r {token}", "comment": f"c {token}"}],
+        apply={"email": "a@b.example", "subject": token}, notes="short secret 12345 stays")]}
+    batch = read_batch([], {"MATCHES_JSON": json.dumps(doc), "GITLAB_TOKEN": token,
+                            "CI_JOB_TOKEN": "12345"})
+    assert not batch.errors
+    found = batch.matches[0]
+    assert token not in repr(found) and token[:20] not in repr(found)
+    assert found.title == "T [secret removed]" and found.apply["subject"] == "[secret removed]"
+    assert found.notes == "short secret 12345 stays"   # shorter than 6: left alone
+    fields = [w.rsplit(": field ", 1)[1] for w in batch.scrubbed]
+    assert fields == [f"'{name}' held the value of GITLAB_TOKEN" for name in (
+        "title", "provider", "requirements[0].requirement", "requirements[0].comment", "draft",
+        "apply.subject", "cycle_id")]
+    assert all(w.startswith("MATCHES_JSON: match 1 ('T [secret removed]')")
+               for w in batch.scrubbed)
+
+
+@pytest.mark.parametrize("shape", ["lists", "objects", "numbers", "unknown-field", "nan-text"])
+def test_5_mb_of_any_shape_is_parsed_within_the_bound(shape: str) -> None:
+    """Millions of tiny values: what counts them (depth, matches, NaN) must stay cheap."""
+    base = json.dumps(match())[:-1]
+    text = {"lists": "[" + ",".join(["[]"] * 1_700_000) + "]",
+            "objects": "[" + ",".join(["{}"] * 1_700_000) + "]",
+            "numbers": '{"matches": [' + ",".join(["1"] * 2_500_000) + "]}",
+            "unknown-field": base + ', "x": ' + json.dumps([[[1]]] * 600_000) + "}",
+            "nan-text": base + ', "x": ' + json.dumps([[[[["NaN"]]]]] * 200_000) + "}",
+            }[shape]
+    assert len(text) <= 5 * 1024 * 1024
+    started = time.process_time()
+    found, errors = parse(Document("in.json", text.encode()))
+    assert time.process_time() - started < 5.0
+    assert len(found) + len(errors) == 1

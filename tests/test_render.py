@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -16,13 +17,15 @@ from tests.conftest import match
 
 HOSTILE = (
     "/close\n/label ~hacked\n  /assign @mallory\n```\n/unlabel\n```\n"
-    "Ping @reviewer and @all, see #1 and group/proj#2 and !3 and &4.\n"
+    "Ping @reviewer and @all, café@reviewer, see #1 and group/proj#2 and !3 and &4.\n"
     "<!-- hide the rest\n<script>alert(1)</script><img src=x onerror=alert(1)>\n"
     "| a | b |\n# Fake heading\n---\nhttps://gitlab.example.com/freelancer/backoffice/-/issues/1"
 )
-# GitLab's patterns for what must not take effect (platform-facts.md)
+# GitLab's patterns for what must not take effect (platform-facts.md). A mention is
+# `(?<!\w)@` and a path starting with [a-zA-Z0-9_.], where Ruby's \w is ASCII only (gitlabhq
+# app/models/user.rb `reference_pattern`, lib/gitlab/path_regex.rb PATH_START_CHAR).
 QUICK_ACTION = re.compile(r"^/\w+", re.MULTILINE)
-MENTION = re.compile(r"(?<!\w)@[\w.\-]+")
+MENTION = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9_.][\w.\-]*")
 ISSUE_REF = re.compile(r"[#!&]\d+")
 
 
@@ -88,6 +91,29 @@ def test_title_is_one_line_and_fits_gitlab() -> None:
 def test_emails_stay_copyable_but_mentions_are_broken() -> None:
     assert render.gitlab_text("jobs@acme.example") == "jobs@acme.example"
     assert render.gitlab_text("@acme") == "@\u2060acme"
+
+
+@pytest.mark.parametrize("before", ["é", "ü", "ß", "日", "Ω", "١"])
+def test_a_letter_gitlab_does_not_count_as_a_word_before_the_at_sign(before: str) -> None:
+    """Ruby's \\w is ASCII only, so GitLab mentions `é@reviewer`; only ASCII word characters
+    keep an address intact."""
+    text = render.gitlab_text(f"{before}@reviewer and x1@reviewer")
+    assert f"{before}@\u2060reviewer" in text and "x1@reviewer" in text
+    assert not MENTION.search(text)
+
+
+def test_escaping_is_linear_in_blank_lines_and_line_starts() -> None:
+    """`a`, 99,998 empty lines, `a` took minutes (issue 10); any line-start pattern that
+    runs on over line breaks is quadratic. Generous bound: the real cost is ~0.05 s."""
+    for text in ("a" + "\n" * 99_998 + "a", "-" + " \n" * 49_999 + "#",
+                 " " * 99_998 + "/x", "\n".join(["-"] * 50_000)):
+        started = time.process_time()
+        render.quote_block(text)
+        render.gitlab_text(text)
+        assert time.process_time() - started < 1.0, text[:20]
+    block = render.quote_block("a\n \n  \n/close\n  # h\n---\n- ")
+    assert not QUICK_ACTION.search(str(block).replace("> ", ""))
+    assert "\\/close" in block and "\\# h" in block and "\\---" in block
 
 
 def test_marker_is_only_trusted_at_the_start() -> None:

@@ -12,6 +12,7 @@ asserts that its failure path was really taken, so it cannot pass by not getting
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
 import email.policy
 import importlib.util
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
@@ -31,7 +32,10 @@ import responses
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from match_staging import config
 from match_staging.cli import main
+from match_staging.output import Output
+from match_staging.redaction import Scrubber, Secret, secrets_of
 from tests.conftest import match, write
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import PATH as SLACK_PATH
@@ -57,6 +61,7 @@ CANARIES = {
     "CI_JOB_TOKEN": CI_JOB_TOKEN, "Gmail client secret": GMAIL_SECRET,
     "Gmail refresh token": GMAIL_REFRESH,
 }
+SLACK_URL = f"http://127.0.0.1:8080{SLACK_PATH}"
 TWILIO_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
 DAY = "2026-02-08T14:30:00+01:00"
 CHANNELS = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
@@ -440,3 +445,116 @@ def test_gmail_credentials_never_shown(world: World, run: Runner) -> None:
         result = run(*argv)
         assert result.code == 0, (argv, result.out)
     run.check()
+
+
+# --------------------------------------------------------------------------- outgoing text
+
+_MARKER_DATA = re.compile(r"<!-- match-staging v1 [a-z]+: ([A-Za-z0-9+/=]+) -->")
+
+
+def _gitlab_texts(gitlab: FakeGitLab) -> str:
+    """Everything stored in the fake GitLab: titles, descriptions, the base64 records in
+    them decoded, notes."""
+    texts: list[str] = []
+    for issue in gitlab.issues.values():
+        texts += [str(issue["title"]), str(issue["description"])]
+        for encoded in _MARKER_DATA.findall(str(issue["description"])):
+            with contextlib.suppress(ValueError):   # a marker of plain words ("pending")
+                texts.append(base64.b64decode(encoded, validate=True).decode("utf-8",
+                                                                              "replace"))
+    for notes in gitlab.notes.values():
+        texts += [str(note.get("body", "")) for note in notes]
+    return "\n".join(texts)
+
+
+def test_secrets_in_a_posting_never_leave_the_tool(world: World, run: Runner) -> None:
+    """Issue 15: a runner expands `$GITLAB_TOKEN` in MATCHES_JSON before the job starts, so
+    a posting can arrive holding the token itself. Its value (and the other secrets the tool
+    can see) is replaced before the issue, the notifications, the application email and the
+    audit notes are built, and the run names the fields, never the values."""
+    said = (f"Token {GITLAB_TOKEN}, job token {CI_JOB_TOKEN}, mail {SMTP_PASSWORD}, "
+            f"encoded {quote(GITLAB_TOKEN + '/', safe='')}, cut {GITLAB_TOKEN[:20]}.")
+    posting = match(title=f"DevOps {GITLAB_TOKEN}", provider=f"Acme {SMTP_PASSWORD}",
+                    location=f"Wien {CI_JOB_TOKEN}", draft=said, notes=said,
+                    url="https://jobs.example.com/secret/1",
+                    apply={"email": "jobs@example.com", "subject": f"Re: {CI_JOB_TOKEN}"})
+    world.extra = {"MATCHES_JSON": json.dumps({"cycle_id": f"cycle {GITLAB_TOKEN}",
+                                               "matches": [posting]}),
+                   "TRIGGER_PAYLOAD": ""}  # a trigger payload's document would come first
+    before = run.capsys.readouterr()
+    del before
+    code = main(["stage"], world.env())
+    captured = run.capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    run.problems += leaks("`stage` output", captured.out + captured.err)
+    for field_name in ("title", "provider", "location", "notes", "draft", "apply.subject",
+                       "cycle_id"):
+        assert f"field '{field_name}' held the value of " in captured.err, field_name
+    assert "field 'draft' held the value of GITLAB_TOKEN and SMTP_PASSWORD and CI_JOB_TOKEN" \
+        in captured.err   # names, never values
+    assert world.gitlab.issues and world.slack.posts and world.mailbox.messages
+    assert world.twilio.calls == (1 if TWILIO else 0)
+    assert "[secret removed]" in _gitlab_texts(world.gitlab)
+
+    # the reviewer approves; `send` mails the application built from the staged record
+    iid = next(iter(world.gitlab.issues))
+    world.extra["GITLAB_USER_LOGIN"] = "reviewer"
+    assert run("review", str(iid), "--approve").code == 0
+    sent = run("send", str(iid))
+    assert sent.code == 0, sent.out
+    assert len(world.mailbox.messages) == 2   # the notification, then the application
+    stored = _gitlab_texts(world.gitlab)
+    run.problems += leaks("the fake GitLab's issues and notes", stored)
+    outgoing = [stored, json.dumps(world.slack.posts), *world.twilio.bodies,
+                *(_decoded(raw) for raw in world.mailbox.messages)]
+    assert not [text for text in outgoing if GITLAB_TOKEN[:20] in text]   # the cut echo
+    run.check()
+
+
+def test_output_masks_encoded_and_cut_echoes_of_a_secret() -> None:
+    """A server may echo a secret percent-encoded, or only its first characters."""
+    out = Output(secrets=[GITLAB_TOKEN, "p@ss word/€-long-enough", SLACK_URL])
+    shown = out.redact(f"401 for token={quote(GITLAB_TOKEN)} and {GITLAB_TOKEN[:20]}… "
+                       f"pw={quote('p@ss word/€-long-enough', safe='')} "
+                       f"pw+={quote_plus('p@ss word/€-long-enough')} url={SLACK_URL}")
+    assert "CANARY1" not in shown and "word" not in shown, shown
+    assert "127.0.0.1" not in shown and shown.count("***") == 5, shown
+    # a URL's public start is not a secret: an issue link on the same host stays readable
+    assert out.redact(SLACK_URL[:25] + "/issues/1") == SLACK_URL[:25] + "/issues/1"
+
+
+def test_debug_traceback_is_masked(world: World, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """MATCH_STAGING_DEBUG=1 shows the traceback, through the same masking as every line."""
+    def boom(*_: Any) -> Any:
+        raise RuntimeError(f"boom with {GITLAB_TOKEN} and {quote(SMTP_PASSWORD + '+')}")
+
+    monkeypatch.setattr("match_staging.config.masked", boom)
+    code = main(["config"], {**world.env(), "MATCH_STAGING_DEBUG": "1"})
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" in captured.err and "RuntimeError: boom with ***" in captured.err
+    assert not leaks("the debug traceback", captured.out + captured.err)
+
+
+def test_the_secrets_a_run_scrubs() -> None:
+    """Its own tokens and passwords, what GitLab puts into every job, and the values of the
+    configuration's secret settings; nothing else, and nothing shorter than 6 characters."""
+    env = {"GITLAB_TOKEN": GITLAB_TOKEN, "CI_JOB_TOKEN": CI_JOB_TOKEN,
+           "CI_REGISTRY_PASSWORD": "registry-pass", "CI_JOB_JWT_V2": "eyJhbGciOi.jwt.v2",
+           "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "SMTP_PASSWORD": SMTP_PASSWORD,
+           "SLACK_WEBHOOK_URL": SLACK_URL, "TRIGGER_TOKEN": TRIGGER_TOKEN,
+           "HOME": "/root/home-dir", "SMTP_HOST": "smtp.example.org", "CI_JOB_ID": "1234567"}
+    cfg = config.load(None, {**env, "MATCH_STAGING__NOTIFICATION__CHANNELS__WHATSAPP__"
+                                    "ACCOUNT_SID": TWILIO_SID})
+    named = {s.name: s.value for s in secrets_of(cfg, env)}
+    assert set(named) == {"GITLAB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
+                          "CI_JOB_JWT_V2", "TWILIO_AUTH_TOKEN", "SMTP_PASSWORD",
+                          "SLACK_WEBHOOK_URL", "TRIGGER_TOKEN",
+                          "notification.channels.whatsapp.account_sid"}
+    text = " ".join(f"<{v}>" for v in env.values())
+    scrubbed, found = Scrubber([*secrets_of(cfg, env), Secret("short", "12345")]).scrub(
+        text + " 12345")
+    assert scrubbed.count("[secret removed]") == 8 and scrubbed.endswith(
+        "</root/home-dir> <smtp.example.org> <1234567> 12345")
+    assert len(found) == 8

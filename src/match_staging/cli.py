@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays 
 
     from match_staging import config
     from match_staging.channels.base import Channel, Mailer
+    from match_staging.matches import Batch
     from match_staging.model import Match
     from match_staging.output import Output
     from match_staging.trackers.base import Tracker
@@ -148,6 +149,19 @@ def _requests(tracker: Tracker) -> str:
     return f"{tracker.requests} GitLab requests{local}"
 
 
+def _read_batch(args: argparse.Namespace, cfg: config.Config, out: Output,
+                env: Mapping[str, str]) -> Batch:
+    """The run's match documents, every secret value removed from their texts (said on
+    standard error, field by field)."""
+    from match_staging.matches import read_batch, scrubbed_notice
+    from match_staging.redaction import secrets_of
+
+    batch = read_batch(args.paths, env, cfg.staging.inbox, secrets=secrets_of(cfg, env))
+    for where in batch.scrubbed:
+        out.notice(scrubbed_notice(where))
+    return batch
+
+
 def _iids(iids: Sequence[int]) -> str:
     return " ".join(f"#{i}" for i in iids)
 
@@ -158,12 +172,11 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
               env: Mapping[str, str]) -> int:
     from match_staging import clock
     from match_staging.labels import state_of
-    from match_staging.matches import read_batch
     from match_staging.render import fmt_score
     from match_staging.usecases.stage import stage
 
     tracker, channels, cfg = _connect(cfg, out, env)
-    batch = read_batch(args.paths, env, cfg.staging.inbox)
+    batch = _read_batch(args, cfg, out, env)
     report = stage(cfg, tracker, batch, Path.cwd(), channels, clock.now(env))
     for match, issue in report.staged:
         out.result(f"staged    #{issue.iid:<4} {_short(match)}  {issue.web_url}")
@@ -244,10 +257,9 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
                    env: Mapping[str, str]) -> int:
-    import json
-
     from match_staging import clock
-    from match_staging.errors import ConfigError
+    from match_staging.errors import ConfigError, InputError
+    from match_staging.limits import TooDeep, load_json
     from match_staging.model import State
     from match_staging.usecases.review import context_from, transition
 
@@ -255,9 +267,11 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     if not path:
         raise ConfigError("no payload: pass --payload FILE or set TRIGGER_PAYLOAD")
     try:
-        payload = json.loads(Path(path).read_bytes())
+        payload = load_json(Path(path).read_bytes())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except TooDeep as exc:
+        raise InputError(path, f"not a webhook payload: {exc}") from None
     except ValueError:
         out.result(f"ignored   {path} is not JSON: not a webhook event")
         return 0
@@ -352,13 +366,12 @@ def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
                 env: Mapping[str, str]) -> int:
     from match_staging import channels as channel_registry
     from match_staging import clock
-    from match_staging.matches import read_batch
     from match_staging.usecases.preview import preview
 
     # like the tracker: every channel without GITLAB_TOKEN, the configured ones with it
     cfg = _local_cfg(cfg, "gitlab" if env.get("GITLAB_TOKEN") else "local")
     channels = channel_registry.build(cfg, sending=False)
-    batch = read_batch(args.paths, env, cfg.staging.inbox)
+    batch = _read_batch(args, cfg, out, env)
     project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
     project_url = f"{cfg.gitlab.url or 'https://gitlab.example.com'}/{project or 'project'}"
     report = preview(cfg, batch, channels, clock.now(env), project_url)
@@ -377,10 +390,9 @@ def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
                  env: Mapping[str, str]) -> int:
     from match_staging import attachments
     from match_staging.errors import InputError
-    from match_staging.matches import read_batch
     from match_staging.render import fmt_score
 
-    batch = read_batch(args.paths, env, cfg.staging.inbox)
+    batch = _read_batch(args, cfg, out, env)
     errors: list[InputError] = list(batch.errors)
     valid = 0
     max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
@@ -564,11 +576,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     from match_staging import config
     from match_staging.errors import StagingError
     from match_staging.output import Output
+    from match_staging.redaction import secrets_of
 
     out = Output(secrets=config.secrets(config.config_stub(), env))
+    out.add_secrets(secrets_of(None, env))
     try:
         cfg = config.load(args.config, env)
         out.add_secrets(config.secrets(cfg, env))
+        out.add_secrets(secrets_of(cfg, env))
         handler: Handler = args.handler
         return handler(args, cfg, out, env)
     except StagingError as exc:
@@ -579,7 +594,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if env.get("MATCH_STAGING_DEBUG"):
-            raise
+            import traceback
+
+            # through Output like every other line: the traceback's values are masked too
+            out.notice(traceback.format_exc().rstrip())
+            return 1
         out.notice(f"match-staging: internal error: {type(exc).__name__}: {exc} "
                    "(set MATCH_STAGING_DEBUG=1 for the traceback)")
         return 1

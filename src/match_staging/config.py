@@ -239,7 +239,7 @@ def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, s
         raw_value = env[name]
         node[parts[-1]] = raw_value
         if raw_value.lstrip()[:1] in ("[", "{"):
-            with contextlib.suppress(yaml.YAMLError):
+            with contextlib.suppress(yaml.YAMLError, RecursionError):  # deep: stays text
                 node[parts[-1]] = yaml.safe_load(raw_value)
         origin[".".join(parts)] = name
     return origin
@@ -290,7 +290,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
 def _scalar(text: str) -> Any:
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return text
 
 
@@ -401,6 +401,8 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
             raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
+        except RecursionError:
+            raise ConfigError(f"{file}: nested too deeply") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: must hold a mapping of sections")
     elif explicit:

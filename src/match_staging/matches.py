@@ -1,12 +1,16 @@
 """Read match documents from files, folders and CI variables; validate each match against
 the published JSON Schema; clean its texts. Pure apart from reading the named inputs.
 
-Every match is validated on its own, so one bad match never hides the good ones beside it."""
+Every match is validated on its own, so one bad match never hides the good ones beside it;
+a document of more matches than a document may hold is refused as a whole, before any is
+validated. Lengths are checked before any pattern runs, and nesting depth before anything
+walks a value (issue 10, "Hostile sizes")."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import math
 import os
@@ -26,7 +30,9 @@ from jsonschema.exceptions import ValidationError
 
 from match_staging.errors import InputError
 from match_staging.keys import match_keys
+from match_staging.limits import MAX_DEPTH, MAX_MATCHES, TooDeep, load_json
 from match_staging.model import Match, Requirement
+from match_staging.redaction import PLACEHOLDER, Scrubber, Secret, secrets_of
 from match_staging.render import one_line
 from match_staging.resources import schema_path
 
@@ -36,6 +42,13 @@ B64_VARIABLE = "MATCHES_JSON_B64"
 B64_INPUT = "matches_b64"
 MAX_ERRORS_PER_MATCH = 5
 MAX_CYCLE_ID = 200  # as in match.schema.json
+# The fields the schema checks with a pattern, and their maxLength there: checked first, so
+# no pattern ever runs on a long text (a backtracking engine would take seconds on 100 kB).
+_PATTERN_FIELDS = {"url": 2048, "source_url": 2048}
+_APPLY_MAXLEN = {"": 2048, "email": 254, "url": 2048}
+# What an address a mailer accepts may not have: comments "(…)", quoted parts, a display name
+# "<…>" and IP-literal domains "[1.2.3.4]" (RFC 5322 allows them; Address would keep them).
+_ADDRESS_EXTRAS = re.compile(r'[()<>\[\]"\\\s,;:]')
 
 # Bidi controls can make a title read differently than it is; zero-width, filler and tag
 # characters hide text from a reviewer's eye ("ASCII smuggling"). None belongs in a job
@@ -61,13 +74,21 @@ class Batch:
     matches: list[Match] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    # "MATCHES_JSON: match 1 ('…'): field 'draft' held the value of GITLAB_TOKEN", for each
+    # text a secret was removed from (the secret's name, never its value)
+    scrubbed: list[str] = field(default_factory=list)
 
 
 def clean_text(value: str, *, single_line: bool = False) -> str:
     """NFC, no control or invisible characters; single-line fields lose their breaks."""
+    if single_line and value.isascii() and value.isprintable():
+        return " ".join(value.split())  # nothing to clean: the common case, made cheap
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text))
-    text = "".join(c for c in text if c == "\u200d" or unicodedata.category(c) != "Cf")
+    # the distinct characters are few even in a long text: look each up once, drop in C
+    drop = {ord(c): None for c in set(text)
+            if c != "\u200d" and unicodedata.category(c) == "Cf"}
+    text = text.translate(drop) if drop else text
     text = _LONE_JOINER.sub("", text)
     if single_line:
         return " ".join(_CONTROL.sub(" ", text.replace("\t", " ")).split())
@@ -169,15 +190,17 @@ def _from_trigger_payload(path: Path) -> Document | InputError | None:
     """A trigger-API call may carry a match document: as `matches` in its body, or as
     `variables.MATCHES_JSON_B64` / `inputs.matches_b64` (base64), `variables.MATCHES_JSON`
     / `inputs.matches_json`. Webhook payloads carry none."""
+    source = f"TRIGGER_PAYLOAD ({path})"
     try:
         if path.stat().st_size > MAX_DOCUMENT_BYTES * 2:
             return None
-        payload = json.loads(path.read_bytes())
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        payload = load_json(path.read_bytes())
+    except TooDeep as exc:
+        return InputError(source, f"not a trigger payload: {exc}")
+    except (OSError, ValueError, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict) or "object_kind" in payload:
         return None
-    source = f"TRIGGER_PAYLOAD ({path})"
     for holder in (payload.get("variables"), payload.get("inputs")):
         if isinstance(holder, dict):
             for name in (B64_VARIABLE, B64_INPUT):
@@ -196,9 +219,54 @@ def _from_trigger_payload(path: Path) -> Document | InputError | None:
 
 @cache
 def _validator() -> Draft202012Validator:
+    """The schema of one match, its requirements' items left to `_requirement_errors`."""
     schema = json.loads(schema_path().read_text(encoding="utf-8"))
     match_schema = dict(schema["$defs"]["match"], **{"$defs": schema["$defs"]})
+    properties = dict(match_schema["properties"])
+    properties["requirements"] = {k: v for k, v in properties["requirements"].items()
+                                  if k != "items"}
+    match_schema["properties"] = properties
     return Draft202012Validator(match_schema)
+
+
+@cache
+def _requirement_validator() -> Draft202012Validator:
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    return Draft202012Validator(schema["$defs"]["match"]["properties"]["requirements"]["items"])
+
+
+_REQUIREMENT_KEYS = frozenset({"requirement", "score", "weight", "comment"})
+
+
+def _plainly_valid(requirement: Any) -> bool:
+    """A requirement the schema surely accepts, checked in a few comparisons: jsonschema
+    takes ~60 µs per object, and a 5 MB document holds 100,000 of them. Anything else goes
+    to jsonschema for its exact errors, so this is never more lenient than the schema."""
+    if not isinstance(requirement, dict) or not requirement.keys() <= _REQUIREMENT_KEYS:
+        return False
+    text, comment = requirement.get("requirement"), requirement.get("comment", "")
+    if not isinstance(text, str) or not 1 <= len(text) <= 500 \
+            or not isinstance(comment, str) or len(comment) > 1000:
+        return False
+    for name, low, high in (("score", 0, 100), ("weight", 0, math.inf)):
+        value = requirement.get(name, low)
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not low <= value <= high or value == math.inf:
+            return False
+    return True
+
+
+def _requirement_errors(item: dict[str, Any]) -> Iterator[ValidationError]:
+    """The schema's errors of `requirements[i]`, for the items not plainly valid; at most
+    MAX_ERRORS_PER_MATCH items are looked at closely."""
+    requirements = item.get("requirements")
+    if not isinstance(requirements, list) or len(requirements) > 100:
+        return  # the match's schema reports the wrong type or length
+    doubtful = [i for i, r in enumerate(requirements) if not _plainly_valid(r)]
+    for index in doubtful[:MAX_ERRORS_PER_MATCH]:
+        for error in _requirement_validator().iter_errors(requirements[index]):
+            error.path.extendleft([index, "requirements"])  # as if validated in place
+            yield error
 
 
 def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
@@ -212,15 +280,17 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
         return [], [InputError(doc.source, "empty document: expected a match, a list of "
                                            "matches or {\"cycle_id\": ..., \"matches\": [...]}")]
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         return [], [InputError(doc.source, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
                                            f"column {exc.colno}")]
-    except RecursionError:
-        return [], [InputError(doc.source, "not valid JSON: nested too deeply")]
+    except TooDeep:
+        return [], [InputError(doc.source, f"nested too deeply: more than {MAX_DEPTH} levels "
+                                           "of lists and objects (a match document has 5)")]
     except ValueError as exc:  # an integer of thousands of digits
         return [], [InputError(doc.source, f"not valid JSON: {one_line(str(exc), 120)}")]
     cycle_id: str | None = None
+    cycle = isinstance(data, dict) and "matches" in data
     if isinstance(data, dict) and "matches" in data:
         cycle_id = data.get("cycle_id")
         if cycle_id is not None and (not isinstance(cycle_id, str) or not cycle_id.strip()
@@ -232,11 +302,18 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
             return [], [InputError(doc.source, "must be a list of matches",
                                    field="matches")]
     items = data if isinstance(data, list) else [data]
+    if len(items) > MAX_MATCHES:
+        # refused whole: validating and staging 10,000 matches would hold the CI lock for hours
+        return [], [InputError(doc.source, f"has {len(items):,} matches, more than the "
+                               f"{MAX_MATCHES:,} a document may hold: split it into several "
+                               "documents; none of its matches was read",
+                               field="matches" if cycle else None)]
     matches: list[Match] = []
     errors: list[InputError] = []
+    nan = "NaN" in text  # the walk for NaN is needed only if the literal is there
     for position, item in enumerate(items, start=1):
         try:
-            matches.append(_match(doc.source, position, item, cycle_id))
+            matches.append(_match(doc.source, position, item, cycle_id, nan=nan))
         except _Invalid as invalid:
             errors.extend(invalid.errors)
     return matches, errors
@@ -261,7 +338,7 @@ class _Invalid(Exception):
 def _describe(position: int, item: Any) -> str:
     title = item.get("title") if isinstance(item, dict) else None
     if isinstance(title, str) and title.strip():
-        short = clean_text(title, single_line=True)
+        short = clean_text(title[:200], single_line=True)  # a title may be megabytes long
         short = short if len(short) <= 60 else short[:59] + "…"
         return f"match {position} ({short!r})"
     return f"match {position}"
@@ -325,17 +402,23 @@ def _preview(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match:
+def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
+           nan: bool = True) -> Match:
     where = _describe(position, item)
     if not isinstance(item, dict):
         raise _Invalid([InputError(source, f"must be an object, got {_json_type(item)}",
                                    match=where)])
-    found = sorted(_validator().iter_errors(item), key=lambda e: list(e.absolute_path))
+    too_long = [InputError(source, f"is too long ({length:,} characters, at most {limit:,})",
+                           match=where, field=name) for name, length, limit in _too_long(item)]
+    if too_long:
+        raise _Invalid(too_long)
+    found = sorted([*_validator().iter_errors(item), *_requirement_errors(item)],
+                   key=lambda e: list(e.absolute_path))
     errors = [InputError(source, _message(e), match=where, field=_field(e))
               for e in found[:MAX_ERRORS_PER_MATCH]]
     # Python's JSON reads NaN, and no schema bound refuses it (every comparison is false)
     errors += [InputError(source, "must be a number, got NaN", match=where, field=path)
-               for path in _nan(item, "")]
+               for path in (_nan(item, "") if nan else ())]
     if errors:
         raise _Invalid(errors)
 
@@ -365,12 +448,11 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
     if isinstance(apply, str):
         apply = {"email": apply} if "@" in apply and "://" not in apply else {"url": apply}
     if apply and apply.get("email"):
-        try:  # the schema's pattern is loose; the address must be one a mailer accepts
-            Address(addr_spec=apply["email"])
-        except (ValueError, IndexError, TypeError, HeaderParseError):
+        problem = _address_problem(apply["email"])
+        if problem:
             raise _Invalid([InputError(source, f"is not an address a mailer accepts: "
-                                       f"{_preview(apply['email'])}", match=where,
-                                       field="apply")]) from None
+                                       f"{_preview(apply['email'])} ({problem})", match=where,
+                                       field="apply")])
     return Match(
         score=float(item["score"]),
         title=title,
@@ -400,6 +482,38 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None) -> Match
     )
 
 
+def _too_long(item: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """The pattern-checked fields longer than the schema allows: (field, length, limit)."""
+    found = [(name, len(item[name]), limit) for name, limit in _PATTERN_FIELDS.items()
+             if isinstance(item.get(name), str) and len(item[name]) > limit]
+    apply = item.get("apply")
+    if isinstance(apply, str) and len(apply) > _APPLY_MAXLEN[""]:
+        found.append(("apply", len(apply), _APPLY_MAXLEN[""]))
+    elif isinstance(apply, dict):
+        found += [(f"apply.{key}", len(apply[key]), limit)
+                  for key, limit in _APPLY_MAXLEN.items()
+                  if key and isinstance(apply.get(key), str) and len(apply[key]) > limit]
+    return found
+
+
+def _address_problem(value: str) -> str | None:
+    """Why an applicant's address is not a plain `local@domain` a mailer sends to exactly;
+    None if it is. The schema's pattern is loose, and RFC 5322 forms such as `a(c)@b` or
+    `a@[1.2.3.4]` would be read differently by different mailers."""
+    if _ADDRESS_EXTRAS.search(value):
+        return "no comments, quotes, display names or IP-literal domains"
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, IndexError, TypeError, HeaderParseError):
+        return "not of the form name@domain"
+    domain = address.domain
+    if address.addr_spec != value or not address.username or "." not in domain:
+        return "not of the form name@domain"
+    if domain.rsplit(".", 1)[-1].isdigit():
+        return "the domain must be a name, not an IP address"
+    return None
+
+
 def _rate(value: Any) -> str | None:
     """OPS-004 writes `{rate} EUR/h`: a bare number is an hourly rate in euros."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -411,9 +525,12 @@ def _rate(value: Any) -> str | None:
 
 
 def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
-               inbox: str = "matches-inbox") -> Batch:
-    """Read and parse every input of a run; problems are collected, never raised."""
+               inbox: str = "matches-inbox",
+               secrets: Iterable[Secret | str] | None = None) -> Batch:
+    """Read and parse every input of a run; problems are collected, never raised.
+    `secrets`: the values no match may carry on (default: the secret variables in `env`)."""
     env = os.environ if env is None else env
+    scrubber = Scrubber(secrets_of(None, env) if secrets is None else secrets)
     batch = Batch()
     for doc in documents_from(paths, env, inbox):
         if isinstance(doc, InputError):
@@ -421,6 +538,63 @@ def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
             continue
         batch.sources.append(doc.source)
         found, errors = parse(doc)
-        batch.matches.extend(found)
+        for match in found:
+            clean, fields = scrub(match, scrubber)
+            batch.matches.append(clean)
+            batch.scrubbed += [f"{clean.source}: {clean.label}: field '{name}' held the "
+                               f"value of {' and '.join(secrets)}" for name, secrets in fields]
         batch.errors.extend(errors)
     return batch
+
+
+def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[tuple[str, list[str]]]]:
+    """The match with every secret value in its texts replaced, and the fields that held one
+    (with the names of the secrets found there).
+
+    Why here, once, and not on rendered text: everything that leaves the tool is built from
+    the parsed match (issue title and description, the record kept in the description as
+    base64, where a scan of rendered text cannot see a secret, every notification, the
+    application `send` mails, the audit notes quoting it). A match document is the only
+    input a runner expands variables into (issue 15), so this is where a secret gets in."""
+    if not scrubber:
+        return match, []
+    every = [match.title, match.provider, match.url, match.id, match.location, match.start,
+             match.duration, match.rate, match.notes, match.draft, match.cycle_id,
+             *match.attachments, *(v for v in match.apply.values() if isinstance(v, str)),
+             *(t for r in match.requirements for t in (r.requirement, r.comment))]
+    if not scrubber.scrub("\0".join(t for t in every if t))[1]:
+        return match, []   # one scan of all its texts: the common case
+    fields: list[tuple[str, list[str]]] = []
+
+    def text(name: str, value: str) -> str:
+        cleaned, found = scrubber.scrub(value)
+        if found:
+            fields.append((name, found))
+        return cleaned
+
+    def maybe(name: str, value: str | None) -> str | None:
+        return None if value is None else text(name, value)
+
+    changed: dict[str, Any] = {}   # in the order of the document's fields
+    for name in ("title", "provider", "url", "id", "location", "start", "duration", "rate"):
+        changed[name] = maybe(name, getattr(match, name))
+    changed["requirements"] = tuple(dataclasses.replace(
+        r, requirement=text(f"requirements[{i}].requirement", r.requirement),
+        comment=maybe(f"requirements[{i}].comment", r.comment))
+        for i, r in enumerate(match.requirements))
+    changed["notes"] = maybe("notes", match.notes)
+    changed["draft"] = maybe("draft", match.draft)
+    changed["attachments"] = tuple(text(f"attachments[{i}]", a)
+                                   for i, a in enumerate(match.attachments))
+    changed["apply"] = {k: text(f"apply.{k}", v) if isinstance(v, str) else v
+                        for k, v in match.apply.items()}
+    changed["cycle_id"] = maybe("cycle_id", match.cycle_id)
+    clean = dataclasses.replace(match, **changed)
+    return clean, fields
+
+
+def scrubbed_notice(where: str) -> str:
+    """The line a run prints for each text a secret was removed from: never the value."""
+    return (f"secret removed: {where}, a secret the tool can see; it was replaced by "
+            f"{PLACEHOLDER!r} before anything was written or sent (a pipeline variable "
+            "expanded into the document?)")

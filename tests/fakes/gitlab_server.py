@@ -103,7 +103,8 @@ _COMMANDS_RE = re.compile(
 )
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _INLINE_CODE_RE = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
-_MENTION_RE = re.compile(r"(?<!\w)@([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
+# Ruby's \w is ASCII only: GitLab mentions `é@user` (gitlabhq app/models/user.rb)
+_MENTION_RE = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
 _REFERENCE_RE = re.compile(
     r"(?<![\w&])#\d+|(?<![\w/.\-])[\w.\-]+/[\w.\-]+#\d+|/-/issues/\d+"
 )
