@@ -82,7 +82,7 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
 
     (schedule,) = fake.schedules
     assert {k: schedule[k] for k in ("description", "cron", "cron_timezone", "ref", "active")} \
-        == {"description": "match-staging digest", "cron": "5 * * * *",
+        == {"description": "match-staging digest", "cron": "5 7,12,17 * * *",
             "cron_timezone": "Europe/Vienna",  # the quiet-hours zone of the shipped config
             "ref": "main", "active": True}
     assert schedule["variables"] == []  # a schedule pipeline runs digest: no variable needed
@@ -94,7 +94,7 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
     assert 'create trigger "match-staging webhook"' in text
     assert (f"create hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
             "(issue events)") in text
-    assert 'create schedule "match-staging digest" (5 * * * * Europe/Vienna on main)' in text
+    assert 'create schedule "match-staging digest" (5 7,12,17 * * * Europe/Vienna on main)' in text
     assert report.summary() == (f"16 changes made, 0 up to date · {len(fake.requests)} "
                                 "GitLab requests")
     assert fake.triggers[0]["token"] not in text
@@ -235,13 +235,13 @@ def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
     assert [a.line() for a in report.changes] == [
         f"update hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
         "(note_events true -> false, push_events true -> false)",
-        'update schedule "match-staging digest" (cron 0 0 * * * -> 5 * * * *, '
+        'update schedule "match-staging digest" (cron 0 0 * * * -> 5 7,12,17 * * *, '
         "active false -> true)",
     ]
     hook, schedule = fake.hooks[0], fake.schedules[0]
     assert (hook["push_events"], hook["note_events"], hook["issues_events"]) == (
         False, False, True)
-    assert (schedule["cron"], schedule["active"]) == ("5 * * * *", True)
+    assert (schedule["cron"], schedule["active"]) == ("5 7,12,17 * * *", True)
     assert len(fake.hooks) == len(fake.schedules) == 1
 
 

@@ -275,7 +275,8 @@ def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(
         spec = expanded[job]
         assert spec["resource_group"] == "match-staging", job
         assert spec["interruptible"] is False, job
-        assert spec["image"]["name"] == "python:3.12.7-slim", job
+        assert spec["image"]["name"] == "$MATCH_STAGING_IMAGE", job
+        assert expanded["variables"]["MATCH_STAGING_IMAGE"] == "python:3.12.7-slim"
         assert spec["cache"][0]["paths"] == [".cache/pip", ".venv-ci"], job
         assert spec["artifacts"]["when"] == "always" and spec["artifacts"]["expire_in"], job
         assert "summary.txt" in spec["artifacts"]["paths"], job

@@ -397,7 +397,7 @@ def test_schedule_variables_are_forbidden_under_no_one_allowed(
     client = python_gitlab.Gitlab(url, private_token=fake.token)
     project = client.projects.get(1, lazy=True)
     schedule = project.pipelineschedules.create(
-        {"description": "match-staging digest", "ref": "main", "cron": "5 * * * *"})
+        {"description": "match-staging digest", "ref": "main", "cron": "5 7,12,17 * * *"})
     fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
     with pytest.raises(python_gitlab.exceptions.GitlabCreateError) as refused:
         schedule.variables.create({"key": "MATCH_STAGING_JOB", "value": "digest"})
