@@ -19,7 +19,7 @@ from match_staging import config, record, render
 from match_staging.cli import main
 from match_staging.keys import match_keys
 from match_staging.matches import read_batch
-from match_staging.trackers.gitlab import GitLabTracker
+from match_staging.trackers.gitlab import GitLabTracker, Pace
 from match_staging.usecases.stage import StageReport, stage
 from tests.conftest import match, write
 from tests.fakes.gitlab_server import FakeGitLab
@@ -253,3 +253,61 @@ def test_bootstrap_says_what_the_variables_setting_allows_and_sets_no_variable(
         assert ("pipeline inputs and variables both work" in out) is variable
         fake.reset_log()
         assert main(["bootstrap"], env_for(fake)) == 0 and writes(fake) == []
+
+
+# --------------------------------------------------------------------------- pipelines
+
+def test_a_burst_over_the_pipeline_limit_pauses_the_webhook_and_digest_says_so(
+        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each issue create fires the webhook, each delivery a pipeline: without pacing, 30
+    matches at once exceed GitLab.com's 25 pipeline creations a minute, the refused
+    deliveries pause the webhook, and review events are lost until `digest` repairs them."""
+    assert main(["bootstrap"], env_for(fake)) == 0
+    write(repo / "burst.json", [match(title=f"T{i}", url=f"https://jobs.example.com/b/{i}")
+                                for i in range(30)])
+    unpaced = env_for(fake, MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE="0")
+    assert main(["stage", "burst.json"], unpaced) == 0
+    (hook,) = fake.hooks
+    assert len(fake.pipeline_creations) == 25 and fake.lost_deliveries == 5
+    assert hook["alert_status"] == "temporarily_disabled"
+    capsys.readouterr()
+    assert main(["digest"], env_for(fake)) == 1  # a Maintainer's token sees the hook
+    out = capsys.readouterr().out
+    assert re.search(r"^webhook   the issue webhook to \S+/trigger/pipeline is temporarily "
+                     r"disabled until \S+: review events are not reaching the pipeline", out,
+                     re.MULTILINE), out
+
+
+def test_the_default_pacing_keeps_the_tools_pipelines_under_the_limit(
+        repo: Path, fake: FakeGitLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `gitlab.issue_writes_per_minute` (20) the same burst starts at most 20 pipelines
+    in any minute: the clock and the sleep are simulated, the creates are real requests."""
+    assert main(["bootstrap"], env_for(fake)) == 0
+    clock = [0.0]
+    starts: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    real_init, real_create = GitLabTracker.__init__, GitLabTracker._create
+
+    def simulated(self: GitLabTracker, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        for name in ("create_pace", "note_pace", "write_pace"):
+            pace = getattr(self, name)
+            setattr(self, name, Pace(pace.per_minute, sleep, clock=lambda: clock[0]))
+
+    monkeypatch.setattr(GitLabTracker, "__init__", simulated)
+
+    def timed(self: GitLabTracker, draft: Any) -> Any:
+        result = real_create(self, draft)
+        starts.append(clock[0])
+        return result
+
+    monkeypatch.setattr(GitLabTracker, "_create", timed)
+    write(repo / "burst.json", [match(title=f"T{i}", url=f"https://jobs.example.com/b/{i}")
+                                for i in range(45)])
+    assert main(["stage", "burst.json"], env_for(fake)) == 0
+    assert len(starts) == 45
+    busiest = max(sum(1 for t in starts if start <= t < start + 60) for start in starts)
+    assert busiest == config.GitLabSettings().issue_writes_per_minute == 20

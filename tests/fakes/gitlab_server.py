@@ -381,6 +381,11 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[st
 # --------------------------------------------------------------------------
 
 
+PIPELINES_PER_MINUTE = 25  # GitLab.com: pipeline creations per project, user and commit
+HOOK_PAUSED_AFTER = 4      # consecutive failed deliveries: temporarily disabled
+HOOK_DISABLED_AFTER = 40   # ... and for good
+
+
 @dataclass(frozen=True)
 class IssueHookEvent:
     iid: int
@@ -452,6 +457,8 @@ class FakeGitLab:
         # changed something (labels, text, state, assignees); notes fire Note Hooks only
         # (app/services/issues/base_service.rb#execute_hooks, via Issues::UpdateService).
         self.issue_hook_events: list[IssueHookEvent] = []
+        self.pipeline_creations: list[datetime] = []  # by the webhook's deliveries
+        self.lost_deliveries = 0                      # refused (429) or not made (disabled)
         self._routes = self._build_routes()
 
     # ------------------------------------------------------------ lifecycle
@@ -950,8 +957,39 @@ class FakeGitLab:
         if issue.get("confidential"):
             return  # confidential_issue_hooks: bootstrap's webhook does not subscribe
         actor = self._user(self.acting_user_id)["username"]
-        self.issue_hook_events.append(IssueHookEvent(issue["iid"], actor, action,
-                                                     datetime.now(UTC)))
+        at = datetime.now(UTC)
+        self.issue_hook_events.append(IssueHookEvent(issue["iid"], actor, action, at))
+        for hook in self.hooks:
+            if hook.get("issues_events") and "/trigger/pipeline" in str(hook["url"]):
+                self._deliver(hook, at)
+
+    # ---- webhook deliveries to the trigger URL (issue 11) ----
+    def _deliver(self, hook: Json, at: datetime) -> None:
+        """One Issue Hook delivery to a trigger URL: a pipeline, unless GitLab.com's
+        pipeline-creation limit refuses it (429, a failed delivery). Failed deliveries
+        disable the hook: for a while after 4 in a row, for good after 40, with the back-off
+        doubling from one minute (gitlab MR 166329, app/models/concerns/web_hooks/
+        auto_disabling.rb). A delivery to a disabled hook is not made: the event is lost."""
+        until = hook.get("disabled_until")
+        if hook["alert_status"] == "disabled" or (
+                hook["alert_status"] == "temporarily_disabled" and until
+                and at < datetime.fromisoformat(str(until).replace("Z", "+00:00"))):
+            self.lost_deliveries += 1
+            return
+        recent = [t for t in self.pipeline_creations if (at - t).total_seconds() < 60]
+        if len(recent) < PIPELINES_PER_MINUTE:
+            self.pipeline_creations.append(at)
+            hook.update(alert_status="executable", disabled_until=None, _failures=0)
+            return
+        failures = int(hook.get("_failures") or 0) + 1
+        hook["_failures"] = failures
+        self.lost_deliveries += 1
+        if failures >= HOOK_DISABLED_AFTER:
+            hook.update(alert_status="disabled", disabled_until=None)
+        elif failures >= HOOK_PAUSED_AFTER:
+            backoff = timedelta(minutes=2 ** (failures - HOOK_PAUSED_AFTER))
+            hook.update(alert_status="temporarily_disabled",
+                        disabled_until=(at + min(backoff, timedelta(days=1))).isoformat())
 
     def pipelines_per_minute(self) -> int:
         """The most Issue Hook events in any 60 s: each starts a pipeline when the webhook
