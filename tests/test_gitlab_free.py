@@ -311,3 +311,14 @@ def test_the_default_pacing_keeps_the_tools_pipelines_under_the_limit(
     assert len(starts) == 45
     busiest = max(sum(1 for t in starts if start <= t < start + 60) for start in starts)
     assert busiest == config.GitLabSettings().issue_writes_per_minute == 20
+
+
+def test_bootstrap_says_when_the_bot_is_not_named(fake: FakeGitLab,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Without gitlab.bot_username the prefilter cannot end the tool's own events early."""
+    assert main(["bootstrap"], env_for(fake)) == 0
+    assert "note   gitlab.bot_username is not set" in capsys.readouterr().out
+    named = env_for(fake, MATCH_STAGING__GITLAB__BOT_USERNAME="bot")
+    assert main(["bootstrap"], named) == 0
+    assert "bot_username" not in capsys.readouterr().out
+

@@ -591,6 +591,11 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
             report.applied += 1
         if ctx.trigger_token and ctx.trigger_token not in report.secrets:
             report.secrets.append(ctx.trigger_token)
+    if not cfg.gitlab.bot_username:
+        report.notes.append(
+            "gitlab.bot_username is not set: set it in the configuration file to the user of "
+            "the jobs' GITLAB_TOKEN (the bot), so that the webhook pipeline each of the tool's "
+            "own issue changes starts ends before any install (ci/prefilter.py)")
     report.requests = admin.requests
     return report
 
