@@ -86,9 +86,15 @@ def carries_document(payload: dict[str, Any]) -> bool:
     """A trigger-API body (GitLab hands it over as TRIGGER_PAYLOAD, unexpanded) whose
     inputs hold a match document: GitLab before 17.10 ignores `inputs`, so the pipeline ran
     with the defaults and reached this job instead of `stage`."""
-    inputs = payload.get("inputs")
-    return isinstance(inputs, dict) and isinstance(inputs.get("matches_b64"), str) \
-        and bool(inputs["matches_b64"].strip())
+    # the same forms match_staging.matches reads from a trigger payload
+    if isinstance(payload.get("matches"), list):
+        return True
+    for holder, names in ((payload.get("inputs"), ("matches_b64", "matches_json")),
+                          (payload.get("variables"), ("MATCHES_JSON_B64", "MATCHES_JSON"))):
+        if isinstance(holder, dict) and any(
+                isinstance(holder.get(n), str) and holder[n].strip() for n in names):
+            return True
+    return False
 
 
 def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
@@ -97,8 +103,8 @@ def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
         return NOT_OURS, "the payload is not a JSON object"
     kind = payload.get("object_kind")
     if kind is None and carries_document(payload):
-        return A_DOCUMENT, ("a trigger call with a match document in its inputs (an instance "
-                            "without pipeline inputs ignored them): staging it")
+        return A_DOCUMENT, ("a trigger call that carries a match document (in its body, or in "
+                            "inputs an instance without pipeline inputs ignored): staging it")
     if kind != "issue":
         if isinstance(kind, str):
             return NOT_OURS, f"a {clean(kind, 40)} event: only issue events change a match"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from match_staging import config, matches
-from match_staging.errors import InputError
+from match_staging.errors import ConfigError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFILTER = ROOT / "ci" / "prefilter.py"
@@ -53,6 +53,34 @@ def test_in_ci_the_repositorys_file_still_decides(tmp_path: Path) -> None:
     cfg = config.load(str(file), env)
     assert (cfg.gitlab.url, cfg.gitlab.project) == ("https://gitlab.internal", "group/name")
     assert config.load(None, env).source != "/nonexistent.yml"  # MATCH_STAGING_CONFIG ignored
+
+
+def test_a_pipeline_variable_cannot_switch_ci_off() -> None:
+    """CI=false set by a pipeline variable: GitLab's own GITLAB_CI is still there."""
+    env = {"CI": "false", "GITLAB_CI": "", "CI_SERVER_URL": "https://gitlab.example.com",
+           "CI_PROJECT_ID": "42", **OVERRIDES}
+    cfg = config.load(str(ROOT / "config" / "notification-channels.yml"), env)
+    assert cfg.workflow.auto_send is False and cfg.gitlab.url == "https://gitlab.example.com"
+
+
+@pytest.mark.parametrize("line", [
+    "workflow:\n  reviewers: ['${REVIEWER}']\n",
+    "notification:\n  channels:\n    gitlab_todo:\n      assignee_id: ${ASSIGNEE:-}\n",
+    "gitlab:\n  url: ${GITLAB_HOST}\n",
+])
+def test_in_ci_who_may_approve_and_where_the_token_goes_are_never_variables(
+        tmp_path: Path, line: str) -> None:
+    """A trigger holder must not make themselves the reviewer or receive the token."""
+    file = tmp_path / "c.yml"
+    file.write_text(line, encoding="utf-8")
+    env = {"CI": "true", "REVIEWER": "mallory", "ASSIGNEE": "3",
+           "GITLAB_HOST": "https://evil.example"}
+    with pytest.raises(ConfigError, match=r"in CI write the value itself"):
+        config.load(str(file), env)
+    outside = config.load(str(file), {k: v for k, v in env.items() if k != "CI"})
+    assert "mallory" in outside.workflow.reviewers or \
+        outside.notification.channels.gitlab_todo.assignee_id == 3 or \
+        outside.gitlab.url == "https://evil.example"  # on your machine, as before
 
 
 # --------------------------------------------------------------------------- documents
@@ -120,6 +148,10 @@ BOT_CONFIG = "gitlab:\n  url: ''\n  bot_username: \"match-bot\"  # the token's u
     (event(labels=("bug",), previous=("feature",)), 0, "is not a job match"),
     (event(), 3, "checking it against GitLab"),
     ({"ref": "main", "inputs": {"job": "stage", "matches_b64": "e30="}}, 4, "staging it"),
+    # every form matches.py reads from a trigger body is staged, none ignored
+    ({"ref": "main", "matches": [{"title": "x"}]}, 4, "staging it"),
+    ({"ref": "main", "variables": {"MATCHES_JSON": "{}"}}, 4, "staging it"),
+    ({"ref": "main", "inputs": {"matches_json": "[]"}}, 4, "staging it"),
     ("[" * 50_000 + "]" * 50_000, 3, "nested too deep"),
     ("{not json", 3, "not JSON"),
     ({"object_kind": "\x1b]0;pwned\x07note\u202e"}, 0, "a ]0;pwnednote event"),

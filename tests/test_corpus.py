@@ -141,7 +141,7 @@ class World:
         return {
             "GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token,
             "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": DAY,
-            "MATCH_STAGING_ASSIGNEE_ID": str(ASSIGNEE),
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID": str(ASSIGNEE),
             f"{prefix}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
             f"{prefix}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
             f"{prefix}EMAIL__SMTP__PORT": str(self.smtp.port),

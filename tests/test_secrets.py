@@ -154,7 +154,8 @@ class World:
     def env(self) -> dict[str, str]:
         env = {
             "GITLAB_URL": self.gitlab.url, "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": DAY,
-            "MATCH_STAGING_ASSIGNEE_ID": "2", "CI_JOB_TOKEN": CI_JOB_TOKEN,
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID": "2",
+            "CI_JOB_TOKEN": CI_JOB_TOKEN,
             "TRIGGER_TOKEN": TRIGGER_TOKEN, "TRIGGER_PAYLOAD": str(self.repo / PAYLOAD),
             f"{CHANNELS}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
             f"{CHANNELS}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
@@ -544,7 +545,7 @@ def test_the_secrets_a_run_scrubs() -> None:
            "CI_REGISTRY_PASSWORD": "registry-pass", "CI_JOB_JWT_V2": "eyJhbGciOi.jwt.v2",
            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "SMTP_PASSWORD": SMTP_PASSWORD,
            "SLACK_WEBHOOK_URL": SLACK_URL, "TRIGGER_TOKEN": TRIGGER_TOKEN,
-           "HOME": "/root/home-dir", "SMTP_HOST": "smtp.example.org", "CI_JOB_ID": "1234567"}
+           "HOME": "/root/home-dir", "SMTP_HOST": "smtp.example.org", "CI_PIPELINE_ID": "1234567"}
     cfg = config.load(None, {**env, "MATCH_STAGING__NOTIFICATION__CHANNELS__WHATSAPP__"
                                     "ACCOUNT_SID": TWILIO_SID})
     named = {s.name: s.value for s in secrets_of(cfg, env)}

@@ -31,7 +31,7 @@ def fake() -> Iterator[FakeGitLab]:
 
 def env_for(fake: FakeGitLab, **extra: str) -> dict[str, str]:
     return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
-            "MATCH_STAGING_ASSIGNEE_ID": "2", **extra}
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID": "2", **extra}
 
 
 def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, int]:

@@ -352,9 +352,28 @@ def _validate(cfg: Config) -> None:
 
 
 def in_ci(env: Mapping[str, str]) -> bool:
-    """A CI job (GitLab sets CI=true): settings come from the repository, not the job's
-    environment, because whoever may run a pipeline with variables controls the latter."""
-    return env.get("CI", "").lower() == "true"
+    """A CI job: settings come from the repository, not the job's environment, because
+    whoever may run a pipeline with variables controls the latter. A pipeline variable can
+    set CI=false, but not remove GitLab's own GITLAB_CI and CI_JOB_ID."""
+    return env.get("CI", "").lower() == "true" or "GITLAB_CI" in env or "CI_JOB_ID" in env
+
+
+# Settings that decide who may approve an application, or where the GitLab token goes: in
+# CI they must be written in the file, never `${NAME}`, since a pipeline variable can set
+# NAME (issue 10). Secrets (passwords, tokens) keep coming from masked CI/CD variables.
+CI_LITERAL = ("gitlab.url", "gitlab.project", "workflow.reviewers",
+              "notification.channels.gitlab_todo.assignee_id")
+
+
+def _ci_literals(raw: Any, file: Path) -> None:
+    for key in CI_LITERAL:
+        node = raw
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if _VAR.search(str(node if node is not None else "")):
+            raise ConfigError(
+                f"{file}: {key}: in CI write the value itself, not ${{NAME}}: a pipeline "
+                "variable could set NAME and choose who may approve or where the token goes")
 
 
 # Variables a pipeline run with variables (a trigger-token holder, say) could set to change
@@ -409,6 +428,8 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
             raise ConfigError(f"{file}: must hold a mapping of sections")
     elif explicit:
         raise ConfigError(f"{file}: configuration file not found")
+    if in_ci(env):
+        _ci_literals(raw, file)
     raw = _interpolate(raw, env, "")
     origin = _apply_overrides(raw, env)
     try:

@@ -28,6 +28,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from match_staging.config import in_ci
 from match_staging.errors import InputError
 from match_staging.keys import match_keys
 from match_staging.limits import MAX_DEPTH, MAX_MATCHES, TooDeep, load_json
@@ -124,7 +125,7 @@ def documents_from(paths: Iterable[str], env: Mapping[str, str],
         if from_payload is not None:
             docs.append(from_payload)
     if not docs and env.get("MATCHES_JSON"):
-        if env.get("CI", "").lower() == "true":
+        if in_ci(env):
             print("warning: MATCHES_JSON came from a pipeline variable, which the runner "
                   "expands ($NAME, ${NAME}, $$): send the document as the matches_b64 input "
                   f"or as {B64_VARIABLE} (scripts/submit-matches does)", file=sys.stderr)
@@ -140,7 +141,7 @@ def _matches_file(name: str, env: Mapping[str, str]) -> Iterator[Document | Inpu
     """MATCHES_FILE; in CI only a file of the checkout: a pipeline variable must not make
     the job read (and quote in its errors) another file, a credentials file say."""
     path = Path(name)
-    if env.get("CI", "").lower() == "true":
+    if in_ci(env):
         try:
             path.resolve().relative_to(Path.cwd().resolve())
         except (ValueError, OSError):

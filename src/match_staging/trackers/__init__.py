@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from match_staging.config import Config
+from match_staging.config import Config, in_ci
 from match_staging.errors import ConfigError
 from match_staging.trackers.base import Tracker
 
@@ -32,7 +32,7 @@ def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | No
                              notes_per_minute=cfg.gitlab.notes_per_minute,
                              writes_per_minute=cfg.gitlab.issue_writes_per_minute,
                              clock=lambda: clock.now(env)), None
-    if env.get("CI") == "true":
+    if in_ci(env):
         raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
                           "token (or a bot user's token) with api scope as a masked CI/CD "
                           "variable; CI_JOB_TOKEN cannot write issues")
