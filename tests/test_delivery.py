@@ -39,9 +39,11 @@ def test_digest_takes_over_strays_drops_reviewed_and_keeps_the_record_small() ->
     assert queue.owed("slack") == {6, 7} and queue.owed("email") == {7}
     assert queue.to_data() == {"through": 7, "accounted": [], "legacy_done": False,
                                "pending": {"email": [7], "slack": [6, 7]}, "inflight": {}}
-    # a channel no longer enabled owes nothing
+    # a channel switched off for one run keeps what it owes; reviewed matches leave it
     queue.advance([6, 7], ["email"])
-    assert queue.to_data()["pending"] == {"email": [7]}
+    assert queue.to_data()["pending"] == {"email": [7], "slack": [6, 7]}
+    queue.advance([7], ["email"])
+    assert queue.to_data()["pending"] == {"email": [7], "slack": [7]}
 
 
 def test_a_record_in_an_unexpected_shape_reads_as_empty() -> None:

@@ -122,6 +122,25 @@ def test_a_reporter_s_perfect_copy_of_a_record_is_ignored(fake: FakeGitLab) -> N
     assert [r.data for r in records] == [{"reported": ["SM1"]}]
 
 
+def test_a_flood_of_members_comments_does_not_hide_the_records(fake: FakeGitLab) -> None:
+    """Reporters may comment on the confidential log: 150 comments after the record push it
+    off the first page, and the reader pages on (bounded) until it finds it."""
+    tracker(fake).append_log("delivery-queue", {"through": 7})
+    [issue] = ledger_issues(fake)
+    with fake.lock:  # 150 comments by a member, seeded directly (no request log)
+        fake.acting_user_id = REVIEWER
+        for n in range(150):
+            fake.notes[issue["iid"]].append({**fake.notes[issue["iid"]][0],
+                                             "id": 990_000 + n, "body": f"spam {n}",
+                                             "author": fake.users[REVIEWER],
+                                             "created_at": fake._now()})
+        fake.acting_user_id = BOT
+    fake.reset_log()
+    records = tracker(fake).read_log("delivery-queue", limit=1)
+    assert [r.data for r in records] == [{"through": 7}]
+    assert fake.count("GET", r"/notes$") == 2  # two pages, not one
+
+
 def test_a_ledger_issue_by_someone_else_is_never_used(fake: FakeGitLab) -> None:
     forged = as_user(fake, MALLORY, "POST", "/issues", title=ledger.TITLE,
                      description=ledger.DESCRIPTION, labels=ledger.LABEL, confidential=True)

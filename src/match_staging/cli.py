@@ -196,7 +196,8 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
     _print_notify(out, report.notify)
     if not batch.matches and not batch.errors:
         looked = ", ".join(args.paths) or next(
-            (f"${name}" for name in ("MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD")
+            (f"${name}" for name in ("MATCHES_JSON_B64", "TRIGGER_PAYLOAD", "MATCHES_JSON",
+                                     "MATCHES_FILE")  # the order matches.py reads them
              if env.get(name)), f"{cfg.staging.inbox}/")
         found = "no match documents" if not batch.sources else "no matches"
         out.notice(f"nothing to stage: {found} in {looked}")  # stdout: one line per result

@@ -94,7 +94,8 @@ class Queue:
         self.forget(dropped)
         self.through = max([self.through, *self.accounted, *still])
         self.accounted = set()
-        self.pending = {c: i for c, i in self.pending.items() if i and c in channels}
+        # a channel switched off for a while keeps what it owes (until reviewed)
+        self.pending = {c: i for c, i in self.pending.items() if i}
         return queued, dropped
 
     # ------------------------------------------------------------------- codec

@@ -81,8 +81,10 @@ class Tracker(Protocol):
         """Add one record to the run log. `kind` is a short name such as "whatsapp-status"
         (lower case, digits and '-'); `data` must be JSON-serialisable."""
 
-    def read_log(self, kind: str, limit: int = 20) -> list[LogRecord]:
-        """The latest records of `kind`, newest first, at most `limit`. Only records the
+    def read_log(self, kind: str, limit: int = 20,
+                 since: datetime | None = None) -> list[LogRecord]:
+        """The latest records of `kind` (written after `since`), newest first, at most
+        `limit`. Only records the
         tool itself wrote count (on GitLab: notes by the bot user on the bot's own run-log
         issue); anything else that looks like one is ignored."""
 

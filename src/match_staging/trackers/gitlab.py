@@ -31,6 +31,7 @@ from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
 
 PER_PAGE = 100           # GitLab's maximum page size
+MAX_LOG_PAGES = 10       # of run-log notes read at most for one record kind
 CREATE_ATTEMPTS = 2        # one retry, after a pause and a lookup
 RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
 RECENT_MARGIN = timedelta(minutes=10)  # GitLab's clock may differ from ours
@@ -420,28 +421,36 @@ class GitLabTracker:
         self.add_note(iid, body)  # looks before writing again after a lost answer
 
     @_translate("read the run log")
-    def read_log(self, kind: str, limit: int = 20) -> list[LogRecord]:
-        """Newest first, from one page of the run-log issue's latest notes: only notes by
-        the bot count, so a copy of a record posted by anyone else changes nothing.
-        Costs the bot lookup and the ledger lookup (both once per run) and one request."""
+    def read_log(self, kind: str, limit: int = 20,
+                 since: datetime | None = None) -> list[LogRecord]:
+        """Newest first: only notes by the bot count, so a copy of a record posted by anyone
+        else changes nothing. Reads pages of the run-log issue's notes, newest first, until
+        `limit` records, a note older than `since`, or MAX_LOG_PAGES: a member who floods
+        the issue with comments cannot push the tool's records out of sight (issue 10).
+        Costs the bot and ledger lookups (once per run) and usually one page."""
         ledger.check_kind(kind)
         iid = self._find_ledger()
         if iid is None or limit <= 0:
             return []
         bot_id, _ = self._bot_identity()
         notes = self._project.issues.get(iid, lazy=True).notes.list(
-            sort="desc", order_by="created_at", per_page=PER_PAGE, get_all=False,
-            iterator=False)
+            sort="desc", order_by="created_at", per_page=PER_PAGE, iterator=True)
         found: list[LogRecord] = []
-        for note in notes:
+        for seen, note in enumerate(notes):
+            if seen >= MAX_LOG_PAGES * PER_PAGE:
+                break
             attrs = note.attributes
+            when = ledger.parse_time(attrs.get("created_at"), datetime.now(UTC))
+            if since is not None and when < since:
+                break
             author = attrs.get("author") or {}
             if attrs.get("system") or int(author.get("id") or 0) != bot_id:
                 continue
-            when = ledger.parse_time(attrs.get("created_at"), datetime.now(UTC))
             record = ledger.parse_note(str(attrs.get("body") or ""), when)
             if record is not None and record.kind == kind:
                 found.append(record)
+                if len(found) >= limit:
+                    break
         found.sort(key=lambda r: r.created_at, reverse=True)
         return found[:limit]
 

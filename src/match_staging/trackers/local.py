@@ -159,11 +159,13 @@ class LocalTracker:
         del log[:-MAX_LOG_RECORDS]
         self._save()
 
-    def read_log(self, kind: str, limit: int = 20) -> list[LogRecord]:
+    def read_log(self, kind: str, limit: int = 20,
+                 since: datetime | None = None) -> list[LogRecord]:
         ledger.check_kind(kind)
         found = [LogRecord(kind=r["kind"], data=dict(r["data"]),
                            created_at=ledger.parse_time(r["created_at"], datetime.now(UTC)))
                  for r in reversed(self._data.get("log", [])) if r.get("kind") == kind]
+        found = [r for r in found if since is None or r.created_at >= since]
         return found[:max(limit, 0)]
 
     def bot_user(self) -> str:

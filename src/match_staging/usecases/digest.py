@@ -138,7 +138,7 @@ def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
 def _reminded_since(tracker: Tracker, since: datetime) -> set[int]:
     """Issues a reminder covered after `since` (a day of records fits on one page)."""
     found: set[int] = set()
-    for record in tracker.read_log(REMINDER_KIND, limit=100):
+    for record in tracker.read_log(REMINDER_KIND, limit=100, since=since):
         if _time(record.created_at, since) < since:
             break
         iids = record.data.get("iids")
