@@ -259,7 +259,7 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
 def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
                    env: Mapping[str, str]) -> int:
     from match_staging import clock
-    from match_staging.errors import ConfigError, InputError
+    from match_staging.errors import ConfigError
     from match_staging.limits import TooDeep, load_json
     from match_staging.model import State
     from match_staging.usecases.review import context_from, transition
@@ -271,8 +271,9 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
         payload = load_json(Path(path).read_bytes())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    except TooDeep as exc:
-        raise InputError(path, f"not a webhook payload: {exc}") from None
+    except TooDeep as exc:  # not ours, like any payload that is no webhook event: exit 0
+        out.result(f"ignored   {path}: not a webhook payload: {exc}")
+        return 0
     except ValueError:
         out.result(f"ignored   {path} is not JSON: not a webhook event")
         return 0
