@@ -70,7 +70,8 @@ def parse_event(payload: Any, cfg: Config) -> Event | str:
         return "the payload is not a JSON object"
     kind = payload.get("object_kind")
     if kind != "issue":
-        return f"a {kind!s} event: only issue events change a match's state" \
+        shown = " ".join(kind.split())[:40] if isinstance(kind, str) else ""  # one line
+        return f"a {shown} event: only issue events change a match's state" \
             if isinstance(kind, str) else "no object_kind: not a GitLab webhook payload"
     attrs, user = payload.get("object_attributes"), payload.get("user")
     if not isinstance(attrs, dict) or not isinstance(user, dict):
