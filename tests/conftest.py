@@ -18,8 +18,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("config", "matches-inbox", "cv"):
         shutil.copytree(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
-    for var in ("GITLAB_TOKEN", "CI", "MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD",
-                "MATCH_STAGING_CONFIG", "GITLAB_URL", "GITLAB_PROJECT"):
+    for var in ("GITLAB_TOKEN", "CI", "GITLAB_CI", "CI_JOB_ID", "MATCHES_JSON", "MATCHES_FILE",
+                "TRIGGER_PAYLOAD", "MATCH_STAGING_CONFIG", "GITLAB_URL", "GITLAB_PROJECT"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 

@@ -19,9 +19,9 @@ from tests.conftest import ROOT
 from tests.fakes.gitlab_server import FakeGitLab
 
 # what a user's shell may carry that would change where the tool works
-FOREIGN = ("GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT", "CI", "MATCHES_JSON", "MATCHES_FILE",
-           "TRIGGER_PAYLOAD", "MATCH_STAGING_CONFIG", "MATCH_STAGING_NOW", "CI_SERVER_URL",
-           "CI_PROJECT_ID", "GITLAB_USER_LOGIN")
+FOREIGN = ("GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT", "CI", "GITLAB_CI", "CI_JOB_ID",
+           "MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD", "MATCH_STAGING_CONFIG",
+           "MATCH_STAGING_NOW", "CI_SERVER_URL", "CI_PROJECT_ID", "GITLAB_USER_LOGIN")
 
 
 def fresh_copy(target: Path) -> Path:
