@@ -6,6 +6,7 @@ import pytest
 
 from match_staging import config
 from match_staging.errors import ConfigError
+from match_staging.redaction import secrets_of
 
 
 def load_text(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> config.Config:
@@ -98,7 +99,8 @@ def test_masked_hides_every_secret_and_secrets_lists_them(tmp_path: Path) -> Non
     dumped = str(config.masked(cfg))
     assert "SECRETSECRET" not in dumped and "smtp-pass-123" not in dumped
     assert config.masked(cfg)["notification"]["channels"]["slack"]["webhook_url"] == "***"
-    assert set(config.secrets(cfg, env)) >= {env["HOOK"], env["PW"], env["GITLAB_TOKEN"]}
+    assert {s.value for s in secrets_of(cfg, env)} >= {env["HOOK"], env["PW"],
+                                                       env["GITLAB_TOKEN"]}
 
 
 def test_overrides_keep_text_as_text(tmp_path: Path) -> None:

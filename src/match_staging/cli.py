@@ -580,11 +580,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     from match_staging.output import Output
     from match_staging.redaction import secrets_of
 
-    out = Output(secrets=config.secrets(config.config_stub(), env))
-    out.add_secrets(secrets_of(None, env))
+    out = Output(secrets=secrets_of(None, env))  # the environment's, before the file is read
     try:
         cfg = config.load(args.config, env)
-        out.add_secrets(config.secrets(cfg, env))
         out.add_secrets(secrets_of(cfg, env))
         handler: Handler = args.handler
         return handler(args, cfg, out, env)

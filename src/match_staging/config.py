@@ -495,18 +495,12 @@ def _walk(obj: Any, path: str) -> typing.Iterator[tuple[str, dataclasses.Field[A
             yield from _walk(value, here)
 
 
-def config_stub() -> Config:
-    """Defaults only: lets output redact environment secrets before the file is read."""
-    return Config()
-
-
-def secrets(cfg: Config, env: Mapping[str, str] | None = None) -> list[str]:
-    """Every secret value in force, so output can be redacted of all of them."""
-    env = os.environ if env is None else env
-    found = [v for _, f, v in _walk(cfg, "") if f.metadata.get("secret") and v]
-    found += [env[n] for n in ("GITLAB_TOKEN", "CI_JOB_TOKEN", "MATCH_STAGING_TRIGGER_TOKEN",
-                               "CI_REGISTRY_PASSWORD") if env.get(n)]
-    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+def secret_fields(cfg: Config | None) -> typing.Iterator[tuple[str, str]]:
+    """(key, value) of every secret setting that holds a value (redaction.secrets_of adds
+    the environment's tokens to these)."""
+    if cfg is not None:
+        yield from ((key, v) for key, f, v in _walk(cfg, "")
+                    if f.metadata.get("secret") and isinstance(v, str) and v)
 
 
 def masked(cfg: Config) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TextIO
 from match_staging.redaction import Secret, mask
 
 MASK = "***"
-MIN_MASK_LENGTH = 4   # as config.secrets: a one-letter password would mask every "a"
+MIN_MASK_LENGTH = 4   # a one-letter password would mask every "a"
 # C0 and C1 controls except tab and line feed; bidi, zero-width and other invisible format
 # characters (U+2060, the word joiner the tool puts into GitLab text itself, is just dropped)
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e"

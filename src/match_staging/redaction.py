@@ -6,12 +6,12 @@ text of a match document before anything is built from it (issue 15, "defence in
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 from urllib.parse import quote, quote_plus
+
+from match_staging.config import Config, secret_fields
 
 PLACEHOLDER = "[secret removed]"
 MIN_SCRUB_LENGTH = 6   # shorter values would mangle ordinary text ("main", "1234")
@@ -32,28 +32,17 @@ class Secret:
     value: str
 
 
-def secrets_of(cfg: Any, env: Mapping[str, str]) -> list[Secret]:
+def secrets_of(cfg: Config | None, env: Mapping[str, str]) -> list[Secret]:
     """Every secret in force: the configuration's secret fields (they hold the values of the
-    variables the configuration names, `${SMTP_PASSWORD}`) and the variables above."""
+    variables the configuration names, `${SMTP_PASSWORD}`) and the variables above. The one
+    list both users (and `Output`, which masks what is printed) work from."""
     found: dict[str, str] = {}   # value -> name; a variable's name reads best in a report
     for name in sorted(env):
         if name in ENV_SECRETS or name.startswith(ENV_SECRET_PREFIXES):
             found.setdefault(env[name], name)
-    for name, value in _secret_fields(cfg, ""):
+    for name, value in secret_fields(cfg):
         found.setdefault(value, name)
     return [Secret(name, value) for value, name in found.items() if value.strip()]
-
-
-def _secret_fields(obj: Any, path: str) -> Iterable[tuple[str, str]]:
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        return
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        here = f"{path}.{f.metadata.get('key', f.name)}" if path else f.metadata.get(
-            "key", f.name)
-        if f.metadata.get("secret") and isinstance(value, str) and value:
-            yield here, value
-        yield from _secret_fields(value, here)
 
 
 @lru_cache(maxsize=256)
