@@ -201,11 +201,10 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
              if env.get(name)), f"{cfg.staging.inbox}/")
         found = "no match documents" if not batch.sources else "no matches"
         out.notice(f"nothing to stage: {found} in {looked}")  # stdout: one line per result
-    where = "GitLab requests" if report.tracker == "gitlab" else "GitLab requests (local)"
     out.result(f"{len(report.staged)} staged, {len(report.existing)} already staged, "
                f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
                f"{len(report.rejected)} rejected, {len(report.failed)} failed · "
-               f"{report.requests} {where}")
+               f"{_requests(tracker)}")
     return 0 if report.ok else 1
 
 
@@ -250,9 +249,8 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
         out.result(f"reminded  {_iids(report.reminded)}  (recorded in the run log)")
     for error in report.errors:
         out.result(f"error     {error}")
-    where = "GitLab requests" if tracker.kind == "gitlab" else "GitLab requests (local)"
     out.result(f"{len(report.deferred.delivered)} deferred message(s) sent, "
-               f"{len(report.reminded)} reminded · {tracker.requests} {where}")
+               f"{len(report.reminded)} reminded · {_requests(tracker)}")
     return code if report.ok else 1
 
 

@@ -14,9 +14,20 @@ def now(env: Mapping[str, str]) -> datetime:
     value = env.get("MATCH_STAGING_NOW")
     if not value:
         return datetime.now(UTC)
+    parsed = parse(value)
+    if parsed is None:
+        raise ConfigError(f"MATCH_STAGING_NOW: not an ISO-8601 timestamp: {value!r}")
+    return parsed
+
+
+def parse(value: object) -> datetime | None:
+    """An ISO 8601 time (GitLab's `...Z` included) as an aware UTC datetime; None when it is
+    none. An offset such as +01:00 names an instant: 07:05+01:00 is 06:05Z, never 07:05Z;
+    a time without one is taken as UTC."""
+    if not isinstance(value, str) or not value:
+        return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"MATCH_STAGING_NOW: not an ISO-8601 timestamp: {value!r}") from None
-    # an offset such as +01:00 names an instant: 07:05+01:00 is 06:05Z, never 07:05Z
+        return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -89,7 +89,7 @@ class Queue:
         them so the record stays small. Returns (queued, dropped)."""
         still = set(waiting)
         queued = self.account(still, channels)
-        owed = set().union(*self.pending.values()) if self.pending else set()
+        owed = set[int]().union(*self.pending.values())
         dropped = sorted(owed - still)
         self.forget(dropped)
         self.through = max([self.through, *self.accounted, *still])
@@ -125,17 +125,3 @@ class Queue:
                    pending=per_channel(data.get("pending")),
                    inflight=per_channel(data.get("inflight")),
                    legacy_done=data.get("legacy_done") is True)
-
-
-def summary(queue: Queue) -> str:
-    """The human line beside the record in the ledger issue."""
-    owed = ", ".join(f"{c}: {_iids(i)}" for c, i in sorted(queue.pending.items()) if i)
-    flying = ", ".join(f"{c}: {_iids(i)}" for c, i in sorted(queue.inflight.items()) if i)
-    parts = [f"Delivery queue: {owed or 'nothing owed'}"]
-    if flying:
-        parts.append(f"being sent: {flying}")
-    return "; ".join(parts)
-
-
-def _iids(iids: Iterable[int]) -> str:
-    return " ".join(f"#{i}" for i in sorted(iids))

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from match_staging import clock
 from match_staging.trackers.base import LogRecord
 
 # A plain label: scoped labels (`a::b`) are a Premium feature, so `match-staging::ledger`
@@ -65,12 +66,4 @@ def parse_note(body: str, fallback: datetime) -> LogRecord | None:
 
 def parse_time(value: Any, fallback: datetime) -> datetime:
     """An ISO 8601 time (GitLab's `...Z` included) as an aware UTC datetime."""
-    if not isinstance(value, str) or not value:
-        return fallback
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return fallback
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return clock.parse(value) or fallback

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from match_staging import delivery, notices, quiet
+from match_staging import clock, delivery, notices, quiet
 from match_staging.channels.base import Channel, Delivery
 from match_staging.config import Config
 from match_staging.errors import TrackerError
@@ -98,8 +98,7 @@ def _send_owed(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
     report.deferred = deliver(cfg, tracker, channels, queue, known, kind="deferred",
                               cycle_id=f"digest-{_stamp(now)}", now=now,
                               dirty=_material(queue.to_data()) != _material(before))
-    return set().union(*queue.pending.values(), *queue.inflight.values()) \
-        if queue.pending or queue.inflight else set()
+    return set[int]().union(*queue.pending.values(), *queue.inflight.values())
 
 
 def _material(data: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -139,7 +138,7 @@ def _reminded_since(tracker: Tracker, since: datetime) -> set[int]:
     """Issues a reminder covered after `since` (a day of records fits on one page)."""
     found: set[int] = set()
     for record in tracker.read_log(REMINDER_KIND, limit=100, since=since):
-        if _time(record.created_at, since) < since:
+        if record.created_at < since:
             break
         iids = record.data.get("iids")
         if isinstance(iids, list):
@@ -147,13 +146,8 @@ def _reminded_since(tracker: Tracker, since: datetime) -> set[int]:
     return found
 
 
-def _time(value: object, default: datetime) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return default
+def _time(value: str, default: datetime) -> datetime:
+    return clock.parse(value) or default
 
 
 def _idle(ref: IssueRef, now: datetime) -> bool:

@@ -66,7 +66,7 @@ def deliver(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
     if nothing is sent."""
     report = NotifyReport()
     owed = {c.name: sorted(queue.owed(c.name) & known.keys()) for c in channels}
-    waiting = sorted(set().union(*owed.values())) if owed else []
+    waiting = sorted(set[int]().union(*owed.values()))
     window = cfg.notification.preferences.quiet_hours
     if not waiting or quiet.is_quiet(now, window):
         if waiting:

@@ -32,14 +32,12 @@ SHORTENED = ((40_000, 200), (10_000, 100), (2_000, 50), (500, 20))
 
 @dataclass
 class StageReport:
-    tracker: str = ""
     staged: list[tuple[Match, IssueRef]] = field(default_factory=list)
     existing: list[tuple[Match, IssueRef]] = field(default_factory=list)
     repeated: list[tuple[Match, Match]] = field(default_factory=list)  # same match twice now
     below: list[Match] = field(default_factory=list)
     rejected: list[InputError] = field(default_factory=list)
     failed: list[tuple[Match, str]] = field(default_factory=list)
-    requests: int = 0
     threshold: float = 0
     notify: NotifyReport = field(default_factory=NotifyReport)
 
@@ -104,8 +102,7 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
           channels: Sequence[Channel] = (), now: datetime | None = None) -> StageReport:
     """Stage new matches, then notify on every channel about them (and about matches of
     this run that an earlier run staged but could not notify)."""
-    report = StageReport(tracker=tracker.kind, rejected=list(batch.errors),
-                         threshold=cfg.threshold)
+    report = StageReport(rejected=list(batch.errors), threshold=cfg.threshold)
     eligible: list[Match] = []
     first_seen: dict[str, Match] = {}
     for match in batch.matches:
@@ -126,7 +123,6 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
                      now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if channels and (report.staged or report.existing):
             report.notify = _notify(cfg, tracker, channels, report, cycle, now)
-    report.requests = tracker.requests
     return report
 
 
