@@ -230,9 +230,7 @@ def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
     for issue in tracker.changed_issues([cfg.labels.match], since):
         if issue.notes_count == 0 and states_in(cfg.labels, issue.labels) == [State.PENDING]:
             continue  # no note, so no step the bot recorded: pending as staged (no request)
-        if issue.author and issue.author != tracker.bot_user():
-            continue  # not staged by the tool
-        result = settle(cfg, tracker, issue, ctx, reconciled=True)
+        result = settle(cfg, tracker, issue, ctx, reconciled=True)  # ignores others' issues
         if result.outcome in ("applied", "reverted"):
             report.results.append(result)
             report.missed_since = min(filter(None, (report.missed_since, issue.updated_at)))

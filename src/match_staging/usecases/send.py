@@ -26,7 +26,12 @@ from match_staging.errors import InputError
 from match_staging.labels import states_in
 from match_staging.model import State
 from match_staging.trackers.base import Tracker
-from match_staging.usecases.review import Context, audit_note, is_reviewer
+from match_staging.usecases.review import (
+    Context,
+    audit_note,
+    last_state_change,
+    may_review,
+)
 
 Outcome = Literal["sent", "portal", "failed"]
 
@@ -80,7 +85,7 @@ def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: s
         hint = " (approved on the board, but the review pipeline has not recorded it yet)" \
             if current == [State.APPROVED] else ""
         raise InputError(f"#{iid}", f"is {shown}{hint}: only approved matches are sent")
-    check_approver(cfg, tracker, iid, bot)
+    check_approver(cfg, tracker, iid)
     if not trail.trusted:
         raise InputError(f"#{iid}", f"{trail.distrust}: nothing sent. `send` sends only "
                          "what match-staging staged, and an edited description no longer "
@@ -133,14 +138,13 @@ def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: s
     return SendResult("sent", f"#{iid}: application sent to {address} ({delivery.detail})")
 
 
-def check_approver(cfg: Config, tracker: Tracker, iid: int, bot: str) -> None:
+def check_approver(cfg: Config, tracker: Tracker, iid: int) -> None:
     """GitLab's label events must show the approved label added by a reviewer (or by the
-    tool, as `review` from the shell does), whatever the notes say."""
-    found = workflow.actor_of(cfg.labels, tracker.label_events(iid), State.APPROVED)
-    if found is not None and (found.user == bot
-                              or is_reviewer(cfg, found.user, found.user_id)):
+    tool, as `review` from the shell does), whatever the notes say: the gate's own rule."""
+    actor, actor_id = last_state_change(cfg, tracker, iid, State.APPROVED)
+    if may_review(cfg, tracker, actor, actor_id):
         return
-    who = found.user if found is not None else "nobody GitLab shows"
+    who = "nobody GitLab shows" if actor == "unknown" else actor
     raise InputError(f"#{iid}", f"the approved label was added by {who}, who may not review "
                      "job matches (workflow.reviewers): nothing sent; a reviewer must "
                      "approve it on the board")
