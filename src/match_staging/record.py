@@ -134,6 +134,24 @@ def description_sending(description: str | None) -> SendingMark | None:
     return None
 
 
+# ------------------------------------------------------------------ base64 JSON
+
+
+def encode_json(data: Any, *, sort_keys: bool = False) -> str:
+    """Data for an HTML comment: base64 of its JSON, so no text in it can close the comment
+    or become Markdown (the match record here, the run log's records in trackers/ledger)."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=sort_keys)
+    return base64.b64encode(text.encode()).decode()
+
+
+def decode_json(encoded: str) -> Any:
+    """What `encode_json` wrote; None when it is not valid base64 of JSON."""
+    try:
+        return json.loads(base64.b64decode(encoded, validate=True))
+    except (ValueError, binascii.Error):
+        return None
+
+
 # ------------------------------------------------------------------ the match record
 
 
@@ -143,8 +161,7 @@ def record_marker(match: Match) -> Markup:
             "source_url": match.url, "location": match.location, "start": match.start,
             "duration": match.duration, "rate": match.rate, "draft": match.draft,
             "apply": match.apply, "attachments": list(match.attachments)}
-    encoded = base64.b64encode(json.dumps(data, ensure_ascii=False).encode()).decode()
-    return Markup(f"{PREFIX}notice: {encoded} -->")  # noqa: S704 - base64 only
+    return Markup(f"{PREFIX}notice: {encode_json(data)} -->")  # noqa: S704 - base64 only
 
 
 def decode_record(description: str | None) -> MatchRecord | None:
@@ -153,12 +170,7 @@ def decode_record(description: str | None) -> MatchRecord | None:
         if not line.startswith(PREFIX + "notice: "):
             continue
         found = _NOTICE.fullmatch(line)
-        if not found:
-            return None
-        try:
-            data = json.loads(base64.b64decode(found.group(1), validate=True))
-        except (ValueError, binascii.Error):
-            return None
+        data = decode_json(found.group(1)) if found else None
         return _typed(data) if isinstance(data, dict) else None
     return None
 

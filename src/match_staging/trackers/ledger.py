@@ -1,18 +1,15 @@
 """The run log ("ledger") as GitLab stores it: one confidential issue the bot created, and
 one note by the bot per record. A record is a machine-readable marker (base64 JSON inside an
-HTML comment, as in notices.py, so no text in it can close the comment or become Markdown)
+HTML comment, `record.encode_json`, so no text in it can close the comment or become Markdown)
 plus one line for people. Pure functions; the requests are in trackers/gitlab.py."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from match_staging import clock
+from match_staging import clock, record
 from match_staging.trackers.base import LogRecord
 
 # A plain label: scoped labels (`a::b`) are a Premium feature, so `match-staging::ledger`
@@ -39,10 +36,8 @@ def check_kind(kind: str) -> str:
 def note_body(kind: str, data: dict[str, Any], at: datetime) -> str:
     """One record as a note: the marker, then a line a person can read."""
     stamp = at.astimezone(UTC).isoformat(timespec="seconds")
-    record = {"kind": check_kind(kind), "at": stamp, "data": data}
-    encoded = base64.b64encode(json.dumps(record, ensure_ascii=False,
-                                          sort_keys=True).encode()).decode()
-    return (f"<!-- match-staging v1 log: {encoded} -->\n"
+    entry = {"kind": check_kind(kind), "at": stamp, "data": data}
+    return (f"<!-- match-staging v1 log: {record.encode_json(entry, sort_keys=True)} -->\n"
             f"match-staging run log: `{kind}` record of {stamp}")
 
 
@@ -50,18 +45,13 @@ def parse_note(body: str, fallback: datetime) -> LogRecord | None:
     """The record in a note's body; None when it holds none or a malformed one.
     `fallback` (the note's own time) stands in for a record without its time."""
     found = _MARKER.search(body or "")
-    if not found:
+    entry = record.decode_json(found.group(1)) if found else None
+    if not isinstance(entry, dict):
         return None
-    try:
-        record = json.loads(base64.b64decode(found.group(1), validate=True))
-    except (ValueError, binascii.Error):
-        return None
-    if not isinstance(record, dict):
-        return None
-    kind, data = record.get("kind"), record.get("data")
+    kind, data = entry.get("kind"), entry.get("data")
     if not isinstance(kind, str) or not isinstance(data, dict):
         return None
-    return LogRecord(kind=kind, data=data, created_at=parse_time(record.get("at"), fallback))
+    return LogRecord(kind=kind, data=data, created_at=parse_time(entry.get("at"), fallback))
 
 
 def parse_time(value: Any, fallback: datetime) -> datetime:
