@@ -47,12 +47,7 @@ class LocalTracker:
         return data
 
     def _save(self) -> None:
-        """Write atomically: a crash never leaves half a file."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tracker-")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(self._data, out, ensure_ascii=False, indent=1)
-        os.replace(tmp, self.file)
+        _write_atomically(self.file, json.dumps(self._data, ensure_ascii=False, indent=1))
 
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
         known = self._data["labels"]
@@ -215,12 +210,7 @@ class LocalTracker:
                              state=state, opened=issue["state"] == "opened", labels=labels,
                              updated_at=issue["updated_at"], notes=notes,
                              description=Markup(description.strip()))  # noqa: S704 - ours
-        path = self.dir / "issues" / f"{issue['iid']}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".page-")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(page)
-        os.replace(tmp, path)
+        _write_atomically(self.dir / "issues" / f"{issue['iid']}.md", page)
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")
@@ -233,3 +223,12 @@ class LocalTracker:
                         updated_at=str(issue["updated_at"]),
                         created_at=str(issue["created_at"]), author=self.user,
                         notes_count=len(issue.get("notes", [])))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A crash never leaves half a file: write beside it, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)
