@@ -7,7 +7,8 @@ import pytest
 from match_staging import record
 from match_staging.config import Labels
 from match_staging.model import IssueRef, LabelEvent, Note, State
-from match_staging.workflow import actor_of, audit, decide, label_changes, state_marker
+from match_staging.record import state_marker
+from match_staging.workflow import actor_of, audit, decide, label_changes
 
 NAMES = Labels()
 P, A, R, S = (f"job-match/{s}" for s in ("pending", "approved", "rejected", "sent"))

@@ -10,8 +10,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from markupsafe import Markup
-
 from match_staging import record
 from match_staging.model import IssueRef, Match
 
@@ -42,11 +40,6 @@ class Notice:
                    provider=match.provider, issue_url=issue.web_url, source_url=match.url,
                    location=match.location, start=match.start, duration=match.duration,
                    rate=match.rate)
-
-
-def notice_marker(match: Match) -> Markup:
-    """The match record for the description (the format is `record`'s)."""
-    return record.record_marker(match)
 
 
 def notice_from_issue(issue: IssueRef, description: str | None) -> Notice:

@@ -56,11 +56,6 @@ class Audit:
     distrust: str = ""                    # why not, naming who and when
 
 
-def state_marker(state: State) -> str:
-    """The initial state marker `stage` writes into a new description."""
-    return record.state_marker(state)
-
-
 def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
     """Why the description cannot be trusted ("" when it can): not created by the bot, or
     changed since by someone else."""

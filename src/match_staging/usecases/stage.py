@@ -14,7 +14,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from match_staging import attachments, delivery, notices, render, workflow
+from match_staging import attachments, delivery, notices, record, render
 from match_staging.channels.base import Channel
 from match_staging.config import Config
 from match_staging.errors import InputError, TrackerError
@@ -50,8 +50,8 @@ def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload]) -> IssueDr
     """The issue a match becomes (pure: no I/O)."""
     names = cfg.labels
     marker = Markup("\n").join([render.key_marker(match.keys),
-                                Markup(workflow.state_marker(State.PENDING)),  # noqa: S704
-                                notices.notice_marker(match)])  # the full match, always
+                                Markup(record.state_marker(State.PENDING)),  # noqa: S704
+                                record.record_marker(match)])  # the full match, always
     links = [render.link(u.url, u.name) for u in uploads]
     description = render.render("issue.md.j2", cfg.staging.templates_dir, m=match,
                                 marker=marker, attachments=links, shortened=False)
