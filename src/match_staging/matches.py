@@ -219,9 +219,16 @@ def _from_trigger_payload(path: Path) -> Document | InputError | None:
 # --------------------------------------------------------------------------- parsing
 
 @cache
+def _schema() -> dict[str, Any]:
+    """The published schema, read once per process for both validators."""
+    schema: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
 def _validator() -> Draft202012Validator:
     """The schema of one match, its requirements' items left to `_requirement_errors`."""
-    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    schema = _schema()
     match_schema = dict(schema["$defs"]["match"], **{"$defs": schema["$defs"]})
     properties = dict(match_schema["properties"])
     properties["requirements"] = {k: v for k, v in properties["requirements"].items()
@@ -232,7 +239,7 @@ def _validator() -> Draft202012Validator:
 
 @cache
 def _requirement_validator() -> Draft202012Validator:
-    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    schema = _schema()
     return Draft202012Validator(schema["$defs"]["match"]["properties"]["requirements"]["items"])
 
 
