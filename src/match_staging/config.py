@@ -14,74 +14,23 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from match_staging.channels.email_settings import EmailChannel as EmailChannel
+from match_staging.channels.email_settings import GmailSettings as GmailSettings
+from match_staging.channels.email_settings import SmtpSettings as SmtpSettings
+from match_staging.channels.email_settings import default_sender as default_sender
+from match_staging.channels.registry import specs
+from match_staging.channels.slack_settings import SlackChannel as SlackChannel
+from match_staging.channels.whatsapp_settings import WhatsAppChannel as WhatsAppChannel
 from match_staging.errors import ConfigError
 
 DEFAULT_PATH = "config/notification-channels.yml"  # interface.md; cli.DEFAULT_CONFIG too
 ENV_PREFIX = "MATCH_STAGING__"
 MASK = "***"
-
-
-def secret(default: str = "") -> Any:
-    """A field whose value never appears in output (`config` masks it, logs redact it)."""
-    return field(default=default, metadata={"secret": True})
-
-
-def key(name: str, default: Any) -> Any:
-    """A field whose YAML key is not a Python identifier (e.g. `from`)."""
-    return field(default=default, metadata={"key": name})
-
-
-@dataclass
-class SmtpSettings:
-    host: str = ""
-    port: int = 587
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str = ""
-    password: str = secret()
-    timeout: float = 30.0
-
-
-@dataclass
-class GmailSettings:
-    credentials_file: str = ""  # path of an authorized-user JSON (a CI/CD file variable)
-
-
-@dataclass
-class EmailChannel:
-    enabled: bool = False
-    recipients: list[str] = field(default_factory=list)
-    template: str = "match_summary"
-    transport: Literal["gmail", "smtp"] = "smtp"
-    sender: str = key("from", "")
-    subject_prefix: str = "[match-staging]"
-    gmail: GmailSettings = field(default_factory=GmailSettings)
-    smtp: SmtpSettings = field(default_factory=SmtpSettings)
-    # why `from` has the value it has when the file left it unset (shown by `config`)
-    sender_origin: str = field(default="", metadata={"internal": True})
-
-
-@dataclass
-class SlackChannel:
-    enabled: bool = False
-    webhook_url: str = secret()
-    channel: str = ""  # informational: app webhooks post where they were installed
-
-
-@dataclass
-class WhatsAppChannel:
-    enabled: bool = False
-    provider: Literal["twilio"] = "twilio"
-    account_sid: str = secret()
-    auth_token: str = secret()
-    from_number: str = ""
-    to_number: str = ""
-    content_sid: str = ""
-    messaging_service_sid: str = ""
 
 
 @dataclass
@@ -90,12 +39,24 @@ class GitLabTodoChannel:
     assignee_id: int | None = None
 
 
-@dataclass
-class Channels:
-    email: EmailChannel = field(default_factory=EmailChannel)
-    slack: SlackChannel = field(default_factory=SlackChannel)
-    whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
-    gitlab_todo: GitLabTodoChannel = field(default_factory=GitLabTodoChannel)
+def _channels_class() -> type[Any]:
+    """`notification.channels`: one section per registered channel, then `gitlab_todo`."""
+    sections = [(s.name, s.settings, field(default_factory=s.settings)) for s in specs()]
+    sections.append(("gitlab_todo", GitLabTodoChannel,
+                     field(default_factory=GitLabTodoChannel)))
+    return dataclasses.make_dataclass("Channels", sections,
+                                      namespace={"__module__": __name__})
+
+
+if TYPE_CHECKING:  # the sections code names directly; the registry decides at run time
+    @dataclass
+    class Channels:
+        email: EmailChannel = field(default_factory=EmailChannel)
+        slack: SlackChannel = field(default_factory=SlackChannel)
+        whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
+        gitlab_todo: GitLabTodoChannel = field(default_factory=GitLabTodoChannel)
+else:
+    Channels = _channels_class()
 
 
 @dataclass
@@ -116,7 +77,7 @@ class Preferences:
 
 @dataclass
 class Notification:
-    channels: Channels = field(default_factory=Channels)
+    channels: Channels = field(default_factory=lambda: Channels())
     preferences: Preferences = field(default_factory=Preferences)
 
 
@@ -143,7 +104,7 @@ class GitLabSettings:
 
 
 @dataclass
-class Labels:
+class LabelNames:
     """Label names are configurable; the defaults are interface.md's."""
 
     match: str = "job-match"
@@ -154,10 +115,26 @@ class Labels:
     score_high: str = "match-score/high"
     score_medium: str = "match-score/medium"
     score_low: str = "match-score/low"
-    # the queue of notifications not yet delivered, one label per channel
-    notify_email: str = "job-match/notify-email"
-    notify_slack: str = "job-match/notify-slack"
-    notify_whatsapp: str = "job-match/notify-whatsapp"
+
+
+def _labels_class() -> type[LabelNames]:
+    """`labels`: the names above, then each channel's queue label, under which the first
+    release queued the notifications not yet delivered (`labels.queue_label`)."""
+    queues = [(s.label_field, str, field(default=s.queue_label)) for s in specs()]
+    return dataclasses.make_dataclass(
+        "Labels", queues, bases=(LabelNames,),
+        namespace={"__module__": __name__, "__doc__": LabelNames.__doc__})
+
+
+if TYPE_CHECKING:
+    Labels = LabelNames
+else:
+    Labels = _labels_class()
+
+
+def refresh_sections() -> None:
+    """Rebuild the sections the channel registry decides, after it changed (tests)."""
+    globals().update(Channels=_channels_class(), Labels=_labels_class())
 
 
 @dataclass
@@ -185,7 +162,7 @@ class Staging:
 class Config:
     notification: Notification = field(default_factory=Notification)
     gitlab: GitLabSettings = field(default_factory=GitLabSettings)
-    labels: Labels = field(default_factory=Labels)
+    labels: Labels = field(default_factory=lambda: Labels())
     workflow: Workflow = field(default_factory=Workflow)
     staging: Staging = field(default_factory=Staging)
     source: str = field(default="(built-in defaults)", metadata={"internal": True})
@@ -332,9 +309,8 @@ def _validate(cfg: Config) -> None:
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError("notification.preferences.quiet_hours.timezone: unknown "
                               f"time zone {qh.timezone!r}") from None
-    port = cfg.notification.channels.email.smtp.port
-    if not 0 < port < 65536:
-        raise ConfigError(f"notification.channels.email.smtp.port: no such port: {port}")
+    for spec in specs():
+        spec.check(getattr(cfg.notification.channels, spec.name))
     if cfg.gitlab.digest_timezone:
         try:
             ZoneInfo(cfg.gitlab.digest_timezone)
@@ -446,24 +422,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
                       or "").rstrip("/")
     cfg.gitlab.project = (cfg.gitlab.project or env.get("GITLAB_PROJECT")
                           or env.get("CI_PROJECT_ID") or "")
-    default_sender(cfg.notification.channels.email)
     return cfg
-
-
-def default_sender(email: EmailChannel) -> None:
-    """OPS-004's email settings have no `from`: choose one rather than refuse every command.
-    The SMTP user when it is an address (the server accepts it as sender), else the first
-    recipient (with Gmail the authenticated account is not known without a request)."""
-    if email.sender.strip():
-        return
-    username = email.smtp.username.strip()
-    if email.transport == "smtp" and "@" in username:
-        email.sender, email.sender_origin = username, "the SMTP user (smtp.username)"
-    elif email.recipients and email.recipients[0].strip():
-        email.sender = email.recipients[0].strip()
-        email.sender_origin = "the first recipient" + (
-            " (the authenticated Gmail account cannot be known offline: set `from` to send "
-            "as another address)" if email.transport == "gmail" else "")
 
 
 def _one_line(exc: Exception) -> str:

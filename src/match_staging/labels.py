@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from match_staging.channels.registry import specs
 from match_staging.config import Labels
 from match_staging.model import LabelSpec, ScoreBand, State, score_band
 
@@ -25,7 +26,12 @@ def label_specs(names: Labels) -> list[LabelSpec]:
 def queue_label(names: Labels, channel: str) -> str:
     """The label under which the first release queued a match's notification on `channel`
     (read once by `digest` when it takes the queue over; never written any more)."""
-    return str(getattr(names, f"notify_{channel}"))
+    return queue_labels(names)[channel]
+
+
+def queue_labels(names: Labels) -> dict[str, str]:
+    """Every registered channel's queue label (see queue_label), by channel name."""
+    return {spec.name: str(getattr(names, spec.label_field)) for spec in specs()}
 
 
 def state_label(names: Labels, state: State) -> str:

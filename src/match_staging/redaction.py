@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
+from match_staging.channels.registry import specs
 from match_staging.config import Config, secret_fields
 
 PLACEHOLDER = "[secret removed]"
@@ -19,10 +20,10 @@ CUT_LENGTH = 20        # an echo of a secret's first 20 characters still gives m
 
 # Variables whose values are secrets whether or not the configuration names them: the
 # tool's own tokens, and what GitLab puts into every job (docs: predefined CI/CD variables).
+# Each channel adds the variables of its own secrets (`ChannelSpec.env_secrets`).
 ENV_SECRETS = ("GITLAB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
                "CI_DEPENDENCY_PROXY_PASSWORD", "CI_DEPLOY_PASSWORD",
-               "MATCH_STAGING_TRIGGER_TOKEN", "TRIGGER_TOKEN", "TWILIO_AUTH_TOKEN",
-               "SMTP_PASSWORD", "SLACK_WEBHOOK_URL")
+               "MATCH_STAGING_TRIGGER_TOKEN", "TRIGGER_TOKEN")
 ENV_SECRET_PREFIXES = ("CI_JOB_JWT",)   # CI_JOB_JWT, CI_JOB_JWT_V1, CI_JOB_JWT_V2
 
 
@@ -37,8 +38,9 @@ def secrets_of(cfg: Config | None, env: Mapping[str, str]) -> list[Secret]:
     variables the configuration names, `${SMTP_PASSWORD}`) and the variables above. The one
     list both users (and `Output`, which masks what is printed) work from."""
     found: dict[str, str] = {}   # value -> name; a variable's name reads best in a report
+    names = {*ENV_SECRETS, *(n for spec in specs() for n in spec.env_secrets)}
     for name in sorted(env):
-        if name in ENV_SECRETS or name.startswith(ENV_SECRET_PREFIXES):
+        if name in names or name.startswith(ENV_SECRET_PREFIXES):
             found.setdefault(env[name], name)
     for name, value in secret_fields(cfg):
         found.setdefault(value, name)

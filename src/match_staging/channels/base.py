@@ -8,13 +8,14 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from match_staging.notices import Payload
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+
+    from match_staging.notices import Payload
 
 MAX_RETRY_AFTER_SECONDS = 120.0  # never wait longer than this for one rate limit
 
@@ -70,6 +71,9 @@ class OutboxMailer:
     """The embedded local tracker's mailer: the application is written to outbox/."""
 
     def __init__(self, folder: Path, sender: str) -> None:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
         self.folder = folder
         name, address = parseaddr(sender)
         self._sender = Address(display_name=name, addr_spec=address or "match-staging@localhost")

@@ -29,11 +29,10 @@ import jinja2
 
 from match_staging import render
 from match_staging.channels.base import DEFAULT_SLEEP, Delivery, Rendered, Sleep, retry_after
-from match_staging.config import EmailChannel
+from match_staging.channels.email_settings import KEY, EmailChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload
 
-KEY = "notification.channels.email"
 GMAIL_SCOPES = ["https://www.googleapis.com/auth/gmail.send"]
 # Gmail's per-project and per-user limits answer 403 with these reasons (developers.google.
 # com/workspace/gmail/api/reference/quota); Google asks for a retry with exponential

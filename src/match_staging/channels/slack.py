@@ -19,7 +19,7 @@ from match_staging.channels.base import (
     request_never_sent,
     retry_after,
 )
-from match_staging.config import SlackChannel
+from match_staging.channels.slack_settings import SlackChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 

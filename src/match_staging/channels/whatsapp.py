@@ -24,7 +24,7 @@ from match_staging.channels.base import (
     request_never_sent,
     retry_after,
 )
-from match_staging.config import WhatsAppChannel
+from match_staging.channels.whatsapp_settings import WhatsAppChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 
