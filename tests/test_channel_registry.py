@@ -139,3 +139,14 @@ def test_unregistered_the_section_is_unknown_again(tmp_path: Path) -> None:
         load(tmp_path, PAGER_YAML)
     with pytest.raises(ConfigError, match=r"notification\.channels\.pager: unknown key"):
         load(tmp_path, PAGER_YAML)
+
+
+def test_gitlab_todo_stays_configured_where_users_put_it(tmp_path: Path) -> None:
+    cfg = load(tmp_path, "notification:\n  channels:\n    gitlab_todo: "
+                         "{enabled: true, assignee_id: 7}\n")
+    todo = cfg.notification.channels.gitlab_todo
+    assert isinstance(todo, config.TodoAssignee) and todo.assignee == 7
+    assert config.masked(cfg)["notification"]["channels"]["gitlab_todo"] == {
+        "enabled": True, "assignee_id": 7}
+    assert config.TodoAssignee(enabled=False, assignee_id=7).assignee is None
+    assert channels.build(cfg) == []

@@ -34,16 +34,26 @@ MASK = "***"
 
 
 @dataclass
-class GitLabTodoChannel:
+class TodoAssignee:
+    """`notification.channels.gitlab_todo`: not a notification channel (nothing is sent,
+    it is not in the channel registry) but the GitLab user every staged issue is assigned
+    to, which makes GitLab give them a To-Do; and, when `workflow.reviewers` is empty, the
+    one user who may review. The key stays where users configured it."""
+
     enabled: bool = False
     assignee_id: int | None = None
 
+    @property
+    def assignee(self) -> int | None:
+        """Who a staged issue is assigned to: nobody unless enabled."""
+        return self.assignee_id if self.enabled else None
+
 
 def _channels_class() -> type[Any]:
-    """`notification.channels`: one section per registered channel, then `gitlab_todo`."""
+    """`notification.channels`: one section per registered channel, then `gitlab_todo`
+    (a TodoAssignee, kept under this key since users configured it there)."""
     sections = [(s.name, s.settings, field(default_factory=s.settings)) for s in specs()]
-    sections.append(("gitlab_todo", GitLabTodoChannel,
-                     field(default_factory=GitLabTodoChannel)))
+    sections.append(("gitlab_todo", TodoAssignee, field(default_factory=TodoAssignee)))
     return dataclasses.make_dataclass("Channels", sections,
                                       namespace={"__module__": __name__})
 
@@ -54,7 +64,7 @@ if TYPE_CHECKING:  # the sections code names directly; the registry decides at r
         email: EmailChannel = field(default_factory=EmailChannel)
         slack: SlackChannel = field(default_factory=SlackChannel)
         whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
-        gitlab_todo: GitLabTodoChannel = field(default_factory=GitLabTodoChannel)
+        gitlab_todo: TodoAssignee = field(default_factory=TodoAssignee)
 else:
     Channels = _channels_class()
 
