@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from email.headerregistry import Address
     from email.message import EmailMessage
 
@@ -101,13 +102,21 @@ def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
 
 
 Sleep = Callable[[float], None]
+Clock = Callable[[], "datetime"]   # an aware UTC datetime
 
 
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)  # looked up when called, so a test can replace time.sleep
+def default_sleep(seconds: float) -> None:
+    """The real wait, for a channel built without `sleep=` (`time.sleep` is looked up when
+    called, never bound earlier)."""
+    time.sleep(seconds)
 
 
-DEFAULT_SLEEP: Sleep = _sleep
+def default_clock() -> datetime:
+    """The real time, for a channel built without `clock=` (read by `match_staging.clock`,
+    the one place that reads it)."""
+    from match_staging import clock
+
+    return clock.now({})
 
 
 def request_never_sent(exc: BaseException) -> bool:

@@ -12,10 +12,10 @@ import requests
 
 from match_staging import render
 from match_staging.channels.base import (
-    DEFAULT_SLEEP,
     Delivery,
     Rendered,
     Sleep,
+    default_sleep,
     request_never_sent,
     retry_after,
 )
@@ -34,7 +34,7 @@ class Slack:
     timeout = 15.0
 
     def __init__(self, settings: SlackChannel, templates_dir: str | None = None, *,
-                 session: requests.Session | None = None, sleep: Sleep = DEFAULT_SLEEP) -> None:
+                 session: requests.Session | None = None, sleep: Sleep = default_sleep) -> None:
         url = settings.webhook_url
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:

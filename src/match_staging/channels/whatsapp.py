@@ -17,10 +17,10 @@ import requests
 
 from match_staging import render
 from match_staging.channels.base import (
-    DEFAULT_SLEEP,
     Delivery,
     Rendered,
     Sleep,
+    default_sleep,
     request_never_sent,
     retry_after,
 )
@@ -89,7 +89,7 @@ class WhatsApp:
     timeout = 15.0
 
     def __init__(self, settings: WhatsAppChannel, templates_dir: str | None = None, *,
-                 client: Any = None, sleep: Sleep = DEFAULT_SLEEP) -> None:
+                 client: Any = None, sleep: Sleep = default_sleep) -> None:
         if not settings.account_sid:
             raise ConfigError(f"{_KEY}.account_sid: must be set (TWILIO_ACCOUNT_SID)")
         if not _ACCOUNT_SID.fullmatch(settings.account_sid):
