@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,9 +15,11 @@ import pytest
 from match_staging import channels, config, labels, redaction
 from match_staging.channels import registry
 from match_staging.channels.base import Delivery, Rendered
+from match_staging.channels.email import Email
 from match_staging.channels.spec import ChannelSpec, secret
 from match_staging.errors import ConfigError
-from match_staging.notices import Payload
+from match_staging.notices import Notice, Payload
+from match_staging.notices import build as build_payload
 
 # --- a channel that exists only in this test: the whole of what adding one takes -----------
 
@@ -132,6 +135,34 @@ def test_a_registered_channel_previews_with_its_placeholders(
         channels.build(cfg)
     (built,) = channels.build(cfg, sending=False)
     assert isinstance(built, Pager) and built.settings.api_key == "preview-key"
+
+
+def test_a_registered_channel_gets_the_runs_clock_and_sleep(
+        tmp_path: Path, pager: ChannelSpec) -> None:
+    cfg = load(tmp_path, PAGER_YAML, {"PAGER_KEY": "pk-0123456789abcdef"})
+    waits: list[float] = []
+    (built,) = channels.build(cfg, clock=frozen, sleep=waits.append)
+    assert isinstance(built, Pager)
+    assert built.wiring == {"clock": frozen, "sleep": waits.append}
+
+
+def test_build_hands_the_runs_clock_to_the_built_in_channels(tmp_path: Path) -> None:
+    cfg = load(tmp_path, "notification:\n  channels:\n"
+                         "    email: {enabled: true, recipients: [max@example.org]}\n"
+                         "    slack: {enabled: true}\n    whatsapp: {enabled: true}\n")
+    built = channels.build(cfg, sending=False, clock=frozen, sleep=lambda _: None)
+    assert [c.name for c in built] == ["email", "slack", "whatsapp"]
+    email = built[0]
+    assert isinstance(email, Email)
+    payload = build_payload("new", "c1", [Notice(iid=1, score=90, title="T", provider="P",
+                                                 issue_url="https://g.example/1",
+                                                 source_url="")],
+                            "job-match/pending", summary="1 Match")
+    assert email.message(payload)["Date"] == "Sun, 08 Feb 2026 13:30:00 +0000"
+
+
+def frozen() -> datetime:
+    return datetime(2026, 2, 8, 13, 30, tzinfo=UTC)
 
 
 def test_unregistered_the_section_is_unknown_again(tmp_path: Path) -> None:

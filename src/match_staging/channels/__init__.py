@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from match_staging.channels.base import Channel, Delivery, Rendered
+from match_staging.channels.base import Channel, Clock, Delivery, Rendered, Sleep
 from match_staging.channels.registry import specs
 from match_staging.channels.spec import with_placeholders
 
@@ -16,9 +16,11 @@ if TYPE_CHECKING:
     from match_staging.notices import Payload
 
 
-def build(cfg: Config, *, sending: bool = True) -> list[Channel]:
+def build(cfg: Config, *, sending: bool = True, clock: Clock | None = None,
+          sleep: Sleep | None = None) -> list[Channel]:
     """The enabled channels, validated now (ConfigError names the key). With sending=False
-    (local tracker, preview) missing secrets are replaced by placeholders: nothing is sent."""
+    (local tracker, preview) missing secrets are replaced by placeholders: nothing is sent.
+    `clock` and `sleep` are the run's (None: the real ones, looked up when needed)."""
     built: list[Channel] = []
     for spec in specs():
         settings = getattr(cfg.notification.channels, spec.name)
@@ -27,7 +29,8 @@ def build(cfg: Config, *, sending: bool = True) -> list[Channel]:
         if not sending:
             settings = with_placeholders(settings, spec.placeholders)
         adapter = spec.load_adapter()
-        built.append(adapter(settings, cfg.staging.templates_dir, **spec.options(cfg)))
+        built.append(adapter(settings, cfg.staging.templates_dir, clock=clock, sleep=sleep,
+                             **spec.options(cfg)))
     return built
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     from match_staging.notices import Payload
 
+Sleep = Callable[[float], None]
+Clock = Callable[[], "datetime"]   # an aware UTC datetime
 MAX_RETRY_AFTER_SECONDS = 120.0  # never wait longer than this for one rate limit
 
 
@@ -49,6 +51,10 @@ class Rendered:
 
 
 class Channel(Protocol):
+    """A notification channel. Built as `Adapter(settings, templates_dir, *, clock=None,
+    sleep=None, **options)`: clock and sleep are the run's, None meaning the real ones
+    looked up when needed, so that nothing here reads the time or waits on its own."""
+
     name: ClassVar[str]   # "email", "slack", "whatsapp": also the queue label's suffix
 
     def render(self, payload: Payload) -> list[Rendered]:
@@ -71,7 +77,8 @@ class Mailer(Protocol):
 class OutboxMailer:
     """The embedded local tracker's mailer: the application is written to outbox/."""
 
-    def __init__(self, folder: Path, sender: str) -> None:
+    def __init__(self, folder: Path, sender: str, *, clock: Clock | None = None,
+                 sleep: Sleep | None = None) -> None:
         from email.headerregistry import Address
         from email.utils import parseaddr
 
@@ -99,10 +106,6 @@ def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
     except ValueError:
         wait = default
     return min(max(wait, 0.0), MAX_RETRY_AFTER_SECONDS)
-
-
-Sleep = Callable[[float], None]
-Clock = Callable[[], "datetime"]   # an aware UTC datetime
 
 
 def default_sleep(seconds: float) -> None:

@@ -4,7 +4,6 @@ notifications show (platform-facts.md, "Slack incoming webhooks")."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -12,9 +11,11 @@ import requests
 
 from match_staging import render
 from match_staging.channels.base import (
+    Clock,
     Delivery,
     Rendered,
     Sleep,
+    default_clock,
     default_sleep,
     request_never_sent,
     retry_after,
@@ -25,6 +26,8 @@ from match_staging.notices import Payload
 
 
 class Slack:
+    """Slack through an incoming webhook, paced and retried within Slack's limits."""
+
     name: ClassVar[str] = "slack"
     max_blocks = 50            # Slack: at most 50 blocks per message
     section_maxlen = 3000      # Slack: section text at most 3,000 characters
@@ -34,7 +37,8 @@ class Slack:
     timeout = 15.0
 
     def __init__(self, settings: SlackChannel, templates_dir: str | None = None, *,
-                 session: requests.Session | None = None, sleep: Sleep = default_sleep) -> None:
+                 session: requests.Session | None = None, clock: Clock | None = None,
+                 sleep: Sleep | None = None) -> None:
         url = settings.webhook_url
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
@@ -44,8 +48,23 @@ class Slack:
         self._host = parts.netloc
         self._templates = templates_dir
         self._session = session or requests.Session()
+        self._clock = clock
         self._sleep = sleep
-        self._last_sent = 0.0
+        self._last_sent: float | None = None   # when the last request went out (seconds)
+
+    def _now(self) -> float:
+        return (self._clock or default_clock)().timestamp()
+
+    def _wait(self, seconds: float) -> None:
+        (self._sleep or default_sleep)(seconds)
+
+    def _pace(self) -> None:
+        """At most one message per `min_interval` (a clock set back never waits longer)."""
+        if self._last_sent is None:
+            return
+        wait = min(self.min_interval - (self._now() - self._last_sent), self.min_interval)
+        if wait > 0:
+            self._wait(wait)
 
     def _mask(self, text: str) -> str:
         """An error page may echo the request: the webhook's path is its secret."""
@@ -79,9 +98,7 @@ class Slack:
         body = self.message(payload)
         detail = "not sent"
         for attempt in range(1, self.attempts + 1):
-            wait = self.min_interval - (time.monotonic() - self._last_sent)
-            if wait > 0:
-                self._sleep(wait)
+            self._pace()
             try:
                 response = self._session.post(self._url, json=body, timeout=self.timeout)
             except requests.RequestException as exc:
@@ -96,14 +113,14 @@ class Slack:
                                 f"({type(exc).__name__}): it may have been posted",
                                 transient=True, maybe_delivered=True)
             finally:
-                self._last_sent = time.monotonic()
+                self._last_sent = self._now()
             answer = self._mask(" ".join(response.text.split())[:200])
             if response.status_code == 200:
                 return Delivery(self.name, True, "ok")
             if response.status_code == 429 or response.status_code >= 500:
                 detail = f"Slack answered HTTP {response.status_code} {answer}".strip()
                 if attempt < self.attempts:
-                    self._sleep(retry_after(response.headers))
+                    self._wait(retry_after(response.headers))
                 continue
             return Delivery(self.name, False, f"Slack refused the message: HTTP "
                             f"{response.status_code} {answer}".strip())

@@ -17,6 +17,7 @@ import requests
 
 from match_staging import render
 from match_staging.channels.base import (
+    Clock,
     Delivery,
     Rendered,
     Sleep,
@@ -89,7 +90,8 @@ class WhatsApp:
     timeout = 15.0
 
     def __init__(self, settings: WhatsAppChannel, templates_dir: str | None = None, *,
-                 client: Any = None, sleep: Sleep = default_sleep) -> None:
+                 client: Any = None, clock: Clock | None = None,
+                 sleep: Sleep | None = None) -> None:
         if not settings.account_sid:
             raise ConfigError(f"{_KEY}.account_sid: must be set (TWILIO_ACCOUNT_SID)")
         if not _ACCOUNT_SID.fullmatch(settings.account_sid):
@@ -112,6 +114,7 @@ class WhatsApp:
         self._auth_token = settings.auth_token
         self._templates = templates_dir
         self._client = client
+        self._clock = clock   # unused so far: the caller says since when (failed_messages)
         self._sleep = sleep
         self._headers: Mapping[str, str] = {}
 
@@ -188,7 +191,8 @@ class WhatsApp:
                     detail = (f"Twilio rate limit (HTTP 429, error {code or RATE_LIMITED}) "
                               f"after {attempt} attempt(s): nothing was sent")
                     if attempt < self.attempts:
-                        self._sleep(retry_after(self._last_headers(client)))
+                        sleep = self._sleep or default_sleep
+                        sleep(retry_after(self._last_headers(client)))
                     continue
                 shown = f"Twilio answered HTTP {status}" + (
                     f" (error {code})" if code and code != status else "")
