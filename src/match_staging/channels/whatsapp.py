@@ -143,7 +143,7 @@ class WhatsApp:
         if where:
             line += f" ({render.truncate(where, 80)})"
         return {"1": str(len(payload.matches)),
-                "2": render.truncate(" ".join(line.split()), self.variable_maxlen),
+                "2": render.one_line(line, self.variable_maxlen),
                 "3": payload.review_url}
 
     def message(self, payload: Payload) -> dict[str, str]:
@@ -312,7 +312,7 @@ class WhatsApp:
         text = text.removeprefix("Unable to create record: ")
         for secret in (self._auth_token, self._account_sid):
             text = text.replace(secret, "***")
-        text = render.truncate(" ".join(text.split()), 300)
+        text = render.one_line(text, 300)
         return (status if isinstance(status, int) else None,
                 code if isinstance(code, int) else None, text)
 
@@ -364,7 +364,8 @@ def _units(text: str) -> int:
 
 
 def _cut(text: str, limit: int) -> str:
-    """`text` shortened with "…" to at most `limit` UTF-16 code units."""
+    """`text` shortened with "…" to at most `limit` UTF-16 code units: render.truncate,
+    counted as Twilio counts (an emoji outside the BMP is 2), which it cannot be."""
     if _units(text) <= limit:
         return text
     cut = text[: max(limit - 1, 0)]

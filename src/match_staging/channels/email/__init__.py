@@ -84,7 +84,7 @@ class Email:
         """The subject line: the template's text on one line, cut to subject_maxlen."""
         text = render.render(SUBJECT_TEMPLATE, self._templates, target="text",
                              payload=payload, prefix=self._prefix)
-        return render.truncate(" ".join(text.split()), self.subject_maxlen)
+        return render.one_line(text, self.subject_maxlen)
 
     def _now(self) -> datetime:
         return (self._clock or default_clock)()
