@@ -1,6 +1,7 @@
 """Configuration: YAML in the repository, `${VAR}` interpolation, `MATCH_STAGING__A__B`
 overrides, validated into typed dataclasses. Errors name the key (and the variable it came
-from) so a user can fix them without reading code."""
+from) so a user can fix them without reading code.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class TodoAssignee:
     """`notification.channels.gitlab_todo`: not a notification channel (nothing is sent,
     it is not in the channel registry) but the GitLab user every staged issue is assigned
     to, which makes GitLab give them a To-Do; and, when `workflow.reviewers` is empty, the
-    one user who may review. The key stays where users configured it."""
+    one user who may review. The key stays where users configured it.
+    """
 
     enabled: bool = False
     assignee_id: int | None = None
@@ -51,7 +53,8 @@ class TodoAssignee:
 
 def _channels_class() -> type[Any]:
     """`notification.channels`: one section per registered channel, then `gitlab_todo`
-    (a TodoAssignee, kept under this key since users configured it there)."""
+    (a TodoAssignee, kept under this key since users configured it there).
+    """
     sections = [(s.name, s.settings, field(default_factory=s.settings)) for s in specs()]
     sections.append(("gitlab_todo", TodoAssignee, field(default_factory=TodoAssignee)))
     return dataclasses.make_dataclass("Channels", sections,
@@ -61,6 +64,8 @@ def _channels_class() -> type[Any]:
 if TYPE_CHECKING:  # the sections code names directly; the registry decides at run time
     @dataclass
     class Channels:
+        """`notification.channels` as mypy sees it; the registry builds it at run time."""
+
         email: EmailChannel = field(default_factory=EmailChannel)
         slack: SlackChannel = field(default_factory=SlackChannel)
         whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
@@ -71,6 +76,8 @@ else:
 
 @dataclass
 class QuietHours:
+    """When no notification goes out; they wait for the next run after."""
+
     start: str = "22:00"
     end: str = "07:00"
     timezone: str = "Europe/Vienna"
@@ -78,6 +85,8 @@ class QuietHours:
 
 @dataclass
 class Preferences:
+    """`notification.preferences`."""
+
     threshold: float = 70
     quiet_hours: QuietHours | None = None
     batch_mode: bool = True
@@ -87,12 +96,16 @@ class Preferences:
 
 @dataclass
 class Notification:
+    """`notification`: the channels and when they notify."""
+
     channels: Channels = field(default_factory=lambda: Channels())
     preferences: Preferences = field(default_factory=Preferences)
 
 
 @dataclass
 class GitLabSettings:
+    """`gitlab`: where the project is and how fast the tool may write to it."""
+
     url: str = ""       # default GITLAB_URL, then CI_SERVER_URL
     project: str = ""   # default GITLAB_PROJECT, then CI_PROJECT_ID
     timeout: float = 30.0
@@ -129,7 +142,8 @@ class LabelNames:
 
 def _labels_class() -> type[LabelNames]:
     """`labels`: the names above, then each channel's queue label, under which the first
-    release queued the notifications not yet delivered (`labels.queue_label`)."""
+    release queued the notifications not yet delivered (`labels.queue_label`).
+    """
     queues = [(s.label_field, str, field(default=s.queue_label)) for s in specs()]
     return dataclasses.make_dataclass(
         "Labels", queues, bases=(LabelNames,),
@@ -149,6 +163,8 @@ def refresh_sections() -> None:
 
 @dataclass
 class Workflow:
+    """`workflow`: who may review and what happens after a decision."""
+
     reviewers: list[str] = field(default_factory=list)
     auto_send: bool = False
     close_rejected: bool = True
@@ -158,6 +174,8 @@ class Workflow:
 
 @dataclass
 class Staging:
+    """`staging`: where drafts, templates, outbox and state live."""
+
     inbox: str = "matches-inbox"
     templates_dir: str = "templates"
     outbox: str = "outbox"
@@ -170,6 +188,8 @@ class Staging:
 
 @dataclass
 class Config:
+    """The whole configuration, as `load` validated it."""
+
     notification: Notification = field(default_factory=Notification)
     gitlab: GitLabSettings = field(default_factory=GitLabSettings)
     labels: Labels = field(default_factory=lambda: Labels())
@@ -179,6 +199,7 @@ class Config:
 
     @property
     def threshold(self) -> float:
+        """The score from which a match is staged."""
         return self.notification.preferences.threshold
 
     @property
@@ -259,6 +280,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return _build(tp, value, path)
     if isinstance(value, str) and tp is not str:
         value = _scalar(value)  # values interpolated from ${VAR} arrive as text
+    return _convert_scalar(tp, value, path)
+
+
+def _convert_scalar(tp: Any, value: Any, path: str) -> Any:
+    """`value` as the scalar type `tp` (bool, int, float, str), or a ConfigError."""
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{path}: must be true or false, got {value!r}")
@@ -302,7 +328,23 @@ def _build(cls: Any, raw: Any, path: str) -> Any:
 
 
 def _validate(cfg: Config) -> None:
-    prefs = cfg.notification.preferences
+    """What the types alone do not say, checked when the configuration loads."""
+    _validate_preferences(cfg.notification.preferences)
+    for spec in specs():
+        spec.check(getattr(cfg.notification.channels, spec.name))
+    if cfg.gitlab.digest_timezone:
+        _zone(cfg.gitlab.digest_timezone, "gitlab.digest_timezone")
+    if cfg.staging.max_attachment_mb <= 0:
+        raise ConfigError("staging.max_attachment_mb: must be positive")
+    names = dataclasses.asdict(cfg.labels)
+    for name, value in names.items():
+        if not value or "," in value:
+            raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
+    if len(set(names.values())) != len(names):
+        raise ConfigError("labels: every label name must be different")
+
+
+def _validate_preferences(prefs: Preferences) -> None:
     if not 0 <= prefs.threshold <= 100:
         raise ConfigError("notification.preferences.threshold: must be between 0 and 100, "
                           f"got {prefs.threshold:g}")
@@ -314,33 +356,21 @@ def _validate(cfg: Config) -> None:
             if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(qh, name)):
                 raise ConfigError(f"notification.preferences.quiet_hours.{name}: "
                                   f"must be HH:MM, got {getattr(qh, name)!r}")
-        try:
-            ZoneInfo(qh.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("notification.preferences.quiet_hours.timezone: unknown "
-                              f"time zone {qh.timezone!r}") from None
-    for spec in specs():
-        spec.check(getattr(cfg.notification.channels, spec.name))
-    if cfg.gitlab.digest_timezone:
-        try:
-            ZoneInfo(cfg.gitlab.digest_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("gitlab.digest_timezone: unknown time zone "
-                              f"{cfg.gitlab.digest_timezone!r}") from None
-    if cfg.staging.max_attachment_mb <= 0:
-        raise ConfigError("staging.max_attachment_mb: must be positive")
-    names = dataclasses.asdict(cfg.labels)
-    for name, value in names.items():
-        if not value or "," in value:
-            raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
-    if len(set(names.values())) != len(names):
-        raise ConfigError("labels: every label name must be different")
+        _zone(qh.timezone, "notification.preferences.quiet_hours.timezone")
+
+
+def _zone(name: str, key: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key}: unknown time zone {name!r}") from None
 
 
 def in_ci(env: Mapping[str, str]) -> bool:
     """A CI job: settings come from the repository, not the job's environment, because
     whoever may run a pipeline with variables controls the latter. A pipeline variable can
-    set CI=false, but not remove GitLab's own GITLAB_CI and CI_JOB_ID."""
+    set CI=false, but not remove GitLab's own GITLAB_CI and CI_JOB_ID.
+    """
     return env.get("CI", "").lower() == "true" or "GITLAB_CI" in env or "CI_JOB_ID" in env
 
 
@@ -394,7 +424,8 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     In CI (`CI=true`) the environment cannot change settings: `MATCH_STAGING__*`,
     `MATCH_STAGING_CONFIG`, `GITLAB_URL` and `GITLAB_PROJECT` are ignored (said once on
     stderr), and GitLab is `CI_SERVER_URL` / `CI_PROJECT_ID` unless the file says otherwise.
-    `${NAME}` values in the file still come from the environment: the file chose them."""
+    `${NAME}` values in the file still come from the environment: the file chose them.
+    """
     env = os.environ if env is None else env
     ignored = ci_ignored(env)
     if ignored:
@@ -441,7 +472,8 @@ def _one_line(exc: Exception) -> str:
 
 def _yaml_problem(exc: Exception) -> str:
     """The parser's problem and where, in one line: without the source excerpt and its
-    caret drawing, which make no sense on one line."""
+    caret drawing, which make no sense on one line.
+    """
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -466,7 +498,8 @@ def _walk(obj: Any, path: str) -> typing.Iterator[tuple[str, dataclasses.Field[A
 
 def secret_fields(cfg: Config | None) -> typing.Iterator[tuple[str, str]]:
     """(key, value) of every secret setting that holds a value (redaction.secrets_of adds
-    the environment's tokens to these)."""
+    the environment's tokens to these).
+    """
     if cfg is not None:
         yield from ((key, v) for key, f, v in _walk(cfg, "")
                     if f.metadata.get("secret") and isinstance(v, str) and v)

@@ -2,7 +2,8 @@
 or cut short (a server that echoes what it was sent may truncate or encode it).
 
 Two users: `Output` masks every line the tool prints, and `matches.read_batch` scrubs every
-text of a match document before anything is built from it (issue 15, "defence in depth")."""
+text of a match document before anything is built from it (issue 15, "defence in depth").
+"""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ ENV_SECRET_PREFIXES = ("CI_JOB_JWT",)   # CI_JOB_JWT, CI_JOB_JWT_V1, CI_JOB_JWT_
 
 @dataclass(frozen=True)
 class Secret:
+    """A secret value and the name a report may show for it."""
+
     name: str    # what a report may say: a variable or a configuration key, never the value
     value: str
 
@@ -36,7 +39,8 @@ class Secret:
 def secrets_of(cfg: Config | None, env: Mapping[str, str]) -> list[Secret]:
     """Every secret in force: the configuration's secret fields (they hold the values of the
     variables the configuration names, `${SMTP_PASSWORD}`) and the variables above. The one
-    list both users (and `Output`, which masks what is printed) work from."""
+    list both users (and `Output`, which masks what is printed) work from.
+    """
     found: dict[str, str] = {}   # value -> name; a variable's name reads best in a report
     names = {*ENV_SECRETS, *(n for spec in specs() for n in spec.env_secrets)}
     for name in sorted(env):
@@ -50,7 +54,8 @@ def secrets_of(cfg: Config | None, env: Mapping[str, str]) -> list[Secret]:
 @lru_cache(maxsize=256)
 def forms(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(whole forms, longest first; the forms whose cut echoes count too). A URL's first
-    characters are its public host, so only tokens and passwords are matched when cut."""
+    characters are its public host, so only tokens and passwords are matched when cut.
+    """
     whole = tuple(sorted({value, quote(value, safe=""), quote(value), quote_plus(value)},
                          key=len, reverse=True))
     cuttable = () if "://" in value else tuple(f for f in whole if len(f) > CUT_LENGTH)
@@ -59,7 +64,8 @@ def forms(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def mask(text: str, value: str, replacement: str) -> tuple[str, bool]:
     """`text` with every whole, encoded or cut echo of `value` replaced; and whether any was.
-    Linear: one `str.find` scan per form."""
+    Linear: one `str.find` scan per form.
+    """
     found = False
     whole, cuttable = forms(value)
     for form in whole:
@@ -82,7 +88,8 @@ def mask(text: str, value: str, replacement: str) -> tuple[str, bool]:
 
 class Scrubber:
     """Replaces secret values in outgoing text by a placeholder, saying which secrets it
-    found. Values shorter than MIN_SCRUB_LENGTH are left alone."""
+    found. Values shorter than MIN_SCRUB_LENGTH are left alone.
+    """
 
     def __init__(self, secrets: Iterable[Secret | str] = ()) -> None:
         named = [s if isinstance(s, Secret) else Secret("a secret", s) for s in secrets]
@@ -93,6 +100,7 @@ class Scrubber:
         return bool(self._secrets)
 
     def scrub(self, text: str) -> tuple[str, list[str]]:
+        """`text` scrubbed, and the names of the secrets that were in it."""
         names: list[str] = []
         for secret in self._secrets:
             text, found = mask(text, secret.value, PLACEHOLDER)

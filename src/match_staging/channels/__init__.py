@@ -1,5 +1,6 @@
 """Notification channels, one module each. Each is imported only when enabled, so the
-Twilio and Google SDKs (extras `whatsapp`, `gmail`) load only when their channel is used."""
+Twilio and Google SDKs (extras `whatsapp`, `gmail`) load only when their channel is used.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def build(cfg: Config, *, sending: bool = True, clock: Clock | None = None,
           sleep: Sleep | None = None) -> list[Channel]:
     """The enabled channels, validated now (ConfigError names the key). With sending=False
     (local tracker, preview) missing secrets are replaced by placeholders: nothing is sent.
-    `clock` and `sleep` are the run's (None: the real ones, looked up when needed)."""
+    `clock` and `sleep` are the run's (None: the real ones, looked up when needed).
+    """
     built: list[Channel] = []
     for spec in specs():
         settings = getattr(cfg.notification.channels, spec.name)
@@ -51,9 +53,11 @@ class Outbox:
         self.folder = folder
 
     def render(self, payload: Payload) -> list[Rendered]:
+        """The inner channel's files."""
         return self.inner.render(payload)
 
     def send(self, payload: Payload) -> Delivery:
+        """Write the files instead of sending; the Delivery names them."""
         cycle = safe_folder_name(payload.cycle_id)
         folder = self.folder / cycle
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """What a notification channel is. Apprise-style: settings are validated when the adapter is
 built (a ConfigError naming the key); `send()` returns a Delivery and never raises, so one
-dead channel never stops another; limits are named class attributes."""
+dead channel never stops another; limits are named class attributes.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class Delivery:
     token refresh, a refused connection, an unknown host) is `transient` and the next run
     sends it; a failure after the request may have been received (a timeout waiting for the
     answer, a connection dropped mid-way, a server error) is `maybe_delivered` and is never
-    sent again by a later run (`send --force` for an application)."""
+    sent again by a later run (`send --force` for an application).
+    """
 
     channel: str
     ok: bool
@@ -53,7 +55,8 @@ class Rendered:
 class Channel(Protocol):
     """A notification channel. Built as `Adapter(settings, templates_dir, *, clock=None,
     sleep=None, **options)`: clock and sleep are the run's, None meaning the real ones
-    looked up when needed, so that nothing here reads the time or waits on its own."""
+    looked up when needed, so that nothing here reads the time or waits on its own.
+    """
 
     name: ClassVar[str]   # "email", "slack", "whatsapp": also the queue label's suffix
 
@@ -66,12 +69,15 @@ class Channel(Protocol):
 
 class Mailer(Protocol):
     """What `send` needs to submit an application: an address to send from, and one
-    delivery that never repeats a message that may have gone out."""
+    delivery that never repeats a message that may have gone out.
+    """
 
     @property
-    def sender(self) -> Address: ...
+    def sender(self) -> Address:
+        """The address an application goes out from."""
 
-    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery: ...
+    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        """Send `msg` to `to` once; never raises."""
 
 
 class OutboxMailer:
@@ -88,9 +94,11 @@ class OutboxMailer:
 
     @property
     def sender(self) -> Address:
+        """The address an application goes out from."""
         return self._sender
 
     def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        """Write `msg` into the outbox folder as an .eml file."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^\w.-]+", "-", str(msg["Message-ID"] or "application")).strip("-.")
         path = self.folder / f"{name or 'application'}.eml"
@@ -110,13 +118,15 @@ def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
 
 def default_sleep(seconds: float) -> None:
     """The real wait, for a channel built without `sleep=` (`time.sleep` is looked up when
-    called, never bound earlier)."""
+    called, never bound earlier).
+    """
     time.sleep(seconds)
 
 
 def default_clock() -> datetime:
     """The real time, for a channel built without `clock=` (read by `match_staging.clock`,
-    the one place that reads it)."""
+    the one place that reads it).
+    """
     from match_staging import clock
 
     return clock.now({})
@@ -127,7 +137,8 @@ def request_never_sent(exc: BaseException) -> bool:
     opened (refused, unresolvable host, connect timeout) or TLS failed before any byte of the
     request (urllib3 raises SSLError from the handshake). A read timeout or a connection
     dropped after connecting (`ProtocolError`, `ChunkedEncodingError`) may follow a request
-    the server received."""
+    the server received.
+    """
     import requests
     from urllib3.exceptions import NameResolutionError, NewConnectionError
 

@@ -1,5 +1,6 @@
 """The email channel's declaration: its settings (`notification.channels.email`), secrets
-and preview placeholders. The adapter is `channels.email.Email`."""
+and preview placeholders. The adapter is `channels.email.Email`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ KEY = "notification.channels.email"
 
 @dataclass
 class SmtpSettings:
+    """`notification.channels.email.smtp`."""
+
     host: str = ""
     port: int = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
@@ -24,6 +27,8 @@ class SmtpSettings:
 
 @dataclass
 class GmailSettings:
+    """`notification.channels.email.gmail`."""
+
     credentials_file: str = ""  # path of an authorized-user JSON (a CI/CD file variable)
 
 
@@ -53,7 +58,8 @@ def check(email: EmailChannel) -> None:
 def default_sender(email: EmailChannel) -> None:
     """OPS-004's email settings have no `from`: choose one rather than refuse every command.
     The SMTP user when it is an address (the server accepts it as sender), else the first
-    recipient (with Gmail the authenticated account is not known without a request)."""
+    recipient (with Gmail the authenticated account is not known without a request).
+    """
     if email.sender.strip():
         return
     username = email.smtp.username.strip()

@@ -1,6 +1,7 @@
 """The notification channels this tool knows, in the order they are configured, built and
 shown. Adding a channel: a declaration module (its settings dataclass and a `ChannelSpec`),
-its adapter module, and one line below; everything else loops over `specs()`."""
+its adapter module, and one line below; everything else loops over `specs()`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Slack through an incoming webhook: Block Kit plus the fallback `text` that mobile
-notifications show (platform-facts.md, "Slack incoming webhooks")."""
+notifications show (platform-facts.md, "Slack incoming webhooks").
+"""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ class Slack:
         return text
 
     def message(self, payload: Payload) -> dict[str, Any]:
+        """The webhook's JSON: Block Kit sections within Slack's limits, and the fallback text."""
         shown = payload.matches[: self.max_lines]
         text = render.render("slack.md.j2", self._templates, target="slack", payload=payload,
                              shown=shown, more=len(payload.matches) - len(shown)).strip()
@@ -91,10 +93,12 @@ class Slack:
         return {"text": fallback, "blocks": blocks[: self.max_blocks]}
 
     def render(self, payload: Payload) -> list[Rendered]:
+        """The JSON as it would be posted."""
         body = json.dumps(self.message(payload), ensure_ascii=False, indent=2)
         return [Rendered("slack.json", body.encode())]
 
     def send(self, payload: Payload) -> Delivery:
+        """Post the message, paced; retried on 429 and 5xx before anything was posted."""
         body = self.message(payload)
         detail = "not sent"
         for attempt in range(1, self.attempts + 1):

@@ -1,5 +1,6 @@
 """The Slack channel's declaration: its settings (`notification.channels.slack`), secrets
-and preview placeholders. The adapter is `channels.slack.Slack`."""
+and preview placeholders. The adapter is `channels.slack.Slack`.
+"""
 
 from __future__ import annotations
 

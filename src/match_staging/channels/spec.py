@@ -1,7 +1,8 @@
 """What a channel declares about itself, in one place, so that building it, masking its
 secrets, previewing it without them and reading its legacy queue label are generic loops
 over the registry (`channels.registry`). Light on purpose: `config` imports the
-declarations, and importing `config` must load no channel library."""
+declarations, and importing `config` must load no channel library.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class ChannelSpec:
 
     `name` is the key under `notification.channels`, the adapter's `Channel.name` and the
     suffix of its legacy queue label (`labels.notify_<name>`). Secrets are the settings'
-    fields made with `secret()`; limits are named class attributes of the adapter."""
+    fields made with `secret()`; limits are named class attributes of the adapter.
+    """
 
     name: str
     settings: type[Any]            # its dataclass: the `notification.channels.<name>` section
@@ -68,7 +70,8 @@ class ChannelSpec:
 
 def with_placeholders(settings: Any, values: Mapping[str, str]) -> Any:
     """`settings` with every empty field named in `values` filled (nested sections too), so
-    a channel can render without its secrets (preview, the local tracker)."""
+    a channel can render without its secrets (preview, the local tracker).
+    """
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)

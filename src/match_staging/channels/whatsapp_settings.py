@@ -1,5 +1,6 @@
 """The WhatsApp channel's declaration: its settings (`notification.channels.whatsapp`),
-secrets and preview placeholders. The adapter is `channels.whatsapp.WhatsApp`."""
+secrets and preview placeholders. The adapter is `channels.whatsapp.WhatsApp`.
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 One multipart/alternative message: a plain-text part and an autoescaped HTML part, rendered
 from `{template}.txt.j2` / `{template}.html.j2`. The channel composes the message; a
 transport (`smtp`, `gmail`, behind `transport.Transport`) carries it. The Google libraries
-load only when the `gmail` transport sends (the optional `gmail` extra)."""
+load only when the `gmail` transport sends (the optional `gmail` extra).
+"""
 
 from __future__ import annotations
 
@@ -139,7 +140,8 @@ class Email:
 
     def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
         """Send a message composed elsewhere (the application `send` submits) to `to`;
-        never twice: no retry after an answer that leaves it unclear whether it went out."""
+        never twice: no retry after an answer that leaves it unclear whether it went out.
+        """
         return self._masked(self._transport.send(msg, self._sender, tuple(to), once=True))
 
     def _masked(self, delivery: Delivery) -> Delivery:
@@ -162,7 +164,8 @@ def make_transport(settings: EmailChannel, *, sleep: Sleep | None = None) -> Tra
 
 def _address(raw: str, key: str, empty: str) -> Address:
     """One mailbox (`Name <addr@host>` or `addr@host`), refusing anything that could
-    smuggle a header or a second address."""
+    smuggle a header or a second address.
+    """
     text = (raw or "").strip()
     if not text:
         raise ConfigError(f"{key}: {empty}")
@@ -190,7 +193,8 @@ def _single(value: Any) -> Any:
 
 def _tidy(payload: Payload, *, html: bool) -> Payload:
     """The payload as the templates see it: untrusted text on one line each (a title can
-    not forge an "Issue:" line of its own), and in HTML only web links."""
+    not forge an "Issue:" line of its own), and in HTML only web links.
+    """
     def tidy(n: Notice) -> Notice:
         fields = {f: _single(getattr(n, f))
                   for f in ("title", "provider", "location", "start", "duration", "rate")}

@@ -1,6 +1,7 @@
 """Email through the Gmail API. The Google libraries (the optional `gmail` extra, about
 114 MB installed) load only when a message is sent; the HTTP connection never sends a
-request twice (`gmail_http`)."""
+request twice (`gmail_http`).
+"""
 
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ class GmailTransport:
 
     def _prepare(self) -> Delivery | None:
         """The libraries, the service and an access token; a Delivery when one is missing
-        (nothing was sent), None when ready."""
+        (nothing was sent), None when ready.
+        """
         try:
             import googleapiclient.errors  # noqa: F401
         except ImportError:
@@ -119,7 +121,8 @@ class GmailTransport:
 
     def _http_error(self, exc: Any, *, once: bool) -> Delivery | None:
         """Gmail's error answer as a Delivery; None when it is worth another attempt
-        (refused by a rate limit, 429 or 403, or failed with 5xx before sending)."""
+        (refused by a rate limit, 429 or 403, or failed with 5xx before sending).
+        """
         status = int(exc.resp.status)
         shown = _status(exc)
         if status >= 500 and once:
@@ -132,7 +135,8 @@ class GmailTransport:
 
     def _unanswered(self, exc: Exception) -> Delivery:
         """The request failed without an answer: before it left, nothing was sent; after,
-        (a timeout, a dropped connection) Gmail may have sent it, so it is never resent."""
+        (a timeout, a dropped connection) Gmail may have sent it, so it is never resent.
+        """
         name = type(getattr(exc, "original", exc)).__name__
         if _never_sent(exc):
             return self._done(False, f"could not connect to the Gmail API ({name}): "
@@ -142,7 +146,8 @@ class GmailTransport:
 
     def _refresh(self) -> Delivery | None:
         """Get an access token before the send, so that a failure there is known to have
-        sent nothing (retried by the next run); None when the token is ready."""
+        sent nothing (retried by the next run); None when the token is ready.
+        """
         creds = self._creds
         if creds is None or creds.valid:
             return None  # an injected service refreshes inside the call
@@ -233,7 +238,8 @@ def gmail_http(timeout: float = 60.0) -> Any:
     request twice. httplib2 re-sends any request once when the connection closes before
     the answer's status line (`Http._conn_request`: "If we get a BadStatusLine on the first
     try ... retry regardless"): for a Gmail send whose answer was lost that is a second
-    email. Here that second attempt raises RequestNotRepeated instead."""
+    email. Here that second attempt raises RequestNotRepeated instead.
+    """
     import http.client
 
     import httplib2
@@ -296,7 +302,8 @@ def _reasons(exc: Any) -> list[str]:
 def _never_sent(exc: BaseException) -> bool:
     """httplib2 failed before the request left: unknown host (it raises
     ServerNotFoundError for socket.gaierror), connection refused or unreachable, or a
-    certificate it would not trust. Timeouts and dropped connections are not among them."""
+    certificate it would not trust. Timeouts and dropped connections are not among them.
+    """
     import httplib2
 
     if isinstance(exc, httplib2.ServerNotFoundError | socket.gaierror

@@ -1,5 +1,6 @@
 """Email over SMTP: STARTTLS, implicit TLS or plain, as `smtp.security` says (never the
-port). Only a server's code and answer reach a Delivery, never an exception's text."""
+port). Only a server's code and answer reach a Delivery, never an exception's text.
+"""
 
 from __future__ import annotations
 
@@ -134,7 +135,8 @@ class SmtpTransport:
 
     def _lost(self, exc: Exception, stage: str) -> Delivery:
         """No answer, or a broken connection: lost while the message was handed over, the
-        server may have taken it (maybe_delivered); before that, nothing left."""
+        server may have taken it (maybe_delivered); before that, nothing left.
+        """
         where = self._where
         unsure = stage == "send"
         if isinstance(exc, smtplib.SMTPServerDisconnected) and not isinstance(

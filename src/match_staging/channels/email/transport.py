@@ -17,12 +17,14 @@ ANSWER_MAXLEN = 300     # characters of a server's answer kept in Delivery.detai
 class Transport(Protocol):
     """Sends one composed message. Settings are checked when it is built (ConfigError
     naming the key); `send` never raises, never sends a message twice where it may have
-    gone out (base.Delivery's rule), and never puts a secret into the detail."""
+    gone out (base.Delivery's rule), and never puts a secret into the detail.
+    """
 
     def send(self, msg: EmailMessage, sender: Address, to: Sequence[Address], *,
              once: bool = False) -> Delivery:
         """`once`: not even a retry after a server error that may have followed a send
-        (the application `send` submits)."""
+        (the application `send` submits).
+        """
 
 
 def outcome(ok: bool, detail: str, *, transient: bool = False, maybe_delivered: bool = False,
