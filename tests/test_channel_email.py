@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +25,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from match_staging.channels import email as email_channel
-from match_staging.channels.base import Channel
+from match_staging.channels.base import Channel, Delivery
 from match_staging.channels.email import Email
+from match_staging.channels.email.gmail import GmailTransport
+from match_staging.channels.email.smtp import SmtpTransport
 from match_staging.config import EmailChannel, GmailSettings, SmtpSettings
 from match_staging.errors import ConfigError
 from match_staging.notices import Kind, Notice, Payload, build
@@ -39,6 +42,31 @@ HOSTILE_PROVIDER = "Evil <img src=x onerror=alert(1)> GmbH"
 PASSWORD = "s3cr3t-App-Passw0rd"
 REFRESH_TOKEN = "1//refresh-token-secret"
 CLIENT_SECRET = "client-secret-value"
+
+@pytest.fixture(autouse=True)
+def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel built without sleep= would wait for real: here that fails the test."""
+    real = time.sleep
+
+    def guarded(seconds: float) -> None:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("match_staging.") and seconds > 0:
+            raise AssertionError(f"a real sleep of {seconds} s in {caller}")
+        real(seconds)
+
+    monkeypatch.setattr(time, "sleep", guarded)
+
+
+
+def gmail_email(service: Any, sleep: Any = None) -> Email:
+    """The Gmail transport with an injected service (googleapiclient's HTTP mocks)."""
+    return Email(gmail_settings(), transport=GmailTransport(GmailSettings(), service=service,
+                                                            sleep=sleep))
+
+
+def smtp_email(smtp: SmtpSettings, factory: Any) -> Email:
+    """The SMTP transport with an injected client factory."""
+    return Email(settings(smtp=smtp), transport=SmtpTransport(smtp, factory))
 
 
 def payload(kind: Kind = "new", title: str = HOSTILE_TITLE) -> Payload:
@@ -370,7 +398,7 @@ def test_security_mode_decides_tls_not_the_port(security: Any, username: str,
 
     smtp = SmtpSettings(host="mail.example.com", port=587, security=security,
                         username=username, password=PASSWORD if username else "", timeout=7.5)
-    result = Email(settings(smtp=smtp), smtp_factory=factory).send(payload())
+    result = smtp_email(smtp, factory).send(payload())
     assert result.ok, result
     assert [e[0] if isinstance(e, tuple) and e[0] in ("send", "quit") else e
             for e in log] == expected
@@ -403,7 +431,7 @@ def test_smtp_errors_never_raise_and_mask_the_password() -> None:
 
     smtp = SmtpSettings(host="mail.example.com", security="ssl", username="u",
                         password=PASSWORD)
-    result = Email(settings(smtp=smtp), smtp_factory=factory).send(payload())
+    result = smtp_email(smtp, factory).send(payload())
     assert not result.ok and result.transient
     assert PASSWORD not in result.detail and "451 temporary failure for ***" in result.detail
 
@@ -433,7 +461,7 @@ OK = ({"status": "200"}, '{"id": "18c0ffee", "threadId": "18c0ffee", "labelIds":
 
 def test_gmail_sends_the_raw_message() -> None:
     service, http = gmail_service([OK])
-    result = Email(gmail_settings(), gmail_service=service).send(payload())
+    result = gmail_email(service).send(payload())
     assert result.ok, result
     assert "18c0ffee" in result.detail
     assert_summary_mail(sent_message(http))
@@ -445,7 +473,7 @@ def test_gmail_retries_once_after_429_honouring_retry_after() -> None:
             ' "status": "RESOURCE_EXHAUSTED"}}')
     service, http = gmail_service([busy, OK])
     sleeps: list[float] = []
-    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    result = gmail_email(service, sleeps.append).send(payload())
     assert result.ok, result
     assert sleeps == [7.0]
     assert len(http.request_sequence) == 2
@@ -456,7 +484,7 @@ def test_gmail_still_busy_after_the_retry_is_transient() -> None:
             'currently unavailable.", "status": "UNAVAILABLE"}}')
     service, _ = gmail_service([down, down])
     sleeps: list[float] = []
-    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    result = gmail_email(service, sleeps.append).send(payload())
     assert not result.ok and result.transient
     assert result.detail == "Gmail API answered HTTP 503 The service is currently unavailable."
     assert sleeps == [1.0]
@@ -466,7 +494,7 @@ def test_gmail_400_is_not_transient_and_quotes_google() -> None:
     bad = ({"status": "400"}, '{"error": {"code": 400, "message": "Invalid To header",'
            ' "status": "INVALID_ARGUMENT"}}')
     service, _ = gmail_service([bad])
-    result = Email(gmail_settings(), gmail_service=service).send(payload())
+    result = gmail_email(service).send(payload())
     assert not result.ok and not result.transient
     assert result.detail == "Gmail refused the message: HTTP 400 Invalid To header"
 
@@ -486,7 +514,7 @@ def test_gmail_refused_refresh_token_explains_the_7_days() -> None:
     )])
     http = authorized.AuthorizedHttp(creds, http=token_endpoint)
     service = discovery.build("gmail", "v1", http=http, static_discovery=True)
-    result = Email(gmail_settings(), gmail_service=service).send(payload())
+    result = gmail_email(service).send(payload())
     assert not result.ok and not result.transient
     assert "refused the refresh token" in result.detail
     assert "Token has been expired or revoked" in result.detail
@@ -714,7 +742,7 @@ def test_gmail_send_request_failures(failure: Exception, never_sent: bool) -> No
             if never_sent else (failure,):
         service, _ = gmail_service([])
         service._http.request = _raising(raised)  # the Gmail request itself fails
-        result = Email(gmail_settings(), gmail_service=service).send(payload())
+        result = gmail_email(service).send(payload())
         assert not result.ok and result.transient
         assert result.maybe_delivered is not never_sent
         assert result.detail.endswith("nothing was sent" if never_sent
@@ -735,7 +763,7 @@ def test_gmail_403_rate_limit_is_retried_with_backoff(reason: str) -> None:
              "reason": reason}]}}))
     service, http = gmail_service([limited, OK])
     sleeps: list[float] = []
-    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    result = gmail_email(service, sleeps.append).send(payload())
     assert result.ok, result
     assert sleeps == [1.0] and len(http.request_sequence) == 2
 
@@ -746,7 +774,7 @@ def test_gmail_403_other_reasons_are_refusals() -> None:
             {"domain": "global", "reason": "forbidden"}]}}))
     service, _ = gmail_service([denied])
     sleeps: list[float] = []
-    result = Email(gmail_settings(), gmail_service=service, sleep=sleeps.append).send(payload())
+    result = gmail_email(service, sleeps.append).send(payload())
     assert not result.ok and not result.transient and sleeps == []
 
 
@@ -819,3 +847,38 @@ def test_gmail_answer_lost_after_sending_is_not_sent_again(
                         r"ConnectionResetError)\): it may have been sent", result.detail), \
         result.detail
     assert dropper.received == [b"POST /gmail/v1/users/me/messages/send?alt=json HTTP/1.1"]
+
+
+# --- the transport interface ------------------------------------------------------------
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.sent: list[tuple[email.message.EmailMessage, str, list[str], bool]] = []
+
+    def send(self, msg: email.message.EmailMessage, sender: Any, to: Any, *,
+             once: bool = False) -> Delivery:
+        self.sent.append((msg, sender.addr_spec, [a.addr_spec for a in to], once))
+        return Delivery("email", True, f"carried, password {PASSWORD}")
+
+
+def test_the_channel_composes_and_its_transport_carries() -> None:
+    transport = RecordingTransport()
+    channel = Email(settings(smtp=SmtpSettings(host="h", password=PASSWORD)),
+                    transport=transport)
+    result = channel.send(payload())
+    assert result == Delivery("email", True, "carried, password ***")
+    ((msg, sender, to, once),) = transport.sent
+    assert_summary_mail(msg)
+    assert (sender, to, once) == ("bot@example.com", ["max@example.org", "ops@example.org"],
+                                  False)
+    # an application: to whom `send` says, and never retried after an unclear answer
+    channel.deliver(msg, [channel.sender])
+    assert transport.sent[1][2:] == (["bot@example.com"], True)
+
+
+def test_the_transport_is_picked_and_checked_by_the_settings() -> None:
+    assert isinstance(email_channel.make_transport(settings()), SmtpTransport)
+    with pytest.raises(ConfigError, match=r"email\.smtp\.host: must be set"):
+        email_channel.make_transport(settings(smtp=SmtpSettings(host="")))
+    pytest.importorskip("googleapiclient")
+    assert isinstance(email_channel.make_transport(gmail_settings()), GmailTransport)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +14,21 @@ from match_staging.config import SlackChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload, build
 from tests.fakes.slack_server import SlackWebhook
+
+
+@pytest.fixture(autouse=True)
+def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel built without sleep= would wait for real: here that fails the test."""
+    real = time.sleep
+
+    def guarded(seconds: float) -> None:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("match_staging.") and seconds > 0:
+            raise AssertionError(f"a real sleep of {seconds} s in {caller}")
+        real(seconds)
+
+    monkeypatch.setattr(time, "sleep", guarded)
+
 
 
 @pytest.fixture
@@ -30,9 +48,25 @@ def cycle(*items: Notice) -> Payload:
     return build("new", "c1", list(items), "job-match/pending", summary="2 neue Matches: …")
 
 
+class FakeTime:
+    """A clock that only the recorded waits move: nothing sleeps for real."""
+
+    def __init__(self, waits: list[float]) -> None:
+        self.now = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)
+        self.waits = waits
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
 def slack(hook: SlackWebhook, waits: list[float] | None = None) -> Slack:
-    record = waits if waits is not None else []
-    return Slack(SlackChannel(enabled=True, webhook_url=hook.url), sleep=record.append)
+    fake = FakeTime(waits if waits is not None else [])
+    return Slack(SlackChannel(enabled=True, webhook_url=hook.url), clock=fake.clock,
+                 sleep=fake.sleep)
 
 
 def test_ops004_tree_with_fallback_text(hook: SlackWebhook) -> None:
@@ -104,7 +138,7 @@ def test_server_errors_are_transient_after_three_tries(hook: SlackWebhook) -> No
 def test_dead_endpoint_never_reveals_the_webhook_secret() -> None:
     channel = Slack(SlackChannel(enabled=True,
                                  webhook_url="http://127.0.0.1:9/services/T/B/CANARY"),
-                    sleep=lambda _: None)
+                    sleep=FakeTime([]).sleep)
     result = channel.send(cycle(notice(1, 91, "K8s")))
     assert not result.ok and result.transient
     assert "CANARY" not in result.detail and "127.0.0.1:9" in result.detail
@@ -116,7 +150,21 @@ def test_per_match_messages_keep_one_per_second(hook: SlackWebhook) -> None:
     for n in range(3):
         assert channel.send(cycle(notice(n + 1, 90, f"T{n}"))).ok
     assert len(hook.posts) == 3
-    assert len(waits) == 2 and all(0.5 < w <= 1.0 for w in waits)
+    assert waits == [1.0, 1.0]   # the run's clock, not a second read of its own
+
+
+def test_pacing_counts_the_time_already_gone(hook: SlackWebhook) -> None:
+    fake = FakeTime([])
+    channel = Slack(SlackChannel(enabled=True, webhook_url=hook.url), clock=fake.clock,
+                    sleep=fake.sleep)
+    assert channel.send(cycle(notice(1, 90, "T1"))).ok
+    fake.now += timedelta(seconds=0.75)
+    assert channel.send(cycle(notice(2, 90, "T2"))).ok
+    fake.now += timedelta(seconds=5)
+    assert channel.send(cycle(notice(3, 90, "T3"))).ok
+    fake.now -= timedelta(hours=1)   # a clock set back never waits longer than the pace
+    assert channel.send(cycle(notice(4, 90, "T4"))).ok
+    assert fake.waits == [0.25, 1.0]
 
 
 @pytest.mark.parametrize("url", ["", "not a url", "ftp://x/y"])

@@ -179,7 +179,9 @@ class World:
 def world(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
     monkeypatch.setattr("match_staging.channels.slack.Slack.min_interval", 0)
-    monkeypatch.setattr("match_staging.channels.base.DEFAULT_SLEEP", lambda _: None)
+    # the channels' waits (Slack's retries, Gmail's backoff) are recorded, never slept: they
+    # wait through time.sleep, looked up when called (cli.main(sleep=...) once it takes one)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
     write(repo / PAYLOAD, {
         "token": TRIGGER_TOKEN, "ref": "main",
         "variables": {"MATCHES_JSON": json.dumps({"cycle_id": "trigger-1", "matches": [

@@ -1,6 +1,7 @@
 """Configuration: YAML in the repository, `${VAR}` interpolation, `MATCH_STAGING__A__B`
 overrides, validated into typed dataclasses. Errors name the key (and the variable it came
-from) so a user can fix them without reading code."""
+from) so a user can fix them without reading code.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from match_staging.channels.email_settings import EmailChannel as EmailChannel
+from match_staging.channels.email_settings import GmailSettings as GmailSettings
+from match_staging.channels.email_settings import SmtpSettings as SmtpSettings
+from match_staging.channels.email_settings import default_sender as default_sender
+from match_staging.channels.registry import specs
+from match_staging.channels.slack_settings import SlackChannel as SlackChannel
+from match_staging.channels.whatsapp_settings import WhatsAppChannel as WhatsAppChannel
 from match_staging.errors import ConfigError
 
 DEFAULT_PATH = "config/notification-channels.yml"  # interface.md; cli.DEFAULT_CONFIG too
@@ -26,80 +34,50 @@ ENV_PREFIX = "MATCH_STAGING__"
 MASK = "***"
 
 
-def secret(default: str = "") -> Any:
-    """A field whose value never appears in output (`config` masks it, logs redact it)."""
-    return field(default=default, metadata={"secret": True})
-
-
-def key(name: str, default: Any) -> Any:
-    """A field whose YAML key is not a Python identifier (e.g. `from`)."""
-    return field(default=default, metadata={"key": name})
-
-
 @dataclass
-class SmtpSettings:
-    host: str = ""
-    port: int = 587
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str = ""
-    password: str = secret()
-    timeout: float = 30.0
+class TodoAssignee:
+    """`notification.channels.gitlab_todo`: not a notification channel (nothing is sent,
+    it is not in the channel registry) but the GitLab user every staged issue is assigned
+    to, which makes GitLab give them a To-Do; and, when `workflow.reviewers` is empty, the
+    one user who may review. The key stays where users configured it.
+    """
 
-
-@dataclass
-class GmailSettings:
-    credentials_file: str = ""  # path of an authorized-user JSON (a CI/CD file variable)
-
-
-@dataclass
-class EmailChannel:
-    enabled: bool = False
-    recipients: list[str] = field(default_factory=list)
-    template: str = "match_summary"
-    transport: Literal["gmail", "smtp"] = "smtp"
-    sender: str = key("from", "")
-    subject_prefix: str = "[match-staging]"
-    gmail: GmailSettings = field(default_factory=GmailSettings)
-    smtp: SmtpSettings = field(default_factory=SmtpSettings)
-    # why `from` has the value it has when the file left it unset (shown by `config`)
-    sender_origin: str = field(default="", metadata={"internal": True})
-
-
-@dataclass
-class SlackChannel:
-    enabled: bool = False
-    webhook_url: str = secret()
-    channel: str = ""  # informational: app webhooks post where they were installed
-
-
-@dataclass
-class WhatsAppChannel:
-    enabled: bool = False
-    provider: Literal["twilio"] = "twilio"
-    account_sid: str = secret()
-    auth_token: str = secret()
-    from_number: str = ""
-    to_number: str = ""
-    content_sid: str = ""
-    messaging_service_sid: str = ""
-
-
-@dataclass
-class GitLabTodoChannel:
     enabled: bool = False
     assignee_id: int | None = None
 
+    @property
+    def assignee(self) -> int | None:
+        """Who a staged issue is assigned to: nobody unless enabled."""
+        return self.assignee_id if self.enabled else None
 
-@dataclass
-class Channels:
-    email: EmailChannel = field(default_factory=EmailChannel)
-    slack: SlackChannel = field(default_factory=SlackChannel)
-    whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
-    gitlab_todo: GitLabTodoChannel = field(default_factory=GitLabTodoChannel)
+
+def _channels_class() -> type[Any]:
+    """`notification.channels`: one section per registered channel, then `gitlab_todo`
+    (a TodoAssignee, kept under this key since users configured it there).
+    """
+    sections = [(s.name, s.settings, field(default_factory=s.settings)) for s in specs()]
+    sections.append(("gitlab_todo", TodoAssignee, field(default_factory=TodoAssignee)))
+    return dataclasses.make_dataclass("Channels", sections,
+                                      namespace={"__module__": __name__})
+
+
+if TYPE_CHECKING:  # the sections code names directly; the registry decides at run time
+    @dataclass
+    class Channels:
+        """`notification.channels` as mypy sees it; the registry builds it at run time."""
+
+        email: EmailChannel = field(default_factory=EmailChannel)
+        slack: SlackChannel = field(default_factory=SlackChannel)
+        whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
+        gitlab_todo: TodoAssignee = field(default_factory=TodoAssignee)
+else:
+    Channels = _channels_class()
 
 
 @dataclass
 class QuietHours:
+    """When no notification goes out; they wait for the next run after."""
+
     start: str = "22:00"
     end: str = "07:00"
     timezone: str = "Europe/Vienna"
@@ -107,6 +85,8 @@ class QuietHours:
 
 @dataclass
 class Preferences:
+    """`notification.preferences`."""
+
     threshold: float = 70
     quiet_hours: QuietHours | None = None
     batch_mode: bool = True
@@ -116,12 +96,16 @@ class Preferences:
 
 @dataclass
 class Notification:
-    channels: Channels = field(default_factory=Channels)
+    """`notification`: the channels and when they notify."""
+
+    channels: Channels = field(default_factory=lambda: Channels())
     preferences: Preferences = field(default_factory=Preferences)
 
 
 @dataclass
 class GitLabSettings:
+    """`gitlab`: where the project is and how fast the tool may write to it."""
+
     url: str = ""       # default GITLAB_URL, then CI_SERVER_URL
     project: str = ""   # default GITLAB_PROJECT, then CI_PROJECT_ID
     timeout: float = 30.0
@@ -143,7 +127,7 @@ class GitLabSettings:
 
 
 @dataclass
-class Labels:
+class LabelNames:
     """Label names are configurable; the defaults are interface.md's."""
 
     match: str = "job-match"
@@ -154,14 +138,33 @@ class Labels:
     score_high: str = "match-score/high"
     score_medium: str = "match-score/medium"
     score_low: str = "match-score/low"
-    # the queue of notifications not yet delivered, one label per channel
-    notify_email: str = "job-match/notify-email"
-    notify_slack: str = "job-match/notify-slack"
-    notify_whatsapp: str = "job-match/notify-whatsapp"
+
+
+def _labels_class() -> type[LabelNames]:
+    """`labels`: the names above, then each channel's queue label, under which the first
+    release queued the notifications not yet delivered (`labels.queue_label`).
+    """
+    queues = [(s.label_field, str, field(default=s.queue_label)) for s in specs()]
+    return dataclasses.make_dataclass(
+        "Labels", queues, bases=(LabelNames,),
+        namespace={"__module__": __name__, "__doc__": LabelNames.__doc__})
+
+
+if TYPE_CHECKING:
+    Labels = LabelNames
+else:
+    Labels = _labels_class()
+
+
+def refresh_sections() -> None:
+    """Rebuild the sections the channel registry decides, after it changed (tests)."""
+    globals().update(Channels=_channels_class(), Labels=_labels_class())
 
 
 @dataclass
 class Workflow:
+    """`workflow`: who may review and what happens after a decision."""
+
     reviewers: list[str] = field(default_factory=list)
     auto_send: bool = False
     close_rejected: bool = True
@@ -171,6 +174,8 @@ class Workflow:
 
 @dataclass
 class Staging:
+    """`staging`: where drafts, templates, outbox and state live."""
+
     inbox: str = "matches-inbox"
     templates_dir: str = "templates"
     outbox: str = "outbox"
@@ -183,15 +188,18 @@ class Staging:
 
 @dataclass
 class Config:
+    """The whole configuration, as `load` validated it."""
+
     notification: Notification = field(default_factory=Notification)
     gitlab: GitLabSettings = field(default_factory=GitLabSettings)
-    labels: Labels = field(default_factory=Labels)
+    labels: Labels = field(default_factory=lambda: Labels())
     workflow: Workflow = field(default_factory=Workflow)
     staging: Staging = field(default_factory=Staging)
     source: str = field(default="(built-in defaults)", metadata={"internal": True})
 
     @property
     def threshold(self) -> float:
+        """The score from which a match is staged."""
         return self.notification.preferences.threshold
 
     @property
@@ -272,6 +280,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return _build(tp, value, path)
     if isinstance(value, str) and tp is not str:
         value = _scalar(value)  # values interpolated from ${VAR} arrive as text
+    return _convert_scalar(tp, value, path)
+
+
+def _convert_scalar(tp: Any, value: Any, path: str) -> Any:
+    """`value` as the scalar type `tp` (bool, int, float, str), or a ConfigError."""
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{path}: must be true or false, got {value!r}")
@@ -315,7 +328,23 @@ def _build(cls: Any, raw: Any, path: str) -> Any:
 
 
 def _validate(cfg: Config) -> None:
-    prefs = cfg.notification.preferences
+    """What the types alone do not say, checked when the configuration loads."""
+    _validate_preferences(cfg.notification.preferences)
+    for spec in specs():
+        spec.check(getattr(cfg.notification.channels, spec.name))
+    if cfg.gitlab.digest_timezone:
+        _zone(cfg.gitlab.digest_timezone, "gitlab.digest_timezone")
+    if cfg.staging.max_attachment_mb <= 0:
+        raise ConfigError("staging.max_attachment_mb: must be positive")
+    names = dataclasses.asdict(cfg.labels)
+    for name, value in names.items():
+        if not value or "," in value:
+            raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
+    if len(set(names.values())) != len(names):
+        raise ConfigError("labels: every label name must be different")
+
+
+def _validate_preferences(prefs: Preferences) -> None:
     if not 0 <= prefs.threshold <= 100:
         raise ConfigError("notification.preferences.threshold: must be between 0 and 100, "
                           f"got {prefs.threshold:g}")
@@ -327,34 +356,21 @@ def _validate(cfg: Config) -> None:
             if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(qh, name)):
                 raise ConfigError(f"notification.preferences.quiet_hours.{name}: "
                                   f"must be HH:MM, got {getattr(qh, name)!r}")
-        try:
-            ZoneInfo(qh.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("notification.preferences.quiet_hours.timezone: unknown "
-                              f"time zone {qh.timezone!r}") from None
-    port = cfg.notification.channels.email.smtp.port
-    if not 0 < port < 65536:
-        raise ConfigError(f"notification.channels.email.smtp.port: no such port: {port}")
-    if cfg.gitlab.digest_timezone:
-        try:
-            ZoneInfo(cfg.gitlab.digest_timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("gitlab.digest_timezone: unknown time zone "
-                              f"{cfg.gitlab.digest_timezone!r}") from None
-    if cfg.staging.max_attachment_mb <= 0:
-        raise ConfigError("staging.max_attachment_mb: must be positive")
-    names = dataclasses.asdict(cfg.labels)
-    for name, value in names.items():
-        if not value or "," in value:
-            raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
-    if len(set(names.values())) != len(names):
-        raise ConfigError("labels: every label name must be different")
+        _zone(qh.timezone, "notification.preferences.quiet_hours.timezone")
+
+
+def _zone(name: str, key: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key}: unknown time zone {name!r}") from None
 
 
 def in_ci(env: Mapping[str, str]) -> bool:
     """A CI job: settings come from the repository, not the job's environment, because
     whoever may run a pipeline with variables controls the latter. A pipeline variable can
-    set CI=false, but not remove GitLab's own GITLAB_CI and CI_JOB_ID."""
+    set CI=false, but not remove GitLab's own GITLAB_CI and CI_JOB_ID.
+    """
     return env.get("CI", "").lower() == "true" or "GITLAB_CI" in env or "CI_JOB_ID" in env
 
 
@@ -408,7 +424,8 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     In CI (`CI=true`) the environment cannot change settings: `MATCH_STAGING__*`,
     `MATCH_STAGING_CONFIG`, `GITLAB_URL` and `GITLAB_PROJECT` are ignored (said once on
     stderr), and GitLab is `CI_SERVER_URL` / `CI_PROJECT_ID` unless the file says otherwise.
-    `${NAME}` values in the file still come from the environment: the file chose them."""
+    `${NAME}` values in the file still come from the environment: the file chose them.
+    """
     env = os.environ if env is None else env
     ignored = ci_ignored(env)
     if ignored:
@@ -446,24 +463,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
                       or "").rstrip("/")
     cfg.gitlab.project = (cfg.gitlab.project or env.get("GITLAB_PROJECT")
                           or env.get("CI_PROJECT_ID") or "")
-    default_sender(cfg.notification.channels.email)
     return cfg
-
-
-def default_sender(email: EmailChannel) -> None:
-    """OPS-004's email settings have no `from`: choose one rather than refuse every command.
-    The SMTP user when it is an address (the server accepts it as sender), else the first
-    recipient (with Gmail the authenticated account is not known without a request)."""
-    if email.sender.strip():
-        return
-    username = email.smtp.username.strip()
-    if email.transport == "smtp" and "@" in username:
-        email.sender, email.sender_origin = username, "the SMTP user (smtp.username)"
-    elif email.recipients and email.recipients[0].strip():
-        email.sender = email.recipients[0].strip()
-        email.sender_origin = "the first recipient" + (
-            " (the authenticated Gmail account cannot be known offline: set `from` to send "
-            "as another address)" if email.transport == "gmail" else "")
 
 
 def _one_line(exc: Exception) -> str:
@@ -472,7 +472,8 @@ def _one_line(exc: Exception) -> str:
 
 def _yaml_problem(exc: Exception) -> str:
     """The parser's problem and where, in one line: without the source excerpt and its
-    caret drawing, which make no sense on one line."""
+    caret drawing, which make no sense on one line.
+    """
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -497,7 +498,8 @@ def _walk(obj: Any, path: str) -> typing.Iterator[tuple[str, dataclasses.Field[A
 
 def secret_fields(cfg: Config | None) -> typing.Iterator[tuple[str, str]]:
     """(key, value) of every secret setting that holds a value (redaction.secrets_of adds
-    the environment's tokens to these)."""
+    the environment's tokens to these).
+    """
     if cfg is not None:
         yield from ((key, v) for key, f, v in _walk(cfg, "")
                     if f.metadata.get("secret") and isinstance(v, str) and v)

@@ -1,15 +1,18 @@
 """The labels match-staging owns: names from the configuration, colours and descriptions
-here, so `stage` and `bootstrap` create them the same way."""
+here, so `stage` and `bootstrap` create them the same way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from match_staging.channels.registry import specs
 from match_staging.config import Labels
 from match_staging.model import LabelSpec, ScoreBand, State, score_band
 
 
 def label_specs(names: Labels) -> list[LabelSpec]:
+    """Every label match-staging creates, with its colour and description."""
     return [
         LabelSpec(names.match, "#6699cc", "A job match staged by match-staging"),
         LabelSpec(names.pending, "#f0ad4e", "Job match waiting for review"),
@@ -24,15 +27,23 @@ def label_specs(names: Labels) -> list[LabelSpec]:
 
 def queue_label(names: Labels, channel: str) -> str:
     """The label under which the first release queued a match's notification on `channel`
-    (read once by `digest` when it takes the queue over; never written any more)."""
-    return str(getattr(names, f"notify_{channel}"))
+    (read once by `digest` when it takes the queue over; never written any more).
+    """
+    return queue_labels(names)[channel]
+
+
+def queue_labels(names: Labels) -> dict[str, str]:
+    """Every registered channel's queue label (see queue_label), by channel name."""
+    return {spec.name: str(getattr(names, spec.label_field)) for spec in specs()}
 
 
 def state_label(names: Labels, state: State) -> str:
+    """The label of `state`."""
     return str(getattr(names, state.value))
 
 
 def score_label(names: Labels, score: float) -> str:
+    """The score band label of `score`."""
     band = score_band(score)
     return {ScoreBand.HIGH: names.score_high, ScoreBand.MEDIUM: names.score_medium,
             ScoreBand.LOW: names.score_low}[band]

@@ -1,64 +1,39 @@
 """Notification channels, one module each. Each is imported only when enabled, so the
-Twilio and Google SDKs (extras `whatsapp`, `gmail`) load only when their channel is used."""
+Twilio and Google SDKs (extras `whatsapp`, `gmail`) load only when their channel is used.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar
 
-from match_staging.channels.base import Channel, Delivery, Rendered
-from match_staging.config import Config
-from match_staging.notices import Payload
+from match_staging.channels.base import Channel, Clock, Delivery, Rendered, Sleep
+from match_staging.channels.registry import specs
+from match_staging.channels.spec import with_placeholders
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from match_staging.config import Config
+    from match_staging.notices import Payload
 
 
-def build(cfg: Config, *, sending: bool = True) -> list[Channel]:
+def build(cfg: Config, *, sending: bool = True, clock: Clock | None = None,
+          sleep: Sleep | None = None) -> list[Channel]:
     """The enabled channels, validated now (ConfigError names the key). With sending=False
-    (local tracker, preview) missing secrets are replaced by placeholders: nothing is sent."""
-    channels = cfg.notification.channels
-    templates = cfg.staging.templates_dir
+    (local tracker, preview) missing secrets are replaced by placeholders: nothing is sent.
+    `clock` and `sleep` are the run's (None: the real ones, looked up when needed).
+    """
     built: list[Channel] = []
-    if channels.email.enabled:
-        from match_staging.channels.email import Email
-
-        email = channels.email if sending else _placeholders(channels.email)
-        built.append(Email(email, templates,
-                           reminder_hours=cfg.notification.preferences.reminder_after_hours))
-    if channels.slack.enabled:
-        from match_staging.channels.slack import Slack
-
-        built.append(Slack(channels.slack if sending else _placeholders(channels.slack),
-                           templates))
-    if channels.whatsapp.enabled:
-        from match_staging.channels.whatsapp import WhatsApp
-
-        built.append(WhatsApp(channels.whatsapp if sending
-                              else _placeholders(channels.whatsapp), templates))
+    for spec in specs():
+        settings = getattr(cfg.notification.channels, spec.name)
+        if not settings.enabled:
+            continue
+        if not sending:
+            settings = with_placeholders(settings, spec.placeholders)
+        adapter = spec.load_adapter()
+        built.append(adapter(settings, cfg.staging.templates_dir, clock=clock, sleep=sleep,
+                             **spec.options(cfg)))
     return built
-
-
-_PLACEHOLDERS = {
-    "webhook_url": "https://hooks.slack.invalid/services/PREVIEW",
-    "account_sid": "AC00000000000000000000000000000000", "auth_token": "preview",
-    "from_number": "+10000000000", "to_number": "+10000000000",
-    "host": "smtp.invalid", "sender": "match-staging <preview@localhost>",
-    "credentials_file": "preview-credentials.json",
-}
-
-
-def _placeholders(settings: T) -> T:
-    """Fill empty settings so a channel can render without its secrets."""
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(settings):  # type: ignore[arg-type]
-        value = getattr(settings, f.name)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            changes[f.name] = _placeholders(value)
-        elif value == "" and f.name in _PLACEHOLDERS:
-            changes[f.name] = _PLACEHOLDERS[f.name]
-    return dataclasses.replace(settings, **changes)  # type: ignore[type-var]
 
 
 def safe_folder_name(text: str) -> str:
@@ -78,9 +53,11 @@ class Outbox:
         self.folder = folder
 
     def render(self, payload: Payload) -> list[Rendered]:
+        """The inner channel's files."""
         return self.inner.render(payload)
 
     def send(self, payload: Payload) -> Delivery:
+        """Write the files instead of sending; the Delivery names them."""
         cycle = safe_folder_name(payload.cycle_id)
         folder = self.folder / cycle
         folder.mkdir(parents=True, exist_ok=True)

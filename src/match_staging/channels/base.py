@@ -1,6 +1,7 @@
 """What a notification channel is. Apprise-style: settings are validated when the adapter is
 built (a ConfigError naming the key); `send()` returns a Delivery and never raises, so one
-dead channel never stops another; limits are named class attributes."""
+dead channel never stops another; limits are named class attributes.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from match_staging.notices import Payload
+if TYPE_CHECKING:
+    from datetime import datetime
+    from email.headerregistry import Address
+    from email.message import EmailMessage
 
+    from match_staging.notices import Payload
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], "datetime"]   # an aware UTC datetime
 MAX_RETRY_AFTER_SECONDS = 120.0  # never wait longer than this for one rate limit
 
 
@@ -27,7 +32,8 @@ class Delivery:
     token refresh, a refused connection, an unknown host) is `transient` and the next run
     sends it; a failure after the request may have been received (a timeout waiting for the
     answer, a connection dropped mid-way, a server error) is `maybe_delivered` and is never
-    sent again by a later run (`send --force` for an application)."""
+    sent again by a later run (`send --force` for an application).
+    """
 
     channel: str
     ok: bool
@@ -47,6 +53,11 @@ class Rendered:
 
 
 class Channel(Protocol):
+    """A notification channel. Built as `Adapter(settings, templates_dir, *, clock=None,
+    sleep=None, **options)`: clock and sleep are the run's, None meaning the real ones
+    looked up when needed, so that nothing here reads the time or waits on its own.
+    """
+
     name: ClassVar[str]   # "email", "slack", "whatsapp": also the queue label's suffix
 
     def render(self, payload: Payload) -> list[Rendered]:
@@ -58,27 +69,36 @@ class Channel(Protocol):
 
 class Mailer(Protocol):
     """What `send` needs to submit an application: an address to send from, and one
-    delivery that never repeats a message that may have gone out."""
+    delivery that never repeats a message that may have gone out.
+    """
 
     @property
-    def sender(self) -> Address: ...
+    def sender(self) -> Address:
+        """The address an application goes out from."""
 
-    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery: ...
+    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        """Send `msg` to `to` once; never raises."""
 
 
 class OutboxMailer:
     """The embedded local tracker's mailer: the application is written to outbox/."""
 
-    def __init__(self, folder: Path, sender: str) -> None:
+    def __init__(self, folder: Path, sender: str, *, clock: Clock | None = None,
+                 sleep: Sleep | None = None) -> None:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
         self.folder = folder
         name, address = parseaddr(sender)
         self._sender = Address(display_name=name, addr_spec=address or "match-staging@localhost")
 
     @property
     def sender(self) -> Address:
+        """The address an application goes out from."""
         return self._sender
 
     def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        """Write `msg` into the outbox folder as an .eml file."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^\w.-]+", "-", str(msg["Message-ID"] or "application")).strip("-.")
         path = self.folder / f"{name or 'application'}.eml"
@@ -96,14 +116,20 @@ def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
     return min(max(wait, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-Sleep = Callable[[float], None]
+def default_sleep(seconds: float) -> None:
+    """The real wait, for a channel built without `sleep=` (`time.sleep` is looked up when
+    called, never bound earlier).
+    """
+    time.sleep(seconds)
 
 
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)  # looked up when called, so a test can replace time.sleep
+def default_clock() -> datetime:
+    """The real time, for a channel built without `clock=` (read by `match_staging.clock`,
+    the one place that reads it).
+    """
+    from match_staging import clock
 
-
-DEFAULT_SLEEP: Sleep = _sleep
+    return clock.now({})
 
 
 def request_never_sent(exc: BaseException) -> bool:
@@ -111,7 +137,8 @@ def request_never_sent(exc: BaseException) -> bool:
     opened (refused, unresolvable host, connect timeout) or TLS failed before any byte of the
     request (urllib3 raises SSLError from the handshake). A read timeout or a connection
     dropped after connecting (`ProtocolError`, `ChunkedEncodingError`) may follow a request
-    the server received."""
+    the server received.
+    """
     import requests
     from urllib3.exceptions import NameResolutionError, NewConnectionError
 

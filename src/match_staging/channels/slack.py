@@ -1,10 +1,10 @@
 """Slack through an incoming webhook: Block Kit plus the fallback `text` that mobile
-notifications show (platform-facts.md, "Slack incoming webhooks")."""
+notifications show (platform-facts.md, "Slack incoming webhooks").
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -12,19 +12,23 @@ import requests
 
 from match_staging import render
 from match_staging.channels.base import (
-    DEFAULT_SLEEP,
+    Clock,
     Delivery,
     Rendered,
     Sleep,
+    default_clock,
+    default_sleep,
     request_never_sent,
     retry_after,
 )
-from match_staging.config import SlackChannel
+from match_staging.channels.slack_settings import SlackChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 
 
 class Slack:
+    """Slack through an incoming webhook, paced and retried within Slack's limits."""
+
     name: ClassVar[str] = "slack"
     max_blocks = 50            # Slack: at most 50 blocks per message
     section_maxlen = 3000      # Slack: section text at most 3,000 characters
@@ -34,7 +38,8 @@ class Slack:
     timeout = 15.0
 
     def __init__(self, settings: SlackChannel, templates_dir: str | None = None, *,
-                 session: requests.Session | None = None, sleep: Sleep = DEFAULT_SLEEP) -> None:
+                 session: requests.Session | None = None, clock: Clock | None = None,
+                 sleep: Sleep | None = None) -> None:
         url = settings.webhook_url
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
@@ -44,8 +49,23 @@ class Slack:
         self._host = parts.netloc
         self._templates = templates_dir
         self._session = session or requests.Session()
+        self._clock = clock
         self._sleep = sleep
-        self._last_sent = 0.0
+        self._last_sent: float | None = None   # when the last request went out (seconds)
+
+    def _now(self) -> float:
+        return (self._clock or default_clock)().timestamp()
+
+    def _wait(self, seconds: float) -> None:
+        (self._sleep or default_sleep)(seconds)
+
+    def _pace(self) -> None:
+        """At most one message per `min_interval` (a clock set back never waits longer)."""
+        if self._last_sent is None:
+            return
+        wait = min(self.min_interval - (self._now() - self._last_sent), self.min_interval)
+        if wait > 0:
+            self._wait(wait)
 
     def _mask(self, text: str) -> str:
         """An error page may echo the request: the webhook's path is its secret."""
@@ -55,6 +75,7 @@ class Slack:
         return text
 
     def message(self, payload: Payload) -> dict[str, Any]:
+        """The webhook's JSON: Block Kit sections within Slack's limits, and the fallback text."""
         shown = payload.matches[: self.max_lines]
         text = render.render("slack.md.j2", self._templates, target="slack", payload=payload,
                              shown=shown, more=len(payload.matches) - len(shown)).strip()
@@ -72,16 +93,16 @@ class Slack:
         return {"text": fallback, "blocks": blocks[: self.max_blocks]}
 
     def render(self, payload: Payload) -> list[Rendered]:
+        """The JSON as it would be posted."""
         body = json.dumps(self.message(payload), ensure_ascii=False, indent=2)
         return [Rendered("slack.json", body.encode())]
 
     def send(self, payload: Payload) -> Delivery:
+        """Post the message, paced; retried on 429 and 5xx before anything was posted."""
         body = self.message(payload)
         detail = "not sent"
         for attempt in range(1, self.attempts + 1):
-            wait = self.min_interval - (time.monotonic() - self._last_sent)
-            if wait > 0:
-                self._sleep(wait)
+            self._pace()
             try:
                 response = self._session.post(self._url, json=body, timeout=self.timeout)
             except requests.RequestException as exc:
@@ -96,14 +117,14 @@ class Slack:
                                 f"({type(exc).__name__}): it may have been posted",
                                 transient=True, maybe_delivered=True)
             finally:
-                self._last_sent = time.monotonic()
+                self._last_sent = self._now()
             answer = self._mask(" ".join(response.text.split())[:200])
             if response.status_code == 200:
                 return Delivery(self.name, True, "ok")
             if response.status_code == 429 or response.status_code >= 500:
                 detail = f"Slack answered HTTP {response.status_code} {answer}".strip()
                 if attempt < self.attempts:
-                    self._sleep(retry_after(response.headers))
+                    self._wait(retry_after(response.headers))
                 continue
             return Delivery(self.name, False, f"Slack refused the message: HTTP "
                             f"{response.status_code} {answer}".strip())

@@ -1,7 +1,8 @@
 """WhatsApp through Twilio's Messages API (platform-facts.md, "Twilio WhatsApp").
 
 `twilio` is an optional extra (`match-staging[whatsapp]`): it is imported only when a message
-is actually sent, so importing this module, `render()` and `preview` work without it."""
+is actually sent, so importing this module, `render()` and `preview` work without it.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ import requests
 
 from match_staging import render
 from match_staging.channels.base import (
-    DEFAULT_SLEEP,
+    Clock,
     Delivery,
     Rendered,
     Sleep,
+    default_sleep,
     request_never_sent,
     retry_after,
 )
-from match_staging.config import WhatsAppChannel
+from match_staging.channels.whatsapp_settings import WhatsAppChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 
@@ -57,7 +59,7 @@ _quiet_log.setLevel(logging.WARNING)
 
 
 class WhatsApp:
-    """One WhatsApp message per payload, to `to_number`.
+    r"""One WhatsApp message per payload, to `to_number`.
 
     Free-form mode (no `content_sid`): `From` + `Body`, the rendered whatsapp.txt.j2. WhatsApp
     accepts free-form text only within 24 hours of the user's last message to the sender.
@@ -74,7 +76,7 @@ class WhatsApp:
         {{2}}  top match, e.g. "97% Cloud Architect (Remote, ASAP)"
         {{3}}  review URL (the pending issues)
 
-    e.g. "🎯 {{1}} neue Job-Matches!\\nTop: {{2}}\\nReview: {{3}}". `From` is sent when
+    e.g. "🎯 {{1}} neue Job-Matches!\nTop: {{2}}\nReview: {{3}}". `From` is sent when
     `from_number` is set; otherwise Twilio picks the sender from the Messaging Service.
 
     "queued" is not delivered: WhatsApp's refusals (63016 and others) arrive later, on the
@@ -89,7 +91,8 @@ class WhatsApp:
     timeout = 15.0
 
     def __init__(self, settings: WhatsAppChannel, templates_dir: str | None = None, *,
-                 client: Any = None, sleep: Sleep = DEFAULT_SLEEP) -> None:
+                 client: Any = None, clock: Clock | None = None,
+                 sleep: Sleep | None = None) -> None:
         if not settings.account_sid:
             raise ConfigError(f"{_KEY}.account_sid: must be set (TWILIO_ACCOUNT_SID)")
         if not _ACCOUNT_SID.fullmatch(settings.account_sid):
@@ -112,11 +115,13 @@ class WhatsApp:
         self._auth_token = settings.auth_token
         self._templates = templates_dir
         self._client = client
+        self._clock = clock   # unused so far: the caller says since when (failed_messages)
         self._sleep = sleep
         self._headers: Mapping[str, str] = {}
 
     @property
     def template_mode(self) -> bool:
+        """Whether an approved Content template is sent instead of free text."""
         return bool(self._content_sid)
 
     def text(self, payload: Payload) -> str:
@@ -133,14 +138,15 @@ class WhatsApp:
 
     def variables(self, payload: Payload) -> dict[str, str]:
         """The Content template's variables; see the class docstring. WhatsApp refuses
-        variables with line breaks, tabs or runs of spaces, so each is one line."""
+        variables with line breaks, tabs or runs of spaces, so each is one line.
+        """
         top = payload.top
         line = f"{render.fmt_score(top.score)}% {render.truncate(top.title, self.title_maxlen)}"
         where = ", ".join(part for part in (top.location, top.start) if part)
         if where:
             line += f" ({render.truncate(where, 80)})"
         return {"1": str(len(payload.matches)),
-                "2": render.truncate(" ".join(line.split()), self.variable_maxlen),
+                "2": render.one_line(line, self.variable_maxlen),
                 "3": payload.review_url}
 
     def message(self, payload: Payload) -> dict[str, str]:
@@ -160,6 +166,7 @@ class WhatsApp:
         return params
 
     def render(self, payload: Payload) -> list[Rendered]:
+        """The text, and the template's variables in template mode."""
         files = [Rendered("whatsapp.txt", (self.text(payload) + "\n").encode())]
         if self.template_mode:
             files.append(Rendered("whatsapp.content-variables.json",
@@ -167,6 +174,7 @@ class WhatsApp:
         return files
 
     def send(self, payload: Payload) -> Delivery:
+        """Send one message through Twilio; retried only while Twilio answers 429."""
         params = self.message(payload)
         try:
             client = self._twilio()
@@ -182,32 +190,17 @@ class WhatsApp:
             try:
                 sent = client.messages.create(**params)
             except TwilioException as exc:
-                status, code, text = self._error(exc)
-                if status == 429:
-                    # Refused, so nothing was queued: retrying cannot send it twice.
-                    detail = (f"Twilio rate limit (HTTP 429, error {code or RATE_LIMITED}) "
-                              f"after {attempt} attempt(s): nothing was sent")
-                    if attempt < self.attempts:
-                        self._sleep(retry_after(self._last_headers(client)))
-                    continue
-                shown = f"Twilio answered HTTP {status}" + (
-                    f" (error {code})" if code and code != status else "")
-                if status == 503:
-                    # Service Unavailable: refused before any work, so nothing was queued;
-                    # the next run sends it (not this one: it would only hit the outage).
-                    return Delivery(self.name, False, f"{shown}: nothing was sent",
-                                    transient=True)
-                if status is not None and status >= 500:
-                    # The request arrived and broke on the way (500, 502, 504): Twilio may
-                    # have queued the message, so neither this run nor a later one sends it
-                    # again.
-                    return Delivery(self.name, False, f"{shown}: it may have been queued",
-                                    transient=True, maybe_delivered=True)
-                if code is None:
-                    return Delivery(self.name, False, f"Twilio answered HTTP {status}: {text}")
-                hint = _HINTS.get(code)
-                return Delivery(self.name, False, f"Twilio error {code}: {text}"
-                                + (f" ({hint})" if hint else ""))
+                refused = self._refused(exc)
+                if refused is not None:
+                    return refused
+                # Rate limited: refused, so nothing was queued and a retry cannot repeat it.
+                code = self._error(exc)[1]
+                detail = (f"Twilio rate limit (HTTP 429, error {code or RATE_LIMITED}) "
+                          f"after {attempt} attempt(s): nothing was sent")
+                if attempt < self.attempts:
+                    sleep = self._sleep or default_sleep
+                    sleep(retry_after(self._last_headers(client)))
+                continue
             except requests.RequestException as exc:
                 # Never the exception text: it carries the URL, and the URL the account SID.
                 if request_never_sent(exc):
@@ -226,12 +219,36 @@ class WhatsApp:
             return Delivery(self.name, True, f"queued as {sent.sid}")
         return Delivery(self.name, False, detail, transient=True)
 
+    def _refused(self, exc: Exception) -> Delivery | None:
+        """Twilio's error answer as a Delivery; None for a rate limit (429), worth a retry."""
+        status, code, text = self._error(exc)
+        if status == 429:
+            return None
+        shown = f"Twilio answered HTTP {status}" + (
+            f" (error {code})" if code and code != status else "")
+        if status == 503:
+            # Service Unavailable: refused before any work, so nothing was queued;
+            # the next run sends it (not this one: it would only hit the outage).
+            return Delivery(self.name, False, f"{shown}: nothing was sent", transient=True)
+        if status is not None and status >= 500:
+            # The request arrived and broke on the way (500, 502, 504): Twilio may
+            # have queued the message, so neither this run nor a later one sends it
+            # again.
+            return Delivery(self.name, False, f"{shown}: it may have been queued",
+                            transient=True, maybe_delivered=True)
+        if code is None:
+            return Delivery(self.name, False, f"Twilio answered HTTP {status}: {text}")
+        hint = _HINTS.get(code)
+        return Delivery(self.name, False, f"Twilio error {code}: {text}"
+                        + (f" ({hint})" if hint else ""))
+
     def failed_messages(self, since: date) -> StatusCheck:
         """The messages this channel sent since `since` (a UTC date) that WhatsApp did not
         deliver: one request, `GET .../Messages.json?To=...&From=...&DateSent>=YYYY-MM-DD
         &PageSize=1000` (Message resource, "Read multiple Message resources": DateSent
         takes a GMT date, PageSize at most 1,000). Without `from_number` the Messaging
-        Service's messages to `to_number` count. Never raises."""
+        Service's messages to `to_number` count. Never raises.
+        """
         try:
             client = self._twilio()
             from twilio.base.exceptions import (  # type: ignore[import, unused-ignore]
@@ -300,7 +317,8 @@ class WhatsApp:
 
     def _error(self, exc: Exception) -> tuple[int | None, int | None, str]:
         """HTTP status, Twilio code and message of a TwilioRestException (or the RFC 9457
-        TwilioServiceException), with the credentials taken out of the message."""
+        TwilioServiceException), with the credentials taken out of the message.
+        """
         status = getattr(exc, "status", None)
         code = getattr(exc, "code", None)
         text = str(getattr(exc, "msg", None) or getattr(exc, "detail", None)
@@ -308,7 +326,7 @@ class WhatsApp:
         text = text.removeprefix("Unable to create record: ")
         for secret in (self._auth_token, self._account_sid):
             text = text.replace(secret, "***")
-        text = render.truncate(" ".join(text.split()), 300)
+        text = render.one_line(text, 300)
         return (status if isinstance(status, int) else None,
                 code if isinstance(code, int) else None, text)
 
@@ -324,6 +342,7 @@ class MessageFailure:
     hint: str = ""         # what to do, for the codes a user can fix
 
     def describe(self) -> str:
+        """The failure in one line, with what to do where known."""
         what = f"Twilio error {self.error_code}" if self.error_code else "no error code"
         more = (f": {self.hint}" if self.hint
                 else f" (twilio.com/docs/api/errors/{self.error_code})" if self.error_code
@@ -335,6 +354,8 @@ class MessageFailure:
 
 @dataclass(frozen=True)
 class StatusCheck:
+    """The outcome of one check of message statuses."""
+
     failures: list[MessageFailure] = field(default_factory=list)
     error: str = ""        # the check itself failed; nothing is known
 
@@ -360,7 +381,9 @@ def _units(text: str) -> int:
 
 
 def _cut(text: str, limit: int) -> str:
-    """`text` shortened with "…" to at most `limit` UTF-16 code units."""
+    """`text` shortened with "…" to at most `limit` UTF-16 code units: render.truncate,
+    counted as Twilio counts (an emoji outside the BMP is 2), which it cannot be.
+    """
     if _units(text) <= limit:
         return text
     cut = text[: max(limit - 1, 0)]
