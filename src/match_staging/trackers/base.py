@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 
@@ -27,9 +27,22 @@ class LogRecord:
     created_at: datetime  # when the tracker stored it (GitLab's clock on GitLab), aware UTC
 
 
+TrackerKind = Literal["gitlab", "local"]
+
+
 class Tracker(Protocol):
-    kind: str           # "gitlab" or "local", for the summary
+    """Where staged matches live."""
+
     location: str       # where it writes, for the first line a user sees
+
+    @property
+    def kind(self) -> TrackerKind:
+        """Which tracker, for the summary line."""
+
+    @property
+    def sends(self) -> bool:
+        """True when what the tool records and sends leaves the machine (GitLab); False on
+        the local tracker, where channels and the mailer write to outbox/ instead."""
 
     @property
     def requests(self) -> int:
@@ -52,10 +65,6 @@ class Tracker(Protocol):
     def list_issues(self, labels: Sequence[str], *, state: str = "all",
                     created_before: datetime | None = None) -> list[IssueRef]:
         """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
-
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        """Add and remove labels in one request. Idempotent, so safe to retry."""
 
     def get_issue(self, iid: int) -> IssueRef | None:
         """One issue with its description; None when there is no such issue."""

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
@@ -25,12 +25,15 @@ MAX_LOG_RECORDS = 1000  # the oldest records go first; readers want the latest f
 
 
 class LocalTracker:
-    kind = "local"
+    """The issues in a JSON file; nothing leaves the machine."""
+
+    kind: Literal["local"] = "local"
+    sends = False
     requests = 0  # nothing leaves the machine
     user = "local"  # who the local tracker says made its changes
 
-    def __init__(self, state_dir: Path, clock: Callable[[], datetime] | None = None) -> None:
-        self._clock = clock or (lambda: datetime.now(UTC))
+    def __init__(self, state_dir: Path, *, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
         self.dir = state_dir
         self.file = state_dir / "tracker.json"
         self.location = str(self.file)
@@ -97,10 +100,6 @@ class LocalTracker:
                 and (created_before is None
                      or datetime.fromisoformat(i["created_at"]) < created_before)]
 
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        return self.update_issue(iid, add=add, remove=remove)
-
     def get_issue(self, iid: int) -> IssueRef | None:
         try:
             return self._ref(self._issue(iid))
@@ -158,7 +157,7 @@ class LocalTracker:
                  since: datetime | None = None) -> list[LogRecord]:
         ledger.check_kind(kind)
         found = [LogRecord(kind=r["kind"], data=dict(r["data"]),
-                           created_at=ledger.parse_time(r["created_at"], datetime.now(UTC)))
+                           created_at=ledger.parse_time(r["created_at"], self._clock()))
                  for r in reversed(self._data.get("log", [])) if r.get("kind") == kind]
         found = [r for r in found if since is None or r.created_at >= since]
         return found[:max(limit, 0)]
