@@ -17,13 +17,14 @@ from typing import Any
 from match_staging import clock, delivery, notices, quiet
 from match_staging.channels.base import Channel, Delivery
 from match_staging.config import Config
+from match_staging.context import Context
 from match_staging.errors import TrackerError
 from match_staging.labels import queue_label, state_label
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
 from match_staging.usecases import whatsapp_status
 from match_staging.usecases.notify import NotifyReport, deliver, payloads, read_queue
-from match_staging.usecases.review import Context, ReconcileReport, reconcile
+from match_staging.usecases.review import ReconcileReport, reconcile
 
 REMINDER_KIND = "reminders"
 COMPACT_AFTER = 200  # settled issues listed in the queue record before digest rewrites it
@@ -32,6 +33,8 @@ REMIND_AT_MOST_EVERY = timedelta(days=1)
 
 @dataclass
 class DigestReport:
+    """What the scheduled run repaired, sent, reminded of, and what went wrong."""
+
     quiet_until: datetime | None = None
     deferred: NotifyReport = field(default_factory=NotifyReport)
     dropped: list[int] = field(default_factory=list)   # reviewed before they were announced
@@ -45,14 +48,17 @@ class DigestReport:
 
     @property
     def ok(self) -> bool:
+        """Everything went out and was recorded; the webhook delivers."""
         return (self.deferred.ok and not self.errors and not self.reconciled.webhook_problems
                 and all(d.ok for d in self.reminder_deliveries) and self.whatsapp.ok)
 
 
-def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-           ctx: Context) -> DigestReport:
-    now = ctx.now
-    report = DigestReport(reconciled=reconcile(cfg, tracker, ctx))
+def digest(ctx: Context) -> DigestReport:
+    """Repair missed review events, then, outside quiet hours, send what the delivery queue
+    owes and remind of matches waiting for review (`ctx.channels`)."""
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
+    now = ctx.clock()
+    report = DigestReport(reconciled=reconcile(ctx))
     # reported even in quiet hours: the check reads statuses and messages nobody
     report.whatsapp = whatsapp_status.check(tracker, channels, now)
     window = cfg.notification.preferences.quiet_hours

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from match_staging import attachments, delivery, notices, record, render
 from match_staging.channels.base import Channel
 from match_staging.config import Config
+from match_staging.context import Context
 from match_staging.errors import InputError, TrackerError
 from match_staging.labels import label_specs, score_label, state_label, state_of
 from match_staging.matches import Batch
@@ -32,6 +33,8 @@ SHORTENED = ((40_000, 200), (10_000, 100), (2_000, 50), (500, 20))
 
 @dataclass
 class StageReport:
+    """What became of each match of the batch, and of the notifications about them."""
+
     staged: list[tuple[Match, IssueRef]] = field(default_factory=list)
     existing: list[tuple[Match, IssueRef]] = field(default_factory=list)
     repeated: list[tuple[Match, Match]] = field(default_factory=list)  # same match twice now
@@ -43,6 +46,7 @@ class StageReport:
 
     @property
     def ok(self) -> bool:
+        """Nothing rejected or failed."""
         return not self.rejected and not self.failed and self.notify.ok
 
 
@@ -98,10 +102,10 @@ def _cut(text: str | None, max_bytes: int) -> str | None:
     return kept.rstrip() + "…"
 
 
-def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
-          channels: Sequence[Channel] = (), now: datetime | None = None) -> StageReport:
+def stage(ctx: Context, batch: Batch) -> StageReport:
     """Stage new matches, then notify on every channel about them (and about matches of
     this run that an earlier run staged but could not notify)."""
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     report = StageReport(rejected=list(batch.errors), threshold=cfg.threshold)
     eligible: list[Match] = []
     first_seen: dict[str, Match] = {}
@@ -117,8 +121,8 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
         eligible.append(match)
 
     if eligible:
-        _stage_new(cfg, tracker, eligible, root, report)
-        now = now or datetime.now(UTC)
+        _stage_new(cfg, tracker, eligible, ctx.root, report)
+        now = ctx.clock()
         cycle = next((m.cycle_id for m in eligible if m.cycle_id),
                      now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if channels and (report.staged or report.existing):
@@ -153,23 +157,17 @@ def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
     expected = tracker.prepare(label_specs(cfg.labels), cfg.labels.match)
     known = tracker.find_by_keys([k for m in eligible for k in m.keys],
                                  label=cfg.labels.match, expected=expected)
-    max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
     uploaded: dict[Path, Upload] = {}  # one upload per file per run, markdown reused
     for match in eligible:
         holder = next((known[k] for k in match.keys if k in known), None)
         if holder is not None:
             report.existing.append((match, holder))
             continue
-        files: list[Path] = []
-        for index, rel in enumerate(match.attachments):
-            found = attachments.resolve(root, rel, max_bytes)
-            if isinstance(found, str):
-                report.rejected.append(InputError(match.source, f"{rel!r} {found}",
-                                                  match=match.label,
-                                                  field=f"attachments[{index}]"))
-            else:
-                files.append(found)
-        if len(files) != len(match.attachments):
+        files, problems = attachments.check(root, match.attachments,
+                                            cfg.staging.max_attachment_bytes,
+                                            source=match.source, match=match)
+        if problems:
+            report.rejected.extend(problems)
             continue
         try:
             for path in files:
