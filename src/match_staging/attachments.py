@@ -1,5 +1,6 @@
 """Attachment paths come from untrusted match text: only regular, visible files inside the
-repository, below the size limit, may leave the machine as uploads."""
+repository, below the size limit, may leave the machine as uploads.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def resolve(root: Path, relative: str, max_bytes: int) -> Path | str:
 def check(root: Path, paths: Sequence[str], max_bytes: int, *, source: str,
           match: Match | None = None) -> tuple[list[Path], list[InputError]]:
     """The files of `paths` that may be attached, and an InputError for each that may not:
-    the one check of `validate`, staging and `send`."""
+    the one check of `validate`, staging and `send`.
+    """
     files: list[Path] = []
     errors: list[InputError] = []
     for index, rel in enumerate(paths):

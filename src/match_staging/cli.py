@@ -1,7 +1,8 @@
 """The command line: parse arguments, call one use case, print, map errors to exit codes.
 Exit codes (interface.md): 0 all done, 1 partial (input rejected, a channel or GitLab
 failed), 2 usage or configuration error, or a refused request (an unknown issue, a step the
-issue's state does not allow), with nothing changed."""
+issue's state does not allow), with nothing changed.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ STATES = ("pending", "approved", "rejected", "sent")  # model.State, without imp
 @dataclass
 class Run:
     """One invocation: its configuration, where it prints, its environment, and the
-    clock and sleep everything it builds is handed."""
+    clock and sleep everything it builds is handed.
+    """
 
     cfg: config.Config
     out: Output
@@ -62,7 +64,8 @@ def _short(match: Match) -> str:
 
 def _actor(env: Mapping[str, str], tracker: Tracker) -> str:
     """Who runs a shell or manual-job step, for its audit note: the job's user in CI; on the
-    local tracker the git user (as in the user's commits); else the login name."""
+    local tracker the git user (as in the user's commits); else the login name.
+    """
     if env.get("GITLAB_USER_LOGIN"):
         return env["GITLAB_USER_LOGIN"]
     if not tracker.sends:
@@ -122,7 +125,8 @@ def _requests(tracker: Tracker) -> str:
 
 def _read_batch(args: argparse.Namespace, run: Run) -> Batch:
     """The run's match documents, every secret value removed from their texts (said on
-    standard error, field by field)."""
+    standard error, field by field).
+    """
     from match_staging.matches import read_batch, scrubbed_notice
     from match_staging.redaction import secrets_of
 
@@ -300,7 +304,8 @@ def cmd_send(args: argparse.Namespace, run: Run) -> int:
 
 def _refusal(step: Callable[[], T]) -> T:
     """Run a step that refuses with InputError before it changes anything (an unknown issue,
-    a state that does not allow the step): a refusal, exit 2 (interface.md), not partial."""
+    a state that does not allow the step): a refusal, exit 2 (interface.md), not partial.
+    """
     from match_staging.errors import InputError, Refused
 
     try:
@@ -449,7 +454,8 @@ COMMANDS: dict[str, tuple[Handler, str, str]] = {
 
 class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
     """Builds a subcommand's parser only when that command is used: creating all of them
-    costs more than the rest of `match-staging --help` (benchmarks/README.md)."""
+    costs more than the rest of `match-staging --help` (benchmarks/README.md).
+    """
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
@@ -460,6 +466,7 @@ class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; a subcommand's own parser is built only when it is used."""
     parser = argparse.ArgumentParser(
         prog="match-staging",
         description="A review gate for job-match drafts that lives inside GitLab.",
@@ -478,6 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.ArgumentParser:
+    """The parser of one subcommand, with its example in the epilog."""
     handler, summary, example = COMMANDS[name]
     needs = "\nIt needs a GitLab project: GITLAB_URL, GITLAB_TOKEN (Maintainer, api scope) and " \
         "GITLAB_PROJECT." if name == "bootstrap" else ""
@@ -519,7 +527,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
          clock: Callable[[], datetime] | None = None,
          sleep: Callable[[float], None] | None = None) -> int:
     """Run one command; its exit code. `clock` and `sleep` (None: the real ones, the clock
-    honouring MATCH_STAGING_NOW) reach everything the command builds."""
+    honouring MATCH_STAGING_NOW) reach everything the command builds.
+    """
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     from match_staging import config

@@ -3,7 +3,8 @@
 Every part a command needs is built (and so validated) by `build` up front: a bad setting
 is a configuration error (exit 2) before the first write. A command asks only for the parts
 it uses (`Parts`), so a bad Slack setting never stops `transition`, which sends no
-notification. Time and sleep come from here and nowhere else: tests pass fake ones."""
+notification. Time and sleep come from here and nowhere else: tests pass fake ones.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class Pipeline:
 @dataclass(frozen=True)
 class Parts:
     """What a command uses besides the configuration. Without a tracker (preview) the
-    channels only render: the configured ones with GITLAB_TOKEN, else every one."""
+    channels only render: the configured ones with GITLAB_TOKEN, else every one.
+    """
 
     tracker: bool = True
     channels: bool = False
@@ -79,7 +81,8 @@ def build(cfg: Config, env: Mapping[str, str], parts: Parts, *, clock: Clock | N
           ) -> Context:
     """The context of one run: tracker, channels and mailer as `parts` asks, validated
     now, in that order. `notice` hears what a user should know about the wiring (the local
-    tracker, a to-do nobody gets)."""
+    tracker, a to-do nobody gets).
+    """
     clock = clock or real_clock(env)
     sleep = sleep or real_sleep
     tracker: Tracker = _Offline()
@@ -108,7 +111,8 @@ def _channel_cfg(cfg: Config, *, local: bool) -> Config:
     """The configuration the channels see. On the embedded local tracker nothing leaves the
     machine, so (staging.local_channels: all) every channel writes its message to outbox/,
     enabled or not, without credentials, and quiet hours hold nothing back: a first run shows
-    every message at once. Against GitLab the channels stay as configured."""
+    every message at once. Against GitLab the channels stay as configured.
+    """
     if not local or cfg.staging.local_channels != "all":
         return cfg
     shown = copy.deepcopy(cfg)
@@ -122,7 +126,8 @@ def _channel_cfg(cfg: Config, *, local: bool) -> Config:
 
 def _channels(ctx: Context, *, wrap: bool) -> list[Channel]:
     """The enabled channels; on the local tracker (`wrap`) each writes to outbox/ instead
-    of sending; without a tracker (preview) they only render."""
+    of sending; without a tracker (preview) they only render.
+    """
     from match_staging import channels as registry
 
     sending = ctx.tracker.sends
@@ -136,7 +141,8 @@ def _channels(ctx: Context, *, wrap: bool) -> list[Channel]:
 
 def _mailer(ctx: Context) -> Mailer | None:
     """How applications go out: the email transport, or outbox/ on the local tracker;
-    None when no sender is configured (`send` says so when it needs one)."""
+    None when no sender is configured (`send` says so when it needs one).
+    """
     from match_staging.channels.base import OutboxMailer
     from match_staging.channels.email import Email
 
@@ -153,7 +159,8 @@ def _mailer(ctx: Context) -> Mailer | None:
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """MERGE SHIM (helper "app"): `channels.build` and the channels' constructors take
     clock= and sleep= on branch "channels"; until then only what they accept is passed.
-    The lead replaces each `_call(f, ...)` with `f(...)` at merge and deletes this."""
+    The lead replaces each `_call(f, ...)` with `f(...)` at merge and deletes this.
+    """
     accepted = inspect.signature(fn).parameters
     return fn(*args, **{k: v for k, v in kwargs.items()
                         if k in accepted or k not in ("clock", "sleep")})

@@ -21,7 +21,8 @@ def open_tracker(cfg: Config, env: Mapping[str, str], *,
                  sleep: Callable[[float], None] | None = None) -> tuple[Tracker, str | None]:
     """GitLab when a token is set; the local tracker outside CI; a config error in CI.
     `clock` and `sleep` default to the real ones (MATCH_STAGING_NOW honoured), looked up
-    when called."""
+    when called.
+    """
     clock = clock or (lambda: clocks.now(env))
     sleep = sleep or (lambda seconds: time.sleep(seconds))
     token = env.get("GITLAB_TOKEN", "")

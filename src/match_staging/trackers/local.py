@@ -1,6 +1,7 @@
 """The embedded local tracker: a JSON file under `.match-staging/`, so every command can
 be tried on a laptop without a GitLab project (interface.md, "Without GITLAB_TOKEN").
-Each issue's description is also written as a Markdown file a person can open."""
+Each issue's description is also written as a Markdown file a person can open.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class LocalTracker:
         _write_atomically(self.file, json.dumps(self._data, ensure_ascii=False, indent=1))
 
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
+        """Labels are names in the file; no colours are shown anywhere."""
         known = self._data["labels"]
         missing = [spec for spec in labels if spec.name not in known]
         for spec in missing:
@@ -63,6 +65,7 @@ class LocalTracker:
 
     def find_by_keys(self, keys: Sequence[str], *, label: str,
                      expected: int) -> dict[str, IssueRef]:
+        """Every issue is in memory: one pass, whatever `expected` says."""
         wanted = set(keys)
         found: dict[str, IssueRef] = {}
         for issue in self._data["issues"]:
@@ -71,6 +74,7 @@ class LocalTracker:
         return found
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
+        """A new issue and its page; the labels count as added by the local user."""
         iid = int(self._data["next_iid"])
         now = self._now()
         issue = {"iid": iid, "title": draft.title, "description": draft.description,
@@ -86,6 +90,7 @@ class LocalTracker:
         return self._ref(issue)
 
     def upload(self, path: Path) -> Upload:
+        """A copy under uploads/, named by content so the same file is stored once."""
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
         target = self.dir / "uploads" / digest / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +99,7 @@ class LocalTracker:
 
     def list_issues(self, labels: Sequence[str], *, state: str = "all",
                     created_before: datetime | None = None) -> list[IssueRef]:
+        """Issues carrying every label of `labels`, oldest first."""
         return [self._ref(i) for i in self._data["issues"]
                 if all(lb in i["labels"] for lb in labels)
                 and state in ("all", i["state"])
@@ -101,6 +107,7 @@ class LocalTracker:
                      or datetime.fromisoformat(i["created_at"]) < created_before)]
 
     def get_issue(self, iid: int) -> IssueRef | None:
+        """The issue, or None when the file has no such number."""
         try:
             return self._ref(self._issue(iid))
         except TrackerError:
@@ -109,6 +116,7 @@ class LocalTracker:
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
                      state_event: str | None = None) -> IssueRef:
+        """Labels, description and open/closed at once, with label events as GitLab keeps."""
         issue = self._issue(iid)
         before = list(issue["labels"])
         issue["labels"] = [lb for lb in before if lb not in remove]
@@ -127,19 +135,23 @@ class LocalTracker:
         return self._ref(issue)
 
     def label_events(self, iid: int) -> list[LabelEvent]:
+        """Label events as the local tracker recorded them (user id 0)."""
         return [LabelEvent(user=e["user"], user_id=0, label=e["label"], action=e["action"],
                            created_at=e["created_at"])
                 for e in self._issue(iid).get("label_events", [])]
 
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+        """Issues carrying every label of `labels` updated after `since`."""
         return [self._ref(i) for i in self._data["issues"]
                 if all(lb in i["labels"] for lb in labels)
                 and datetime.fromisoformat(i["updated_at"]) > since]
 
     def webhook_problems(self) -> list[str]:
-        return []  # no webhooks on a laptop
+        """No webhooks on a laptop."""
+        return []
 
     def add_note(self, iid: int, body: str) -> None:
+        """Append a note by the local user; the page shows it."""
         issue = self._issue(iid)
         issue["notes"].append({"body": body, "created_at": self._now(), "author": self.user})
         self._touch(issue)
@@ -155,6 +167,7 @@ class LocalTracker:
 
     def read_log(self, kind: str, limit: int = 20,
                  since: datetime | None = None) -> list[LogRecord]:
+        """The latest records of `kind`, newest first."""
         ledger.check_kind(kind)
         found = [LogRecord(kind=r["kind"], data=dict(r["data"]),
                            created_at=ledger.parse_time(r["created_at"], self._clock()))
@@ -163,9 +176,11 @@ class LocalTracker:
         return found[:max(limit, 0)]
 
     def bot_user(self) -> str:
-        return self.user  # everything in the local file is the tool's own writing
+        """Everything in the local file is the tool's own writing."""
+        return self.user
 
     def notes(self, iid: int) -> list[Note]:
+        """The issue's notes, oldest first; there are no system notes locally."""
         return [Note(id=n, author=str(note.get("author") or self.user),
                      body=str(note["body"]), system=False,
                      created_at=str(note["created_at"]))
@@ -192,7 +207,8 @@ class LocalTracker:
 
     def _write_page(self, issue: dict[str, Any]) -> None:
         """Rewrite .match-staging/issues/N.md from the issue as it stands: state, labels,
-        open or closed, the description without the machine records, and every note."""
+        open or closed, the description without the machine records, and every note.
+        """
         from markupsafe import Markup
 
         from match_staging import render

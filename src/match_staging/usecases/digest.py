@@ -5,7 +5,8 @@ Reminders are recorded once per run in the run log (which issues, on which chann
 note on each issue: a note per issue would email every participant of every pending issue,
 every day. The next run reads the day's reminder records to remind each match at most once a
 day. Any activity on an issue (a comment, an edit) postpones its reminder: the reviewer is
-nagged only about matches nobody touched for a day."""
+nagged only about matches nobody touched for a day.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from match_staging import clock, delivery, notices, quiet
-from match_staging.channels.base import Channel, Delivery
-from match_staging.config import Config
+from match_staging.channels.base import Delivery
 from match_staging.context import Context
 from match_staging.errors import TrackerError
 from match_staging.labels import queue_label, state_label
@@ -55,7 +55,8 @@ class DigestReport:
 
 def digest(ctx: Context) -> DigestReport:
     """Repair missed review events, then, outside quiet hours, send what the delivery queue
-    owes and remind of matches waiting for review (`ctx.channels`)."""
+    owes and remind of matches waiting for review (`ctx.channels`).
+    """
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     now = ctx.clock()
     report = DigestReport(reconciled=reconcile(ctx))
@@ -70,8 +71,8 @@ def digest(ctx: Context) -> DigestReport:
     try:
         waiting = tracker.list_issues([cfg.labels.match, state_label(cfg.labels, State.PENDING)],
                                       state="opened")
-        owed = _send_owed(cfg, tracker, channels, waiting, now, report)
-        _remind(cfg, tracker, channels, [r for r in waiting if r.iid not in owed], now, report)
+        owed = _send_owed(ctx, waiting, now, report)
+        _remind(ctx, [r for r in waiting if r.iid not in owed], now, report)
     except TrackerError as exc:
         report.errors.append(str(exc))
     return report
@@ -81,11 +82,13 @@ def _stamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _send_owed(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-               waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> set[int]:
+def _send_owed(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
+               report: DigestReport) -> set[int]:
     """Everything the delivery queue still owes: deferred by quiet hours, failed before, or
-    staged by a run that stopped before it wrote the queue. Returns the iids still owed."""
-    names = [c.name for c in channels]
+    staged by a run that stopped before it wrote the queue. Returns the iids still owed.
+    """
+    cfg, tracker = ctx.cfg, ctx.tracker
+    names = [c.name for c in ctx.channels]
     queue = read_queue(tracker)
     before = queue.to_data() if queue else None
     if queue is None:  # the first queue: issues staged before it were announced (or queued
@@ -101,23 +104,25 @@ def _send_owed(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
     report.stranded = {c: sorted(i) for c, i in queue.settle_stranded().items()}
     _, report.dropped = queue.advance([r.iid for r in waiting], names)
     known = {r.iid: notices.notice_from_issue(r, r.description) for r in waiting}
-    report.deferred = deliver(cfg, tracker, channels, queue, known, kind="deferred",
-                              cycle_id=f"digest-{_stamp(now)}", now=now,
+    report.deferred = deliver(ctx, queue, known, kind="deferred",
+                              cycle_id=f"digest-{_stamp(now)}",
                               dirty=_material(queue.to_data()) != _material(before))
     return set[int]().union(*queue.pending.values(), *queue.inflight.values())
 
 
 def _material(data: dict[str, Any] | None) -> dict[str, Any] | None:
     """What is owed; moving `through` over settled issues alone is not worth a write until
-    the list of them grows long (the next run computes the same)."""
+    the list of them grows long (the next run computes the same).
+    """
     if data is None:
         return None
     small = len(data.get("accounted", [])) <= COMPACT_AFTER
     return {k: v for k, v in data.items() if not (small and k in ("through", "accounted"))}
 
 
-def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-            waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> None:
+def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
+            report: DigestReport) -> None:
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     after = timedelta(hours=cfg.notification.preferences.reminder_after_hours)
     recently = _reminded_since(tracker, now - REMIND_AT_MOST_EVERY)
     due = [ref for ref in waiting

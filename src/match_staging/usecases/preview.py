@@ -1,5 +1,6 @@
 """Preview: render the issues and every notification of a cycle into outbox/, without
-creating or sending anything, so a user can see exactly what would go out."""
+creating or sending anything, so a user can see exactly what would go out.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class PreviewReport:
 
 def preview(ctx: Context, batch: Batch, project_url: str) -> PreviewReport:
     """Write each eligible match's issue and every channel's message for the cycle to
-    outbox/preview/CYCLE/; nothing is created or sent (`ctx.channels` only render)."""
+    outbox/preview/CYCLE/; nothing is created or sent (`ctx.channels` only render).
+    """
     cfg, now = ctx.cfg, ctx.clock()
     eligible = [m for m in batch.matches if m.score >= cfg.threshold]
     cycle = next((m.cycle_id for m in eligible if m.cycle_id),

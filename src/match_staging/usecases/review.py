@@ -6,7 +6,8 @@ The payload only says which issue to look at (issue 10): who moved the card come
 issue's label events, the audited state from the notes the bot wrote. A handled event costs
 the token's user (once per run), the issue, its notes, its label events, at most one update
 (only when labels need tidying or the issue must close or reopen) and one note. A replayed
-event costs the reads of the user, the issue and its notes."""
+event costs the reads of the user, the issue and its notes.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ Outcome = Literal["applied", "reverted", "unchanged", "ignored", "sent", "portal
 @dataclass(frozen=True)
 class Event:
     """The part of an Issue Hook payload the gate uses: which issue to look at. Nothing
-    else in a payload is believed (anyone with the trigger token can post one)."""
+    else in a payload is believed (anyone with the trigger token can post one).
+    """
 
     iid: int
 
@@ -49,7 +51,8 @@ class AuditEntry:
     """One step of the audit trail, as its note shows it. `verdict` defaults to the
     decision's; `send` writes "sending", "unsent" and "sent" with the address, transport
     and Message-ID; `warning` tells the approver that `send` will refuse (an edited
-    description); `reconciled`: the scheduled run applied what the webhook never delivered."""
+    description); `reconciled`: the scheduled run applied what the webhook never delivered.
+    """
 
     decision: workflow.Decision
     actor: str
@@ -124,7 +127,8 @@ def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
 
 def transition(ctx: Context, payload: Any) -> StepResult:
     """Apply one issue-webhook event. The payload only names the issue: who changed what is
-    read from GitLab (label events), so a forged payload can make the tool look, not act."""
+    read from GitLab (label events), so a forged payload can make the tool look, not act.
+    """
     event = parse_event(payload, ctx.cfg)
     if isinstance(event, str):
         return StepResult("ignored", event)
@@ -136,14 +140,16 @@ def transition(ctx: Context, payload: Any) -> StepResult:
 
 def last_state_change(ctx: Context, iid: int, target: State | None = None) -> tuple[str, int]:
     """Who made the change (added `target`'s label last, else changed a state label last),
-    from the issue's label events; ("unknown", 0) when GitLab shows nobody."""
+    from the issue's label events; ("unknown", 0) when GitLab shows nobody.
+    """
     found = workflow.actor_of(ctx.cfg.labels, ctx.tracker.label_events(iid), target)
     return (found.user, found.user_id) if found else ("unknown", 0)
 
 
 def may_review(ctx: Context, actor: str, actor_id: int) -> bool:
     """A reviewer, or the tool itself (its own label change whose note never got written:
-    `review` from the shell changes labels as the token's user)."""
+    `review` from the shell changes labels as the token's user).
+    """
     if actor == "unknown":
         return False
     return actor == ctx.tracker.bot_user() or is_reviewer(ctx.cfg, actor, actor_id)
@@ -152,7 +158,8 @@ def may_review(ctx: Context, actor: str, actor_id: int) -> bool:
 def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepResult:
     """Decide on the issue as it is, then apply or revert with at most one update and one
     note. Reads: the bot's user (once per run), the notes, the label events (only when the
-    labels differ from the audited state). `reconciled`: the scheduled run repairs it."""
+    labels differ from the audited state). `reconciled`: the scheduled run repairs it.
+    """
     cfg, tracker = ctx.cfg, ctx.tracker
     bot = tracker.bot_user()
     if issue.author and issue.author != bot:
@@ -177,7 +184,8 @@ def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepRe
 def record_step(ctx: Context, issue: IssueRef, entry: AuditEntry) -> None:
     """Labels and open/closed in one update, only when they need it; then the audit note,
     which carries the audited state (the description is never written after creation:
-    every description update is an Issue Hook event and so a pipeline)."""
+    every description update is an Issue Hook event and so a pipeline).
+    """
     cfg, after = ctx.cfg, entry.decision.after
     add, remove = workflow.label_changes(cfg.labels, issue.labels, after)
     closes = (after == State.REJECTED and cfg.workflow.close_rejected) or \
@@ -193,7 +201,8 @@ def record_step(ctx: Context, issue: IssueRef, entry: AuditEntry) -> None:
 
 def audit_note(ctx: Context, entry: AuditEntry) -> str:
     """The note of one step: audit_note.md.j2 with the entry, the time in the configured
-    zone and a link to the pipeline."""
+    zone and a link to the pipeline.
+    """
     cfg, decision = ctx.cfg, entry.decision
     when = ctx.clock().astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
     pipeline = ctx.pipeline
@@ -209,7 +218,8 @@ def audit_note(ctx: Context, entry: AuditEntry) -> str:
 
 def review(ctx: Context, iid: int, target: State, actor: str, reason: str) -> StepResult:
     """The reviewer's step from the shell: the token's holder is the reviewer. Refused
-    (InputError, nothing changed) unless the issue is a pending job match."""
+    (InputError, nothing changed) unless the issue is a pending job match.
+    """
     cfg, tracker = ctx.cfg, ctx.tracker
     issue = tracker.get_issue(iid)
     if issue is None or cfg.labels.match not in issue.labels:
@@ -229,7 +239,8 @@ def review(ctx: Context, iid: int, target: State, actor: str, reason: str) -> St
 def reconcile(ctx: Context) -> ReconcileReport:
     """Apply or revert what lost webhook events never delivered, using label events to
     know who changed the state label. Costs one notes read per issue changed lately, except
-    pending issues nobody has written a note on yet."""
+    pending issues nobody has written a note on yet.
+    """
     cfg, tracker = ctx.cfg, ctx.tracker
     report = ReconcileReport(webhook_problems=tracker.webhook_problems())
     since = ctx.clock() - timedelta(days=cfg.workflow.reconcile_days)
@@ -245,7 +256,8 @@ def reconcile(ctx: Context) -> ReconcileReport:
 
 def missed_events_notice(report: ReconcileReport) -> str | None:
     """Repairs mean the webhook did not deliver. A Developer token cannot list hooks, so
-    `webhook_problems` may be empty although GitLab disabled the hook: say so plainly."""
+    `webhook_problems` may be empty although GitLab disabled the hook: say so plainly.
+    """
     missed = [r for r in report.results if r.outcome in ("applied", "reverted")]
     if not missed or report.webhook_problems:
         return None

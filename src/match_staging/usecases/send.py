@@ -5,7 +5,8 @@ GitLab's label events all say so), only what was staged (the description as the 
 it: refused when anyone else edited it), and nothing twice: before the email goes out the
 bot writes a "sending" note; a run that finds that mark refuses to send again until the user
 has checked the outbox and passes --force. A failure that certainly sent nothing (the server
-refused) is noted, which settles the mark."""
+refused) is noted, which settles the mark.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Addr
 def after_review(ctx: Context, result: StepResult, actor: str) -> StepResult | None:
     """workflow.auto_send: an approval just applied goes out at once (the one place that
     decides so, for the webhook, the shell and the scheduled repair). None: nothing to send
-    (not an approval, auto_send off, or no mailer configured)."""
+    (not an approval, auto_send off, or no mailer configured).
+    """
     if not ctx.cfg.workflow.auto_send or ctx.mailer is None or result.iid is None \
             or result.outcome != "applied" or result.after != State.APPROVED:
         return None
@@ -78,7 +80,8 @@ def after_review(ctx: Context, result: StepResult, actor: str) -> StepResult | N
 def send(ctx: Context, iid: int, actor: str, *, force: bool = False) -> StepResult:
     """Send the approved match's application through `ctx.mailer`, then mark it sent.
     Refused (InputError, nothing sent) unless the labels, the audit trail and the label
-    events agree it is approved and its description is as the bot wrote it."""
+    events agree it is approved and its description is as the bot wrote it.
+    """
     cfg, tracker = ctx.cfg, ctx.tracker
     issue = tracker.get_issue(iid)
     if issue is None or cfg.labels.match not in issue.labels:
@@ -153,7 +156,8 @@ def _deliver(ctx: Context, mailer: Mailer, issue: IssueRef, staged: record.Match
 
 def check_approver(ctx: Context, iid: int) -> None:
     """GitLab's label events must show the approved label added by a reviewer (or by the
-    tool, as `review` from the shell does), whatever the notes say: the gate's own rule."""
+    tool, as `review` from the shell does), whatever the notes say: the gate's own rule.
+    """
     actor, actor_id = last_state_change(ctx, iid, State.APPROVED)
     if may_review(ctx, actor, actor_id):
         return

@@ -2,20 +2,20 @@
 
 Cost per run (issue #2, "Economy"): one label listing (plus one create per missing label,
 once per project), the cheaper of per-key searches or one listing page per 100 staged
-issues, one upload per distinct attachment, one create per new match. Nothing else."""
+issues, one upload per distinct attachment, one create per new match. Nothing else.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from markupsafe import Markup
 
 from match_staging import attachments, delivery, notices, record, render
-from match_staging.channels.base import Channel
 from match_staging.config import Config
 from match_staging.context import Context
 from match_staging.errors import InputError, TrackerError
@@ -104,7 +104,8 @@ def _cut(text: str | None, max_bytes: int) -> str | None:
 
 def stage(ctx: Context, batch: Batch) -> StageReport:
     """Stage new matches, then notify on every channel about them (and about matches of
-    this run that an earlier run staged but could not notify)."""
+    this run that an earlier run staged but could not notify).
+    """
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     report = StageReport(rejected=list(batch.errors), threshold=cfg.threshold)
     eligible: list[Match] = []
@@ -126,14 +127,15 @@ def stage(ctx: Context, batch: Batch) -> StageReport:
         cycle = next((m.cycle_id for m in eligible if m.cycle_id),
                      now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if channels and (report.staged or report.existing):
-            report.notify = _notify(cfg, tracker, channels, report, cycle, now)
+            report.notify = _notify(ctx, report, cycle)
     return report
 
 
-def _notify(cfg: Config, tracker: Tracker, channels: Sequence[Channel], report: StageReport,
-            cycle: str, now: datetime) -> NotifyReport:
+def _notify(ctx: Context, report: StageReport, cycle: str) -> NotifyReport:
     """Queue the new issues on every channel and send what the queue owes among this run's
-    issues (matches staged earlier and still owed are announced again here, or by `digest`)."""
+    issues (matches staged earlier and still owed are announced again here, or by `digest`).
+    """
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     known = {ref.iid: notices.Notice.of(m, ref) for m, ref in report.staged}
     known.update({ref.iid: notices.notice_from_issue(ref, ref.description)
                   for _, ref in report.existing
@@ -148,8 +150,7 @@ def _notify(cfg: Config, tracker: Tracker, channels: Sequence[Channel], report: 
     if queue is None:  # the first queue: every earlier issue counts as announced
         queue = delivery.Queue(through=min(created, default=1) - 1)
     added = queue.account(created, [c.name for c in channels])
-    return deliver(cfg, tracker, channels, queue, known, kind="new", cycle_id=cycle, now=now,
-                   dirty=fresh or bool(added))
+    return deliver(ctx, queue, known, kind="new", cycle_id=cycle, dirty=fresh or bool(added))
 
 
 def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
