@@ -26,8 +26,10 @@ if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays 
     from match_staging.model import Match
     from match_staging.output import Output
     from match_staging.trackers.base import Tracker
+    from match_staging.usecases.digest import DigestReport
     from match_staging.usecases.notify import NotifyReport
     from match_staging.usecases.review import StepResult
+    from match_staging.usecases.stage import StageReport
 
     Handler = Callable[[argparse.Namespace, "Run"], int]
     T = TypeVar("T")
@@ -123,15 +125,14 @@ def _requests(tracker: Tracker) -> str:
     return f"{tracker.requests} GitLab requests{local}"
 
 
-def _read_batch(args: argparse.Namespace, run: Run) -> Batch:
-    """The run's match documents, every secret value removed from their texts (said on
-    standard error, field by field).
+def _read_batch(args: argparse.Namespace, run: Run, cfg: config.Config) -> Batch:
+    """The run's match documents, every secret value of `cfg` removed from their texts
+    (said on standard error, field by field).
     """
     from match_staging.matches import read_batch, scrubbed_notice
     from match_staging.redaction import secrets_of
 
-    batch = read_batch(args.paths, run.env, run.cfg.staging.inbox,
-                       secrets=secrets_of(run.cfg, run.env))
+    batch = read_batch(args.paths, run.env, cfg.staging.inbox, secrets=secrets_of(cfg, run.env))
     for where in batch.scrubbed:
         run.out.notice(scrubbed_notice(where))
     return batch
@@ -163,7 +164,7 @@ def cmd_stage(args: argparse.Namespace, run: Run) -> int:
     from match_staging.usecases.stage import stage
 
     ctx = run.context(Parts(channels=True))
-    batch = _read_batch(args, run)
+    batch = _read_batch(args, run, ctx.cfg)
     report = stage(ctx, batch)
     _print_stage(run.out, ctx.cfg, report)
     if not batch.matches and not batch.errors:
@@ -180,7 +181,7 @@ def cmd_stage(args: argparse.Namespace, run: Run) -> int:
     return 0 if report.ok else 1
 
 
-def _print_stage(out: Output, cfg: config.Config, report: Any) -> None:
+def _print_stage(out: Output, cfg: config.Config, report: StageReport) -> None:
     from match_staging.labels import state_of
     from match_staging.render import fmt_score
 
@@ -233,7 +234,7 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
     return code if report.ok else 1
 
 
-def _print_digest(out: Output, report: Any) -> None:
+def _print_digest(out: Output, report: DigestReport) -> None:
     _print_notify(out, report.deferred)
     if report.dropped:
         out.result(f"dropped   {_iids(report.dropped)}  reviewed before they were announced")
@@ -334,7 +335,7 @@ def cmd_preview(args: argparse.Namespace, run: Run) -> int:
     # like the tracker: every channel without GITLAB_TOKEN, the configured ones with it
     ctx = run.context(Parts(tracker=False, channels=True))
     cfg = ctx.cfg
-    batch = _read_batch(args, run)
+    batch = _read_batch(args, run, cfg)
     project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
     project_url = f"{cfg.gitlab.url or 'https://gitlab.example.com'}/{project or 'project'}"
     report = preview(ctx, batch, project_url)
@@ -355,7 +356,7 @@ def cmd_validate(args: argparse.Namespace, run: Run) -> int:
     from match_staging.errors import InputError
     from match_staging.render import fmt_score
 
-    batch = _read_batch(args, run)
+    batch = _read_batch(args, run, run.cfg)
     errors: list[InputError] = list(batch.errors)
     valid = 0
     # (source, position, line): printed in the order of the files and the matches in them

@@ -60,8 +60,8 @@ class Context:
     tracker: Tracker
     channels: Sequence[Channel] = ()
     mailer: Mailer | None = None
-    clock: Clock = field(default=lambda: clocks.now({}))
-    sleep: Sleep = field(default=lambda seconds: time.sleep(seconds))
+    clock: Clock = field(default=lambda: clocks.now({}))  # the real time
+    sleep: Sleep = field(default=lambda seconds: real_sleep(seconds))
     pipeline: Pipeline = field(default_factory=Pipeline)
     root: Path = field(default_factory=Path.cwd)  # attachments are read below it
 
