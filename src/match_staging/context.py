@@ -22,7 +22,7 @@ from match_staging.channels.base import Channel, Mailer
 from match_staging.config import Config
 from match_staging.errors import StagingError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
-from match_staging.trackers.base import LogRecord, Tracker, Upload
+from match_staging.trackers.base import LogRecord, StateEvent, Tracker, Upload
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
@@ -199,7 +199,7 @@ class _Offline:
 
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
         self._none()
 
     def label_events(self, iid: int) -> list[LabelEvent]:

@@ -31,6 +31,7 @@ class LogRecord:
 
 
 TrackerKind = Literal["gitlab", "local"]
+StateEvent = Literal["close", "reopen"]  # GitLab's issue state_event
 
 
 class Tracker(Protocol):
@@ -76,7 +77,7 @@ class Tracker(Protocol):
 
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
         """Labels, description and open/closed state in one request."""
 
     def label_events(self, iid: int) -> list[LabelEvent]:

@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 from match_staging.trackers import ledger
-from match_staging.trackers.base import LogRecord, Upload
+from match_staging.trackers.base import LogRecord, StateEvent, Upload
 
 FORMAT_VERSION = 1
 MAX_LOG_RECORDS = 1000  # the oldest records go first; readers want the latest few
@@ -115,7 +115,7 @@ class LocalTracker:
 
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
         """Labels, description and open/closed at once, with label events as GitLab keeps."""
         issue = self._issue(iid)
         before = list(issue["labels"])
@@ -129,7 +129,7 @@ class LocalTracker:
                    for lb in issue["labels"] if lb not in before]
         if description is not None:
             issue["description"] = description
-        if state_event in ("close", "reopen"):
+        if state_event is not None:
             issue["state"] = "closed" if state_event == "close" else "opened"
         self._touch(issue)
         return self._ref(issue)

@@ -22,6 +22,7 @@ from match_staging.context import Context
 from match_staging.errors import ConfigError, InputError
 from match_staging.labels import states_in
 from match_staging.model import IssueRef, State
+from match_staging.trackers.base import StateEvent
 
 # what a review step or a send did: the first word of its line in the job log
 Outcome = Literal["applied", "reverted", "unchanged", "ignored", "sent", "portal", "failed"]
@@ -190,7 +191,7 @@ def record_step(ctx: Context, issue: IssueRef, entry: AuditEntry) -> None:
     add, remove = workflow.label_changes(cfg.labels, issue.labels, after)
     closes = (after == State.REJECTED and cfg.workflow.close_rejected) or \
              (after == State.SENT and cfg.workflow.close_sent)
-    state_event = "close" if closes and issue.state != "closed" else None
+    state_event: StateEvent | None = "close" if closes and issue.state != "closed" else None
     if after in (State.PENDING, State.APPROVED) and issue.state == "closed":
         state_event = "reopen"  # a match under review stays on the board
     if add or remove or state_event:
