@@ -192,6 +192,24 @@ def test_help_does_not_import_python_gitlab() -> None:
     assert done.stdout.split() == ["False", "False"]
 
 
+def test_an_injected_clock_reaches_the_tracker_the_outbox_and_the_audit_note(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    write(repo / "m.json", match())
+    when = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)
+    assert main(["stage", "m.json"], {}, clock=lambda: when,
+                sleep=lambda _: pytest.fail("nothing sleeps on the local tracker")) == 0
+    assert (repo / "outbox" / "2026-03-02T08-15-00Z").is_dir()
+    tracker = json.loads((repo / ".match-staging/tracker.json").read_text(encoding="utf-8"))
+    assert tracker["issues"][0]["created_at"] == "2026-03-02T08:15:00+00:00"
+    later = datetime(2026, 3, 2, 9, 40, tzinfo=UTC)
+    assert main(["review", "1", "--reject"], {"USER": "ada"}, clock=lambda: later) == 0
+    page = (repo / ".match-staging/issues/1.md").read_text(encoding="utf-8")
+    assert "2026-03-02 10:40 CET" in page  # the note's time, in the configured zone
+    capsys.readouterr()
+
+
 def test_local_stage_writes_notifications_to_outbox(repo: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true",

@@ -17,6 +17,7 @@ import pytest
 
 from match_staging import config, record, render
 from match_staging.cli import main
+from match_staging.context import Context
 from match_staging.keys import match_keys
 from match_staging.matches import read_batch
 from match_staging.trackers.gitlab import GitLabTracker, Pace
@@ -43,8 +44,8 @@ def env_for(fake: FakeGitLab, project: str = "1", **extra: str) -> dict[str, str
 def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, GitLabTracker]:
     env = env_for(fake)
     tracker = GitLabTracker(fake.url, fake.token, "1", sleep=lambda _: None)
-    report = stage(config.load(None, env), tracker, read_batch(paths, env, "matches-inbox"),
-                   Path.cwd())
+    report = stage(Context(config.load(None, env), tracker),
+                   read_batch(paths, env, "matches-inbox"))
     return report, tracker
 
 

@@ -3,7 +3,7 @@ an issue, so they show it as it stands after every change, and nothing meant for
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from match_staging.model import IssueDraft
@@ -59,3 +59,37 @@ def test_the_page_has_no_machine_record_and_no_board(tmp_path: Path) -> None:
     # the tracker's own record keeps everything
     assert local.get_issue(1) is not None
     assert "v1 notice" in local.get_issue(1).description  # type: ignore[union-attr]
+
+
+def test_every_time_it_writes_comes_from_the_injected_clock(tmp_path: Path) -> None:
+    clock = [NOW]
+    local = LocalTracker(tmp_path / ".match-staging", clock=lambda: clock[0])
+    local.create_issue(IssueDraft(title="T", description=DESCRIPTION,
+                                  labels=("job-match", "job-match/pending"), keys=("msk-1",)))
+    clock[0] = NOW + timedelta(hours=3)
+    local.update_issue(1, add=["job-match/approved"], remove=["job-match/pending"])
+    local.append_log("reminders", {"iids": [1]})
+    issue = local.get_issue(1)
+    assert issue is not None
+    assert (issue.created_at, issue.updated_at) == ("2026-02-08T14:30:00+00:00",
+                                                    "2026-02-08T17:30:00+00:00")
+    assert [e.created_at for e in local.label_events(1)] == [
+        "2026-02-08T14:30:00+00:00"] * 2 + ["2026-02-08T17:30:00+00:00"] * 2
+    [record] = local.read_log("reminders")
+    assert record.created_at == NOW + timedelta(hours=3) and record.data == {"iids": [1]}
+    assert local.read_log("reminders", since=NOW + timedelta(hours=4)) == []
+    assert [i.iid for i in local.changed_issues(["job-match"], NOW + timedelta(hours=1))] == [1]
+    assert local.changed_issues(["job-match"], NOW + timedelta(hours=3)) == []
+
+
+def test_close_and_reopen_and_a_state_that_survives_a_new_process(tmp_path: Path) -> None:
+    local = tracker(tmp_path)
+    local.create_issue(IssueDraft(title="T", description=DESCRIPTION,
+                                  labels=("job-match", "job-match/pending"), keys=("msk-1",)))
+    assert local.update_issue(1, state_event="close").state == "closed"
+    assert local.list_issues(["job-match"], state="opened") == []
+    assert local.update_issue(1, state_event="reopen").state == "opened"
+    again = tracker(tmp_path)  # the next command reads the same file
+    assert [i.iid for i in again.list_issues(["job-match"], state="opened")] == [1]
+    assert again.find_by_keys(["msk-1", "msk-2"], label="job-match", expected=1)["msk-1"].iid == 1
+    assert again.get_issue(2) is None

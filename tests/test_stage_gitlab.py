@@ -12,6 +12,7 @@ import pytest
 
 from match_staging import config, render
 from match_staging.cli import main
+from match_staging.context import Context
 from match_staging.keys import match_keys
 from match_staging.labels import label_specs
 from match_staging.matches import read_batch
@@ -39,7 +40,7 @@ def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, int]:
     env = env_for(fake)
     cfg = config.load(None, env)
     tracker = GitLabTracker(fake.url, fake.token, "1", sleep=lambda _: None)
-    report = stage(cfg, tracker, read_batch(paths, env, "matches-inbox"), Path.cwd())
+    report = stage(Context(cfg, tracker), read_batch(paths, env, "matches-inbox"))
     return report, tracker.requests
 
 
@@ -259,7 +260,7 @@ def test_issue_writes_are_paced_for_the_webhook_pipelines(repo: Path, fake: Fake
     assert tracker.write_pace.per_minute == 20 and tracker.create_pace.per_minute == 200
     tracker.write_pace = type(tracker.write_pace)(2, waits.append)
     write(repo / "three.json", [match(url=f"https://jobs.example.com/p/{n}") for n in range(3)])
-    report = stage(config.load(None, env_for(fake)), tracker,
-                   read_batch(["three.json"], {}, "matches-inbox"), Path.cwd())
+    report = stage(Context(config.load(None, env_for(fake)), tracker),
+                   read_batch(["three.json"], {}, "matches-inbox"))
     assert len(report.staged) == 3
     assert len(waits) == 1 and waits[0] > 59  # the third write waited for the minute

@@ -1,13 +1,15 @@
 """The command line: parse arguments, call one use case, print, map errors to exit codes.
 Exit codes (interface.md): 0 all done, 1 partial (input rejected, a channel or GitLab
 failed), 2 usage or configuration error, or a refused request (an unknown issue, a step the
-issue's state does not allow), with nothing changed."""
+issue's state does not allow), with nothing changed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from match_staging import __version__
@@ -15,23 +17,45 @@ from match_staging import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays fast
     from collections.abc import Callable, Mapping, Sequence
-    from typing import Any
+    from datetime import datetime
+    from typing import Any, TypeVar
 
     from match_staging import config
-    from match_staging.channels.base import Channel, Mailer
+    from match_staging.context import Context, Parts
     from match_staging.matches import Batch
     from match_staging.model import Match
     from match_staging.output import Output
     from match_staging.trackers.base import Tracker
+    from match_staging.usecases.digest import DigestReport
     from match_staging.usecases.notify import NotifyReport
+    from match_staging.usecases.review import StepResult
+    from match_staging.usecases.stage import StageReport
 
-    Handler = Callable[[argparse.Namespace, config.Config, Output, Mapping[str, str]], int]
-    from typing import TypeVar
-
+    Handler = Callable[[argparse.Namespace, "Run"], int]
     T = TypeVar("T")
 
 DEFAULT_CONFIG = "config/notification-channels.yml"
 STATES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
+
+
+@dataclass
+class Run:
+    """One invocation: its configuration, where it prints, its environment, and the
+    clock and sleep everything it builds is handed.
+    """
+
+    cfg: config.Config
+    out: Output
+    env: Mapping[str, str]
+    clock: Callable[[], datetime] | None = None
+    sleep: Callable[[float], None] | None = None
+
+    def context(self, parts: Parts) -> Context:
+        """The run's wiring (`context.build`), built once per command, before any change."""
+        from match_staging import context
+
+        return context.build(self.cfg, self.env, parts, clock=self.clock, sleep=self.sleep,
+                             notice=self.out.notice)
 
 
 def _short(match: Match) -> str:
@@ -40,22 +64,13 @@ def _short(match: Match) -> str:
     return f"{fmt_score(match.score):>3}%  {match.title[:70]}"
 
 
-def _tracker(cfg: config.Config, out: Output, env: Mapping[str, str]) -> Tracker:
-    """The tracker, after saying so on standard error when it is the local one."""
-    from match_staging.trackers import open_tracker
-
-    tracker, notice = open_tracker(cfg, env)
-    if notice:
-        out.notice(notice)
-    return tracker
-
-
 def _actor(env: Mapping[str, str], tracker: Tracker) -> str:
     """Who runs a shell or manual-job step, for its audit note: the job's user in CI; on the
-    local tracker the git user (as in the user's commits); else the login name."""
+    local tracker the git user (as in the user's commits); else the login name.
+    """
     if env.get("GITLAB_USER_LOGIN"):
         return env["GITLAB_USER_LOGIN"]
-    if tracker.kind == "local":
+    if not tracker.sends:
         git_user = _git_user()
         if git_user:
             return git_user
@@ -90,45 +105,6 @@ def _login_name(env: Mapping[str, str]) -> str:
         return "unknown user"
 
 
-def _local_cfg(cfg: config.Config, tracker_kind: str) -> config.Config:
-    """The configuration the channels see. On the embedded local tracker nothing leaves the
-    machine, so (staging.local_channels: all) every channel writes its message to outbox/,
-    enabled or not, without credentials, and quiet hours hold nothing back: a first run shows
-    every message at once. Against GitLab the channels stay as configured."""
-    import copy
-
-    if tracker_kind != "local" or cfg.staging.local_channels != "all":
-        return cfg
-    shown = copy.deepcopy(cfg)
-    channels = shown.notification.channels
-    channels.email.enabled = channels.slack.enabled = channels.whatsapp.enabled = True
-    if not channels.email.recipients:
-        channels.email.recipients = ["you@localhost"]  # a placeholder: nothing is sent
-    shown.notification.preferences.quiet_hours = None
-    return shown
-
-
-def _connect(cfg: config.Config, out: Output,
-             env: Mapping[str, str]) -> tuple[Tracker, list[Channel], config.Config]:
-    """The tracker and the enabled channels, all validated before anything changes, and the
-    configuration the run uses. On the local tracker, channels write to outbox/ instead of
-    sending (every channel: `_local_cfg`)."""
-    from match_staging import channels as channel_registry
-
-    tracker = _tracker(cfg, out, env)
-    sending = tracker.kind == "gitlab"
-    cfg = _local_cfg(cfg, tracker.kind)
-    built = channel_registry.build(cfg, sending=sending)
-    if not sending:
-        outbox = Path(cfg.staging.outbox)
-        built = [channel_registry.Outbox(c, outbox) for c in built]
-    todo = cfg.notification.channels.gitlab_todo
-    if sending and todo.enabled and todo.assignee_id is None:  # no to-dos on a laptop
-        out.notice("gitlab_todo is enabled but notification.channels.gitlab_todo.assignee_id "
-                   "is not set: nobody is assigned, so nobody gets a to-do")
-    return tracker, built, cfg
-
-
 def _print_notify(out: Output, report: NotifyReport) -> None:
     for delivery, iids in report.delivered:
         out.result(f"notified  {delivery.channel:<9} {_iids(iids)}  {delivery.detail}")
@@ -145,20 +121,20 @@ def _print_notify(out: Output, report: NotifyReport) -> None:
 
 
 def _requests(tracker: Tracker) -> str:
-    local = " (local)" if tracker.kind == "local" else ""
+    local = "" if tracker.sends else f" ({tracker.kind})"
     return f"{tracker.requests} GitLab requests{local}"
 
 
-def _read_batch(args: argparse.Namespace, cfg: config.Config, out: Output,
-                env: Mapping[str, str]) -> Batch:
-    """The run's match documents, every secret value removed from their texts (said on
-    standard error, field by field)."""
+def _read_batch(args: argparse.Namespace, run: Run, cfg: config.Config) -> Batch:
+    """The run's match documents, every secret value of `cfg` removed from their texts
+    (said on standard error, field by field).
+    """
     from match_staging.matches import read_batch, scrubbed_notice
     from match_staging.redaction import secrets_of
 
-    batch = read_batch(args.paths, env, cfg.staging.inbox, secrets=secrets_of(cfg, env))
+    batch = read_batch(args.paths, run.env, cfg.staging.inbox, secrets=secrets_of(cfg, run.env))
     for where in batch.scrubbed:
-        out.notice(scrubbed_notice(where))
+        run.out.notice(scrubbed_notice(where))
     return batch
 
 
@@ -166,18 +142,49 @@ def _iids(iids: Sequence[int]) -> str:
     return " ".join(f"#{i}" for i in iids)
 
 
+def _step(out: Output, result: StepResult, suffix: str = "") -> int:
+    """Print a step's line; 1 when it failed."""
+    out.result(f"{result.outcome:<9} {result.message}{suffix}")
+    return 1 if result.outcome == "failed" else 0
+
+
+def _auto_send(ctx: Context, out: Output, result: StepResult, actor: str) -> int:
+    """workflow.auto_send after a step (`send.after_review`), printed."""
+    from match_staging.usecases.send import after_review
+
+    sent = after_review(ctx, result, actor)
+    return _step(out, sent) if sent is not None else 0
+
+
 # --------------------------------------------------------------------------- commands
 
-def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
-              env: Mapping[str, str]) -> int:
-    from match_staging import clock
-    from match_staging.labels import state_of
-    from match_staging.render import fmt_score
+def cmd_stage(args: argparse.Namespace, run: Run) -> int:
+    """Stage a batch; a line per match, the notifications, the summary."""
+    from match_staging.context import Parts
     from match_staging.usecases.stage import stage
 
-    tracker, channels, cfg = _connect(cfg, out, env)
-    batch = _read_batch(args, cfg, out, env)
-    report = stage(cfg, tracker, batch, Path.cwd(), channels, clock.now(env))
+    ctx = run.context(Parts(channels=True))
+    batch = _read_batch(args, run, ctx.cfg)
+    report = stage(ctx, batch)
+    _print_stage(run.out, ctx.cfg, report)
+    if not batch.matches and not batch.errors:
+        looked = ", ".join(args.paths) or next(
+            (f"${name}" for name in ("MATCHES_JSON_B64", "TRIGGER_PAYLOAD", "MATCHES_JSON",
+                                     "MATCHES_FILE")  # the order matches.py reads them
+             if run.env.get(name)), f"{ctx.cfg.staging.inbox}/")
+        found = "no match documents" if not batch.sources else "no matches"
+        run.out.notice(f"nothing to stage: {found} in {looked}")  # stdout: a line per result
+    run.out.result(f"{len(report.staged)} staged, {len(report.existing)} already staged, "
+                   f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
+                   f"{len(report.rejected)} rejected, {len(report.failed)} failed · "
+                   f"{_requests(ctx.tracker)}")
+    return 0 if report.ok else 1
+
+
+def _print_stage(out: Output, cfg: config.Config, report: StageReport) -> None:
+    from match_staging.labels import state_of
+    from match_staging.render import fmt_score
+
     for match, issue in report.staged:
         out.result(f"staged    #{issue.iid:<4} {_short(match)}  {issue.web_url}")
     for match, issue in report.existing:
@@ -194,37 +201,22 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
     for match, reason in report.failed:
         out.result(f"failed          {_short(match)}  {reason}")
     _print_notify(out, report.notify)
-    if not batch.matches and not batch.errors:
-        looked = ", ".join(args.paths) or next(
-            (f"${name}" for name in ("MATCHES_JSON_B64", "TRIGGER_PAYLOAD", "MATCHES_JSON",
-                                     "MATCHES_FILE")  # the order matches.py reads them
-             if env.get(name)), f"{cfg.staging.inbox}/")
-        found = "no match documents" if not batch.sources else "no matches"
-        out.notice(f"nothing to stage: {found} in {looked}")  # stdout: one line per result
-    out.result(f"{len(report.staged)} staged, {len(report.existing)} already staged, "
-               f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
-               f"{len(report.rejected)} rejected, {len(report.failed)} failed · "
-               f"{_requests(tracker)}")
-    return 0 if report.ok else 1
 
 
-def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
-               env: Mapping[str, str]) -> int:
-    from match_staging import clock
-    from match_staging.model import State
+def cmd_digest(args: argparse.Namespace, run: Run) -> int:
+    """The scheduled run: repairs (each approval auto-sent), deliveries, reminders."""
+    from match_staging.context import Parts
     from match_staging.usecases.digest import digest
-    from match_staging.usecases.review import context_from, missed_events_notice
+    from match_staging.usecases.review import missed_events_notice
+    from match_staging.usecases.send import AUTO_SEND_ACTOR
 
-    tracker, channels, cfg = _connect(cfg, out, env)
-    mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
-    report = digest(cfg, tracker, channels, context_from(env, clock.now(env)))
+    out = run.out
+    ctx = run.context(Parts(channels=True, mailer=run.cfg.workflow.auto_send))
+    report = digest(ctx)
     code = 0
     for result in report.reconciled.results:
-        out.result(f"{result.outcome:<9} {result.message} (missed by the webhook)")
-        if mailer and result.outcome == "applied" and result.after == State.APPROVED \
-                and result.iid is not None:
-            code |= _send(cfg, tracker, mailer, result.iid, out, env,
-                          actor="match-staging (auto_send)")
+        _step(out, result, " (missed by the webhook)")
+        code |= _auto_send(ctx, out, result, AUTO_SEND_ACTOR)
     for problem in report.reconciled.webhook_problems:
         out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
     for line in report.whatsapp.lines():
@@ -234,8 +226,15 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
     if report.quiet_until is not None:
         out.result(f"quiet hours until {report.quiet_until:%Y-%m-%d %H:%M %Z}: nothing sent")
         return code if report.ok else 1
-    if not channels:
+    if not ctx.channels:
         out.result("no notification channel is enabled: nothing to send")
+    _print_digest(out, report)
+    out.result(f"{len(report.deferred.delivered)} deferred message(s) sent, "
+               f"{len(report.reminded)} reminded · {_requests(ctx.tracker)}")
+    return code if report.ok else 1
+
+
+def _print_digest(out: Output, report: DigestReport) -> None:
     _print_notify(out, report.deferred)
     if report.dropped:
         out.result(f"dropped   {_iids(report.dropped)}  reviewed before they were announced")
@@ -249,20 +248,17 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
         out.result(f"reminded  {_iids(report.reminded)}  (recorded in the run log)")
     for error in report.errors:
         out.result(f"error     {error}")
-    out.result(f"{len(report.deferred.delivered)} deferred message(s) sent, "
-               f"{len(report.reminded)} reminded · {_requests(tracker)}")
-    return code if report.ok else 1
 
 
-def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
-                   env: Mapping[str, str]) -> int:
-    from match_staging import clock
+def cmd_transition(args: argparse.Namespace, run: Run) -> int:
+    """Apply one webhook event; an approval it applies is auto-sent."""
+    from match_staging.context import Parts
     from match_staging.errors import ConfigError
     from match_staging.limits import TooDeep, load_json
-    from match_staging.model import State
-    from match_staging.usecases.review import context_from, transition
+    from match_staging.usecases.review import transition
+    from match_staging.usecases.send import AUTO_SEND_ACTOR
 
-    path = args.payload or env.get("TRIGGER_PAYLOAD")
+    path = args.payload or run.env.get("TRIGGER_PAYLOAD")
     if not path:
         raise ConfigError("no payload: pass --payload FILE or set TRIGGER_PAYLOAD")
     try:
@@ -270,54 +266,47 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except TooDeep as exc:  # not ours, like any payload that is no webhook event: exit 0
-        out.result(f"ignored   {path}: not a webhook payload: {exc}")
+        run.out.result(f"ignored   {path}: not a webhook payload: {exc}")
         return 0
     except ValueError:
-        out.result(f"ignored   {path} is not JSON: not a webhook event")
+        run.out.result(f"ignored   {path} is not JSON: not a webhook event")
         return 0
     # check_reviewers runs before the first change (in is_reviewer), so that an event that
     # is not a job match's is ignored even before reviewers are configured
-    tracker = _tracker(cfg, out, env)
-    mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
-    result = transition(cfg, tracker, payload, context_from(env, clock.now(env)))
-    out.result(f"{result.outcome:<9} {result.message} · {_requests(tracker)}")
-    if mailer and result.outcome == "applied" and result.after == State.APPROVED \
-            and result.iid is not None:
-        return _send(cfg, tracker, mailer, result.iid, out, env,
-                     actor="match-staging (auto_send)")
-    return 0
+    ctx = run.context(Parts(mailer=run.cfg.workflow.auto_send))
+    result = transition(ctx, payload)
+    _step(run.out, result, f" · {_requests(ctx.tracker)}")
+    return _auto_send(ctx, run.out, result, AUTO_SEND_ACTOR)
 
 
-def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
-               env: Mapping[str, str]) -> int:
-    from match_staging import clock
+def cmd_review(args: argparse.Namespace, run: Run) -> int:
+    """Approve or reject from the shell; an approval is auto-sent."""
+    from match_staging.context import Parts
     from match_staging.model import State
-    from match_staging.usecases.review import context_from, review
+    from match_staging.usecases.review import review
 
-    tracker = _tracker(cfg, out, env)
     target = State.APPROVED if args.approve else State.REJECTED
-    mailer = _mailer(cfg, tracker) if target == State.APPROVED and cfg.workflow.auto_send \
-        else None
-    actor = _actor(env, tracker)
-    result = _refusal(lambda: review(cfg, tracker, args.iid, target, actor, args.reason or "",
-                                     context_from(env, clock.now(env))))
-    out.result(f"{result.outcome:<9} {result.message} · {_requests(tracker)}")
-    if mailer:
-        return _send(cfg, tracker, mailer, args.iid, out, env, actor=actor)
-    return 0
+    ctx = run.context(Parts(mailer=target == State.APPROVED and run.cfg.workflow.auto_send))
+    actor = _actor(run.env, ctx.tracker)
+    result = _refusal(lambda: review(ctx, args.iid, target, actor, args.reason or ""))
+    _step(run.out, result, f" · {_requests(ctx.tracker)}")
+    return _auto_send(ctx, run.out, result, actor)
 
 
-def cmd_send(args: argparse.Namespace, cfg: config.Config, out: Output,
-             env: Mapping[str, str]) -> int:
-    tracker = _tracker(cfg, out, env)
-    mailer = _mailer(cfg, tracker)
-    return _refusal(lambda: _send(cfg, tracker, mailer, args.iid, out, env,
-                                  actor=_actor(env, tracker), force=args.force))
+def cmd_send(args: argparse.Namespace, run: Run) -> int:
+    """Send one approved application."""
+    from match_staging.context import Parts
+    from match_staging.usecases.send import send
+
+    ctx = run.context(Parts(mailer=True))
+    actor = _actor(run.env, ctx.tracker)
+    return _step(run.out, _refusal(lambda: send(ctx, args.iid, actor, force=args.force)))
 
 
 def _refusal(step: Callable[[], T]) -> T:
     """Run a step that refuses with InputError before it changes anything (an unknown issue,
-    a state that does not allow the step): a refusal, exit 2 (interface.md), not partial."""
+    a state that does not allow the step): a refusal, exit 2 (interface.md), not partial.
+    """
     from match_staging.errors import InputError, Refused
 
     try:
@@ -326,140 +315,102 @@ def _refusal(step: Callable[[], T]) -> T:
         raise Refused(str(exc)) from None
 
 
-def _mailer(cfg: config.Config, tracker: Tracker) -> Mailer | None:
-    """How applications go out, built (and so validated) before anything changes: the
-    email transport, or outbox/ on the local tracker."""
-    from match_staging.channels.base import OutboxMailer
-    from match_staging.channels.email import Email
+def cmd_bootstrap(args: argparse.Namespace, run: Run) -> int:
+    """Create what the project needs, idempotently."""
+    from match_staging.usecases.bootstrap import run as bootstrap
 
-    settings = cfg.notification.channels.email
-    if tracker.kind == "local":
-        return OutboxMailer(Path(cfg.staging.outbox) / "applications", settings.sender)
-    return Email(settings, cfg.staging.templates_dir) if settings.sender else None
-
-
-def _send(cfg: config.Config, tracker: Tracker, mailer: Mailer | None, iid: int, out: Output,
-          env: Mapping[str, str], *, actor: str, force: bool = False) -> int:
-    from match_staging import clock
-    from match_staging.usecases.review import context_from
-    from match_staging.usecases.send import send
-
-    result = send(cfg, tracker, mailer, iid, actor, context_from(env, clock.now(env)),
-                  Path.cwd(), force=force)
-    out.result(f"{result.outcome:<9} {result.message}")
-    return 1 if result.outcome == "failed" else 0
-
-
-def cmd_bootstrap(args: argparse.Namespace, cfg: config.Config, out: Output,
-                  env: Mapping[str, str]) -> int:
-    from match_staging.usecases.bootstrap import run
-
-    report = run(cfg, env, dry_run=args.dry_run)
-    out.add_secrets(report.secrets)  # the webhook URL carries the trigger token
+    report = bootstrap(run.cfg, run.env, dry_run=args.dry_run)
+    run.out.add_secrets(report.secrets)  # the webhook URL carries the trigger token
     for line in report.lines():
-        out.result(line)
-    out.result(report.summary())
+        run.out.result(line)
+    run.out.result(report.summary())
     return 0 if report.ok else 1
 
 
-def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
-                env: Mapping[str, str]) -> int:
-    from match_staging import channels as channel_registry
-    from match_staging import clock
+def cmd_preview(args: argparse.Namespace, run: Run) -> int:
+    """Render issues and messages to outbox/preview/."""
+    from match_staging.context import Parts
     from match_staging.usecases.preview import preview
 
     # like the tracker: every channel without GITLAB_TOKEN, the configured ones with it
-    cfg = _local_cfg(cfg, "gitlab" if env.get("GITLAB_TOKEN") else "local")
-    channels = channel_registry.build(cfg, sending=False)
-    batch = _read_batch(args, cfg, out, env)
+    ctx = run.context(Parts(tracker=False, channels=True))
+    cfg = ctx.cfg
+    batch = _read_batch(args, run, cfg)
     project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
     project_url = f"{cfg.gitlab.url or 'https://gitlab.example.com'}/{project or 'project'}"
-    report = preview(cfg, batch, channels, clock.now(env), project_url)
+    report = preview(ctx, batch, project_url)
     for path in report.issues:
-        out.result(f"issue     {path}")
+        run.out.result(f"issue     {path}")
     for delivery in report.messages:
-        out.result(f"{delivery.channel:<9} {delivery.detail}")
+        run.out.result(f"{delivery.channel:<9} {delivery.detail}")
     for error in [*batch.errors, *report.rejected]:
-        out.result(f"rejected  {error}")
-    out.result(f"{len(report.issues)} issue(s) and {len(report.messages)} message(s) rendered "
-               f"to {report.folder}; nothing was created or sent")
+        run.out.result(f"rejected  {error}")
+    run.out.result(f"{len(report.issues)} issue(s) and {len(report.messages)} message(s) "
+                   f"rendered to {report.folder}; nothing was created or sent")
     return 1 if batch.errors or report.rejected else 0
 
 
-def cmd_validate(args: argparse.Namespace, cfg: config.Config, out: Output,
-                 env: Mapping[str, str]) -> int:
+def cmd_validate(args: argparse.Namespace, run: Run) -> int:
+    """Check match files and their attachments; change nothing."""
     from match_staging import attachments
     from match_staging.errors import InputError
     from match_staging.render import fmt_score
 
-    batch = _read_batch(args, cfg, out, env)
+    batch = _read_batch(args, run, run.cfg)
     errors: list[InputError] = list(batch.errors)
     valid = 0
-    max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
     # (source, position, line): printed in the order of the files and the matches in them
     lines: list[tuple[str, int, str]] = []
     for match in batch.matches:
-        problems = []
-        for index, rel in enumerate(match.attachments):
-            found = attachments.resolve(Path.cwd(), rel, max_bytes)
-            if isinstance(found, str):
-                problems.append(InputError(match.source, f"{rel!r} {found}", match=match.label,
-                                           field=f"attachments[{index}]"))
+        _, problems = attachments.check(Path.cwd(), match.attachments,
+                                        run.cfg.staging.max_attachment_bytes,
+                                        source=match.source, match=match)
         errors.extend(problems)
         if not problems:
             valid += 1
             lines.append((match.source, match.position,
                           f"ok        {match.source}: {match.label}  "
                           f"{fmt_score(match.score)}%"))
-    for error in errors:
-        lines.append((error.source, _position(error.match), f"invalid   {error}"))
+    lines += [(error.source, error.position, f"invalid   {error}") for error in errors]
     order = {source: rank for rank, source in enumerate(batch.sources)}
     for _, _, line in sorted(lines, key=lambda x: (order.get(x[0], len(order)), x[1])):
-        out.result(line)
-    out.result(f"{valid} valid "
-               f"match(es), {len(errors)} problem(s) in {len(batch.sources)} document(s)")
+        run.out.result(line)
+    run.out.result(f"{valid} valid match(es), {len(errors)} problem(s) in "
+                   f"{len(batch.sources)} document(s)")
     return 1 if errors else 0
 
 
-def _position(label: str | None) -> int:
-    """The match's position from an error's "match 3 ('Title')"; 0 for the whole document."""
-    import re
-
-    found = re.match(r"match (\d+)\b", label or "")
-    return int(found.group(1)) if found else 0
-
-
-def cmd_list(args: argparse.Namespace, cfg: config.Config, out: Output,
-             env: Mapping[str, str]) -> int:
-    import re
-
+def cmd_list(args: argparse.Namespace, run: Run) -> int:
+    """A line per staged match."""
+    from match_staging.context import Parts
     from match_staging.labels import state_label, state_of
     from match_staging.model import State
+    from match_staging.render import parse_issue_title
 
-    title_pattern = re.compile(r"^\[JOB-MATCH\] ([\d.]+)% — (.*)$")
-    tracker = _tracker(cfg, out, env)
+    cfg = run.cfg
+    ctx = run.context(Parts())
     labels = [cfg.labels.match]
     if args.state:
         labels.append(state_label(cfg.labels, State(args.state)))
-    issues = tracker.list_issues(labels)
+    issues = ctx.tracker.list_issues(labels)
     if not issues:
         which = f"{args.state} " if args.state else ""
         hint = "" if args.state else ": `match-staging stage` stages the matches-inbox/ ones"
-        out.notice(f"no {which}matches staged{hint}")  # stdout stays one line per match
+        run.out.notice(f"no {which}matches staged{hint}")  # stdout stays a line per match
     for issue in issues:
         state = state_of(cfg.labels, issue.labels)
-        found = title_pattern.match(issue.title)
-        score, title = (found.group(1), found.group(2)) if found else ("?", issue.title)
-        out.result(f"#{issue.iid:<5} {(state or 'unknown'):<9} {score:>4}%  {title}")
+        score, title = parse_issue_title(issue.title) or ("?", issue.title)
+        run.out.result(f"#{issue.iid:<5} {(state or 'unknown'):<9} {score:>4}%  {title}")
     return 0
 
 
-def cmd_config(args: argparse.Namespace, cfg: config.Config, out: Output,
-               env: Mapping[str, str]) -> int:
+def cmd_config(args: argparse.Namespace, run: Run) -> int:
+    """The effective configuration, secrets masked."""
     import yaml
 
     from match_staging import config
 
+    cfg, out = run.cfg, run.out
     out.result(f"# effective configuration, from {cfg.source}; secrets masked")
     out.result(yaml.safe_dump(config.masked(cfg), sort_keys=False, allow_unicode=True).rstrip())
     email = cfg.notification.channels.email
@@ -504,7 +455,8 @@ COMMANDS: dict[str, tuple[Handler, str, str]] = {
 
 class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
     """Builds a subcommand's parser only when that command is used: creating all of them
-    costs more than the rest of `match-staging --help` (benchmarks/README.md)."""
+    costs more than the rest of `match-staging --help` (benchmarks/README.md).
+    """
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
@@ -515,6 +467,7 @@ class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; a subcommand's own parser is built only when it is used."""
     parser = argparse.ArgumentParser(
         prog="match-staging",
         description="A review gate for job-match drafts that lives inside GitLab.",
@@ -533,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.ArgumentParser:
+    """The parser of one subcommand, with its example in the epilog."""
     handler, summary, example = COMMANDS[name]
     needs = "\nIt needs a GitLab project: GITLAB_URL, GITLAB_TOKEN (Maintainer, api scope) and " \
         "GITLAB_PROJECT." if name == "bootstrap" else ""
@@ -570,7 +524,12 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
     return cmd
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, *,
+         clock: Callable[[], datetime] | None = None,
+         sleep: Callable[[float], None] | None = None) -> int:
+    """Run one command; its exit code. `clock` and `sleep` (None: the real ones, the clock
+    honouring MATCH_STAGING_NOW) reach everything the command builds.
+    """
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     from match_staging import config
@@ -583,7 +542,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         cfg = config.load(args.config, env)
         out.add_secrets(secrets_of(cfg, env))
         handler: Handler = args.handler
-        return handler(args, cfg, out, env)
+        return handler(args, Run(cfg, out, env, clock=clock, sleep=sleep))
     except StagingError as exc:
         out.notice(f"match-staging: error: {exc}")
         return exc.exit_code

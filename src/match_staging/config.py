@@ -185,6 +185,11 @@ class Staging:
     # message to outbox/ (all), enabled or not; `configured`: only the enabled ones.
     local_channels: Literal["all", "configured"] = "all"
 
+    @property
+    def max_attachment_bytes(self) -> int:
+        """max_attachment_mb counts MiB."""
+        return int(self.max_attachment_mb * 1024 * 1024)
+
 
 @dataclass
 class Config:

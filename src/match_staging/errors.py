@@ -20,9 +20,10 @@ class InputError(StagingError):
     """A match document, or one match in it, is unusable. Names file, match and field."""
 
     def __init__(self, source: str, message: str, *, match: str | None = None,
-                 field: str | None = None) -> None:
+                 field: str | None = None, position: int = 0) -> None:
         self.source = source
         self.match = match
+        self.position = position  # the match's place in its document; 0: the whole document
         self.field = field
         self.detail = message
         where = source

@@ -323,6 +323,8 @@ def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
         try:
             matches.append(_match(doc.source, position, item, cycle_id, nan=nan))
         except _Invalid as invalid:
+            for error in invalid.errors:
+                error.position = position
             errors.extend(invalid.errors)
     return matches, errors
 

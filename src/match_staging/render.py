@@ -117,6 +117,12 @@ def issue_title(score: float, title: str) -> str:
     return text
 
 
+def parse_issue_title(title: str) -> tuple[str, str] | None:
+    """(score, title) from a title `issue_title` wrote; None for any other title."""
+    found = re.match(rf"^{re.escape(TITLE_PREFIX)} ([\d.]+)% — (.*)$", title)
+    return (found.group(1), found.group(2)) if found else None
+
+
 def fmt_score(score: float | None) -> str:
     if score is None:
         return ""

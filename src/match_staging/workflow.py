@@ -5,7 +5,8 @@ The last state the tool audited is the state marker of the newest note the bot w
 audit note of each step). Members can edit descriptions and write notes, but not the bot's
 notes: so nothing a member can edit decides the state (issue 10). Comparing the audited
 state with the state label tells a new change from a replayed or duplicated event: when they
-agree there is nothing to do."""
+agree there is nothing to do.
+"""
 
 from __future__ import annotations
 
@@ -36,14 +37,12 @@ Verdict = Literal["apply", "revert", "none"]
 
 @dataclass(frozen=True)
 class Decision:
+    """What the gate does about an issue's labels, and why."""
+
     verdict: Verdict
     before: State            # the audited state
     after: State             # the state the issue ends in
     reason: str              # one line, for the job log and the note
-
-    @property
-    def changes(self) -> bool:
-        return self.verdict != "none"
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,8 @@ class Audit:
 
 def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
     """Why the description cannot be trusted ("" when it can): not created by the bot, or
-    changed since by someone else."""
+    changed since by someone else.
+    """
     if issue.author and issue.author != bot:
         return f"issue #{issue.iid} was created by {issue.author}, not by match-staging " \
                f"({bot})"
@@ -73,7 +73,8 @@ def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
 def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
     """The audited state: the newest state marker in a note the bot wrote; before the first
     step, the description's (the initial `pending`, or the state the previous release kept
-    there), when nobody but the bot changed the description; else pending."""
+    there), when nobody but the bot changed the description; else pending.
+    """
     distrust = description_edit(issue, notes, bot)
     state: State | None = None
     sending: record.SendingMark | None = None
@@ -99,7 +100,8 @@ def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: s
 
     A new state label beside the audited one is a move (without scoped labels, on Free, a
     reviewer adds `approved` in the sidebar and leaves `pending` on): the old one goes.
-    Ambiguous is only two new state labels, or none at all."""
+    Ambiguous is only two new state labels, or none at all.
+    """
     present = states_in(names, labels)
     before = audited or State.PENDING
     if present == [before]:
@@ -130,7 +132,8 @@ def actor_of(names: Labels, events: Sequence[LabelEvent],
              target: State | None) -> LabelEvent | None:
     """Who made the change: whoever added `target`'s label last (None when GitLab shows
     nobody adding it); without a target, whoever changed a state label last. From GitLab's
-    label events, never from a webhook payload."""
+    label events, never from a webhook payload.
+    """
     if target is not None:
         wanted = state_label(names, target)
         added = [e for e in events if e.label == wanted and e.action == "add"]
@@ -143,7 +146,8 @@ def actor_of(names: Labels, events: Sequence[LabelEvent],
 def label_changes(names: Labels, labels: Sequence[str],
                   target: State) -> tuple[list[str], list[str]]:
     """(add, remove) leaving exactly the state label of `target` (scoped labels need
-    Premium, so the tool keeps state labels exclusive itself: platform-facts.md)."""
+    Premium, so the tool keeps state labels exclusive itself: platform-facts.md).
+    """
     wanted = state_label(names, target)
     remove = [state_label(names, s) for s in states_in(names, labels) if s != target]
     add = [] if wanted in labels else [wanted]

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 
 
 @dataclass(frozen=True)
 class Upload:
+    """A file made available to issues: its name and the URL an issue links."""
+
     name: str
     url: str
 
@@ -20,16 +22,32 @@ class Upload:
 @dataclass(frozen=True)
 class LogRecord:
     """One record of the run log: what a run wants the next runs to know (a check's
-    watermark, which reminders went out), as opposed to what belongs to one issue."""
+    watermark, which reminders went out), as opposed to what belongs to one issue.
+    """
 
     kind: str
     data: dict[str, Any]
     created_at: datetime  # when the tracker stored it (GitLab's clock on GitLab), aware UTC
 
 
+TrackerKind = Literal["gitlab", "local"]
+StateEvent = Literal["close", "reopen"]  # GitLab's issue state_event
+
+
 class Tracker(Protocol):
-    kind: str           # "gitlab" or "local", for the summary
+    """Where staged matches live."""
+
     location: str       # where it writes, for the first line a user sees
+
+    @property
+    def kind(self) -> TrackerKind:
+        """Which tracker, for the summary line."""
+
+    @property
+    def sends(self) -> bool:
+        """True when what the tool records and sends leaves the machine (GitLab); False on
+        the local tracker, where channels and the mailer write to outbox/ instead.
+        """
 
     @property
     def requests(self) -> int:
@@ -41,7 +59,8 @@ class Tracker(Protocol):
     def find_by_keys(self, keys: Sequence[str], *, label: str,
                      expected: int) -> dict[str, IssueRef]:
         """Staged issues holding any of `keys`, by key, in any state. `expected` is how
-        many issues carry `label`, so the tracker can pick its cheapest way to look."""
+        many issues carry `label`, so the tracker can pick its cheapest way to look.
+        """
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
         """Create once: if the create fails in a way that may have succeeded, look again."""
@@ -53,16 +72,12 @@ class Tracker(Protocol):
                     created_before: datetime | None = None) -> list[IssueRef]:
         """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
 
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        """Add and remove labels in one request. Idempotent, so safe to retry."""
-
     def get_issue(self, iid: int) -> IssueRef | None:
         """One issue with its description; None when there is no such issue."""
 
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
         """Labels, description and open/closed state in one request."""
 
     def label_events(self, iid: int) -> list[LabelEvent]:
@@ -79,18 +94,21 @@ class Tracker(Protocol):
 
     def append_log(self, kind: str, data: dict[str, Any]) -> None:
         """Add one record to the run log. `kind` is a short name such as "whatsapp-status"
-        (lower case, digits and '-'); `data` must be JSON-serialisable."""
+        (lower case, digits and '-'); `data` must be JSON-serialisable.
+        """
 
     def read_log(self, kind: str, limit: int = 20,
                  since: datetime | None = None) -> list[LogRecord]:
         """The latest records of `kind` (written after `since`), newest first, at most
         `limit`. Only records the
         tool itself wrote count (on GitLab: notes by the bot user on the bot's own run-log
-        issue); anything else that looks like one is ignored."""
+        issue); anything else that looks like one is ignored.
+        """
 
     def bot_user(self) -> str:
         """The username the tool writes as (GitLab: the token's user, `GET /user`, read once
-        per run): only its notes and its descriptions are the tool's records."""
+        per run): only its notes and its descriptions are the tool's records.
+        """
 
     def notes(self, iid: int) -> list[Note]:
         """Every note of an issue with its author, system notes included, oldest first."""

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import gitlab
@@ -131,7 +131,8 @@ def _from(exc: requests.RequestException) -> str:
 
 
 class GitLabTracker:
-    kind = "gitlab"
+    kind: Literal["gitlab"] = "gitlab"
+    sends = True  # what it records and what the channels send reaches GitLab and people
 
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep, creates_per_minute: int = 200,

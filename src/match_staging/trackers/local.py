@@ -1,6 +1,7 @@
 """The embedded local tracker: a JSON file under `.match-staging/`, so every command can
 be tried on a laptop without a GitLab project (interface.md, "Without GITLAB_TOKEN").
-Each issue's description is also written as a Markdown file a person can open."""
+Each issue's description is also written as a Markdown file a person can open.
+"""
 
 from __future__ import annotations
 
@@ -13,24 +14,27 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
 from match_staging.trackers import ledger
-from match_staging.trackers.base import LogRecord, Upload
+from match_staging.trackers.base import LogRecord, StateEvent, Upload
 
 FORMAT_VERSION = 1
 MAX_LOG_RECORDS = 1000  # the oldest records go first; readers want the latest few
 
 
 class LocalTracker:
-    kind = "local"
+    """The issues in a JSON file; nothing leaves the machine."""
+
+    kind: Literal["local"] = "local"
+    sends = False
     requests = 0  # nothing leaves the machine
     user = "local"  # who the local tracker says made its changes
 
-    def __init__(self, state_dir: Path, clock: Callable[[], datetime] | None = None) -> None:
-        self._clock = clock or (lambda: datetime.now(UTC))
+    def __init__(self, state_dir: Path, *, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
         self.dir = state_dir
         self.file = state_dir / "tracker.json"
         self.location = str(self.file)
@@ -50,6 +54,7 @@ class LocalTracker:
         _write_atomically(self.file, json.dumps(self._data, ensure_ascii=False, indent=1))
 
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
+        """Labels are names in the file; no colours are shown anywhere."""
         known = self._data["labels"]
         missing = [spec for spec in labels if spec.name not in known]
         for spec in missing:
@@ -60,6 +65,7 @@ class LocalTracker:
 
     def find_by_keys(self, keys: Sequence[str], *, label: str,
                      expected: int) -> dict[str, IssueRef]:
+        """Every issue is in memory: one pass, whatever `expected` says."""
         wanted = set(keys)
         found: dict[str, IssueRef] = {}
         for issue in self._data["issues"]:
@@ -68,6 +74,7 @@ class LocalTracker:
         return found
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
+        """A new issue and its page; the labels count as added by the local user."""
         iid = int(self._data["next_iid"])
         now = self._now()
         issue = {"iid": iid, "title": draft.title, "description": draft.description,
@@ -83,6 +90,7 @@ class LocalTracker:
         return self._ref(issue)
 
     def upload(self, path: Path) -> Upload:
+        """A copy under uploads/, named by content so the same file is stored once."""
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
         target = self.dir / "uploads" / digest / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -91,17 +99,15 @@ class LocalTracker:
 
     def list_issues(self, labels: Sequence[str], *, state: str = "all",
                     created_before: datetime | None = None) -> list[IssueRef]:
+        """Issues carrying every label of `labels`, oldest first."""
         return [self._ref(i) for i in self._data["issues"]
                 if all(lb in i["labels"] for lb in labels)
                 and state in ("all", i["state"])
                 and (created_before is None
                      or datetime.fromisoformat(i["created_at"]) < created_before)]
 
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        return self.update_issue(iid, add=add, remove=remove)
-
     def get_issue(self, iid: int) -> IssueRef | None:
+        """The issue, or None when the file has no such number."""
         try:
             return self._ref(self._issue(iid))
         except TrackerError:
@@ -109,7 +115,8 @@ class LocalTracker:
 
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
+        """Labels, description and open/closed at once, with label events as GitLab keeps."""
         issue = self._issue(iid)
         before = list(issue["labels"])
         issue["labels"] = [lb for lb in before if lb not in remove]
@@ -122,25 +129,29 @@ class LocalTracker:
                    for lb in issue["labels"] if lb not in before]
         if description is not None:
             issue["description"] = description
-        if state_event in ("close", "reopen"):
+        if state_event is not None:
             issue["state"] = "closed" if state_event == "close" else "opened"
         self._touch(issue)
         return self._ref(issue)
 
     def label_events(self, iid: int) -> list[LabelEvent]:
+        """Label events as the local tracker recorded them (user id 0)."""
         return [LabelEvent(user=e["user"], user_id=0, label=e["label"], action=e["action"],
                            created_at=e["created_at"])
                 for e in self._issue(iid).get("label_events", [])]
 
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+        """Issues carrying every label of `labels` updated after `since`."""
         return [self._ref(i) for i in self._data["issues"]
                 if all(lb in i["labels"] for lb in labels)
                 and datetime.fromisoformat(i["updated_at"]) > since]
 
     def webhook_problems(self) -> list[str]:
-        return []  # no webhooks on a laptop
+        """No webhooks on a laptop."""
+        return []
 
     def add_note(self, iid: int, body: str) -> None:
+        """Append a note by the local user; the page shows it."""
         issue = self._issue(iid)
         issue["notes"].append({"body": body, "created_at": self._now(), "author": self.user})
         self._touch(issue)
@@ -156,17 +167,20 @@ class LocalTracker:
 
     def read_log(self, kind: str, limit: int = 20,
                  since: datetime | None = None) -> list[LogRecord]:
+        """The latest records of `kind`, newest first."""
         ledger.check_kind(kind)
         found = [LogRecord(kind=r["kind"], data=dict(r["data"]),
-                           created_at=ledger.parse_time(r["created_at"], datetime.now(UTC)))
+                           created_at=ledger.parse_time(r["created_at"], self._clock()))
                  for r in reversed(self._data.get("log", [])) if r.get("kind") == kind]
         found = [r for r in found if since is None or r.created_at >= since]
         return found[:max(limit, 0)]
 
     def bot_user(self) -> str:
-        return self.user  # everything in the local file is the tool's own writing
+        """Everything in the local file is the tool's own writing."""
+        return self.user
 
     def notes(self, iid: int) -> list[Note]:
+        """The issue's notes, oldest first; there are no system notes locally."""
         return [Note(id=n, author=str(note.get("author") or self.user),
                      body=str(note["body"]), system=False,
                      created_at=str(note["created_at"]))
@@ -193,7 +207,8 @@ class LocalTracker:
 
     def _write_page(self, issue: dict[str, Any]) -> None:
         """Rewrite .match-staging/issues/N.md from the issue as it stands: state, labels,
-        open or closed, the description without the machine records, and every note."""
+        open or closed, the description without the machine records, and every note.
+        """
         from markupsafe import Markup
 
         from match_staging import render

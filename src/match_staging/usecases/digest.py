@@ -5,7 +5,8 @@ Reminders are recorded once per run in the run log (which issues, on which chann
 note on each issue: a note per issue would email every participant of every pending issue,
 every day. The next run reads the day's reminder records to remind each match at most once a
 day. Any activity on an issue (a comment, an edit) postpones its reminder: the reviewer is
-nagged only about matches nobody touched for a day."""
+nagged only about matches nobody touched for a day.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from match_staging import clock, delivery, notices, quiet
-from match_staging.channels.base import Channel, Delivery
-from match_staging.config import Config
+from match_staging.channels.base import Delivery
+from match_staging.context import Context
 from match_staging.errors import TrackerError
 from match_staging.labels import queue_label, state_label
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
 from match_staging.usecases import whatsapp_status
 from match_staging.usecases.notify import NotifyReport, deliver, payloads, read_queue
-from match_staging.usecases.review import Context, ReconcileReport, reconcile
+from match_staging.usecases.review import ReconcileReport, reconcile
 
 REMINDER_KIND = "reminders"
 COMPACT_AFTER = 200  # settled issues listed in the queue record before digest rewrites it
@@ -32,6 +33,8 @@ REMIND_AT_MOST_EVERY = timedelta(days=1)
 
 @dataclass
 class DigestReport:
+    """What the scheduled run repaired, sent, reminded of, and what went wrong."""
+
     quiet_until: datetime | None = None
     deferred: NotifyReport = field(default_factory=NotifyReport)
     dropped: list[int] = field(default_factory=list)   # reviewed before they were announced
@@ -45,14 +48,18 @@ class DigestReport:
 
     @property
     def ok(self) -> bool:
+        """Everything went out and was recorded; the webhook delivers."""
         return (self.deferred.ok and not self.errors and not self.reconciled.webhook_problems
                 and all(d.ok for d in self.reminder_deliveries) and self.whatsapp.ok)
 
 
-def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-           ctx: Context) -> DigestReport:
-    now = ctx.now
-    report = DigestReport(reconciled=reconcile(cfg, tracker, ctx))
+def digest(ctx: Context) -> DigestReport:
+    """Repair missed review events, then, outside quiet hours, send what the delivery queue
+    owes and remind of matches waiting for review (`ctx.channels`).
+    """
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
+    now = ctx.clock()
+    report = DigestReport(reconciled=reconcile(ctx))
     # reported even in quiet hours: the check reads statuses and messages nobody
     report.whatsapp = whatsapp_status.check(tracker, channels, now)
     window = cfg.notification.preferences.quiet_hours
@@ -64,8 +71,8 @@ def digest(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
     try:
         waiting = tracker.list_issues([cfg.labels.match, state_label(cfg.labels, State.PENDING)],
                                       state="opened")
-        owed = _send_owed(cfg, tracker, channels, waiting, now, report)
-        _remind(cfg, tracker, channels, [r for r in waiting if r.iid not in owed], now, report)
+        owed = _send_owed(ctx, waiting, now, report)
+        _remind(ctx, [r for r in waiting if r.iid not in owed], now, report)
     except TrackerError as exc:
         report.errors.append(str(exc))
     return report
@@ -75,11 +82,13 @@ def _stamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _send_owed(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-               waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> set[int]:
+def _send_owed(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
+               report: DigestReport) -> set[int]:
     """Everything the delivery queue still owes: deferred by quiet hours, failed before, or
-    staged by a run that stopped before it wrote the queue. Returns the iids still owed."""
-    names = [c.name for c in channels]
+    staged by a run that stopped before it wrote the queue. Returns the iids still owed.
+    """
+    cfg, tracker = ctx.cfg, ctx.tracker
+    names = [c.name for c in ctx.channels]
     queue = read_queue(tracker)
     before = queue.to_data() if queue else None
     if queue is None:  # the first queue: issues staged before it were announced (or queued
@@ -95,23 +104,25 @@ def _send_owed(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
     report.stranded = {c: sorted(i) for c, i in queue.settle_stranded().items()}
     _, report.dropped = queue.advance([r.iid for r in waiting], names)
     known = {r.iid: notices.notice_from_issue(r, r.description) for r in waiting}
-    report.deferred = deliver(cfg, tracker, channels, queue, known, kind="deferred",
-                              cycle_id=f"digest-{_stamp(now)}", now=now,
+    report.deferred = deliver(ctx, queue, known, kind="deferred",
+                              cycle_id=f"digest-{_stamp(now)}",
                               dirty=_material(queue.to_data()) != _material(before))
     return set[int]().union(*queue.pending.values(), *queue.inflight.values())
 
 
 def _material(data: dict[str, Any] | None) -> dict[str, Any] | None:
     """What is owed; moving `through` over settled issues alone is not worth a write until
-    the list of them grows long (the next run computes the same)."""
+    the list of them grows long (the next run computes the same).
+    """
     if data is None:
         return None
     small = len(data.get("accounted", [])) <= COMPACT_AFTER
     return {k: v for k, v in data.items() if not (small and k in ("through", "accounted"))}
 
 
-def _remind(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-            waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> None:
+def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
+            report: DigestReport) -> None:
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     after = timedelta(hours=cfg.notification.preferences.reminder_after_hours)
     recently = _reminded_since(tracker, now - REMIND_AT_MOST_EVERY)
     due = [ref for ref in waiting

@@ -5,7 +5,8 @@ one write before the messages go out (they are "in flight") and one after (the o
 Neither fires an Issue Hook, so notifying costs no pipeline however many matches a cycle
 has. A failed write before sending sends nothing; a channel that failed without sending
 stays queued and the next `stage` or `digest` retries it; a message that may have arrived
-is never sent again."""
+is never sent again.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from match_staging import delivery, notices, quiet, render
-from match_staging.channels.base import Channel, Delivery
+from match_staging.channels.base import Delivery
 from match_staging.config import Config
+from match_staging.context import Context
 from match_staging.errors import TrackerError
 from match_staging.notices import Kind, Notice, Payload
 from match_staging.trackers.base import Tracker
@@ -24,6 +26,8 @@ from match_staging.trackers.base import Tracker
 
 @dataclass
 class NotifyReport:
+    """What went out on which channel for which issues, and what waits or went unrecorded."""
+
     delivered: list[tuple[Delivery, tuple[int, ...]]] = field(default_factory=list)
     failed: list[tuple[Delivery, tuple[int, ...]]] = field(default_factory=list)
     deferred: tuple[int, ...] = ()
@@ -32,6 +36,7 @@ class NotifyReport:
 
     @property
     def ok(self) -> bool:
+        """Nothing failed and everything was recorded."""
         return not self.failed and not self.unrecorded
 
 
@@ -55,15 +60,17 @@ def read_queue(tracker: Tracker) -> delivery.Queue | None:
 
 
 def write_queue(tracker: Tracker, queue: delivery.Queue) -> None:
+    """Record the queue as the newest run-log record: it replaces every earlier one."""
     tracker.append_log(delivery.LOG_KIND, queue.to_data())
 
 
-def deliver(cfg: Config, tracker: Tracker, channels: Sequence[Channel],
-            queue: delivery.Queue, known: Mapping[int, Notice], *, kind: Kind,
-            cycle_id: str, now: datetime, dirty: bool = False) -> NotifyReport:
-    """Send what `queue` owes among the `known` issues on each channel, unless it is quiet
-    now; record it. `dirty`: the queue changed before this call and must be written even
-    if nothing is sent."""
+def deliver(ctx: Context, queue: delivery.Queue, known: Mapping[int, Notice], *, kind: Kind,
+            cycle_id: str, dirty: bool = False) -> NotifyReport:
+    """Send what `queue` owes among the `known` issues on each of `ctx.channels`, unless it
+    is quiet now; record it. `dirty`: the queue changed before this call and must be written
+    even if nothing is sent.
+    """
+    cfg, tracker, channels, now = ctx.cfg, ctx.tracker, ctx.channels, ctx.clock()
     report = NotifyReport()
     owed = {c.name: sorted(queue.owed(c.name) & known.keys()) for c in channels}
     waiting = sorted(set[int]().union(*owed.values()))

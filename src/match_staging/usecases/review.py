@@ -6,62 +6,73 @@ The payload only says which issue to look at (issue 10): who moved the card come
 issue's label events, the audited state from the notes the bot wrote. A handled event costs
 the token's user (once per run), the issue, its notes, its label events, at most one update
 (only when labels need tidying or the issue must close or reopen) and one note. A replayed
-event costs the reads of the user, the issue and its notes."""
+event costs the reads of the user, the issue and its notes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from match_staging import record, render, workflow
 from match_staging.config import Config
+from match_staging.context import Context
 from match_staging.errors import ConfigError, InputError
 from match_staging.labels import states_in
 from match_staging.model import IssueRef, State
-from match_staging.trackers.base import Tracker
+from match_staging.trackers.base import StateEvent
 
-Outcome = Literal["applied", "reverted", "unchanged", "ignored"]
+# what a review step or a send did: the first word of its line in the job log
+Outcome = Literal["applied", "reverted", "unchanged", "ignored", "sent", "portal", "failed"]
 
 
 @dataclass(frozen=True)
 class Event:
     """The part of an Issue Hook payload the gate uses: which issue to look at. Nothing
-    else in a payload is believed (anyone with the trigger token can post one)."""
+    else in a payload is believed (anyone with the trigger token can post one).
+    """
 
     iid: int
 
 
-@dataclass
-class ReviewResult:
+@dataclass(frozen=True)
+class StepResult:
+    """What one step on one issue did (a review, a repair, a send), in one line."""
+
     outcome: Outcome
     message: str
     iid: int | None = None
-    after: State | None = None
-    requests: int = 0
+    after: State | None = None  # the state the issue is in afterwards, when known
 
 
 @dataclass(frozen=True)
-class Context:
-    """Where and when a review step runs, for its audit note."""
+class AuditEntry:
+    """One step of the audit trail, as its note shows it. `verdict` defaults to the
+    decision's; `send` writes "sending", "unsent" and "sent" with the address, transport
+    and Message-ID; `warning` tells the approver that `send` will refuse (an edited
+    description); `reconciled`: the scheduled run applied what the webhook never delivered.
+    """
 
-    now: datetime
-    pipeline_url: str = ""
-    pipeline_id: str = ""
+    decision: workflow.Decision
+    actor: str
+    verdict: Literal["", "sending", "unsent", "sent"] = ""
+    comment: str = ""
+    warning: str = ""
+    reconciled: bool = False
+    address: str = ""
+    transport: str = ""
+    message_id: str = ""
 
 
 @dataclass
 class ReconcileReport:
-    results: list[ReviewResult] = field(default_factory=list)
+    """The steps the scheduled run repaired, and why the webhook may not deliver."""
+
+    results: list[StepResult] = field(default_factory=list)
     webhook_problems: list[str] = field(default_factory=list)
     missed_since: str = ""  # when the oldest change the webhook never delivered was made
-
-
-def context_from(env: Mapping[str, str], now: datetime) -> Context:
-    return Context(now=now, pipeline_url=env.get("CI_PIPELINE_URL", ""),
-                   pipeline_id=env.get("CI_PIPELINE_ID", ""))
 
 
 def parse_event(payload: Any, cfg: Config) -> Event | str:
@@ -115,97 +126,102 @@ def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
     return user_id == cfg.notification.channels.gitlab_todo.assignee_id
 
 
-def transition(cfg: Config, tracker: Tracker, payload: Any, ctx: Context) -> ReviewResult:
+def transition(ctx: Context, payload: Any) -> StepResult:
     """Apply one issue-webhook event. The payload only names the issue: who changed what is
-    read from GitLab (label events), so a forged payload can make the tool look, not act."""
-    event = parse_event(payload, cfg)
+    read from GitLab (label events), so a forged payload can make the tool look, not act.
+    """
+    event = parse_event(payload, ctx.cfg)
     if isinstance(event, str):
-        return ReviewResult("ignored", event)
-    issue = tracker.get_issue(event.iid)
-    if issue is None or cfg.labels.match not in issue.labels:
-        return ReviewResult("ignored", f"issue #{event.iid} is not a job match", event.iid)
-    return settle(cfg, tracker, issue, ctx)
+        return StepResult("ignored", event)
+    issue = ctx.tracker.get_issue(event.iid)
+    if issue is None or ctx.cfg.labels.match not in issue.labels:
+        return StepResult("ignored", f"issue #{event.iid} is not a job match", event.iid)
+    return settle(ctx, issue)
 
 
-def last_state_change(cfg: Config, tracker: Tracker, iid: int,
-                      target: State | None = None) -> tuple[str, int]:
+def last_state_change(ctx: Context, iid: int, target: State | None = None) -> tuple[str, int]:
     """Who made the change (added `target`'s label last, else changed a state label last),
-    from the issue's label events; ("unknown", 0) when GitLab shows nobody."""
-    found = workflow.actor_of(cfg.labels, tracker.label_events(iid), target)
+    from the issue's label events; ("unknown", 0) when GitLab shows nobody.
+    """
+    found = workflow.actor_of(ctx.cfg.labels, ctx.tracker.label_events(iid), target)
     return (found.user, found.user_id) if found else ("unknown", 0)
 
 
-def may_review(cfg: Config, tracker: Tracker, actor: str, actor_id: int) -> bool:
+def may_review(ctx: Context, actor: str, actor_id: int) -> bool:
     """A reviewer, or the tool itself (its own label change whose note never got written:
-    `review` from the shell changes labels as the token's user)."""
+    `review` from the shell changes labels as the token's user).
+    """
     if actor == "unknown":
         return False
-    return actor == tracker.bot_user() or is_reviewer(cfg, actor, actor_id)
+    return actor == ctx.tracker.bot_user() or is_reviewer(ctx.cfg, actor, actor_id)
 
 
-def settle(cfg: Config, tracker: Tracker, issue: IssueRef, ctx: Context, *,
-           reconciled: bool = False) -> ReviewResult:
+def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepResult:
     """Decide on the issue as it is, then apply or revert with at most one update and one
     note. Reads: the bot's user (once per run), the notes, the label events (only when the
-    labels differ from the audited state)."""
+    labels differ from the audited state). `reconciled`: the scheduled run repairs it.
+    """
+    cfg, tracker = ctx.cfg, ctx.tracker
     bot = tracker.bot_user()
     if issue.author and issue.author != bot:
-        return ReviewResult("ignored", f"#{issue.iid} was not staged by match-staging "
-                            f"(created by {issue.author})", issue.iid)
+        return StepResult("ignored", f"#{issue.iid} was not staged by match-staging "
+                          f"(created by {issue.author})", issue.iid)
     trail = workflow.audit(issue, tracker.notes(issue.iid), bot)
     if states_in(cfg.labels, issue.labels) == [trail.state]:
-        return ReviewResult("unchanged", f"#{issue.iid}: already {trail.state.value}: "
-                            "nothing to do", issue.iid, trail.state)
+        return StepResult("unchanged", f"#{issue.iid}: already {trail.state.value}: "
+                          "nothing to do", issue.iid, trail.state)
     check_reviewers(cfg)  # before the first change: a config error changes nothing
     target = workflow.moved_to(cfg.labels, issue.labels, trail.state)
-    actor, actor_id = last_state_change(cfg, tracker, issue.iid, target)
+    actor, actor_id = last_state_change(ctx, issue.iid, target)
     decision = workflow.decide(cfg.labels, issue.labels, trail.state, actor,
-                               may_review(cfg, tracker, actor, actor_id))
+                               may_review(ctx, actor, actor_id))
     warning = trail.distrust if decision.after == State.APPROVED else ""
-    record_step(cfg, tracker, issue, decision, actor, ctx, reconciled=reconciled,
-                warning=warning)
+    record_step(ctx, issue, AuditEntry(decision, actor, reconciled=reconciled,
+                                       warning=warning))
     outcome: Outcome = "applied" if decision.verdict == "apply" else "reverted"
-    return ReviewResult(outcome, f"#{issue.iid}: {decision.reason}", issue.iid, decision.after)
+    return StepResult(outcome, f"#{issue.iid}: {decision.reason}", issue.iid, decision.after)
 
 
-def record_step(cfg: Config, tracker: Tracker, issue: IssueRef, decision: workflow.Decision,
-                actor: str, ctx: Context, *, reconciled: bool = False,
-                comment: str = "", warning: str = "") -> None:
+def record_step(ctx: Context, issue: IssueRef, entry: AuditEntry) -> None:
     """Labels and open/closed in one update, only when they need it; then the audit note,
     which carries the audited state (the description is never written after creation:
-    every description update is an Issue Hook event and so a pipeline)."""
-    add, remove = workflow.label_changes(cfg.labels, issue.labels, decision.after)
-    closes = (decision.after == State.REJECTED and cfg.workflow.close_rejected) or \
-             (decision.after == State.SENT and cfg.workflow.close_sent)
-    state_event = "close" if closes and issue.state != "closed" else None
-    if decision.after in (State.PENDING, State.APPROVED) and issue.state == "closed":
+    every description update is an Issue Hook event and so a pipeline).
+    """
+    cfg, after = ctx.cfg, entry.decision.after
+    add, remove = workflow.label_changes(cfg.labels, issue.labels, after)
+    closes = (after == State.REJECTED and cfg.workflow.close_rejected) or \
+             (after == State.SENT and cfg.workflow.close_sent)
+    state_event: StateEvent | None = "close" if closes and issue.state != "closed" else None
+    if after in (State.PENDING, State.APPROVED) and issue.state == "closed":
         state_event = "reopen"  # a match under review stays on the board
     if add or remove or state_event:
-        tracker.update_issue(issue.iid, add=add, remove=remove, state_event=state_event)
-    note = audit_note(cfg, decision, actor, ctx, reconciled=reconciled, comment=comment,
-                      warning=warning)
-    tracker.add_note(issue.iid, record.with_mark(note, record.StateMark(decision.after)))
+        ctx.tracker.update_issue(issue.iid, add=add, remove=remove, state_event=state_event)
+    ctx.tracker.add_note(issue.iid, record.with_mark(audit_note(ctx, entry),
+                                                     record.StateMark(after)))
 
 
-def audit_note(cfg: Config, decision: workflow.Decision, actor: str, ctx: Context, *,
-               reconciled: bool = False, comment: str = "", verdict: str = "",
-               warning: str = "", **extra: Any) -> str:
-    """The note of one review step; `verdict` "sending", "unsent", "sent" and `extra`
-    (address, transport, message_id) are for the notes `send` writes; `warning` tells the
-    reviewer who approves that `send` will refuse (an edited description)."""
-    when = ctx.now.astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
-    pipeline = render.link(ctx.pipeline_url, f"pipeline {ctx.pipeline_id or ''}".strip()) \
-        if ctx.pipeline_url else ""
+def audit_note(ctx: Context, entry: AuditEntry) -> str:
+    """The note of one step: audit_note.md.j2 with the entry, the time in the configured
+    zone and a link to the pipeline.
+    """
+    cfg, decision = ctx.cfg, entry.decision
+    when = ctx.clock().astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    pipeline = ctx.pipeline
+    link = render.link(pipeline.url, f"pipeline {pipeline.id}".strip()) if pipeline.url else ""
     return render.render("audit_note.md.j2", cfg.staging.templates_dir,
-                         verdict=verdict or decision.verdict,
+                         verdict=entry.verdict or decision.verdict,
                          before=decision.before.value, after=decision.after.value,
-                         reason=decision.reason, actor=actor, when=when, pipeline=pipeline,
-                         reconciled=reconciled, comment=comment, warning=warning, **extra)
+                         reason=decision.reason, actor=entry.actor, when=when, pipeline=link,
+                         reconciled=entry.reconciled, comment=entry.comment,
+                         warning=entry.warning, address=entry.address,
+                         transport=entry.transport, message_id=entry.message_id)
 
 
-def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, reason: str,
-           ctx: Context) -> ReviewResult:
-    """The reviewer's step from the shell: the token's holder is the reviewer."""
+def review(ctx: Context, iid: int, target: State, actor: str, reason: str) -> StepResult:
+    """The reviewer's step from the shell: the token's holder is the reviewer. Refused
+    (InputError, nothing changed) unless the issue is a pending job match.
+    """
+    cfg, tracker = ctx.cfg, ctx.tracker
     issue = tracker.get_issue(iid)
     if issue is None or cfg.labels.match not in issue.labels:
         raise InputError(f"#{iid}", "no job-match issue with that number")
@@ -217,20 +233,22 @@ def review(cfg: Config, tracker: Tracker, iid: int, target: State, actor: str, r
                                     "approved or rejected")
     decision = workflow.Decision("apply", State.PENDING, target,
                                  f"{State.PENDING.value} -> {target.value}")
-    record_step(cfg, tracker, issue, decision, actor, ctx, comment=reason)
-    return ReviewResult("applied", f"#{iid}: {decision.reason}", iid, target)
+    record_step(ctx, issue, AuditEntry(decision, actor, comment=reason))
+    return StepResult("applied", f"#{iid}: {decision.reason}", iid, target)
 
 
-def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
+def reconcile(ctx: Context) -> ReconcileReport:
     """Apply or revert what lost webhook events never delivered, using label events to
     know who changed the state label. Costs one notes read per issue changed lately, except
-    pending issues nobody has written a note on yet."""
+    pending issues nobody has written a note on yet.
+    """
+    cfg, tracker = ctx.cfg, ctx.tracker
     report = ReconcileReport(webhook_problems=tracker.webhook_problems())
-    since = ctx.now - timedelta(days=cfg.workflow.reconcile_days)
+    since = ctx.clock() - timedelta(days=cfg.workflow.reconcile_days)
     for issue in tracker.changed_issues([cfg.labels.match], since):
         if issue.notes_count == 0 and states_in(cfg.labels, issue.labels) == [State.PENDING]:
             continue  # no note, so no step the bot recorded: pending as staged (no request)
-        result = settle(cfg, tracker, issue, ctx, reconciled=True)  # ignores others' issues
+        result = settle(ctx, issue, reconciled=True)  # ignores others' issues
         if result.outcome in ("applied", "reverted"):
             report.results.append(result)
             report.missed_since = min(filter(None, (report.missed_since, issue.updated_at)))
@@ -239,7 +257,8 @@ def reconcile(cfg: Config, tracker: Tracker, ctx: Context) -> ReconcileReport:
 
 def missed_events_notice(report: ReconcileReport) -> str | None:
     """Repairs mean the webhook did not deliver. A Developer token cannot list hooks, so
-    `webhook_problems` may be empty although GitLab disabled the hook: say so plainly."""
+    `webhook_problems` may be empty although GitLab disabled the hook: say so plainly.
+    """
     missed = [r for r in report.results if r.outcome in ("applied", "reverted")]
     if not missed or report.webhook_problems:
         return None

@@ -5,41 +5,35 @@ GitLab's label events all say so), only what was staged (the description as the 
 it: refused when anyone else edited it), and nothing twice: before the email goes out the
 bot writes a "sending" note; a run that finds that mark refuses to send again until the user
 has checked the outbox and passes --force. A failure that certainly sent nothing (the server
-refused) is noted, which settles the mark."""
+refused) is noted, which settles the mark.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import mimetypes
-from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Literal
 
 from match_staging import attachments, record, render, workflow
 from match_staging.channels.base import Mailer
 from match_staging.config import Config
+from match_staging.context import Context
 from match_staging.errors import InputError
 from match_staging.labels import states_in
-from match_staging.model import State
-from match_staging.trackers.base import Tracker
+from match_staging.model import IssueRef, State
 from match_staging.usecases.review import (
-    Context,
+    AuditEntry,
+    StepResult,
     audit_note,
     last_state_change,
     may_review,
 )
 
-Outcome = Literal["sent", "portal", "failed"]
-
-
-@dataclass
-class SendResult:
-    outcome: Outcome
-    message: str
+AUTO_SEND_ACTOR = "match-staging (auto_send)"
 
 
 def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Address,
@@ -55,12 +49,12 @@ def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Addr
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid("application", domain=email.sender.domain)
     msg.set_content(staged.draft)
-    max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
-    for index, rel in enumerate(staged.attachments):
-        found = attachments.resolve(root, str(rel), max_bytes)
-        if isinstance(found, str):
-            raise InputError("the staged match", f"{rel!r} {found}",
-                             field=f"attachments[{index}]")
+    files, errors = attachments.check(root, [str(a) for a in staged.attachments],
+                                      cfg.staging.max_attachment_bytes,
+                                      source="the staged match")
+    if errors:
+        raise errors[0]
+    for found in files:
         kind, _ = mimetypes.guess_type(found.name)
         main, _, sub = (kind or "application/octet-stream").partition("/")
         msg.add_attachment(found.read_bytes(), maintype=main, subtype=sub,
@@ -72,20 +66,34 @@ def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Addr
     return msg
 
 
-def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: str,
-         ctx: Context, root: Path, *, force: bool = False) -> SendResult:
+def after_review(ctx: Context, result: StepResult, actor: str) -> StepResult | None:
+    """workflow.auto_send: an approval just applied goes out at once (the one place that
+    decides so, for the webhook, the shell and the scheduled repair). None: nothing to send
+    (not an approval, auto_send off, or no mailer configured).
+    """
+    if not ctx.cfg.workflow.auto_send or ctx.mailer is None or result.iid is None \
+            or result.outcome != "applied" or result.after != State.APPROVED:
+        return None
+    return send(ctx, result.iid, actor)
+
+
+def send(ctx: Context, iid: int, actor: str, *, force: bool = False) -> StepResult:
+    """Send the approved match's application through `ctx.mailer`, then mark it sent.
+    Refused (InputError, nothing sent) unless the labels, the audit trail and the label
+    events agree it is approved and its description is as the bot wrote it.
+    """
+    cfg, tracker = ctx.cfg, ctx.tracker
     issue = tracker.get_issue(iid)
     if issue is None or cfg.labels.match not in issue.labels:
         raise InputError(f"#{iid}", "no job-match issue with that number")
     current = states_in(cfg.labels, issue.labels)
-    bot = tracker.bot_user()
-    trail = workflow.audit(issue, tracker.notes(iid), bot)
+    trail = workflow.audit(issue, tracker.notes(iid), tracker.bot_user())
     if current != [State.APPROVED] or trail.state != State.APPROVED:
         shown = ", ".join(s.value for s in current) or "no state label"
         hint = " (approved on the board, but the review pipeline has not recorded it yet)" \
             if current == [State.APPROVED] else ""
         raise InputError(f"#{iid}", f"is {shown}{hint}: only approved matches are sent")
-    check_approver(cfg, tracker, iid)
+    check_approver(ctx, iid)
     if not trail.trusted:
         raise InputError(f"#{iid}", f"{trail.distrust}: nothing sent. `send` sends only "
                          "what match-staging staged, and an edited description no longer "
@@ -96,53 +104,62 @@ def send(cfg: Config, tracker: Tracker, email: Mailer | None, iid: int, actor: s
                          "gone out: check the sent mail, then mark it sent on the board, or "
                          "run `match-staging send --force` to send it again")
     staged = record.decode_record(issue.description) or record.MatchRecord()
-    address = staged.apply.email
-    # the local tracker's mailer writes to outbox/: no note may claim smtp or gmail
-    transport = "outbox" if tracker.kind == "local" else \
-        cfg.notification.channels.email.transport
-    if not address:
+    if not staged.apply.email:
         where = staged.apply.url or staged.source_url or issue.web_url
-        return SendResult("portal", f"#{iid} has no application address: apply on the "
-                          f"portal ({where}), then move the card to sent on the board")
-    if email is None:
+        return StepResult("portal", f"#{iid} has no application address: apply on the "
+                          f"portal ({where}), then move the card to sent on the board", iid)
+    if ctx.mailer is None:
         raise InputError(f"#{iid}", "sending needs notification.channels.email configured "
                          "(transport, from, and smtp or gmail settings)")
+    return _deliver(ctx, ctx.mailer, issue, staged, actor)
+
+
+def _deliver(ctx: Context, mailer: Mailer, issue: IssueRef, staged: record.MatchRecord,
+             actor: str) -> StepResult:
+    """Write the "sending" mark, hand the email over, and record what happened."""
+    cfg, tracker = ctx.cfg, ctx.tracker
+    iid, address = issue.iid, staged.apply.email
+    # the local tracker's mailer writes to outbox/: no note may claim smtp or gmail
+    transport = cfg.notification.channels.email.transport if tracker.sends else "outbox"
     to = Address(addr_spec=address)
-    msg = application(cfg, email, staged, to, root, ctx.now)
+    now = ctx.clock()
+    msg = application(cfg, mailer, staged, to, ctx.root, now)
     approved = workflow.Decision("apply", State.APPROVED, State.APPROVED, "")
-    started = audit_note(cfg, approved, actor, ctx, verdict="sending", address=address,
-                         transport=transport)
-    tracker.add_note(iid, record.with_mark(started, record.SendingMark(ctx.now.isoformat())))
-    delivery = email.deliver(msg, [to])
+    started = audit_note(ctx, AuditEntry(approved, actor, verdict="sending", address=address,
+                                         transport=transport))
+    tracker.add_note(iid, record.with_mark(started, record.SendingMark(now.isoformat())))
+    delivery = mailer.deliver(msg, [to])
     if not delivery.ok and delivery.maybe_delivered:  # keep the mark: never send twice
-        return SendResult("failed", f"#{iid}: {delivery.detail}; it may have gone out: check "
+        return StepResult("failed", f"#{iid}: {delivery.detail}; it may have gone out: check "
                           "the sent mail, then mark it sent on the board, or run "
-                          "`match-staging send --force`")
+                          "`match-staging send --force`", iid)
     if not delivery.ok:  # refused, or never connected: nothing went out
         unsent = dataclasses.replace(approved, reason=delivery.detail)
         tracker.add_note(iid, record.with_mark(
-            audit_note(cfg, unsent, actor, ctx, verdict="unsent", address=address),
+            audit_note(ctx, AuditEntry(unsent, actor, verdict="unsent", address=address)),
             record.StateMark(State.APPROVED)))
-        return SendResult("failed", f"#{iid}: {delivery.detail}")
+        return StepResult("failed", f"#{iid}: {delivery.detail}", iid)
     decision = workflow.Decision("apply", State.APPROVED, State.SENT, "approved -> sent")
     add, remove = workflow.label_changes(cfg.labels, issue.labels, State.SENT)
     tracker.update_issue(iid, add=add, remove=remove,
                          state_event="close" if cfg.workflow.close_sent else None)
     tracker.add_note(iid, record.with_mark(
-        audit_note(cfg, decision, actor, ctx, verdict="sent", address=address,
-                   transport=transport, message_id=str(msg["Message-ID"])),
+        audit_note(ctx, AuditEntry(decision, actor, verdict="sent", address=address,
+                                   transport=transport, message_id=str(msg["Message-ID"]))),
         record.StateMark(State.SENT)))
-    if transport == "outbox":
-        return SendResult("sent", f"#{iid}: application to {address} {delivery.detail} "
-                          "(the local tracker sends nothing)")
-    return SendResult("sent", f"#{iid}: application sent to {address} ({delivery.detail})")
+    if not tracker.sends:
+        return StepResult("sent", f"#{iid}: application to {address} {delivery.detail} "
+                          "(the local tracker sends nothing)", iid, State.SENT)
+    return StepResult("sent", f"#{iid}: application sent to {address} ({delivery.detail})",
+                      iid, State.SENT)
 
 
-def check_approver(cfg: Config, tracker: Tracker, iid: int) -> None:
+def check_approver(ctx: Context, iid: int) -> None:
     """GitLab's label events must show the approved label added by a reviewer (or by the
-    tool, as `review` from the shell does), whatever the notes say: the gate's own rule."""
-    actor, actor_id = last_state_change(cfg, tracker, iid, State.APPROVED)
-    if may_review(cfg, tracker, actor, actor_id):
+    tool, as `review` from the shell does), whatever the notes say: the gate's own rule.
+    """
+    actor, actor_id = last_state_change(ctx, iid, State.APPROVED)
+    if may_review(ctx, actor, actor_id):
         return
     who = "nobody GitLab shows" if actor == "unknown" else actor
     raise InputError(f"#{iid}", f"the approved label was added by {who}, who may not review "

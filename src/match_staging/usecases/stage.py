@@ -2,21 +2,22 @@
 
 Cost per run (issue #2, "Economy"): one label listing (plus one create per missing label,
 once per project), the cheaper of per-key searches or one listing page per 100 staged
-issues, one upload per distinct attachment, one create per new match. Nothing else."""
+issues, one upload per distinct attachment, one create per new match. Nothing else.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from markupsafe import Markup
 
 from match_staging import attachments, delivery, notices, record, render
-from match_staging.channels.base import Channel
 from match_staging.config import Config
+from match_staging.context import Context
 from match_staging.errors import InputError, TrackerError
 from match_staging.labels import label_specs, score_label, state_label, state_of
 from match_staging.matches import Batch
@@ -32,6 +33,8 @@ SHORTENED = ((40_000, 200), (10_000, 100), (2_000, 50), (500, 20))
 
 @dataclass
 class StageReport:
+    """What became of each match of the batch, and of the notifications about them."""
+
     staged: list[tuple[Match, IssueRef]] = field(default_factory=list)
     existing: list[tuple[Match, IssueRef]] = field(default_factory=list)
     repeated: list[tuple[Match, Match]] = field(default_factory=list)  # same match twice now
@@ -43,6 +46,7 @@ class StageReport:
 
     @property
     def ok(self) -> bool:
+        """Nothing rejected or failed."""
         return not self.rejected and not self.failed and self.notify.ok
 
 
@@ -98,10 +102,11 @@ def _cut(text: str | None, max_bytes: int) -> str | None:
     return kept.rstrip() + "…"
 
 
-def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
-          channels: Sequence[Channel] = (), now: datetime | None = None) -> StageReport:
+def stage(ctx: Context, batch: Batch) -> StageReport:
     """Stage new matches, then notify on every channel about them (and about matches of
-    this run that an earlier run staged but could not notify)."""
+    this run that an earlier run staged but could not notify).
+    """
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     report = StageReport(rejected=list(batch.errors), threshold=cfg.threshold)
     eligible: list[Match] = []
     first_seen: dict[str, Match] = {}
@@ -117,19 +122,20 @@ def stage(cfg: Config, tracker: Tracker, batch: Batch, root: Path,
         eligible.append(match)
 
     if eligible:
-        _stage_new(cfg, tracker, eligible, root, report)
-        now = now or datetime.now(UTC)
+        _stage_new(cfg, tracker, eligible, ctx.root, report)
+        now = ctx.clock()
         cycle = next((m.cycle_id for m in eligible if m.cycle_id),
                      now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if channels and (report.staged or report.existing):
-            report.notify = _notify(cfg, tracker, channels, report, cycle, now)
+            report.notify = _notify(ctx, report, cycle)
     return report
 
 
-def _notify(cfg: Config, tracker: Tracker, channels: Sequence[Channel], report: StageReport,
-            cycle: str, now: datetime) -> NotifyReport:
+def _notify(ctx: Context, report: StageReport, cycle: str) -> NotifyReport:
     """Queue the new issues on every channel and send what the queue owes among this run's
-    issues (matches staged earlier and still owed are announced again here, or by `digest`)."""
+    issues (matches staged earlier and still owed are announced again here, or by `digest`).
+    """
+    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     known = {ref.iid: notices.Notice.of(m, ref) for m, ref in report.staged}
     known.update({ref.iid: notices.notice_from_issue(ref, ref.description)
                   for _, ref in report.existing
@@ -144,8 +150,7 @@ def _notify(cfg: Config, tracker: Tracker, channels: Sequence[Channel], report: 
     if queue is None:  # the first queue: every earlier issue counts as announced
         queue = delivery.Queue(through=min(created, default=1) - 1)
     added = queue.account(created, [c.name for c in channels])
-    return deliver(cfg, tracker, channels, queue, known, kind="new", cycle_id=cycle, now=now,
-                   dirty=fresh or bool(added))
+    return deliver(ctx, queue, known, kind="new", cycle_id=cycle, dirty=fresh or bool(added))
 
 
 def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
@@ -153,23 +158,17 @@ def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
     expected = tracker.prepare(label_specs(cfg.labels), cfg.labels.match)
     known = tracker.find_by_keys([k for m in eligible for k in m.keys],
                                  label=cfg.labels.match, expected=expected)
-    max_bytes = int(cfg.staging.max_attachment_mb * 1024 * 1024)
     uploaded: dict[Path, Upload] = {}  # one upload per file per run, markdown reused
     for match in eligible:
         holder = next((known[k] for k in match.keys if k in known), None)
         if holder is not None:
             report.existing.append((match, holder))
             continue
-        files: list[Path] = []
-        for index, rel in enumerate(match.attachments):
-            found = attachments.resolve(root, rel, max_bytes)
-            if isinstance(found, str):
-                report.rejected.append(InputError(match.source, f"{rel!r} {found}",
-                                                  match=match.label,
-                                                  field=f"attachments[{index}]"))
-            else:
-                files.append(found)
-        if len(files) != len(match.attachments):
+        files, problems = attachments.check(root, match.attachments,
+                                            cfg.staging.max_attachment_bytes,
+                                            source=match.source, match=match)
+        if problems:
+            report.rejected.extend(problems)
             continue
         try:
             for path in files:

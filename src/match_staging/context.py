@@ -1,0 +1,228 @@
+"""What one run is wired with, built once, before anything changes.
+
+Every part a command needs is built (and so validated) by `build` up front: a bad setting
+is a configuration error (exit 2) before the first write. A command asks only for the parts
+it uses (`Parts`), so a bad Slack setting never stops `transition`, which sends no
+notification. Time and sleep come from here and nowhere else: tests pass fake ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from match_staging import clock as clocks
+from match_staging.channels.base import Channel, Mailer
+from match_staging.config import Config
+from match_staging.errors import StagingError
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
+from match_staging.trackers.base import LogRecord, StateEvent, Tracker, Upload
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The CI pipeline a step runs in, linked from its audit note ("" outside CI)."""
+
+    url: str = ""
+    id: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Pipeline:
+        """GitLab CI's predefined variables."""
+        return cls(url=env.get("CI_PIPELINE_URL", ""), id=env.get("CI_PIPELINE_ID", ""))
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a command uses besides the configuration. Without a tracker (preview) the
+    channels only render: the configured ones with GITLAB_TOKEN, else every one.
+    """
+
+    tracker: bool = True
+    channels: bool = False
+    mailer: bool = False
+
+
+@dataclass
+class Context:
+    """One run's wiring: what a use case reads and writes through, and when it runs."""
+
+    cfg: Config
+    tracker: Tracker
+    channels: Sequence[Channel] = ()
+    mailer: Mailer | None = None
+    clock: Clock = field(default=lambda: clocks.now({}))  # the real time
+    sleep: Sleep = field(default=lambda seconds: real_sleep(seconds))
+    pipeline: Pipeline = field(default_factory=Pipeline)
+    root: Path = field(default_factory=Path.cwd)  # attachments are read below it
+
+
+def real_clock(env: Mapping[str, str]) -> Clock:
+    """The time now, or MATCH_STAGING_NOW (interface.md), read each time it is asked."""
+    return lambda: clocks.now(env)
+
+
+def real_sleep(seconds: float) -> None:
+    """time.sleep, looked up when called, so a test can replace it."""
+    time.sleep(seconds)
+
+
+def build(cfg: Config, env: Mapping[str, str], parts: Parts, *, clock: Clock | None = None,
+          sleep: Sleep | None = None, notice: Callable[[str], None] = lambda _: None,
+          ) -> Context:
+    """The context of one run: tracker, channels and mailer as `parts` asks, validated
+    now, in that order. `notice` hears what a user should know about the wiring (the local
+    tracker, a to-do nobody gets).
+    """
+    clock = clock or real_clock(env)
+    sleep = sleep or real_sleep
+    tracker: Tracker = _Offline()
+    if parts.tracker:
+        from match_staging.trackers import open_tracker
+
+        tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep)
+        if said:
+            notice(said)
+    ctx = Context(cfg=cfg, tracker=tracker, clock=clock, sleep=sleep,
+                  pipeline=Pipeline.from_env(env), root=Path.cwd())
+    if parts.channels:
+        ctx.cfg = _channel_cfg(cfg, local=not (tracker.sends if parts.tracker
+                                              else bool(env.get("GITLAB_TOKEN"))))
+        ctx.channels = _channels(ctx, wrap=parts.tracker)
+        todo = ctx.cfg.notification.channels.gitlab_todo
+        if tracker.sends and todo.enabled and todo.assignee_id is None:  # not on a laptop
+            notice("gitlab_todo is enabled but notification.channels.gitlab_todo.assignee_id "
+                   "is not set: nobody is assigned, so nobody gets a to-do")
+    if parts.mailer:
+        ctx.mailer = _mailer(ctx)
+    return ctx
+
+
+def _channel_cfg(cfg: Config, *, local: bool) -> Config:
+    """The configuration the channels see. On the embedded local tracker nothing leaves the
+    machine, so (staging.local_channels: all) every channel writes its message to outbox/,
+    enabled or not, without credentials, and quiet hours hold nothing back: a first run shows
+    every message at once. Against GitLab the channels stay as configured.
+    """
+    if not local or cfg.staging.local_channels != "all":
+        return cfg
+    shown = copy.deepcopy(cfg)
+    channels = shown.notification.channels
+    channels.email.enabled = channels.slack.enabled = channels.whatsapp.enabled = True
+    if not channels.email.recipients:
+        channels.email.recipients = ["you@localhost"]  # a placeholder: nothing is sent
+    shown.notification.preferences.quiet_hours = None
+    return shown
+
+
+def _channels(ctx: Context, *, wrap: bool) -> list[Channel]:
+    """The enabled channels; on the local tracker (`wrap`) each writes to outbox/ instead
+    of sending; without a tracker (preview) they only render.
+    """
+    from match_staging import channels as registry
+
+    sending = ctx.tracker.sends
+    built: list[Channel] = _call(registry.build, ctx.cfg, sending=sending, clock=ctx.clock,
+                                 sleep=ctx.sleep)
+    if wrap and not sending:
+        outbox = Path(ctx.cfg.staging.outbox)
+        built = [registry.Outbox(c, outbox) for c in built]
+    return built
+
+
+def _mailer(ctx: Context) -> Mailer | None:
+    """How applications go out: the email transport, or outbox/ on the local tracker;
+    None when no sender is configured (`send` says so when it needs one).
+    """
+    from match_staging.channels.base import OutboxMailer
+    from match_staging.channels.email import Email
+
+    settings = ctx.cfg.notification.channels.email
+    if not ctx.tracker.sends:
+        return OutboxMailer(Path(ctx.cfg.staging.outbox) / "applications", settings.sender)
+    if not settings.sender:
+        return None
+    mailer: Mailer = _call(Email, settings, ctx.cfg.staging.templates_dir, clock=ctx.clock,
+                           sleep=ctx.sleep)
+    return mailer
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """MERGE SHIM (helper "app"): `channels.build` and the channels' constructors take
+    clock= and sleep= on branch "channels"; until then only what they accept is passed.
+    The lead replaces each `_call(f, ...)` with `f(...)` at merge and deletes this.
+    """
+    accepted = inspect.signature(fn).parameters
+    return fn(*args, **{k: v for k, v in kwargs.items()
+                        if k in accepted or k not in ("clock", "sleep")})
+
+
+class _Offline:
+    """The tracker of a command that uses none (preview): any use is a programming error."""
+
+    kind: Literal["local"] = "local"
+    sends = False
+    location = "(no tracker)"
+    requests = 0
+
+    def _none(self, *_: Any, **__: Any) -> NoReturn:
+        raise StagingError("internal: this command runs without a tracker")
+
+    def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
+        self._none()
+
+    def find_by_keys(self, keys: Sequence[str], *, label: str,
+                     expected: int) -> dict[str, IssueRef]:
+        self._none()
+
+    def create_issue(self, draft: IssueDraft) -> IssueRef:
+        self._none()
+
+    def upload(self, path: Path) -> Upload:
+        self._none()
+
+    def list_issues(self, labels: Sequence[str], *, state: str = "all",
+                    created_before: datetime | None = None) -> list[IssueRef]:
+        self._none()
+
+    def get_issue(self, iid: int) -> IssueRef | None:
+        self._none()
+
+    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
+                     description: str | None = None,
+                     state_event: StateEvent | None = None) -> IssueRef:
+        self._none()
+
+    def label_events(self, iid: int) -> list[LabelEvent]:
+        self._none()
+
+    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+        self._none()
+
+    def webhook_problems(self) -> list[str]:
+        self._none()
+
+    def add_note(self, iid: int, body: str) -> None:
+        self._none()
+
+    def append_log(self, kind: str, data: dict[str, Any]) -> None:
+        self._none()
+
+    def read_log(self, kind: str, limit: int = 20,
+                 since: datetime | None = None) -> list[LogRecord]:
+        self._none()
+
+    def bot_user(self) -> str:
+        self._none()
+
+    def notes(self, iid: int) -> list[Note]:
+        self._none()

@@ -1,0 +1,235 @@
+"""The digest, preview and send use cases called as library functions with a Context (local
+tracker, recording channel and mailer, a fixed clock): what a user would notice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from match_staging import config
+from match_staging.channels.base import Delivery, Rendered
+from match_staging.context import Context, Parts, build
+from match_staging.errors import InputError
+from match_staging.matches import read_batch
+from match_staging.model import State
+from match_staging.notices import Payload
+from match_staging.trackers.local import LocalTracker
+from match_staging.usecases.digest import digest
+from match_staging.usecases.preview import preview
+from match_staging.usecases.review import review
+from match_staging.usecases.send import after_review, send
+from match_staging.usecases.stage import stage
+from tests.conftest import match, write
+
+MONDAY = datetime(2026, 2, 9, 9, 0, tzinfo=UTC)  # 10:00 in Vienna, outside quiet hours
+ACCEPTED = Delivery("email", True, "250 OK")
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Recorder:
+    """A channel that keeps what it is asked to send."""
+
+    name: ClassVar[str] = "slack"
+    sent: list[Payload] = field(default_factory=list)
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        return [Rendered("slack.txt", payload.summary.encode())]
+
+    def send(self, payload: Payload) -> Delivery:
+        self.sent.append(payload)
+        return Delivery(self.name, True, "posted")
+
+
+@dataclass
+class Mailbox:
+    """A mailer that keeps each message, or answers with `answer`."""
+
+    answer: Delivery = ACCEPTED
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    @property
+    def sender(self) -> Address:
+        return Address("Me", addr_spec="me@example.com")
+
+    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        self.messages.append(msg)
+        return self.answer
+
+
+def context(repo: Path, clock: Clock, **parts: object) -> Context:
+    cfg = config.load(None, {})
+    cfg.notification.preferences.quiet_hours = None
+    cfg.workflow.reviewers = ["reviewer"]
+    ctx = Context(cfg, LocalTracker(repo / ".match-staging", clock=clock), clock=clock,
+                  sleep=lambda _: pytest.fail("nothing here may sleep"), root=repo)
+    for name, value in parts.items():
+        setattr(ctx, name, value)
+    return ctx
+
+
+def staged(ctx: Context, name: str, *items: dict[str, object]) -> list[int]:
+    write(ctx.root / name, list(items))
+    report = stage(ctx, read_batch([name], {}, "matches-inbox"))
+    assert not report.rejected and not report.failed
+    return [issue.iid for _, issue in report.staged]
+
+
+# --------------------------------------------------------------------------- digest
+
+def test_digest_reminds_of_an_untouched_pending_match_once_a_day(repo: Path) -> None:
+    clock = Clock(MONDAY)
+    ctx = context(repo, clock)
+    [iid] = staged(ctx, "one.json", match())
+    channel = Recorder()
+    ctx.channels = [channel]
+    clock.now = MONDAY + timedelta(hours=25)
+    report = digest(ctx)
+    assert report.ok and report.reminded == [iid]
+    assert [(p.kind, [n.iid for n in p.matches]) for p in channel.sent] == [
+        ("reminder", [iid])]
+    clock.now += timedelta(hours=2)
+    assert digest(ctx).reminded == [] and len(channel.sent) == 1  # not again the same day
+    clock.now += timedelta(days=1)
+    assert digest(ctx).reminded == [iid]
+
+
+def test_digest_in_quiet_hours_sends_nothing_and_says_until_when(repo: Path) -> None:
+    clock = Clock(MONDAY)
+    ctx = context(repo, clock)
+    staged(ctx, "one.json", match())
+    ctx.channels = [channel := Recorder()]
+    ctx.cfg.notification.preferences.quiet_hours = config.QuietHours()
+    clock.now = datetime(2026, 2, 10, 22, 30, tzinfo=UTC)  # 23:30 in Vienna
+    report = digest(ctx)
+    assert report.quiet_until == datetime(2026, 2, 11, 6, 0, tzinfo=UTC)
+    assert channel.sent == [] and report.reminded == []
+
+
+def test_digest_repairs_an_approval_the_webhook_never_delivered(repo: Path) -> None:
+    clock = Clock(MONDAY)
+    ctx = context(repo, clock)
+    [iid] = staged(ctx, "one.json", match())
+    labels = ctx.cfg.labels
+    ctx.tracker.add_note(iid, "a comment")  # someone looked at it
+    ctx.tracker.update_issue(iid, add=[labels.approved])  # moved on the board
+    clock.now += timedelta(minutes=5)
+    report = digest(ctx)
+    [result] = report.reconciled.results
+    assert (result.outcome, result.iid, result.after) == ("applied", iid, State.APPROVED)
+    issue = ctx.tracker.get_issue(iid)
+    assert issue is not None and labels.pending not in issue.labels
+    assert "the scheduled run applied it" in ctx.tracker.notes(iid)[-1].body
+
+
+# --------------------------------------------------------------------------- preview
+
+def test_preview_renders_issues_and_messages_and_creates_nothing(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITLAB_TOKEN", raising=False)
+    clock = Clock(MONDAY)
+    cfg = config.load(None, {})
+    ctx = build(cfg, {}, Parts(tracker=False, channels=True), clock=clock)
+    write(repo / "two.json", [match(title="Platform Engineer"),
+                              match(title="Too low", score=10,
+                                    url="https://jobs.example.com/p/2")])
+    report = preview(ctx, read_batch(["two.json"], {}, "matches-inbox"),
+                     "https://gitlab.example.com/me/jobs")
+    assert report.folder == Path("outbox/preview/2026-02-09T09-00-00Z")
+    [issue] = report.issues  # the one above the threshold
+    text = issue.read_text(encoding="utf-8")
+    assert text.startswith("# [JOB-MATCH] 92% — Platform Engineer")
+    assert {d.channel for d in report.messages} == {"email", "slack", "whatsapp"}
+    assert all(d.ok for d in report.messages)
+    assert not (repo / ".match-staging").exists()  # no tracker was opened
+
+
+# --------------------------------------------------------------------------- send
+
+def approved(ctx: Context, **fields: object) -> int:
+    [iid] = staged(ctx, "one.json", match(**fields))
+    review(ctx, iid, State.APPROVED, "reviewer", "")
+    return iid
+
+
+def test_send_mails_the_application_with_its_attachment_and_marks_it_sent(
+        repo: Path) -> None:
+    mailbox = Mailbox()
+    ctx = context(repo, Clock(MONDAY), mailer=mailbox)
+    iid = approved(ctx, apply="jobs@acme.example", draft="Dear Acme,",
+                   attachments=["cv/Profil_Laube_w_Summary_DE.pdf"])
+    result = send(ctx, iid, "me")
+    assert (result.outcome, result.after) == ("sent", State.SENT)
+    assert "jobs@acme.example" in result.message
+    [msg] = mailbox.messages
+    assert msg["To"] == "jobs@acme.example" and msg["Date"] == "Mon, 09 Feb 2026 09:00:00 +0000"
+    assert [a.get_filename() for a in msg.iter_attachments()] == [
+        "Profil_Laube_w_Summary_DE.pdf"]
+    issue = ctx.tracker.get_issue(iid)
+    assert issue is not None and issue.state == "closed"
+    assert ctx.cfg.labels.sent in issue.labels
+    bodies = [n.body for n in ctx.tracker.notes(iid)]
+    assert "**Sending:**" in bodies[-2] and "**Sent:**" in bodies[-1]
+    with pytest.raises(InputError, match="only approved matches are sent"):
+        send(ctx, iid, "me")  # never twice
+
+
+def test_a_refused_send_stays_approved_and_may_be_sent_again(repo: Path) -> None:
+    mailbox = Mailbox(answer=Delivery("email", False, "550 mailbox unavailable"))
+    ctx = context(repo, Clock(MONDAY), mailer=mailbox)
+    iid = approved(ctx, apply="jobs@acme.example")
+    result = send(ctx, iid, "me")
+    assert (result.outcome, result.message) == ("failed", f"#{iid}: 550 mailbox unavailable")
+    assert "**Not sent:**" in ctx.tracker.notes(iid)[-1].body
+    mailbox.answer = ACCEPTED
+    assert send(ctx, iid, "me").outcome == "sent"  # no --force needed: nothing went out
+
+
+def test_a_send_that_may_have_gone_out_is_not_repeated_without_force(repo: Path) -> None:
+    mailbox = Mailbox(answer=Delivery("email", False, "timed out", maybe_delivered=True))
+    ctx = context(repo, Clock(MONDAY), mailer=mailbox)
+    iid = approved(ctx, apply="jobs@acme.example")
+    assert "it may have gone out" in send(ctx, iid, "me").message
+    with pytest.raises(InputError, match="may have gone out"):
+        send(ctx, iid, "me")
+    mailbox.answer = ACCEPTED
+    assert send(ctx, iid, "me", force=True).outcome == "sent"
+    assert len(mailbox.messages) == 2
+
+
+def test_a_match_without_an_address_is_applied_for_on_the_portal(repo: Path) -> None:
+    ctx = context(repo, Clock(MONDAY), mailer=(mailbox := Mailbox()))
+    iid = approved(ctx, apply="https://jobs.example.com/apply/1")
+    result = send(ctx, iid, "me")
+    assert result.outcome == "portal" and "https://jobs.example.com/apply/1" in result.message
+    assert mailbox.messages == []
+
+
+def test_auto_send_sends_an_approval_only_when_configured(repo: Path) -> None:
+    mailbox = Mailbox()
+    ctx = context(repo, Clock(MONDAY), mailer=mailbox)
+    [first, second] = staged(ctx, "two.json",
+                             match(apply="a@acme.example"),
+                             match(apply="b@acme.example", url="https://jobs.example.com/p/2"))
+    approval = review(ctx, first, State.APPROVED, "reviewer", "")
+    assert after_review(ctx, approval, "reviewer") is None  # workflow.auto_send is off
+    ctx.cfg.workflow.auto_send = True
+    sent = after_review(ctx, approval, "reviewer")
+    assert sent is not None and sent.outcome == "sent"
+    rejection = review(ctx, second, State.REJECTED, "reviewer", "too far")
+    assert after_review(ctx, rejection, "reviewer") is None
+    assert [str(m["To"]) for m in mailbox.messages] == ["a@acme.example"]
