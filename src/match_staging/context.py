@@ -9,7 +9,6 @@ notification. Time and sleep come from here and nowhere else: tests pass fake on
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, Literal, NoReturn
 
 from match_staging import clock as clocks
 from match_staging.channels.base import Channel, Mailer
+from match_staging.channels.registry import specs
 from match_staging.config import Config
 from match_staging.errors import StagingError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
@@ -117,7 +117,8 @@ def _channel_cfg(cfg: Config, *, local: bool) -> Config:
         return cfg
     shown = copy.deepcopy(cfg)
     channels = shown.notification.channels
-    channels.email.enabled = channels.slack.enabled = channels.whatsapp.enabled = True
+    for spec in specs():
+        getattr(channels, spec.name).enabled = True
     if not channels.email.recipients:
         channels.email.recipients = ["you@localhost"]  # a placeholder: nothing is sent
     shown.notification.preferences.quiet_hours = None
@@ -131,8 +132,7 @@ def _channels(ctx: Context, *, wrap: bool) -> list[Channel]:
     from match_staging import channels as registry
 
     sending = ctx.tracker.sends
-    built: list[Channel] = _call(registry.build, ctx.cfg, sending=sending, clock=ctx.clock,
-                                 sleep=ctx.sleep)
+    built = registry.build(ctx.cfg, sending=sending, clock=ctx.clock, sleep=ctx.sleep)
     if wrap and not sending:
         outbox = Path(ctx.cfg.staging.outbox)
         built = [registry.Outbox(c, outbox) for c in built]
@@ -151,19 +151,7 @@ def _mailer(ctx: Context) -> Mailer | None:
         return OutboxMailer(Path(ctx.cfg.staging.outbox) / "applications", settings.sender)
     if not settings.sender:
         return None
-    mailer: Mailer = _call(Email, settings, ctx.cfg.staging.templates_dir, clock=ctx.clock,
-                           sleep=ctx.sleep)
-    return mailer
-
-
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """MERGE SHIM (helper "app"): `channels.build` and the channels' constructors take
-    clock= and sleep= on branch "channels"; until then only what they accept is passed.
-    The lead replaces each `_call(f, ...)` with `f(...)` at merge and deletes this.
-    """
-    accepted = inspect.signature(fn).parameters
-    return fn(*args, **{k: v for k, v in kwargs.items()
-                        if k in accepted or k not in ("clock", "sleep")})
+    return Email(settings, ctx.cfg.staging.templates_dir, clock=ctx.clock, sleep=ctx.sleep)
 
 
 class _Offline:
