@@ -1,4 +1,4 @@
-"""The one place that reads the clock: MATCH_STAGING_NOW replaces it (interface.md).
+"""The one place that reads the clock: MATCH_STAGING_NOW replaces it (docs/interface.md).
 The time is always returned in UTC: callers stamp it as `...Z` (cycle ids, outbox folders)
 and convert it to the configured zone only to show it."""
 

@@ -21,7 +21,7 @@ import yaml
 
 from match_staging.errors import ConfigError
 
-DEFAULT_PATH = "config/notification-channels.yml"  # interface.md; cli.DEFAULT_CONFIG too
+DEFAULT_PATH = "config/notification-channels.yml"  # docs/interface.md; cli.DEFAULT_CONFIG too
 ENV_PREFIX = "MATCH_STAGING__"
 MASK = "***"
 
@@ -144,7 +144,7 @@ class GitLabSettings:
 
 @dataclass
 class Labels:
-    """Label names are configurable; the defaults are interface.md's."""
+    """Label names are configurable; the defaults are docs/interface.md's."""
 
     match: str = "job-match"
     pending: str = "job-match/pending"
@@ -402,7 +402,7 @@ def _say_ignored(names: list[str]) -> None:
 
 
 def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Load the configuration the way every command does (interface.md: --config, then
+    """Load the configuration the way every command does (docs/interface.md: --config, then
     MATCH_STAGING_CONFIG, then config/notification-channels.yml, else built-in defaults).
 
     In CI (`CI=true`) the environment cannot change settings: `MATCH_STAGING__*`,
@@ -451,7 +451,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
 
 
 def default_sender(email: EmailChannel) -> None:
-    """OPS-004's email settings have no `from`: choose one rather than refuse every command.
+    """The email settings may omit `from`: choose one rather than refuse every command.
     The SMTP user when it is an address (the server accepts it as sender), else the first
     recipient (with Gmail the authenticated account is not known without a request)."""
     if email.sender.strip():

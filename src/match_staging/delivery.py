@@ -2,9 +2,10 @@
 record per change in the run log instead of a label on every issue.
 
 Why not labels: every issue write fires the project's Issue Hook, and every Issue Hook
-delivery to the trigger URL starts a pipeline (docs/gitlab-facts.md, "Costs"). A queue label
-removed after each delivery cost one pipeline per match and channel; a record in the run log
-(a bot-authored note on the ledger issue) fires no Issue Hook and covers a whole cycle.
+delivery to the trigger URL starts a pipeline (docs/platform-facts.md, "Costs on GitLab.com
+Free"). A queue label removed after each delivery cost one pipeline per match and channel; a
+record in the run log (a bot-authored note on the ledger issue) fires no Issue Hook and
+covers a whole cycle.
 
 The queue is a snapshot, written whole after each change, so a run reads only the newest:
 

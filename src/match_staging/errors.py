@@ -1,5 +1,5 @@
 """One error hierarchy. Adapters translate library exceptions into these once, at the
-boundary; the CLI maps each to a one-line message and an exit code (interface.md)."""
+boundary; the CLI maps each to a one-line message and an exit code (docs/interface.md)."""
 
 from __future__ import annotations
 

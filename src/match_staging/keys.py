@@ -1,4 +1,4 @@
-"""Stable match keys: one issue per match, ever (interface.md, "The same match").
+"""Stable match keys: one issue per match, ever (docs/interface.md, "The same match").
 
 A match is known by its explicit `id` and by its normalised source URL; seen before under
 either, it is not staged again. Keys are stored in the issue as opaque tokens, so a search for

@@ -100,7 +100,7 @@ def clean_text(value: str, *, single_line: bool = False) -> str:
 
 def documents_from(paths: Iterable[str], env: Mapping[str, str],
                    inbox: str) -> list[Document | InputError]:
-    """The inputs of one run (interface.md, "Which inputs a run reads"); an input that
+    """The inputs of one run (docs/interface.md, "Which inputs a run reads"); an input that
     cannot be read is returned as its error, so the others are still staged.
 
     A document from the pipeline comes, in this order of preference, from
@@ -523,7 +523,7 @@ def _address_problem(value: str) -> str | None:
 
 
 def _rate(value: Any) -> str | None:
-    """OPS-004 writes `{rate} EUR/h`: a bare number is an hourly rate in euros."""
+    """The design writes `{rate} EUR/h`: a bare number is an hourly rate in euros."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:g} EUR/h"
     if isinstance(value, str) and clean_text(value, single_line=True):

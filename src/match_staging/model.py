@@ -23,7 +23,7 @@ class ScoreBand(enum.StrEnum):
 
 
 def score_band(score: float) -> ScoreBand:
-    """Boundaries from interface.md: high >= 90, medium 70 <= s < 90, low below."""
+    """Boundaries from docs/interface.md: high >= 90, medium 70 <= s < 90, low below."""
     if score >= 90:
         return ScoreBand.HIGH
     if score >= 70:

@@ -1,4 +1,4 @@
-"""What every channel renders from: OPS-004's notification payload (cycle_id,
+"""What every channel renders from: the notification payload (docs/design.md; cycle_id,
 matches_count, matches[], summary). Plain data; building it needs no network.
 
 A staged issue carries its notice in its description (the match record, `record.py`),
@@ -31,7 +31,7 @@ class Notice:
 
     @property
     def hot(self) -> bool:
-        """OPS-004 marks matches of 90% and more with 🔥, the rest with ✅."""
+        """Matches of 90% and more get 🔥, the rest ✅ (docs/interface.md, "Boundaries")."""
         return self.score >= 90
 
     @classmethod

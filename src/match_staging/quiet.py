@@ -1,5 +1,5 @@
 """Quiet hours: the half-open window [start, end) in the configured time zone
-(interface.md, "Boundaries": 22:00 is quiet, 07:00 is not). Pure functions.
+(docs/interface.md, "Boundaries": 22:00 is quiet, 07:00 is not). Pure functions.
 
 Comparing wall-clock times in the zone makes DST days come out right: on the night the
 clocks change, the window still opens at 22:00 and closes at 07:00 local time."""

@@ -6,7 +6,7 @@ Where each marker lives, and why it can be believed:
 - In the **description** the bot writes at creation: the match record (`notice`, base64
   JSON, so posting text cannot close the comment) and the initial state (`state: pending`).
   Any member with the Reporter role may edit a description, so callers trust these only
-  after `trust.description_trust` said no one but the bot changed it.
+  after `workflow.description_edit` said no one but the bot changed it.
 - In **notes authored by the bot**: the audited state after each review step (`state`) and
   the mark a send leaves before the email goes out (`sending`). Only a note's author can
   edit it, so a copy of a marker in anybody else's note counts for nothing.

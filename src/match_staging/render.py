@@ -2,7 +2,7 @@
 
 Every `{{ value }}` in a GitLab template is escaped by `gitlab_text` unless the code marked
 it `Markup` (our own links and uploads). That makes forgetting to escape impossible rather
-than unlikely. Why each rule exists: platform-facts.md, "Quick actions run on API text"."""
+than unlikely. Why each rule exists: docs/platform-facts.md, "Quick actions run on API text"."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def legacy_marker(description: str | None) -> bool:
 
 
 def slack_text(value: Any) -> str:
-    """Slack mrkdwn: escape exactly &, < and > (platform-facts.md, "Slack incoming
+    """Slack mrkdwn: escape exactly &, < and > (docs/platform-facts.md, "Slack incoming
     webhooks"); that disarms <!channel>, <!here>, <@U…> and fake links."""
     if isinstance(value, Markup):
         return str(value)

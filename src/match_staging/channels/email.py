@@ -1,4 +1,4 @@
-"""Email through SMTP or the Gmail API (platform-facts.md, "Gmail API and SMTP").
+"""Email through SMTP or the Gmail API (docs/platform-facts.md, "Gmail API and SMTP").
 
 One multipart/alternative message: a plain-text part and an autoescaped HTML part, rendered
 from `{template}.txt.j2` / `{template}.html.j2`. The Google libraries load only when the

@@ -1,5 +1,5 @@
 """Slack through an incoming webhook: Block Kit plus the fallback `text` that mobile
-notifications show (platform-facts.md, "Slack incoming webhooks")."""
+notifications show (docs/platform-facts.md, "Slack incoming webhooks")."""
 
 from __future__ import annotations
 

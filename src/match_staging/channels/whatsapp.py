@@ -1,4 +1,4 @@
-"""WhatsApp through Twilio's Messages API (platform-facts.md, "Twilio WhatsApp").
+"""WhatsApp through Twilio's Messages API (docs/platform-facts.md, "Twilio WhatsApp").
 
 `twilio` is an optional extra (`match-staging[whatsapp]`): it is imported only when a message
 is actually sent, so importing this module, `render()` and `preview` work without it."""

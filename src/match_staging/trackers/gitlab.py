@@ -2,7 +2,7 @@
 counting session, so every run can say what it cost in GitLab's rate-limit budget.
 
 Retry lives in one place: python-gitlab waits out 429s honouring Retry-After
-(`obey_rate_limit`, platform-facts.md "Rate limits"); we never let it re-send a POST after a
+(`obey_rate_limit`, docs/platform-facts.md "Rate limits"); we never let it re-send a POST after a
 5xx or a dropped connection, because that can create a second issue. `create_issue` instead
 looks the match up before it tries again."""
 
@@ -43,7 +43,7 @@ R = TypeVar("R")
 class Pace:
     """At most `per_minute` calls in any 60 seconds: waits instead of running into GitLab's
     per-action limits (issue creation 200/min, notes 60/min on GitLab.com), which a 429
-    would enforce anyway, later and with a retry (platform-facts.md, "Rate limits")."""
+    would enforce anyway, later and with a retry (docs/platform-facts.md, "Rate limits")."""
 
     def __init__(self, per_minute: int, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -276,7 +276,7 @@ class GitLabTracker:
     def upload(self, path: Path) -> Upload:
         # Not Project.upload(): on a project handle made lazily from a path it sends the
         # path encoded twice (`group%252Fname`), which GitLab answers with 404
-        # (platform-facts.md, "Project ids in paths"). Encode it once, here.
+        # (docs/platform-facts.md, "Project ids in paths"). Encode it once, here.
         target = f"/projects/{quote(self._project_ref, safe='')}/uploads"
         result = self._project.manager.gitlab.http_post(
             target, files={"file": (path.name, path.read_bytes())})
@@ -351,7 +351,7 @@ class GitLabTracker:
 
     @_translate("read the project's webhooks")
     def webhook_problems(self) -> list[str]:
-        # Hooks are auto-disabled after repeated failures (platform-facts.md, MR 166329).
+        # Hooks are auto-disabled after repeated failures (docs/platform-facts.md, MR 166329).
         problems = []
         try:
             hooks = self._project.hooks.list(get_all=True)

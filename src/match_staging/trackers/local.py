@@ -1,5 +1,5 @@
 """The embedded local tracker: a JSON file under `.match-staging/`, so every command can
-be tried on a laptop without a GitLab project (interface.md, "Without GITLAB_TOKEN").
+be tried on a laptop without a GitLab project (docs/interface.md, "Without GITLAB_TOKEN").
 Each issue's description is also written as a Markdown file a person can open."""
 
 from __future__ import annotations

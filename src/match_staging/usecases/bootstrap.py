@@ -514,7 +514,7 @@ NEEDS_MAINTAINER = ("hooks", "hook ", "trigger", "schedule")
 def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
     """Whether the bot may set pipeline variables, and what the project's
     `ci_pipeline_variables_minimum_override_role` means for the flow
-    (new GitLab.com projects: `no_one_allowed`, since 17.7; platform-facts.md)."""
+    (new GitLab.com projects: `no_one_allowed`, since 17.7; docs/platform-facts.md)."""
     role = project.variables_role
     name = ROLES.get(project.access_level, "no member")
     if role is None:

@@ -108,7 +108,7 @@ def check_reviewers(cfg: Config) -> None:
 
 
 def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
-    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (interface.md)."""
+    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (docs/interface.md)."""
     check_reviewers(cfg)
     if cfg.workflow.reviewers:
         return username in cfg.workflow.reviewers
