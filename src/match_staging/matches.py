@@ -34,7 +34,7 @@ from match_staging.keys import match_keys
 from match_staging.limits import MAX_DEPTH, MAX_MATCHES, TooDeep, load_json
 from match_staging.model import Match, Requirement
 from match_staging.redaction import PLACEHOLDER, Scrubber, Secret, secrets_of
-from match_staging.render import one_line
+from match_staging.render import one_line, truncate
 from match_staging.resources import schema_path
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -347,8 +347,7 @@ def _describe(position: int, item: Any) -> str:
     title = item.get("title") if isinstance(item, dict) else None
     if isinstance(title, str) and title.strip():
         short = clean_text(title[:200], single_line=True)  # a title may be megabytes long
-        short = short if len(short) <= 60 else short[:59] + "…"
-        return f"match {position} ({short!r})"
+        return f"match {position} ({truncate(short, 60)!r})"
     return f"match {position}"
 
 
@@ -407,7 +406,7 @@ def _json_type(value: Any) -> str:
 
 def _preview(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return truncate(text, 40)
 
 
 def _match(source: str, position: int, item: Any, cycle_id: str | None, *,

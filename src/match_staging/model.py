@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from match_staging.render import truncate
+
 
 class State(enum.StrEnum):
     """Review states; exactly one state label is on a staged issue at a time."""
@@ -65,8 +67,7 @@ class Match:
     @property
     def label(self) -> str:
         """How messages name this match: position and a short title."""
-        short = self.title if len(self.title) <= 60 else self.title[:59] + "…"
-        return f"match {self.position} ({short!r})"
+        return f"match {self.position} ({truncate(self.title, 60)!r})"
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,6 @@ class IssueRef:
     created_at: str = ""
     author: str = ""           # username of who created it (trusted only when the bot did)
     notes_count: int | None = None  # notes people (and the bot) wrote; None: not known
-
-    @property
-    def reference(self) -> str:
-        return f"#{self.iid}"
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ which lets `digest` notify later from the issue alone."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote
 
 from match_staging import record
-from match_staging.model import IssueRef, Match
+from match_staging.model import IssueRef, Match, ScoreBand, score_band
 
 Kind = Literal["new", "deferred", "reminder"]
 
@@ -32,7 +32,7 @@ class Notice:
     @property
     def hot(self) -> bool:
         """Matches of 90% and more get 🔥, the rest ✅ (docs/interface.md, "Boundaries")."""
-        return self.score >= 90
+        return score_band(self.score) is ScoreBand.HIGH
 
     @classmethod
     def of(cls, match: Match, issue: IssueRef) -> Notice:
@@ -70,13 +70,6 @@ class Payload:
     @property
     def top(self) -> Notice:
         return self.matches[0]
-
-    def as_dict(self) -> dict[str, Any]:
-        """OPS-004's notification payload, as JSON would carry it."""
-        return {"cycle_id": self.cycle_id, "kind": self.kind,
-                "matches_count": len(self.matches),
-                "matches": [asdict(n) for n in self.matches],
-                "summary": self.summary, "review_url": self.review_url}
 
 
 def build(kind: Kind, cycle_id: str, notices: list[Notice], pending_label: str,

@@ -112,9 +112,7 @@ def issue_title(score: float, title: str) -> str:
     """`[JOB-MATCH] {score}% — {title}`, one line, references broken, at most 255 chars."""
     one_line = " ".join(neutralise_references(title).split())
     text = f"{TITLE_PREFIX} {fmt_score(score)}% — {one_line}"
-    if len(text) > TITLE_MAXLEN:
-        text = text[: TITLE_MAXLEN - 1].rstrip() + "…"
-    return text
+    return truncate(text, TITLE_MAXLEN)
 
 
 def fmt_score(score: float | None) -> str:
@@ -174,6 +172,7 @@ def plain_text(value: Any) -> str:
 
 
 def truncate(value: Any, length: int) -> str:
+    """The one way text is shortened: at most `length` characters, "…" when cut."""
     text = "" if value is None else str(value)
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 

@@ -53,10 +53,6 @@ class Tracker(Protocol):
                     created_before: datetime | None = None) -> list[IssueRef]:
         """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
 
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        """Add and remove labels in one request. Idempotent, so safe to retry."""
-
     def get_issue(self, iid: int) -> IssueRef | None:
         """One issue with its description; None when there is no such issue."""
 

@@ -51,7 +51,6 @@ class Pace:
         self._sleep = sleep
         self._clock = clock
         self._recent: deque[float] = deque()
-        self.waited = 0.0
 
     def __call__(self) -> None:
         if self.per_minute <= 0:
@@ -62,7 +61,6 @@ class Pace:
         if len(self._recent) >= self.per_minute:
             wait = 60 - (now - self._recent[0])
             self._sleep(wait)
-            self.waited += wait
             self._recent.popleft()
             now = self._clock()
         self._recent.append(now)
@@ -293,10 +291,6 @@ class GitLabTracker:
             query["created_before"] = created_before.astimezone(UTC).isoformat()
         pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
         return [self._ref(issue) for issue in pages]
-
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        return self.update_issue(iid, add=add, remove=remove)
 
     @_translate("read an issue")
     def get_issue(self, iid: int) -> IssueRef | None:

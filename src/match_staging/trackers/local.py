@@ -97,10 +97,6 @@ class LocalTracker:
                 and (created_before is None
                      or datetime.fromisoformat(i["created_at"]) < created_before)]
 
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        return self.update_issue(iid, add=add, remove=remove)
-
     def get_issue(self, iid: int) -> IssueRef | None:
         try:
             return self._ref(self._issue(iid))

@@ -22,6 +22,7 @@ from match_staging.config import Config
 from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import label_specs, state_label
 from match_staging.model import LabelSpec, State
+from match_staging.render import truncate
 from match_staging.trackers.gitlab_project import (
     BoardState,
     HookState,
@@ -168,11 +169,6 @@ def _count(changes: Sequence[Action]) -> str:
 
 # --------------------------------------------------------------------------- desired
 
-def schedule_timezone(cfg: Config) -> str:
-    quiet = cfg.notification.preferences.quiet_hours
-    return cfg.gitlab.digest_timezone or (quiet.timezone if quiet else "") or "UTC"
-
-
 def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:
     ref = cfg.gitlab.ref
     base = (f"{cfg.gitlab.url.rstrip('/')}/api/v4/projects/{project_id}/ref/"
@@ -184,7 +180,7 @@ def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:
         trigger=TRIGGER_DESCRIPTION,
         hook_base=base,
         schedule={"description": SCHEDULE_DESCRIPTION, "ref": ref,
-                  "cron": cfg.gitlab.digest_cron, "cron_timezone": schedule_timezone(cfg),
+                  "cron": cfg.gitlab.digest_cron, "cron_timezone": cfg.timezone,
                   "active": True},
         schedule_variables=dict(SCHEDULE_VARIABLES) if variables else {},
     )
@@ -247,8 +243,8 @@ def _plan_labels(want: Desired, actual: Actual) -> list[Action]:
             shown.append(f"color {found.color} -> {spec.color}")
         if found.description.strip() != spec.description:
             changes["description"] = spec.description
-            shown.append(f"description {_short(found.description)!r} -> "
-                         f"{_short(spec.description)!r}")
+            shown.append(f"description {truncate(found.description, 40)!r} -> "
+                         f"{truncate(spec.description, 40)!r}")
         if not changes:
             actions.append(Action("ok", what))
         elif not found.project_label:
@@ -403,10 +399,6 @@ def _hook_tokens(url: str) -> list[str]:
 
 def _branch(ref: str) -> str:
     return ref.removeprefix("refs/heads/")
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _bool(value: bool) -> str:
