@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from match_staging.render import truncate
 
@@ -87,6 +87,10 @@ class IssueRef:
     notes_count: int | None = None  # notes people (and the bot) wrote; None: not known
 
 
+LabelAction = Literal["add", "remove"]
+StateEvent = Literal["close", "reopen"]  # what an issue update may do to open/closed
+
+
 @dataclass(frozen=True)
 class LabelEvent:
     """One entry of GitLab's resource_label_events: who added or removed which label."""
@@ -94,7 +98,7 @@ class LabelEvent:
     user: str
     user_id: int
     label: str
-    action: str                # "add" or "remove"
+    action: LabelAction
     created_at: str
 
 

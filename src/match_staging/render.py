@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -182,8 +183,9 @@ def one_line(text: str, length: int) -> str:
     return truncate(" ".join(text.split()), length)
 
 
-Target = str  # "gitlab" | "slack" | "text" | "html"
-_FINALIZE = {"gitlab": gitlab_text, "slack": slack_text, "text": plain_text}
+Target = Literal["gitlab", "slack", "text", "html"]
+_FINALIZE: dict[Target, Callable[[Any], str]] = {
+    "gitlab": gitlab_text, "slack": slack_text, "text": plain_text}
 
 
 @cache

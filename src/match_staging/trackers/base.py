@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Tracker(Protocol):
 
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
         """Labels, description and open/closed state in one request."""
 
     def label_events(self, iid: int) -> list[LabelEvent]:

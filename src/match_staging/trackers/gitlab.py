@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from match_staging import render
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.render import parse_marker
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
@@ -304,7 +304,7 @@ class GitLabTracker:
     @_translate("update an issue")
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
         data: dict[str, Any] = {}
         if add:
             data["add_labels"] = ",".join(add)
@@ -326,12 +326,15 @@ class GitLabTracker:
         out = []
         for event in events:
             attrs = event.attributes
+            action = attrs.get("action")
+            if action not in ("add", "remove"):
+                continue  # GitLab knows no other; a label event is one or the other
             label = attrs.get("label") or {}
             user = attrs.get("user") or {}
             out.append(LabelEvent(user=str(user.get("username", "")),
                                   user_id=int(user.get("id") or 0),
                                   label=str(label.get("name", "")),
-                                  action=str(attrs.get("action", "")),
+                                  action=action,
                                   created_at=str(attrs.get("created_at", ""))))
         return sorted(out, key=lambda e: e.created_at)
 

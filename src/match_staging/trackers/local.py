@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
 
@@ -105,7 +105,7 @@ class LocalTracker:
 
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
         issue = self._issue(iid)
         before = list(issue["labels"])
         issue["labels"] = [lb for lb in before if lb not in remove]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from match_staging.config import Config
@@ -76,6 +76,9 @@ class ProjectAdmin(Protocol):
 
 # --------------------------------------------------------------------------- state
 
+# "failed": the thing could not even be read, or GitLab refused the change
+ActionKind = Literal["ok", "create", "update", "failed"]
+
 @dataclass(frozen=True)
 class Desired:
     labels: tuple[LabelSpec, ...]
@@ -111,7 +114,7 @@ class _Context:
 
 @dataclass(frozen=True)
 class Action:
-    kind: str    # "ok", "create", "update", or "failed" (could not even be read)
+    kind: ActionKind
     what: str    # e.g. 'label job-match/pending', 'board "Job matches"'
     detail: str = ""
     apply: Callable[[_Context], None] | None = field(default=None, compare=False, repr=False)

@@ -20,7 +20,7 @@ from match_staging import record, render, workflow
 from match_staging.config import Config
 from match_staging.errors import ConfigError, InputError
 from match_staging.labels import states_in
-from match_staging.model import IssueRef, State
+from match_staging.model import IssueRef, State, StateEvent
 from match_staging.trackers.base import Tracker
 
 Outcome = Literal["applied", "reverted", "unchanged", "ignored"]
@@ -177,7 +177,7 @@ def record_step(cfg: Config, tracker: Tracker, issue: IssueRef, decision: workfl
     add, remove = workflow.label_changes(cfg.labels, issue.labels, decision.after)
     closes = (decision.after == State.REJECTED and cfg.workflow.close_rejected) or \
              (decision.after == State.SENT and cfg.workflow.close_sent)
-    state_event = "close" if closes and issue.state != "closed" else None
+    state_event: StateEvent | None = "close" if closes and issue.state != "closed" else None
     if decision.after in (State.PENDING, State.APPROVED) and issue.state == "closed":
         state_event = "reopen"  # a match under review stays on the board
     if add or remove or state_event:
