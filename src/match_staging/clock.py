@@ -1,19 +1,40 @@
 """The one place that reads the clock: MATCH_STAGING_NOW replaces it (docs/interface.md).
 The time is always returned in UTC: callers stamp it as `...Z` (cycle ids, outbox folders)
-and convert it to the configured zone only to show it."""
+and convert it to the configured zone only to show it.
+
+Everything else is handed a clock and a sleep; `system_now`, `system_sleep` and
+`monotonic` are the real ones, each looking the standard library up when called, so a test
+that patches `time.sleep` reaches every default."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from match_staging.errors import ConfigError
 
 
+def system_now() -> datetime:
+    """The real time, aware UTC."""
+    return datetime.now(UTC)
+
+
+def system_sleep(seconds: float) -> None:
+    """The real sleep."""
+    time.sleep(seconds)
+
+
+def monotonic() -> float:
+    """Seconds of a clock that never goes back, for measuring waits."""
+    return time.monotonic()
+
+
 def now(env: Mapping[str, str]) -> datetime:
+    """MATCH_STAGING_NOW when set, else the real time."""
     value = env.get("MATCH_STAGING_NOW")
     if not value:
-        return datetime.now(UTC)
+        return system_now()
     parsed = parse(value)
     if parsed is None:
         raise ConfigError(f"MATCH_STAGING_NOW: not an ISO-8601 timestamp: {value!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ import requests
 from gitlab.v4.objects import Project, ProjectIssue
 from requests.adapters import HTTPAdapter
 
+from match_staging import clock as clocks
 from match_staging import render
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
@@ -45,24 +45,27 @@ class Pace:
     per-action limits (issue creation 200/min, notes 60/min on GitLab.com), which a 429
     would enforce anyway, later and with a retry (docs/platform-facts.md, "Rate limits")."""
 
-    def __init__(self, per_minute: int, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_minute: int, sleep: Callable[[float], None] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.per_minute = per_minute
-        self._sleep = sleep
-        self._clock = clock
+        self._sleep = sleep or clocks.system_sleep
+        self._clock = clock or clocks.monotonic  # seconds
         self._recent: deque[float] = deque()
+        self._slept_until = float("-inf")
 
     def __call__(self) -> None:
         if self.per_minute <= 0:
             return
-        now = self._clock()
+        # A clock that stands still (MATCH_STAGING_NOW) still moves by what was slept, so a
+        # paced run never waits a whole minute per call; a real clock is ahead of that.
+        now = max(self._clock(), self._slept_until)
         while self._recent and now - self._recent[0] >= 60:
             self._recent.popleft()
         if len(self._recent) >= self.per_minute:
             wait = 60 - (now - self._recent[0])
             self._sleep(wait)
             self._recent.popleft()
-            now = self._clock()
+            now = self._slept_until = max(self._clock(), now + wait)
         self._recent.append(now)
 
 
@@ -132,22 +135,27 @@ class GitLabTracker:
     kind = "gitlab"
 
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep, creates_per_minute: int = 200,
+                 sleep: Callable[[float], None] | None = None, creates_per_minute: int = 200,
                  notes_per_minute: int = 60, writes_per_minute: int = 0,
                  clock: Callable[[], datetime] | None = None) -> None:
         # lazy: no request until the first real call (economy)
         self._project, self._counter = connect(url, token, project, timeout)
         self._project_ref = project
-        self._sleep = sleep
-        self._clock = clock or (lambda: datetime.now(UTC))
+        # only these read time: the run's clock (MATCH_STAGING_NOW) and sleep, as handed in
+        self._sleep = sleep or clocks.system_sleep
+        self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None            # the run-log issue, once found
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0           # and how many requests that took
-        self.create_pace = Pace(creates_per_minute, sleep)
-        self.note_pace = Pace(notes_per_minute, sleep)
-        self.write_pace = Pace(writes_per_minute, sleep)  # each write starts a pipeline
+        self.create_pace = Pace(creates_per_minute, self._sleep, self._seconds)
+        self.note_pace = Pace(notes_per_minute, self._sleep, self._seconds)
+        # each write starts a pipeline
+        self.write_pace = Pace(writes_per_minute, self._sleep, self._seconds)
         self.location = f"{url} project {project}"
+
+    def _seconds(self) -> float:
+        return self._clock().timestamp()
 
     @property
     def requests(self) -> int:
@@ -226,7 +234,7 @@ class GitLabTracker:
         return [ref for ref in map(self._ref, issues) if key in ref.keys]
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
-        since = datetime.now(UTC) - RECENT_MARGIN
+        since = self._clock() - RECENT_MARGIN
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 return self._create(draft)
@@ -437,7 +445,7 @@ class GitLabTracker:
             if seen >= MAX_LOG_PAGES * PER_PAGE:
                 break
             attrs = note.attributes
-            when = ledger.parse_time(attrs.get("created_at"), datetime.now(UTC))
+            when = ledger.parse_time(attrs.get("created_at"), self._clock())
             if since is not None and when < since:
                 break
             author = attrs.get("author") or {}
