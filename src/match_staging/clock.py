@@ -4,7 +4,8 @@ and convert it to the configured zone only to show it.
 
 Everything else is handed a clock and a sleep; `system_now`, `system_sleep` and
 `monotonic` are the real ones, each looking the standard library up when called, so a test
-that patches `time.sleep` reaches every default."""
+that patches `time.sleep` reaches every default.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def now(env: Mapping[str, str]) -> datetime:
 def parse(value: object) -> datetime | None:
     """An ISO 8601 time (GitLab's `...Z` included) as an aware UTC datetime; None when it is
     none. An offset such as +01:00 names an instant: 07:05+01:00 is 06:05Z, never 07:05Z;
-    a time without one is taken as UTC."""
+    a time without one is taken as UTC.
+    """
     if not isinstance(value, str) or not value:
         return None
     try:

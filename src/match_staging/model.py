@@ -19,6 +19,8 @@ class State(enum.StrEnum):
 
 
 class ScoreBand(enum.StrEnum):
+    """The score label a match gets (docs/interface.md, "Boundaries")."""
+
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
@@ -35,6 +37,8 @@ def score_band(score: float) -> ScoreBand:
 
 @dataclass(frozen=True)
 class Requirement:
+    """One row of a match's score breakdown."""
+
     requirement: str
     score: float | None = None
     weight: float | None = None
@@ -105,7 +109,8 @@ class LabelEvent:
 @dataclass(frozen=True)
 class Note:
     """One note of an issue, system notes included: `author` is who wrote it (GitLab lets
-    only the author edit a note), or who made the change a system note records."""
+    only the author edit a note), or who made the change a system note records.
+    """
 
     id: int
     author: str
@@ -116,6 +121,8 @@ class Note:
 
 @dataclass(frozen=True)
 class LabelSpec:
+    """A label the tool needs: name, color, description."""
+
     name: str
     color: str
     description: str

@@ -2,7 +2,8 @@
 matches_count, matches[], summary). Plain data; building it needs no network.
 
 A staged issue carries its notice in its description (the match record, `record.py`),
-which lets `digest` notify later from the issue alone."""
+which lets `digest` notify later from the issue alone.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ Kind = Literal["new", "deferred", "reminder"]
 
 @dataclass(frozen=True)
 class Notice:
+    """One match as every channel shows it."""
+
     iid: int
     score: float
     title: str
@@ -36,6 +39,7 @@ class Notice:
 
     @classmethod
     def of(cls, match: Match, issue: IssueRef) -> Notice:
+        """The notice of a match just staged as `issue`."""
         return cls(iid=issue.iid, score=match.score, title=match.title,
                    provider=match.provider, issue_url=issue.web_url, source_url=match.url,
                    location=match.location, start=match.start, duration=match.duration,
@@ -61,6 +65,8 @@ def review_url(issue_url: str, pending_label: str) -> str:
 
 @dataclass(frozen=True)
 class Payload:
+    """One message's content, whatever the channel."""
+
     kind: Kind
     cycle_id: str
     matches: tuple[Notice, ...]   # best first
@@ -69,11 +75,13 @@ class Payload:
 
     @property
     def top(self) -> Notice:
+        """The best match, named in subjects and short texts."""
         return self.matches[0]
 
 
 def build(kind: Kind, cycle_id: str, notices: list[Notice], pending_label: str,
           summary: str = "") -> Payload:
+    """A payload of `notices`, best first, linking to the pending matches."""
     ordered = tuple(sorted(notices, key=lambda n: (-n.score, n.iid)))
     return Payload(kind=kind, cycle_id=cycle_id, matches=ordered,
                    review_url=review_url(ordered[0].issue_url, pending_label),
