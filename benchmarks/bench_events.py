@@ -41,6 +41,7 @@ CHANNELS = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
 
 @contextlib.contextmanager
 def world() -> Iterator[tuple[FakeGitLab, SlackWebhook, SmtpSink, Path]]:
+    """A fake GitLab, Slack webhook and SMTP sink, and a working folder."""
     before = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp, FakeGitLab() as fake, \
             SlackWebhook() as slack, SmtpSink() as smtp:
@@ -55,6 +56,7 @@ def world() -> Iterator[tuple[FakeGitLab, SlackWebhook, SmtpSink, Path]]:
 
 
 def env(fake: FakeGitLab, slack: SlackWebhook, smtp: SmtpSink, now: str) -> dict[str, str]:
+    """The environment a job would have against the fakes."""
     return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
             "MATCH_STAGING_NOW": now, "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
             "MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE": "0",
@@ -84,6 +86,7 @@ def _match_notes(fake: FakeGitLab) -> int:
 
 
 def cycle(count: int) -> dict[str, object]:
+    """A match document of `count` new matches."""
     return {"cycle_id": "bench", "matches": [
         {"id": f"m{i}", "score": 80 + i % 20, "title": f"Engineer {i}", "provider": "Acme",
          "url": f"https://jobs.example.com/p/{i}", "draft": "Sehr geehrte Damen und Herren"}
@@ -91,6 +94,7 @@ def cycle(count: int) -> dict[str, object]:
 
 
 def main_() -> int:
+    """Print the Issue Hook events and pipelines the tool causes per match."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--matches", type=int, default=200)
     args = parser.parse_args()

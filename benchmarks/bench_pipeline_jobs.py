@@ -36,6 +36,7 @@ FINISHED = re.compile(r"^transition\s+finished in ([0-9.]+) (m?s)", re.MULTILINE
 
 
 def job_seconds(output: str) -> float:
+    """The job's duration as gitlab-ci-local reports it."""
     match = FINISHED.search(output)
     if match is None:
         raise SystemExit(f"no job time in the output:\n{output[-2000:]}")
@@ -44,6 +45,7 @@ def job_seconds(output: str) -> float:
 
 
 def checkout(base: Path) -> Path:
+    """A copy of the repository to run the pipeline in."""
     repo = base / "repo"
     for name in tp._repository_files():
         if name.startswith(".ci/node/"):
@@ -63,6 +65,7 @@ def checkout(base: Path) -> Path:
 
 def event(issue: dict[str, object], user: dict[str, object], before: list[str],
           after: list[str]) -> dict[str, object]:
+    """An Issue Hook payload for a label change."""
     labels = [{"title": name} for name in after]
     return {"object_kind": "issue", "event_type": "issue",
             "user": {"id": user["id"], "name": user["name"], "username": user["username"]},
@@ -74,6 +77,7 @@ def event(issue: dict[str, object], user: dict[str, object], before: list[str],
 
 
 def run_transition(repo: Path, world: tp.World, body: dict[str, object]) -> tuple[float, float]:
+    """Run the transition job on `body`; its wall time and job time."""
     started = time.perf_counter()
     run = tp.gitlab_ci_local(repo, variables=world.variables(
         CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=tp.trigger_payload(repo, body)),
@@ -85,6 +89,7 @@ def run_transition(repo: Path, world: tp.World, body: dict[str, object]) -> tupl
 
 
 def main() -> int:
+    """Print the job times of the webhook pipeline's paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()

@@ -38,6 +38,7 @@ HOOK = json.loads((ROOT / "tests/fixtures/gitlab/issue_hook_example.json").read_
 
 @contextlib.contextmanager
 def world() -> Iterator[tuple[FakeGitLab, SmtpSink, Path]]:
+    """A fake GitLab and SMTP sink, and a working folder."""
     before = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp, FakeGitLab() as fake, \
             SmtpSink() as smtp:
@@ -52,6 +53,7 @@ def world() -> Iterator[tuple[FakeGitLab, SmtpSink, Path]]:
 
 
 def env(fake: FakeGitLab, smtp: SmtpSink) -> dict[str, str]:
+    """The environment a job would have against the fakes."""
     return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
             "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00",
             "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
@@ -64,6 +66,7 @@ EVENTS: list[int] = []  # Issue Hook events the tool caused, per row (issue 11)
 
 
 def run(fake: FakeGitLab, smtp: SmtpSink, *argv: str) -> int:
+    """Run the CLI against the fakes; its exit code."""
     fake.reset_log()
     before = len(fake.issue_hook_events)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -73,6 +76,7 @@ def run(fake: FakeGitLab, smtp: SmtpSink, *argv: str) -> int:
 
 
 def move(fake: FakeGitLab, iid: int, user: int, add: str, remove: str) -> dict[str, Any]:
+    """Move a card as a reviewer would: one label event, one Issue Hook payload."""
     previous = list(fake.issues[iid]["labels"])
     fake.acting_user_id = user
     try:
@@ -93,12 +97,14 @@ def move(fake: FakeGitLab, iid: int, user: int, add: str, remove: str) -> dict[s
 
 
 def transition(fake: FakeGitLab, smtp: SmtpSink, root: Path, payload: Any) -> int:
+    """Run `transition` on `payload`."""
     path = root / "payload.json"
     path.write_text(json.dumps(payload), encoding="utf-8")
     return run(fake, smtp, "transition", "--payload", str(path))
 
 
 def main_() -> int:
+    """Print the requests each review step costs."""
     rows: list[tuple[str, int, str]] = []
     with world() as (fake, smtp, root):
         run(fake, smtp, "stage")

@@ -92,7 +92,8 @@ def cycle(n: int, tag: str) -> dict[str, object]:
 
 def seed(fake: FakeGitLab, existing: int, legacy: bool = False) -> None:
     """Labels, and `existing` staged issues: with the key line, or (`legacy`) with the keys
-    in an HTML comment as the first release wrote them."""
+    in an HTML comment as the first release wrote them.
+    """
     for spec in label_specs(config.Labels()):
         fake.add_label(spec.name, spec.color, spec.description)
     for n in range(existing):
@@ -105,12 +106,15 @@ def seed(fake: FakeGitLab, existing: int, legacy: bool = False) -> None:
 
 
 def lower_bound(new: int, keys: int, existing: int, uploads: int) -> int:
+    """The fewest requests a run can make: bot, lookups, uploads, creates."""
     lookups = 0 if existing == 0 else min(keys, math.ceil(existing / PER_PAGE))
     return 1 + lookups + uploads + new
 
 
 @dataclass
 class Row:
+    """One staging run's figures."""
+
     matches: int
     existing: int
     run: str
@@ -125,16 +129,19 @@ class Row:
 
     @property
     def latency_floor(self) -> float:
+        """Seconds the requests' latency alone takes."""
         return self.bound * self.latency
 
     @property
     def rate_floor(self) -> float:
+        """Seconds GitLab.com's create limit alone takes."""
         return self.created / CREATES_PER_MINUTE * 60
 
 
 class ServerClock:
     """Adds up the time the fake spends on each request, so the tool's own share of the
-    wall time can be told from the fake's (which lists 2,000 issues per page in Python)."""
+    wall time can be told from the fake's (which lists 2,000 issues per page in Python).
+    """
 
     def __init__(self, fake: FakeGitLab) -> None:
         self.seconds = 0.0
@@ -150,6 +157,7 @@ class ServerClock:
         fake._dispatch = timed  # type: ignore[method-assign]
 
     def take(self) -> float:
+        """Seconds the fake spent since the last call."""
         seconds, self.seconds = self.seconds, 0.0
         return seconds
 
@@ -171,7 +179,8 @@ def workdir() -> Iterator[Path]:
 
 def lookup_of(fake: FakeGitLab) -> tuple[str, int]:
     """Which way the last run looked staged matches up, and how many requests it took
-    (every GET of the issue list before the first create)."""
+    (every GET of the issue list before the first create).
+    """
     gets = []
     for r in fake.requests:
         if r.method == "POST" and r.path.endswith("/issues"):
@@ -201,6 +210,7 @@ def stage_once(fake: FakeGitLab, path: Path) -> tuple[int, float, int]:
 
 
 def bench_staging(sizes: Sequence[int], existing: Sequence[int], latency: float) -> list[Row]:
+    """Stage each size beside each number of existing issues."""
     rows = []
     keys_per_match = 2   # an id and a source URL
     for n in sizes:
@@ -227,6 +237,8 @@ def bench_staging(sizes: Sequence[int], existing: Sequence[int], latency: float)
 
 @dataclass
 class Start:
+    """The median start-up time of one command."""
+
     seconds: float       # median
     code: int            # exit code of the last run
     error: str           # its last line of standard error when it failed
@@ -234,6 +246,7 @@ class Start:
 
 def median_seconds(argv: Sequence[str], runs: int, env: dict[str, str],
                    cwd: Path | None = None, before_each: Path | None = None) -> Start:
+    """Run `argv` `runs` times; the median wall time."""
     times = []
     done = None
     for _ in range(runs):
@@ -250,11 +263,13 @@ def median_seconds(argv: Sequence[str], runs: int, env: dict[str, str],
 
 
 def command() -> list[str]:
+    """How to run this venv's match-staging."""
     script = Path(sys.executable).parent / "match-staging"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "match_staging"]
 
 
 def bench_startup(runs: int) -> dict[str, Start]:
+    """Start-up times: the interpreter, --help, a small local stage."""
     env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
     results = {"python -c pass": median_seconds([sys.executable, "-c", "pass"], runs, env),
                "match-staging --help": median_seconds([*command(), "--help"], runs, env),
@@ -273,10 +288,12 @@ def bench_startup(runs: int) -> dict[str, Start]:
 # --------------------------------------------------------------------------- sizes
 
 def tree_bytes(path: Path) -> int:
+    """Bytes of the files under `path`."""
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def site_packages(venv: Path) -> Path:
+    """A venv's site-packages folder."""
     found = sorted(venv.glob("lib/python*/site-packages")) + sorted(
         venv.glob("Lib/site-packages"))
     if not found:
@@ -310,6 +327,7 @@ def bench_sizes(project: Path) -> list[tuple[str, int, list[tuple[str, int]]]]:
 # --------------------------------------------------------------------------- report
 
 def print_staging(rows: list[Row]) -> None:
+    """Print the staging rows as a table."""
     print(f"\nStaging against the fake GitLab, {rows[0].latency * 1000:g} ms per request "
           "(labels exist; no channel enabled)\n")
     head = (f"{'matches':>7} {'existing':>8} {'run':<5} {'created':>7} {'requests':>8} "
@@ -335,6 +353,8 @@ def print_staging(rows: list[Row]) -> None:
 
 @dataclass
 class Dedupe:
+    """One dedupe case: which lookup path it took and what it cost."""
+
     case: str
     created: int
     path: str
@@ -344,6 +364,7 @@ class Dedupe:
 
     @property
     def ideal(self) -> int:
+        """The fewest lookup requests for this case."""
         return min(self.keys, math.ceil(self.existing / PER_PAGE))
 
 
@@ -385,6 +406,7 @@ def bench_dedupe(latency: float, existing: int = 1000) -> list[Dedupe]:
 
 
 def print_dedupe(rows: list[Dedupe]) -> None:
+    """Print the dedupe rows as a table."""
     print(f"\nDedupe: 3 matches staged again beside {rows[0].existing:,} issues (and a lost "
           "create)\n")
     for r in rows:
@@ -397,6 +419,7 @@ def print_dedupe(rows: list[Dedupe]) -> None:
 
 
 def print_startup(results: dict[str, Start], runs: int) -> None:
+    """Print the start-up times as a table."""
     bare = results["python -c pass"].seconds
     print(f"\nCold start (subprocess, median of {runs})\n")
     for name, start in results.items():
@@ -411,6 +434,7 @@ def print_startup(results: dict[str, Start], runs: int) -> None:
 
 
 def print_sizes(results: list[tuple[str, int, list[tuple[str, int]]]]) -> None:
+    """Print the install sizes as a table."""
     print("\nInstalled size (added to a fresh venv's site-packages, without .pyc)\n")
     for name, size, parts in results:
         largest = ", ".join(f"{part} {bytes_ / 1e6:.1f}" for part, bytes_ in parts)
@@ -420,6 +444,7 @@ def print_sizes(results: list[tuple[str, int, list[tuple[str, int]]]]) -> None:
 
 
 def main_(argv: Sequence[str] | None = None) -> int:
+    """Print the figures the README and benchmarks/README.md quote."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", action="store_true",
                         help="also measure installed sizes in throwaway venvs (minutes)")

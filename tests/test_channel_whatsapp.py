@@ -1,5 +1,5 @@
 """The WhatsApp channel against Twilio's real client, with the HTTP layer intercepted by
-`responses` (platform-facts.md, "Twilio WhatsApp")."""
+`responses` (docs/platform-facts.md, "Twilio WhatsApp")."""
 
 from __future__ import annotations
 

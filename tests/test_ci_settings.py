@@ -1,7 +1,7 @@
 """In CI the job's environment cannot change settings (issue 10): whoever may run a pipeline
 with variables (a trigger-token holder, where the project allows variables) must not turn on
 auto_send, swap labels, or point GitLab elsewhere. Outside CI the overrides keep working
-(interface.md). Also ci/prefilter.py's decisions, without gitlab-ci-local."""
+(docs/interface.md). Also ci/prefilter.py's decisions, without gitlab-ci-local."""
 
 from __future__ import annotations
 

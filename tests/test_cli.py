@@ -278,7 +278,7 @@ def test_review_and_send_on_the_local_tracker(repo: Path,
 def test_every_command_exit_code_refusals_are_2_not_partial(
         repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """0 done; 1 partial (some input rejected); 2 usage, configuration or a refused request
-    that changed nothing (interface.md, README)."""
+    that changed nothing (docs/interface.md, README)."""
     assert run(capsys, "list")[0] == 0  # nothing staged yet: still done
     assert run(capsys, "stage")[0] == 0
     tracker = repo / ".match-staging" / "tracker.json"
@@ -382,7 +382,7 @@ def test_validate_keeps_the_order_of_the_file(repo: Path,
 
 def test_an_email_channel_without_from_works_and_config_says_which_sender(
         repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """OPS-004's email settings have no `from`: no command may stop on it."""
+    """The email settings may omit `from`: no command may stop on it."""
     cfg = repo / "config" / "notification-channels.yml"
     text = cfg.read_text(encoding="utf-8")
     cfg.write_text(text.replace('      from: "match-staging <jobs@blauweiss-edv.at>"\n', "")

@@ -561,7 +561,7 @@ def test_deep_nesting_on_every_input_path(argv: list[str], env: dict[str, str], 
     cpu = time.process_time() - started
     captured = capsys.readouterr()
     shown = captured.out + captured.err
-    # interface.md: `transition` ignores (exit 0) what is not a webhook event of ours
+    # docs/interface.md: `transition` ignores (exit 0) what is not a webhook event of ours
     assert code == (0 if argv[0] == "transition" else 1), shown
     assert wanted in shown
     assert "internal error" not in shown and "Traceback" not in shown

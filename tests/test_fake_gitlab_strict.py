@@ -1,6 +1,6 @@
 """The fake GitLab is as strict as GitLab where the tool depends on it: roles and tokens,
 full-text issue search (both index variants, and its lag), descriptions measured in bytes,
-and project paths URL-decoded exactly once (platform-facts.md, "Realities found after the
+and project paths URL-decoded exactly once (docs/platform-facts.md, "Realities found after the
 first release")."""
 
 from __future__ import annotations

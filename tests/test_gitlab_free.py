@@ -1,4 +1,4 @@
-"""The tool on a GitLab.com Free project as GitLab really behaves (platform-facts.md,
+"""The tool on a GitLab.com Free project as GitLab really behaves (docs/platform-facts.md,
 "Realities found after the first release"): dedupe that does not depend on what issue
 search sees, descriptions measured in bytes, projects named by path, a bootstrap that does
 every step it can under restricted pipeline variables or a Developer's token, and a digest

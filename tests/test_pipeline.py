@@ -209,7 +209,8 @@ def listed(repo: Path, inputs: Mapping[str, str] = {}, **variables: str) -> dict
     run = gitlab_ci_local(repo, "--list-json", variables=variables, inputs=inputs)
     assert run.code == 0, run.output
     jobs = json.loads(run.stdout[run.stdout.index("["):])
-    return {job["name"]: job["when"] for job in jobs if job["when"] != "never"}
+    # a parallel:matrix job ("test: [3.11]", "test: [3.13]") counts once, by its name
+    return {job["name"].split(": [")[0]: job["when"] for job in jobs if job["when"] != "never"}
 
 
 @dataclass
@@ -262,8 +263,22 @@ def test_list_all_validates_the_file_and_lists_every_job(repo: Path) -> None:
     run = gitlab_ci_local(repo, "--list-all")
     assert run.code == 0, run.output
     assert "json schema validated" in run.output
-    rows = [line.split()[0] for line in run.output.splitlines() if line.split()]
-    assert [job for job in rows if job in JOBS] == list(JOBS)
+    rows = [line.split()[0].rstrip(":") for line in run.output.splitlines() if line.split()]
+    assert list(dict.fromkeys(job for job in rows if job in JOBS)) == list(JOBS)
+
+
+def test_the_test_job_runs_ci_run_on_the_lowest_and_highest_python(repo: Path) -> None:
+    run = gitlab_ci_local(repo, "--list-json", variables={
+        "CI_PIPELINE_SOURCE": "merge_request_event"})
+    assert run.code == 0, run.output
+    names = [job["name"] for job in json.loads(run.stdout[run.stdout.index("["):])]
+    assert [n for n in names if n.startswith("test")] == ["test: [3.11]", "test: [3.13]"]
+    spec = yaml.safe_load(gitlab_ci_local(repo, "--preview").stdout)["test"]
+    assert spec["image"]["name"] == "python:${PYTHON}-slim"
+    assert spec["script"] == [".ci/run"]  # ruff, mypy and pytest, the pipeline tests too
+    key = spec["cache"][0]["key"]  # the venv is keyed on what decides its contents
+    assert "${PYTHON}" in key["prefix"] and "pyproject.toml" in key["files"]
+    assert ".venv" in spec["cache"][0]["paths"]
 
 
 def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(

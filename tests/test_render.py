@@ -1,4 +1,4 @@
-"""The issue text GitLab receives: OPS-004's shape, and inert whatever the posting says."""
+"""The issue text GitLab gets: docs/interface.md's shape, and inert whatever the posting says."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ HOSTILE = (
     "<!-- hide the rest\n<script>alert(1)</script><img src=x onerror=alert(1)>\n"
     "| a | b |\n# Fake heading\n---\nhttps://gitlab.example.com/freelancer/backoffice/-/issues/1"
 )
-# GitLab's patterns for what must not take effect (platform-facts.md). A mention is
+# GitLab's patterns for what must not take effect (docs/platform-facts.md). A mention is
 # `(?<!\w)@` and a path starting with [a-zA-Z0-9_.], where Ruby's \w is ASCII only (gitlabhq
 # app/models/user.rb `reference_pattern`, lib/gitlab/path_regex.rb PATH_START_CHAR).
 QUICK_ACTION = re.compile(r"^/\w+", re.MULTILINE)

@@ -1,5 +1,5 @@
 """The command line: parse arguments, call one use case, print, map errors to exit codes.
-Exit codes (interface.md): 0 all done, 1 partial (input rejected, a channel or GitLab
+Exit codes (docs/interface.md): 0 all done, 1 partial (input rejected, a channel or GitLab
 failed), 2 usage or configuration error, or a refused request (an unknown issue, a step the
 issue's state does not allow), with nothing changed.
 """
@@ -305,7 +305,7 @@ def cmd_send(args: argparse.Namespace, run: Run) -> int:
 
 def _refusal(step: Callable[[], T]) -> T:
     """Run a step that refuses with InputError before it changes anything (an unknown issue,
-    a state that does not allow the step): a refusal, exit 2 (interface.md), not partial.
+    a state that does not allow the step): a refusal, exit 2 (docs/interface.md), not partial.
     """
     from match_staging.errors import InputError, Refused
 

@@ -1,19 +1,44 @@
-"""The one place that reads the clock: MATCH_STAGING_NOW replaces it (interface.md).
+"""The one place that reads the clock: MATCH_STAGING_NOW replaces it (docs/interface.md).
 The time is always returned in UTC: callers stamp it as `...Z` (cycle ids, outbox folders)
-and convert it to the configured zone only to show it."""
+and convert it to the configured zone only to show it.
+
+Everything else is handed a clock and a sleep; `system_now`, `system_sleep` and
+`monotonic` are the real ones, each looking the standard library up when called, so a test
+that patches `time.sleep` reaches every default.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from match_staging.errors import ConfigError
 
+Clock = Callable[[], datetime]  # an aware UTC datetime
+Sleep = Callable[[float], None]
+
+
+def system_now() -> datetime:
+    """The real time, aware UTC."""
+    return datetime.now(UTC)
+
+
+def system_sleep(seconds: float) -> None:
+    """The real sleep."""
+    time.sleep(seconds)
+
+
+def monotonic() -> float:
+    """Seconds of a clock that never goes back, for measuring waits."""
+    return time.monotonic()
+
 
 def now(env: Mapping[str, str]) -> datetime:
+    """MATCH_STAGING_NOW when set, else the real time."""
     value = env.get("MATCH_STAGING_NOW")
     if not value:
-        return datetime.now(UTC)
+        return system_now()
     parsed = parse(value)
     if parsed is None:
         raise ConfigError(f"MATCH_STAGING_NOW: not an ISO-8601 timestamp: {value!r}")
@@ -23,7 +48,8 @@ def now(env: Mapping[str, str]) -> datetime:
 def parse(value: object) -> datetime | None:
     """An ISO 8601 time (GitLab's `...Z` included) as an aware UTC datetime; None when it is
     none. An offset such as +01:00 names an instant: 07:05+01:00 is 06:05Z, never 07:05Z;
-    a time without one is taken as UTC."""
+    a time without one is taken as UTC.
+    """
     if not isinstance(value, str) or not value:
         return None
     try:

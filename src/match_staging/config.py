@@ -29,7 +29,7 @@ from match_staging.channels.slack_settings import SlackChannel as SlackChannel
 from match_staging.channels.whatsapp_settings import WhatsAppChannel as WhatsAppChannel
 from match_staging.errors import ConfigError
 
-DEFAULT_PATH = "config/notification-channels.yml"  # interface.md; cli.DEFAULT_CONFIG too
+DEFAULT_PATH = "config/notification-channels.yml"  # docs/interface.md; cli.DEFAULT_CONFIG too
 ENV_PREFIX = "MATCH_STAGING__"
 MASK = "***"
 
@@ -128,7 +128,7 @@ class GitLabSettings:
 
 @dataclass
 class LabelNames:
-    """Label names are configurable; the defaults are interface.md's."""
+    """Label names are configurable; the defaults are docs/interface.md's."""
 
     match: str = "job-match"
     pending: str = "job-match/pending"
@@ -423,7 +423,7 @@ def _say_ignored(names: list[str]) -> None:
 
 
 def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Load the configuration the way every command does (interface.md: --config, then
+    """Load the configuration the way every command does (docs/interface.md: --config, then
     MATCH_STAGING_CONFIG, then config/notification-channels.yml, else built-in defaults).
 
     In CI (`CI=true`) the environment cannot change settings: `MATCH_STAGING__*`,

@@ -9,7 +9,6 @@ notification. Time and sleep come from here and nowhere else: tests pass fake on
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,13 +18,11 @@ from typing import Any, Literal, NoReturn
 from match_staging import clock as clocks
 from match_staging.channels.base import Channel, Mailer
 from match_staging.channels.registry import specs
+from match_staging.clock import Clock, Sleep
 from match_staging.config import Config
 from match_staging.errors import StagingError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
-from match_staging.trackers.base import LogRecord, StateEvent, Tracker, Upload
-
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], None]
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
+from match_staging.trackers.base import LogRecord, Tracker, Upload
 
 
 @dataclass(frozen=True)
@@ -61,19 +58,15 @@ class Context:
     channels: Sequence[Channel] = ()
     mailer: Mailer | None = None
     clock: Clock = field(default=lambda: clocks.now({}))  # the real time
-    sleep: Sleep = field(default=lambda seconds: real_sleep(seconds))
+    sleep: Sleep = clocks.system_sleep
     pipeline: Pipeline = field(default_factory=Pipeline)
     root: Path = field(default_factory=Path.cwd)  # attachments are read below it
 
 
 def real_clock(env: Mapping[str, str]) -> Clock:
-    """The time now, or MATCH_STAGING_NOW (interface.md), read each time it is asked."""
+    """The time now, or MATCH_STAGING_NOW (docs/interface.md), read each time it is asked."""
     return lambda: clocks.now(env)
 
-
-def real_sleep(seconds: float) -> None:
-    """time.sleep, looked up when called, so a test can replace it."""
-    time.sleep(seconds)
 
 
 def build(cfg: Config, env: Mapping[str, str], parts: Parts, *, clock: Clock | None = None,
@@ -84,7 +77,7 @@ def build(cfg: Config, env: Mapping[str, str], parts: Parts, *, clock: Clock | N
     tracker, a to-do nobody gets).
     """
     clock = clock or real_clock(env)
-    sleep = sleep or real_sleep
+    sleep = sleep or clocks.system_sleep
     tracker: Tracker = _Offline()
     if parts.tracker:
         from match_staging.trackers import open_tracker

@@ -2,9 +2,10 @@
 record per change in the run log instead of a label on every issue.
 
 Why not labels: every issue write fires the project's Issue Hook, and every Issue Hook
-delivery to the trigger URL starts a pipeline (docs/gitlab-facts.md, "Costs"). A queue label
-removed after each delivery cost one pipeline per match and channel; a record in the run log
-(a bot-authored note on the ledger issue) fires no Issue Hook and covers a whole cycle.
+delivery to the trigger URL starts a pipeline (docs/platform-facts.md, "Costs on GitLab.com
+Free"). A queue label removed after each delivery cost one pipeline per match and channel; a
+record in the run log (a bot-authored note on the ledger issue) fires no Issue Hook and
+covers a whole cycle.
 
 The queue is a snapshot, written whole after each change, so a run reads only the newest:
 
@@ -17,7 +18,8 @@ The queue is a snapshot, written whole after each change, so a run reads only th
 
 Exactly once: a run writes the snapshot with `inflight` set before it sends and the outcome
 after. A failed write before sending means nothing is sent; a failed write after sending
-leaves `inflight`, which the next run reports and settles without sending again."""
+leaves `inflight`, which the next run reports and settles without sending again.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ LOG_KIND = "delivery-queue"
 
 @dataclass
 class Queue:
+    """What each channel still owes; the snapshot the run log keeps."""
+
     through: int = 0
     accounted: set[int] = field(default_factory=set)
     pending: dict[str, set[int]] = field(default_factory=dict)
@@ -38,9 +42,11 @@ class Queue:
 
     # ------------------------------------------------------------------ reading
     def known(self, iid: int) -> bool:
+        """Whether the issue is accounted for."""
         return iid <= self.through or iid in self.accounted
 
     def owed(self, channel: str) -> set[int]:
+        """The issues `channel` has not announced yet."""
         return set(self.pending.get(channel, ()))
 
     def stranded(self) -> dict[str, set[int]]:
@@ -58,13 +64,15 @@ class Queue:
         return added
 
     def start(self, channel: str, iids: Iterable[int]) -> None:
+        """Mark a batch as handed to the channel: in flight until `finish`."""
         batch = set(iids)
         self.pending[channel] = self.owed(channel) - batch
         self.inflight[channel] = self.inflight.get(channel, set()) | batch
 
     def finish(self, channel: str, iids: Iterable[int], *, retry: bool) -> None:
         """The outcome of a started batch: `retry` puts it back in the queue (nothing was
-        delivered); otherwise it is done (delivered, or maybe delivered: never repeated)."""
+        delivered); otherwise it is done (delivered, or maybe delivered: never repeated).
+        """
         batch = set(iids)
         self.inflight[channel] = self.inflight.get(channel, set()) - batch
         if retry:
@@ -86,7 +94,8 @@ class Queue:
         """After listing every issue waiting for review (`digest`): queue those nobody
         accounted for (staged by a run that stopped before it wrote the queue), drop those
         no longer waiting (reviewed before anyone was told), and move `through` past all of
-        them so the record stays small. Returns (queued, dropped)."""
+        them so the record stays small. Returns (queued, dropped).
+        """
         still = set(waiting)
         queued = self.account(still, channels)
         owed = set[int]().union(*self.pending.values())
@@ -100,6 +109,7 @@ class Queue:
 
     # ------------------------------------------------------------------- codec
     def to_data(self) -> dict[str, Any]:
+        """The snapshot as JSON for the run log."""
         return {"through": self.through, "accounted": sorted(self.accounted),
                 "pending": {c: sorted(i) for c, i in sorted(self.pending.items()) if i},
                 "inflight": {c: sorted(i) for c, i in sorted(self.inflight.items()) if i},
@@ -108,7 +118,8 @@ class Queue:
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Queue:
         """Tolerant of anything: a record the tool cannot read counts as an empty queue
-        above its `through` (only bot-authored records reach this)."""
+        above its `through` (only bot-authored records reach this).
+        """
         def ints(value: Any) -> set[int]:
             if not isinstance(value, list):
                 return set()

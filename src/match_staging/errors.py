@@ -1,5 +1,6 @@
 """One error hierarchy. Adapters translate library exceptions into these once, at the
-boundary; the CLI maps each to a one-line message and an exit code (interface.md)."""
+boundary; the CLI maps each to a one-line message and an exit code (docs/interface.md).
+"""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class TrackerError(StagingError):
 
 class Refused(StagingError):
     """A request the issue's state does not allow, or for an issue that does not exist: it
-    was refused before anything changed, so it is not a partial success (exit 2)."""
+    was refused before anything changed, so it is not a partial success (exit 2).
+    """
 
     exit_code = 2

@@ -1,8 +1,9 @@
-"""Stable match keys: one issue per match, ever (interface.md, "The same match").
+"""Stable match keys: one issue per match, ever (docs/interface.md, "The same match").
 
 A match is known by its explicit `id` and by its normalised source URL; seen before under
 either, it is not staged again. Keys are stored in the issue as opaque tokens, so a search for
-one finds the issue whatever its title or state."""
+one finds the issue whatever its title or state.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def normalise_url(url: str) -> str:
     """Scheme and host lower-cased, default port, tracking parameters, fragment and a
-    trailing slash dropped; the remaining query sorted so parameter order does not matter."""
+    trailing slash dropped; the remaining query sorted so parameter order does not matter.
+    """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()

@@ -1,6 +1,7 @@
 """Bounds on what a run reads, so any input of a few megabytes is answered within seconds
 (issue 10, "Hostile sizes"): how deep JSON may nest and how many matches a document holds.
-Every JSON input (match documents, MATCHES_JSON, TRIGGER_PAYLOAD) is read with `load_json`."""
+Every JSON input (match documents, MATCHES_JSON, TRIGGER_PAYLOAD) is read with `load_json`.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ class TooDeep(ValueError):
 
 def load_json(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """`json.loads`, refusing deep nesting with TooDeep (a ValueError) instead of a
-    RecursionError now or in whatever walks the value later."""
+    RecursionError now or in whatever walks the value later.
+    """
     try:
         value = json.loads(data)
     except RecursionError:
@@ -32,7 +34,8 @@ def load_json(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
 
 def depth(value: Any, stop: int = MAX_DEPTH) -> int:
     """How deep lists and objects nest (a scalar is 0), counted level by level without
-    recursion; stops counting once past `stop`."""
+    recursion; stops counting once past `stop`.
+    """
     level = [value] if isinstance(value, dict | list) else []
     deepest = 0
     while level and deepest <= stop:

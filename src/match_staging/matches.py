@@ -4,7 +4,8 @@ the published JSON Schema; clean its texts. Pure apart from reading the named in
 Every match is validated on its own, so one bad match never hides the good ones beside it;
 a document of more matches than a document may hold is refused as a whole, before any is
 validated. Lengths are checked before any pattern runs, and nesting depth before anything
-walks a value (issue 10, "Hostile sizes")."""
+walks a value (issue 10, "Hostile sizes").
+"""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -34,7 +35,7 @@ from match_staging.keys import match_keys
 from match_staging.limits import MAX_DEPTH, MAX_MATCHES, TooDeep, load_json
 from match_staging.model import Match, Requirement
 from match_staging.redaction import PLACEHOLDER, Scrubber, Secret, secrets_of
-from match_staging.render import one_line
+from match_staging.render import one_line, truncate
 from match_staging.resources import schema_path
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -64,6 +65,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; UTF-8 cannot
 
 @dataclass(frozen=True)
 class Document:
+    """One match document as read, before it is parsed."""
+
     source: str   # how messages name it: a path, or the variable it came from
     data: bytes
 
@@ -100,7 +103,7 @@ def clean_text(value: str, *, single_line: bool = False) -> str:
 
 def documents_from(paths: Iterable[str], env: Mapping[str, str],
                    inbox: str) -> list[Document | InputError]:
-    """The inputs of one run (interface.md, "Which inputs a run reads"); an input that
+    """The inputs of one run (docs/interface.md, "Which inputs a run reads"); an input that
     cannot be read is returned as its error, so the others are still staged.
 
     A document from the pipeline comes, in this order of preference, from
@@ -109,7 +112,8 @@ def documents_from(paths: Iterable[str], env: Mapping[str, str],
     variable where inputs are missing; the runner's `$NAME` expansion cannot touch base64),
     from the raw `TRIGGER_PAYLOAD` of a trigger-API call (never expanded, gitlab MR 146242),
     and last from `MATCHES_JSON` (expanded by the runner when sent as a pipeline variable,
-    gitlab issue 362539: a warning says so in CI)."""
+    gitlab issue 362539: a warning says so in CI).
+    """
     paths = list(paths)
     if paths:
         return [doc for p in paths for doc in _read_path(Path(p), explicit=True)]
@@ -139,7 +143,8 @@ def documents_from(paths: Iterable[str], env: Mapping[str, str],
 
 def _matches_file(name: str, env: Mapping[str, str]) -> Iterator[Document | InputError]:
     """MATCHES_FILE; in CI only a file of the checkout: a pipeline variable must not make
-    the job read (and quote in its errors) another file, a credentials file say."""
+    the job read (and quote in its errors) another file, a credentials file say.
+    """
     path = Path(name)
     if in_ci(env):
         try:
@@ -190,7 +195,8 @@ def _read_file(path: Path) -> Document | InputError:
 def _from_trigger_payload(path: Path) -> Document | InputError | None:
     """A trigger-API call may carry a match document: as `matches` in its body, or as
     `variables.MATCHES_JSON_B64` / `inputs.matches_b64` (base64), `variables.MATCHES_JSON`
-    / `inputs.matches_json`. Webhook payloads carry none."""
+    / `inputs.matches_json`. Webhook payloads carry none.
+    """
     source = f"TRIGGER_PAYLOAD ({path})"
     try:
         if path.stat().st_size > MAX_DOCUMENT_BYTES * 2:
@@ -203,16 +209,22 @@ def _from_trigger_payload(path: Path) -> Document | InputError | None:
     if not isinstance(payload, dict) or "object_kind" in payload:
         return None
     for holder in (payload.get("variables"), payload.get("inputs")):
-        if isinstance(holder, dict):
-            for name in (B64_VARIABLE, B64_INPUT):
-                if isinstance(holder.get(name), str) and holder[name].strip():
-                    return _from_base64(source, holder[name])
-            for name in ("MATCHES_JSON", "matches_json"):
-                if isinstance(holder.get(name), str):
-                    return Document(source, holder[name].encode("utf-8", "replace"))
+        if isinstance(holder, dict) and (found := _document_in(source, holder)) is not None:
+            return found
     if "matches" in payload:
         body = {k: payload[k] for k in ("cycle_id", "matches") if k in payload}
         return Document(source, json.dumps(body).encode())
+    return None
+
+
+def _document_in(source: str, holder: dict[str, Any]) -> Document | InputError | None:
+    """The document among a trigger call's variables or inputs: base64 first, then JSON."""
+    for name in (B64_VARIABLE, B64_INPUT):
+        if isinstance(holder.get(name), str) and holder[name].strip():
+            return _from_base64(source, holder[name])
+    for name in ("MATCHES_JSON", "matches_json"):
+        if isinstance(holder.get(name), str):
+            return Document(source, holder[name].encode("utf-8", "replace"))
     return None
 
 
@@ -249,7 +261,8 @@ _REQUIREMENT_KEYS = frozenset({"requirement", "score", "weight", "comment"})
 def _plainly_valid(requirement: Any) -> bool:
     """A requirement the schema surely accepts, checked in a few comparisons: jsonschema
     takes ~60 µs per object, and a 5 MB document holds 100,000 of them. Anything else goes
-    to jsonschema for its exact errors, so this is never more lenient than the schema."""
+    to jsonschema for its exact errors, so this is never more lenient than the schema.
+    """
     if not isinstance(requirement, dict) or not requirement.keys() <= _REQUIREMENT_KEYS:
         return False
     text, comment = requirement.get("requirement"), requirement.get("comment", "")
@@ -266,7 +279,8 @@ def _plainly_valid(requirement: Any) -> bool:
 
 def _requirement_errors(item: dict[str, Any]) -> Iterator[ValidationError]:
     """The schema's errors of `requirements[i]`, for the items not plainly valid; at most
-    MAX_ERRORS_PER_MATCH items are looked at closely."""
+    MAX_ERRORS_PER_MATCH items are looked at closely.
+    """
     requirements = item.get("requirements")
     if not isinstance(requirements, list) or len(requirements) > 100:
         return  # the match's schema reports the wrong type or length
@@ -277,45 +291,59 @@ def _requirement_errors(item: dict[str, Any]) -> Iterator[ValidationError]:
             yield error
 
 
-def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
-    """Parse one document into matches; each unusable match becomes one error per field."""
+def _load(doc: Document) -> tuple[str, Any]:
+    """The document's text and its JSON; _Invalid with one line saying why not."""
     try:
         text = doc.data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return [], [InputError(doc.source, f"not UTF-8 text (byte 0x{doc.data[exc.start]:02x} "
-                                           f"at offset {exc.start})")]
+        raise _Invalid([InputError(doc.source, f"not UTF-8 text (byte "
+                                   f"0x{doc.data[exc.start]:02x} at offset {exc.start})")]
+                       ) from None
     if not text.strip():
-        return [], [InputError(doc.source, "empty document: expected a match, a list of "
-                                           "matches or {\"cycle_id\": ..., \"matches\": [...]}")]
+        raise _Invalid([InputError(doc.source, "empty document: expected a match, a list of "
+                                   "matches or {\"cycle_id\": ..., \"matches\": [...]}")])
     try:
-        data = load_json(text)
+        return text, load_json(text)
     except json.JSONDecodeError as exc:
-        return [], [InputError(doc.source, f"not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                           f"column {exc.colno}")]
+        message = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
     except TooDeep:
-        return [], [InputError(doc.source, f"nested too deeply: more than {MAX_DEPTH} levels "
-                                           "of lists and objects (a match document has 5)")]
+        message = (f"nested too deeply: more than {MAX_DEPTH} levels of lists and objects "
+                   "(a match document has 5)")
     except ValueError as exc:  # an integer of thousands of digits
-        return [], [InputError(doc.source, f"not valid JSON: {one_line(str(exc), 120)}")]
+        message = f"not valid JSON: {one_line(str(exc), 120)}"
+    raise _Invalid([InputError(doc.source, message)])
+
+
+def _items(source: str, data: Any) -> tuple[list[Any], str | None]:
+    """The matches of a document (one, a list, or a cycle) and its cycle id."""
     cycle_id: str | None = None
     cycle = isinstance(data, dict) and "matches" in data
     if isinstance(data, dict) and "matches" in data:
         cycle_id = data.get("cycle_id")
         if cycle_id is not None and (not isinstance(cycle_id, str) or not cycle_id.strip()
                                      or len(cycle_id) > MAX_CYCLE_ID):
-            return [], [InputError(doc.source, f"must be text of 1 to {MAX_CYCLE_ID} "
-                                   "characters", field="cycle_id")]
+            raise _Invalid([InputError(source, f"must be text of 1 to {MAX_CYCLE_ID} "
+                                       "characters", field="cycle_id")])
         data = data["matches"]
         if not isinstance(data, list):
-            return [], [InputError(doc.source, "must be a list of matches",
-                                   field="matches")]
+            raise _Invalid([InputError(source, "must be a list of matches", field="matches")])
     items = data if isinstance(data, list) else [data]
     if len(items) > MAX_MATCHES:
         # refused whole: validating and staging 10,000 matches would hold the CI lock for hours
-        return [], [InputError(doc.source, f"has {len(items):,} matches, more than the "
-                               f"{MAX_MATCHES:,} a document may hold: split it into several "
-                               "documents; none of its matches was read",
-                               field="matches" if cycle else None)]
+        raise _Invalid([InputError(source, f"has {len(items):,} matches, more than the "
+                                   f"{MAX_MATCHES:,} a document may hold: split it into "
+                                   "several documents; none of its matches was read",
+                                   field="matches" if cycle else None)])
+    return items, cycle_id
+
+
+def parse(doc: Document) -> tuple[list[Match], list[InputError]]:
+    """Parse one document into matches; each unusable match becomes one error per field."""
+    try:
+        text, data = _load(doc)
+        items, cycle_id = _items(doc.source, data)
+    except _Invalid as invalid:
+        return [], invalid.errors
     matches: list[Match] = []
     errors: list[InputError] = []
     nan = "NaN" in text  # the walk for NaN is needed only if the literal is there
@@ -349,8 +377,7 @@ def _describe(position: int, item: Any) -> str:
     title = item.get("title") if isinstance(item, dict) else None
     if isinstance(title, str) and title.strip():
         short = clean_text(title[:200], single_line=True)  # a title may be megabytes long
-        short = short if len(short) <= 60 else short[:59] + "…"
-        return f"match {position} ({short!r})"
+        return f"match {position} ({truncate(short, 60)!r})"
     return f"match {position}"
 
 
@@ -367,38 +394,60 @@ def _field(error: ValidationError) -> str:
 
 
 def _message(error: ValidationError) -> str:
-    """jsonschema's messages repeat the whole value (a 100 kB draft); say it briefly."""
-    kind = error.validator
-    value: Any = error.instance
-    limit: Any = error.validator_value
-    if kind == "required":
-        return "is missing (a required field)"
+    """Jsonschema's messages repeat the whole value (a 100 kB draft); say it briefly."""
+    kind = str(error.validator)
+    if kind in _FIXED_MESSAGES:
+        return _FIXED_MESSAGES[kind]
     if kind == "anyOf" and not list(error.absolute_path):
         return "is missing: a match needs its source 'url' (or 'source_url')"
-    if kind == "type":
-        names = {"number": "a number", "string": "text", "integer": "a whole number",
-                 "array": "a list", "object": "an object"}
-        wanted = [limit] if isinstance(limit, str) else list(limit)
-        return (f"must be {' or '.join(names.get(w, w) for w in wanted)}, "
-                f"got {_json_type(value)} {_preview(value)}")
-    if kind in ("minimum", "maximum"):
-        if _field(error).endswith("score"):
-            return f"must be between 0 and 100, got {value}"
-        return f"must be {'at least' if kind == 'minimum' else 'at most'} {limit}, got {value}"
-    if kind == "maxLength":
-        return f"is too long ({len(value):,} characters, at most {limit:,})"
-    if kind == "minLength":
-        return "must not be empty"
-    if kind == "maxItems":
-        return f"has {len(value)} entries, at most {limit}"
-    if kind == "pattern":
-        return f"is not a valid {'address' if 'email' in _field(error) else 'http(s) URL'}: " \
-               f"{_preview(value)}"
-    if kind == "additionalProperties":
-        return "unknown field " + error.message.split("(")[-1].rstrip(")")
-    if kind == "oneOf":
-        return "must be an address or {\"email\", \"url\", \"subject\"}"
+    if (describe := _DESCRIBE.get(kind)) is not None:
+        return describe(error)
     return error.message if len(error.message) < 200 else error.message[:200] + "…"
+
+
+def _type_message(error: ValidationError) -> str:
+    names = {"number": "a number", "string": "text", "integer": "a whole number",
+             "array": "a list", "object": "an object"}
+    limit: Any = error.validator_value
+    wanted = [limit] if isinstance(limit, str) else list(limit)
+    return (f"must be {' or '.join(names.get(w, w) for w in wanted)}, "
+            f"got {_json_type(error.instance)} {_preview(error.instance)}")
+
+
+def _bound_message(error: ValidationError) -> str:
+    value: Any = error.instance
+    if _field(error).endswith("score"):
+        return f"must be between 0 and 100, got {value}"
+    word = "at least" if error.validator == "minimum" else "at most"
+    return f"must be {word} {error.validator_value}, got {value}"
+
+
+def _size(error: ValidationError) -> int:
+    value: Any = error.instance
+    return len(value)
+
+
+def _pattern_message(error: ValidationError) -> str:
+    what = "address" if "email" in _field(error) else "http(s) URL"
+    return f"is not a valid {what}: {_preview(error.instance)}"
+
+
+_FIXED_MESSAGES = {
+    "required": "is missing (a required field)",
+    "minLength": "must not be empty",
+    "oneOf": "must be an address or {\"email\", \"url\", \"subject\"}",
+}
+_DESCRIBE: dict[str, Callable[[ValidationError], str]] = {
+    "type": _type_message,
+    "minimum": _bound_message,
+    "maximum": _bound_message,
+    "maxLength": lambda e: f"is too long ({_size(e):,} characters, "
+                           f"at most {e.validator_value:,})",
+    "maxItems": lambda e: f"has {_size(e)} entries, at most {e.validator_value}",
+    "pattern": _pattern_message,
+    "additionalProperties": lambda e: "unknown field "
+                                      + e.message.split("(")[-1].rstrip(")"),
+}
 
 
 def _json_type(value: Any) -> str:
@@ -409,28 +458,13 @@ def _json_type(value: Any) -> str:
 
 def _preview(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return truncate(text, 40)
 
 
 def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
            nan: bool = True) -> Match:
     where = _describe(position, item)
-    if not isinstance(item, dict):
-        raise _Invalid([InputError(source, f"must be an object, got {_json_type(item)}",
-                                   match=where)])
-    too_long = [InputError(source, f"is too long ({length:,} characters, at most {limit:,})",
-                           match=where, field=name) for name, length, limit in _too_long(item)]
-    if too_long:
-        raise _Invalid(too_long)
-    found = sorted([*_validator().iter_errors(item), *_requirement_errors(item)],
-                   key=lambda e: list(e.absolute_path))
-    errors = [InputError(source, _message(e), match=where, field=_field(e))
-              for e in found[:MAX_ERRORS_PER_MATCH]]
-    # Python's JSON reads NaN, and no schema bound refuses it (every comparison is false)
-    errors += [InputError(source, "must be a number, got NaN", match=where, field=path)
-               for path in (_nan(item, "") if nan else ())]
-    if errors:
-        raise _Invalid(errors)
+    _check(source, where, item, nan=nan)
 
     def line(name: str) -> str | None:
         value = item.get(name)
@@ -454,15 +488,7 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
     if not title or not provider:
         blank = "title" if not title else "provider"
         raise _Invalid([InputError(source, "must not be empty", match=where, field=blank)])
-    apply = item.get("apply")
-    if isinstance(apply, str):
-        apply = {"email": apply} if "@" in apply and "://" not in apply else {"url": apply}
-    if apply and apply.get("email"):
-        problem = _address_problem(apply["email"])
-        if problem:
-            raise _Invalid([InputError(source, f"is not an address a mailer accepts: "
-                                       f"{_preview(apply['email'])} ({problem})", match=where,
-                                       field="apply")])
+    apply = _apply_of(source, where, item.get("apply"))
     return Match(
         score=float(item["score"]),
         title=title,
@@ -492,6 +518,41 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
     )
 
 
+def _check(source: str, where: str, item: Any, *, nan: bool) -> None:
+    """_Invalid with every problem of one match the schema and the size limits find."""
+    if not isinstance(item, dict):
+        raise _Invalid([InputError(source, f"must be an object, got {_json_type(item)}",
+                                   match=where)])
+    too_long = [InputError(source, f"is too long ({length:,} characters, at most {limit:,})",
+                           match=where, field=name) for name, length, limit in _too_long(item)]
+    if too_long:
+        raise _Invalid(too_long)
+    found = sorted([*_validator().iter_errors(item), *_requirement_errors(item)],
+                   key=lambda e: list(e.absolute_path))
+    errors = [InputError(source, _message(e), match=where, field=_field(e))
+              for e in found[:MAX_ERRORS_PER_MATCH]]
+    # Python's JSON reads NaN, and no schema bound refuses it (every comparison is false)
+    errors += [InputError(source, "must be a number, got NaN", match=where, field=path)
+               for path in (_nan(item, "") if nan else ())]
+    if errors:
+        raise _Invalid(errors)
+
+
+def _apply_of(source: str, where: str, apply: Any) -> Any:
+    """`apply` as an object: a bare address or URL becomes `{email}` or `{url}`; an address
+    a mailer would read differently is refused.
+    """
+    if isinstance(apply, str):
+        apply = {"email": apply} if "@" in apply and "://" not in apply else {"url": apply}
+    if apply and apply.get("email"):
+        problem = _address_problem(apply["email"])
+        if problem:
+            raise _Invalid([InputError(source, f"is not an address a mailer accepts: "
+                                       f"{_preview(apply['email'])} ({problem})", match=where,
+                                       field="apply")])
+    return apply
+
+
 def _too_long(item: dict[str, Any]) -> list[tuple[str, int, int]]:
     """The pattern-checked fields longer than the schema allows: (field, length, limit)."""
     found = [(name, len(item[name]), limit) for name, limit in _PATTERN_FIELDS.items()
@@ -509,7 +570,8 @@ def _too_long(item: dict[str, Any]) -> list[tuple[str, int, int]]:
 def _address_problem(value: str) -> str | None:
     """Why an applicant's address is not a plain `local@domain` a mailer sends to exactly;
     None if it is. The schema's pattern is loose, and RFC 5322 forms such as `a(c)@b` or
-    `a@[1.2.3.4]` would be read differently by different mailers."""
+    `a@[1.2.3.4]` would be read differently by different mailers.
+    """
     if _ADDRESS_EXTRAS.search(value):
         return "no comments, quotes, display names or IP-literal domains"
     try:
@@ -525,7 +587,7 @@ def _address_problem(value: str) -> str | None:
 
 
 def _rate(value: Any) -> str | None:
-    """OPS-004 writes `{rate} EUR/h`: a bare number is an hourly rate in euros."""
+    """The design writes `{rate} EUR/h`: a bare number is an hourly rate in euros."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"{value:g} EUR/h"
     if isinstance(value, str) and clean_text(value, single_line=True):
@@ -538,7 +600,8 @@ def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
                inbox: str = "matches-inbox",
                secrets: Iterable[Secret | str] | None = None) -> Batch:
     """Read and parse every input of a run; problems are collected, never raised.
-    `secrets`: the values no match may carry on (default: the secret variables in `env`)."""
+    `secrets`: the values no match may carry on (default: the secret variables in `env`).
+    """
     env = os.environ if env is None else env
     scrubber = Scrubber(secrets_of(None, env) if secrets is None else secrets)
     batch = Batch()
@@ -565,7 +628,8 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[tuple[str, list
     the parsed match (issue title and description, the record kept in the description as
     base64, where a scan of rendered text cannot see a secret, every notification, the
     application `send` mails, the audit notes quoting it). A match document is the only
-    input a runner expands variables into (issue 15), so this is where a secret gets in."""
+    input a runner expands variables into (issue 15), so this is where a secret gets in.
+    """
     if not scrubber:
         return match, []
     every = [match.title, match.provider, match.url, match.id, match.location, match.start,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from match_staging.render import truncate
 
 
 class State(enum.StrEnum):
@@ -17,13 +19,15 @@ class State(enum.StrEnum):
 
 
 class ScoreBand(enum.StrEnum):
+    """The score label a match gets (docs/interface.md, "Boundaries")."""
+
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
 
 
 def score_band(score: float) -> ScoreBand:
-    """Boundaries from interface.md: high >= 90, medium 70 <= s < 90, low below."""
+    """Boundaries from docs/interface.md: high >= 90, medium 70 <= s < 90, low below."""
     if score >= 90:
         return ScoreBand.HIGH
     if score >= 70:
@@ -33,6 +37,8 @@ def score_band(score: float) -> ScoreBand:
 
 @dataclass(frozen=True)
 class Requirement:
+    """One row of a match's score breakdown."""
+
     requirement: str
     score: float | None = None
     weight: float | None = None
@@ -65,8 +71,7 @@ class Match:
     @property
     def label(self) -> str:
         """How messages name this match: position and a short title."""
-        short = self.title if len(self.title) <= 60 else self.title[:59] + "…"
-        return f"match {self.position} ({short!r})"
+        return f"match {self.position} ({truncate(self.title, 60)!r})"
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,9 @@ class IssueRef:
     author: str = ""           # username of who created it (trusted only when the bot did)
     notes_count: int | None = None  # notes people (and the bot) wrote; None: not known
 
-    @property
-    def reference(self) -> str:
-        return f"#{self.iid}"
+
+LabelAction = Literal["add", "remove"]
+StateEvent = Literal["close", "reopen"]  # what an issue update may do to open/closed
 
 
 @dataclass(frozen=True)
@@ -97,14 +102,15 @@ class LabelEvent:
     user: str
     user_id: int
     label: str
-    action: str                # "add" or "remove"
+    action: LabelAction
     created_at: str
 
 
 @dataclass(frozen=True)
 class Note:
     """One note of an issue, system notes included: `author` is who wrote it (GitLab lets
-    only the author edit a note), or who made the change a system note records."""
+    only the author edit a note), or who made the change a system note records.
+    """
 
     id: int
     author: str
@@ -115,6 +121,8 @@ class Note:
 
 @dataclass(frozen=True)
 class LabelSpec:
+    """A label the tool needs: name, color, description."""
+
     name: str
     color: str
     description: str

@@ -1,23 +1,26 @@
-"""What every channel renders from: OPS-004's notification payload (cycle_id,
+"""What every channel renders from: the notification payload (docs/design.md; cycle_id,
 matches_count, matches[], summary). Plain data; building it needs no network.
 
 A staged issue carries its notice in its description (the match record, `record.py`),
-which lets `digest` notify later from the issue alone."""
+which lets `digest` notify later from the issue alone.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote
 
 from match_staging import record
-from match_staging.model import IssueRef, Match
+from match_staging.model import IssueRef, Match, ScoreBand, score_band
 
 Kind = Literal["new", "deferred", "reminder"]
 
 
 @dataclass(frozen=True)
 class Notice:
+    """One match as every channel shows it."""
+
     iid: int
     score: float
     title: str
@@ -31,11 +34,12 @@ class Notice:
 
     @property
     def hot(self) -> bool:
-        """OPS-004 marks matches of 90% and more with 🔥, the rest with ✅."""
-        return self.score >= 90
+        """Matches of 90% and more get 🔥, the rest ✅ (docs/interface.md, "Boundaries")."""
+        return score_band(self.score) is ScoreBand.HIGH
 
     @classmethod
     def of(cls, match: Match, issue: IssueRef) -> Notice:
+        """The notice of a match just staged as `issue`."""
         return cls(iid=issue.iid, score=match.score, title=match.title,
                    provider=match.provider, issue_url=issue.web_url, source_url=match.url,
                    location=match.location, start=match.start, duration=match.duration,
@@ -61,6 +65,8 @@ def review_url(issue_url: str, pending_label: str) -> str:
 
 @dataclass(frozen=True)
 class Payload:
+    """One message's content, whatever the channel."""
+
     kind: Kind
     cycle_id: str
     matches: tuple[Notice, ...]   # best first
@@ -69,18 +75,13 @@ class Payload:
 
     @property
     def top(self) -> Notice:
+        """The best match, named in subjects and short texts."""
         return self.matches[0]
-
-    def as_dict(self) -> dict[str, Any]:
-        """OPS-004's notification payload, as JSON would carry it."""
-        return {"cycle_id": self.cycle_id, "kind": self.kind,
-                "matches_count": len(self.matches),
-                "matches": [asdict(n) for n in self.matches],
-                "summary": self.summary, "review_url": self.review_url}
 
 
 def build(kind: Kind, cycle_id: str, notices: list[Notice], pending_label: str,
           summary: str = "") -> Payload:
+    """A payload of `notices`, best first, linking to the pending matches."""
     ordered = tuple(sorted(notices, key=lambda n: (-n.score, n.iid)))
     return Payload(kind=kind, cycle_id=cycle_id, matches=ordered,
                    review_url=review_url(ordered[0].issue_url, pending_label),

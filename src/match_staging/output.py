@@ -1,7 +1,8 @@
 """Everything the tool prints goes through here, so no secret can reach a CI log: every
 known secret value is replaced before a line is written, also when a server echoed it
 percent-encoded or cut short. Text from payloads and documents can carry terminal escapes
-and bidirectional controls; they are shown as visible escapes, never sent to the terminal."""
+and bidirectional controls; they are shown as visible escapes, never sent to the terminal.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ def _visible(found: re.Match[str]) -> str:
 
 
 def printable(text: str) -> str:
-    """Control and invisible characters as visible escapes (`\\x1b`, `\\u202e`)."""
+    r"""Control and invisible characters as visible escapes (`\x1b`, `\u202e`)."""
     return _UNPRINTABLE.sub(_visible, text.replace("\u2060", ""))
 
 
 class Output:
+    """Where the CLI writes: every line redacted of secrets and made printable."""
+
     def __init__(self, secrets: Iterable[str | Secret] = (), out: TextIO | None = None,
                  err: TextIO | None = None) -> None:
         self._secrets: list[str] = []
@@ -40,14 +43,17 @@ class Output:
 
     @property
     def secrets(self) -> tuple[str, ...]:
+        """The values masked in every line."""
         return tuple(self._secrets)
 
     def add_secrets(self, secrets: Iterable[str | Secret]) -> None:
+        """Mask these too; values too short to mask safely are left out."""
         values = {v for v in (s.value if isinstance(s, Secret) else s for s in secrets)
                   if len(v) >= MIN_MASK_LENGTH}
         self._secrets = sorted((set(self._secrets) | values) - {""}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
+        """`text` with every secret masked and control characters made visible."""
         for value in self._secrets:
             text, _ = mask(text, value, MASK)
         return printable(text)

@@ -1,8 +1,9 @@
 """Quiet hours: the half-open window [start, end) in the configured time zone
-(interface.md, "Boundaries": 22:00 is quiet, 07:00 is not). Pure functions.
+(docs/interface.md, "Boundaries": 22:00 is quiet, 07:00 is not). Pure functions.
 
 Comparing wall-clock times in the zone makes DST days come out right: on the night the
-clocks change, the window still opens at 22:00 and closes at 07:00 local time."""
+clocks change, the window still opens at 22:00 and closes at 07:00 local time.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def _hhmm(text: str) -> time:
 
 
 def is_quiet(now: datetime, window: QuietHours | None) -> bool:
+    """Whether `now` falls in the quiet hours `[start, end)`."""
     if window is None:
         return False
     start, end = _hhmm(window.start), _hhmm(window.end)

@@ -6,7 +6,7 @@ Where each marker lives, and why it can be believed:
 - In the **description** the bot writes at creation: the match record (`notice`, base64
   JSON, so posting text cannot close the comment) and the initial state (`state: pending`).
   Any member with the Reporter role may edit a description, so callers trust these only
-  after `trust.description_trust` said no one but the bot changed it.
+  after `workflow.description_edit` said no one but the bot changed it.
 - In **notes authored by the bot**: the audited state after each review step (`state`) and
   the mark a send leaves before the email goes out (`sending`). Only a note's author can
   edit it, so a copy of a marker in anybody else's note counts for nothing.
@@ -80,14 +80,17 @@ class MatchRecord:
 
 
 def state_marker(state: State) -> str:
+    """The marker of an audited state."""
     return f"{PREFIX}state: {state.value} -->"
 
 
 def sending_marker(started: str) -> str:
+    """The marker a send leaves before the email goes out."""
     return f"{PREFIX}sending: {started} -->"
 
 
 def encode_note_mark(mark: NoteMark) -> str:
+    """The marker line of a note mark."""
     if isinstance(mark, StateMark):
         return state_marker(mark.state)
     return sending_marker(mark.started)
@@ -116,7 +119,8 @@ def parse_note(body: str) -> NoteMark | None:
 def description_state(description: str | None) -> State | None:
     """The state marker of a description: the initial `pending` stage writes, or the state
     the previous release kept there. Only a whole line counts (untrusted text in a
-    description is quoted, so none of its lines starts with the marker)."""
+    description is quoted, so none of its lines starts with the marker).
+    """
     for line in (description or "").split("\n"):
         if line.startswith(PREFIX) and (found := _STATE.fullmatch(line)):
             try:
@@ -139,7 +143,8 @@ def description_sending(description: str | None) -> SendingMark | None:
 
 def encode_json(data: Any, *, sort_keys: bool = False) -> str:
     """Data for an HTML comment: base64 of its JSON, so no text in it can close the comment
-    or become Markdown (the match record here, the run log's records in trackers/ledger)."""
+    or become Markdown (the match record here, the run log's records in trackers/ledger).
+    """
     text = json.dumps(data, ensure_ascii=False, sort_keys=sort_keys)
     return base64.b64encode(text.encode()).decode()
 

@@ -2,15 +2,17 @@
 
 Every `{{ value }}` in a GitLab template is escaped by `gitlab_text` unless the code marked
 it `Markup` (our own links and uploads). That makes forgetting to escape impossible rather
-than unlikely. Why each rule exists: platform-facts.md, "Quick actions run on API text"."""
+than unlikely. Why each rule exists: docs/platform-facts.md, "Quick actions run on API text".
+"""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -47,7 +49,9 @@ _MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")  # bef
 
 def neutralise_references(text: str) -> str:
     """Break @mentions, #/!/& references and autolinks; the text still reads the same.
-    (A pattern runs only where its character is: a table of 100,000 cells is rendered.)"""
+
+    A pattern runs only where its character is: a table of 100,000 cells is rendered.
+    """
     if "@" in text:
         text = _MENTION.sub("@" + WORD_JOINER, text)
     if "#" in text or "!" in text or "&" in text:
@@ -68,7 +72,8 @@ def _escape_line_start(found: re.Match[str]) -> str:
 
 def _hard_breaks(lines: list[str], prefix: str) -> str:
     """Join lines keeping each break: a trailing backslash is a hard break, except before a
-    blank line or at the end, where CommonMark would show it literally."""
+    blank line or at the end, where CommonMark would show it literally.
+    """
     filled = [bool(line.strip()) for line in lines] + [False]
     bare = prefix.rstrip()
     return "\n".join(prefix + line + ("\\" if filled[index + 1] else "") if filled[index]
@@ -77,7 +82,8 @@ def _hard_breaks(lines: list[str], prefix: str) -> str:
 
 def gitlab_text(value: Any) -> str:
     """Untrusted text as inert GitLab Markdown: no HTML, no comment, no table break-out, no
-    quick action, no mention, no reference. Line breaks are kept as hard breaks."""
+    quick action, no mention, no reference. Line breaks are kept as hard breaks.
+    """
     if isinstance(value, Markup):
         return str(value)
     if value is None:
@@ -95,6 +101,7 @@ def quote_block(value: Any) -> Markup:
 
 
 def table_cell(value: Any) -> Markup:
+    """A value for one Markdown table cell: escaped, one line, no `|`."""
     return Markup(gitlab_text(" ".join(str(value or "").split())) or " ")
 
 
@@ -112,9 +119,7 @@ def issue_title(score: float, title: str) -> str:
     """`[JOB-MATCH] {score}% — {title}`, one line, references broken, at most 255 chars."""
     one_line = " ".join(neutralise_references(title).split())
     text = f"{TITLE_PREFIX} {fmt_score(score)}% — {one_line}"
-    if len(text) > TITLE_MAXLEN:
-        text = text[: TITLE_MAXLEN - 1].rstrip() + "…"
-    return text
+    return truncate(text, TITLE_MAXLEN)
 
 
 def parse_issue_title(title: str) -> tuple[str, str] | None:
@@ -124,6 +129,7 @@ def parse_issue_title(title: str) -> tuple[str, str] | None:
 
 
 def fmt_score(score: float | None) -> str:
+    """A score as shown: no decimals for a whole number."""
     if score is None:
         return ""
     return f"{score:.0f}" if float(score).is_integer() else f"{score:.1f}".rstrip("0")
@@ -133,7 +139,8 @@ def key_marker(keys: tuple[str, ...]) -> Markup:
     """The first line of every staged description: its match keys as words GitLab's search
     finds exactly (`msk-1a2b` is written `msk1a2b`: one word, no hyphen for the search
     parser to split), readable in small print. Only this line is trusted when an issue is
-    matched to a key, since untrusted text can never come first."""
+    matched to a key, since untrusted text can never come first.
+    """
     return Markup(f"<sub>match-staging keys: {' '.join(search_word(k) for k in keys)}</sub>")
 
 
@@ -144,7 +151,8 @@ def search_word(key: str) -> str:
 
 def parse_marker(description: str | None) -> tuple[str, ...]:
     """The keys of the key line, or of the HTML comment that issues staged before the key
-    line held (`legacy_marker`)."""
+    line held (`legacy_marker`).
+    """
     text = description or ""
     found = _KEY_LINE.match(text)
     if found:
@@ -155,13 +163,15 @@ def parse_marker(description: str | None) -> tuple[str, ...]:
 
 def legacy_marker(description: str | None) -> bool:
     """Keys only in an HTML comment: search may not see them (older GitLab drops comments
-    from its search index), so such issues are found by listing, not by search."""
+    from its search index), so such issues are found by listing, not by search.
+    """
     return _MARKER.match(description or "") is not None
 
 
 def slack_text(value: Any) -> str:
-    """Slack mrkdwn: escape exactly &, < and > (platform-facts.md, "Slack incoming
-    webhooks"); that disarms <!channel>, <!here>, <@U…> and fake links."""
+    """Slack mrkdwn: escape exactly &, < and > (docs/platform-facts.md, "Slack incoming
+    webhooks"); that disarms <!channel>, <!here>, <@U…> and fake links.
+    """
     if isinstance(value, Markup):
         return str(value)
     if value is None:
@@ -176,10 +186,12 @@ def slack_link(url: str, label: str) -> Markup:
 
 
 def plain_text(value: Any) -> str:
+    """Plain-text target: the value as it is."""
     return "" if value is None else str(value)
 
 
 def truncate(value: Any, length: int) -> str:
+    """The one way text is shortened: at most `length` characters, "…" when cut."""
     text = "" if value is None else str(value)
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
@@ -189,14 +201,16 @@ def one_line(text: str, length: int) -> str:
     return truncate(" ".join(text.split()), length)
 
 
-Target = str  # "gitlab" | "slack" | "text" | "html"
-_FINALIZE = {"gitlab": gitlab_text, "slack": slack_text, "text": plain_text}
+Target = Literal["gitlab", "slack", "text", "html"]
+_FINALIZE: dict[Target, Callable[[Any], str]] = {
+    "gitlab": gitlab_text, "slack": slack_text, "text": plain_text}
 
 
 @cache
 def environment(override_dir: str | None = None, target: Target = "gitlab") -> jinja2.Environment:
     """Templates from the user's folder first, then the shipped ones. Each target escapes
-    every value by default: GitLab Markdown, Slack mrkdwn, HTML; plain text does not."""
+    every value by default: GitLab Markdown, Slack mrkdwn, HTML; plain text does not.
+    """
     dirs = [Path(override_dir)] if override_dir and Path(override_dir).is_dir() else []
     dirs.append(templates_dir())
     env = jinja2.Environment(
@@ -215,4 +229,5 @@ def environment(override_dir: str | None = None, target: Target = "gitlab") -> j
 
 def render(name: str, override_dir: str | None = None, target: Target = "gitlab",
            **context: Any) -> str:
+    """Render template `name` for `target` (escaping per target)."""
     return environment(override_dir, target).get_template(name).render(**context)

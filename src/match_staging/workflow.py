@@ -1,4 +1,4 @@
-"""The review state machine (OPS-004): pending -> approved | rejected, approved -> sent.
+"""The review state machine (docs/design.md): pending -> approved | rejected, approved -> sent.
 Pure: given what GitLab shows and who changed it, decide what the tool does.
 
 The last state the tool audited is the state marker of the newest note the bot wrote (the
@@ -146,7 +146,7 @@ def actor_of(names: Labels, events: Sequence[LabelEvent],
 def label_changes(names: Labels, labels: Sequence[str],
                   target: State) -> tuple[list[str], list[str]]:
     """(add, remove) leaving exactly the state label of `target` (scoped labels need
-    Premium, so the tool keeps state labels exclusive itself: platform-facts.md).
+    Premium, so the tool keeps state labels exclusive itself: docs/platform-facts.md).
     """
     wanted = state_label(names, target)
     remove = [state_label(names, s) for s in states_in(names, labels) if s != target]

@@ -1578,7 +1578,7 @@ class FakeGitLab:
     # GitLab's roles as access levels (Gitlab::Access). What each route needs follows
     # ProjectPolicy and the API's `authorize!` calls: hooks need admin_project (Maintainer,
     # lib/api/project_hooks.rb), triggers admin_trigger and schedules admin_pipeline_schedule
-    # (Maintainer, as platform-facts.md "Roles" says); labels and boards Reporter (Planner);
+    # (Maintainer, as docs/platform-facts.md "Roles" says); labels and boards Reporter (Planner);
     # an issue's edit Reporter or its author; a note's edit only its author (NotePolicy).
     ROLE_LEVELS: ClassVar[dict[str, int]] = {
         "guest": 10, "planner": 15, "reporter": 20, "developer": 30, "maintainer": 40,

@@ -20,7 +20,7 @@ class SmtpSink:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
-        # hostname given, or aiosmtpd may bind ::1 (platform-facts.md)
+        # hostname given, or aiosmtpd may bind ::1 (docs/platform-facts.md)
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:

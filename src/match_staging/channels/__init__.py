@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from match_staging.channels.base import Channel, Clock, Delivery, Rendered, Sleep
+from match_staging.channels.base import Channel, Delivery, Rendered
 from match_staging.channels.registry import specs
 from match_staging.channels.spec import with_placeholders
+from match_staging.clock import Clock, Sleep
 
 if TYPE_CHECKING:
     from match_staging.config import Config

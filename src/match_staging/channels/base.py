@@ -6,21 +6,19 @@ dead channel never stops another; limits are named class attributes.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from email.headerregistry import Address
     from email.message import EmailMessage
 
+    from match_staging.clock import Clock, Sleep
     from match_staging.notices import Payload
 
-Sleep = Callable[[float], None]
-Clock = Callable[[], "datetime"]   # an aware UTC datetime
+
 MAX_RETRY_AFTER_SECONDS = 120.0  # never wait longer than this for one rate limit
 
 
@@ -116,20 +114,6 @@ def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
     return min(max(wait, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-def default_sleep(seconds: float) -> None:
-    """The real wait, for a channel built without `sleep=` (`time.sleep` is looked up when
-    called, never bound earlier).
-    """
-    time.sleep(seconds)
-
-
-def default_clock() -> datetime:
-    """The real time, for a channel built without `clock=` (read by `match_staging.clock`,
-    the one place that reads it).
-    """
-    from match_staging import clock
-
-    return clock.now({})
 
 
 def request_never_sent(exc: BaseException) -> bool:

@@ -56,7 +56,7 @@ def check(email: EmailChannel) -> None:
 
 
 def default_sender(email: EmailChannel) -> None:
-    """OPS-004's email settings have no `from`: choose one rather than refuse every command.
+    """The email settings may omit `from`: choose one rather than refuse every command.
     The SMTP user when it is an address (the server accepts it as sender), else the first
     recipient (with Gmail the authenticated account is not known without a request).
     """

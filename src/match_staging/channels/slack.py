@@ -1,5 +1,5 @@
 """Slack through an incoming webhook: Block Kit plus the fallback `text` that mobile
-notifications show (platform-facts.md, "Slack incoming webhooks").
+notifications show (docs/platform-facts.md, "Slack incoming webhooks").
 """
 
 from __future__ import annotations
@@ -10,18 +10,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from match_staging import clock as clocks
 from match_staging import render
-from match_staging.channels.base import (
-    Clock,
-    Delivery,
-    Rendered,
-    Sleep,
-    default_clock,
-    default_sleep,
-    request_never_sent,
-    retry_after,
-)
+from match_staging.channels.base import Delivery, Rendered, request_never_sent, retry_after
 from match_staging.channels.slack_settings import SlackChannel
+from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 
@@ -54,10 +47,10 @@ class Slack:
         self._last_sent: float | None = None   # when the last request went out (seconds)
 
     def _now(self) -> float:
-        return (self._clock or default_clock)().timestamp()
+        return (self._clock or clocks.system_now)().timestamp()
 
     def _wait(self, seconds: float) -> None:
-        (self._sleep or default_sleep)(seconds)
+        (self._sleep or clocks.system_sleep)(seconds)
 
     def _pace(self) -> None:
         """At most one message per `min_interval` (a clock set back never waits longer)."""

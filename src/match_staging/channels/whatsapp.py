@@ -1,4 +1,4 @@
-"""WhatsApp through Twilio's Messages API (platform-facts.md, "Twilio WhatsApp").
+"""WhatsApp through Twilio's Messages API (docs/platform-facts.md, "Twilio WhatsApp").
 
 `twilio` is an optional extra (`match-staging[whatsapp]`): it is imported only when a message
 is actually sent, so importing this module, `render()` and `preview` work without it.
@@ -16,17 +16,11 @@ from typing import Any, ClassVar
 
 import requests
 
+from match_staging import clock as clocks
 from match_staging import render
-from match_staging.channels.base import (
-    Clock,
-    Delivery,
-    Rendered,
-    Sleep,
-    default_sleep,
-    request_never_sent,
-    retry_after,
-)
+from match_staging.channels.base import Delivery, Rendered, request_never_sent, retry_after
 from match_staging.channels.whatsapp_settings import WhatsAppChannel
+from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 
@@ -198,7 +192,7 @@ class WhatsApp:
                 detail = (f"Twilio rate limit (HTTP 429, error {code or RATE_LIMITED}) "
                           f"after {attempt} attempt(s): nothing was sent")
                 if attempt < self.attempts:
-                    sleep = self._sleep or default_sleep
+                    sleep = self._sleep or clocks.system_sleep
                     sleep(retry_after(self._last_headers(client)))
                 continue
             except requests.RequestException as exc:

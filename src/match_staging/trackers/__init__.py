@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ def open_tracker(cfg: Config, env: Mapping[str, str], *,
     when called.
     """
     clock = clock or (lambda: clocks.now(env))
-    sleep = sleep or (lambda seconds: time.sleep(seconds))
+    sleep = sleep or clocks.system_sleep
     token = env.get("GITLAB_TOKEN", "")
     if token:
         missing = [name for name, value in (("GITLAB_URL", cfg.gitlab.url),

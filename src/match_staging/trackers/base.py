@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,6 @@ class LogRecord:
 
 
 TrackerKind = Literal["gitlab", "local"]
-StateEvent = Literal["close", "reopen"]  # GitLab's issue state_event
 
 
 class Tracker(Protocol):

@@ -2,15 +2,15 @@
 counting session, so every run can say what it cost in GitLab's rate-limit budget.
 
 Retry lives in one place: python-gitlab waits out 429s honouring Retry-After
-(`obey_rate_limit`, platform-facts.md "Rate limits"); we never let it re-send a POST after a
+(`obey_rate_limit`, docs/platform-facts.md "Rate limits"); we never let it re-send a POST after a
 5xx or a dropped connection, because that can create a second issue. `create_issue` instead
-looks the match up before it tries again."""
+looks the match up before it tries again.
+"""
 
 from __future__ import annotations
 
 import functools
 import math
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,9 +23,10 @@ import requests
 from gitlab.v4.objects import Project, ProjectIssue
 from requests.adapters import HTTPAdapter
 
+from match_staging import clock as clocks
 from match_staging import render
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.render import parse_marker
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
@@ -43,28 +44,31 @@ R = TypeVar("R")
 class Pace:
     """At most `per_minute` calls in any 60 seconds: waits instead of running into GitLab's
     per-action limits (issue creation 200/min, notes 60/min on GitLab.com), which a 429
-    would enforce anyway, later and with a retry (platform-facts.md, "Rate limits")."""
+    would enforce anyway, later and with a retry (docs/platform-facts.md, "Rate limits").
+    """
 
-    def __init__(self, per_minute: int, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_minute: int, sleep: Callable[[float], None] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self.per_minute = per_minute
-        self._sleep = sleep
-        self._clock = clock
+        self._sleep = sleep or clocks.system_sleep
+        self._clock = clock or clocks.monotonic  # seconds
         self._recent: deque[float] = deque()
-        self.waited = 0.0
+        self._slept_until = float("-inf")
 
     def __call__(self) -> None:
+        """Wait, if need be, so this call stays within the limit."""
         if self.per_minute <= 0:
             return
-        now = self._clock()
+        # A clock that stands still (MATCH_STAGING_NOW) still moves by what was slept, so a
+        # paced run never waits a whole minute per call; a real clock is ahead of that.
+        now = max(self._clock(), self._slept_until)
         while self._recent and now - self._recent[0] >= 60:
             self._recent.popleft()
         if len(self._recent) >= self.per_minute:
             wait = 60 - (now - self._recent[0])
             self._sleep(wait)
-            self.waited += wait
             self._recent.popleft()
-            now = self._clock()
+            now = self._slept_until = max(self._clock(), now + wait)
         self._recent.append(now)
 
 
@@ -118,8 +122,10 @@ def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 
 def _from(exc: requests.RequestException) -> str:
-    """ " from https://host" for a request that got no answer: which URL was tried, without
-    its path and query (they may carry search terms)."""
+    """The suffix ` from https://host` for a request that got no answer.
+
+    It names which URL was tried, without its path and query (they may carry search terms).
+    """
     from urllib.parse import urlsplit
 
     url = getattr(exc.request, "url", None) if exc.request is not None else None
@@ -131,33 +137,43 @@ def _from(exc: requests.RequestException) -> str:
 
 
 class GitLabTracker:
+    """The Tracker on a GitLab project (python-gitlab; see trackers/base.py)."""
+
     kind: Literal["gitlab"] = "gitlab"
     sends = True  # what it records and what the channels send reaches GitLab and people
 
-    def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep, creates_per_minute: int = 200,
-                 notes_per_minute: int = 60, writes_per_minute: int = 0,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+            self, url: str, token: str, project: str, *, timeout: float = 30.0,
+            sleep: Callable[[float], None] | None = None, creates_per_minute: int = 200,
+            notes_per_minute: int = 60, writes_per_minute: int = 0,
+            clock: Callable[[], datetime] | None = None) -> None:
         # lazy: no request until the first real call (economy)
         self._project, self._counter = connect(url, token, project, timeout)
         self._project_ref = project
-        self._sleep = sleep
-        self._clock = clock or (lambda: datetime.now(UTC))
+        # only these read time: the run's clock (MATCH_STAGING_NOW) and sleep, as handed in
+        self._sleep = sleep or clocks.system_sleep
+        self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None            # the run-log issue, once found
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0           # and how many requests that took
-        self.create_pace = Pace(creates_per_minute, sleep)
-        self.note_pace = Pace(notes_per_minute, sleep)
-        self.write_pace = Pace(writes_per_minute, sleep)  # each write starts a pipeline
+        self.create_pace = Pace(creates_per_minute, self._sleep, self._seconds)
+        self.note_pace = Pace(notes_per_minute, self._sleep, self._seconds)
+        # each write starts a pipeline
+        self.write_pace = Pace(writes_per_minute, self._sleep, self._seconds)
         self.location = f"{url} project {project}"
+
+    def _seconds(self) -> float:
+        return self._clock().timestamp()
 
     @property
     def requests(self) -> int:
+        """Requests sent so far, retries included: GitLab's rate-limit budget."""
         return self._counter.sent
 
     @_translate("list or create labels")
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
+        """Create missing labels; return how many issues carry `count_label`."""
         existing = {lb.name: lb for lb in self._project.labels.list(
             get_all=True, with_counts=True, per_page=PER_PAGE)}
         for spec in labels:
@@ -174,7 +190,9 @@ class GitLabTracker:
     @_translate("look up staged matches")
     def find_by_keys(self, keys: Sequence[str], *, label: str,
                      expected: int) -> dict[str, IssueRef]:
-        """The cheaper of two exact ways (`expected` issues carry `label`, K keys wanted):
+        """Look keys up the cheaper of two exact ways.
+
+        `expected` issues carry `label`, K keys are wanted:
 
         - listing: every staged issue, ceil(expected / 100) pages, oldest first;
         - search: listing page 1 first, which settles the oldest 100 and shows whether search
@@ -184,7 +202,8 @@ class GitLabTracker:
 
         Search is tried only when K + 1 < ceil(expected / 100); when page 1 shows an issue
         of the older kind, the listing simply goes on: never more than ceil(expected / 100).
-        `lookup_path` says which way the last lookup took, `lookups` what it cost."""
+        `lookup_path` says which way the last lookup took, `lookups` what it cost.
+        """
         wanted = set(keys)
         self.lookup_path, before = "none", self._counter.sent
         self.lookups = 0
@@ -221,7 +240,8 @@ class GitLabTracker:
     def _search(self, key: str, label: str) -> list[IssueRef]:
         """GitLab's issue search is full-text (IssuableFinder#use_full_text_search?,
         PgFullTextSearchable): the key's word finds the key line. Only that line counts:
-        untrusted text elsewhere could quote a key."""
+        untrusted text elsewhere could quote a key.
+        """
         query: dict[str, Any] = {"search": render.search_word(key), "in": "description",
                                  "labels": [label], "state": "all", "per_page": PER_PAGE,
                                  "get_all": False}
@@ -229,7 +249,8 @@ class GitLabTracker:
         return [ref for ref in map(self._ref, issues) if key in ref.keys]
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
-        since = datetime.now(UTC) - RECENT_MARGIN
+        """Create once: after an answer that got lost, look before creating again."""
+        since = self._clock() - RECENT_MARGIN
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 return self._create(draft)
@@ -250,7 +271,8 @@ class GitLabTracker:
     @_translate("look up a staged match")
     def _created_since(self, draft: IssueDraft, since: datetime) -> IssueRef | None:
         """The issue holding the draft's keys among those created since `since`, newest
-        first: one page, unless more than 100 issues were created meanwhile."""
+        first: one page, unless more than 100 issues were created meanwhile.
+        """
         query: dict[str, Any] = {"state": "all", "per_page": PER_PAGE,
                                  "order_by": "created_at", "sort": "desc",
                                  "created_after": since.isoformat()}
@@ -275,9 +297,10 @@ class GitLabTracker:
 
     @_translate("upload an attachment")
     def upload(self, path: Path) -> Upload:
+        """Upload a file to the project (by numeric id: docs/platform-facts.md)."""
         # Not Project.upload(): on a project handle made lazily from a path it sends the
         # path encoded twice (`group%252Fname`), which GitLab answers with 404
-        # (platform-facts.md, "Project ids in paths"). Encode it once, here.
+        # (docs/platform-facts.md, "Project ids in paths"). Encode it once, here.
         target = f"/projects/{quote(self._project_ref, safe='')}/uploads"
         result = self._project.manager.gitlab.http_post(
             target, files={"file": (path.name, path.read_bytes())})
@@ -288,6 +311,7 @@ class GitLabTracker:
     @_translate("list issues")
     def list_issues(self, labels: Sequence[str], *, state: str = "all",
                     created_before: datetime | None = None) -> list[IssueRef]:
+        """Every issue carrying all `labels`, oldest first, 100 a page."""
         query: dict[str, Any] = {"labels": list(labels), "state": state,
                                  "per_page": PER_PAGE, "order_by": "created_at", "sort": "asc"}
         if created_before is not None:
@@ -295,12 +319,9 @@ class GitLabTracker:
         pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
         return [self._ref(issue) for issue in pages]
 
-    def update_labels(self, iid: int, *, add: Sequence[str] = (),
-                      remove: Sequence[str] = ()) -> IssueRef:
-        return self.update_issue(iid, add=add, remove=remove)
-
     @_translate("read an issue")
     def get_issue(self, iid: int) -> IssueRef | None:
+        """One issue with its description; None when there is none."""
         try:
             return self._ref(self._project.issues.get(iid))
         except gitlab.exceptions.GitlabGetError as exc:
@@ -311,7 +332,8 @@ class GitLabTracker:
     @_translate("update an issue")
     def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
                      description: str | None = None,
-                     state_event: str | None = None) -> IssueRef:
+                     state_event: StateEvent | None = None) -> IssueRef:
+        """Labels, description and open/closed state in one request."""
         data: dict[str, Any] = {}
         if add:
             data["add_labels"] = ",".join(add)
@@ -328,22 +350,27 @@ class GitLabTracker:
 
     @_translate("read label events")
     def label_events(self, iid: int) -> list[LabelEvent]:
+        """Who added and removed which label, oldest first."""
         issue = self._project.issues.get(iid, lazy=True)
         events = issue.resourcelabelevents.list(iterator=True, per_page=PER_PAGE)
         out = []
         for event in events:
             attrs = event.attributes
+            action = attrs.get("action")
+            if action not in ("add", "remove"):
+                continue  # GitLab knows no other; a label event is one or the other
             label = attrs.get("label") or {}
             user = attrs.get("user") or {}
             out.append(LabelEvent(user=str(user.get("username", "")),
                                   user_id=int(user.get("id") or 0),
                                   label=str(label.get("name", "")),
-                                  action=str(attrs.get("action", "")),
+                                  action=action,
                                   created_at=str(attrs.get("created_at", ""))))
         return sorted(out, key=lambda e: e.created_at)
 
     @_translate("list changed issues")
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+        """Issues carrying all `labels` updated after `since`."""
         pages: Iterable[ProjectIssue] = self._project.issues.list(
             iterator=True, labels=list(labels), state="all", per_page=PER_PAGE,
             updated_after=since.astimezone(UTC).isoformat(), order_by="updated_at",
@@ -352,7 +379,8 @@ class GitLabTracker:
 
     @_translate("read the project's webhooks")
     def webhook_problems(self) -> list[str]:
-        # Hooks are auto-disabled after repeated failures (platform-facts.md, MR 166329).
+        """Why a trigger webhook would not deliver: paused or disabled by GitLab."""
+        # Hooks are auto-disabled after repeated failures (docs/platform-facts.md, MR 166329).
         problems = []
         try:
             hooks = self._project.hooks.list(get_all=True)
@@ -376,7 +404,8 @@ class GitLabTracker:
 
     def add_note(self, iid: int, body: str) -> None:
         """Write once: after a failure that may have written it, look before writing again
-        (a note is the audit trail: neither lost nor doubled)."""
+        (a note is the audit trail: neither lost nor doubled).
+        """
         try:
             self._note(iid, body)
         except TrackerError as exc:
@@ -428,7 +457,8 @@ class GitLabTracker:
         else changes nothing. Reads pages of the run-log issue's notes, newest first, until
         `limit` records, a note older than `since`, or MAX_LOG_PAGES: a member who floods
         the issue with comments cannot push the tool's records out of sight (issue 10).
-        Costs the bot and ledger lookups (once per run) and usually one page."""
+        Costs the bot and ledger lookups (once per run) and usually one page.
+        """
         ledger.check_kind(kind)
         iid = self._find_ledger()
         if iid is None or limit <= 0:
@@ -441,7 +471,7 @@ class GitLabTracker:
             if seen >= MAX_LOG_PAGES * PER_PAGE:
                 break
             attrs = note.attributes
-            when = ledger.parse_time(attrs.get("created_at"), datetime.now(UTC))
+            when = ledger.parse_time(attrs.get("created_at"), self._clock())
             if since is not None and when < since:
                 break
             author = attrs.get("author") or {}
@@ -459,7 +489,8 @@ class GitLabTracker:
     def _find_ledger(self, *, again: bool = False) -> int | None:
         """The oldest issue the bot created with the ledger label and title. Issues by
         anyone else are ignored, however they are labelled; so are bot issues somebody
-        labelled (a match issue keeps its own title)."""
+        labelled (a match issue keeps its own title).
+        """
         if self._ledger_iid is not None and not again:
             return self._ledger_iid
         bot_id, _ = self._bot_identity()
@@ -481,7 +512,8 @@ class GitLabTracker:
         execute_hooks), and bootstrap subscribes the trigger webhook to the latter only:
         no pipeline. Its notes likewise fire `confidential_note_events`
         (app/services/notes/post_process_service.rb, execute_note_hooks), also off; a
-        webhook that subscribes to those would see one event per record."""
+        webhook that subscribes to those would see one event per record.
+        """
         try:
             return self._post_ledger()
         except TrackerError as exc:
@@ -508,6 +540,7 @@ class GitLabTracker:
 
     @_translate("read the notes of an issue")
     def notes(self, iid: int) -> list[Note]:
+        """Every note with its author, system notes included, oldest first."""
         issue = self._project.issues.get(iid, lazy=True)
         found = issue.notes.list(iterator=True, per_page=PER_PAGE, sort="asc",
                                  order_by="created_at")

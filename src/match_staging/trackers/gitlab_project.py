@@ -5,7 +5,8 @@ and request counter as the issue tracker in trackers/gitlab.py).
 
 Reads list everything (GitLab's listings are small here: a project has a handful of boards,
 hooks, triggers and schedules); writes are one request each and never retried, so a create
-is never sent twice. Nothing here deletes anything."""
+is never sent twice. Nothing here deletes anything.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class ProjectSettings:
 
 @dataclass(frozen=True)
 class LabelState:
+    """A label as GitLab has it."""
+
     id: int
     name: str
     color: str
@@ -42,6 +45,8 @@ class LabelState:
 
 @dataclass(frozen=True)
 class BoardState:
+    """A board and the labels of its lists."""
+
     id: int
     name: str
     lists: tuple[str, ...]  # label names of the board's label lists, in position order
@@ -49,6 +54,8 @@ class BoardState:
 
 @dataclass(frozen=True)
 class TriggerState:
+    """A pipeline trigger; other users' tokens are shown cut short."""
+
     id: int
     description: str
     token: str  # GitLab shows the full token to the trigger's owner only
@@ -56,6 +63,8 @@ class TriggerState:
 
 @dataclass(frozen=True)
 class HookState:
+    """A webhook; `disabled` when GitLab switched it off after failures."""
+
     id: int
     url: str
     events: Mapping[str, bool] = field(default_factory=dict)  # HOOK_EVENT_FIELDS present
@@ -64,6 +73,8 @@ class HookState:
 
 @dataclass(frozen=True)
 class ScheduleState:
+    """A pipeline schedule."""
+
     id: int
     description: str
     cron: str
@@ -82,6 +93,7 @@ class GitLabProject:
 
     @property
     def requests(self) -> int:
+        """Requests made so far, for the summary's cost."""
         return self._counter.sent
 
     # ------------------------------------------------------------------ project
@@ -108,6 +120,7 @@ class GitLabProject:
     # ------------------------------------------------------------------- labels
     @_translate("list labels")
     def labels(self) -> list[LabelState]:
+        """The project's labels, group labels included."""
         return [LabelState(id=int(lb.attributes["id"]), name=str(lb.attributes["name"]),
                            color=str(lb.attributes.get("color") or ""),
                            description=str(lb.attributes.get("description") or ""),
@@ -116,6 +129,7 @@ class GitLabProject:
 
     @_translate("create a label")
     def create_label(self, name: str, color: str, description: str) -> LabelState:
+        """Create one label."""
         lb = self._project.labels.create({"name": name, "color": color,
                                           "description": description})
         return LabelState(id=int(lb.attributes["id"]), name=name, color=color,
@@ -123,11 +137,13 @@ class GitLabProject:
 
     @_translate("update a label")
     def update_label(self, name: str, changes: Mapping[str, str]) -> None:
+        """Change a label's color or description."""
         self._project.labels.update(name, dict(changes))
 
     # ------------------------------------------------------------------- boards
     @_translate("list boards")
     def boards(self) -> list[BoardState]:
+        """The project's boards with their label lists."""
         found = []
         for board in self._project.boards.list(get_all=True, per_page=PER_PAGE):
             lists = board.attributes.get("lists")
@@ -141,42 +157,50 @@ class GitLabProject:
 
     @_translate("create a board")
     def create_board(self, name: str) -> BoardState:
+        """Create a board (every tier since 12.1)."""
         board = self._project.boards.create({"name": name})
         return BoardState(id=int(board.attributes["id"]), name=name,
                           lists=_list_labels(board.attributes.get("lists") or []))
 
     @_translate("add a list to a board")
     def create_board_list(self, board_id: int, label_id: int) -> None:
+        """Add a list for a label to a board."""
         board = self._project.boards.get(board_id, lazy=True)
         board.lists.create({"label_id": label_id})
 
     # ----------------------------------------------------------------- triggers
     @_translate("list pipeline triggers")
     def triggers(self) -> list[TriggerState]:
+        """The project's pipeline triggers (Maintainer)."""
         return [_trigger(t.attributes)
                 for t in self._project.triggers.list(get_all=True, per_page=PER_PAGE)]
 
     @_translate("create a pipeline trigger")
     def create_trigger(self, description: str) -> TriggerState:
+        """Create a pipeline trigger."""
         return _trigger(self._project.triggers.create({"description": description}).attributes)
 
     # -------------------------------------------------------------------- hooks
     @_translate("list webhooks")
     def hooks(self) -> list[HookState]:
+        """The project's webhooks (Maintainer)."""
         return [_hook(h.attributes)
                 for h in self._project.hooks.list(get_all=True, per_page=PER_PAGE)]
 
     @_translate("create the webhook")
     def create_hook(self, fields: Mapping[str, Any]) -> HookState:
+        """Create a webhook."""
         return _hook(self._project.hooks.create(dict(fields)).attributes)
 
     @_translate("update the webhook")
     def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None:
+        """Change a webhook's URL or events."""
         self._project.hooks.update(hook_id, dict(fields))
 
     # ---------------------------------------------------------------- schedules
     @_translate("list pipeline schedules")
     def schedules(self) -> list[ScheduleState]:
+        """The project's pipeline schedules (Maintainer)."""
         return [_schedule(s.attributes) for s in
                 self._project.pipelineschedules.list(get_all=True, per_page=PER_PAGE)]
 
@@ -189,19 +213,23 @@ class GitLabProject:
 
     @_translate("create a pipeline schedule")
     def create_schedule(self, fields: Mapping[str, Any]) -> ScheduleState:
+        """Create a pipeline schedule."""
         return _schedule(self._project.pipelineschedules.create(dict(fields)).attributes)
 
     @_translate("update a pipeline schedule")
     def update_schedule(self, schedule_id: int, fields: Mapping[str, Any]) -> None:
+        """Change a schedule's cron, zone, ref or state."""
         self._project.pipelineschedules.update(schedule_id, dict(fields))
 
     @_translate("create a pipeline schedule variable")
     def create_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
+        """Add a variable to a schedule."""
         schedule = self._project.pipelineschedules.get(schedule_id, lazy=True)
         schedule.variables.create({"key": key, "value": value})
 
     @_translate("update a pipeline schedule variable")
     def update_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
+        """Change a schedule variable's value."""
         schedule = self._project.pipelineschedules.get(schedule_id, lazy=True)
         schedule.variables.update(key, {"value": value})
 

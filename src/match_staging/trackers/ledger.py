@@ -1,7 +1,8 @@
 """The run log ("ledger") as GitLab stores it: one confidential issue the bot created, and
 one note by the bot per record. A record is a machine-readable marker (base64 JSON inside an
 HTML comment, `record.encode_json`, so no text in it can close the comment or become Markdown)
-plus one line for people. Pure functions; the requests are in trackers/gitlab.py."""
+plus one line for people. Pure functions; the requests are in trackers/gitlab.py.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ _MARKER = re.compile(r"^<!-- match-staging v1 log: ([A-Za-z0-9+/=]+) -->$", re.M
 
 
 def check_kind(kind: str) -> str:
+    """`kind` if it is a valid record kind, else ValueError."""
     if not KIND.fullmatch(kind):
         raise ValueError(f"run-log kind must be lower case letters, digits and '-': {kind!r}")
     return kind
@@ -43,7 +45,8 @@ def note_body(kind: str, data: dict[str, Any], at: datetime) -> str:
 
 def parse_note(body: str, fallback: datetime) -> LogRecord | None:
     """The record in a note's body; None when it holds none or a malformed one.
-    `fallback` (the note's own time) stands in for a record without its time."""
+    `fallback` (the note's own time) stands in for a record without its time.
+    """
     found = _MARKER.search(body or "")
     entry = record.decode_json(found.group(1)) if found else None
     if not isinstance(entry, dict):

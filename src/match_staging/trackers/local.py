@@ -1,5 +1,5 @@
 """The embedded local tracker: a JSON file under `.match-staging/`, so every command can
-be tried on a laptop without a GitLab project (interface.md, "Without GITLAB_TOKEN").
+be tried on a laptop without a GitLab project (docs/interface.md, "Without GITLAB_TOKEN").
 Each issue's description is also written as a Markdown file a person can open.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.trackers import ledger
-from match_staging.trackers.base import LogRecord, StateEvent, Upload
+from match_staging.trackers.base import LogRecord, Upload
 
 FORMAT_VERSION = 1
 MAX_LOG_RECORDS = 1000  # the oldest records go first; readers want the latest few

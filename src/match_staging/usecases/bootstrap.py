@@ -9,19 +9,21 @@ in the project (other hooks, boards, labels) is left as it is. A dry run prints 
 actions and writes nothing.
 
 The webhook URL carries the trigger token, a secret: no action, line or error shows it
-(`...?token=***`)."""
+(`...?token=***`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
 from match_staging.config import Config
 from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import label_specs, state_label
 from match_staging.model import LabelSpec, State
+from match_staging.render import truncate
 from match_staging.trackers.gitlab_project import (
     BoardState,
     HookState,
@@ -51,32 +53,58 @@ class ProjectAdmin(Protocol):
     location: str
 
     @property
-    def requests(self) -> int: ...
-    def project_id(self) -> int: ...
-    def settings(self) -> ProjectSettings: ...
-    def labels(self) -> list[LabelState]: ...
-    def create_label(self, name: str, color: str, description: str) -> LabelState: ...
-    def update_label(self, name: str, changes: Mapping[str, str]) -> None: ...
-    def boards(self) -> list[BoardState]: ...
-    def create_board(self, name: str) -> BoardState: ...
-    def create_board_list(self, board_id: int, label_id: int) -> None: ...
-    def triggers(self) -> list[TriggerState]: ...
-    def create_trigger(self, description: str) -> TriggerState: ...
-    def hooks(self) -> list[HookState]: ...
-    def create_hook(self, fields: Mapping[str, Any]) -> HookState: ...
-    def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None: ...
-    def schedules(self) -> list[ScheduleState]: ...
-    def schedule_variables(self, schedule_id: int) -> dict[str, str]: ...
-    def create_schedule(self, fields: Mapping[str, Any]) -> ScheduleState: ...
-    def update_schedule(self, schedule_id: int, fields: Mapping[str, Any]) -> None: ...
-    def create_schedule_variable(self, schedule_id: int, key: str, value: str) -> None: ...
-    def update_schedule_variable(self, schedule_id: int, key: str, value: str) -> None: ...
+    def requests(self) -> int:
+        """Requests made so far, for the summary's cost."""
+    def project_id(self) -> int:
+        """The numeric id: paths are encoded once (docs/platform-facts.md)."""
+    def settings(self) -> ProjectSettings:
+        """The token's role and the pipeline-variables setting, read before planning."""
+    def labels(self) -> list[LabelState]:
+        """The project's labels, group labels included."""
+    def create_label(self, name: str, color: str, description: str) -> LabelState:
+        """Create one label."""
+    def update_label(self, name: str, changes: Mapping[str, str]) -> None:
+        """Change a label's color or description."""
+    def boards(self) -> list[BoardState]:
+        """The project's boards with their label lists."""
+    def create_board(self, name: str) -> BoardState:
+        """Create a board (every tier since 12.1)."""
+    def create_board_list(self, board_id: int, label_id: int) -> None:
+        """Add a list for a label to a board."""
+    def triggers(self) -> list[TriggerState]:
+        """The project's pipeline triggers (Maintainer)."""
+    def create_trigger(self, description: str) -> TriggerState:
+        """Create a pipeline trigger; its token is the webhook URL's."""
+    def hooks(self) -> list[HookState]:
+        """The project's webhooks (Maintainer)."""
+    def create_hook(self, fields: Mapping[str, Any]) -> HookState:
+        """Create a webhook."""
+    def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None:
+        """Change a webhook's URL or events."""
+    def schedules(self) -> list[ScheduleState]:
+        """The project's pipeline schedules (Maintainer)."""
+    def schedule_variables(self, schedule_id: int) -> dict[str, str]:
+        """A schedule's variables; refused where pipeline variables are."""
+    def create_schedule(self, fields: Mapping[str, Any]) -> ScheduleState:
+        """Create a pipeline schedule."""
+    def update_schedule(self, schedule_id: int, fields: Mapping[str, Any]) -> None:
+        """Change a schedule's cron, zone, ref or state."""
+    def create_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
+        """Add a variable to a schedule."""
+    def update_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
+        """Change a schedule variable's value."""
 
 
 # --------------------------------------------------------------------------- state
 
+# "failed": the thing could not even be read, or GitLab refused the change
+ActionKind = Literal["ok", "create", "update", "failed"]
+
+
 @dataclass(frozen=True)
 class Desired:
+    """What the project should hold, from the configuration alone."""
+
     labels: tuple[LabelSpec, ...]
     board: str
     board_lists: tuple[str, ...]
@@ -88,6 +116,8 @@ class Desired:
 
 @dataclass
 class Actual:
+    """What the project holds, and which listings GitLab refused."""
+
     labels: list[LabelState] = field(default_factory=list)
     boards: list[BoardState] = field(default_factory=list)
     triggers: list[TriggerState] = field(default_factory=list)
@@ -110,17 +140,22 @@ class _Context:
 
 @dataclass(frozen=True)
 class Action:
-    kind: str    # "ok", "create", "update", or "failed" (could not even be read)
+    """One step of the plan: a line for the user and, for a change, how to make it."""
+
+    kind: ActionKind
     what: str    # e.g. 'label job-match/pending', 'board "Job matches"'
     detail: str = ""
     apply: Callable[[_Context], None] | None = field(default=None, compare=False, repr=False)
 
     def line(self) -> str:
+        """The plan's line for this step."""
         return f"{self.kind:<6} {self.what}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass
 class BootstrapReport:
+    """The plan, what was applied and what failed: the CLI prints it."""
+
     actions: list[Action]
     dry_run: bool
     location: str = ""
@@ -133,20 +168,24 @@ class BootstrapReport:
 
     @property
     def changes(self) -> list[Action]:
+        """The steps that change something."""
         return [a for a in self.actions if a.kind not in ("ok", "failed")]
 
     @property
     def ok(self) -> bool:
+        """Whether every step could be done."""
         return not self.failed
 
     def lines(self) -> list[str]:
         """One line per action, the same in a dry run and a real one; a step that failed
-        says why and what to do; then what the project's settings mean."""
+        says why and what to do; then what the project's settings mean.
+        """
         out = [f"failed {a.what}: {self.failed[i]}" if i in self.failed else a.line()
                for i, a in enumerate(self.actions)]
         return out + [f"note   {n}" for n in self.notes]
 
     def summary(self) -> str:
+        """The last line: changes made, failures, cost."""
         ok = len([a for a in self.actions if a.kind == "ok"])
         cost = f" · {self.requests} GitLab requests"
         if self.failed:
@@ -168,12 +207,8 @@ def _count(changes: Sequence[Action]) -> str:
 
 # --------------------------------------------------------------------------- desired
 
-def schedule_timezone(cfg: Config) -> str:
-    quiet = cfg.notification.preferences.quiet_hours
-    return cfg.gitlab.digest_timezone or (quiet.timezone if quiet else "") or "UTC"
-
-
 def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:
+    """The labels, board, trigger, hook and schedule the configuration asks for."""
     ref = cfg.gitlab.ref
     base = (f"{cfg.gitlab.url.rstrip('/')}/api/v4/projects/{project_id}/ref/"
             f"{quote(ref, safe='')}/trigger/pipeline")
@@ -184,7 +219,7 @@ def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:
         trigger=TRIGGER_DESCRIPTION,
         hook_base=base,
         schedule={"description": SCHEDULE_DESCRIPTION, "ref": ref,
-                  "cron": cfg.gitlab.digest_cron, "cron_timezone": schedule_timezone(cfg),
+                  "cron": cfg.gitlab.digest_cron, "cron_timezone": cfg.timezone,
                   "active": True},
         schedule_variables=dict(SCHEDULE_VARIABLES) if variables else {},
     )
@@ -192,7 +227,8 @@ def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:
 
 def observe(admin: ProjectAdmin, want: Desired) -> Actual:
     """Actual state: five listings, plus our schedule's variables when it exists and we set
-    any. A listing GitLab refuses (a Developer may not list hooks) is noted, not fatal."""
+    any. A listing GitLab refuses (a Developer may not list hooks) is noted, not fatal.
+    """
     actual = Actual()
     for part, read in (("labels", admin.labels), ("boards", admin.boards),
                        ("triggers", admin.triggers), ("hooks", admin.hooks),
@@ -247,8 +283,8 @@ def _plan_labels(want: Desired, actual: Actual) -> list[Action]:
             shown.append(f"color {found.color} -> {spec.color}")
         if found.description.strip() != spec.description:
             changes["description"] = spec.description
-            shown.append(f"description {_short(found.description)!r} -> "
-                         f"{_short(spec.description)!r}")
+            shown.append(f"description {truncate(found.description, 40)!r} -> "
+                         f"{truncate(spec.description, 40)!r}")
         if not changes:
             actions.append(Action("ok", what))
         elif not found.project_label:
@@ -310,9 +346,15 @@ def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
         actions.append(Action("create", f"hook {shown}", "issue events",
                               _create_hook(want.hook_base)))
         return actions
+    actions.append(_hook_action(hook, want.hook_base, token, shown))
+    return actions
+
+
+def _hook_action(hook: HookState, base: str, token: str | None, shown: str) -> Action:
+    """What our existing hook needs: its URL and events as wanted; a disabled one is said."""
     fields: dict[str, Any] = {}
     changes = []
-    url_change = _url_change(hook.url, want.hook_base, token)
+    url_change = _url_change(hook.url, base, token)
     if url_change:
         fields["url"] = None  # the URL with the token is filled in when applied
         changes.append(url_change)
@@ -326,11 +368,9 @@ def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
                        "deliveries: Settings > Webhooks > Test > Issue events re-enables it, "
                        "and the next digest repairs the events it missed")
     if not fields:
-        actions.append(Action("ok", f"hook {shown}", ", ".join(changes)))
-    else:
-        actions.append(Action("update", f"hook {shown}", ", ".join(changes),
-                              _update_hook(hook.id, want.hook_base, fields)))
-    return actions
+        return Action("ok", f"hook {shown}", ", ".join(changes))
+    return Action("update", f"hook {shown}", ", ".join(changes),
+                  _update_hook(hook.id, base, fields))
 
 
 def _plan_schedule(want: Desired, actual: Actual) -> list[Action]:
@@ -372,7 +412,8 @@ def _find_schedule(schedules: Sequence[ScheduleState], want: Desired) -> Schedul
 
 def _find_hook(hooks: Sequence[HookState], base: str, token: str | None) -> HookState | None:
     """Ours is the hook at our trigger URL (whatever token it carries), else the hook that
-    carries our trigger's token (e.g. after the GitLab URL changed)."""
+    carries our trigger's token (e.g. after the GitLab URL changed).
+    """
     same_base = next((h for h in hooks if _normal(h.url) == _normal(base)), None)
     if same_base is not None or token is None:
         return same_base
@@ -403,10 +444,6 @@ def _hook_tokens(url: str) -> list[str]:
 
 def _branch(ref: str) -> str:
     return ref.removeprefix("refs/heads/")
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _bool(value: bool) -> str:
@@ -514,7 +551,8 @@ NEEDS_MAINTAINER = ("hooks", "hook ", "trigger", "schedule")
 def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
     """Whether the bot may set pipeline variables, and what the project's
     `ci_pipeline_variables_minimum_override_role` means for the flow
-    (new GitLab.com projects: `no_one_allowed`, since 17.7; platform-facts.md)."""
+    (new GitLab.com projects: `no_one_allowed`, since 17.7; docs/platform-facts.md).
+    """
     role = project.variables_role
     name = ROLES.get(project.access_level, "no member")
     if role is None:
@@ -561,7 +599,8 @@ HOOK_REFUSED_HINT = ("; a self-managed GitLab refuses webhooks to its own addres
 
 def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapReport:
     """Every step that can be done is done; each one that cannot is reported with what to
-    do about it, and the run fails only then (a refusal never leaves later steps undone)."""
+    do about it, and the run fails only then (a refusal never leaves later steps undone).
+    """
     project = admin.settings()
     allowed, notes = variables_setting(project)
     want = desired(cfg, project.id, variables=allowed)
@@ -602,7 +641,8 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
 
 def run(cfg: Config, env: Mapping[str, str], dry_run: bool) -> BootstrapReport:
     """Connect to GitLab the way every command does (GITLAB_URL, GITLAB_TOKEN, project) and
-    bootstrap. There is no local tracker to set up: without a token this is a usage error."""
+    bootstrap. There is no local tracker to set up: without a token this is a usage error.
+    """
     token = env.get("GITLAB_TOKEN", "")
     if not token:
         raise ConfigError("GITLAB_TOKEN is not set: bootstrap sets up a GitLab project and "

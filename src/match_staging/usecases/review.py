@@ -21,8 +21,7 @@ from match_staging.config import Config
 from match_staging.context import Context
 from match_staging.errors import ConfigError, InputError
 from match_staging.labels import states_in
-from match_staging.model import IssueRef, State
-from match_staging.trackers.base import StateEvent
+from match_staging.model import IssueRef, State, StateEvent
 
 # what a review step or a send did: the first word of its line in the job log
 Outcome = Literal["applied", "reverted", "unchanged", "ignored", "sent", "portal", "failed"]
@@ -119,7 +118,7 @@ def check_reviewers(cfg: Config) -> None:
 
 
 def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
-    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (interface.md)."""
+    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (docs/interface.md)."""
     check_reviewers(cfg)
     if cfg.workflow.reviewers:
         return username in cfg.workflow.reviewers

@@ -4,7 +4,8 @@ later, on the message's status (63016 outside the 24-hour window, an unknown num
 already reported are kept in the run log (Tracker.append_log, kind "whatsapp-status").
 
 Cost: one Twilio request per digest; the run log is read only when Twilio lists a failure,
-and written only when there is a new one."""
+and written only when there is a new one.
+"""
 
 from __future__ import annotations
 
@@ -28,20 +29,25 @@ LOOKBACK = timedelta(days=2)
 class StatusSource(Protocol):
     """A channel that can list its undelivered messages (channels.whatsapp.WhatsApp)."""
 
-    def failed_messages(self, since: date) -> StatusCheck: ...
+    def failed_messages(self, since: date) -> StatusCheck:
+        """Messages sent since `since` that WhatsApp refused later."""
 
 
 @dataclass
 class WhatsAppStatusReport:
+    """What digest's look at Twilio found and reported."""
+
     failures: list[MessageFailure] = field(default_factory=list)  # new ones only
     error: str = ""        # the check failed: the next digest checks again
     unrecorded: str = ""   # reported, but the run log could not be written
 
     @property
     def ok(self) -> bool:
+        """Whether the check itself worked."""
         return not self.failures and not self.error and not self.unrecorded
 
     def lines(self) -> list[str]:
+        """The report's lines for the digest output."""
         out = [f"undelivered whatsapp  {f.describe()}" for f in self.failures]
         if self.error:
             out.append(f"failed    whatsapp  could not check the status of sent messages: "
@@ -53,7 +59,8 @@ class WhatsAppStatusReport:
 
 def check(tracker: Tracker, channels: Sequence[Any], now: datetime) -> WhatsAppStatusReport:
     """New failures of messages sent in the last LOOKBACK; nothing when no channel can
-    tell (WhatsApp disabled, or the local tracker's outbox)."""
+    tell (WhatsApp disabled, or the local tracker's outbox).
+    """
     report = WhatsAppStatusReport()
     source = next((c for c in channels if isinstance(c, StatusSource)), None)
     if source is None:

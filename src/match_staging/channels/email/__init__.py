@@ -1,4 +1,4 @@
-"""Email through SMTP or the Gmail API (platform-facts.md, "Gmail API and SMTP").
+"""Email through SMTP or the Gmail API (docs/platform-facts.md, "Gmail API and SMTP").
 
 One multipart/alternative message: a plain-text part and an autoescaped HTML part, rendered
 from `{template}.txt.j2` / `{template}.html.j2`. The channel composes the message; a
@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from match_staging import clock as clocks
 from match_staging import render
-from match_staging.channels.base import Clock, Delivery, Rendered, Sleep, default_clock
+from match_staging.channels.base import Delivery, Rendered
 from match_staging.channels.email.gmail import GMAIL_SCOPES as GMAIL_SCOPES
 from match_staging.channels.email.gmail import GmailTransport
 from match_staging.channels.email.gmail import RequestNotRepeated as RequestNotRepeated
@@ -31,6 +32,7 @@ from match_staging.channels.email.smtp import SmtpTransport
 from match_staging.channels.email.smtp import connect_smtp as connect_smtp
 from match_staging.channels.email.transport import Transport, outcome
 from match_staging.channels.email_settings import KEY, EmailChannel
+from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload
 
@@ -88,7 +90,7 @@ class Email:
         return render.one_line(text, self.subject_maxlen)
 
     def _now(self) -> datetime:
-        return (self._clock or default_clock)()
+        return (self._clock or clocks.system_now)()
 
     def _compose(self, payload: Payload) -> tuple[EmailMessage, str]:
         subject = self.subject(payload)

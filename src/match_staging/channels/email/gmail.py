@@ -16,10 +16,12 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
+from match_staging import clock as clocks
 from match_staging import render
-from match_staging.channels.base import Delivery, Sleep, default_sleep, retry_after
+from match_staging.channels.base import Delivery, retry_after
 from match_staging.channels.email.transport import ANSWER_MAXLEN, outcome
 from match_staging.channels.email_settings import KEY, GmailSettings
+from match_staging.clock import Sleep
 from match_staging.errors import ConfigError
 
 GMAIL_SCOPES = ["https://www.googleapis.com/auth/gmail.send"]
@@ -77,7 +79,7 @@ class GmailTransport:
                 return result
             detail = f"Gmail API answered {_status(result)}".strip()
             if attempt < self.attempts:
-                sleep = self._sleep or default_sleep
+                sleep = self._sleep or clocks.system_sleep
                 sleep(retry_after(dict(result.resp), default=2.0 ** (attempt - 1)))
         return self._done(False, detail, transient=True)
 
