@@ -39,6 +39,18 @@ def test_stage_example_inbox_then_nothing_twice(repo: Path,
     assert "existing  #1 " in out and "(already staged as #1, pending)" in out
 
 
+def test_stage_without_a_config_file_writes_every_channel_to_the_outbox(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the built-in defaults have no sender and no recipient: the local tracker's
+    # placeholders must be addresses the email channel accepts
+    (repo / "config" / "notification-channels.yml").unlink()
+    code, out, err = run(capsys, "stage")
+    assert code == 0, err
+    assert "5 staged" in out
+    written = sorted(p.name for p in (repo / "outbox").glob("*/*"))
+    assert written == ["new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"]
+
+
 def test_list_prints_one_line_per_match(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "stage")
     code, out, _ = run(capsys, "list")

@@ -113,7 +113,7 @@ def _channel_cfg(cfg: Config, *, local: bool) -> Config:
     for spec in specs():
         getattr(channels, spec.name).enabled = True
     if not channels.email.recipients:
-        channels.email.recipients = ["you@localhost"]  # a placeholder: nothing is sent
+        channels.email.recipients = ["you@example.invalid"]  # a placeholder: nothing is sent
     shown.notification.preferences.quiet_hours = None
     return shown
 

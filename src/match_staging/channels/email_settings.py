@@ -81,6 +81,6 @@ def _options(cfg: object) -> dict[str, object]:
 
 SPEC = ChannelSpec(
     name="email", settings=EmailChannel, adapter="match_staging.channels.email:Email",
-    placeholders={"host": "smtp.invalid", "sender": "match-staging <preview@localhost>",
+    placeholders={"host": "smtp.invalid", "sender": "match-staging <preview@match-staging.invalid>",
                   "credentials_file": "preview-credentials.json"},
     env_secrets=("SMTP_PASSWORD",), check=check, options=_options)
