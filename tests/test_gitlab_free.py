@@ -17,6 +17,7 @@ import pytest
 
 from match_staging import config, record, render
 from match_staging.cli import main
+from match_staging.config import GitLabSettings
 from match_staging.context import Context
 from match_staging.keys import match_keys
 from match_staging.matches import read_batch
@@ -43,7 +44,8 @@ def env_for(fake: FakeGitLab, project: str = "1", **extra: str) -> dict[str, str
 
 def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, GitLabTracker]:
     env = env_for(fake)
-    tracker = GitLabTracker(fake.url, fake.token, "1", sleep=lambda _: None)
+    tracker = GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token,
+                            sleep=lambda _: None)
     report = stage(Context(config.load(None, env), tracker),
                    read_batch(paths, env, "matches-inbox"))
     return report, tracker

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from match_staging.config import GitLabSettings
 from match_staging.trackers import ledger
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.trackers.local import LocalTracker
@@ -38,7 +39,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitLab]:
 
 
 def tracker(fake: FakeGitLab) -> GitLabTracker:
-    return GitLabTracker(fake.url, fake.token, "1", sleep=lambda _: None, clock=Clock())
+    return GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token,
+                         sleep=lambda _: None, clock=Clock())
 
 
 def as_user(fake: FakeGitLab, uid: int, method: str, path: str, **body: Any) -> Any:
@@ -105,7 +107,7 @@ def test_records_come_back_newest_first_by_kind_and_limit(fake: FakeGitLab) -> N
 
 
 def test_created_at_is_the_writing_run_s_clock(fake: FakeGitLab) -> None:
-    log = GitLabTracker(fake.url, fake.token, "1", clock=lambda: T0)
+    log = GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token, clock=lambda: T0)
     log.append_log("reminder", {})
     assert tracker(fake).read_log("reminder")[0].created_at == T0
 

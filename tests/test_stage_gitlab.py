@@ -12,6 +12,7 @@ import pytest
 
 from match_staging import config, render
 from match_staging.cli import main
+from match_staging.config import GitLabSettings
 from match_staging.context import Context
 from match_staging.keys import match_keys
 from match_staging.labels import label_specs
@@ -39,7 +40,8 @@ def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, int]:
     """One staging run as the CLI makes it; returns the report and the requests it made."""
     env = env_for(fake)
     cfg = config.load(None, env)
-    tracker = GitLabTracker(fake.url, fake.token, "1", sleep=lambda _: None)
+    tracker = GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token,
+                            sleep=lambda _: None)
     report = stage(Context(cfg, tracker), read_batch(paths, env, "matches-inbox"))
     return report, tracker.requests
 

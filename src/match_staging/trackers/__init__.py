@@ -34,12 +34,7 @@ def open_tracker(cfg: Config, env: Mapping[str, str], *,
                               "CI_PROJECT_ID)")
         from match_staging.trackers.gitlab import GitLabTracker  # python-gitlab only when used
 
-        return GitLabTracker(cfg.gitlab.url, token, cfg.gitlab.project,
-                             timeout=cfg.gitlab.timeout,
-                             creates_per_minute=cfg.gitlab.issue_creates_per_minute,
-                             notes_per_minute=cfg.gitlab.notes_per_minute,
-                             writes_per_minute=cfg.gitlab.issue_writes_per_minute,
-                             clock=clock, sleep=sleep), None
+        return GitLabTracker(cfg.gitlab, token, clock=clock, sleep=sleep), None
     if in_ci(env):
         raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
                           "token (or a bot user's token) with api scope as a masked CI/CD "

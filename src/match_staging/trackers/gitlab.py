@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from match_staging import clock as clocks
 from match_staging import render
+from match_staging.config import GitLabSettings
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.render import parse_marker
@@ -142,26 +143,29 @@ class GitLabTracker:
     kind: Literal["gitlab"] = "gitlab"
     sends = True  # what it records and what the channels send reaches GitLab and people
 
-    def __init__(
-            self, url: str, token: str, project: str, *, timeout: float = 30.0,
-            sleep: Callable[[float], None] | None = None, creates_per_minute: int = 200,
-            notes_per_minute: int = 60, writes_per_minute: int = 0,
-            clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, settings: GitLabSettings, token: str, *,
+                 clock: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        """`settings` name the project and the paces; only `clock` and `sleep` (the run's,
+        MATCH_STAGING_NOW honoured) read time here.
+        """
         # lazy: no request until the first real call (economy)
-        self._project, self._counter = connect(url, token, project, timeout)
-        self._project_ref = project
-        # only these read time: the run's clock (MATCH_STAGING_NOW) and sleep, as handed in
+        self._project, self._counter = connect(settings.url, token, settings.project,
+                                               settings.timeout)
+        self._project_ref = settings.project
         self._sleep = sleep or clocks.system_sleep
         self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None            # the run-log issue, once found
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0           # and how many requests that took
-        self.create_pace = Pace(creates_per_minute, self._sleep, self._seconds)
-        self.note_pace = Pace(notes_per_minute, self._sleep, self._seconds)
-        # each write starts a pipeline
-        self.write_pace = Pace(writes_per_minute, self._sleep, self._seconds)
-        self.location = f"{url} project {project}"
+        self.create_pace = self._pace(settings.issue_creates_per_minute)
+        self.note_pace = self._pace(settings.notes_per_minute)
+        self.write_pace = self._pace(settings.issue_writes_per_minute)  # each write: a pipeline
+        self.location = f"{settings.url} project {settings.project}"
+
+    def _pace(self, per_minute: int) -> Pace:
+        return Pace(per_minute, self._sleep, self._seconds)
 
     def _seconds(self) -> float:
         return self._clock().timestamp()
