@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 
 from match_staging import __version__
@@ -15,6 +16,7 @@ from match_staging import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays fast
     from collections.abc import Callable, Mapping, Sequence
+    from datetime import datetime
     from typing import Any
 
     from match_staging import config
@@ -31,6 +33,9 @@ if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays 
     T = TypeVar("T")
 
 DEFAULT_CONFIG = "config/notification-channels.yml"
+# what main() was handed (None: the real clock and sleep), until the one context replaces it
+_INJECTED: ContextVar[tuple[Callable[[], datetime] | None, Callable[[float], None] | None]] = \
+    ContextVar("injected", default=(None, None))
 STATES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
 
 
@@ -44,7 +49,8 @@ def _tracker(cfg: config.Config, out: Output, env: Mapping[str, str]) -> Tracker
     """The tracker, after saying so on standard error when it is the local one."""
     from match_staging.trackers import open_tracker
 
-    tracker, notice = open_tracker(cfg, env)
+    clock, sleep = _INJECTED.get()
+    tracker, notice = open_tracker(cfg, env, clock=clock, sleep=sleep)
     if notice:
         out.notice(notice)
     return tracker
@@ -170,14 +176,13 @@ def _iids(iids: Sequence[int]) -> str:
 
 def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
               env: Mapping[str, str]) -> int:
-    from match_staging import clock
     from match_staging.labels import state_of
     from match_staging.render import fmt_score
     from match_staging.usecases.stage import stage
 
     tracker, channels, cfg = _connect(cfg, out, env)
     batch = _read_batch(args, cfg, out, env)
-    report = stage(cfg, tracker, batch, Path.cwd(), channels, clock.now(env))
+    report = stage(cfg, tracker, batch, Path.cwd(), channels, _now(env))
     for match, issue in report.staged:
         out.result(f"staged    #{issue.iid:<4} {_short(match)}  {issue.web_url}")
     for match, issue in report.existing:
@@ -210,14 +215,13 @@ def cmd_stage(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
                env: Mapping[str, str]) -> int:
-    from match_staging import clock
     from match_staging.model import State
     from match_staging.usecases.digest import digest
     from match_staging.usecases.review import context_from, missed_events_notice
 
     tracker, channels, cfg = _connect(cfg, out, env)
     mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
-    report = digest(cfg, tracker, channels, context_from(env, clock.now(env)))
+    report = digest(cfg, tracker, channels, context_from(env, _now(env)))
     code = 0
     for result in report.reconciled.results:
         out.result(f"{result.outcome:<9} {result.message} (missed by the webhook)")
@@ -256,7 +260,6 @@ def cmd_digest(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
                    env: Mapping[str, str]) -> int:
-    from match_staging import clock
     from match_staging.errors import ConfigError
     from match_staging.limits import TooDeep, load_json
     from match_staging.model import State
@@ -279,7 +282,7 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
     # is not a job match's is ignored even before reviewers are configured
     tracker = _tracker(cfg, out, env)
     mailer = _mailer(cfg, tracker) if cfg.workflow.auto_send else None
-    result = transition(cfg, tracker, payload, context_from(env, clock.now(env)))
+    result = transition(cfg, tracker, payload, context_from(env, _now(env)))
     out.result(f"{result.outcome:<9} {result.message} · {_requests(tracker)}")
     if mailer and result.outcome == "applied" and result.after == State.APPROVED \
             and result.iid is not None:
@@ -290,7 +293,6 @@ def cmd_transition(args: argparse.Namespace, cfg: config.Config, out: Output,
 
 def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
                env: Mapping[str, str]) -> int:
-    from match_staging import clock
     from match_staging.model import State
     from match_staging.usecases.review import context_from, review
 
@@ -300,7 +302,7 @@ def cmd_review(args: argparse.Namespace, cfg: config.Config, out: Output,
         else None
     actor = _actor(env, tracker)
     result = _refusal(lambda: review(cfg, tracker, args.iid, target, actor, args.reason or "",
-                                     context_from(env, clock.now(env))))
+                                     context_from(env, _now(env))))
     out.result(f"{result.outcome:<9} {result.message} · {_requests(tracker)}")
     if mailer:
         return _send(cfg, tracker, mailer, args.iid, out, env, actor=actor)
@@ -340,11 +342,10 @@ def _mailer(cfg: config.Config, tracker: Tracker) -> Mailer | None:
 
 def _send(cfg: config.Config, tracker: Tracker, mailer: Mailer | None, iid: int, out: Output,
           env: Mapping[str, str], *, actor: str, force: bool = False) -> int:
-    from match_staging import clock
     from match_staging.usecases.review import context_from
     from match_staging.usecases.send import send
 
-    result = send(cfg, tracker, mailer, iid, actor, context_from(env, clock.now(env)),
+    result = send(cfg, tracker, mailer, iid, actor, context_from(env, _now(env)),
                   Path.cwd(), force=force)
     out.result(f"{result.outcome:<9} {result.message}")
     return 1 if result.outcome == "failed" else 0
@@ -365,7 +366,6 @@ def cmd_bootstrap(args: argparse.Namespace, cfg: config.Config, out: Output,
 def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
                 env: Mapping[str, str]) -> int:
     from match_staging import channels as channel_registry
-    from match_staging import clock
     from match_staging.usecases.preview import preview
 
     # like the tracker: every channel without GITLAB_TOKEN, the configured ones with it
@@ -374,7 +374,7 @@ def cmd_preview(args: argparse.Namespace, cfg: config.Config, out: Output,
     batch = _read_batch(args, cfg, out, env)
     project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
     project_url = f"{cfg.gitlab.url or 'https://gitlab.example.com'}/{project or 'project'}"
-    report = preview(cfg, batch, channels, clock.now(env), project_url)
+    report = preview(cfg, batch, channels, _now(env), project_url)
     for path in report.issues:
         out.result(f"issue     {path}")
     for delivery in report.messages:
@@ -570,8 +570,27 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
     return cmd
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+def _now(env: Mapping[str, str]) -> datetime:
+    """The injected clock's time, else the real one (MATCH_STAGING_NOW honoured)."""
+    from match_staging import clock
+
+    injected = _INJECTED.get()[0]
+    return injected() if injected else clock.now(env)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, *,
+         clock: Callable[[], datetime] | None = None,
+         sleep: Callable[[float], None] | None = None) -> int:
+    """Run one command; `clock` and `sleep` replace the real ones (tests pass fakes)."""
     env = os.environ if env is None else env
+    token = _INJECTED.set((clock, sleep))
+    try:
+        return _main(argv, env)
+    finally:
+        _INJECTED.reset(token)
+
+
+def _main(argv: Sequence[str] | None, env: Mapping[str, str]) -> int:
     args = build_parser().parse_args(argv)
     from match_staging import config
     from match_staging.errors import StagingError

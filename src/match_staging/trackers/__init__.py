@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from match_staging.config import Config, in_ci
@@ -13,8 +15,13 @@ LOCAL_NOTICE = ("running on the embedded local tracker ({where}): GITLAB_TOKEN i
                 "so nothing goes to GitLab and notifications are written to {outbox}/")
 
 
-def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | None]:
-    """GitLab when a token is set; the local tracker outside CI; a config error in CI."""
+def open_tracker(cfg: Config, env: Mapping[str, str], *,
+                 clock: Callable[[], datetime] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> tuple[Tracker, str | None]:
+    """GitLab when a token is set; the local tracker outside CI; a config error in CI.
+    `clock` and `sleep` default to the real ones, looked up when called (tests pass fakes)."""
+    from match_staging import clock as real_clock
+    now = clock or (lambda: real_clock.now(env))
     token = env.get("GITLAB_TOKEN", "")
     if token:
         missing = [name for name, value in (("GITLAB_URL", cfg.gitlab.url),
@@ -23,7 +30,6 @@ def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | No
             raise ConfigError(f"{' and '.join(missing)} not set (nor gitlab.url / "
                               "gitlab.project in the configuration, nor CI_SERVER_URL / "
                               "CI_PROJECT_ID)")
-        from match_staging import clock
         from match_staging.trackers.gitlab import GitLabTracker  # python-gitlab only when used
 
         return GitLabTracker(cfg.gitlab.url, token, cfg.gitlab.project,
@@ -31,13 +37,12 @@ def open_tracker(cfg: Config, env: Mapping[str, str]) -> tuple[Tracker, str | No
                              creates_per_minute=cfg.gitlab.issue_creates_per_minute,
                              notes_per_minute=cfg.gitlab.notes_per_minute,
                              writes_per_minute=cfg.gitlab.issue_writes_per_minute,
-                             clock=lambda: clock.now(env)), None
+                             clock=now, sleep=sleep or (lambda seconds: time.sleep(seconds))), None
     if in_ci(env):
         raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
                           "token (or a bot user's token) with api scope as a masked CI/CD "
                           "variable; CI_JOB_TOKEN cannot write issues")
-    from match_staging import clock
     from match_staging.trackers.local import LocalTracker
 
-    local = LocalTracker(Path(cfg.staging.state_dir), clock=lambda: clock.now(env))
+    local = LocalTracker(Path(cfg.staging.state_dir), clock=now)
     return local, LOCAL_NOTICE.format(where=local.location, outbox=cfg.staging.outbox)
