@@ -1,15 +1,63 @@
-"""Shared fixtures: a clean working directory shaped like the user's repository."""
+"""Shared fixtures: a clean working directory shaped like the user's repository, and a
+clock and sleep no test waits on (BRIEF contract 2: time and sleep are injected)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+REAL_SLEEP = time.sleep
+START = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)  # the matches-inbox cycle, 14:30 in Berlin
+
+
+class FakeTime:
+    """A settable clock and a sleep that records each wait and advances the clock by it
+    instead of waiting. Pass `clock` and `sleep` to `cli.main` (or a constructor); what the
+    tool waited is `waits`, in order."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+        self.waits: list[float] = []
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += timedelta(seconds=max(seconds, 0.0))
+
+    def advance(self, **delta: float) -> datetime:
+        """Let time pass (`advance(hours=25)`); the new time."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """No test sleeps for real. The defaults that reach `time.sleep` when called (the
+    channels', the tracker's from `open_tracker`, python-gitlab's backoff before a retry)
+    sleep on this fake instead; a test reads `fake_time.waits` to see what was waited."""
+    fake = FakeTime()
+
+    def sleep(seconds: float) -> None:
+        if time.sleep is not REAL_SLEEP:  # a test replaced time.sleep itself: its recorder
+            time.sleep(seconds)
+        else:
+            fake.sleep(seconds)
+
+    patched = SimpleNamespace(sleep=sleep, time=time.time, monotonic=time.monotonic)
+    monkeypatch.setattr("match_staging.channels.base.time", patched)
+    monkeypatch.setattr("match_staging.trackers.time", patched)
+    monkeypatch.setattr("gitlab.utils.time", patched)
+    return fake
 
 
 @pytest.fixture
