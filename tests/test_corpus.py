@@ -509,6 +509,7 @@ def _drafts_document() -> bytes:
                notes=_hostile_draft(2_000)) for i in range(44)]})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "kind"), [
     ("validate", "drafts"), ("preview", "drafts"), ("stage", "drafts"),
     ("validate", "requirements"), ("preview", "requirements")])
@@ -593,6 +594,7 @@ def test_payload_strings_are_cleaned_before_they_are_printed(
         assert "\\x1b]8;;https://evil.example\\x07click" in shown   # still readable
 
 
+@pytest.mark.slow  # PyYAML's pure-Python parser takes seconds to reach the 10,000th bracket
 def test_deep_nesting_in_the_configuration(repo: Path, world: World,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     """The configuration is YAML, from a file or a MATCH_STAGING__ variable: exit 2, one
