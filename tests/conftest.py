@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Where PYTHONDONTWRITEBYTECODE is set (this machine), every run would compile each module and
+# rewrite each test module's asserts again: 3 s of CPU per process, per xdist worker too.
+sys.dont_write_bytecode = False
 REAL_SLEEP = time.sleep
 START = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)  # the matches-inbox cycle, 14:30 in Berlin
 
