@@ -15,13 +15,12 @@ import email.policy
 import json
 import re
 import ssl
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace, TracebackType
+from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -262,17 +261,11 @@ def world(capsys: pytest.CaptureFixture[str], *, per_match: bool) -> Iterator[Wo
 
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No pauses between retries (ours, and python-gitlab's 0.1 s backoff before it re-sends
-    an idempotent update), no rate pacing of GitLab writes (a retried create is one write
-    over a per-minute budget, and would wait out the minute), no pause between Slack
-    messages; and one TLS context for every email instead of loading the system's CA store
-    again for each (a third of a second per ten emails; with `security: none` the context is
-    never used). None of this changes what is sent or written, only when."""
-    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
-    monkeypatch.setattr("match_staging.trackers.gitlab.Pace.__call__", lambda self: None)
-    monkeypatch.setattr("gitlab.utils.time", SimpleNamespace(sleep=lambda _: None,
-                                                             time=time.time))
-    monkeypatch.setattr("match_staging.channels.slack.Slack.min_interval", 0)
+    """One TLS context for every email instead of loading the system's CA store again for
+    each (a third of a second per ten emails; with `security: none` the context is never
+    used). The pauses between retries, the pacing of GitLab writes and of Slack messages
+    are waits on conftest's fake_time: recorded, never slept. None of this changes what is
+    sent or written, only when."""
     create = ssl.create_default_context
     shared = create()
 

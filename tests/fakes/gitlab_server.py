@@ -463,9 +463,9 @@ class FakeGitLab:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> FakeGitLab:
-        if self._thread is None:
+        if self._thread is None:  # stop() waits up to one poll: 10 ms, not 50, per test
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
             )
             self._thread.start()
         return self
