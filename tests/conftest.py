@@ -4,9 +4,11 @@ clock and sleep no test waits on (BRIEF contract 2: time and sleep are injected)
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -117,3 +119,31 @@ def owed(gitlab: Any) -> list[tuple[int, str]]:
 def job_matches(gitlab: Any) -> dict[int, Any]:
     """The fake's staged issues (without the run-log issue)."""
     return {iid: i for iid, i in gitlab.issues.items() if "job-match" in i["labels"]}
+
+
+# --------------------------------------------------------------- fault matrices over GitLab
+
+FAULT_PARTS = ["representatives", pytest.param("the-rest", marks=pytest.mark.slow)]
+
+
+def shape(request: Any) -> str:
+    """What a logged request of the fake GitLab does, whichever issue it is about:
+    `POST /issues/N/notes`."""
+    path = str(request.path).removeprefix("/api/v4/projects/1").removeprefix("/api/v4")
+    return f"{request.method} " + re.sub(r"/\d+(/|$)", r"/N\1", path)
+
+
+def fault_matrix(requests: Sequence[Any], part: str) -> list[int]:
+    """Where to inject one fault into a run that made `requests`. "representatives": the
+    first and the last request of every run of requests of one shape (the fourth of ten
+    creates takes the code path of the fifth; the first has none staged before it, the
+    last none after); "the-rest" (the `slow` run): every other index."""
+    chosen: set[int] = set()
+    start = 0
+    for end in range(1, len(requests) + 1):
+        if end == len(requests) or shape(requests[end]) != shape(requests[start]):
+            chosen.update((start, end - 1))
+            start = end
+    if part == "representatives":
+        return sorted(chosen)
+    return sorted(set(range(len(requests))) - chosen)

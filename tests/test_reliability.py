@@ -29,8 +29,8 @@ import requests
 import responses
 
 from match_staging.cli import main
-from tests.conftest import job_matches, match, owed, write
-from tests.fakes.gitlab_server import FakeGitLab, LoggedRequest
+from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, shape, write
+from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 from tests.test_review_gitlab import REVIEWER, Gate
@@ -286,28 +286,7 @@ def cycle(n: int) -> dict[str, Any]:
 
 # ------------------------------------------------- 1. stage: every GitLab request fails once
 
-def shape(request: LoggedRequest) -> str:
-    """What a request does, whichever issue it is about: `POST /issues/N/notes`."""
-    path = request.path.removeprefix(PROJECT).removeprefix("/api/v4")
-    return request.method + " " + re.sub(r"/\d+(/|$)", r"/N\1", path)
-
-
-def representatives(requests: list[LoggedRequest]) -> list[int]:
-    """The indexes of the first and the last request of every run of requests of one
-    shape (the fourth of ten creates takes the code path of the fifth; the first has none
-    staged before it, the last none after): the fault matrix the default run covers; the
-    `slow` run adds every other index."""
-    chosen: set[int] = set()
-    start = 0
-    for end in range(1, len(requests) + 1):
-        if end == len(requests) or shape(requests[end]) != shape(requests[start]):
-            chosen.update((start, end - 1))
-            start = end
-    return sorted(chosen)
-
-
-@pytest.mark.parametrize("part", [
-    "representatives", pytest.param("the-rest", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("part", FAULT_PARTS)
 @pytest.mark.parametrize("mode", ["summary", "per-match"])
 @pytest.mark.parametrize("fault", ["fail", "drop"])
 def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
@@ -330,9 +309,9 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
                     "POST /issues/N/notes": 2}, made
     assert [e.action for e in clean.gitlab.issue_hook_events] == ["open"] * 10
 
-    chosen = representatives(clean.gitlab.requests)
-    assert len(chosen) < total  # 8 label and 10 issue creates in a row: 2 of each
-    for k in chosen if part == "representatives" else sorted(set(range(total)) - set(chosen)):
+    ks = fault_matrix(clean.gitlab.requests, part)
+    assert len(ks) < total  # 8 label and 10 issue creates in a row: 2 of each, or the rest
+    for k in ks:
         with world(capsys, per_match=per_match) as w:
             inject(w.gitlab, fault, k)
             code, _ = w.run("stage", "cycle.json")  # may fail part-way
