@@ -499,7 +499,7 @@ class FakeGitLab:
         with self.lock:
             self.requests.clear()
 
-    def fail_next(  # noqa: PLR0913 - keyword-only, each a part of GitLab's answer
+    def fail_next(  # noqa: PLR0913, RUF100 - keyword-only, each a part of GitLab's answer
         self, method: str, path_regex: str, *, status: int = 500,
         retry_after: int | None = None, times: int = 1, body: str | None = None,
         skip: int = 0,

@@ -18,8 +18,11 @@ LOCAL_NOTICE = ("running on the embedded local tracker ({where}): GITLAB_TOKEN i
 def open_tracker(cfg: Config, env: Mapping[str, str], *,
                  clock: Callable[[], datetime] | None = None,
                  sleep: Callable[[float], None] | None = None) -> tuple[Tracker, str | None]:
-    """GitLab when a token is set; the local tracker outside CI; a config error in CI.
-    `clock` and `sleep` default to the real ones, looked up when called (tests pass fakes)."""
+    """Open the tracker: GitLab when a token is set, else the local one outside CI.
+
+    In CI without a token, a configuration error. `clock` and `sleep` default to the real
+    ones, looked up when called (tests pass fakes).
+    """
     from match_staging import clock as real_clock
     now = clock or (lambda: real_clock.now(env))
     token = env.get("GITLAB_TOKEN", "")
