@@ -1,15 +1,69 @@
-"""Shared fixtures: a clean working directory shaped like the user's repository."""
+"""Shared fixtures: a clean working directory shaped like the user's repository, and a
+clock and sleep no test waits on (BRIEF contract 2: time and sleep are injected)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Where PYTHONDONTWRITEBYTECODE is set (this machine), every run would compile each module and
+# rewrite each test module's asserts again: 3 s of CPU per process, per xdist worker too.
+sys.dont_write_bytecode = False
+REAL_SLEEP = time.sleep
+START = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)  # the matches-inbox cycle, 14:30 in Berlin
+
+
+class FakeTime:
+    """A settable clock and a sleep that records each wait and advances the clock by it
+    instead of waiting. Pass `clock` and `sleep` to `cli.main` (or a constructor); what the
+    tool waited is `waits`, in order."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+        self.waits: list[float] = []
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += timedelta(seconds=max(seconds, 0.0))
+
+    def advance(self, **delta: float) -> datetime:
+        """Let time pass (`advance(hours=25)`); the new time."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """No test sleeps for real. The one real sleep of the tool (`clock.system_sleep`, the
+    default of the run's context, the trackers and the channels, looked up when called) and
+    python-gitlab's backoff before a retry sleep on this fake instead; a test reads
+    `fake_time.waits` to see what was waited."""
+    fake = FakeTime()
+
+    def sleep(seconds: float) -> None:
+        if time.sleep is not REAL_SLEEP:  # a test replaced time.sleep itself: its recorder
+            time.sleep(seconds)
+        else:
+            fake.sleep(seconds)
+
+    patched = SimpleNamespace(sleep=sleep, time=time.time, monotonic=time.monotonic)
+    for module in ("match_staging.clock", "gitlab.utils"):
+        monkeypatch.setattr(f"{module}.time", patched)
+    return fake
 
 
 @pytest.fixture
@@ -65,3 +119,31 @@ def owed(gitlab: Any) -> list[tuple[int, str]]:
 def job_matches(gitlab: Any) -> dict[int, Any]:
     """The fake's staged issues (without the run-log issue)."""
     return {iid: i for iid, i in gitlab.issues.items() if "job-match" in i["labels"]}
+
+
+# --------------------------------------------------------------- fault matrices over GitLab
+
+FAULT_PARTS = ["representatives", pytest.param("the-rest", marks=pytest.mark.slow)]
+
+
+def shape(request: Any) -> str:
+    """What a logged request of the fake GitLab does, whichever issue it is about:
+    `POST /issues/N/notes`."""
+    path = str(request.path).removeprefix("/api/v4/projects/1").removeprefix("/api/v4")
+    return f"{request.method} " + re.sub(r"/\d+(/|$)", r"/N\1", path)
+
+
+def fault_matrix(requests: Sequence[Any], part: str) -> list[int]:
+    """Where to inject one fault into a run that made `requests`. "representatives": the
+    first and the last request of every run of requests of one shape (the fourth of ten
+    creates takes the code path of the fifth; the first has none staged before it, the
+    last none after); "the-rest" (the `slow` run): every other index."""
+    chosen: set[int] = set()
+    start = 0
+    for end in range(1, len(requests) + 1):
+        if end == len(requests) or shape(requests[end]) != shape(requests[start]):
+            chosen.update((start, end - 1))
+            start = end
+    if part == "representatives":
+        return sorted(chosen)
+    return sorted(set(range(len(requests))) - chosen)

@@ -517,7 +517,7 @@ def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
         "import pytest\n\n@pytest.mark.skip(reason='needs gitlab-ci-local')\n"
         "def test_x() -> None:\n    pass\n", encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
-                           "--rootdir", str(tmp_path), "-p", "no:cacheprovider",
+                           "--rootdir", str(tmp_path), "-p", "no:cacheprovider", "-n", "0",
                            str(tmp_path / "test_skip.py")],
                           capture_output=True, text=True, check=False, cwd=tmp_path)
     assert "SKIPPED [1]" in done.stdout and "needs gitlab-ci-local" in done.stdout, done.stdout

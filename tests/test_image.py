@@ -46,6 +46,7 @@ def _size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+@pytest.mark.slow  # a pip install
 @pytest.mark.skipif(os.environ.get("MATCH_STAGING_SKIP_INSTALL_TESTS") == "1",
                     reason="MATCH_STAGING_SKIP_INSTALL_TESTS=1")
 def test_image_install_step_gives_a_working_core_only_cli(tmp_path: Path) -> None:

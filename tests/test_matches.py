@@ -249,6 +249,7 @@ def test_secret_values_are_scrubbed_from_every_text_and_reported(repo: Path) -> 
                for w in batch.scrubbed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["lists", "objects", "numbers", "unknown-field", "nan-text"])
 def test_5_mb_of_any_shape_is_parsed_within_the_bound(shape: str) -> None:
     """Millions of tiny values: what counts them (depth, matches, NaN) must stay cheap."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from match_staging.cli import main
-from tests.conftest import job_matches, match, owed, write
+from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, write
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -176,17 +176,16 @@ def _world_run(world: World, *argv: str) -> None:
     main(list(argv), world.env())
 
 
+@pytest.mark.parametrize("part", FAULT_PARTS)
 @pytest.mark.parametrize("fault", ["fail", "drop"])
-def test_exactly_once_whatever_gitlab_request_fails(repo: Path, fault: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+def test_exactly_once_whatever_gitlab_request_fails(repo: Path, fault: str, part: str) -> None:
     write(repo / "two.json", [match(title="A"), match(title="B", url="https://b.example/1")])
     with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
         clean = World(gitlab, slack, smtp)
         _world_run(clean, "stage", "two.json")
         total = len(gitlab.requests)
     assert total >= 8
-    for k in range(total):
+    for k in fault_matrix(gitlab.requests, part):
         with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
             world = World(gitlab, slack, smtp)
             if fault == "fail":

@@ -94,7 +94,8 @@ def _missing() -> str | None:
 
 
 MISSING = _missing()
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
+pytestmark = [pytest.mark.pipeline,
+              pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
 
 
 # --------------------------------------------------------------------------- the checkout

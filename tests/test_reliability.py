@@ -15,13 +15,12 @@ import email.policy
 import json
 import re
 import ssl
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace, TracebackType
+from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,7 +29,7 @@ import requests
 import responses
 
 from match_staging.cli import main
-from tests.conftest import job_matches, match, owed, write
+from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, shape, write
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -262,17 +261,11 @@ def world(capsys: pytest.CaptureFixture[str], *, per_match: bool) -> Iterator[Wo
 
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No pauses between retries (ours, and python-gitlab's 0.1 s backoff before it re-sends
-    an idempotent update), no rate pacing of GitLab writes (a retried create is one write
-    over a per-minute budget, and would wait out the minute), no pause between Slack
-    messages; and one TLS context for every email instead of loading the system's CA store
-    again for each (a third of a second per ten emails; with `security: none` the context is
-    never used). None of this changes what is sent or written, only when."""
-    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
-    monkeypatch.setattr("match_staging.trackers.gitlab.Pace.__call__", lambda self: None)
-    monkeypatch.setattr("gitlab.utils.time", SimpleNamespace(sleep=lambda _: None,
-                                                             time=time.time))
-    monkeypatch.setattr("match_staging.channels.slack.Slack.min_interval", 0)
+    """One TLS context for every email instead of loading the system's CA store again for
+    each (a third of a second per ten emails; with `security: none` the context is never
+    used). The pauses between retries, the pacing of GitLab writes and of Slack messages
+    are waits on conftest's fake_time: recorded, never slept. None of this changes what is
+    sent or written, only when."""
     create = ssl.create_default_context
     shared = create()
 
@@ -293,11 +286,12 @@ def cycle(n: int) -> dict[str, Any]:
 
 # ------------------------------------------------- 1. stage: every GitLab request fails once
 
+@pytest.mark.parametrize("part", FAULT_PARTS)
 @pytest.mark.parametrize("mode", ["summary", "per-match"])
 @pytest.mark.parametrize("fault", ["fail", "drop"])
 def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
         repo: Path, fast: None, capsys: pytest.CaptureFixture[str], fault: str,
-        mode: str) -> None:
+        mode: str, part: str) -> None:
     write(repo / "cycle.json", cycle(10))
     per_match = mode == "per-match"
     with world(capsys, per_match=per_match) as clean:
@@ -309,16 +303,15 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
     # 1 label listing + 8 label creates + 1 upload + 10 creates; then the delivery queue: the
     # bot (GET /user), the run-log issue (looked up twice: not there yet, then created), the
     # queue before sending and after. No issue is written after its create.
-    made = Counter(r.method + " " + re.sub(r"/\d+(/|$)", r"/N\1",
-                                           r.path.removeprefix("/api/v4").removeprefix(
-                                               PROJECT.removeprefix("/api/v4")))
-                   for r in clean.gitlab.requests)
+    made = Counter(shape(r) for r in clean.gitlab.requests)
     assert made == {"GET /labels": 1, "POST /labels": 8, "POST /uploads": 1,
                     "POST /issues": 11, "GET /user": 1, "GET /issues": 2,
                     "POST /issues/N/notes": 2}, made
     assert [e.action for e in clean.gitlab.issue_hook_events] == ["open"] * 10
 
-    for k in range(total):
+    ks = fault_matrix(clean.gitlab.requests, part)
+    assert len(ks) < total  # 8 label and 10 issue creates in a row: 2 of each, or the rest
+    for k in ks:
         with world(capsys, per_match=per_match) as w:
             inject(w.gitlab, fault, k)
             code, _ = w.run("stage", "cycle.json")  # may fail part-way
@@ -484,11 +477,15 @@ def test_application_reaches_the_recruiter_exactly_once(gate: Gate, where: str, 
 
 # ------------------------------------- 4. a notification channel fails at the k-th message
 
+@pytest.mark.parametrize("ks", [
+    pytest.param((0, 2, 4), id="first-middle-last"),
+    pytest.param((1, 3), id="the-rest", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("channel", ["slack", "email"])
 def test_failed_message_is_sent_by_digest_and_nothing_repeats(
-        repo: Path, fast: None, capsys: pytest.CaptureFixture[str], channel: str) -> None:
+        repo: Path, fast: None, capsys: pytest.CaptureFixture[str], channel: str,
+        ks: tuple[int, ...]) -> None:
     write(repo / "five.json", cycle(5))
-    for k in range(5):
+    for k in ks:
         with world(capsys, per_match=True) as w:
             if channel == "slack":  # the k-th message fails all three tries
                 w.slack.answer(200, "ok", times=k)

@@ -463,9 +463,9 @@ class FakeGitLab:
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> FakeGitLab:
-        if self._thread is None:
+        if self._thread is None:  # stop() waits up to one poll: 10 ms, not 50, per test
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
             )
             self._thread.start()
         return self
@@ -499,7 +499,7 @@ class FakeGitLab:
         with self.lock:
             self.requests.clear()
 
-    def fail_next(
+    def fail_next(  # noqa: PLR0913, RUF100 - keyword-only, each a part of GitLab's answer
         self, method: str, path_regex: str, *, status: int = 500,
         retry_after: int | None = None, times: int = 1, body: str | None = None,
         skip: int = 0,
@@ -1036,8 +1036,8 @@ class FakeGitLab:
                 if user is not None and user["id"] != self.acting_user_id:
                     self._add_todo(issue, user["id"], "mentioned")
 
-    def _list_issues(self, req: _Req) -> _Resp:
-        issues = list(self.issues.values())
+    def _filter_issues(self, issues: list[Json], req: _Req) -> list[Json]:
+        """The list filters other than time: state, labels, search, iids, people."""
         state = str(req.value("state") or "all")
         if state != "all":
             issues = [i for i in issues if i["state"] == state]
@@ -1057,6 +1057,10 @@ class FakeGitLab:
         if (assignee := req.value("assignee_id")) is not None:
             issues = [i for i in issues
                       if _as_int(assignee, -1) in [u["id"] for u in i["assignees"]]]
+        return issues
+
+    def _list_issues(self, req: _Req) -> _Resp:
+        issues = self._filter_issues(list(self.issues.values()), req)
         for key, compare in [("updated_after", operator.ge), ("updated_before", operator.le),
                              ("created_after", operator.ge), ("created_before", operator.le)]:
             if (value := req.value(key)) is not None:
@@ -1099,39 +1103,51 @@ class FakeGitLab:
         for name, arg, _ in commands:
             if not persisted and name in NEEDS_EXISTING_ISSUE:
                 continue
-            if name in ("label", "labels", "relabel"):
-                found = self._find_labels(arg)
-                if name == "relabel":
-                    ch.labels = found
-                else:
-                    ch.add_labels += found
-                summary.append(f"Added {' '.join(f'~{n}' for n in found)} label(s).")
-            elif name in ("unlabel", "remove_label"):
-                if arg:
-                    ch.remove_labels += self._find_labels(arg)
-                else:
-                    ch.labels = []
-                summary.append("Removed label(s).")
-            elif name in ("close", "reopen", "open"):
-                ch.state_event = "close" if name == "close" else "reopen"
-                summary.append("Closed this issue." if name == "close" else "Reopened this issue.")
-            elif name in ("assign", "reassign"):
-                ids = self._find_users(arg) if arg else [self.acting_user_id]
-                if name == "reassign":
-                    ch.assignee_ids = ids
-                else:
-                    ch.add_assignees += ids
-                summary.append("Assigned user(s).")
-            elif name == "unassign":
-                if arg:
-                    ch.remove_assignees += self._find_users(arg)
-                else:
-                    ch.assignee_ids = []
-                summary.append("Removed assignee(s).")
-            elif name == "title" and arg:
-                ch.title = arg
-                summary.append(f"Changed the title to \"{arg}\".")
+            if name in ("label", "labels", "relabel", "unlabel", "remove_label"):
+                said = self._label_command(ch, name, arg)
+            else:
+                said = self._issue_command(ch, name, arg)
+            if said:
+                summary.append(said)
         return ch, summary, self._commands_changes(ch)
+
+    def _label_command(self, ch: _Changes, name: str, arg: str) -> str:
+        """/label, /labels, /relabel, /unlabel, /remove_label: the change, and its summary."""
+        if name in ("unlabel", "remove_label"):
+            if arg:
+                ch.remove_labels += self._find_labels(arg)
+            else:
+                ch.labels = []
+            return "Removed label(s)."
+        found = self._find_labels(arg)
+        if name == "relabel":
+            ch.labels = found
+        else:
+            ch.add_labels += found
+        return f"Added {' '.join(f'~{n}' for n in found)} label(s)."
+
+    def _issue_command(self, ch: _Changes, name: str, arg: str) -> str:
+        """State, assignee and title commands; "" for those that change nothing here."""
+        if name in ("close", "reopen", "open"):
+            ch.state_event = "close" if name == "close" else "reopen"
+            return "Closed this issue." if name == "close" else "Reopened this issue."
+        if name in ("assign", "reassign"):
+            ids = self._find_users(arg) if arg else [self.acting_user_id]
+            if name == "reassign":
+                ch.assignee_ids = ids
+            else:
+                ch.add_assignees += ids
+            return "Assigned user(s)."
+        if name == "unassign":
+            if arg:
+                ch.remove_assignees += self._find_users(arg)
+            else:
+                ch.assignee_ids = []
+            return "Removed assignee(s)."
+        if name == "title" and arg:
+            ch.title = arg
+            return f"Changed the title to \"{arg}\"."
+        return ""
 
     def _commands_changes(self, ch: _Changes) -> Json:
         """The ``commands_changes`` GitLab reports for a commands-only note."""

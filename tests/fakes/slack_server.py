@@ -17,7 +17,8 @@ class SlackWebhook:
         self.posts: list[dict[str, Any]] = []
         self.answers: list[tuple[int, str, dict[str, str]]] = []  # consumed first
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+        # stop() waits up to one poll: 10 ms, not 50, per test
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,),
                                         daemon=True)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
 
