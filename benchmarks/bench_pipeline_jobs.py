@@ -4,7 +4,7 @@ handled one (a reviewer's approval: install from the warm cache, then the full c
 
     python benchmarks/bench_pipeline_jobs.py [--runs 3]
 
-Needs what tests/test_pipeline.py needs (Node 22 and gitlab-ci-local 4.75.1 under .ci/node,
+Needs what tests/system/test_pipeline.py needs (Node 22 and gitlab-ci-local 4.75.1 under .ci/node,
 git, rsync). The jobs install the checkout into `.venv-ci` as on a runner
 (`ci/install.conf`: install=venv); the first stage run warms that cache and is not counted.
 Figures, not a test: it prints the job time gitlab-ci-local reports ("finished in") and the
@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests import test_pipeline as tp  # noqa: E402
 from tests.fakes.gitlab_server import FakeGitLab  # noqa: E402
 from tests.fakes.slack_server import SlackWebhook  # noqa: E402
 from tests.fakes.smtp_sink import SmtpSink  # noqa: E402
+from tests.system import test_pipeline as tp  # noqa: E402
 
 FINISHED = re.compile(r"^transition\s+finished in ([0-9.]+) (m?s)", re.MULTILINE)
 

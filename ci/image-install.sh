@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install match-staging into a fresh venv at TARGET: what the Containerfile's build stage runs,
-# and what tests/test_image.py runs in a plain venv (no image can be built there).
+# and what tests/system/test_image.py runs in a plain venv (no image can be built there).
 #   sh ci/image-install.sh TARGET [SOURCE] [EXTRAS]     e.g. EXTRAS=whatsapp
 set -eu
 target="${1:?usage: image-install.sh TARGET [SOURCE] [EXTRAS]}"

@@ -1504,7 +1504,7 @@ class FakeGitLab:
     @staticmethod
     def _would_run(source: str, variables: Json, inputs: Json) -> bool:
         """Whether this repository's .gitlab-ci.yml creates a job for an API or trigger
-        pipeline (tests/test_pipeline.py checks the real rules under gitlab-ci-local). A
+        pipeline (tests/system/test_pipeline.py checks the real rules under gitlab-ci-local). A
         trigger call always carries TRIGGER_PAYLOAD, so `transition` runs on it."""
         if inputs.get("job", "auto") != "auto" or inputs.get("matches_b64") \
                 or inputs.get("send_iid"):

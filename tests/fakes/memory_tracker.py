@@ -1,6 +1,6 @@
 """An in-memory tracker for use-case tests: the `Tracker` interface without HTTP or files.
 
-As strict as the local tracker (tests/test_tracker_contract.py runs the same checks against
+As strict as the local tracker (tests/trackers/test_contract.py runs the same checks against
 both, and against the GitLab tracker on the HTTP fake): an unknown issue is None from
 `get_issue` and a `TrackerError` everywhere else; every note and label change has an author;
 only records the bot wrote are run-log records. People act through `as_user`, the way a

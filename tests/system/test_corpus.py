@@ -45,7 +45,7 @@ from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
     (CORPUS / "expected.json").read_text(encoding="utf-8"))
 DAY = "2026-02-08T14:30:00+01:00"   # outside quiet hours: notifications go out at once

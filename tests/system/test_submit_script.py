@@ -23,7 +23,7 @@ import pytest
 
 from tests.fakes.gitlab_server import FakeGitLab
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "submit-matches"
 TOKEN = "glptt-0123456789abcdef0123456789abcdef01234567"
 EXAMPLE = ROOT / "matches-inbox" / "2026-02-08T1430Z.json"

@@ -33,7 +33,7 @@ from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, 
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
-from tests.test_review_gitlab import REVIEWER, Gate
+from tests.gate import REVIEWER, Gate
 
 pytest.importorskip("twilio")
 

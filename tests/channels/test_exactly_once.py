@@ -26,7 +26,7 @@ from match_staging.cli import main
 from match_staging.trackers import ledger
 from tests.conftest import owed
 from tests.fakes.gitlab_server import FakeGitLab
-from tests.test_channel_email import OK, Google, TokenEndpoint, unresolvable
+from tests.fakes.google import OK, Google, TokenEndpoint, unresolvable
 
 DAY = "2026-02-08T14:30:00+01:00"
 LATER = "2026-02-08T16:30:00+01:00"

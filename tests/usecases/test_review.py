@@ -3,102 +3,18 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gitlab
 import pytest
 
-from match_staging.cli import main
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-
-FIXTURES = Path(__file__).parent / "fixtures" / "gitlab"
-NOW = "2026-02-08T14:30:00+01:00"
-REVIEWER, MALLORY, BOT = 2, 3, 1
-
-
-@dataclass
-class Gate:
-    fake: FakeGitLab
-    smtp: SmtpSink
-    repo: Path
-    capsys: pytest.CaptureFixture[str]
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return {"GITLAB_URL": self.fake.url, "GITLAB_TOKEN": self.fake.token,
-                "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": NOW,
-                "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
-                "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot",
-                "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__PORT": str(self.smtp.port),
-                "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none",
-                "SMTP_HOST": "127.0.0.1", "CI_PIPELINE_URL": "https://gl.example/p/-/pipelines/77",
-                "CI_PIPELINE_ID": "77", **extra}
-
-    def run(self, *argv: str, **extra: str) -> tuple[int, str]:
-        self.capsys.readouterr()
-        code = main(list(argv), self.env(**extra))
-        captured = self.capsys.readouterr()
-        assert "Traceback" not in captured.out + captured.err
-        return code, captured.out + captured.err
-
-    def move(self, iid: int, user: int, add: str = "", remove: str = "") -> dict[str, Any]:
-        """A person changes labels on the board; returns the webhook GitLab would send."""
-        before = copy.deepcopy(self.fake.issues[iid])
-        self.fake.acting_user_id = user
-        try:
-            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
-            data = {k: v for k, v in (("add_labels", add), ("remove_labels", remove)) if v}
-            client.projects.get(1, lazy=True).issues.update(iid, data)
-        finally:
-            self.fake.acting_user_id = BOT
-        return hook(self.fake, iid, user, before["labels"])
-
-    def payload(self, data: dict[str, Any]) -> str:
-        path = self.repo / "payload.json"
-        path.write_text(json.dumps(data), encoding="utf-8")
-        return str(path)
-
-    def note(self, iid: int, username: str, body: str) -> None:
-        """`username` writes a note, through the API."""
-        with self.fake.act_as(username):
-            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
-            client.projects.get(1, lazy=True).issues.get(iid, lazy=True).notes.create(
-                {"body": body})
-
-    def edit(self, iid: int, username: str, description: str) -> None:
-        """`username` (a Reporter may) rewrites the description, through the API."""
-        with self.fake.act_as(username):
-            client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
-            client.projects.get(1, lazy=True).issues.update(iid, {"description": description})
-
-    def labels(self, iid: int) -> list[str]:
-        return sorted(lb for lb in self.fake.issues[iid]["labels"] if lb.startswith("job-match/"))
-
-    def notes(self, iid: int) -> list[str]:
-        return [n["body"] for n in self.fake.user_notes(iid)]
-
-
-def hook(fake: FakeGitLab, iid: int, user: int, previous: list[str]) -> dict[str, Any]:
-    """GitLab's documented Issue Hook example, made to describe this change."""
-    data: dict[str, Any] = json.loads((FIXTURES / "issue_hook_example.json").read_text())
-    person = fake.users[user]
-    data["user"].update(id=person["id"], username=person["username"], name=person["name"])
-    current = fake.issues[iid]["labels"]
-    data["object_attributes"].update(iid=iid, action="update", labels=_objs(current))
-    data["labels"] = _objs(current)
-    data["changes"]["labels"] = {"previous": _objs(previous), "current": _objs(current)}
-    return data
-
-
-def _objs(names: list[str]) -> list[dict[str, Any]]:
-    return [{"id": n, "title": name, "color": "#ffffff", "type": "ProjectLabel"}
-            for n, name in enumerate(names)]
+from tests.gate import BOT, FIXTURES, MALLORY, REVIEWER, Gate, hook, label_objects
 
 
 @pytest.fixture
@@ -209,7 +125,7 @@ def test_events_that_are_not_ours_end_quietly_without_requests(gate: Gate) -> No
 
 def test_forged_actor_cannot_approve_what_gitlab_does_not_show(gate: Gate) -> None:
     forged = hook(gate.fake, 1, REVIEWER, ["job-match", "job-match/pending"])
-    forged["changes"]["labels"]["current"] = _objs(["job-match", "job-match/approved"])
+    forged["changes"]["labels"]["current"] = label_objects(["job-match", "job-match/approved"])
     code, out = gate.run("transition", "--payload", gate.payload(forged))
     assert code == 0 and "unchanged #1: already pending" in out
     assert gate.labels(1) == ["job-match/pending"] and gate.notes(1) == []

@@ -1,5 +1,5 @@
 """The use cases on the in-memory tracker: stage and review without HTTP, files or a CLI.
-(The same steps end to end, over HTTP, are in test_stage_gitlab.py and test_review_gitlab.py.)"""
+(The same steps end to end, over HTTP, are in test_stage.py and test_review.py beside it.)"""
 
 from __future__ import annotations
 

