@@ -43,8 +43,12 @@ CHANNELS = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
 def world() -> Iterator[tuple[FakeGitLab, SlackWebhook, SmtpSink, Path]]:
     """A fake GitLab, Slack webhook and SMTP sink, and a working folder."""
     before = Path.cwd()
-    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp, FakeGitLab() as fake, \
-            SlackWebhook() as slack, SmtpSink() as smtp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-events-") as tmp,
+        FakeGitLab() as fake,
+        SlackWebhook() as slack,
+        SmtpSink() as smtp,
+    ):
         root = Path(tmp)
         for name in ("config", "cv", "matches-inbox"):
             shutil.copytree(ROOT / name, root / name)
@@ -57,19 +61,27 @@ def world() -> Iterator[tuple[FakeGitLab, SlackWebhook, SmtpSink, Path]]:
 
 def env(fake: FakeGitLab, slack: SlackWebhook, smtp: SmtpSink, now: str) -> dict[str, str]:
     """The environment a job would have against the fakes."""
-    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
-            "MATCH_STAGING_NOW": now, "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
-            "MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE": "0",
-            "MATCH_STAGING__GITLAB__ISSUE_CREATES_PER_MINUTE": "0",
-            "MATCH_STAGING__GITLAB__NOTES_PER_MINUTE": "0",
-            f"{CHANNELS}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": slack.url,
-            f"{CHANNELS}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
-            f"{CHANNELS}EMAIL__SMTP__PORT": str(smtp.port),
-            f"{CHANNELS}EMAIL__SMTP__SECURITY": "none"}
+    return {
+        "GITLAB_URL": fake.url,
+        "GITLAB_TOKEN": fake.token,
+        "GITLAB_PROJECT": "1",
+        "MATCH_STAGING_NOW": now,
+        "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
+        "MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE": "0",
+        "MATCH_STAGING__GITLAB__ISSUE_CREATES_PER_MINUTE": "0",
+        "MATCH_STAGING__GITLAB__NOTES_PER_MINUTE": "0",
+        f"{CHANNELS}SLACK__ENABLED": "true",
+        "SLACK_WEBHOOK_URL": slack.url,
+        f"{CHANNELS}EMAIL__ENABLED": "true",
+        "SMTP_HOST": "127.0.0.1",
+        f"{CHANNELS}EMAIL__SMTP__PORT": str(smtp.port),
+        f"{CHANNELS}EMAIL__SMTP__SECURITY": "none",
+    }
 
 
-def run(fake: FakeGitLab, slack: SlackWebhook, smtp: SmtpSink, now: str,
-        *argv: str) -> tuple[int, int, int]:
+def run(
+    fake: FakeGitLab, slack: SlackWebhook, smtp: SmtpSink, now: str, *argv: str
+) -> tuple[int, int, int]:
     """(requests, Issue Hook events the bot caused, notes written on staged issues)."""
     fake.reset_log()
     events = len(fake.issue_hook_events)
@@ -81,16 +93,29 @@ def run(fake: FakeGitLab, slack: SlackWebhook, smtp: SmtpSink, now: str,
 
 
 def _match_notes(fake: FakeGitLab) -> int:
-    return sum(len(fake.notes.get(iid, [])) for iid, issue in fake.issues.items()
-               if "job-match" in issue["labels"])
+    return sum(
+        len(fake.notes.get(iid, []))
+        for iid, issue in fake.issues.items()
+        if "job-match" in issue["labels"]
+    )
 
 
 def cycle(count: int) -> dict[str, object]:
     """A match document of `count` new matches."""
-    return {"cycle_id": "bench", "matches": [
-        {"id": f"m{i}", "score": 80 + i % 20, "title": f"Engineer {i}", "provider": "Acme",
-         "url": f"https://jobs.example.com/p/{i}", "draft": "Sehr geehrte Damen und Herren"}
-        for i in range(count)]}
+    return {
+        "cycle_id": "bench",
+        "matches": [
+            {
+                "id": f"m{i}",
+                "score": 80 + i % 20,
+                "title": f"Engineer {i}",
+                "provider": "Acme",
+                "url": f"https://jobs.example.com/p/{i}",
+                "draft": "Sehr geehrte Damen und Herren",
+            }
+            for i in range(count)
+        ],
+    }
 
 
 def main_() -> int:
@@ -101,20 +126,41 @@ def main_() -> int:
     rows: list[tuple[str, int, int, int, str]] = []
     with world() as (fake, slack, smtp, root):
         reqs, events, notes = run(fake, slack, smtp, DAY, "stage")
-        rows.append(("stage + notify the example cycle (5 matches)", reqs, events, notes,
-                     "before: 10 events (5 creates + 5 queue-label removals)"))
+        rows.append(
+            (
+                "stage + notify the example cycle (5 matches)",
+                reqs,
+                events,
+                notes,
+                "before: 10 events (5 creates + 5 queue-label removals)",
+            )
+        )
         (root / "big.json").write_text(json.dumps(cycle(args.matches)), encoding="utf-8")
         reqs, events, notes = run(fake, slack, smtp, DAY, "stage", "big.json")
-        rows.append((f"stage + notify {args.matches} matches", reqs, events, notes,
-                     f"before: {2 * args.matches} events"))
+        rows.append(
+            (
+                f"stage + notify {args.matches} matches",
+                reqs,
+                events,
+                notes,
+                f"before: {2 * args.matches} events",
+            )
+        )
         pending = 0
         for issue in fake.issues.values():  # staged the day before, untouched since
             if "job-match/pending" in issue["labels"]:
                 issue.update(created_at="2026-02-08T13:30:00Z", updated_at="2026-02-08T13:30:05Z")
                 pending += 1
         reqs, events, notes = run(fake, slack, smtp, NEXT_DAY, "digest")
-        rows.append((f"digest a day later, reminding of {pending} pending", reqs, events,
-                     notes, f"before: {pending} notes, {pending + 7} requests"))
+        rows.append(
+            (
+                f"digest a day later, reminding of {pending} pending",
+                reqs,
+                events,
+                notes,
+                f"before: {pending} notes, {pending + 7} requests",
+            )
+        )
         reqs, events, notes = run(fake, slack, smtp, NEXT_DAY, "digest")
         rows.append(("the same digest again (reminded today)", reqs, events, notes, ""))
         posts = len(slack.posts)
@@ -128,13 +174,17 @@ def main_() -> int:
         print(f"{name:<{width}}  {reqs:>8}  {events:>6}  {notes:>5}  {before}")
     pace = GitLabSettings().issue_writes_per_minute
     print(f"\nSlack messages in all: {posts} (one summary per cycle, one reminder per day)")
-    print(f"run-log records written in all: {records} (notes on one confidential issue: no "
-          "Issue Hook, no email to the reviewer)")
-    print(f"events: the bot's Issue Hook events, one pipeline each; notes: notes on staged "
-          f"issues.\nWith the default pacing (gitlab.issue_writes_per_minute: {pace}) the "
-          f"creates of a {args.matches}-match cycle start at most {pace} pipelines a minute "
-          f"({args.matches / pace:.0f} minutes), 5 under GitLab.com's 25 a minute for the "
-          "reviewer's moves;\nnotification and reminders start none.")
+    print(
+        f"run-log records written in all: {records} (notes on one confidential issue: no "
+        "Issue Hook, no email to the reviewer)"
+    )
+    print(
+        f"events: the bot's Issue Hook events, one pipeline each; notes: notes on staged "
+        f"issues.\nWith the default pacing (gitlab.issue_writes_per_minute: {pace}) the "
+        f"creates of a {args.matches}-match cycle start at most {pace} pipelines a minute "
+        f"({args.matches / pace:.0f} minutes), 5 under GitLab.com's 25 a minute for the "
+        "reviewer's moves;\nnotification and reminders start none."
+    )
     return 0
 
 

@@ -63,25 +63,38 @@ def checkout(base: Path) -> Path:
     return repo
 
 
-def event(issue: dict[str, object], user: dict[str, object], before: list[str],
-          after: list[str]) -> dict[str, object]:
+def event(
+    issue: dict[str, object], user: dict[str, object], before: list[str], after: list[str]
+) -> dict[str, object]:
     """An Issue Hook payload for a label change."""
     labels = [{"title": name} for name in after]
-    return {"object_kind": "issue", "event_type": "issue",
-            "user": {"id": user["id"], "name": user["name"], "username": user["username"]},
-            "project": {"id": 1}, "labels": labels,
-            "object_attributes": {"iid": issue["iid"], "id": issue["id"], "state": "opened",
-                                  "action": "update", "labels": labels},
-            "changes": {"labels": {"previous": [{"title": n} for n in before],
-                                   "current": labels}}}
+    return {
+        "object_kind": "issue",
+        "event_type": "issue",
+        "user": {"id": user["id"], "name": user["name"], "username": user["username"]},
+        "project": {"id": 1},
+        "labels": labels,
+        "object_attributes": {
+            "iid": issue["iid"],
+            "id": issue["id"],
+            "state": "opened",
+            "action": "update",
+            "labels": labels,
+        },
+        "changes": {"labels": {"previous": [{"title": n} for n in before], "current": labels}},
+    }
 
 
 def run_transition(repo: Path, world: tp.World, body: dict[str, object]) -> tuple[float, float]:
     """Run the transition job on `body`; its wall time and job time."""
     started = time.perf_counter()
-    run = tp.gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=tp.trigger_payload(repo, body)),
-        timeout=tp.INSTALL_TIMEOUT)
+    run = tp.gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=tp.trigger_payload(repo, body)
+        ),
+        timeout=tp.INSTALL_TIMEOUT,
+    )
     wall = time.perf_counter() - started
     if run.code != 0 or run.passed() != ["transition"]:
         raise SystemExit(run.output[-3000:])
@@ -95,32 +108,42 @@ def main() -> int:
     args = parser.parse_args()
     if tp.MISSING:
         raise SystemExit(f"cannot run: {tp.MISSING}")
-    with tempfile.TemporaryDirectory() as tmp, FakeGitLab() as gitlab, \
-            SlackWebhook() as slack, SmtpSink() as smtp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeGitLab() as gitlab,
+        SlackWebhook() as slack,
+        SmtpSink() as smtp,
+    ):
         world = tp.World(gitlab, slack, smtp)
         repo = checkout(Path(tmp))
         matches = [tp.new_match(url=f"https://jobs.example.org/{n}") for n in range(args.runs)]
-        warm = tp.gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
-                                  inputs={"matches_b64": tp.b64(json.dumps(matches))},
-                                  timeout=tp.INSTALL_TIMEOUT)  # creates .venv-ci: not counted
+        warm = tp.gitlab_ci_local(
+            repo,
+            variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
+            inputs={"matches_b64": tp.b64(json.dumps(matches))},
+            timeout=tp.INSTALL_TIMEOUT,
+        )  # creates .venv-ci: not counted
         if warm.code != 0:
             raise SystemExit(warm.output[-3000:])
         bot, reviewer = gitlab.users[1], gitlab.users[2]
         ours: list[tuple[float, float]] = []
         not_ours: list[tuple[float, float]] = []
-        for issue in list(gitlab.issues.values())[:args.runs]:
+        for issue in list(gitlab.issues.values())[: args.runs]:
             labels = list(issue["labels"])
             not_ours.append(run_transition(repo, world, event(issue, bot, [], labels)))
             with gitlab.lock:
                 issue["labels"] = sorted(n.replace("/pending", "/approved") for n in labels)
                 after = list(issue["labels"])
             ours.append(run_transition(repo, world, event(issue, reviewer, labels, after)))
-        print(f"transition job under gitlab-ci-local {tp.GCL_VERSION} (shell executor), "
-              f"median of {args.runs}:")
+        print(
+            f"transition job under gitlab-ci-local {tp.GCL_VERSION} (shell executor), "
+            f"median of {args.runs}:"
+        )
         print(f"{'event':<44} {'job s':>7} {'wall s':>7}  bound")
         for name, rows, bound in (
-                ("not ours (the bot's own change, prefilter)", not_ours, "3 s"),
-                ("handled (reviewer approves, cache warm)", ours, "15 s")):
+            ("not ours (the bot's own change, prefilter)", not_ours, "3 s"),
+            ("handled (reviewer approves, cache warm)", ours, "15 s"),
+        ):
             job = statistics.median(r[0] for r in rows)
             wall = statistics.median(r[1] for r in rows)
             print(f"{name:<44} {job:>7.2f} {wall:>7.2f}  {bound}")

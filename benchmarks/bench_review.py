@@ -40,8 +40,11 @@ HOOK = json.loads((ROOT / "tests/fixtures/gitlab/issue_hook_example.json").read_
 def world() -> Iterator[tuple[FakeGitLab, SmtpSink, Path]]:
     """A fake GitLab and SMTP sink, and a working folder."""
     before = Path.cwd()
-    with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp, FakeGitLab() as fake, \
-            SmtpSink() as smtp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-review-") as tmp,
+        FakeGitLab() as fake,
+        SmtpSink() as smtp,
+    ):
         root = Path(tmp)
         for name in ("config", "cv", "matches-inbox"):
             shutil.copytree(ROOT / name, root / name)
@@ -54,12 +57,17 @@ def world() -> Iterator[tuple[FakeGitLab, SmtpSink, Path]]:
 
 def env(fake: FakeGitLab, smtp: SmtpSink) -> dict[str, str]:
     """The environment a job would have against the fakes."""
-    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
-            "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00",
-            "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
-            "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot", "SMTP_HOST": "127.0.0.1",
-            "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__PORT": str(smtp.port),
-            "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none"}
+    return {
+        "GITLAB_URL": fake.url,
+        "GITLAB_TOKEN": fake.token,
+        "GITLAB_PROJECT": "1",
+        "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00",
+        "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
+        "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot",
+        "SMTP_HOST": "127.0.0.1",
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__PORT": str(smtp.port),
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none",
+    }
 
 
 EVENTS: list[int] = []  # Issue Hook events the tool caused, per row (issue 11)
@@ -91,8 +99,7 @@ def move(fake: FakeGitLab, iid: int, user: int, add: str, remove: str) -> dict[s
     labels = [{"title": name} for name in fake.issues[iid]["labels"]]
     payload["object_attributes"].update(iid=iid, labels=labels)
     payload["labels"] = labels
-    payload["changes"]["labels"] = {"previous": [{"title": n} for n in previous],
-                                    "current": labels}
+    payload["changes"]["labels"] = {"previous": [{"title": n} for n in previous], "current": labels}
     return payload
 
 
@@ -115,39 +122,78 @@ def main_() -> int:
         rows.append(("the same event replayed", step(approve), "3: user, issue, notes"))
         forged = move(fake, 2, MALLORY, "job-match/approved", "job-match/pending")
         forged["user"].update(id=REVIEWER, username="reviewer")
-        rows.append(("unauthorised change, forged payload, reverted", step(forged),
-                     f"6: {reads}, update, note"))
-        rows.append(("rejection applied and closed", step(
-            move(fake, 3, REVIEWER, "job-match/rejected", "job-match/pending")),
-            f"6: {reads}, close, note"))
-        rows.append(("the tool's own change", step(
-            move(fake, 4, BOT, "job-match/approved", "job-match/pending")), "0"))
+        rows.append(
+            (
+                "unauthorised change, forged payload, reverted",
+                step(forged),
+                f"6: {reads}, update, note",
+            )
+        )
+        rows.append(
+            (
+                "rejection applied and closed",
+                step(move(fake, 3, REVIEWER, "job-match/rejected", "job-match/pending")),
+                f"6: {reads}, close, note",
+            )
+        )
+        rows.append(
+            (
+                "the tool's own change",
+                step(move(fake, 4, BOT, "job-match/approved", "job-match/pending")),
+                "0",
+            )
+        )
         move(fake, 4, BOT, "job-match/pending", "job-match/approved")  # as it was
-        rows.append(("sidebar: approved added, pending left on", step(
-            move(fake, 4, REVIEWER, "job-match/approved", "")), f"6: {reads}, update, note"))
-        note = json.loads((ROOT / "tests/fixtures/gitlab/note_hook_issue_example.json")
-                          .read_text())
+        rows.append(
+            (
+                "sidebar: approved added, pending left on",
+                step(move(fake, 4, REVIEWER, "job-match/approved", "")),
+                f"6: {reads}, update, note",
+            )
+        )
+        note = json.loads((ROOT / "tests/fixtures/gitlab/note_hook_issue_example.json").read_text())
         rows.append(("a note event", step(note), "0"))
-        rows.append(("send (email with attachment)", run(fake, smtp, "send", "1"),
-                     f"7: {reads}, sending note, mark sent, note"))
-        rows.append(("review --reject from the shell",
-                     run(fake, smtp, "review", "5", "--reject"), "5: user, issue, notes, "
-                     "update, note"))
-        rows.append(("digest, nothing to repair, no channel", run(fake, smtp, "digest"),
-                     "hooks, changed issues, user, notes of each changed issue"))
+        rows.append(
+            (
+                "send (email with attachment)",
+                run(fake, smtp, "send", "1"),
+                f"7: {reads}, sending note, mark sent, note",
+            )
+        )
+        rows.append(
+            (
+                "review --reject from the shell",
+                run(fake, smtp, "review", "5", "--reject"),
+                "5: user, issue, notes, update, note",
+            )
+        )
+        rows.append(
+            (
+                "digest, nothing to repair, no channel",
+                run(fake, smtp, "digest"),
+                "hooks, changed issues, user, notes of each changed issue",
+            )
+        )
         move(fake, 2, REVIEWER, "job-match/rejected", "job-match/pending")
-        rows.append(("digest repairing one missed event", run(fake, smtp, "digest"),
-                     "the above + label events, update, note"))
+        rows.append(
+            (
+                "digest repairing one missed event",
+                run(fake, smtp, "digest"),
+                "the above + label events, update, note",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     print("GitLab requests per review step (fake GitLab, example cycle staged first)\n")
-    events = EVENTS[-len(rows):]
+    events = EVENTS[-len(rows) :]
     print(f"{'step':<{width}}  requests  events  budget")
     print("-" * (width + 38))
     for (name, count, budget), caused in zip(rows, events, strict=True):
         print(f"{name:<{width}}  {count:>8}  {caused:>6}  {budget}")
-    print("\nevents: Issue Hook events the tool itself caused (each one a pipeline on the "
-          "webhook);\nthe reviewer's own move is not counted. Goal: at most 1 per move, 0 "
-          "when there is nothing to tidy or close.")
+    print(
+        "\nevents: Issue Hook events the tool itself caused (each one a pipeline on the "
+        "webhook);\nthe reviewer's own move is not counted. Goal: at most 1 per move, 0 "
+        "when there is nothing to tidy or close."
+    )
     return 0
 
 

@@ -66,28 +66,55 @@ from match_staging.keys import match_keys  # noqa: E402
 from match_staging.labels import label_specs  # noqa: E402
 
 PER_PAGE = 100
-CREATES_PER_MINUTE = 200     # GitLab.com: issue creation, per user
+CREATES_PER_MINUTE = 200  # GitLab.com: issue creation, per user
 CV = "cv/Profil_Laube_w_Summary_DE.pdf"
-CLEAN_ENV = ("GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT", "CI", "MATCHES_JSON",
-             "MATCHES_FILE", "TRIGGER_PAYLOAD", "MATCH_STAGING_CONFIG", "CI_SERVER_URL",
-             "CI_PROJECT_ID")
+CLEAN_ENV = (
+    "GITLAB_TOKEN",
+    "GITLAB_URL",
+    "GITLAB_PROJECT",
+    "CI",
+    "MATCHES_JSON",
+    "MATCHES_FILE",
+    "TRIGGER_PAYLOAD",
+    "MATCH_STAGING_CONFIG",
+    "CI_SERVER_URL",
+    "CI_PROJECT_ID",
+)
 
 
 # --------------------------------------------------------------------------- workload
 
+
 def cycle(n: int, tag: str) -> dict[str, object]:
     """A cycle of `n` new matches, shaped like matches-inbox/ (breakdown, notes, draft)."""
-    draft = ("Sehr geehrte Damen und Herren,\n\nmit großem Interesse habe ich Ihre "
-             "Ausschreibung gelesen. " * 8 + "\n\nMit freundlichen Grüßen")
-    return {"cycle_id": f"bench-{tag}", "matches": [{
-        "id": f"bench-{tag}-{i}", "score": 70 + i % 30,
-        "title": f"Platform Engineer {i} (m/w/d)", "provider": "Acme GmbH",
-        "location": "Remote", "start": "ASAP", "duration": "6 Mo", "rate": 100,
-        "url": f"https://jobs.example.com/{tag}/{i}?utm_source=newsletter",
-        "requirements": [{"requirement": f"Skill {k}", "score": 90, "weight": 2,
-                          "comment": "ok"} for k in range(4)],
-        "notes": "Remote-first.", "draft": draft, "attachments": [CV],
-    } for i in range(n)]}
+    draft = (
+        "Sehr geehrte Damen und Herren,\n\nmit großem Interesse habe ich Ihre "
+        "Ausschreibung gelesen. " * 8 + "\n\nMit freundlichen Grüßen"
+    )
+    return {
+        "cycle_id": f"bench-{tag}",
+        "matches": [
+            {
+                "id": f"bench-{tag}-{i}",
+                "score": 70 + i % 30,
+                "title": f"Platform Engineer {i} (m/w/d)",
+                "provider": "Acme GmbH",
+                "location": "Remote",
+                "start": "ASAP",
+                "duration": "6 Mo",
+                "rate": 100,
+                "url": f"https://jobs.example.com/{tag}/{i}?utm_source=newsletter",
+                "requirements": [
+                    {"requirement": f"Skill {k}", "score": 90, "weight": 2, "comment": "ok"}
+                    for k in range(4)
+                ],
+                "notes": "Remote-first.",
+                "draft": draft,
+                "attachments": [CV],
+            }
+            for i in range(n)
+        ],
+    }
 
 
 def seed(fake: FakeGitLab, existing: int, legacy: bool = False) -> None:
@@ -98,11 +125,17 @@ def seed(fake: FakeGitLab, existing: int, legacy: bool = False) -> None:
         fake.add_label(spec.name, spec.color, spec.description)
     for n in range(existing):
         keys = match_keys(f"old-{n}", f"https://old.example/{n}")
-        marker = (f"<!-- match-staging v1 keys: {' '.join(keys)} -->" if legacy
-                  else str(render.key_marker(keys)))
-        fake.add_issue(f"[JOB-MATCH] 80% — old {n}", marker + "\nold",
-                       labels=["job-match", "job-match/sent"],
-                       state="closed" if n % 2 else "opened")
+        marker = (
+            f"<!-- match-staging v1 keys: {' '.join(keys)} -->"
+            if legacy
+            else str(render.key_marker(keys))
+        )
+        fake.add_issue(
+            f"[JOB-MATCH] 80% — old {n}",
+            marker + "\nold",
+            labels=["job-match", "job-match/sent"],
+            state="closed" if n % 2 else "opened",
+        )
 
 
 def lower_bound(new: int, keys: int, existing: int, uploads: int) -> int:
@@ -123,9 +156,9 @@ class Row:
     bound: int
     wall: float
     latency: float
-    server: float        # seconds the fake spent answering, its latency included
-    path: str = ""       # how the run looked staged matches up: none, listing or search
-    lookups: int = 0     # requests that lookup made
+    server: float  # seconds the fake spent answering, its latency included
+    path: str = ""  # how the run looked staged matches up: none, listing or search
+    lookups: int = 0  # requests that lookup made
 
     @property
     def latency_floor(self) -> float:
@@ -187,17 +220,21 @@ def lookup_of(fake: FakeGitLab) -> tuple[str, int]:
             break
         if r.method == "GET" and r.path.endswith("/issues"):
             gets.append(r)
-    path = ("search" if any("search" in r.query for r in gets)
-            else "listing" if gets else "none")
+    path = "search" if any("search" in r.query for r in gets) else "listing" if gets else "none"
     return path, len(gets)
 
 
 def stage_once(fake: FakeGitLab, path: Path) -> tuple[int, float, int]:
     """One `match-staging stage PATH` in-process: exit code, seconds, requests."""
-    env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
-           "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00", "MATCH_STAGING_ASSIGNEE_ID": "2",
-           # no webhook in this project: no pipeline per write to pace for (see README)
-           "MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE": "0"}
+    env = {
+        "GITLAB_URL": fake.url,
+        "GITLAB_TOKEN": fake.token,
+        "GITLAB_PROJECT": "1",
+        "MATCH_STAGING_NOW": "2026-02-08T14:30:00+01:00",
+        "MATCH_STAGING_ASSIGNEE_ID": "2",
+        # no webhook in this project: no pipeline per write to pace for (see README)
+        "MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE": "0",
+    }
     fake.reset_log()
     sink = io.StringIO()
     started = time.perf_counter()
@@ -212,7 +249,7 @@ def stage_once(fake: FakeGitLab, path: Path) -> tuple[int, float, int]:
 def bench_staging(sizes: Sequence[int], existing: Sequence[int], latency: float) -> list[Row]:
     """Stage each size beside each number of existing issues."""
     rows = []
-    keys_per_match = 2   # an id and a source URL
+    keys_per_match = 2  # an id and a source URL
     for n in sizes:
         for e in existing:
             with workdir() as root, FakeGitLab(latency=latency) as fake:
@@ -222,30 +259,58 @@ def bench_staging(sizes: Sequence[int], existing: Sequence[int], latency: float)
                 served = ServerClock(fake)
                 _, wall, made = stage_once(fake, path)
                 created = len(fake.issues) - e
-                rows.append(Row(n, e, "first", created, made,
-                                lower_bound(created, keys_per_match * n, e, uploads=1), wall,
-                                latency, served.take(), *lookup_of(fake)))
+                rows.append(
+                    Row(
+                        n,
+                        e,
+                        "first",
+                        created,
+                        made,
+                        lower_bound(created, keys_per_match * n, e, uploads=1),
+                        wall,
+                        latency,
+                        served.take(),
+                        *lookup_of(fake),
+                    )
+                )
                 _, wall, made = stage_once(fake, path)
-                rows.append(Row(n, e, "again", 0, made,
-                                lower_bound(0, n, e + created, uploads=0), wall, latency,
-                                served.take(), *lookup_of(fake)))
+                rows.append(
+                    Row(
+                        n,
+                        e,
+                        "again",
+                        0,
+                        made,
+                        lower_bound(0, n, e + created, uploads=0),
+                        wall,
+                        latency,
+                        served.take(),
+                        *lookup_of(fake),
+                    )
+                )
             print(f"  staged {n:>3} matches beside {e:>4} issues", file=sys.stderr)
     return rows
 
 
 # --------------------------------------------------------------------------- start-up
 
+
 @dataclass
 class Start:
     """The median start-up time of one command."""
 
-    seconds: float       # median
-    code: int            # exit code of the last run
-    error: str           # its last line of standard error when it failed
+    seconds: float  # median
+    code: int  # exit code of the last run
+    error: str  # its last line of standard error when it failed
 
 
-def median_seconds(argv: Sequence[str], runs: int, env: dict[str, str],
-                   cwd: Path | None = None, before_each: Path | None = None) -> Start:
+def median_seconds(
+    argv: Sequence[str],
+    runs: int,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    before_each: Path | None = None,
+) -> Start:
     """Run `argv` `runs` times; the median wall time."""
     times = []
     done = None
@@ -254,8 +319,15 @@ def median_seconds(argv: Sequence[str], runs: int, env: dict[str, str],
             shutil.rmtree(before_each / ".match-staging", ignore_errors=True)
             shutil.rmtree(before_each / "outbox", ignore_errors=True)
         started = time.perf_counter()
-        done = subprocess.run(argv, env=env, cwd=cwd, check=False, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            argv,
+            env=env,
+            cwd=cwd,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         times.append(time.perf_counter() - started)
     assert done is not None
     last = (done.stderr.strip().splitlines() or [""])[-1] if done.returncode else ""
@@ -271,21 +343,24 @@ def command() -> list[str]:
 def bench_startup(runs: int) -> dict[str, Start]:
     """Start-up times: the interpreter, --help, a small local stage."""
     env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    results = {"python -c pass": median_seconds([sys.executable, "-c", "pass"], runs, env),
-               "match-staging --help": median_seconds([*command(), "--help"], runs, env),
-               "match-staging stage --help": median_seconds([*command(), "stage", "--help"],
-                                                            runs, env)}
+    results = {
+        "python -c pass": median_seconds([sys.executable, "-c", "pass"], runs, env),
+        "match-staging --help": median_seconds([*command(), "--help"], runs, env),
+        "match-staging stage --help": median_seconds([*command(), "stage", "--help"], runs, env),
+    }
     with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
         root = Path(tmp)
         for name in ("config", "cv"):
             shutil.copytree(ROOT / name, root / name)
         (root / "five.json").write_text(json.dumps(cycle(5, "cold")), encoding="utf-8")
         results["match-staging stage (5, local)"] = median_seconds(
-            [*command(), "stage", "five.json"], runs, env, cwd=root, before_each=root)
+            [*command(), "stage", "five.json"], runs, env, cwd=root, before_each=root
+        )
     return results
 
 
 # --------------------------------------------------------------------------- sizes
+
 
 def tree_bytes(path: Path) -> int:
     """Bytes of the files under `path`."""
@@ -294,8 +369,7 @@ def tree_bytes(path: Path) -> int:
 
 def site_packages(venv: Path) -> Path:
     """A venv's site-packages folder."""
-    found = sorted(venv.glob("lib/python*/site-packages")) + sorted(
-        venv.glob("Lib/site-packages"))
+    found = sorted(venv.glob("lib/python*/site-packages")) + sorted(venv.glob("Lib/site-packages"))
     if not found:
         raise SystemExit(f"no site-packages under {venv}")
     return found[0]
@@ -314,41 +388,75 @@ def bench_sizes(project: Path) -> list[tuple[str, int, list[tuple[str, int]]]]:
             spec = f"{project}[{extra}]" if extra else str(project)
             pip = venv / ("Scripts" if os.name == "nt" else "bin") / "pip"
             print(f"  pip install {spec}", file=sys.stderr)
-            subprocess.run([str(pip), "install", "--quiet", "--disable-pip-version-check",
-                            "--no-compile", spec], check=True)
-            parts = sorted(((p.name, tree_bytes(p) if p.is_dir() else p.stat().st_size)
-                            for p in packages.iterdir() if p.name not in empty),
-                           key=lambda item: -item[1])
-            results.append((f"match-staging{f'[{extra}]' if extra else ''}",
-                            tree_bytes(packages) - base, parts[:5]))
+            subprocess.run(
+                [
+                    str(pip),
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-compile",
+                    spec,
+                ],
+                check=True,
+            )
+            parts = sorted(
+                (
+                    (p.name, tree_bytes(p) if p.is_dir() else p.stat().st_size)
+                    for p in packages.iterdir()
+                    if p.name not in empty
+                ),
+                key=lambda item: -item[1],
+            )
+            results.append(
+                (
+                    f"match-staging{f'[{extra}]' if extra else ''}",
+                    tree_bytes(packages) - base,
+                    parts[:5],
+                )
+            )
     return results
 
 
 # --------------------------------------------------------------------------- report
 
+
 def print_staging(rows: list[Row]) -> None:
     """Print the staging rows as a table."""
-    print(f"\nStaging against the fake GitLab, {rows[0].latency * 1000:g} ms per request "
-          "(labels exist; no channel enabled)\n")
-    head = (f"{'matches':>7} {'existing':>8} {'run':<5} {'created':>7} {'requests':>8} "
-            f"{'bound':>5} {'path':<7} {'lookups':>7} {'wall s':>7} {'floor s':>7} "
-            f"{'200/min s':>9} {'fake s':>7} {'tool s':>7}")
+    print(
+        f"\nStaging against the fake GitLab, {rows[0].latency * 1000:g} ms per request "
+        "(labels exist; no channel enabled)\n"
+    )
+    head = (
+        f"{'matches':>7} {'existing':>8} {'run':<5} {'created':>7} {'requests':>8} "
+        f"{'bound':>5} {'path':<7} {'lookups':>7} {'wall s':>7} {'floor s':>7} "
+        f"{'200/min s':>9} {'fake s':>7} {'tool s':>7}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r.matches:>7} {r.existing:>8} {r.run:<5} {r.created:>7} {r.requests:>8} "
-              f"{r.bound:>5} {r.path:<7} {r.lookups:>7} {r.wall:>7.2f} "
-              f"{r.latency_floor:>7.2f} {r.rate_floor:>9.1f} {r.server:>7.2f} "
-              f"{r.wall - r.server:>7.2f}")
+        print(
+            f"{r.matches:>7} {r.existing:>8} {r.run:<5} {r.created:>7} {r.requests:>8} "
+            f"{r.bound:>5} {r.path:<7} {r.lookups:>7} {r.wall:>7.2f} "
+            f"{r.latency_floor:>7.2f} {r.rate_floor:>9.1f} {r.server:>7.2f} "
+            f"{r.wall - r.server:>7.2f}"
+        )
     over = [r for r in rows if r.requests > r.bound]
-    print("\nrequests = bound in every run" if not over else
-          "\nrequests above the bound (by design only on the search path: +1 for listing "
-          "page 1): " + "; ".join(
-              f"{r.matches} matches/{r.existing} existing/{r.run}: {r.requests} > {r.bound} "
-              f"({r.path})" for r in over))
-    print("floor s = bound x latency; 200/min s = GitLab.com's issue-creation limit alone;\n"
-          "fake s = time the fake spent answering (latency included); tool s = wall - fake s "
-          "(the tool's own work, HTTP client included)")
+    print(
+        "\nrequests = bound in every run"
+        if not over
+        else "\nrequests above the bound (by design only on the search path: +1 for listing "
+        "page 1): "
+        + "; ".join(
+            f"{r.matches} matches/{r.existing} existing/{r.run}: {r.requests} > {r.bound} "
+            f"({r.path})"
+            for r in over
+        )
+    )
+    print(
+        "floor s = bound x latency; 200/min s = GitLab.com's issue-creation limit alone;\n"
+        "fake s = time the fake spent answering (latency included); tool s = wall - fake s "
+        "(the tool's own work, HTTP client included)"
+    )
 
 
 @dataclass
@@ -378,44 +486,93 @@ def bench_dedupe(latency: float, existing: int = 1000) -> list[Dedupe]:
                 fake.search_indexes_comments = indexed
                 seed(fake, existing, legacy=legacy)
                 path = root / "again.json"
-                path.write_text(json.dumps({"matches": [{
-                    "id": f"old-{n}", "score": 90, "title": f"old {n}", "provider": "Acme",
-                    "url": f"https://old.example/{n}"} for n in again]}), encoding="utf-8")
+                path.write_text(
+                    json.dumps(
+                        {
+                            "matches": [
+                                {
+                                    "id": f"old-{n}",
+                                    "score": 90,
+                                    "title": f"old {n}",
+                                    "provider": "Acme",
+                                    "url": f"https://old.example/{n}",
+                                }
+                                for n in again
+                            ]
+                        }
+                    ),
+                    encoding="utf-8",
+                )
                 stage_once(fake, path)
-                rows.append(Dedupe(
-                    f"{'first-release' if legacy else 'key-line'} issues, comments "
-                    f"{'indexed' if indexed else 'not indexed'}",
-                    len(fake.issues) - existing, *lookup_of(fake), len(again), existing))
+                rows.append(
+                    Dedupe(
+                        f"{'first-release' if legacy else 'key-line'} issues, comments "
+                        f"{'indexed' if indexed else 'not indexed'}",
+                        len(fake.issues) - existing,
+                        *lookup_of(fake),
+                        len(again),
+                        existing,
+                    )
+                )
     with workdir() as root, FakeGitLab(latency=latency) as fake:
         fake.search_lag_seconds = 3600  # the index has not caught up with any create
         seed(fake, existing)
         path = root / "lost.json"
-        path.write_text(json.dumps({"matches": [{
-            "id": "new-1", "score": 90, "title": "new", "provider": "Acme",
-            "url": "https://new.example/1"}]}), encoding="utf-8")
+        path.write_text(
+            json.dumps(
+                {
+                    "matches": [
+                        {
+                            "id": "new-1",
+                            "score": 90,
+                            "title": "new",
+                            "provider": "Acme",
+                            "url": "https://new.example/1",
+                        }
+                    ]
+                }
+            ),
+            encoding="utf-8",
+        )
         fake.drop_next("POST", r"/issues$", after_commit=True)
         stage_once(fake, path)
-        recovery = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/issues")
-                    and "created_after" in r.query]
-        rows.append(Dedupe("lost create response, index lagging (lookup after it)",
-                           len(fake.issues) - existing, "listing (created_after, newest "
-                           "first)" if recovery and not any("search" in r.query
-                                                            for r in recovery) else "search",
-                           len(recovery), 1, existing))
+        recovery = [
+            r
+            for r in fake.requests
+            if r.method == "GET" and r.path.endswith("/issues") and "created_after" in r.query
+        ]
+        rows.append(
+            Dedupe(
+                "lost create response, index lagging (lookup after it)",
+                len(fake.issues) - existing,
+                "listing (created_after, newest first)"
+                if recovery and not any("search" in r.query for r in recovery)
+                else "search",
+                len(recovery),
+                1,
+                existing,
+            )
+        )
     return rows
 
 
 def print_dedupe(rows: list[Dedupe]) -> None:
     """Print the dedupe rows as a table."""
-    print(f"\nDedupe: 3 matches staged again beside {rows[0].existing:,} issues (and a lost "
-          "create)\n")
+    print(
+        f"\nDedupe: 3 matches staged again beside {rows[0].existing:,} issues (and a lost create)\n"
+    )
     for r in rows:
-        print(f"  {r.case:<56} created {r.created}  path {r.path:<7} lookups {r.lookups:>2}  "
-              f"(min(K, ceil(E/100)) = {r.ideal}, ceil(E/100) = "
-              f"{math.ceil(r.existing / PER_PAGE)})")
+        print(
+            f"  {r.case:<56} created {r.created}  path {r.path:<7} lookups {r.lookups:>2}  "
+            f"(min(K, ceil(E/100)) = {r.ideal}, ceil(E/100) = "
+            f"{math.ceil(r.existing / PER_PAGE)})"
+        )
     doubled = [r for r in rows if r.created > (1 if r.case.startswith("lost") else 0)]
-    print("\nno match created twice" if not doubled else
-          "\nCREATED TWICE: " + "; ".join(r.case for r in doubled))
+    print(
+        "\nno match created twice"
+        if not doubled
+        else "\nCREATED TWICE: " + "; ".join(r.case for r in doubled)
+    )
 
 
 def print_startup(results: dict[str, Start], runs: int) -> None:
@@ -424,8 +581,10 @@ def print_startup(results: dict[str, Start], runs: int) -> None:
     print(f"\nCold start (subprocess, median of {runs})\n")
     for name, start in results.items():
         failed = f"  EXIT {start.code}: {start.error[:90]}" if start.code else ""
-        print(f"  {name:<32} {start.seconds * 1000:>7.0f} ms  {start.seconds / bare:>5.1f}x "
-              f"bare{failed}")
+        print(
+            f"  {name:<32} {start.seconds * 1000:>7.0f} ms  {start.seconds / bare:>5.1f}x "
+            f"bare{failed}"
+        )
     for name in ("match-staging --help", "match-staging stage --help"):
         start = results[name]
         ratio = start.seconds / bare
@@ -446,15 +605,23 @@ def print_sizes(results: list[tuple[str, int, list[tuple[str, int]]]]) -> None:
 def main_(argv: Sequence[str] | None = None) -> int:
     """Print the figures the README and benchmarks/README.md quote."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", action="store_true",
-                        help="also measure installed sizes in throwaway venvs (minutes)")
-    parser.add_argument("--latency", type=float, default=0.02,
-                        help="seconds added to every GitLab request (default 0.02)")
+    parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="also measure installed sizes in throwaway venvs (minutes)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.02,
+        help="seconds added to every GitLab request (default 0.02)",
+    )
     parser.add_argument("--matches", type=int, nargs="+", default=[5, 50, 500])
     parser.add_argument("--existing", type=int, nargs="+", default=[0, 2000])
     parser.add_argument("--runs", type=int, default=9, help="runs per cold-start figure")
-    parser.add_argument("--project", type=Path, default=ROOT,
-                        help="what --sizes installs (default: this checkout)")
+    parser.add_argument(
+        "--project", type=Path, default=ROOT, help="what --sizes installs (default: this checkout)"
+    )
     args = parser.parse_args(argv)
     print(f"match-staging benchmarks · Python {sys.version.split()[0]} · {sys.platform}")
     print_staging(bench_staging(args.matches, args.existing, args.latency))

@@ -42,7 +42,8 @@ def clean(value: Any, limit: int = 80) -> str:
 
 def config_value(text: str, section: str, key: str) -> str:
     """`section: {key: value}` from a YAML file, for plain scalars only (no YAML parser in
-    the standard library). "" when absent, or when the value is not a literal (a ${VAR})."""
+    the standard library). "" when absent, or when the value is not a literal (a ${VAR}).
+    """
     current, indent = None, ""
     for line in text.splitlines():
         stripped = line.split(" #", 1)[0].rstrip()
@@ -72,11 +73,14 @@ def settings() -> tuple[str, str]:
             text = file.read(1024 * 1024)
     except (OSError, UnicodeDecodeError):
         return "", DEFAULT_MATCH_LABEL
-    return (config_value(text, "gitlab", "bot_username"),
-            config_value(text, "labels", "match") or DEFAULT_MATCH_LABEL)
+    return (
+        config_value(text, "gitlab", "bot_username"),
+        config_value(text, "labels", "match") or DEFAULT_MATCH_LABEL,
+    )
 
 
 def titles(labels: Any) -> set[str]:
+    """The titles of a payload's label objects (anything else counts for none)."""
     if not isinstance(labels, list):
         return set()
     return {str(lb["title"]) for lb in labels if isinstance(lb, dict) and "title" in lb}
@@ -85,14 +89,18 @@ def titles(labels: Any) -> set[str]:
 def carries_document(payload: dict[str, Any]) -> bool:
     """A trigger-API body (GitLab hands it over as TRIGGER_PAYLOAD, unexpanded) whose
     inputs hold a match document: GitLab before 17.10 ignores `inputs`, so the pipeline ran
-    with the defaults and reached this job instead of `stage`."""
+    with the defaults and reached this job instead of `stage`.
+    """
     # the same forms match_staging.matches reads from a trigger payload
     if isinstance(payload.get("matches"), list):
         return True
-    for holder, names in ((payload.get("inputs"), ("matches_b64", "matches_json")),
-                          (payload.get("variables"), ("MATCHES_JSON_B64", "MATCHES_JSON"))):
+    for holder, names in (
+        (payload.get("inputs"), ("matches_b64", "matches_json")),
+        (payload.get("variables"), ("MATCHES_JSON_B64", "MATCHES_JSON")),
+    ):
         if isinstance(holder, dict) and any(
-                isinstance(holder.get(n), str) and holder[n].strip() for n in names):
+            isinstance(holder.get(n), str) and holder[n].strip() for n in names
+        ):
             return True
     return False
 
@@ -103,8 +111,10 @@ def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
         return NOT_OURS, "the payload is not a JSON object"
     kind = payload.get("object_kind")
     if kind is None and carries_document(payload):
-        return A_DOCUMENT, ("a trigger call that carries a match document (in its body, or in "
-                            "inputs an instance without pipeline inputs ignored): staging it")
+        return A_DOCUMENT, (
+            "a trigger call that carries a match document (in its body, or in "
+            "inputs an instance without pipeline inputs ignored): staging it"
+        )
     if kind != "issue":
         if isinstance(kind, str):
             return NOT_OURS, f"a {clean(kind, 40)} event: only issue events change a match"
@@ -117,8 +127,9 @@ def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
     diff = changes.get("labels") if isinstance(changes, dict) else None
     if not isinstance(diff, dict):
         return NOT_OURS, f"{where}: no label change in this event"
-    found = titles(payload.get("labels")) | titles(diff.get("previous")) | titles(
-        diff.get("current"))
+    found = (
+        titles(payload.get("labels")) | titles(diff.get("previous")) | titles(diff.get("current"))
+    )
     if isinstance(attrs, dict):
         found |= titles(attrs.get("labels"))
     if match_label not in found:
@@ -130,6 +141,7 @@ def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
 
 
 def main() -> int:
+    """Exit 0 (not ours: end the job before the install), 3 (maybe ours) or 4 (a document)."""
     path = os.environ.get("TRIGGER_PAYLOAD", "")
     if not path:
         print("prefilter: no TRIGGER_PAYLOAD, left to the full check")
@@ -141,8 +153,7 @@ def main() -> int:
         print("prefilter: TRIGGER_PAYLOAD cannot be read, left to the full check")
         return MAYBE_OURS
     if len(raw) > MAX_PAYLOAD_BYTES:
-        print(f"prefilter: the payload is over {MAX_PAYLOAD_BYTES:,} bytes, left to the "
-              "full check")
+        print(f"prefilter: the payload is over {MAX_PAYLOAD_BYTES:,} bytes, left to the full check")
         return MAYBE_OURS
     try:
         payload = json.loads(raw.decode("utf-8"))

@@ -72,8 +72,18 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("config", "matches-inbox", "cv"):
         shutil.copytree(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
-    for var in ("GITLAB_TOKEN", "CI", "GITLAB_CI", "CI_JOB_ID", "MATCHES_JSON", "MATCHES_FILE",
-                "TRIGGER_PAYLOAD", "MATCH_STAGING_CONFIG", "GITLAB_URL", "GITLAB_PROJECT"):
+    for var in (
+        "GITLAB_TOKEN",
+        "CI",
+        "GITLAB_CI",
+        "CI_JOB_ID",
+        "MATCHES_JSON",
+        "MATCHES_FILE",
+        "TRIGGER_PAYLOAD",
+        "MATCH_STAGING_CONFIG",
+        "GITLAB_URL",
+        "GITLAB_PROJECT",
+    ):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
@@ -81,7 +91,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def match(**overrides: Any) -> dict[str, Any]:
     """A valid match; tests override what they are about."""
     base: dict[str, Any] = {
-        "score": 92, "title": "Senior DevOps Engineer", "provider": "Acme GmbH",
+        "score": 92,
+        "title": "Senior DevOps Engineer",
+        "provider": "Acme GmbH",
         "url": "https://jobs.example.com/p/1",
     }
     base.update(overrides)

@@ -29,14 +29,20 @@ class Gate:
     capsys: pytest.CaptureFixture[str]
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {"GITLAB_URL": self.fake.url, "GITLAB_TOKEN": self.fake.token,
-                "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": NOW,
-                "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
-                "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot",
-                "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__PORT": str(self.smtp.port),
-                "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none",
-                "SMTP_HOST": "127.0.0.1", "CI_PIPELINE_URL": "https://gl.example/p/-/pipelines/77",
-                "CI_PIPELINE_ID": "77", **extra}
+        return {
+            "GITLAB_URL": self.fake.url,
+            "GITLAB_TOKEN": self.fake.token,
+            "GITLAB_PROJECT": "1",
+            "MATCH_STAGING_NOW": NOW,
+            "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]",
+            "MATCH_STAGING__GITLAB__BOT_USERNAME": "bot",
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__PORT": str(self.smtp.port),
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__SMTP__SECURITY": "none",
+            "SMTP_HOST": "127.0.0.1",
+            "CI_PIPELINE_URL": "https://gl.example/p/-/pipelines/77",
+            "CI_PIPELINE_ID": "77",
+            **extra,
+        }
 
     def run(self, *argv: str, **extra: str) -> tuple[int, str]:
         self.capsys.readouterr()
@@ -67,7 +73,8 @@ class Gate:
         with self.fake.act_as(username):
             client = gitlab.Gitlab(self.fake.url, private_token=self.fake.token)
             client.projects.get(1, lazy=True).issues.get(iid, lazy=True).notes.create(
-                {"body": body})
+                {"body": body}
+            )
 
     def edit(self, iid: int, username: str, description: str) -> None:
         """`username` (a Reporter may) rewrites the description, through the API."""
@@ -90,11 +97,15 @@ def hook(fake: FakeGitLab, iid: int, user: int, previous: list[str]) -> dict[str
     current = fake.issues[iid]["labels"]
     data["object_attributes"].update(iid=iid, action="update", labels=label_objects(current))
     data["labels"] = label_objects(current)
-    data["changes"]["labels"] = {"previous": label_objects(previous),
-                                 "current": label_objects(current)}
+    data["changes"]["labels"] = {
+        "previous": label_objects(previous),
+        "current": label_objects(current),
+    }
     return data
 
 
 def label_objects(names: list[str]) -> list[dict[str, Any]]:
-    return [{"id": n, "title": name, "color": "#ffffff", "type": "ProjectLabel"}
-            for n, name in enumerate(names)]
+    return [
+        {"id": n, "title": name, "color": "#ffffff", "type": "ProjectLabel"}
+        for n, name in enumerate(names)
+    ]

@@ -15,15 +15,17 @@ from match_staging.cli import COMMANDS, build_parser, main, subcommand_parser
 from tests.conftest import ROOT, match, write
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str,
-        env: dict[str, str] | None = None) -> tuple[int, str, str]:
+def run(
+    capsys: pytest.CaptureFixture[str], *argv: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     code = main(list(argv), env if env is not None else {})
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
 
-def test_stage_example_inbox_then_nothing_twice(repo: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_stage_example_inbox_then_nothing_twice(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(capsys, "stage")
     assert code == 0
     assert err.startswith("running on the embedded local tracker (.match-staging/tracker.json)")
@@ -40,7 +42,8 @@ def test_stage_example_inbox_then_nothing_twice(repo: Path,
 
 
 def test_stage_without_a_config_file_writes_every_channel_to_the_outbox(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # the built-in defaults have no sender and no recipient: the local tracker's
     # placeholders must be addresses the email channel accepts
     (repo / "config" / "notification-channels.yml").unlink()
@@ -56,29 +59,45 @@ def test_list_prints_one_line_per_match(repo: Path, capsys: pytest.CaptureFixtur
     code, out, _ = run(capsys, "list")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 5
-    assert lines[0].split() == ["#1", "pending", "97%", "Cloud", "Architect", "-",
-                                "Cloud-Transformation"]
+    assert lines[0].split() == [
+        "#1",
+        "pending",
+        "97%",
+        "Cloud",
+        "Architect",
+        "-",
+        "Cloud-Transformation",
+    ]
     assert run(capsys, "list", "--state", "approved")[1] == ""
 
 
 def test_bad_match_beside_good_ones(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(repo / "in" / "mixed.json", [match(title="Good"), match(title="Bad", score=101),
-                                       match(title="Low", score=50, url="https://x.example/2")])
+    write(
+        repo / "in" / "mixed.json",
+        [
+            match(title="Good"),
+            match(title="Bad", score=101),
+            match(title="Low", score=50, url="https://x.example/2"),
+        ],
+    )
     write(repo / "in" / "broken.json", {})
     (repo / "in" / "broken.json").write_text("{not json", encoding="utf-8")
     code, out, err = run(capsys, "stage", "in")
     assert code == 1
     assert "Traceback" not in out + err
     assert "staged    #1     92%  Good" in out
-    assert "rejected  in/mixed.json: match 2 ('Bad'): field 'score': must be between 0 and " \
-           "100, got 101" in out
+    assert (
+        "rejected  in/mixed.json: match 2 ('Bad'): field 'score': must be between 0 and "
+        "100, got 101" in out
+    )
     assert "rejected  in/broken.json: not valid JSON" in out
     assert "below            50%  Low  (threshold 70%)" in out
     assert "1 staged, 0 already staged, 0 repeated, 1 below threshold, 2 rejected" in out
 
 
-def test_same_match_twice_in_one_run_is_staged_once(repo: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_match_twice_in_one_run_is_staged_once(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(repo / "a.json", [match(id="dup-1"), match(id="dup-1", url="https://else.example/")])
     write(repo / "b.json", match(url="https://JOBS.example.com/p/1/?utm_source=mail"))
     code, out, _ = run(capsys, "stage", "a.json", "b.json")
@@ -88,26 +107,34 @@ def test_same_match_twice_in_one_run_is_staged_once(repo: Path,
 
 
 def test_attachment_outside_the_repository_rejects_only_that_match(
-        repo: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory
+    repo: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     outside = tmp_path_factory.mktemp("outside") / "secret.txt"
     outside.write_text("secret", encoding="utf-8")
     (repo / "cv" / "link.pdf").symlink_to(outside)
-    cases = {"../etc/passwd": "must not leave the repository",
-             "/etc/passwd": "must be a path inside the repository, not an absolute path",
-             "cv/link.pdf": "leads outside the repository through a symbolic link",
-             ".git/config": "hidden files",
-             "cv/missing.pdf": "no such file in the repository"}
-    items = [match(title=f"T{i}", url=f"https://x.example/{i}", attachments=[path])
-             for i, path in enumerate(cases)]
-    items.append(match(title="Fine", url="https://x.example/ok",
-                       attachments=["cv/Profil_Laube_w_Summary_DE.pdf"]))
+    cases = {
+        "../etc/passwd": "must not leave the repository",
+        "/etc/passwd": "must be a path inside the repository, not an absolute path",
+        "cv/link.pdf": "leads outside the repository through a symbolic link",
+        ".git/config": "hidden files",
+        "cv/missing.pdf": "no such file in the repository",
+    }
+    items = [
+        match(title=f"T{i}", url=f"https://x.example/{i}", attachments=[path])
+        for i, path in enumerate(cases)
+    ]
+    items.append(
+        match(
+            title="Fine",
+            url="https://x.example/ok",
+            attachments=["cv/Profil_Laube_w_Summary_DE.pdf"],
+        )
+    )
     write(repo / "att.json", items)
     code, out, _ = run(capsys, "stage", "att.json")
     assert code == 1
     for i, (path, reason) in enumerate(cases.items()):
-        assert f"att.json: match {i + 1} ('T{i}'): field 'attachments[0]': '{path}' {reason}" \
-            in out
+        assert f"att.json: match {i + 1} ('T{i}'): field 'attachments[0]': '{path}' {reason}" in out
     assert "staged    #1     92%  Fine" in out
     assert "secret" not in (repo / ".match-staging/tracker.json").read_text(encoding="utf-8")
 
@@ -121,43 +148,50 @@ def test_oversized_attachment(repo: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "'cv/big.pdf' is 1.9 MB, more than the 1 MB limit" in out
 
 
-def test_broken_configuration_exits_2_before_anything(repo: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_configuration_exits_2_before_anything(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = {"MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD": "200"}
     code, out, err = run(capsys, "stage", env=env)
     assert code == 2 and out == ""
     assert err.strip() == (
         "match-staging: error: config/notification-channels.yml: notification.preferences."
         "threshold: must be between 0 and 100, got 200 (set by "
-        "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD)")
+        "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD)"
+    )
     assert not (repo / ".match-staging").exists()
 
 
-def test_ci_without_token_is_a_configuration_error(repo: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_ci_without_token_is_a_configuration_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "stage", env={"CI": "true"})
     assert code == 2 and "GITLAB_TOKEN is not set" in err
     assert not (repo / ".match-staging").exists()
 
 
-def test_token_without_project_is_a_configuration_error(repo: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_token_without_project_is_a_configuration_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "stage", env={"GITLAB_TOKEN": "glpat-secret-value"})
     assert code == 2 and "GITLAB_URL and GITLAB_PROJECT not set" in err
     assert "glpat-secret-value" not in err
 
 
 def test_config_masks_secrets(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    env = {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/CANARY-SLACK",
-           "SMTP_PASSWORD": "CANARY-SMTP"}
+    env = {
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/CANARY-SLACK",
+        "SMTP_PASSWORD": "CANARY-SMTP",
+    }
     code, out, _ = run(capsys, "config", env=env)
     assert code == 0
     assert "CANARY" not in out and "webhook_url: '***'" in out and "password: '***'" in out
     assert "subject_prefix: '[Blauweiss]'" in out
 
 
-def test_validate_reports_and_changes_nothing(repo: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_reports_and_changes_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(repo / "v.json", [match(), match(score="high"), match(attachments=["nope.pdf"])])
     code, out, _ = run(capsys, "validate", "v.json")
     assert code == 1
@@ -179,39 +213,55 @@ def test_every_command_is_documented_with_an_example() -> None:
         assert f"Example:\n  {example}" in subcommand_parser(name).format_help()
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["stage", "--help"], ["list", "--help"],
-                                  ["review", "--help"], ["--version"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["stage", "--help"], ["list", "--help"], ["review", "--help"], ["--version"]],
+)
 def test_help_works_for_every_level(argv: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "match_staging", *argv],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "match_staging", *argv], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(("usage: match-staging", "match-staging 0."))
     assert "Traceback" not in done.stderr
 
 
 def test_module_entry_point_and_no_traceback_on_usage_error(repo: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "match_staging", "list", "--state", "nope"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "match_staging", "list", "--state", "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2
     assert "invalid choice" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_help_does_not_import_python_gitlab() -> None:
-    code = ("import sys; from match_staging.cli import build_parser; build_parser(); "
-            "print('gitlab' in sys.modules, 'jsonschema' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        "import sys; from match_staging.cli import build_parser; build_parser(); "
+        "print('gitlab' in sys.modules, 'jsonschema' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
 
 
 def test_an_injected_clock_reaches_the_tracker_the_outbox_and_the_audit_note(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from datetime import UTC, datetime
 
     write(repo / "m.json", match())
     when = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)
-    assert main(["stage", "m.json"], {}, clock=lambda: when,
-                sleep=lambda _: pytest.fail("nothing sleeps on the local tracker")) == 0
+    assert (
+        main(
+            ["stage", "m.json"],
+            {},
+            clock=lambda: when,
+            sleep=lambda _: pytest.fail("nothing sleeps on the local tracker"),
+        )
+        == 0
+    )
     assert (repo / "outbox" / "2026-03-02T08-15-00Z").is_dir()
     tracker = json.loads((repo / ".match-staging/tracker.json").read_text(encoding="utf-8"))
     assert tracker["issues"][0]["created_at"] == "2026-03-02T08:15:00+00:00"
@@ -222,43 +272,68 @@ def test_an_injected_clock_reaches_the_tracker_the_outbox_and_the_audit_note(
     capsys.readouterr()
 
 
-def test_local_stage_writes_notifications_to_outbox(repo: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true",
-           "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
-           "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00"}
+def test_local_stage_writes_notifications_to_outbox(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true",
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
+        "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00",
+    }
     code, out, _ = run(capsys, "stage", env=env)
     assert code == 0
     folder = repo / "outbox" / "2026-02-08T14-30-00Z"
-    assert sorted(p.name for p in folder.iterdir()) == ["new-email.eml", "new-email.html",
-                                                        "new-slack.json", "new-whatsapp.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "new-email.eml",
+        "new-email.html",
+        "new-slack.json",
+        "new-whatsapp.txt",
+    ]
     assert "notified  email     #1 #2 #3 #4 #5  written to outbox/" in out
     tracker = json.loads((repo / ".match-staging/tracker.json").read_text(encoding="utf-8"))
-    assert all("job-match/notify-email" not in issue["labels"]  # delivered: not queued
-               for issue in tracker["issues"])
+    assert all(
+        "job-match/notify-email" not in issue["labels"]  # delivered: not queued
+        for issue in tracker["issues"]
+    )
     code, out, _ = run(capsys, "stage", env=env)
     assert "notified" not in out
 
 
-def test_preview_renders_everything_and_creates_nothing(repo: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true",
-           "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
-           "MATCH_STAGING__NOTIFICATION__CHANNELS__WHATSAPP__ENABLED": "true"}
+def test_preview_renders_everything_and_creates_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true",
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__WHATSAPP__ENABLED": "true",
+    }
     code, out, _ = run(capsys, "preview", env=env)
     assert code == 0, out
     folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["issue-1.md", "issue-2.md", "issue-3.md", "issue-4.md", "issue-5.md",
-                     "new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"]
-    assert (folder / "new-whatsapp.txt").read_text(encoding="utf-8").startswith(
-        "🎯 5 neue Job-Matches!\nTop: 97% Cloud Architect - Cloud-Transformation")
+    assert names == [
+        "issue-1.md",
+        "issue-2.md",
+        "issue-3.md",
+        "issue-4.md",
+        "issue-5.md",
+        "new-email.eml",
+        "new-email.html",
+        "new-slack.json",
+        "new-whatsapp.txt",
+    ]
+    assert (
+        (folder / "new-whatsapp.txt")
+        .read_text(encoding="utf-8")
+        .startswith("🎯 5 neue Job-Matches!\nTop: 97% Cloud Architect - Cloud-Transformation")
+    )
     assert "nothing was created or sent" in out
     assert not (repo / ".match-staging").exists()
 
 
-def test_a_hostile_cycle_id_cannot_write_outside_outbox(repo: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_hostile_cycle_id_cannot_write_outside_outbox(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(repo / "c.json", {"cycle_id": "..", "matches": [match()]})
     env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true"}
     code, _, _ = run(capsys, "preview", "c.json", env=env)
@@ -267,11 +342,13 @@ def test_a_hostile_cycle_id_cannot_write_outside_outbox(repo: Path,
     assert list((repo / "outbox" / "preview" / "cycle").glob("new-slack-1.json"))
 
 
-def test_review_and_send_on_the_local_tracker(repo: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_review_and_send_on_the_local_tracker(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run(capsys, "stage")
-    code, out, _ = run(capsys, "review", "1", "--approve", "--reason", "Passt gut",
-                       env={"USER": "wolfram"})
+    code, out, _ = run(
+        capsys, "review", "1", "--approve", "--reason", "Passt gut", env={"USER": "wolfram"}
+    )
     assert code == 0 and "applied   #1: pending -> approved" in out
     code, out, _ = run(capsys, "send", "1")
     assert code == 0, out
@@ -287,8 +364,10 @@ def test_review_and_send_on_the_local_tracker(repo: Path,
 
 # --------------------------------------------------------------------------- issue 12
 
+
 def test_every_command_exit_code_refusals_are_2_not_partial(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """0 done; 1 partial (some input rejected); 2 usage, configuration or a refused request
     that changed nothing (docs/interface.md, README)."""
     assert run(capsys, "list")[0] == 0  # nothing staged yet: still done
@@ -332,8 +411,7 @@ def test_review_help_describes_approve_and_reject(capsys: pytest.CaptureFixture[
     assert re.search(r"--reject\s+pending -> rejected", text), text
 
 
-def test_list_with_nothing_to_show_says_so(repo: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_with_nothing_to_show_says_so(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "list")
     assert code == 0 and out == ""  # standard output stays one line per match
     assert "no matches staged: `match-staging stage`" in err
@@ -353,60 +431,86 @@ def test_stage_on_an_empty_inbox_says_so(repo: Path, capsys: pytest.CaptureFixtu
     assert "nothing to stage: no matches in none.json" in run(capsys, "stage", "none.json")[2]
 
 
-def test_a_connection_error_names_the_url_it_tried(repo: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_connection_error_names_the_url_it_tried(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {"GITLAB_TOKEN": "glpat-not-used", "GITLAB_URL": f"http://127.0.0.1:{port}",
-           "GITLAB_PROJECT": "1"}
+    env = {
+        "GITLAB_TOKEN": "glpat-not-used",
+        "GITLAB_URL": f"http://127.0.0.1:{port}",
+        "GITLAB_PROJECT": "1",
+    }
     code, _, err = run(capsys, "list", env=env)
     assert code == 1
     assert f"no answer from http://127.0.0.1:{port} (ConnectionError)" in err
 
 
 def test_a_yaml_error_is_one_line_without_the_caret_drawing(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (repo / "config" / "notification-channels.yml").write_text(
-        "notification:\n  channels: [\n", encoding="utf-8")
+        "notification:\n  channels: [\n", encoding="utf-8"
+    )
     code, out, err = run(capsys, "config")
     assert code == 2 and out == ""
-    assert err == ("match-staging: error: config/notification-channels.yml: not valid YAML: "
-                   "line 3, column 1: expected the node content, but found '<stream end>' "
-                   "(while parsing a flow node)\n")
+    assert err == (
+        "match-staging: error: config/notification-channels.yml: not valid YAML: "
+        "line 3, column 1: expected the node content, but found '<stream end>' "
+        "(while parsing a flow node)\n"
+    )
 
 
-def test_validate_keeps_the_order_of_the_file(repo: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    write(repo / "a.json", [match(title="One"), match(title="Two", score="x"),
-                            match(title="Three", url="https://x.example/3")])
+def test_validate_keeps_the_order_of_the_file(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        repo / "a.json",
+        [
+            match(title="One"),
+            match(title="Two", score="x"),
+            match(title="Three", url="https://x.example/3"),
+        ],
+    )
     write(repo / "b.json", match(title="Four", url="https://x.example/4"))
     code, out, _ = run(capsys, "validate", "a.json", "b.json")
     assert code == 1
     lines = [line.split(":")[0:2] for line in out.splitlines()[:-1]]
-    assert lines == [["ok        a.json", " match 1 ('One')  92%"],
-                     ["invalid   a.json", " match 2 ('Two')"],
-                     ["ok        a.json", " match 3 ('Three')  92%"],
-                     ["ok        b.json", " match 1 ('Four')  92%"]]
+    assert lines == [
+        ["ok        a.json", " match 1 ('One')  92%"],
+        ["invalid   a.json", " match 2 ('Two')"],
+        ["ok        a.json", " match 3 ('Three')  92%"],
+        ["ok        b.json", " match 1 ('Four')  92%"],
+    ]
 
 
 def test_an_email_channel_without_from_works_and_config_says_which_sender(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The email settings may omit `from`: no command may stop on it."""
     cfg = repo / "config" / "notification-channels.yml"
     text = cfg.read_text(encoding="utf-8")
-    cfg.write_text(text.replace('      from: "match-staging <jobs@blauweiss-edv.at>"\n', "")
-                   .replace("      enabled: false\n      recipients", "      enabled: true\n"
-                            "      recipients", 1), encoding="utf-8")
-    env = {"SMTP_HOST": "smtp.example.org", "SMTP_USERNAME": "jobs@blauweiss-edv.at",
-           "SMTP_PASSWORD": "app-password"}
+    cfg.write_text(
+        text.replace('      from: "match-staging <jobs@blauweiss-edv.at>"\n', "").replace(
+            "      enabled: false\n      recipients", "      enabled: true\n      recipients", 1
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        "SMTP_HOST": "smtp.example.org",
+        "SMTP_USERNAME": "jobs@blauweiss-edv.at",
+        "SMTP_PASSWORD": "app-password",
+    }
     code, out, _ = run(capsys, "config", env=env)
     assert code == 0
     assert "from: jobs@blauweiss-edv.at" in out
-    assert "# notification.channels.email.from is not set: jobs@blauweiss-edv.at is used, " \
-           "the SMTP user (smtp.username)" in out
+    assert (
+        "# notification.channels.email.from is not set: jobs@blauweiss-edv.at is used, "
+        "the SMTP user (smtp.username)" in out
+    )
     code, out, _ = run(capsys, "config", env={"SMTP_HOST": "smtp.example.org"})
     assert "wolfram.laube@blauweiss-edv.at is used, the first recipient" in out
     code, out, err = run(capsys, "stage", env=env)
@@ -418,11 +522,14 @@ def test_an_email_channel_without_from_works_and_config_says_which_sender(
 def test_default_sender_rules() -> None:
     from match_staging.config import EmailChannel, SmtpSettings, default_sender
 
-    smtp = EmailChannel(recipients=["me@example.org"],
-                        smtp=SmtpSettings(username="relay@example.org"))
+    smtp = EmailChannel(
+        recipients=["me@example.org"], smtp=SmtpSettings(username="relay@example.org")
+    )
     default_sender(smtp)
-    assert (smtp.sender, smtp.sender_origin) == ("relay@example.org",
-                                                 "the SMTP user (smtp.username)")
+    assert (smtp.sender, smtp.sender_origin) == (
+        "relay@example.org",
+        "the SMTP user (smtp.username)",
+    )
     login = EmailChannel(recipients=["me@example.org"], smtp=SmtpSettings(username="apikey"))
     default_sender(login)
     assert (login.sender, login.sender_origin) == ("me@example.org", "the first recipient")
@@ -435,7 +542,8 @@ def test_default_sender_rules() -> None:
 
 
 def test_an_offset_time_is_stamped_as_the_same_instant_in_utc(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(repo / "m.json", match())  # no cycle id: the run's time names the outbox folder
     env = {"MATCH_STAGING_NOW": "2026-02-09T07:05:00+01:00"}
     assert run(capsys, "stage", "m.json", env=env)[0] == 0
@@ -449,11 +557,13 @@ def test_an_offset_time_is_stamped_as_the_same_instant_in_utc(
 
 
 def test_the_application_subject_is_a_template(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """(The reminder is no longer a note with a text of its own: one run-log record.)"""
     (repo / "templates").mkdir()
     (repo / "templates" / "application_subject.txt.j2").write_text(
-        "Application: {{ title }}\n", encoding="utf-8")
+        "Application: {{ title }}\n", encoding="utf-8"
+    )
     write(repo / "m.json", match(apply={"email": "hr@example.org"}))
     own = {"MATCH_STAGING__STAGING__TEMPLATES_DIR": str(repo / "templates")}
     run(capsys, "stage", "m.json", env={"MATCH_STAGING_NOW": "2026-02-09T10:00:00Z", **own})
@@ -463,8 +573,9 @@ def test_the_application_subject_is_a_template(
     assert b"Subject: Application: Senior DevOps Engineer\n" in eml.read_bytes()
 
 
-def test_the_application_message_id_is_not_folded(repo: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_application_message_id_is_not_folded(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import email
 
     run(capsys, "stage")
@@ -482,7 +593,8 @@ def test_the_application_message_id_is_not_folded(repo: Path,
 
 
 def test_local_audit_notes_name_the_login_without_git_or_user(
-        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pwd
 
     empty = repo / "empty-gitconfig"
@@ -503,10 +615,13 @@ def test_local_audit_notes_name_the_login_without_git_or_user(
 
 
 def test_channels_as_configured_against_gitlab_and_on_request_locally(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    env = {"MATCH_STAGING__STAGING__LOCAL_CHANNELS": "configured",
-           "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
-           "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00"}  # configured: quiet hours hold
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {
+        "MATCH_STAGING__STAGING__LOCAL_CHANNELS": "configured",
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
+        "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00",
+    }  # configured: quiet hours hold
     assert run(capsys, "stage", env=env)[0] == 0
     folder = repo / "outbox" / "2026-02-08T14-30-00Z"
     assert sorted(p.name for p in folder.iterdir()) == ["new-slack.json"]
@@ -515,22 +630,42 @@ def test_channels_as_configured_against_gitlab_and_on_request_locally(
 def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
     (tmp_path / "test_skip.py").write_text(
         "import pytest\n\n@pytest.mark.skip(reason='needs gitlab-ci-local')\n"
-        "def test_x() -> None:\n    pass\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
-                           "--rootdir", str(tmp_path), "-p", "no:cacheprovider", "-n", "0",
-                           str(tmp_path / "test_skip.py")],
-                          capture_output=True, text=True, check=False, cwd=tmp_path)
+        "def test_x() -> None:\n    pass\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            "--rootdir",
+            str(tmp_path),
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            str(tmp_path / "test_skip.py"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert "SKIPPED [1]" in done.stdout and "needs gitlab-ci-local" in done.stdout, done.stdout
 
 
 def test_preview_on_a_fresh_clone_renders_every_channel(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "preview")  # the shipped configuration enables no channel
     assert code == 0
     assert "5 issue(s) and 3 message(s) rendered" in out  # email, Slack, WhatsApp
     folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
     assert {"new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"} <= {
-        p.name for p in folder.iterdir()}
+        p.name for p in folder.iterdir()
+    }
 
 
 def test_readme_says_how_install_sizes_were_measured() -> None:
@@ -541,15 +676,35 @@ def test_readme_says_how_install_sizes_were_measured() -> None:
 
 
 def test_against_gitlab_the_channels_stay_as_configured(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.fakes.gitlab_server import FakeGitLab
 
     with FakeGitLab() as fake:
-        env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
-               "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00"}
+        env = {
+            "GITLAB_URL": fake.url,
+            "GITLAB_TOKEN": fake.token,
+            "GITLAB_PROJECT": "1",
+            "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00",
+        }
         code, out, err = run(capsys, "stage", env=env)
     assert code == 0, err
     assert "5 staged" in out and "notified" not in out  # the shipped file enables none
     assert not (repo / "outbox").exists()
-    assert all(not any(lb.startswith("job-match/notify-") for lb in issue["labels"])
-               for issue in fake.issues.values())
+    assert all(
+        not any(lb.startswith("job-match/notify-") for lb in issue["labels"])
+        for issue in fake.issues.values()
+    )
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    found = re.search(r"--group test && (pytest[^\n`]*)", readme)
+    assert found is not None, "the README's test command is gone"
+    command = found.group(1).strip()
+    assert command == 'pytest -m ""', "the README must run every test, as CI does"
+    assert any(line.split("#")[0].strip() == command for line in ci)
+    for check in ("ruff check .", "ruff format --check .", "mypy"):
+        assert check in ci, f".ci/run lost {check}"
+        assert f"`{check}`" in readme, f"the README no longer says CI runs {check}"

@@ -25,8 +25,9 @@ def test_repository_config_loads_with_ops004_keys(repo: Path) -> None:
     assert cfg.notification.channels.email.subject_prefix == "[Blauweiss]"
 
 
-def test_missing_default_file_gives_built_in_defaults(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_default_file_gives_built_in_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = config.load(None, {})
     assert cfg.source == "(built-in defaults)"
@@ -39,51 +40,86 @@ def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_variables_are_interpolated_and_typed(tmp_path: Path) -> None:
-    cfg = load_text(tmp_path, "notification:\n  channels:\n    gitlab_todo:\n"
-                    "      assignee_id: ${REVIEWER}\n    slack:\n"
-                    "      webhook_url: ${HOOK}\n", {"REVIEWER": "42", "HOOK": "https://h/x"})
+    cfg = load_text(
+        tmp_path,
+        "notification:\n  channels:\n    gitlab_todo:\n"
+        "      assignee_id: ${REVIEWER}\n    slack:\n"
+        "      webhook_url: ${HOOK}\n",
+        {"REVIEWER": "42", "HOOK": "https://h/x"},
+    )
     assert cfg.notification.channels.gitlab_todo.assignee_id == 42
     assert cfg.notification.channels.slack.webhook_url == "https://h/x"
 
 
 def test_unset_variable_leaves_optional_key_unset(tmp_path: Path) -> None:
-    cfg = load_text(tmp_path, "notification:\n  channels:\n    gitlab_todo:\n"
-                    "      assignee_id: ${REVIEWER}\n")
+    cfg = load_text(
+        tmp_path, "notification:\n  channels:\n    gitlab_todo:\n      assignee_id: ${REVIEWER}\n"
+    )
     assert cfg.notification.channels.gitlab_todo.assignee_id is None
 
 
 def test_environment_overrides_any_key(tmp_path: Path) -> None:
-    cfg = load_text(tmp_path, "notification:\n  preferences:\n    threshold: 70\n",
-                    {"MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD": "85",
-                     "MATCH_STAGING__WORKFLOW__REVIEWERS": "[alice, bob]",
-                     "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true"})
+    cfg = load_text(
+        tmp_path,
+        "notification:\n  preferences:\n    threshold: 70\n",
+        {
+            "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD": "85",
+            "MATCH_STAGING__WORKFLOW__REVIEWERS": "[alice, bob]",
+            "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
+        },
+    )
     assert cfg.threshold == 85
     assert cfg.workflow.reviewers == ["alice", "bob"]
     assert cfg.notification.channels.slack.enabled is True
 
 
-@pytest.mark.parametrize(("text", "env", "message"), [
-    ("notification:\n  preferences:\n    threshold: 150\n", {},
-     "notification.preferences.threshold: must be between 0 and 100"),
-    ("notification:\n  preferences:\n    treshold: 80\n", {},
-     "notification.preferences.treshold: unknown key"),
-    ("notification:\n  channels:\n    email:\n      enabled: yes please\n", {},
-     "notification.channels.email.enabled: must be true or false"),
-    ("notification:\n  channels:\n    email:\n      smtp:\n        security: tls\n", {},
-     "notification.channels.email.smtp.security: must be one of starttls, ssl, none"),
-    ("notification:\n  preferences:\n    quiet_hours:\n      start: '25:00'\n", {},
-     "quiet_hours.start: must be HH:MM"),
-    ("notification:\n  preferences:\n    quiet_hours:\n      timezone: Mars/Base\n", {},
-     "unknown time zone"),
-    ("labels:\n  pending: job-match\n", {}, "every label name must be different"),
-    ("", {"MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD": "high"},
-     "threshold: must be a number, got 'high' (set by "
-     "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD)"),
-    ("notification: [1, 2]\n", {}, "notification: must be a mapping"),
-    ("a: [unclosed\n", {}, "not valid YAML"),
-])
-def test_bad_configuration_names_the_key(tmp_path: Path, text: str, env: dict[str, str],
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        (
+            "notification:\n  preferences:\n    threshold: 150\n",
+            {},
+            "notification.preferences.threshold: must be between 0 and 100",
+        ),
+        (
+            "notification:\n  preferences:\n    treshold: 80\n",
+            {},
+            "notification.preferences.treshold: unknown key",
+        ),
+        (
+            "notification:\n  channels:\n    email:\n      enabled: yes please\n",
+            {},
+            "notification.channels.email.enabled: must be true or false",
+        ),
+        (
+            "notification:\n  channels:\n    email:\n      smtp:\n        security: tls\n",
+            {},
+            "notification.channels.email.smtp.security: must be one of starttls, ssl, none",
+        ),
+        (
+            "notification:\n  preferences:\n    quiet_hours:\n      start: '25:00'\n",
+            {},
+            "quiet_hours.start: must be HH:MM",
+        ),
+        (
+            "notification:\n  preferences:\n    quiet_hours:\n      timezone: Mars/Base\n",
+            {},
+            "unknown time zone",
+        ),
+        ("labels:\n  pending: job-match\n", {}, "every label name must be different"),
+        (
+            "",
+            {"MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD": "high"},
+            "threshold: must be a number, got 'high' (set by "
+            "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD)",
+        ),
+        ("notification: [1, 2]\n", {}, "notification: must be a mapping"),
+        ("a: [unclosed\n", {}, "not valid YAML"),
+    ],
+)
+def test_bad_configuration_names_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         load_text(tmp_path, text, env)
     assert message in str(info.value)
@@ -91,27 +127,38 @@ def test_bad_configuration_names_the_key(tmp_path: Path, text: str, env: dict[st
 
 
 def test_masked_hides_every_secret_and_secrets_lists_them(tmp_path: Path) -> None:
-    env = {"HOOK": "https://hooks.slack.com/services/T0/B0/SECRETSECRET",
-           "PW": "smtp-pass-123", "GITLAB_TOKEN": "glpat-abcdefgh"}
-    cfg = load_text(tmp_path, "notification:\n  channels:\n    slack:\n"
-                    "      webhook_url: ${HOOK}\n    email:\n      smtp:\n"
-                    "        password: ${PW}\n", env)
+    env = {
+        "HOOK": "https://hooks.slack.com/services/T0/B0/SECRETSECRET",
+        "PW": "smtp-pass-123",
+        "GITLAB_TOKEN": "glpat-abcdefgh",
+    }
+    cfg = load_text(
+        tmp_path,
+        "notification:\n  channels:\n    slack:\n"
+        "      webhook_url: ${HOOK}\n    email:\n      smtp:\n"
+        "        password: ${PW}\n",
+        env,
+    )
     dumped = str(config.masked(cfg))
     assert "SECRETSECRET" not in dumped and "smtp-pass-123" not in dumped
     assert config.masked(cfg)["notification"]["channels"]["slack"]["webhook_url"] == "***"
-    assert {s.value for s in secrets_of(cfg, env)} >= {env["HOOK"], env["PW"],
-                                                       env["GITLAB_TOKEN"]}
+    assert {s.value for s in secrets_of(cfg, env)} >= {env["HOOK"], env["PW"], env["GITLAB_TOKEN"]}
 
 
 def test_overrides_keep_text_as_text(tmp_path: Path) -> None:
     prefix = "MATCH_STAGING__NOTIFICATION__"
-    cfg = load_text(tmp_path, "", {
-        f"{prefix}PREFERENCES__QUIET_HOURS__START": "22:00",
-        f"{prefix}CHANNELS__EMAIL__SMTP__PASSWORD": "0123456",
-        f"{prefix}CHANNELS__WHATSAPP__TO_NUMBER": "+436644011521",
-        f"{prefix}CHANNELS__SLACK__CHANNEL": "yes",
-        f"{prefix}PREFERENCES__THRESHOLD": "85",
-        f"{prefix}PREFERENCES__BATCH_MODE": "false"})
+    cfg = load_text(
+        tmp_path,
+        "",
+        {
+            f"{prefix}PREFERENCES__QUIET_HOURS__START": "22:00",
+            f"{prefix}CHANNELS__EMAIL__SMTP__PASSWORD": "0123456",
+            f"{prefix}CHANNELS__WHATSAPP__TO_NUMBER": "+436644011521",
+            f"{prefix}CHANNELS__SLACK__CHANNEL": "yes",
+            f"{prefix}PREFERENCES__THRESHOLD": "85",
+            f"{prefix}PREFERENCES__BATCH_MODE": "false",
+        },
+    )
     prefs = cfg.notification.preferences
     assert prefs.quiet_hours is not None and prefs.quiet_hours.start == "22:00"
     assert cfg.notification.channels.email.smtp.password == "0123456"

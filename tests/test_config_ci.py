@@ -19,9 +19,12 @@ from match_staging.errors import ConfigError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFILTER = ROOT / "ci" / "prefilter.py"
-OVERRIDES = {"MATCH_STAGING__WORKFLOW__AUTO_SEND": "true",
-             "MATCH_STAGING__GITLAB__URL": "https://evil.example",
-             "GITLAB_URL": "https://evil.example", "GITLAB_PROJECT": "666"}
+OVERRIDES = {
+    "MATCH_STAGING__WORKFLOW__AUTO_SEND": "true",
+    "MATCH_STAGING__GITLAB__URL": "https://evil.example",
+    "GITLAB_URL": "https://evil.example",
+    "GITLAB_PROJECT": "666",
+}
 
 
 def test_outside_ci_the_environment_overrides_settings(tmp_path: Path) -> None:
@@ -31,9 +34,14 @@ def test_outside_ci_the_environment_overrides_settings(tmp_path: Path) -> None:
 
 
 def test_in_ci_overrides_are_ignored_and_gitlab_is_the_servers(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    env = {"CI": "true", "CI_SERVER_URL": "https://gitlab.example.com/", "CI_PROJECT_ID": "42",
-           **OVERRIDES}
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {
+        "CI": "true",
+        "CI_SERVER_URL": "https://gitlab.example.com/",
+        "CI_PROJECT_ID": "42",
+        **OVERRIDES,
+    }
     cfg = config.load(str(ROOT / "config" / "notification-channels.yml"), env)
     assert cfg.workflow.auto_send is False
     assert cfg.gitlab.url == "https://gitlab.example.com" and cfg.gitlab.project == "42"
@@ -46,10 +54,15 @@ def test_in_ci_overrides_are_ignored_and_gitlab_is_the_servers(
 
 def test_in_ci_the_repositorys_file_still_decides(tmp_path: Path) -> None:
     file = tmp_path / "c.yml"
-    file.write_text("gitlab:\n  url: https://gitlab.internal\n  project: group/name\n",
-                    encoding="utf-8")
-    env = {"CI": "true", "CI_SERVER_URL": "https://gitlab.example.com", "CI_PROJECT_ID": "42",
-           "MATCH_STAGING_CONFIG": "/nonexistent.yml"}
+    file.write_text(
+        "gitlab:\n  url: https://gitlab.internal\n  project: group/name\n", encoding="utf-8"
+    )
+    env = {
+        "CI": "true",
+        "CI_SERVER_URL": "https://gitlab.example.com",
+        "CI_PROJECT_ID": "42",
+        "MATCH_STAGING_CONFIG": "/nonexistent.yml",
+    }
     cfg = config.load(str(file), env)
     assert (cfg.gitlab.url, cfg.gitlab.project) == ("https://gitlab.internal", "group/name")
     assert config.load(None, env).source != "/nonexistent.yml"  # MATCH_STAGING_CONFIG ignored
@@ -57,30 +70,45 @@ def test_in_ci_the_repositorys_file_still_decides(tmp_path: Path) -> None:
 
 def test_a_pipeline_variable_cannot_switch_ci_off() -> None:
     """CI=false set by a pipeline variable: GitLab's own GITLAB_CI is still there."""
-    env = {"CI": "false", "GITLAB_CI": "", "CI_SERVER_URL": "https://gitlab.example.com",
-           "CI_PROJECT_ID": "42", **OVERRIDES}
+    env = {
+        "CI": "false",
+        "GITLAB_CI": "",
+        "CI_SERVER_URL": "https://gitlab.example.com",
+        "CI_PROJECT_ID": "42",
+        **OVERRIDES,
+    }
     cfg = config.load(str(ROOT / "config" / "notification-channels.yml"), env)
     assert cfg.workflow.auto_send is False and cfg.gitlab.url == "https://gitlab.example.com"
 
 
-@pytest.mark.parametrize("line", [
-    "workflow:\n  reviewers: ['${REVIEWER}']\n",
-    "notification:\n  channels:\n    gitlab_todo:\n      assignee_id: ${ASSIGNEE:-}\n",
-    "gitlab:\n  url: ${GITLAB_HOST}\n",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "workflow:\n  reviewers: ['${REVIEWER}']\n",
+        "notification:\n  channels:\n    gitlab_todo:\n      assignee_id: ${ASSIGNEE:-}\n",
+        "gitlab:\n  url: ${GITLAB_HOST}\n",
+    ],
+)
 def test_in_ci_who_may_approve_and_where_the_token_goes_are_never_variables(
-        tmp_path: Path, line: str) -> None:
+    tmp_path: Path, line: str
+) -> None:
     """A trigger holder must not make themselves the reviewer or receive the token."""
     file = tmp_path / "c.yml"
     file.write_text(line, encoding="utf-8")
-    env = {"CI": "true", "REVIEWER": "mallory", "ASSIGNEE": "3",
-           "GITLAB_HOST": "https://evil.example"}
+    env = {
+        "CI": "true",
+        "REVIEWER": "mallory",
+        "ASSIGNEE": "3",
+        "GITLAB_HOST": "https://evil.example",
+    }
     with pytest.raises(ConfigError, match=r"in CI write the value itself"):
         config.load(str(file), env)
     outside = config.load(str(file), {k: v for k, v in env.items() if k != "CI"})
-    assert "mallory" in outside.workflow.reviewers or \
-        outside.notification.channels.gitlab_todo.assignee_id == 3 or \
-        outside.gitlab.url == "https://evil.example"  # on your machine, as before
+    assert (
+        "mallory" in outside.workflow.reviewers
+        or outside.notification.channels.gitlab_todo.assignee_id == 3
+        or outside.gitlab.url == "https://evil.example"
+    )  # on your machine, as before
 
 
 # --------------------------------------------------------------------------- documents
@@ -103,69 +131,96 @@ def test_bad_base64_is_one_clear_error() -> None:
 
 def test_the_raw_trigger_payload_wins_over_an_expanded_variable(tmp_path: Path) -> None:
     payload = tmp_path / "payload.json"
-    payload.write_text(json.dumps({"ref": "main", "variables": {"MATCHES_JSON": DOLLARS}}),
-                       encoding="utf-8")
-    env = {"MATCHES_JSON": '[{"title": "secret-value  /root  $"}]',  # as the runner made it
-           "TRIGGER_PAYLOAD": str(payload)}
+    payload.write_text(
+        json.dumps({"ref": "main", "variables": {"MATCHES_JSON": DOLLARS}}), encoding="utf-8"
+    )
+    env = {
+        "MATCHES_JSON": '[{"title": "secret-value  /root  $"}]',  # as the runner made it
+        "TRIGGER_PAYLOAD": str(payload),
+    }
     (doc,) = matches.documents_from([], env, "/nonexistent")
     assert isinstance(doc, matches.Document) and doc.data.decode() == DOLLARS
 
 
 # --------------------------------------------------------------------------- prefilter
 
-def prefilter(tmp_path: Path, payload: object | str, config_text: str | None = None) -> tuple[
-        int, str]:
+
+def prefilter(
+    tmp_path: Path, payload: object | str, config_text: str | None = None
+) -> tuple[int, str]:
     path = tmp_path / "payload.json"
-    path.write_text(payload if isinstance(payload, str) else json.dumps(payload),
-                    encoding="utf-8")
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload), encoding="utf-8")
     if config_text is not None:
         (tmp_path / "config").mkdir(exist_ok=True)
         (tmp_path / "config" / "notification-channels.yml").write_text(config_text, "utf-8")
-    done = subprocess.run([sys.executable, str(PREFILTER)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=30, check=False,
-                          env={"PATH": os.environ["PATH"], "TRIGGER_PAYLOAD": str(path)})
+    done = subprocess.run(
+        [sys.executable, str(PREFILTER)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": os.environ["PATH"], "TRIGGER_PAYLOAD": str(path)},
+    )
     assert done.stderr == "" and len(done.stdout.splitlines()) == 1
     return done.returncode, done.stdout
 
 
-def event(user: str = "reviewer", labels: tuple[str, ...] = ("job-match",),
-          previous: tuple[str, ...] | None = (), kind: str = "issue") -> dict[str, object]:
+def event(
+    user: str = "reviewer",
+    labels: tuple[str, ...] = ("job-match",),
+    previous: tuple[str, ...] | None = (),
+    kind: str = "issue",
+) -> dict[str, object]:
     after = [{"title": n} for n in labels]
-    changes = {} if previous is None else {"labels": {
-        "previous": [{"title": n} for n in previous], "current": after}}
-    return {"object_kind": kind, "user": {"username": user}, "labels": after,
-            "object_attributes": {"iid": 3, "labels": after}, "changes": changes}
+    changes = (
+        {}
+        if previous is None
+        else {"labels": {"previous": [{"title": n} for n in previous], "current": after}}
+    )
+    return {
+        "object_kind": kind,
+        "user": {"username": user},
+        "labels": after,
+        "object_attributes": {"iid": 3, "labels": after},
+        "changes": changes,
+    }
 
 
-BOT_CONFIG = "gitlab:\n  url: ''\n  bot_username: \"match-bot\"  # the token's user\n" \
-             "labels:\n  match: job-match\n"
+BOT_CONFIG = (
+    "gitlab:\n  url: ''\n  bot_username: \"match-bot\"  # the token's user\n"
+    "labels:\n  match: job-match\n"
+)
 
 
-@pytest.mark.parametrize(("payload", "code", "says"), [
-    (event(user="match-bot"), 0, "the tool's own change"),
-    (event(kind="note"), 0, "a note event"),
-    (event(previous=None), 0, "no label change"),
-    (event(labels=("bug",), previous=("feature",)), 0, "is not a job match"),
-    (event(), 3, "checking it against GitLab"),
-    ({"ref": "main", "inputs": {"job": "stage", "matches_b64": "e30="}}, 4, "staging it"),
-    # every form matches.py reads from a trigger body is staged, none ignored
-    ({"ref": "main", "matches": [{"title": "x"}]}, 4, "staging it"),
-    ({"ref": "main", "variables": {"MATCHES_JSON": "{}"}}, 4, "staging it"),
-    ({"ref": "main", "inputs": {"matches_json": "[]"}}, 4, "staging it"),
-    ("[" * 50_000 + "]" * 50_000, 3, "nested too deep"),
-    ("{not json", 3, "not JSON"),
-    ({"object_kind": "\x1b]0;pwned\x07note\u202e"}, 0, "a ]0;pwnednote event"),
-])
-def test_prefilter_decides_from_the_payload(tmp_path: Path, payload: object, code: int,
-                                            says: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "code", "says"),
+    [
+        (event(user="match-bot"), 0, "the tool's own change"),
+        (event(kind="note"), 0, "a note event"),
+        (event(previous=None), 0, "no label change"),
+        (event(labels=("bug",), previous=("feature",)), 0, "is not a job match"),
+        (event(), 3, "checking it against GitLab"),
+        ({"ref": "main", "inputs": {"job": "stage", "matches_b64": "e30="}}, 4, "staging it"),
+        # every form matches.py reads from a trigger body is staged, none ignored
+        ({"ref": "main", "matches": [{"title": "x"}]}, 4, "staging it"),
+        ({"ref": "main", "variables": {"MATCHES_JSON": "{}"}}, 4, "staging it"),
+        ({"ref": "main", "inputs": {"matches_json": "[]"}}, 4, "staging it"),
+        ("[" * 50_000 + "]" * 50_000, 3, "nested too deep"),
+        ("{not json", 3, "not JSON"),
+        ({"object_kind": "\x1b]0;pwned\x07note\u202e"}, 0, "a ]0;pwnednote event"),
+    ],
+)
+def test_prefilter_decides_from_the_payload(
+    tmp_path: Path, payload: object, code: int, says: str
+) -> None:
     got, out = prefilter(tmp_path, payload, BOT_CONFIG)
     assert (got, says in out) == (code, True), out
     assert "\x1b" not in out and "\u202e" not in out
 
 
 def test_prefilter_takes_no_bot_name_from_an_interpolated_value(tmp_path: Path) -> None:
-    code, _ = prefilter(tmp_path, event(user="x"),
-                        "gitlab:\n  bot_username: ${BOT}\n")
+    code, _ = prefilter(tmp_path, event(user="x"), "gitlab:\n  bot_username: ${BOT}\n")
     assert code == 3
 
 
@@ -174,8 +229,9 @@ def test_prefilter_bounds_the_payload(tmp_path: Path) -> None:
     assert code == 3 and "over 8,388,608 bytes" in out
 
 
-def test_in_ci_matches_file_reads_only_the_checkout(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_ci_matches_file_reads_only_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = tmp_path / "credentials.json"
     secret.write_text('{"refresh_token": "1//secret"}', encoding="utf-8")
     (tmp_path / "repo").mkdir()

@@ -14,8 +14,7 @@ from tests.fakes.gitlab_server import FakeGitLab
 WHEN = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
-def test_a_retry_pause_waits_on_the_sleep_main_is_handed(repo: Path,
-                                                         fake_time: FakeTime) -> None:
+def test_a_retry_pause_waits_on_the_sleep_main_is_handed(repo: Path, fake_time: FakeTime) -> None:
     write(repo / "one.json", match())
     waits: list[float] = []
     with FakeGitLab() as fake:
@@ -23,7 +22,7 @@ def test_a_retry_pause_waits_on_the_sleep_main_is_handed(repo: Path,
         env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1"}
         assert main(["stage", "one.json"], env, sleep=waits.append) == 0
         assert len([i for i in fake.issues.values() if "job-match" in i["labels"]]) == 1
-    assert waits == [5.0]        # the pause before looking for the lost create
+    assert waits == [5.0]  # the pause before looking for the lost create
     assert fake_time.waits == []  # handed a sleep, the run used no other
 
 
@@ -34,8 +33,7 @@ def test_the_local_tracker_stamps_with_the_clock_main_is_handed(repo: Path) -> N
     assert [i["created_at"] for i in state["issues"]] == ["2031-05-06T07:08:09+00:00"]
 
 
-def test_without_a_sleep_the_shared_fake_records_the_wait(repo: Path,
-                                                          fake_time: FakeTime) -> None:
+def test_without_a_sleep_the_shared_fake_records_the_wait(repo: Path, fake_time: FakeTime) -> None:
     write(repo / "one.json", match())
     with FakeGitLab() as fake:
         fake.drop_next("POST", r"/projects/1/issues$")

@@ -8,7 +8,7 @@ from match_staging.delivery import Queue
 def test_new_issues_are_owed_on_every_channel_once() -> None:
     queue = Queue(through=4)
     assert queue.account([5, 6, 3], ["slack", "email"]) == [5, 6]  # 3 was accounted before
-    assert queue.account([5], ["slack", "email"]) == []             # a re-run adds nothing
+    assert queue.account([5], ["slack", "email"]) == []  # a re-run adds nothing
     assert queue.owed("slack") == queue.owed("email") == {5, 6}
 
 
@@ -22,8 +22,8 @@ def test_a_batch_in_flight_is_never_sent_again_but_a_refused_one_is() -> None:
     assert stopped.settle_stranded() == {"slack": {5, 6}, "email": {5, 6}}
     assert stopped.to_data()["inflight"] == {}
 
-    queue.finish("slack", [5, 6], retry=False)   # delivered (or maybe delivered)
-    queue.finish("email", [5, 6], retry=True)    # refused: nothing left the machine
+    queue.finish("slack", [5, 6], retry=False)  # delivered (or maybe delivered)
+    queue.finish("email", [5, 6], retry=True)  # refused: nothing left the machine
     assert queue.owed("slack") == set() and queue.owed("email") == {5, 6}
     assert queue.stranded() == {}
 
@@ -37,8 +37,13 @@ def test_digest_takes_over_strays_drops_reviewed_and_keeps_the_record_small() ->
     queued, dropped = queue.advance([2, 6, 7], ["slack", "email"])
     assert (queued, dropped) == ([7], [5])
     assert queue.owed("slack") == {6, 7} and queue.owed("email") == {7}
-    assert queue.to_data() == {"through": 7, "accounted": [], "legacy_done": False,
-                               "pending": {"email": [7], "slack": [6, 7]}, "inflight": {}}
+    assert queue.to_data() == {
+        "through": 7,
+        "accounted": [],
+        "legacy_done": False,
+        "pending": {"email": [7], "slack": [6, 7]},
+        "inflight": {},
+    }
     # a channel switched off for one run keeps what it owes; reviewed matches leave it
     queue.advance([6, 7], ["email"])
     assert queue.to_data()["pending"] == {"email": [7], "slack": [6, 7]}
@@ -47,7 +52,18 @@ def test_digest_takes_over_strays_drops_reviewed_and_keeps_the_record_small() ->
 
 
 def test_a_record_in_an_unexpected_shape_reads_as_empty() -> None:
-    queue = Queue.from_data({"through": "9", "pending": {"slack": [1, "2", True, None]},
-                             "inflight": [3], "accounted": {"a": 1}})
-    assert queue.to_data() == {"through": 0, "accounted": [], "legacy_done": False,
-                               "pending": {"slack": [1]}, "inflight": {}}
+    queue = Queue.from_data(
+        {
+            "through": "9",
+            "pending": {"slack": [1, "2", True, None]},
+            "inflight": [3],
+            "accounted": {"a": 1},
+        }
+    )
+    assert queue.to_data() == {
+        "through": 0,
+        "accounted": [],
+        "legacy_done": False,
+        "pending": {"slack": [1]},
+        "inflight": {},
+    }

@@ -5,12 +5,18 @@ import pytest
 from match_staging.keys import match_keys, normalise_url
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    ("HTTPS://Jobs.Example.com:443/p/1/", "https://jobs.example.com/p/1"),
-    ("https://jobs.example.com/p/1?utm_source=x&utm_medium=y#apply", "https://jobs.example.com/p/1"),
-    ("https://jobs.example.com/p/1?b=2&a=1&fbclid=z", "https://jobs.example.com/p/1?a=1&b=2"),
-    ("http://jobs.example.com:80/p", "http://jobs.example.com/p"),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("HTTPS://Jobs.Example.com:443/p/1/", "https://jobs.example.com/p/1"),
+        (
+            "https://jobs.example.com/p/1?utm_source=x&utm_medium=y#apply",
+            "https://jobs.example.com/p/1",
+        ),
+        ("https://jobs.example.com/p/1?b=2&a=1&fbclid=z", "https://jobs.example.com/p/1?a=1&b=2"),
+        ("http://jobs.example.com:80/p", "http://jobs.example.com/p"),
+    ],
+)
 def test_equivalent_urls_normalise_alike(a: str, b: str) -> None:
     assert normalise_url(a) == normalise_url(b)
 

@@ -10,17 +10,24 @@ from match_staging.labels import label_specs, queue_label, score_label, state_la
 from match_staging.model import State
 
 NAMES = Labels()
-CUSTOM = Labels(match="jm", pending="jm::pending", approved="jm::ok", rejected="jm::no",
-                sent="jm::sent")
+CUSTOM = Labels(
+    match="jm", pending="jm::pending", approved="jm::ok", rejected="jm::no", sent="jm::sent"
+)
 
 
 def test_every_owned_label_is_created_once_with_a_colour_and_description() -> None:
     specs = label_specs(NAMES)
     assert [s.name for s in specs] == [
-        "job-match", "job-match/pending", "job-match/approved", "job-match/rejected",
-        "job-match/sent", "match-score/high", "match-score/medium", "match-score/low"]
-    assert all(s.color.startswith("#") and len(s.color) == 7 and s.description
-               for s in specs)
+        "job-match",
+        "job-match/pending",
+        "job-match/approved",
+        "job-match/rejected",
+        "job-match/sent",
+        "match-score/high",
+        "match-score/medium",
+        "match-score/low",
+    ]
+    assert all(s.color.startswith("#") and len(s.color) == 7 and s.description for s in specs)
     assert len({s.color for s in specs[1:5]}) == 4  # the four states look different
 
 
@@ -29,9 +36,17 @@ def test_configured_names_are_the_ones_created() -> None:
     assert names[:5] == ["jm", "jm::pending", "jm::ok", "jm::no", "jm::sent"]
 
 
-@pytest.mark.parametrize(("score", "label"), [
-    (100, "match-score/high"), (90, "match-score/high"), (89.9, "match-score/medium"),
-    (70, "match-score/medium"), (69.99, "match-score/low"), (0, "match-score/low")])
+@pytest.mark.parametrize(
+    ("score", "label"),
+    [
+        (100, "match-score/high"),
+        (90, "match-score/high"),
+        (89.9, "match-score/medium"),
+        (70, "match-score/medium"),
+        (69.99, "match-score/low"),
+        (0, "match-score/low"),
+    ],
+)
 def test_score_bands_have_interface_md_boundaries(score: float, label: str) -> None:
     assert score_label(NAMES, score) == label
 
@@ -47,6 +62,10 @@ def test_the_state_is_read_from_exactly_one_state_label() -> None:
 
 def test_state_and_queue_labels_follow_the_configuration() -> None:
     assert [state_label(CUSTOM, s) for s in State] == [
-        "jm::pending", "jm::ok", "jm::no", "jm::sent"]
+        "jm::pending",
+        "jm::ok",
+        "jm::no",
+        "jm::sent",
+    ]
     assert queue_label(NAMES, "slack") == "job-match/notify-slack"
     assert queue_label(NAMES, "whatsapp") == "job-match/notify-whatsapp"

@@ -21,33 +21,45 @@ def parse_one(data: object) -> tuple[list[str], list[str]]:
 def test_three_document_forms() -> None:
     assert parse_one(match())[0] == ["Senior DevOps Engineer"]
     assert parse_one([match(), match(title="B")])[0] == ["Senior DevOps Engineer", "B"]
-    found, _ = parse(Document("c.json", json.dumps(
-        {"cycle_id": "c-1", "matches": [match()]}).encode()))
+    found, _ = parse(
+        Document("c.json", json.dumps({"cycle_id": "c-1", "matches": [match()]}).encode())
+    )
     assert found[0].cycle_id == "c-1"
 
 
 def test_source_url_is_accepted_for_url() -> None:
-    found, errors = parse(Document("x", json.dumps(
-        match(url=None, source_url="https://a.example/p")).encode()))
+    found, errors = parse(
+        Document("x", json.dumps(match(url=None, source_url="https://a.example/p")).encode())
+    )
     assert not errors and found[0].url == "https://a.example/p"
 
 
-@pytest.mark.parametrize(("item", "expected"), [
-    (match(score=150), "in.json: match 2 ('Senior DevOps Engineer'): field 'score': "
-                       "must be between 0 and 100, got 150"),
-    (match(score="95"), "field 'score': must be a number, got text \"95\""),
-    (match(provider=None), "field 'provider': is missing (a required field)"),
-    (match(url=None), "field 'url': is missing"),
-    (match(url="javascript:alert(1)"), "field 'url': is not a valid http(s) URL"),
-    (match(title="x" * 3000), "field 'title': is too long (3,000 characters, at most 2,000)"),
-    (match(requirements=[{"requirement": "K8s", "score": "high"}]),
-     "field 'requirements[0].score': must be a number"),
-    (match(requirements=[{"requirement": "K8s", "scroe": 1}]),
-     "field 'requirements[0]': unknown field"),
-    (match(attachments="cv.pdf"), "field 'attachments': must be a list"),
-    (match(title="   "), "field 'title': must not be empty"),
-    ("just text", "in.json: match 2: must be an object, got text"),
-])
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        (
+            match(score=150),
+            "in.json: match 2 ('Senior DevOps Engineer'): field 'score': "
+            "must be between 0 and 100, got 150",
+        ),
+        (match(score="95"), "field 'score': must be a number, got text \"95\""),
+        (match(provider=None), "field 'provider': is missing (a required field)"),
+        (match(url=None), "field 'url': is missing"),
+        (match(url="javascript:alert(1)"), "field 'url': is not a valid http(s) URL"),
+        (match(title="x" * 3000), "field 'title': is too long (3,000 characters, at most 2,000)"),
+        (
+            match(requirements=[{"requirement": "K8s", "score": "high"}]),
+            "field 'requirements[0].score': must be a number",
+        ),
+        (
+            match(requirements=[{"requirement": "K8s", "scroe": 1}]),
+            "field 'requirements[0]': unknown field",
+        ),
+        (match(attachments="cv.pdf"), "field 'attachments': must be a list"),
+        (match(title="   "), "field 'title': must not be empty"),
+        ("just text", "in.json: match 2: must be an object, got text"),
+    ],
+)
 def test_invalid_match_errors_name_file_match_and_field(item: object, expected: str) -> None:
     titles, errors = parse_one([match(title="Good one"), item])
     assert titles == ["Good one"]  # the good match beside it survives
@@ -59,13 +71,16 @@ def test_huge_value_is_not_repeated_in_the_message() -> None:
     assert len(errors[0]) < 200
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b"", "empty document"),
-    (b"   \n", "empty document"),
-    (b'{"score": 90,', "not valid JSON: Expecting property name"),
-    (b"\xff\xfe{}", "not UTF-8 text (byte 0xff at offset 0)"),
-    (b'{"cycle_id": "x", "matches": {"a": 1}}', "field 'matches': must be a list"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "empty document"),
+        (b"   \n", "empty document"),
+        (b'{"score": 90,', "not valid JSON: Expecting property name"),
+        (b"\xff\xfe{}", "not UTF-8 text (byte 0xff at offset 0)"),
+        (b'{"cycle_id": "x", "matches": {"a": 1}}', "field 'matches': must be a list"),
+    ],
+)
 def test_broken_documents_name_the_file(data: bytes, expected: str) -> None:
     found, errors = parse(Document("inbox/bad.json", data))
     assert not found
@@ -79,17 +94,31 @@ def test_utf8_bom_is_accepted() -> None:
 
 
 def test_texts_are_cleaned_of_invisible_and_control_characters() -> None:
-    found, _ = parse(Document("x", json.dumps(match(
-        title="Cloud\u202eArchitect\u200b\nLead\x07", notes="a\r\nb\u2066c")).encode()))
+    found, _ = parse(
+        Document(
+            "x",
+            json.dumps(
+                match(title="Cloud\u202eArchitect\u200b\nLead\x07", notes="a\r\nb\u2066c")
+            ).encode(),
+        )
+    )
     assert found[0].title == "CloudArchitect Lead"
     assert found[0].notes == "a\nbc"
     assert clean_text("  x \t y  ", single_line=True) == "x y"
 
 
 def test_apply_string_becomes_email_or_url() -> None:
-    found, _ = parse(Document("x", json.dumps([match(apply="jobs@acme.example"),
-                                               match(apply="https://acme.example/apply",
-                                                     url="https://b.example/")]).encode()))
+    found, _ = parse(
+        Document(
+            "x",
+            json.dumps(
+                [
+                    match(apply="jobs@acme.example"),
+                    match(apply="https://acme.example/apply", url="https://b.example/"),
+                ]
+            ).encode(),
+        )
+    )
     assert found[0].apply == {"email": "jobs@acme.example"}
     assert found[1].apply == {"url": "https://acme.example/apply"}
 
@@ -115,8 +144,9 @@ def test_matches_file_and_missing_paths(repo: Path) -> None:
 def test_trigger_payload_carrying_a_document(repo: Path) -> None:
     body = {"ref": "main", "variables": {"MATCHES_JSON": json.dumps([match(title="Via var")])}}
     payload = write(repo / "payload.json", body)
-    assert [m.title for m in read_batch([], {"TRIGGER_PAYLOAD": str(payload)}).matches] == \
-        ["Via var"]
+    assert [m.title for m in read_batch([], {"TRIGGER_PAYLOAD": str(payload)}).matches] == [
+        "Via var"
+    ]
     write(payload, {"ref": "main", "cycle_id": "c9", "matches": [match(title="Inline body")]})
     found = read_batch([], {"TRIGGER_PAYLOAD": str(payload)}).matches
     assert [(m.title, m.cycle_id) for m in found] == [("Inline body", "c9")]
@@ -130,10 +160,13 @@ def test_webhook_payload_is_not_a_match_document(repo: Path) -> None:
     assert len(batch.matches) == 5  # falls back to the inbox
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("https://a.example:99999/x", "field 'url': is not a valid http(s) URL: Port out of range"),
-    ("https://[x/2", "field 'url': is not a valid http(s) URL"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://a.example:99999/x", "field 'url': is not a valid http(s) URL: Port out of range"),
+        ("https://[x/2", "field 'url': is not a valid http(s) URL"),
+    ],
+)
 def test_urls_python_cannot_split_reject_only_their_match(url: str, message: str) -> None:
     titles, errors = parse_one([match(title="Good one"), match(url=url)])
     assert titles == ["Good one"]
@@ -142,8 +175,11 @@ def test_urls_python_cannot_split_reject_only_their_match(url: str, message: str
 
 def test_every_invisible_format_character_is_removed() -> None:
     hidden = "\u00ad\u034f\u180e\u3164\U000e0041\U000e0042\u2061\u200b\u202e"
-    found, _ = parse(Document("x", json.dumps(match(title=f"Cloud{hidden}Architect",
-                                                    notes="ok 👨\u200d💻")).encode()))
+    found, _ = parse(
+        Document(
+            "x", json.dumps(match(title=f"Cloud{hidden}Architect", notes="ok 👨\u200d💻")).encode()
+        )
+    )
     assert found[0].title == "CloudArchitect"
     assert found[0].notes == "ok 👨\u200d💻"  # the joiner inside an emoji stays
 
@@ -156,15 +192,23 @@ def test_apply_address_must_be_one_a_mailer_accepts(address: str) -> None:
 
 def test_trigger_api_document_is_read_once(repo: Path) -> None:
     document = json.dumps([match(title="Once")])
-    payload = write(repo / "payload.json", {"ref": "main",
-                                            "variables": {"MATCHES_JSON": document}})
+    payload = write(repo / "payload.json", {"ref": "main", "variables": {"MATCHES_JSON": document}})
     batch = read_batch([], {"MATCHES_JSON": document, "TRIGGER_PAYLOAD": str(payload)})
     assert [m.title for m in batch.matches] == ["Once"]
 
 
-@pytest.mark.parametrize("address", ['"x" <a@b.example>', "a(comment)@b.example",
-                                     "a@b.example(comment)", "a@[1.2.3.4]",
-                                     "a@[IPv6:2001:db8::1]", "a@192.0.2.1", '"a b"@x.example'])
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"x" <a@b.example>',
+        "a(comment)@b.example",
+        "a@b.example(comment)",
+        "a@[1.2.3.4]",
+        "a@[IPv6:2001:db8::1]",
+        "a@192.0.2.1",
+        '"a b"@x.example',
+    ],
+)
 def test_apply_address_comments_and_ip_literals_are_refused(address: str) -> None:
     for apply in ({"email": address}, address):
         _, errors = parse_one([match(apply=apply)])
@@ -184,7 +228,8 @@ def test_a_document_of_too_many_matches_is_refused_whole() -> None:
         titles, errors = parse_one(data)
         assert titles == [] and errors == [
             f"in.json: {field}has 1,001 matches, more than the 1,000 a document may hold: "
-            "split it into several documents; none of its matches was read"]
+            "split it into several documents; none of its matches was read"
+        ]
     assert len(parse_one(many[:1000])[0]) == 1000
 
 
@@ -196,8 +241,10 @@ def test_long_urls_are_refused_by_length_before_any_pattern(field: str) -> None:
     item[field] = "https://" + "a/" * 50_000 + " "
     _, errors = parse_one(item)
     assert time.process_time() - started < 1.0
-    assert errors == [f"in.json: match 1 ('Senior DevOps Engineer'): field '{field}': is too "
-                      "long (100,009 characters, at most 2,048)"]
+    assert errors == [
+        f"in.json: match 1 ('Senior DevOps Engineer'): field '{field}': is too "
+        "long (100,009 characters, at most 2,048)"
+    ]
 
 
 def test_schema_patterns_are_linear() -> None:
@@ -205,8 +252,11 @@ def test_schema_patterns_are_linear() -> None:
     their lengths that fail at the very end (the old patterns backtracked)."""
     schema = json.loads(Path(schema_path()).read_text(encoding="utf-8"))
     url = re.compile(schema["$defs"]["url"]["pattern"])
-    email = re.compile(schema["$defs"]["match"]["properties"]["apply"]["oneOf"][1][
-        "properties"]["email"]["pattern"])
+    email = re.compile(
+        schema["$defs"]["match"]["properties"]["apply"]["oneOf"][1]["properties"]["email"][
+            "pattern"
+        ]
+    )
     started = time.process_time()
     for _ in range(20):
         assert not url.search("https://" + "a" * 100_000 + " ")
@@ -224,29 +274,48 @@ def test_nesting_is_limited_on_every_document() -> None:
         found, errors = parse(Document("in.json", text.encode()))
         assert not found and [str(e) for e in errors] == [
             "in.json: nested too deeply: more than 64 levels of lists and objects "
-            "(a match document has 5)"]
+            "(a match document has 5)"
+        ]
 
 
 def test_secret_values_are_scrubbed_from_every_text_and_reported(repo: Path) -> None:
     """Issue 15: what the runner expanded into MATCHES_JSON never goes further."""
     token = "glpat-SCRUB-canary-000"
-    doc = {"cycle_id": f"c {token}", "matches": [match(
-        title=f"T {token}", provider=f"P {quote(token + '/', safe='')}", draft=f"{token[:20]}…",
-        requirements=[{"requirement": f"r {token}", "comment": f"c {token}"}],
-        apply={"email": "a@b.example", "subject": token}, notes="short secret 12345 stays")]}
-    batch = read_batch([], {"MATCHES_JSON": json.dumps(doc), "GITLAB_TOKEN": token,
-                            "CI_JOB_TOKEN": "12345"})
+    doc = {
+        "cycle_id": f"c {token}",
+        "matches": [
+            match(
+                title=f"T {token}",
+                provider=f"P {quote(token + '/', safe='')}",
+                draft=f"{token[:20]}…",
+                requirements=[{"requirement": f"r {token}", "comment": f"c {token}"}],
+                apply={"email": "a@b.example", "subject": token},
+                notes="short secret 12345 stays",
+            )
+        ],
+    }
+    batch = read_batch(
+        [], {"MATCHES_JSON": json.dumps(doc), "GITLAB_TOKEN": token, "CI_JOB_TOKEN": "12345"}
+    )
     assert not batch.errors
     found = batch.matches[0]
     assert token not in repr(found) and token[:20] not in repr(found)
     assert found.title == "T [secret removed]" and found.apply["subject"] == "[secret removed]"
-    assert found.notes == "short secret 12345 stays"   # shorter than 6: left alone
+    assert found.notes == "short secret 12345 stays"  # shorter than 6: left alone
     fields = [w.rsplit(": field ", 1)[1] for w in batch.scrubbed]
-    assert fields == [f"'{name}' held the value of GITLAB_TOKEN" for name in (
-        "title", "provider", "requirements[0].requirement", "requirements[0].comment", "draft",
-        "apply.subject", "cycle_id")]
-    assert all(w.startswith("MATCHES_JSON: match 1 ('T [secret removed]')")
-               for w in batch.scrubbed)
+    assert fields == [
+        f"'{name}' held the value of GITLAB_TOKEN"
+        for name in (
+            "title",
+            "provider",
+            "requirements[0].requirement",
+            "requirements[0].comment",
+            "draft",
+            "apply.subject",
+            "cycle_id",
+        )
+    ]
+    assert all(w.startswith("MATCHES_JSON: match 1 ('T [secret removed]')") for w in batch.scrubbed)
 
 
 @pytest.mark.slow
@@ -254,12 +323,13 @@ def test_secret_values_are_scrubbed_from_every_text_and_reported(repo: Path) -> 
 def test_5_mb_of_any_shape_is_parsed_within_the_bound(shape: str) -> None:
     """Millions of tiny values: what counts them (depth, matches, NaN) must stay cheap."""
     base = json.dumps(match())[:-1]
-    text = {"lists": "[" + ",".join(["[]"] * 1_700_000) + "]",
-            "objects": "[" + ",".join(["{}"] * 1_700_000) + "]",
-            "numbers": '{"matches": [' + ",".join(["1"] * 2_500_000) + "]}",
-            "unknown-field": base + ', "x": ' + json.dumps([[[1]]] * 600_000) + "}",
-            "nan-text": base + ', "x": ' + json.dumps([[[[["NaN"]]]]] * 200_000) + "}",
-            }[shape]
+    text = {
+        "lists": "[" + ",".join(["[]"] * 1_700_000) + "]",
+        "objects": "[" + ",".join(["{}"] * 1_700_000) + "]",
+        "numbers": '{"matches": [' + ",".join(["1"] * 2_500_000) + "]}",
+        "unknown-field": base + ', "x": ' + json.dumps([[[1]]] * 600_000) + "}",
+        "nan-text": base + ', "x": ' + json.dumps([[[[["NaN"]]]]] * 200_000) + "}",
+    }[shape]
     assert len(text) <= 5 * 1024 * 1024
     started = time.process_time()
     found, errors = parse(Document("in.json", text.encode()))

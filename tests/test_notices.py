@@ -11,13 +11,18 @@ URL = "https://gitlab.example.com/freelancer/backoffice/-/issues"
 
 
 def notice(iid: int, score: float) -> Notice:
-    return Notice(iid=iid, score=score, title=f"T{iid}", provider="P",
-                  issue_url=f"{URL}/{iid}", source_url="https://jobs.example.com/1")
+    return Notice(
+        iid=iid,
+        score=score,
+        title=f"T{iid}",
+        provider="P",
+        issue_url=f"{URL}/{iid}",
+        source_url="https://jobs.example.com/1",
+    )
 
 
 def test_the_payload_lists_the_best_match_first_ties_by_issue() -> None:
-    payload = build("new", "c1", [notice(3, 80), notice(1, 95), notice(2, 95)],
-                    "job-match/pending")
+    payload = build("new", "c1", [notice(3, 80), notice(1, 95), notice(2, 95)], "job-match/pending")
     assert [n.iid for n in payload.matches] == [1, 2, 3]
     assert payload.top.iid == 1 and payload.kind == "new" and payload.cycle_id == "c1"
     assert [n.hot for n in payload.matches] == [True, True, False]
@@ -26,17 +31,32 @@ def test_the_payload_lists_the_best_match_first_ties_by_issue() -> None:
 def test_the_review_link_is_the_pending_list_or_the_local_folder() -> None:
     assert review_url(f"{URL}/7", "job-match/pending") == (
         "https://gitlab.example.com/freelancer/backoffice/-/issues"
-        "?label_name%5B%5D=job-match%2Fpending")
+        "?label_name%5B%5D=job-match%2Fpending"
+    )
     assert review_url("/home/u/repo/.match-staging/issues/7.md", "job-match/pending") == (
-        "/home/u/repo/.match-staging/issues/")
+        "/home/u/repo/.match-staging/issues/"
+    )
 
 
 def test_a_staged_issue_keeps_its_notice_and_an_old_one_falls_back_to_its_title() -> None:
-    match = Match(score=91.5, title="Cloud Architect", provider="Acme",
-                  url="https://jobs.example.com/9", source="cycle.json", position=1,
-                  keys=("msk-9",), location="Berlin", rate="100 €/h")
-    issue = IssueRef(iid=4, title="[JOB-MATCH] 91.5% — Cloud Architect",
-                     web_url=f"{URL}/4", labels=(), state="opened")
+    match = Match(
+        score=91.5,
+        title="Cloud Architect",
+        provider="Acme",
+        url="https://jobs.example.com/9",
+        source="cycle.json",
+        position=1,
+        keys=("msk-9",),
+        location="Berlin",
+        rate="100 €/h",
+    )
+    issue = IssueRef(
+        iid=4,
+        title="[JOB-MATCH] 91.5% — Cloud Architect",
+        web_url=f"{URL}/4",
+        labels=(),
+        state="opened",
+    )
     stored = notice_from_issue(issue, f"intro\n{record_marker(match)}\n## Details")
     assert stored == Notice.of(match, issue)
     assert (stored.score, stored.location, stored.rate) == (91.5, "Berlin", "100 €/h")

@@ -46,10 +46,10 @@ def test_secrets_learnt_later_are_masked_too_and_tiny_ones_never() -> None:
 def test_terminal_escapes_and_bidi_controls_are_shown_not_obeyed() -> None:
     evil = "\x1b[2J\x1b]8;;https://evil.example\x07click\u202egnp.exe\r\x00"
     shown = printable(evil)
-    assert shown == ("\\x1b[2J\\x1b]8;;https://evil.example\\x07click\\u202egnp.exe"
-                     "\\x0d\\x00")
+    assert shown == ("\\x1b[2J\\x1b]8;;https://evil.example\\x07click\\u202egnp.exe\\x0d\\x00")
     assert printable("tab\tand\nnewline stay; word\u2060joiner goes") == (
-        "tab\tand\nnewline stay; wordjoiner goes")
+        "tab\tand\nnewline stay; wordjoiner goes"
+    )
     output, out, _ = streams()
     output.result(evil)
     assert "\x1b" not in out.getvalue() and "\u202e" not in out.getvalue()

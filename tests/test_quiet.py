@@ -18,11 +18,18 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=VIENNA)
 
 
-@pytest.mark.parametrize(("when", "quiet"), [
-    ("2026-02-08 21:59", False), ("2026-02-08 22:00", True), ("2026-02-08 23:59", True),
-    ("2026-02-09 00:00", True), ("2026-02-09 06:59", True), ("2026-02-09 07:00", False),
-    ("2026-02-09 12:00", False),
-])
+@pytest.mark.parametrize(
+    ("when", "quiet"),
+    [
+        ("2026-02-08 21:59", False),
+        ("2026-02-08 22:00", True),
+        ("2026-02-08 23:59", True),
+        ("2026-02-09 00:00", True),
+        ("2026-02-09 06:59", True),
+        ("2026-02-09 07:00", False),
+        ("2026-02-09 12:00", False),
+    ],
+)
 def test_window_across_midnight_is_half_open(when: str, quiet: bool) -> None:
     assert is_quiet(at(when), NIGHT) is quiet
 
@@ -30,22 +37,26 @@ def test_window_across_midnight_is_half_open(when: str, quiet: bool) -> None:
 def test_the_zone_decides_not_utc() -> None:
     # 21:30 UTC is 22:30 in Vienna in winter: quiet there
     assert is_quiet(datetime.fromisoformat("2026-02-08T21:30:00+00:00"), NIGHT)
-    assert not is_quiet(datetime.fromisoformat("2026-02-08T21:30:00+00:00"),
-                        QuietHours("22:00", "07:00", "UTC"))
+    assert not is_quiet(
+        datetime.fromisoformat("2026-02-08T21:30:00+00:00"), QuietHours("22:00", "07:00", "UTC")
+    )
 
 
-@pytest.mark.parametrize(("utc", "quiet"), [
-    # 2026-03-29: Vienna springs forward at 02:00 -> 03:00 (UTC+1 -> UTC+2)
-    ("2026-03-29T04:59:00+00:00", True),    # 06:59 CEST
-    ("2026-03-29T05:00:00+00:00", False),   # 07:00 CEST
-    ("2026-03-28T20:59:00+00:00", False),   # 21:59 CET
-    ("2026-03-28T21:00:00+00:00", True),    # 22:00 CET
-    # 2026-10-25: falls back at 03:00 -> 02:00 (UTC+2 -> UTC+1)
-    ("2026-10-25T05:59:00+00:00", True),    # 06:59 CET
-    ("2026-10-25T06:00:00+00:00", False),   # 07:00 CET
-    ("2026-10-24T19:59:00+00:00", False),   # 21:59 CEST
-    ("2026-10-24T20:00:00+00:00", True),    # 22:00 CEST
-])
+@pytest.mark.parametrize(
+    ("utc", "quiet"),
+    [
+        # 2026-03-29: Vienna springs forward at 02:00 -> 03:00 (UTC+1 -> UTC+2)
+        ("2026-03-29T04:59:00+00:00", True),  # 06:59 CEST
+        ("2026-03-29T05:00:00+00:00", False),  # 07:00 CEST
+        ("2026-03-28T20:59:00+00:00", False),  # 21:59 CET
+        ("2026-03-28T21:00:00+00:00", True),  # 22:00 CET
+        # 2026-10-25: falls back at 03:00 -> 02:00 (UTC+2 -> UTC+1)
+        ("2026-10-25T05:59:00+00:00", True),  # 06:59 CET
+        ("2026-10-25T06:00:00+00:00", False),  # 07:00 CET
+        ("2026-10-24T19:59:00+00:00", False),  # 21:59 CEST
+        ("2026-10-24T20:00:00+00:00", True),  # 22:00 CEST
+    ],
+)
 def test_dst_days_keep_local_wall_clock_boundaries(utc: str, quiet: bool) -> None:
     assert is_quiet(datetime.fromisoformat(utc), NIGHT) is quiet
 

@@ -37,13 +37,24 @@ def parsed(**fields: object) -> Match:
 
 def test_description_has_the_ops004_sections() -> None:
     cfg = config.Config()
-    m = parsed(location="Remote", start="ASAP", duration="6 Mo", rate=95, notes="n",
-               draft="Hallo,\nich bin verfügbar.",
-               requirements=[{"requirement": "K8s", "score": 90, "weight": 2, "comment": "c"}])
+    m = parsed(
+        location="Remote",
+        start="ASAP",
+        duration="6 Mo",
+        rate=95,
+        notes="n",
+        draft="Hallo,\nich bin verfügbar.",
+        requirements=[{"requirement": "K8s", "score": 90, "weight": 2, "comment": "c"}],
+    )
     draft = issue_draft(cfg, m, [Upload("cv.pdf", "/uploads/ab/cv.pdf")])
     text = draft.description
-    for heading in ("## Match Details", "## Score Breakdown", "## Notes", "## Draft",
-                    "## Attachments"):
+    for heading in (
+        "## Match Details",
+        "## Score Breakdown",
+        "## Notes",
+        "## Draft",
+        "## Attachments",
+    ):
         assert heading in text
     assert "- **Score:** 92%" in text
     assert "- **Start:** ASAP | **Duration:** 6 Mo" in text
@@ -58,8 +69,10 @@ def test_description_has_the_ops004_sections() -> None:
 
 @pytest.mark.parametrize("field", ["notes", "draft", "title", "provider", "location", "start"])
 def test_hostile_text_is_inert_in_every_field(field: str) -> None:
-    m = parsed(**{field: HOSTILE[:280] if field in ("provider", "location", "start") else HOSTILE},
-               requirements=[{"requirement": HOSTILE[:400], "comment": HOSTILE[:900]}])
+    m = parsed(
+        **{field: HOSTILE[:280] if field in ("provider", "location", "start") else HOSTILE},
+        requirements=[{"requirement": HOSTILE[:400], "comment": HOSTILE[:900]}],
+    )
     draft = issue_draft(config.Config(), m, [])
     body = draft.description
     assert not QUICK_ACTION.search(body)
@@ -76,8 +89,11 @@ def test_hostile_text_is_inert_in_every_field(field: str) -> None:
 
 def test_table_cells_cannot_add_columns_or_rows() -> None:
     m = parsed(requirements=[{"requirement": "a | b | c", "comment": "x\n| d | e |"}])
-    rows = [line for line in issue_draft(config.Config(), m, []).description.splitlines()
-            if line.startswith("| a")]
+    rows = [
+        line
+        for line in issue_draft(config.Config(), m, []).description.splitlines()
+        if line.startswith("| a")
+    ]
     assert len(rows) == 1
     assert len(re.findall(r"(?<!\\)\|", rows[0])) == 5  # four columns, five borders
 
@@ -105,8 +121,12 @@ def test_a_letter_gitlab_does_not_count_as_a_word_before_the_at_sign(before: str
 def test_escaping_is_linear_in_blank_lines_and_line_starts() -> None:
     """`a`, 99,998 empty lines, `a` took minutes (issue 10); any line-start pattern that
     runs on over line breaks is quadratic. Generous bound: the real cost is ~0.05 s."""
-    for text in ("a" + "\n" * 99_998 + "a", "-" + " \n" * 49_999 + "#",
-                 " " * 99_998 + "/x", "\n".join(["-"] * 50_000)):
+    for text in (
+        "a" + "\n" * 99_998 + "a",
+        "-" + " \n" * 49_999 + "#",
+        " " * 99_998 + "/x",
+        "\n".join(["-"] * 50_000),
+    ):
         started = time.process_time()
         render.quote_block(text)
         render.gitlab_text(text)
@@ -118,8 +138,7 @@ def test_escaping_is_linear_in_blank_lines_and_line_starts() -> None:
 
 def test_marker_is_only_trusted_at_the_start() -> None:
     assert render.parse_marker("text <!-- match-staging v1 keys: msk-1 -->") == ()
-    assert render.parse_marker(render.key_marker(("msk-a", "msk-b")) + "\nx") == \
-        ("msk-a", "msk-b")
+    assert render.parse_marker(render.key_marker(("msk-a", "msk-b")) + "\nx") == ("msk-a", "msk-b")
 
 
 def test_low_score_gets_the_low_label_and_assignee_from_config() -> None:

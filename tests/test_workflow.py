@@ -14,27 +14,29 @@ NAMES = Labels()
 P, A, R, S = (f"job-match/{s}" for s in ("pending", "approved", "rejected", "sent"))
 
 
-@pytest.mark.parametrize(("audited", "labels", "verdict", "after"), [
-    (State.PENDING, [P], "none", State.PENDING),
-    (State.PENDING, [A], "apply", State.APPROVED),
-    (State.PENDING, [R], "apply", State.REJECTED),
-    (State.APPROVED, [S], "apply", State.SENT),
-    (State.PENDING, [S], "revert", State.PENDING),
-    (State.APPROVED, [R], "revert", State.APPROVED),
-    (State.REJECTED, [P], "revert", State.REJECTED),
-    (State.SENT, [A], "revert", State.SENT),
-    (State.PENDING, [P, A], "apply", State.APPROVED),  # the sidebar on Free: a move
-    (State.APPROVED, [A, S], "apply", State.SENT),
-    (State.PENDING, [P, R], "apply", State.REJECTED),
-    (State.PENDING, [P, A, R], "revert", State.PENDING),  # two new ones: ambiguous
-    (State.PENDING, [A, R], "revert", State.PENDING),
-    (State.APPROVED, [A, R], "revert", State.APPROVED),  # approved -> rejected: no
-    (State.PENDING, [P, S], "revert", State.PENDING),
-    (State.PENDING, [], "revert", State.PENDING),
-    (None, [A], "apply", State.APPROVED),  # no marker yet: staged issues start pending
-])
-def test_transitions(audited: State | None, labels: list[str], verdict: str,
-                     after: State) -> None:
+@pytest.mark.parametrize(
+    ("audited", "labels", "verdict", "after"),
+    [
+        (State.PENDING, [P], "none", State.PENDING),
+        (State.PENDING, [A], "apply", State.APPROVED),
+        (State.PENDING, [R], "apply", State.REJECTED),
+        (State.APPROVED, [S], "apply", State.SENT),
+        (State.PENDING, [S], "revert", State.PENDING),
+        (State.APPROVED, [R], "revert", State.APPROVED),
+        (State.REJECTED, [P], "revert", State.REJECTED),
+        (State.SENT, [A], "revert", State.SENT),
+        (State.PENDING, [P, A], "apply", State.APPROVED),  # the sidebar on Free: a move
+        (State.APPROVED, [A, S], "apply", State.SENT),
+        (State.PENDING, [P, R], "apply", State.REJECTED),
+        (State.PENDING, [P, A, R], "revert", State.PENDING),  # two new ones: ambiguous
+        (State.PENDING, [A, R], "revert", State.PENDING),
+        (State.APPROVED, [A, R], "revert", State.APPROVED),  # approved -> rejected: no
+        (State.PENDING, [P, S], "revert", State.PENDING),
+        (State.PENDING, [], "revert", State.PENDING),
+        (None, [A], "apply", State.APPROVED),  # no marker yet: staged issues start pending
+    ],
+)
+def test_transitions(audited: State | None, labels: list[str], verdict: str, after: State) -> None:
     decision = decide(NAMES, ["job-match", *labels], audited, "reviewer", authorised=True)
     assert (decision.verdict, decision.after) == (verdict, after)
 
@@ -56,8 +58,9 @@ def _note(n: int, author: str, body: str, system: bool = False) -> Note:
 
 
 STAGED = "<!-- match-staging v1 keys: msk-1 -->\n" + state_marker(State.PENDING) + "\n## Match"
-ISSUE = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened",
-                 description=STAGED, author="bot")
+ISSUE = IssueRef(
+    iid=1, title="t", web_url="", labels=(), state="opened", description=STAGED, author="bot"
+)
 
 
 def test_the_audited_state_is_the_newest_marker_in_a_note_by_the_bot() -> None:
@@ -70,15 +73,23 @@ def test_the_audited_state_is_the_newest_marker_in_a_note_by_the_bot() -> None:
     quoted = _note(3, "bot", state_marker(State.SENT) + "\n\nsomething after it")
     assert audit(ISSUE, [approved, copy, quoted], "bot").state == State.APPROVED
     sending = _note(4, "bot", "**Sending:**\n\n" + record.sending_marker("2026-02-08T10:04Z"))
-    assert audit(ISSUE, [approved, sending], "bot").sending == \
-        record.SendingMark("2026-02-08T10:04Z")
+    assert audit(ISSUE, [approved, sending], "bot").sending == record.SendingMark(
+        "2026-02-08T10:04Z"
+    )
     settled = _note(5, "bot", "**Not sent:**\n\n" + state_marker(State.APPROVED))
     assert audit(ISSUE, [approved, sending, settled], "bot").sending is None
 
 
 def test_an_edited_description_is_not_trusted_and_its_marker_not_read() -> None:
-    legacy = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened", author="bot",
-                      description=STAGED.replace("state: pending", "state: approved"))
+    legacy = IssueRef(
+        iid=1,
+        title="t",
+        web_url="",
+        labels=(),
+        state="opened",
+        author="bot",
+        description=STAGED.replace("state: pending", "state: approved"),
+    )
     assert audit(legacy, [], "bot").state == State.APPROVED  # staged by 0.x, untouched
     edit = _note(1, "mallory", "changed the description", system=True)
     trail = audit(legacy, [edit], "bot")
@@ -88,8 +99,15 @@ def test_an_edited_description_is_not_trusted_and_its_marker_not_read() -> None:
     assert not audit(legacy, [tasks], "bot").trusted  # an edit that also ticked a box
     own = _note(3, "bot", "changed the description", system=True)  # 0.x's state updates
     assert audit(legacy, [own], "bot").trusted
-    theirs = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened",
-                      description=legacy.description, author="mallory")
+    theirs = IssueRef(
+        iid=1,
+        title="t",
+        web_url="",
+        labels=(),
+        state="opened",
+        description=legacy.description,
+        author="mallory",
+    )
     assert audit(theirs, [], "bot").state == State.PENDING
     assert not audit(theirs, [], "bot").trusted
 
@@ -105,25 +123,44 @@ def test_the_actor_is_who_added_the_new_state_label() -> None:
 def test_the_record_codec_round_trip() -> None:
     from match_staging.model import Match
 
-    match = Match(score=91.5, title="T", provider="P", url="https://x.example/1", source="s",
-                  position=1, keys=("k",), draft="Hallo", attachments=("cv/a.pdf",),
-                  apply={"email": "a@b.example", "subject": "S"})
+    match = Match(
+        score=91.5,
+        title="T",
+        provider="P",
+        url="https://x.example/1",
+        source="s",
+        position=1,
+        keys=("k",),
+        draft="Hallo",
+        attachments=("cv/a.pdf",),
+        apply={"email": "a@b.example", "subject": "S"},
+    )
     found = record.decode_record("x\n" + str(record.record_marker(match)) + "\ny")
-    assert found == record.MatchRecord(score=91.5, title="T", provider="P",
-                                       source_url="https://x.example/1", draft="Hallo",
-                                       apply=record.ApplyTo(email="a@b.example", subject="S"),
-                                       attachments=("cv/a.pdf",))
+    assert found == record.MatchRecord(
+        score=91.5,
+        title="T",
+        provider="P",
+        source_url="https://x.example/1",
+        draft="Hallo",
+        apply=record.ApplyTo(email="a@b.example", subject="S"),
+        attachments=("cv/a.pdf",),
+    )
     assert record.decode_record("> " + str(record.record_marker(match))) is None
     assert record.description_state("<!-- match-staging v1 state: bogus -->") is None
-    assert record.parse_note("x\n" + record.state_marker(State.SENT)) == \
-        record.StateMark(State.SENT)
+    assert record.parse_note("x\n" + record.state_marker(State.SENT)) == record.StateMark(
+        State.SENT
+    )
 
 
 def test_a_send_the_previous_release_started_still_blocks_a_second_one() -> None:
-    marked = STAGED.replace("state: pending", "state: approved") + "\n" + \
-        record.sending_marker("2026-02-08T13:00Z")
-    legacy = IssueRef(iid=1, title="t", web_url="", labels=(), state="opened", author="bot",
-                      description=marked)
+    marked = (
+        STAGED.replace("state: pending", "state: approved")
+        + "\n"
+        + record.sending_marker("2026-02-08T13:00Z")
+    )
+    legacy = IssueRef(
+        iid=1, title="t", web_url="", labels=(), state="opened", author="bot", description=marked
+    )
     assert audit(legacy, [], "bot").sending == record.SendingMark("2026-02-08T13:00Z")
     edit = _note(1, "mallory", "changed the description", system=True)
     assert audit(legacy, [edit], "bot").sending is None  # untrusted: and nothing is sent

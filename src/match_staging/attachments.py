@@ -22,8 +22,11 @@ def resolve(root: Path, relative: str, max_bytes: int) -> Path | str:
         return "hidden files and folders (such as .git) are never attached"
     candidate = root / posix
     if not candidate.exists():
-        return "no such file in the repository" if not candidate.is_symlink() \
+        return (
+            "no such file in the repository"
+            if not candidate.is_symlink()
             else "is a broken symbolic link"
+        )
     real = candidate.resolve()
     if not real.is_relative_to(root.resolve()):
         return "leads outside the repository through a symbolic link"
@@ -34,13 +37,16 @@ def resolve(root: Path, relative: str, max_bytes: int) -> Path | str:
     size = real.stat().st_size
     if size > max_bytes:
         mb = 1024 * 1024  # staging.max_attachment_mb counts MiB (Staging.max_attachment_bytes)
-        return f"is {size / mb:.1f} MB, more than the {max_bytes / mb:g} MB limit " \
-               "(staging.max_attachment_mb)"
+        return (
+            f"is {size / mb:.1f} MB, more than the {max_bytes / mb:g} MB limit "
+            "(staging.max_attachment_mb)"
+        )
     return real
 
 
-def check(root: Path, paths: Sequence[str], max_bytes: int, *, source: str,
-          match: Match | None = None) -> tuple[list[Path], list[InputError]]:
+def check(
+    root: Path, paths: Sequence[str], max_bytes: int, *, source: str, match: Match | None = None
+) -> tuple[list[Path], list[InputError]]:
     """The files of `paths` that may be attached, and an InputError for each that may not:
     the one check of `validate`, staging and `send`.
     """
@@ -49,9 +55,15 @@ def check(root: Path, paths: Sequence[str], max_bytes: int, *, source: str,
     for index, rel in enumerate(paths):
         found = resolve(root, rel, max_bytes)
         if isinstance(found, str):
-            errors.append(InputError(source, f"{rel!r} {found}", field=f"attachments[{index}]",
-                                     match=match.label if match else None,
-                                     position=match.position if match else 0))
+            errors.append(
+                InputError(
+                    source,
+                    f"{rel!r} {found}",
+                    field=f"attachments[{index}]",
+                    match=match.label if match else None,
+                    position=match.position if match else 0,
+                )
+            )
         else:
             files.append(found)
     return files, errors

@@ -54,8 +54,9 @@ class Run:
         """The run's wiring (`context.build`), built once per command, before any change."""
         from match_staging import context
 
-        return context.build(self.cfg, self.env, parts, clock=self.clock, sleep=self.sleep,
-                             notice=self.out.notice)
+        return context.build(
+            self.cfg, self.env, parts, clock=self.clock, sleep=self.sleep, notice=self.out.notice
+        )
 
 
 def _short(match: Match) -> str:
@@ -83,8 +84,13 @@ def _git_user() -> str:
 
     for key in ("user.name", "user.email"):
         try:
-            done = subprocess.run(["git", "config", "--get", key], capture_output=True,
-                                  text=True, timeout=5, check=False)
+            done = subprocess.run(
+                ["git", "config", "--get", key],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
         except (OSError, subprocess.SubprocessError):
             return ""
         if done.returncode == 0 and done.stdout.strip():
@@ -109,13 +115,20 @@ def _print_notify(out: Output, report: NotifyReport) -> None:
     for delivery, iids in report.delivered:
         out.result(f"notified  {delivery.channel:<9} {_iids(iids)}  {delivery.detail}")
     for delivery, iids in report.failed:
-        again = " (not repeated)" if delivery.maybe_delivered else \
-            " (retried by the next run)" if delivery.transient else ""
+        again = (
+            " (not repeated)"
+            if delivery.maybe_delivered
+            else " (retried by the next run)"
+            if delivery.transient
+            else ""
+        )
         out.result(f"failed    {delivery.channel:<9} {_iids(iids)}  {delivery.detail}{again}")
     if report.deferred:
         until = f" until {report.deferred_until:%H:%M %Z}" if report.deferred_until else ""
-        out.result(f"deferred  {_iids(report.deferred)}  quiet hours{until}: "
-                   "`match-staging digest` sends them then")
+        out.result(
+            f"deferred  {_iids(report.deferred)}  quiet hours{until}: "
+            "`match-staging digest` sends them then"
+        )
     for line in report.unrecorded:
         out.result(f"unrecorded {line}")
 
@@ -158,6 +171,7 @@ def _auto_send(ctx: Context, out: Output, result: StepResult, actor: str) -> int
 
 # --------------------------------------------------------------------------- commands
 
+
 def cmd_stage(args: argparse.Namespace, run: Run) -> int:
     """Stage a batch; a line per match, the notifications, the summary."""
     from match_staging.context import Parts
@@ -169,15 +183,26 @@ def cmd_stage(args: argparse.Namespace, run: Run) -> int:
     _print_stage(run.out, ctx.cfg, report)
     if not batch.matches and not batch.errors:
         looked = ", ".join(args.paths) or next(
-            (f"${name}" for name in ("MATCHES_JSON_B64", "TRIGGER_PAYLOAD", "MATCHES_JSON",
-                                     "MATCHES_FILE")  # the order matches.py reads them
-             if run.env.get(name)), f"{ctx.cfg.staging.inbox}/")
+            (
+                f"${name}"
+                for name in (
+                    "MATCHES_JSON_B64",
+                    "TRIGGER_PAYLOAD",
+                    "MATCHES_JSON",
+                    "MATCHES_FILE",
+                )  # the order matches.py reads them
+                if run.env.get(name)
+            ),
+            f"{ctx.cfg.staging.inbox}/",
+        )
         found = "no match documents" if not batch.sources else "no matches"
         run.out.notice(f"nothing to stage: {found} in {looked}")  # stdout: a line per result
-    run.out.result(f"{len(report.staged)} staged, {len(report.existing)} already staged, "
-                   f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
-                   f"{len(report.rejected)} rejected, {len(report.failed)} failed · "
-                   f"{_requests(ctx.tracker)}")
+    run.out.result(
+        f"{len(report.staged)} staged, {len(report.existing)} already staged, "
+        f"{len(report.repeated)} repeated, {len(report.below)} below threshold, "
+        f"{len(report.rejected)} rejected, {len(report.failed)} failed · "
+        f"{_requests(ctx.tracker)}"
+    )
     return 0 if report.ok else 1
 
 
@@ -188,14 +213,14 @@ def _print_stage(out: Output, cfg: config.Config, report: StageReport) -> None:
     for match, issue in report.staged:
         out.result(f"staged    #{issue.iid:<4} {_short(match)}  {issue.web_url}")
     for match, issue in report.existing:
-        out.result(f"existing  #{issue.iid:<4} {_short(match)}  (already staged as "
-                   f"#{issue.iid}, {state_of(cfg.labels, issue.labels) or issue.state})")
+        out.result(
+            f"existing  #{issue.iid:<4} {_short(match)}  (already staged as "
+            f"#{issue.iid}, {state_of(cfg.labels, issue.labels) or issue.state})"
+        )
     for match, twin in report.repeated:
-        out.result(f"repeated        {_short(match)}  (same match as {twin.source} "
-                   f"{twin.label})")
+        out.result(f"repeated        {_short(match)}  (same match as {twin.source} {twin.label})")
     for match in report.below:
-        out.result(f"below           {_short(match)}  (threshold "
-                   f"{fmt_score(report.threshold)}%)")
+        out.result(f"below           {_short(match)}  (threshold {fmt_score(report.threshold)}%)")
     for error in report.rejected:
         out.result(f"rejected  {error}")
     for match, reason in report.failed:
@@ -229,8 +254,10 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
     if not ctx.channels:
         out.result("no notification channel is enabled: nothing to send")
     _print_digest(out, report)
-    out.result(f"{len(report.deferred.delivered)} deferred message(s) sent, "
-               f"{len(report.reminded)} reminded · {_requests(ctx.tracker)}")
+    out.result(
+        f"{len(report.deferred.delivered)} deferred message(s) sent, "
+        f"{len(report.reminded)} reminded · {_requests(ctx.tracker)}"
+    )
     return code if report.ok else 1
 
 
@@ -239,8 +266,10 @@ def _print_digest(out: Output, report: DigestReport) -> None:
     if report.dropped:
         out.result(f"dropped   {_iids(report.dropped)}  reviewed before they were announced")
     for channel, iids in report.stranded.items():
-        out.result(f"maybe     {channel:<9} {_iids(iids)}  a run stopped while sending these: "
-                   "they may have arrived, so they are not sent again")
+        out.result(
+            f"maybe     {channel:<9} {_iids(iids)}  a run stopped while sending these: "
+            "they may have arrived, so they are not sent again"
+        )
     for delivery in report.reminder_deliveries:
         state = "reminded " if delivery.ok else "failed   "
         out.result(f"{state} {delivery.channel:<9} {delivery.detail}")
@@ -345,8 +374,10 @@ def cmd_preview(args: argparse.Namespace, run: Run) -> int:
         run.out.result(f"{delivery.channel:<9} {delivery.detail}")
     for error in [*batch.errors, *report.rejected]:
         run.out.result(f"rejected  {error}")
-    run.out.result(f"{len(report.issues)} issue(s) and {len(report.messages)} message(s) "
-                   f"rendered to {report.folder}; nothing was created or sent")
+    run.out.result(
+        f"{len(report.issues)} issue(s) and {len(report.messages)} message(s) "
+        f"rendered to {report.folder}; nothing was created or sent"
+    )
     return 1 if batch.errors or report.rejected else 0
 
 
@@ -362,21 +393,30 @@ def cmd_validate(args: argparse.Namespace, run: Run) -> int:
     # (source, position, line): printed in the order of the files and the matches in them
     lines: list[tuple[str, int, str]] = []
     for match in batch.matches:
-        _, problems = attachments.check(Path.cwd(), match.attachments,
-                                        run.cfg.staging.max_attachment_bytes,
-                                        source=match.source, match=match)
+        _, problems = attachments.check(
+            Path.cwd(),
+            match.attachments,
+            run.cfg.staging.max_attachment_bytes,
+            source=match.source,
+            match=match,
+        )
         errors.extend(problems)
         if not problems:
             valid += 1
-            lines.append((match.source, match.position,
-                          f"ok        {match.source}: {match.label}  "
-                          f"{fmt_score(match.score)}%"))
+            lines.append(
+                (
+                    match.source,
+                    match.position,
+                    f"ok        {match.source}: {match.label}  {fmt_score(match.score)}%",
+                )
+            )
     lines += [(error.source, error.position, f"invalid   {error}") for error in errors]
     order = {source: rank for rank, source in enumerate(batch.sources)}
     for _, _, line in sorted(lines, key=lambda x: (order.get(x[0], len(order)), x[1])):
         run.out.result(line)
-    run.out.result(f"{valid} valid match(es), {len(errors)} problem(s) in "
-                   f"{len(batch.sources)} document(s)")
+    run.out.result(
+        f"{valid} valid match(es), {len(errors)} problem(s) in {len(batch.sources)} document(s)"
+    )
     return 1 if errors else 0
 
 
@@ -415,41 +455,72 @@ def cmd_config(args: argparse.Namespace, run: Run) -> int:
     out.result(yaml.safe_dump(config.masked(cfg), sort_keys=False, allow_unicode=True).rstrip())
     email = cfg.notification.channels.email
     if email.sender_origin:
-        out.result(f"# notification.channels.email.from is not set: {email.sender} is used, "
-                   f"{email.sender_origin}")
+        out.result(
+            f"# notification.channels.email.from is not set: {email.sender} is used, "
+            f"{email.sender_origin}"
+        )
     if cfg.staging.local_channels == "all":
-        out.result("# on the embedded local tracker (no GITLAB_TOKEN) every channel writes to "
-                   f"{cfg.staging.outbox}/, enabled or not (staging.local_channels: all)")
+        out.result(
+            "# on the embedded local tracker (no GITLAB_TOKEN) every channel writes to "
+            f"{cfg.staging.outbox}/, enabled or not (staging.local_channels: all)"
+        )
     return 0
 
 
 # --------------------------------------------------------------------------- parser
 
 COMMANDS: dict[str, tuple[Handler, str, str]] = {
-    "stage": (cmd_stage, "stage every new match at or above the threshold as a GitLab issue",
-              "match-staging stage matches-inbox/2026-02-08T1430Z.json"),
-    "digest": (cmd_digest, "scheduled run: send deferred notifications and the reminder summary",
-               "MATCH_STAGING_NOW=2026-02-09T07:05:00+01:00 match-staging digest"),
-    "preview": (cmd_preview, "render the issues and every notification to outbox/ without "
-                "sending or creating anything", "match-staging preview matches-inbox/"),
-    "transition": (cmd_transition, "apply one issue-webhook event (a review on the board)",
-                   "match-staging transition --payload "
-                   "tests/fixtures/gitlab/issue_hook_example.json"),
-    "review": (cmd_review, "approve or reject a pending match from the shell",
-               "match-staging stage && "
-               "match-staging review 2 --reject --reason 'Rate too low'"),
-    "send": (cmd_send, "submit an approved application by email, then mark it sent",
-             "match-staging stage && match-staging review 1 --approve && "
-             "match-staging send 1"),
-    "bootstrap": (cmd_bootstrap, "idempotently create labels, the review board, the pipeline "
-                  "trigger, the issue webhook and the digest schedule",
-                  "match-staging bootstrap --dry-run"),
-    "validate": (cmd_validate, "check match files against the schema; no side effects",
-                 "match-staging validate matches-inbox/"),
-    "list": (cmd_list, "staged matches, a line each: #IID  STATE  SCORE%  TITLE",
-             "match-staging list --state pending"),
-    "config": (cmd_config, "print the effective configuration, secrets masked",
-               "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD=80 match-staging config"),
+    "stage": (
+        cmd_stage,
+        "stage every new match at or above the threshold as a GitLab issue",
+        "match-staging stage matches-inbox/2026-02-08T1430Z.json",
+    ),
+    "digest": (
+        cmd_digest,
+        "scheduled run: send deferred notifications and the reminder summary",
+        "MATCH_STAGING_NOW=2026-02-09T07:05:00+01:00 match-staging digest",
+    ),
+    "preview": (
+        cmd_preview,
+        "render the issues and every notification to outbox/ without sending or creating anything",
+        "match-staging preview matches-inbox/",
+    ),
+    "transition": (
+        cmd_transition,
+        "apply one issue-webhook event (a review on the board)",
+        "match-staging transition --payload tests/fixtures/gitlab/issue_hook_example.json",
+    ),
+    "review": (
+        cmd_review,
+        "approve or reject a pending match from the shell",
+        "match-staging stage && match-staging review 2 --reject --reason 'Rate too low'",
+    ),
+    "send": (
+        cmd_send,
+        "submit an approved application by email, then mark it sent",
+        "match-staging stage && match-staging review 1 --approve && match-staging send 1",
+    ),
+    "bootstrap": (
+        cmd_bootstrap,
+        "idempotently create labels, the review board, the pipeline "
+        "trigger, the issue webhook and the digest schedule",
+        "match-staging bootstrap --dry-run",
+    ),
+    "validate": (
+        cmd_validate,
+        "check match files against the schema; no side effects",
+        "match-staging validate matches-inbox/",
+    ),
+    "list": (
+        cmd_list,
+        "staged matches, a line each: #IID  STATE  SCORE%  TITLE",
+        "match-staging list --state pending",
+    ),
+    "config": (
+        cmd_config,
+        "print the effective configuration, secrets masked",
+        "MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD=80 match-staging config",
+    ),
 }
 
 
@@ -458,8 +529,13 @@ class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
     costs more than the rest of `match-staging --help` (benchmarks/README.md).
     """
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         name = values[0] if values else None
         if name in COMMANDS and self._name_parser_map[name] is None:
             self._name_parser_map[name] = subcommand_parser(name, prog=self._prog_prefix)
@@ -472,15 +548,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="match-staging",
         description="A review gate for job-match drafts that lives inside GitLab.",
         epilog="Without GITLAB_TOKEN (outside CI) every command runs on the embedded local "
-               "tracker under .match-staging/.",
+        "tracker under .match-staging/.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                action=_Subcommands)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", action=_Subcommands
+    )
     for name, (_, summary, _) in COMMANDS.items():
         # argparse %-formats help strings: a literal % must be doubled
-        sub._choices_actions.append(sub._ChoicesPseudoAction(name, (),
-                                                             summary.replace("%", "%%")))
+        sub._choices_actions.append(sub._ChoicesPseudoAction(name, (), summary.replace("%", "%%")))
         sub._name_parser_map[name] = None  # type: ignore[assignment]  # built when used
     return parser
 
@@ -488,45 +564,69 @@ def build_parser() -> argparse.ArgumentParser:
 def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.ArgumentParser:
     """The parser of one subcommand, with its example in the epilog."""
     handler, summary, example = COMMANDS[name]
-    needs = "\nIt needs a GitLab project: GITLAB_URL, GITLAB_TOKEN (Maintainer, api scope) and " \
-        "GITLAB_PROJECT." if name == "bootstrap" else ""
-    cmd = argparse.ArgumentParser(prog=f"{prog} {name}", description=summary + needs,
-                                  epilog=f"Example:\n  {example}",
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmd.add_argument("--config", metavar="FILE",
-                     help="configuration file (default: $MATCH_STAGING_CONFIG, else "
-                          f"{DEFAULT_CONFIG})")
+    needs = (
+        "\nIt needs a GitLab project: GITLAB_URL, GITLAB_TOKEN (Maintainer, api scope) and "
+        "GITLAB_PROJECT."
+        if name == "bootstrap"
+        else ""
+    )
+    cmd = argparse.ArgumentParser(
+        prog=f"{prog} {name}",
+        description=summary + needs,
+        epilog=f"Example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"configuration file (default: $MATCH_STAGING_CONFIG, else {DEFAULT_CONFIG})",
+    )
     if name in ("stage", "validate", "preview"):
-        cmd.add_argument("paths", nargs="*", metavar="PATH",
-                         help="match files or folders (default: $MATCHES_JSON, "
-                              "$MATCHES_FILE, $TRIGGER_PAYLOAD, else matches-inbox/)")
+        cmd.add_argument(
+            "paths",
+            nargs="*",
+            metavar="PATH",
+            help="match files or folders (default: $MATCHES_JSON, "
+            "$MATCHES_FILE, $TRIGGER_PAYLOAD, else matches-inbox/)",
+        )
     if name == "list":
         cmd.add_argument("--state", choices=STATES)
     if name == "transition":
-        cmd.add_argument("--payload", metavar="FILE",
-                         help="the webhook payload (default: $TRIGGER_PAYLOAD)")
+        cmd.add_argument(
+            "--payload", metavar="FILE", help="the webhook payload (default: $TRIGGER_PAYLOAD)"
+        )
     if name in ("review", "send"):
         cmd.add_argument("iid", type=int, metavar="IID", help="the issue's number")
     if name == "review":
         verdict = cmd.add_mutually_exclusive_group(required=True)
-        verdict.add_argument("--approve", action="store_true",
-                             help="pending -> approved: ready for `send IID`")
-        verdict.add_argument("--reject", action="store_true",
-                             help="pending -> rejected: closed (workflow.close_rejected)")
+        verdict.add_argument(
+            "--approve", action="store_true", help="pending -> approved: ready for `send IID`"
+        )
+        verdict.add_argument(
+            "--reject",
+            action="store_true",
+            help="pending -> rejected: closed (workflow.close_rejected)",
+        )
         cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue with the step")
     if name == "bootstrap":
-        cmd.add_argument("--dry-run", action="store_true",
-                         help="print what a real run would do; change nothing")
+        cmd.add_argument(
+            "--dry-run", action="store_true", help="print what a real run would do; change nothing"
+        )
     if name == "send":
-        cmd.add_argument("--force", action="store_true",
-                         help="send although an earlier send may have gone out")
+        cmd.add_argument(
+            "--force", action="store_true", help="send although an earlier send may have gone out"
+        )
     cmd.set_defaults(handler=handler)
     return cmd
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, *,
-         clock: Callable[[], datetime] | None = None,
-         sleep: Callable[[float], None] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
     """Run one command; its exit code. `clock` and `sleep` (None: the real ones, the clock
     honouring MATCH_STAGING_NOW) reach everything the command builds.
     """
@@ -556,8 +656,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             # through Output like every other line: the traceback's values are masked too
             out.notice(traceback.format_exc().rstrip())
             return 1
-        out.notice(f"match-staging: internal error: {type(exc).__name__}: {exc} "
-                   "(set MATCH_STAGING_DEBUG=1 for the traceback)")
+        out.notice(
+            f"match-staging: internal error: {type(exc).__name__}: {exc} "
+            "(set MATCH_STAGING_DEBUG=1 for the traceback)"
+        )
         return 1
 
 

@@ -57,11 +57,11 @@ def _channels_class() -> type[Any]:
     """
     sections = [(s.name, s.settings, field(default_factory=s.settings)) for s in specs()]
     sections.append(("gitlab_todo", TodoAssignee, field(default_factory=TodoAssignee)))
-    return dataclasses.make_dataclass("Channels", sections,
-                                      namespace={"__module__": __name__})
+    return dataclasses.make_dataclass("Channels", sections, namespace={"__module__": __name__})
 
 
 if TYPE_CHECKING:  # the sections code names directly; the registry decides at run time
+
     @dataclass
     class Channels:
         """`notification.channels` as mypy sees it; the registry builds it at run time."""
@@ -106,11 +106,11 @@ class Notification:
 class GitLabSettings:
     """`gitlab`: where the project is and how fast the tool may write to it."""
 
-    url: str = ""       # default GITLAB_URL, then CI_SERVER_URL
-    project: str = ""   # default GITLAB_PROJECT, then CI_PROJECT_ID
+    url: str = ""  # default GITLAB_URL, then CI_SERVER_URL
+    project: str = ""  # default GITLAB_PROJECT, then CI_PROJECT_ID
     timeout: float = 30.0
-    bot_username: str = ""    # the token's user: its own webhook events are skipped
-    ref: str = "main"         # the branch the webhook, trigger and schedule run on
+    bot_username: str = ""  # the token's user: its own webhook events are skipped
+    ref: str = "main"  # the branch the webhook, trigger and schedule run on
     board: str = "Job matches"
     # three runs a day, the first after the default quiet hours: hourly cost ~6 h of CI a
     # month on GitLab.com Free (400 minutes); README "Pipelines and CI minutes"
@@ -146,8 +146,11 @@ def _labels_class() -> type[LabelNames]:
     """
     queues = [(s.label_field, str, field(default=s.queue_label)) for s in specs()]
     return dataclasses.make_dataclass(
-        "Labels", queues, bases=(LabelNames,),
-        namespace={"__module__": __name__, "__doc__": LabelNames.__doc__})
+        "Labels",
+        queues,
+        bases=(LabelNames,),
+        namespace={"__module__": __name__, "__doc__": LabelNames.__doc__},
+    )
 
 
 if TYPE_CHECKING:
@@ -222,8 +225,9 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 def _interpolate(value: Any, env: Mapping[str, str], path: str) -> Any:
     """Replace `${NAME}` / `${NAME:-default}` in every string; an unset variable is empty."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, env, f"{path}.{k}" if path else str(k))
-                for k, v in value.items()}
+        return {
+            k: _interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, str):
@@ -238,7 +242,7 @@ def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, s
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX):
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             raise ConfigError(f"{name}: names no configuration key")
         node = raw
@@ -271,8 +275,9 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if origin is Literal:
         allowed = typing.get_args(tp)
         if value not in allowed:
-            raise ConfigError(f"{path}: must be one of {', '.join(map(str, allowed))}, "
-                              f"got {value!r}")
+            raise ConfigError(
+                f"{path}: must be one of {', '.join(map(str, allowed))}, got {value!r}"
+            )
         return value
     if origin is list:
         if value is None:
@@ -318,17 +323,22 @@ def _build(cls: Any, raw: Any, path: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'configuration'}: must be a mapping, "
-                          f"got {type(raw).__name__}")
+        raise ConfigError(f"{path or 'configuration'}: must be a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
-    fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)
-              if not f.metadata.get("internal")}
+    fields = {
+        f.metadata.get("key", f.name): f
+        for f in dataclasses.fields(cls)
+        if not f.metadata.get("internal")
+    }
     unknown = sorted(set(map(str, raw)) - set(fields))
     if unknown:
         where = f"{path}.{unknown[0]}" if path else unknown[0]
         raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(fields))})")
-    values = {f.name: _convert(hints[f.name], raw[k], f"{path}.{k}" if path else k)
-              for k, f in fields.items() if k in raw}
+    values = {
+        f.name: _convert(hints[f.name], raw[k], f"{path}.{k}" if path else k)
+        for k, f in fields.items()
+        if k in raw
+    }
     return cls(**values)
 
 
@@ -351,16 +361,20 @@ def _validate(cfg: Config) -> None:
 
 def _validate_preferences(prefs: Preferences) -> None:
     if not 0 <= prefs.threshold <= 100:
-        raise ConfigError("notification.preferences.threshold: must be between 0 and 100, "
-                          f"got {prefs.threshold:g}")
+        raise ConfigError(
+            "notification.preferences.threshold: must be between 0 and 100, "
+            f"got {prefs.threshold:g}"
+        )
     if prefs.reminder_after_hours <= 0:
         raise ConfigError("notification.preferences.reminder_after_hours: must be positive")
     if prefs.quiet_hours is not None:
         qh = prefs.quiet_hours
         for name in ("start", "end"):
             if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(qh, name)):
-                raise ConfigError(f"notification.preferences.quiet_hours.{name}: "
-                                  f"must be HH:MM, got {getattr(qh, name)!r}")
+                raise ConfigError(
+                    f"notification.preferences.quiet_hours.{name}: "
+                    f"must be HH:MM, got {getattr(qh, name)!r}"
+                )
         _zone(qh.timezone, "notification.preferences.quiet_hours.timezone")
 
 
@@ -382,8 +396,12 @@ def in_ci(env: Mapping[str, str]) -> bool:
 # Settings that decide who may approve an application, or where the GitLab token goes: in
 # CI they must be written in the file, never `${NAME}`, since a pipeline variable can set
 # NAME (issue 10). Secrets (passwords, tokens) keep coming from masked CI/CD variables.
-CI_LITERAL = ("gitlab.url", "gitlab.project", "workflow.reviewers",
-              "notification.channels.gitlab_todo.assignee_id")
+CI_LITERAL = (
+    "gitlab.url",
+    "gitlab.project",
+    "workflow.reviewers",
+    "notification.channels.gitlab_todo.assignee_id",
+)
 
 
 def _ci_literals(raw: Any, file: Path) -> None:
@@ -394,7 +412,8 @@ def _ci_literals(raw: Any, file: Path) -> None:
         if _VAR.search(str(node if node is not None else "")):
             raise ConfigError(
                 f"{file}: {key}: in CI write the value itself, not ${{NAME}}: a pipeline "
-                "variable could set NAME and choose who may approve or where the token goes")
+                "variable could set NAME and choose who may approve or where the token goes"
+            )
 
 
 # Variables a pipeline run with variables (a trigger-token holder, say) could set to change
@@ -417,9 +436,12 @@ def _say_ignored(names: list[str]) -> None:
         return
     _warned.update(fresh)
     shown = ", ".join(fresh[:8]) + (f" and {len(fresh) - 8} more" if len(fresh) > 8 else "")
-    print(f"note: in CI these variables are ignored, settings come from the repository's "
-          f"configuration file (anyone who can run a pipeline with variables could set "
-          f"them): {shown}", file=sys.stderr)
+    print(
+        f"note: in CI these variables are ignored, settings come from the repository's "
+        f"configuration file (anyone who can run a pipeline with variables could set "
+        f"them): {shown}",
+        file=sys.stderr,
+    )
 
 
 def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -460,14 +482,18 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     except ConfigError as exc:
         keypath = str(exc).split(":", 1)[0]
         via = origin.get(keypath)
-        raise ConfigError(f"{file if file.is_file() else 'configuration'}: {exc}"
-                          + (f" (set by {via})" if via else "")) from None
+        raise ConfigError(
+            f"{file if file.is_file() else 'configuration'}: {exc}"
+            + (f" (set by {via})" if via else "")
+        ) from None
     cfg.source = str(file) if file.is_file() else "(built-in defaults)"
     # (in CI, GITLAB_URL and GITLAB_PROJECT were dropped from env above)
-    cfg.gitlab.url = (cfg.gitlab.url or env.get("GITLAB_URL") or env.get("CI_SERVER_URL")
-                      or "").rstrip("/")
-    cfg.gitlab.project = (cfg.gitlab.project or env.get("GITLAB_PROJECT")
-                          or env.get("CI_PROJECT_ID") or "")
+    cfg.gitlab.url = (
+        cfg.gitlab.url or env.get("GITLAB_URL") or env.get("CI_SERVER_URL") or ""
+    ).rstrip("/")
+    cfg.gitlab.project = (
+        cfg.gitlab.project or env.get("GITLAB_PROJECT") or env.get("CI_PROJECT_ID") or ""
+    )
     return cfg
 
 
@@ -489,6 +515,7 @@ def _yaml_problem(exc: Exception) -> str:
 
 # --------------------------------------------------------------------------- secrets
 
+
 def _walk(obj: Any, path: str) -> typing.Iterator[tuple[str, dataclasses.Field[Any], Any]]:
     for f in dataclasses.fields(obj):
         if f.metadata.get("internal"):
@@ -506,8 +533,11 @@ def secret_fields(cfg: Config | None) -> typing.Iterator[tuple[str, str]]:
     the environment's tokens to these).
     """
     if cfg is not None:
-        yield from ((key, v) for key, f, v in _walk(cfg, "")
-                    if f.metadata.get("secret") and isinstance(v, str) and v)
+        yield from (
+            (key, v)
+            for key, f, v in _walk(cfg, "")
+            if f.metadata.get("secret") and isinstance(v, str) and v
+        )
 
 
 def masked(cfg: Config) -> dict[str, Any]:

@@ -68,10 +68,15 @@ def real_clock(env: Mapping[str, str]) -> Clock:
     return lambda: clocks.now(env)
 
 
-
-def build(cfg: Config, env: Mapping[str, str], parts: Parts, *, clock: Clock | None = None,
-          sleep: Sleep | None = None, notice: Callable[[str], None] = lambda _: None,
-          ) -> Context:
+def build(
+    cfg: Config,
+    env: Mapping[str, str],
+    parts: Parts,
+    *,
+    clock: Clock | None = None,
+    sleep: Sleep | None = None,
+    notice: Callable[[str], None] = lambda _: None,
+) -> Context:
     """The context of one run: tracker, channels and mailer as `parts` asks, validated
     now, in that order. `notice` hears what a user should know about the wiring (the local
     tracker, a to-do nobody gets).
@@ -85,16 +90,25 @@ def build(cfg: Config, env: Mapping[str, str], parts: Parts, *, clock: Clock | N
         tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep)
         if said:
             notice(said)
-    ctx = Context(cfg=cfg, tracker=tracker, clock=clock, sleep=sleep,
-                  pipeline=Pipeline.from_env(env), root=Path.cwd())
+    ctx = Context(
+        cfg=cfg,
+        tracker=tracker,
+        clock=clock,
+        sleep=sleep,
+        pipeline=Pipeline.from_env(env),
+        root=Path.cwd(),
+    )
     if parts.channels:
-        ctx.cfg = _channel_cfg(cfg, local=not (tracker.sends if parts.tracker
-                                              else bool(env.get("GITLAB_TOKEN"))))
+        ctx.cfg = _channel_cfg(
+            cfg, local=not (tracker.sends if parts.tracker else bool(env.get("GITLAB_TOKEN")))
+        )
         ctx.channels = _channels(ctx, wrap=parts.tracker)
         todo = ctx.cfg.notification.channels.gitlab_todo
         if tracker.sends and todo.enabled and todo.assignee_id is None:  # not on a laptop
-            notice("gitlab_todo is enabled but notification.channels.gitlab_todo.assignee_id "
-                   "is not set: nobody is assigned, so nobody gets a to-do")
+            notice(
+                "gitlab_todo is enabled but notification.channels.gitlab_todo.assignee_id "
+                "is not set: nobody is assigned, so nobody gets a to-do"
+            )
     if parts.mailer:
         ctx.mailer = _mailer(ctx)
     return ctx
@@ -161,8 +175,9 @@ class _Offline:
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
         self._none()
 
-    def find_by_keys(self, keys: Sequence[str], *, label: str,
-                     expected: int) -> dict[str, IssueRef]:
+    def find_by_keys(
+        self, keys: Sequence[str], *, label: str, expected: int
+    ) -> dict[str, IssueRef]:
         self._none()
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
@@ -171,16 +186,23 @@ class _Offline:
     def upload(self, path: Path) -> Upload:
         self._none()
 
-    def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    created_before: datetime | None = None) -> list[IssueRef]:
+    def list_issues(
+        self, labels: Sequence[str], *, state: str = "all", created_before: datetime | None = None
+    ) -> list[IssueRef]:
         self._none()
 
     def get_issue(self, iid: int) -> IssueRef | None:
         self._none()
 
-    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
-                     description: str | None = None,
-                     state_event: StateEvent | None = None) -> IssueRef:
+    def update_issue(
+        self,
+        iid: int,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        description: str | None = None,
+        state_event: StateEvent | None = None,
+    ) -> IssueRef:
         self._none()
 
     def label_events(self, iid: int) -> list[LabelEvent]:
@@ -198,8 +220,9 @@ class _Offline:
     def append_log(self, kind: str, data: dict[str, Any]) -> None:
         self._none()
 
-    def read_log(self, kind: str, limit: int = 20,
-                 since: datetime | None = None) -> list[LogRecord]:
+    def read_log(
+        self, kind: str, limit: int = 20, since: datetime | None = None
+    ) -> list[LogRecord]:
         self._none()
 
     def bot_user(self) -> str:

@@ -89,8 +89,9 @@ class Queue:
         gone = set(iids)
         self.pending = {c: i - gone for c, i in self.pending.items()}
 
-    def advance(self, waiting: Iterable[int], channels: Sequence[str]) -> tuple[list[int],
-                                                                               list[int]]:
+    def advance(
+        self, waiting: Iterable[int], channels: Sequence[str]
+    ) -> tuple[list[int], list[int]]:
         """After listing every issue waiting for review (`digest`): queue those nobody
         accounted for (staged by a run that stopped before it wrote the queue), drop those
         no longer waiting (reviewed before anyone was told), and move `through` past all of
@@ -110,16 +111,20 @@ class Queue:
     # ------------------------------------------------------------------- codec
     def to_data(self) -> dict[str, Any]:
         """The snapshot as JSON for the run log."""
-        return {"through": self.through, "accounted": sorted(self.accounted),
-                "pending": {c: sorted(i) for c, i in sorted(self.pending.items()) if i},
-                "inflight": {c: sorted(i) for c, i in sorted(self.inflight.items()) if i},
-                "legacy_done": self.legacy_done}
+        return {
+            "through": self.through,
+            "accounted": sorted(self.accounted),
+            "pending": {c: sorted(i) for c, i in sorted(self.pending.items()) if i},
+            "inflight": {c: sorted(i) for c, i in sorted(self.inflight.items()) if i},
+            "legacy_done": self.legacy_done,
+        }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Queue:
         """Tolerant of anything: a record the tool cannot read counts as an empty queue
         above its `through` (only bot-authored records reach this).
         """
+
         def ints(value: Any) -> set[int]:
             if not isinstance(value, list):
                 return set()
@@ -131,8 +136,10 @@ class Queue:
             return {str(c): ints(v) for c, v in value.items()}
 
         through = data.get("through")
-        return cls(through=through if isinstance(through, int) else 0,
-                   accounted=ints(data.get("accounted")),
-                   pending=per_channel(data.get("pending")),
-                   inflight=per_channel(data.get("inflight")),
-                   legacy_done=data.get("legacy_done") is True)
+        return cls(
+            through=through if isinstance(through, int) else 0,
+            accounted=ints(data.get("accounted")),
+            pending=per_channel(data.get("pending")),
+            inflight=per_channel(data.get("inflight")),
+            legacy_done=data.get("legacy_done") is True,
+        )

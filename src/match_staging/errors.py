@@ -20,8 +20,15 @@ class ConfigError(StagingError):
 class InputError(StagingError):
     """A match document, or one match in it, is unusable. Names file, match and field."""
 
-    def __init__(self, source: str, message: str, *, match: str | None = None,
-                 field: str | None = None, position: int = 0) -> None:
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        *,
+        match: str | None = None,
+        field: str | None = None,
+        position: int = 0,
+    ) -> None:
         self.source = source
         self.match = match
         self.position = position  # the match's place in its document; 0: the whole document
@@ -38,8 +45,7 @@ class InputError(StagingError):
 class TrackerError(StagingError):
     """The tracker (GitLab or the local file) could not be read or written."""
 
-    def __init__(self, message: str, *, status: int | None = None,
-                 transient: bool = False) -> None:
+    def __init__(self, message: str, *, status: int | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.transient = transient

@@ -13,11 +13,30 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 TOKEN_PREFIX = "msk-"  # noqa: S105 - a key prefix, not a secret
 
 # Query parameters that only say who sent the visitor, never which posting it is.
-_TRACKING = frozenset({
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid",
-    "_hsenc", "_hsmi", "mkt_tok", "igshid", "trk", "trkinfo", "trackingid", "refid",
-    "ref_src", "si", "spm",
-})
+_TRACKING = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "igshid",
+        "trk",
+        "trkinfo",
+        "trackingid",
+        "refid",
+        "ref_src",
+        "si",
+        "spm",
+    }
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -31,7 +50,8 @@ def normalise_url(url: str) -> str:
     port = parts.port
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in _TRACKING
     )
     path = parts.path.rstrip("/")

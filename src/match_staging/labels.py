@@ -45,8 +45,11 @@ def state_label(names: Labels, state: State) -> str:
 def score_label(names: Labels, score: float) -> str:
     """The score band label of `score`."""
     band = score_band(score)
-    return {ScoreBand.HIGH: names.score_high, ScoreBand.MEDIUM: names.score_medium,
-            ScoreBand.LOW: names.score_low}[band]
+    return {
+        ScoreBand.HIGH: names.score_high,
+        ScoreBand.MEDIUM: names.score_medium,
+        ScoreBand.LOW: names.score_low,
+    }[band]
 
 
 def states_in(names: Labels, labels: Sequence[str]) -> list[State]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-MAX_DEPTH = 64        # a match document nests 5 levels, a GitLab webhook payload about 6
-MAX_MATCHES = 1000    # per document, as match.schema.json's maxItems
+MAX_DEPTH = 64  # a match document nests 5 levels, a GitLab webhook payload about 6
+MAX_MATCHES = 1000  # per document, as match.schema.json's maxItems
 
 
 class TooDeep(ValueError):

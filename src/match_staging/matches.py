@@ -67,7 +67,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # JSON can escape them; UTF-8 cannot
 class Document:
     """One match document as read, before it is parsed."""
 
-    source: str   # how messages name it: a path, or the variable it came from
+    source: str  # how messages name it: a path, or the variable it came from
     data: bytes
 
 
@@ -90,8 +90,7 @@ def clean_text(value: str, *, single_line: bool = False) -> str:
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text))
     # the distinct characters are few even in a long text: look each up once, drop in C
-    drop = {ord(c): None for c in set(text)
-            if c != "\u200d" and unicodedata.category(c) == "Cf"}
+    drop = {ord(c): None for c in set(text) if c != "\u200d" and unicodedata.category(c) == "Cf"}
     text = text.translate(drop) if drop else text
     text = _LONE_JOINER.sub("", text)
     if single_line:
@@ -101,8 +100,10 @@ def clean_text(value: str, *, single_line: bool = False) -> str:
 
 # --------------------------------------------------------------------------- inputs
 
-def documents_from(paths: Iterable[str], env: Mapping[str, str],
-                   inbox: str) -> list[Document | InputError]:
+
+def documents_from(
+    paths: Iterable[str], env: Mapping[str, str], inbox: str
+) -> list[Document | InputError]:
     """The inputs of one run (docs/interface.md, "Which inputs a run reads"); an input that
     cannot be read is returned as its error, so the others are still staged.
 
@@ -130,9 +131,12 @@ def documents_from(paths: Iterable[str], env: Mapping[str, str],
             docs.append(from_payload)
     if not docs and env.get("MATCHES_JSON"):
         if in_ci(env):
-            print("warning: MATCHES_JSON came from a pipeline variable, which the runner "
-                  "expands ($NAME, ${NAME}, $$): send the document as the matches_b64 input "
-                  f"or as {B64_VARIABLE} (scripts/submit-matches does)", file=sys.stderr)
+            print(
+                "warning: MATCHES_JSON came from a pipeline variable, which the runner "
+                "expands ($NAME, ${NAME}, $$): send the document as the matches_b64 input "
+                f"or as {B64_VARIABLE} (scripts/submit-matches does)",
+                file=sys.stderr,
+            )
         docs.append(Document("MATCHES_JSON", env["MATCHES_JSON"].encode("utf-8", "replace")))
     if env.get("MATCHES_FILE"):
         docs.extend(_matches_file(env["MATCHES_FILE"], env))
@@ -150,8 +154,10 @@ def _matches_file(name: str, env: Mapping[str, str]) -> Iterator[Document | Inpu
         try:
             path.resolve().relative_to(Path.cwd().resolve())
         except (ValueError, OSError):
-            yield InputError("MATCHES_FILE", "in CI only a file of the repository is read "
-                             "(a relative path inside the checkout)")
+            yield InputError(
+                "MATCHES_FILE",
+                "in CI only a file of the repository is read (a relative path inside the checkout)",
+            )
             return
     yield from _read_path(path, explicit=True)
 
@@ -160,13 +166,19 @@ def _from_base64(source: str, text: str) -> Document | InputError:
     """A document sent as base64 (standard alphabet, padding optional, whitespace ignored)."""
     compact = "".join(text.split())
     if len(compact) > MAX_DOCUMENT_BYTES * 4 // 3 + 4:
-        return InputError(source, f"{len(compact):,} characters of base64, more than a "
-                          f"{MAX_DOCUMENT_BYTES:,}-byte match document may have")
+        return InputError(
+            source,
+            f"{len(compact):,} characters of base64, more than a "
+            f"{MAX_DOCUMENT_BYTES:,}-byte match document may have",
+        )
     try:
         data = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
     except (binascii.Error, ValueError):
-        return InputError(source, "not base64: send the document's UTF-8 JSON encoded with "
-                          "base64 (base64 -w0 matches.json), as scripts/submit-matches does")
+        return InputError(
+            source,
+            "not base64: send the document's UTF-8 JSON encoded with "
+            "base64 (base64 -w0 matches.json), as scripts/submit-matches does",
+        )
     return Document(source, data)
 
 
@@ -185,8 +197,11 @@ def _read_file(path: Path) -> Document | InputError:
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
-            return InputError(str(path), f"file is {size:,} bytes, more than the "
-                              f"{MAX_DOCUMENT_BYTES:,} a match document may have")
+            return InputError(
+                str(path),
+                f"file is {size:,} bytes, more than the "
+                f"{MAX_DOCUMENT_BYTES:,} a match document may have",
+            )
         return Document(str(path), path.read_bytes())
     except OSError as exc:
         return InputError(str(path), f"cannot be read: {exc.strerror or exc}")
@@ -230,6 +245,7 @@ def _document_in(source: str, holder: dict[str, Any]) -> Document | InputError |
 
 # --------------------------------------------------------------------------- parsing
 
+
 @cache
 def _schema() -> dict[str, Any]:
     """The published schema, read once per process for both validators."""
@@ -243,8 +259,9 @@ def _validator() -> Draft202012Validator:
     schema = _schema()
     match_schema = dict(schema["$defs"]["match"], **{"$defs": schema["$defs"]})
     properties = dict(match_schema["properties"])
-    properties["requirements"] = {k: v for k, v in properties["requirements"].items()
-                                  if k != "items"}
+    properties["requirements"] = {
+        k: v for k, v in properties["requirements"].items() if k != "items"
+    }
     match_schema["properties"] = properties
     return Draft202012Validator(match_schema)
 
@@ -266,13 +283,21 @@ def _plainly_valid(requirement: Any) -> bool:
     if not isinstance(requirement, dict) or not requirement.keys() <= _REQUIREMENT_KEYS:
         return False
     text, comment = requirement.get("requirement"), requirement.get("comment", "")
-    if not isinstance(text, str) or not 1 <= len(text) <= 500 \
-            or not isinstance(comment, str) or len(comment) > 1000:
+    if (
+        not isinstance(text, str)
+        or not 1 <= len(text) <= 500
+        or not isinstance(comment, str)
+        or len(comment) > 1000
+    ):
         return False
     for name, low, high in (("score", 0, 100), ("weight", 0, math.inf)):
         value = requirement.get(name, low)
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not low <= value <= high or value == math.inf:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+            or value == math.inf
+        ):
             return False
     return True
 
@@ -296,19 +321,33 @@ def _load(doc: Document) -> tuple[str, Any]:
     try:
         text = doc.data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _Invalid([InputError(doc.source, f"not UTF-8 text (byte "
-                                   f"0x{doc.data[exc.start]:02x} at offset {exc.start})")]
-                       ) from None
+        raise _Invalid(
+            [
+                InputError(
+                    doc.source,
+                    f"not UTF-8 text (byte 0x{doc.data[exc.start]:02x} at offset {exc.start})",
+                )
+            ]
+        ) from None
     if not text.strip():
-        raise _Invalid([InputError(doc.source, "empty document: expected a match, a list of "
-                                   "matches or {\"cycle_id\": ..., \"matches\": [...]}")])
+        raise _Invalid(
+            [
+                InputError(
+                    doc.source,
+                    "empty document: expected a match, a list of "
+                    'matches or {"cycle_id": ..., "matches": [...]}',
+                )
+            ]
+        )
     try:
         return text, load_json(text)
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
     except TooDeep:
-        message = (f"nested too deeply: more than {MAX_DEPTH} levels of lists and objects "
-                   "(a match document has 5)")
+        message = (
+            f"nested too deeply: more than {MAX_DEPTH} levels of lists and objects "
+            "(a match document has 5)"
+        )
     except ValueError as exc:  # an integer of thousands of digits
         message = f"not valid JSON: {one_line(str(exc), 120)}"
     raise _Invalid([InputError(doc.source, message)])
@@ -320,20 +359,33 @@ def _items(source: str, data: Any) -> tuple[list[Any], str | None]:
     cycle = isinstance(data, dict) and "matches" in data
     if isinstance(data, dict) and "matches" in data:
         cycle_id = data.get("cycle_id")
-        if cycle_id is not None and (not isinstance(cycle_id, str) or not cycle_id.strip()
-                                     or len(cycle_id) > MAX_CYCLE_ID):
-            raise _Invalid([InputError(source, f"must be text of 1 to {MAX_CYCLE_ID} "
-                                       "characters", field="cycle_id")])
+        if cycle_id is not None and (
+            not isinstance(cycle_id, str) or not cycle_id.strip() or len(cycle_id) > MAX_CYCLE_ID
+        ):
+            raise _Invalid(
+                [
+                    InputError(
+                        source, f"must be text of 1 to {MAX_CYCLE_ID} characters", field="cycle_id"
+                    )
+                ]
+            )
         data = data["matches"]
         if not isinstance(data, list):
             raise _Invalid([InputError(source, "must be a list of matches", field="matches")])
     items = data if isinstance(data, list) else [data]
     if len(items) > MAX_MATCHES:
         # refused whole: validating and staging 10,000 matches would hold the CI lock for hours
-        raise _Invalid([InputError(source, f"has {len(items):,} matches, more than the "
-                                   f"{MAX_MATCHES:,} a document may hold: split it into "
-                                   "several documents; none of its matches was read",
-                                   field="matches" if cycle else None)])
+        raise _Invalid(
+            [
+                InputError(
+                    source,
+                    f"has {len(items):,} matches, more than the "
+                    f"{MAX_MATCHES:,} a document may hold: split it into "
+                    "several documents; none of its matches was read",
+                    field="matches" if cycle else None,
+                )
+            ]
+        )
     return items, cycle_id
 
 
@@ -406,12 +458,19 @@ def _message(error: ValidationError) -> str:
 
 
 def _type_message(error: ValidationError) -> str:
-    names = {"number": "a number", "string": "text", "integer": "a whole number",
-             "array": "a list", "object": "an object"}
+    names = {
+        "number": "a number",
+        "string": "text",
+        "integer": "a whole number",
+        "array": "a list",
+        "object": "an object",
+    }
     limit: Any = error.validator_value
     wanted = [limit] if isinstance(limit, str) else list(limit)
-    return (f"must be {' or '.join(names.get(w, w) for w in wanted)}, "
-            f"got {_json_type(error.instance)} {_preview(error.instance)}")
+    return (
+        f"must be {' or '.join(names.get(w, w) for w in wanted)}, "
+        f"got {_json_type(error.instance)} {_preview(error.instance)}"
+    )
 
 
 def _bound_message(error: ValidationError) -> str:
@@ -435,24 +494,29 @@ def _pattern_message(error: ValidationError) -> str:
 _FIXED_MESSAGES = {
     "required": "is missing (a required field)",
     "minLength": "must not be empty",
-    "oneOf": "must be an address or {\"email\", \"url\", \"subject\"}",
+    "oneOf": 'must be an address or {"email", "url", "subject"}',
 }
 _DESCRIBE: dict[str, Callable[[ValidationError], str]] = {
     "type": _type_message,
     "minimum": _bound_message,
     "maximum": _bound_message,
-    "maxLength": lambda e: f"is too long ({_size(e):,} characters, "
-                           f"at most {e.validator_value:,})",
+    "maxLength": lambda e: f"is too long ({_size(e):,} characters, at most {e.validator_value:,})",
     "maxItems": lambda e: f"has {_size(e)} entries, at most {e.validator_value}",
     "pattern": _pattern_message,
-    "additionalProperties": lambda e: "unknown field "
-                                      + e.message.split("(")[-1].rstrip(")"),
+    "additionalProperties": lambda e: "unknown field " + e.message.split("(")[-1].rstrip(")"),
 }
 
 
 def _json_type(value: Any) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "text", list: "list",
-             dict: "object", type(None): "null"}
+    names = {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "text",
+        list: "list",
+        dict: "object",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -461,8 +525,9 @@ def _preview(value: Any) -> str:
     return truncate(text, 40)
 
 
-def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
-           nan: bool = True) -> Match:
+def _match(
+    source: str, position: int, item: Any, cycle_id: str | None, *, nan: bool = True
+) -> Match:
     where = _describe(position, item)
     _check(source, where, item, nan=nan)
 
@@ -480,8 +545,16 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
     try:
         keys = match_keys(line("id"), url)  # urlsplit refuses some URLs the pattern lets by
     except ValueError as exc:
-        raise _Invalid([InputError(source, f"is not a valid http(s) URL: {exc}", match=where,
-                                   field="url" if item.get("url") else "source_url")]) from None
+        raise _Invalid(
+            [
+                InputError(
+                    source,
+                    f"is not a valid http(s) URL: {exc}",
+                    match=where,
+                    field="url" if item.get("url") else "source_url",
+                )
+            ]
+        ) from None
     match_id = line("id")
     title = line("title")
     provider = line("provider")
@@ -508,7 +581,8 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
                 score=r.get("score"),
                 weight=r.get("weight"),
                 comment=clean_text(r["comment"], single_line=True) if r.get("comment") else None,
-            ) for r in item.get("requirements") or ()
+            )
+            for r in item.get("requirements") or ()
         ),
         notes=block("notes"),
         draft=block("draft"),
@@ -521,19 +595,33 @@ def _match(source: str, position: int, item: Any, cycle_id: str | None, *,
 def _check(source: str, where: str, item: Any, *, nan: bool) -> None:
     """_Invalid with every problem of one match the schema and the size limits find."""
     if not isinstance(item, dict):
-        raise _Invalid([InputError(source, f"must be an object, got {_json_type(item)}",
-                                   match=where)])
-    too_long = [InputError(source, f"is too long ({length:,} characters, at most {limit:,})",
-                           match=where, field=name) for name, length, limit in _too_long(item)]
+        raise _Invalid(
+            [InputError(source, f"must be an object, got {_json_type(item)}", match=where)]
+        )
+    too_long = [
+        InputError(
+            source,
+            f"is too long ({length:,} characters, at most {limit:,})",
+            match=where,
+            field=name,
+        )
+        for name, length, limit in _too_long(item)
+    ]
     if too_long:
         raise _Invalid(too_long)
-    found = sorted([*_validator().iter_errors(item), *_requirement_errors(item)],
-                   key=lambda e: list(e.absolute_path))
-    errors = [InputError(source, _message(e), match=where, field=_field(e))
-              for e in found[:MAX_ERRORS_PER_MATCH]]
+    found = sorted(
+        [*_validator().iter_errors(item), *_requirement_errors(item)],
+        key=lambda e: list(e.absolute_path),
+    )
+    errors = [
+        InputError(source, _message(e), match=where, field=_field(e))
+        for e in found[:MAX_ERRORS_PER_MATCH]
+    ]
     # Python's JSON reads NaN, and no schema bound refuses it (every comparison is false)
-    errors += [InputError(source, "must be a number, got NaN", match=where, field=path)
-               for path in (_nan(item, "") if nan else ())]
+    errors += [
+        InputError(source, "must be a number, got NaN", match=where, field=path)
+        for path in (_nan(item, "") if nan else ())
+    ]
     if errors:
         raise _Invalid(errors)
 
@@ -547,23 +635,36 @@ def _apply_of(source: str, where: str, apply: Any) -> Any:
     if apply and apply.get("email"):
         problem = _address_problem(apply["email"])
         if problem:
-            raise _Invalid([InputError(source, f"is not an address a mailer accepts: "
-                                       f"{_preview(apply['email'])} ({problem})", match=where,
-                                       field="apply")])
+            raise _Invalid(
+                [
+                    InputError(
+                        source,
+                        f"is not an address a mailer accepts: "
+                        f"{_preview(apply['email'])} ({problem})",
+                        match=where,
+                        field="apply",
+                    )
+                ]
+            )
     return apply
 
 
 def _too_long(item: dict[str, Any]) -> list[tuple[str, int, int]]:
     """The pattern-checked fields longer than the schema allows: (field, length, limit)."""
-    found = [(name, len(item[name]), limit) for name, limit in _PATTERN_FIELDS.items()
-             if isinstance(item.get(name), str) and len(item[name]) > limit]
+    found = [
+        (name, len(item[name]), limit)
+        for name, limit in _PATTERN_FIELDS.items()
+        if isinstance(item.get(name), str) and len(item[name]) > limit
+    ]
     apply = item.get("apply")
     if isinstance(apply, str) and len(apply) > _APPLY_MAXLEN[""]:
         found.append(("apply", len(apply), _APPLY_MAXLEN[""]))
     elif isinstance(apply, dict):
-        found += [(f"apply.{key}", len(apply[key]), limit)
-                  for key, limit in _APPLY_MAXLEN.items()
-                  if key and isinstance(apply.get(key), str) and len(apply[key]) > limit]
+        found += [
+            (f"apply.{key}", len(apply[key]), limit)
+            for key, limit in _APPLY_MAXLEN.items()
+            if key and isinstance(apply.get(key), str) and len(apply[key]) > limit
+        ]
     return found
 
 
@@ -596,9 +697,12 @@ def _rate(value: Any) -> str | None:
     return None
 
 
-def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
-               inbox: str = "matches-inbox",
-               secrets: Iterable[Secret | str] | None = None) -> Batch:
+def read_batch(
+    paths: Iterable[str],
+    env: Mapping[str, str] | None = None,
+    inbox: str = "matches-inbox",
+    secrets: Iterable[Secret | str] | None = None,
+) -> Batch:
     """Read and parse every input of a run; problems are collected, never raised.
     `secrets`: the values no match may carry on (default: the secret variables in `env`).
     """
@@ -614,8 +718,11 @@ def read_batch(paths: Iterable[str], env: Mapping[str, str] | None = None,
         for match in found:
             clean, fields = scrub(match, scrubber)
             batch.matches.append(clean)
-            batch.scrubbed += [f"{clean.source}: {clean.label}: field '{name}' held the "
-                               f"value of {' and '.join(secrets)}" for name, secrets in fields]
+            batch.scrubbed += [
+                f"{clean.source}: {clean.label}: field '{name}' held the "
+                f"value of {' and '.join(secrets)}"
+                for name, secrets in fields
+            ]
         batch.errors.extend(errors)
     return batch
 
@@ -632,12 +739,24 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[tuple[str, list
     """
     if not scrubber:
         return match, []
-    every = [match.title, match.provider, match.url, match.id, match.location, match.start,
-             match.duration, match.rate, match.notes, match.draft, match.cycle_id,
-             *match.attachments, *(v for v in match.apply.values() if isinstance(v, str)),
-             *(t for r in match.requirements for t in (r.requirement, r.comment))]
+    every = [
+        match.title,
+        match.provider,
+        match.url,
+        match.id,
+        match.location,
+        match.start,
+        match.duration,
+        match.rate,
+        match.notes,
+        match.draft,
+        match.cycle_id,
+        *match.attachments,
+        *(v for v in match.apply.values() if isinstance(v, str)),
+        *(t for r in match.requirements for t in (r.requirement, r.comment)),
+    ]
     if not scrubber.scrub("\0".join(t for t in every if t))[1]:
-        return match, []   # one scan of all its texts: the common case
+        return match, []  # one scan of all its texts: the common case
     fields: list[tuple[str, list[str]]] = []
 
     def text(name: str, value: str) -> str:
@@ -649,19 +768,25 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[tuple[str, list
     def maybe(name: str, value: str | None) -> str | None:
         return None if value is None else text(name, value)
 
-    changed: dict[str, Any] = {}   # in the order of the document's fields
+    changed: dict[str, Any] = {}  # in the order of the document's fields
     for name in ("title", "provider", "url", "id", "location", "start", "duration", "rate"):
         changed[name] = maybe(name, getattr(match, name))
-    changed["requirements"] = tuple(dataclasses.replace(
-        r, requirement=text(f"requirements[{i}].requirement", r.requirement),
-        comment=maybe(f"requirements[{i}].comment", r.comment))
-        for i, r in enumerate(match.requirements))
+    changed["requirements"] = tuple(
+        dataclasses.replace(
+            r,
+            requirement=text(f"requirements[{i}].requirement", r.requirement),
+            comment=maybe(f"requirements[{i}].comment", r.comment),
+        )
+        for i, r in enumerate(match.requirements)
+    )
     changed["notes"] = maybe("notes", match.notes)
     changed["draft"] = maybe("draft", match.draft)
-    changed["attachments"] = tuple(text(f"attachments[{i}]", a)
-                                   for i, a in enumerate(match.attachments))
-    changed["apply"] = {k: text(f"apply.{k}", v) if isinstance(v, str) else v
-                        for k, v in match.apply.items()}
+    changed["attachments"] = tuple(
+        text(f"attachments[{i}]", a) for i, a in enumerate(match.attachments)
+    )
+    changed["apply"] = {
+        k: text(f"apply.{k}", v) if isinstance(v, str) else v for k, v in match.apply.items()
+    }
     changed["cycle_id"] = maybe("cycle_id", match.cycle_id)
     clean = dataclasses.replace(match, **changed)
     return clean, fields
@@ -669,6 +794,8 @@ def scrub(match: Match, scrubber: Scrubber) -> tuple[Match, list[tuple[str, list
 
 def scrubbed_notice(where: str) -> str:
     """The line a run prints for each text a secret was removed from: never the value."""
-    return (f"secret removed: {where}, a secret the tool can see; it was replaced by "
-            f"{PLACEHOLDER!r} before anything was written or sent (a pipeline variable "
-            "expanded into the document?)")
+    return (
+        f"secret removed: {where}, a secret the tool can see; it was replaced by "
+        f"{PLACEHOLDER!r} before anything was written or sent (a pipeline variable "
+        "expanded into the document?)"
+    )

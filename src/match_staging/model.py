@@ -53,9 +53,9 @@ class Match:
     title: str
     provider: str
     url: str
-    source: str                # where it came from, e.g. "matches-inbox/cycle.json"
-    position: int              # 1-based position in its document
-    keys: tuple[str, ...]      # stable match keys, see keys.py; keys[0] is the primary one
+    source: str  # where it came from, e.g. "matches-inbox/cycle.json"
+    position: int  # 1-based position in its document
+    keys: tuple[str, ...]  # stable match keys, see keys.py; keys[0] is the primary one
     id: str | None = None
     location: str | None = None
     start: str | None = None
@@ -82,12 +82,12 @@ class IssueRef:
     title: str
     web_url: str
     labels: tuple[str, ...]
-    state: str                 # GitLab's opened/closed
+    state: str  # GitLab's opened/closed
     keys: tuple[str, ...] = ()
     description: str = field(default="", repr=False)
     updated_at: str = ""
     created_at: str = ""
-    author: str = ""           # username of who created it (trusted only when the bot did)
+    author: str = ""  # username of who created it (trusted only when the bot did)
     notes_count: int | None = None  # notes people (and the bot) wrote; None: not known
 
 

@@ -40,19 +40,35 @@ class Notice:
     @classmethod
     def of(cls, match: Match, issue: IssueRef) -> Notice:
         """The notice of a match just staged as `issue`."""
-        return cls(iid=issue.iid, score=match.score, title=match.title,
-                   provider=match.provider, issue_url=issue.web_url, source_url=match.url,
-                   location=match.location, start=match.start, duration=match.duration,
-                   rate=match.rate)
+        return cls(
+            iid=issue.iid,
+            score=match.score,
+            title=match.title,
+            provider=match.provider,
+            issue_url=issue.web_url,
+            source_url=match.url,
+            location=match.location,
+            start=match.start,
+            duration=match.duration,
+            rate=match.rate,
+        )
 
 
 def notice_from_issue(issue: IssueRef, description: str | None) -> Notice:
     """The notice stored in a staged issue; falls back to the title for older issues."""
     data = record.decode_record(description) or record.MatchRecord()
-    return Notice(iid=issue.iid, score=data.score, title=data.title or issue.title,
-                  provider=data.provider, issue_url=issue.web_url,
-                  source_url=data.source_url, location=data.location, start=data.start,
-                  duration=data.duration, rate=data.rate)
+    return Notice(
+        iid=issue.iid,
+        score=data.score,
+        title=data.title or issue.title,
+        provider=data.provider,
+        issue_url=issue.web_url,
+        source_url=data.source_url,
+        location=data.location,
+        start=data.start,
+        duration=data.duration,
+        rate=data.rate,
+    )
 
 
 def review_url(issue_url: str, pending_label: str) -> str:
@@ -69,7 +85,7 @@ class Payload:
 
     kind: Kind
     cycle_id: str
-    matches: tuple[Notice, ...]   # best first
+    matches: tuple[Notice, ...]  # best first
     review_url: str
     summary: str = ""
 
@@ -79,10 +95,15 @@ class Payload:
         return self.matches[0]
 
 
-def build(kind: Kind, cycle_id: str, notices: list[Notice], pending_label: str,
-          summary: str = "") -> Payload:
+def build(
+    kind: Kind, cycle_id: str, notices: list[Notice], pending_label: str, summary: str = ""
+) -> Payload:
     """A payload of `notices`, best first, linking to the pending matches."""
     ordered = tuple(sorted(notices, key=lambda n: (-n.score, n.iid)))
-    return Payload(kind=kind, cycle_id=cycle_id, matches=ordered,
-                   review_url=review_url(ordered[0].issue_url, pending_label),
-                   summary=summary)
+    return Payload(
+        kind=kind,
+        cycle_id=cycle_id,
+        matches=ordered,
+        review_url=review_url(ordered[0].issue_url, pending_label),
+        summary=summary,
+    )

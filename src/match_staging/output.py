@@ -14,11 +14,12 @@ from typing import TextIO
 from match_staging.redaction import Secret, mask
 
 MASK = "***"
-MIN_MASK_LENGTH = 4   # a one-letter password would mask every "a"
+MIN_MASK_LENGTH = 4  # a one-letter password would mask every "a"
 # C0 and C1 controls except tab and line feed; bidi, zero-width and other invisible format
 # characters (U+2060, the word joiner the tool puts into GitLab text itself, is just dropped)
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e"
-                          "\u2061-\u2064\u2066-\u2069\ufeff]")
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2061-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 def _visible(found: re.Match[str]) -> str:
@@ -34,8 +35,12 @@ def printable(text: str) -> str:
 class Output:
     """Where the CLI writes: every line redacted of secrets and made printable."""
 
-    def __init__(self, secrets: Iterable[str | Secret] = (), out: TextIO | None = None,
-                 err: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        secrets: Iterable[str | Secret] = (),
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
         self._secrets: list[str] = []
         self.add_secrets(secrets)
         self._out = out or sys.stdout
@@ -48,8 +53,11 @@ class Output:
 
     def add_secrets(self, secrets: Iterable[str | Secret]) -> None:
         """Mask these too; values too short to mask safely are left out."""
-        values = {v for v in (s.value if isinstance(s, Secret) else s for s in secrets)
-                  if len(v) >= MIN_MASK_LENGTH}
+        values = {
+            v
+            for v in (s.value if isinstance(s, Secret) else s for s in secrets)
+            if len(v) >= MIN_MASK_LENGTH
+        }
         self._secrets = sorted((set(self._secrets) | values) - {""}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:

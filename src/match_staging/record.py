@@ -162,10 +162,19 @@ def decode_json(encoded: str) -> Any:
 
 def record_marker(match: Match) -> Markup:
     """The match as sent, minus the score breakdown: what notifications and `send` need."""
-    data = {"score": match.score, "title": match.title, "provider": match.provider,
-            "source_url": match.url, "location": match.location, "start": match.start,
-            "duration": match.duration, "rate": match.rate, "draft": match.draft,
-            "apply": match.apply, "attachments": list(match.attachments)}
+    data = {
+        "score": match.score,
+        "title": match.title,
+        "provider": match.provider,
+        "source_url": match.url,
+        "location": match.location,
+        "start": match.start,
+        "duration": match.duration,
+        "rate": match.rate,
+        "draft": match.draft,
+        "apply": match.apply,
+        "attachments": list(match.attachments),
+    }
     return Markup(f"{PREFIX}notice: {encode_json(data)} -->")  # noqa: S704 - base64 only
 
 
@@ -194,12 +203,21 @@ def _typed(data: dict[str, Any]) -> MatchRecord:
     files = data.get("attachments")
     score = data.get("score")
     return MatchRecord(
-        score=float(score) if isinstance(score, int | float) and not isinstance(score, bool)
+        score=float(score)
+        if isinstance(score, int | float) and not isinstance(score, bool)
         else 0.0,
-        title=_text(data.get("title")), provider=_text(data.get("provider")),
-        source_url=_text(data.get("source_url")), location=_optional(data.get("location")),
-        start=_optional(data.get("start")), duration=_optional(data.get("duration")),
-        rate=_optional(data.get("rate")), draft=_text(data.get("draft")),
-        apply=ApplyTo(email=_text(apply.get("email")), url=_text(apply.get("url")),
-                      subject=_text(apply.get("subject"))),
-        attachments=tuple(str(f) for f in files) if isinstance(files, list) else ())
+        title=_text(data.get("title")),
+        provider=_text(data.get("provider")),
+        source_url=_text(data.get("source_url")),
+        location=_optional(data.get("location")),
+        start=_optional(data.get("start")),
+        duration=_optional(data.get("duration")),
+        rate=_optional(data.get("rate")),
+        draft=_text(data.get("draft")),
+        apply=ApplyTo(
+            email=_text(apply.get("email")),
+            url=_text(apply.get("url")),
+            subject=_text(apply.get("subject")),
+        ),
+        attachments=tuple(str(f) for f in files) if isinstance(files, list) else (),
+    )

@@ -16,23 +16,29 @@ from match_staging.channels.registry import specs
 from match_staging.config import Config, secret_fields
 
 PLACEHOLDER = "[secret removed]"
-MIN_SCRUB_LENGTH = 6   # shorter values would mangle ordinary text ("main", "1234")
-CUT_LENGTH = 20        # an echo of a secret's first 20 characters still gives most of it away
+MIN_SCRUB_LENGTH = 6  # shorter values would mangle ordinary text ("main", "1234")
+CUT_LENGTH = 20  # an echo of a secret's first 20 characters still gives most of it away
 
 # Variables whose values are secrets whether or not the configuration names them: the
 # tool's own tokens, and what GitLab puts into every job (docs: predefined CI/CD variables).
 # Each channel adds the variables of its own secrets (`ChannelSpec.env_secrets`).
-ENV_SECRETS = ("GITLAB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
-               "CI_DEPENDENCY_PROXY_PASSWORD", "CI_DEPLOY_PASSWORD",
-               "MATCH_STAGING_TRIGGER_TOKEN", "TRIGGER_TOKEN")
-ENV_SECRET_PREFIXES = ("CI_JOB_JWT",)   # CI_JOB_JWT, CI_JOB_JWT_V1, CI_JOB_JWT_V2
+ENV_SECRETS = (
+    "GITLAB_TOKEN",
+    "CI_JOB_TOKEN",
+    "CI_REGISTRY_PASSWORD",
+    "CI_DEPENDENCY_PROXY_PASSWORD",
+    "CI_DEPLOY_PASSWORD",
+    "MATCH_STAGING_TRIGGER_TOKEN",
+    "TRIGGER_TOKEN",
+)
+ENV_SECRET_PREFIXES = ("CI_JOB_JWT",)  # CI_JOB_JWT, CI_JOB_JWT_V1, CI_JOB_JWT_V2
 
 
 @dataclass(frozen=True)
 class Secret:
     """A secret value and the name a report may show for it."""
 
-    name: str    # what a report may say: a variable or a configuration key, never the value
+    name: str  # what a report may say: a variable or a configuration key, never the value
     value: str
 
 
@@ -41,7 +47,7 @@ def secrets_of(cfg: Config | None, env: Mapping[str, str]) -> list[Secret]:
     variables the configuration names, `${SMTP_PASSWORD}`) and the variables above. The one
     list both users (and `Output`, which masks what is printed) work from.
     """
-    found: dict[str, str] = {}   # value -> name; a variable's name reads best in a report
+    found: dict[str, str] = {}  # value -> name; a variable's name reads best in a report
     names = {*ENV_SECRETS, *(n for spec in specs() for n in spec.env_secrets)}
     for name in sorted(env):
         if name in names or name.startswith(ENV_SECRET_PREFIXES):
@@ -56,8 +62,11 @@ def forms(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(whole forms, longest first; the forms whose cut echoes count too). A URL's first
     characters are its public host, so only tokens and passwords are matched when cut.
     """
-    whole = tuple(sorted({value, quote(value, safe=""), quote(value), quote_plus(value)},
-                         key=len, reverse=True))
+    whole = tuple(
+        sorted(
+            {value, quote(value, safe=""), quote(value), quote_plus(value)}, key=len, reverse=True
+        )
+    )
     cuttable = () if "://" in value else tuple(f for f in whole if len(f) > CUT_LENGTH)
     return whole, cuttable
 

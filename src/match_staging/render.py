@@ -42,8 +42,9 @@ _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~${}"})
 _LINE_START = re.compile(r"^([^\S\n]*)([/#=+]|-+[^\S\n]*$)", re.MULTILINE)
 # The key line: the keys as plain words, outside any HTML comment, so GitLab's issue search
 # (full-text: whole words and word prefixes) finds them whether or not it indexes comments.
-_KEY_LINE = re.compile(r"\A<sub>match-staging keys: ((?:msk[0-9a-f]+)(?: msk[0-9a-f]+)*)</sub>$",
-                       re.MULTILINE)
+_KEY_LINE = re.compile(
+    r"\A<sub>match-staging keys: ((?:msk[0-9a-f]+)(?: msk[0-9a-f]+)*)</sub>$", re.MULTILINE
+)
 _MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")  # before 2.0
 
 
@@ -76,8 +77,10 @@ def _hard_breaks(lines: list[str], prefix: str) -> str:
     """
     filled = [bool(line.strip()) for line in lines] + [False]
     bare = prefix.rstrip()
-    return "\n".join(prefix + line + ("\\" if filled[index + 1] else "") if filled[index]
-                     else bare for index, line in enumerate(lines))
+    return "\n".join(
+        prefix + line + ("\\" if filled[index + 1] else "") if filled[index] else bare
+        for index, line in enumerate(lines)
+    )
 
 
 def gitlab_text(value: Any) -> str:
@@ -96,8 +99,7 @@ def gitlab_text(value: Any) -> str:
 
 def quote_block(value: Any) -> Markup:
     """Untrusted multi-line text as a Markdown block quote, escaped line by line."""
-    return Markup(_hard_breaks(_escaped(value).split("\n"), prefix="> ")) if value \
-        else Markup("")
+    return Markup(_hard_breaks(_escaped(value).split("\n"), prefix="> ")) if value else Markup("")
 
 
 def table_cell(value: Any) -> Markup:
@@ -203,7 +205,10 @@ def one_line(text: str, length: int) -> str:
 
 Target = Literal["gitlab", "slack", "text", "html"]
 _FINALIZE: dict[Target, Callable[[Any], str]] = {
-    "gitlab": gitlab_text, "slack": slack_text, "text": plain_text}
+    "gitlab": gitlab_text,
+    "slack": slack_text,
+    "text": plain_text,
+}
 
 
 @cache
@@ -222,12 +227,19 @@ def environment(override_dir: str | None = None, target: Target = "gitlab") -> j
         lstrip_blocks=True,
         autoescape=target == "html",  # noqa: S701 - the other targets escape in finalize
     )
-    env.filters.update(quote_block=quote_block, cell=table_cell, link=link, score=fmt_score,
-                       slack_link=slack_link, truncate_to=truncate)
+    env.filters.update(
+        quote_block=quote_block,
+        cell=table_cell,
+        link=link,
+        score=fmt_score,
+        slack_link=slack_link,
+        truncate_to=truncate,
+    )
     return env
 
 
-def render(name: str, override_dir: str | None = None, target: Target = "gitlab",
-           **context: Any) -> str:
+def render(
+    name: str, override_dir: str | None = None, target: Target = "gitlab", **context: Any
+) -> str:
     """Render template `name` for `target` (escaping per target)."""
     return environment(override_dir, target).get_template(name).render(**context)

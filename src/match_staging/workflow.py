@@ -19,11 +19,13 @@ from match_staging.config import Labels
 from match_staging.labels import state_label, states_in
 from match_staging.model import IssueRef, LabelEvent, Note, State
 
-TRANSITIONS: frozenset[tuple[State, State]] = frozenset({
-    (State.PENDING, State.APPROVED),
-    (State.PENDING, State.REJECTED),
-    (State.APPROVED, State.SENT),
-})
+TRANSITIONS: frozenset[tuple[State, State]] = frozenset(
+    {
+        (State.PENDING, State.APPROVED),
+        (State.PENDING, State.REJECTED),
+        (State.APPROVED, State.SENT),
+    }
+)
 # The system notes GitLab writes, authored by the editor, when a description changes:
 # SystemNotes::IssuablesService#change_description ("changed the description") and, when
 # the edit also toggled a checklist item, #change_task_status instead ("marked the
@@ -40,19 +42,19 @@ class Decision:
     """What the gate does about an issue's labels, and why."""
 
     verdict: Verdict
-    before: State            # the audited state
-    after: State             # the state the issue ends in
-    reason: str              # one line, for the job log and the note
+    before: State  # the audited state
+    after: State  # the state the issue ends in
+    reason: str  # one line, for the job log and the note
 
 
 @dataclass(frozen=True)
 class Audit:
     """What the bot's own records say about an issue."""
 
-    state: State                          # the audited state
-    sending: record.SendingMark | None    # a send that started and may have gone out
-    trusted: bool                         # the description is as the bot wrote it
-    distrust: str = ""                    # why not, naming who and when
+    state: State  # the audited state
+    sending: record.SendingMark | None  # a send that started and may have gone out
+    trusted: bool  # the description is as the bot wrote it
+    distrust: str = ""  # why not, naming who and when
 
 
 def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
@@ -60,13 +62,14 @@ def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
     changed since by someone else.
     """
     if issue.author and issue.author != bot:
-        return f"issue #{issue.iid} was created by {issue.author}, not by match-staging " \
-               f"({bot})"
+        return f"issue #{issue.iid} was created by {issue.author}, not by match-staging ({bot})"
     for note in reversed(notes):
-        if note.system and note.author != bot and (
-                note.body == DESCRIPTION_CHANGED or note.body.startswith(CHECKLIST_CHANGED)):
-            return f"{note.author} changed the description of #{issue.iid} at " \
-                   f"{note.created_at}"
+        if (
+            note.system
+            and note.author != bot
+            and (note.body == DESCRIPTION_CHANGED or note.body.startswith(CHECKLIST_CHANGED))
+        ):
+            return f"{note.author} changed the description of #{issue.iid} at {note.created_at}"
     return ""
 
 
@@ -94,8 +97,9 @@ def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
     return Audit(state, sending, not distrust, distrust)
 
 
-def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: str,
-           authorised: bool) -> Decision:
+def decide(
+    names: Labels, labels: Sequence[str], audited: State | None, actor: str, authorised: bool
+) -> Decision:
     """What to do about the issue's current labels, changed last by `actor`.
 
     A new state label beside the audited one is a move (without scoped labels, on Free, a
@@ -108,17 +112,27 @@ def decide(names: Labels, labels: Sequence[str], audited: State | None, actor: s
         return Decision("none", before, before, f"already {before.value}: nothing to do")
     new = [s for s in present if s != before]
     if len(new) != 1:
-        what = "no state label" if not present else \
-            "two new state labels at once (" + ", ".join(s.value for s in new) + ")"
+        what = (
+            "no state label"
+            if not present
+            else "two new state labels at once (" + ", ".join(s.value for s in new) + ")"
+        )
         return Decision("revert", before, before, f"{what}: back to {before.value}")
     after = new[0]
     if not authorised:
-        return Decision("revert", before, before, f"{actor} may not review job matches "
-                        f"(workflow.reviewers): back to {before.value}")
+        return Decision(
+            "revert",
+            before,
+            before,
+            f"{actor} may not review job matches (workflow.reviewers): back to {before.value}",
+        )
     if (before, after) not in TRANSITIONS:
-        return Decision("revert", before, before,
-                        f"{before.value} -> {after.value} is not a transition: "
-                        f"back to {before.value}")
+        return Decision(
+            "revert",
+            before,
+            before,
+            f"{before.value} -> {after.value} is not a transition: back to {before.value}",
+        )
     return Decision("apply", before, after, f"{before.value} -> {after.value}")
 
 
@@ -128,8 +142,9 @@ def moved_to(names: Labels, labels: Sequence[str], audited: State) -> State | No
     return new[0] if len(new) == 1 else None
 
 
-def actor_of(names: Labels, events: Sequence[LabelEvent],
-             target: State | None) -> LabelEvent | None:
+def actor_of(
+    names: Labels, events: Sequence[LabelEvent], target: State | None
+) -> LabelEvent | None:
     """Who made the change: whoever added `target`'s label last (None when GitLab shows
     nobody adding it); without a target, whoever changed a state label last. From GitLab's
     label events, never from a webhook payload.
@@ -143,8 +158,9 @@ def actor_of(names: Labels, events: Sequence[LabelEvent],
     return changed[-1] if changed else None
 
 
-def label_changes(names: Labels, labels: Sequence[str],
-                  target: State) -> tuple[list[str], list[str]]:
+def label_changes(
+    names: Labels, labels: Sequence[str], target: State
+) -> tuple[list[str], list[str]]:
     """(add, remove) leaving exactly the state label of `target` (scoped labels need
     Premium, so the tool keeps state labels exclusive itself: docs/platform-facts.md).
     """

@@ -44,6 +44,7 @@ PASSWORD = "s3cr3t-App-Passw0rd"
 REFRESH_TOKEN = "1//refresh-token-secret"
 CLIENT_SECRET = "client-secret-value"
 
+
 @pytest.fixture(autouse=True)
 def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """A channel built without sleep= would wait for real: here that fails the test."""
@@ -58,11 +59,11 @@ def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "sleep", guarded)
 
 
-
 def gmail_email(service: Any, sleep: Any = None) -> Email:
     """The Gmail transport with an injected service (googleapiclient's HTTP mocks)."""
-    return Email(gmail_settings(), transport=GmailTransport(GmailSettings(), service=service,
-                                                            sleep=sleep))
+    return Email(
+        gmail_settings(), transport=GmailTransport(GmailSettings(), service=service, sleep=sleep)
+    )
 
 
 def smtp_email(smtp: SmtpSettings, factory: Any) -> Email:
@@ -71,22 +72,47 @@ def smtp_email(smtp: SmtpSettings, factory: Any) -> Email:
 
 
 def payload(kind: Kind = "new", title: str = HOSTILE_TITLE) -> Payload:
-    return build(kind, "cycle-1", [
-        Notice(iid=42, score=81.5, title="Platform Engineer", provider="Beta AG",
-               issue_url=ISSUE_2, source_url="javascript:alert(document.cookie)"),
-        Notice(iid=41, score=97, title=title, provider=HOSTILE_PROVIDER, issue_url=ISSUE_1,
-               source_url=SOURCE_1, location="Wien / Remote", start="ASAP",
-               duration="6 Monate", rate="95 €/h"),
-    ], "job-match/pending", summary="2 neue Job-Matches")
+    return build(
+        kind,
+        "cycle-1",
+        [
+            Notice(
+                iid=42,
+                score=81.5,
+                title="Platform Engineer",
+                provider="Beta AG",
+                issue_url=ISSUE_2,
+                source_url="javascript:alert(document.cookie)",
+            ),
+            Notice(
+                iid=41,
+                score=97,
+                title=title,
+                provider=HOSTILE_PROVIDER,
+                issue_url=ISSUE_1,
+                source_url=SOURCE_1,
+                location="Wien / Remote",
+                start="ASAP",
+                duration="6 Monate",
+                rate="95 €/h",
+            ),
+        ],
+        "job-match/pending",
+        summary="2 neue Job-Matches",
+    )
 
 
 def settings(**overrides: Any) -> EmailChannel:
-    smtp = overrides.pop("smtp", None) or SmtpSettings(host="127.0.0.1", port=2525,
-                                                       security="none", timeout=5)
-    base = EmailChannel(enabled=True, recipients=["Max Muster <max@example.org>",
-                                                  "ops@example.org"],
-                        sender="Match Staging <bot@example.com>",
-                        subject_prefix="[Blauweiss]", smtp=smtp)
+    smtp = overrides.pop("smtp", None) or SmtpSettings(
+        host="127.0.0.1", port=2525, security="none", timeout=5
+    )
+    base = EmailChannel(
+        enabled=True,
+        recipients=["Max Muster <max@example.org>", "ops@example.org"],
+        sender="Match Staging <bot@example.com>",
+        subject_prefix="[Blauweiss]",
+        smtp=smtp,
+    )
     for name, value in overrides.items():
         setattr(base, name, value)
     return base
@@ -104,16 +130,16 @@ def parts(msg: email.message.EmailMessage) -> tuple[str, str]:
     return str(plain.get_content()), str(html.get_content())
 
 
-EXPECTED_SUBJECT = ("[Blauweiss] 2 neue Job-Matches — Top: 97% Cloud Architect "
-                    "<script>alert(1)</script>")
+EXPECTED_SUBJECT = (
+    "[Blauweiss] 2 neue Job-Matches — Top: 97% Cloud Architect <script>alert(1)</script>"
+)
 
 
 def assert_summary_mail(msg: email.message.EmailMessage) -> None:
     """What every transport must deliver for payload()."""
     assert msg["Subject"] == EXPECTED_SUBJECT
     assert msg["From"] == "Match Staging <bot@example.com>"
-    assert [a.addr_spec for a in msg["To"].addresses] == ["max@example.org",
-                                                           "ops@example.org"]
+    assert [a.addr_spec for a in msg["To"].addresses] == ["max@example.org", "ops@example.org"]
     assert msg["Date"] and msg["Message-ID"].endswith("@example.com>")
     assert msg.get_content_type() == "multipart/alternative"
     text, html = parts(msg)
@@ -133,23 +159,34 @@ def assert_summary_mail(msg: email.message.EmailMessage) -> None:
 K = "notification.channels.email"
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"recipients": []}, f"{K}.recipients: at least one address is needed"),
-    ({"recipients": ["not-an-address"]}, f"{K}.recipients[0]: not an email address"),
-    ({"recipients": ["ok@example.org", "a@example.org, b@example.org"]},
-     f"{K}.recipients[1]: must be one email address"),
-    ({"recipients": ["a@example.org\r\nBcc: x@evil.example"]},
-     f"{K}.recipients[0]: must be one email address"),
-    ({"sender": ""}, f"{K}.from: must be set"),
-    ({"sender": "bot"}, f"{K}.from: not an email address"),
-    ({"smtp": SmtpSettings(host="")}, f"{K}.smtp.host: must be set (SMTP_HOST)"),
-    ({"smtp": SmtpSettings(host="mail.example.com", username="u")},
-     f"{K}.smtp.password: must be set"),
-    ({"template": "nope"}, f"{K}.template: no template nope.txt.j2"),
-    ({"template": "../issue"}, f"{K}.template: must be a template name"),
-    ({"transport": "gmail", "gmail": GmailSettings(credentials_file="")},
-     f"{K}.gmail.credentials_file: must be set"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"recipients": []}, f"{K}.recipients: at least one address is needed"),
+        ({"recipients": ["not-an-address"]}, f"{K}.recipients[0]: not an email address"),
+        (
+            {"recipients": ["ok@example.org", "a@example.org, b@example.org"]},
+            f"{K}.recipients[1]: must be one email address",
+        ),
+        (
+            {"recipients": ["a@example.org\r\nBcc: x@evil.example"]},
+            f"{K}.recipients[0]: must be one email address",
+        ),
+        ({"sender": ""}, f"{K}.from: must be set"),
+        ({"sender": "bot"}, f"{K}.from: not an email address"),
+        ({"smtp": SmtpSettings(host="")}, f"{K}.smtp.host: must be set (SMTP_HOST)"),
+        (
+            {"smtp": SmtpSettings(host="mail.example.com", username="u")},
+            f"{K}.smtp.password: must be set",
+        ),
+        ({"template": "nope"}, f"{K}.template: no template nope.txt.j2"),
+        ({"template": "../issue"}, f"{K}.template: must be a template name"),
+        (
+            {"transport": "gmail", "gmail": GmailSettings(credentials_file="")},
+            f"{K}.gmail.credentials_file: must be set",
+        ),
+    ],
+)
 def test_settings_are_checked_when_built(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         Email(settings(**overrides))
@@ -162,16 +199,25 @@ def test_is_a_channel() -> None:
 
 
 def test_importing_the_channel_loads_no_google_library() -> None:
-    code = ("import sys, match_staging.channels.email\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('google', 'googleapiclient', 'httplib2', 'google_auth_httplib2'))\n"
-            "assert not bad, bad\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(ROOT / "src")}, check=False)
+    code = (
+        "import sys, match_staging.channels.email\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('google', 'googleapiclient', 'httplib2', 'google_auth_httplib2'))\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT / "src")},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
 # --- the message ----------------------------------------------------------------------
+
 
 def test_message_is_a_hostile_proof_multipart_alternative() -> None:
     msg = Email(settings()).message(payload())
@@ -183,8 +229,9 @@ def test_subject_is_one_line_whatever_the_title() -> None:
     title = "Cloud\r\nBcc: victim@example.org\n\n  Architect\u2028x\tend"
     channel = Email(settings())
     subject = channel.subject(payload(title=title))
-    assert subject == ("[Blauweiss] 2 neue Job-Matches — Top: 97% Cloud Bcc: "
-                       "victim@example.org Architect x end")
+    assert subject == (
+        "[Blauweiss] 2 neue Job-Matches — Top: 97% Cloud Bcc: victim@example.org Architect x end"
+    )
     msg = parse(bytes(channel.message(payload(title=title))))
     assert msg["Subject"] == subject
     assert msg["Bcc"] is None
@@ -217,8 +264,7 @@ def test_render_gives_the_eml_and_the_html_part() -> None:
 
 def test_user_templates_override_the_shipped_ones(tmp_path: Path) -> None:
     (tmp_path / "short.txt.j2").write_text("{{ payload.top.title }}\n", encoding="utf-8")
-    (tmp_path / "short.html.j2").write_text("<p>{{ payload.top.title }}</p>\n",
-                                            encoding="utf-8")
+    (tmp_path / "short.html.j2").write_text("<p>{{ payload.top.title }}</p>\n", encoding="utf-8")
     msg = Email(settings(template="short"), str(tmp_path)).message(payload())
     text, html = parts(msg)
     assert text == f"{HOSTILE_TITLE}\n"
@@ -230,11 +276,13 @@ def test_a_broken_user_template_is_a_failed_delivery(tmp_path: Path) -> None:
     (tmp_path / "broken.html.j2").write_text("<p></p>\n", encoding="utf-8")
     result = Email(settings(template="broken"), str(tmp_path)).send(payload())
     assert not result.ok and not result.transient
-    assert result.detail == ("could not render the email "
-                             "(UndefinedError: 'no_such_value' is undefined)")
+    assert result.detail == (
+        "could not render the email (UndefinedError: 'no_such_value' is undefined)"
+    )
 
 
 # --- SMTP against a real server -------------------------------------------------------
+
 
 class Collector:
     """An aiosmtpd handler keeping what it received; refuses the addresses in `refuse`."""
@@ -244,8 +292,9 @@ class Collector:
         self.refuse = refuse
         self.port = 0
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if address in self.refuse:
             return "550 5.1.1 no such mailbox here"
         envelope.rcpt_tos.append(address)
@@ -267,8 +316,7 @@ def free_port() -> int:
 def smtp_server(refuse: tuple[str, ...] = (), **smtp_parameters: Any) -> Iterator[Collector]:
     handler = Collector(refuse)
     handler.port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port,
-                            **smtp_parameters)
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port, **smtp_parameters)
     controller.start()
     try:
         yield handler
@@ -291,32 +339,37 @@ def test_smtp_delivers_to_a_real_server() -> None:
     assert_summary_mail(parse(envelope.original_content))
 
 
-def refuse_everyone(server: Any, session: Any, envelope: Any, mechanism: str,
-                    auth_data: Any) -> Any:
+def refuse_everyone(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> Any:
     return AuthResult(success=False, handled=False)
 
 
-def accept_everyone(server: Any, session: Any, envelope: Any, mechanism: str,
-                    auth_data: Any) -> Any:
+def accept_everyone(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> Any:
     return AuthResult(success=True)
 
 
 def test_smtp_login_refused_names_the_user_never_the_password() -> None:
     with smtp_server(auth_require_tls=False, authenticator=refuse_everyone) as server:
-        cfg = settings(smtp=smtp_settings(server.port, username="max@example.org",
-                                          password=PASSWORD))
+        cfg = settings(
+            smtp=smtp_settings(server.port, username="max@example.org", password=PASSWORD)
+        )
         result = Email(cfg).send(payload())
     assert not result.ok and not result.transient
-    assert result.detail.startswith("SMTP login refused for user max@example.org by "
-                                    f"127.0.0.1:{server.port}: 535")
+    assert result.detail.startswith(
+        f"SMTP login refused for user max@example.org by 127.0.0.1:{server.port}: 535"
+    )
     assert PASSWORD not in result.detail
     assert server.envelopes == []
 
 
 def test_smtp_logs_in_when_a_username_is_set() -> None:
     with smtp_server(auth_require_tls=False, authenticator=accept_everyone) as server:
-        cfg = settings(smtp=smtp_settings(server.port, username="max@example.org",
-                                          password=PASSWORD))
+        cfg = settings(
+            smtp=smtp_settings(server.port, username="max@example.org", password=PASSWORD)
+        )
         result = Email(cfg).send(payload())
     assert result.ok, result
     assert len(server.envelopes) == 1
@@ -351,14 +404,14 @@ def test_smtp_silent_server_times_out_as_transient() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         port = int(silent.getsockname()[1])
-        cfg = settings(smtp=SmtpSettings(host="127.0.0.1", port=port, security="none",
-                                         timeout=0.1))
+        cfg = settings(smtp=SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=0.1))
         result = Email(cfg).send(payload())
     assert not result.ok and result.transient
     assert result.detail.startswith(f"no answer from 127.0.0.1:{port} within 0.1 s")
 
 
 # --- SMTP security modes, without a TLS server ----------------------------------------
+
 
 class FakeClient:
     def __init__(self, log: list[Any]) -> None:
@@ -381,28 +434,43 @@ class FakeClient:
         return 221, b"bye"
 
 
-@pytest.mark.parametrize(("security", "username", "expected"), [
-    ("ssl", "max", ["connect ssl", ("login", "max"), "send", "quit"]),
-    ("starttls", "max", ["connect starttls", ("starttls", True), ("login", "max"), "send",
-                         "quit"]),
-    ("none", "", ["connect none", "send", "quit"]),
-])
-def test_security_mode_decides_tls_not_the_port(security: Any, username: str,
-                                                expected: list[Any]) -> None:
+@pytest.mark.parametrize(
+    ("security", "username", "expected"),
+    [
+        ("ssl", "max", ["connect ssl", ("login", "max"), "send", "quit"]),
+        (
+            "starttls",
+            "max",
+            ["connect starttls", ("starttls", True), ("login", "max"), "send", "quit"],
+        ),
+        ("none", "", ["connect none", "send", "quit"]),
+    ],
+)
+def test_security_mode_decides_tls_not_the_port(
+    security: Any, username: str, expected: list[Any]
+) -> None:
     log: list[Any] = []
 
-    def factory(mode: Any, host: str, port: int, timeout: float,
-                context: ssl.SSLContext) -> smtplib.SMTP:
+    def factory(
+        mode: Any, host: str, port: int, timeout: float, context: ssl.SSLContext
+    ) -> smtplib.SMTP:
         assert (host, port, timeout) == ("mail.example.com", 587, 7.5)
         log.append(f"connect {mode}")
         return cast(smtplib.SMTP, FakeClient(log))
 
-    smtp = SmtpSettings(host="mail.example.com", port=587, security=security,
-                        username=username, password=PASSWORD if username else "", timeout=7.5)
+    smtp = SmtpSettings(
+        host="mail.example.com",
+        port=587,
+        security=security,
+        username=username,
+        password=PASSWORD if username else "",
+        timeout=7.5,
+    )
     result = smtp_email(smtp, factory).send(payload())
     assert result.ok, result
-    assert [e[0] if isinstance(e, tuple) and e[0] in ("send", "quit") else e
-            for e in log] == expected
+    assert [
+        e[0] if isinstance(e, tuple) and e[0] in ("send", "quit") else e for e in log
+    ] == expected
     assert ("send", "bot@example.com", ("max@example.org", "ops@example.org")) in log
 
 
@@ -410,8 +478,9 @@ def test_default_factory_uses_smtp_ssl_only_for_ssl(monkeypatch: pytest.MonkeyPa
     made: list[tuple[str, Any]] = []
 
     class FakeSSL:
-        def __init__(self, host: str, port: int, *, timeout: float,
-                     context: ssl.SSLContext) -> None:
+        def __init__(
+            self, host: str, port: int, *, timeout: float, context: ssl.SSLContext
+        ) -> None:
             made.append(("SMTP_SSL", context))
 
     class FakePlain:
@@ -430,14 +499,14 @@ def test_smtp_errors_never_raise_and_mask_the_password() -> None:
     def factory(*args: Any) -> smtplib.SMTP:
         raise smtplib.SMTPDataError(451, f"temporary failure for {PASSWORD}".encode())
 
-    smtp = SmtpSettings(host="mail.example.com", security="ssl", username="u",
-                        password=PASSWORD)
+    smtp = SmtpSettings(host="mail.example.com", security="ssl", username="u", password=PASSWORD)
     result = smtp_email(smtp, factory).send(payload())
     assert not result.ok and result.transient
     assert PASSWORD not in result.detail and "451 temporary failure for ***" in result.detail
 
 
 # --- Gmail API ------------------------------------------------------------------------
+
 
 def gmail_settings(credentials_file: str = "/run/secrets/gmail.json") -> EmailChannel:
     return settings(transport="gmail", gmail=GmailSettings(credentials_file=credentials_file))
@@ -457,8 +526,6 @@ def sent_message(http: Any, index: int = 0) -> email.message.EmailMessage:
     return parse(base64.urlsafe_b64decode(raw))
 
 
-
-
 def test_gmail_sends_the_raw_message() -> None:
     service, http = gmail_service([OK])
     result = gmail_email(service).send(payload())
@@ -468,9 +535,11 @@ def test_gmail_sends_the_raw_message() -> None:
 
 
 def test_gmail_retries_once_after_429_honouring_retry_after() -> None:
-    busy = ({"status": "429", "retry-after": "7"},
-            '{"error": {"code": 429, "message": "Too many concurrent requests for user.",'
-            ' "status": "RESOURCE_EXHAUSTED"}}')
+    busy = (
+        {"status": "429", "retry-after": "7"},
+        '{"error": {"code": 429, "message": "Too many concurrent requests for user.",'
+        ' "status": "RESOURCE_EXHAUSTED"}}',
+    )
     service, http = gmail_service([busy, OK])
     sleeps: list[float] = []
     result = gmail_email(service, sleeps.append).send(payload())
@@ -480,8 +549,11 @@ def test_gmail_retries_once_after_429_honouring_retry_after() -> None:
 
 
 def test_gmail_still_busy_after_the_retry_is_transient() -> None:
-    down = ({"status": "503"}, '{"error": {"code": 503, "message": "The service is '
-            'currently unavailable.", "status": "UNAVAILABLE"}}')
+    down = (
+        {"status": "503"},
+        '{"error": {"code": 503, "message": "The service is '
+        'currently unavailable.", "status": "UNAVAILABLE"}}',
+    )
     service, _ = gmail_service([down, down])
     sleeps: list[float] = []
     result = gmail_email(service, sleeps.append).send(payload())
@@ -491,8 +563,10 @@ def test_gmail_still_busy_after_the_retry_is_transient() -> None:
 
 
 def test_gmail_400_is_not_transient_and_quotes_google() -> None:
-    bad = ({"status": "400"}, '{"error": {"code": 400, "message": "Invalid To header",'
-           ' "status": "INVALID_ARGUMENT"}}')
+    bad = (
+        {"status": "400"},
+        '{"error": {"code": 400, "message": "Invalid To header", "status": "INVALID_ARGUMENT"}}',
+    )
     service, _ = gmail_service([bad])
     result = gmail_email(service).send(payload())
     assert not result.ok and not result.transient
@@ -505,13 +579,22 @@ def test_gmail_refused_refresh_token_explains_the_7_days() -> None:
     discovery = pytest.importorskip("googleapiclient.discovery")
     mocks = pytest.importorskip("googleapiclient.http")
     creds = credentials.Credentials(
-        token=None, refresh_token=REFRESH_TOKEN, client_id="id.apps.googleusercontent.com",
-        client_secret=CLIENT_SECRET, token_uri="https://oauth2.googleapis.com/token",
-        scopes=email_channel.GMAIL_SCOPES)
-    token_endpoint = mocks.HttpMockSequence([(
-        {"status": "400"},
-        '{"error": "invalid_grant", "error_description": "Token has been expired or revoked."}',
-    )])
+        token=None,
+        refresh_token=REFRESH_TOKEN,
+        client_id="id.apps.googleusercontent.com",
+        client_secret=CLIENT_SECRET,
+        token_uri="https://oauth2.googleapis.com/token",
+        scopes=email_channel.GMAIL_SCOPES,
+    )
+    token_endpoint = mocks.HttpMockSequence(
+        [
+            (
+                {"status": "400"},
+                '{"error": "invalid_grant", '
+                '"error_description": "Token has been expired or revoked."}',
+            )
+        ]
+    )
     http = authorized.AuthorizedHttp(creds, http=token_endpoint)
     service = discovery.build("gmail", "v1", http=http, static_discovery=True)
     result = gmail_email(service).send(payload())
@@ -523,15 +606,21 @@ def test_gmail_refused_refresh_token_explains_the_7_days() -> None:
     assert "oauth2.googleapis.com/token" in token_endpoint.request_sequence[0][0]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "no such file"),
-    ("{not json", "is not JSON"),
-    ('["a"]', "must hold a JSON object"),
-    ('{"client_id": "x", "client_secret": "' + CLIENT_SECRET + '"}',
-     "is not an authorized-user JSON (missing refresh_token)"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("{not json", "is not JSON"),
+        ('["a"]', "must hold a JSON object"),
+        (
+            '{"client_id": "x", "client_secret": "' + CLIENT_SECRET + '"}',
+            "is not an authorized-user JSON (missing refresh_token)",
+        ),
+    ],
+)
 def test_gmail_unusable_credentials_file_is_a_delivery_not_a_traceback(
-        tmp_path: Path, content: str | None, message: str) -> None:
+    tmp_path: Path, content: str | None, message: str
+) -> None:
     pytest.importorskip("googleapiclient")
     path = tmp_path / "gmail.json"
     if content is not None:
@@ -545,10 +634,17 @@ def test_gmail_unusable_credentials_file_is_a_delivery_not_a_traceback(
 
 def credentials_file(tmp_path: Path) -> Path:
     path = tmp_path / "gmail.json"
-    path.write_text(json.dumps({"client_id": "id.apps.googleusercontent.com",
-                                "client_secret": CLIENT_SECRET,
-                                "refresh_token": REFRESH_TOKEN, "type": "authorized_user"}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "client_id": "id.apps.googleusercontent.com",
+                "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN,
+                "type": "authorized_user",
+            }
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -560,7 +656,8 @@ def token_endpoint() -> Iterator[TokenEndpoint]:
 
 
 def test_gmail_builds_the_service_from_the_credentials_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint
+) -> None:
     pytest.importorskip("googleapiclient.discovery")
     google = Google([OK], token_endpoint.start().url)
     google.install(monkeypatch)
@@ -575,8 +672,8 @@ def test_gmail_builds_the_service_from_the_credentials_file(
 
 @pytest.mark.parametrize("down", ["closed port", "unknown host"])
 def test_gmail_token_endpoint_unreachable_sent_nothing_and_is_retried(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint,
-        down: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint, down: str
+) -> None:
     """httplib2 raises ConnectionRefusedError for a closed port and ServerNotFoundError for
     a host it cannot resolve; google-auth passes the first on as it is and wraps the second
     in TransportError (google_auth_httplib2.Request). Either way Gmail got nothing."""
@@ -595,11 +692,14 @@ def test_gmail_token_endpoint_unreachable_sent_nothing_and_is_retried(
 
 
 def test_gmail_refused_client_gets_no_7_day_hint(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint
+) -> None:
     pytest.importorskip("googleapiclient.discovery")
     Google([], token_endpoint.start().url).install(monkeypatch)
-    token_endpoint.error = (401, {"error": "invalid_client",
-                                  "error_description": "The OAuth client was not found."})
+    token_endpoint.error = (
+        401,
+        {"error": "invalid_client", "error_description": "The OAuth client was not found."},
+    )
     result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
     assert not result.ok and not result.transient and not result.maybe_delivered
     assert "invalid_client" in result.detail and "7 days" not in result.detail
@@ -607,46 +707,69 @@ def test_gmail_refused_client_gets_no_7_day_hint(
 
 
 def test_gmail_expired_refresh_token_gets_the_7_day_hint(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint
+) -> None:
     pytest.importorskip("googleapiclient.discovery")
     Google([], token_endpoint.start().url).install(monkeypatch)
-    token_endpoint.error = (400, {"error": "invalid_grant",
-                                  "error_description": "Token has been expired or revoked."})
+    token_endpoint.error = (
+        400,
+        {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+    )
     result = Email(gmail_settings(str(credentials_file(tmp_path)))).send(payload())
     assert not result.ok and not result.transient
     assert '"Testing"' in result.detail and "7 days" in result.detail
 
 
-@pytest.mark.parametrize(("failure", "never_sent"), [
-    (ConnectionRefusedError(111, "Connection refused"), True),
-    (TimeoutError("timed out"), False),
-    (ConnectionResetError(104, "Connection reset by peer"), False),
-])
+@pytest.mark.parametrize(
+    ("failure", "never_sent"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), True),
+        (TimeoutError("timed out"), False),
+        (ConnectionResetError(104, "Connection reset by peer"), False),
+    ],
+)
 def test_gmail_send_request_failures(failure: Exception, never_sent: bool) -> None:
     httplib2 = pytest.importorskip("httplib2")
-    for raised in (failure, httplib2.ServerNotFoundError("Unable to find the server")) \
-            if never_sent else (failure,):
+    for raised in (
+        (failure, httplib2.ServerNotFoundError("Unable to find the server"))
+        if never_sent
+        else (failure,)
+    ):
         service, _ = gmail_service([])
         service._http.request = _raising(raised)  # the Gmail request itself fails
         result = gmail_email(service).send(payload())
         assert not result.ok and result.transient
         assert result.maybe_delivered is not never_sent
-        assert result.detail.endswith("nothing was sent" if never_sent
-                                      else "it may have been sent")
+        assert result.detail.endswith("nothing was sent" if never_sent else "it may have been sent")
 
 
 def _raising(exc: Exception) -> Any:
     def request(*args: Any, **kwargs: Any) -> Any:
         raise exc
+
     return request
 
 
 @pytest.mark.parametrize("reason", ["userRateLimitExceeded", "rateLimitExceeded"])
 def test_gmail_403_rate_limit_is_retried_with_backoff(reason: str) -> None:
-    limited = ({"status": "403"}, json.dumps({"error": {
-        "code": 403, "message": "User-rate limit exceeded.", "errors": [
-            {"message": "User-rate limit exceeded.", "domain": "usageLimits",
-             "reason": reason}]}}))
+    limited = (
+        {"status": "403"},
+        json.dumps(
+            {
+                "error": {
+                    "code": 403,
+                    "message": "User-rate limit exceeded.",
+                    "errors": [
+                        {
+                            "message": "User-rate limit exceeded.",
+                            "domain": "usageLimits",
+                            "reason": reason,
+                        }
+                    ],
+                }
+            }
+        ),
+    )
     service, http = gmail_service([limited, OK])
     sleeps: list[float] = []
     result = gmail_email(service, sleeps.append).send(payload())
@@ -655,9 +778,18 @@ def test_gmail_403_rate_limit_is_retried_with_backoff(reason: str) -> None:
 
 
 def test_gmail_403_other_reasons_are_refusals() -> None:
-    denied = ({"status": "403"}, json.dumps({"error": {
-        "code": 403, "message": "Delegation denied.", "errors": [
-            {"domain": "global", "reason": "forbidden"}]}}))
+    denied = (
+        {"status": "403"},
+        json.dumps(
+            {
+                "error": {
+                    "code": 403,
+                    "message": "Delegation denied.",
+                    "errors": [{"domain": "global", "reason": "forbidden"}],
+                }
+            }
+        ),
+    )
     service, _ = gmail_service([denied])
     sleeps: list[float] = []
     result = gmail_email(service, sleeps.append).send(payload())
@@ -711,7 +843,8 @@ def test_httplib2_would_send_twice_the_channel_s_transport_once() -> None:
 
 
 def test_gmail_answer_lost_after_sending_is_not_sent_again(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: TokenEndpoint
+) -> None:
     """From the credentials file to the wire: the Gmail API at 127.0.0.1 takes the message
     and hangs up; exactly one request reached it, and the delivery says it may be sent."""
     discovery = pytest.importorskip("googleapiclient.discovery")
@@ -729,34 +862,36 @@ def test_gmail_answer_lost_after_sending_is_not_sent_again(
         dropper.close()
     assert not result.ok and result.maybe_delivered
     # a hang-up reads as a close or a reset, as the kernel happens to order them
-    assert re.fullmatch(r"no answer from the Gmail API \((RemoteDisconnected|"
-                        r"ConnectionResetError)\): it may have been sent", result.detail), \
-        result.detail
+    assert re.fullmatch(
+        r"no answer from the Gmail API \((RemoteDisconnected|"
+        r"ConnectionResetError)\): it may have been sent",
+        result.detail,
+    ), result.detail
     assert dropper.received == [b"POST /gmail/v1/users/me/messages/send?alt=json HTTP/1.1"]
 
 
 # --- the transport interface ------------------------------------------------------------
 
+
 class RecordingTransport:
     def __init__(self) -> None:
         self.sent: list[tuple[email.message.EmailMessage, str, list[str], bool]] = []
 
-    def send(self, msg: email.message.EmailMessage, sender: Any, to: Any, *,
-             once: bool = False) -> Delivery:
+    def send(
+        self, msg: email.message.EmailMessage, sender: Any, to: Any, *, once: bool = False
+    ) -> Delivery:
         self.sent.append((msg, sender.addr_spec, [a.addr_spec for a in to], once))
         return Delivery("email", True, f"carried, password {PASSWORD}")
 
 
 def test_the_channel_composes_and_its_transport_carries() -> None:
     transport = RecordingTransport()
-    channel = Email(settings(smtp=SmtpSettings(host="h", password=PASSWORD)),
-                    transport=transport)
+    channel = Email(settings(smtp=SmtpSettings(host="h", password=PASSWORD)), transport=transport)
     result = channel.send(payload())
     assert result == Delivery("email", True, "carried, password ***")
     ((msg, sender, to, once),) = transport.sent
     assert_summary_mail(msg)
-    assert (sender, to, once) == ("bot@example.com", ["max@example.org", "ops@example.org"],
-                                  False)
+    assert (sender, to, once) == ("bot@example.com", ["max@example.org", "ops@example.org"], False)
     # an application: to whom `send` says, and never retried after an unclear answer
     channel.deliver(msg, [channel.sender])
     assert transport.sent[1][2:] == (["bot@example.com"], True)

@@ -30,18 +30,29 @@ def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "sleep", guarded)
 
 
-
 @pytest.fixture
 def hook() -> Iterator[SlackWebhook]:
     with SlackWebhook() as server:
         yield server
 
 
-def notice(iid: int, score: float, title: str, provider: str = "Amoria Bond",
-           location: str | None = "Heilbronn Remote") -> Notice:
-    return Notice(iid=iid, score=score, title=title, provider=provider,
-                  issue_url=f"https://gitlab.example.com/fl/backoffice/-/issues/{iid}",
-                  source_url=f"https://jobs.example/{iid}", location=location, duration="3 Mo+")
+def notice(
+    iid: int,
+    score: float,
+    title: str,
+    provider: str = "Amoria Bond",
+    location: str | None = "Heilbronn Remote",
+) -> Notice:
+    return Notice(
+        iid=iid,
+        score=score,
+        title=title,
+        provider=provider,
+        issue_url=f"https://gitlab.example.com/fl/backoffice/-/issues/{iid}",
+        source_url=f"https://jobs.example/{iid}",
+        location=location,
+        duration="3 Mo+",
+    )
 
 
 def cycle(*items: Notice) -> Payload:
@@ -65,13 +76,15 @@ class FakeTime:
 
 def slack(hook: SlackWebhook, waits: list[float] | None = None) -> Slack:
     fake = FakeTime(waits if waits is not None else [])
-    return Slack(SlackChannel(enabled=True, webhook_url=hook.url), clock=fake.clock,
-                 sleep=fake.sleep)
+    return Slack(
+        SlackChannel(enabled=True, webhook_url=hook.url), clock=fake.clock, sleep=fake.sleep
+    )
 
 
 def test_ops004_tree_with_fallback_text(hook: SlackWebhook) -> None:
-    result = slack(hook).send(cycle(notice(1, 97, "Cloud Architect"),
-                                    notice(2, 83, "Energy IoT", "GULP", "Essen")))
+    result = slack(hook).send(
+        cycle(notice(1, 97, "Cloud Architect"), notice(2, 83, "Energy IoT", "GULP", "Essen"))
+    )
     assert result.ok and result.detail == "ok"
     (post,) = hook.posts
     assert post["text"] == "2 neue Matches: …"  # mobile notifications show only this
@@ -89,10 +102,12 @@ def test_ops004_tree_with_fallback_text(hook: SlackWebhook) -> None:
 
 
 def test_untrusted_text_cannot_mention_or_link(hook: SlackWebhook) -> None:
-    evil = notice(1, 95, "<!channel> Architect <@U123> <https://evil.example|click>",
-                  provider="<!here> & Co")
-    payload = build("new", "c", [evil], "job-match/pending",
-                    summary="1 neue Matches: <!channel> & <@U1>")
+    evil = notice(
+        1, 95, "<!channel> Architect <@U123> <https://evil.example|click>", provider="<!here> & Co"
+    )
+    payload = build(
+        "new", "c", [evil], "job-match/pending", summary="1 neue Matches: <!channel> & <@U1>"
+    )
     assert slack(hook).send(payload).ok
     post = hook.posts[0]
     blob = post["text"] + post["blocks"][0]["text"]["text"]
@@ -136,9 +151,10 @@ def test_server_errors_are_transient_after_three_tries(hook: SlackWebhook) -> No
 
 
 def test_dead_endpoint_never_reveals_the_webhook_secret() -> None:
-    channel = Slack(SlackChannel(enabled=True,
-                                 webhook_url="http://127.0.0.1:9/services/T/B/CANARY"),
-                    sleep=FakeTime([]).sleep)
+    channel = Slack(
+        SlackChannel(enabled=True, webhook_url="http://127.0.0.1:9/services/T/B/CANARY"),
+        sleep=FakeTime([]).sleep,
+    )
     result = channel.send(cycle(notice(1, 91, "K8s")))
     assert not result.ok and result.transient
     assert "CANARY" not in result.detail and "127.0.0.1:9" in result.detail
@@ -150,19 +166,20 @@ def test_per_match_messages_keep_one_per_second(hook: SlackWebhook) -> None:
     for n in range(3):
         assert channel.send(cycle(notice(n + 1, 90, f"T{n}"))).ok
     assert len(hook.posts) == 3
-    assert waits == [1.0, 1.0]   # the run's clock, not a second read of its own
+    assert waits == [1.0, 1.0]  # the run's clock, not a second read of its own
 
 
 def test_pacing_counts_the_time_already_gone(hook: SlackWebhook) -> None:
     fake = FakeTime([])
-    channel = Slack(SlackChannel(enabled=True, webhook_url=hook.url), clock=fake.clock,
-                    sleep=fake.sleep)
+    channel = Slack(
+        SlackChannel(enabled=True, webhook_url=hook.url), clock=fake.clock, sleep=fake.sleep
+    )
     assert channel.send(cycle(notice(1, 90, "T1"))).ok
     fake.now += timedelta(seconds=0.75)
     assert channel.send(cycle(notice(2, 90, "T2"))).ok
     fake.now += timedelta(seconds=5)
     assert channel.send(cycle(notice(3, 90, "T3"))).ok
-    fake.now -= timedelta(hours=1)   # a clock set back never waits longer than the pace
+    fake.now -= timedelta(hours=1)  # a clock set back never waits longer than the pace
     assert channel.send(cycle(notice(4, 90, "T4"))).ok
     assert fake.waits == [0.25, 1.0]
 

@@ -33,6 +33,7 @@ URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
 ISSUES = "https://gitlab.com/wolfram.laube/backoffice/-/issues"
 REVIEW = f"{ISSUES}?label_name%5B%5D=job-match%2Fpending"
 
+
 @pytest.fixture(autouse=True)
 def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """A channel built without sleep= would wait for real: here that fails the test."""
@@ -47,10 +48,14 @@ def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "sleep", guarded)
 
 
-
 def settings(**overrides: Any) -> WhatsAppChannel:
-    base = WhatsAppChannel(enabled=True, account_sid=ACCOUNT, auth_token=TOKEN,
-                           from_number="+14155238886", to_number="+436644011521")
+    base = WhatsAppChannel(
+        enabled=True,
+        account_sid=ACCOUNT,
+        auth_token=TOKEN,
+        from_number="+14155238886",
+        to_number="+436644011521",
+    )
     return replace(base, **overrides)
 
 
@@ -59,9 +64,15 @@ def template_settings() -> WhatsAppChannel:
 
 
 def notice(iid: int, score: float, title: str, **extra: str) -> Notice:
-    return Notice(iid=iid, score=score, title=title, provider="Acme GmbH",
-                  issue_url=f"{ISSUES}/{iid}", source_url=f"https://jobs.example.com/{iid}",
-                  **extra)
+    return Notice(
+        iid=iid,
+        score=score,
+        title=title,
+        provider="Acme GmbH",
+        issue_url=f"{ISSUES}/{iid}",
+        source_url=f"https://jobs.example.com/{iid}",
+        **extra,
+    )
 
 
 def payload(top_title: str = "Cloud Architect") -> Payload:
@@ -88,8 +99,12 @@ def created(sid: str = "SM" + "f" * 32) -> dict[str, object]:
 
 
 def error(code: int, message: str, status: int) -> dict[str, object]:
-    return {"code": code, "message": message, "status": status,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    return {
+        "code": code,
+        "message": message,
+        "status": status,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+    }
 
 
 def form(call_index: int = 0) -> dict[str, list[str]]:
@@ -104,6 +119,7 @@ def assert_no_secret(delivery: Delivery) -> None:
 
 
 # --- rendering -----------------------------------------------------------------------------
+
 
 def test_text_is_ops004_message() -> None:
     text = WhatsApp(settings()).text(payload())
@@ -122,7 +138,8 @@ def test_very_long_title_stays_within_limit() -> None:
 
 def test_long_custom_template_is_cut_keeping_review_link(tmp_path: Path) -> None:
     (tmp_path / "whatsapp.txt.j2").write_text(
-        "🎯 {{ payload.top.title }}\nReview: {{ payload.review_url }}\n", encoding="utf-8")
+        "🎯 {{ payload.top.title }}\nReview: {{ payload.review_url }}\n", encoding="utf-8"
+    )
     channel = WhatsApp(settings(), str(tmp_path))
     text = channel.text(payload("🚀 Cloud Architect " * 400))
     assert len(text.encode("utf-16-le")) // 2 <= WhatsApp.body_maxlen  # as Twilio counts
@@ -139,7 +156,10 @@ def test_render_template_mode_has_content_variables() -> None:
     files = WhatsApp(template_settings()).render(payload())
     assert [f.name for f in files] == ["whatsapp.txt", "whatsapp.content-variables.json"]
     assert json.loads(files[1].content) == {
-        "1": "5", "2": "97% Cloud Architect (Remote, ASAP)", "3": REVIEW}
+        "1": "5",
+        "2": "97% Cloud Architect (Remote, ASAP)",
+        "3": REVIEW,
+    }
 
 
 def test_template_variables_are_single_lines() -> None:
@@ -150,12 +170,15 @@ def test_template_variables_are_single_lines() -> None:
 
 
 def test_import_does_not_import_twilio() -> None:
-    code = ("import sys, match_staging.channels.whatsapp; "
-            "assert 'twilio' not in sys.modules, sorted(m for m in sys.modules if 'twilio' in m)")
+    code = (
+        "import sys, match_staging.channels.whatsapp; "
+        "assert 'twilio' not in sys.modules, sorted(m for m in sys.modules if 'twilio' in m)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 # --- sending -------------------------------------------------------------------------------
+
 
 @responses.activate
 def test_send_free_form_posts_form_fields() -> None:
@@ -165,8 +188,9 @@ def test_send_free_form_posts_form_fields() -> None:
     fields = form()
     assert fields["To"] == ["whatsapp:+436644011521"]
     assert fields["From"] == ["whatsapp:+14155238886"]
-    assert fields["Body"] == ["🎯 5 neue Job-Matches!\nTop: 97% Cloud Architect (Remote, ASAP)\n"
-                              f"Review: {REVIEW}"]
+    assert fields["Body"] == [
+        f"🎯 5 neue Job-Matches!\nTop: 97% Cloud Architect (Remote, ASAP)\nReview: {REVIEW}"
+    ]
     assert "ContentSid" not in fields and "MessagingServiceSid" not in fields
 
 
@@ -181,7 +205,10 @@ def test_send_template_mode_has_no_body() -> None:
     assert fields["ContentSid"] == [CONTENT]
     assert fields["MessagingServiceSid"] == [SERVICE]
     assert json.loads(fields["ContentVariables"][0]) == {
-        "1": "5", "2": "97% Cloud Architect (Remote, ASAP)", "3": REVIEW}
+        "1": "5",
+        "2": "97% Cloud Architect (Remote, ASAP)",
+        "3": REVIEW,
+    }
 
 
 @responses.activate
@@ -194,8 +221,9 @@ def test_template_mode_without_from_number_lets_service_pick_sender() -> None:
 
 @responses.activate
 def test_429_waits_retry_after_then_sends() -> None:
-    responses.post(URL, json=error(20429, "Too Many Requests", 429), status=429,
-                   headers={"Retry-After": "2"})
+    responses.post(
+        URL, json=error(20429, "Too Many Requests", 429), status=429, headers={"Retry-After": "2"}
+    )
     responses.post(URL, json=created(), status=201)
     sleeps = Sleeps()
     delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
@@ -207,13 +235,18 @@ def test_429_waits_retry_after_then_sends() -> None:
 @responses.activate
 def test_429_three_times_is_transient() -> None:
     for _ in range(3):
-        responses.post(URL, json=error(20429, "Too Many Requests", 429), status=429,
-                       headers={"Retry-After": "1"})
+        responses.post(
+            URL,
+            json=error(20429, "Too Many Requests", 429),
+            status=429,
+            headers={"Retry-After": "1"},
+        )
     sleeps = Sleeps()
     delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
     assert not delivery.ok and delivery.transient and not delivery.maybe_delivered
-    assert delivery.detail == ("Twilio rate limit (HTTP 429, error 20429) after 3 attempt(s): "
-                               "nothing was sent")
+    assert delivery.detail == (
+        "Twilio rate limit (HTTP 429, error 20429) after 3 attempt(s): nothing was sent"
+    )
     assert sleeps.waits == [1.0, 1.0]
     assert len(responses.calls) == 3
     assert_no_secret(delivery)
@@ -221,8 +254,9 @@ def test_429_three_times_is_transient() -> None:
 
 @responses.activate
 def test_invalid_to_is_permanent_with_code() -> None:
-    message = (f"The 'To' number whatsapp:+436644011521 is not a valid phone number "
-               f"(account {ACCOUNT})")
+    message = (
+        f"The 'To' number whatsapp:+436644011521 is not a valid phone number (account {ACCOUNT})"
+    )
     responses.post(URL, json=error(21211, message, 400), status=400)
     delivery = WhatsApp(settings(), sleep=Sleeps()).send(payload())
     assert not delivery.ok and not delivery.transient
@@ -234,8 +268,15 @@ def test_invalid_to_is_permanent_with_code() -> None:
 
 @responses.activate
 def test_outside_window_hints_at_content_sid() -> None:
-    responses.post(URL, json=error(63016, "Failed to send freeform message because you are "
-                                   "outside the allowed window.", 400), status=400)
+    responses.post(
+        URL,
+        json=error(
+            63016,
+            "Failed to send freeform message because you are outside the allowed window.",
+            400,
+        ),
+        status=400,
+    )
     delivery = WhatsApp(settings()).send(payload())
     assert not delivery.ok and not delivery.transient
     assert "63016" in delivery.detail and "content_sid" in delivery.detail
@@ -283,10 +324,17 @@ def _never_sent() -> list[Exception]:
     from urllib3.exceptions import NameResolutionError, NewConnectionError
 
     conn = HTTPSConnection("api.twilio.com")
-    return [_connection_error(NewConnectionError(conn, "[Errno 111] Connection refused")),
-            _connection_error(NameResolutionError("api.twilio.com", conn, socket.gaierror(
-                socket.EAI_NONAME, "Name or service not known"))),
-            requests.ConnectTimeout(f"connect to {URL} timed out")]
+    return [
+        _connection_error(NewConnectionError(conn, "[Errno 111] Connection refused")),
+        _connection_error(
+            NameResolutionError(
+                "api.twilio.com",
+                conn,
+                socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            )
+        ),
+        requests.ConnectTimeout(f"connect to {URL} timed out"),
+    ]
 
 
 def _maybe_sent() -> list[Exception]:
@@ -294,10 +342,13 @@ def _maybe_sent() -> list[Exception]:
 
     from urllib3.exceptions import ProtocolError
 
-    return [requests.ReadTimeout(f"read from {URL} timed out"),
-            requests.ConnectionError(ProtocolError("Connection aborted.",
-                                                   RemoteDisconnected("closed"))),
-            requests.exceptions.ChunkedEncodingError("Connection broken")]
+    return [
+        requests.ReadTimeout(f"read from {URL} timed out"),
+        requests.ConnectionError(
+            ProtocolError("Connection aborted.", RemoteDisconnected("closed"))
+        ),
+        requests.exceptions.ChunkedEncodingError("Connection broken"),
+    ]
 
 
 @pytest.mark.parametrize("failure", _never_sent(), ids=type)
@@ -334,54 +385,89 @@ def test_template_with_a_from_sender_needs_no_messaging_service() -> None:
 
 # --- late failures -------------------------------------------------------------------------
 
-def listed(sid: str, status: str, code: int | None = None,
-           service: str | None = None) -> dict[str, object]:
-    return {"sid": sid, "status": status, "error_code": code, "error_message": None,
-            "to": "whatsapp:+436644011521", "from": "whatsapp:+14155238886",
-            "messaging_service_sid": service, "direction": "outbound-api",
-            "date_sent": "Sun, 08 Feb 2026 13:30:05 +0000",
-            "date_created": "Sun, 08 Feb 2026 13:30:04 +0000", "account_sid": ACCOUNT}
+
+def listed(
+    sid: str, status: str, code: int | None = None, service: str | None = None
+) -> dict[str, object]:
+    return {
+        "sid": sid,
+        "status": status,
+        "error_code": code,
+        "error_message": None,
+        "to": "whatsapp:+436644011521",
+        "from": "whatsapp:+14155238886",
+        "messaging_service_sid": service,
+        "direction": "outbound-api",
+        "date_sent": "Sun, 08 Feb 2026 13:30:05 +0000",
+        "date_created": "Sun, 08 Feb 2026 13:30:04 +0000",
+        "account_sid": ACCOUNT,
+    }
 
 
 def page(*messages: dict[str, object]) -> dict[str, object]:
-    return {"messages": list(messages), "page": 0, "page_size": 1000, "next_page_uri": None,
-            "first_page_uri": "/2010-04-01/Accounts/x/Messages.json?PageSize=1000&Page=0",
-            "previous_page_uri": None, "start": 0, "end": len(messages) - 1,
-            "uri": "/2010-04-01/Accounts/x/Messages.json?PageSize=1000&Page=0"}
+    return {
+        "messages": list(messages),
+        "page": 0,
+        "page_size": 1000,
+        "next_page_uri": None,
+        "first_page_uri": "/2010-04-01/Accounts/x/Messages.json?PageSize=1000&Page=0",
+        "previous_page_uri": None,
+        "start": 0,
+        "end": len(messages) - 1,
+        "uri": "/2010-04-01/Accounts/x/Messages.json?PageSize=1000&Page=0",
+    }
 
 
 @responses.activate
 def test_failed_messages_lists_once_and_keeps_the_failures() -> None:
-    responses.get(URL, json=page(listed("SM1", "delivered"),
-                                 listed("SM2", "undelivered", 63016),
-                                 listed("SM3", "failed", 63003), listed("SM4", "queued")))
+    responses.get(
+        URL,
+        json=page(
+            listed("SM1", "delivered"),
+            listed("SM2", "undelivered", 63016),
+            listed("SM3", "failed", 63003),
+            listed("SM4", "queued"),
+        ),
+    )
     from datetime import date
 
     check = WhatsApp(settings()).failed_messages(date(2026, 2, 7))
     assert check.error == ""
     assert [(f.sid, f.status, f.error_code) for f in check.failures] == [
-        ("SM2", "undelivered", 63016), ("SM3", "failed", 63003)]
+        ("SM2", "undelivered", 63016),
+        ("SM3", "failed", 63003),
+    ]
     assert "content_sid" in check.failures[0].describe()
-    assert check.failures[0].describe().startswith(
-        "message SM2 of 2026-02-08 13:30 UTC was undelivered, Twilio error 63016: ")
+    assert (
+        check.failures[0]
+        .describe()
+        .startswith("message SM2 of 2026-02-08 13:30 UTC was undelivered, Twilio error 63016: ")
+    )
     assert check.failures[1].describe() == (
         "message SM3 of 2026-02-08 13:30 UTC failed, Twilio error 63003 "
-        "(twilio.com/docs/api/errors/63003)")
+        "(twilio.com/docs/api/errors/63003)"
+    )
     [call] = responses.calls
     query = str(call.request.url).split("?", 1)[1]
-    assert parse_qs(query) == {"To": ["whatsapp:+436644011521"],
-                               "From": ["whatsapp:+14155238886"],
-                               "DateSent>": ["2026-02-07"], "PageSize": ["1000"]}
+    assert parse_qs(query) == {
+        "To": ["whatsapp:+436644011521"],
+        "From": ["whatsapp:+14155238886"],
+        "DateSent>": ["2026-02-07"],
+        "PageSize": ["1000"],
+    }
 
 
 @responses.activate
 def test_failed_messages_through_a_messaging_service_are_its_own() -> None:
-    responses.get(URL, json=page(listed("SM1", "failed", 63016, SERVICE),
-                                 listed("SM2", "failed", 63016, "MG" + "9" * 32)))
+    responses.get(
+        URL,
+        json=page(
+            listed("SM1", "failed", 63016, SERVICE), listed("SM2", "failed", 63016, "MG" + "9" * 32)
+        ),
+    )
     from datetime import date
 
-    channel = WhatsApp(settings(from_number="", content_sid=CONTENT,
-                                messaging_service_sid=SERVICE))
+    channel = WhatsApp(settings(from_number="", content_sid=CONTENT, messaging_service_sid=SERVICE))
     check = channel.failed_messages(date(2026, 2, 7))
     assert [f.sid for f in check.failures] == ["SM1"]
     assert "From" not in parse_qs(str(responses.calls[0].request.url).split("?", 1)[1])
@@ -423,19 +509,25 @@ def test_injected_client_is_used() -> None:
 
 # --- configuration -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    ({"account_sid": ""}, "account_sid: must be set (TWILIO_ACCOUNT_SID)"),
-    ({"account_sid": "not-a-sid"}, "account_sid: must be a Twilio account SID"),
-    ({"auth_token": ""}, "auth_token: must be set (TWILIO_AUTH_TOKEN)"),
-    ({"to_number": ""}, "to_number: must be set"),
-    ({"to_number": "0664 4011521"}, "to_number: must be in E.164 form"),
-    ({"from_number": ""}, "from_number: must be set"),
-    ({"from_number": "+43 664"}, "from_number: must be in E.164 form"),
-    ({"content_sid": "HXshort", "messaging_service_sid": SERVICE}, "content_sid: must be"),
-    ({"content_sid": CONTENT, "from_number": ""}, "from_number: must be set"),
-    ({"content_sid": CONTENT, "messaging_service_sid": "SK" + "2" * 32},
-     "messaging_service_sid: must be a Messaging Service SID"),
-])
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"account_sid": ""}, "account_sid: must be set (TWILIO_ACCOUNT_SID)"),
+        ({"account_sid": "not-a-sid"}, "account_sid: must be a Twilio account SID"),
+        ({"auth_token": ""}, "auth_token: must be set (TWILIO_AUTH_TOKEN)"),
+        ({"to_number": ""}, "to_number: must be set"),
+        ({"to_number": "0664 4011521"}, "to_number: must be in E.164 form"),
+        ({"from_number": ""}, "from_number: must be set"),
+        ({"from_number": "+43 664"}, "from_number: must be in E.164 form"),
+        ({"content_sid": "HXshort", "messaging_service_sid": SERVICE}, "content_sid: must be"),
+        ({"content_sid": CONTENT, "from_number": ""}, "from_number: must be set"),
+        (
+            {"content_sid": CONTENT, "messaging_service_sid": "SK" + "2" * 32},
+            "messaging_service_sid: must be a Messaging Service SID",
+        ),
+    ],
+)
 def test_config_errors_name_the_key(overrides: dict[str, str], expected: str) -> None:
     with pytest.raises(ConfigError) as raised:
         WhatsApp(settings(**overrides))

@@ -61,38 +61,145 @@ DEFAULT_LABEL_COLOR = "#6699cc"
 MAX_TITLE_LENGTH = 255
 MAX_DESCRIPTION_LENGTH = 1_048_576
 MAX_NOTE_LENGTH = 1_000_000
-EMBEDDABLE_EXTENSIONS = frozenset((
-    "png", "jpg", "jpeg", "gif", "bmp", "tiff", "ico", "webp", "svg", "mp4", "m4v", "mov",
-    "webm", "ogv",
-))
-BOOL_FIELDS = frozenset((
-    "issues_events", "note_events", "push_events", "enable_ssl_verification", "active",
-    "merge_requests_events", "tag_push_events", "confidential_issues_events",
-    "confidential_note_events", "hide_backlog_list", "hide_closed_list",
-))
+EMBEDDABLE_EXTENSIONS = frozenset(
+    (
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "bmp",
+        "tiff",
+        "ico",
+        "webp",
+        "svg",
+        "mp4",
+        "m4v",
+        "mov",
+        "webm",
+        "ogv",
+    )
+)
+BOOL_FIELDS = frozenset(
+    (
+        "issues_events",
+        "note_events",
+        "push_events",
+        "enable_ssl_verification",
+        "active",
+        "merge_requests_events",
+        "tag_push_events",
+        "confidential_issues_events",
+        "confidential_note_events",
+        "hide_backlog_list",
+        "hide_closed_list",
+    )
+)
 RUBY_WHITESPACE = " \t\n\v\f\r\0"
-NEEDS_EXISTING_ISSUE = frozenset(("close", "reopen", "open", "title", "unlabel", "remove_label",
-                                  "relabel"))
-ISSUE_UPDATE_PARAMS = ("title", "description", "labels", "add_labels", "remove_labels",
-                       "state_event", "assignee_ids", "assignee_id")
+NEEDS_EXISTING_ISSUE = frozenset(
+    ("close", "reopen", "open", "title", "unlabel", "remove_label", "relabel")
+)
+ISSUE_UPDATE_PARAMS = (
+    "title",
+    "description",
+    "labels",
+    "add_labels",
+    "remove_labels",
+    "state_event",
+    "assignee_ids",
+    "assignee_id",
+)
 
 # Every command name GitLab's extractor knows (issue and MR commands alike:
 # the extractor strips all of them, availability is only checked afterwards).
 QUICK_ACTION_NAMES: tuple[str, ...] = (
-    "close", "reopen", "open", "title", "label", "labels", "unlabel", "remove_label", "relabel",
-    "assign", "reassign", "unassign", "milestone", "remove_milestone", "due", "remove_due_date",
-    "estimate", "estimate_time", "remove_estimate", "remove_time_estimate", "spend", "spent",
-    "spend_time", "remove_time_spent", "todo", "done", "subscribe", "unsubscribe", "award",
-    "react", "weight", "clear_weight", "confidential", "duplicate", "move", "clone",
-    "copy_metadata", "lock", "unlock", "board_move", "create_merge_request", "relate",
-    "unrelate", "zoom", "remove_zoom", "epic", "remove_epic", "iteration", "remove_iteration",
-    "health_status", "clear_health_status", "promote", "promote_to", "promote_to_incident",
-    "parent", "set_parent", "remove_parent", "add_child", "remove_child", "page", "severity",
-    "blocks", "blocked_by", "unlink", "timeline", "invite_email", "remove_email", "add_email",
-    "type", "status", "merge", "approve", "unapprove", "draft", "ready", "wip", "rebase",
-    "target_branch", "submit_review", "assign_reviewer", "reviewer", "request_review",
-    "unassign_reviewer", "remove_reviewer", "add_contacts", "remove_contacts",
-    "checkin_reminder", "publish",
+    "close",
+    "reopen",
+    "open",
+    "title",
+    "label",
+    "labels",
+    "unlabel",
+    "remove_label",
+    "relabel",
+    "assign",
+    "reassign",
+    "unassign",
+    "milestone",
+    "remove_milestone",
+    "due",
+    "remove_due_date",
+    "estimate",
+    "estimate_time",
+    "remove_estimate",
+    "remove_time_estimate",
+    "spend",
+    "spent",
+    "spend_time",
+    "remove_time_spent",
+    "todo",
+    "done",
+    "subscribe",
+    "unsubscribe",
+    "award",
+    "react",
+    "weight",
+    "clear_weight",
+    "confidential",
+    "duplicate",
+    "move",
+    "clone",
+    "copy_metadata",
+    "lock",
+    "unlock",
+    "board_move",
+    "create_merge_request",
+    "relate",
+    "unrelate",
+    "zoom",
+    "remove_zoom",
+    "epic",
+    "remove_epic",
+    "iteration",
+    "remove_iteration",
+    "health_status",
+    "clear_health_status",
+    "promote",
+    "promote_to",
+    "promote_to_incident",
+    "parent",
+    "set_parent",
+    "remove_parent",
+    "add_child",
+    "remove_child",
+    "page",
+    "severity",
+    "blocks",
+    "blocked_by",
+    "unlink",
+    "timeline",
+    "invite_email",
+    "remove_email",
+    "add_email",
+    "type",
+    "status",
+    "merge",
+    "approve",
+    "unapprove",
+    "draft",
+    "ready",
+    "wip",
+    "rebase",
+    "target_branch",
+    "submit_review",
+    "assign_reviewer",
+    "reviewer",
+    "request_review",
+    "unassign_reviewer",
+    "remove_reviewer",
+    "add_contacts",
+    "remove_contacts",
+    "checkin_reminder",
+    "publish",
 )
 
 _COMMANDS_RE = re.compile(
@@ -105,9 +212,7 @@ _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _INLINE_CODE_RE = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
 # Ruby's \w is ASCII only: GitLab mentions `é@user` (gitlabhq app/models/user.rb)
 _MENTION_RE = re.compile(r"(?<![A-Za-z0-9_])@([A-Za-z0-9_][A-Za-z0-9_.\-]*)")
-_REFERENCE_RE = re.compile(
-    r"(?<![\w&])#\d+|(?<![\w/.\-])[\w.\-]+/[\w.\-]+#\d+|/-/issues/\d+"
-)
+_REFERENCE_RE = re.compile(r"(?<![\w&])#\d+|(?<![\w/.\-])[\w.\-]+/[\w.\-]+#\d+|/-/issues/\d+")
 _LABEL_REF_RE = re.compile(r'~(?:(\d+)\b|"([^"]+)"|([A-Za-z0-9_\-?.&]+))')
 _HEX_COLOR_RE = re.compile(r"#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
 
@@ -187,9 +292,7 @@ def find_references(text: str) -> list[str]:
 
 
 class _HttpError(Exception):
-    def __init__(
-        self, status: int, payload: Any, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         super().__init__(status)
         self.status = status
         self.payload = payload
@@ -327,9 +430,7 @@ def _header_param(header: str, name: str) -> str | None:
     return match.group(1) if match.group(1) is not None else match.group(2).strip()
 
 
-def _parse_multipart(
-    content_type: str, raw: bytes
-) -> tuple[Json, dict[str, tuple[str, bytes]]]:
+def _parse_multipart(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[str, bytes]]]:
     boundary = _header_param(content_type, "boundary")
     if not boundary:
         raise _HttpError(400, {"error": "multipart boundary missing"})
@@ -343,8 +444,11 @@ def _parse_multipart(
             continue
         content = content.removesuffix(b"\r\n")
         disposition = next(
-            (line for line in head.decode("utf-8", "replace").split("\r\n")
-             if line.lower().startswith("content-disposition")),
+            (
+                line
+                for line in head.decode("utf-8", "replace").split("\r\n")
+                if line.lower().startswith("content-disposition")
+            ),
             "",
         )
         name = _header_param(disposition, "name") or ""
@@ -382,15 +486,15 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[st
 
 
 PIPELINES_PER_MINUTE = 25  # GitLab.com: pipeline creations per project, user and commit
-HOOK_PAUSED_AFTER = 4      # consecutive failed deliveries: temporarily disabled
-HOOK_DISABLED_AFTER = 40   # ... and for good
+HOOK_PAUSED_AFTER = 4  # consecutive failed deliveries: temporarily disabled
+HOOK_DISABLED_AFTER = 40  # ... and for good
 
 
 @dataclass(frozen=True)
 class IssueHookEvent:
     iid: int
-    actor: str     # username of whoever made the change
-    action: str    # "open" or "update"
+    actor: str  # username of whoever made the change
+    action: str  # "open" or "update"
     at: datetime
 
 
@@ -405,8 +509,14 @@ class FakeGitLab:
     mix-ups in client code fail loudly.
     """
 
-    def __init__(self, *, token: str = "test-token", latency: float = 0.0,  # noqa: S107
-                 bot_role: str = "maintainer", project_path: str = PROJECT_PATH) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "test-token",  # noqa: S107  (a fake's token)
+        latency: float = 0.0,
+        bot_role: str = "maintainer",
+        project_path: str = PROJECT_PATH,
+    ) -> None:
         self.token = token
         self.latency = latency
         self.project_id = 1
@@ -423,20 +533,30 @@ class FakeGitLab:
         self._last_time = datetime(2000, 1, 1, tzinfo=UTC)
 
         self.project: Json = {
-            "id": 1, "name": "backoffice", "path": "backoffice",
-            "path_with_namespace": PROJECT_PATH, "name_with_namespace": "freelancer / backoffice",
+            "id": 1,
+            "name": "backoffice",
+            "path": "backoffice",
+            "path_with_namespace": PROJECT_PATH,
+            "name_with_namespace": "freelancer / backoffice",
             "namespace": {"id": 7, "name": "freelancer", "path": "freelancer", "kind": "group"},
-            "web_url": f"{self.url}/{PROJECT_PATH}", "default_branch": "main",
-            "visibility": "private", "description": "",
+            "web_url": f"{self.url}/{PROJECT_PATH}",
+            "default_branch": "main",
+            "visibility": "private",
+            "description": "",
         }
         self._move_project(project_path)
         self.users: dict[int, Json] = {
             uid: {
-                "id": uid, "username": username, "name": name, "state": "active",
-                "avatar_url": None, "web_url": f"{self.url}/{username}",
+                "id": uid,
+                "username": username,
+                "name": name,
+                "state": "active",
+                "avatar_url": None,
+                "web_url": f"{self.url}/{username}",
             }
             for uid, username, name in [
-                (1, "bot", "Match Staging Bot"), (2, "reviewer", "Rita Reviewer"),
+                (1, "bot", "Match Staging Bot"),
+                (2, "reviewer", "Rita Reviewer"),
                 (3, "mallory", "Mallory Mischief"),
             ]
         }
@@ -458,7 +578,7 @@ class FakeGitLab:
         # (app/services/issues/base_service.rb#execute_hooks, via Issues::UpdateService).
         self.issue_hook_events: list[IssueHookEvent] = []
         self.pipeline_creations: list[datetime] = []  # by the webhook's deliveries
-        self.lost_deliveries = 0                      # refused (429) or not made (disabled)
+        self.lost_deliveries = 0  # refused (429) or not made (disabled)
         self._routes = self._build_routes()
 
     # ------------------------------------------------------------ lifecycle
@@ -481,7 +601,9 @@ class FakeGitLab:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -490,7 +612,8 @@ class FakeGitLab:
     def count(self, method: str | None = None, path_regex: str | None = None) -> int:
         with self.lock:
             return sum(
-                1 for r in self.requests
+                1
+                for r in self.requests
                 if (method is None or r.method == method.upper())
                 and (path_regex is None or re.search(path_regex, r.path))
             )
@@ -500,32 +623,59 @@ class FakeGitLab:
             self.requests.clear()
 
     def fail_next(  # noqa: PLR0913, RUF100 - keyword-only, each a part of GitLab's answer
-        self, method: str, path_regex: str, *, status: int = 500,
-        retry_after: int | None = None, times: int = 1, body: str | None = None,
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int = 500,
+        retry_after: int | None = None,
+        times: int = 1,
+        body: str | None = None,
         skip: int = 0,
     ) -> None:
         """Answer the next matching request(s) with `status`; `skip` lets that many
         matching requests through first (fail_next("*", ".", skip=k): the k-th request)."""
         with self.lock:
-            self._faults.append(_Fault(method.upper(), path_regex, "fail", times,
-                                       status=status, retry_after=retry_after, body=body,
-                                       skip=skip))
+            self._faults.append(
+                _Fault(
+                    method.upper(),
+                    path_regex,
+                    "fail",
+                    times,
+                    status=status,
+                    retry_after=retry_after,
+                    body=body,
+                    skip=skip,
+                )
+            )
 
     def drop_next(
-        self, method: str, path_regex: str, *, after_commit: bool = False, times: int = 1,
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        after_commit: bool = False,
+        times: int = 1,
         skip: int = 0,
     ) -> None:
         with self.lock:
-            self._faults.append(_Fault(method.upper(), path_regex, "drop", times,
-                                       after_commit=after_commit, skip=skip))
+            self._faults.append(
+                _Fault(
+                    method.upper(), path_regex, "drop", times, after_commit=after_commit, skip=skip
+                )
+            )
 
     def add_label(self, name: str, color: str = DEFAULT_LABEL_COLOR, description: str = "") -> Json:
         with self.lock:
             return self._ensure_label(name, color, description)
 
     def add_issue(
-        self, title: str, description: str = "", labels: Sequence[str] = (),
-        state: str = "opened", author_id: int = 1,
+        self,
+        title: str,
+        description: str = "",
+        labels: Sequence[str] = (),
+        state: str = "opened",
+        author_id: int = 1,
     ) -> Json:
         """Seed an issue directly (no request log, quick actions or label events)."""
         with self.lock:
@@ -554,8 +704,11 @@ class FakeGitLab:
                 bearer = headers.get("authorization", "").removeprefix("Bearer ")
                 auth = headers.get("private-token") or bearer
                 # trigger calls carry the trigger's token in the body and run as its owner
-                user_id = self.acting_user_id if self._trigger_token_ok(
-                    method, path, body, query) else self._authenticate(auth)
+                user_id = (
+                    self.acting_user_id
+                    if self._trigger_token_ok(method, path, body, query)
+                    else self._authenticate(auth)
+                )
                 fault = self._take_fault(method, path)
                 if fault is not None and fault.kind == "fail":
                     entry.fault = "fail"
@@ -565,8 +718,13 @@ class FakeGitLab:
                     return None
                 else:
                     handler, params = self._resolve(method, path)
-                    resp = self._as_user(user_id, method, path, params,
-                                         lambda: handler(_Req(path, query, body, params, files)))
+                    resp = self._as_user(
+                        user_id,
+                        method,
+                        path,
+                        params,
+                        lambda: handler(_Req(path, query, body, params, files)),
+                    )
             except _HttpError as err:
                 resp = _Resp(err.status, err.payload, err.headers)
             except Exception as exc:  # a bug in the fake: answer 500 rather than hang up
@@ -576,8 +734,10 @@ class FakeGitLab:
                 entry.fault = "drop_after_commit"
                 return None
             entry.status = resp.status
-            payload = resp.raw if resp.raw is not None else (
-                b"" if resp.payload is None else json.dumps(resp.payload).encode()
+            payload = (
+                resp.raw
+                if resp.raw is not None
+                else (b"" if resp.payload is None else json.dumps(resp.payload).encode())
             )
             return _Wire(resp.status, {"Content-Type": "application/json", **resp.headers}, payload)
 
@@ -637,23 +797,33 @@ class FakeGitLab:
             ("POST", issue + "/notes", self._create_note),
             ("GET", issue + r"/notes/(?P<note_id>\d+)", lambda r: _Resp(200, dict(self._note(r)))),
             ("PUT", issue + r"/notes/(?P<note_id>\d+)", self._update_note),
-            ("GET", issue + "/resource_label_events",
-             lambda r: self._paginate(r, self.label_events.get(self._issue(r)["iid"], []))),
+            (
+                "GET",
+                issue + "/resource_label_events",
+                lambda r: self._paginate(r, self.label_events.get(self._issue(r)["iid"], [])),
+            ),
             ("POST", issue + "/todo", self._create_todo),
             ("POST", p + "/uploads", self._upload),
             ("GET", "/todos", self._list_todos),
             ("POST", r"/todos/(?P<todo_id>\d+)/mark_as_done", self._mark_todo_done),
             ("POST", "/todos/mark_as_done", self._mark_all_todos_done),
-            ("GET", p + r"/boards/(?P<bid>\d+)/lists",
-             lambda r: self._paginate(r, self._item("boards", r.params["bid"])["lists"])),
+            (
+                "GET",
+                p + r"/boards/(?P<bid>\d+)/lists",
+                lambda r: self._paginate(r, self._item("boards", r.params["bid"])["lists"]),
+            ),
             ("POST", p + r"/boards/(?P<bid>\d+)/lists", self._create_board_list),
             ("POST", variables, self._create_variable),
             ("PUT", variables + "/(?P<key>[^/]+)", self._update_variable),
             ("DELETE", variables + "/(?P<key>[^/]+)", self._delete_variable),
         ]
         table += self._pipeline_routes(p)
-        for kind, segment in [("boards", "boards"), ("triggers", "triggers"), ("hooks", "hooks"),
-                              ("schedules", "pipeline_schedules")]:
+        for kind, segment in [
+            ("boards", "boards"),
+            ("triggers", "triggers"),
+            ("hooks", "hooks"),
+            ("schedules", "pipeline_schedules"),
+        ]:
             table += self._collection_routes(kind, f"{p}/{segment}")
         return [(m, re.compile("/api/v4" + rx), h) for m, rx, h in table]
 
@@ -694,12 +864,17 @@ class FakeGitLab:
             query = {**req.query, "page": [str(target)], "per_page": [str(per_page)]}
             return f"{self.url}{req.path}?{urlencode(query, doseq=True)}"
 
-        rels = ([("prev", page - 1)] if page > 1 else []) + (
-            [("next", page + 1)] if page < pages else []
-        ) + [("first", 1), ("last", pages)]
+        rels = (
+            ([("prev", page - 1)] if page > 1 else [])
+            + ([("next", page + 1)] if page < pages else [])
+            + [("first", 1), ("last", pages)]
+        )
         headers = {
-            "X-Total": str(total), "X-Total-Pages": str(pages), "X-Page": str(page),
-            "X-Per-Page": str(per_page), "X-Next-Page": str(page + 1) if page < pages else "",
+            "X-Total": str(total),
+            "X-Total-Pages": str(pages),
+            "X-Page": str(page),
+            "X-Per-Page": str(per_page),
+            "X-Next-Page": str(page + 1) if page < pages else "",
             "X-Prev-Page": str(page - 1) if page > 1 else "",
             "Link": ", ".join(f'<{link(n)}>; rel="{rel}"' for rel, n in rels),
         }
@@ -712,8 +887,9 @@ class FakeGitLab:
             users = [u for u in users if u["username"].lower() == str(username).lower()]
         if (search := req.value("search")) is not None:
             needle = str(search).lower()
-            users = [u for u in users
-                     if needle in u["username"].lower() or needle in u["name"].lower()]
+            users = [
+                u for u in users if needle in u["username"].lower() or needle in u["name"].lower()
+            ]
         return self._paginate(req, users)
 
     # ------------------------------------------------------------ labels
@@ -722,10 +898,15 @@ class FakeGitLab:
     ) -> Json:
         if name not in self.labels:
             self.labels[name] = {
-                "id": self._next_id("label"), "name": name, "color": color,
-                "description": description or None, "description_html": "",
-                "text_color": _text_color(color), "priority": None,
-                "is_project_label": True, "subscribed": False,
+                "id": self._next_id("label"),
+                "name": name,
+                "color": color,
+                "description": description or None,
+                "description_html": "",
+                "text_color": _text_color(color),
+                "priority": None,
+                "is_project_label": True,
+                "subscribed": False,
             }
         return self.labels[name]
 
@@ -758,8 +939,9 @@ class FakeGitLab:
         labels = sorted(self.labels.values(), key=lambda lb: str(lb["name"]))
         if (search := req.value("search")) is not None:
             needle = str(search).lower()
-            labels = [lb for lb in labels
-                      if needle in f"{lb['name']}\n{lb['description'] or ''}".lower()]
+            labels = [
+                lb for lb in labels if needle in f"{lb['name']}\n{lb['description'] or ''}".lower()
+            ]
         with_counts = _as_bool(req.value("with_counts"))
         return self._paginate(req, [self._label_view(lb, with_counts) for lb in labels])
 
@@ -778,8 +960,13 @@ class FakeGitLab:
         new_name, color = req.value("new_name"), req.value("color")
         description = req.value("description")
         if new_name is None and color is None and description is None:
-            raise _HttpError(400, {"error": "new_name, color, description are missing, "
-                                            "at least one parameter must be provided"})
+            raise _HttpError(
+                400,
+                {
+                    "error": "new_name, color, description are missing, "
+                    "at least one parameter must be provided"
+                },
+            )
         self._validate_label(new_name, color)
         if color is not None:
             label.update(color=str(color), text_color=_text_color(str(color)))
@@ -808,17 +995,38 @@ class FakeGitLab:
         iid = max(self.issues, default=0) + 1
         now = self._now()
         return {
-            "id": self._next_id("issue"), "iid": iid, "project_id": self.project_id,
-            "title": title, "description": description, "state": "opened",
-            "created_at": now, "updated_at": now, "closed_at": None, "closed_by": None,
-            "labels": [], "milestone": None, "assignees": [], "assignee": None,
-            "author": self._user(author_id), "type": "ISSUE", "issue_type": "issue",
-            "user_notes_count": 0, "merge_requests_count": 0, "upvotes": 0, "downvotes": 0,
-            "due_date": None, "confidential": False, "discussion_locked": None,
+            "id": self._next_id("issue"),
+            "iid": iid,
+            "project_id": self.project_id,
+            "title": title,
+            "description": description,
+            "state": "opened",
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+            "closed_by": None,
+            "labels": [],
+            "milestone": None,
+            "assignees": [],
+            "assignee": None,
+            "author": self._user(author_id),
+            "type": "ISSUE",
+            "issue_type": "issue",
+            "user_notes_count": 0,
+            "merge_requests_count": 0,
+            "upvotes": 0,
+            "downvotes": 0,
+            "due_date": None,
+            "confidential": False,
+            "discussion_locked": None,
             "web_url": f"{self.project['web_url']}/-/issues/{iid}",
-            "references": {"short": f"#{iid}", "relative": f"#{iid}",
-                           "full": f"{PROJECT_PATH}#{iid}"},
-            "_mentions": [], "_references": [],
+            "references": {
+                "short": f"#{iid}",
+                "relative": f"#{iid}",
+                "full": f"{PROJECT_PATH}#{iid}",
+            },
+            "_mentions": [],
+            "_references": [],
         }
 
     def _issue(self, req: _Req) -> Json:
@@ -830,11 +1038,13 @@ class FakeGitLab:
     def _issue_view(self, issue: Json, req: _Req | None = None) -> Json:
         view = _public(issue)
         view["labels"] = sorted(issue["labels"])
-        view["user_notes_count"] = len([n for n in self.notes.get(issue["iid"], [])
-                                        if not n["system"]])  # GitLab: no system notes
+        view["user_notes_count"] = len(
+            [n for n in self.notes.get(issue["iid"], []) if not n["system"]]
+        )  # GitLab: no system notes
         if req is not None and _as_bool(req.value("with_labels_details")):
-            view["labels"] = [self._label_view(self.labels[n]) for n in view["labels"]
-                              if n in self.labels]
+            view["labels"] = [
+                self._label_view(self.labels[n]) for n in view["labels"] if n in self.labels
+            ]
         return view
 
     def _param_changes(self, req: _Req) -> _Changes:
@@ -862,8 +1072,10 @@ class FakeGitLab:
         if not title.strip():
             raise _HttpError(400, {"message": {"title": ["can't be blank"]}})
         if len(title) > MAX_TITLE_LENGTH:
-            raise _HttpError(400, {"message": {"title": [
-                f"is too long (maximum is {MAX_TITLE_LENGTH} characters)"]}})
+            raise _HttpError(
+                400,
+                {"message": {"title": [f"is too long (maximum is {MAX_TITLE_LENGTH} characters)"]}},
+            )
         if description is not None and len(description.encode()) > MAX_DESCRIPTION_LENGTH:
             raise _HttpError(400, {"message": {"description": [_too_long(description)]}})
 
@@ -896,8 +1108,13 @@ class FakeGitLab:
     def _update_issue(self, req: _Req) -> _Resp:
         issue = self._issue(req)
         if all(req.value(key) is None for key in ISSUE_UPDATE_PARAMS):
-            raise _HttpError(400, {"error": ", ".join(ISSUE_UPDATE_PARAMS) + " are missing, "
-                                            "at least one parameter must be provided"})
+            raise _HttpError(
+                400,
+                {
+                    "error": ", ".join(ISSUE_UPDATE_PARAMS) + " are missing, "
+                    "at least one parameter must be provided"
+                },
+            )
         params = self._param_changes(req)
         description: str | None = None
         commands: list[tuple[str, str, str]] = []
@@ -913,7 +1130,7 @@ class FakeGitLab:
             issue["description"] = description
             changed = True
             self._description_system_note(issue)
-        scanned = (issue["title"] if issue["title"] != old_title else "")
+        scanned = issue["title"] if issue["title"] != old_title else ""
         self._after_text_change(issue, commands, scanned, description or "")
         if changed:
             issue["updated_at"] = self._now()
@@ -939,8 +1156,11 @@ class FakeGitLab:
                 changed |= self._set_state(issue, ch.state_event)
             ids = [u["id"] for u in issue["assignees"]]
             new_ids = ch.assignee_ids if ch.assignee_ids is not None else ids
-            new_ids = [i for i in dict.fromkeys(new_ids + ch.add_assignees)
-                       if i in self.users and i not in ch.remove_assignees]
+            new_ids = [
+                i
+                for i in dict.fromkeys(new_ids + ch.add_assignees)
+                if i in self.users and i not in ch.remove_assignees
+            ]
             if new_ids != ids:
                 issue["assignees"] = [self._user(i) for i in new_ids]
                 issue["assignee"] = issue["assignees"][0] if new_ids else None
@@ -972,8 +1192,10 @@ class FakeGitLab:
         auto_disabling.rb). A delivery to a disabled hook is not made: the event is lost."""
         until = hook.get("disabled_until")
         if hook["alert_status"] == "disabled" or (
-                hook["alert_status"] == "temporarily_disabled" and until
-                and at < datetime.fromisoformat(str(until).replace("Z", "+00:00"))):
+            hook["alert_status"] == "temporarily_disabled"
+            and until
+            and at < datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+        ):
             self.lost_deliveries += 1
             return
         recent = [t for t in self.pipeline_creations if (at - t).total_seconds() < 60]
@@ -988,20 +1210,28 @@ class FakeGitLab:
             hook.update(alert_status="disabled", disabled_until=None)
         elif failures >= HOOK_PAUSED_AFTER:
             backoff = timedelta(minutes=2 ** (failures - HOOK_PAUSED_AFTER))
-            hook.update(alert_status="temporarily_disabled",
-                        disabled_until=(at + min(backoff, timedelta(days=1))).isoformat())
+            hook.update(
+                alert_status="temporarily_disabled",
+                disabled_until=(at + min(backoff, timedelta(days=1))).isoformat(),
+            )
 
     def pipelines_per_minute(self) -> int:
         """The most Issue Hook events in any 60 s: each starts a pipeline when the webhook
         points at the trigger URL (GitLab.com allows 25 pipeline creations a minute)."""
         times = sorted(e.at for e in self.issue_hook_events)
-        return max((sum(1 for t in times[i:] if (t - start).total_seconds() < 60)
-                    for i, start in enumerate(times)), default=0)
+        return max(
+            (
+                sum(1 for t in times[i:] if (t - start).total_seconds() < 60)
+                for i, start in enumerate(times)
+            ),
+            default=0,
+        )
 
     def _set_state(self, issue: Json, event: str) -> bool:
         if event == "close" and issue["state"] == "opened":
-            issue.update(state="closed", closed_at=self._now(),
-                         closed_by=self._user(self.acting_user_id))
+            issue.update(
+                state="closed", closed_at=self._now(), closed_by=self._user(self.acting_user_id)
+            )
             return True
         if event == "reopen" and issue["state"] == "closed":
             issue.update(state="opened", closed_at=None, closed_by=None)
@@ -1009,16 +1239,24 @@ class FakeGitLab:
         return False
 
     def _label_event(self, issue: Json, name: str, action: str) -> None:
-        label = self.labels.get(name) or {"id": None, "name": name, "color": None,
-                                          "description": None}
+        label = self.labels.get(name) or {
+            "id": None,
+            "name": name,
+            "color": None,
+            "description": None,
+        }
         user = self._user(self.acting_user_id)
-        self.label_events.setdefault(issue["iid"], []).append({
-            "id": self._next_id("label_event"),
-            "user": {k: user[k] for k in ("id", "username", "name", "avatar_url", "web_url")},
-            "created_at": self._now(), "resource_type": "Issue", "resource_id": issue["id"],
-            "label": {k: label[k] for k in ("id", "name", "color", "description")},
-            "action": action,
-        })
+        self.label_events.setdefault(issue["iid"], []).append(
+            {
+                "id": self._next_id("label_event"),
+                "user": {k: user[k] for k in ("id", "username", "name", "avatar_url", "web_url")},
+                "created_at": self._now(),
+                "resource_type": "Issue",
+                "resource_id": issue["id"],
+                "label": {k: label[k] for k in ("id", "name", "color", "description")},
+                "action": action,
+            }
+        )
 
     def _after_text_change(
         self, issue: Json, commands: list[tuple[str, str, str]], *texts: str
@@ -1055,20 +1293,26 @@ class FakeGitLab:
         if (author := req.value("author_id")) is not None:
             issues = [i for i in issues if i["author"]["id"] == _as_int(author, -1)]
         if (assignee := req.value("assignee_id")) is not None:
-            issues = [i for i in issues
-                      if _as_int(assignee, -1) in [u["id"] for u in i["assignees"]]]
+            issues = [
+                i for i in issues if _as_int(assignee, -1) in [u["id"] for u in i["assignees"]]
+            ]
         return issues
 
     def _list_issues(self, req: _Req) -> _Resp:
         issues = self._filter_issues(list(self.issues.values()), req)
-        for key, compare in [("updated_after", operator.ge), ("updated_before", operator.le),
-                             ("created_after", operator.ge), ("created_before", operator.le)]:
+        for key, compare in [
+            ("updated_after", operator.ge),
+            ("updated_before", operator.le),
+            ("created_after", operator.ge),
+            ("created_before", operator.le),
+        ]:
             if (value := req.value(key)) is not None:
                 limit, attr = _parse_time(str(value), key), key.split("_")[0] + "_at"
                 issues = [i for i in issues if compare(_parse_time(i[attr]), limit)]
         order_by = "updated_at" if req.value("order_by") == "updated_at" else "created_at"
-        issues.sort(key=lambda i: (_parse_time(i[order_by]), i["id"]),
-                    reverse=req.value("sort") != "asc")
+        issues.sort(
+            key=lambda i: (_parse_time(i[order_by]), i["id"]), reverse=req.value("sort") != "asc"
+        )
         return self._paginate(req, [self._issue_view(i, req) for i in issues])
 
     # ------------------------------------------------------ quick actions
@@ -1146,7 +1390,7 @@ class FakeGitLab:
             return "Removed assignee(s)."
         if name == "title" and arg:
             ch.title = arg
-            return f"Changed the title to \"{arg}\"."
+            return f'Changed the title to "{arg}".'
         return ""
 
     def _commands_changes(self, ch: _Changes) -> Json:
@@ -1178,8 +1422,13 @@ class FakeGitLab:
         if not text and not commands:
             raise _HttpError(400, {"message": "400 Bad request - Note can't be blank"})
         if len(text) > MAX_NOTE_LENGTH:
-            raise _HttpError(400, {"message": "400 Bad request - Note is too long "
-                                              f"(maximum is {MAX_NOTE_LENGTH} characters)"})
+            raise _HttpError(
+                400,
+                {
+                    "message": "400 Bad request - Note is too long "
+                    f"(maximum is {MAX_NOTE_LENGTH} characters)"
+                },
+            )
 
     def _list_notes(self, req: _Req) -> _Resp:
         notes = list(self.notes.get(self._issue(req)["iid"], []))
@@ -1200,11 +1449,21 @@ class FakeGitLab:
             return _Resp(202, {"commands_changes": changes, "summary": summary})
         now = self._now()
         note = {
-            "id": self._next_id("note"), "type": None, "body": text, "attachment": None,
-            "author": self._user(self.acting_user_id), "created_at": now, "updated_at": now,
-            "system": False, "noteable_id": issue["id"], "noteable_type": "Issue",
-            "project_id": self.project_id, "noteable_iid": issue["iid"],
-            "resolvable": False, "confidential": False, "internal": False,
+            "id": self._next_id("note"),
+            "type": None,
+            "body": text,
+            "attachment": None,
+            "author": self._user(self.acting_user_id),
+            "created_at": now,
+            "updated_at": now,
+            "system": False,
+            "noteable_id": issue["id"],
+            "noteable_type": "Issue",
+            "project_id": self.project_id,
+            "noteable_iid": issue["iid"],
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
         }
         self.notes.setdefault(issue["iid"], []).append(note)
         issue["updated_at"] = now
@@ -1226,12 +1485,20 @@ class FakeGitLab:
         now = self._now()
         todo: Json = {
             "id": self._next_id("todo"),
-            "project": {k: self.project[k] for k in
-                        ("id", "name", "name_with_namespace", "path", "path_with_namespace")},
-            "author": self._user(self.acting_user_id), "action_name": action,
-            "target_type": "Issue", "target_url": issue["web_url"], "body": issue["title"],
-            "state": "pending", "created_at": now, "updated_at": now,
-            "_user_id": user_id, "_iid": issue["iid"],
+            "project": {
+                k: self.project[k]
+                for k in ("id", "name", "name_with_namespace", "path", "path_with_namespace")
+            },
+            "author": self._user(self.acting_user_id),
+            "action_name": action,
+            "target_type": "Issue",
+            "target_url": issue["web_url"],
+            "body": issue["title"],
+            "state": "pending",
+            "created_at": now,
+            "updated_at": now,
+            "_user_id": user_id,
+            "_iid": issue["iid"],
         }
         self.todos.append(todo)
         return todo
@@ -1242,22 +1509,36 @@ class FakeGitLab:
 
     def _create_todo(self, req: _Req) -> _Resp:
         issue = self._issue(req)
-        if any(t["_user_id"] == self.acting_user_id and t["_iid"] == issue["iid"]
-               and t["state"] == "pending" for t in self.todos):
+        if any(
+            t["_user_id"] == self.acting_user_id
+            and t["_iid"] == issue["iid"]
+            and t["state"] == "pending"
+            for t in self.todos
+        ):
             return _Resp(304)
         return _Resp(201, self._todo_view(self._add_todo(issue, self.acting_user_id, "marked")))
 
     def _list_todos(self, req: _Req) -> _Resp:
         state = str(req.value("state") or "pending")
-        todos = [t for t in reversed(self.todos)
-                 if t["_user_id"] == self.acting_user_id and t["state"] == state
-                 and req.value("action") in (None, t["action_name"])
-                 and req.value("type") in (None, t["target_type"])]
+        todos = [
+            t
+            for t in reversed(self.todos)
+            if t["_user_id"] == self.acting_user_id
+            and t["state"] == state
+            and req.value("action") in (None, t["action_name"])
+            and req.value("type") in (None, t["target_type"])
+        ]
         return self._paginate(req, [self._todo_view(t) for t in todos])
 
     def _mark_todo_done(self, req: _Req) -> _Resp:
-        todo = next((t for t in self.todos if t["id"] == int(req.params["todo_id"])
-                     and t["_user_id"] == self.acting_user_id), None)
+        todo = next(
+            (
+                t
+                for t in self.todos
+                if t["id"] == int(req.params["todo_id"]) and t["_user_id"] == self.acting_user_id
+            ),
+            None,
+        )
         if todo is None:
             raise _HttpError(404, {"message": "404 Todo Not Found"})
         todo["state"] = "done"
@@ -1284,23 +1565,34 @@ class FakeGitLab:
         url = f"/uploads/{secret}/{filename}"
         markdown = f"[{alt.replace(']', chr(92) + ']')}]({url})"
         upload: Json = {
-            "id": self._next_id("upload"), "alt": alt, "url": url,
+            "id": self._next_id("upload"),
+            "alt": alt,
+            "url": url,
             "full_path": f"/-/project/{self.project_id}/uploads/{secret}/{filename}",
             "markdown": ("!" if embeddable else "") + markdown,
         }
-        self.uploads.append({**upload, "filename": filename, "original_filename": original,
-                             "content": content})
+        self.uploads.append(
+            {**upload, "filename": filename, "original_filename": original, "content": content}
+        )
         return _Resp(201, upload)
 
     # -------------------------------- boards, triggers, hooks, schedules
     def _collection_routes(self, kind: str, base: str) -> list[tuple[str, str, Handler]]:
         one = base + r"/(?P<item_id>\d+)"
         return [
-            ("GET", base, lambda r: self._paginate(r, [self._item_view(kind, i, listing=True)
-                                                       for i in getattr(self, kind)])),
+            (
+                "GET",
+                base,
+                lambda r: self._paginate(
+                    r, [self._item_view(kind, i, listing=True) for i in getattr(self, kind)]
+                ),
+            ),
             ("POST", base, lambda r: self._create_item(kind, r)),
-            ("GET", one,
-             lambda r: _Resp(200, self._item_view(kind, self._item(kind, r.params["item_id"])))),
+            (
+                "GET",
+                one,
+                lambda r: _Resp(200, self._item_view(kind, self._item(kind, r.params["item_id"]))),
+            ),
             ("PUT", one, lambda r: self._update_item(kind, r)),
             ("DELETE", one, lambda r: self._delete_item(kind, r)),
         ]
@@ -1320,40 +1612,75 @@ class FakeGitLab:
     _UPDATABLE: ClassVar[dict[str, tuple[str, ...]]] = {
         "boards": ("name", "hide_backlog_list", "hide_closed_list"),
         "triggers": ("description",),
-        "hooks": ("url", "token", "name", "description", "issues_events", "note_events",
-                  "push_events", "merge_requests_events", "tag_push_events",
-                  "confidential_issues_events", "confidential_note_events",
-                  "enable_ssl_verification"),
+        "hooks": (
+            "url",
+            "token",
+            "name",
+            "description",
+            "issues_events",
+            "note_events",
+            "push_events",
+            "merge_requests_events",
+            "tag_push_events",
+            "confidential_issues_events",
+            "confidential_note_events",
+            "enable_ssl_verification",
+        ),
         "schedules": ("description", "ref", "cron", "cron_timezone", "active"),
     }
 
     def _new_item(self, kind: str, req: _Req) -> Json:
         now, owner = self._now(), self._user(self.acting_user_id)
         if kind == "boards":
-            return {"name": str(req.required("name")), "project": {
-                k: self.project[k] for k in ("id", "name", "path_with_namespace")},
-                "milestone": None, "lists": [], "hide_backlog_list": False,
-                "hide_closed_list": False}
+            return {
+                "name": str(req.required("name")),
+                "project": {k: self.project[k] for k in ("id", "name", "path_with_namespace")},
+                "milestone": None,
+                "lists": [],
+                "hide_backlog_list": False,
+                "hide_closed_list": False,
+            }
         if kind == "triggers":
-            return {"description": str(req.required("description")),
-                    "token": "glptt-" + secrets.token_hex(20), "created_at": now,
-                    "updated_at": now, "last_used": None, "owner": owner}
+            return {
+                "description": str(req.required("description")),
+                "token": "glptt-" + secrets.token_hex(20),
+                "created_at": now,
+                "updated_at": now,
+                "last_used": None,
+                "owner": owner,
+            }
         if kind == "hooks":
             url = str(req.required("url"))
             if not re.match(r"https?://", url):
                 raise _HttpError(422, {"error": "Invalid url given"})
-            item: Json = {"url": url, "project_id": self.project_id, "token": None,
-                          "created_at": now, "alert_status": "executable",
-                          "disabled_until": None, "push_events": True,
-                          "enable_ssl_verification": True}
-            item |= {k: False for k in self._UPDATABLE["hooks"] if k.endswith("_events")
-                     and k != "push_events"}
+            item: Json = {
+                "url": url,
+                "project_id": self.project_id,
+                "token": None,
+                "created_at": now,
+                "alert_status": "executable",
+                "disabled_until": None,
+                "push_events": True,
+                "enable_ssl_verification": True,
+            }
+            item |= {
+                k: False
+                for k in self._UPDATABLE["hooks"]
+                if k.endswith("_events") and k != "push_events"
+            }
             return item
         for key in ("description", "ref", "cron"):
             req.required(key)
-        return {"cron_timezone": "UTC", "active": True, "next_run_at": None,
-                "created_at": now, "updated_at": now, "owner": owner,
-                "last_pipeline": None, "variables": []}
+        return {
+            "cron_timezone": "UTC",
+            "active": True,
+            "next_run_at": None,
+            "created_at": now,
+            "updated_at": now,
+            "owner": owner,
+            "last_pipeline": None,
+            "variables": [],
+        }
 
     def _set_fields(self, kind: str, item: Json, req: _Req) -> None:
         for key in self._UPDATABLE[kind]:
@@ -1386,9 +1713,14 @@ class FakeGitLab:
             raise _HttpError(404, {"message": "404 Label Not Found"})
         if any(bl["label"]["id"] == label_id for bl in board["lists"]):
             raise _HttpError(400, {"message": {"label": ["has already been taken"]}})
-        board_list = {"id": self._next_id("board_list"), "position": len(board["lists"]),
-                      "label": self._label_view(label), "max_issue_count": 0,
-                      "max_issue_weight": 0, "limit_metric": None}
+        board_list = {
+            "id": self._next_id("board_list"),
+            "position": len(board["lists"]),
+            "label": self._label_view(label),
+            "max_issue_count": 0,
+            "max_issue_weight": 0,
+            "limit_metric": None,
+        }
         board["lists"].append(board_list)
         return _Resp(201, dict(board_list))
 
@@ -1402,16 +1734,20 @@ class FakeGitLab:
     # and Interpolation::Inputs (input errors), Chain::Populate ("will not run").
     def _init_pipelines(self) -> None:
         self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
-        self.inputs_supported = True        # False: GitLab before 17.10 ignores `inputs`
-        self.config_has_inputs = True       # False: a .gitlab-ci.yml without spec:inputs
+        self.inputs_supported = True  # False: GitLab before 17.10 ignores `inputs`
+        self.config_has_inputs = True  # False: a .gitlab-ci.yml without spec:inputs
         self.pipelines: list[Json] = []
         self.branches = {"main"}
 
-    def _trigger_token_ok(self, method: str, path: str, body: Json,
-                          query: dict[str, list[str]]) -> bool:
+    def _trigger_token_ok(
+        self, method: str, path: str, body: Json, query: dict[str, list[str]]
+    ) -> bool:
         """The trigger API authenticates with the trigger's token, not a header."""
-        if method != "POST" or not re.fullmatch(r"/api/v4/projects/[^/]+/(ref/[^/]+/)?"
-                                                r"trigger/pipeline", path):
+        if method != "POST" or not re.fullmatch(
+            r"/api/v4/projects/[^/]+/(ref/[^/]+/)?"
+            r"trigger/pipeline",
+            path,
+        ):
             return False
         token = body.get("token") or (query.get("token") or [""])[0]
         if not any(t["token"] == token for t in self.triggers):
@@ -1419,9 +1755,11 @@ class FakeGitLab:
         return True
 
     def _pipeline_routes(self, p: str) -> list[tuple[str, str, Handler]]:
-        return [("POST", p + "/trigger/pipeline", lambda r: self._create_pipeline(r, "trigger")),
-                ("POST", p + "/pipeline", lambda r: self._create_pipeline(r, "api")),
-                ("GET", p + "/pipelines", lambda r: self._paginate(r, self.pipelines))]
+        return [
+            ("POST", p + "/trigger/pipeline", lambda r: self._create_pipeline(r, "trigger")),
+            ("POST", p + "/pipeline", lambda r: self._create_pipeline(r, "api")),
+            ("GET", p + "/pipelines", lambda r: self._paginate(r, self.pipelines)),
+        ]
 
     def _variables_restricted(self) -> bool:
         """Under no_one_allowed (or owner: the bot is a Maintainer) nobody may set them."""
@@ -1457,35 +1795,63 @@ class FakeGitLab:
         if ref not in self.branches:
             raise _HttpError(400, {"message": {"base": ["Reference not found"]}})
         if variables and self._variables_restricted():
-            raise _HttpError(400, {"message": {"base": [
-                "Insufficient permissions to set pipeline variables"]}})
+            raise _HttpError(
+                400, {"message": {"base": ["Insufficient permissions to set pipeline variables"]}}
+            )
         problem = self._input_problem(inputs)
         if problem:
             raise _HttpError(400, {"message": {"base": [problem]}})
         payload = {k: v for k, v in req.body.items() if k != "token"}
         if not self._would_run(source, variables, inputs):
-            raise _HttpError(400, {"message": {"base": [
-                "Pipeline will not run for the selected trigger. The rules configuration "
-                "prevented any jobs from being added to the pipeline."]}})
-        pipeline = {"id": self._next_id("pipeline") + 4000, "iid": len(self.pipelines) + 1,
-                    "project_id": self.project_id, "ref": ref, "status": "created",
-                    "source": source, "sha": "0" * 40, "created_at": self._now(),
-                    "web_url": f"{self.project['web_url']}/-/pipelines/{len(self.pipelines)+1}",
-                    "variables": variables, "inputs": inputs,
-                    "trigger_payload": payload if source == "trigger" else None}
+            raise _HttpError(
+                400,
+                {
+                    "message": {
+                        "base": [
+                            "Pipeline will not run for the selected trigger. The rules "
+                            "configuration prevented any jobs from being added to the "
+                            "pipeline."
+                        ]
+                    }
+                },
+            )
+        pipeline = {
+            "id": self._next_id("pipeline") + 4000,
+            "iid": len(self.pipelines) + 1,
+            "project_id": self.project_id,
+            "ref": ref,
+            "status": "created",
+            "source": source,
+            "sha": "0" * 40,
+            "created_at": self._now(),
+            "web_url": f"{self.project['web_url']}/-/pipelines/{len(self.pipelines) + 1}",
+            "variables": variables,
+            "inputs": inputs,
+            "trigger_payload": payload if source == "trigger" else None,
+        }
         self.pipelines.append(pipeline)
-        return _Resp(201, {k: v for k, v in pipeline.items()
-                           if k not in ("variables", "inputs", "trigger_payload")})
+        return _Resp(
+            201,
+            {
+                k: v
+                for k, v in pipeline.items()
+                if k not in ("variables", "inputs", "trigger_payload")
+            },
+        )
 
     def _input_problem(self, inputs: Json) -> str:
         """Checked as GitLab checks this repository's spec:inputs (.gitlab-ci.yml header)."""
         if not inputs:
             return ""
         if not self.config_has_inputs:
-            return "Given inputs not defined in the `spec` section of the included " \
-                   "configuration file"
-        spec = {"job": ("auto", "stage", "transition", "send", "digest"),
-                "matches_b64": r"[A-Za-z0-9+/]*={0,2}", "send_iid": r"[0-9]{0,10}"}
+            return (
+                "Given inputs not defined in the `spec` section of the included configuration file"
+            )
+        spec = {
+            "job": ("auto", "stage", "transition", "send", "digest"),
+            "matches_b64": r"[A-Za-z0-9+/]*={0,2}",
+            "send_iid": r"[0-9]{0,10}",
+        }
         unknown = sorted(set(inputs) - set(spec))
         if unknown:
             return f"unknown input arguments: {', '.join(unknown)}"
@@ -1494,11 +1860,12 @@ class FakeGitLab:
             if not isinstance(value, str):
                 return f"`{name}` input: provided value is not a string"
             if isinstance(rule, tuple) and value not in rule:
-                return f"`{name}` input: `{value}` cannot be used because it is not in " \
-                       "the list of allowed options"
+                return (
+                    f"`{name}` input: `{value}` cannot be used because it is not in "
+                    "the list of allowed options"
+                )
             if isinstance(rule, str) and not re.fullmatch(rule, value):
-                return f"`{name}` input: provided value does not match required RegEx " \
-                       f"{rule}"
+                return f"`{name}` input: provided value does not match required RegEx {rule}"
         return ""
 
     @staticmethod
@@ -1506,11 +1873,16 @@ class FakeGitLab:
         """Whether this repository's .gitlab-ci.yml creates a job for an API or trigger
         pipeline (tests/system/test_pipeline.py checks the real rules under gitlab-ci-local). A
         trigger call always carries TRIGGER_PAYLOAD, so `transition` runs on it."""
-        if inputs.get("job", "auto") != "auto" or inputs.get("matches_b64") \
-                or inputs.get("send_iid"):
+        if (
+            inputs.get("job", "auto") != "auto"
+            or inputs.get("matches_b64")
+            or inputs.get("send_iid")
+        ):
             return True
-        if any(variables.get(n) for n in ("MATCHES_JSON_B64", "MATCHES_JSON", "MATCHES_FILE",
-                                          "SEND_IID")):
+        if any(
+            variables.get(n)
+            for n in ("MATCHES_JSON_B64", "MATCHES_JSON", "MATCHES_FILE", "SEND_IID")
+        ):
             return True
         return source == "trigger"
 
@@ -1525,8 +1897,12 @@ class FakeGitLab:
         if existing is not None:
             taken = f"({existing['key']}) has already been taken"
             raise _HttpError(400, {"message": {"key": [taken]}})
-        variable = {"key": str(req.required("key")), "value": str(req.required("value")),
-                    "variable_type": str(req.value("variable_type") or "env_var"), "raw": False}
+        variable = {
+            "key": str(req.required("key")),
+            "value": str(req.required("value")),
+            "variable_type": str(req.value("variable_type") or "env_var"),
+            "raw": False,
+        }
         schedule["variables"].append(variable)
         return _Resp(201, dict(variable))
 
@@ -1580,15 +1956,25 @@ class FakeGitLab:
         common_system_notes_service.rb; CE, so on Free too). It does not touch the issue's
         updated_at (`no_touching`)."""
         now = self._now()
-        self.notes.setdefault(issue["iid"], []).append({
-            "id": self._next_id("note"), "type": None, "body": "changed the description",
-            "attachment": None, "author": self._user(self.acting_user_id),
-            "created_at": now, "updated_at": now, "system": True,
-            "noteable_id": issue["id"], "noteable_type": "Issue",
-            "project_id": self.project_id, "noteable_iid": issue["iid"],
-            "resolvable": False, "confidential": False, "internal": False,
-        })
-
+        self.notes.setdefault(issue["iid"], []).append(
+            {
+                "id": self._next_id("note"),
+                "type": None,
+                "body": "changed the description",
+                "attachment": None,
+                "author": self._user(self.acting_user_id),
+                "created_at": now,
+                "updated_at": now,
+                "system": True,
+                "noteable_id": issue["id"],
+                "noteable_type": "Issue",
+                "project_id": self.project_id,
+                "noteable_iid": issue["iid"],
+                "resolvable": False,
+                "confidential": False,
+                "internal": False,
+            }
+        )
 
     # ------------------------------------------------ users, tokens and roles
     # GitLab's roles as access levels (Gitlab::Access). What each route needs follows
@@ -1597,7 +1983,11 @@ class FakeGitLab:
     # (Maintainer, as docs/platform-facts.md "Roles" says); labels and boards Reporter (Planner);
     # an issue's edit Reporter or its author; a note's edit only its author (NotePolicy).
     ROLE_LEVELS: ClassVar[dict[str, int]] = {
-        "guest": 10, "planner": 15, "reporter": 20, "developer": 30, "maintainer": 40,
+        "guest": 10,
+        "planner": 15,
+        "reporter": 20,
+        "developer": 30,
+        "maintainer": 40,
         "owner": 50,
     }
     _ROLE_RULES: ClassVar[tuple[tuple[str, str, str], ...]] = (
@@ -1611,17 +2001,30 @@ class FakeGitLab:
     )
     # What GET /projects/:id shows only to who may admin the project (Maintainer):
     # lib/api/entities/project.rb, `with_options if: ... :admin_project`.
-    _ADMIN_PROJECT_FIELDS: ClassVar[frozenset[str]] = frozenset((
-        "ci_default_git_depth", "ci_delete_pipelines_in_seconds",
-        "ci_forward_deployment_enabled", "ci_forward_deployment_rollback_allowed",
-        "ci_job_token_scope_enabled", "ci_separated_caches",
-        "ci_allow_fork_pipelines_to_run_in_parent_project", "ci_id_token_sub_claim_components",
-        "build_git_strategy", "keep_latest_artifact", "restrict_user_defined_variables",
-        "ci_pipeline_variables_minimum_override_role", "runners_token",
-        "runner_token_expiration_interval", "group_runners_enabled",
-        "auto_cancel_pending_pipelines", "build_timeout", "auto_devops_enabled",
-        "auto_devops_deploy_strategy", "ci_push_repository_for_job_token_allowed",
-    ))
+    _ADMIN_PROJECT_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        (
+            "ci_default_git_depth",
+            "ci_delete_pipelines_in_seconds",
+            "ci_forward_deployment_enabled",
+            "ci_forward_deployment_rollback_allowed",
+            "ci_job_token_scope_enabled",
+            "ci_separated_caches",
+            "ci_allow_fork_pipelines_to_run_in_parent_project",
+            "ci_id_token_sub_claim_components",
+            "build_git_strategy",
+            "keep_latest_artifact",
+            "restrict_user_defined_variables",
+            "ci_pipeline_variables_minimum_override_role",
+            "runners_token",
+            "runner_token_expiration_interval",
+            "group_runners_enabled",
+            "auto_cancel_pending_pipelines",
+            "build_timeout",
+            "auto_devops_enabled",
+            "auto_devops_deploy_strategy",
+            "ci_push_repository_for_job_token_allowed",
+        )
+    )
 
     def _init_access(self, bot_role: str) -> None:
         """bot: `bot_role` (Maintainer unless a test says otherwise); reviewer: Developer;
@@ -1653,8 +2056,14 @@ class FakeGitLab:
             return self.tokens[auth]
         raise _HttpError(401, {"message": "401 Unauthorized"})
 
-    def _as_user(self, user_id: int, method: str, path: str, params: dict[str, str],
-                 call: Callable[[], _Resp]) -> _Resp:
+    def _as_user(
+        self,
+        user_id: int,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        call: Callable[[], _Resp],
+    ) -> _Resp:
         """Serve one request as `user_id`, after checking the role it needs."""
         saved = self.acting_user_id
         self.acting_user_id = user_id
@@ -1690,9 +2099,10 @@ class FakeGitLab:
         level = self.role_of(self.acting_user_id)
         if level < self.ROLE_LEVELS["maintainer"]:
             view = {k: v for k, v in view.items() if k not in self._ADMIN_PROJECT_FIELDS}
-        view["permissions"] = {"project_access": {"access_level": level,
-                                                  "notification_level": 3},
-                               "group_access": None}
+        view["permissions"] = {
+            "project_access": {"access_level": level, "notification_level": 3},
+            "group_access": None,
+        }
         return view
 
     # ------------------------------------------------- project path and ids
@@ -1700,11 +2110,19 @@ class FakeGitLab:
         """Put the project at `path` (group/name or group/sub/name)."""
         namespace, _, name = path.rpartition("/")
         self.project.update(
-            path=name, name=name, path_with_namespace=path,
-            name_with_namespace=" / ".join(path.split("/")), web_url=f"{self.url}/{path}")
-        self.project["namespace"] = {"id": 7, "name": namespace.rsplit("/", 1)[-1],
-                                     "path": namespace.rsplit("/", 1)[-1],
-                                     "full_path": namespace, "kind": "group"}
+            path=name,
+            name=name,
+            path_with_namespace=path,
+            name_with_namespace=" / ".join(path.split("/")),
+            web_url=f"{self.url}/{path}",
+        )
+        self.project["namespace"] = {
+            "id": 7,
+            "name": namespace.rsplit("/", 1)[-1],
+            "path": namespace.rsplit("/", 1)[-1],
+            "full_path": namespace,
+            "kind": "group",
+        }
         self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
 
     def _project_ids(self) -> tuple[str, str]:
@@ -1732,8 +2150,11 @@ class FakeGitLab:
         if not _FULL_TEXT_TERM_RE.fullmatch(query):
             # not ASCII or Latin: GitLab falls back to ILIKE on each word (3+ characters)
             words = [w.lower() for w in query.split() if len(w) >= 3] or [query.lower()]
-            return [i for i in issues if all(any(w in (i.get(f) or "").lower() for f in fields)
-                                             for w in words)]
+            return [
+                i
+                for i in issues
+                if all(any(w in (i.get(f) or "").lower() for f in fields) for w in words)
+            ]
         terms = _tsquery_terms(query)
         if not terms:
             return issues
@@ -1801,8 +2222,11 @@ def _human_size(size: int) -> str:
 def _too_long(description: str) -> str:
     """app/validators/bytesize_validator.rb: the description is measured in bytes."""
     size = len(description.encode())
-    return (f"is too long ({_human_size(size)}). The maximum size is "
-            f"{_human_size(MAX_DESCRIPTION_LENGTH)}.")
+    return (
+        f"is too long ({_human_size(size)}). The maximum size is "
+        f"{_human_size(MAX_DESCRIPTION_LENGTH)}."
+    )
+
 
 # --------------------------------------------------------------------------
 # HTTP server glue

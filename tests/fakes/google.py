@@ -41,15 +41,22 @@ class Google:
         real = httplib2.Http
 
         class ScriptedHttp(real):  # type: ignore[misc, valid-type]
-            def request(self, uri: str, method: str = "GET", body: Any = None,
-                        headers: Any = None, redirections: int = 5,
-                        connection_type: Any = None) -> Any:
+            def request(
+                self,
+                uri: str,
+                method: str = "GET",
+                body: Any = None,
+                headers: Any = None,
+                redirections: int = 5,
+                connection_type: Any = None,
+            ) -> Any:
                 google.requests.append((method, uri, body))
                 if uri == GOOGLE_TOKEN_URI and google.token_url:
                     uri, connection_type = google.token_url, None  # plain HTTP, locally
                 if not uri.startswith("https://gmail.googleapis.com/"):
-                    return super().request(uri, method, body, headers, redirections,
-                                           connection_type)
+                    return super().request(
+                        uri, method, body, headers, redirections, connection_type
+                    )
                 answer = google.gmail.pop(0)
                 if isinstance(answer, BaseException):
                     raise answer
@@ -60,11 +67,15 @@ class Google:
 
     @property
     def sent(self) -> list[email.message.EmailMessage]:
-        return [email.message_from_bytes(base64.urlsafe_b64decode(json.loads(body)["raw"]),
-                                         policy=email.policy.default)
-                for method, uri, body in self.requests
-                if method == "POST" and uri.startswith("https://gmail.googleapis.com/")
-                and "/messages/send" in uri]
+        return [
+            email.message_from_bytes(
+                base64.urlsafe_b64decode(json.loads(body)["raw"]), policy=email.policy.default
+            )
+            for method, uri, body in self.requests
+            if method == "POST"
+            and uri.startswith("https://gmail.googleapis.com/")
+            and "/messages/send" in uri
+        ]
 
     def token_requests(self, where: str) -> int:
         return sum(1 for _, uri, _ in self.requests if uri.startswith(where))
@@ -86,9 +97,15 @@ class TokenEndpoint:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 endpoint.hits += 1
-                status, data = endpoint.error or (200, {
-                    "access_token": "ya29.access", "expires_in": "3599",
-                    "token_type": "Bearer", "scope": email_channel.GMAIL_SCOPES[0]})
+                status, data = endpoint.error or (
+                    200,
+                    {
+                        "access_token": "ya29.access",
+                        "expires_in": "3599",
+                        "token_type": "Bearer",
+                        "scope": email_channel.GMAIL_SCOPES[0],
+                    },
+                )
                 body = json.dumps(data).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -111,8 +128,9 @@ class TokenEndpoint:
 
     def start(self) -> TokenEndpoint:
         self._server = self._server_class(("127.0.0.1", self.port), self._handler)
-        self._threading.Thread(target=self._server.serve_forever,
-                               kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

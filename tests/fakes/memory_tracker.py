@@ -81,23 +81,40 @@ class MemoryTracker:
             self.labels.setdefault(spec.name, spec)
         return sum(1 for i in self.issues.values() if count_label in i.ref.labels)
 
-    def find_by_keys(self, keys: Sequence[str], *, label: str,
-                     expected: int) -> dict[str, IssueRef]:
+    def find_by_keys(
+        self, keys: Sequence[str], *, label: str, expected: int
+    ) -> dict[str, IssueRef]:
         self.calls += 1
         wanted = set(keys)
-        return {key: issue.ref for issue in self.issues.values()
-                for key in issue.ref.keys if key in wanted}
+        return {
+            key: issue.ref
+            for issue in self.issues.values()
+            for key in issue.ref.keys
+            if key in wanted
+        }
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
         self.calls += 1
         iid = len(self.issues) + 1
         now = self._now()
-        ref = IssueRef(iid=iid, title=draft.title, web_url=f"memory://issues/{iid}",
-                       labels=tuple(dict.fromkeys(draft.labels)), state="opened",
-                       keys=tuple(draft.keys), description=draft.description,
-                       updated_at=now, created_at=now, author=self.user, notes_count=0)
-        self.issues[iid] = _Issue(ref, tuple(draft.assignee_ids), events=[
-            self._event(label, "add", now) for label in ref.labels])
+        ref = IssueRef(
+            iid=iid,
+            title=draft.title,
+            web_url=f"memory://issues/{iid}",
+            labels=tuple(dict.fromkeys(draft.labels)),
+            state="opened",
+            keys=tuple(draft.keys),
+            description=draft.description,
+            updated_at=now,
+            created_at=now,
+            author=self.user,
+            notes_count=0,
+        )
+        self.issues[iid] = _Issue(
+            ref,
+            tuple(draft.assignee_ids),
+            events=[self._event(label, "add", now) for label in ref.labels],
+        )
         return ref
 
     def upload(self, path: Path) -> Upload:
@@ -107,22 +124,34 @@ class MemoryTracker:
         self.uploads.append(path)
         return Upload(name=path.name, url=f"/uploads/{len(self.uploads)}/{path.name}")
 
-    def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    created_before: datetime | None = None) -> list[IssueRef]:
+    def list_issues(
+        self, labels: Sequence[str], *, state: str = "all", created_before: datetime | None = None
+    ) -> list[IssueRef]:
         self.calls += 1
-        return [i.ref for i in self.issues.values()
-                if set(labels) <= set(i.ref.labels) and state in ("all", i.ref.state)
-                and (created_before is None
-                     or datetime.fromisoformat(i.ref.created_at) < created_before)]
+        return [
+            i.ref
+            for i in self.issues.values()
+            if set(labels) <= set(i.ref.labels)
+            and state in ("all", i.ref.state)
+            and (
+                created_before is None or datetime.fromisoformat(i.ref.created_at) < created_before
+            )
+        ]
 
     def get_issue(self, iid: int) -> IssueRef | None:
         self.calls += 1
         issue = self.issues.get(iid)
         return issue.ref if issue else None
 
-    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
-                     description: str | None = None,
-                     state_event: StateEvent | None = None) -> IssueRef:
+    def update_issue(
+        self,
+        iid: int,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        description: str | None = None,
+        state_event: StateEvent | None = None,
+    ) -> IssueRef:
         self.calls += 1
         issue = self._issue(iid)
         if state_event not in (None, "close", "reopen"):
@@ -134,9 +163,13 @@ class MemoryTracker:
         issue.events += [self._event(lb, "remove", now) for lb in before if lb not in after]
         issue.events += [self._event(lb, "add", now) for lb in after if lb not in before]
         state = {"close": "closed", "reopen": "opened"}.get(state_event or "", issue.ref.state)
-        issue.ref = replace(issue.ref, labels=after, state=state, updated_at=now,
-                            description=issue.ref.description if description is None
-                            else description)
+        issue.ref = replace(
+            issue.ref,
+            labels=after,
+            state=state,
+            updated_at=now,
+            description=issue.ref.description if description is None else description,
+        )
         return issue.ref
 
     def label_events(self, iid: int) -> list[LabelEvent]:
@@ -145,8 +178,11 @@ class MemoryTracker:
 
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
         self.calls += 1
-        return [i.ref for i in self.issues.values() if set(labels) <= set(i.ref.labels)
-                and datetime.fromisoformat(i.ref.updated_at) > since]
+        return [
+            i.ref
+            for i in self.issues.values()
+            if set(labels) <= set(i.ref.labels) and datetime.fromisoformat(i.ref.updated_at) > since
+        ]
 
     def webhook_problems(self) -> list[str]:
         self.calls += 1
@@ -156,8 +192,15 @@ class MemoryTracker:
         self.calls += 1
         issue = self._issue(iid)
         now = self._now()
-        issue.notes.append(Note(id=sum(len(i.notes) for i in self.issues.values()) + 1,
-                                author=self.user, body=body, system=False, created_at=now))
+        issue.notes.append(
+            Note(
+                id=sum(len(i.notes) for i in self.issues.values()) + 1,
+                author=self.user,
+                body=body,
+                system=False,
+                created_at=now,
+            )
+        )
         issue.ref = replace(issue.ref, updated_at=now, notes_count=len(issue.notes))
 
     def append_log(self, kind: str, data: dict[str, Any]) -> None:
@@ -166,16 +209,17 @@ class MemoryTracker:
         copied = json.loads(json.dumps(data))  # JSON-serialisable, and no shared state
         self.log.append(_Record(self.user, kind, copied, self._clock().astimezone(UTC)))
 
-    def read_log(self, kind: str, limit: int = 20,
-                 since: datetime | None = None) -> list[LogRecord]:
+    def read_log(
+        self, kind: str, limit: int = 20, since: datetime | None = None
+    ) -> list[LogRecord]:
         self.calls += 1
         ledger.check_kind(kind)
-        found = [LogRecord(kind=r.kind, data=json.loads(json.dumps(r.data)),
-                           created_at=r.created_at)
-                 for r in reversed(self.log)
-                 if r.author == BOT and r.kind == kind
-                 and (since is None or r.created_at >= since)]
-        return found[:max(limit, 0)]
+        found = [
+            LogRecord(kind=r.kind, data=json.loads(json.dumps(r.data)), created_at=r.created_at)
+            for r in reversed(self.log)
+            if r.author == BOT and r.kind == kind and (since is None or r.created_at >= since)
+        ]
+        return found[: max(limit, 0)]
 
     def bot_user(self) -> str:
         return BOT
@@ -193,8 +237,7 @@ class MemoryTracker:
         return issue
 
     def _event(self, label: str, action: Literal["add", "remove"], now: str) -> LabelEvent:
-        return LabelEvent(user=self.user, user_id=0, label=label, action=action,
-                          created_at=now)
+        return LabelEvent(user=self.user, user_id=0, label=label, action=action, created_at=now)
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")

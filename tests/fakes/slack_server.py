@@ -18,8 +18,9 @@ class SlackWebhook:
         self.answers: list[tuple[int, str, dict[str, str]]] = []  # consumed first
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         # stop() waits up to one poll: 10 ms, not 50, per test
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,),
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.01,), daemon=True
+        )
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
 
     def answer(self, status: int, body: str, times: int = 1, **headers: str) -> None:
@@ -32,8 +33,7 @@ class SlackWebhook:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
-                status, body, headers = (sink.answers.pop(0) if sink.answers
-                                         else (200, "ok", {}))
+                status, body, headers = sink.answers.pop(0) if sink.answers else (200, "ok", {})
                 if self.path != PATH:
                     status, body, headers = 404, "no_service", {}
                 if status == 200:
@@ -55,7 +55,8 @@ class SlackWebhook:
         self._thread.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._server.shutdown()
         self._server.server_close()

@@ -81,12 +81,16 @@ def test_pagination_headers_and_link_following(
         fake.add_issue(f"issue {n}", labels=["bulk"])
     fake.add_issue("other")
 
-    response = gl.http_request("get", "/projects/1/issues",
-                               query_data={"labels": "bulk", "per_page": 20, "page": 2})
+    response = gl.http_request(
+        "get", "/projects/1/issues", query_data={"labels": "bulk", "per_page": 20, "page": 2}
+    )
     headers = response.headers
     assert (headers["X-Total"], headers["X-Total-Pages"], headers["X-Page"]) == ("45", "3", "2")
     assert (headers["X-Per-Page"], headers["X-Next-Page"], headers["X-Prev-Page"]) == (
-        "20", "3", "1")
+        "20",
+        "3",
+        "1",
+    )
     links = response.links
     assert set(links) == {"next", "prev", "first", "last"}
     assert links["next"]["url"].startswith(f"{fake.url}/api/v4/projects/1/issues?")
@@ -124,7 +128,8 @@ def test_label_crud_semantics(fake: FakeGitLab, gl: gitlab.Gitlab, project: Proj
     fake.add_issue("closed one", labels=["triage"], state="closed")
     counted = project.labels.list(with_counts=True, search="tria")
     assert [(lb.name, lb.open_issues_count, lb.closed_issues_count) for lb in counted] == [
-        ("triage", 1, 1)]
+        ("triage", 1, 1)
+    ]
 
     label.new_name = "needs review"
     label.save()  # PUT /labels with name in the body
@@ -142,8 +147,14 @@ def test_label_crud_semantics(fake: FakeGitLab, gl: gitlab.Gitlab, project: Proj
 
 def test_issue_create_validates_and_autocreates_labels(fake: FakeGitLab, project: Project) -> None:
     project.labels.create({"name": "existing", "color": "#123456"})
-    issue = project.issues.create({"title": "Senior DevOps", "description": "Body",
-                                   "labels": "existing, brand new", "assignee_ids": [2, 99]})
+    issue = project.issues.create(
+        {
+            "title": "Senior DevOps",
+            "description": "Body",
+            "labels": "existing, brand new",
+            "assignee_ids": [2, 99],
+        }
+    )
     assert fake.requests[-1].status == 201
     assert issue.iid == 1 and issue.id != issue.iid and issue.state == "opened"
     assert issue.labels == ["brand new", "existing"]
@@ -154,7 +165,9 @@ def test_issue_create_validates_and_autocreates_labels(fake: FakeGitLab, project
     assert issue.references["full"] == "freelancer/backoffice#1"
     events = fake.label_events[1]
     assert sorted((e["action"], e["label"]["name"]) for e in events) == [
-        ("add", "brand new"), ("add", "existing")]
+        ("add", "brand new"),
+        ("add", "existing"),
+    ]
     assert all(e["user"]["username"] == "bot" for e in events)
 
     with pytest.raises(gitlab.GitlabCreateError) as too_long:
@@ -203,11 +216,17 @@ def test_issue_update_labels_state_and_events(fake: FakeGitLab, project: Project
     assert issue.state == "closed" and issue.labels == ["approved"]
     assert issue.attributes["closed_by"]["username"] == "reviewer"
 
-    events = [(e.action, e.label["name"], e.user["username"])
-              for e in issue.resourcelabelevents.list(get_all=True)]
-    assert events == [("add", "approved", "bot"), ("add", "extra", "bot"),
-                      ("remove", "stale", "bot"), ("remove", "extra", "reviewer"),
-                      ("remove", "new", "reviewer")]
+    events = [
+        (e.action, e.label["name"], e.user["username"])
+        for e in issue.resourcelabelevents.list(get_all=True)
+    ]
+    assert events == [
+        ("add", "approved", "bot"),
+        ("add", "extra", "bot"),
+        ("remove", "stale", "bot"),
+        ("remove", "extra", "reviewer"),
+        ("remove", "new", "reviewer"),
+    ]
     page = issue.resourcelabelevents.list(per_page=2, page=3)
     assert [e.label["name"] for e in page] == ["new"]
     project.issues.update(1, {"state_event": "reopen"})
@@ -219,12 +238,17 @@ def test_issue_update_labels_state_and_events(fake: FakeGitLab, project: Project
 
 def test_quick_action_extractor_mimics_gitlab() -> None:
     text, commands = extract_quick_actions(
-        "Intro\r\n/label ~a ~\"b c\"\n/CLOSE\n\n\nkept\n /close\n/closed\n/unknown x\n"
-        "```\n/close\n```\n```python\n/reopen\n```\n/title New  \n")
+        'Intro\r\n/label ~a ~"b c"\n/CLOSE\n\n\nkept\n /close\n/closed\n/unknown x\n'
+        "```\n/close\n```\n```python\n/reopen\n```\n/title New  \n"
+    )
     assert text == (
-        "Intro\nkept\n /close\n/closed\n/unknown x\n```\n/close\n```\n```python\n/reopen\n```")
+        "Intro\nkept\n /close\n/closed\n/unknown x\n```\n/close\n```\n```python\n/reopen\n```"
+    )
     assert [(name, arg) for name, arg, _ in commands] == [
-        ("label", '~a ~"b c"'), ("close", ""), ("title", "New")]
+        ("label", '~a ~"b c"'),
+        ("close", ""),
+        ("title", "New"),
+    ]
     # An unterminated fence does not protect what follows (GitLab's regex needs the closing line).
     assert extract_quick_actions("```\n/close")[1] == [("close", "", "/close")]
 
@@ -232,16 +256,24 @@ def test_quick_action_extractor_mimics_gitlab() -> None:
 def test_quick_actions_in_description_and_notes(fake: FakeGitLab, project: Project) -> None:
     for name in ("a", "b c", "keep"):
         fake.add_label(name)
-    issue = project.issues.create({
-        "title": "t", "labels": ["keep"],
-        "description": "Hello\n/label ~a ~\"b c\" ~missing\n/assign @reviewer\n/close\n"
-                       "/spend 1h\n```\n/close\n```\n/shrug text"})
+    issue = project.issues.create(
+        {
+            "title": "t",
+            "labels": ["keep"],
+            "description": 'Hello\n/label ~a ~"b c" ~missing\n/assign @reviewer\n/close\n'
+            "/spend 1h\n```\n/close\n```\n/shrug text",
+        }
+    )
     assert issue.description == "Hello\n```\n/close\n```\n/shrug text"
     # /close is stripped but inert on a new issue (GitLab: the issue must already exist)
     assert issue.labels == ["a", "b c", "keep"] and issue.state == "opened"
     assert [a["username"] for a in issue.assignees] == ["reviewer"]
     assert [line for _, line in fake.executed_quick_actions] == [
-        '/label ~a ~"b c" ~missing', "/assign @reviewer", "/close", "/spend 1h"]
+        '/label ~a ~"b c" ~missing',
+        "/assign @reviewer",
+        "/close",
+        "/spend 1h",
+    ]
     assert "missing" not in fake.labels
 
     only_commands = issue.notes.create({"body": "/unlabel ~a\n/close"})
@@ -252,7 +284,11 @@ def test_quick_actions_in_description_and_notes(fake: FakeGitLab, project: Proje
     assert note.body == "Looks good" and fake.requests[-1].status == 201
     stored = fake.issues[1]
     assert (stored["title"], stored["state"], stored["labels"], stored["assignees"]) == (
-        "Renamed", "closed", [], [])
+        "Renamed",
+        "closed",
+        [],
+        [],
+    )
 
     fake.executed_quick_actions.clear()
     project.issues.create({"title": "safe", "description": "```\n/close\n```\n\\/close\n`/close`"})
@@ -261,10 +297,13 @@ def test_quick_actions_in_description_and_notes(fake: FakeGitLab, project: Proje
 
 
 def test_mentions_and_references_are_recorded(fake: FakeGitLab, project: Project) -> None:
-    issue = project.issues.create({
-        "title": "Ping @Reviewer",
-        "description": "mail me@mallory.dev, `@mallory`, ``@mallory``\n```\n@mallory #7\n```\n"
-                       "see #12, a#3, &#39; and @nobody @all"})
+    issue = project.issues.create(
+        {
+            "title": "Ping @Reviewer",
+            "description": "mail me@mallory.dev, `@mallory`, ``@mallory``\n```\n@mallory #7\n```\n"
+            "see #12, a#3, &#39; and @nobody @all",
+        }
+    )
     stored = fake.issues[issue.iid]
     assert stored["_mentions"] == ["reviewer", "all"]
     assert stored["_references"] == ["#12"]
@@ -286,7 +325,9 @@ def test_notes_sorting_pagination_and_limits(fake: FakeGitLab, project: Project)
         issue.notes.create({"body": f"note {n}"})
     assert [n.body for n in issue.notes.list(get_all=True)] == ["note 2", "note 1", "note 0"]
     assert [n.body for n in issue.notes.list(sort="asc", per_page=2, page=1)] == [
-        "note 0", "note 1"]
+        "note 0",
+        "note 1",
+    ]
     assert fake.notes[1][0]["noteable_iid"] == 1 and fake.notes[1][0]["system"] is False
     with pytest.raises(gitlab.GitlabCreateError) as too_long:
         issue.notes.create({"body": "x" * 1_000_001})
@@ -314,8 +355,9 @@ def test_uploads(fake: FakeGitLab, project: Project) -> None:
 # ------------------------------------------------------ fault injection
 
 
-def test_429_retry_after_is_honoured(fake: FakeGitLab, project: Project,
-                                     fake_time: FakeTime) -> None:
+def test_429_retry_after_is_honoured(
+    fake: FakeGitLab, project: Project, fake_time: FakeTime
+) -> None:
     fake.fail_next("POST", r"/projects/1/issues$", status=429, retry_after=1)
     issue = project.issues.create({"title": "after backoff"})
     assert fake_time.waits == [1]  # python-gitlab waited as told (recorded, not slept)
@@ -345,8 +387,7 @@ def test_dropped_connections(fake: FakeGitLab, project: Project) -> None:
     with pytest.raises(requests.exceptions.ConnectionError):
         project.issues.create({"title": "created but unanswered"})
     assert [i["title"] for i in fake.issues.values()] == ["created but unanswered"]
-    assert [(r.status, r.fault) for r in fake.requests] == [
-        (0, "drop"), (0, "drop_after_commit")]
+    assert [(r.status, r.fault) for r in fake.requests] == [(0, "drop"), (0, "drop_after_commit")]
     assert project.issues.create({"title": "next one works"}).iid == 2
 
 
@@ -354,8 +395,10 @@ def test_concurrent_requests_and_latency() -> None:
     with FakeGitLab(latency=0.05) as fake:
         project = gitlab.Gitlab(fake.url, private_token=fake.token).projects.get(1, lazy=True)
         started = time.monotonic()
-        workers = [threading.Thread(target=project.issues.create, args=({"title": f"t{n}"},))
-                   for n in range(8)]
+        workers = [
+            threading.Thread(target=project.issues.create, args=({"title": f"t{n}"},))
+            for n in range(8)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -397,10 +440,16 @@ def test_boards_triggers_hooks_and_schedules(fake: FakeGitLab, project: Project)
     trigger = project.triggers.create({"description": "match feed"})
     assert trigger.token and fake.triggers[0]["description"] == "match feed"
 
-    hook = project.hooks.create({"url": "https://hooks.example/x", "issues_events": True,
-                                 "note_events": True, "push_events": False, "token": "s3cret"})
-    assert (hook.alert_status, hook.disabled_until, hook.push_events) == (
-        "executable", None, False)
+    hook = project.hooks.create(
+        {
+            "url": "https://hooks.example/x",
+            "issues_events": True,
+            "note_events": True,
+            "push_events": False,
+            "token": "s3cret",
+        }
+    )
+    assert (hook.alert_status, hook.disabled_until, hook.push_events) == ("executable", None, False)
     assert "token" not in hook.attributes and fake.hooks[0]["token"] == "s3cret"
     hook.enable_ssl_verification = False
     hook.save()
@@ -408,12 +457,16 @@ def test_boards_triggers_hooks_and_schedules(fake: FakeGitLab, project: Project)
     assert len(project.hooks.list()) == 1
 
     schedule = project.pipelineschedules.create(
-        {"description": "nightly", "ref": "main", "cron": "0 6 * * *"})
+        {"description": "nightly", "ref": "main", "cron": "0 6 * * *"}
+    )
     schedule.variables.create({"key": "MODE", "value": "digest"})
     schedule.active = False
     schedule.save()
     stored = fake.schedules[0]
     assert (stored["active"], stored["cron_timezone"], stored["variables"][0]["key"]) == (
-        False, "UTC", "MODE")
+        False,
+        "UTC",
+        "MODE",
+    )
     fetched = project.pipelineschedules.get(schedule.id)
     assert fetched.attributes["variables"][0]["value"] == "digest"

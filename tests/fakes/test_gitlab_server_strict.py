@@ -30,6 +30,7 @@ def project(fake: FakeGitLab, user: str = "bot") -> gitlab.v4.objects.Project:
 
 # --------------------------------------------------------------------------- roles
 
+
 def test_a_developer_may_not_list_hooks_a_maintainer_may(fake: FakeGitLab) -> None:
     with pytest.raises(gitlab.exceptions.GitlabListError) as refused:
         project(fake, "reviewer").hooks.list(get_all=True)
@@ -40,10 +41,13 @@ def test_a_developer_may_not_list_hooks_a_maintainer_may(fake: FakeGitLab) -> No
 def test_triggers_hooks_and_schedules_need_a_maintainer() -> None:
     with FakeGitLab(bot_role="developer") as fake:
         bot = project(fake)
-        for create in (lambda: bot.triggers.create({"description": "x"}),
-                       lambda: bot.hooks.create({"url": "https://example.com/h"}),
-                       lambda: bot.pipelineschedules.create(
-                           {"description": "d", "ref": "main", "cron": "0 8 * * *"})):
+        for create in (
+            lambda: bot.triggers.create({"description": "x"}),
+            lambda: bot.hooks.create({"url": "https://example.com/h"}),
+            lambda: bot.pipelineschedules.create(
+                {"description": "d", "ref": "main", "cron": "0 8 * * *"}
+            ),
+        ):
             with pytest.raises(gitlab.exceptions.GitlabCreateError) as refused:
                 create()
             assert refused.value.response_code == 403
@@ -56,8 +60,9 @@ def test_triggers_hooks_and_schedules_need_a_maintainer() -> None:
 def test_a_reporter_may_edit_issues_and_write_notes(fake: FakeGitLab) -> None:
     fake.add_issue("t", "by the bot", labels=["job-match/pending"])
     mallory = project(fake, "mallory")
-    mallory.issues.update(1, {"description": "changed", "add_labels": "job-match/approved",
-                              "state_event": "close"})
+    mallory.issues.update(
+        1, {"description": "changed", "add_labels": "job-match/approved", "state_event": "close"}
+    )
     assert fake.issues[1]["description"] == "changed" and fake.issues[1]["state"] == "closed"
     assert "job-match/approved" in fake.issues[1]["labels"]
     mallory.issues.get(1, lazy=True).notes.create({"body": "a note"})
@@ -97,6 +102,7 @@ def test_the_variables_setting_is_shown_to_maintainers_only(fake: FakeGitLab) ->
 
 # --------------------------------------------------------------------------- search
 
+
 def search(fake: FakeGitLab, query: str) -> list[int]:
     issues = project(fake).issues.list(search=query, state="all", get_all=True)
     return [int(i.iid) for i in issues]
@@ -104,17 +110,18 @@ def search(fake: FakeGitLab, query: str) -> list[int]:
 
 def test_search_finds_words_and_word_prefixes_not_substrings(fake: FakeGitLab) -> None:
     fake.add_issue("Platform role", "Kubernetes operator work, key msk0a1b2c3d")
-    assert search(fake, "kube") == [1]                   # a word's prefix
-    assert search(fake, "Kubernetes operator") == [1]    # every word
+    assert search(fake, "kube") == [1]  # a word's prefix
+    assert search(fake, "Kubernetes operator") == [1]  # every word
     assert search(fake, "msk0a1b2c3d") == [1]
-    assert search(fake, "netes") == []                   # not a substring
-    assert search(fake, "kubernetes helm") == []         # not any word
+    assert search(fake, "netes") == []  # not a substring
+    assert search(fake, "kubernetes helm") == []  # not any word
     assert search(fake, "0a1b2c3d") == []
 
 
 @pytest.mark.parametrize("indexed", [False, True])
 def test_words_in_an_html_comment_are_found_only_where_gitlab_indexes_them(
-        fake: FakeGitLab, indexed: bool) -> None:
+    fake: FakeGitLab, indexed: bool
+) -> None:
     fake.search_indexes_comments = indexed
     fake.add_issue("t", "<!-- match-staging v1 keys: msk-abc123 -->\n<sub>visible</sub>")
     assert search(fake, "visible") == [1]
@@ -130,6 +137,7 @@ def test_search_misses_an_issue_created_a_moment_ago(fake: FakeGitLab) -> None:
 
 # --------------------------------------------------------------------------- bytes
 
+
 def test_the_description_limit_counts_bytes(fake: FakeGitLab) -> None:
     with pytest.raises(gitlab.exceptions.GitlabCreateError) as refused:
         project(fake).issues.create({"title": "t", "description": "ä" * 600_000})
@@ -140,16 +148,29 @@ def test_the_description_limit_counts_bytes(fake: FakeGitLab) -> None:
 
 # --------------------------------------------------------------------------- paths
 
+
 @pytest.mark.parametrize("path", ["group/name", "group/sub/name"])
 def test_a_project_path_is_decoded_exactly_once(path: str) -> None:
     with FakeGitLab(project_path=path) as fake:
         headers = {"PRIVATE-TOKEN": fake.token}
         once = path.replace("/", "%2F")
         twice = path.replace("/", "%252F")
-        assert requests.get(f"{fake.url}/api/v4/projects/{once}/issues", headers=headers,
-                            timeout=5).status_code == 200
-        assert requests.get(f"{fake.url}/api/v4/projects/{twice}/issues", headers=headers,
-                            timeout=5).status_code == 404
-        assert requests.get(f"{fake.url}/api/v4/projects/1/issues", headers=headers,
-                            timeout=5).status_code == 200
+        assert (
+            requests.get(
+                f"{fake.url}/api/v4/projects/{once}/issues", headers=headers, timeout=5
+            ).status_code
+            == 200
+        )
+        assert (
+            requests.get(
+                f"{fake.url}/api/v4/projects/{twice}/issues", headers=headers, timeout=5
+            ).status_code
+            == 404
+        )
+        assert (
+            requests.get(
+                f"{fake.url}/api/v4/projects/1/issues", headers=headers, timeout=5
+            ).status_code
+            == 200
+        )
         assert client(fake).projects.get(path).attributes["path_with_namespace"] == path

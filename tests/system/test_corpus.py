@@ -47,20 +47,26 @@ from tests.fakes.smtp_sink import SmtpSink
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
-    (CORPUS / "expected.json").read_text(encoding="utf-8"))
-DAY = "2026-02-08T14:30:00+01:00"   # outside quiet hours: notifications go out at once
-ASSIGNEE = 2                        # the configured reviewer; the fake's user "reviewer"
+    (CORPUS / "expected.json").read_text(encoding="utf-8")
+)
+DAY = "2026-02-08T14:30:00+01:00"  # outside quiet hours: notifications go out at once
+ASSIGNEE = 2  # the configured reviewer; the fake's user "reviewer"
 
 # Product bugs the corpus finds, file -> what goes wrong, until they are fixed: such a case
 # runs as a strict xfail, so the fix turns it into a failure until its entry is removed.
 # (Empty: everything the first run found, in 1a44448, is fixed.)
 KNOWN_PRODUCT_BUGS: dict[str, str] = {}
-CPU_SECONDS = 5.0   # per `stage` run, the process's CPU time (time.process_time)
+CPU_SECONDS = 5.0  # per `stage` run, the process's CPU time (time.process_time)
 
 
 def _match(**fields: Any) -> dict[str, Any]:
-    return {"score": 92, "title": "Hostile size", "provider": "Acme GmbH",
-            "url": "https://jobs.example.com/p/size", **fields}
+    return {
+        "score": 92,
+        "title": "Hostile size",
+        "provider": "Acme GmbH",
+        "url": "https://jobs.example.com/p/size",
+        **fields,
+    }
 
 
 def _document(value: Any) -> bytes:
@@ -70,34 +76,45 @@ def _document(value: Any) -> bytes:
 # Inputs too big to commit, each built by the test; their outcomes are in expected.json.
 GENERATED: dict[str, Callable[[], bytes]] = {
     # quote_block's line-start pattern was quadratic: 40,000 newlines took 18 s to stage
-    "generated-draft-99998-newlines.json":
-        lambda: _document(_match(draft="a" + "\n" * 99_998 + "a")),
-    "generated-draft-blank-lines-and-dashes.json":
-        lambda: _document(_match(draft=("-" + " \n" * 999 + "#") * 33)),
+    "generated-draft-99998-newlines.json": lambda: _document(
+        _match(draft="a" + "\n" * 99_998 + "a")
+    ),
+    "generated-draft-blank-lines-and-dashes.json": lambda: _document(
+        _match(draft=("-" + " \n" * 999 + "#") * 33)
+    ),
     # the schema's URL pattern backtracked from every position: 100,000 characters took 37 s
-    "generated-url-100k.json":
-        lambda: _document(_match(url="https://" + "a" * 100_000 + " x")),
-    "generated-apply-address-100k.json":
-        lambda: _document(_match(apply={"email": "a@" + "b." * 50_000 + " "})),
-    "generated-apply-string-100k.json":
-        lambda: _document(_match(apply="a@" + "b." * 50_000 + " ")),
+    "generated-url-100k.json": lambda: _document(_match(url="https://" + "a" * 100_000 + " x")),
+    "generated-apply-address-100k.json": lambda: _document(
+        _match(apply={"email": "a@" + "b." * 50_000 + " "})
+    ),
+    "generated-apply-string-100k.json": lambda: _document(_match(apply="a@" + "b." * 50_000 + " ")),
     # each match was validated alone, so maxItems never applied: 10,000 staged for hours
-    "generated-10000-matches.json":
-        lambda: _document({"cycle_id": "many", "matches": [
-            _match(url=f"https://jobs.example.com/p/{i}") for i in range(10_000)]}),
-    "generated-nesting-10000.json":
-        lambda: b'{"score": 92, "x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
-    "generated-nesting-900-in-a-field.json":
-        lambda: _document(_match(extra=json.loads("[" * 900 + "]" * 900))),
+    "generated-10000-matches.json": lambda: _document(
+        {
+            "cycle_id": "many",
+            "matches": [_match(url=f"https://jobs.example.com/p/{i}") for i in range(10_000)],
+        }
+    ),
+    "generated-nesting-10000.json": lambda: (
+        b'{"score": 92, "x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    ),
+    "generated-nesting-900-in-a-field.json": lambda: _document(
+        _match(extra=json.loads("[" * 900 + "]" * 900))
+    ),
 }
 
 STATE_LABELS = ("job-match", "job-match/pending")
 SCORE_LABELS = ("match-score/high", "match-score/medium", "match-score/low")
 TOOL_LABELS = {spec.name for spec in label_specs(config.Labels())} | {ledger.LABEL}
-TEMPLATE_HEADINGS = {line.strip() for line in (templates_dir() / "issue.md.j2").read_text(
-    encoding="utf-8").splitlines() if line.startswith("#")}
-OUTPUT_LINE = re.compile(r"^(staged|existing|repeated|below|rejected|failed|notified|deferred"
-                         r"|unrecorded) |^\d+ staged, \d+ already staged, ")
+TEMPLATE_HEADINGS = {
+    line.strip()
+    for line in (templates_dir() / "issue.md.j2").read_text(encoding="utf-8").splitlines()
+    if line.startswith("#")
+}
+OUTPUT_LINE = re.compile(
+    r"^(staged|existing|repeated|below|rejected|failed|notified|deferred"
+    r"|unrecorded) |^\d+ staged, \d+ already staged, "
+)
 # Invisible and bidirectional characters; the tool inserts U+2060 itself to break references
 # in GitLab text, so that one is allowed there and nowhere else.
 INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2061-\u2064\u2066-\u2069\ufeff\u061c]")
@@ -110,13 +127,20 @@ OWN_MARKUP = re.compile(MARKER.pattern + r"|</?sub>|(?<=\]\()<(?:https?://|/uplo
 
 
 def cases() -> list[Any]:
-    return [pytest.param(name, id=name,
-                         marks=[pytest.mark.xfail(strict=True, reason=KNOWN_PRODUCT_BUGS[name])]
-                         if name in KNOWN_PRODUCT_BUGS else [])
-            for name in sorted(EXPECTED)]
+    return [
+        pytest.param(
+            name,
+            id=name,
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_PRODUCT_BUGS[name])]
+            if name in KNOWN_PRODUCT_BUGS
+            else [],
+        )
+        for name in sorted(EXPECTED)
+    ]
 
 
 # --------------------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[SlackWebhook]:
@@ -139,19 +163,22 @@ class World:
     def env(self) -> dict[str, str]:
         prefix = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
         return {
-            "GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token,
-            "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": DAY,
+            "GITLAB_URL": self.gitlab.url,
+            "GITLAB_TOKEN": self.gitlab.token,
+            "GITLAB_PROJECT": "1",
+            "MATCH_STAGING_NOW": DAY,
             "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID": str(ASSIGNEE),
-            f"{prefix}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
-            f"{prefix}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
+            f"{prefix}SLACK__ENABLED": "true",
+            "SLACK_WEBHOOK_URL": self.slack.url,
+            f"{prefix}EMAIL__ENABLED": "true",
+            "SMTP_HOST": "127.0.0.1",
             f"{prefix}EMAIL__SMTP__PORT": str(self.smtp.port),
             f"{prefix}EMAIL__SMTP__SECURITY": "none",
         }
 
 
 @pytest.fixture
-def world(slack: SlackWebhook, smtp: SmtpSink,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(slack: SlackWebhook, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
     slack.posts.clear()
     slack.answers.clear()
@@ -183,6 +210,7 @@ def stage(world: World, name: str, capsys: pytest.CaptureFixture[str]) -> Run:
 
 # --------------------------------------------------------------------------- checks
 
+
 def escaped(text: str, index: int) -> bool:
     """True when the character at `index` follows an odd number of backslashes."""
     count = 0
@@ -192,21 +220,21 @@ def escaped(text: str, index: int) -> bool:
 
 
 def unescaped(text: str, needle: str) -> list[int]:
-    return [m.start() for m in re.finditer(re.escape(needle), text)
-            if not escaped(text, m.start())]
+    return [m.start() for m in re.finditer(re.escape(needle), text) if not escaped(text, m.start())]
 
 
 def output_problems(run: Run) -> list[str]:
     problems = []
     if "Traceback" in run.out + run.err:
         problems.append("a traceback was printed")
-    for line in run.err.splitlines():   # notices may come; errors may not
+    for line in run.err.splitlines():  # notices may come; errors may not
         if re.search(r"(?i)\berror\b", line):
             problems.append(f"error on standard error: {line[:300]!r}")
     for line in run.out.splitlines():
         if not OUTPUT_LINE.match(line):
-            problems.append(f"stdout line of no known kind (a message broke its line?): "
-                            f"{line[:120]!r}")
+            problems.append(
+                f"stdout line of no known kind (a message broke its line?): {line[:120]!r}"
+            )
     for line in (run.out + run.err).splitlines():
         if TERMINAL.search(line) or INVISIBLE.search(line):
             problems.append(f"control, escape or bidi character printed: {line[:120]!r}")
@@ -220,25 +248,31 @@ def description_problems(description: str) -> list[str]:
 def markup_problems(description: str) -> list[str]:
     """The key line first; no comment, '<', link or bare URL but the tool's own."""
     problems = []
-    if not re.match(r"<sub>match-staging keys: msk[0-9a-f]{24}( msk[0-9a-f]{24})*</sub>\n",
-                    description):
+    if not re.match(
+        r"<sub>match-staging keys: msk[0-9a-f]{24}( msk[0-9a-f]{24})*</sub>\n", description
+    ):
         problems.append("the key line is not the description's first line")
     markers = [line for line in description.splitlines() if MARKER.fullmatch(line)]
     for needle in ("<!--", "-->"):
         if description.count(needle) != len(markers):
-            problems.append(f"{needle!r} appears {description.count(needle)} times, "
-                            f"but the tool wrote {len(markers)} marker lines")
+            problems.append(
+                f"{needle!r} appears {description.count(needle)} times, "
+                f"but the tool wrote {len(markers)} marker lines"
+            )
     for found in re.finditer("<", description):
         if not OWN_MARKUP.match(description, found.start()):
-            problems.append(f"raw '<' in the description: "
-                            f"{description[found.start():found.start() + 40]!r}")
+            problems.append(
+                f"raw '<' in the description: {description[found.start() : found.start() + 40]!r}"
+            )
     for index in unescaped(description, "]("):
         if not re.match(r"\]\(<(?:https?://|/uploads/)", description[index:]):
-            problems.append(f"link to a non-web destination: {description[index:index + 40]!r}")
+            problems.append(f"link to a non-web destination: {description[index : index + 40]!r}")
     for found in re.finditer("://", description):
-        if not re.search(r"\(<https?$", description[:found.start()]):
-            problems.append(f"bare URL GitLab would autolink: "
-                            f"{description[max(found.start() - 20, 0):found.end() + 20]!r}")
+        if not re.search(r"\(<https?$", description[: found.start()]):
+            problems.append(
+                f"bare URL GitLab would autolink: "
+                f"{description[max(found.start() - 20, 0) : found.end() + 20]!r}"
+            )
     return problems
 
 
@@ -261,8 +295,9 @@ def block_problems(description: str) -> list[str]:
         elif table and not line.startswith("|"):
             table = False
         if table and len(unescaped(line, "|")) != 5:
-            problems.append(f"table row with {len(unescaped(line, '|'))} cell separators: "
-                            f"{line[:100]!r}")
+            problems.append(
+                f"table row with {len(unescaped(line, '|'))} cell separators: {line[:100]!r}"
+            )
     return problems
 
 
@@ -272,8 +307,11 @@ def gitlab_problems(world: World) -> list[str]:
     if fake.executed_quick_actions:
         problems.append(f"quick actions executed: {fake.executed_quick_actions[:5]}")
     # GitLab gives the assignee an "assigned" to-do; any other to-do came from a mention.
-    others = [(t["action_name"], t["_user_id"]) for t in fake.todos
-              if (t["action_name"], t["_user_id"]) != ("assigned", ASSIGNEE)]
+    others = [
+        (t["action_name"], t["_user_id"])
+        for t in fake.todos
+        if (t["action_name"], t["_user_id"]) != ("assigned", ASSIGNEE)
+    ]
     if others:
         problems.append(f"to-dos other than the assignee's: {others[:5]}")
     foreign = set(fake.labels) - TOOL_LABELS
@@ -329,12 +367,16 @@ def slack_problems(world: World) -> list[str]:
             rest = own_link.sub("", text)
             if "<" in rest or ">" in rest:
                 at = rest.find("<") if "<" in rest else rest.find(">")
-                problems.append(f"Slack text holds markup other than links to GitLab: "
-                                f"{rest[max(at - 20, 0):at + 40]!r}")
-            if INVISIBLE.search(text) or "\u2060" in text or TERMINAL.search(text.replace(
-                    "\n", "")):
-                problems.append(f"Slack text keeps invisible or control characters: "
-                                f"{text[:80]!r}")
+                problems.append(
+                    f"Slack text holds markup other than links to GitLab: "
+                    f"{rest[max(at - 20, 0) : at + 40]!r}"
+                )
+            if (
+                INVISIBLE.search(text)
+                or "\u2060" in text
+                or TERMINAL.search(text.replace("\n", ""))
+            ):
+                problems.append(f"Slack text keeps invisible or control characters: {text[:80]!r}")
     return problems
 
 
@@ -371,7 +413,8 @@ def _template_markup() -> tuple[set[str], set[str]]:
 EMAIL_TAGS, EMAIL_ATTRIBUTES = _template_markup()
 assert "a" in EMAIL_TAGS and "href" in EMAIL_ATTRIBUTES
 assert not {"script", "img", "details"} & EMAIL_TAGS and not [
-    a for a in EMAIL_ATTRIBUTES if a.startswith("on")]
+    a for a in EMAIL_ATTRIBUTES if a.startswith("on")
+]
 
 
 def email_problems(world: World) -> list[str]:
@@ -391,14 +434,21 @@ def email_problems(world: World) -> list[str]:
                 problems.append(f"email HTML holds a raw {raw!r}")
         found = _Markup(body)
         problems += [f"email HTML has a <{tag}> element" for tag in found.tags - EMAIL_TAGS]
-        problems += [f"email HTML has a {name}= attribute"
-                     for name in found.attributes - EMAIL_ATTRIBUTES]
+        problems += [
+            f"email HTML has a {name}= attribute" for name in found.attributes - EMAIL_ATTRIBUTES
+        ]
         problems += [f"email HTML has a comment: {c[:40]!r}" for c in found.comments]
-        problems += [f"email link to a non-web destination: {href[:60]!r}"
-                     for href in found.hrefs if not re.match(r"https?://", href)]
+        problems += [
+            f"email link to a non-web destination: {href[:60]!r}"
+            for href in found.hrefs
+            if not re.match(r"https?://", href)
+        ]
         for part in (body, str(plain_part.get_content())):
-            if INVISIBLE.search(part) or "\u2060" in part or TERMINAL.search(
-                    re.sub(r"[\r\n\t]", "", part)):
+            if (
+                INVISIBLE.search(part)
+                or "\u2060" in part
+                or TERMINAL.search(re.sub(r"[\r\n\t]", "", part))
+            ):
                 problems.append("email keeps invisible or control characters")
     return problems
 
@@ -407,24 +457,33 @@ def secret_problems(world: World) -> list[str]:
     """Issue 15: the tool's token never leaves it, whatever a posting says."""
     token = world.gitlab.token
     issues = world.gitlab.issues.values()
-    texts = {"an issue": [f"{i['title']}\n{i['description']}" for i in issues],
-             "a note": [str(n.get("body")) for ns in world.gitlab.notes.values() for n in ns],
-             "a Slack post": [json.dumps(p) for p in world.slack.posts],
-             "an email": [str(part.get_content()) for m in world.smtp.messages
-                          if isinstance(m, EmailMessage) for part in m.walk()
-                          if part.get_content_maintype() == "text"]}
-    return [f"the GitLab token is in {where}" for where, found in texts.items()
-            if any(token in text for text in found)]
+    texts = {
+        "an issue": [f"{i['title']}\n{i['description']}" for i in issues],
+        "a note": [str(n.get("body")) for ns in world.gitlab.notes.values() for n in ns],
+        "a Slack post": [json.dumps(p) for p in world.slack.posts],
+        "an email": [
+            str(part.get_content())
+            for m in world.smtp.messages
+            if isinstance(m, EmailMessage)
+            for part in m.walk()
+            if part.get_content_maintype() == "text"
+        ],
+    }
+    return [
+        f"the GitLab token is in {where}"
+        for where, found in texts.items()
+        if any(token in text for text in found)
+    ]
 
 
 # --------------------------------------------------------------------------- tests
+
 
 def test_corpus_is_large_complete_and_well_formed() -> None:
     files = {p.name for p in CORPUS.iterdir() if p.name != "expected.json"}
     assert not files & set(GENERATED)
     files |= set(GENERATED)
-    assert files == set(EXPECTED), (sorted(files - set(EXPECTED)),
-                                    sorted(set(EXPECTED) - files))
+    assert files == set(EXPECTED), (sorted(files - set(EXPECTED)), sorted(set(EXPECTED) - files))
     assert len(files) >= 40
     allowed = {"rejected", "staged", "repeated", "below", "title_length", "uploads"}
     for name, outcome in EXPECTED.items():
@@ -450,8 +509,11 @@ def outcome_problems(expected: dict[str, Any], run: Run, world: World) -> list[s
         problems.append(f"exit code {run.code}, expected {wanted_code}")
     if len(job_matches(world.gitlab)) != staged:
         problems.append(f"{len(job_matches(world.gitlab))} issues created, expected {staged}")
-    counts = {"staged": staged, "repeated": expected.get("repeated", 0),
-              "below threshold": expected.get("below", 0)}
+    counts = {
+        "staged": staged,
+        "repeated": expected.get("repeated", 0),
+        "below threshold": expected.get("below", 0),
+    }
     for what, number in counts.items():
         if f" {number} {what}" not in f" {run.summary}":
             problems.append(f"summary does not say '{number} {what}': {run.summary!r}")
@@ -470,22 +532,31 @@ def artifact_problems(expected: dict[str, Any], world: World) -> list[str]:
         problems.append(f"{len(world.gitlab.uploads)} uploads, expected {expected['uploads']}")
     messages = 1 if staged else 0
     if len(world.slack.posts) != messages or len(world.smtp.messages) != messages:
-        problems.append(f"{len(world.slack.posts)} Slack posts and {len(world.smtp.messages)} "
-                        f"emails, expected {messages} each")
+        problems.append(
+            f"{len(world.slack.posts)} Slack posts and {len(world.smtp.messages)} "
+            f"emails, expected {messages} each"
+        )
     return problems
 
 
-def rerun_problems(name: str, expected: dict[str, Any], world: World,
-                   capsys: pytest.CaptureFixture[str]) -> list[str]:
+def rerun_problems(
+    name: str, expected: dict[str, Any], world: World, capsys: pytest.CaptureFixture[str]
+) -> list[str]:
     """One issue per match, ever: the same file again creates and sends nothing."""
     staged = expected.get("staged", 0)
     wanted_code = 1 if "rejected" in expected else 0
-    issues, posts, mails = len(job_matches(world.gitlab)), len(world.slack.posts), len(
-        world.smtp.messages)
+    issues, posts, mails = (
+        len(job_matches(world.gitlab)),
+        len(world.slack.posts),
+        len(world.smtp.messages),
+    )
     again = stage(world, name, capsys)
     problems = [f"second run: {p}" for p in output_problems(again)]
     if (len(job_matches(world.gitlab)), len(world.slack.posts), len(world.smtp.messages)) != (
-            issues, posts, mails):
+        issues,
+        posts,
+        mails,
+    ):
         problems.append("the second run created an issue or sent a message again")
     if again.code != wanted_code or f"0 staged, {staged} already staged" not in again.summary:
         problems.append(f"second run: exit {again.code}, summary {again.summary!r}")
@@ -495,8 +566,13 @@ def rerun_problems(name: str, expected: dict[str, Any], world: World,
 
 
 @pytest.mark.parametrize("name", cases())
-def test_corpus_file(name: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str],
-                     tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_corpus_file(
+    name: str,
+    repo: Path,
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     expected = EXPECTED[name]
     if name in GENERATED:
         (repo / name).write_bytes(GENERATED[name]())
@@ -535,24 +611,50 @@ def _hostile_draft(size: int) -> str:
 def _requirements_document() -> bytes:
     """650 matches with 100 requirements each: 65,000 small objects for the schema."""
     row = {"requirement": "K8s @all #1", "score": 80, "weight": 1, "comment": "/close"}
-    return _document([_match(url=f"https://jobs.example.com/req/{i}", requirements=[row] * 100)
-                      for i in range(650)])
+    return _document(
+        [
+            _match(url=f"https://jobs.example.com/req/{i}", requirements=[row] * 100)
+            for i in range(650)
+        ]
+    )
 
 
 def _drafts_document() -> bytes:
     """44 matches with a 99,000-character draft of everything escaping handles."""
-    return _document({"cycle_id": "big", "matches": [
-        _match(url=f"https://jobs.example.com/big/{i}", draft=_hostile_draft(99_000),
-               notes=_hostile_draft(2_000)) for i in range(44)]})
+    return _document(
+        {
+            "cycle_id": "big",
+            "matches": [
+                _match(
+                    url=f"https://jobs.example.com/big/{i}",
+                    draft=_hostile_draft(99_000),
+                    notes=_hostile_draft(2_000),
+                )
+                for i in range(44)
+            ],
+        }
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("command", "kind"), [
-    ("validate", "drafts"), ("preview", "drafts"), ("stage", "drafts"),
-    ("validate", "requirements"), ("preview", "requirements")])
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("validate", "drafts"),
+        ("preview", "drafts"),
+        ("stage", "drafts"),
+        ("validate", "requirements"),
+        ("preview", "requirements"),
+    ],
+)
 def test_a_5_mb_document_is_answered_within_the_bound(
-        command: str, kind: str, repo: Path, world: World,
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    command: str,
+    kind: str,
+    repo: Path,
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """5 MB documents of the costliest kinds: long hostile drafts, and many requirements
     (jsonschema took 6 s for them). For `stage`, the CPU time of the tool's own thread: the
     fake GitLab parses and indexes 44 descriptions of 250 kB in its threads of this process,
@@ -573,23 +675,49 @@ def test_a_5_mb_document_is_answered_within_the_bound(
         assert not gitlab_problems(world)
 
 
-@pytest.mark.parametrize(("argv", "env", "wanted"), [
-    (["validate"], {"MATCHES_JSON": DEEP}, "MATCHES_JSON: nested too deeply"),
-    (["stage"], {"MATCHES_JSON": DEEP}, "MATCHES_JSON: nested too deeply"),
-    (["stage"], {"TRIGGER_PAYLOAD": "payload.json",
-                 "_payload": '{"variables": {"MATCHES_JSON": "[]"}, "x": ' + DEEP + "}"},
-     "TRIGGER_PAYLOAD (payload.json): not a trigger payload: nested more than 64 levels"),
-    (["transition"], {"TRIGGER_PAYLOAD": "payload.json",
-                      "_payload": '{"object_kind": "issue", "x": ' + DEEP + "}"},
-     "payload.json: not a webhook payload: nested more than 64 levels deep"),
-    (["transition", "--payload", "payload.json"],
-     {"_payload": '{"object_kind": "issue", "object_attributes": ' + DEEP + "}"},
-     "payload.json: not a webhook payload: nested more than 64 levels deep"),
-], ids=["validate-MATCHES_JSON", "stage-MATCHES_JSON", "stage-TRIGGER_PAYLOAD",
-        "transition-TRIGGER_PAYLOAD", "transition-payload-file"])
-def test_deep_nesting_on_every_input_path(argv: list[str], env: dict[str, str], wanted: str,
-                                          repo: Path, world: World,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "env", "wanted"),
+    [
+        (["validate"], {"MATCHES_JSON": DEEP}, "MATCHES_JSON: nested too deeply"),
+        (["stage"], {"MATCHES_JSON": DEEP}, "MATCHES_JSON: nested too deeply"),
+        (
+            ["stage"],
+            {
+                "TRIGGER_PAYLOAD": "payload.json",
+                "_payload": '{"variables": {"MATCHES_JSON": "[]"}, "x": ' + DEEP + "}",
+            },
+            "TRIGGER_PAYLOAD (payload.json): not a trigger payload: nested more than 64 levels",
+        ),
+        (
+            ["transition"],
+            {
+                "TRIGGER_PAYLOAD": "payload.json",
+                "_payload": '{"object_kind": "issue", "x": ' + DEEP + "}",
+            },
+            "payload.json: not a webhook payload: nested more than 64 levels deep",
+        ),
+        (
+            ["transition", "--payload", "payload.json"],
+            {"_payload": '{"object_kind": "issue", "object_attributes": ' + DEEP + "}"},
+            "payload.json: not a webhook payload: nested more than 64 levels deep",
+        ),
+    ],
+    ids=[
+        "validate-MATCHES_JSON",
+        "stage-MATCHES_JSON",
+        "stage-TRIGGER_PAYLOAD",
+        "transition-TRIGGER_PAYLOAD",
+        "transition-payload-file",
+    ],
+)
+def test_deep_nesting_on_every_input_path(
+    argv: list[str],
+    env: dict[str, str],
+    wanted: str,
+    repo: Path,
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """10,000-deep nesting gives one clear line, never "internal error: RecursionError"."""
     env = dict(env)
     if "_payload" in env:
@@ -609,12 +737,16 @@ def test_deep_nesting_on_every_input_path(argv: list[str], env: dict[str, str], 
 
 @pytest.mark.parametrize("where", ["object_kind", "username"])
 def test_payload_strings_are_cleaned_before_they_are_printed(
-        where: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    where: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Terminal escapes and bidi controls from a payload reach the job log as visible
     escapes: no colour, no cleared screen, no hyperlink, no reversed text."""
     evil = "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\x1b[2J\u202egnp.exe\r"
-    payload: dict[str, Any] = {"object_kind": "issue", "user": {"username": "x", "id": 9},
-                               "object_attributes": {"iid": 1}}
+    payload: dict[str, Any] = {
+        "object_kind": "issue",
+        "user": {"username": "x", "id": 9},
+        "object_attributes": {"iid": 1},
+    }
     if where == "object_kind":
         payload["object_kind"] = evil
     else:
@@ -628,19 +760,21 @@ def test_payload_strings_are_cleaned_before_they_are_printed(
     assert shown.startswith("ignored ")
     assert not TERMINAL.search(shown.replace("\n", "")) and not INVISIBLE.search(shown), shown
     if where == "object_kind":
-        assert "\\x1b]8;;https://evil.example\\x07click" in shown   # still readable
+        assert "\\x1b]8;;https://evil.example\\x07click" in shown  # still readable
 
 
 @pytest.mark.slow  # PyYAML's pure-Python parser takes seconds to reach the 10,000th bracket
-def test_deep_nesting_in_the_configuration(repo: Path, world: World,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_deep_nesting_in_the_configuration(
+    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The configuration is YAML, from a file or a MATCH_STAGING__ variable: exit 2, one
     line naming where, never "internal error: RecursionError"."""
     (repo / "deep.yml").write_text("notification: " + "[" * 10_000, encoding="utf-8")
     variable = "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__RECIPIENTS"
     for argv, env, wanted in (
-            (["config", "--config", "deep.yml"], {}, "deep.yml: nested too deeply"),
-            (["config"], {variable: "[" * 10_000}, f"must be a list, got str (set by {variable})")):
+        (["config", "--config", "deep.yml"], {}, "deep.yml: nested too deeply"),
+        (["config"], {variable: "[" * 10_000}, f"must be a list, got str (set by {variable})"),
+    ):
         code = main(argv, {**world.env(), **env})
         shown = capsys.readouterr().err
         assert code == 2 and wanted in shown and "internal error" not in shown, shown

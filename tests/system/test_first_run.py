@@ -19,15 +19,32 @@ from tests.conftest import ROOT
 from tests.fakes.gitlab_server import FakeGitLab
 
 # what a user's shell may carry that would change where the tool works
-FOREIGN = ("GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT", "CI", "GITLAB_CI", "CI_JOB_ID",
-           "MATCHES_JSON", "MATCHES_FILE", "TRIGGER_PAYLOAD", "MATCH_STAGING_CONFIG",
-           "MATCH_STAGING_NOW", "CI_SERVER_URL", "CI_PROJECT_ID", "GITLAB_USER_LOGIN")
+FOREIGN = (
+    "GITLAB_TOKEN",
+    "GITLAB_URL",
+    "GITLAB_PROJECT",
+    "CI",
+    "GITLAB_CI",
+    "CI_JOB_ID",
+    "MATCHES_JSON",
+    "MATCHES_FILE",
+    "TRIGGER_PAYLOAD",
+    "MATCH_STAGING_CONFIG",
+    "MATCH_STAGING_NOW",
+    "CI_SERVER_URL",
+    "CI_PROJECT_ID",
+    "GITLAB_USER_LOGIN",
+)
 
 
 def fresh_copy(target: Path) -> Path:
     """The files a clone has: tracked ones, and new ones not ignored (this branch's)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
         if source.is_file() and not name.startswith((".venv/", ".ci/node/")):
@@ -47,25 +64,38 @@ def shell_env(tmp_path: Path, clone: Path) -> dict[str, str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "match-staging"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m match_staging "$@"\n',
-                    encoding="utf-8")
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m match_staging "$@"\n', encoding="utf-8")
     shim.chmod(0o755)
     gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.org\n",
-                         encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in FOREIGN
-           and not k.startswith("MATCH_STAGING__")}
-    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-               PYTHONPATH=str(clone / "src"), GIT_CONFIG_GLOBAL=str(gitconfig),
-               GIT_CONFIG_NOSYSTEM="1",
-               # a daytime clock: the run must not depend on when the test runs
-               MATCH_STAGING_NOW="2026-02-08T15:00:00+01:00")
+    gitconfig.write_text(
+        "[user]\n\tname = Ada Lovelace\n\temail = ada@example.org\n", encoding="utf-8"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in FOREIGN and not k.startswith("MATCH_STAGING__")
+    }
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(clone / "src"),
+        GIT_CONFIG_GLOBAL=str(gitconfig),
+        GIT_CONFIG_NOSYSTEM="1",
+        # a daytime clock: the run must not depend on when the test runs
+        MATCH_STAGING_NOW="2026-02-08T15:00:00+01:00",
+    )
     return env
 
 
 def sh(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sh", "-c", command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["sh", "-c", command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def first_command() -> str:
@@ -79,7 +109,8 @@ def first_command() -> str:
 
 
 def test_readme_first_command_shows_every_channel_then_review_and_send_keep_pages_current(
-        clone: Path, shell_env: dict[str, str]) -> None:
+    clone: Path, shell_env: dict[str, str]
+) -> None:
     env = {k: v for k, v in shell_env.items() if k != "MATCH_STAGING_NOW"}  # as a user runs it
     # ...at night too: on the local tracker quiet hours hold no outbox/ file back
     env["MATCH_STAGING_NOW"] = "2026-02-08T23:30:00+01:00"
@@ -88,17 +119,25 @@ def test_readme_first_command_shows_every_channel_then_review_and_send_keep_page
     assert done.stderr.startswith("running on the embedded local tracker")
     folder = clone / "outbox" / "2026-02-08T14-30-00Z"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"]
+        "new-email.eml",
+        "new-email.html",
+        "new-slack.json",
+        "new-whatsapp.txt",
+    ]
     for channel in ("email", "slack", "whatsapp"):  # the run says where each message is
-        assert re.search(rf"^notified  {channel} +#1 #2 #3 #4 #5  written to outbox/", done.stdout,
-                         re.MULTILINE), done.stdout
+        assert re.search(
+            rf"^notified  {channel} +#1 #2 #3 #4 #5  written to outbox/", done.stdout, re.MULTILINE
+        ), done.stdout
     assert "deferred" not in done.stdout
 
     page = clone / ".match-staging" / "issues" / "1.md"
     before = page.read_text(encoding="utf-8")
     assert "**State:** pending · open" in before
-    for command in ("match-staging review 1 --approve --reason 'Passt gut'",
-                    "match-staging send 1", "match-staging review 2 --reject"):
+    for command in (
+        "match-staging review 1 --approve --reason 'Passt gut'",
+        "match-staging send 1",
+        "match-staging review 2 --reject",
+    ):
         done = sh(command, clone, env)
         assert done.returncode == 0, done.stderr
 
@@ -129,7 +168,8 @@ def examples() -> Iterator[tuple[str, str]]:
 
 @pytest.mark.parametrize(("name", "example"), list(examples()))
 def test_every_help_example_runs_as_written_on_a_fresh_clone(
-        name: str, example: str, clone: Path, shell_env: dict[str, str]) -> None:
+    name: str, example: str, clone: Path, shell_env: dict[str, str]
+) -> None:
     env = dict(shell_env)
     if name == "bootstrap":  # the one command that needs a GitLab project, as its help says
         assert "GITLAB_TOKEN" in (subcommand_parser(name).description or "")

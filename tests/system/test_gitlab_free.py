@@ -38,16 +38,17 @@ def fake() -> Iterator[FakeGitLab]:
 
 
 def env_for(fake: FakeGitLab, project: str = "1", **extra: str) -> dict[str, str]:
-    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": project,
-            **extra}
+    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": project, **extra}
 
 
 def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, GitLabTracker]:
     env = env_for(fake)
-    tracker = GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token,
-                            sleep=lambda _: None)
-    report = stage(Context(config.load(None, env), tracker),
-                   read_batch(paths, env, "matches-inbox"))
+    tracker = GitLabTracker(
+        GitLabSettings(url=fake.url, project="1"), fake.token, sleep=lambda _: None
+    )
+    report = stage(
+        Context(config.load(None, env), tracker), read_batch(paths, env, "matches-inbox")
+    )
     return report, tracker
 
 
@@ -55,11 +56,17 @@ def seed(fake: FakeGitLab, count: int, *, legacy: bool = False) -> None:
     """`count` staged issues, by this release (key line) or the first one (HTML comment)."""
     for n in range(count):
         keys = match_keys(None, f"https://old.example/{n}")
-        marker = (f"<!-- match-staging v1 keys: {' '.join(keys)} -->" if legacy
-                  else str(render.key_marker(keys)))
-        fake.add_issue(f"[JOB-MATCH] 80% — old {n}", f"{marker}\n## Match Details",
-                       labels=["job-match", "job-match/sent"],
-                       state="closed" if n % 2 else "opened")
+        marker = (
+            f"<!-- match-staging v1 keys: {' '.join(keys)} -->"
+            if legacy
+            else str(render.key_marker(keys))
+        )
+        fake.add_issue(
+            f"[JOB-MATCH] 80% — old {n}",
+            f"{marker}\n## Match Details",
+            labels=["job-match", "job-match/sent"],
+            state="closed" if n % 2 else "opened",
+        )
 
 
 def writes(fake: FakeGitLab) -> list[str]:
@@ -71,10 +78,10 @@ def writes(fake: FakeGitLab) -> list[str]:
 AGAIN = [5, 450, 999]  # one on listing page 1, two far beyond it
 
 
-@pytest.mark.parametrize("indexed", [False, True], ids=["comments-not-indexed",
-                                                        "comments-indexed"])
+@pytest.mark.parametrize("indexed", [False, True], ids=["comments-not-indexed", "comments-indexed"])
 def test_restaging_beside_1000_issues_creates_nothing_and_searches(
-        repo: Path, fake: FakeGitLab, indexed: bool) -> None:
+    repo: Path, fake: FakeGitLab, indexed: bool
+) -> None:
     fake.search_indexes_comments = indexed
     seed(fake, 1000)
     write(repo / "again.json", [match(url=f"https://old.example/{n}/") for n in AGAIN])
@@ -88,10 +95,10 @@ def test_restaging_beside_1000_issues_creates_nothing_and_searches(
     assert tracker.lookups == 1 + 2 <= min(3 + 1, math.ceil(1000 / 100))
 
 
-@pytest.mark.parametrize("indexed", [False, True], ids=["comments-not-indexed",
-                                                        "comments-indexed"])
+@pytest.mark.parametrize("indexed", [False, True], ids=["comments-not-indexed", "comments-indexed"])
 def test_issues_of_the_first_release_are_found_by_listing(
-        repo: Path, fake: FakeGitLab, indexed: bool) -> None:
+    repo: Path, fake: FakeGitLab, indexed: bool
+) -> None:
     fake.search_indexes_comments = indexed
     seed(fake, 1000, legacy=True)
     write(repo / "again.json", [match(url=f"https://old.example/{n}/") for n in AGAIN])
@@ -111,8 +118,7 @@ def test_many_new_keys_list_rather_than_search(repo: Path, fake: FakeGitLab) -> 
     assert tracker.lookup_path == "listing" and tracker.lookups == 3  # K + 1 > 3 pages
 
 
-def test_a_lost_create_response_is_looked_up_without_search(repo: Path,
-                                                            fake: FakeGitLab) -> None:
+def test_a_lost_create_response_is_looked_up_without_search(repo: Path, fake: FakeGitLab) -> None:
     fake.search_lag_seconds = 3600  # the search index has not caught up with the create
     seed(fake, 1000)
     write(repo / "one.json", match(url="https://new.example/lost"))
@@ -137,16 +143,27 @@ def german(length: int) -> str:
 
 def schema_sized(**overrides: Any) -> dict[str, Any]:
     """Every text at the published schema's maximum, in German with emoji."""
-    return match(id=german(200), title=german(2000), provider=german(300),
-                 location=german(300), start=german(300), duration=german(300),
-                 rate=german(100), notes=german(20_000), draft=german(100_000),
-                 requirements=[{"requirement": german(500), "score": 80, "weight": 1,
-                                "comment": german(1000)} for _ in range(100)],
-                 **overrides)
+    return match(
+        id=german(200),
+        title=german(2000),
+        provider=german(300),
+        location=german(300),
+        start=german(300),
+        duration=german(300),
+        rate=german(100),
+        notes=german(20_000),
+        draft=german(100_000),
+        requirements=[
+            {"requirement": german(500), "score": 80, "weight": 1, "comment": german(1000)}
+            for _ in range(100)
+        ],
+        **overrides,
+    )
 
 
-def test_a_schema_sized_multibyte_match_is_staged_as_one_issue(repo: Path,
-                                                                fake: FakeGitLab) -> None:
+def test_a_schema_sized_multibyte_match_is_staged_as_one_issue(
+    repo: Path, fake: FakeGitLab
+) -> None:
     write(repo / "big.json", schema_sized())
     report, _ = run_stage(fake, "big.json")
     assert len(report.staged) == 1 and not report.failed and not report.rejected
@@ -162,10 +179,12 @@ def test_a_schema_sized_multibyte_match_is_staged_as_one_issue(repo: Path,
 
 # --------------------------------------------------------------------------- paths
 
+
 @pytest.mark.parametrize("path", ["group/name", "group/sub/name"])
 @pytest.mark.parametrize("named", [True, False], ids=["by-path", "by-id"])
 def test_every_command_works_with_a_project_named_by_path(
-        repo: Path, path: str, named: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, path: str, named: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeGitLab(project_path=path) as fake:
         env = env_for(fake, path if named else "1")
         assert main(["bootstrap"], env) == 0, capsys.readouterr().out
@@ -182,8 +201,10 @@ def test_every_command_works_with_a_project_named_by_path(
 
 # --------------------------------------------------------------------------- bootstrap
 
+
 def test_bootstrap_under_restricted_pipeline_variables_exits_0_and_then_writes_nothing(
-        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
     fake.fail_next("POST", r"/variables$", status=403, times=5)  # as GitLab refuses them
     assert main(["bootstrap"], env_for(fake)) == 0
@@ -199,7 +220,8 @@ def test_bootstrap_under_restricted_pipeline_variables_exits_0_and_then_writes_n
 
 
 def test_bootstrap_with_a_developer_token_does_what_it_can_and_says_what_to_do(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeGitLab(bot_role="developer") as fake:
         assert main(["bootstrap"], env_for(fake)) == 1
         out = capsys.readouterr().out
@@ -207,8 +229,9 @@ def test_bootstrap_with_a_developer_token_does_what_it_can_and_says_what_to_do(
         assert len(fake.boards[0]["lists"]) == 4
         failed = [line for line in out.splitlines() if line.startswith("failed")]
         assert [line.split(" ")[1] for line in failed] == ["trigger", "hook", "schedule"]
-        assert all("Maintainer" in line and "Manage > Members" in line
-                   for line in (failed[0], failed[2]))
+        assert all(
+            "Maintainer" in line and "Manage > Members" in line for line in (failed[0], failed[2])
+        )
         assert "13 of 13 changes made, 3 failed" in out
 
         fake.roles[1] = "maintainer"  # done as the failed lines said
@@ -218,36 +241,57 @@ def test_bootstrap_with_a_developer_token_does_what_it_can_and_says_what_to_do(
 
 # --------------------------------------------------------------------------- webhook
 
+
 def test_digest_with_a_developer_token_says_the_webhook_missed_events(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeGitLab(bot_role="developer") as fake:
-        env = env_for(fake, MATCH_STAGING__WORKFLOW__REVIEWERS="[reviewer]",
-                      MATCH_STAGING__GITLAB__BOT_USERNAME="bot")
+        env = env_for(
+            fake,
+            MATCH_STAGING__WORKFLOW__REVIEWERS="[reviewer]",
+            MATCH_STAGING__GITLAB__BOT_USERNAME="bot",
+        )
         assert main(["stage"], env) == 0
-        fake.hooks.append({"id": 9, "url": f"{fake.url}/api/v4/projects/1/ref/main/trigger/"
-                           "pipeline?token=x", "issues_events": True,
-                           "alert_status": "disabled", "disabled_until": None})
+        fake.hooks.append(
+            {
+                "id": 9,
+                "url": f"{fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=x",
+                "issues_events": True,
+                "alert_status": "disabled",
+                "disabled_until": None,
+            }
+        )
         reviewer = gitlab.Gitlab(fake.url, private_token=fake.token_for("reviewer"))
         for iid in (1, 2):
             reviewer.projects.get(1, lazy=True).issues.update(
-                iid, {"add_labels": "job-match/approved", "remove_labels": "job-match/pending"})
+                iid, {"add_labels": "job-match/approved", "remove_labels": "job-match/pending"}
+            )
         since = min(str(fake.issues[i]["updated_at"]) for i in (1, 2))
         capsys.readouterr()
         assert main(["digest"], env) == 0
         out = capsys.readouterr().out
         (line,) = [x for x in out.splitlines() if x.startswith("webhook")]
-        assert re.search(r"2 review events since \d{4}-\d\d-\d\d \d\d:\d\d UTC never "
-                         r"reached the pipeline", line)
+        assert re.search(
+            r"2 review events since \d{4}-\d\d-\d\d \d\d:\d\d UTC never "
+            r"reached the pipeline",
+            line,
+        )
         assert since[:16].replace("T", " ") in line
         assert "Settings > Webhooks" in line
 
 
-@pytest.mark.parametrize(("setting", "role", "variable"), [
-    ("developer", "maintainer", True), ("maintainer", "maintainer", True),
-    ("owner", "maintainer", False), ("no_one_allowed", "owner", False)])
+@pytest.mark.parametrize(
+    ("setting", "role", "variable"),
+    [
+        ("developer", "maintainer", True),
+        ("maintainer", "maintainer", True),
+        ("owner", "maintainer", False),
+        ("no_one_allowed", "owner", False),
+    ],
+)
 def test_bootstrap_says_what_the_variables_setting_allows_and_sets_no_variable(
-        repo: Path, capsys: pytest.CaptureFixture[str], setting: str, role: str,
-        variable: bool) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str], setting: str, role: str, variable: bool
+) -> None:
     with FakeGitLab(bot_role=role) as fake:
         fake.project["ci_pipeline_variables_minimum_override_role"] = setting
         assert main(["bootstrap"], env_for(fake)) == 0
@@ -260,14 +304,18 @@ def test_bootstrap_says_what_the_variables_setting_allows_and_sets_no_variable(
 
 # --------------------------------------------------------------------------- pipelines
 
+
 def test_a_burst_over_the_pipeline_limit_pauses_the_webhook_and_digest_says_so(
-        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Each issue create fires the webhook, each delivery a pipeline: without pacing, 30
     matches at once exceed GitLab.com's 25 pipeline creations a minute, the refused
     deliveries pause the webhook, and review events are lost until `digest` repairs them."""
     assert main(["bootstrap"], env_for(fake)) == 0
-    write(repo / "burst.json", [match(title=f"T{i}", url=f"https://jobs.example.com/b/{i}")
-                                for i in range(30)])
+    write(
+        repo / "burst.json",
+        [match(title=f"T{i}", url=f"https://jobs.example.com/b/{i}") for i in range(30)],
+    )
     unpaced = env_for(fake, MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE="0")
     assert main(["stage", "burst.json"], unpaced) == 0
     (hook,) = fake.hooks
@@ -276,13 +324,17 @@ def test_a_burst_over_the_pipeline_limit_pauses_the_webhook_and_digest_says_so(
     capsys.readouterr()
     assert main(["digest"], env_for(fake)) == 1  # a Maintainer's token sees the hook
     out = capsys.readouterr().out
-    assert re.search(r"^webhook   the issue webhook to \S+/trigger/pipeline is temporarily "
-                     r"disabled until \S+: review events are not reaching the pipeline", out,
-                     re.MULTILINE), out
+    assert re.search(
+        r"^webhook   the issue webhook to \S+/trigger/pipeline is temporarily "
+        r"disabled until \S+: review events are not reaching the pipeline",
+        out,
+        re.MULTILINE,
+    ), out
 
 
 def test_the_default_pacing_keeps_the_tools_pipelines_under_the_limit(
-        repo: Path, fake: FakeGitLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: Path, fake: FakeGitLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With `gitlab.issue_writes_per_minute` (20) the same burst starts at most 20 pipelines
     in any minute: the clock and the sleep are simulated, the creates are real requests."""
     assert main(["bootstrap"], env_for(fake)) == 0
@@ -308,20 +360,22 @@ def test_the_default_pacing_keeps_the_tools_pipelines_under_the_limit(
         return result
 
     monkeypatch.setattr(GitLabTracker, "_create", timed)
-    write(repo / "burst.json", [match(title=f"T{i}", url=f"https://jobs.example.com/b/{i}")
-                                for i in range(45)])
+    write(
+        repo / "burst.json",
+        [match(title=f"T{i}", url=f"https://jobs.example.com/b/{i}") for i in range(45)],
+    )
     assert main(["stage", "burst.json"], env_for(fake)) == 0
     assert len(starts) == 45
     busiest = max(sum(1 for t in starts if start <= t < start + 60) for start in starts)
     assert busiest == config.GitLabSettings().issue_writes_per_minute == 20
 
 
-def test_bootstrap_says_when_the_bot_is_not_named(fake: FakeGitLab,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_bootstrap_says_when_the_bot_is_not_named(
+    fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without gitlab.bot_username the prefilter cannot end the tool's own events early."""
     assert main(["bootstrap"], env_for(fake)) == 0
     assert "note   gitlab.bot_username is not set" in capsys.readouterr().out
     named = env_for(fake, MATCH_STAGING__GITLAB__BOT_USERNAME="bot")
     assert main(["bootstrap"], named) == 0
     assert "bot_username" not in capsys.readouterr().out
-

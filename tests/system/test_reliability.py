@@ -63,18 +63,22 @@ SEND = ["GET", "GET", "GET", "GET", "POST", "PUT", "POST"]
 
 # --------------------------------------------------------------------------------- helpers
 
+
 class Twilio:
     """Twilio's Messages API, intercepted: every message Twilio would have queued, as the
     form fields the real client posted. Traffic to 127.0.0.1 (GitLab, Slack) passes."""
 
     def __init__(self) -> None:
         self.forms: list[dict[str, list[str]]] = []
-        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False,
-                                            passthru_prefixes=("http://127.0.0.1",))
-        self._mock.add_callback(responses.POST, TWILIO_URL, callback=self._create,
-                                content_type="application/json")
-        self._mock.add_callback(responses.GET, TWILIO_URL, callback=self._list,
-                                content_type="application/json")
+        self._mock = responses.RequestsMock(
+            assert_all_requests_are_fired=False, passthru_prefixes=("http://127.0.0.1",)
+        )
+        self._mock.add_callback(
+            responses.POST, TWILIO_URL, callback=self._create, content_type="application/json"
+        )
+        self._mock.add_callback(
+            responses.GET, TWILIO_URL, callback=self._list, content_type="application/json"
+        )
 
     def _create(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         body = request.body
@@ -85,9 +89,16 @@ class Twilio:
 
     def _list(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         """digest's status check (issue 14): every message it queued was delivered."""
-        messages = [{"sid": f"SM{n:032x}", "status": "delivered", "error_code": None,
-                     "messaging_service_sid": None, "date_sent": None}
-                    for n in range(1, len(self.forms) + 1)]
+        messages = [
+            {
+                "sid": f"SM{n:032x}",
+                "status": "delivered",
+                "error_code": None,
+                "messaging_service_sid": None,
+                "date_sent": None,
+            }
+            for n in range(1, len(self.forms) + 1)
+        ]
         return 200, {}, json.dumps({"messages": messages, "next_page_uri": None})
 
     @property
@@ -98,8 +109,9 @@ class Twilio:
         self._mock.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._mock.stop()
         self._mock.reset()
 
@@ -122,8 +134,9 @@ class Mailbox(SmtpSink):
             return "451 4.3.0 Try again later"
         if self.hang_up:
             if self.hang_up == "kept":
-                self.messages.append(email.message_from_bytes(envelope.content,
-                                                              policy=email.policy.default))
+                self.messages.append(
+                    email.message_from_bytes(envelope.content, policy=email.policy.default)
+                )
             self.hang_up = None
             server.transport.abort()
             return "250 OK"
@@ -166,18 +179,24 @@ class World:
 
     def env(self) -> dict[str, str]:
         return {
-            "GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token,
-            "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": DAY,
-            f"{CHANNELS}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
+            "GITLAB_URL": self.gitlab.url,
+            "GITLAB_TOKEN": self.gitlab.token,
+            "GITLAB_PROJECT": "1",
+            "MATCH_STAGING_NOW": DAY,
+            f"{CHANNELS}EMAIL__ENABLED": "true",
+            "SMTP_HOST": "127.0.0.1",
             f"{CHANNELS}EMAIL__SMTP__PORT": str(self.smtp.port),
             f"{CHANNELS}EMAIL__SMTP__SECURITY": "none",
-            f"{CHANNELS}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
+            f"{CHANNELS}SLACK__ENABLED": "true",
+            "SLACK_WEBHOOK_URL": self.slack.url,
             f"{CHANNELS}WHATSAPP__ENABLED": "true",
-            "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": "CANARY-twilio-token",
+            "TWILIO_ACCOUNT_SID": ACCOUNT,
+            "TWILIO_AUTH_TOKEN": "CANARY-twilio-token",
             f"{CHANNELS}WHATSAPP__FROM_NUMBER": "+14155238886",
             f"{CHANNELS}WHATSAPP__TO_NUMBER": "+436644011521",
-            "MATCH_STAGING__NOTIFICATION__PREFERENCES__BATCH_SUMMARY":
-                "false" if self.per_match else "true",
+            "MATCH_STAGING__NOTIFICATION__PREFERENCES__BATCH_SUMMARY": "false"
+            if self.per_match
+            else "true",
         }
 
     def run(self, *argv: str) -> tuple[int, str]:
@@ -200,13 +219,19 @@ class World:
         return found
 
     def scores(self) -> dict[int, float]:
-        return {iid: float(ISSUE_TITLE.match(i["title"]).group(1))  # type: ignore[union-attr]
-                for iid, i in job_matches(self.gitlab).items()}
+        return {
+            iid: float(ISSUE_TITLE.match(i["title"]).group(1))  # type: ignore[union-attr]
+            for iid, i in job_matches(self.gitlab).items()
+        }
 
     def slack_batches(self) -> list[tuple[int, ...]]:
-        return [tuple(int(i) for i in re.findall(r"/-/issues/(\d+)\|",
-                                                 json.dumps(post, ensure_ascii=False)))
-                for post in self.slack.posts]
+        return [
+            tuple(
+                int(i)
+                for i in re.findall(r"/-/issues/(\d+)\|", json.dumps(post, ensure_ascii=False))
+            )
+            for post in self.slack.posts
+        ]
 
     def email_batches(self) -> list[tuple[int, ...]]:
         batches = []
@@ -214,8 +239,9 @@ class World:
             body = message.get_body(("plain",))
             assert body is not None
             text = str(body.get_content())
-            batches.append(tuple(int(i) for i in re.findall(r"/-/issues/(\d+)\r?$", text,
-                                                            re.MULTILINE)))
+            batches.append(
+                tuple(int(i) for i in re.findall(r"/-/issues/(\d+)\r?$", text, re.MULTILINE))
+            )
         return batches
 
     def whatsapp_messages(self) -> list[tuple[int, int]]:
@@ -239,8 +265,9 @@ class World:
         slack, mails = self.slack_batches(), self.email_batches()
         for channel, batches in (("slack", slack), ("email", mails)):
             counts = Counter(i for batch in batches for i in batch)
-            assert counts == Counter(iids), (f"{where}: {channel} announced {dict(counts)}, "
-                                             f"want each of {iids} once\n{log}")
+            assert counts == Counter(iids), (
+                f"{where}: {channel} announced {dict(counts)}, want each of {iids} once\n{log}"
+            )
         # every channel was told about the same batches...
         assert sorted(map(sorted, slack)) == sorted(map(sorted, mails)), f"{where}\n{log}"
         # ...and WhatsApp sent exactly one message per batch, never one set twice
@@ -254,8 +281,7 @@ class World:
 
 @contextmanager
 def world(capsys: pytest.CaptureFixture[str], *, per_match: bool) -> Iterator[World]:
-    with FakeGitLab() as gitlab, SlackWebhook() as slack, Mailbox() as smtp, \
-            Twilio() as twilio:
+    with FakeGitLab() as gitlab, SlackWebhook() as slack, Mailbox() as smtp, Twilio() as twilio:
         yield World(gitlab, slack, smtp, twilio, capsys, per_match)
 
 
@@ -278,20 +304,30 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 def cycle(n: int) -> dict[str, Any]:
     """n matches, distinct URLs and scores (so the top of any set is known), every third
     with the CV attached."""
-    return {"cycle_id": "reliability", "matches": [
-        match(title=f"Match {i:02d}", score=95 - i, url=f"https://jobs.example.com/p/{i}",
-              provider=f"Provider {i}", attachments=[CV] if i % 3 == 0 else None)
-        for i in range(n)]}
+    return {
+        "cycle_id": "reliability",
+        "matches": [
+            match(
+                title=f"Match {i:02d}",
+                score=95 - i,
+                url=f"https://jobs.example.com/p/{i}",
+                provider=f"Provider {i}",
+                attachments=[CV] if i % 3 == 0 else None,
+            )
+            for i in range(n)
+        ],
+    }
 
 
 # ------------------------------------------------- 1. stage: every GitLab request fails once
+
 
 @pytest.mark.parametrize("part", FAULT_PARTS)
 @pytest.mark.parametrize("mode", ["summary", "per-match"])
 @pytest.mark.parametrize("fault", ["fail", "drop"])
 def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
-        repo: Path, fast: None, capsys: pytest.CaptureFixture[str], fault: str,
-        mode: str, part: str) -> None:
+    repo: Path, fast: None, capsys: pytest.CaptureFixture[str], fault: str, mode: str, part: str
+) -> None:
     write(repo / "cycle.json", cycle(10))
     per_match = mode == "per-match"
     with world(capsys, per_match=per_match) as clean:
@@ -304,9 +340,15 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
     # bot (GET /user), the run-log issue (looked up twice: not there yet, then created), the
     # queue before sending and after. No issue is written after its create.
     made = Counter(shape(r) for r in clean.gitlab.requests)
-    assert made == {"GET /labels": 1, "POST /labels": 8, "POST /uploads": 1,
-                    "POST /issues": 11, "GET /user": 1, "GET /issues": 2,
-                    "POST /issues/N/notes": 2}, made
+    assert made == {
+        "GET /labels": 1,
+        "POST /labels": 8,
+        "POST /uploads": 1,
+        "POST /issues": 11,
+        "GET /user": 1,
+        "GET /issues": 2,
+        "POST /issues/N/notes": 2,
+    }, made
     assert [e.action for e in clean.gitlab.issue_hook_events] == ["open"] * 10
 
     ks = fault_matrix(clean.gitlab.requests, part)
@@ -317,7 +359,7 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
             code, _ = w.run("stage", "cycle.json")  # may fail part-way
             if code == 0:  # it says all is done: then it is, before any retry
                 w.assert_each_notified_once(10, f"{fault} at request {k}, run reported ok")
-            w.run("stage", "cycle.json")           # the CI retry
+            w.run("stage", "cycle.json")  # the CI retry
             code, out = w.run("digest")
             where = f"{fault} at request {k}: {faulted(w.gitlab)}"
             assert code == 0, f"{where}\n{out}"
@@ -325,6 +367,7 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
 
 
 # ---------------------------------------------- 2. transition: every request of it fails once
+
 
 @pytest.fixture
 def gate(repo: Path, capsys: pytest.CaptureFixture[str], fast: None) -> Iterator[Gate]:
@@ -343,9 +386,11 @@ def approval(gate: Gate, iid: int) -> str:
 
 def audited(gate: Gate, iid: int) -> str:
     """The state in the newest state marker of a note by the bot (the tool's record)."""
-    marks = [re.fullmatch(r"<!-- match-staging v1 state: (\w+) -->",
-                          n["body"].rpartition("\n")[2])
-             for n in gate.fake.user_notes(iid) if n["author"]["username"] == "bot"]
+    marks = [
+        re.fullmatch(r"<!-- match-staging v1 state: (\w+) -->", n["body"].rpartition("\n")[2])
+        for n in gate.fake.user_notes(iid)
+        if n["author"]["username"] == "bot"
+    ]
     found = [m.group(1) for m in marks if m]
     return found[-1] if found else ""
 
@@ -363,11 +408,15 @@ def test_clean_transition_request_sequence(gate: Gate) -> None:
 
 # A 500 on the audit note used to leave the approval with no note at all (the re-run found
 # "already approved"); add_note now looks before it writes again.
-@pytest.mark.parametrize(("fault", "k"), [
-    pytest.param(fault, k, id=f"{fault}-{k}-{TRANSITION[k]}")
-    for fault in ("fail", "drop") for k in range(len(TRANSITION))])
-def test_approval_is_audited_once_whatever_request_fails(gate: Gate, fault: str,
-                                                         k: int) -> None:
+@pytest.mark.parametrize(
+    ("fault", "k"),
+    [
+        pytest.param(fault, k, id=f"{fault}-{k}-{TRANSITION[k]}")
+        for fault in ("fail", "drop")
+        for k in range(len(TRANSITION))
+    ],
+)
+def test_approval_is_audited_once_whatever_request_fails(gate: Gate, fault: str, k: int) -> None:
     payload = approval(gate, 1)
     gate.fake.reset_log()
     inject(gate.fake, fault, k)
@@ -391,6 +440,7 @@ def test_approval_is_audited_once_whatever_request_fails(gate: Gate, fault: str,
 
 # -------------------------------------------- 3. send: every request and the email fail once
 
+
 def user_sends(gate: Gate, iid: int) -> list[tuple[int, str]]:
     """What a careful user does: run `send` again after a failure; pass --force only where
     the tool says a send may have gone out, and only after checking it did not (if it did,
@@ -405,8 +455,11 @@ def user_sends(gate: Gate, iid: int) -> list[tuple[int, str]]:
         if "may have gone out" in out:
             assert isinstance(gate.smtp, Mailbox)
             if gate.smtp.to(RECRUITER):  # it did go out: the card goes to sent
-                gate.run("transition", "--payload",
-                         gate.payload(gate.move(iid, REVIEWER, add=SENT, remove=APPROVED)))
+                gate.run(
+                    "transition",
+                    "--payload",
+                    gate.payload(gate.move(iid, REVIEWER, add=SENT, remove=APPROVED)),
+                )
                 break
             force = True
     return runs
@@ -423,8 +476,11 @@ def test_clean_send_request_sequence(gate: Gate) -> None:
 
 SEND_CASES = [
     # a 500 on the Sent note used to lose it for good (the issue was already sent)
-    *[pytest.param("gitlab", fault, k, id=f"gitlab-{fault}-{k}-{SEND[k]}")
-      for fault in ("fail", "drop") for k in range(len(SEND))],
+    *[
+        pytest.param("gitlab", fault, k, id=f"gitlab-{fault}-{k}-{SEND[k]}")
+        for fault in ("fail", "drop")
+        for k in range(len(SEND))
+    ],
     pytest.param("smtp", "451", 0, id="smtp-451"),
     # the connection breaks before the server's answer: the tool cannot know, must say so,
     # and must not send again by itself; the user checks the mail (kept: move the card to
@@ -435,8 +491,9 @@ SEND_CASES = [
 
 
 @pytest.mark.parametrize(("where", "fault", "k"), SEND_CASES)
-def test_application_reaches_the_recruiter_exactly_once(gate: Gate, where: str, fault: str,
-                                                        k: int) -> None:
+def test_application_reaches_the_recruiter_exactly_once(
+    gate: Gate, where: str, fault: str, k: int
+) -> None:
     assert isinstance(gate.smtp, Mailbox)
     gate.run("transition", "--payload", approval(gate, 1))
     gate.fake.reset_log()
@@ -470,20 +527,25 @@ def test_application_reaches_the_recruiter_exactly_once(gate: Gate, where: str, 
         assert RECRUITER in by_send[0]
         assert "sending:" not in issue["description"]  # the tool never writes it there
     if fault == "kept":
-        assert by_board, log   # it had gone out: the user moved the card, no second email
+        assert by_board, log  # it had gone out: the user moved the card, no second email
     if fault == "lost":
-        assert by_send, log    # it had not: `send --force` sent it
+        assert by_send, log  # it had not: `send --force` sent it
 
 
 # ------------------------------------- 4. a notification channel fails at the k-th message
 
-@pytest.mark.parametrize("ks", [
-    pytest.param((0, 2, 4), id="first-middle-last"),
-    pytest.param((1, 3), id="the-rest", marks=pytest.mark.slow)])
+
+@pytest.mark.parametrize(
+    "ks",
+    [
+        pytest.param((0, 2, 4), id="first-middle-last"),
+        pytest.param((1, 3), id="the-rest", marks=pytest.mark.slow),
+    ],
+)
 @pytest.mark.parametrize("channel", ["slack", "email"])
 def test_failed_message_is_sent_by_digest_and_nothing_repeats(
-        repo: Path, fast: None, capsys: pytest.CaptureFixture[str], channel: str,
-        ks: tuple[int, ...]) -> None:
+    repo: Path, fast: None, capsys: pytest.CaptureFixture[str], channel: str, ks: tuple[int, ...]
+) -> None:
     write(repo / "five.json", cycle(5))
     for k in ks:
         with world(capsys, per_match=True) as w:

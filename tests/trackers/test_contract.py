@@ -27,9 +27,12 @@ LABELS = ("job-match", PENDING)
 
 def draft(n: int, *, labels: tuple[str, ...] = LABELS) -> IssueDraft:
     keys = (f"msk-{n:03x}a", f"msk-{n:03x}b")
-    return IssueDraft(title=f"[JOB-MATCH] 9{n}% — Match {n}",
-                      description=f"{key_marker(keys)}\n## Match {n}\n", labels=labels,
-                      keys=keys)
+    return IssueDraft(
+        title=f"[JOB-MATCH] 9{n}% — Match {n}",
+        description=f"{key_marker(keys)}\n## Match {n}\n",
+        labels=labels,
+        keys=keys,
+    )
 
 
 @dataclass
@@ -40,8 +43,9 @@ class Subject:
 
 
 @pytest.fixture(params=["memory", "local", "gitlab"])
-def subject(request: pytest.FixtureRequest, tmp_path: Path,
-            fake_time: FakeTime) -> Iterator[Subject]:
+def subject(
+    request: pytest.FixtureRequest, tmp_path: Path, fake_time: FakeTime
+) -> Iterator[Subject]:
     if request.param == "memory":
         memory = MemoryTracker(clock=fake_time.clock)
         yield Subject(memory, memory.as_user)
@@ -52,8 +56,12 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path,
         from match_staging.trackers.gitlab import GitLabTracker
 
         with FakeGitLab() as fake:
-            tracker = GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token,
-                                    sleep=fake_time.sleep, clock=fake_time.clock)
+            tracker = GitLabTracker(
+                GitLabSettings(url=fake.url, project="1"),
+                fake.token,
+                sleep=fake_time.sleep,
+                clock=fake_time.clock,
+            )
             yield Subject(tracker, fake.act_as)
 
 
@@ -73,10 +81,12 @@ def test_an_unknown_issue_is_none_or_an_error(subject: Subject) -> None:
     tracker = subject.tracker
     tracker.create_issue(draft(1))
     assert tracker.get_issue(99) is None
-    for call in (lambda: tracker.update_issue(99, add=[APPROVED]),
-                 lambda: tracker.add_note(99, "hello"),
-                 lambda: tracker.notes(99),
-                 lambda: tracker.label_events(99)):
+    for call in (
+        lambda: tracker.update_issue(99, add=[APPROVED]),
+        lambda: tracker.add_note(99, "hello"),
+        lambda: tracker.notes(99),
+        lambda: tracker.label_events(99),
+    ):
         with pytest.raises(TrackerError):
             call()
 
@@ -107,7 +117,8 @@ def test_label_events_say_who_added_and_removed_what(subject: Subject) -> None:
         with subject.person("reviewer"):
             tracker.update_issue(1, add=["job-match/sent"])
         assert ("reviewer", "add", "job-match/sent") in [
-            (e.user, e.action, e.label) for e in tracker.label_events(1)]
+            (e.user, e.action, e.label) for e in tracker.label_events(1)
+        ]
 
 
 def test_notes_keep_their_author_oldest_first(subject: Subject) -> None:
@@ -120,9 +131,11 @@ def test_notes_keep_their_author_oldest_first(subject: Subject) -> None:
     tracker.add_note(1, "**Sent:** to the recruiter")
     notes = [(n.author, n.body) for n in tracker.notes(1) if not n.system]
     bot = tracker.bot_user()
-    expected = [(bot, "**Review:** pending → **approved** by reviewer"),
-                *([("reviewer", "looks good")] if subject.person else []),
-                (bot, "**Sent:** to the recruiter")]
+    expected = [
+        (bot, "**Review:** pending → **approved** by reviewer"),
+        *([("reviewer", "looks good")] if subject.person else []),
+        (bot, "**Sent:** to the recruiter"),
+    ]
     assert notes == expected
 
 
@@ -131,8 +144,9 @@ def test_keys_find_issues_in_any_state(subject: Subject) -> None:
     tracker.create_issue(draft(1))
     tracker.create_issue(draft(2))
     tracker.update_issue(2, state_event="close")
-    found = tracker.find_by_keys(["msk-001b", "msk-002a", "msk-00fa"], label="job-match",
-                                 expected=2)
+    found = tracker.find_by_keys(
+        ["msk-001b", "msk-002a", "msk-00fa"], label="job-match", expected=2
+    )
     assert {key: ref.iid for key, ref in found.items()} == {"msk-001b": 1, "msk-002a": 2}
 
 
@@ -176,8 +190,10 @@ def test_run_log_records_are_the_bots_only(subject: Subject) -> None:
 
 def test_run_log_since_is_the_trackers_clock(fake_time: FakeTime, tmp_path: Path) -> None:
     """On GitLab a record's time is GitLab's; the other two use the injected clock."""
-    for tracker in (MemoryTracker(clock=fake_time.clock),
-                    LocalTracker(tmp_path / ".match-staging", clock=fake_time.clock)):
+    for tracker in (
+        MemoryTracker(clock=fake_time.clock),
+        LocalTracker(tmp_path / ".match-staging", clock=fake_time.clock),
+    ):
         tracker.append_log("delivery", {"n": 1})
         cut = fake_time.advance(hours=1)
         tracker.append_log("delivery", {"n": 2})
@@ -185,10 +201,11 @@ def test_run_log_since_is_the_trackers_clock(fake_time: FakeTime, tmp_path: Path
         assert tracker.read_log("delivery", since=cut + timedelta(seconds=1)) == []
 
 
-def test_changed_issues_are_those_updated_after_a_time(fake_time: FakeTime,
-                                                       tmp_path: Path) -> None:
-    for tracker in (MemoryTracker(clock=fake_time.clock),
-                    LocalTracker(tmp_path / ".match-staging", clock=fake_time.clock)):
+def test_changed_issues_are_those_updated_after_a_time(fake_time: FakeTime, tmp_path: Path) -> None:
+    for tracker in (
+        MemoryTracker(clock=fake_time.clock),
+        LocalTracker(tmp_path / ".match-staging", clock=fake_time.clock),
+    ):
         tracker.create_issue(draft(1))
         tracker.create_issue(draft(2))
         cut = fake_time.advance(minutes=5)

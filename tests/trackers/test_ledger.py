@@ -39,16 +39,22 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitLab]:
 
 
 def tracker(fake: FakeGitLab) -> GitLabTracker:
-    return GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token,
-                         sleep=lambda _: None, clock=Clock())
+    return GitLabTracker(
+        GitLabSettings(url=fake.url, project="1"), fake.token, sleep=lambda _: None, clock=Clock()
+    )
 
 
 def as_user(fake: FakeGitLab, uid: int, method: str, path: str, **body: Any) -> Any:
     """A request made by another project member (the fake has one token; it acts as `uid`)."""
     fake.acting_user_id = uid
     try:
-        answer = requests.request(method, f"{fake.url}/api/v4/projects/1{path}",
-                                  headers={"PRIVATE-TOKEN": fake.token}, json=body, timeout=10)
+        answer = requests.request(
+            method,
+            f"{fake.url}/api/v4/projects/1{path}",
+            headers={"PRIVATE-TOKEN": fake.token},
+            json=body,
+            timeout=10,
+        )
     finally:
         fake.acting_user_id = BOT
     assert answer.ok, answer.text
@@ -65,16 +71,20 @@ def bodies(fake: FakeGitLab, iid: int) -> list[str]:
 
 # --- GitLab ----------------------------------------------------------------------------
 
+
 def test_reading_an_empty_log_creates_nothing_and_costs_two_requests(fake: FakeGitLab) -> None:
     log = tracker(fake)
     assert log.read_log("whatsapp-status") == []
     assert ledger_issues(fake) == []
     assert [(r.method, r.path) for r in fake.requests] == [
-        ("GET", "/api/v4/user"), ("GET", "/api/v4/projects/1/issues")]
+        ("GET", "/api/v4/user"),
+        ("GET", "/api/v4/projects/1/issues"),
+    ]
 
 
 def test_first_write_creates_one_confidential_bot_issue_without_the_match_label(
-        fake: FakeGitLab) -> None:
+    fake: FakeGitLab,
+) -> None:
     log = tracker(fake)
     log.append_log("whatsapp-status", {"reported": ["SM1"]})
     log.append_log("reminder", {"iids": [4, 5]})
@@ -116,8 +126,9 @@ def test_a_reporter_s_perfect_copy_of_a_record_is_ignored(fake: FakeGitLab) -> N
     tracker(fake).append_log("whatsapp-status", {"reported": ["SM1"]})
     [issue] = ledger_issues(fake)
     genuine = bodies(fake, issue["iid"])[0]
-    forged = ledger.note_body("whatsapp-status", {"reported": ["SM1", "SM2"]},
-                              T0 + timedelta(days=1))
+    forged = ledger.note_body(
+        "whatsapp-status", {"reported": ["SM1", "SM2"]}, T0 + timedelta(days=1)
+    )
     as_user(fake, REVIEWER, "POST", f"/issues/{issue['iid']}/notes", body=genuine)
     as_user(fake, REVIEWER, "POST", f"/issues/{issue['iid']}/notes", body=forged)
     records = tracker(fake).read_log("whatsapp-status")
@@ -132,10 +143,15 @@ def test_a_flood_of_members_comments_does_not_hide_the_records(fake: FakeGitLab)
     with fake.lock:  # 150 comments by a member, seeded directly (no request log)
         fake.acting_user_id = REVIEWER
         for n in range(150):
-            fake.notes[issue["iid"]].append({**fake.notes[issue["iid"]][0],
-                                             "id": 990_000 + n, "body": f"spam {n}",
-                                             "author": fake.users[REVIEWER],
-                                             "created_at": fake._now()})
+            fake.notes[issue["iid"]].append(
+                {
+                    **fake.notes[issue["iid"]][0],
+                    "id": 990_000 + n,
+                    "body": f"spam {n}",
+                    "author": fake.users[REVIEWER],
+                    "created_at": fake._now(),
+                }
+            )
         fake.acting_user_id = BOT
     fake.reset_log()
     records = tracker(fake).read_log("delivery-queue", limit=1)
@@ -144,10 +160,23 @@ def test_a_flood_of_members_comments_does_not_hide_the_records(fake: FakeGitLab)
 
 
 def test_a_ledger_issue_by_someone_else_is_never_used(fake: FakeGitLab) -> None:
-    forged = as_user(fake, MALLORY, "POST", "/issues", title=ledger.TITLE,
-                     description=ledger.DESCRIPTION, labels=ledger.LABEL, confidential=True)
-    as_user(fake, MALLORY, "POST", f"/issues/{forged['iid']}/notes",
-            body=ledger.note_body("reminder", {"forged": True}, T0))
+    forged = as_user(
+        fake,
+        MALLORY,
+        "POST",
+        "/issues",
+        title=ledger.TITLE,
+        description=ledger.DESCRIPTION,
+        labels=ledger.LABEL,
+        confidential=True,
+    )
+    as_user(
+        fake,
+        MALLORY,
+        "POST",
+        f"/issues/{forged['iid']}/notes",
+        body=ledger.note_body("reminder", {"forged": True}, T0),
+    )
     assert tracker(fake).read_log("reminder") == []
     log = tracker(fake)
     log.append_log("reminder", {"genuine": True})
@@ -194,6 +223,7 @@ def test_malformed_markers_and_bad_kinds(fake: FakeGitLab) -> None:
 
 
 # --- the local tracker ---------------------------------------------------------------------
+
 
 def test_local_log_is_kept_in_the_state_file(tmp_path: Path) -> None:
     log = LocalTracker(tmp_path, clock=Clock())

@@ -10,9 +10,11 @@ from match_staging.model import IssueDraft
 from match_staging.trackers.local import LocalTracker
 
 NOW = datetime(2026, 2, 8, 14, 30, tzinfo=UTC)
-DESCRIPTION = ("<!-- match-staging v1 keys: msk-1 -->\n<!-- match-staging v1 notice: eyJhIjoxfQ== "
-               "-->\n## Match Details\n- **Score:** 92%\n\n---\n<sub>Staged by match-staging from "
-               "m.json. Review it on the board.</sub>\n")
+DESCRIPTION = (
+    "<!-- match-staging v1 keys: msk-1 -->\n<!-- match-staging v1 notice: eyJhIjoxfQ== "
+    "-->\n## Match Details\n- **Score:** 92%\n\n---\n<sub>Staged by match-staging from "
+    "m.json. Review it on the board.</sub>\n"
+)
 
 
 def tracker(tmp_path: Path) -> LocalTracker:
@@ -25,8 +27,14 @@ def page(tmp_path: Path, iid: int = 1) -> str:
 
 def test_the_page_follows_every_change(tmp_path: Path) -> None:
     local = tracker(tmp_path)
-    local.create_issue(IssueDraft(title="[JOB-MATCH] 92% — DevOps", description=DESCRIPTION,
-                                  labels=("job-match", "job-match/pending"), keys=("msk-1",)))
+    local.create_issue(
+        IssueDraft(
+            title="[JOB-MATCH] 92% — DevOps",
+            description=DESCRIPTION,
+            labels=("job-match", "job-match/pending"),
+            keys=("msk-1",),
+        )
+    )
     first = page(tmp_path)
     assert "**State:** pending · open" in first
     assert "- **Labels:** job-match, job-match/pending" in first
@@ -40,17 +48,24 @@ def test_the_page_follows_every_change(tmp_path: Path) -> None:
     assert "`match-staging send 1`" in second
     assert "## Notes (1)" in second and "**Review:** pending → **approved** by ada" in second
 
-    local.update_issue(1, add=["job-match/rejected"], remove=["job-match/approved"],
-                       state_event="close")
+    local.update_issue(
+        1, add=["job-match/rejected"], remove=["job-match/approved"], state_event="close"
+    )
     assert "**State:** rejected · closed" in page(tmp_path)
 
 
 def test_the_page_has_no_machine_record_and_no_board(tmp_path: Path) -> None:
     local = tracker(tmp_path)
-    local.create_issue(IssueDraft(title="T", description=DESCRIPTION,
-                                  labels=("job-match", "job-match/pending"), keys=("msk-1",)))
+    local.create_issue(
+        IssueDraft(
+            title="T",
+            description=DESCRIPTION,
+            labels=("job-match", "job-match/pending"),
+            keys=("msk-1",),
+        )
+    )
     local.add_note(1, "<!-- match-staging v1 state: approved -->\nA note")
-    local.add_note(1, "<!-- match-staging:state {\"to\": \"approved\"}\n-->\nAnother")
+    local.add_note(1, '<!-- match-staging:state {"to": "approved"}\n-->\nAnother')
     text = page(tmp_path)
     assert "<!--" not in text and "eyJhIjoxfQ" not in text
     assert "board" not in text
@@ -64,17 +79,26 @@ def test_the_page_has_no_machine_record_and_no_board(tmp_path: Path) -> None:
 def test_every_time_it_writes_comes_from_the_injected_clock(tmp_path: Path) -> None:
     clock = [NOW]
     local = LocalTracker(tmp_path / ".match-staging", clock=lambda: clock[0])
-    local.create_issue(IssueDraft(title="T", description=DESCRIPTION,
-                                  labels=("job-match", "job-match/pending"), keys=("msk-1",)))
+    local.create_issue(
+        IssueDraft(
+            title="T",
+            description=DESCRIPTION,
+            labels=("job-match", "job-match/pending"),
+            keys=("msk-1",),
+        )
+    )
     clock[0] = NOW + timedelta(hours=3)
     local.update_issue(1, add=["job-match/approved"], remove=["job-match/pending"])
     local.append_log("reminders", {"iids": [1]})
     issue = local.get_issue(1)
     assert issue is not None
-    assert (issue.created_at, issue.updated_at) == ("2026-02-08T14:30:00+00:00",
-                                                    "2026-02-08T17:30:00+00:00")
-    assert [e.created_at for e in local.label_events(1)] == [
-        "2026-02-08T14:30:00+00:00"] * 2 + ["2026-02-08T17:30:00+00:00"] * 2
+    assert (issue.created_at, issue.updated_at) == (
+        "2026-02-08T14:30:00+00:00",
+        "2026-02-08T17:30:00+00:00",
+    )
+    assert [e.created_at for e in local.label_events(1)] == ["2026-02-08T14:30:00+00:00"] * 2 + [
+        "2026-02-08T17:30:00+00:00"
+    ] * 2
     [record] = local.read_log("reminders")
     assert record.created_at == NOW + timedelta(hours=3) and record.data == {"iids": [1]}
     assert local.read_log("reminders", since=NOW + timedelta(hours=4)) == []
@@ -84,8 +108,14 @@ def test_every_time_it_writes_comes_from_the_injected_clock(tmp_path: Path) -> N
 
 def test_close_and_reopen_and_a_state_that_survives_a_new_process(tmp_path: Path) -> None:
     local = tracker(tmp_path)
-    local.create_issue(IssueDraft(title="T", description=DESCRIPTION,
-                                  labels=("job-match", "job-match/pending"), keys=("msk-1",)))
+    local.create_issue(
+        IssueDraft(
+            title="T",
+            description=DESCRIPTION,
+            labels=("job-match", "job-match/pending"),
+            keys=("msk-1",),
+        )
+    )
     assert local.update_issue(1, state_event="close").state == "closed"
     assert local.list_issues(["job-match"], state="opened") == []
     assert local.update_issue(1, state_event="reopen").state == "opened"

@@ -14,12 +14,15 @@ from match_staging.trackers import local
 from match_staging.trackers.local import LocalTracker
 from tests.conftest import FakeTime
 
-DRAFT = IssueDraft(title="[JOB-MATCH] 92% — DevOps", description="## Match\n",
-                   labels=("job-match", "job-match/pending"), keys=("msk-0a",))
+DRAFT = IssueDraft(
+    title="[JOB-MATCH] 92% — DevOps",
+    description="## Match\n",
+    labels=("job-match", "job-match/pending"),
+    keys=("msk-0a",),
+)
 
 
-def test_the_next_command_sees_what_the_last_one_wrote(tmp_path: Path,
-                                                       fake_time: FakeTime) -> None:
+def test_the_next_command_sees_what_the_last_one_wrote(tmp_path: Path, fake_time: FakeTime) -> None:
     first = LocalTracker(tmp_path / ".match-staging", clock=fake_time.clock)
     first.create_issue(DRAFT)
     first.add_note(1, "**Review:** pending → **approved** by ada")
@@ -49,8 +52,9 @@ def test_no_temporary_file_is_left_beside_the_state(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / ".match-staging" / "issues").iterdir()) == ["1.md"]
 
 
-def test_the_run_log_keeps_only_the_newest_records(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_run_log_keeps_only_the_newest_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(local, "MAX_LOG_RECORDS", 3)
     tracker = LocalTracker(tmp_path / ".match-staging", clock=system_now)
     for n in range(5):

@@ -30,8 +30,9 @@ def env_for(fake: FakeGitLab, **extra: str) -> dict[str, str]:
     return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1", **extra}
 
 
-def bootstrap(fake: FakeGitLab, *, dry_run: bool = False,
-              env: Mapping[str, str] | None = None) -> BootstrapReport:
+def bootstrap(
+    fake: FakeGitLab, *, dry_run: bool = False, env: Mapping[str, str] | None = None
+) -> BootstrapReport:
     env = env or env_for(fake)
     return run(load(None, env), env, dry_run)
 
@@ -57,6 +58,7 @@ def _repo(repo: Path) -> Path:
 
 # --------------------------------------------------------------------------- first run
 
+
 def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
     assert report.ok and report.applied == 16
@@ -68,8 +70,12 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
 
     (board,) = fake.boards
     assert board["name"] == "Job matches"
-    assert [bl["label"]["name"] for bl in sorted(board["lists"], key=lambda b: b["position"])] \
-        == ["job-match/pending", "job-match/approved", "job-match/rejected", "job-match/sent"]
+    assert [bl["label"]["name"] for bl in sorted(board["lists"], key=lambda b: b["position"])] == [
+        "job-match/pending",
+        "job-match/approved",
+        "job-match/rejected",
+        "job-match/sent",
+    ]
 
     (trigger,) = fake.triggers
     assert trigger["description"] == "match-staging webhook"
@@ -81,10 +87,13 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
     assert hook["merge_requests_events"] is False and hook["tag_push_events"] is False
 
     (schedule,) = fake.schedules
-    assert {k: schedule[k] for k in ("description", "cron", "cron_timezone", "ref", "active")} \
-        == {"description": "match-staging digest", "cron": "5 7,12,17 * * *",
-            "cron_timezone": "Europe/Vienna",  # the quiet-hours zone of the shipped config
-            "ref": "main", "active": True}
+    assert {k: schedule[k] for k in ("description", "cron", "cron_timezone", "ref", "active")} == {
+        "description": "match-staging digest",
+        "cron": "5 7,12,17 * * *",
+        "cron_timezone": "Europe/Vienna",  # the quiet-hours zone of the shipped config
+        "ref": "main",
+        "active": True,
+    }
     assert schedule["variables"] == []  # a schedule pipeline runs digest: no variable needed
 
     text = printed(report)
@@ -92,28 +101,38 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
     assert 'create board "Job matches"' in text
     assert 'create list job-match/sent on board "Job matches"' in text
     assert 'create trigger "match-staging webhook"' in text
-    assert (f"create hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
-            "(issue events)") in text
+    assert (
+        f"create hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
+        "(issue events)"
+    ) in text
     assert 'create schedule "match-staging digest" (5 7,12,17 * * * Europe/Vienna on main)' in text
-    assert report.summary() == (f"16 changes made, 0 up to date · {len(fake.requests)} "
-                                "GitLab requests")
+    assert report.summary() == (
+        f"16 changes made, 0 up to date · {len(fake.requests)} GitLab requests"
+    )
     assert fake.triggers[0]["token"] not in text
     assert report.secrets == [fake.triggers[0]["token"]]
 
 
 def test_settings_shape_the_schedule_board_and_hook(fake: FakeGitLab) -> None:
-    env = env_for(fake, MATCH_STAGING__GITLAB__REF="release/v1",
-                  MATCH_STAGING__GITLAB__BOARD="Review",
-                  MATCH_STAGING__GITLAB__DIGEST_CRON="0 8 * * 1-5",
-                  MATCH_STAGING__GITLAB__DIGEST_TIMEZONE="America/New_York",
-                  MATCH_STAGING__LABELS__PENDING="todo")
+    env = env_for(
+        fake,
+        MATCH_STAGING__GITLAB__REF="release/v1",
+        MATCH_STAGING__GITLAB__BOARD="Review",
+        MATCH_STAGING__GITLAB__DIGEST_CRON="0 8 * * 1-5",
+        MATCH_STAGING__GITLAB__DIGEST_TIMEZONE="America/New_York",
+        MATCH_STAGING__LABELS__PENDING="todo",
+    )
     assert bootstrap(fake, env=env).ok
     assert fake.boards[0]["name"] == "Review"
     assert fake.boards[0]["lists"][0]["label"]["name"] == "todo"
     assert {k: fake.schedules[0][k] for k in ("cron", "cron_timezone", "ref")} == {
-        "cron": "0 8 * * 1-5", "cron_timezone": "America/New_York", "ref": "release/v1"}
+        "cron": "0 8 * * 1-5",
+        "cron_timezone": "America/New_York",
+        "ref": "release/v1",
+    }
     assert fake.hooks[0]["url"].startswith(
-        f"{fake.url}/api/v4/projects/1/ref/release%2Fv1/trigger/pipeline?token=glptt-")
+        f"{fake.url}/api/v4/projects/1/ref/release%2Fv1/trigger/pipeline?token=glptt-"
+    )
 
 
 def test_without_quiet_hours_the_schedule_runs_in_utc(fake: FakeGitLab, repo: Path) -> None:
@@ -130,6 +149,7 @@ def test_project_path_is_resolved_to_its_id_for_the_webhook(fake: FakeGitLab) ->
 
 # --------------------------------------------------------------------------- idempotence
 
+
 def test_second_run_changes_nothing_and_writes_nothing(fake: FakeGitLab) -> None:
     bootstrap(fake)
     fake.reset_log()
@@ -138,8 +158,9 @@ def test_second_run_changes_nothing_and_writes_nothing(fake: FakeGitLab) -> None
     assert report.changes == [] and report.applied == 0
     assert all(line.startswith(("ok     ", "note   ")) for line in report.lines())
     assert 'ok     board "Job matches"' in report.lines()
-    assert report.summary() == (f"nothing to change: the project is set up · "
-                                f"{len(fake.requests)} GitLab requests")
+    assert report.summary() == (
+        f"nothing to change: the project is set up · {len(fake.requests)} GitLab requests"
+    )
     assert len(fake.requests) == 6  # the project and five listings
 
 
@@ -147,18 +168,23 @@ def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitL
     dry = bootstrap(fake, dry_run=True)
     assert writes(fake) == []
     assert (fake.labels, fake.boards, fake.triggers, fake.hooks, fake.schedules) == (
-        {}, [], [], [], [])
+        {},
+        [],
+        [],
+        [],
+        [],
+    )
     assert dry.applied == 0 and len(dry.changes) == 16
-    assert dry.summary().startswith("dry run: 16 changes would be made, 0 up to date; "
-                                    "nothing was changed")
+    assert dry.summary().startswith(
+        "dry run: 16 changes would be made, 0 up to date; nothing was changed"
+    )
 
     real = bootstrap(fake)
     assert dry.lines() == real.lines()
     assert real.applied == 16
 
 
-def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(
-        fake: FakeGitLab) -> None:
+def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(fake: FakeGitLab) -> None:
     bootstrap(fake)
     fake.labels["job-match"]["color"] = "#ff0000"
     fake.reset_log()
@@ -167,11 +193,11 @@ def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(
     assert fake.labels["job-match"]["color"] == "#ff0000"
     real = bootstrap(fake)
     assert dry.lines() == real.lines()
-    assert [a.line() for a in dry.changes] == [
-        "update label job-match (color #ff0000 -> #6699cc)"]
+    assert [a.line() for a in dry.changes] == ["update label job-match (color #ff0000 -> #6699cc)"]
 
 
 # --------------------------------------------------------------------------- drift
+
 
 def test_a_drifted_label_colour_gets_one_update(fake: FakeGitLab) -> None:
     bootstrap(fake)
@@ -191,7 +217,8 @@ def test_colour_case_is_not_drift_but_a_changed_description_is(fake: FakeGitLab)
     fake.reset_log()
     report = bootstrap(fake)
     assert [a.line() for a in report.changes] == [
-        "update label job-match/sent (description 'sent!' -> 'Application sent')"]
+        "update label job-match/sent (description 'sent!' -> 'Application sent')"
+    ]
     assert fake.labels["job-match/sent"]["description"] == "Application sent"
     assert fake.labels["job-match/sent"]["color"] == "#428BCA"
 
@@ -202,17 +229,26 @@ def test_a_group_label_is_not_updated(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
     assert report.ok
     assert fake.labels["job-match"]["color"] == "#000000"
-    assert ("ok     label job-match (group label, left as it is: color #000000 -> #6699cc)"
-            in report.lines())
+    assert (
+        "ok     label job-match (group label, left as it is: color #000000 -> #6699cc)"
+        in report.lines()
+    )
 
 
 def test_existing_labels_and_a_partial_board_are_completed(fake: FakeGitLab) -> None:
     pending = fake.add_label("job-match/pending", "#f0ad4e", "Job match waiting for review")
     sent = fake.add_label("job-match/sent", "#428bca", "Application sent")
     with fake.lock:
-        fake.boards.append({"id": 7, "name": "Job matches", "lists": [
-            {"id": 1, "position": 0, "label": dict(sent)},
-            {"id": 2, "position": 1, "label": dict(pending)}]})
+        fake.boards.append(
+            {
+                "id": 7,
+                "name": "Job matches",
+                "lists": [
+                    {"id": 1, "position": 0, "label": dict(sent)},
+                    {"id": 2, "position": 1, "label": dict(pending)},
+                ],
+            }
+        )
     report = bootstrap(fake)
     assert report.ok
     lines = report.lines()
@@ -220,9 +256,14 @@ def test_existing_labels_and_a_partial_board_are_completed(fake: FakeGitLab) -> 
     assert 'ok     board "Job matches" (lists in another order, left as they are)' in lines
     assert [line for line in lines if line.startswith("create list")] == [
         'create list job-match/approved on board "Job matches"',
-        'create list job-match/rejected on board "Job matches"']
+        'create list job-match/rejected on board "Job matches"',
+    ]
     assert [bl["label"]["name"] for bl in fake.boards[0]["lists"]] == [
-        "job-match/sent", "job-match/pending", "job-match/approved", "job-match/rejected"]
+        "job-match/sent",
+        "job-match/pending",
+        "job-match/approved",
+        "job-match/rejected",
+    ]
     assert len(fake.boards) == 1
 
 
@@ -239,16 +280,16 @@ def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
         "active false -> true)",
     ]
     hook, schedule = fake.hooks[0], fake.schedules[0]
-    assert (hook["push_events"], hook["note_events"], hook["issues_events"]) == (
-        False, False, True)
+    assert (hook["push_events"], hook["note_events"], hook["issues_events"]) == (False, False, True)
     assert (schedule["cron"], schedule["active"]) == ("5 7,12,17 * * *", True)
     assert len(fake.hooks) == len(fake.schedules) == 1
 
 
-@pytest.mark.parametrize(("status", "said"), [("disabled", "GitLab disabled it"),
-                                               ("temporarily_disabled", "GitLab paused it")])
-def test_a_hook_gitlab_switched_off_is_reported(fake: FakeGitLab, status: str,
-                                                said: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [("disabled", "GitLab disabled it"), ("temporarily_disabled", "GitLab paused it")],
+)
+def test_a_hook_gitlab_switched_off_is_reported(fake: FakeGitLab, status: str, said: str) -> None:
     bootstrap(fake)
     fake.hooks[0]["alert_status"] = status
     fake.reset_log()
@@ -269,8 +310,16 @@ def test_a_schedule_on_the_full_ref_name_is_not_drift(fake: FakeGitLab) -> None:
 
 def test_a_hook_with_another_url_is_left_alone(fake: FakeGitLab) -> None:
     with fake.lock:
-        fake.hooks.append({"id": 41, "url": "https://chat.example.com/gitlab", "token": None,
-                           "push_events": True, "issues_events": True, "note_events": True})
+        fake.hooks.append(
+            {
+                "id": 41,
+                "url": "https://chat.example.com/gitlab",
+                "token": None,
+                "push_events": True,
+                "issues_events": True,
+                "note_events": True,
+            }
+        )
     before = dict(fake.hooks[0])
     report = bootstrap(fake)
     assert report.ok
@@ -291,30 +340,38 @@ def test_a_new_trigger_token_is_put_into_the_existing_hook(fake: FakeGitLab) -> 
     assert [a.line() for a in report.changes] == [
         'create trigger "match-staging webhook"',
         f"update hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
-        "(token: the new trigger's)"]
+        "(token: the new trigger's)",
+    ]
     assert old not in printed(report) and new not in printed(report)
 
 
-def test_the_hook_is_found_by_its_token_when_the_gitlab_address_changed(
-        fake: FakeGitLab) -> None:
+def test_the_hook_is_found_by_its_token_when_the_gitlab_address_changed(fake: FakeGitLab) -> None:
     bootstrap(fake)
     token = fake.triggers[0]["token"]
-    fake.hooks[0]["url"] = f"https://old.example.com/api/v4/projects/1/ref/main/trigger/" \
-                           f"pipeline?token={token}"
+    fake.hooks[0]["url"] = (
+        f"https://old.example.com/api/v4/projects/1/ref/main/trigger/pipeline?token={token}"
+    )
     report = bootstrap(fake)
     assert fake.hooks[0]["url"] == hook_url(fake) and len(fake.hooks) == 1
     (change,) = report.changes
     assert change.line() == (
         f"update hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
         "(url https://old.example.com/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
-        f"-> {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=***)")
+        f"-> {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=***)"
+    )
     assert token not in printed(report)
 
 
 def test_a_trigger_of_another_user_is_reported_and_the_rest_is_done(fake: FakeGitLab) -> None:
     with fake.lock:
-        fake.triggers.append({"id": 3, "description": "match-staging webhook",
-                              "token": "glpt", "owner": fake.users[2]})
+        fake.triggers.append(
+            {
+                "id": 3,
+                "description": "match-staging webhook",
+                "token": "glpt",
+                "owner": fake.users[2],
+            }
+        )
     report = bootstrap(fake)
     assert not report.ok
     failed = [line for line in report.lines() if line.startswith("failed")]
@@ -325,8 +382,8 @@ def test_a_trigger_of_another_user_is_reported_and_the_rest_is_done(fake: FakeGi
 
 # --------------------------------------------------------------------------- failures
 
-def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(
-        fake: FakeGitLab) -> None:
+
+def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(fake: FakeGitLab) -> None:
     fake.fail_next("POST", r"/hooks$", status=422)
     report = bootstrap(fake)
     assert not report.ok and report.applied == 15
@@ -336,7 +393,8 @@ def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(
     failed = [line for line in report.lines() if line.startswith("failed")]
     assert len(failed) == 1 and failed[0].startswith(
         f"failed hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=***: "
-        "GitLab could not create the webhook: 422")
+        "GitLab could not create the webhook: 422"
+    )
     assert "Outbound requests" in failed[0]  # the self-managed local-network hint
     assert report.summary().startswith("15 of 16 changes made, 1 failed")
     assert fake.hooks == [] and len(fake.schedules) == 1  # the schedule was still made
@@ -353,13 +411,17 @@ def test_an_unreachable_gitlab_is_a_tracker_error(fake: FakeGitLab) -> None:
         bootstrap(fake)
 
 
-@pytest.mark.parametrize(("drop", "message"), [
-    ("GITLAB_TOKEN", "GITLAB_TOKEN is not set"),
-    ("GITLAB_PROJECT", "GITLAB_PROJECT not set"),
-    ("GITLAB_URL", "GITLAB_URL not set"),
-])
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        ("GITLAB_TOKEN", "GITLAB_TOKEN is not set"),
+        ("GITLAB_PROJECT", "GITLAB_PROJECT not set"),
+        ("GITLAB_URL", "GITLAB_URL not set"),
+    ],
+)
 def test_missing_connection_settings_are_configuration_errors(
-        fake: FakeGitLab, drop: str, message: str) -> None:
+    fake: FakeGitLab, drop: str, message: str
+) -> None:
     env = {k: v for k, v in env_for(fake).items() if k != drop}
     with pytest.raises(ConfigError, match=message):
         run(load(None, env), env, False)
@@ -368,10 +430,13 @@ def test_missing_connection_settings_are_configuration_errors(
 
 # --------------------------------------------------------------------------- the command
 
-@pytest.mark.skipif("bootstrap" not in cli.COMMANDS,
-                    reason="the bootstrap command is not wired into the CLI yet")
+
+@pytest.mark.skipif(
+    "bootstrap" not in cli.COMMANDS, reason="the bootstrap command is not wired into the CLI yet"
+)
 def test_the_command_prints_actions_and_never_the_token(
-        fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = env_for(fake)
     assert cli.main(["bootstrap", "--dry-run"], env) == 0
     dry = capsys.readouterr().out
@@ -386,5 +451,6 @@ def test_the_command_prints_actions_and_never_the_token(
         assert "?token=***" in out
     assert "create label job-match/pending (#f0ad4e)" in dry
     assert [line for line in dry.splitlines() if line.startswith("create")] == [
-        line for line in real.splitlines() if line.startswith("create")]
+        line for line in real.splitlines() if line.startswith("create")
+    ]
     assert "nothing to change" in again

@@ -75,8 +75,13 @@ def context(repo: Path, clock: Clock, **parts: object) -> Context:
     cfg = config.load(None, {})
     cfg.notification.preferences.quiet_hours = None
     cfg.workflow.reviewers = ["reviewer"]
-    ctx = Context(cfg, LocalTracker(repo / ".match-staging", clock=clock), clock=clock,
-                  sleep=lambda _: pytest.fail("nothing here may sleep"), root=repo)
+    ctx = Context(
+        cfg,
+        LocalTracker(repo / ".match-staging", clock=clock),
+        clock=clock,
+        sleep=lambda _: pytest.fail("nothing here may sleep"),
+        root=repo,
+    )
     for name, value in parts.items():
         setattr(ctx, name, value)
     return ctx
@@ -91,6 +96,7 @@ def staged(ctx: Context, name: str, *items: dict[str, object]) -> list[int]:
 
 # --------------------------------------------------------------------------- digest
 
+
 def test_digest_reminds_of_an_untouched_pending_match_once_a_day(repo: Path) -> None:
     clock = Clock(MONDAY)
     ctx = context(repo, clock)
@@ -100,8 +106,7 @@ def test_digest_reminds_of_an_untouched_pending_match_once_a_day(repo: Path) -> 
     clock.now = MONDAY + timedelta(hours=25)
     report = digest(ctx)
     assert report.ok and report.reminded == [iid]
-    assert [(p.kind, [n.iid for n in p.matches]) for p in channel.sent] == [
-        ("reminder", [iid])]
+    assert [(p.kind, [n.iid for n in p.matches]) for p in channel.sent] == [("reminder", [iid])]
     clock.now += timedelta(hours=2)
     assert digest(ctx).reminded == [] and len(channel.sent) == 1  # not again the same day
     clock.now += timedelta(days=1)
@@ -138,17 +143,24 @@ def test_digest_repairs_an_approval_the_webhook_never_delivered(repo: Path) -> N
 
 # --------------------------------------------------------------------------- preview
 
+
 def test_preview_renders_issues_and_messages_and_creates_nothing(
-        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GITLAB_TOKEN", raising=False)
     clock = Clock(MONDAY)
     cfg = config.load(None, {})
     ctx = build(cfg, {}, Parts(tracker=False, channels=True), clock=clock)
-    write(repo / "two.json", [match(title="Platform Engineer"),
-                              match(title="Too low", score=10,
-                                    url="https://jobs.example.com/p/2")])
-    report = preview(ctx, read_batch(["two.json"], {}, "matches-inbox"),
-                     "https://gitlab.example.com/me/jobs")
+    write(
+        repo / "two.json",
+        [
+            match(title="Platform Engineer"),
+            match(title="Too low", score=10, url="https://jobs.example.com/p/2"),
+        ],
+    )
+    report = preview(
+        ctx, read_batch(["two.json"], {}, "matches-inbox"), "https://gitlab.example.com/me/jobs"
+    )
     assert report.folder == Path("outbox/preview/2026-02-09T09-00-00Z")
     [issue] = report.issues  # the one above the threshold
     text = issue.read_text(encoding="utf-8")
@@ -160,25 +172,28 @@ def test_preview_renders_issues_and_messages_and_creates_nothing(
 
 # --------------------------------------------------------------------------- send
 
+
 def approved(ctx: Context, **fields: object) -> int:
     [iid] = staged(ctx, "one.json", match(**fields))
     review(ctx, iid, State.APPROVED, "reviewer", "")
     return iid
 
 
-def test_send_mails_the_application_with_its_attachment_and_marks_it_sent(
-        repo: Path) -> None:
+def test_send_mails_the_application_with_its_attachment_and_marks_it_sent(repo: Path) -> None:
     mailbox = Mailbox()
     ctx = context(repo, Clock(MONDAY), mailer=mailbox)
-    iid = approved(ctx, apply="jobs@acme.example", draft="Dear Acme,",
-                   attachments=["cv/Profil_Laube_w_Summary_DE.pdf"])
+    iid = approved(
+        ctx,
+        apply="jobs@acme.example",
+        draft="Dear Acme,",
+        attachments=["cv/Profil_Laube_w_Summary_DE.pdf"],
+    )
     result = send(ctx, iid, "me")
     assert (result.outcome, result.after) == ("sent", State.SENT)
     assert "jobs@acme.example" in result.message
     [msg] = mailbox.messages
     assert msg["To"] == "jobs@acme.example" and msg["Date"] == "Mon, 09 Feb 2026 09:00:00 +0000"
-    assert [a.get_filename() for a in msg.iter_attachments()] == [
-        "Profil_Laube_w_Summary_DE.pdf"]
+    assert [a.get_filename() for a in msg.iter_attachments()] == ["Profil_Laube_w_Summary_DE.pdf"]
     issue = ctx.tracker.get_issue(iid)
     assert issue is not None and issue.state == "closed"
     assert ctx.cfg.labels.sent in issue.labels
@@ -222,9 +237,12 @@ def test_a_match_without_an_address_is_applied_for_on_the_portal(repo: Path) -> 
 def test_auto_send_sends_an_approval_only_when_configured(repo: Path) -> None:
     mailbox = Mailbox()
     ctx = context(repo, Clock(MONDAY), mailer=mailbox)
-    [first, second] = staged(ctx, "two.json",
-                             match(apply="a@acme.example"),
-                             match(apply="b@acme.example", url="https://jobs.example.com/p/2"))
+    [first, second] = staged(
+        ctx,
+        "two.json",
+        match(apply="a@acme.example"),
+        match(apply="b@acme.example", url="https://jobs.example.com/p/2"),
+    )
     approval = review(ctx, first, State.APPROVED, "reviewer", "")
     assert after_review(ctx, approval, "reviewer") is None  # workflow.auto_send is off
     ctx.cfg.workflow.auto_send = True

@@ -29,8 +29,9 @@ def staged(repo: Path, fake_time: FakeTime) -> tuple[Context, MemoryTracker]:
     return ctx, tracker
 
 
-def test_staging_again_creates_no_second_issue(repo: Path, fake_time: FakeTime,
-                                               staged: tuple[Context, MemoryTracker]) -> None:
+def test_staging_again_creates_no_second_issue(
+    repo: Path, fake_time: FakeTime, staged: tuple[Context, MemoryTracker]
+) -> None:
     ctx, tracker = staged
     again = stage(ctx, read_batch([], {}, ctx.cfg.staging.inbox))
     assert again.staged == [] and len(again.existing) == 5 and len(tracker.issues) == 5
@@ -39,7 +40,8 @@ def test_staging_again_creates_no_second_issue(repo: Path, fake_time: FakeTime,
 
 
 def test_an_approval_moves_the_card_and_leaves_one_audit_note_by_the_bot(
-        fake_time: FakeTime, staged: tuple[Context, MemoryTracker]) -> None:
+    fake_time: FakeTime, staged: tuple[Context, MemoryTracker]
+) -> None:
     ctx, tracker = staged
     result = review(ctx, 2, State.APPROVED, "ada", "fits")
     assert result.outcome == "applied"
@@ -56,13 +58,17 @@ def test_an_approval_moves_the_card_and_leaves_one_audit_note_by_the_bot(
 
 
 def test_a_note_by_someone_else_does_not_make_a_match_reviewed(
-        fake_time: FakeTime, staged: tuple[Context, MemoryTracker]) -> None:
+    fake_time: FakeTime, staged: tuple[Context, MemoryTracker]
+) -> None:
     """Only the bot's notes are the audit trail: a member's copy of a state marker is
     ignored, so the reviewer's step still applies."""
     ctx, tracker = staged
     with tracker.as_user("mallory"):
-        tracker.add_note(3, "**Review:** pending → **rejected** by mallory\n"
-                            "<!-- match-staging v1 state: rejected -->")
+        tracker.add_note(
+            3,
+            "**Review:** pending → **rejected** by mallory\n"
+            "<!-- match-staging v1 state: rejected -->",
+        )
     result = review(ctx, 3, State.REJECTED, "ada", "")
     assert result.outcome == "applied"
     issue = tracker.get_issue(3)
@@ -70,8 +76,9 @@ def test_a_note_by_someone_else_does_not_make_a_match_reviewed(
     assert "job-match/rejected" in issue.labels
 
 
-def test_an_unknown_issue_is_refused(staged: tuple[Context, MemoryTracker],
-                                     fake_time: FakeTime) -> None:
+def test_an_unknown_issue_is_refused(
+    staged: tuple[Context, MemoryTracker], fake_time: FakeTime
+) -> None:
     ctx, _ = staged
     with pytest.raises(InputError, match="no job-match issue"):
         review(ctx, 42, State.APPROVED, "ada", "")

@@ -31,10 +31,14 @@ class World:
     def env(self, now: str = DAY) -> dict[str, str]:
         prefix = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
         return {
-            "GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token,
-            "GITLAB_PROJECT": "1", "MATCH_STAGING_NOW": now,
-            f"{prefix}SLACK__ENABLED": "true", "SLACK_WEBHOOK_URL": self.slack.url,
-            f"{prefix}EMAIL__ENABLED": "true", "SMTP_HOST": "127.0.0.1",
+            "GITLAB_URL": self.gitlab.url,
+            "GITLAB_TOKEN": self.gitlab.token,
+            "GITLAB_PROJECT": "1",
+            "MATCH_STAGING_NOW": now,
+            f"{prefix}SLACK__ENABLED": "true",
+            "SLACK_WEBHOOK_URL": self.slack.url,
+            f"{prefix}EMAIL__ENABLED": "true",
+            "SMTP_HOST": "127.0.0.1",
             f"{prefix}EMAIL__SMTP__PORT": str(self.smtp.port),
             f"{prefix}EMAIL__SMTP__SECURITY": "none",
         }
@@ -48,8 +52,10 @@ class World:
         return str(body.get_content())
 
     def email_mentions(self, iid: int) -> int:
-        return sum(len(re.findall(rf"/-/issues/{iid}\r?\n", self.plain(i)))
-                   for i in range(len(self.smtp.messages)))
+        return sum(
+            len(re.findall(rf"/-/issues/{iid}\r?\n", self.plain(i)))
+            for i in range(len(self.smtp.messages))
+        )
 
 
 @pytest.fixture
@@ -59,16 +65,16 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         yield World(gitlab, slack, smtp)
 
 
-def run(world: World, *argv: str, now: str = DAY,
-        capsys: pytest.CaptureFixture[str] | None = None) -> tuple[int, str]:
+def run(
+    world: World, *argv: str, now: str = DAY, capsys: pytest.CaptureFixture[str] | None = None
+) -> tuple[int, str]:
     code = main(list(argv), world.env(now))
     out = capsys.readouterr().out if capsys else ""
     return code, out
 
 
 def queue_labels(world: World) -> list[str]:
-    return sorted(lb for i in world.gitlab.issues.values() for lb in i["labels"]
-                  if "notify" in lb)
+    return sorted(lb for i in world.gitlab.issues.values() for lb in i["labels"] if "notify" in lb)
 
 
 def tool_events(world: World) -> list[tuple[int, str]]:
@@ -76,14 +82,16 @@ def tool_events(world: World) -> list[tuple[int, str]]:
     return [(e.iid, e.action) for e in world.gitlab.issue_hook_events if e.actor == "bot"]
 
 
-def test_stage_notifies_every_channel_once(repo: Path, world: World,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_stage_notifies_every_channel_once(
+    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run(world, "stage", capsys=capsys)
     assert code == 0, out
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
     mail = world.smtp.messages[0]
-    assert mail["Subject"] == ("[Blauweiss] 5 neue Job-Matches — Top: 97% Cloud Architect - "
-                               "Cloud-Transformation")
+    assert mail["Subject"] == (
+        "[Blauweiss] 5 neue Job-Matches — Top: 97% Cloud Architect - Cloud-Transformation"
+    )
     assert mail["To"] == "wolfram.laube@blauweiss-edv.at"
     assert "🎯 *5 neue Job-Matches*" in world.slack.posts[0]["blocks"][0]["text"]["text"]
     assert "notified  slack     #1 #2 #3 #4 #5  ok" in out
@@ -100,12 +108,15 @@ def test_stage_notifies_every_channel_once(repo: Path, world: World,
 
 
 def test_failed_channel_is_retried_without_repeating_the_others(
-        repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     world.slack.answer(500, "internal_error", times=3)
     code, out = run(world, "stage", capsys=capsys)
     assert code == 1
-    assert "failed    slack     #1 #2 #3 #4 #5  Slack answered HTTP 500 internal_error " \
-           "(retried by the next run)" in out
+    assert (
+        "failed    slack     #1 #2 #3 #4 #5  Slack answered HTTP 500 internal_error "
+        "(retried by the next run)" in out
+    )
     assert len(world.smtp.messages) == 1 and world.slack.posts == []
     assert owed(world.gitlab) == [(i, "slack") for i in range(1, 6)]
 
@@ -117,7 +128,8 @@ def test_failed_channel_is_retried_without_repeating_the_others(
 
 
 def test_quiet_hours_defer_until_digest_after_the_window(
-        repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run(world, "stage", now=NIGHT, capsys=capsys)
     assert code == 0
     assert "deferred  #1 #2 #3 #4 #5  quiet hours until 07:00 CET" in out
@@ -140,15 +152,15 @@ def test_quiet_hours_defer_until_digest_after_the_window(
 
 
 def test_reminder_once_a_day_for_matches_left_pending(
-        repo: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     run(world, "stage", now=DAY)
     for issue in world.gitlab.issues.values():  # staged two days ago, untouched since
         issue["created_at"] = "2026-02-06T10:00:00Z"
         issue["updated_at"] = "2026-02-06T10:00:05Z"
     reviewed = world.gitlab.issues[2]
     reviewed["labels"] = [lb.replace("pending", "approved") for lb in reviewed["labels"]]
-    reviewed["description"] = reviewed["description"].replace("state: pending",
-                                                              "state: approved")
+    reviewed["description"] = reviewed["description"].replace("state: pending", "state: approved")
     capsys.readouterr()
 
     code, out = run(world, "digest", now=DAY, capsys=capsys)
@@ -192,8 +204,8 @@ def test_exactly_once_whatever_gitlab_request_fails(repo: Path, fault: str, part
                 gitlab.fail_next("*", ".", status=500, skip=k)
             else:
                 gitlab.drop_next("*", ".", after_commit=True, skip=k)
-            _world_run(world, "stage", "two.json")   # may fail part-way
-            _world_run(world, "stage", "two.json")   # the CI retry
+            _world_run(world, "stage", "two.json")  # may fail part-way
+            _world_run(world, "stage", "two.json")  # the CI retry
             _world_run(world, "digest")
             assert len(job_matches(gitlab)) == 2, f"request {k}"
             for iid in job_matches(gitlab):

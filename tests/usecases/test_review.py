@@ -66,17 +66,24 @@ def test_unauthorised_change_is_reverted_with_a_reason(gate: Gate) -> None:
     assert code == 0
     assert "reverted  #1: mallory may not review job matches" in out
     assert gate.labels(1) == ["job-match/pending"]
-    assert gate.notes(1)[0].startswith("**Reverted:** mallory may not review job matches "
-                                       "(workflow.reviewers): back to pending")
+    assert gate.notes(1)[0].startswith(
+        "**Reverted:** mallory may not review job matches (workflow.reviewers): back to pending"
+    )
     assert gate.fake.issues[1].get("_mentions") in (None, [])  # the note mentions nobody
 
 
-@pytest.mark.parametrize(("add", "remove", "reason"), [
-    ("job-match/sent", "job-match/pending", "pending -> sent is not a transition"),
-    ("job-match/approved,job-match/rejected", "", "two new state labels at once (approved, "
-                                                  "rejected)"),
-    ("", "job-match/pending", "no state label"),
-])
+@pytest.mark.parametrize(
+    ("add", "remove", "reason"),
+    [
+        ("job-match/sent", "job-match/pending", "pending -> sent is not a transition"),
+        (
+            "job-match/approved,job-match/rejected",
+            "",
+            "two new state labels at once (approved, rejected)",
+        ),
+        ("", "job-match/pending", "no state label"),
+    ],
+)
 def test_invalid_changes_are_reverted(gate: Gate, add: str, remove: str, reason: str) -> None:
     event = gate.move(3, REVIEWER, add=add, remove=remove)
     code, out = gate.run("transition", "--payload", gate.payload(event))
@@ -86,8 +93,11 @@ def test_invalid_changes_are_reverted(gate: Gate, add: str, remove: str, reason:
 
 
 def test_approved_then_sent_on_the_board_is_a_transition(gate: Gate) -> None:
-    gate.run("transition", "--payload", gate.payload(
-        gate.move(4, REVIEWER, add="job-match/approved", remove="job-match/pending")))
+    gate.run(
+        "transition",
+        "--payload",
+        gate.payload(gate.move(4, REVIEWER, add="job-match/approved", remove="job-match/pending")),
+    )
     event = gate.move(4, REVIEWER, add="job-match/sent", remove="job-match/approved")
     code, out = gate.run("transition", "--payload", gate.payload(event))
     assert code == 0
@@ -98,8 +108,9 @@ def test_approved_then_sent_on_the_board_is_a_transition(gate: Gate) -> None:
 def test_events_that_are_not_ours_end_quietly_without_requests(gate: Gate) -> None:
     note_event = json.loads((FIXTURES / "note_hook_issue_example.json").read_text())
     own = gate.move(1, BOT, add="job-match/approved", remove="job-match/pending")
-    other = hook(gate.fake, gate.fake.add_issue("Printer broken", labels=["bug"])["iid"],
-                 REVIEWER, [])
+    other = hook(
+        gate.fake, gate.fake.add_issue("Printer broken", labels=["bug"])["iid"], REVIEWER, []
+    )
     cases = {
         "a note event: only issue events change a match's state": note_event,
         "issue #1: the tool's own change": own,
@@ -107,8 +118,10 @@ def test_events_that_are_not_ours_end_quietly_without_requests(gate: Gate) -> No
         "the payload is not a JSON object": [1, 2],
         "no object_kind: not a GitLab webhook payload": {"hello": "world"},
         "the issue event has no usable iid or user.username": {
-            "object_kind": "issue", "user": {"username": 5},
-            "object_attributes": {"iid": "1"}},
+            "object_kind": "issue",
+            "user": {"username": 5},
+            "object_attributes": {"iid": "1"},
+        },
         "the issue event has no object_attributes or user": {"object_kind": "issue"},
         "no label change in this event": {**own, "changes": {"title": {}}},
     }
@@ -144,8 +157,13 @@ def test_gitlab_unreachable_exits_1(gate: Gate) -> None:
 
 
 def approve(gate: Gate, iid: int) -> None:
-    code, out = gate.run("transition", "--payload", gate.payload(
-        gate.move(iid, REVIEWER, add="job-match/approved", remove="job-match/pending")))
+    code, out = gate.run(
+        "transition",
+        "--payload",
+        gate.payload(
+            gate.move(iid, REVIEWER, add="job-match/approved", remove="job-match/pending")
+        ),
+    )
     assert code == 0, out
 
 
@@ -165,8 +183,9 @@ def test_send_emails_the_application_once_then_marks_it_sent(gate: Gate) -> None
     assert attachment.get_content().startswith(b"%PDF")
     assert gate.labels(1) == ["job-match/sent"]
     assert gate.fake.issues[1]["state"] == "closed"
-    assert "**Sent:** the application went to projekte@amoriabond.example by smtp" in \
-        gate.notes(1)[-1]
+    assert (
+        "**Sent:** the application went to projekte@amoriabond.example by smtp" in gate.notes(1)[-1]
+    )
 
     code, out = gate.run("send", "1")
     assert code == 2 and "is sent: only approved matches are sent" in out
@@ -183,8 +202,10 @@ def test_send_without_an_address_points_to_the_portal(gate: Gate) -> None:
     approve(gate, 3)  # DevOps Engineer GCP: no apply address
     code, out = gate.run("send", "3")
     assert code == 0
-    assert "portal    #3 has no application address: apply on the portal " \
-           "(https://jobs.c4-energy.example/devops-gcp)" in out
+    assert (
+        "portal    #3 has no application address: apply on the portal "
+        "(https://jobs.c4-energy.example/devops-gcp)" in out
+    )
     assert gate.smtp.messages == [] and gate.labels(3) == ["job-match/approved"]
 
 
@@ -204,21 +225,24 @@ def test_a_send_that_may_have_gone_out_is_not_repeated(gate: Gate) -> None:
     assert len(gate.smtp.messages) == 1
     assert "sending" not in gate.fake.issues[1]["description"]
     # the tool never wrote a description: every description update would start a pipeline
-    assert not [r for r in gate.fake.requests if r.method == "PUT" and "description" in
-                (r.json or {})]
+    assert not [
+        r for r in gate.fake.requests if r.method == "PUT" and "description" in (r.json or {})
+    ]
 
 
 def test_auto_send_on_approval(gate: Gate) -> None:
     event = gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
-    code, out = gate.run("transition", "--payload", gate.payload(event),
-                         MATCH_STAGING__WORKFLOW__AUTO_SEND="true")
+    code, out = gate.run(
+        "transition", "--payload", gate.payload(event), MATCH_STAGING__WORKFLOW__AUTO_SEND="true"
+    )
     assert code == 0, out
     assert len(gate.smtp.messages) == 1 and gate.labels(1) == ["job-match/sent"]
 
 
 def test_review_from_the_shell(gate: Gate) -> None:
-    code, out = gate.run("review", "5", "--reject", "--reason", "80% on site: too far",
-                         GITLAB_USER_LOGIN="reviewer")
+    code, out = gate.run(
+        "review", "5", "--reject", "--reason", "80% on site: too far", GITLAB_USER_LOGIN="reviewer"
+    )
     assert code == 0 and "applied   #5: pending -> rejected" in out
     assert gate.labels(5) == ["job-match/rejected"]
     assert "> 80% on site: too far" in gate.notes(5)[0]
@@ -240,14 +264,22 @@ def test_digest_repairs_events_the_webhook_never_delivered(gate: Gate) -> None:
 
 
 def test_digest_reports_a_disabled_webhook(gate: Gate) -> None:
-    gate.fake.hooks.append({"id": 9, "url": f"{gate.fake.url}/api/v4/projects/1/ref/main/"
-                            "trigger/pipeline?token=CANARY-TRIGGER", "issues_events": True,
-                            "alert_status": "temporarily_disabled",
-                            "disabled_until": "2026-02-08T15:00:00Z"})
+    gate.fake.hooks.append(
+        {
+            "id": 9,
+            "url": f"{gate.fake.url}/api/v4/projects/1/ref/main/"
+            "trigger/pipeline?token=CANARY-TRIGGER",
+            "issues_events": True,
+            "alert_status": "temporarily_disabled",
+            "disabled_until": "2026-02-08T15:00:00Z",
+        }
+    )
     code, out = gate.run("digest")
     assert code == 1
-    assert "webhook   the issue webhook to " in out and "is temporarily disabled until " \
-        "2026-02-08T15:00:00Z" in out
+    assert (
+        "webhook   the issue webhook to " in out
+        and "is temporarily disabled until 2026-02-08T15:00:00Z" in out
+    )
     assert "CANARY-TRIGGER" not in out
 
 
@@ -301,15 +333,15 @@ def tampered(description: str, **apply: Any) -> str:
         if line.startswith("<!-- match-staging v1 notice: "):
             data = json.loads(base64.b64decode(line.split(": ", 1)[1].removesuffix(" -->")))
             data["apply"] = {**data.get("apply", {}), **apply}
-            data["attachments"] = [*data.get("attachments", []), "config/notification-"
-                                   "channels.yml"]
+            data["attachments"] = [*data.get("attachments", []), "config/notification-channels.yml"]
             encoded = base64.b64encode(json.dumps(data).encode()).decode()
             lines[n] = f"<!-- match-staging v1 notice: {encoded} -->"
     return "\n".join(lines).replace("projekte@amoriabond.example", ATTACKER)
 
 
 def test_a_forged_payload_after_a_non_reviewers_move_is_reverted_naming_the_real_actor(
-        gate: Gate) -> None:
+    gate: Gate,
+) -> None:
     event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
     event["user"].update(id=REVIEWER, username="reviewer", name="Rita Reviewer")  # forged
     code, out = gate.run("transition", "--payload", gate.payload(event))
@@ -318,15 +350,17 @@ def test_a_forged_payload_after_a_non_reviewers_move_is_reverted_naming_the_real
     assert gate.labels(1) == ["job-match/pending"]
     (note,) = gate.notes(1)
     assert "mallory may not review" in note and "reviewer" not in note.replace(
-        "may not review", "").replace("workflow.reviewers", "")
+        "may not review", ""
+    ).replace("workflow.reviewers", "")
     code, out = gate.run("send", "1")
     assert code == 2 and gate.smtp.messages == []
 
 
 def test_with_no_reviewers_listed_a_forged_user_id_gets_nothing(gate: Gate) -> None:
-    only_the_assignee = {"MATCH_STAGING__WORKFLOW__REVIEWERS": "[]",
-                         "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID":
-                         str(REVIEWER)}
+    only_the_assignee = {
+        "MATCH_STAGING__WORKFLOW__REVIEWERS": "[]",
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID": str(REVIEWER),
+    }
     event = gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
     event["user"]["id"] = REVIEWER  # the assignee's id, mallory's name
     code, out = gate.run("transition", "--payload", gate.payload(event), **only_the_assignee)
@@ -343,10 +377,16 @@ def test_with_no_reviewers_listed_a_forged_user_id_gets_nothing(gate: Gate) -> N
 def test_a_reporter_who_edits_the_state_marker_changes_nothing(gate: Gate) -> None:
     description = gate.fake.issues[1]["description"]
     gate.edit(1, "mallory", description.replace("state: pending", "state: approved"))
-    code, out = gate.run("transition", "--payload", gate.payload(
-        gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")))
-    assert code == 0 and "reverted  #1: mallory may not review job matches (workflow." \
-        "reviewers): back to pending" in out
+    code, out = gate.run(
+        "transition",
+        "--payload",
+        gate.payload(gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")),
+    )
+    assert (
+        code == 0
+        and "reverted  #1: mallory may not review job matches (workflow.reviewers): back to pending"
+        in out
+    )
     code, out = gate.run("send", "1")
     assert code == 2 and "is pending: only approved matches are sent" in out
     assert gate.smtp.messages == []
@@ -354,7 +394,8 @@ def test_a_reporter_who_edits_the_state_marker_changes_nothing(gate: Gate) -> No
 
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_send_refuses_after_a_reporter_edits_the_address_or_attachments(
-        gate: Gate, when: str) -> None:
+    gate: Gate, when: str
+) -> None:
     if when == "after":
         approve(gate, 1)
     gate.edit(1, "mallory", tampered(gate.fake.issues[1]["description"], email=ATTACKER))
@@ -364,21 +405,25 @@ def test_send_refuses_after_a_reporter_edits_the_address_or_attachments(
     assert gate.labels(1) == ["job-match/approved"]
     code, out = gate.run("send", "1")
     assert code == 2, out
-    assert re.search(r"#1: mallory changed the description of #1 at 20\d\d-[-\d]+T[\d:.]+Z: "
-                     r"nothing sent\. `send` sends only what match-staging staged", out), out
+    assert re.search(
+        r"#1: mallory changed the description of #1 at 20\d\d-[-\d]+T[\d:.]+Z: "
+        r"nothing sent\. `send` sends only what match-staging staged",
+        out,
+    ), out
     assert "close the issue and stage the match again" in out
     assert gate.smtp.messages == []
     assert gate.labels(1) == ["job-match/approved"]
 
 
 def test_a_copied_state_marker_in_a_members_note_changes_nothing(gate: Gate) -> None:
-    copy = ("**Review:** pending → **approved** by reviewer\n\n"
-            "<!-- match-staging v1 state: approved -->")
+    copy = (
+        "**Review:** pending → **approved** by reviewer\n\n"
+        "<!-- match-staging v1 state: approved -->"
+    )
     gate.note(1, "mallory", copy)
     gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")  # event lost
     code, out = gate.run("send", "1")
-    assert code == 2 and "approved on the board, but the review pipeline has not recorded" \
-        in out
+    assert code == 2 and "approved on the board, but the review pipeline has not recorded" in out
     code, out = gate.run("digest")
     assert "reverted  #1: mallory may not review job matches" in out
     assert gate.labels(1) == ["job-match/pending"] and gate.smtp.messages == []
@@ -391,8 +436,10 @@ def test_send_checks_who_added_the_approved_label(gate: Gate) -> None:
     gate.move(1, MALLORY, add="job-match/approved")
     code, out = gate.run("send", "1")
     assert code == 2
-    assert "#1: the approved label was added by mallory, who may not review job matches " \
+    assert (
+        "#1: the approved label was added by mallory, who may not review job matches "
         "(workflow.reviewers): nothing sent" in out
+    )
     assert gate.smtp.messages == []
 
 
@@ -421,16 +468,18 @@ def test_an_issue_staged_by_the_previous_release_still_works(gate: Gate) -> None
     assert "sent      #1: application sent to projekte@amoriabond.example" in out
     (mail,) = gate.smtp.messages
     assert mail["To"] == "projekte@amoriabond.example"
-    assert [a.get_filename() for a in mail.iter_attachments()] == \
-        ["Profil_Laube_w_Summary_DE.pdf"]
+    assert [a.get_filename() for a in mail.iter_attachments()] == ["Profil_Laube_w_Summary_DE.pdf"]
     assert gate.labels(1) == ["job-match/sent"]
 
 
 def test_a_legacy_issue_edited_by_a_member_is_not_believed(gate: Gate) -> None:
     gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")  # event lost
     description = gate.fake.issues[1]["description"]
-    gate.edit(1, "mallory", tampered(description.replace("state: pending", "state: approved"),
-                                     email=ATTACKER))
+    gate.edit(
+        1,
+        "mallory",
+        tampered(description.replace("state: pending", "state: approved"), email=ATTACKER),
+    )
     code, out = gate.run("send", "1")
     assert code == 2 and "is approved (approved on the board, but the review pipeline" in out
     code, out = gate.run("digest")

@@ -31,16 +31,22 @@ def fake() -> Iterator[FakeGitLab]:
 
 
 def env_for(fake: FakeGitLab, **extra: str) -> dict[str, str]:
-    return {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1",
-            "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID": "2", **extra}
+    return {
+        "GITLAB_URL": fake.url,
+        "GITLAB_TOKEN": fake.token,
+        "GITLAB_PROJECT": "1",
+        "MATCH_STAGING__NOTIFICATION__CHANNELS__GITLAB_TODO__ASSIGNEE_ID": "2",
+        **extra,
+    }
 
 
 def run_stage(fake: FakeGitLab, *paths: str) -> tuple[StageReport, int]:
     """One staging run as the CLI makes it; returns the report and the requests it made."""
     env = env_for(fake)
     cfg = config.load(None, env)
-    tracker = GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token,
-                            sleep=lambda _: None)
+    tracker = GitLabTracker(
+        GitLabSettings(url=fake.url, project="1"), fake.token, sleep=lambda _: None
+    )
     report = stage(Context(cfg, tracker), read_batch(paths, env, "matches-inbox"))
     return report, tracker.requests
 
@@ -52,19 +58,20 @@ def staged_issue(fake: FakeGitLab, title_part: str) -> dict[str, Any]:
 
 
 def test_example_cycle_becomes_five_issues_as_ops004_describes(
-        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["stage"], env_for(fake))
     out = capsys.readouterr().out
     assert code == 0
     assert len(fake.issues) == 5
     issue = staged_issue(fake, "Cloud Architect")
     assert issue["title"] == "[JOB-MATCH] 97% — Cloud Architect - Cloud-Transformation"
-    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",
-                                       "match-score/high"]
+    assert sorted(issue["labels"]) == ["job-match", "job-match/pending", "match-score/high"]
     assert [a["id"] for a in issue["assignees"]] == [2]
     # GitLab To-Do: the reviewer has one "assigned" to-do per new issue
     assert sorted((t["_user_id"], t["action_name"], t["_iid"]) for t in fake.todos) == [
-        (2, "assigned", iid) for iid in range(1, 6)]
+        (2, "assigned", iid) for iid in range(1, 6)
+    ]
     assert "## Score Breakdown" in str(issue["description"])
     assert "| Kubernetes / OpenShift | 95% | 2 |" in str(issue["description"])
     medium = staged_issue(fake, "Energy IoT")
@@ -78,8 +85,9 @@ def test_example_cycle_becomes_five_issues_as_ops004_describes(
     assert fake.labels["job-match/pending"]["description"] == "Job match waiting for review"
     assert out.rstrip().endswith(f"· {len(fake.requests)} GitLab requests")
     for line in out.splitlines()[:5]:
-        assert line.startswith("staged    #") and f"{fake.url}/freelancer/backoffice/-/issues/" \
-            in line
+        assert (
+            line.startswith("staged    #") and f"{fake.url}/freelancer/backoffice/-/issues/" in line
+        )
 
 
 def test_first_and_second_run_cost(repo: Path, fake: FakeGitLab) -> None:
@@ -104,28 +112,38 @@ def test_restaging_finds_the_match_in_any_state(repo: Path, fake: FakeGitLab) ->
     issue["labels"] = ["job-match", "job-match/rejected", "match-score/high"]
     issue["state"] = "closed"
     # the same posting again: other id, URL with tracking parameters and another case
-    again = match(id="another-id", score=97, title="Cloud Architect (re-posted)",
-                  url="https://WWW.freelancermap.de/projekt/"
-                      "cloud-architect-cloud-transformation-2871934/?utm_campaign=x#top")
+    again = match(
+        id="another-id",
+        score=97,
+        title="Cloud Architect (re-posted)",
+        url="https://WWW.freelancermap.de/projekt/"
+        "cloud-architect-cloud-transformation-2871934/?utm_campaign=x#top",
+    )
     same_id = match(id="gulp-energy-iot", url="https://elsewhere.example/iot")
     write(repo / "again.json", [again, same_id])
     report, _ = run_stage(fake, "again.json")
     assert not report.staged
-    assert [ref.iid for _, ref in report.existing] == [int(str(issue["iid"])),
-                                                       int(str(staged_issue(
-                                                           fake, "Energy IoT")["iid"]))]
+    assert [ref.iid for _, ref in report.existing] == [
+        int(str(issue["iid"])),
+        int(str(staged_issue(fake, "Energy IoT")["iid"])),
+    ]
     assert len(fake.issues) == 5
 
 
-def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path,
-                                                             fake: FakeGitLab) -> None:
+def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path, fake: FakeGitLab) -> None:
     for n in range(1000):
         keys = match_keys(f"old-{n}", f"https://old.example/{n}")
-        fake.add_issue(f"[JOB-MATCH] 80% — old {n}", render.key_marker(keys) + "\nold",
-                       labels=["job-match", "job-match/sent"],
-                       state="closed" if n % 2 else "opened")
-    write(repo / "new.json", [match(url=f"https://new.example/{n}", title=f"New {n}")
-                              for n in range(4)] + [match(url="https://old.example/7/")])
+        fake.add_issue(
+            f"[JOB-MATCH] 80% — old {n}",
+            render.key_marker(keys) + "\nold",
+            labels=["job-match", "job-match/sent"],
+            state="closed" if n % 2 else "opened",
+        )
+    write(
+        repo / "new.json",
+        [match(url=f"https://new.example/{n}", title=f"New {n}") for n in range(4)]
+        + [match(url="https://old.example/7/")],
+    )
     report, requests = run_stage(fake, "new.json")
     assert len(report.staged) == 4
     assert [m.url for m, _ in report.existing] == ["https://old.example/7/"]
@@ -136,8 +154,7 @@ def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path,
     assert requests == 1 + created_labels + searches + 4
 
 
-def test_crash_after_create_before_answer_does_not_duplicate(repo: Path,
-                                                             fake: FakeGitLab) -> None:
+def test_crash_after_create_before_answer_does_not_duplicate(repo: Path, fake: FakeGitLab) -> None:
     write(repo / "one.json", match())
     fake.drop_next("POST", ISSUES, after_commit=True)
     report, _ = run_stage(fake, "one.json")
@@ -148,8 +165,7 @@ def test_crash_after_create_before_answer_does_not_duplicate(repo: Path,
     assert len(report.existing) == 1 and len(fake.issues) == 1
 
 
-def test_server_error_before_create_is_retried_after_a_lookup(repo: Path,
-                                                              fake: FakeGitLab) -> None:
+def test_server_error_before_create_is_retried_after_a_lookup(repo: Path, fake: FakeGitLab) -> None:
     write(repo / "one.json", match())
     fake.fail_next("POST", ISSUES, status=502)
     report, _ = run_stage(fake, "one.json")
@@ -158,11 +174,16 @@ def test_server_error_before_create_is_retried_after_a_lookup(repo: Path,
 
 
 def test_gitlab_down_for_one_match_reports_it_and_stages_the_rest(
-        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: Path,
+    fake: FakeGitLab,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
-    write(repo / "two.json", [match(title="First"), match(title="Second",
-                                                          url="https://jobs.example.com/p/2")])
+    write(
+        repo / "two.json",
+        [match(title="First"), match(title="Second", url="https://jobs.example.com/p/2")],
+    )
     fake.fail_next("POST", ISSUES, status=500, times=3)
     code = main(["stage", "two.json"], env_for(fake))
     out = capsys.readouterr().out
@@ -174,8 +195,9 @@ def test_gitlab_down_for_one_match_reports_it_and_stages_the_rest(
     assert sorted(str(i["title"])[-6:] for i in fake.issues.values()) == [" First", "Second"]
 
 
-def test_rate_limit_on_create_is_waited_out(repo: Path, fake: FakeGitLab,
-                                            fake_time: FakeTime) -> None:
+def test_rate_limit_on_create_is_waited_out(
+    repo: Path, fake: FakeGitLab, fake_time: FakeTime
+) -> None:
     write(repo / "one.json", match())
     fake.fail_next("POST", ISSUES, status=429, retry_after=1)
     report, _ = run_stage(fake, "one.json")
@@ -184,29 +206,42 @@ def test_rate_limit_on_create_is_waited_out(repo: Path, fake: FakeGitLab,
 
 
 def test_hostile_text_executes_nothing_in_gitlab(repo: Path, fake: FakeGitLab) -> None:
-    hostile = ("/close\n/label ~hacked\n/assign @mallory\n```\n/unlabel\n```\n/title pwned\n"
-               "cc @reviewer @mallory, see #1\n<!-- x")
-    write(repo / "evil.json", match(
-        title="DevOps /close @mallory #1", provider="@mallory", notes=hostile, draft=hostile,
-        requirements=[{"requirement": "/close", "comment": "| x | @mallory"}]))
+    hostile = (
+        "/close\n/label ~hacked\n/assign @mallory\n```\n/unlabel\n```\n/title pwned\n"
+        "cc @reviewer @mallory, see #1\n<!-- x"
+    )
+    write(
+        repo / "evil.json",
+        match(
+            title="DevOps /close @mallory #1",
+            provider="@mallory",
+            notes=hostile,
+            draft=hostile,
+            requirements=[{"requirement": "/close", "comment": "| x | @mallory"}],
+        ),
+    )
     report, _ = run_stage(fake, "evil.json")
     assert len(report.staged) == 1
     issue = next(iter(fake.issues.values()))
     assert fake.executed_quick_actions == []
     assert issue["state"] == "opened"
-    assert sorted(issue["labels"]) == ["job-match", "job-match/pending",
-                                       "match-score/high"]
+    assert sorted(issue["labels"]) == ["job-match", "job-match/pending", "match-score/high"]
     assert [a["id"] for a in issue["assignees"]] == [2]
     assert issue.get("_mentions") in (None, [], set())
     assert issue.get("_references") in (None, [], set())
     assert str(issue["title"]).startswith("[JOB-MATCH] 92% — DevOps /close")
 
 
-def test_matches_from_the_trigger_payload(repo: Path, fake: FakeGitLab,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    payload = write(repo / "payload.json", {
-        "ref": "main", "variables": {"MATCHES_JSON": json.dumps({"cycle_id": "t1",
-                                                                "matches": [match()]})}})
+def test_matches_from_the_trigger_payload(
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = write(
+        repo / "payload.json",
+        {
+            "ref": "main",
+            "variables": {"MATCHES_JSON": json.dumps({"cycle_id": "t1", "matches": [match()]})},
+        },
+    )
     code = main(["stage"], env_for(fake, TRIGGER_PAYLOAD=str(payload)))
     assert code == 0
     assert len(fake.issues) == 1
@@ -215,7 +250,8 @@ def test_matches_from_the_trigger_payload(repo: Path, fake: FakeGitLab,
 
 
 def test_token_never_printed_even_when_gitlab_rejects_it(
-        repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = env_for(fake)
     env["GITLAB_TOKEN"] = "glpat-WRONG-CANARY"
     code = main(["stage"], env)
@@ -261,7 +297,9 @@ def test_issue_writes_are_paced_for_the_webhook_pipelines(repo: Path, fake: Fake
     assert tracker.write_pace.per_minute == 20 and tracker.create_pace.per_minute == 200
     tracker.write_pace = type(tracker.write_pace)(2, waits.append)
     write(repo / "three.json", [match(url=f"https://jobs.example.com/p/{n}") for n in range(3)])
-    report = stage(Context(config.load(None, env_for(fake)), tracker),
-                   read_batch(["three.json"], {}, "matches-inbox"))
+    report = stage(
+        Context(config.load(None, env_for(fake)), tracker),
+        read_batch(["three.json"], {}, "matches-inbox"),
+    )
     assert len(report.staged) == 3
     assert len(waits) == 1 and waits[0] > 59  # the third write waited for the minute

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from match_staging.notices import Payload
 
 
-def build(cfg: Config, *, sending: bool = True, clock: Clock | None = None,
-          sleep: Sleep | None = None) -> list[Channel]:
+def build(
+    cfg: Config, *, sending: bool = True, clock: Clock | None = None, sleep: Sleep | None = None
+) -> list[Channel]:
     """The enabled channels, validated now (ConfigError names the key). With sending=False
     (local tracker, preview) missing secrets are replaced by placeholders: nothing is sent.
     `clock` and `sleep` are the run's (None: the real ones, looked up when needed).
@@ -32,8 +33,11 @@ def build(cfg: Config, *, sending: bool = True, clock: Clock | None = None,
         if not sending:
             settings = with_placeholders(settings, spec.placeholders)
         adapter = spec.load_adapter()
-        built.append(adapter(settings, cfg.staging.templates_dir, clock=clock, sleep=sleep,
-                             **spec.options(cfg)))
+        built.append(
+            adapter(
+                settings, cfg.staging.templates_dir, clock=clock, sleep=sleep, **spec.options(cfg)
+            )
+        )
     return built
 
 

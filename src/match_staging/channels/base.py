@@ -46,7 +46,7 @@ class Delivery:
 class Rendered:
     """One file of a rendered message, for outbox/ and `preview`."""
 
-    name: str      # e.g. "email.eml"; the caller prefixes it
+    name: str  # e.g. "email.eml"; the caller prefixes it
     content: bytes
 
 
@@ -56,7 +56,7 @@ class Channel(Protocol):
     looked up when needed, so that nothing here reads the time or waits on its own.
     """
 
-    name: ClassVar[str]   # "email", "slack", "whatsapp": also the queue label's suffix
+    name: ClassVar[str]  # "email", "slack", "whatsapp": also the queue label's suffix
 
     def render(self, payload: Payload) -> list[Rendered]:
         """The message as files, exactly as send() would send it. No network."""
@@ -81,8 +81,9 @@ class Mailer(Protocol):
 class OutboxMailer:
     """The embedded local tracker's mailer: the application is written to outbox/."""
 
-    def __init__(self, folder: Path, sender: str, *, clock: Clock | None = None,
-                 sleep: Sleep | None = None) -> None:
+    def __init__(
+        self, folder: Path, sender: str, *, clock: Clock | None = None, sleep: Sleep | None = None
+    ) -> None:
         from email.headerregistry import Address
         from email.utils import parseaddr
 
@@ -114,8 +115,6 @@ def retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:
     return min(max(wait, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-
-
 def request_never_sent(exc: BaseException) -> bool:
     """A `requests` failure that happened before the request left: the connection was never
     opened (refused, unresolvable host, connect timeout) or TLS failed before any byte of the
@@ -130,4 +129,5 @@ def request_never_sent(exc: BaseException) -> bool:
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(exc, requests.ConnectionError) and isinstance(
-        reason, NewConnectionError | NameResolutionError)
+        reason, NewConnectionError | NameResolutionError
+    )

@@ -69,7 +69,10 @@ def default_sender(email: EmailChannel) -> None:
         email.sender = email.recipients[0].strip()
         email.sender_origin = "the first recipient" + (
             " (the authenticated Gmail account cannot be known offline: set `from` to send "
-            "as another address)" if email.transport == "gmail" else "")
+            "as another address)"
+            if email.transport == "gmail"
+            else ""
+        )
 
 
 def _options(cfg: object) -> dict[str, object]:
@@ -80,7 +83,15 @@ def _options(cfg: object) -> dict[str, object]:
 
 
 SPEC = ChannelSpec(
-    name="email", settings=EmailChannel, adapter="match_staging.channels.email:Email",
-    placeholders={"host": "smtp.invalid", "sender": "match-staging <preview@match-staging.invalid>",
-                  "credentials_file": "preview-credentials.json"},
-    env_secrets=("SMTP_PASSWORD",), check=check, options=_options)
+    name="email",
+    settings=EmailChannel,
+    adapter="match_staging.channels.email:Email",
+    placeholders={
+        "host": "smtp.invalid",
+        "sender": "match-staging <preview@match-staging.invalid>",
+        "credentials_file": "preview-credentials.json",
+    },
+    env_secrets=("SMTP_PASSWORD",),
+    check=check,
+    options=_options,
+)

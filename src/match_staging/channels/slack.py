@@ -23,28 +23,36 @@ class Slack:
     """Slack through an incoming webhook, paced and retried within Slack's limits."""
 
     name: ClassVar[str] = "slack"
-    max_blocks = 50            # Slack: at most 50 blocks per message
-    section_maxlen = 3000      # Slack: section text at most 3,000 characters
-    max_lines = 40             # matches listed before "+N weitere"
-    min_interval = 1.0         # Slack: 1 message per second per webhook
+    max_blocks = 50  # Slack: at most 50 blocks per message
+    section_maxlen = 3000  # Slack: section text at most 3,000 characters
+    max_lines = 40  # matches listed before "+N weitere"
+    min_interval = 1.0  # Slack: 1 message per second per webhook
     attempts = 3
     timeout = 15.0
 
-    def __init__(self, settings: SlackChannel, templates_dir: str | None = None, *,
-                 session: requests.Session | None = None, clock: Clock | None = None,
-                 sleep: Sleep | None = None) -> None:
+    def __init__(
+        self,
+        settings: SlackChannel,
+        templates_dir: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
         url = settings.webhook_url
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigError("notification.channels.slack.webhook_url: must be the incoming "
-                              "webhook URL (set SLACK_WEBHOOK_URL as a masked CI/CD variable)")
+            raise ConfigError(
+                "notification.channels.slack.webhook_url: must be the incoming "
+                "webhook URL (set SLACK_WEBHOOK_URL as a masked CI/CD variable)"
+            )
         self._url = url
         self._host = parts.netloc
         self._templates = templates_dir
         self._session = session or requests.Session()
         self._clock = clock
         self._sleep = sleep
-        self._last_sent: float | None = None   # when the last request went out (seconds)
+        self._last_sent: float | None = None  # when the last request went out (seconds)
 
     def _now(self) -> float:
         return (self._clock or clocks.system_now)().timestamp()
@@ -70,8 +78,14 @@ class Slack:
     def message(self, payload: Payload) -> dict[str, Any]:
         """The webhook's JSON: Block Kit sections within Slack's limits, and the fallback text."""
         shown = payload.matches[: self.max_lines]
-        text = render.render("slack.md.j2", self._templates, target="slack", payload=payload,
-                             shown=shown, more=len(payload.matches) - len(shown)).strip()
+        text = render.render(
+            "slack.md.j2",
+            self._templates,
+            target="slack",
+            payload=payload,
+            shown=shown,
+            more=len(payload.matches) - len(shown),
+        ).strip()
         blocks: list[dict[str, Any]] = []
         chunk = ""
         for line in text.splitlines():
@@ -101,14 +115,20 @@ class Slack:
             except requests.RequestException as exc:
                 # never the exception text: it carries the webhook URL, which is the secret
                 if request_never_sent(exc):
-                    detail = (f"could not connect to {self._host} ({type(exc).__name__}): "
-                              "nothing was sent")
+                    detail = (
+                        f"could not connect to {self._host} ({type(exc).__name__}): "
+                        "nothing was sent"
+                    )
                     continue
                 # the request went out and no answer came: Slack may have posted it, and
                 # posting again could repeat it
-                return Delivery(self.name, False, f"no answer from {self._host} "
-                                f"({type(exc).__name__}): it may have been posted",
-                                transient=True, maybe_delivered=True)
+                return Delivery(
+                    self.name,
+                    False,
+                    f"no answer from {self._host} ({type(exc).__name__}): it may have been posted",
+                    transient=True,
+                    maybe_delivered=True,
+                )
             finally:
                 self._last_sent = self._now()
             answer = self._mask(" ".join(response.text.split())[:200])
@@ -119,8 +139,11 @@ class Slack:
                 if attempt < self.attempts:
                     self._wait(retry_after(response.headers))
                 continue
-            return Delivery(self.name, False, f"Slack refused the message: HTTP "
-                            f"{response.status_code} {answer}".strip())
+            return Delivery(
+                self.name,
+                False,
+                f"Slack refused the message: HTTP {response.status_code} {answer}".strip(),
+            )
         return Delivery(self.name, False, detail, transient=True)
 
 

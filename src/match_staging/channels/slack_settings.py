@@ -19,6 +19,9 @@ class SlackChannel:
 
 
 SPEC = ChannelSpec(
-    name="slack", settings=SlackChannel, adapter="match_staging.channels.slack:Slack",
+    name="slack",
+    settings=SlackChannel,
+    adapter="match_staging.channels.slack:Slack",
     placeholders={"webhook_url": "https://hooks.slack.invalid/services/PREVIEW"},
-    env_secrets=("SLACK_WEBHOOK_URL",))
+    env_secrets=("SLACK_WEBHOOK_URL",),
+)

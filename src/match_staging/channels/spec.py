@@ -40,8 +40,8 @@ class ChannelSpec:
     """
 
     name: str
-    settings: type[Any]            # its dataclass: the `notification.channels.<name>` section
-    adapter: str                   # "module:Class", imported only when the channel is built
+    settings: type[Any]  # its dataclass: the `notification.channels.<name>` section
+    adapter: str  # "module:Class", imported only when the channel is built
     placeholders: Mapping[str, str] = field(default_factory=dict)  # field name -> preview value
     env_secrets: tuple[str, ...] = ()  # variables holding its secrets, masked in any case
     # a check run when the configuration loads (ConfigError naming the key), which may also

@@ -38,9 +38,11 @@ _HINTS = {
     21211: f"check {_KEY}.to_number",
     21606: f"{_KEY}.from_number is not a WhatsApp sender of this account",
     63007: f"{_KEY}.from_number is not a WhatsApp sender of this account",
-    63016: (f"outside WhatsApp's 24-hour window free-form text fails: configure {_KEY}"
-            ".content_sid, an approved WhatsApp template the tool then sends instead of "
-            "free text"),
+    63016: (
+        f"outside WhatsApp's 24-hour window free-form text fails: configure {_KEY}"
+        ".content_sid, an approved WhatsApp template the tool then sends instead of "
+        "free text"
+    ),
 }
 # Message statuses that mean it never reached the phone (Message resource, `status`:
 # queued, sending, sent, delivered, read, undelivered, failed, ...; twilio's
@@ -78,38 +80,48 @@ class WhatsApp:
     """
 
     name: ClassVar[str] = "whatsapp"
-    body_maxlen = 1600         # Twilio error 21617: body at most 1,600 characters
-    variable_maxlen = 200      # one template variable; WhatsApp template bodies max 1,024
-    title_maxlen = 100         # the top match's title inside {{2}}, as in whatsapp.txt.j2
-    attempts = 3               # tries when Twilio answers 429
+    body_maxlen = 1600  # Twilio error 21617: body at most 1,600 characters
+    variable_maxlen = 200  # one template variable; WhatsApp template bodies max 1,024
+    title_maxlen = 100  # the top match's title inside {{2}}, as in whatsapp.txt.j2
+    attempts = 3  # tries when Twilio answers 429
     timeout = 15.0
 
-    def __init__(self, settings: WhatsAppChannel, templates_dir: str | None = None, *,
-                 client: Any = None, clock: Clock | None = None,
-                 sleep: Sleep | None = None) -> None:
+    def __init__(
+        self,
+        settings: WhatsAppChannel,
+        templates_dir: str | None = None,
+        *,
+        client: Any = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
         if not settings.account_sid:
             raise ConfigError(f"{_KEY}.account_sid: must be set (TWILIO_ACCOUNT_SID)")
         if not _ACCOUNT_SID.fullmatch(settings.account_sid):
-            raise ConfigError(f"{_KEY}.account_sid: must be a Twilio account SID, 'AC' and 32 "
-                              "hex digits (TWILIO_ACCOUNT_SID)")
+            raise ConfigError(
+                f"{_KEY}.account_sid: must be a Twilio account SID, 'AC' and 32 "
+                "hex digits (TWILIO_ACCOUNT_SID)"
+            )
         if not settings.auth_token:
             raise ConfigError(f"{_KEY}.auth_token: must be set (TWILIO_AUTH_TOKEN)")
         self._content_sid = settings.content_sid.strip()
         self._service_sid = settings.messaging_service_sid.strip()
         if self._content_sid and not _CONTENT_SID.fullmatch(self._content_sid):
-            raise ConfigError(f"{_KEY}.content_sid: must be a Content template SID, 'HX' and 32 "
-                              "hex digits")
+            raise ConfigError(
+                f"{_KEY}.content_sid: must be a Content template SID, 'HX' and 32 hex digits"
+            )
         if self._service_sid and not _SERVICE_SID.fullmatch(self._service_sid):
-            raise ConfigError(f"{_KEY}.messaging_service_sid: must be a Messaging Service SID, "
-                              "'MG' and 32 hex digits")
+            raise ConfigError(
+                f"{_KEY}.messaging_service_sid: must be a Messaging Service SID, "
+                "'MG' and 32 hex digits"
+            )
         self._to = _number(settings.to_number, "to_number", required=True)
-        self._from = _number(settings.from_number, "from_number",
-                             required=not self._service_sid)
+        self._from = _number(settings.from_number, "from_number", required=not self._service_sid)
         self._account_sid = settings.account_sid
         self._auth_token = settings.auth_token
         self._templates = templates_dir
         self._client = client
-        self._clock = clock   # unused so far: the caller says since when (failed_messages)
+        self._clock = clock  # unused so far: the caller says since when (failed_messages)
         self._sleep = sleep
         self._headers: Mapping[str, str] = {}
 
@@ -120,8 +132,9 @@ class WhatsApp:
 
     def text(self, payload: Payload) -> str:
         """The free-form message, at most `body_maxlen` characters as Twilio counts them."""
-        text = render.render("whatsapp.txt.j2", self._templates, target="text",
-                             payload=payload).strip()
+        text = render.render(
+            "whatsapp.txt.j2", self._templates, target="text", payload=payload
+        ).strip()
         if _units(text) <= self.body_maxlen:
             return text
         # Keep the review link whole (it is what the message is for); shorten what precedes it.
@@ -139,9 +152,11 @@ class WhatsApp:
         where = ", ".join(part for part in (top.location, top.start) if part)
         if where:
             line += f" ({render.truncate(where, 80)})"
-        return {"1": str(len(payload.matches)),
-                "2": render.one_line(line, self.variable_maxlen),
-                "3": payload.review_url}
+        return {
+            "1": str(len(payload.matches)),
+            "2": render.one_line(line, self.variable_maxlen),
+            "3": payload.review_url,
+        }
 
     def message(self, payload: Payload) -> dict[str, str]:
         """The keyword arguments of `client.messages.create()`."""
@@ -153,8 +168,7 @@ class WhatsApp:
         if self.template_mode:
             # No body: free-form text fails outside the 24-hour window (63016).
             params["content_sid"] = self._content_sid
-            params["content_variables"] = json.dumps(self.variables(payload),
-                                                     ensure_ascii=False)
+            params["content_variables"] = json.dumps(self.variables(payload), ensure_ascii=False)
         else:
             params["body"] = self.text(payload)
         return params
@@ -163,8 +177,12 @@ class WhatsApp:
         """The text, and the template's variables in template mode."""
         files = [Rendered("whatsapp.txt", (self.text(payload) + "\n").encode())]
         if self.template_mode:
-            files.append(Rendered("whatsapp.content-variables.json",
-                                  self.message(payload)["content_variables"].encode()))
+            files.append(
+                Rendered(
+                    "whatsapp.content-variables.json",
+                    self.message(payload)["content_variables"].encode(),
+                )
+            )
         return files
 
     def send(self, payload: Payload) -> Delivery:
@@ -176,8 +194,12 @@ class WhatsApp:
                 TwilioException,
             )
         except ImportError:
-            return Delivery(self.name, False, "the whatsapp channel needs the twilio package: "
-                            "pip install 'match-staging[whatsapp]'")
+            return Delivery(
+                self.name,
+                False,
+                "the whatsapp channel needs the twilio package: "
+                "pip install 'match-staging[whatsapp]'",
+            )
         detail = "not sent"
         for attempt in range(1, self.attempts + 1):
             self._headers = {}
@@ -189,8 +211,10 @@ class WhatsApp:
                     return refused
                 # Rate limited: refused, so nothing was queued and a retry cannot repeat it.
                 code = self._error(exc)[1]
-                detail = (f"Twilio rate limit (HTTP 429, error {code or RATE_LIMITED}) "
-                          f"after {attempt} attempt(s): nothing was sent")
+                detail = (
+                    f"Twilio rate limit (HTTP 429, error {code or RATE_LIMITED}) "
+                    f"after {attempt} attempt(s): nothing was sent"
+                )
                 if attempt < self.attempts:
                     sleep = self._sleep or clocks.system_sleep
                     sleep(retry_after(self._last_headers(client)))
@@ -198,14 +222,23 @@ class WhatsApp:
             except requests.RequestException as exc:
                 # Never the exception text: it carries the URL, and the URL the account SID.
                 if request_never_sent(exc):
-                    return Delivery(self.name, False, "could not connect to api.twilio.com "
-                                    f"({type(exc).__name__}): nothing was sent",
-                                    transient=True)
+                    return Delivery(
+                        self.name,
+                        False,
+                        "could not connect to api.twilio.com "
+                        f"({type(exc).__name__}): nothing was sent",
+                        transient=True,
+                    )
                 # A read timeout, a connection dropped after the request went out: Twilio may
                 # have queued it, and sending again could deliver it twice.
-                return Delivery(self.name, False, f"no answer from api.twilio.com "
-                                f"({type(exc).__name__}): it may have been queued",
-                                transient=True, maybe_delivered=True)
+                return Delivery(
+                    self.name,
+                    False,
+                    f"no answer from api.twilio.com "
+                    f"({type(exc).__name__}): it may have been queued",
+                    transient=True,
+                    maybe_delivered=True,
+                )
             except Exception as exc:  # send() never raises; the text could hold a secret
                 return Delivery(self.name, False, f"sending failed ({type(exc).__name__})")
             # "queued" (or "accepted") means Twilio took the message, not that WhatsApp
@@ -219,7 +252,8 @@ class WhatsApp:
         if status == 429:
             return None
         shown = f"Twilio answered HTTP {status}" + (
-            f" (error {code})" if code and code != status else "")
+            f" (error {code})" if code and code != status else ""
+        )
         if status == 503:
             # Service Unavailable: refused before any work, so nothing was queued;
             # the next run sends it (not this one: it would only hit the outage).
@@ -228,13 +262,19 @@ class WhatsApp:
             # The request arrived and broke on the way (500, 502, 504): Twilio may
             # have queued the message, so neither this run nor a later one sends it
             # again.
-            return Delivery(self.name, False, f"{shown}: it may have been queued",
-                            transient=True, maybe_delivered=True)
+            return Delivery(
+                self.name,
+                False,
+                f"{shown}: it may have been queued",
+                transient=True,
+                maybe_delivered=True,
+            )
         if code is None:
             return Delivery(self.name, False, f"Twilio answered HTTP {status}: {text}")
         hint = _HINTS.get(code)
-        return Delivery(self.name, False, f"Twilio error {code}: {text}"
-                        + (f" ({hint})" if hint else ""))
+        return Delivery(
+            self.name, False, f"Twilio error {code}: {text}" + (f" ({hint})" if hint else "")
+        )
 
     def failed_messages(self, since: date) -> StatusCheck:
         """The messages this channel sent since `since` (a UTC date) that WhatsApp did not
@@ -249,10 +289,15 @@ class WhatsApp:
                 TwilioException,
             )
         except ImportError:
-            return StatusCheck(error="the whatsapp channel needs the twilio package: "
-                               "pip install 'match-staging[whatsapp]'")
-        query: dict[str, Any] = {"to": _PREFIX + self._to,
-                                 "date_sent_after": since.isoformat(), "page_size": 1000}
+            return StatusCheck(
+                error="the whatsapp channel needs the twilio package: "
+                "pip install 'match-staging[whatsapp]'"
+            )
+        query: dict[str, Any] = {
+            "to": _PREFIX + self._to,
+            "date_sent_after": since.isoformat(),
+            "page_size": 1000,
+        }
         if self._from:
             query["from_"] = _PREFIX + self._from
         try:
@@ -271,16 +316,25 @@ class WhatsApp:
             state = str(getattr(message, "status", "") or "")
             if state not in FAILED_STATUSES:
                 continue
-            if not self._from and getattr(message, "messaging_service_sid",
-                                          None) != self._service_sid:
+            if (
+                not self._from
+                and getattr(message, "messaging_service_sid", None) != self._service_sid
+            ):
                 continue  # another sender's message to the same number
             code = getattr(message, "error_code", None)
             code = code if isinstance(code, int) else None
             sent = getattr(message, "date_sent", None) or getattr(message, "date_created", None)
-            failures.append(MessageFailure(
-                sid=str(message.sid), status=state, error_code=code,
-                sent_at=sent.strftime("%Y-%m-%d %H:%M UTC") if isinstance(sent, datetime)
-                else "", hint=_HINTS.get(code or 0, "")))
+            failures.append(
+                MessageFailure(
+                    sid=str(message.sid),
+                    status=state,
+                    error_code=code,
+                    sent_at=sent.strftime("%Y-%m-%d %H:%M UTC")
+                    if isinstance(sent, datetime)
+                    else "",
+                    hint=_HINTS.get(code or 0, ""),
+                )
+            )
         return StatusCheck(failures=failures)
 
     def _twilio(self) -> Any:
@@ -293,8 +347,11 @@ class WhatsApp:
 
             # The stock client keeps the last response only as `_test_only_last_response`;
             # a response hook (its public `request_hooks`) keeps the headers for Retry-After.
-            http = TwilioHttpClient(timeout=self.timeout, logger=_quiet_log,
-                                    request_hooks={"response": [self._remember]})
+            http = TwilioHttpClient(
+                timeout=self.timeout,
+                logger=_quiet_log,
+                request_hooks={"response": [self._remember]},
+            )
             self._client = Client(self._account_sid, self._auth_token, http_client=http)
         return self._client
 
@@ -315,14 +372,21 @@ class WhatsApp:
         """
         status = getattr(exc, "status", None)
         code = getattr(exc, "code", None)
-        text = str(getattr(exc, "msg", None) or getattr(exc, "detail", None)
-                   or getattr(exc, "title", None) or "")
+        text = str(
+            getattr(exc, "msg", None)
+            or getattr(exc, "detail", None)
+            or getattr(exc, "title", None)
+            or ""
+        )
         text = text.removeprefix("Unable to create record: ")
         for secret in (self._auth_token, self._account_sid):
             text = text.replace(secret, "***")
         text = render.one_line(text, 300)
-        return (status if isinstance(status, int) else None,
-                code if isinstance(code, int) else None, text)
+        return (
+            status if isinstance(status, int) else None,
+            code if isinstance(code, int) else None,
+            text,
+        )
 
 
 @dataclass(frozen=True)
@@ -330,17 +394,21 @@ class MessageFailure:
     """A message Twilio accepted that WhatsApp never delivered."""
 
     sid: str
-    status: str            # failed or undelivered
+    status: str  # failed or undelivered
     error_code: int | None
-    sent_at: str           # e.g. "2026-02-08 13:30 UTC"; "" when Twilio gives no date
-    hint: str = ""         # what to do, for the codes a user can fix
+    sent_at: str  # e.g. "2026-02-08 13:30 UTC"; "" when Twilio gives no date
+    hint: str = ""  # what to do, for the codes a user can fix
 
     def describe(self) -> str:
         """The failure in one line, with what to do where known."""
         what = f"Twilio error {self.error_code}" if self.error_code else "no error code"
-        more = (f": {self.hint}" if self.hint
-                else f" (twilio.com/docs/api/errors/{self.error_code})" if self.error_code
-                else "")
+        more = (
+            f": {self.hint}"
+            if self.hint
+            else f" (twilio.com/docs/api/errors/{self.error_code})"
+            if self.error_code
+            else ""
+        )
         when = f" of {self.sent_at}" if self.sent_at else ""
         verb = "failed" if self.status == "failed" else f"was {self.status}"
         return f"message {self.sid}{when} {verb}, {what}{more}"
@@ -351,21 +419,24 @@ class StatusCheck:
     """The outcome of one check of message statuses."""
 
     failures: list[MessageFailure] = field(default_factory=list)
-    error: str = ""        # the check itself failed; nothing is known
+    error: str = ""  # the check itself failed; nothing is known
 
 
 def _number(value: str, key: str, *, required: bool) -> str:
     number = value.strip().removeprefix(_PREFIX)
     if not number:
         if required:
-            raise ConfigError(f"{_KEY}.{key}: must be set, a WhatsApp number in E.164 form "
-                              "such as +436641234567"
-                              + (" (or set messaging_service_sid)" if key == "from_number"
-                                 else ""))
+            raise ConfigError(
+                f"{_KEY}.{key}: must be set, a WhatsApp number in E.164 form "
+                "such as +436641234567"
+                + (" (or set messaging_service_sid)" if key == "from_number" else "")
+            )
         return ""
     if not _E164.fullmatch(number):
-        raise ConfigError(f"{_KEY}.{key}: must be in E.164 form, '+' and 7 to 15 digits "
-                          "without spaces, such as +436641234567")
+        raise ConfigError(
+            f"{_KEY}.{key}: must be in E.164 form, '+' and 7 to 15 digits "
+            "without spaces, such as +436641234567"
+        )
     return number
 
 

@@ -25,8 +25,14 @@ class WhatsAppChannel:
 
 
 SPEC = ChannelSpec(
-    name="whatsapp", settings=WhatsAppChannel,
+    name="whatsapp",
+    settings=WhatsAppChannel,
     adapter="match_staging.channels.whatsapp:WhatsApp",
-    placeholders={"account_sid": "AC00000000000000000000000000000000", "auth_token": "preview",
-                  "from_number": "+10000000000", "to_number": "+10000000000"},
-    env_secrets=("TWILIO_AUTH_TOKEN",))
+    placeholders={
+        "account_sid": "AC00000000000000000000000000000000",
+        "auth_token": "preview",
+        "from_number": "+10000000000",
+        "to_number": "+10000000000",
+    },
+    env_secrets=("TWILIO_AUTH_TOKEN",),
+)

@@ -11,13 +11,19 @@ from match_staging.config import Config, in_ci
 from match_staging.errors import ConfigError
 from match_staging.trackers.base import Tracker
 
-LOCAL_NOTICE = ("running on the embedded local tracker ({where}): GITLAB_TOKEN is not set, "
-                "so nothing goes to GitLab and notifications are written to {outbox}/")
+LOCAL_NOTICE = (
+    "running on the embedded local tracker ({where}): GITLAB_TOKEN is not set, "
+    "so nothing goes to GitLab and notifications are written to {outbox}/"
+)
 
 
-def open_tracker(cfg: Config, env: Mapping[str, str], *,
-                 clock: Callable[[], datetime] | None = None,
-                 sleep: Callable[[float], None] | None = None) -> tuple[Tracker, str | None]:
+def open_tracker(
+    cfg: Config,
+    env: Mapping[str, str],
+    *,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[Tracker, str | None]:
     """GitLab when a token is set; the local tracker outside CI; a config error in CI.
     `clock` and `sleep` default to the real ones (MATCH_STAGING_NOW honoured), looked up
     when called.
@@ -26,19 +32,29 @@ def open_tracker(cfg: Config, env: Mapping[str, str], *,
     sleep = sleep or clocks.system_sleep
     token = env.get("GITLAB_TOKEN", "")
     if token:
-        missing = [name for name, value in (("GITLAB_URL", cfg.gitlab.url),
-                                            ("GITLAB_PROJECT", cfg.gitlab.project)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("GITLAB_URL", cfg.gitlab.url),
+                ("GITLAB_PROJECT", cfg.gitlab.project),
+            )
+            if not value
+        ]
         if missing:
-            raise ConfigError(f"{' and '.join(missing)} not set (nor gitlab.url / "
-                              "gitlab.project in the configuration, nor CI_SERVER_URL / "
-                              "CI_PROJECT_ID)")
+            raise ConfigError(
+                f"{' and '.join(missing)} not set (nor gitlab.url / "
+                "gitlab.project in the configuration, nor CI_SERVER_URL / "
+                "CI_PROJECT_ID)"
+            )
         from match_staging.trackers.gitlab import GitLabTracker  # python-gitlab only when used
 
         return GitLabTracker(cfg.gitlab, token, clock=clock, sleep=sleep), None
     if in_ci(env):
-        raise ConfigError("GITLAB_TOKEN is not set: in CI the tool needs a project access "
-                          "token (or a bot user's token) with api scope as a masked CI/CD "
-                          "variable; CI_JOB_TOKEN cannot write issues")
+        raise ConfigError(
+            "GITLAB_TOKEN is not set: in CI the tool needs a project access "
+            "token (or a bot user's token) with api scope as a masked CI/CD "
+            "variable; CI_JOB_TOKEN cannot write issues"
+        )
     from match_staging.trackers.local import LocalTracker
 
     local = LocalTracker(Path(cfg.staging.state_dir), clock=clock)

@@ -36,7 +36,7 @@ TrackerKind = Literal["gitlab", "local"]
 class Tracker(Protocol):
     """Where staged matches live."""
 
-    location: str       # where it writes, for the first line a user sees
+    location: str  # where it writes, for the first line a user sees
 
     @property
     def kind(self) -> TrackerKind:
@@ -55,8 +55,9 @@ class Tracker(Protocol):
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
         """Create missing labels; return how many issues carry `count_label`."""
 
-    def find_by_keys(self, keys: Sequence[str], *, label: str,
-                     expected: int) -> dict[str, IssueRef]:
+    def find_by_keys(
+        self, keys: Sequence[str], *, label: str, expected: int
+    ) -> dict[str, IssueRef]:
         """Staged issues holding any of `keys`, by key, in any state. `expected` is how
         many issues carry `label`, so the tracker can pick its cheapest way to look.
         """
@@ -67,16 +68,23 @@ class Tracker(Protocol):
     def upload(self, path: Path) -> Upload:
         """Make a repository file available to issues (the caller uploads it once)."""
 
-    def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    created_before: datetime | None = None) -> list[IssueRef]:
+    def list_issues(
+        self, labels: Sequence[str], *, state: str = "all", created_before: datetime | None = None
+    ) -> list[IssueRef]:
         """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
 
     def get_issue(self, iid: int) -> IssueRef | None:
         """One issue with its description; None when there is no such issue."""
 
-    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
-                     description: str | None = None,
-                     state_event: StateEvent | None = None) -> IssueRef:
+    def update_issue(
+        self,
+        iid: int,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        description: str | None = None,
+        state_event: StateEvent | None = None,
+    ) -> IssueRef:
         """Labels, description and open/closed state in one request."""
 
     def label_events(self, iid: int) -> list[LabelEvent]:
@@ -96,8 +104,9 @@ class Tracker(Protocol):
         (lower case, digits and '-'); `data` must be JSON-serialisable.
         """
 
-    def read_log(self, kind: str, limit: int = 20,
-                 since: datetime | None = None) -> list[LogRecord]:
+    def read_log(
+        self, kind: str, limit: int = 20, since: datetime | None = None
+    ) -> list[LogRecord]:
         """The latest records of `kind` (written after `since`), newest first, at most
         `limit`. Only records the
         tool itself wrote count (on GitLab: notes by the bot user on the bot's own run-log

@@ -32,9 +32,9 @@ from match_staging.render import parse_marker
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
 
-PER_PAGE = 100           # GitLab's maximum page size
-MAX_LOG_PAGES = 10       # of run-log notes read at most for one record kind
-CREATE_ATTEMPTS = 2        # one retry, after a pause and a lookup
+PER_PAGE = 100  # GitLab's maximum page size
+MAX_LOG_PAGES = 10  # of run-log notes read at most for one record kind
+CREATE_ATTEMPTS = 2  # one retry, after a pause and a lookup
 RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
 RECENT_MARGIN = timedelta(minutes=10)  # GitLab's clock may differ from ours
 
@@ -48,8 +48,12 @@ class Pace:
     would enforce anyway, later and with a retry (docs/platform-facts.md, "Rate limits").
     """
 
-    def __init__(self, per_minute: int, sleep: Callable[[float], None] | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.per_minute = per_minute
         self._sleep = sleep or clocks.system_sleep
         self._clock = clock or clocks.monotonic  # seconds
@@ -80,18 +84,22 @@ class _CountingAdapter(HTTPAdapter):
         super().__init__()
         self.sent = 0
 
-    def send(self, request: requests.PreparedRequest, *args: Any,
-             **kwargs: Any) -> requests.Response:
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         self.sent += 1
         return super().send(request, *args, **kwargs)
 
 
-def connect(url: str, token: str, project: str,
-            timeout: float) -> tuple[Project, _CountingAdapter]:
+def connect(url: str, token: str, project: str, timeout: float) -> tuple[Project, _CountingAdapter]:
     """A lazy handle on the project (no request yet) and the counter of every request."""
-    client = gitlab.Gitlab(url, private_token=token, timeout=timeout,
-                           retry_transient_errors=False,
-                           user_agent="match-staging (+python-gitlab)")
+    client = gitlab.Gitlab(
+        url,
+        private_token=token,
+        timeout=timeout,
+        retry_transient_errors=False,
+        user_agent="match-staging (+python-gitlab)",
+    )
     counter = _CountingAdapter()
     client.session.mount("http://", counter)
     client.session.mount("https://", counter)
@@ -111,11 +119,16 @@ def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 message = " ".join(str(exc.error_message).split())[:300]
                 if code and not message.startswith(str(code)):
                     message = f"{code} {message}"  # GitLab's own messages often start with it
-                raise TrackerError(f"GitLab could not {what}: {message}",
-                                   status=code, transient=code is None or code >= 500) from None
+                raise TrackerError(
+                    f"GitLab could not {what}: {message}",
+                    status=code,
+                    transient=code is None or code >= 500,
+                ) from None
             except requests.RequestException as exc:
-                raise TrackerError(f"GitLab could not {what}: no answer{_from(exc)} "
-                                   f"({type(exc).__name__})", transient=True) from None
+                raise TrackerError(
+                    f"GitLab could not {what}: no answer{_from(exc)} ({type(exc).__name__})",
+                    transient=True,
+                ) from None
 
         return inner
 
@@ -143,22 +156,28 @@ class GitLabTracker:
     kind: Literal["gitlab"] = "gitlab"
     sends = True  # what it records and what the channels send reaches GitLab and people
 
-    def __init__(self, settings: GitLabSettings, token: str, *,
-                 clock: Callable[[], datetime] | None = None,
-                 sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: GitLabSettings,
+        token: str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         """`settings` name the project and the paces; only `clock` and `sleep` (the run's,
         MATCH_STAGING_NOW honoured) read time here.
         """
         # lazy: no request until the first real call (economy)
-        self._project, self._counter = connect(settings.url, token, settings.project,
-                                               settings.timeout)
+        self._project, self._counter = connect(
+            settings.url, token, settings.project, settings.timeout
+        )
         self._project_ref = settings.project
         self._sleep = sleep or clocks.system_sleep
         self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
-        self._ledger_iid: int | None = None            # the run-log issue, once found
+        self._ledger_iid: int | None = None  # the run-log issue, once found
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
-        self.lookups = 0           # and how many requests that took
+        self.lookups = 0  # and how many requests that took
         self.create_pace = self._pace(settings.issue_creates_per_minute)
         self.note_pace = self._pace(settings.notes_per_minute)
         self.write_pace = self._pace(settings.issue_writes_per_minute)  # each write: a pipeline
@@ -178,22 +197,25 @@ class GitLabTracker:
     @_translate("list or create labels")
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
         """Create missing labels; return how many issues carry `count_label`."""
-        existing = {lb.name: lb for lb in self._project.labels.list(
-            get_all=True, with_counts=True, per_page=PER_PAGE)}
+        existing = {
+            lb.name: lb
+            for lb in self._project.labels.list(get_all=True, with_counts=True, per_page=PER_PAGE)
+        }
         for spec in labels:
             if spec.name not in existing:
-                self._project.labels.create({"name": spec.name, "color": spec.color,
-                                             "description": spec.description})
+                self._project.labels.create(
+                    {"name": spec.name, "color": spec.color, "description": spec.description}
+                )
         found = existing.get(count_label)
         if found is None:
             return 0
         attrs = found.attributes
-        return int(attrs.get("open_issues_count") or 0) + int(attrs.get("closed_issues_count")
-                                                            or 0)
+        return int(attrs.get("open_issues_count") or 0) + int(attrs.get("closed_issues_count") or 0)
 
     @_translate("look up staged matches")
-    def find_by_keys(self, keys: Sequence[str], *, label: str,
-                     expected: int) -> dict[str, IssueRef]:
+    def find_by_keys(
+        self, keys: Sequence[str], *, label: str, expected: int
+    ) -> dict[str, IssueRef]:
         """Look keys up the cheaper of two exact ways.
 
         `expected` issues carry `label`, K keys are wanted:
@@ -217,8 +239,14 @@ class GitLabTracker:
         try_search = len(wanted) + 1 < math.ceil(expected / PER_PAGE)
         new_kind = False  # page 1 holds an issue with the key line
         self.lookup_path = "listing"
-        listing = self._project.issues.list(labels=[label], state="all", per_page=PER_PAGE,
-                                            order_by="created_at", sort="asc", iterator=True)
+        listing = self._project.issues.list(
+            labels=[label],
+            state="all",
+            per_page=PER_PAGE,
+            order_by="created_at",
+            sort="asc",
+            iterator=True,
+        )
         for index, issue in enumerate(listing):
             ref = self._ref(issue)
             found.update({k: ref for k in ref.keys if k in wanted})
@@ -246,9 +274,14 @@ class GitLabTracker:
         PgFullTextSearchable): the key's word finds the key line. Only that line counts:
         untrusted text elsewhere could quote a key.
         """
-        query: dict[str, Any] = {"search": render.search_word(key), "in": "description",
-                                 "labels": [label], "state": "all", "per_page": PER_PAGE,
-                                 "get_all": False}
+        query: dict[str, Any] = {
+            "search": render.search_word(key),
+            "in": "description",
+            "labels": [label],
+            "state": "all",
+            "per_page": PER_PAGE,
+            "get_all": False,
+        }
         issues = self._project.issues.list(iterator=False, **query)
         return [ref for ref in map(self._ref, issues) if key in ref.keys]
 
@@ -277,9 +310,13 @@ class GitLabTracker:
         """The issue holding the draft's keys among those created since `since`, newest
         first: one page, unless more than 100 issues were created meanwhile.
         """
-        query: dict[str, Any] = {"state": "all", "per_page": PER_PAGE,
-                                 "order_by": "created_at", "sort": "desc",
-                                 "created_after": since.isoformat()}
+        query: dict[str, Any] = {
+            "state": "all",
+            "per_page": PER_PAGE,
+            "order_by": "created_at",
+            "sort": "desc",
+            "created_after": since.isoformat(),
+        }
         if draft.labels:
             query["labels"] = [draft.labels[0]]  # the job-match label
         for issue in self._project.issues.list(iterator=True, **query):
@@ -292,8 +329,11 @@ class GitLabTracker:
     def _create(self, draft: IssueDraft) -> IssueRef:
         self.create_pace()
         self.write_pace()
-        data: dict[str, Any] = {"title": draft.title, "description": draft.description,
-                                "labels": ",".join(draft.labels)}
+        data: dict[str, Any] = {
+            "title": draft.title,
+            "description": draft.description,
+            "labels": ",".join(draft.labels),
+        }
         if draft.assignee_ids:
             data["assignee_ids"] = list(draft.assignee_ids)
         issue = self._project.issues.create(data)
@@ -307,17 +347,24 @@ class GitLabTracker:
         # (docs/platform-facts.md, "Project ids in paths"). Encode it once, here.
         target = f"/projects/{quote(self._project_ref, safe='')}/uploads"
         result = self._project.manager.gitlab.http_post(
-            target, files={"file": (path.name, path.read_bytes())})
+            target, files={"file": (path.name, path.read_bytes())}
+        )
         if not isinstance(result, dict):
             raise TrackerError("GitLab could not upload an attachment: unexpected answer")
         return Upload(name=path.name, url=str(result["url"]))
 
     @_translate("list issues")
-    def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    created_before: datetime | None = None) -> list[IssueRef]:
+    def list_issues(
+        self, labels: Sequence[str], *, state: str = "all", created_before: datetime | None = None
+    ) -> list[IssueRef]:
         """Every issue carrying all `labels`, oldest first, 100 a page."""
-        query: dict[str, Any] = {"labels": list(labels), "state": state,
-                                 "per_page": PER_PAGE, "order_by": "created_at", "sort": "asc"}
+        query: dict[str, Any] = {
+            "labels": list(labels),
+            "state": state,
+            "per_page": PER_PAGE,
+            "order_by": "created_at",
+            "sort": "asc",
+        }
         if created_before is not None:
             query["created_before"] = created_before.astimezone(UTC).isoformat()
         pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
@@ -334,9 +381,15 @@ class GitLabTracker:
             raise
 
     @_translate("update an issue")
-    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
-                     description: str | None = None,
-                     state_event: StateEvent | None = None) -> IssueRef:
+    def update_issue(
+        self,
+        iid: int,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        description: str | None = None,
+        state_event: StateEvent | None = None,
+    ) -> IssueRef:
         """Labels, description and open/closed state in one request."""
         data: dict[str, Any] = {}
         if add:
@@ -349,8 +402,7 @@ class GitLabTracker:
             data["state_event"] = state_event
         self.write_pace()
         # the same request again is harmless: labels, text and state are set, not toggled
-        return self._ref_from(self._project.issues.update(iid, data,
-                                                          retry_transient_errors=True))
+        return self._ref_from(self._project.issues.update(iid, data, retry_transient_errors=True))
 
     @_translate("read label events")
     def label_events(self, iid: int) -> list[LabelEvent]:
@@ -365,20 +417,29 @@ class GitLabTracker:
                 continue  # GitLab knows no other; a label event is one or the other
             label = attrs.get("label") or {}
             user = attrs.get("user") or {}
-            out.append(LabelEvent(user=str(user.get("username", "")),
-                                  user_id=int(user.get("id") or 0),
-                                  label=str(label.get("name", "")),
-                                  action=action,
-                                  created_at=str(attrs.get("created_at", ""))))
+            out.append(
+                LabelEvent(
+                    user=str(user.get("username", "")),
+                    user_id=int(user.get("id") or 0),
+                    label=str(label.get("name", "")),
+                    action=action,
+                    created_at=str(attrs.get("created_at", "")),
+                )
+            )
         return sorted(out, key=lambda e: e.created_at)
 
     @_translate("list changed issues")
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
         """Issues carrying all `labels` updated after `since`."""
         pages: Iterable[ProjectIssue] = self._project.issues.list(
-            iterator=True, labels=list(labels), state="all", per_page=PER_PAGE,
-            updated_after=since.astimezone(UTC).isoformat(), order_by="updated_at",
-            sort="asc")
+            iterator=True,
+            labels=list(labels),
+            state="all",
+            per_page=PER_PAGE,
+            updated_after=since.astimezone(UTC).isoformat(),
+            order_by="updated_at",
+            sort="asc",
+        )
         return [self._ref(issue) for issue in pages]
 
     @_translate("read the project's webhooks")
@@ -401,9 +462,11 @@ class GitLabTracker:
             where = url.split("?", 1)[0]  # the query holds the trigger token
             if status != "executable":
                 until = attrs.get("disabled_until")
-                problems.append(f"the issue webhook to {where} is {status.replace('_', ' ')}"
-                                + (f" until {until}" if until else "")
-                                + ": review events are not reaching the pipeline")
+                problems.append(
+                    f"the issue webhook to {where} is {status.replace('_', ' ')}"
+                    + (f" until {until}" if until else "")
+                    + ": review events are not reaching the pipeline"
+                )
         return problems
 
     def add_note(self, iid: int, body: str) -> None:
@@ -429,8 +492,9 @@ class GitLabTracker:
     @_translate("read the latest notes")
     def _has_note(self, iid: int, body: str) -> bool:
         issue = self._project.issues.get(iid, lazy=True)
-        latest = issue.notes.list(sort="desc", order_by="created_at", per_page=20,
-                                  get_all=False, iterator=False)
+        latest = issue.notes.list(
+            sort="desc", order_by="created_at", per_page=20, get_all=False, iterator=False
+        )
         return any(str(n.attributes.get("body", "")).strip() == body.strip() for n in latest)
 
     # --- the run log (BRIEF "Shared design decisions" 3; trackers/ledger.py) -----------
@@ -441,8 +505,7 @@ class GitLabTracker:
         if self._bot_user is None:
             user = self._project.manager.gitlab.http_get("/user")
             if not isinstance(user, dict):
-                raise TrackerError("GitLab could not read the token's user: no user in "
-                                   "the answer")
+                raise TrackerError("GitLab could not read the token's user: no user in the answer")
             self._bot_user = (int(user["id"]), str(user.get("username", "")))
         return self._bot_user
 
@@ -455,8 +518,9 @@ class GitLabTracker:
         self.add_note(iid, body)  # looks before writing again after a lost answer
 
     @_translate("read the run log")
-    def read_log(self, kind: str, limit: int = 20,
-                 since: datetime | None = None) -> list[LogRecord]:
+    def read_log(
+        self, kind: str, limit: int = 20, since: datetime | None = None
+    ) -> list[LogRecord]:
         """Newest first: only notes by the bot count, so a copy of a record posted by anyone
         else changes nothing. Reads pages of the run-log issue's notes, newest first, until
         `limit` records, a note older than `since`, or MAX_LOG_PAGES: a member who floods
@@ -469,7 +533,8 @@ class GitLabTracker:
             return []
         bot_id, _ = self._bot_identity()
         notes = self._project.issues.get(iid, lazy=True).notes.list(
-            sort="desc", order_by="created_at", per_page=PER_PAGE, iterator=True)
+            sort="desc", order_by="created_at", per_page=PER_PAGE, iterator=True
+        )
         found: list[LogRecord] = []
         for seen, note in enumerate(notes):
             if seen >= MAX_LOG_PAGES * PER_PAGE:
@@ -498,13 +563,22 @@ class GitLabTracker:
         if self._ledger_iid is not None and not again:
             return self._ledger_iid
         bot_id, _ = self._bot_identity()
-        issues = self._project.issues.list(labels=[ledger.LABEL], author_id=bot_id,
-                                           state="all", order_by="created_at", sort="asc",
-                                           per_page=20, get_all=False, iterator=False)
+        issues = self._project.issues.list(
+            labels=[ledger.LABEL],
+            author_id=bot_id,
+            state="all",
+            order_by="created_at",
+            sort="asc",
+            per_page=20,
+            get_all=False,
+            iterator=False,
+        )
         for issue in issues:
             attrs = issue.attributes
-            if (int((attrs.get("author") or {}).get("id") or 0) == bot_id
-                    and attrs.get("title") == ledger.TITLE):
+            if (
+                int((attrs.get("author") or {}).get("id") or 0) == bot_id
+                and attrs.get("title") == ledger.TITLE
+            ):
                 self._ledger_iid = int(attrs["iid"])
                 return self._ledger_iid
         return None
@@ -532,9 +606,14 @@ class GitLabTracker:
     def _post_ledger(self) -> int:
         self.create_pace()
         self.write_pace()
-        issue = self._project.issues.create({"title": ledger.TITLE,
-                                             "description": ledger.DESCRIPTION,
-                                             "labels": ledger.LABEL, "confidential": True})
+        issue = self._project.issues.create(
+            {
+                "title": ledger.TITLE,
+                "description": ledger.DESCRIPTION,
+                "labels": ledger.LABEL,
+                "confidential": True,
+            }
+        )
         self._ledger_iid = int(issue.attributes["iid"])
         return self._ledger_iid
 
@@ -546,17 +625,22 @@ class GitLabTracker:
     def notes(self, iid: int) -> list[Note]:
         """Every note with its author, system notes included, oldest first."""
         issue = self._project.issues.get(iid, lazy=True)
-        found = issue.notes.list(iterator=True, per_page=PER_PAGE, sort="asc",
-                                 order_by="created_at")
+        found = issue.notes.list(
+            iterator=True, per_page=PER_PAGE, sort="asc", order_by="created_at"
+        )
         out = []
         for note in found:
             attrs = note.attributes
             author = attrs.get("author") or {}
-            out.append(Note(id=int(attrs.get("id") or 0),
-                            author=str(author.get("username", "")),
-                            body=str(attrs.get("body") or ""),
-                            system=bool(attrs.get("system")),
-                            created_at=str(attrs.get("created_at", ""))))
+            out.append(
+                Note(
+                    id=int(attrs.get("id") or 0),
+                    author=str(author.get("username", "")),
+                    body=str(attrs.get("body") or ""),
+                    system=bool(attrs.get("system")),
+                    created_at=str(attrs.get("created_at", "")),
+                )
+            )
         return sorted(out, key=lambda n: (n.created_at, n.id))
 
     @classmethod
@@ -565,14 +649,18 @@ class GitLabTracker:
 
     @staticmethod
     def _ref_from(attrs: dict[str, Any]) -> IssueRef:
-        return IssueRef(iid=int(attrs["iid"]), title=str(attrs["title"]),
-                        web_url=str(attrs.get("web_url", "")),
-                        labels=tuple(attrs.get("labels") or ()),
-                        state=str(attrs.get("state", "opened")),
-                        keys=parse_marker(attrs.get("description")),
-                        description=str(attrs.get("description") or ""),
-                        updated_at=str(attrs.get("updated_at") or ""),
-                        created_at=str(attrs.get("created_at") or ""),
-                        author=str((attrs.get("author") or {}).get("username") or ""),
-                        notes_count=attrs.get("user_notes_count")
-                        if isinstance(attrs.get("user_notes_count"), int) else None)
+        return IssueRef(
+            iid=int(attrs["iid"]),
+            title=str(attrs["title"]),
+            web_url=str(attrs.get("web_url", "")),
+            labels=tuple(attrs.get("labels") or ()),
+            state=str(attrs.get("state", "opened")),
+            keys=parse_marker(attrs.get("description")),
+            description=str(attrs.get("description") or ""),
+            updated_at=str(attrs.get("updated_at") or ""),
+            created_at=str(attrs.get("created_at") or ""),
+            author=str((attrs.get("author") or {}).get("username") or ""),
+            notes_count=attrs.get("user_notes_count")
+            if isinstance(attrs.get("user_notes_count"), int)
+            else None,
+        )

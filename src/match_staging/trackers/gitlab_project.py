@@ -16,9 +16,15 @@ from typing import Any
 
 from match_staging.trackers.gitlab import PER_PAGE, _translate, connect
 
-HOOK_EVENT_FIELDS = ("issues_events", "confidential_issues_events", "note_events",
-                     "confidential_note_events", "push_events", "merge_requests_events",
-                     "tag_push_events")
+HOOK_EVENT_FIELDS = (
+    "issues_events",
+    "confidential_issues_events",
+    "note_events",
+    "confidential_note_events",
+    "push_events",
+    "merge_requests_events",
+    "tag_push_events",
+)
 
 
 @dataclass(frozen=True)
@@ -111,29 +117,37 @@ class GitLabProject:
         project = self._project.manager.gitlab.projects.get(self._ref)
         attrs = project.attributes
         permissions = attrs.get("permissions") or {}
-        level = max(int((permissions.get(k) or {}).get("access_level") or 0)
-                    for k in ("project_access", "group_access"))
+        level = max(
+            int((permissions.get(k) or {}).get("access_level") or 0)
+            for k in ("project_access", "group_access")
+        )
         role = attrs.get("ci_pipeline_variables_minimum_override_role")
-        return ProjectSettings(id=int(attrs["id"]), access_level=level,
-                               variables_role=str(role) if role else None)
+        return ProjectSettings(
+            id=int(attrs["id"]), access_level=level, variables_role=str(role) if role else None
+        )
 
     # ------------------------------------------------------------------- labels
     @_translate("list labels")
     def labels(self) -> list[LabelState]:
         """The project's labels, group labels included."""
-        return [LabelState(id=int(lb.attributes["id"]), name=str(lb.attributes["name"]),
-                           color=str(lb.attributes.get("color") or ""),
-                           description=str(lb.attributes.get("description") or ""),
-                           project_label=bool(lb.attributes.get("is_project_label", True)))
-                for lb in self._project.labels.list(get_all=True, per_page=PER_PAGE)]
+        return [
+            LabelState(
+                id=int(lb.attributes["id"]),
+                name=str(lb.attributes["name"]),
+                color=str(lb.attributes.get("color") or ""),
+                description=str(lb.attributes.get("description") or ""),
+                project_label=bool(lb.attributes.get("is_project_label", True)),
+            )
+            for lb in self._project.labels.list(get_all=True, per_page=PER_PAGE)
+        ]
 
     @_translate("create a label")
     def create_label(self, name: str, color: str, description: str) -> LabelState:
         """Create one label."""
-        lb = self._project.labels.create({"name": name, "color": color,
-                                          "description": description})
-        return LabelState(id=int(lb.attributes["id"]), name=name, color=color,
-                          description=description)
+        lb = self._project.labels.create({"name": name, "color": color, "description": description})
+        return LabelState(
+            id=int(lb.attributes["id"]), name=name, color=color, description=description
+        )
 
     @_translate("update a label")
     def update_label(self, name: str, changes: Mapping[str, str]) -> None:
@@ -148,19 +162,25 @@ class GitLabProject:
         for board in self._project.boards.list(get_all=True, per_page=PER_PAGE):
             lists = board.attributes.get("lists")
             if lists is None:  # older GitLab: the listing lacks them, ask the board
-                lists = [bl.attributes for bl in board.lists.list(get_all=True,
-                                                                  per_page=PER_PAGE)]
-            found.append(BoardState(id=int(board.attributes["id"]),
-                                    name=str(board.attributes["name"]),
-                                    lists=_list_labels(lists)))
+                lists = [bl.attributes for bl in board.lists.list(get_all=True, per_page=PER_PAGE)]
+            found.append(
+                BoardState(
+                    id=int(board.attributes["id"]),
+                    name=str(board.attributes["name"]),
+                    lists=_list_labels(lists),
+                )
+            )
         return found
 
     @_translate("create a board")
     def create_board(self, name: str) -> BoardState:
         """Create a board (every tier since 12.1)."""
         board = self._project.boards.create({"name": name})
-        return BoardState(id=int(board.attributes["id"]), name=name,
-                          lists=_list_labels(board.attributes.get("lists") or []))
+        return BoardState(
+            id=int(board.attributes["id"]),
+            name=name,
+            lists=_list_labels(board.attributes.get("lists") or []),
+        )
 
     @_translate("add a list to a board")
     def create_board_list(self, board_id: int, label_id: int) -> None:
@@ -172,8 +192,10 @@ class GitLabProject:
     @_translate("list pipeline triggers")
     def triggers(self) -> list[TriggerState]:
         """The project's pipeline triggers (Maintainer)."""
-        return [_trigger(t.attributes)
-                for t in self._project.triggers.list(get_all=True, per_page=PER_PAGE)]
+        return [
+            _trigger(t.attributes)
+            for t in self._project.triggers.list(get_all=True, per_page=PER_PAGE)
+        ]
 
     @_translate("create a pipeline trigger")
     def create_trigger(self, description: str) -> TriggerState:
@@ -184,8 +206,9 @@ class GitLabProject:
     @_translate("list webhooks")
     def hooks(self) -> list[HookState]:
         """The project's webhooks (Maintainer)."""
-        return [_hook(h.attributes)
-                for h in self._project.hooks.list(get_all=True, per_page=PER_PAGE)]
+        return [
+            _hook(h.attributes) for h in self._project.hooks.list(get_all=True, per_page=PER_PAGE)
+        ]
 
     @_translate("create the webhook")
     def create_hook(self, fields: Mapping[str, Any]) -> HookState:
@@ -201,15 +224,19 @@ class GitLabProject:
     @_translate("list pipeline schedules")
     def schedules(self) -> list[ScheduleState]:
         """The project's pipeline schedules (Maintainer)."""
-        return [_schedule(s.attributes) for s in
-                self._project.pipelineschedules.list(get_all=True, per_page=PER_PAGE)]
+        return [
+            _schedule(s.attributes)
+            for s in self._project.pipelineschedules.list(get_all=True, per_page=PER_PAGE)
+        ]
 
     @_translate("read a pipeline schedule's variables")
     def schedule_variables(self, schedule_id: int) -> dict[str, str]:
         """Listings leave variables out; one schedule's GET has them."""
         schedule = self._project.pipelineschedules.get(schedule_id)
-        return {str(v["key"]): str(v.get("value") or "")
-                for v in schedule.attributes.get("variables") or []}
+        return {
+            str(v["key"]): str(v.get("value") or "")
+            for v in schedule.attributes.get("variables") or []
+        }
 
     @_translate("create a pipeline schedule")
     def create_schedule(self, fields: Mapping[str, Any]) -> ScheduleState:
@@ -236,26 +263,36 @@ class GitLabProject:
 
 def _list_labels(lists: list[Any]) -> tuple[str, ...]:
     """Label lists only (backlog and closed have no label), by position."""
-    with_label = [bl for bl in lists if isinstance(bl, dict) and isinstance(bl.get("label"),
-                                                                              dict)]
+    with_label = [bl for bl in lists if isinstance(bl, dict) and isinstance(bl.get("label"), dict)]
     with_label.sort(key=lambda bl: int(bl.get("position") or 0))
-    return tuple(str(bl["label"].get("name") or bl["label"].get("title") or "")
-                 for bl in with_label)
+    return tuple(
+        str(bl["label"].get("name") or bl["label"].get("title") or "") for bl in with_label
+    )
 
 
 def _trigger(attrs: dict[str, Any]) -> TriggerState:
-    return TriggerState(id=int(attrs["id"]), description=str(attrs.get("description") or ""),
-                        token=str(attrs.get("token") or ""))
+    return TriggerState(
+        id=int(attrs["id"]),
+        description=str(attrs.get("description") or ""),
+        token=str(attrs.get("token") or ""),
+    )
 
 
 def _hook(attrs: dict[str, Any]) -> HookState:
-    return HookState(id=int(attrs["id"]), url=str(attrs.get("url") or ""),
-                     events={k: bool(attrs[k]) for k in HOOK_EVENT_FIELDS if k in attrs},
-                     alert_status=str(attrs.get("alert_status") or ""))
+    return HookState(
+        id=int(attrs["id"]),
+        url=str(attrs.get("url") or ""),
+        events={k: bool(attrs[k]) for k in HOOK_EVENT_FIELDS if k in attrs},
+        alert_status=str(attrs.get("alert_status") or ""),
+    )
 
 
 def _schedule(attrs: dict[str, Any]) -> ScheduleState:
-    return ScheduleState(id=int(attrs["id"]), description=str(attrs.get("description") or ""),
-                         cron=str(attrs.get("cron") or ""),
-                         cron_timezone=str(attrs.get("cron_timezone") or ""),
-                         ref=str(attrs.get("ref") or ""), active=bool(attrs.get("active")))
+    return ScheduleState(
+        id=int(attrs["id"]),
+        description=str(attrs.get("description") or ""),
+        cron=str(attrs.get("cron") or ""),
+        cron_timezone=str(attrs.get("cron_timezone") or ""),
+        ref=str(attrs.get("ref") or ""),
+        active=bool(attrs.get("active")),
+    )

@@ -39,8 +39,10 @@ def note_body(kind: str, data: dict[str, Any], at: datetime) -> str:
     """One record as a note: the marker, then a line a person can read."""
     stamp = at.astimezone(UTC).isoformat(timespec="seconds")
     entry = {"kind": check_kind(kind), "at": stamp, "data": data}
-    return (f"<!-- match-staging v1 log: {record.encode_json(entry, sort_keys=True)} -->\n"
-            f"match-staging run log: `{kind}` record of {stamp}")
+    return (
+        f"<!-- match-staging v1 log: {record.encode_json(entry, sort_keys=True)} -->\n"
+        f"match-staging run log: `{kind}` record of {stamp}"
+    )
 
 
 def parse_note(body: str, fallback: datetime) -> LogRecord | None:

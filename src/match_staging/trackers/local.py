@@ -46,8 +46,9 @@ class LocalTracker:
         try:
             data: dict[str, Any] = json.loads(self.file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise TrackerError(f"{self.file}: cannot be read ({exc}); move it away to "
-                               "start a fresh local tracker") from None
+            raise TrackerError(
+                f"{self.file}: cannot be read ({exc}); move it away to start a fresh local tracker"
+            ) from None
         return data
 
     def _save(self) -> None:
@@ -63,8 +64,9 @@ class LocalTracker:
             self._save()
         return sum(1 for i in self._data["issues"] if count_label in i["labels"])
 
-    def find_by_keys(self, keys: Sequence[str], *, label: str,
-                     expected: int) -> dict[str, IssueRef]:
+    def find_by_keys(
+        self, keys: Sequence[str], *, label: str, expected: int
+    ) -> dict[str, IssueRef]:
         """Every issue is in memory: one pass, whatever `expected` says."""
         wanted = set(keys)
         found: dict[str, IssueRef] = {}
@@ -77,12 +79,22 @@ class LocalTracker:
         """A new issue and its page; the labels count as added by the local user."""
         iid = int(self._data["next_iid"])
         now = self._now()
-        issue = {"iid": iid, "title": draft.title, "description": draft.description,
-                 "labels": list(draft.labels), "state": "opened", "keys": list(draft.keys),
-                 "assignee_ids": list(draft.assignee_ids), "created_at": now,
-                 "updated_at": now, "notes": [],
-                 "label_events": [{"user": self.user, "label": lb, "action": "add",
-                                   "created_at": now} for lb in draft.labels]}
+        issue = {
+            "iid": iid,
+            "title": draft.title,
+            "description": draft.description,
+            "labels": list(draft.labels),
+            "state": "opened",
+            "keys": list(draft.keys),
+            "assignee_ids": list(draft.assignee_ids),
+            "created_at": now,
+            "updated_at": now,
+            "notes": [],
+            "label_events": [
+                {"user": self.user, "label": lb, "action": "add", "created_at": now}
+                for lb in draft.labels
+            ],
+        }
         self._data["issues"].append(issue)
         self._data["next_iid"] = iid + 1
         self._save()
@@ -97,14 +109,17 @@ class LocalTracker:
         shutil.copyfile(path, target)
         return Upload(name=path.name, url=f"../uploads/{digest}/{path.name}")
 
-    def list_issues(self, labels: Sequence[str], *, state: str = "all",
-                    created_before: datetime | None = None) -> list[IssueRef]:
+    def list_issues(
+        self, labels: Sequence[str], *, state: str = "all", created_before: datetime | None = None
+    ) -> list[IssueRef]:
         """Issues carrying every label of `labels`, oldest first."""
-        return [self._ref(i) for i in self._data["issues"]
-                if all(lb in i["labels"] for lb in labels)
-                and state in ("all", i["state"])
-                and (created_before is None
-                     or datetime.fromisoformat(i["created_at"]) < created_before)]
+        return [
+            self._ref(i)
+            for i in self._data["issues"]
+            if all(lb in i["labels"] for lb in labels)
+            and state in ("all", i["state"])
+            and (created_before is None or datetime.fromisoformat(i["created_at"]) < created_before)
+        ]
 
     def get_issue(self, iid: int) -> IssueRef | None:
         """The issue, or None when the file has no such number."""
@@ -113,9 +128,15 @@ class LocalTracker:
         except TrackerError:
             return None
 
-    def update_issue(self, iid: int, *, add: Sequence[str] = (), remove: Sequence[str] = (),
-                     description: str | None = None,
-                     state_event: StateEvent | None = None) -> IssueRef:
+    def update_issue(
+        self,
+        iid: int,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        description: str | None = None,
+        state_event: StateEvent | None = None,
+    ) -> IssueRef:
         """Labels, description and open/closed at once, with label events as GitLab keeps."""
         issue = self._issue(iid)
         before = list(issue["labels"])
@@ -123,10 +144,16 @@ class LocalTracker:
         issue["labels"] += [lb for lb in add if lb not in issue["labels"]]
         now = self._now()
         events = issue.setdefault("label_events", [])
-        events += [{"user": self.user, "label": lb, "action": "remove", "created_at": now}
-                   for lb in before if lb not in issue["labels"]]
-        events += [{"user": self.user, "label": lb, "action": "add", "created_at": now}
-                   for lb in issue["labels"] if lb not in before]
+        events += [
+            {"user": self.user, "label": lb, "action": "remove", "created_at": now}
+            for lb in before
+            if lb not in issue["labels"]
+        ]
+        events += [
+            {"user": self.user, "label": lb, "action": "add", "created_at": now}
+            for lb in issue["labels"]
+            if lb not in before
+        ]
         if description is not None:
             issue["description"] = description
         if state_event is not None:
@@ -136,15 +163,25 @@ class LocalTracker:
 
     def label_events(self, iid: int) -> list[LabelEvent]:
         """Label events as the local tracker recorded them (user id 0)."""
-        return [LabelEvent(user=e["user"], user_id=0, label=e["label"], action=e["action"],
-                           created_at=e["created_at"])
-                for e in self._issue(iid).get("label_events", [])]
+        return [
+            LabelEvent(
+                user=e["user"],
+                user_id=0,
+                label=e["label"],
+                action=e["action"],
+                created_at=e["created_at"],
+            )
+            for e in self._issue(iid).get("label_events", [])
+        ]
 
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
         """Issues carrying every label of `labels` updated after `since`."""
-        return [self._ref(i) for i in self._data["issues"]
-                if all(lb in i["labels"] for lb in labels)
-                and datetime.fromisoformat(i["updated_at"]) > since]
+        return [
+            self._ref(i)
+            for i in self._data["issues"]
+            if all(lb in i["labels"] for lb in labels)
+            and datetime.fromisoformat(i["updated_at"]) > since
+        ]
 
     def webhook_problems(self) -> list[str]:
         """No webhooks on a laptop."""
@@ -165,15 +202,22 @@ class LocalTracker:
         del log[:-MAX_LOG_RECORDS]
         self._save()
 
-    def read_log(self, kind: str, limit: int = 20,
-                 since: datetime | None = None) -> list[LogRecord]:
+    def read_log(
+        self, kind: str, limit: int = 20, since: datetime | None = None
+    ) -> list[LogRecord]:
         """The latest records of `kind`, newest first."""
         ledger.check_kind(kind)
-        found = [LogRecord(kind=r["kind"], data=dict(r["data"]),
-                           created_at=ledger.parse_time(r["created_at"], self._clock()))
-                 for r in reversed(self._data.get("log", [])) if r.get("kind") == kind]
+        found = [
+            LogRecord(
+                kind=r["kind"],
+                data=dict(r["data"]),
+                created_at=ledger.parse_time(r["created_at"], self._clock()),
+            )
+            for r in reversed(self._data.get("log", []))
+            if r.get("kind") == kind
+        ]
         found = [r for r in found if since is None or r.created_at >= since]
-        return found[:max(limit, 0)]
+        return found[: max(limit, 0)]
 
     def bot_user(self) -> str:
         """Everything in the local file is the tool's own writing."""
@@ -181,10 +225,16 @@ class LocalTracker:
 
     def notes(self, iid: int) -> list[Note]:
         """The issue's notes, oldest first; there are no system notes locally."""
-        return [Note(id=n, author=str(note.get("author") or self.user),
-                     body=str(note["body"]), system=False,
-                     created_at=str(note["created_at"]))
-                for n, note in enumerate(self._issue(iid).get("notes", []), start=1)]
+        return [
+            Note(
+                id=n,
+                author=str(note.get("author") or self.user),
+                body=str(note["body"]),
+                system=False,
+                created_at=str(note["created_at"]),
+            )
+            for n, note in enumerate(self._issue(iid).get("notes", []), start=1)
+        ]
 
     def _issue(self, iid: int) -> dict[str, Any]:
         for issue in self._data["issues"]:
@@ -215,29 +265,54 @@ class LocalTracker:
 
         description = self._RECORD.sub("", str(issue["description"])).replace(self._BOARD, "")
         labels = [str(lb) for lb in issue["labels"]]
-        state = next((lb.rpartition("/")[2] for lb in labels
-                      if "/" in lb and lb.rpartition("/")[2] in self._STATES), "")
-        notes = [{"when": n.get("created_at", ""), "author": n.get("author") or "match-staging",
-                  # notes are the Markdown the tool rendered, already escaped
-                  "body": Markup(self._RECORD.sub("", str(n.get("body", ""))).strip())}  # noqa: S704
-                 for n in issue.get("notes", [])]
-        page = render.render("local_issue.md.j2", None, iid=issue["iid"], title=issue["title"],
-                             state=state, opened=issue["state"] == "opened", labels=labels,
-                             updated_at=issue["updated_at"], notes=notes,
-                             description=Markup(description.strip()))  # noqa: S704 - ours
+        state = next(
+            (
+                lb.rpartition("/")[2]
+                for lb in labels
+                if "/" in lb and lb.rpartition("/")[2] in self._STATES
+            ),
+            "",
+        )
+        notes = [
+            {
+                "when": n.get("created_at", ""),
+                "author": n.get("author") or "match-staging",
+                # notes are the Markdown the tool rendered, already escaped
+                "body": Markup(self._RECORD.sub("", str(n.get("body", ""))).strip()),  # noqa: S704
+            }
+            for n in issue.get("notes", [])
+        ]
+        page = render.render(
+            "local_issue.md.j2",
+            None,
+            iid=issue["iid"],
+            title=issue["title"],
+            state=state,
+            opened=issue["state"] == "opened",
+            labels=labels,
+            updated_at=issue["updated_at"],
+            notes=notes,
+            description=Markup(description.strip()),  # noqa: S704  (rendered and escaped)
+        )
         _write_atomically(self.dir / "issues" / f"{issue['iid']}.md", page)
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")
 
     def _ref(self, issue: dict[str, Any]) -> IssueRef:
-        return IssueRef(iid=int(issue["iid"]), title=str(issue["title"]),
-                        web_url=str(self.dir / "issues" / f"{issue['iid']}.md"),
-                        labels=tuple(issue["labels"]), state=str(issue["state"]),
-                        keys=tuple(issue["keys"]), description=str(issue["description"]),
-                        updated_at=str(issue["updated_at"]),
-                        created_at=str(issue["created_at"]), author=self.user,
-                        notes_count=len(issue.get("notes", [])))
+        return IssueRef(
+            iid=int(issue["iid"]),
+            title=str(issue["title"]),
+            web_url=str(self.dir / "issues" / f"{issue['iid']}.md"),
+            labels=tuple(issue["labels"]),
+            state=str(issue["state"]),
+            keys=tuple(issue["keys"]),
+            description=str(issue["description"]),
+            updated_at=str(issue["updated_at"]),
+            created_at=str(issue["created_at"]),
+            author=self.user,
+            notes_count=len(issue.get("notes", [])),
+        )
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -38,10 +38,15 @@ SCHEDULE_DESCRIPTION = "match-staging digest"
 SCHEDULE_VARIABLES: dict[str, str] = {}  # a schedule pipeline runs `digest` (ci/digest.yml)
 BOARD_STATES = (State.PENDING, State.APPROVED, State.REJECTED, State.SENT)
 # issues only: notes and pushes would start a pipeline per comment and per commit
-HOOK_EVENTS = {"issues_events": True, "confidential_issues_events": False,
-               "note_events": False, "confidential_note_events": False,
-               "push_events": False, "merge_requests_events": False,
-               "tag_push_events": False}
+HOOK_EVENTS = {
+    "issues_events": True,
+    "confidential_issues_events": False,
+    "note_events": False,
+    "confidential_note_events": False,
+    "push_events": False,
+    "merge_requests_events": False,
+    "tag_push_events": False,
+}
 DISABLED_HOOK = {"temporarily_disabled": "paused", "disabled": "disabled"}
 MIN_READABLE_TOKEN = 20  # GitLab shows other users' trigger tokens cut to a few characters
 MASKED_QUERY = "token=***"
@@ -55,42 +60,61 @@ class ProjectAdmin(Protocol):
     @property
     def requests(self) -> int:
         """Requests made so far, for the summary's cost."""
+
     def project_id(self) -> int:
         """The numeric id: paths are encoded once (docs/platform-facts.md)."""
+
     def settings(self) -> ProjectSettings:
         """The token's role and the pipeline-variables setting, read before planning."""
+
     def labels(self) -> list[LabelState]:
         """The project's labels, group labels included."""
+
     def create_label(self, name: str, color: str, description: str) -> LabelState:
         """Create one label."""
+
     def update_label(self, name: str, changes: Mapping[str, str]) -> None:
         """Change a label's color or description."""
+
     def boards(self) -> list[BoardState]:
         """The project's boards with their label lists."""
+
     def create_board(self, name: str) -> BoardState:
         """Create a board (every tier since 12.1)."""
+
     def create_board_list(self, board_id: int, label_id: int) -> None:
         """Add a list for a label to a board."""
+
     def triggers(self) -> list[TriggerState]:
         """The project's pipeline triggers (Maintainer)."""
+
     def create_trigger(self, description: str) -> TriggerState:
         """Create a pipeline trigger; its token is the webhook URL's."""
+
     def hooks(self) -> list[HookState]:
         """The project's webhooks (Maintainer)."""
+
     def create_hook(self, fields: Mapping[str, Any]) -> HookState:
         """Create a webhook."""
+
     def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None:
         """Change a webhook's URL or events."""
+
     def schedules(self) -> list[ScheduleState]:
         """The project's pipeline schedules (Maintainer)."""
+
     def schedule_variables(self, schedule_id: int) -> dict[str, str]:
         """A schedule's variables; refused where pipeline variables are."""
+
     def create_schedule(self, fields: Mapping[str, Any]) -> ScheduleState:
         """Create a pipeline schedule."""
+
     def update_schedule(self, schedule_id: int, fields: Mapping[str, Any]) -> None:
         """Change a schedule's cron, zone, ref or state."""
+
     def create_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
         """Add a variable to a schedule."""
+
     def update_schedule_variable(self, schedule_id: int, key: str, value: str) -> None:
         """Change a schedule variable's value."""
 
@@ -143,7 +167,7 @@ class Action:
     """One step of the plan: a line for the user and, for a change, how to make it."""
 
     kind: ActionKind
-    what: str    # e.g. 'label job-match/pending', 'board "Job matches"'
+    what: str  # e.g. 'label job-match/pending', 'board "Job matches"'
     detail: str = ""
     apply: Callable[[_Context], None] | None = field(default=None, compare=False, repr=False)
 
@@ -159,7 +183,7 @@ class BootstrapReport:
     actions: list[Action]
     dry_run: bool
     location: str = ""
-    applied: int = 0                   # changes written (0 in a dry run)
+    applied: int = 0  # changes written (0 in a dry run)
     # action index -> what went wrong and what to do; every other step was still tried
     failed: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the project's settings mean
@@ -180,8 +204,10 @@ class BootstrapReport:
         """One line per action, the same in a dry run and a real one; a step that failed
         says why and what to do; then what the project's settings mean.
         """
-        out = [f"failed {a.what}: {self.failed[i]}" if i in self.failed else a.line()
-               for i, a in enumerate(self.actions)]
+        out = [
+            f"failed {a.what}: {self.failed[i]}" if i in self.failed else a.line()
+            for i, a in enumerate(self.actions)
+        ]
         return out + [f"note   {n}" for n in self.notes]
 
     def summary(self) -> str:
@@ -189,15 +215,19 @@ class BootstrapReport:
         ok = len([a for a in self.actions if a.kind == "ok"])
         cost = f" · {self.requests} GitLab requests"
         if self.failed:
-            return (f"{self.applied} of {_count(self.changes)} made, {len(self.failed)} "
-                    f"failed: do what each failed line says, then run bootstrap again; it "
-                    f"does only what is still missing{cost}")
+            return (
+                f"{self.applied} of {_count(self.changes)} made, {len(self.failed)} "
+                f"failed: do what each failed line says, then run bootstrap again; it "
+                f"does only what is still missing{cost}"
+            )
         if not self.changes:
             prefix = "dry run: " if self.dry_run else ""
             return f"{prefix}nothing to change: the project is set up{cost}"
         if self.dry_run:
-            return (f"dry run: {_count(self.changes)} would be made, {ok} up to date; "
-                    f"nothing was changed{cost}")
+            return (
+                f"dry run: {_count(self.changes)} would be made, {ok} up to date; "
+                f"nothing was changed{cost}"
+            )
         return f"{_count(self.changes)} made, {ok} up to date{cost}"
 
 
@@ -207,20 +237,27 @@ def _count(changes: Sequence[Action]) -> str:
 
 # --------------------------------------------------------------------------- desired
 
+
 def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:
     """The labels, board, trigger, hook and schedule the configuration asks for."""
     ref = cfg.gitlab.ref
-    base = (f"{cfg.gitlab.url.rstrip('/')}/api/v4/projects/{project_id}/ref/"
-            f"{quote(ref, safe='')}/trigger/pipeline")
+    base = (
+        f"{cfg.gitlab.url.rstrip('/')}/api/v4/projects/{project_id}/ref/"
+        f"{quote(ref, safe='')}/trigger/pipeline"
+    )
     return Desired(
         labels=tuple(label_specs(cfg.labels)),
         board=cfg.gitlab.board,
         board_lists=tuple(state_label(cfg.labels, s) for s in BOARD_STATES),
         trigger=TRIGGER_DESCRIPTION,
         hook_base=base,
-        schedule={"description": SCHEDULE_DESCRIPTION, "ref": ref,
-                  "cron": cfg.gitlab.digest_cron, "cron_timezone": cfg.timezone,
-                  "active": True},
+        schedule={
+            "description": SCHEDULE_DESCRIPTION,
+            "ref": ref,
+            "cron": cfg.gitlab.digest_cron,
+            "cron_timezone": cfg.timezone,
+            "active": True,
+        },
         schedule_variables=dict(SCHEDULE_VARIABLES) if variables else {},
     )
 
@@ -230,9 +267,13 @@ def observe(admin: ProjectAdmin, want: Desired) -> Actual:
     any. A listing GitLab refuses (a Developer may not list hooks) is noted, not fatal.
     """
     actual = Actual()
-    for part, read in (("labels", admin.labels), ("boards", admin.boards),
-                       ("triggers", admin.triggers), ("hooks", admin.hooks),
-                       ("schedules", admin.schedules)):
+    for part, read in (
+        ("labels", admin.labels),
+        ("boards", admin.boards),
+        ("triggers", admin.triggers),
+        ("hooks", admin.hooks),
+        ("schedules", admin.schedules),
+    ):
         try:
             setattr(actual, part, read())
         except TrackerError as exc:
@@ -247,18 +288,27 @@ def observe(admin: ProjectAdmin, want: Desired) -> Actual:
 
 # --------------------------------------------------------------------------- plan
 
+
 def plan(want: Desired, actual: Actual) -> list[Action]:
     """The actions that bring `actual` to `want`; pure (nothing is read or written)."""
-    return (_unless_unreadable(actual, ("labels",), "labels", _plan_labels(want, actual))
-            + _unless_unreadable(actual, ("boards", "labels"), f'board "{want.board}"',
-                                 _plan_board(want, actual))
-            + _plan_trigger_and_hook(want, actual)
-            + _unless_unreadable(actual, ("schedules",), f'schedule "{SCHEDULE_DESCRIPTION}"',
-                                 _plan_schedule(want, actual)))
+    return (
+        _unless_unreadable(actual, ("labels",), "labels", _plan_labels(want, actual))
+        + _unless_unreadable(
+            actual, ("boards", "labels"), f'board "{want.board}"', _plan_board(want, actual)
+        )
+        + _plan_trigger_and_hook(want, actual)
+        + _unless_unreadable(
+            actual,
+            ("schedules",),
+            f'schedule "{SCHEDULE_DESCRIPTION}"',
+            _plan_schedule(want, actual),
+        )
+    )
 
 
-def _unless_unreadable(actual: Actual, parts: Sequence[str], what: str,
-                       actions: list[Action]) -> list[Action]:
+def _unless_unreadable(
+    actual: Actual, parts: Sequence[str], what: str, actions: list[Action]
+) -> list[Action]:
     """The planned actions, or one failed line when what they depend on could not be read."""
     missing = [p for p in parts if p in actual.unreadable]
     if not missing:
@@ -273,8 +323,7 @@ def _plan_labels(want: Desired, actual: Actual) -> list[Action]:
         what = f"label {spec.name}"
         found = existing.get(spec.name)
         if found is None:
-            actions.append(Action("create", what, spec.color,
-                                  _create_label(spec)))
+            actions.append(Action("create", what, spec.color, _create_label(spec)))
             continue
         changes: dict[str, str] = {}
         shown = []
@@ -283,16 +332,18 @@ def _plan_labels(want: Desired, actual: Actual) -> list[Action]:
             shown.append(f"color {found.color} -> {spec.color}")
         if found.description.strip() != spec.description:
             changes["description"] = spec.description
-            shown.append(f"description {truncate(found.description, 40)!r} -> "
-                         f"{truncate(spec.description, 40)!r}")
+            shown.append(
+                f"description {truncate(found.description, 40)!r} -> "
+                f"{truncate(spec.description, 40)!r}"
+            )
         if not changes:
             actions.append(Action("ok", what))
         elif not found.project_label:
-            actions.append(Action("ok", what, f"group label, left as it is: "
-                                              f"{', '.join(shown)}"))
+            actions.append(Action("ok", what, f"group label, left as it is: {', '.join(shown)}"))
         else:
-            actions.append(Action("update", what, ", ".join(shown),
-                                  _update_label(spec.name, changes)))
+            actions.append(
+                Action("update", what, ", ".join(shown), _update_label(spec.name, changes))
+            )
     return actions
 
 
@@ -311,8 +362,13 @@ def _plan_board(want: Desired, actual: Actual) -> list[Action]:
         actions.append(Action("ok", what, note))
     for name in want.board_lists:
         if name not in present:
-            actions.append(Action("create", f'list {name} on board "{want.board}"',
-                                  apply=_create_board_list(want.board, name)))
+            actions.append(
+                Action(
+                    "create",
+                    f'list {name} on board "{want.board}"',
+                    apply=_create_board_list(want.board, name),
+                )
+            )
     return actions
 
 
@@ -322,29 +378,41 @@ def _plan_trigger_and_hook(want: Desired, actual: Actual) -> list[Action]:
     shown = f"{want.hook_base}?{MASKED_QUERY}"
     if "triggers" in actual.unreadable:
         why = _why(actual.unreadable["triggers"], "list pipeline triggers")
-        return [Action("failed", what, why),
-                Action("failed", f"hook {shown}", "not tried: it needs the trigger's token")]
+        return [
+            Action("failed", what, why),
+            Action("failed", f"hook {shown}", "not tried: it needs the trigger's token"),
+        ]
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     if trigger is None:
         actions.append(Action("create", what, apply=_create_trigger(want.trigger)))
         token = None
     else:
         if len(trigger.token) < MIN_READABLE_TOKEN:
-            return [Action("failed", what, (
-                "it belongs to another user, so its token cannot be read to build the "
-                "webhook URL: take ownership of it (Settings > CI/CD > Pipeline trigger "
-                "tokens) or delete it, then run bootstrap again")),
-                Action("failed", f"hook {shown}", "not tried: it needs the trigger's token")]
+            return [
+                Action(
+                    "failed",
+                    what,
+                    (
+                        "it belongs to another user, so its token cannot be read to build the "
+                        "webhook URL: take ownership of it (Settings > CI/CD > Pipeline trigger "
+                        "tokens) or delete it, then run bootstrap again"
+                    ),
+                ),
+                Action("failed", f"hook {shown}", "not tried: it needs the trigger's token"),
+            ]
         actions.append(Action("ok", what))
         token = trigger.token
 
     if "hooks" in actual.unreadable:
-        return [*actions, Action("failed", f"hook {shown}",
-                                 _why(actual.unreadable["hooks"], "list webhooks"))]
+        return [
+            *actions,
+            Action("failed", f"hook {shown}", _why(actual.unreadable["hooks"], "list webhooks")),
+        ]
     hook = _find_hook(actual.hooks, want.hook_base, token)
     if hook is None:
-        actions.append(Action("create", f"hook {shown}", "issue events",
-                              _create_hook(want.hook_base)))
+        actions.append(
+            Action("create", f"hook {shown}", "issue events", _create_hook(want.hook_base))
+        )
         return actions
     actions.append(_hook_action(hook, want.hook_base, token, shown))
     return actions
@@ -364,13 +432,16 @@ def _hook_action(hook: HookState, base: str, token: str | None, shown: str) -> A
             changes.append(f"{name} {_bool(hook.events[name])} -> {_bool(value)}")
     if hook.alert_status in DISABLED_HOOK:
         # Editing a hook does not switch it back on; only a delivery that succeeds does.
-        changes.append(f"GitLab {DISABLED_HOOK[hook.alert_status]} it after failed "
-                       "deliveries: Settings > Webhooks > Test > Issue events re-enables it, "
-                       "and the next digest repairs the events it missed")
+        changes.append(
+            f"GitLab {DISABLED_HOOK[hook.alert_status]} it after failed "
+            "deliveries: Settings > Webhooks > Test > Issue events re-enables it, "
+            "and the next digest repairs the events it missed"
+        )
     if not fields:
         return Action("ok", f"hook {shown}", ", ".join(changes))
-    return Action("update", f"hook {shown}", ", ".join(changes),
-                  _update_hook(hook.id, base, fields))
+    return Action(
+        "update", f"hook {shown}", ", ".join(changes), _update_hook(hook.id, base, fields)
+    )
 
 
 def _plan_schedule(want: Desired, actual: Actual) -> list[Action]:
@@ -379,18 +450,26 @@ def _plan_schedule(want: Desired, actual: Actual) -> list[Action]:
     schedule = _find_schedule(actual.schedules, want)
     actions = []
     if schedule is None:
-        actions.append(Action("create", what, f"{fields['cron']} {fields['cron_timezone']} on "
-                                              f"{fields['ref']}", _create_schedule(fields)))
+        actions.append(
+            Action(
+                "create",
+                what,
+                f"{fields['cron']} {fields['cron_timezone']} on {fields['ref']}",
+                _create_schedule(fields),
+            )
+        )
         variables: dict[str, str] = {}
     else:
-        current = {"ref": _branch(schedule.ref), "cron": schedule.cron,
-                   "cron_timezone": schedule.cron_timezone, "active": schedule.active}
+        current = {
+            "ref": _branch(schedule.ref),
+            "cron": schedule.cron,
+            "cron_timezone": schedule.cron_timezone,
+            "active": schedule.active,
+        }
         changes = {k: v for k, v in fields.items() if k in current and current[k] != v}
         if changes:
-            shown = ", ".join(f"{k} {_show(current[k])} -> {_show(v)}"
-                              for k, v in changes.items())
-            actions.append(Action("update", what, shown,
-                                  _update_schedule(schedule.id, changes)))
+            shown = ", ".join(f"{k} {_show(current[k])} -> {_show(v)}" for k, v in changes.items())
+            actions.append(Action("update", what, shown, _update_schedule(schedule.id, changes)))
         else:
             actions.append(Action("ok", what))
         variables = actual.schedule_variables
@@ -399,8 +478,9 @@ def _plan_schedule(want: Desired, actual: Actual) -> list[Action]:
         if key not in variables:
             actions.append(Action("create", var, apply=_set_variable(key, value, True)))
         elif variables[key] != value:
-            actions.append(Action("update", var, f"was {variables[key]!r}",
-                                  _set_variable(key, value, False)))
+            actions.append(
+                Action("update", var, f"was {variables[key]!r}", _set_variable(key, value, False))
+            )
         else:
             actions.append(Action("ok", var))
     return actions
@@ -456,6 +536,7 @@ def _show(value: Any) -> str:
 
 # --------------------------------------------------------------------------- apply steps
 
+
 def _create_label(spec: LabelSpec) -> Callable[[_Context], None]:
     def step(ctx: _Context) -> None:
         created = ctx.admin.create_label(spec.name, spec.color, spec.description)
@@ -493,8 +574,10 @@ def _create_trigger(description: str) -> Callable[[_Context], None]:
 
 def _hook_url(ctx: _Context, base: str) -> str:
     if not ctx.trigger_token:
-        raise TrackerError("not tried: the trigger was not created, so there is no token "
-                           "to build the webhook URL with")
+        raise TrackerError(
+            "not tried: the trigger was not created, so there is no token "
+            "to build the webhook URL with"
+        )
     return f"{base}?token={ctx.trigger_token}"
 
 
@@ -505,8 +588,7 @@ def _create_hook(base: str) -> Callable[[_Context], None]:
     return step
 
 
-def _update_hook(hook_id: int, base: str,
-                 fields: dict[str, Any]) -> Callable[[_Context], None]:
+def _update_hook(hook_id: int, base: str, fields: dict[str, Any]) -> Callable[[_Context], None]:
     def step(ctx: _Context) -> None:
         # the URL always goes along: GitLab's hook update has required it
         ctx.admin.update_hook(hook_id, {**fields, "url": _hook_url(ctx, base)})
@@ -539,11 +621,16 @@ def _set_variable(key: str, value: str, create: bool) -> Callable[[_Context], No
 
 # --------------------------------------------------------------------------- run
 
-ROLES = {10: "Guest", 15: "Planner", 20: "Reporter", 30: "Developer", 40: "Maintainer",
-         50: "Owner"}  # Gitlab::Access
+ROLES = {
+    10: "Guest",
+    15: "Planner",
+    20: "Reporter",
+    30: "Developer",
+    40: "Maintainer",
+    50: "Owner",
+}  # Gitlab::Access
 VARIABLE_ROLES = {"developer": 30, "maintainer": 40, "owner": 50}  # and "no_one_allowed"
-VARIABLES_SETTING = ('Settings > CI/CD > Variables > "Minimum role to use pipeline '
-                     'variables"')
+VARIABLES_SETTING = 'Settings > CI/CD > Variables > "Minimum role to use pipeline variables"'
 MEMBERS = "Manage > Members"
 NEEDS_MAINTAINER = ("hooks", "hook ", "trigger", "schedule")
 
@@ -556,14 +643,18 @@ def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
     role = project.variables_role
     name = ROLES.get(project.access_level, "no member")
     if role is None:
-        return True, [f"pipeline variables: the setting is shown to Maintainers only (this "
-                      f"token's user is {name}); check it at {VARIABLES_SETTING}"]
+        return True, [
+            f"pipeline variables: the setting is shown to Maintainers only (this "
+            f"token's user is {name}); check it at {VARIABLES_SETTING}"
+        ]
     level = VARIABLE_ROLES.get(role)
     if level is not None and project.access_level >= level:
-        return True, [f"pipeline variables: allowed from {role.title()} up ({VARIABLES_SETTING}"
-                      f"); pipeline inputs and variables both work. Safer: no_one_allowed, "
-                      "since a pipeline variable overrides the CI/CD variables the "
-                      "configuration reads (such as SMTP_HOST); match-staging needs none"]
+        return True, [
+            f"pipeline variables: allowed from {role.title()} up ({VARIABLES_SETTING}"
+            f"); pipeline inputs and variables both work. Safer: no_one_allowed, "
+            "since a pipeline variable overrides the CI/CD variables the "
+            "configuration reads (such as SMTP_HOST); match-staging needs none"
+        ]
     who = "nobody" if level is None else f"{role.title()}s and up only"
     return False, [
         f"pipeline variables: {who} may set them ({VARIABLES_SETTING}: {role}; this token's "
@@ -572,7 +663,8 @@ def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
         "pipeline variables: refused: MATCHES_JSON and SEND_IID as variables (an older GitLab "
         "without inputs), and on a GitLab without the webhook fix (MR 204230) even the "
         "webhook's pipelines, which GitLab then disables. If that is your GitLab, set "
-        f"{VARIABLES_SETTING} to Developer"]
+        f"{VARIABLES_SETTING} to Developer",
+    ]
 
 
 def _why(exc: TrackerError, what: str) -> str:
@@ -580,21 +672,27 @@ def _why(exc: TrackerError, what: str) -> str:
     text = str(exc)
     if exc.status in (401, 403):
         if what.startswith("schedule variable"):
-            return (f"{text}: pipeline variables are restricted here; the schedule works "
-                    f"without it, or allow them: {VARIABLES_SETTING}")
+            return (
+                f"{text}: pipeline variables are restricted here; the schedule works "
+                f"without it, or allow them: {VARIABLES_SETTING}"
+            )
         if any(what.startswith(p) or p in what for p in NEEDS_MAINTAINER):
-            return (f"{text}: needs the Maintainer role (Developers may not see or change "
-                    f"webhooks, triggers or schedules): give the token's user Maintainer at "
-                    f"{MEMBERS}, or run bootstrap once with a Maintainer's token")
+            return (
+                f"{text}: needs the Maintainer role (Developers may not see or change "
+                f"webhooks, triggers or schedules): give the token's user Maintainer at "
+                f"{MEMBERS}, or run bootstrap once with a Maintainer's token"
+            )
         return f"{text}: needs at least the Reporter role: {MEMBERS}"
     if what.startswith("hook ") and exc.status == 422:
         return text + HOOK_REFUSED_HINT
     return text
 
 
-HOOK_REFUSED_HINT = ("; a self-managed GitLab refuses webhooks to its own address unless an "
-                     "administrator allows requests to the local network (Admin > Settings > "
-                     "Network > Outbound requests)")
+HOOK_REFUSED_HINT = (
+    "; a self-managed GitLab refuses webhooks to its own address unless an "
+    "administrator allows requests to the local network (Admin > Settings > "
+    "Network > Outbound requests)"
+)
 
 
 def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapReport:
@@ -608,15 +706,22 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
     actions = plan(want, actual)
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     schedule = _find_schedule(actual.schedules, want)
-    report = BootstrapReport(actions=actions, dry_run=dry_run, location=admin.location,
-                             notes=notes,
-                             secrets=[trigger.token] if trigger and trigger.token else [])
+    report = BootstrapReport(
+        actions=actions,
+        dry_run=dry_run,
+        location=admin.location,
+        notes=notes,
+        secrets=[trigger.token] if trigger and trigger.token else [],
+    )
     report.failed = {i: a.detail for i, a in enumerate(actions) if a.kind == "failed"}
     if not dry_run:
-        ctx = _Context(admin=admin, label_ids={lb.name: lb.id for lb in actual.labels},
-                       board_ids={b.name: b.id for b in actual.boards},
-                       trigger_token=trigger.token if trigger else None,
-                       schedule_id=schedule.id if schedule else None)
+        ctx = _Context(
+            admin=admin,
+            label_ids={lb.name: lb.id for lb in actual.labels},
+            board_ids={b.name: b.id for b in actual.boards},
+            trigger_token=trigger.token if trigger else None,
+            schedule_id=schedule.id if schedule else None,
+        )
         for index, action in enumerate(actions):
             if action.apply is None:
                 continue
@@ -634,7 +739,8 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
         report.notes.append(
             "gitlab.bot_username is not set: set it in the configuration file to the user of "
             "the jobs' GITLAB_TOKEN (the bot), so that the webhook pipeline each of the tool's "
-            "own issue changes starts ends before any install (ci/prefilter.py)")
+            "own issue changes starts ends before any install (ci/prefilter.py)"
+        )
     report.requests = admin.requests
     return report
 
@@ -645,14 +751,21 @@ def run(cfg: Config, env: Mapping[str, str], dry_run: bool) -> BootstrapReport:
     """
     token = env.get("GITLAB_TOKEN", "")
     if not token:
-        raise ConfigError("GITLAB_TOKEN is not set: bootstrap sets up a GitLab project and "
-                          "needs an api token of a Maintainer (webhooks, triggers and "
-                          "schedules need that role)")
-    missing = [name for name, value in (("GITLAB_URL", cfg.gitlab.url),
-                                        ("GITLAB_PROJECT", cfg.gitlab.project)) if not value]
+        raise ConfigError(
+            "GITLAB_TOKEN is not set: bootstrap sets up a GitLab project and "
+            "needs an api token of a Maintainer (webhooks, triggers and "
+            "schedules need that role)"
+        )
+    missing = [
+        name
+        for name, value in (("GITLAB_URL", cfg.gitlab.url), ("GITLAB_PROJECT", cfg.gitlab.project))
+        if not value
+    ]
     if missing:
-        raise ConfigError(f"{' and '.join(missing)} not set (nor gitlab.url / gitlab.project "
-                          "in the configuration, nor CI_SERVER_URL / CI_PROJECT_ID)")
+        raise ConfigError(
+            f"{' and '.join(missing)} not set (nor gitlab.url / gitlab.project "
+            "in the configuration, nor CI_SERVER_URL / CI_PROJECT_ID)"
+        )
     from match_staging.trackers.gitlab_project import GitLabProject
 
     admin = GitLabProject(cfg.gitlab.url, token, cfg.gitlab.project, timeout=cfg.gitlab.timeout)

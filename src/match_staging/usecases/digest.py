@@ -37,20 +37,26 @@ class DigestReport:
 
     quiet_until: datetime | None = None
     deferred: NotifyReport = field(default_factory=NotifyReport)
-    dropped: list[int] = field(default_factory=list)   # reviewed before they were announced
+    dropped: list[int] = field(default_factory=list)  # reviewed before they were announced
     stranded: dict[str, list[int]] = field(default_factory=dict)  # a stopped run's messages
     reminded: list[int] = field(default_factory=list)
     reminder_deliveries: list[Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     reconciled: ReconcileReport = field(default_factory=ReconcileReport)
     whatsapp: whatsapp_status.WhatsAppStatusReport = field(
-        default_factory=whatsapp_status.WhatsAppStatusReport)
+        default_factory=whatsapp_status.WhatsAppStatusReport
+    )
 
     @property
     def ok(self) -> bool:
         """Everything went out and was recorded; the webhook delivers."""
-        return (self.deferred.ok and not self.errors and not self.reconciled.webhook_problems
-                and all(d.ok for d in self.reminder_deliveries) and self.whatsapp.ok)
+        return (
+            self.deferred.ok
+            and not self.errors
+            and not self.reconciled.webhook_problems
+            and all(d.ok for d in self.reminder_deliveries)
+            and self.whatsapp.ok
+        )
 
 
 def digest(ctx: Context) -> DigestReport:
@@ -69,8 +75,9 @@ def digest(ctx: Context) -> DigestReport:
     if not channels:
         return report
     try:
-        waiting = tracker.list_issues([cfg.labels.match, state_label(cfg.labels, State.PENDING)],
-                                      state="opened")
+        waiting = tracker.list_issues(
+            [cfg.labels.match, state_label(cfg.labels, State.PENDING)], state="opened"
+        )
         owed = _send_owed(ctx, waiting, now, report)
         _remind(ctx, [r for r in waiting if r.iid not in owed], now, report)
     except TrackerError as exc:
@@ -82,8 +89,9 @@ def _stamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _send_owed(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
-               report: DigestReport) -> set[int]:
+def _send_owed(
+    ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: DigestReport
+) -> set[int]:
     """Everything the delivery queue still owes: deferred by quiet hours, failed before, or
     staged by a run that stopped before it wrote the queue. Returns the iids still owed.
     """
@@ -99,14 +107,20 @@ def _send_owed(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
         for channel in names:
             label = queue_label(cfg.labels, channel)
             queue.pending.setdefault(channel, set()).update(
-                r.iid for r in waiting if label in r.labels)
+                r.iid for r in waiting if label in r.labels
+            )
         queue.legacy_done = True
     report.stranded = {c: sorted(i) for c, i in queue.settle_stranded().items()}
     _, report.dropped = queue.advance([r.iid for r in waiting], names)
     known = {r.iid: notices.notice_from_issue(r, r.description) for r in waiting}
-    report.deferred = deliver(ctx, queue, known, kind="deferred",
-                              cycle_id=f"digest-{_stamp(now)}",
-                              dirty=_material(queue.to_data()) != _material(before))
+    report.deferred = deliver(
+        ctx,
+        queue,
+        known,
+        kind="deferred",
+        cycle_id=f"digest-{_stamp(now)}",
+        dirty=_material(queue.to_data()) != _material(before),
+    )
     return set[int]().union(*queue.pending.values(), *queue.inflight.values())
 
 
@@ -120,14 +134,15 @@ def _material(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in data.items() if not (small and k in ("through", "accounted"))}
 
 
-def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
-            report: DigestReport) -> None:
+def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> None:
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     after = timedelta(hours=cfg.notification.preferences.reminder_after_hours)
     recently = _reminded_since(tracker, now - REMIND_AT_MOST_EVERY)
-    due = [ref for ref in waiting
-           if _time(ref.created_at, now) <= now - after and ref.iid not in recently
-           and _idle(ref, now)]
+    due = [
+        ref
+        for ref in waiting
+        if _time(ref.created_at, now) <= now - after and ref.iid not in recently and _idle(ref, now)
+    ]
     if not due:
         return
     items = [notices.notice_from_issue(ref, ref.description) for ref in due]
@@ -141,8 +156,10 @@ def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime,
         tracker.append_log(REMINDER_KIND, {"iids": iids, "channels": sent_on})
         report.reminded = iids
     except TrackerError as exc:
-        report.errors.append(f"reminder sent but not recorded ({exc}): the next run may "
-                             "remind of the same matches again")
+        report.errors.append(
+            f"reminder sent but not recorded ({exc}): the next run may "
+            "remind of the same matches again"
+        )
 
 
 def _reminded_since(tracker: Tracker, since: datetime) -> set[int]:

@@ -47,8 +47,9 @@ def payloads(cfg: Config, kind: Kind, cycle_id: str, items: Sequence[Notice]) ->
     built = []
     for group in groups:
         payload = notices.build(kind, cycle_id, group, cfg.labels.pending)
-        summary = render.render("summary.txt.j2", cfg.staging.templates_dir, target="text",
-                                payload=payload)
+        summary = render.render(
+            "summary.txt.j2", cfg.staging.templates_dir, target="text", payload=payload
+        )
         built.append(dataclasses.replace(payload, summary=" ".join(summary.split())))
     return built
 
@@ -64,8 +65,15 @@ def write_queue(tracker: Tracker, queue: delivery.Queue) -> None:
     tracker.append_log(delivery.LOG_KIND, queue.to_data())
 
 
-def deliver(ctx: Context, queue: delivery.Queue, known: Mapping[int, Notice], *, kind: Kind,
-            cycle_id: str, dirty: bool = False) -> NotifyReport:
+def deliver(
+    ctx: Context,
+    queue: delivery.Queue,
+    known: Mapping[int, Notice],
+    *,
+    kind: Kind,
+    cycle_id: str,
+    dirty: bool = False,
+) -> NotifyReport:
     """Send what `queue` owes among the `known` issues on each of `ctx.channels`, unless it
     is quiet now; record it. `dirty`: the queue changed before this call and must be written
     even if nothing is sent.
@@ -84,9 +92,14 @@ def deliver(ctx: Context, queue: delivery.Queue, known: Mapping[int, Notice], *,
         return report
     for name, iids in owed.items():
         queue.start(name, iids)
-    if not _record(tracker, queue, report, "nothing was sent: the delivery queue could not be "
-                   "written, and nothing goes out that is not written down first; the next "
-                   "run sends it"):
+    if not _record(
+        tracker,
+        queue,
+        report,
+        "nothing was sent: the delivery queue could not be "
+        "written, and nothing goes out that is not written down first; the next "
+        "run sends it",
+    ):
         return report
     for channel in channels:
         todo = [known[i] for i in owed[channel.name]]
@@ -97,13 +110,19 @@ def deliver(ctx: Context, queue: delivery.Queue, known: Mapping[int, Notice], *,
             # No answer after the message left: it may have arrived. Sending it again
             # could repeat it, so it is done; a reminder follows if nobody reviews.
             queue.finish(channel.name, sent, retry=not (result.ok or result.maybe_delivered))
-    _record(tracker, queue, report, "the outcome could not be written: the next run reports "
-            "these messages as maybe delivered and never sends them again")
+    _record(
+        tracker,
+        queue,
+        report,
+        "the outcome could not be written: the next run reports "
+        "these messages as maybe delivered and never sends them again",
+    )
     return report
 
 
-def _record(tracker: Tracker, queue: delivery.Queue, report: NotifyReport,
-            consequence: str) -> bool:
+def _record(
+    tracker: Tracker, queue: delivery.Queue, report: NotifyReport, consequence: str
+) -> bool:
     try:
         write_queue(tracker, queue)
     except TrackerError as exc:

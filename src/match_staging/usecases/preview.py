@@ -36,26 +36,36 @@ def preview(ctx: Context, batch: Batch, project_url: str) -> PreviewReport:
     """
     cfg, now = ctx.cfg, ctx.clock()
     eligible = [m for m in batch.matches if m.score >= cfg.threshold]
-    cycle = next((m.cycle_id for m in eligible if m.cycle_id),
-                 now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    cycle = next(
+        (m.cycle_id for m in eligible if m.cycle_id),
+        now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
     folder = Path(cfg.staging.outbox) / "preview" / safe_folder_name(cycle)
     folder.mkdir(parents=True, exist_ok=True)
     report = PreviewReport(folder=folder)
     items = []
     for number, match in enumerate(eligible, start=1):
-        uploads = [Upload(Path(a).name, f"/uploads/(preview)/{Path(a).name}")
-                   for a in match.attachments]
+        uploads = [
+            Upload(Path(a).name, f"/uploads/(preview)/{Path(a).name}") for a in match.attachments
+        ]
         try:
             draft = issue_draft(cfg, match, uploads)
         except InputError as exc:
             report.rejected.append(exc)
             continue
         path = folder / f"issue-{number}.md"
-        path.write_text(f"# {draft.title}\n\nLabels: {', '.join(draft.labels)}\n\n"
-                        f"{draft.description}", encoding="utf-8")
+        path.write_text(
+            f"# {draft.title}\n\nLabels: {', '.join(draft.labels)}\n\n{draft.description}",
+            encoding="utf-8",
+        )
         report.issues.append(path)
-        ref = IssueRef(iid=number, title=draft.title, labels=draft.labels, state="opened",
-                       web_url=f"{project_url}/-/issues/{number}")
+        ref = IssueRef(
+            iid=number,
+            title=draft.title,
+            labels=draft.labels,
+            state="opened",
+            web_url=f"{project_url}/-/issues/{number}",
+        )
         items.append(notices.Notice.of(match, ref))
     if items:
         for channel in ctx.channels:

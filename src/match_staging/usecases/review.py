@@ -81,14 +81,22 @@ def parse_event(payload: Any, cfg: Config) -> Event | str:
     kind = payload.get("object_kind")
     if kind != "issue":
         shown = " ".join(kind.split())[:40] if isinstance(kind, str) else ""  # one line
-        return f"a {shown} event: only issue events change a match's state" \
-            if isinstance(kind, str) else "no object_kind: not a GitLab webhook payload"
+        return (
+            f"a {shown} event: only issue events change a match's state"
+            if isinstance(kind, str)
+            else "no object_kind: not a GitLab webhook payload"
+        )
     attrs, user = payload.get("object_attributes"), payload.get("user")
     if not isinstance(attrs, dict) or not isinstance(user, dict):
         return "the issue event has no object_attributes or user"
     iid, actor = attrs.get("iid"), user.get("username")
-    if isinstance(iid, bool) or not isinstance(iid, int) or iid <= 0 \
-            or not isinstance(actor, str) or not actor:
+    if (
+        isinstance(iid, bool)
+        or not isinstance(iid, int)
+        or iid <= 0
+        or not isinstance(actor, str)
+        or not actor
+    ):
         return "the issue event has no usable iid or user.username"
     changes = payload.get("changes")
     diff = changes.get("labels") if isinstance(changes, dict) else None
@@ -113,8 +121,10 @@ def _titles(labels: Any) -> set[str]:
 def check_reviewers(cfg: Config) -> None:
     """Somebody must be allowed to review: checked before any change is made (exit 2)."""
     if not cfg.workflow.reviewers and cfg.notification.channels.gitlab_todo.assignee_id is None:
-        raise ConfigError("workflow.reviewers is empty and notification.channels.gitlab_todo."
-                          "assignee_id is not set: nobody may review job matches")
+        raise ConfigError(
+            "workflow.reviewers is empty and notification.channels.gitlab_todo."
+            "assignee_id is not set: nobody may review job matches"
+        )
 
 
 def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
@@ -163,20 +173,27 @@ def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepRe
     cfg, tracker = ctx.cfg, ctx.tracker
     bot = tracker.bot_user()
     if issue.author and issue.author != bot:
-        return StepResult("ignored", f"#{issue.iid} was not staged by match-staging "
-                          f"(created by {issue.author})", issue.iid)
+        return StepResult(
+            "ignored",
+            f"#{issue.iid} was not staged by match-staging (created by {issue.author})",
+            issue.iid,
+        )
     trail = workflow.audit(issue, tracker.notes(issue.iid), bot)
     if states_in(cfg.labels, issue.labels) == [trail.state]:
-        return StepResult("unchanged", f"#{issue.iid}: already {trail.state.value}: "
-                          "nothing to do", issue.iid, trail.state)
+        return StepResult(
+            "unchanged",
+            f"#{issue.iid}: already {trail.state.value}: nothing to do",
+            issue.iid,
+            trail.state,
+        )
     check_reviewers(cfg)  # before the first change: a config error changes nothing
     target = workflow.moved_to(cfg.labels, issue.labels, trail.state)
     actor, actor_id = last_state_change(ctx, issue.iid, target)
-    decision = workflow.decide(cfg.labels, issue.labels, trail.state, actor,
-                               may_review(ctx, actor, actor_id))
+    decision = workflow.decide(
+        cfg.labels, issue.labels, trail.state, actor, may_review(ctx, actor, actor_id)
+    )
     warning = trail.distrust if decision.after == State.APPROVED else ""
-    record_step(ctx, issue, AuditEntry(decision, actor, reconciled=reconciled,
-                                       warning=warning))
+    record_step(ctx, issue, AuditEntry(decision, actor, reconciled=reconciled, warning=warning))
     outcome: Outcome = "applied" if decision.verdict == "apply" else "reverted"
     return StepResult(outcome, f"#{issue.iid}: {decision.reason}", issue.iid, decision.after)
 
@@ -188,15 +205,17 @@ def record_step(ctx: Context, issue: IssueRef, entry: AuditEntry) -> None:
     """
     cfg, after = ctx.cfg, entry.decision.after
     add, remove = workflow.label_changes(cfg.labels, issue.labels, after)
-    closes = (after == State.REJECTED and cfg.workflow.close_rejected) or \
-             (after == State.SENT and cfg.workflow.close_sent)
+    closes = (after == State.REJECTED and cfg.workflow.close_rejected) or (
+        after == State.SENT and cfg.workflow.close_sent
+    )
     state_event: StateEvent | None = "close" if closes and issue.state != "closed" else None
     if after in (State.PENDING, State.APPROVED) and issue.state == "closed":
         state_event = "reopen"  # a match under review stays on the board
     if add or remove or state_event:
         ctx.tracker.update_issue(issue.iid, add=add, remove=remove, state_event=state_event)
-    ctx.tracker.add_note(issue.iid, record.with_mark(audit_note(ctx, entry),
-                                                     record.StateMark(after)))
+    ctx.tracker.add_note(
+        issue.iid, record.with_mark(audit_note(ctx, entry), record.StateMark(after))
+    )
 
 
 def audit_note(ctx: Context, entry: AuditEntry) -> str:
@@ -207,13 +226,23 @@ def audit_note(ctx: Context, entry: AuditEntry) -> str:
     when = ctx.clock().astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
     pipeline = ctx.pipeline
     link = render.link(pipeline.url, f"pipeline {pipeline.id}".strip()) if pipeline.url else ""
-    return render.render("audit_note.md.j2", cfg.staging.templates_dir,
-                         verdict=entry.verdict or decision.verdict,
-                         before=decision.before.value, after=decision.after.value,
-                         reason=decision.reason, actor=entry.actor, when=when, pipeline=link,
-                         reconciled=entry.reconciled, comment=entry.comment,
-                         warning=entry.warning, address=entry.address,
-                         transport=entry.transport, message_id=entry.message_id)
+    return render.render(
+        "audit_note.md.j2",
+        cfg.staging.templates_dir,
+        verdict=entry.verdict or decision.verdict,
+        before=decision.before.value,
+        after=decision.after.value,
+        reason=decision.reason,
+        actor=entry.actor,
+        when=when,
+        pipeline=link,
+        reconciled=entry.reconciled,
+        comment=entry.comment,
+        warning=entry.warning,
+        address=entry.address,
+        transport=entry.transport,
+        message_id=entry.message_id,
+    )
 
 
 def review(ctx: Context, iid: int, target: State, actor: str, reason: str) -> StepResult:
@@ -228,10 +257,12 @@ def review(ctx: Context, iid: int, target: State, actor: str, reason: str) -> St
     audited = workflow.audit(issue, tracker.notes(iid), tracker.bot_user()).state
     if current != [State.PENDING] or audited != State.PENDING:
         shown = ", ".join(s.value for s in current) or "no state"
-        raise InputError(f"#{iid}", f"is {shown}, not pending: only pending matches are "
-                                    "approved or rejected")
-    decision = workflow.Decision("apply", State.PENDING, target,
-                                 f"{State.PENDING.value} -> {target.value}")
+        raise InputError(
+            f"#{iid}", f"is {shown}, not pending: only pending matches are approved or rejected"
+        )
+    decision = workflow.Decision(
+        "apply", State.PENDING, target, f"{State.PENDING.value} -> {target.value}"
+    )
     record_step(ctx, issue, AuditEntry(decision, actor, comment=reason))
     return StepResult("applied", f"#{iid}: {decision.reason}", iid, target)
 
@@ -261,10 +292,13 @@ def missed_events_notice(report: ReconcileReport) -> str | None:
     missed = [r for r in report.results if r.outcome in ("applied", "reverted")]
     if not missed or report.webhook_problems:
         return None
-    since = f" since {report.missed_since[:16].replace('T', ' ')} UTC" \
-        if report.missed_since else ""
+    since = (
+        f" since {report.missed_since[:16].replace('T', ' ')} UTC" if report.missed_since else ""
+    )
     count = f"{len(missed)} review event{'' if len(missed) == 1 else 's'}"
-    return (f"{count}{since} never reached the pipeline (repaired now): GitLab may have "
-            "disabled the issue webhook after failed deliveries. Check it at Settings > "
-            "Webhooks (Maintainers only; a Developer token cannot see it): Test > Issue events "
-            "re-enables it, or run `match-staging bootstrap` with a Maintainer's token")
+    return (
+        f"{count}{since} never reached the pipeline (repaired now): GitLab may have "
+        "disabled the issue webhook after failed deliveries. Check it at Settings > "
+        "Webhooks (Maintainers only; a Developer token cannot see it): Test > Issue events "
+        "re-enables it, or run `match-staging bootstrap` with a Maintainer's token"
+    )

@@ -36,12 +36,13 @@ from match_staging.usecases.review import (
 AUTO_SEND_ACTOR = "match-staging (auto_send)"
 
 
-def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Address,
-                root: Path, now: datetime) -> EmailMessage:
+def application(
+    cfg: Config, email: Mailer, staged: record.MatchRecord, to: Address, root: Path, now: datetime
+) -> EmailMessage:
     """The application email: the draft cover letter, with the match's attachments."""
     subject = staged.apply.subject or render.render(
-        "application_subject.txt.j2", cfg.staging.templates_dir, target="text",
-        title=staged.title)
+        "application_subject.txt.j2", cfg.staging.templates_dir, target="text", title=staged.title
+    )
     msg = EmailMessage()
     msg["Subject"] = " ".join(subject.split())[:200]
     msg["From"] = email.sender
@@ -49,16 +50,18 @@ def application(cfg: Config, email: Mailer, staged: record.MatchRecord, to: Addr
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid("application", domain=email.sender.domain)
     msg.set_content(staged.draft)
-    files, errors = attachments.check(root, [str(a) for a in staged.attachments],
-                                      cfg.staging.max_attachment_bytes,
-                                      source="the staged match")
+    files, errors = attachments.check(
+        root,
+        [str(a) for a in staged.attachments],
+        cfg.staging.max_attachment_bytes,
+        source="the staged match",
+    )
     if errors:
         raise errors[0]
     for found in files:
         kind, _ = mimetypes.guess_type(found.name)
         main, _, sub = (kind or "application/octet-stream").partition("/")
-        msg.add_attachment(found.read_bytes(), maintype=main, subtype=sub,
-                           filename=found.name)
+        msg.add_attachment(found.read_bytes(), maintype=main, subtype=sub, filename=found.name)
     # The bodies are encoded (78-character lines) by now. Headers fold when the message is
     # written: at 78 the Message-ID went onto a continuation line and readers saw it with a
     # leading space; RFC 5322 allows 998, and no header here is longer.
@@ -71,8 +74,13 @@ def after_review(ctx: Context, result: StepResult, actor: str) -> StepResult | N
     decides so, for the webhook, the shell and the scheduled repair). None: nothing to send
     (not an approval, auto_send off, or no mailer configured).
     """
-    if not ctx.cfg.workflow.auto_send or ctx.mailer is None or result.iid is None \
-            or result.outcome != "applied" or result.after != State.APPROVED:
+    if (
+        not ctx.cfg.workflow.auto_send
+        or ctx.mailer is None
+        or result.iid is None
+        or result.outcome != "applied"
+        or result.after != State.APPROVED
+    ):
         return None
     return send(ctx, result.iid, actor)
 
@@ -90,32 +98,49 @@ def send(ctx: Context, iid: int, actor: str, *, force: bool = False) -> StepResu
     trail = workflow.audit(issue, tracker.notes(iid), tracker.bot_user())
     if current != [State.APPROVED] or trail.state != State.APPROVED:
         shown = ", ".join(s.value for s in current) or "no state label"
-        hint = " (approved on the board, but the review pipeline has not recorded it yet)" \
-            if current == [State.APPROVED] else ""
+        hint = (
+            " (approved on the board, but the review pipeline has not recorded it yet)"
+            if current == [State.APPROVED]
+            else ""
+        )
         raise InputError(f"#{iid}", f"is {shown}{hint}: only approved matches are sent")
     check_approver(ctx, iid)
     if not trail.trusted:
-        raise InputError(f"#{iid}", f"{trail.distrust}: nothing sent. `send` sends only "
-                         "what match-staging staged, and an edited description no longer "
-                         "proves what that was; compare the edit in the issue's history, "
-                         "then apply by hand, or close the issue and stage the match again")
+        raise InputError(
+            f"#{iid}",
+            f"{trail.distrust}: nothing sent. `send` sends only "
+            "what match-staging staged, and an edited description no longer "
+            "proves what that was; compare the edit in the issue's history, "
+            "then apply by hand, or close the issue and stage the match again",
+        )
     if trail.sending and not force:
-        raise InputError(f"#{iid}", f"a send started at {trail.sending.started} and may have "
-                         "gone out: check the sent mail, then mark it sent on the board, or "
-                         "run `match-staging send --force` to send it again")
+        raise InputError(
+            f"#{iid}",
+            f"a send started at {trail.sending.started} and may have "
+            "gone out: check the sent mail, then mark it sent on the board, or "
+            "run `match-staging send --force` to send it again",
+        )
     staged = record.decode_record(issue.description) or record.MatchRecord()
     if not staged.apply.email:
         where = staged.apply.url or staged.source_url or issue.web_url
-        return StepResult("portal", f"#{iid} has no application address: apply on the "
-                          f"portal ({where}), then move the card to sent on the board", iid)
+        return StepResult(
+            "portal",
+            f"#{iid} has no application address: apply on the "
+            f"portal ({where}), then move the card to sent on the board",
+            iid,
+        )
     if ctx.mailer is None:
-        raise InputError(f"#{iid}", "sending needs notification.channels.email configured "
-                         "(transport, from, and smtp or gmail settings)")
+        raise InputError(
+            f"#{iid}",
+            "sending needs notification.channels.email configured "
+            "(transport, from, and smtp or gmail settings)",
+        )
     return _deliver(ctx, ctx.mailer, issue, staged, actor)
 
 
-def _deliver(ctx: Context, mailer: Mailer, issue: IssueRef, staged: record.MatchRecord,
-             actor: str) -> StepResult:
+def _deliver(
+    ctx: Context, mailer: Mailer, issue: IssueRef, staged: record.MatchRecord, actor: str
+) -> StepResult:
     """Write the "sending" mark, hand the email over, and record what happened."""
     cfg, tracker = ctx.cfg, ctx.tracker
     iid, address = issue.iid, staged.apply.email
@@ -125,33 +150,61 @@ def _deliver(ctx: Context, mailer: Mailer, issue: IssueRef, staged: record.Match
     now = ctx.clock()
     msg = application(cfg, mailer, staged, to, ctx.root, now)
     approved = workflow.Decision("apply", State.APPROVED, State.APPROVED, "")
-    started = audit_note(ctx, AuditEntry(approved, actor, verdict="sending", address=address,
-                                         transport=transport))
+    started = audit_note(
+        ctx, AuditEntry(approved, actor, verdict="sending", address=address, transport=transport)
+    )
     tracker.add_note(iid, record.with_mark(started, record.SendingMark(now.isoformat())))
     delivery = mailer.deliver(msg, [to])
     if not delivery.ok and delivery.maybe_delivered:  # keep the mark: never send twice
-        return StepResult("failed", f"#{iid}: {delivery.detail}; it may have gone out: check "
-                          "the sent mail, then mark it sent on the board, or run "
-                          "`match-staging send --force`", iid)
+        return StepResult(
+            "failed",
+            f"#{iid}: {delivery.detail}; it may have gone out: check "
+            "the sent mail, then mark it sent on the board, or run "
+            "`match-staging send --force`",
+            iid,
+        )
     if not delivery.ok:  # refused, or never connected: nothing went out
         unsent = dataclasses.replace(approved, reason=delivery.detail)
-        tracker.add_note(iid, record.with_mark(
-            audit_note(ctx, AuditEntry(unsent, actor, verdict="unsent", address=address)),
-            record.StateMark(State.APPROVED)))
+        tracker.add_note(
+            iid,
+            record.with_mark(
+                audit_note(ctx, AuditEntry(unsent, actor, verdict="unsent", address=address)),
+                record.StateMark(State.APPROVED),
+            ),
+        )
         return StepResult("failed", f"#{iid}: {delivery.detail}", iid)
     decision = workflow.Decision("apply", State.APPROVED, State.SENT, "approved -> sent")
     add, remove = workflow.label_changes(cfg.labels, issue.labels, State.SENT)
-    tracker.update_issue(iid, add=add, remove=remove,
-                         state_event="close" if cfg.workflow.close_sent else None)
-    tracker.add_note(iid, record.with_mark(
-        audit_note(ctx, AuditEntry(decision, actor, verdict="sent", address=address,
-                                   transport=transport, message_id=str(msg["Message-ID"]))),
-        record.StateMark(State.SENT)))
+    tracker.update_issue(
+        iid, add=add, remove=remove, state_event="close" if cfg.workflow.close_sent else None
+    )
+    tracker.add_note(
+        iid,
+        record.with_mark(
+            audit_note(
+                ctx,
+                AuditEntry(
+                    decision,
+                    actor,
+                    verdict="sent",
+                    address=address,
+                    transport=transport,
+                    message_id=str(msg["Message-ID"]),
+                ),
+            ),
+            record.StateMark(State.SENT),
+        ),
+    )
     if not tracker.sends:
-        return StepResult("sent", f"#{iid}: application to {address} {delivery.detail} "
-                          "(the local tracker sends nothing)", iid, State.SENT)
-    return StepResult("sent", f"#{iid}: application sent to {address} ({delivery.detail})",
-                      iid, State.SENT)
+        return StepResult(
+            "sent",
+            f"#{iid}: application to {address} {delivery.detail} (the local tracker sends nothing)",
+            iid,
+            State.SENT,
+        )
+    return StepResult(
+        "sent", f"#{iid}: application sent to {address} ({delivery.detail})", iid, State.SENT
+    )
 
 
 def check_approver(ctx: Context, iid: int) -> None:
@@ -162,6 +215,9 @@ def check_approver(ctx: Context, iid: int) -> None:
     if may_review(ctx, actor, actor_id):
         return
     who = "nobody GitLab shows" if actor == "unknown" else actor
-    raise InputError(f"#{iid}", f"the approved label was added by {who}, who may not review "
-                     "job matches (workflow.reviewers): nothing sent; a reviewer must "
-                     "approve it on the board")
+    raise InputError(
+        f"#{iid}",
+        f"the approved label was added by {who}, who may not review "
+        "job matches (workflow.reviewers): nothing sent; a reviewer must "
+        "approve it on the board",
+    )

@@ -31,6 +31,7 @@ DESCRIPTION_MAXBYTES = 1_048_576  # GitLab counts bytes: Issuable, `bytesize: { 
 # The notice marker always keeps the full match, which is what `send` uses.
 SHORTENED = ((40_000, 200), (10_000, 100), (2_000, 50), (500, 20))
 
+
 @dataclass
 class StageReport:
     """What became of each match of the batch, and of the notifications about them."""
@@ -53,36 +54,62 @@ class StageReport:
 def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload]) -> IssueDraft:
     """The issue a match becomes (pure: no I/O)."""
     names = cfg.labels
-    marker = Markup("\n").join([render.key_marker(match.keys),
-                                Markup(record.state_marker(State.PENDING)),  # noqa: S704
-                                record.record_marker(match)])  # the full match, always
+    marker = Markup("\n").join(
+        [
+            render.key_marker(match.keys),
+            Markup(record.state_marker(State.PENDING)),  # noqa: S704
+            record.record_marker(match),
+        ]
+    )  # the full match, always
     links = [render.link(u.url, u.name) for u in uploads]
-    description = render.render("issue.md.j2", cfg.staging.templates_dir, m=match,
-                                marker=marker, attachments=links, shortened=False)
+    description = render.render(
+        "issue.md.j2",
+        cfg.staging.templates_dir,
+        m=match,
+        marker=marker,
+        attachments=links,
+        shortened=False,
+    )
     for shown_bytes, cell in SHORTENED:
         if _size(description) <= DESCRIPTION_MAXBYTES:
             break
         # Escaping and multi-byte text (umlauts: 2 bytes, emoji: 4) can make a schema-valid
         # match larger than GitLab takes: show less of it
-        rows = tuple(dataclasses.replace(
-            r, requirement=render.truncate(r.requirement, cell),
-            comment=render.truncate(r.comment, cell) if r.comment else None)
-            for r in match.requirements)
-        shown = dataclasses.replace(match, draft=_cut(match.draft, shown_bytes),
-                                    notes=_cut(match.notes, shown_bytes), requirements=rows)
-        description = render.render("issue.md.j2", cfg.staging.templates_dir, m=shown,
-                                    marker=marker, attachments=links, shortened=True)
+        rows = tuple(
+            dataclasses.replace(
+                r,
+                requirement=render.truncate(r.requirement, cell),
+                comment=render.truncate(r.comment, cell) if r.comment else None,
+            )
+            for r in match.requirements
+        )
+        shown = dataclasses.replace(
+            match,
+            draft=_cut(match.draft, shown_bytes),
+            notes=_cut(match.notes, shown_bytes),
+            requirements=rows,
+        )
+        description = render.render(
+            "issue.md.j2",
+            cfg.staging.templates_dir,
+            m=shown,
+            marker=marker,
+            attachments=links,
+            shortened=True,
+        )
     if _size(description) > DESCRIPTION_MAXBYTES:
-        raise InputError(match.source, f"the issue would be {_size(description):,} bytes, "
-                         f"more than GitLab's {DESCRIPTION_MAXBYTES:,}: shorten the draft",
-                         match=match.label)
+        raise InputError(
+            match.source,
+            f"the issue would be {_size(description):,} bytes, "
+            f"more than GitLab's {DESCRIPTION_MAXBYTES:,}: shorten the draft",
+            match=match.label,
+        )
     todo = cfg.notification.channels.gitlab_todo
     assignee = todo.assignee_id if todo.enabled else None
     return IssueDraft(
         title=render.issue_title(match.score, match.title),
         description=description,
-        labels=(names.match, state_label(names, State.PENDING),
-                score_label(names, match.score)),
+        labels=(names.match, state_label(names, State.PENDING), score_label(names, match.score)),
         keys=match.keys,
         assignee_ids=(assignee,) if assignee else (),
     )
@@ -124,8 +151,10 @@ def stage(ctx: Context, batch: Batch) -> StageReport:
     if eligible:
         _stage_new(cfg, tracker, eligible, ctx.root, report)
         now = ctx.clock()
-        cycle = next((m.cycle_id for m in eligible if m.cycle_id),
-                     now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        cycle = next(
+            (m.cycle_id for m in eligible if m.cycle_id),
+            now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
         if channels and (report.staged or report.existing):
             report.notify = _notify(ctx, report, cycle)
     return report
@@ -137,15 +166,20 @@ def _notify(ctx: Context, report: StageReport, cycle: str) -> NotifyReport:
     """
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     known = {ref.iid: notices.Notice.of(m, ref) for m, ref in report.staged}
-    known.update({ref.iid: notices.notice_from_issue(ref, ref.description)
-                  for _, ref in report.existing
-                  if state_of(cfg.labels, ref.labels) == State.PENDING})
+    known.update(
+        {
+            ref.iid: notices.notice_from_issue(ref, ref.description)
+            for _, ref in report.existing
+            if state_of(cfg.labels, ref.labels) == State.PENDING
+        }
+    )
     created = [ref.iid for _, ref in report.staged]
     try:
         queue = read_queue(tracker)
     except TrackerError as exc:
-        return NotifyReport(unrecorded=[f"{exc}: nothing was sent; `digest` announces these "
-                                        "matches"])
+        return NotifyReport(
+            unrecorded=[f"{exc}: nothing was sent; `digest` announces these matches"]
+        )
     fresh = queue is None
     if queue is None:  # the first queue: every earlier issue counts as announced
         queue = delivery.Queue(through=min(created, default=1) - 1)
@@ -153,20 +187,26 @@ def _notify(ctx: Context, report: StageReport, cycle: str) -> NotifyReport:
     return deliver(ctx, queue, known, kind="new", cycle_id=cycle, dirty=fresh or bool(added))
 
 
-def _stage_new(cfg: Config, tracker: Tracker, eligible: list[Match], root: Path,
-               report: StageReport) -> None:
+def _stage_new(
+    cfg: Config, tracker: Tracker, eligible: list[Match], root: Path, report: StageReport
+) -> None:
     expected = tracker.prepare(label_specs(cfg.labels), cfg.labels.match)
-    known = tracker.find_by_keys([k for m in eligible for k in m.keys],
-                                 label=cfg.labels.match, expected=expected)
+    known = tracker.find_by_keys(
+        [k for m in eligible for k in m.keys], label=cfg.labels.match, expected=expected
+    )
     uploaded: dict[Path, Upload] = {}  # one upload per file per run, markdown reused
     for match in eligible:
         holder = next((known[k] for k in match.keys if k in known), None)
         if holder is not None:
             report.existing.append((match, holder))
             continue
-        files, problems = attachments.check(root, match.attachments,
-                                            cfg.staging.max_attachment_bytes,
-                                            source=match.source, match=match)
+        files, problems = attachments.check(
+            root,
+            match.attachments,
+            cfg.staging.max_attachment_bytes,
+            source=match.source,
+            match=match,
+        )
         if problems:
             report.rejected.extend(problems)
             continue

@@ -38,8 +38,8 @@ class WhatsAppStatusReport:
     """What digest's look at Twilio found and reported."""
 
     failures: list[MessageFailure] = field(default_factory=list)  # new ones only
-    error: str = ""        # the check failed: the next digest checks again
-    unrecorded: str = ""   # reported, but the run log could not be written
+    error: str = ""  # the check failed: the next digest checks again
+    unrecorded: str = ""  # reported, but the run log could not be written
 
     @property
     def ok(self) -> bool:
@@ -50,8 +50,10 @@ class WhatsAppStatusReport:
         """The report's lines for the digest output."""
         out = [f"undelivered whatsapp  {f.describe()}" for f in self.failures]
         if self.error:
-            out.append(f"failed    whatsapp  could not check the status of sent messages: "
-                       f"{self.error} (checked again by the next digest)")
+            out.append(
+                f"failed    whatsapp  could not check the status of sent messages: "
+                f"{self.error} (checked again by the next digest)"
+            )
         if self.unrecorded:
             out.append(f"unrecorded whatsapp  {self.unrecorded}")
         return out
@@ -84,9 +86,17 @@ def check(tracker: Tracker, channels: Sequence[Any], now: datetime) -> WhatsAppS
     # only what the next check can still list needs remembering
     keep = sorted((reported & listed) | {f.sid for f in report.failures})
     try:
-        tracker.append_log(LOG_KIND, {"checked_at": now.astimezone(UTC).isoformat(),
-                                      "since": since.isoformat(), "reported": keep})
+        tracker.append_log(
+            LOG_KIND,
+            {
+                "checked_at": now.astimezone(UTC).isoformat(),
+                "since": since.isoformat(),
+                "reported": keep,
+            },
+        )
     except TrackerError as exc:
-        report.unrecorded = (f"{len(report.failures)} failure(s) reported but not recorded "
-                             f"({exc}): the next digest may report them again")
+        report.unrecorded = (
+            f"{len(report.failures)} failure(s) reported but not recorded "
+            f"({exc}): the next digest may report them again"
+        )
     return report

@@ -43,12 +43,19 @@ class Email:
     """The email channel, and the Mailer `send` submits applications with."""
 
     name: ClassVar[str] = "email"
-    subject_maxlen = 200        # longer subjects are cut with "…" (RFC 5322 allows 998/line)
-    max_recipients = 50         # Gmail and most SMTP relays limit recipients per message
+    subject_maxlen = 200  # longer subjects are cut with "…" (RFC 5322 allows 998/line)
+    max_recipients = 50  # Gmail and most SMTP relays limit recipients per message
 
-    def __init__(self, settings: EmailChannel, templates_dir: str | None = None, *,
-                 reminder_hours: float = 24, transport: Transport | None = None,
-                 clock: Clock | None = None, sleep: Sleep | None = None) -> None:
+    def __init__(
+        self,
+        settings: EmailChannel,
+        templates_dir: str | None = None,
+        *,
+        reminder_hours: float = 24,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
         self._settings = settings
         self._templates = templates_dir
         self._reminder_hours = reminder_hours
@@ -57,10 +64,14 @@ class Email:
         if not settings.recipients:
             raise ConfigError(f"{KEY}.recipients: at least one address is needed")
         if len(settings.recipients) > self.max_recipients:
-            raise ConfigError(f"{KEY}.recipients: at most {self.max_recipients} addresses, "
-                              f"got {len(settings.recipients)}")
-        self._recipients = tuple(_address(r, f"{KEY}.recipients[{i}]", "must not be empty")
-                                 for i, r in enumerate(settings.recipients))
+            raise ConfigError(
+                f"{KEY}.recipients: at most {self.max_recipients} addresses, "
+                f"got {len(settings.recipients)}"
+            )
+        self._recipients = tuple(
+            _address(r, f"{KEY}.recipients[{i}]", "must not be empty")
+            for i, r in enumerate(settings.recipients)
+        )
         self._prefix = " ".join(settings.subject_prefix.split())
         self._check_templates()
         self._transport = transport or make_transport(settings, sleep=sleep)
@@ -68,25 +79,33 @@ class Email:
     def _check_templates(self) -> None:
         name = self._settings.template
         if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise ConfigError(f"{KEY}.template: must be a template name such as "
-                              f"match_summary, got {name!r}")
-        for file, target in ((SUBJECT_TEMPLATE, "text"), (f"{name}.txt.j2", "text"),
-                             (f"{name}.html.j2", "html")):
+            raise ConfigError(
+                f"{KEY}.template: must be a template name such as match_summary, got {name!r}"
+            )
+        for file, target in (
+            (SUBJECT_TEMPLATE, "text"),
+            (f"{name}.txt.j2", "text"),
+            (f"{name}.html.j2", "html"),
+        ):
             try:
                 render.environment(self._templates, target).get_template(file)
             except jinja2.TemplateNotFound:
-                raise ConfigError(f"{KEY}.template: no template {file} in the templates "
-                                  "folder or the shipped ones") from None
+                raise ConfigError(
+                    f"{KEY}.template: no template {file} in the templates "
+                    "folder or the shipped ones"
+                ) from None
             except jinja2.TemplateSyntaxError as exc:
-                raise ConfigError(f"{KEY}.template: {file} line {exc.lineno}: "
-                                  f"{exc.message}") from None
+                raise ConfigError(
+                    f"{KEY}.template: {file} line {exc.lineno}: {exc.message}"
+                ) from None
 
     # --- the message --------------------------------------------------------------------
 
     def subject(self, payload: Payload) -> str:
         """The subject line: the template's text on one line, cut to subject_maxlen."""
-        text = render.render(SUBJECT_TEMPLATE, self._templates, target="text",
-                             payload=payload, prefix=self._prefix)
+        text = render.render(
+            SUBJECT_TEMPLATE, self._templates, target="text", payload=payload, prefix=self._prefix
+        )
         return render.one_line(text, self.subject_maxlen)
 
     def _now(self) -> datetime:
@@ -95,12 +114,25 @@ class Email:
     def _compose(self, payload: Payload) -> tuple[EmailMessage, str]:
         subject = self.subject(payload)
         name = self._settings.template
-        context: dict[str, Any] = {"prefix": self._prefix, "subject": subject,
-                                   "reminder_hours": self._reminder_hours}
-        text = render.render(f"{name}.txt.j2", self._templates, target="text",
-                             payload=_tidy(payload, html=False), **context)
-        html = render.render(f"{name}.html.j2", self._templates, target="html",
-                             payload=_tidy(payload, html=True), **context)
+        context: dict[str, Any] = {
+            "prefix": self._prefix,
+            "subject": subject,
+            "reminder_hours": self._reminder_hours,
+        }
+        text = render.render(
+            f"{name}.txt.j2",
+            self._templates,
+            target="text",
+            payload=_tidy(payload, html=False),
+            **context,
+        )
+        html = render.render(
+            f"{name}.html.j2",
+            self._templates,
+            target="html",
+            payload=_tidy(payload, html=True),
+            **context,
+        )
         msg = EmailMessage(policy=SMTP_POLICY)
         msg["Subject"] = subject
         msg["From"] = self._sender
@@ -131,8 +163,13 @@ class Email:
         try:
             msg = self.message(payload)
         except Exception as exc:  # a user's template can fail; one channel never stops others
-            return self._masked(outcome(False, f"could not render the email "
-                                f"({type(exc).__name__}: {render.one_line(str(exc), 200)})"))
+            return self._masked(
+                outcome(
+                    False,
+                    f"could not render the email "
+                    f"({type(exc).__name__}: {render.one_line(str(exc), 200)})",
+                )
+            )
         return self._masked(self._transport.send(msg, self._sender, self._recipients))
 
     @property
@@ -160,8 +197,7 @@ def make_transport(settings: EmailChannel, *, sleep: Sleep | None = None) -> Tra
         return SmtpTransport(settings.smtp)
     if settings.transport == "gmail":
         return GmailTransport(settings.gmail, sleep=sleep)
-    raise ConfigError(f"{KEY}.transport: must be one of gmail, smtp, "
-                      f"got {settings.transport!r}")
+    raise ConfigError(f"{KEY}.transport: must be one of gmail, smtp, got {settings.transport!r}")
 
 
 def _address(raw: str, key: str, empty: str) -> Address:
@@ -178,8 +214,13 @@ def _address(raw: str, key: str, empty: str) -> Address:
         address = Address(display_name=name, addr_spec=addr)
     except (HeaderParseError, ValueError, IndexError):
         address = None
-    if (address is None or not addr or not address.username or "." not in address.domain
-            or any(c.isspace() or c in "<>,;" for c in addr)):
+    if (
+        address is None
+        or not addr
+        or not address.username
+        or "." not in address.domain
+        or any(c.isspace() or c in "<>,;" for c in addr)
+    ):
         raise ConfigError(f"{key}: not an email address: {raw!r}")
     return address
 
@@ -197,13 +238,17 @@ def _tidy(payload: Payload, *, html: bool) -> Payload:
     """The payload as the templates see it: untrusted text on one line each (a title can
     not forge an "Issue:" line of its own), and in HTML only web links.
     """
+
     def tidy(n: Notice) -> Notice:
-        fields = {f: _single(getattr(n, f))
-                  for f in ("title", "provider", "location", "start", "duration", "rate")}
+        fields = {
+            f: _single(getattr(n, f))
+            for f in ("title", "provider", "location", "start", "duration", "rate")
+        }
         if html:
             fields.update(issue_url=_web_link(n.issue_url), source_url=_web_link(n.source_url))
         return dataclasses.replace(n, **fields)
 
     review = _web_link(payload.review_url) if html else payload.review_url
-    return dataclasses.replace(payload, matches=tuple(tidy(n) for n in payload.matches),
-                               review_url=review)
+    return dataclasses.replace(
+        payload, matches=tuple(tidy(n) for n in payload.matches), review_url=review
+    )

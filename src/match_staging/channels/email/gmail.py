@@ -32,8 +32,9 @@ GMAIL_RATE_LIMITS = ("userRateLimitExceeded", "rateLimitExceeded")
 # errno values of a connect() that never reached the server
 _UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ECONNREFUSED)
 CREDENTIALS_KEY = f"{KEY}.gmail.credentials_file"
-NEEDS_GOOGLE = ("the gmail transport needs the optional Google libraries: "
-                "pip install 'match-staging[gmail]'")
+NEEDS_GOOGLE = (
+    "the gmail transport needs the optional Google libraries: pip install 'match-staging[gmail]'"
+)
 
 
 class _Unusable(Exception):
@@ -43,30 +44,38 @@ class _Unusable(Exception):
 class GmailTransport:
     """`users.messages.send` with the authorized-user credentials of `credentials_file`."""
 
-    attempts = 2          # one retry after 429/5xx, honouring Retry-After
+    attempts = 2  # one retry after 429/5xx, honouring Retry-After
 
-    def __init__(self, settings: GmailSettings, *, service: Any = None,
-                 sleep: Sleep | None = None) -> None:
+    def __init__(
+        self, settings: GmailSettings, *, service: Any = None, sleep: Sleep | None = None
+    ) -> None:
         if service is None:
             if not settings.credentials_file.strip():
-                raise ConfigError(f"{CREDENTIALS_KEY}: must be set to the path of an "
-                                  "authorized-user JSON (a CI/CD variable of type File)")
+                raise ConfigError(
+                    f"{CREDENTIALS_KEY}: must be set to the path of an "
+                    "authorized-user JSON (a CI/CD variable of type File)"
+                )
             if importlib.util.find_spec("googleapiclient") is None:
-                raise ConfigError(f"{KEY}.transport: gmail needs the optional Google "
-                                  "libraries: pip install 'match-staging[gmail]'")
+                raise ConfigError(
+                    f"{KEY}.transport: gmail needs the optional Google "
+                    "libraries: pip install 'match-staging[gmail]'"
+                )
         self._settings = settings
         self._service = service
         self._sleep = sleep
         self._secrets: list[str] = []  # learnt from the credentials file, masked in details
-        self._creds: Any = None        # the authorized-user credentials, once loaded
+        self._creds: Any = None  # the authorized-user credentials, once loaded
 
-    def _done(self, ok: bool, detail: str, *, transient: bool = False,
-              maybe_delivered: bool = False) -> Delivery:
-        return outcome(ok, detail, transient=transient, maybe_delivered=maybe_delivered,
-                       secrets=self._secrets)
+    def _done(
+        self, ok: bool, detail: str, *, transient: bool = False, maybe_delivered: bool = False
+    ) -> Delivery:
+        return outcome(
+            ok, detail, transient=transient, maybe_delivered=maybe_delivered, secrets=self._secrets
+        )
 
-    def send(self, msg: EmailMessage, sender: Address, to: Sequence[Address], *,
-             once: bool = False) -> Delivery:
+    def send(
+        self, msg: EmailMessage, sender: Address, to: Sequence[Address], *, once: bool = False
+    ) -> Delivery:
         """Send `msg` as it is: Gmail takes the recipients from its headers."""
         unready = self._prepare()
         if unready is not None:
@@ -97,8 +106,10 @@ class GmailTransport:
         except _Unusable as exc:
             return self._done(False, str(exc))
         except Exception as exc:
-            return self._done(False, f"could not set up the Gmail API from {CREDENTIALS_KEY} "
-                              f"({type(exc).__name__})")
+            return self._done(
+                False,
+                f"could not set up the Gmail API from {CREDENTIALS_KEY} ({type(exc).__name__})",
+            )
         # The access token first, on its own: whatever fails there, Gmail got nothing.
         return self._refresh()
 
@@ -114,8 +125,11 @@ class GmailTransport:
         except RefreshError as exc:  # a token refresh after Gmail answered 401
             return self._refresh_failure(exc)
         except TransportError as exc:  # google-auth wraps only the token endpoint's errors
-            return self._done(False, "no answer from Google's token endpoint "
-                              f"({type(exc).__name__}): nothing was sent", transient=True)
+            return self._done(
+                False,
+                f"no answer from Google's token endpoint ({type(exc).__name__}): nothing was sent",
+                transient=True,
+            )
         except Exception as exc:
             return self._unanswered(exc)
         message_id = result.get("id", "?") if isinstance(result, dict) else "?"
@@ -128,8 +142,12 @@ class GmailTransport:
         status = int(exc.resp.status)
         shown = _status(exc)
         if status >= 500 and once:
-            return self._done(False, f"Gmail API answered {shown}: the message may have "
-                              "been sent", transient=True, maybe_delivered=True)
+            return self._done(
+                False,
+                f"Gmail API answered {shown}: the message may have been sent",
+                transient=True,
+                maybe_delivered=True,
+            )
         limited = status == 403 and bool(set(_reasons(exc)) & set(GMAIL_RATE_LIMITS))
         if status == 429 or limited or status >= 500:
             return None
@@ -141,10 +159,17 @@ class GmailTransport:
         """
         name = type(getattr(exc, "original", exc)).__name__
         if _never_sent(exc):
-            return self._done(False, f"could not connect to the Gmail API ({name}): "
-                              "nothing was sent", transient=True)
-        return self._done(False, f"no answer from the Gmail API ({name}): it may have been "
-                          "sent", transient=True, maybe_delivered=True)
+            return self._done(
+                False,
+                f"could not connect to the Gmail API ({name}): nothing was sent",
+                transient=True,
+            )
+        return self._done(
+            False,
+            f"no answer from the Gmail API ({name}): it may have been sent",
+            transient=True,
+            maybe_delivered=True,
+        )
 
     def _refresh(self) -> Delivery | None:
         """Get an access token before the send, so that a failure there is known to have
@@ -161,8 +186,11 @@ class GmailTransport:
         except RefreshError as exc:
             return self._refresh_failure(exc)
         except Exception as exc:  # closed port, unknown host, timeout: httplib2 or OSError
-            return self._done(False, "no answer from Google's token endpoint "
-                              f"({type(exc).__name__}): nothing was sent", transient=True)
+            return self._done(
+                False,
+                f"no answer from Google's token endpoint ({type(exc).__name__}): nothing was sent",
+                transient=True,
+            )
         return None
 
     def _refresh_failure(self, exc: Exception) -> Delivery:
@@ -171,13 +199,17 @@ class GmailTransport:
         reason = f" ({render.one_line(first, ANSWER_MAXLEN)})" if first else ""
         data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
         if data.get("error") == "invalid_grant":  # expired or revoked refresh token
-            return self._done(False, "Google refused the refresh token in "
-                              f"{CREDENTIALS_KEY}{reason}: create a new authorized-user JSON; "
-                              "tokens of OAuth apps in \"Testing\" status expire "
-                              "after 7 days")
+            return self._done(
+                False,
+                "Google refused the refresh token in "
+                f"{CREDENTIALS_KEY}{reason}: create a new authorized-user JSON; "
+                'tokens of OAuth apps in "Testing" status expire '
+                "after 7 days",
+            )
         if getattr(exc, "retryable", False):  # 5xx, 429: google-auth already retried
-            return self._done(False, f"Google's token endpoint failed{reason}: nothing "
-                              "was sent", transient=True)
+            return self._done(
+                False, f"Google's token endpoint failed{reason}: nothing was sent", transient=True
+            )
         return self._done(False, f"Google refused the credentials in {CREDENTIALS_KEY}{reason}")
 
     def _from_file(self) -> Any:
@@ -186,17 +218,22 @@ class GmailTransport:
         from googleapiclient.discovery import build
 
         info = _read_credentials(self._settings.credentials_file)
-        self._secrets.extend(str(info[k]) for k in ("client_secret", "refresh_token", "token")
-                             if info.get(k))
+        self._secrets.extend(
+            str(info[k]) for k in ("client_secret", "refresh_token", "token") if info.get(k)
+        )
         path = self._settings.credentials_file
         try:
             creds = Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
-                info, scopes=GMAIL_SCOPES)
+                info, scopes=GMAIL_SCOPES
+            )
         except ValueError:
-            missing = [k for k in ("client_id", "client_secret", "refresh_token")
-                       if not info.get(k)]
-            raise _Unusable(f"{CREDENTIALS_KEY}: {path} is not an authorized-user JSON"
-                            + (f" (missing {', '.join(missing)})" if missing else "")) from None
+            missing = [
+                k for k in ("client_id", "client_secret", "refresh_token") if not info.get(k)
+            ]
+            raise _Unusable(
+                f"{CREDENTIALS_KEY}: {path} is not an authorized-user JSON"
+                + (f" (missing {', '.join(missing)})" if missing else "")
+            ) from None
         import google_auth_httplib2  # type: ignore[import-untyped, unused-ignore]
 
         self._creds = creds
@@ -212,14 +249,18 @@ def _read_credentials(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise _Unusable(f"{CREDENTIALS_KEY}: no such file: {path}") from None
     except OSError as exc:
-        raise _Unusable(f"{CREDENTIALS_KEY}: cannot read {path} "
-                        f"({exc.strerror or 'error'})") from None
+        raise _Unusable(
+            f"{CREDENTIALS_KEY}: cannot read {path} ({exc.strerror or 'error'})"
+        ) from None
     except (ValueError, UnicodeDecodeError):
-        raise _Unusable(f"{CREDENTIALS_KEY}: {path} is not JSON; it must be an "
-                        "authorized-user JSON (client_id, client_secret, refresh_token)") from None
+        raise _Unusable(
+            f"{CREDENTIALS_KEY}: {path} is not JSON; it must be an "
+            "authorized-user JSON (client_id, client_secret, refresh_token)"
+        ) from None
     if not isinstance(info, dict):
-        raise _Unusable(f"{CREDENTIALS_KEY}: {path} must hold a JSON object (an "
-                        "authorized-user JSON)")
+        raise _Unusable(
+            f"{CREDENTIALS_KEY}: {path} must hold a JSON object (an authorized-user JSON)"
+        )
     return info
 
 
@@ -252,11 +293,11 @@ def gmail_http(timeout: float = 60.0) -> Any:
         _sent: tuple[str, str, Any] | None = None
         _unanswered: tuple[str, str, Any, BaseException] | None = None
 
-        def request(self, method: str, url: str, body: Any = None,
-                    headers: Any = None, **kwargs: Any) -> None:
+        def request(
+            self, method: str, url: str, body: Any = None, headers: Any = None, **kwargs: Any
+        ) -> None:
             unanswered, self._unanswered = self._unanswered, None
-            if unanswered is not None and unanswered[:2] == (method, url) \
-                    and unanswered[2] is body:
+            if unanswered is not None and unanswered[:2] == (method, url) and unanswered[2] is body:
                 raise RequestNotRepeated(unanswered[3])
             super().request(method, url, body, headers or {}, **kwargs)  # type: ignore[misc]
             self._sent = (method, url, body)
@@ -277,9 +318,15 @@ def gmail_http(timeout: float = 60.0) -> Any:
         pass
 
     class SendOnceHttp(httplib2.Http):  # type: ignore[misc]
-        def request(self, uri: str, method: str = "GET", body: Any = None,
-                    headers: Any = None, redirections: int = httplib2.DEFAULT_MAX_REDIRECTS,
-                    connection_type: Any = None) -> Any:
+        def request(
+            self,
+            uri: str,
+            method: str = "GET",
+            body: Any = None,
+            headers: Any = None,
+            redirections: int = httplib2.DEFAULT_MAX_REDIRECTS,
+            connection_type: Any = None,
+        ) -> Any:
             if connection_type is None:
                 connection_type = OnceTLS if uri.lower().startswith("https:") else Once
             return super().request(uri, method, body, headers, redirections, connection_type)
@@ -296,8 +343,11 @@ def _reasons(exc: Any) -> list[str]:
         error = json.loads(exc.content)["error"]
     except (ValueError, TypeError, KeyError):
         return []
-    items = [*(error.get("errors") or []), *(error.get("details") or [])] \
-        if isinstance(error, dict) else []
+    items = (
+        [*(error.get("errors") or []), *(error.get("details") or [])]
+        if isinstance(error, dict)
+        else []
+    )
     return [str(item["reason"]) for item in items if isinstance(item, dict) and "reason" in item]
 
 
@@ -308,8 +358,10 @@ def _never_sent(exc: BaseException) -> bool:
     """
     import httplib2
 
-    if isinstance(exc, httplib2.ServerNotFoundError | socket.gaierror
-                  | ssl.SSLCertVerificationError):
+    if isinstance(
+        exc, httplib2.ServerNotFoundError | socket.gaierror | ssl.SSLCertVerificationError
+    ):
         return True
-    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError) \
-        and exc.errno in _UNREACHABLE
+    return (
+        isinstance(exc, OSError) and not isinstance(exc, TimeoutError) and exc.errno in _UNREACHABLE
+    )

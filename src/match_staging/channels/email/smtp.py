@@ -26,8 +26,9 @@ encrypted (implicit TLS); the transport itself upgrades `starttls` connections."
 SECURITY_HINT = f"check {KEY}.smtp.security (starttls on 587, ssl on 465)"
 
 
-def connect_smtp(security: Security, host: str, port: int, timeout: float,
-                 context: ssl.SSLContext) -> smtplib.SMTP:
+def connect_smtp(
+    security: Security, host: str, port: int, timeout: float, context: ssl.SSLContext
+) -> smtplib.SMTP:
     """The default SMTP factory: the security mode decides, never the port."""
     if security == "ssl":
         return smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
@@ -43,13 +44,16 @@ def check(smtp: SmtpSettings) -> None:
     if not 0 < smtp.port < 65536:
         raise ConfigError(f"{KEY}.smtp.port: no such port: {smtp.port}")
     if smtp.security not in ("starttls", "ssl", "none"):
-        raise ConfigError(f"{KEY}.smtp.security: must be one of starttls, ssl, none, "
-                          f"got {smtp.security!r}")
+        raise ConfigError(
+            f"{KEY}.smtp.security: must be one of starttls, ssl, none, got {smtp.security!r}"
+        )
     if smtp.timeout <= 0:
         raise ConfigError(f"{KEY}.smtp.timeout: must be positive")
     if smtp.username and not smtp.password:
-        raise ConfigError(f"{KEY}.smtp.password: must be set when smtp.username is "
-                          "(SMTP_PASSWORD; for Gmail an App Password)")
+        raise ConfigError(
+            f"{KEY}.smtp.password: must be set when smtp.username is "
+            "(SMTP_PASSWORD; for Gmail an App Password)"
+        )
 
 
 class SmtpTransport:
@@ -68,13 +72,20 @@ class SmtpTransport:
             self._context = ssl.create_default_context()  # verifies the server's certificate
         return self._context
 
-    def _done(self, ok: bool, detail: str, *, transient: bool = False,
-              maybe_delivered: bool = False) -> Delivery:
-        return outcome(ok, detail, transient=transient, maybe_delivered=maybe_delivered,
-                       secrets=(self._smtp.password,))
+    def _done(
+        self, ok: bool, detail: str, *, transient: bool = False, maybe_delivered: bool = False
+    ) -> Delivery:
+        return outcome(
+            ok,
+            detail,
+            transient=transient,
+            maybe_delivered=maybe_delivered,
+            secrets=(self._smtp.password,),
+        )
 
-    def send(self, msg: EmailMessage, sender: Address, to: Sequence[Address], *,
-             once: bool = False) -> Delivery:
+    def send(
+        self, msg: EmailMessage, sender: Address, to: Sequence[Address], *, once: bool = False
+    ) -> Delivery:
         """Hand `msg` to the server for `to`; SMTP sends once anyway (`once` changes nothing)."""
         smtp = self._smtp
         client: smtplib.SMTP | None = None
@@ -89,8 +100,9 @@ class SmtpTransport:
                 stage = "login"
                 client.login(smtp.username, smtp.password)
             stage = "send"
-            refused = client.send_message(msg, from_addr=sender.addr_spec,
-                                          to_addrs=[r.addr_spec for r in to])
+            refused = client.send_message(
+                msg, from_addr=sender.addr_spec, to_addrs=[r.addr_spec for r in to]
+            )
         except Exception as exc:  # never raise: one dead channel never stops another
             return self._failure(exc, stage, sender)
         finally:
@@ -104,8 +116,12 @@ class SmtpTransport:
 
     def _failure(self, exc: Exception, stage: str, sender: Address) -> Delivery:
         """A failed SMTP exchange in words a user can act on."""
-        if isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPNotSupportedError
-                      | smtplib.SMTPRecipientsRefused):
+        if isinstance(
+            exc,
+            smtplib.SMTPResponseException
+            | smtplib.SMTPNotSupportedError
+            | smtplib.SMTPRecipientsRefused,
+        ):
             return self._refused(exc, stage, sender)
         return self._lost(exc, stage)
 
@@ -113,25 +129,32 @@ class SmtpTransport:
         """The server answered with a refusal: nothing was taken; 4xx is worth a retry."""
         where = self._where
         if isinstance(exc, smtplib.SMTPAuthenticationError):
-            return self._done(False, f"SMTP login refused for user {self._smtp.username} by "
-                              f"{where}: {answer(exc.smtp_code, exc.smtp_error)}",
-                              transient=_temporary(exc.smtp_code))
+            return self._done(
+                False,
+                f"SMTP login refused for user {self._smtp.username} by "
+                f"{where}: {answer(exc.smtp_code, exc.smtp_error)}",
+                transient=_temporary(exc.smtp_code),
+            )
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             what = {"starttls": "STARTTLS", "login": "AUTH (login)"}.get(stage, "a command")
             return self._done(False, f"{where} does not offer {what}: {SECURITY_HINT}")
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             codes = [code for code, _ in exc.recipients.values()]
-            return self._done(False, f"{where} refused every recipient: "
-                              f"{_refusals(exc.recipients)}",
-                              transient=bool(codes) and all(map(_temporary, codes)))
+            return self._done(
+                False,
+                f"{where} refused every recipient: {_refusals(exc.recipients)}",
+                transient=bool(codes) and all(map(_temporary, codes)),
+            )
         assert isinstance(exc, smtplib.SMTPResponseException)
         if isinstance(exc, smtplib.SMTPSenderRefused):
             what = f"the sender {sender.addr_spec}"
         else:  # connect, HELO, DATA, ...
             what = "the message" if stage == "send" else f"the connection ({stage})"
-        return self._done(False, f"{where} refused {what}: "
-                          f"{answer(exc.smtp_code, exc.smtp_error)}",
-                          transient=_temporary(exc.smtp_code))
+        return self._done(
+            False,
+            f"{where} refused {what}: {answer(exc.smtp_code, exc.smtp_error)}",
+            transient=_temporary(exc.smtp_code),
+        )
 
     def _lost(self, exc: Exception, stage: str) -> Delivery:
         """No answer, or a broken connection: lost while the message was handed over, the
@@ -140,33 +163,45 @@ class SmtpTransport:
         where = self._where
         unsure = stage == "send"
         if isinstance(exc, smtplib.SMTPServerDisconnected) and not isinstance(
-                exc.__context__, TimeoutError):
-            return self._done(False, f"{where} closed the connection ({stage})",
-                              transient=True, maybe_delivered=unsure)
+            exc.__context__, TimeoutError
+        ):
+            return self._done(
+                False,
+                f"{where} closed the connection ({stage})",
+                transient=True,
+                maybe_delivered=unsure,
+            )
         if isinstance(exc, smtplib.SMTPServerDisconnected | TimeoutError):  # timed out
-            return self._done(False, f"no answer from {where} within "
-                              f"{self._smtp.timeout:g} s ({stage})",
-                              transient=True, maybe_delivered=unsure)
+            return self._done(
+                False,
+                f"no answer from {where} within {self._smtp.timeout:g} s ({stage})",
+                transient=True,
+                maybe_delivered=unsure,
+            )
         if isinstance(exc, ssl.SSLError):
             reason = exc.reason or type(exc).__name__
             return self._done(False, f"TLS with {where} failed ({reason}): {SECURITY_HINT}")
         if isinstance(exc, socket.gaierror):
-            return self._done(False, f"could not resolve the host of {where} "
-                              f"({KEY}.smtp.host)", transient=True)
+            return self._done(
+                False, f"could not resolve the host of {where} ({KEY}.smtp.host)", transient=True
+            )
         if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
             reason = exc.strerror or type(exc).__name__
             if unsure:
-                return self._done(False, f"connection to {where} failed while sending "
-                                  f"({reason})", transient=True, maybe_delivered=True)
-            return self._done(False, f"could not connect to {where} ({reason})",
-                              transient=True)
-        return self._done(False, f"SMTP failed with {where} at {stage} "
-                          f"({type(exc).__name__})")
+                return self._done(
+                    False,
+                    f"connection to {where} failed while sending ({reason})",
+                    transient=True,
+                    maybe_delivered=True,
+                )
+            return self._done(False, f"could not connect to {where} ({reason})", transient=True)
+        return self._done(False, f"SMTP failed with {where} at {stage} ({type(exc).__name__})")
 
 
 def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
-    return "; ".join(f"{addr} ({answer(code, text)})"
-                     for addr, (code, text) in sorted(refused.items()))
+    return "; ".join(
+        f"{addr} ({answer(code, text)})" for addr, (code, text) in sorted(refused.items())
+    )
 
 
 def _temporary(code: int) -> bool:

@@ -10,8 +10,8 @@ from typing import Protocol
 from match_staging import render
 from match_staging.channels.base import Delivery
 
-NAME = "email"          # the channel a transport's Delivery belongs to
-ANSWER_MAXLEN = 300     # characters of a server's answer kept in Delivery.detail
+NAME = "email"  # the channel a transport's Delivery belongs to
+ANSWER_MAXLEN = 300  # characters of a server's answer kept in Delivery.detail
 
 
 class Transport(Protocol):
@@ -20,15 +20,22 @@ class Transport(Protocol):
     gone out (base.Delivery's rule), and never puts a secret into the detail.
     """
 
-    def send(self, msg: EmailMessage, sender: Address, to: Sequence[Address], *,
-             once: bool = False) -> Delivery:
+    def send(
+        self, msg: EmailMessage, sender: Address, to: Sequence[Address], *, once: bool = False
+    ) -> Delivery:
         """`once`: not even a retry after a server error that may have followed a send
         (the application `send` submits).
         """
 
 
-def outcome(ok: bool, detail: str, *, transient: bool = False, maybe_delivered: bool = False,
-            secrets: Iterable[str] = ()) -> Delivery:
+def outcome(
+    ok: bool,
+    detail: str,
+    *,
+    transient: bool = False,
+    maybe_delivered: bool = False,
+    secrets: Iterable[str] = (),
+) -> Delivery:
     """An email Delivery whose detail has every secret of `secrets` masked."""
     for value in secrets:
         if value and len(value) >= 4:
