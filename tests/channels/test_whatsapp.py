@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,20 +31,6 @@ SERVICE = "MG" + "2" * 32
 URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
 ISSUES = "https://gitlab.com/wolfram.laube/backoffice/-/issues"
 REVIEW = f"{ISSUES}?label_name%5B%5D=job-match%2Fpending"
-
-
-@pytest.fixture(autouse=True)
-def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A channel built without sleep= would wait for real: here that fails the test."""
-    real = time.sleep
-
-    def guarded(seconds: float) -> None:
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith("match_staging.") and seconds > 0:
-            raise AssertionError(f"a real sleep of {seconds} s in {caller}")
-        real(seconds)
-
-    monkeypatch.setattr(time, "sleep", guarded)
 
 
 def settings(**overrides: Any) -> WhatsAppChannel:
