@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from match_staging.cli import main
 from tests.conftest import FakeTime, match, write
 from tests.fakes.gitlab_server import FakeGitLab
@@ -40,3 +42,15 @@ def test_without_a_sleep_the_shared_fake_records_the_wait(repo: Path, fake_time:
         env = {"GITLAB_URL": fake.url, "GITLAB_TOKEN": fake.token, "GITLAB_PROJECT": "1"}
         assert main(["stage", "one.json"], env) == 0
     assert fake_time.waits == [5.0]
+
+
+def test_a_command_without_a_tracker_says_so_if_one_is_used(repo: Path) -> None:
+    from match_staging import config
+    from match_staging.context import Parts, build
+    from match_staging.errors import StagingError
+
+    ctx = build(config.load(None, {}), {}, Parts(tracker=False, channels=True))
+    assert not ctx.tracker.sends and ctx.channels  # preview: channels that only render
+    with pytest.raises(StagingError, match="runs without a tracker"):
+        ctx.tracker.get_issue(1)
+    assert not (repo / ".match-staging").exists()

@@ -11,9 +11,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Literal, NoReturn, cast
 
 from match_staging import clock as clocks
 from match_staging.channels.base import Channel, Mailer
@@ -21,8 +20,7 @@ from match_staging.channels.registry import specs
 from match_staging.clock import Clock, Sleep
 from match_staging.config import Config
 from match_staging.errors import StagingError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
-from match_staging.trackers.base import LogRecord, Tracker, Upload
+from match_staging.trackers.base import Tracker
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def build(
     """
     clock = clock or real_clock(env)
     sleep = sleep or clocks.system_sleep
-    tracker: Tracker = _Offline()
+    tracker = cast(Tracker, _Offline())  # preview: no tracker at all
     if parts.tracker:
         from match_staging.trackers import open_tracker
 
@@ -162,71 +160,14 @@ def _mailer(ctx: Context) -> Mailer | None:
 
 
 class _Offline:
-    """The tracker of a command that uses none (preview): any use is a programming error."""
+    """The tracker of a command that uses none (preview): it sends nothing, and any use of
+    it is a programming error, said as such rather than as an AttributeError.
+    """
 
     kind: Literal["local"] = "local"
     sends = False
     location = "(no tracker)"
     requests = 0
 
-    def _none(self, *_: Any, **__: Any) -> NoReturn:
-        raise StagingError("internal: this command runs without a tracker")
-
-    def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
-        self._none()
-
-    def find_by_keys(
-        self, keys: Sequence[str], *, label: str, expected: int
-    ) -> dict[str, IssueRef]:
-        self._none()
-
-    def create_issue(self, draft: IssueDraft) -> IssueRef:
-        self._none()
-
-    def upload(self, path: Path) -> Upload:
-        self._none()
-
-    def list_issues(
-        self, labels: Sequence[str], *, state: str = "all", created_before: datetime | None = None
-    ) -> list[IssueRef]:
-        self._none()
-
-    def get_issue(self, iid: int) -> IssueRef | None:
-        self._none()
-
-    def update_issue(
-        self,
-        iid: int,
-        *,
-        add: Sequence[str] = (),
-        remove: Sequence[str] = (),
-        description: str | None = None,
-        state_event: StateEvent | None = None,
-    ) -> IssueRef:
-        self._none()
-
-    def label_events(self, iid: int) -> list[LabelEvent]:
-        self._none()
-
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
-        self._none()
-
-    def webhook_problems(self) -> list[str]:
-        self._none()
-
-    def add_note(self, iid: int, body: str) -> None:
-        self._none()
-
-    def append_log(self, kind: str, data: dict[str, Any]) -> None:
-        self._none()
-
-    def read_log(
-        self, kind: str, limit: int = 20, since: datetime | None = None
-    ) -> list[LogRecord]:
-        self._none()
-
-    def bot_user(self) -> str:
-        self._none()
-
-    def notes(self, iid: int) -> list[Note]:
-        self._none()
+    def __getattr__(self, name: str) -> NoReturn:
+        raise StagingError(f"internal: this command runs without a tracker ({name})")
