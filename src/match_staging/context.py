@@ -80,6 +80,7 @@ def build(
     tracker, a to-do nobody gets).
     """
     clock = clock or real_clock(env)
+    clock()  # read once now: a bad MATCH_STAGING_NOW is an error before the first change
     sleep = sleep or clocks.system_sleep
     tracker = cast(Tracker, _Offline())  # preview: no tracker at all
     if parts.tracker:

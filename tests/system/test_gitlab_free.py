@@ -132,6 +132,20 @@ def test_a_lost_create_response_is_looked_up_without_search(repo: Path, fake: Fa
     assert "created_after" in after.query
 
 
+def test_a_lost_create_is_found_whatever_match_staging_now_says(
+    repo: Path, fake: FakeGitLab
+) -> None:
+    """GitLab stamps created_at with its own clock: the lookup after a lost create asks
+    by real time, not by MATCH_STAGING_NOW (a replayed or future cycle), or it misses the
+    issue it just created and creates it a second time."""
+    fake.search_lag_seconds = 3600
+    write(repo / "one.json", match(url="https://new.example/lost-later"))
+    fake.drop_next("POST", ISSUES, after_commit=True)
+    env = env_for(fake, MATCH_STAGING_NOW="2099-01-01T09:00:00+00:00")
+    assert main(["stage", "one.json"], env, sleep=lambda _: None) == 0
+    assert len(fake.issues) == 1 and fake.count("POST", ISSUES) == 1
+
+
 # --------------------------------------------------------------------------- bytes
 
 GERMAN = "Äöüß 😀🚀🎉🍎 "  # 2.6 bytes a character: over 1 MiB in bytes, not in characters

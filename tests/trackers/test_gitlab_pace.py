@@ -3,7 +3,12 @@ still (MATCH_STAGING_NOW) must not turn every paced call into a minute's wait.""
 
 from __future__ import annotations
 
-from match_staging.trackers.gitlab import Pace
+from datetime import UTC, datetime
+
+import pytest
+
+from match_staging.config import GitLabSettings
+from match_staging.trackers.gitlab import GitLabTracker, Pace
 
 
 def test_a_standing_clock_waits_once_per_window_not_once_per_call() -> None:
@@ -27,3 +32,23 @@ def test_a_clock_moved_by_the_sleep_is_paced_exactly() -> None:
         pace()
         now[0] += 1.0
     assert waits == [58.0, 58.0]  # never more than two calls in any 60 seconds
+
+
+def test_the_trackers_paces_measure_the_time_that_really_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run's clock may stand still (MATCH_STAGING_NOW): writes a minute apart in real
+    time never wait, whatever instant the run's clock names."""
+    real = [1000.0]
+    monkeypatch.setattr("match_staging.clock.monotonic", lambda: real[0])
+    waits: list[float] = []
+    tracker = GitLabTracker(
+        GitLabSettings(url="http://gitlab.invalid", project="1", issue_writes_per_minute=2),
+        "token",
+        clock=lambda: datetime(2026, 2, 8, 13, 30, tzinfo=UTC),
+        sleep=waits.append,
+    )
+    for _ in range(5):
+        tracker.write_pace()
+        real[0] += 30.0
+    assert waits == []  # two writes in any 60 seconds of real time

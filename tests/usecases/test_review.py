@@ -500,3 +500,14 @@ def test_a_member_cannot_rewrite_the_bots_audit_note(gate: Gate) -> None:
     gate.move(1, MALLORY, add="job-match/approved", remove="job-match/pending")
     code, _ = gate.run("send", "1")
     assert code == 2 and gate.smtp.messages == []
+
+
+def test_a_bad_match_staging_now_changes_nothing(gate: Gate) -> None:
+    """MATCH_STAGING_NOW is checked before the first write (exit 2), not when the audit
+    note is written after the labels already changed."""
+    before = gate.labels(1)
+    gate.fake.reset_log()
+    code, out = gate.run("review", "1", "--reject", MATCH_STAGING_NOW="yesterday")
+    assert code == 2 and "MATCH_STAGING_NOW: not an ISO-8601 timestamp" in out
+    assert gate.labels(1) == before and gate.notes(1) == []
+    assert [r.method for r in gate.fake.requests if r.method != "GET"] == []

@@ -164,8 +164,9 @@ class GitLabTracker:
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        """`settings` name the project and the paces; only `clock` and `sleep` (the run's,
-        MATCH_STAGING_NOW honoured) read time here.
+        """`settings` name the project and the paces; `clock` and `sleep` are the run's
+        (MATCH_STAGING_NOW honoured). Two readings are real time whatever the run's clock
+        says: the paces (`_pace`) and the lookup after a lost create (GitLab's clock).
         """
         # lazy: no request until the first real call (economy)
         self._project, self._counter = connect(
@@ -184,10 +185,9 @@ class GitLabTracker:
         self.location = f"{settings.url} project {settings.project}"
 
     def _pace(self, per_minute: int) -> Pace:
-        return Pace(per_minute, self._sleep, self._seconds)
-
-    def _seconds(self) -> float:
-        return self._clock().timestamp()
+        # paced by the time that really passes (clock.monotonic), never by the run's clock,
+        # which MATCH_STAGING_NOW stops: a minute's wait per window however slow the calls
+        return Pace(per_minute, self._sleep)
 
     @property
     def requests(self) -> int:
@@ -287,7 +287,9 @@ class GitLabTracker:
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
         """Create once: after an answer that got lost, look before creating again."""
-        since = self._clock() - RECENT_MARGIN
+        # GitLab stamps created_at with its own clock: the lookup asks by the real time,
+        # never by the run's (MATCH_STAGING_NOW may be days off and miss the new issue)
+        since = clocks.system_now() - RECENT_MARGIN
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 return self._create(draft)
