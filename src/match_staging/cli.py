@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 from match_staging import __version__
 
@@ -38,17 +36,22 @@ DEFAULT_CONFIG = "config/notification-channels.yml"
 STATES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
 
 
-@dataclass
 class Run:
     """One invocation: its configuration, where it prints, its environment, and the
-    clock and sleep everything it builds is handed.
+    clock and sleep everything it builds is handed. A plain class: `dataclasses` imports
+    `inspect`, which `match-staging --help` would pay for.
     """
 
-    cfg: config.Config
-    out: Output
-    env: Mapping[str, str]
-    clock: Callable[[], datetime] | None = None
-    sleep: Callable[[float], None] | None = None
+    def __init__(
+        self,
+        cfg: config.Config,
+        out: Output,
+        env: Mapping[str, str],
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.cfg, self.out, self.env = cfg, out, env
+        self.clock, self.sleep = clock, sleep
 
     def context(self, parts: Parts) -> Context:
         """The run's wiring (`context.build`), built once per command, before any change."""
@@ -291,7 +294,8 @@ def cmd_transition(args: argparse.Namespace, run: Run) -> int:
     if not path:
         raise ConfigError("no payload: pass --payload FILE or set TRIGGER_PAYLOAD")
     try:
-        payload = load_json(Path(path).read_bytes())
+        with open(path, "rb") as file:
+            payload = load_json(file.read())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except TooDeep as exc:  # not ours, like any payload that is no webhook event: exit 0
@@ -383,6 +387,8 @@ def cmd_preview(args: argparse.Namespace, run: Run) -> int:
 
 def cmd_validate(args: argparse.Namespace, run: Run) -> int:
     """Check match files and their attachments; change nothing."""
+    from pathlib import Path
+
     from match_staging import attachments
     from match_staging.errors import InputError
     from match_staging.render import fmt_score
