@@ -163,6 +163,7 @@ else:
 def refresh_sections() -> None:
     """Rebuild the sections the channel registry decides, after it changed (tests)."""
     globals().update(Channels=_channels_class(), Labels=_labels_class())
+    _shape.cache_clear()  # the types that name them resolve anew
 
 
 @dataclass
