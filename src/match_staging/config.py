@@ -6,6 +6,7 @@ from) so a user can fix them without reading code.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import os
@@ -473,7 +474,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     raw: Any = {}
     if file.is_file():
         try:
-            raw = safe_load(file.read_text(encoding="utf-8")) or {}
+            raw = _load_file_text(file.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
         except RecursionError:
@@ -532,6 +533,18 @@ def safe_load(text: str) -> Any:
             if _depth(value, _SHALLOW) < _SHALLOW:
                 return value
     return yaml.safe_load(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str) -> Any:
+    return safe_load(text)
+
+
+def _load_file_text(text: str) -> Any:
+    """A configuration file's text as YAML: parsed once per process and text, a copy each
+    time (what follows changes it).
+    """
+    return copy.deepcopy(_parsed(text))
 
 
 def _depth(value: Any, limit: int) -> int:
