@@ -49,7 +49,10 @@ class FakeTime:
 # The tests that take seconds each (fault matrices, subprocess chains), measured: run first,
 # so that under `-n auto` two workers do not end the run waiting on one of them.
 SLOW_FIRST = (
+    "test_image_install_step_gives_a_working_core_only_cli",  # slow: pip install, ~20 s
+    "test_a_5_mb_document_is_answered_within_the_bound",  # slow
     "test_stage_notifies_each_match_once_whatever_gitlab_request_fails",
+    "test_5_mb_of_any_shape_is_parsed_within_the_bound",  # slow
     "test_exactly_once_whatever_gitlab_request_fails",
     "test_readme_first_command_shows_every_channel",
     "test_every_help_example_runs_as_written",
