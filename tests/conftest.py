@@ -46,6 +46,32 @@ class FakeTime:
         return self.now
 
 
+# The tests that take seconds each (fault matrices, subprocess chains), measured: run first,
+# so that under `-n auto` two workers do not end the run waiting on one of them.
+SLOW_FIRST = (
+    "test_image_install_step_gives_a_working_core_only_cli",  # slow: pip install, ~20 s
+    "test_a_5_mb_document_is_answered_within_the_bound",  # slow
+    "test_stage_notifies_each_match_once_whatever_gitlab_request_fails",
+    "test_5_mb_of_any_shape_is_parsed_within_the_bound",  # slow
+    "test_exactly_once_whatever_gitlab_request_fails",
+    "test_readme_first_command_shows_every_channel",
+    "test_every_help_example_runs_as_written",
+    "test_secrets_in_a_posting_never_leave_the_tool",
+    "test_failed_message_is_sent_by_digest_and_nothing_repeats",
+    "test_corpus_file",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest tests first (stable otherwise): `--dist worksteal` shares out the rest."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.name.partition("[")[0]
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(autouse=True)
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     """No test sleeps for real. The one real sleep of the tool (`clock.system_sleep`, the

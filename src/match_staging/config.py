@@ -6,7 +6,9 @@ from) so a user can fix them without reading code.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
+import functools
 import os
 import re
 import sys
@@ -162,6 +164,7 @@ else:
 def refresh_sections() -> None:
     """Rebuild the sections the channel registry decides, after it changed (tests)."""
     globals().update(Channels=_channels_class(), Labels=_labels_class())
+    _shape.cache_clear()  # the types that name them resolve anew
 
 
 @dataclass
@@ -259,7 +262,7 @@ def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, s
         node[parts[-1]] = raw_value
         if raw_value.lstrip()[:1] in ("[", "{"):
             with contextlib.suppress(yaml.YAMLError, RecursionError):  # deep: stays text
-                node[parts[-1]] = yaml.safe_load(raw_value)
+                node[parts[-1]] = safe_load(raw_value)
         origin[".".join(parts)] = name
     return origin
 
@@ -314,9 +317,22 @@ def _convert_scalar(tp: Any, value: Any, path: str) -> Any:
 
 def _scalar(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return safe_load(text)
     except (yaml.YAMLError, RecursionError):
         return text
+
+
+@functools.cache
+def _shape(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """A settings class's resolved field types, and its fields by their key in the file
+    (what `_build` reads for every section of every load: resolved once per process).
+    """
+    fields = {
+        f.metadata.get("key", f.name): f
+        for f in dataclasses.fields(cls)
+        if not f.metadata.get("internal")
+    }
+    return typing.get_type_hints(cls), fields
 
 
 def _build(cls: Any, raw: Any, path: str) -> Any:
@@ -324,12 +340,7 @@ def _build(cls: Any, raw: Any, path: str) -> Any:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path or 'configuration'}: must be a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {
-        f.metadata.get("key", f.name): f
-        for f in dataclasses.fields(cls)
-        if not f.metadata.get("internal")
-    }
+    hints, fields = _shape(cls)
     unknown = sorted(set(map(str, raw)) - set(fields))
     if unknown:
         where = f"{path}.{unknown[0]}" if path else unknown[0]
@@ -463,7 +474,7 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     raw: Any = {}
     if file.is_file():
         try:
-            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            raw = _load_file_text(file.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
         except RecursionError:
@@ -499,6 +510,49 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
+
+
+# libyaml's parser, where PyYAML was built with it, is about ten times faster than the pure
+# Python one: every command loads the configuration, and a settings value from the
+# environment is read as YAML too. Its errors are worded differently and it stops at 1,000
+# levels of nesting where the pure parser runs out of recursion: whatever libyaml refuses,
+# and anything nested deeper than a configuration ever is, is parsed again by the pure
+# parser, so what is accepted and every message stay those of `yaml.safe_load`.
+_FastLoader: Any = getattr(yaml, "CSafeLoader", None)
+_SHALLOW = 32
+
+
+def safe_load(text: str) -> Any:
+    """`yaml.safe_load(text)`, sooner: the same value, the same errors."""
+    if _FastLoader is not None:
+        try:
+            value = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            pass
+        else:
+            if _depth(value, _SHALLOW) < _SHALLOW:
+                return value
+    return yaml.safe_load(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str) -> Any:
+    return safe_load(text)
+
+
+def _load_file_text(text: str) -> Any:
+    """A configuration file's text as YAML: parsed once per process and text, a copy each
+    time (what follows changes it).
+    """
+    return copy.deepcopy(_parsed(text))
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deeply `value` nests lists and mappings, counted no further than `limit`."""
+    if limit <= 0 or not isinstance(value, list | dict):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
 
 
 def _yaml_problem(exc: Exception) -> str:

@@ -188,6 +188,14 @@ def _world_run(world: World, *argv: str) -> None:
     main(list(argv), world.env())
 
 
+# `slow` whole: the default run injects the same faults at the same places through
+# tests/system/test_reliability.py (the summary mode, which is this default): there, stage's
+# requests run `GET /labels`, `POST /labels` x8, `POST /uploads`, `POST /issues` x10, the
+# run log's `GET /user`, `GET /issues` x2, `POST /issues`, `POST /issues/N/notes` x2; here
+# the same without the upload and with 2 creates. Each fault position here has its twin
+# there (first and last of each run), checked the same way (each match once per channel after
+# the retry and the digest), and more (WhatsApp, the batches).
+@pytest.mark.slow
 @pytest.mark.parametrize("part", FAULT_PARTS)
 @pytest.mark.parametrize("fault", ["fail", "drop"])
 def test_exactly_once_whatever_gitlab_request_fails(repo: Path, fault: str, part: str) -> None:
