@@ -17,7 +17,6 @@ from match_staging.channels.slack_settings import SlackChannel
 from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
-from match_staging.session import SettledSession
 
 
 class Slack:
@@ -50,7 +49,7 @@ class Slack:
         self._url = url
         self._host = parts.netloc
         self._templates = templates_dir
-        self._session = session or SettledSession()
+        self._session = session or requests.Session()
         self._clock = clock
         self._sleep = sleep
         self._last_sent: float | None = None  # when the last request went out (seconds)

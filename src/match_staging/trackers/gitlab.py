@@ -29,7 +29,6 @@ from match_staging.config import GitLabSettings
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.render import parse_marker
-from match_staging.session import SettledSession
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, Upload
 
@@ -100,7 +99,6 @@ def connect(url: str, token: str, project: str, timeout: float) -> tuple[Project
         timeout=timeout,
         retry_transient_errors=False,
         user_agent="match-staging (+python-gitlab)",
-        session=SettledSession(),
     )
     counter = _CountingAdapter()
     client.session.mount("http://", counter)
