@@ -45,6 +45,11 @@ def now(env: Mapping[str, str]) -> datetime:
     return parsed
 
 
+def of_run(env: Mapping[str, str]) -> Clock:
+    """The clock of a run: `now(env)`, read each time it is asked."""
+    return lambda: now(env)
+
+
 def parse(value: object) -> datetime | None:
     """An ISO 8601 time (GitLab's `...Z` included) as an aware UTC datetime; None when it is
     none. An offset such as +01:00 names an instant: 07:05+01:00 is 06:05Z, never 07:05Z;

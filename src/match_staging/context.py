@@ -55,15 +55,10 @@ class Context:
     tracker: Tracker
     channels: Sequence[Channel] = ()
     mailer: Mailer | None = None
-    clock: Clock = field(default=lambda: clocks.now({}))  # the real time
+    clock: Clock = clocks.system_now
     sleep: Sleep = clocks.system_sleep
     pipeline: Pipeline = field(default_factory=Pipeline)
     root: Path = field(default_factory=Path.cwd)  # attachments are read below it
-
-
-def real_clock(env: Mapping[str, str]) -> Clock:
-    """The time now, or MATCH_STAGING_NOW (docs/interface.md), read each time it is asked."""
-    return lambda: clocks.now(env)
 
 
 def build(
@@ -79,7 +74,7 @@ def build(
     now, in that order. `notice` hears what a user should know about the wiring (the local
     tracker, a to-do nobody gets).
     """
-    clock = clock or real_clock(env)
+    clock = clock or clocks.of_run(env)  # MATCH_STAGING_NOW (docs/interface.md)
     clock()  # read once now: a bad MATCH_STAGING_NOW is an error before the first change
     sleep = sleep or clocks.system_sleep
     tracker = cast(Tracker, _Offline())  # preview: no tracker at all

@@ -28,7 +28,7 @@ def open_tracker(
     `clock` and `sleep` default to the real ones (MATCH_STAGING_NOW honoured), looked up
     when called.
     """
-    clock = clock or (lambda: clocks.now(env))
+    clock = clock or clocks.of_run(env)
     sleep = sleep or clocks.system_sleep
     token = env.get("GITLAB_TOKEN", "")
     if token:
