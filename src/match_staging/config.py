@@ -30,6 +30,7 @@ from match_staging.channels.registry import specs
 from match_staging.channels.slack_settings import SlackChannel as SlackChannel
 from match_staging.channels.whatsapp_settings import WhatsAppChannel as WhatsAppChannel
 from match_staging.errors import ConfigError
+from match_staging.limits import depth
 
 DEFAULT_PATH = "config/notification-channels.yml"  # docs/interface.md; cli.DEFAULT_CONFIG too
 ENV_PREFIX = "MATCH_STAGING__"
@@ -530,7 +531,7 @@ def safe_load(text: str) -> Any:
         except yaml.YAMLError:
             pass
         else:
-            if _depth(value, _SHALLOW) < _SHALLOW:
+            if depth(value, _SHALLOW) < _SHALLOW:
                 return value
     return yaml.safe_load(text)
 
@@ -545,14 +546,6 @@ def _load_file_text(text: str) -> Any:
     time (what follows changes it).
     """
     return copy.deepcopy(_parsed(text))
-
-
-def _depth(value: Any, limit: int) -> int:
-    """How deeply `value` nests lists and mappings, counted no further than `limit`."""
-    if limit <= 0 or not isinstance(value, list | dict):
-        return 0
-    items = value.values() if isinstance(value, dict) else value
-    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
 
 
 def _yaml_problem(exc: Exception) -> str:
