@@ -50,15 +50,12 @@ class Slack:
         self._host = parts.netloc
         self._templates = templates_dir
         self._session = session or requests.Session()
-        self._clock = clock
-        self._sleep = sleep
+        self._clock = clock or clocks.system_now
+        self._sleep = sleep or clocks.system_sleep
         self._last_sent: float | None = None  # when the last request went out (seconds)
 
     def _now(self) -> float:
-        return (self._clock or clocks.system_now)().timestamp()
-
-    def _wait(self, seconds: float) -> None:
-        (self._sleep or clocks.system_sleep)(seconds)
+        return self._clock().timestamp()
 
     def _pace(self) -> None:
         """At most one message per `min_interval` (a clock set back never waits longer)."""
@@ -66,7 +63,7 @@ class Slack:
             return
         wait = min(self.min_interval - (self._now() - self._last_sent), self.min_interval)
         if wait > 0:
-            self._wait(wait)
+            self._sleep(wait)
 
     def _mask(self, text: str) -> str:
         """An error page may echo the request: the webhook's path is its secret."""
@@ -137,7 +134,7 @@ class Slack:
             if response.status_code == 429 or response.status_code >= 500:
                 detail = f"Slack answered HTTP {response.status_code} {answer}".strip()
                 if attempt < self.attempts:
-                    self._wait(retry_after(response.headers))
+                    self._sleep(retry_after(response.headers))
                 continue
             return Delivery(
                 self.name,

@@ -121,8 +121,8 @@ class WhatsApp:
         self._auth_token = settings.auth_token
         self._templates = templates_dir
         self._client = client
-        self._clock = clock  # unused so far: the caller says since when (failed_messages)
-        self._sleep = sleep
+        del clock  # taken like every channel's: no time is read here
+        self._sleep = sleep or clocks.system_sleep
         self._headers: Mapping[str, str] = {}
 
     @property
@@ -216,8 +216,7 @@ class WhatsApp:
                     f"after {attempt} attempt(s): nothing was sent"
                 )
                 if attempt < self.attempts:
-                    sleep = self._sleep or clocks.system_sleep
-                    sleep(retry_after(self._last_headers(client)))
+                    self._sleep(retry_after(self._last_headers(client)))
                 continue
             except requests.RequestException as exc:
                 # Never the exception text: it carries the URL, and the URL the account SID.

@@ -64,8 +64,8 @@ class Pace:
         """Wait, if need be, so this call stays within the limit."""
         if self.per_minute <= 0:
             return
-        # A clock that stands still (MATCH_STAGING_NOW) still moves by what was slept, so a
-        # paced run never waits a whole minute per call; a real clock is ahead of that.
+        # A clock that does not move while a (test's) sleep returns at once still moves by
+        # what was slept, so a window is never waited out twice; a real clock is ahead of that.
         now = max(self._clock(), self._slept_until)
         while self._recent and now - self._recent[0] >= 60:
             self._recent.popleft()

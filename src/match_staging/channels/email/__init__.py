@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -59,7 +58,7 @@ class Email:
         self._settings = settings
         self._templates = templates_dir
         self._reminder_hours = reminder_hours
-        self._clock = clock
+        self._clock = clock or clocks.system_now
         self._sender = _address(settings.sender, f"{KEY}.from", "must be set")
         if not settings.recipients:
             raise ConfigError(f"{KEY}.recipients: at least one address is needed")
@@ -108,9 +107,6 @@ class Email:
         )
         return render.one_line(text, self.subject_maxlen)
 
-    def _now(self) -> datetime:
-        return (self._clock or clocks.system_now)()
-
     def _compose(self, payload: Payload) -> tuple[EmailMessage, str]:
         subject = self.subject(payload)
         name = self._settings.template
@@ -137,7 +133,7 @@ class Email:
         msg["Subject"] = subject
         msg["From"] = self._sender
         msg["To"] = self._recipients
-        msg["Date"] = format_datetime(self._now())
+        msg["Date"] = format_datetime(self._clock())
         msg["Message-ID"] = make_msgid("match-staging", domain=self._sender.domain)
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
         msg.set_content(text)

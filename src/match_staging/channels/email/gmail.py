@@ -62,7 +62,7 @@ class GmailTransport:
                 )
         self._settings = settings
         self._service = service
-        self._sleep = sleep
+        self._sleep = sleep or clocks.system_sleep
         self._secrets: list[str] = []  # learnt from the credentials file, masked in details
         self._creds: Any = None  # the authorized-user credentials, once loaded
 
@@ -88,8 +88,7 @@ class GmailTransport:
                 return result
             detail = f"Gmail API answered {_status(result)}".strip()
             if attempt < self.attempts:
-                sleep = self._sleep or clocks.system_sleep
-                sleep(retry_after(dict(result.resp), default=2.0 ** (attempt - 1)))
+                self._sleep(retry_after(dict(result.resp), default=2.0 ** (attempt - 1)))
         return self._done(False, detail, transient=True)
 
     def _prepare(self) -> Delivery | None:
