@@ -21,20 +21,23 @@ def tracker(tmp_path: Path) -> LocalTracker:
     return LocalTracker(tmp_path / ".match-staging", clock=lambda: NOW)
 
 
+def draft(title: str = "T") -> IssueDraft:
+    """A pending job match, as staging drafts it."""
+    return IssueDraft(
+        title=title,
+        description=DESCRIPTION,
+        labels=("job-match", "job-match/pending"),
+        keys=("msk-1",),
+    )
+
+
 def page(tmp_path: Path, iid: int = 1) -> str:
     return (tmp_path / ".match-staging" / "issues" / f"{iid}.md").read_text(encoding="utf-8")
 
 
 def test_the_page_follows_every_change(tmp_path: Path) -> None:
     local = tracker(tmp_path)
-    local.create_issue(
-        IssueDraft(
-            title="[JOB-MATCH] 92% — DevOps",
-            description=DESCRIPTION,
-            labels=("job-match", "job-match/pending"),
-            keys=("msk-1",),
-        )
-    )
+    local.create_issue(draft("[JOB-MATCH] 92% — DevOps"))
     first = page(tmp_path)
     assert "**State:** pending · open" in first
     assert "- **Labels:** job-match, job-match/pending" in first
@@ -56,14 +59,7 @@ def test_the_page_follows_every_change(tmp_path: Path) -> None:
 
 def test_the_page_has_no_machine_record_and_no_board(tmp_path: Path) -> None:
     local = tracker(tmp_path)
-    local.create_issue(
-        IssueDraft(
-            title="T",
-            description=DESCRIPTION,
-            labels=("job-match", "job-match/pending"),
-            keys=("msk-1",),
-        )
-    )
+    local.create_issue(draft())
     local.add_note(1, "<!-- match-staging v1 state: approved -->\nA note")
     local.add_note(1, '<!-- match-staging:state {"to": "approved"}\n-->\nAnother')
     text = page(tmp_path)
@@ -79,14 +75,7 @@ def test_the_page_has_no_machine_record_and_no_board(tmp_path: Path) -> None:
 def test_every_time_it_writes_comes_from_the_injected_clock(tmp_path: Path) -> None:
     clock = [NOW]
     local = LocalTracker(tmp_path / ".match-staging", clock=lambda: clock[0])
-    local.create_issue(
-        IssueDraft(
-            title="T",
-            description=DESCRIPTION,
-            labels=("job-match", "job-match/pending"),
-            keys=("msk-1",),
-        )
-    )
+    local.create_issue(draft())
     clock[0] = NOW + timedelta(hours=3)
     local.update_issue(1, add=["job-match/approved"], remove=["job-match/pending"])
     local.append_log("reminders", {"iids": [1]})
@@ -108,14 +97,7 @@ def test_every_time_it_writes_comes_from_the_injected_clock(tmp_path: Path) -> N
 
 def test_close_and_reopen_and_a_state_that_survives_a_new_process(tmp_path: Path) -> None:
     local = tracker(tmp_path)
-    local.create_issue(
-        IssueDraft(
-            title="T",
-            description=DESCRIPTION,
-            labels=("job-match", "job-match/pending"),
-            keys=("msk-1",),
-        )
-    )
+    local.create_issue(draft())
     assert local.update_issue(1, state_event="close").state == "closed"
     assert local.list_issues(["job-match"], state="opened") == []
     assert local.update_issue(1, state_event="reopen").state == "opened"
