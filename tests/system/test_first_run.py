@@ -180,3 +180,21 @@ def test_every_help_example_runs_as_written_on_a_fresh_clone(
         done = sh(example, clone, env)
     assert done.returncode == 0, f"{example}\n{done.stdout}\n{done.stderr}"
     assert "error" not in done.stderr.lower(), done.stderr
+
+
+def test_no_tracked_file_is_a_link_leading_outside_the_repository() -> None:
+    """A clone must not carry a symbolic link to a developer's machine (issue 19: a
+    `.venv-main` pointing at /work/main/.venv was committed): it dangles everywhere else, and
+    a tool that follows it reads or writes outside the checkout.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "-s"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    links = [
+        entry.split("\t", 1)[1]
+        for entry in filter(None, listed.split("\0"))
+        if entry.startswith("120000 ")  # git's mode for a symbolic link
+    ]
+    root = ROOT.resolve()
+    outside = [name for name in links if not (ROOT / name).resolve().is_relative_to(root)]
+    assert outside == [], f"links leading outside the repository: {outside}"
