@@ -1,0 +1,185 @@
+"""`bootstrap`'s part of issue 20: state labels and reviewers known by GitLab id.
+
+A Reporter may rename project labels, and users rename themselves (the freed name is
+anyone's to take), while GitLab shows both by their current name everywhere. bootstrap
+records the ids in the committed configuration (`workflow.label_ids`,
+`workflow.reviewer_ids`; `config_write`) when it creates or adopts the state labels and
+first resolves the reviewers, and on later runs puts state labels somebody renamed back by
+id, and says what to do about a reviewer whose name now belongs to another user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from match_staging import config_write, identity
+from match_staging.config import DEFAULT_PATH, Config
+from match_staging.errors import ConfigError, TrackerError
+from match_staging.labels import state_label
+from match_staging.model import State
+from match_staging.trackers.gitlab_project import LabelState
+from match_staging.usecases.bootstrap import Action, ProjectAdmin, _Context
+
+
+def config_path(cfg: Config) -> Path:
+    """The configuration file the ids go into: the one loaded, else the default path."""
+    return Path(cfg.source) if cfg.source and not cfg.source.startswith("(") else Path(DEFAULT_PATH)
+
+
+def label_renames(
+    cfg: Config, labels: list[LabelState], *, unreadable: bool
+) -> tuple[list[Action], list[LabelState]]:
+    """The renames that put each recorded state label back under its configured name, and
+    the labels as they will be then (what the rest of the plan compares with). A name held
+    by a label that is not ours is not taken from it: that step fails, saying what to do.
+    """
+    recorded = identity.state_ids(cfg)
+    if not recorded or unreadable:
+        return [], labels
+    by_id = {lb.id: lb for lb in labels}
+    by_name = {lb.name: lb for lb in labels}
+    actions: list[Action] = []
+    moves: list[tuple[LabelState, str]] = []
+    for state in State:
+        want, name = recorded[state], state_label(cfg.labels, state)
+        label = by_id.get(want)
+        if label is None:
+            actions.append(
+                Action(
+                    "failed",
+                    f"label {name}",
+                    f"label {want}, the {state.value} label recorded in "
+                    "workflow.label_ids, was deleted (with it, the state of every issue "
+                    f"that had it): remove workflow.label_ids from {config_path(cfg)} and "
+                    "run bootstrap again to record the label it creates",
+                )
+            )
+        elif label.name != name:
+            moves.append((label, name))
+    ours = {lb.id for lb, _ in moves}
+    valid: list[tuple[LabelState, str]] = []
+    for label, name in moves:
+        holder = by_name.get(name)
+        if holder is not None and holder.id not in ours:
+            actions.append(
+                Action(
+                    "failed",
+                    f"label {name}",
+                    f"label {label.id}, the state label recorded in workflow.label_ids, "
+                    f"is called {label.name!r}, and {name!r} is label {holder.id}: rename "
+                    f"or delete label {holder.id}, then run bootstrap again",
+                )
+            )
+        else:
+            valid.append((label, name))
+    parked: set[int] = set()
+    for label, name in valid:
+        actions.append(
+            Action(
+                "update",
+                f"label {name}",
+                f"label {label.id}, renamed to {label.name!r}, gets its name back",
+                _rename(label, name, valid, parked),
+            )
+        )
+    renamed = {lb.id: name for lb, name in valid}
+    view = [dataclasses.replace(lb, name=renamed.get(lb.id, lb.name)) for lb in labels]
+    return actions, view
+
+
+def _rename(
+    label: LabelState, name: str, moves: list[tuple[LabelState, str]], parked: set[int]
+) -> Callable[[_Context], None]:
+    """Rename one label back. The first rename parks every moving label under a name of its
+    own first, so that swapped names (pending and approved exchanged) come apart.
+    """
+
+    def step(ctx: _Context) -> None:
+        if not parked:
+            held = {lb.name for lb, _ in moves}
+            for other, target in moves:
+                if target in held:
+                    ctx.admin.rename_label(other.id, f"match-staging-renaming-{other.id}")
+                parked.add(other.id)
+        ctx.admin.rename_label(label.id, name)
+        ctx.label_ids[name] = label.id
+
+    return step
+
+
+def recordings(cfg: Config, admin: ProjectAdmin, labels: list[LabelState]) -> list[Action]:
+    """Record the state labels' ids once (when bootstrap creates or adopts them) and each
+    reviewer's user id when first resolved; a reviewer whose name now belongs to another
+    user fails, saying what to do. One user lookup per reviewer.
+    """
+    path = config_path(cfg)
+    actions: list[Action] = []
+    if not cfg.workflow.label_ids:
+        actions.append(
+            Action(
+                "create",
+                "config workflow.label_ids",
+                f"the state labels' ids, in {path}: commit it",
+                _record_labels(cfg, path),
+            )
+        )
+    found: dict[str, int] = {}
+    for name in cfg.workflow.reviewers:
+        what = f"reviewer {name}"
+        try:
+            now = admin.user_id(name)
+        except TrackerError as exc:
+            actions.append(Action("failed", what, str(exc)))
+            continue
+        had = cfg.workflow.reviewer_ids.get(name)
+        if now is None:
+            actions.append(Action("failed", what, f"no GitLab user is called {name} now"))
+        elif had is None:
+            found[name] = now
+        elif had != now:
+            actions.append(
+                Action(
+                    "failed",
+                    what,
+                    f"{name} is user {now} now, not user {had} as workflow.reviewer_ids "
+                    "records: the reviewer renamed the account and someone else took the "
+                    f"name. Put the reviewer's new name in workflow.reviewers, or, if user "
+                    f"{now} is the reviewer, set workflow.reviewer_ids.{name} to {now}",
+                )
+            )
+        else:
+            actions.append(Action("ok", what, f"user {now}"))
+    if found:
+        merged = {**cfg.workflow.reviewer_ids, **found}
+        shown = ", ".join(f"{n}: user {i}" for n, i in found.items())
+        actions.append(
+            Action(
+                "update" if cfg.workflow.reviewer_ids else "create",
+                "config workflow.reviewer_ids",
+                f"{shown}, in {path}: commit it",
+                lambda _ctx: _write(path, {"reviewer_ids": merged}),
+            )
+        )
+    return actions
+
+
+def _record_labels(cfg: Config, path: Path) -> Callable[[_Context], None]:
+    def step(ctx: _Context) -> None:
+        ids = {s.value: ctx.label_ids.get(state_label(cfg.labels, s)) for s in State}
+        missing = [s for s, i in ids.items() if i is None]
+        if missing:
+            raise TrackerError(f"not recorded: the {missing[0]} label is missing")
+        _write(path, {"label_ids": {s: i for s, i in ids.items() if i is not None}})
+
+    return step
+
+
+def _write(path: Path, values: Mapping[str, Mapping[str, int]]) -> None:
+    try:
+        config_write.record(path, values)
+    except ConfigError as exc:
+        raise TrackerError(str(exc)) from None
+    except OSError as exc:
+        raise TrackerError(f"{path}: cannot be written: {exc.strerror or exc}") from None
