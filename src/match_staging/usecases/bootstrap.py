@@ -711,10 +711,14 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
     actual = observe(admin, want)
     # state labels by the ids recorded (issue 20): renamed ones back first, then the plan
     # sees them under their names; the ids and the reviewers' recorded last
+    import dataclasses
+
     from match_staging.usecases import bootstrap_ids as ids
 
     unreadable = "labels" in actual.unreadable
-    renames, actual.labels = ids.label_renames(cfg, actual.labels, unreadable=unreadable)
+    renames, actual.labels, held = ids.label_renames(cfg, actual.labels, unreadable=unreadable)
+    if held:  # a state label's name is taken: no other label or list until that is sorted
+        want = dataclasses.replace(want, labels=(), board_lists=())
     actions = renames + plan(want, actual) + ids.recordings(cfg, admin, actual.labels)
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     schedule = _find_schedule(actual.schedules, want)

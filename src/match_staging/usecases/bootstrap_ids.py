@@ -30,14 +30,16 @@ def config_path(cfg: Config) -> Path:
 
 def label_renames(
     cfg: Config, labels: list[LabelState], *, unreadable: bool
-) -> tuple[list[Action], list[LabelState]]:
-    """The renames that put each recorded state label back under its configured name, and
-    the labels as they will be then (what the rest of the plan compares with). A name held
-    by a label that is not ours is not taken from it: that step fails, saying what to do.
+) -> tuple[list[Action], list[LabelState], bool]:
+    """The renames that put each recorded state label back under its configured name, the
+    labels as they will be then (what the rest of the plan compares with), and whether a
+    state label cannot be put back: a name held by a label that is not a state label is not
+    taken from it (that step fails, saying what to do), and no other label or board list is
+    created or changed until it is sorted out (the squatter would be adopted).
     """
     recorded = identity.state_ids(cfg)
     if not recorded or unreadable:
-        return [], labels
+        return [], labels, False
     by_id = {lb.id: lb for lb in labels}
     by_name = {lb.name: lb for lb in labels}
     actions: list[Action] = []
@@ -86,7 +88,7 @@ def label_renames(
         )
     renamed = {lb.id: name for lb, name in valid}
     view = [dataclasses.replace(lb, name=renamed.get(lb.id, lb.name)) for lb in labels]
-    return actions, view
+    return actions, view, any(a.kind == "failed" for a in actions)
 
 
 def _rename(
