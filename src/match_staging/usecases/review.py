@@ -147,6 +147,8 @@ def refusal(ctx: Context, actor: str, actor_id: int) -> str | None:
     records that step itself with its note, in the same run (issue 20).
     """
     if actor != "unknown" and actor == ctx.tracker.bot_user():
+        if ctx.tracker.kind == "local":
+            return None  # on the laptop the tool and the one person using it are one user
         return (
             f"the state label was added by match-staging itself ({actor}), not by a "
             "reviewer; only a reviewer's move, or `match-staging review`, approves"
