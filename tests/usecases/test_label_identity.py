@@ -183,3 +183,19 @@ def test_without_recorded_ids_the_gate_says_what_is_open(
         assert code == 0 and "applied   #1: pending -> approved" in out
         assert "not recorded: workflow.label_ids" in out
         assert "workflow.reviewer_ids for reviewer" in out
+
+
+def test_the_id_check_costs_one_listing_a_run_and_none_per_issue(gate: Gate) -> None:
+    event = gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.reset_log()
+    code, out = gate.run("transition", "--payload", gate.payload(event))
+    assert code == 0 and "applied   #1: pending -> approved · 6 GitLab requests" in out
+    assert "not recorded" not in out
+    # staging lists the labels anyway: the check uses that listing
+    gate.fake.reset_log()
+    assert gate.run("stage")[0] == 0
+    assert gate.fake.count("GET", r"/labels$") == 1
+    # the shell's approval, sent by a later run: the bot's label change, then its note
+    assert gate.run("review", "2", "--approve")[0] == 0
+    code, out = gate.run("send", "2")
+    assert code == 0 and "portal    #2 has no application address" in out, out
