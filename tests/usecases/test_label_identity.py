@@ -199,3 +199,16 @@ def test_the_id_check_costs_one_listing_a_run_and_none_per_issue(gate: Gate) -> 
     assert gate.run("review", "2", "--approve")[0] == 0
     code, out = gate.run("send", "2")
     assert code == 0 and "portal    #2 has no application address" in out, out
+
+
+def test_bootstrap_puts_shifted_state_labels_back_in_any_order(gate: Gate) -> None:
+    before = ids(gate)
+    rename(gate, "job-match/approved", "x")
+    rename(gate, "job-match/pending", "job-match/approved")
+    rename(gate, "job-match/sent", "job-match/pending")
+    code, out = gate.run("list")
+    assert code == 2 and len(errors(out)) == 1
+    code, out = gate.run("bootstrap")
+    assert code == 0, out
+    assert ids(gate) == before
+    assert gate.run("list")[0] == 0

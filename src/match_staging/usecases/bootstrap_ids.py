@@ -94,15 +94,16 @@ def label_renames(
 def _rename(
     label: LabelState, name: str, moves: list[tuple[LabelState, str]], parked: set[int]
 ) -> Callable[[_Context], None]:
-    """Rename one label back. The first rename parks every moving label under a name of its
-    own first, so that swapped names (pending and approved exchanged) come apart.
+    """Rename one label back. The first rename first parks, under a name of its own, every
+    moving label whose name another one is to get, so that names swapped (pending and
+    approved exchanged) or shifted come apart, in whatever order the renames run.
     """
 
     def step(ctx: _Context) -> None:
         if not parked:
-            held = {lb.name for lb, _ in moves}
-            for other, target in moves:
-                if target in held:
+            wanted = {target for _, target in moves}
+            for other, _ in moves:
+                if other.name in wanted:
                     ctx.admin.rename_label(other.id, f"match-staging-renaming-{other.id}")
                 parked.add(other.id)
         ctx.admin.rename_label(label.id, name)
