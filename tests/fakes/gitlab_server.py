@@ -1016,20 +1016,27 @@ class FakeGitLab:
         if description is not None:
             label["description"] = str(description) or None
         if new_name is not None and new_name != label["name"]:
-            # A rename changes the label only (Labels::UpdateService: `label.update(params)`,
-            # new_name becoming its title; gitlabhq app/services/labels/update_service.rb):
-            # issues link labels by id, so every issue shows the new name at once, with no
-            # label event, no issue update and no Issue Hook; the label's old events show it
-            # by the new name too (`_label_event_view`). A Reporter may do it (admin_label).
-            if new_name in self.labels:
-                raise _HttpError(400, {"message": {"title": ["has already been taken"]}})
-            old = label["name"]
-            label["name"] = new_name
-            self.labels[new_name] = self.labels.pop(old)
-            for issue in self.issues.values():
-                if old in issue["labels"]:
-                    issue["labels"] = sorted(new_name if n == old else n for n in issue["labels"])
+            self._rename_label(label, str(new_name))
         return _Resp(200, self._label_view(label))
+
+    def _rename_label(self, label: Json, new_name: str) -> None:
+        """A rename changes the label only (Labels::UpdateService: `label.update(params)`,
+        new_name becoming its title; gitlabhq app/services/labels/update_service.rb): issues
+        and board lists link labels by id, so they show the new name at once, with no label
+        event, no issue update and no Issue Hook; the label's old events show it by the new
+        name too (`_label_event_view`). A Reporter may do it (admin_label)."""
+        if new_name in self.labels:
+            raise _HttpError(400, {"message": {"title": ["has already been taken"]}})
+        old = label["name"]
+        label["name"] = new_name
+        self.labels[new_name] = self.labels.pop(old)
+        for issue in self.issues.values():
+            if old in issue["labels"]:
+                issue["labels"] = sorted(new_name if n == old else n for n in issue["labels"])
+        for board in self.boards:
+            for bl in board["lists"]:
+                if bl["label"]["id"] == label["id"]:
+                    bl["label"] = self._label_view(label)
 
     def _delete_label(self, req: _Req) -> _Resp:
         label = self.labels.pop(self._find_label(req)["name"])

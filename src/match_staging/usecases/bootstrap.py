@@ -715,8 +715,9 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
 
     from match_staging.usecases import bootstrap_ids as ids
 
-    unreadable = "labels" in actual.unreadable
+    unreadable, before = "labels" in actual.unreadable, actual.labels
     renames, actual.labels, held = ids.label_renames(cfg, actual.labels, unreadable=unreadable)
+    actual.boards = ids.boards_after(actual.boards, before, actual.labels)
     if held:  # a state label's name is taken: no other label or list until that is sorted
         want = dataclasses.replace(want, labels=(), board_lists=())
     actions = renames + plan(want, actual) + ids.recordings(cfg, admin, actual.labels)

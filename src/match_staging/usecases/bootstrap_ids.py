@@ -19,7 +19,7 @@ from match_staging.config import DEFAULT_PATH, Config
 from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import state_label
 from match_staging.model import State
-from match_staging.trackers.gitlab_project import LabelState
+from match_staging.trackers.gitlab_project import BoardState, LabelState
 from match_staging.usecases.bootstrap import Action, ProjectAdmin, _Context
 
 
@@ -89,6 +89,19 @@ def label_renames(
     renamed = {lb.id: name for lb, name in valid}
     view = [dataclasses.replace(lb, name=renamed.get(lb.id, lb.name)) for lb in labels]
     return actions, view, any(a.kind == "failed" for a in actions)
+
+
+def boards_after(
+    boards: list[BoardState], before: list[LabelState], after: list[LabelState]
+) -> list[BoardState]:
+    """The boards as they will be once the labels are renamed: a list belongs to its label
+    (by id), so it shows the label's name, whatever that is at the time.
+    """
+    names = {b.name: a.name for b, a in zip(before, after, strict=True) if b.name != a.name}
+    return [
+        dataclasses.replace(board, lists=tuple(names.get(n, n) for n in board.lists))
+        for board in boards
+    ]
 
 
 def _rename(
