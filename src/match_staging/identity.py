@@ -48,9 +48,9 @@ def label_problem(cfg: Config, current: Mapping[str, int] | None) -> str | None:
         )
         holder = f" and {name!r} is label {current[name]}" if name in current else ""
         return (
-            f"{where}{holder} (workflow.label_ids): somebody renamed the project's labels, "
-            "so no state label can be trusted and nothing was done; run `match-staging "
-            "bootstrap`, which renames them back by id (or says what to do)"
+            f"{where}{holder} (workflow.label_ids): somebody renamed or deleted project "
+            "labels, so no state label can be trusted and nothing was done; run "
+            "`match-staging bootstrap`, which renames them back by id (or says what to do)"
         )
     return None
 

@@ -151,7 +151,15 @@ def recordings(cfg: Config, admin: ProjectAdmin, labels: list[LabelState]) -> li
             continue
         had = cfg.workflow.reviewer_ids.get(name)
         if now is None:
-            actions.append(Action("failed", what, f"no GitLab user is called {name} now"))
+            actions.append(
+                Action(
+                    "failed",
+                    what,
+                    f"no GitLab user is called {name} now: if the reviewer renamed the "
+                    "account, put the new name in workflow.reviewers (and remove "
+                    f"workflow.reviewer_ids.{name}), then run bootstrap again",
+                )
+            )
         elif had is None:
             found[name] = now
         elif had != now:
