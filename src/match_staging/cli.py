@@ -239,7 +239,7 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
     from match_staging.usecases.send import AUTO_SEND_ACTOR
 
     out = run.out
-    ctx = run.context(Parts(channels=True, mailer=run.cfg.workflow.auto_send))
+    ctx = run.context(Parts(channels=True, mailer=run.cfg.workflow.auto_send, gate=True))
     report = digest(ctx)
     code = 0
     for result in report.reconciled.results:
@@ -306,7 +306,7 @@ def cmd_transition(args: argparse.Namespace, run: Run) -> int:
         return 0
     # check_reviewers runs before the first change (in is_reviewer), so that an event that
     # is not a job match's is ignored even before reviewers are configured
-    ctx = run.context(Parts(mailer=run.cfg.workflow.auto_send))
+    ctx = run.context(Parts(mailer=run.cfg.workflow.auto_send, gate=True))
     result = transition(ctx, payload)
     _step(run.out, result, f" · {_requests(ctx.tracker)}")
     return _auto_send(ctx, run.out, result, AUTO_SEND_ACTOR)
@@ -319,7 +319,9 @@ def cmd_review(args: argparse.Namespace, run: Run) -> int:
     from match_staging.usecases.review import review
 
     target = State.APPROVED if args.approve else State.REJECTED
-    ctx = run.context(Parts(mailer=target == State.APPROVED and run.cfg.workflow.auto_send))
+    ctx = run.context(
+        Parts(mailer=target == State.APPROVED and run.cfg.workflow.auto_send, gate=True)
+    )
     actor = _actor(run.env, ctx.tracker)
     result = _refusal(lambda: review(ctx, args.iid, target, actor, args.reason or ""))
     _step(run.out, result, f" · {_requests(ctx.tracker)}")
@@ -331,7 +333,7 @@ def cmd_send(args: argparse.Namespace, run: Run) -> int:
     from match_staging.context import Parts
     from match_staging.usecases.send import send
 
-    ctx = run.context(Parts(mailer=True))
+    ctx = run.context(Parts(mailer=True, gate=True))
     actor = _actor(run.env, ctx.tracker)
     return _step(run.out, _refusal(lambda: send(ctx, args.iid, actor, force=args.force)))
 

@@ -173,6 +173,13 @@ class Workflow:
     """`workflow`: who may review and what happens after a decision."""
 
     reviewers: list[str] = field(default_factory=list)
+    # Written by `bootstrap` (docs/interface.md, "Reviewers"): each reviewer's GitLab user id
+    # when the name was resolved, and each state label's id (pending, approved, rejected,
+    # sent) when the bot created or adopted it. GitLab names users and labels by their
+    # current name everywhere, and a Reporter may rename a label, anyone their own account:
+    # only the ids say who and which label it was.
+    reviewer_ids: dict[str, int] = field(default_factory=dict)
+    label_ids: dict[str, int] = field(default_factory=dict)
     auto_send: bool = False
     close_rejected: bool = True
     close_sent: bool = True
@@ -283,18 +290,33 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
                 f"{path}: must be one of {', '.join(map(str, allowed))}, got {value!r}"
             )
         return value
-    if origin is list:
+    if origin in (list, dict):
+        return _convert_collection(tp, value, path)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if isinstance(value, str) and tp is not str:
+        value = _scalar(value)  # values interpolated from ${VAR} arrive as text
+    return _convert_scalar(tp, value, path)
+
+
+def _convert_collection(tp: Any, value: Any, path: str) -> list[Any] | dict[Any, Any]:
+    """A list, or a mapping such as workflow.reviewer_ids (name: id), each item checked."""
+    if typing.get_origin(tp) is list:
         if value is None:
             return []
         if not isinstance(value, list):
             raise ConfigError(f"{path}: must be a list, got {type(value).__name__}")
         (item,) = typing.get_args(tp)
         return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, path)
-    if isinstance(value, str) and tp is not str:
-        value = _scalar(value)  # values interpolated from ${VAR} arrive as text
-    return _convert_scalar(tp, value, path)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: must be a mapping, got {type(value).__name__}")
+    key_type, value_type = typing.get_args(tp)
+    return {
+        _convert(key_type, k, f"{path}.{k}"): _convert(value_type, v, f"{path}.{k}")
+        for k, v in value.items()
+    }
 
 
 def _convert_scalar(tp: Any, value: Any, path: str) -> Any:
@@ -369,6 +391,29 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
     if len(set(names.values())) != len(names):
         raise ConfigError("labels: every label name must be different")
+    _validate_ids(cfg.workflow)
+
+
+STATE_NAMES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
+
+
+def _validate_ids(wf: Workflow) -> None:
+    """The ids `bootstrap` records: positive, for the four states, for named reviewers."""
+    if wf.label_ids and sorted(wf.label_ids) != sorted(STATE_NAMES):
+        raise ConfigError(
+            "workflow.label_ids: must give the id of each state label (pending, approved, "
+            f"rejected, sent), as bootstrap writes it; got {', '.join(sorted(wf.label_ids))}"
+        )
+    for key, ids in (("label_ids", wf.label_ids), ("reviewer_ids", wf.reviewer_ids)):
+        for name, value in ids.items():
+            if value <= 0:
+                raise ConfigError(f"workflow.{key}.{name}: must be a GitLab id, got {value}")
+    for name in wf.reviewer_ids:
+        if name not in wf.reviewers:
+            raise ConfigError(
+                f"workflow.reviewer_ids.{name}: not in workflow.reviewers (remove the entry, "
+                "or add the name; bootstrap records the ids of the reviewers)"
+            )
 
 
 def _validate_preferences(prefs: Preferences) -> None:
@@ -412,6 +457,8 @@ CI_LITERAL = (
     "gitlab.url",
     "gitlab.project",
     "workflow.reviewers",
+    "workflow.reviewer_ids",
+    "workflow.label_ids",
     "notification.channels.gitlab_todo.assignee_id",
 )
 

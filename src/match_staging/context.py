@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Literal, NoReturn, cast
 
 from match_staging import clock as clocks
+from match_staging import identity
 from match_staging.channels.base import Channel, Mailer
 from match_staging.channels.registry import specs
 from match_staging.clock import Clock, Sleep
 from match_staging.config import Config
-from match_staging.errors import StagingError
+from match_staging.errors import Refused, StagingError
 from match_staging.trackers.base import Tracker
 
 
@@ -45,6 +46,7 @@ class Parts:
     tracker: bool = True
     channels: bool = False
     mailer: bool = False
+    gate: bool = False  # the command judges review moves: say when ids are not recorded
 
 
 @dataclass
@@ -84,6 +86,7 @@ def build(
         tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep)
         if said:
             notice(said)
+        _check_identity(cfg, tracker, parts, notice)
     ctx = Context(
         cfg=cfg,
         tracker=tracker,
@@ -106,6 +109,21 @@ def build(
     if parts.mailer:
         ctx.mailer = _mailer(ctx)
     return ctx
+
+
+def _check_identity(
+    cfg: Config, tracker: Tracker, parts: Parts, notice: Callable[[str], None]
+) -> None:
+    """Before anything changes: the state labels still carry the ids bootstrap recorded
+    (one label listing per run, shared with staging's; none per issue), else every
+    command stops (exit 2). A gate run without recorded ids says what that leaves open.
+    """
+    if cfg.workflow.label_ids and tracker.sends:
+        problem = identity.label_problem(cfg, tracker.label_ids())
+        if problem:
+            raise Refused(problem)
+    if parts.gate and tracker.kind == "gitlab" and (said := identity.unrecorded(cfg)):
+        notice(said)
 
 
 def _channel_cfg(cfg: Config, *, local: bool) -> Config:

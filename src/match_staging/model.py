@@ -104,6 +104,10 @@ class LabelEvent:
     label: str
     action: LabelAction
     created_at: str
+    # GitLab's id of the label: an event names the label by its *current* name (the event
+    # belongs to the label, ResourceLabelEvent `belongs_to :label`), so a renamed label
+    # shows its new name on every old event; the id stays. 0: the tracker has no ids.
+    label_id: int = 0
 
 
 @dataclass(frozen=True)

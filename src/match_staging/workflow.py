@@ -10,7 +10,7 @@ agree there is nothing to do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,13 +98,20 @@ def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
 
 
 def decide(
-    names: Labels, labels: Sequence[str], audited: State | None, actor: str, authorised: bool
+    names: Labels,
+    labels: Sequence[str],
+    audited: State | None,
+    actor: str,
+    authorised: bool,
+    *,
+    refusal: str = "",
 ) -> Decision:
     """What to do about the issue's current labels, changed last by `actor`.
 
     A new state label beside the audited one is a move (without scoped labels, on Free, a
     reviewer adds `approved` in the sidebar and leaves `pending` on): the old one goes.
-    Ambiguous is only two new state labels, or none at all.
+    Ambiguous is only two new state labels, or none at all. `refusal`: why `actor` may not
+    (default: not in workflow.reviewers).
     """
     present = states_in(names, labels)
     before = audited or State.PENDING
@@ -124,7 +131,8 @@ def decide(
             "revert",
             before,
             before,
-            f"{actor} may not review job matches (workflow.reviewers): back to {before.value}",
+            f"{refusal or f'{actor} may not review job matches (workflow.reviewers)'}: "
+            f"back to {before.value}",
         )
     if (before, after) not in TRANSITIONS:
         return Decision(
@@ -142,20 +150,47 @@ def moved_to(names: Labels, labels: Sequence[str], audited: State) -> State | No
     return new[0] if len(new) == 1 else None
 
 
+def is_state(
+    names: Labels, event: LabelEvent, state: State, ids: Mapping[State, int] | None = None
+) -> bool:
+    """Is the event about `state`'s label? By the label's id when `ids` (bootstrap's record,
+    identity.state_ids) has it and the tracker gives ids: an event shows a label by its
+    *current* name, and a Reporter may rename labels. Else by name (the local tracker).
+    """
+    wanted = (ids or {}).get(state)
+    if wanted is not None and event.label_id:
+        return event.label_id == wanted
+    return event.label == state_label(names, state)
+
+
 def actor_of(
-    names: Labels, events: Sequence[LabelEvent], target: State | None
+    names: Labels,
+    events: Sequence[LabelEvent],
+    target: State | None,
+    ids: Mapping[State, int] | None = None,
 ) -> LabelEvent | None:
     """Who made the change: whoever added `target`'s label last (None when GitLab shows
     nobody adding it); without a target, whoever changed a state label last. From GitLab's
-    label events, never from a webhook payload.
+    label events, never from a webhook payload; labels known by id (`is_state`).
     """
     if target is not None:
-        wanted = state_label(names, target)
-        added = [e for e in events if e.label == wanted and e.action == "add"]
+        added = [e for e in events if e.action == "add" and is_state(names, e, target, ids)]
         return added[-1] if added else None
-    states = {state_label(names, s) for s in State}
-    changed = [e for e in events if e.label in states]
+    changed = [e for e in events if any(is_state(names, e, s, ids) for s in State)]
     return changed[-1] if changed else None
+
+
+def approved_at(notes: Sequence[Note], bot: str) -> str | None:
+    """When the bot recorded the approval: its first note marking the state approved (the
+    states only move forward, so that is the step pending -> approved). None: none yet.
+    """
+    for note in notes:
+        if note.system or note.author != bot:
+            continue
+        mark = record.parse_note(note.body)
+        if isinstance(mark, record.StateMark) and mark.state == State.APPROVED:
+            return note.created_at
+    return None
 
 
 def label_changes(

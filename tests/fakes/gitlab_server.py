@@ -737,7 +737,11 @@ class FakeGitLab:
             payload = (
                 resp.raw
                 if resp.raw is not None
-                else (b"" if resp.payload is None else json.dumps(resp.payload).encode())
+                else (
+                    b""
+                    if resp.payload is None
+                    else json.dumps(self._current_users(resp.payload)).encode()
+                )
             )
             return _Wire(resp.status, {"Content-Type": "application/json", **resp.headers}, payload)
 
@@ -800,7 +804,13 @@ class FakeGitLab:
             (
                 "GET",
                 issue + "/resource_label_events",
-                lambda r: self._paginate(r, self.label_events.get(self._issue(r)["iid"], [])),
+                lambda r: self._paginate(
+                    r,
+                    [
+                        self._label_event_view(e)
+                        for e in self.label_events.get(self._issue(r)["iid"], [])
+                    ],
+                ),
             ),
             ("POST", issue + "/todo", self._create_todo),
             ("POST", p + "/uploads", self._upload),
@@ -851,6 +861,36 @@ class FakeGitLab:
         if wanted == "me":
             return self.users.get(self.acting_user_id)
         return next((u for u in self.users.values() if u["username"].lower() == wanted), None)
+
+    def _current_users(self, payload: Any) -> Any:
+        """Every user in an answer as the user is now: GitLab stores the user's id and
+        renders the entity (UserBasic) from the current record, so a renamed user shows the
+        new name on every old note, issue and label event (a username is the user's to
+        change: doc/user/profile/_index.md, "Change your username")."""
+        if isinstance(payload, list):
+            return [self._current_users(item) for item in payload]
+        if not isinstance(payload, dict):
+            return payload
+        out = {k: self._current_users(v) for k, v in payload.items()}
+        uid = out.get("id")
+        if "username" in out and isinstance(uid, int) and uid in self.users:
+            now = self.users[uid]
+            out.update({k: now[k] for k in ("username", "name", "web_url") if k in out})
+        return out
+
+    def rename_user(self, uid: int, username: str) -> None:
+        """User `uid` changes their username (Settings > Account; no project role needed).
+        The old name is free at once for anyone to take (gitlab-foss MR 17521: no
+        permanent redirect reserves it; issue gitlab-foss#44925); a taken one is refused
+        (User validates the username's uniqueness, case-insensitively)."""
+        with self.lock:
+            if any(
+                u["username"].lower() == username.lower() and i != uid
+                for i, u in self.users.items()
+            ):
+                raise ValueError(f"username {username!r} has already been taken")
+            user = self.users[uid]
+            user.update(username=username, web_url=f"{self.url}/{username}")
 
     def _paginate(self, req: _Req, items: Sequence[Any]) -> _Resp:
         per_page = _as_int(req.value("per_page"), 20)
@@ -920,10 +960,13 @@ class FakeGitLab:
         return view
 
     def _find_label(self, req: _Req) -> Json:
+        """By id first, then by title, as GitLab does (`labels.find_by_id(id_or_title) ||
+        labels.find_by_title(id_or_title)`: gitlabhq lib/api/helpers/label_helpers.rb)."""
         key = req.params.get("label") or str(req.value("name") or "")
-        label = self.labels.get(key)
-        if label is None and key.isdigit():
+        label = None
+        if key.isdigit():
             label = next((lb for lb in self.labels.values() if lb["id"] == int(key)), None)
+        label = label or self.labels.get(key)
         if label is None:
             raise _HttpError(404, {"message": "404 Label Not Found"})
         return label
@@ -973,15 +1016,27 @@ class FakeGitLab:
         if description is not None:
             label["description"] = str(description) or None
         if new_name is not None and new_name != label["name"]:
-            if new_name in self.labels:
-                raise _HttpError(400, {"message": {"title": ["has already been taken"]}})
-            old = label["name"]
-            label["name"] = new_name
-            self.labels[new_name] = self.labels.pop(old)
-            for issue in self.issues.values():
-                if old in issue["labels"]:
-                    issue["labels"] = sorted(new_name if n == old else n for n in issue["labels"])
+            self._rename_label(label, str(new_name))
         return _Resp(200, self._label_view(label))
+
+    def _rename_label(self, label: Json, new_name: str) -> None:
+        """A rename changes the label only (Labels::UpdateService: `label.update(params)`,
+        new_name becoming its title; gitlabhq app/services/labels/update_service.rb): issues
+        and board lists link labels by id, so they show the new name at once, with no label
+        event, no issue update and no Issue Hook; the label's old events show it by the new
+        name too (`_label_event_view`). A Reporter may do it (admin_label)."""
+        if new_name in self.labels:
+            raise _HttpError(400, {"message": {"title": ["has already been taken"]}})
+        old = label["name"]
+        label["name"] = new_name
+        self.labels[new_name] = self.labels.pop(old)
+        for issue in self.issues.values():
+            if old in issue["labels"]:
+                issue["labels"] = sorted(new_name if n == old else n for n in issue["labels"])
+        for board in self.boards:
+            for bl in board["lists"]:
+                if bl["label"]["id"] == label["id"]:
+                    bl["label"] = self._label_view(label)
 
     def _delete_label(self, req: _Req) -> _Resp:
         label = self.labels.pop(self._find_label(req)["name"])
@@ -1237,6 +1292,22 @@ class FakeGitLab:
             issue.update(state="opened", closed_at=None, closed_by=None)
             return True
         return False
+
+    def _label_event_view(self, event: Json) -> Json:
+        """A label event as GitLab answers it: the event belongs to the label (`belongs_to
+        :label`, gitlabhq app/models/resource_label_event.rb) and the API shows that label as
+        it is now (`expose :label, using: Entities::LabelBasic`, lib/api/entities/
+        resource_label_event.rb): renamed, the old event shows the new name; deleted, the
+        label_id is nullified and `label` is null."""
+        view = dict(event)
+        label_id = (event.get("label") or {}).get("id")
+        current = next((lb for lb in self.labels.values() if lb["id"] == label_id), None)
+        view["label"] = (
+            {k: current[k] for k in ("id", "name", "color", "description")}
+            if current is not None
+            else (None if label_id is not None else event.get("label"))
+        )
+        return view
 
     def _label_event(self, issue: Json, name: str, action: str) -> None:
         label = self.labels.get(name) or {

@@ -176,6 +176,9 @@ class MemoryTracker:
         self.calls += 1
         return list(self._issue(iid).events)
 
+    def label_ids(self) -> dict[str, int] | None:
+        return None  # like the local tracker: labels are names, nobody renames them
+
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
         self.calls += 1
         return [

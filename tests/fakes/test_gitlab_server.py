@@ -236,6 +236,48 @@ def test_issue_update_labels_state_and_events(fake: FakeGitLab, project: Project
 # ------------------------------------------------------- quick actions
 
 
+def test_a_renamed_label_keeps_its_id_and_shows_its_new_name_everywhere(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """GitLab: issues and label events refer to the label by id (ResourceLabelEvent
+    belongs_to :label, shown through LabelBasic); a rename (Labels::UpdateService) changes
+    the label alone: no issue update, no label event, no Issue Hook."""
+    project.issues.create({"title": "a", "labels": "job-match/pending,match-score/high"})
+    high = fake.labels["match-score/high"]["id"]
+    hooks, updated = len(fake.issue_hook_events), fake.issues[1]["updated_at"]
+    with fake.act_as("mallory"):  # a Reporter may rename labels
+        project.labels.update(str(high), {"new_name": "job-match/approved"})
+    assert fake.issues[1]["labels"] == ["job-match/approved", "job-match/pending"]
+    assert (len(fake.issue_hook_events), fake.issues[1]["updated_at"]) == (hooks, updated)
+    events = project.issues.get(1).resourcelabelevents.list(get_all=True)
+    shown = {(e.label["id"], e.label["name"]) for e in events}
+    assert (high, "job-match/approved") in shown and len(events) == 2
+    # by id first, then by title, as GitLab looks a label up
+    assert project.labels.get(str(high)).name == "job-match/approved"
+    project.labels.delete(str(high))
+    events = project.issues.get(1).resourcelabelevents.list(get_all=True)
+    assert sorted(str(e.label and e.label["name"]) for e in events) == [
+        "None",
+        "job-match/pending",
+    ]
+
+
+def test_a_renamed_user_shows_the_new_name_and_frees_the_old(
+    fake: FakeGitLab, project: Project
+) -> None:
+    with fake.act_as("reviewer"):
+        project.issues.create({"title": "a", "labels": "x"}).notes.create({"body": "hi"})
+    fake.rename_user(2, "rita")
+    with pytest.raises(ValueError, match="taken"):
+        fake.rename_user(3, "RITA")
+    fake.rename_user(3, "reviewer")  # the freed name, taken by someone else
+    issue = project.issues.get(1)
+    assert issue.author["username"] == "rita"
+    assert issue.notes.list(get_all=True)[0].author == {**issue.author}
+    (event,) = issue.resourcelabelevents.list(get_all=True)
+    assert (event.user["id"], event.user["username"]) == (2, "rita")
+
+
 def test_quick_action_extractor_mimics_gitlab() -> None:
     text, commands = extract_quick_actions(
         'Intro\r\n/label ~a ~"b c"\n/CLOSE\n\n\nkept\n /close\n/closed\n/unknown x\n'

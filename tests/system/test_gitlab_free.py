@@ -246,7 +246,7 @@ def test_bootstrap_with_a_developer_token_does_what_it_can_and_says_what_to_do(
         assert all(
             "Maintainer" in line and "Manage > Members" in line for line in (failed[0], failed[2])
         )
-        assert "13 of 13 changes made, 3 failed" in out
+        assert "14 of 14 changes made, 3 failed" in out  # the labels' ids recorded too
 
         fake.roles[1] = "maintainer"  # done as the failed lines said
         assert main(["bootstrap"], env_for(fake)) == 0
@@ -385,9 +385,10 @@ def test_the_default_pacing_keeps_the_tools_pipelines_under_the_limit(
 
 
 def test_bootstrap_says_when_the_bot_is_not_named(
-    fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without gitlab.bot_username the prefilter cannot end the tool's own events early."""
+    """Without gitlab.bot_username the prefilter cannot end the tool's own events early.
+    In a copy of the repository: bootstrap records ids in its configuration file."""
     assert main(["bootstrap"], env_for(fake)) == 0
     assert "note   gitlab.bot_username is not set" in capsys.readouterr().out
     named = env_for(fake, MATCH_STAGING__GITLAB__BOT_USERNAME="bot")

@@ -121,6 +121,19 @@ def test_label_events_say_who_added_and_removed_what(subject: Subject) -> None:
         ]
 
 
+def test_label_events_carry_the_labels_id_where_labels_have_ids(subject: Subject) -> None:
+    """GitLab: every label has an id, and its events carry it (a rename keeps it); the
+    local and in-memory trackers have names only (None, and events with id 0)."""
+    tracker = subject.tracker
+    tracker.create_issue(draft(1))
+    ids = tracker.label_ids()
+    events = tracker.label_events(1)
+    if ids is None:
+        assert all(e.label_id == 0 for e in events)
+        return
+    assert {e.label: e.label_id for e in events} == {name: ids[name] for name in LABELS}
+
+
 def test_notes_keep_their_author_oldest_first(subject: Subject) -> None:
     tracker = subject.tracker
     tracker.create_issue(draft(1))

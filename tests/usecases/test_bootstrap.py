@@ -61,7 +61,9 @@ def _repo(repo: Path) -> Path:
 
 def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
-    assert report.ok and report.applied == 16
+    assert (
+        report.ok and report.applied == 17
+    )  # with the state labels' ids recorded in the configuration
 
     cfg = Config()
     for spec in label_specs(cfg.labels):
@@ -107,7 +109,7 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
     ) in text
     assert 'create schedule "match-staging digest" (5 7,12,17 * * * Europe/Vienna on main)' in text
     assert report.summary() == (
-        f"16 changes made, 0 up to date · {len(fake.requests)} GitLab requests"
+        f"17 changes made, 0 up to date · {len(fake.requests)} GitLab requests"
     )
     assert fake.triggers[0]["token"] not in text
     assert report.secrets == [fake.triggers[0]["token"]]
@@ -174,14 +176,14 @@ def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitL
         [],
         [],
     )
-    assert dry.applied == 0 and len(dry.changes) == 16
+    assert dry.applied == 0 and len(dry.changes) == 17
     assert dry.summary().startswith(
-        "dry run: 16 changes would be made, 0 up to date; nothing was changed"
+        "dry run: 17 changes would be made, 0 up to date; nothing was changed"
     )
 
     real = bootstrap(fake)
     assert dry.lines() == real.lines()
-    assert real.applied == 16
+    assert real.applied == 17
 
 
 def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(fake: FakeGitLab) -> None:
@@ -386,7 +388,7 @@ def test_a_trigger_of_another_user_is_reported_and_the_rest_is_done(fake: FakeGi
 def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(fake: FakeGitLab) -> None:
     fake.fail_next("POST", r"/hooks$", status=422)
     report = bootstrap(fake)
-    assert not report.ok and report.applied == 15
+    assert not report.ok and report.applied == 16
     token = fake.triggers[0]["token"]
     text = printed(report)
     assert token not in text
@@ -396,7 +398,7 @@ def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(fake: F
         "GitLab could not create the webhook: 422"
     )
     assert "Outbound requests" in failed[0]  # the self-managed local-network hint
-    assert report.summary().startswith("15 of 16 changes made, 1 failed")
+    assert report.summary().startswith("16 of 17 changes made, 1 failed")
     assert fake.hooks == [] and len(fake.schedules) == 1  # the schedule was still made
 
     fake.reset_log()

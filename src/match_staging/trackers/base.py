@@ -90,6 +90,11 @@ class Tracker(Protocol):
     def label_events(self, iid: int) -> list[LabelEvent]:
         """Who added and removed which label, oldest first."""
 
+    def label_ids(self) -> dict[str, int] | None:
+        """Every project label's id by its current name (GitLab: one listing, read once per
+        run); None where labels have no ids and cannot be renamed (the local tracker).
+        """
+
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
         """Issues carrying all `labels` updated after `since`, any state."""
 

@@ -177,6 +177,8 @@ class GitLabTracker:
         self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None  # the run-log issue, once found
+        self._labels: list[Any] | None = None  # the project's labels, as last listed
+        self._labels_unused = False  # listed for the id check, not yet used by `prepare`
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0  # and how many requests that took
         self.create_pace = self._pace(settings.issue_creates_per_minute)
@@ -197,20 +199,39 @@ class GitLabTracker:
     @_translate("list or create labels")
     def prepare(self, labels: Sequence[LabelSpec], count_label: str) -> int:
         """Create missing labels; return how many issues carry `count_label`."""
-        existing = {
-            lb.name: lb
-            for lb in self._project.labels.list(get_all=True, with_counts=True, per_page=PER_PAGE)
-        }
+        listing = self._labels if self._labels_unused and self._labels is not None else None
+        self._labels_unused = False
+        existing = {lb.name: lb for lb in (listing or self._list_labels())}
         for spec in labels:
             if spec.name not in existing:
-                self._project.labels.create(
+                created = self._project.labels.create(
                     {"name": spec.name, "color": spec.color, "description": spec.description}
                 )
+                self._labels = [*(self._labels or []), created]
         found = existing.get(count_label)
         if found is None:
             return 0
         attrs = found.attributes
         return int(attrs.get("open_issues_count") or 0) + int(attrs.get("closed_issues_count") or 0)
+
+    def _list_labels(self) -> list[Any]:
+        """The project's labels with their counts (100 a page): the id check's listing is
+        the one `prepare` uses next, so a staging run pays nothing for the check.
+        """
+        self._labels = list(
+            self._project.labels.list(get_all=True, with_counts=True, per_page=PER_PAGE)
+        )
+        return self._labels
+
+    @_translate("list the project's labels")
+    def label_ids(self) -> dict[str, int] | None:
+        """Every label's id by its current name (a Reporter may rename a label: PUT
+        /projects/:id/labels/:label_id with new_name, docs/platform-facts.md "Label events").
+        """
+        if self._labels is None:
+            self._list_labels()
+            self._labels_unused = True
+        return {str(lb.name): int(lb.id) for lb in self._labels or []}
 
     @_translate("look up staged matches")
     def find_by_keys(
@@ -417,6 +438,8 @@ class GitLabTracker:
             action = attrs.get("action")
             if action not in ("add", "remove"):
                 continue  # GitLab knows no other; a label event is one or the other
+            # `label` is the label as it is now (LabelBasic of the event's label_id: gitlabhq
+            # lib/api/entities/resource_label_event.rb): its current name, and its id
             label = attrs.get("label") or {}
             user = attrs.get("user") or {}
             out.append(
@@ -426,6 +449,7 @@ class GitLabTracker:
                     label=str(label.get("name", "")),
                     action=action,
                     created_at=str(attrs.get("created_at", "")),
+                    label_id=int(label.get("id") or 0),
                 )
             )
         return sorted(out, key=lambda e: e.created_at)

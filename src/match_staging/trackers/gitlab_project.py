@@ -154,6 +154,25 @@ class GitLabProject:
         """Change a label's color or description."""
         self._project.labels.update(name, dict(changes))
 
+    @_translate("rename a label")
+    def rename_label(self, label_id: int, new_name: str) -> None:
+        """Rename a label by its id (PUT /projects/:id/labels/:label_id, `new_name`)."""
+        self._project.labels.update(str(label_id), {"new_name": new_name})
+
+    @_translate("look a user up")
+    def user_id(self, username: str) -> int | None:
+        """The id of the user called `username` now (GET /users?username=), or None."""
+        found = self._project.manager.gitlab.http_get("/users", query_data={"username": username})
+        users = found if isinstance(found, list) else []
+        return next(
+            (
+                int(u["id"])
+                for u in users
+                if isinstance(u, dict) and str(u.get("username", "")).lower() == username.lower()
+            ),
+            None,
+        )
+
     # ------------------------------------------------------------------- boards
     @_translate("list boards")
     def boards(self) -> list[BoardState]:

@@ -174,6 +174,10 @@ class LocalTracker:
             for e in self._issue(iid).get("label_events", [])
         ]
 
+    def label_ids(self) -> dict[str, int] | None:
+        """None: a label here is its name, and nobody else renames it."""
+        return None
+
     def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
         """Issues carrying every label of `labels` updated after `since`."""
         return [

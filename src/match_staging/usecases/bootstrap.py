@@ -76,6 +76,12 @@ class ProjectAdmin(Protocol):
     def update_label(self, name: str, changes: Mapping[str, str]) -> None:
         """Change a label's color or description."""
 
+    def rename_label(self, label_id: int, new_name: str) -> None:
+        """Rename a label by its id (a state label somebody renamed, back)."""
+
+    def user_id(self, username: str) -> int | None:
+        """The id of the user called `username` now, or None (a reviewer's, recorded)."""
+
     def boards(self) -> list[BoardState]:
         """The project's boards with their label lists."""
 
@@ -703,7 +709,18 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
     allowed, notes = variables_setting(project)
     want = desired(cfg, project.id, variables=allowed)
     actual = observe(admin, want)
-    actions = plan(want, actual)
+    # state labels by the ids recorded (issue 20): renamed ones back first, then the plan
+    # sees them under their names; the ids and the reviewers' recorded last
+    import dataclasses
+
+    from match_staging.usecases import bootstrap_ids as ids
+
+    unreadable, before = "labels" in actual.unreadable, actual.labels
+    renames, actual.labels, held = ids.label_renames(cfg, actual.labels, unreadable=unreadable)
+    actual.boards = ids.boards_after(actual.boards, before, actual.labels)
+    if held:  # a state label's name is taken: no other label or list until that is sorted
+        want = dataclasses.replace(want, labels=(), board_lists=())
+    actions = renames + plan(want, actual) + ids.recordings(cfg, admin, actual.labels)
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     schedule = _find_schedule(actual.schedules, want)
     report = BootstrapReport(

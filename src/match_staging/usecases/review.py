@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from match_staging import record, render, workflow
+from match_staging import identity, record, render, workflow
 from match_staging.config import Config
 from match_staging.context import Context
 from match_staging.errors import ConfigError, InputError
@@ -128,11 +128,36 @@ def check_reviewers(cfg: Config) -> None:
 
 
 def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
-    """workflow.reviewers; when empty, the user of gitlab_todo.assignee_id (docs/interface.md)."""
+    """workflow.reviewers, each the user id bootstrap recorded for the name
+    (workflow.reviewer_ids); when empty, the user of gitlab_todo.assignee_id
+    (docs/interface.md).
+    """
     check_reviewers(cfg)
     if cfg.workflow.reviewers:
-        return username in cfg.workflow.reviewers
+        return (
+            username in cfg.workflow.reviewers
+            and identity.reviewer_problem(cfg, username, user_id) is None
+        )
     return user_id == cfg.notification.channels.gitlab_todo.assignee_id
+
+
+def refusal(ctx: Context, actor: str, actor_id: int) -> str | None:
+    """Why the user who made a move may not make it (None: a reviewer). The bot's own label
+    events never count as a reviewer's: `review` from the shell approves as the bot, but
+    records that step itself with its note, in the same run (issue 20).
+    """
+    if actor != "unknown" and actor == ctx.tracker.bot_user():
+        if ctx.tracker.kind == "local":
+            return None  # on the laptop the tool and the one person using it are one user
+        return (
+            f"the state label was added by match-staging itself ({actor}), not by a "
+            "reviewer; only a reviewer's move, or `match-staging review`, approves"
+        )
+    if actor != "unknown" and is_reviewer(ctx.cfg, actor, actor_id):
+        return None
+    if actor != "unknown" and (why := identity.reviewer_problem(ctx.cfg, actor, actor_id)):
+        return why
+    return f"{actor} may not review job matches (workflow.reviewers)"
 
 
 def transition(ctx: Context, payload: Any) -> StepResult:
@@ -152,17 +177,10 @@ def last_state_change(ctx: Context, iid: int, target: State | None = None) -> tu
     """Who made the change (added `target`'s label last, else changed a state label last),
     from the issue's label events; ("unknown", 0) when GitLab shows nobody.
     """
-    found = workflow.actor_of(ctx.cfg.labels, ctx.tracker.label_events(iid), target)
+    found = workflow.actor_of(
+        ctx.cfg.labels, ctx.tracker.label_events(iid), target, identity.state_ids(ctx.cfg)
+    )
     return (found.user, found.user_id) if found else ("unknown", 0)
-
-
-def may_review(ctx: Context, actor: str, actor_id: int) -> bool:
-    """A reviewer, or the tool itself (its own label change whose note never got written:
-    `review` from the shell changes labels as the token's user).
-    """
-    if actor == "unknown":
-        return False
-    return actor == ctx.tracker.bot_user() or is_reviewer(ctx.cfg, actor, actor_id)
 
 
 def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepResult:
@@ -189,8 +207,9 @@ def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepRe
     check_reviewers(cfg)  # before the first change: a config error changes nothing
     target = workflow.moved_to(cfg.labels, issue.labels, trail.state)
     actor, actor_id = last_state_change(ctx, issue.iid, target)
+    why = refusal(ctx, actor, actor_id)
     decision = workflow.decide(
-        cfg.labels, issue.labels, trail.state, actor, may_review(ctx, actor, actor_id)
+        cfg.labels, issue.labels, trail.state, actor, why is None, refusal=why or ""
     )
     warning = trail.distrust if decision.after == State.APPROVED else ""
     record_step(ctx, issue, AuditEntry(decision, actor, reconciled=reconciled, warning=warning))

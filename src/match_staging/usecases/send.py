@@ -18,20 +18,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from match_staging import attachments, record, render, workflow
+from match_staging import attachments, clock, identity, record, render, workflow
 from match_staging.channels.base import Mailer
 from match_staging.config import Config
 from match_staging.context import Context
 from match_staging.errors import InputError
 from match_staging.labels import states_in
-from match_staging.model import IssueRef, State
-from match_staging.usecases.review import (
-    AuditEntry,
-    StepResult,
-    audit_note,
-    last_state_change,
-    may_review,
-)
+from match_staging.model import IssueRef, Note, State
+from match_staging.usecases.review import AuditEntry, StepResult, audit_note, refusal
 
 AUTO_SEND_ACTOR = "match-staging (auto_send)"
 
@@ -95,7 +89,8 @@ def send(ctx: Context, iid: int, actor: str, *, force: bool = False) -> StepResu
     if issue is None or cfg.labels.match not in issue.labels:
         raise InputError(f"#{iid}", "no job-match issue with that number")
     current = states_in(cfg.labels, issue.labels)
-    trail = workflow.audit(issue, tracker.notes(iid), tracker.bot_user())
+    notes = tracker.notes(iid)
+    trail = workflow.audit(issue, notes, tracker.bot_user())
     if current != [State.APPROVED] or trail.state != State.APPROVED:
         shown = ", ".join(s.value for s in current) or "no state label"
         hint = (
@@ -104,7 +99,7 @@ def send(ctx: Context, iid: int, actor: str, *, force: bool = False) -> StepResu
             else ""
         )
         raise InputError(f"#{iid}", f"is {shown}{hint}: only approved matches are sent")
-    check_approver(ctx, iid)
+    check_approver(ctx, iid, notes)
     if not trail.trusted:
         raise InputError(
             f"#{iid}",
@@ -207,17 +202,40 @@ def _deliver(
     )
 
 
-def check_approver(ctx: Context, iid: int) -> None:
-    """GitLab's label events must show the approved label added by a reviewer (or by the
-    tool, as `review` from the shell does), whatever the notes say: the gate's own rule.
+def check_approver(ctx: Context, iid: int, notes: list[Note]) -> None:
+    """GitLab's label events must show the approved label (by its id) added last by a
+    reviewer, whatever the notes say: the gate's own rule. The bot's own adding counts only
+    where its note recording the approval follows it (the step `review` from the shell
+    records, in one run); a later one by the bot is a revert restoring the approved state,
+    and the approval it restored is judged instead.
     """
-    actor, actor_id = last_state_change(ctx, iid, State.APPROVED)
-    if may_review(ctx, actor, actor_id):
+    cfg, tracker = ctx.cfg, ctx.tracker
+    bot = tracker.bot_user()
+    recorded = clock.parse(workflow.approved_at(notes, bot))
+    added = [
+        e
+        for e in tracker.label_events(iid)
+        if e.action == "add"
+        and workflow.is_state(cfg.labels, e, State.APPROVED, identity.state_ids(cfg))
+    ]
+    if added and added[-1].user == bot and recorded is not None:
+        before = [e for e in added if (clock.parse(e.created_at) or recorded) <= recorded]
+        if before and before[-1].user == bot:
+            return  # `review` from the shell: the bot's label change, then its audit note
+        added = before
+    event = added[-1] if added else None
+    why = refusal(ctx, event.user, event.user_id) if event else None
+    if event is not None and why is None:
         return
-    who = "nobody GitLab shows" if actor == "unknown" else actor
+    who = event.user if event else "nobody GitLab shows"
+    plain = f"{who} may not review job matches (workflow.reviewers)"
+    detail = (
+        f"{who}, who may not review job matches (workflow.reviewers)"
+        if why in (None, plain)
+        else f"{who}: {why}"
+    )
     raise InputError(
         f"#{iid}",
-        f"the approved label was added by {who}, who may not review "
-        "job matches (workflow.reviewers): nothing sent; a reviewer must "
+        f"the approved label was added by {detail}: nothing sent; a reviewer must "
         "approve it on the board",
     )
