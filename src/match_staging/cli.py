@@ -249,6 +249,8 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
         out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
     for line in report.whatsapp.lines():
         out.result(line)
+    for line in report.health.lines():
+        out.result(line)
     if (missed := missed_events_notice(report.reconciled)) is not None:
         out.result(f"webhook   {missed}")
     if report.quiet_until is not None:

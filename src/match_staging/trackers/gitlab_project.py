@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from match_staging.trackers.gitlab import PER_PAGE, _translate, connect
 
@@ -219,6 +220,15 @@ class GitLabProject:
     def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None:
         """Change a webhook's URL or events."""
         self._project.hooks.update(hook_id, dict(fields))
+
+    @_translate("test the webhook")
+    def test_hook(self, hook_id: int, trigger: str) -> None:
+        """`POST /projects/:id/hooks/:hook_id/test/:trigger` (lib/api/hooks/trigger_test.rb):
+        sample data sent even to a disabled hook; a 2xx answer switches it back on (201),
+        anything else is 422. Never retried: each attempt is a delivery, a pipeline.
+        """
+        path = f"/projects/{quote(self._ref, safe='')}/hooks/{hook_id}/test/{trigger}"
+        self._project.manager.gitlab.http_post(path)
 
     # ---------------------------------------------------------------- schedules
     @_translate("list pipeline schedules")
