@@ -140,7 +140,8 @@ def alert_payload(alert: Alert, cycle_id: str, summary: str) -> Payload:
         kind="alert",
         cycle_id=cycle_id,
         matches=(),
-        review_url=alert.variables_url or alert.hooks_url,
+        review_url=(alert.variables_url if alert.token_expires else alert.hooks_url)
+        or alert.variables_url,
         summary=summary,
         alert=alert,
     )

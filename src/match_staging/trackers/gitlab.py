@@ -554,15 +554,21 @@ class GitLabTracker:
         """`GET /personal_access_tokens/self` (lib/api/personal_access_tokens/
         self_information.rb, GitLab 15.5 and later): `expires_at`, a date, or null. An older
         GitLab answers 404, a token that is no personal access token 400; then the expiry is
-        simply not known. A 401 is the token itself refused (`_translate`: TokenError).
+        simply not known, said once, and the run goes on. A 401 `invalid_token` is the token
+        itself refused (`_translate`: TokenError).
         """
         try:
             data = self._project.manager.gitlab.http_get("/personal_access_tokens/self")
-        except gitlab.exceptions.GitlabHttpError as exc:
-            if exc.response_code in (400, 403, 404, 405):
-                answer = f"{exc.response_code} {render.one_line(str(exc.error_message), 80)}"
-                return TokenInfo(None, known=False, answer=answer)
-            raise
+        except (
+            gitlab.exceptions.GitlabHttpError,
+            gitlab.exceptions.GitlabAuthenticationError,
+        ) as exc:
+            refused = exc.response_code == 401 and b"invalid_token" in (exc.response_body or b"")
+            if refused or exc.response_code not in (400, 401, 403, 404, 405):
+                raise  # the token itself refused (TokenError), or GitLab failing
+            # not this endpoint's to answer: an unknown token fails the next request anyway
+            answer = f"{exc.response_code} {render.one_line(str(exc.error_message), 80)}"
+            return TokenInfo(None, known=False, answer=answer)
         raw = data.get("expires_at") if isinstance(data, dict) else None
         expires = _date(raw) if raw else None
         if raw and expires is None:
