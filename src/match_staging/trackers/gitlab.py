@@ -693,13 +693,12 @@ class GitLabTracker:
         return None
 
     def _create_ledger(self) -> int:
-        """Created on the first write, once per project. Creating it fires one issue event,
-        but a confidential issue fires the `confidential_issues_events` hooks, not the
-        `issues_events` ones (gitlabhq app/services/issues/base_service.rb,
-        execute_hooks), and bootstrap subscribes the trigger webhook to the latter only:
-        no pipeline. Its notes likewise fire `confidential_note_events`
-        (app/services/notes/post_process_service.rb, execute_note_hooks), also off; a
-        webhook that subscribes to those would see one event per record.
+        """Created on the first write, once per project. Creating it fires one issue event
+        to the `confidential_issues_events` hooks (gitlabhq app/services/issues/
+        base_service.rb, execute_hooks), which bootstrap's webhook subscribes (a confidential
+        approval must reach the gate): one pipeline, ended by the prefilter (not a job
+        match). Its notes fire `confidential_note_events` (app/services/notes/
+        post_process_service.rb, execute_note_hooks), which stays off: records start none.
         """
         try:
             return self._post_ledger()
