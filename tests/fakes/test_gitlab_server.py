@@ -483,7 +483,7 @@ def test_an_expired_token_is_refused_on_every_request_from_its_expiry_date(
     first moment of the `expires_at` date, on GitLab's clock."""
     fake.token_expires_at[fake.token] = date(2026, 3, 21)
     fake.clock = lambda: datetime(2026, 3, 20, 23, 59, tzinfo=UTC)
-    assert gl.http_get("/personal_access_tokens/self")["expires_at"] == "2026-03-21"
+    assert token_self(gl)["expires_at"] == "2026-03-21"
     fake.clock = lambda: datetime(2026, 3, 21, 0, 0, tzinfo=UTC)
     for call in (lambda: gl.http_get("/user"), lambda: gl.projects.get(1).issues.list()):
         with pytest.raises(gitlab.exceptions.GitlabAuthenticationError) as caught:
@@ -496,9 +496,9 @@ def test_an_expired_token_is_refused_on_every_request_from_its_expiry_date(
 def test_token_self_shows_the_requests_own_token_or_what_an_older_gitlab_answers(
     fake: FakeGitLab, gl: gitlab.Gitlab
 ) -> None:
-    assert gl.http_get("/personal_access_tokens/self")["expires_at"] is None
+    assert token_self(gl)["expires_at"] is None
     other = gitlab.Gitlab(fake.url, private_token=fake.token_for("reviewer"))
-    assert other.http_get("/personal_access_tokens/self")["user_id"] == 2
+    assert token_self(other)["user_id"] == 2
     fake.token_self_status = 404
     with pytest.raises(gitlab.exceptions.GitlabHttpError) as caught:
         gl.http_get("/personal_access_tokens/self")
@@ -547,3 +547,9 @@ def test_a_confidential_issue_reaches_only_confidential_issue_hooks(
         (both.id, "confidential_issue", secret.iid),
         (both.id, "confidential_issue", issue.iid),
     ]
+
+
+def token_self(gl: gitlab.Gitlab) -> dict[str, Any]:
+    answer = gl.http_get("/personal_access_tokens/self")
+    assert isinstance(answer, dict)
+    return answer
