@@ -156,6 +156,13 @@ def test_a_gitlab_that_does_not_say_is_said_once_and_does_not_fail_the_run(
     assert world.alerts() == []
 
 
+def test_gitlab_failing_at_the_expiry_read_does_not_stop_the_digests_work(world: World) -> None:
+    world.fake.fail_next("GET", r"/personal_access_tokens/self$", status=500)
+    code, out, _ = world.run("digest")
+    assert code == 1 and "could not read the token's expiry: 500" in out
+    assert "deferred message(s) sent" in out  # the rest of the run was done
+
+
 COMMANDS = [
     ("stage",),
     ("digest",),

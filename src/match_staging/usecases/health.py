@@ -86,9 +86,15 @@ class HealthReport:
 
 
 def check(ctx: Context) -> HealthReport:
-    """Read the token's expiry and the switched-off webhooks (one request each)."""
+    """Read the token's expiry and the switched-off webhooks (one request each). GitLab
+    failing to answer the first is said and the run goes on to its real work (exit 1).
+    """
     tracker = ctx.tracker
-    report = HealthReport(token=tracker.token_info())
+    report = HealthReport()
+    try:
+        report.token = tracker.token_info()
+    except TrackerError as exc:  # a refused token is a TokenError: that one stops the run
+        report.errors.append(f"{exc}: the token's expiry is checked again by the next digest")
     if report.token is not None and report.token.expires_at is not None:
         today = ctx.clock().astimezone(UTC).date()  # GitLab compares in UTC (Expirable)
         report.days_left = (report.token.expires_at - today).days
