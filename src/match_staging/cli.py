@@ -246,7 +246,10 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
         _step(out, result, " (missed by the webhook)")
         code |= _auto_send(ctx, out, result, AUTO_SEND_ACTOR)
     for problem in report.reconciled.webhook_problems:
-        out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
+        out.result(
+            f"webhook   {problem}; `match-staging bootstrap` with a Maintainer's token "
+            "switches it back on"
+        )
     for line in report.whatsapp.lines():
         out.result(line)
     for line in report.health.lines():

@@ -567,7 +567,9 @@ class GitLabTracker:
             if refused or exc.response_code not in (400, 401, 403, 404, 405):
                 raise  # the token itself refused (TokenError), or GitLab failing
             # not this endpoint's to answer: an unknown token fails the next request anyway
-            answer = f"{exc.response_code} {render.one_line(str(exc.error_message), 80)}"
+            answer = render.one_line(str(exc.error_message), 80)
+            if not answer.startswith(str(exc.response_code)):
+                answer = f"{exc.response_code} {answer}"
             return TokenInfo(None, known=False, answer=answer)
         raw = data.get("expires_at") if isinstance(data, dict) else None
         expires = _date(raw) if raw else None
