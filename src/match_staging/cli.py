@@ -365,6 +365,19 @@ def cmd_bootstrap(args: argparse.Namespace, run: Run) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_rotate_token(args: argparse.Namespace, run: Run) -> int:
+    """Rotate the bot's token into GITLAB_TOKEN; neither token is ever printed."""
+    from match_staging import clock
+    from match_staging.usecases.rotate import run as rotate
+
+    now = run.clock() if run.clock else clock.now(run.env)
+    report = rotate(run.cfg, run.env, now, args.days, args.dry_run)
+    run.out.add_secrets(report.secrets)
+    for line in report.lines:
+        run.out.result(line)
+    return 0 if report.ok else 1
+
+
 def cmd_preview(args: argparse.Namespace, run: Run) -> int:
     """Render issues and messages to outbox/preview/."""
     from match_staging.context import Parts
@@ -517,6 +530,11 @@ COMMANDS: dict[str, tuple[Handler, str, str]] = {
         "trigger, the issue webhook and the digest schedule",
         "match-staging bootstrap --dry-run",
     ),
+    "rotate-token": (
+        cmd_rotate_token,
+        "replace the bot's token with a new one and write it into the CI/CD variable GITLAB_TOKEN",
+        "match-staging rotate-token --dry-run",
+    ),
     "validate": (
         cmd_validate,
         "check match files against the schema; no side effects",
@@ -578,7 +596,7 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
     needs = (
         "\nIt needs a GitLab project: GITLAB_URL, GITLAB_TOKEN (Maintainer, api scope) and "
         "GITLAB_PROJECT."
-        if name == "bootstrap"
+        if name in ("bootstrap", "rotate-token")
         else ""
     )
     cmd = argparse.ArgumentParser(
@@ -619,9 +637,17 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
             help="pending -> rejected: closed (workflow.close_rejected)",
         )
         cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue with the step")
-    if name == "bootstrap":
+    if name in ("bootstrap", "rotate-token"):
         cmd.add_argument(
             "--dry-run", action="store_true", help="print what a real run would do; change nothing"
+        )
+    if name == "rotate-token":
+        cmd.add_argument(
+            "--days",
+            type=int,
+            default=365,
+            metavar="N",
+            help="the new token expires N days from today (at most 365, the default)",
         )
     if name == "send":
         cmd.add_argument(

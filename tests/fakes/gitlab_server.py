@@ -819,6 +819,9 @@ class FakeGitLab:
             ("GET", "/version", lambda r: _Resp(200, {"version": "17.0.0", "revision": "fake"})),
             ("GET", "/user", lambda r: _Resp(200, self._user(self.acting_user_id))),
             ("GET", "/personal_access_tokens/self", self._token_self),
+            ("POST", "/personal_access_tokens/self/rotate", self._rotate_token),
+            ("GET", p + "/variables/(?P<key>[^/]+)", self._get_variable),
+            ("PUT", p + "/variables/(?P<key>[^/]+)", self._put_variable),
             ("POST", p + r"/hooks/(?P<hook_id>\d+)/test/(?P<trigger>[a-z_]+)", self._test_hook),
             ("GET", "/users", self._list_users),
             ("GET", r"/users/(?P<uid>\d+)", lambda r: _Resp(200, self._user(int(r.params["uid"])))),
@@ -2072,6 +2075,7 @@ class FakeGitLab:
         ("*", r"/hooks(/.*)?", "maintainer"),
         ("*", r"/triggers(/.*)?", "maintainer"),
         ("*", r"/pipeline_schedules(/.*)?", "maintainer"),
+        ("*", r"/variables(/.*)?", "maintainer"),  # lib/api/ci/variables.rb: admin_build
         ("POST", r"/pipeline", "developer"),
         ("PUT", r"/issues/\d+", "reporter"),
         ("POST|PUT|DELETE", r"/labels(/.*)?", "reporter"),
@@ -2138,6 +2142,8 @@ class FakeGitLab:
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.token_self_status: int | None = None
         self._request_token = ""
+        # the project's CI/CD variables by key (one environment scope each, "*")
+        self.variables: dict[str, Json] = {}
 
     def _token_self(self, req: _Req) -> _Resp:
         """lib/api/personal_access_tokens/self_information.rb: the token the request
@@ -2171,6 +2177,60 @@ class FakeGitLab:
                 "last_used_ips": [],
             },
         )
+
+    def _rotate_token(self, req: _Req) -> _Resp:
+        """lib/api/personal_access_tokens/self_rotation.rb with app/services/
+        personal_access_tokens/rotate_service.rb: in one transaction the request's token is
+        revoked and a new one made for its user (same name and scopes), expiring on
+        `expires_at`, else a week from now when the instance requires an expiry (as
+        GitLab.com does; EXPIRATION_PERIOD); the answer carries the new token once
+        (Entities::PersonalAccessTokenWithToken). Over a year ahead: 400, nothing changes."""
+        old, uid = self._request_token, self.acting_user_id
+        today = self.clock().astimezone(UTC).date()
+        raw = req.value("expires_at")
+        try:
+            expires = date.fromisoformat(str(raw)) if raw else today + timedelta(days=7)
+        except ValueError:
+            raise _HttpError(400, {"error": "expires_at is invalid"}) from None
+        if expires > today + timedelta(days=365) or expires <= today:
+            raise _HttpError(
+                400, {"message": "400 Bad request - Expiration date must be within a year"}
+            )
+        self.revoked_tokens.add(old)
+        new = f"glpat-rotated-{secrets.token_hex(10)}"
+        self.tokens[new] = uid
+        self.token_expires_at[new] = expires
+        return _Resp(
+            200,
+            {
+                "id": 5000 + len(self.revoked_tokens),
+                "name": "match-staging",
+                "revoked": False,
+                "scopes": ["api"],
+                "user_id": uid,
+                "active": True,
+                "expires_at": expires.isoformat(),
+                "token": new,
+            },
+        )
+
+    def _get_variable(self, req: _Req) -> _Resp:
+        """lib/api/ci/variables.rb: Maintainer (admin_build); 404 "Variable Not Found"."""
+        variable = self.variables.get(req.params["key"])
+        if variable is None:
+            raise _HttpError(404, {"message": "404 Variable Not Found"})
+        return _Resp(200, dict(variable))
+
+    def _put_variable(self, req: _Req) -> _Resp:
+        """PUT /projects/:id/variables/:key: value and flags; the key itself stays."""
+        variable = self.variables.get(req.params["key"])
+        if variable is None:
+            raise _HttpError(404, {"message": "404 Variable Not Found"})
+        for key in ("value", "protected", "masked", "raw", "description"):
+            if req.value(key) is not None:
+                value = req.value(key)
+                variable[key] = value if key in ("value", "description") else _as_bool(value)
+        return _Resp(200, dict(variable))
 
     def _authenticate(self, auth: str) -> int:
         if auth in self.revoked_tokens:
