@@ -72,7 +72,8 @@ class HealthReport:
                 f"token     GITLAB_TOKEN expires on {token.expires_at.isoformat()} (in "
                 f"{self.days_left} day{'' if self.days_left == 1 else 's'}){last}: create a "
                 "new one as the token's user (User settings > Access tokens) and put it into "
-                'Settings > CI/CD > Variables > GITLAB_TOKEN (README, "Running unattended")'
+                "Settings > CI/CD > Variables > GITLAB_TOKEN, or run `match-staging "
+                'rotate-token` (a Maintainer bot): README, "Running unattended"'
             )
         for d in self.deliveries:
             out.append(f"{'alerted' if d.ok else 'failed':<9} {d.channel:<9} {d.detail}")
