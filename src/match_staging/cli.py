@@ -58,7 +58,12 @@ class Run:
         from match_staging import context
 
         return context.build(
-            self.cfg, self.env, parts, clock=self.clock, sleep=self.sleep, notice=self.out.notice
+            self.cfg,
+            self.env,
+            parts,
+            clock=self.clock,
+            sleep=self.sleep,
+            out=self.out,
         )
 
 
@@ -246,8 +251,13 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
         _step(out, result, " (missed by the webhook)")
         code |= _auto_send(ctx, out, result, AUTO_SEND_ACTOR)
     for problem in report.reconciled.webhook_problems:
-        out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
+        out.result(
+            f"webhook   {problem}; `match-staging bootstrap` with a Maintainer's token "
+            "switches it back on"
+        )
     for line in report.whatsapp.lines():
+        out.result(line)
+    for line in report.health.lines():
         out.result(line)
     if (missed := missed_events_notice(report.reconciled)) is not None:
         out.result(f"webhook   {missed}")
@@ -287,7 +297,7 @@ def cmd_transition(args: argparse.Namespace, run: Run) -> int:
     from match_staging.context import Parts
     from match_staging.errors import ConfigError
     from match_staging.limits import TooDeep, load_json
-    from match_staging.usecases.review import transition
+    from match_staging.usecases.review import StepResult, parse_event, transition
     from match_staging.usecases.send import AUTO_SEND_ACTOR
 
     path = args.payload or run.env.get("TRIGGER_PAYLOAD")
@@ -304,8 +314,11 @@ def cmd_transition(args: argparse.Namespace, run: Run) -> int:
     except ValueError:
         run.out.result(f"ignored   {path} is not JSON: not a webhook event")
         return 0
-    # check_reviewers runs before the first change (in is_reviewer), so that an event that
-    # is not a job match's is ignored even before reviewers are configured
+    # An event that is not ours ends here, before the wiring asks GitLab anything (the
+    # label-id check lists labels); check_reviewers runs before the first change (in
+    # is_reviewer), so such an event is ignored even before reviewers are configured
+    if isinstance(event := parse_event(payload, run.cfg), str):
+        return _step(run.out, StepResult("ignored", event), " · 0 GitLab requests")
     ctx = run.context(Parts(mailer=run.cfg.workflow.auto_send, gate=True))
     result = transition(ctx, payload)
     _step(run.out, result, f" · {_requests(ctx.tracker)}")
@@ -359,6 +372,19 @@ def cmd_bootstrap(args: argparse.Namespace, run: Run) -> int:
     for line in report.lines():
         run.out.result(line)
     run.out.result(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_rotate_token(args: argparse.Namespace, run: Run) -> int:
+    """Rotate the bot's token into GITLAB_TOKEN; neither token is ever printed."""
+    from match_staging import clock
+    from match_staging.usecases.rotate import run as rotate
+
+    now = run.clock() if run.clock else clock.now(run.env)
+    report = rotate(run.cfg, run.env, now, args.days, args.dry_run)
+    run.out.add_secrets(report.secrets)
+    for line in report.lines:
+        run.out.result(line)
     return 0 if report.ok else 1
 
 
@@ -514,6 +540,11 @@ COMMANDS: dict[str, tuple[Handler, str, str]] = {
         "trigger, the issue webhook and the digest schedule",
         "match-staging bootstrap --dry-run",
     ),
+    "rotate-token": (
+        cmd_rotate_token,
+        "replace the bot's token with a new one and write it into the CI/CD variable GITLAB_TOKEN",
+        "match-staging rotate-token --dry-run",
+    ),
     "validate": (
         cmd_validate,
         "check match files against the schema; no side effects",
@@ -575,7 +606,7 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
     needs = (
         "\nIt needs a GitLab project: GITLAB_URL, GITLAB_TOKEN (Maintainer, api scope) and "
         "GITLAB_PROJECT."
-        if name == "bootstrap"
+        if name in ("bootstrap", "rotate-token")
         else ""
     )
     cmd = argparse.ArgumentParser(
@@ -616,9 +647,17 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
             help="pending -> rejected: closed (workflow.close_rejected)",
         )
         cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue with the step")
-    if name == "bootstrap":
+    if name in ("bootstrap", "rotate-token"):
         cmd.add_argument(
             "--dry-run", action="store_true", help="print what a real run would do; change nothing"
+        )
+    if name == "rotate-token":
+        cmd.add_argument(
+            "--days",
+            type=int,
+            default=365,
+            metavar="N",
+            help="the new token expires N days from today (at most 365, the default)",
         )
     if name == "send":
         cmd.add_argument(
@@ -650,7 +689,9 @@ def main(
         cfg = config.load(args.config, env)
         out.add_secrets(secrets_of(cfg, env))
         handler: Handler = args.handler
-        return handler(args, Run(cfg, out, env, clock=clock, sleep=sleep))
+        code = handler(args, Run(cfg, out, env, clock=clock, sleep=sleep))
+        out.flush_advice()
+        return code
     except StagingError as exc:
         out.notice(f"match-staging: error: {exc}")
         return exc.exit_code

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn, cast
+from typing import Literal, NoReturn, Protocol, cast
 
 from match_staging import clock as clocks
 from match_staging import identity
@@ -63,6 +63,20 @@ class Context:
     root: Path = field(default_factory=Path.cwd)  # attachments are read below it
 
 
+class Notices(Protocol):
+    """Where `build` says what a user should know (`output.Output`)."""
+
+    def notice(self, text: str) -> None:
+        """Say it now (standard error)."""
+
+    def advise(self, text: str) -> None:
+        """Say it at the end of a run that got there."""
+
+
+def _quiet(_: str) -> None:
+    """No one listens (a library call without an `out`)."""
+
+
 def build(
     cfg: Config,
     env: Mapping[str, str],
@@ -70,12 +84,14 @@ def build(
     *,
     clock: Clock | None = None,
     sleep: Sleep | None = None,
-    notice: Callable[[str], None] = lambda _: None,
+    out: Notices | None = None,
 ) -> Context:
     """The context of one run: tracker, channels and mailer as `parts` asks, validated
-    now, in that order. `notice` hears what a user should know about the wiring (the local
-    tracker, a to-do nobody gets).
+    now, in that order. `out` hears what a user should know about the wiring (the local
+    tracker, a to-do nobody gets) as notices, and what can wait for the end of a run that got
+    there (the setup left open) as advice.
     """
+    notice = out.notice if out else _quiet
     clock = clock or clocks.of_run(env)  # MATCH_STAGING_NOW (docs/interface.md)
     clock()  # read once now: a bad MATCH_STAGING_NOW is an error before the first change
     sleep = sleep or clocks.system_sleep
@@ -86,7 +102,7 @@ def build(
         tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep)
         if said:
             notice(said)
-        _check_identity(cfg, tracker, parts, notice)
+        _check_identity(cfg, tracker, parts, out.advise if out else _quiet)
     ctx = Context(
         cfg=cfg,
         tracker=tracker,

@@ -51,6 +51,13 @@ class TrackerError(StagingError):
         self.transient = transient
 
 
+class TokenError(StagingError):
+    """GitLab refused the token itself (401: expired, revoked or unknown). Not a TrackerError:
+    no step can succeed without a token, so no use case catches it and carries on; every
+    command stops with this one line (exit 1, like any GitLab failure: docs/interface.md).
+    """
+
+
 class Refused(StagingError):
     """A request the issue's state does not allow, or for an issue that does not exist: it
     was refused before anything changed, so it is not a partial success (exit 2).

@@ -8,13 +8,14 @@ which lets `digest` notify later from the issue alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 from urllib.parse import quote
 
 from match_staging import record
 from match_staging.model import IssueRef, Match, ScoreBand, score_band
 
-Kind = Literal["new", "deferred", "reminder"]
+Kind = Literal["new", "deferred", "reminder", "alert"]
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,38 @@ def review_url(issue_url: str, pending_label: str) -> str:
 
 
 @dataclass(frozen=True)
+class WebhookAlert:
+    """A trigger webhook GitLab switched off: review moves no longer reach the gate."""
+
+    url: str  # without the trigger token
+    status: str  # "temporarily_disabled" or "disabled"
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What the freelancer must do for the gate to keep running unattended (usecases/
+    health.py): not a match list, so channels render it with the `alert*` templates.
+    """
+
+    token_expires: date | None = None  # the bot's token expires on this date (soon)
+    days_left: int | None = None  # until then: 0 means today
+    webhooks: tuple[WebhookAlert, ...] = ()
+    tokens_url: str = ""  # the token user's User settings > Access tokens page
+    variables_url: str = ""  # the project's Settings > CI/CD page (GITLAB_TOKEN)
+    hooks_url: str = ""  # the project's Settings > Webhooks page
+
+
+@dataclass(frozen=True)
 class Payload:
-    """One message's content, whatever the channel."""
+    """One message's content, whatever the channel: matches, or (kind "alert") an `alert`."""
 
     kind: Kind
     cycle_id: str
-    matches: tuple[Notice, ...]  # best first
+    matches: tuple[Notice, ...]  # best first; empty for an alert
     review_url: str
     summary: str = ""
+    alert: Alert | None = None
 
     @property
     def top(self) -> Notice:
@@ -106,4 +131,17 @@ def build(
         matches=ordered,
         review_url=review_url(ordered[0].issue_url, pending_label),
         summary=summary,
+    )
+
+
+def alert_payload(alert: Alert, cycle_id: str, summary: str) -> Payload:
+    """The message of an operator alert; `review_url` is the project's settings page."""
+    return Payload(
+        kind="alert",
+        cycle_id=cycle_id,
+        matches=(),
+        review_url=(alert.variables_url if alert.token_expires else alert.hooks_url)
+        or alert.variables_url,
+        summary=summary,
+        alert=alert,
     )

@@ -45,6 +45,7 @@ class Output:
         self.add_secrets(secrets)
         self._out = out or sys.stdout
         self._err = err or sys.stderr
+        self._advice: list[str] = []
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -73,3 +74,16 @@ class Output:
     def notice(self, text: str) -> None:
         """Notices and errors: standard error."""
         print(self.redact(text), file=self._err)
+
+    def advise(self, text: str) -> None:
+        """A notice for the end of a run that got that far (`flush_advice`): advice
+        about the setup is noise beside an error that stopped the run (a refused token
+        is one line).
+        """
+        self._advice.append(text)
+
+    def flush_advice(self) -> None:
+        """Print the advice held back so far, once."""
+        for text in self._advice:
+            self.notice(text)
+        self._advice = []

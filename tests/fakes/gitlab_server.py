@@ -40,7 +40,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar
@@ -107,6 +107,7 @@ ISSUE_UPDATE_PARAMS = (
     "state_event",
     "assignee_ids",
     "assignee_id",
+    "confidential",
 )
 
 # Every command name GitLab's extractor knows (issue and MR commands alike:
@@ -486,6 +487,37 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[st
 
 
 PIPELINES_PER_MINUTE = 25  # GitLab.com: pipeline creations per project, user and commit
+# A token GitLab refuses: every request answers 401 with this body (lib/api/api_guard.rb,
+# oauth2_bearer_token_error_handler, for Gitlab::Auth::ExpiredError and RevokedError, raised by
+# lib/gitlab/auth/auth_finders.rb validate_and_save_access_token!). A PAT is expired from the
+# first moment of its `expires_at` date (app/models/concerns/expirable.rb: `expires_at <=
+# Time.current`). Issue 19 quotes "Token has expired." (older wording); tests cover both.
+EXPIRED_TOKEN_BODY = {
+    "error": "invalid_token",
+    "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+}
+REVOKED_TOKEN_BODY = {
+    "error": "invalid_token",
+    "error_description": "Token was revoked. You have to re-authorize from the user.",
+}
+# The triggers a hook test takes (ProjectHook.triggers, lib/api/hooks/trigger_test.rb)
+HOOK_TEST_TRIGGERS = frozenset(
+    (
+        "push_events",
+        "tag_push_events",
+        "issues_events",
+        "confidential_issues_events",
+        "note_events",
+        "confidential_note_events",
+        "merge_requests_events",
+        "job_events",
+        "pipeline_events",
+        "wiki_page_events",
+        "releases_events",
+        "emoji_events",
+        "resource_access_token_events",
+    )
+)
 HOOK_PAUSED_AFTER = 4  # consecutive failed deliveries: temporarily disabled
 HOOK_DISABLED_AFTER = 40  # ... and for good
 
@@ -496,6 +528,7 @@ class IssueHookEvent:
     actor: str  # username of whoever made the change
     action: str  # "open" or "update"
     at: datetime
+    confidential: bool = False  # event_type "confidential_issue": confidential hooks only
 
 
 class FakeGitLab:
@@ -579,6 +612,11 @@ class FakeGitLab:
         self.issue_hook_events: list[IssueHookEvent] = []
         self.pipeline_creations: list[datetime] = []  # by the webhook's deliveries
         self.lost_deliveries = 0  # refused (429) or not made (disabled)
+        # deliveries made to hooks: (hook id, event_type, iid); a test delivery's iid is 0
+        self.deliveries: list[tuple[int, str, int]] = []
+        # Events of confidential issues: they reach only hooks with confidential_issues_events
+        self.confidential_issue_events: list[IssueHookEvent] = []
+        self._init_tokens()
         self._routes = self._build_routes()
 
     # ------------------------------------------------------------ lifecycle
@@ -703,6 +741,7 @@ class FakeGitLab:
                 body, files, entry.json = _parse_body(headers.get("content-type", ""), raw)
                 bearer = headers.get("authorization", "").removeprefix("Bearer ")
                 auth = headers.get("private-token") or bearer
+                self._request_token = auth  # GET /personal_access_tokens/self shows it
                 # trigger calls carry the trigger's token in the body and run as its owner
                 user_id = (
                     self.acting_user_id
@@ -783,6 +822,11 @@ class FakeGitLab:
         table: list[tuple[str, str, Handler]] = [
             ("GET", "/version", lambda r: _Resp(200, {"version": "17.0.0", "revision": "fake"})),
             ("GET", "/user", lambda r: _Resp(200, self._user(self.acting_user_id))),
+            ("GET", "/personal_access_tokens/self", self._token_self),
+            ("POST", "/personal_access_tokens/self/rotate", self._rotate_token),
+            ("GET", p + "/variables/(?P<key>[^/]+)", self._get_variable),
+            ("PUT", p + "/variables/(?P<key>[^/]+)", self._put_variable),
+            ("POST", p + r"/hooks/(?P<hook_id>\d+)/test/(?P<trigger>[a-z_]+)", self._test_hook),
             ("GET", "/users", self._list_users),
             ("GET", r"/users/(?P<uid>\d+)", lambda r: _Resp(200, self._user(int(r.params["uid"])))),
             ("GET", p, lambda r: _Resp(200, self._project_view())),
@@ -1185,6 +1229,10 @@ class FakeGitLab:
             issue["description"] = description
             changed = True
             self._description_system_note(issue)
+        if req.value("confidential") is not None:  # PUT /issues/:iid takes it (doc/api/issues.md)
+            confidential = _as_bool(req.value("confidential"))
+            changed |= confidential != bool(issue.get("confidential"))
+            issue["confidential"] = confidential
         scanned = issue["title"] if issue["title"] != old_title else ""
         self._after_text_change(issue, commands, scanned, description or "")
         if changed:
@@ -1229,35 +1277,67 @@ class FakeGitLab:
         return changed or new_labels != sorted(old_labels)
 
     def _issue_hook(self, issue: Json, action: str) -> None:
-        if issue.get("confidential"):
-            return  # confidential_issue_hooks: bootstrap's webhook does not subscribe
+        """An issue's event goes to the hooks of one scope: a confidential issue's to those
+        with `confidential_issues_events` (hooks_scope :confidential_issue_hooks, event_type
+        "confidential_issue"), any other to those with `issues_events` (app/services/issues/
+        base_service.rb#execute_hooks; Gitlab::HookData::IssueBuilder for the event_type)."""
+        confidential = bool(issue.get("confidential"))
+        scope = "confidential_issues_events" if confidential else "issues_events"
+        kind = "confidential_issue" if confidential else "issue"
         actor = self._user(self.acting_user_id)["username"]
         at = datetime.now(UTC)
-        self.issue_hook_events.append(IssueHookEvent(issue["iid"], actor, action, at))
+        event = IssueHookEvent(issue["iid"], actor, action, at, confidential)
+        (self.confidential_issue_events if confidential else self.issue_hook_events).append(event)
         for hook in self.hooks:
-            if hook.get("issues_events") and "/trigger/pipeline" in str(hook["url"]):
-                self._deliver(hook, at)
+            wanted = hook.get(scope) and "/trigger/pipeline" in str(hook["url"])
+            if wanted and self._deliver(hook, at):
+                self.deliveries.append((int(hook["id"]), kind, int(issue["iid"])))
+
+    def _test_hook(self, req: _Req) -> _Resp:
+        """POST /projects/:id/hooks/:hook_id/test/:trigger (lib/api/hooks/trigger_test.rb):
+        sends sample data of the trigger's kind even to a disabled hook
+        (app/services/test_hooks/base_service.rb: `hook.execute(data, trigger_key, force:
+        true)`); a 2xx answer re-enables it (app/services/web_hooks/log_execution_service.rb:
+        `hook.enable!` on :ok, app/models/concerns/web_hooks/auto_disabling.rb). 201 when the
+        receiver answered 2xx, else 422. Issue events need an issue to show
+        (TestHooks::ProjectService#issues_events_data). Updating a hook (PUT) does NOT
+        re-enable it: lib/api/helpers/web_hooks_helpers.rb saves it and nothing else."""
+        hook = self._item("hooks", req.params["hook_id"])
+        trigger = req.params["trigger"]
+        if trigger not in HOOK_TEST_TRIGGERS:
+            raise _HttpError(400, {"error": "trigger does not have a valid value"})
+        if trigger in ("issues_events", "confidential_issues_events") and not self.issues:
+            raise _HttpError(422, {"message": "Ensure the project has issues."})
+        at = datetime.now(UTC)
+        if "/trigger/pipeline" in str(hook["url"]) and self._deliver(hook, at, force=True):
+            self.deliveries.append((int(hook["id"]), f"test:{trigger}", 0))
+            return _Resp(201, {"message": "201 Created"})
+        raise _HttpError(422, {"message": "Hook execution failed"})
 
     # ---- webhook deliveries to the trigger URL (issue 11) ----
-    def _deliver(self, hook: Json, at: datetime) -> None:
+    def _deliver(self, hook: Json, at: datetime, *, force: bool = False) -> bool:
         """One Issue Hook delivery to a trigger URL: a pipeline, unless GitLab.com's
         pipeline-creation limit refuses it (429, a failed delivery). Failed deliveries
         disable the hook: for a while after 4 in a row, for good after 40, with the back-off
         doubling from one minute (gitlab MR 166329, app/models/concerns/web_hooks/
-        auto_disabling.rb). A delivery to a disabled hook is not made: the event is lost."""
+        auto_disabling.rb). A delivery to a disabled hook is not made: the event is lost,
+        unless `force` (a test delivery). True when a pipeline was created."""
         until = hook.get("disabled_until")
-        if hook["alert_status"] == "disabled" or (
-            hook["alert_status"] == "temporarily_disabled"
-            and until
-            and at < datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+        if not force and (
+            hook["alert_status"] == "disabled"
+            or (
+                hook["alert_status"] == "temporarily_disabled"
+                and until
+                and at < datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+            )
         ):
             self.lost_deliveries += 1
-            return
+            return False
         recent = [t for t in self.pipeline_creations if (at - t).total_seconds() < 60]
         if len(recent) < PIPELINES_PER_MINUTE:
             self.pipeline_creations.append(at)
             hook.update(alert_status="executable", disabled_until=None, _failures=0)
-            return
+            return True
         failures = int(hook.get("_failures") or 0) + 1
         hook["_failures"] = failures
         self.lost_deliveries += 1
@@ -1269,6 +1349,7 @@ class FakeGitLab:
                 alert_status="temporarily_disabled",
                 disabled_until=(at + min(backoff, timedelta(days=1))).isoformat(),
             )
+        return False
 
     def pipelines_per_minute(self) -> int:
         """The most Issue Hook events in any 60 s: each starts a pipeline when the webhook
@@ -2065,6 +2146,7 @@ class FakeGitLab:
         ("*", r"/hooks(/.*)?", "maintainer"),
         ("*", r"/triggers(/.*)?", "maintainer"),
         ("*", r"/pipeline_schedules(/.*)?", "maintainer"),
+        ("*", r"/variables(/.*)?", "maintainer"),  # lib/api/ci/variables.rb: admin_build
         ("POST", r"/pipeline", "developer"),
         ("PUT", r"/issues/\d+", "reporter"),
         ("POST|PUT|DELETE", r"/labels(/.*)?", "reporter"),
@@ -2120,7 +2202,113 @@ class FakeGitLab:
     def role_of(self, user_id: int) -> int:
         return self.ROLE_LEVELS.get(self.roles.get(user_id, ""), 0)
 
+    # ---- personal access tokens: expiry and GET /personal_access_tokens/self ----
+    def _init_tokens(self) -> None:
+        """Tokens never expire unless a test sets `token_expires_at[token]` (a date), judged
+        by `clock` (the fake's clock: real time unless a test moves it). With
+        `token_self_status` set, GET /personal_access_tokens/self answers that instead (404:
+        a GitLab before 15.5; 400: not a personal access token)."""
+        self.token_expires_at: dict[str, date | None] = {}
+        self.revoked_tokens: set[str] = set()
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.token_self_status: int | None = None
+        self._request_token = ""
+        # the project's CI/CD variables by key (one environment scope each, "*")
+        self.variables: dict[str, Json] = {}
+
+    def _token_self(self, req: _Req) -> _Resp:
+        """lib/api/personal_access_tokens/self_information.rb: the token the request
+        authenticated with (Entities::PersonalAccessTokenWithLastUsedIps); `expires_at` is
+        a date or null; 400 for a token that is no personal access token."""
+        if self.token_self_status == 404:
+            raise _HttpError(404, {"error": "404 Not Found"})
+        if self.token_self_status is not None:
+            raise _HttpError(
+                self.token_self_status,
+                {
+                    "message": "400 Bad request - This endpoint requires token type to be a "
+                    "personal access token"
+                },
+            )
+        expires = self.token_expires_at.get(self._request_token)
+        uid = self.acting_user_id
+        return _Resp(
+            200,
+            {
+                "id": 4000 + uid,
+                "name": "match-staging",
+                "revoked": False,
+                "created_at": "2026-01-01T00:00:00.000Z",
+                "description": None,
+                "scopes": ["api"],
+                "user_id": uid,
+                "last_used_at": None,
+                "active": True,
+                "expires_at": expires.isoformat() if expires else None,
+                "last_used_ips": [],
+            },
+        )
+
+    def _rotate_token(self, req: _Req) -> _Resp:
+        """lib/api/personal_access_tokens/self_rotation.rb with app/services/
+        personal_access_tokens/rotate_service.rb: in one transaction the request's token is
+        revoked and a new one made for its user (same name and scopes), expiring on
+        `expires_at`, else a week from now when the instance requires an expiry (as
+        GitLab.com does; EXPIRATION_PERIOD); the answer carries the new token once
+        (Entities::PersonalAccessTokenWithToken). Over a year ahead: 400, nothing changes."""
+        old, uid = self._request_token, self.acting_user_id
+        today = self.clock().astimezone(UTC).date()
+        raw = req.value("expires_at")
+        try:
+            expires = date.fromisoformat(str(raw)) if raw else today + timedelta(days=7)
+        except ValueError:
+            raise _HttpError(400, {"error": "expires_at is invalid"}) from None
+        if expires > today + timedelta(days=365) or expires <= today:
+            raise _HttpError(
+                400, {"message": "400 Bad request - Expiration date must be within a year"}
+            )
+        self.revoked_tokens.add(old)
+        new = f"glpat-rotated-{secrets.token_hex(10)}"
+        self.tokens[new] = uid
+        self.token_expires_at[new] = expires
+        return _Resp(
+            200,
+            {
+                "id": 5000 + len(self.revoked_tokens),
+                "name": "match-staging",
+                "revoked": False,
+                "scopes": ["api"],
+                "user_id": uid,
+                "active": True,
+                "expires_at": expires.isoformat(),
+                "token": new,
+            },
+        )
+
+    def _get_variable(self, req: _Req) -> _Resp:
+        """lib/api/ci/variables.rb: Maintainer (admin_build); 404 "Variable Not Found"."""
+        variable = self.variables.get(req.params["key"])
+        if variable is None:
+            raise _HttpError(404, {"message": "404 Variable Not Found"})
+        return _Resp(200, dict(variable))
+
+    def _put_variable(self, req: _Req) -> _Resp:
+        """PUT /projects/:id/variables/:key: value and flags; the key itself stays."""
+        variable = self.variables.get(req.params["key"])
+        if variable is None:
+            raise _HttpError(404, {"message": "404 Variable Not Found"})
+        for key in ("value", "protected", "masked", "raw", "description"):
+            if req.value(key) is not None:
+                value = req.value(key)
+                variable[key] = value if key in ("value", "description") else _as_bool(value)
+        return _Resp(200, dict(variable))
+
     def _authenticate(self, auth: str) -> int:
+        if auth in self.revoked_tokens:
+            raise _HttpError(401, REVOKED_TOKEN_BODY)
+        expires = self.token_expires_at.get(auth)
+        if expires is not None and expires <= self.clock().astimezone(UTC).date():
+            raise _HttpError(401, EXPIRED_TOKEN_BODY)
         if auth == self.token:
             return self.acting_user_id
         if auth in self.tokens:

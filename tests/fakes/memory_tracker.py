@@ -21,7 +21,7 @@ from match_staging.clock import system_now
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.trackers import ledger
-from match_staging.trackers.base import LogRecord, Upload
+from match_staging.trackers.base import LogRecord, TokenInfo, Upload, WebhookState
 
 BOT = "bot"
 
@@ -190,6 +190,12 @@ class MemoryTracker:
     def webhook_problems(self) -> list[str]:
         self.calls += 1
         return list(self.webhook_failures)
+
+    def disabled_webhooks(self) -> list[WebhookState] | None:
+        return []  # webhook_failures are reported as text by webhook_problems
+
+    def token_info(self) -> TokenInfo | None:
+        return None
 
     def add_note(self, iid: int, body: str) -> None:
         self.calls += 1

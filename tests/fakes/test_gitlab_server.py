@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 import gitlab
@@ -512,3 +513,85 @@ def test_boards_triggers_hooks_and_schedules(fake: FakeGitLab, project: Project)
     )
     fetched = project.pipelineschedules.get(schedule.id)
     assert fetched.attributes["variables"][0]["value"] == "digest"
+
+
+# ------------------------------- tokens that expire, hooks that come back (issue 19)
+
+
+def test_an_expired_token_is_refused_on_every_request_from_its_expiry_date(
+    fake: FakeGitLab, gl: gitlab.Gitlab
+) -> None:
+    """lib/api/api_guard.rb: 401 invalid_token; app/models/concerns/expirable.rb: from the
+    first moment of the `expires_at` date, on GitLab's clock."""
+    fake.token_expires_at[fake.token] = date(2026, 3, 21)
+    fake.clock = lambda: datetime(2026, 3, 20, 23, 59, tzinfo=UTC)
+    assert token_self(gl)["expires_at"] == "2026-03-21"
+    fake.clock = lambda: datetime(2026, 3, 21, 0, 0, tzinfo=UTC)
+    for call in (lambda: gl.http_get("/user"), lambda: gl.projects.get(1).issues.list()):
+        with pytest.raises(gitlab.exceptions.GitlabAuthenticationError) as caught:
+            call()
+        assert caught.value.response_code == 401
+        assert b'"error": "invalid_token"' in (caught.value.response_body or b"")
+        assert b"Token is expired" in (caught.value.response_body or b"")
+
+
+def test_token_self_shows_the_requests_own_token_or_what_an_older_gitlab_answers(
+    fake: FakeGitLab, gl: gitlab.Gitlab
+) -> None:
+    assert token_self(gl)["expires_at"] is None
+    other = gitlab.Gitlab(fake.url, private_token=fake.token_for("reviewer"))
+    assert token_self(other)["user_id"] == 2
+    fake.token_self_status = 404
+    with pytest.raises(gitlab.exceptions.GitlabHttpError) as caught:
+        gl.http_get("/personal_access_tokens/self")
+    assert caught.value.response_code == 404
+
+
+def test_a_hook_edit_does_not_re_enable_it_a_test_delivery_does(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """lib/api/helpers/web_hooks_helpers.rb (save only) against lib/api/hooks/
+    trigger_test.rb + app/services/test_hooks/base_service.rb (force: true, enable! on 2xx)."""
+    project.triggers.create({"description": "t"})
+    url = f"{fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=x"
+    hook = project.hooks.create({"url": url, "issues_events": True})
+    fake.hooks[0].update(alert_status="disabled", _failures=40)
+    hook.issues_events = True
+    hook.save()
+    assert fake.hooks[0]["alert_status"] == "disabled"
+    path = f"/projects/1/hooks/{hook.id}/test/issues_events"
+    with pytest.raises(gitlab.exceptions.GitlabHttpError) as caught:
+        project.manager.gitlab.http_post(path)  # no issue to send yet
+    assert caught.value.response_code == 422
+    fake.add_issue("one")
+    project.manager.gitlab.http_post(path)
+    assert fake.hooks[0]["alert_status"] == "executable"
+    assert fake.deliveries == [(hook.id, "test:issues_events", 0)]
+
+
+def test_a_confidential_issue_reaches_only_confidential_issue_hooks(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """app/services/issues/base_service.rb#execute_hooks: hooks_scope by issue.confidential?"""
+    base = f"{fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token="
+    plain = project.hooks.create({"url": base + "a", "issues_events": True})
+    both = project.hooks.create(
+        {"url": base + "b", "issues_events": True, "confidential_issues_events": True}
+    )
+    issue = project.issues.create({"title": "open one"})
+    secret = project.issues.create({"title": "hidden", "confidential": True})
+    issue.confidential = True  # made confidential by the same update that changes it
+    issue.labels = ["x"]
+    issue.save()
+    assert fake.deliveries == [
+        (plain.id, "issue", issue.iid),
+        (both.id, "issue", issue.iid),
+        (both.id, "confidential_issue", secret.iid),
+        (both.id, "confidential_issue", issue.iid),
+    ]
+
+
+def token_self(gl: gitlab.Gitlab) -> dict[str, Any]:
+    answer = gl.http_get("/personal_access_tokens/self")
+    assert isinstance(answer, dict)
+    return answer

@@ -291,15 +291,51 @@ def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
     ("status", "said"),
     [("disabled", "GitLab disabled it"), ("temporarily_disabled", "GitLab paused it")],
 )
-def test_a_hook_gitlab_switched_off_is_reported(fake: FakeGitLab, status: str, said: str) -> None:
+def test_a_hook_gitlab_switched_off_is_switched_back_on(
+    fake: FakeGitLab, status: str, said: str
+) -> None:
+    """An edit does not re-enable a hook (lib/api/helpers/web_hooks_helpers.rb); a test
+    delivery that gets a 2xx does (test_hooks/base_service.rb force: true, enable! on :ok)."""
     bootstrap(fake)
-    fake.hooks[0]["alert_status"] = status
+    fake.add_issue("a staged match")  # a test of issue events shows the project's issue
+    fake.hooks[0].update(alert_status=status, disabled_until="2099-01-01T00:00:00Z")
     fake.reset_log()
     report = bootstrap(fake)
-    assert writes(fake) == []  # an edit would not switch it back on
+    assert report.ok
+    assert writes(fake) == ["POST /api/v4/projects/1/hooks/1/test/issues_events"]
     (line,) = [line for line in report.lines() if " hook " in f" {line}"]
-    assert line.startswith("ok     hook ") and f"({said} after failed deliveries" in line
-    assert "Test > Issue events" in line
+    assert line.startswith("update hook ") and f"({said} after failed deliveries" in line
+    assert (fake.hooks[0]["alert_status"], fake.hooks[0]["disabled_until"]) == ("executable", None)
+    assert len(fake.pipeline_creations) == 1  # the test delivery's pipeline
+    fake.reset_log()
+    assert bootstrap(fake).ok and writes(fake) == []  # on again: nothing to do
+
+
+def test_a_hook_that_cannot_be_tested_yet_is_a_failed_step_saying_what_to_do(
+    fake: FakeGitLab,
+) -> None:
+    bootstrap(fake)  # no issue in the project: GitLab has no issue event to send as a test
+    fake.hooks[0]["alert_status"] = "disabled"
+    report = bootstrap(fake)
+    assert not report.ok and fake.hooks[0]["alert_status"] == "disabled"
+    (line,) = [line for line in report.lines() if line.startswith("failed hook ")]
+    assert "Ensure the project has issues" in line and "Test > Issue events" in line
+    assert fake.triggers[0]["token"] not in printed(report)
+
+
+def test_an_existing_hook_without_confidential_issue_events_gets_them(fake: FakeGitLab) -> None:
+    """Issue 20, item 8: a confidential issue's events reach only confidential_issues_events
+    hooks (app/services/issues/base_service.rb); a hook made by an earlier bootstrap lacks it."""
+    bootstrap(fake)
+    fake.hooks[0]["confidential_issues_events"] = False
+    fake.reset_log()
+    report = bootstrap(fake)
+    assert [a.line() for a in report.changes] == [
+        f"update hook {fake.url}/api/v4/projects/1/ref/main/trigger/pipeline?token=*** "
+        "(confidential_issues_events false -> true)"
+    ]
+    assert fake.hooks[0]["confidential_issues_events"] is True
+    assert fake.hooks[0]["confidential_note_events"] is False  # the run log's records: no
 
 
 def test_a_schedule_on_the_full_ref_name_is_not_drift(fake: FakeGitLab) -> None:

@@ -76,7 +76,7 @@ class Slack:
         """The webhook's JSON: Block Kit sections within Slack's limits, and the fallback text."""
         shown = payload.matches[: self.max_lines]
         text = render.render(
-            "slack.md.j2",
+            "alert_slack.md.j2" if payload.alert else "slack.md.j2",
             self._templates,
             target="slack",
             payload=payload,

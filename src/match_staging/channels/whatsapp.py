@@ -132,9 +132,8 @@ class WhatsApp:
 
     def text(self, payload: Payload) -> str:
         """The free-form message, at most `body_maxlen` characters as Twilio counts them."""
-        text = render.render(
-            "whatsapp.txt.j2", self._templates, target="text", payload=payload
-        ).strip()
+        name = "alert_whatsapp.txt.j2" if payload.alert else "whatsapp.txt.j2"
+        text = render.render(name, self._templates, target="text", payload=payload).strip()
         if _units(text) <= self.body_maxlen:
             return text
         # Keep the review link whole (it is what the message is for); shorten what precedes it.
@@ -165,8 +164,9 @@ class WhatsApp:
             params["from_"] = _PREFIX + self._from
         if self._service_sid:
             params["messaging_service_sid"] = self._service_sid
-        if self.template_mode:
-            # No body: free-form text fails outside the 24-hour window (63016).
+        if self.template_mode and not payload.alert:
+            # No body: free-form text fails outside the 24-hour window (63016). An alert
+            # fits no match template: it goes as text, and a refusal is reported later.
             params["content_sid"] = self._content_sid
             params["content_variables"] = json.dumps(self.variables(payload), ensure_ascii=False)
         else:
@@ -176,7 +176,7 @@ class WhatsApp:
     def render(self, payload: Payload) -> list[Rendered]:
         """The text, and the template's variables in template mode."""
         files = [Rendered("whatsapp.txt", (self.text(payload) + "\n").encode())]
-        if self.template_mode:
+        if self.template_mode and not payload.alert:
             files.append(
                 Rendered(
                     "whatsapp.content-variables.json",

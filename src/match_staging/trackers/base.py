@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -28,6 +28,26 @@ class LogRecord:
     kind: str
     data: dict[str, Any]
     created_at: datetime  # when the tracker stored it (GitLab's clock on GitLab), aware UTC
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """The token's expiry as GitLab tells it (`GET /personal_access_tokens/self`)."""
+
+    expires_at: date | None  # None: the token never expires, or GitLab did not say
+    known: bool = True  # False: GitLab would not say (older GitLab, not a personal token)
+    answer: str = ""  # when not known: what GitLab answered, for the one line that says so
+
+
+@dataclass(frozen=True)
+class WebhookState:
+    """A webhook to this project's pipeline trigger that GitLab switched off after failed
+    deliveries (`alert_status`: temporarily_disabled, disabled).
+    """
+
+    url: str  # without its query: that holds the trigger token
+    alert_status: str
+    disabled_until: str | None = None
 
 
 TrackerKind = Literal["gitlab", "local"]
@@ -100,6 +120,14 @@ class Tracker(Protocol):
 
     def webhook_problems(self) -> list[str]:
         """Why a trigger webhook of the project would not deliver (disabled, failing)."""
+
+    def disabled_webhooks(self) -> list[WebhookState] | None:
+        """This project's trigger webhooks GitLab switched off; None when the token may not
+        see webhooks (a Developer). Read once per run, with `webhook_problems`.
+        """
+
+    def token_info(self) -> TokenInfo | None:
+        """When the token expires; None where there is no token (the local tracker)."""
 
     def add_note(self, iid: int, body: str) -> None:
         """Append a note (the audit trail). `body` must already be safe GitLab Markdown."""

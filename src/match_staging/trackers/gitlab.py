@@ -10,13 +10,15 @@ looks the match up before it tries again.
 from __future__ import annotations
 
 import functools
+import json
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import gitlab
 import requests
@@ -26,17 +28,18 @@ from requests.adapters import HTTPAdapter
 from match_staging import clock as clocks
 from match_staging import render
 from match_staging.config import GitLabSettings
-from match_staging.errors import TrackerError
+from match_staging.errors import TokenError, TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.render import parse_marker
 from match_staging.trackers import ledger
-from match_staging.trackers.base import LogRecord, Upload
+from match_staging.trackers.base import LogRecord, TokenInfo, Upload, WebhookState
 
 PER_PAGE = 100  # GitLab's maximum page size
 MAX_LOG_PAGES = 10  # of run-log notes read at most for one record kind
 CREATE_ATTEMPTS = 2  # one retry, after a pause and a lookup
 RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
 RECENT_MARGIN = timedelta(minutes=10)  # GitLab's clock may differ from ours
+_TRIGGER_PATH = re.compile(r"/api/v4/projects/([^/]+)/ref/.+/trigger/pipeline/?$")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -116,6 +119,9 @@ def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 return fn(*args, **kwargs)
             except gitlab.exceptions.GitlabError as exc:
                 code = exc.response_code
+                if code == 401:  # python-gitlab: GitlabAuthenticationError
+                    known = getattr(args[0], "token_expires", None) if args else None
+                    raise token_refused(exc.response_body, known) from None
                 message = " ".join(str(exc.error_message).split())[:300]
                 if code and not message.startswith(str(code)):
                     message = f"{code} {message}"  # GitLab's own messages often start with it
@@ -133,6 +139,51 @@ def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return inner
 
     return wrap
+
+
+# How to replace the bot's token: one sentence, on every command (README "Running unattended").
+REPLACE_HOW = (
+    "replace it: as the token's user (the bot), User settings > Access tokens > add a new "
+    "token with the api scope (or rotate this one), then put it into the project's "
+    'Settings > CI/CD > Variables > GITLAB_TOKEN (masked); README, "Running unattended"'
+)
+
+
+def token_refused(body: Any, expires: date | None = None) -> TokenError:
+    """The one line for a 401. GitLab answers an expired, revoked or unknown token on every
+    request with 401: `{"error": "invalid_token", "error_description": ...}` for an expired or
+    revoked one (lib/api/api_guard.rb, oauth2_bearer_token_error_handler, raised from
+    lib/gitlab/auth/auth_finders.rb validate_and_save_access_token!), `{"message": "401
+    Unauthorized"}` for an unknown one. The token itself is never part of the line.
+    """
+    data: Any = None
+    try:
+        data = json.loads(body) if isinstance(body, bytes | str) and body else None
+    except ValueError:
+        data = None
+    data = data if isinstance(data, dict) else {}
+    said = " ".join(
+        str(data.get(k)) for k in ("error", "error_description", "message") if data.get(k)
+    )
+    said = render.one_line(said, 160) or "401 Unauthorized"
+    lowered = said.lower()
+    if "expired" in lowered:
+        what = "has expired" + (f" (on {expires.isoformat()})" if expires else "")
+    elif "revoked" in lowered:
+        what = "was revoked"
+    else:
+        what = "is not valid (expired, revoked or unknown)"
+    return TokenError(
+        f"GitLab refused GITLAB_TOKEN: the token {what} (GitLab: {said}); {REPLACE_HOW}"
+    )
+
+
+def _date(value: Any) -> date | None:
+    """`2027-01-31` (GitLab's date fields) as a date; None when it is none."""
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _from(exc: requests.RequestException) -> str:
@@ -179,6 +230,9 @@ class GitLabTracker:
         self._ledger_iid: int | None = None  # the run-log issue, once found
         self._labels: list[Any] | None = None  # the project's labels, as last listed
         self._labels_unused = False  # listed for the id check, not yet used by `prepare`
+        self._disabled_hooks: list[WebhookState] | None = None  # GET hooks, once per run
+        self._hooks_visible = True
+        self.token_expires: date | None = None  # when GitLab said so this run (token_info)
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0  # and how many requests that took
         self.create_pace = self._pace(settings.issue_creates_per_minute)
@@ -468,32 +522,87 @@ class GitLabTracker:
         )
         return [self._ref(issue) for issue in pages]
 
-    @_translate("read the project's webhooks")
     def webhook_problems(self) -> list[str]:
         """Why a trigger webhook would not deliver: paused or disabled by GitLab."""
+        return [
+            f"the issue webhook to {hook.url} is {hook.alert_status.replace('_', ' ')}"
+            + (f" until {hook.disabled_until}" if hook.disabled_until else "")
+            + ": review events are not reaching the pipeline"
+            for hook in self.disabled_webhooks() or []
+        ]
+
+    @_translate("read the project's webhooks")
+    def disabled_webhooks(self) -> list[WebhookState] | None:
+        """This project's trigger webhooks GitLab switched off; None when this token may not
+        list webhooks (Maintainer only). `GET /projects/:id/hooks` once per run: digest's
+        health check and its reconcile both ask.
+        """
         # Hooks are auto-disabled after repeated failures (docs/platform-facts.md, MR 166329).
-        problems = []
+        if self._disabled_hooks is not None:
+            return list(self._disabled_hooks) if self._hooks_visible else None
         try:
-            hooks = self._project.hooks.list(get_all=True)
+            hooks = self._project.hooks.list(get_all=True, per_page=PER_PAGE)
         except gitlab.exceptions.GitlabListError as exc:
-            if exc.response_code in (401, 403):  # reading hooks needs the Maintainer role
-                return []
-            raise
+            if exc.response_code not in (403, 404):  # reading hooks needs the Maintainer role
+                raise
+            self._disabled_hooks, self._hooks_visible = [], False
+            return None
+        found = []
         for hook in hooks:
             attrs = hook.attributes
             url = str(attrs.get("url", ""))
-            if "/trigger/pipeline" not in url or not attrs.get("issues_events"):
+            if not self._our_trigger(url, attrs.get("project_id")) or not (
+                attrs.get("issues_events") or attrs.get("confidential_issues_events")
+            ):
                 continue
             status = str(attrs.get("alert_status") or "executable")
-            where = url.split("?", 1)[0]  # the query holds the trigger token
             if status != "executable":
                 until = attrs.get("disabled_until")
-                problems.append(
-                    f"the issue webhook to {where} is {status.replace('_', ' ')}"
-                    + (f" until {until}" if until else "")
-                    + ": review events are not reaching the pipeline"
-                )
-        return problems
+                # the query holds the trigger token: never shown
+                found.append(WebhookState(url.split("?", 1)[0], status, str(until or "") or None))
+        self._disabled_hooks, self._hooks_visible = found, True
+        return list(found)
+
+    def _our_trigger(self, url: str, project_id: Any) -> bool:
+        """A hook URL that starts this project's pipelines: `.../api/v4/projects/<this
+        project, by id or path>/ref/<ref>/trigger/pipeline` (what bootstrap creates).
+        """
+        found = _TRIGGER_PATH.search(urlsplit(url).path)
+        if found is None:
+            return False
+        target = unquote(found.group(1))
+        return target in {str(project_id), self._project_ref, unquote(self._project_ref)}
+
+    @_translate("read the token's expiry")
+    def token_info(self) -> TokenInfo | None:
+        """`GET /personal_access_tokens/self` (lib/api/personal_access_tokens/
+        self_information.rb, GitLab 15.5 and later): `expires_at`, a date, or null. An older
+        GitLab answers 404, a token that is no personal access token 400; then the expiry is
+        simply not known, said once, and the run goes on. A 401 `invalid_token` is the token
+        itself refused (`_translate`: TokenError).
+        """
+        try:
+            data = self._project.manager.gitlab.http_get("/personal_access_tokens/self")
+        except (
+            gitlab.exceptions.GitlabHttpError,
+            gitlab.exceptions.GitlabAuthenticationError,
+        ) as exc:
+            refused = exc.response_code == 401 and b"invalid_token" in (exc.response_body or b"")
+            if refused or exc.response_code not in (400, 401, 403, 404, 405):
+                raise  # the token itself refused (TokenError), or GitLab failing
+            # not this endpoint's to answer: an unknown token fails the next request anyway
+            answer = render.one_line(str(exc.error_message), 80)
+            if not answer.startswith(str(exc.response_code)):
+                answer = f"{exc.response_code} {answer}"
+            return TokenInfo(None, known=False, answer=answer)
+        raw = data.get("expires_at") if isinstance(data, dict) else None
+        expires = _date(raw) if raw else None
+        if raw and expires is None:
+            return TokenInfo(
+                None, known=False, answer=f"expires_at {render.one_line(str(raw), 40)}"
+            )
+        self.token_expires = expires
+        return TokenInfo(expires)
 
     def add_note(self, iid: int, body: str) -> None:
         """Write once: after a failure that may have written it, look before writing again
@@ -610,13 +719,12 @@ class GitLabTracker:
         return None
 
     def _create_ledger(self) -> int:
-        """Created on the first write, once per project. Creating it fires one issue event,
-        but a confidential issue fires the `confidential_issues_events` hooks, not the
-        `issues_events` ones (gitlabhq app/services/issues/base_service.rb,
-        execute_hooks), and bootstrap subscribes the trigger webhook to the latter only:
-        no pipeline. Its notes likewise fire `confidential_note_events`
-        (app/services/notes/post_process_service.rb, execute_note_hooks), also off; a
-        webhook that subscribes to those would see one event per record.
+        """Created on the first write, once per project. Creating it fires one issue event
+        to the `confidential_issues_events` hooks (gitlabhq app/services/issues/
+        base_service.rb, execute_hooks), which bootstrap's webhook subscribes (a confidential
+        approval must reach the gate): one pipeline, ended by the prefilter (not a job
+        match). Its notes fire `confidential_note_events` (app/services/notes/
+        post_process_service.rb, execute_note_hooks), which stays off: records start none.
         """
         try:
             return self._post_ledger()

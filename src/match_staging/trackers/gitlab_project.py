@@ -12,8 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+from urllib.parse import quote
 
+from gitlab.exceptions import GitlabHttpError
+
+from match_staging.errors import TrackerError
 from match_staging.trackers.gitlab import PER_PAGE, _translate, connect
 
 HOOK_EVENT_FIELDS = (
@@ -238,6 +243,57 @@ class GitLabProject:
     def update_hook(self, hook_id: int, fields: Mapping[str, Any]) -> None:
         """Change a webhook's URL or events."""
         self._project.hooks.update(hook_id, dict(fields))
+
+    @_translate("test the webhook")
+    def test_hook(self, hook_id: int, trigger: str) -> None:
+        """`POST /projects/:id/hooks/:hook_id/test/:trigger` (lib/api/hooks/trigger_test.rb):
+        sample data sent even to a disabled hook; a 2xx answer switches it back on (201),
+        anything else is 422. Never retried: each attempt is a delivery, a pipeline.
+        """
+        path = f"/projects/{quote(self._ref, safe='')}/hooks/{hook_id}/test/{trigger}"
+        self._project.manager.gitlab.http_post(path)
+
+    # ------------------------------------------------------ the token, rotated
+    @_translate("read the token")
+    def token_self(self) -> dict[str, Any]:
+        """`GET /personal_access_tokens/self`: the token this handle uses (its name, expiry)."""
+        data = self._project.manager.gitlab.http_get("/personal_access_tokens/self")
+        return data if isinstance(data, dict) else {}
+
+    @_translate("read the CI/CD variable")
+    def variable(self, key: str) -> dict[str, Any] | None:
+        """`GET /projects/:id/variables/:key` (lib/api/ci/variables.rb, Maintainer); None
+        when the project has no such variable. Its value is a secret: never shown.
+        """
+        path = f"/projects/{quote(self._ref, safe='')}/variables/{quote(key, safe='')}"
+        try:
+            data = self._project.manager.gitlab.http_get(path)
+        except GitlabHttpError as exc:
+            if exc.response_code == 404:
+                return None
+            raise
+        return data if isinstance(data, dict) else {}
+
+    @_translate("rotate the token")
+    def rotate_token(self, expires_at: date) -> tuple[str, str]:
+        """`POST /personal_access_tokens/self/rotate`: the old token is revoked at once and
+        the new one returned, once (lib/api/personal_access_tokens/self_rotation.rb,
+        app/services/personal_access_tokens/rotate_service.rb). (new token, its expiry).
+        """
+        data = self._project.manager.gitlab.http_post(
+            "/personal_access_tokens/self/rotate", post_data={"expires_at": expires_at.isoformat()}
+        )
+        if not isinstance(data, dict) or not data.get("token"):
+            raise TrackerError("GitLab could not rotate the token: no token in its answer")
+        return str(data["token"]), str(data.get("expires_at") or "")
+
+    @_translate("update the CI/CD variable")
+    def set_variable(self, key: str, value: str) -> None:
+        """`PUT /projects/:id/variables/:key` with a new value; its flags stay as they are.
+        The same request again is harmless: it sets, it does not toggle.
+        """
+        path = f"/projects/{quote(self._ref, safe='')}/variables/{quote(key, safe='')}"
+        self._project.manager.gitlab.http_put(path, post_data={"value": value})
 
     # ---------------------------------------------------------------- schedules
     @_translate("list pipeline schedules")

@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.trackers import ledger
-from match_staging.trackers.base import LogRecord, Upload
+from match_staging.trackers.base import LogRecord, TokenInfo, Upload, WebhookState
 
 FORMAT_VERSION = 1
 MAX_LOG_RECORDS = 1000  # the oldest records go first; readers want the latest few
@@ -190,6 +190,14 @@ class LocalTracker:
     def webhook_problems(self) -> list[str]:
         """No webhooks on a laptop."""
         return []
+
+    def disabled_webhooks(self) -> list[WebhookState] | None:
+        """No webhooks on a laptop."""
+        return []
+
+    def token_info(self) -> TokenInfo | None:
+        """No token, nothing expires."""
+        return None
 
     def add_note(self, iid: int, body: str) -> None:
         """Append a note by the local user; the page shows it."""

@@ -22,7 +22,7 @@ from match_staging.errors import TrackerError
 from match_staging.labels import queue_label, state_label
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
-from match_staging.usecases import whatsapp_status
+from match_staging.usecases import health, whatsapp_status
 from match_staging.usecases.notify import NotifyReport, deliver, payloads, read_queue
 from match_staging.usecases.review import ReconcileReport, reconcile
 
@@ -46,6 +46,7 @@ class DigestReport:
     whatsapp: whatsapp_status.WhatsAppStatusReport = field(
         default_factory=whatsapp_status.WhatsAppStatusReport
     )
+    health: health.HealthReport = field(default_factory=health.HealthReport)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +57,7 @@ class DigestReport:
             and not self.reconciled.webhook_problems
             and all(d.ok for d in self.reminder_deliveries)
             and self.whatsapp.ok
+            and self.health.ok
         )
 
 
@@ -65,13 +67,15 @@ def digest(ctx: Context) -> DigestReport:
     """
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     now = ctx.clock()
-    report = DigestReport(reconciled=reconcile(ctx))
+    checked = health.check(ctx)  # the token first: an expired one stops the run at once
+    report = DigestReport(reconciled=reconcile(ctx), health=checked)
     # reported even in quiet hours: the check reads statuses and messages nobody
     report.whatsapp = whatsapp_status.check(tracker, channels, now)
     window = cfg.notification.preferences.quiet_hours
     if quiet.is_quiet(now, window):
         report.quiet_until = quiet.quiet_until(now, window)
-        return report
+        return report  # an alert waits for the first digest after quiet hours
+    health.alert(ctx, report.health)
     if not channels:
         return report
     try:

@@ -36,6 +36,8 @@ from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload
 
 SUBJECT_TEMPLATE = "email_subject.txt.j2"
+ALERT_SUBJECT_TEMPLATE = "alert_subject.txt.j2"
+ALERT_TEMPLATE = "alert"  # alert.txt.j2 and alert.html.j2: an operator alert, not matches
 
 
 class Email:
@@ -103,13 +105,17 @@ class Email:
     def subject(self, payload: Payload) -> str:
         """The subject line: the template's text on one line, cut to subject_maxlen."""
         text = render.render(
-            SUBJECT_TEMPLATE, self._templates, target="text", payload=payload, prefix=self._prefix
+            ALERT_SUBJECT_TEMPLATE if payload.alert else SUBJECT_TEMPLATE,
+            self._templates,
+            target="text",
+            payload=payload,
+            prefix=self._prefix,
         )
         return render.one_line(text, self.subject_maxlen)
 
     def _compose(self, payload: Payload) -> tuple[EmailMessage, str]:
         subject = self.subject(payload)
-        name = self._settings.template
+        name = ALERT_TEMPLATE if payload.alert else self._settings.template
         context: dict[str, Any] = {
             "prefix": self._prefix,
             "subject": subject,
@@ -245,6 +251,14 @@ def _tidy(payload: Payload, *, html: bool) -> Payload:
         return dataclasses.replace(n, **fields)
 
     review = _web_link(payload.review_url) if html else payload.review_url
+    alert = payload.alert
+    if alert is not None and html:
+        alert = dataclasses.replace(
+            alert,
+            tokens_url=_web_link(alert.tokens_url),
+            variables_url=_web_link(alert.variables_url),
+            hooks_url=_web_link(alert.hooks_url),
+        )
     return dataclasses.replace(
-        payload, matches=tuple(tidy(n) for n in payload.matches), review_url=review
+        payload, matches=tuple(tidy(n) for n in payload.matches), review_url=review, alert=alert
     )
