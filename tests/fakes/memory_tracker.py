@@ -138,6 +138,18 @@ class MemoryTracker:
             )
         ]
 
+    def issues_by_iids(self, iids: Sequence[int]) -> list[IssueRef]:
+        self.calls += 1
+        return [i.ref for iid, i in self.issues.items() if iid in set(iids)]
+
+    def staged_after(self, iid: int) -> list[IssueRef]:
+        self.calls += 1
+        return [
+            i.ref
+            for n, i in sorted(self.issues.items(), reverse=True)
+            if n > iid and i.ref.author == BOT
+        ]
+
     def get_issue(self, iid: int) -> IssueRef | None:
         self.calls += 1
         issue = self.issues.get(iid)

@@ -73,6 +73,14 @@ class Tracker(Protocol):
     ) -> list[IssueRef]:
         """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
 
+    def issues_by_iids(self, iids: Sequence[int]) -> list[IssueRef]:
+        """The issues numbered `iids` that exist, in any state, whatever their labels."""
+
+    def staged_after(self, iid: int) -> list[IssueRef]:
+        """Every issue the tool created (matches, not its run log) numbered above `iid`, in
+        any state, whatever its labels: what a delivery queue up to `iid` cannot know of.
+        """
+
     def get_issue(self, iid: int) -> IssueRef | None:
         """One issue with its description; None when there is no such issue."""
 

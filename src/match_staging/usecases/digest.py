@@ -13,21 +13,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from match_staging import clock, delivery, notices, quiet
 from match_staging.channels.base import Delivery
 from match_staging.context import Context
 from match_staging.errors import TrackerError
-from match_staging.labels import queue_label, state_label
+from match_staging.labels import state_label
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
 from match_staging.usecases import whatsapp_status
-from match_staging.usecases.notify import NotifyReport, deliver, payloads, read_queue
+from match_staging.usecases.notify import (
+    NotifyReport,
+    announced,
+    deliver,
+    gather,
+    material,
+    payloads,
+    read_queue,
+)
 from match_staging.usecases.review import ReconcileReport, reconcile
 
 REMINDER_KIND = "reminders"
-COMPACT_AFTER = 200  # settled issues listed in the queue record before digest rewrites it
 REMIND_AT_MOST_EVERY = timedelta(days=1)
 
 
@@ -37,7 +43,6 @@ class DigestReport:
 
     quiet_until: datetime | None = None
     deferred: NotifyReport = field(default_factory=NotifyReport)
-    dropped: list[int] = field(default_factory=list)  # reviewed before they were announced
     stranded: dict[str, list[int]] = field(default_factory=dict)  # a stopped run's messages
     reminded: list[int] = field(default_factory=list)
     reminder_deliveries: list[Delivery] = field(default_factory=list)
@@ -94,44 +99,23 @@ def _send_owed(
 ) -> set[int]:
     """Everything the delivery queue still owes: deferred by quiet hours, failed before, or
     staged by a run that stopped before it wrote the queue. Returns the iids still owed.
+    A queue that cannot be read stops here (TrackerError): nothing counts as announced.
     """
-    cfg, tracker = ctx.cfg, ctx.tracker
-    names = [c.name for c in ctx.channels]
-    queue = read_queue(tracker)
-    before = queue.to_data() if queue else None
-    if queue is None:  # the first queue: issues staged before it were announced (or queued
-        queue = delivery.Queue(through=max((r.iid for r in waiting), default=0))  # by label)
-    if not queue.legacy_done:
-        # the first release queued by label (one label write per match and channel): owed
-        # messages under those labels are taken over once; the labels themselves stay
-        for channel in names:
-            label = queue_label(cfg.labels, channel)
-            queue.pending.setdefault(channel, set()).update(
-                r.iid for r in waiting if label in r.labels
-            )
-        queue.legacy_done = True
+    found = read_queue(ctx.tracker)
+    before = found.to_data() if found else None
+    queue = found or delivery.Queue()  # none yet: every match the bot staged is owed
     report.stranded = {c: sorted(i) for c, i in queue.settle_stranded().items()}
-    _, report.dropped = queue.advance([r.iid for r in waiting], names)
-    known = {r.iid: notices.notice_from_issue(r, r.description) for r in waiting}
-    report.deferred = deliver(
+    owed = gather(ctx, queue, {}, seen=waiting)
+    sent = deliver(
         ctx,
         queue,
-        known,
+        owed.notices,
         kind="deferred",
         cycle_id=f"digest-{_stamp(now)}",
-        dirty=_material(queue.to_data()) != _material(before),
+        dirty=material(queue.to_data()) != material(before),
     )
-    return set[int]().union(*queue.pending.values(), *queue.inflight.values())
-
-
-def _material(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What is owed; moving `through` over settled issues alone is not worth a write until
-    the list of them grows long (the next run computes the same).
-    """
-    if data is None:
-        return None
-    small = len(data.get("accounted", [])) <= COMPACT_AFTER
-    return {k: v for k, v in data.items() if not (small and k in ("through", "accounted"))}
+    report.deferred = announced(sent, owed)
+    return queue.owing() | set[int]().union(*queue.inflight.values())
 
 
 def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> None:
