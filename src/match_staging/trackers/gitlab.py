@@ -393,10 +393,11 @@ class GitLabTracker:
         """Every issue the bot created with a number above `iid`, in any state and whatever
         its labels, except the run log; newest first. Pages of 100 until one reaches `iid`
         (a number is given once, at creation: gitlabhq app/models/internal_id.rb), usually
-        one request.
+        one request. The run log is the one the run's queue read found (`read_log` comes
+        first), never an issue that merely looks like it.
         """
         bot_id, _ = self._bot_identity()
-        ledger_iid = self._find_ledger()
+        ledger_iid = self._ledger_iid
         listing = self._project.issues.list(
             author_id=bot_id,
             state="all",

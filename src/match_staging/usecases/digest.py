@@ -98,7 +98,8 @@ def _send_owed(
     ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: DigestReport
 ) -> set[int]:
     """Everything the delivery queue still owes: deferred by quiet hours, failed before, or
-    staged by a run that stopped before it wrote the queue. Returns the iids still owed.
+    staged by a run that stopped before it wrote the queue. Returns the iids still owed
+    or announced now.
     A queue that cannot be read stops here (TrackerError): nothing counts as announced.
     """
     found = read_queue(ctx.tracker)
@@ -115,7 +116,8 @@ def _send_owed(
         dirty=material(queue.to_data()) != material(before),
     )
     report.deferred = announced(sent, owed)
-    return queue.owing() | set[int]().union(*queue.inflight.values())
+    # what this run announced is not reminded of in the same run
+    return queue.owing() | set[int]().union(*queue.inflight.values()) | owed.notices.keys()
 
 
 def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> None:
