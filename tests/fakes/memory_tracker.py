@@ -188,12 +188,16 @@ class MemoryTracker:
         self.calls += 1
         return list(self._issue(iid).events)
 
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
         self.calls += 1
         return [
             i.ref
             for i in self.issues.values()
-            if set(labels) <= set(i.ref.labels) and datetime.fromisoformat(i.ref.updated_at) > since
+            if set(labels) <= set(i.ref.labels)
+            and datetime.fromisoformat(i.ref.updated_at) > since
+            and (not staged_only or i.ref.author == BOT)
         ]
 
     def webhook_problems(self) -> list[str]:

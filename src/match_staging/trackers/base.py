@@ -98,8 +98,12 @@ class Tracker(Protocol):
     def label_events(self, iid: int) -> list[LabelEvent]:
         """Who added and removed which label, oldest first."""
 
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
-        """Issues carrying all `labels` updated after `since`, any state."""
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
+        """Issues carrying all `labels` updated after `since`, any state; `staged_only`:
+        only issues the tool created, whatever their labels.
+        """
 
     def webhook_problems(self) -> list[str]:
         """Why a trigger webhook of the project would not deliver (disabled, failing)."""

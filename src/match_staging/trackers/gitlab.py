@@ -476,16 +476,25 @@ class GitLabTracker:
         return sorted(out, key=lambda e: e.created_at)
 
     @_translate("list changed issues")
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
-        """Issues carrying all `labels` updated after `since`."""
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
+        """Issues carrying all `labels` updated after `since`; `staged_only`: created by the
+        bot (`author_id`), whatever their labels.
+        """
+        query: dict[str, Any] = {}
+        if labels:
+            query["labels"] = list(labels)
+        if staged_only:
+            query["author_id"] = self._bot_identity()[0]
         pages: Iterable[ProjectIssue] = self._project.issues.list(
             iterator=True,
-            labels=list(labels),
             state="all",
             per_page=PER_PAGE,
             updated_after=since.astimezone(UTC).isoformat(),
             order_by="updated_at",
             sort="asc",
+            **query,
         )
         return [self._ref(issue) for issue in pages]
 
@@ -710,4 +719,5 @@ class GitLabTracker:
             notes_count=attrs.get("user_notes_count")
             if isinstance(attrs.get("user_notes_count"), int)
             else None,
+            closed_by=str((attrs.get("closed_by") or {}).get("username") or ""),
         )

@@ -183,8 +183,12 @@ class LocalTracker:
             for e in self._issue(iid).get("label_events", [])
         ]
 
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
-        """Issues carrying every label of `labels` updated after `since`."""
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
+        """Issues carrying every label of `labels` updated after `since` (every issue of
+        the file is the tool's).
+        """
         return [
             self._ref(i)
             for i in self._data["issues"]
