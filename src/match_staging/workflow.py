@@ -173,12 +173,12 @@ def tampered(
     """
     changes = []
     if names.match not in issue.labels:
-        changes.append(f"the {names.match} label was removed")
+        changes.append(f"the {names.match} label was removed (it marks a staged match)")
     if issue.state == "closed" and audited in (State.PENDING, State.APPROVED):
         closer = f" by {issue.closed_by}" if issue.closed_by else ""
-        changes.append(f"closed{closer} while {audited.value}")
+        changes.append(f"closed{closer} while {audited.value} (move the card instead)")
     elif issue.state != "closed" and must_close(audited, close_rejected, close_sent):
-        changes.append(f"reopened while {audited.value}")
+        changes.append(f"reopened while {audited.value} (move the card instead)")
     return "; ".join(changes)
 
 

@@ -174,7 +174,7 @@ def test_renaming_the_match_label_hides_no_owed_match(world: World) -> None:
     world.as_user("mallory").manager.gitlab.http_put(
         f"/projects/1/labels/{quote('job-match', safe='')}", post_data={"new_name": "x"}
     )
-    code, out = world.run("digest", now=MORNING)
+    _, out = world.run("digest", now=MORNING)
     assert world.announced() == EVERY, out
 
 

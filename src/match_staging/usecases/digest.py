@@ -115,7 +115,7 @@ def _send_owed(
         cycle_id=f"digest-{_stamp(now)}",
         dirty=material(queue.to_data()) != material(before),
     )
-    report.deferred = announced(sent, owed)
+    report.deferred = announced(sent, owed, queued=False)
     # what this run announced is not reminded of in the same run
     return queue.owing() | set[int]().union(*queue.inflight.values()) | owed.notices.keys()
 

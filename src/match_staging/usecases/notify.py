@@ -53,7 +53,8 @@ class Owed:
     """
 
     notices: dict[int, Notice] = field(default_factory=dict)
-    earlier: set[int] = field(default_factory=set)
+    earlier: set[int] = field(default_factory=set)  # queued by an earlier run
+    strays: set[int] = field(default_factory=set)  # staged by a run that never queued them
     dropped: list[int] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
     altered: list[int] = field(default_factory=list)
@@ -100,7 +101,7 @@ def gather(
         verdict = _examine(ctx, ref, None, bot)
         if verdict is not None:
             owed.notices[ref.iid], taken[ref.iid] = verdict
-            owed.earlier.add(ref.iid)
+            owed.strays.add(ref.iid)
     queue.forget([*owed.dropped, *owed.gone])
     queue.account(taken, names, taken)
     queue.pass_over(max((r.iid for r in listed), default=0))
@@ -159,12 +160,16 @@ def payloads(cfg: Config, kind: Kind, cycle_id: str, items: Sequence[Notice]) ->
     return built
 
 
-def announced(report: NotifyReport, owed: Owed) -> NotifyReport:
-    """`report` saying what became of what earlier runs owed."""
+def announced(report: NotifyReport, owed: Owed, *, queued: bool = True) -> NotifyReport:
+    """`report` saying what became of what earlier runs owed: the matches no run had
+    queued, and with `queued` also those an earlier run queued (`digest` sends those as
+    its daily work, `stage` only after a failure).
+    """
     sent = {i for _, iids in report.delivered for i in iids}
+    earlier = (owed.earlier if queued else set()) | owed.strays
     return dataclasses.replace(
         report,
-        earlier=tuple(sorted(owed.earlier & sent)),
+        earlier=tuple(sorted(earlier & sent)),
         dropped=tuple(owed.dropped),
         gone=tuple(owed.gone),
         altered=tuple(sorted(set(owed.altered) & sent)),

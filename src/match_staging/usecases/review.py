@@ -204,7 +204,10 @@ def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepRe
         # closed, reopened or unlabelled: no review step, whoever did it (a reviewer moves
         # the card instead); put back as the audited state has it
         decision = workflow.Decision(
-            "revert", trail.state, trail.state, f"{tamper}: back to {trail.state.value}"
+            "revert",
+            trail.state,
+            trail.state,
+            f"{tamper}: back to {trail.state.value}",
         )
         record_step(ctx, issue, AuditEntry(decision, "unknown", reconciled=reconciled))
         return StepResult("reverted", f"#{issue.iid}: {decision.reason}", issue.iid, trail.state)

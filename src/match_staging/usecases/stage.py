@@ -2,7 +2,8 @@
 
 Cost per run (issue #2, "Economy"): one label listing (plus one create per missing label,
 once per project), the cheaper of per-key searches or one listing page per 100 staged
-issues, one upload per distinct attachment, one create per new match. Nothing else.
+issues, one upload per distinct attachment, one create per new match; with channels on, the
+delivery queue (usecases/notify.py): what it owes is read, sent and recorded once per run.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def stage(ctx: Context, batch: Batch) -> StageReport:
             (m.cycle_id for m in eligible if m.cycle_id),
             now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        if channels and (report.staged or report.existing):
+        if channels:  # this run's matches, and whatever earlier runs still owe
             report.notify = _notify(ctx, report, cycle)
     return report
 
