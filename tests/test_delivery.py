@@ -41,12 +41,14 @@ def test_forgetting_and_passing_over_keep_the_record_small() -> None:
         "inflight": {},
         "records": {"6": "f6", "7": ""},
     }
-    # a channel switched off for one run keeps what it owes; announced issues leave the
-    # fingerprints
+    # a channel switched off for one run keeps what it owes; fingerprints stay while the
+    # issue waits for review (reminders show the record only while it is the bot's)
     queue.start("slack", [6, 7])
     queue.finish("slack", [6, 7], retry=False)
     queue.tidy()
     assert queue.to_data()["pending"] == {"email": [7]}
+    assert queue.to_data()["records"] == {"6": "f6", "7": ""}
+    queue.keep_records([])  # 6 was reviewed; 7 is still owed on email
     assert queue.to_data()["records"] == {"7": ""}
     assert Queue.from_data(queue.to_data()) == queue
 

@@ -15,9 +15,10 @@ The queue is a snapshot, written whole after each change, so a run reads only th
 - `inflight[channel]`: issues handed to the channel by a run that has not recorded the
   outcome. A run that finds these stopped half-way: the message may have arrived, so it is
   never sent again (a reminder follows after a day if nobody reviews);
-- `records[iid]`: the fingerprint of the match record the bot wrote into each owed issue
-  (`record.fingerprint`): what is announced later is that record only when the issue still
-  holds it byte for byte, never what somebody else wrote there since.
+- `records[iid]`: the fingerprint of the match record the bot wrote into each issue it
+  staged, kept while the issue is owed or waiting for review (`record.fingerprint`): what is
+  announced or reminded of later is that record only when the issue still holds it byte for
+  byte, never what somebody else wrote there since.
 
 Owed is everything the bot staged that no record accounted for: a run that stopped between
 creating issues and writing the queue left them above `through`, and the next `stage` or
@@ -108,7 +109,15 @@ class Queue:
         """Drop issues nobody needs to hear about any more (reviewed, deleted)."""
         gone = set(iids)
         self.pending = {c: i - gone for c, i in self.pending.items()}
+        self.records = {i: f for i, f in self.records.items() if i not in gone}
         self.tidy()
+
+    def keep_records(self, waiting: Iterable[int]) -> None:
+        """Keep the fingerprints of issues still waiting for review or owed; the others were
+        reviewed (`digest`, after listing the pending matches).
+        """
+        keep = set(waiting) | self.owing() | set[int]().union(*self.inflight.values())
+        self.records = {i: f for i, f in self.records.items() if i in keep}
 
     def pass_over(self, top: int) -> None:
         """Every issue the bot created up to `top` is accounted for now (the run listed them
@@ -118,24 +127,21 @@ class Queue:
         self.accounted = {i for i in self.accounted if i > self.through}
 
     def tidy(self) -> None:
-        """Forget what nobody owes: empty channels, fingerprints of announced issues. A
-        channel switched off for a while keeps what it owes (until reviewed).
+        """Forget channels that owe nothing. A channel switched off for a while keeps what it
+        owes (until reviewed).
         """
         self.pending = {c: i for c, i in self.pending.items() if i}
         self.inflight = {c: i for c, i in self.inflight.items() if i}
-        owing = self.owing() | set[int]().union(*self.inflight.values())
-        self.records = {i: f for i, f in self.records.items() if i in owing}
 
     # ------------------------------------------------------------------- codec
     def to_data(self) -> dict[str, Any]:
-        """The snapshot as JSON for the run log (fingerprints of what is still owed)."""
-        owing = self.owing() | set[int]().union(*self.inflight.values())
+        """The snapshot as JSON for the run log."""
         return {
             "through": self.through,
             "accounted": sorted(self.accounted),
             "pending": {c: sorted(i) for c, i in sorted(self.pending.items()) if i},
             "inflight": {c: sorted(i) for c, i in sorted(self.inflight.items()) if i},
-            "records": {str(i): f for i, f in sorted(self.records.items()) if i in owing},
+            "records": {str(i): f for i, f in sorted(self.records.items())},
         }
 
     @classmethod

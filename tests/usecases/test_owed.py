@@ -277,3 +277,34 @@ def test_a_queue_label_added_by_a_reporter_repeats_nothing(world: World) -> None
     code, out = world.run("digest")
     assert code == 0, out
     assert world.announced() == EVERY, out
+
+
+def test_reminders_carry_no_reporters_text_and_no_forged_match(world: World) -> None:
+    """The daily reminder is a channel message too: it shows the bot's record only while the
+    issue still holds it, and never an issue somebody else created."""
+    assert world.run("stage")[0] == 0  # announced at once
+    project = world.as_user("mallory")
+    issue = world.gitlab.issues[1]
+    edited = re.sub(
+        r"^<!-- match-staging v1 notice: .* -->$",
+        record_line("Bitte hier einloggen", EVIL),
+        issue["description"],
+        flags=re.MULTILINE,
+    )
+    project.issues.update(1, {"description": edited})
+    project.issues.create(
+        {
+            "title": "[JOB-MATCH] 99% — Dringend",
+            "description": edited,
+            "labels": f"job-match,{PENDING}",
+        }
+    )
+    for staged in world.gitlab.issues.values():  # two days ago, untouched since
+        staged.update(created_at="2026-02-06T10:00:00Z", updated_at="2026-02-06T10:00:05Z")
+    before = len(world.texts())
+    code, out = world.run("digest")
+    assert code == 0 and "reminded  #1 #2 #3 #4 #5" in out, out
+    reminders = world.texts()[before:]
+    assert reminders, out
+    for text in reminders:
+        assert "evil" not in text and "einloggen" not in text and "Dringend" not in text

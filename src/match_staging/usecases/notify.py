@@ -140,10 +140,17 @@ def _examine(
                 return None  # the first release's: announced, or queued by a label
     if trusted:
         return notices.notice_from_issue(ref, ref.description), now
+    return altered_notice(ctx, ref), ""
+
+
+def altered_notice(ctx: Context, ref: IssueRef) -> Notice:
+    """A match announced without any of its text (altered_title.txt.j2): somebody else
+    changed the record the bot wrote, or none can be vouched for.
+    """
     title = render.render(
         "altered_title.txt.j2", ctx.cfg.staging.templates_dir, target="text", iid=ref.iid
     )
-    return notices.altered(ref, " ".join(title.split())), ""
+    return notices.altered(ref, " ".join(title.split()))
 
 
 def payloads(cfg: Config, kind: Kind, cycle_id: str, items: Sequence[Notice]) -> list[Payload]:
