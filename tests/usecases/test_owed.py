@@ -213,6 +213,15 @@ def test_a_close_event_reaches_the_gate_and_is_reverted(world: World) -> None:
     code, out = world.run("transition", "--payload", str(path))
     assert code == 0 and "reopened while rejected" in out, out
     assert world.gitlab.issues[2]["state"] == "closed"
+    # taking the job-match label off is put back the same way
+    before = list(world.gitlab.issues[3]["labels"])
+    world.as_user("mallory").issues.update(3, {"remove_labels": "job-match"})
+    payload = hook(world.gitlab, 3, 3, before)
+    assert decide(payload, "bot", "job-match")[0] == MAYBE_OURS
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    code, out = world.run("transition", "--payload", str(path))
+    assert code == 0 and "the job-match label was removed" in out, out
+    assert "job-match" in world.gitlab.issues[3]["labels"]
 
 
 # ---------------------------------------- issue 20, item 3: channels announce the bot's text
