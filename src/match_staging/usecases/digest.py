@@ -29,7 +29,6 @@ from match_staging.usecases.notify import (
     announced,
     deliver,
     gather,
-    material,
     payloads,
     read_queue,
 )
@@ -118,7 +117,7 @@ def _send_owed(
         owed.notices,
         kind="deferred",
         cycle_id=f"digest-{_stamp(now)}",
-        dirty=material(queue.to_data()) != material(before),
+        dirty=queue.to_data() != before,  # `through` moves only over new issues
     )
     report.deferred = announced(sent, owed, queued=False)
     # what this run announced is not reminded of in the same run

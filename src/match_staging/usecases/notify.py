@@ -183,20 +183,6 @@ def announced(report: NotifyReport, owed: Owed, *, queued: bool = True) -> Notif
     )
 
 
-COMPACT_AFTER = 200  # settled issues listed in the queue record before it is rewritten
-
-
-def material(data: Mapping[str, object] | None) -> dict[str, object] | None:
-    """What is owed; moving `through` over settled issues alone is not worth a write until
-    the list of them grows long (the next run computes the same).
-    """
-    if data is None:
-        return None
-    accounted = data.get("accounted")
-    small = not isinstance(accounted, list) or len(accounted) <= COMPACT_AFTER
-    return {k: v for k, v in data.items() if not (small and k in ("through", "accounted"))}
-
-
 def read_queue(tracker: Tracker) -> delivery.Queue | None:
     """The newest delivery queue, or None before the first one was written."""
     records = tracker.read_log(delivery.LOG_KIND, limit=1)

@@ -29,7 +29,6 @@ from match_staging.usecases.notify import (
     announced,
     deliver,
     gather,
-    material,
     read_queue,
 )
 
@@ -188,7 +187,7 @@ def _notify(ctx: Context, report: StageReport, cycle: str) -> NotifyReport:
                 f"{exc}: nothing was sent; the next `stage` or `digest` announces these matches"
             ]
         )
-    dirty = material(queue.to_data()) != material(before)
+    dirty = queue.to_data() != before
     return announced(
         deliver(ctx, queue, owed.notices, kind="new", cycle_id=cycle, dirty=dirty), owed
     )
