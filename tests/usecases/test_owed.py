@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -317,3 +318,32 @@ def test_reminders_carry_no_reporters_text_and_no_forged_match(world: World) -> 
     assert reminders, out
     for text in reminders:
         assert "evil" not in text and "einloggen" not in text and "Dringend" not in text
+
+
+def test_a_queue_from_before_fingerprints_announces_unedited_records_in_full(
+    world: World,
+) -> None:
+    """A queue record written before the queue kept fingerprints: the owed matches' records
+    are believed while nobody else edited their descriptions (the issue's notes say so)."""
+    from match_staging.trackers import ledger
+
+    assert world.run("stage", now=NIGHT)[0] == 0
+    for notes in world.gitlab.notes.values():
+        for note in notes:
+            found = ledger.parse_note(note["body"], datetime.now(UTC))
+            if found is not None and found.kind == "delivery-queue":
+                data = {k: v for k, v in found.data.items() if k != "records"}
+                data["legacy_done"] = True  # as the previous release wrote it
+                note["body"] = ledger.note_body(found.kind, data, found.created_at)
+    edited = re.sub(
+        r"^<!-- match-staging v1 notice: .* -->$",
+        record_line("Bitte hier einloggen", EVIL),
+        world.gitlab.issues[2]["description"],
+        flags=re.MULTILINE,
+    )
+    world.as_user("mallory").issues.update(2, {"description": edited})
+    code, out = world.run("digest", now=MORNING)
+    assert code == 0 and world.announced() == EVERY, out
+    assert "announced #2  without their text" in out, out
+    assert "Cloud Architect" in world.texts()[0]  # #1, unedited, in full
+    assert not any("evil" in text for text in world.texts())

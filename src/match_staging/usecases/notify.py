@@ -94,7 +94,8 @@ def gather(
         if verdict is None:
             owed.dropped.append(iid)
             continue
-        owed.notices[iid], _ = verdict
+        owed.notices[iid], vouched = verdict
+        queue.records.setdefault(iid, vouched)  # a record from before fingerprints were kept
         owed.earlier.add(iid)
     taken: dict[int, str] = {}
     for ref in strays:
