@@ -125,8 +125,10 @@ def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
     where = f"issue #{iid}" if isinstance(iid, int) and not isinstance(iid, bool) else "issue"
     changes = payload.get("changes")
     diff = changes.get("labels") if isinstance(changes, dict) else None
-    if not isinstance(diff, dict):
+    action = attrs.get("action") if isinstance(attrs, dict) else None
+    if not isinstance(diff, dict) and action not in ("close", "reopen"):  # closing is a move
         return NOT_OURS, f"{where}: no label change in this event"
+    diff = diff if isinstance(diff, dict) else {}
     found = (
         titles(payload.get("labels")) | titles(diff.get("previous")) | titles(diff.get("current"))
     )

@@ -187,6 +187,14 @@ def event(
     }
 
 
+def closed(action: str, user: str = "reviewer") -> dict[str, object]:
+    """A close or reopen event: `action` says so, `changes` has `state_id`, no labels."""
+    payload = event(user=user, previous=None)
+    payload["object_attributes"] = {"iid": 3, "action": action, "labels": [{"title": "job-match"}]}
+    payload["changes"] = {"state_id": {"previous": 1, "current": 2}}
+    return payload
+
+
 BOT_CONFIG = (
     "gitlab:\n  url: ''\n  bot_username: \"match-bot\"  # the token's user\n"
     "labels:\n  match: job-match\n"
@@ -201,6 +209,10 @@ BOT_CONFIG = (
         (event(previous=None), 0, "no label change"),
         (event(labels=("bug",), previous=("feature",)), 0, "is not a job match"),
         (event(), 3, "checking it against GitLab"),
+        # closing and reopening come without a label change: gate events all the same
+        (closed("close"), 3, "checking it against GitLab"),
+        (closed("reopen"), 3, "checking it against GitLab"),
+        (closed("close", user="match-bot"), 0, "the tool's own change"),
         ({"ref": "main", "inputs": {"job": "stage", "matches_b64": "e30="}}, 4, "staging it"),
         # every form matches.py reads from a trigger body is staged, none ignored
         ({"ref": "main", "matches": [{"title": "x"}]}, 4, "staging it"),

@@ -28,27 +28,29 @@ def test_a_batch_in_flight_is_never_sent_again_but_a_refused_one_is() -> None:
     assert queue.stranded() == {}
 
 
-def test_digest_takes_over_strays_drops_reviewed_and_keeps_the_record_small() -> None:
+def test_forgetting_and_passing_over_keep_the_record_small() -> None:
     queue = Queue(through=4)
-    queue.account([5, 6], ["slack"])
-    queue.finish("slack", [], retry=False)
-    # waiting now: 6 (still owed), 7 (staged by a run that stopped before writing the queue);
-    # 5 was reviewed before anyone was told
-    queued, dropped = queue.advance([2, 6, 7], ["slack", "email"])
-    assert (queued, dropped) == ([7], [5])
-    assert queue.owed("slack") == {6, 7} and queue.owed("email") == {7}
+    queue.account([5, 6], ["slack"], {5: "f5", 6: "f6"})
+    queue.account([7], ["slack", "email"], {7: ""})  # a record nobody can vouch for
+    queue.forget([5])  # reviewed before anyone was told
+    queue.pass_over(7)  # every issue up to 7 was listed
     assert queue.to_data() == {
         "through": 7,
         "accounted": [],
-        "legacy_done": False,
         "pending": {"email": [7], "slack": [6, 7]},
         "inflight": {},
+        "records": {"6": "f6", "7": ""},
     }
-    # a channel switched off for one run keeps what it owes; reviewed matches leave it
-    queue.advance([6, 7], ["email"])
-    assert queue.to_data()["pending"] == {"email": [7], "slack": [6, 7]}
-    queue.advance([7], ["email"])
-    assert queue.to_data()["pending"] == {"email": [7], "slack": [7]}
+    # a channel switched off for one run keeps what it owes; fingerprints stay while the
+    # issue waits for review (reminders show the record only while it is the bot's)
+    queue.start("slack", [6, 7])
+    queue.finish("slack", [6, 7], retry=False)
+    queue.tidy()
+    assert queue.to_data()["pending"] == {"email": [7]}
+    assert queue.to_data()["records"] == {"6": "f6", "7": ""}
+    queue.keep_records([])  # 6 was reviewed; 7 is still owed on email
+    assert queue.to_data()["records"] == {"7": ""}
+    assert Queue.from_data(queue.to_data()) == queue
 
 
 def test_a_record_in_an_unexpected_shape_reads_as_empty() -> None:
@@ -63,7 +65,7 @@ def test_a_record_in_an_unexpected_shape_reads_as_empty() -> None:
     assert queue.to_data() == {
         "through": 0,
         "accounted": [],
-        "legacy_done": False,
         "pending": {"slack": [1]},
         "inflight": {},
+        "records": {},
     }

@@ -62,3 +62,21 @@ def test_a_staged_issue_keeps_its_notice_and_an_old_one_falls_back_to_its_title(
     assert (stored.score, stored.location, stored.rate) == (91.5, "Berlin", "100 €/h")
     old = notice_from_issue(issue, "## Match Details\n- **Score:** 91.5%")
     assert old.title == issue.title and old.score == 0 and old.issue_url == f"{URL}/4"
+
+
+def test_every_link_of_a_payload_is_http_or_nothing() -> None:
+    """A `javascript:` link was blanked in the email's HTML part only, and printed in its
+    text part (issue 20): now no part of any channel receives one."""
+    import dataclasses
+
+    from match_staging import render
+
+    bad = dataclasses.replace(notice(1, 95), source_url="javascript:alert(1)")
+    other = dataclasses.replace(notice(2, 90), issue_url="data:text/html,hi")
+    payload = build("new", "c1", [bad, other], "job-match/pending")
+    assert [(n.source_url, n.issue_url) for n in payload.matches] == [
+        ("", f"{URL}/1"),
+        ("https://jobs.example.com/1", ""),
+    ]
+    text = render.render("match_summary.txt.j2", None, target="text", payload=payload)
+    assert "javascript:" not in text and "data:" not in text

@@ -8,7 +8,7 @@ from match_staging import record
 from match_staging.config import Labels
 from match_staging.model import IssueRef, LabelEvent, Note, State
 from match_staging.record import state_marker
-from match_staging.workflow import actor_of, audit, decide, label_changes
+from match_staging.workflow import actor_of, audit, decide, label_changes, tampered
 
 NAMES = Labels()
 P, A, R, S = (f"job-match/{s}" for s in ("pending", "approved", "rejected", "sent"))
@@ -164,3 +164,22 @@ def test_a_send_the_previous_release_started_still_blocks_a_second_one() -> None
     assert audit(legacy, [], "bot").sending == record.SendingMark("2026-02-08T13:00Z")
     edit = _note(1, "mallory", "changed the description", system=True)
     assert audit(legacy, [edit], "bot").sending is None  # untrusted: and nothing is sent
+
+
+@pytest.mark.parametrize(
+    ("labels", "state", "audited", "says"),
+    [
+        (("job-match", "job-match/pending"), "opened", State.PENDING, ""),
+        (("job-match", "job-match/pending"), "closed", State.PENDING, "closed by mallory"),
+        (("job-match/pending",), "opened", State.PENDING, "the job-match label was removed"),
+        (("job-match", "job-match/rejected"), "opened", State.REJECTED, "reopened while"),
+        (("job-match", "job-match/rejected"), "closed", State.REJECTED, ""),
+        (("job-match", "job-match/approved"), "closed", State.APPROVED, "closed by mallory"),
+    ],
+)
+def test_closing_reopening_and_unlabelling_are_moves_too(
+    labels: tuple[str, ...], state: str, audited: State, says: str
+) -> None:
+    issue = IssueRef(1, "t", "u", labels, state, closed_by="mallory" if state == "closed" else "")
+    found = tampered(Labels(), issue, audited, close_rejected=True, close_sent=True)
+    assert (says in found) if says else found == ""

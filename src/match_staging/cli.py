@@ -137,6 +137,17 @@ def _print_notify(out: Output, report: NotifyReport) -> None:
             f"deferred  {_iids(report.deferred)}  quiet hours{until}: "
             "`match-staging digest` sends them then"
         )
+    if report.earlier:
+        out.result(f"announced {_iids(report.earlier)}  (owed by an earlier run)")
+    if report.altered:
+        out.result(
+            f"announced {_iids(report.altered)}  without their text: somebody else changed "
+            "the match record the tool wrote (see the issue's history)"
+        )
+    if report.dropped:
+        out.result(f"dropped   {_iids(report.dropped)}  reviewed before they were announced")
+    if report.gone:
+        out.result(f"dropped   {_iids(report.gone)}  deleted before they were announced")
     for line in report.unrecorded:
         out.result(f"unrecorded {line}")
 
@@ -276,8 +287,6 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
 
 def _print_digest(out: Output, report: DigestReport) -> None:
     _print_notify(out, report.deferred)
-    if report.dropped:
-        out.result(f"dropped   {_iids(report.dropped)}  reviewed before they were announced")
     for channel, iids in report.stranded.items():
         out.result(
             f"maybe     {channel:<9} {_iids(iids)}  a run stopped while sending these: "

@@ -9,12 +9,20 @@ covers a whole cycle.
 
 The queue is a snapshot, written whole after each change, so a run reads only the newest:
 
-- `through`: every job-match issue with an iid at or below it has been accounted for;
+- `through`: every issue the bot created with an iid at or below it has been accounted for;
 - `accounted`: iids above `through` accounted for too (staged by this tool, queued or done);
 - `pending[channel]`: accounted issues the channel has not announced yet;
 - `inflight[channel]`: issues handed to the channel by a run that has not recorded the
   outcome. A run that finds these stopped half-way: the message may have arrived, so it is
-  never sent again (a reminder follows after a day if nobody reviews).
+  never sent again (a reminder follows after a day if nobody reviews);
+- `records[iid]`: the fingerprint of the match record the bot wrote into each issue it
+  staged, kept while the issue is owed or waiting for review (`record.fingerprint`): what is
+  announced or reminded of later is that record only when the issue still holds it byte for
+  byte, never what somebody else wrote there since.
+
+Owed is everything the bot staged that no record accounted for: a run that stopped between
+creating issues and writing the queue left them above `through`, and the next `stage` or
+`digest` finds them there (docs/design.md, "The delivery queue").
 
 Exactly once: a run writes the snapshot with `inflight` set before it sends and the outcome
 after. A failed write before sending means nothing is sent; a failed write after sending
@@ -38,7 +46,7 @@ class Queue:
     accounted: set[int] = field(default_factory=set)
     pending: dict[str, set[int]] = field(default_factory=dict)
     inflight: dict[str, set[int]] = field(default_factory=dict)
-    legacy_done: bool = False  # queue labels of the first release read once (`digest`)
+    records: dict[int, str] = field(default_factory=dict)  # iid -> record fingerprint
 
     # ------------------------------------------------------------------ reading
     def known(self, iid: int) -> bool:
@@ -54,14 +62,27 @@ class Queue:
         return {c: set(i) for c, i in self.inflight.items() if i}
 
     # ----------------------------------------------------------------- changing
-    def account(self, iids: Iterable[int], channels: Sequence[str]) -> list[int]:
-        """Queue the issues not accounted for yet on every channel; returns those added."""
+    def account(
+        self,
+        iids: Iterable[int],
+        channels: Sequence[str],
+        records: Mapping[int, str] | None = None,
+    ) -> list[int]:
+        """Queue the issues not accounted for yet on every channel, with the fingerprints
+        of their match records ("" when it cannot be trusted); returns those added.
+        """
         added = sorted(i for i in set(iids) if not self.known(i))
         for iid in added:
             self.accounted.add(iid)
+            if records is not None and iid in records:
+                self.records[iid] = records[iid]
             for channel in channels:
                 self.pending.setdefault(channel, set()).add(iid)
         return added
+
+    def owing(self) -> set[int]:
+        """Every issue some channel still owes."""
+        return set[int]().union(*self.pending.values())
 
     def start(self, channel: str, iids: Iterable[int]) -> None:
         """Mark a batch as handed to the channel: in flight until `finish`."""
@@ -85,28 +106,32 @@ class Queue:
         return stranded
 
     def forget(self, iids: Iterable[int]) -> None:
-        """Drop issues nobody needs to hear about any more (reviewed, closed, gone)."""
+        """Drop issues nobody needs to hear about any more (reviewed, deleted)."""
         gone = set(iids)
         self.pending = {c: i - gone for c, i in self.pending.items()}
+        self.records = {i: f for i, f in self.records.items() if i not in gone}
+        self.tidy()
 
-    def advance(
-        self, waiting: Iterable[int], channels: Sequence[str]
-    ) -> tuple[list[int], list[int]]:
-        """After listing every issue waiting for review (`digest`): queue those nobody
-        accounted for (staged by a run that stopped before it wrote the queue), drop those
-        no longer waiting (reviewed before anyone was told), and move `through` past all of
-        them so the record stays small. Returns (queued, dropped).
+    def keep_records(self, waiting: Iterable[int]) -> None:
+        """Keep the fingerprints of issues still waiting for review or owed; the others were
+        reviewed (`digest`, after listing the pending matches).
         """
-        still = set(waiting)
-        queued = self.account(still, channels)
-        owed = set[int]().union(*self.pending.values())
-        dropped = sorted(owed - still)
-        self.forget(dropped)
-        self.through = max([self.through, *self.accounted, *still])
-        self.accounted = set()
-        # a channel switched off for a while keeps what it owes (until reviewed)
+        keep = set(waiting) | self.owing() | set[int]().union(*self.inflight.values())
+        self.records = {i: f for i, f in self.records.items() if i in keep}
+
+    def pass_over(self, top: int) -> None:
+        """Every issue the bot created up to `top` is accounted for now (the run listed them
+        all): move `through` there so the record stays small.
+        """
+        self.through = max([self.through, top])
+        self.accounted = {i for i in self.accounted if i > self.through}
+
+    def tidy(self) -> None:
+        """Forget channels that owe nothing. A channel switched off for a while keeps what it
+        owes (until reviewed).
+        """
         self.pending = {c: i for c, i in self.pending.items() if i}
-        return queued, dropped
+        self.inflight = {c: i for c, i in self.inflight.items() if i}
 
     # ------------------------------------------------------------------- codec
     def to_data(self) -> dict[str, Any]:
@@ -116,7 +141,7 @@ class Queue:
             "accounted": sorted(self.accounted),
             "pending": {c: sorted(i) for c, i in sorted(self.pending.items()) if i},
             "inflight": {c: sorted(i) for c, i in sorted(self.inflight.items()) if i},
-            "legacy_done": self.legacy_done,
+            "records": {str(i): f for i, f in sorted(self.records.items())},
         }
 
     @classmethod
@@ -135,11 +160,20 @@ class Queue:
                 return {}
             return {str(c): ints(v) for c, v in value.items()}
 
+        def fingerprints(value: Any) -> dict[int, str]:
+            if not isinstance(value, dict):
+                return {}
+            return {
+                int(i): f
+                for i, f in value.items()
+                if isinstance(i, str) and i.isdigit() and isinstance(f, str)
+            }
+
         through = data.get("through")
         return cls(
             through=through if isinstance(through, int) else 0,
             accounted=ints(data.get("accounted")),
             pending=per_channel(data.get("pending")),
             inflight=per_channel(data.get("inflight")),
-            legacy_done=data.get("legacy_done") is True,
+            records=fingerprints(data.get("records")),
         )

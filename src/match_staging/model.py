@@ -89,6 +89,7 @@ class IssueRef:
     created_at: str = ""
     author: str = ""  # username of who created it (trusted only when the bot did)
     notes_count: int | None = None  # notes people (and the bot) wrote; None: not known
+    closed_by: str = ""  # username of who closed it, while it is closed (when known)
 
 
 LabelAction = Literal["add", "remove"]

@@ -7,10 +7,11 @@ which lets `digest` notify later from the issue alone.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from match_staging import record
 from match_staging.model import IssueRef, Match, ScoreBand, score_band
@@ -32,6 +33,7 @@ class Notice:
     start: str | None = None
     duration: str | None = None
     rate: str | None = None
+    altered: bool = False  # its record is not the bot's any more: shown without its text
 
     @property
     def hot(self) -> bool:
@@ -69,6 +71,39 @@ def notice_from_issue(issue: IssueRef, description: str | None) -> Notice:
         start=data.start,
         duration=data.duration,
         rate=data.rate,
+    )
+
+
+def altered(issue: IssueRef, title: str) -> Notice:
+    """An owed match whose record somebody else changed (or that has none the bot can
+    vouch for): announced all the same, so nobody can suppress it by editing, but with none
+    of the issue's text: only its number and its link (docs/design.md, "The delivery queue").
+    """
+    return Notice(
+        iid=issue.iid,
+        score=0.0,
+        title=title,
+        provider="",
+        issue_url=issue.web_url,
+        source_url="",
+        altered=True,
+    )
+
+
+def web_url(url: str) -> str:
+    """`url` when it is an http(s) URL, else "": no `javascript:`, `data:` or other scheme
+    reaches any part of any channel.
+    """
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return ""
+    return url if scheme in ("http", "https") else ""
+
+
+def _linked(notice: Notice) -> Notice:
+    return dataclasses.replace(
+        notice, issue_url=web_url(notice.issue_url), source_url=web_url(notice.source_url)
     )
 
 
@@ -123,13 +158,15 @@ class Payload:
 def build(
     kind: Kind, cycle_id: str, notices: list[Notice], pending_label: str, summary: str = ""
 ) -> Payload:
-    """A payload of `notices`, best first, linking to the pending matches."""
-    ordered = tuple(sorted(notices, key=lambda n: (-n.score, n.iid)))
+    """A payload of `notices`, best first, linking to the pending matches; every link an
+    http(s) URL or nothing.
+    """
+    ordered = tuple(sorted(map(_linked, notices), key=lambda n: (n.altered, -n.score, n.iid)))
     return Payload(
         kind=kind,
         cycle_id=cycle_id,
         matches=ordered,
-        review_url=review_url(ordered[0].issue_url, pending_label),
+        review_url=web_url(review_url(ordered[0].issue_url, pending_label)),
         summary=summary,
     )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -187,6 +188,18 @@ def decode_record(description: str | None) -> MatchRecord | None:
         data = decode_json(found.group(1)) if found else None
         return _typed(data) if isinstance(data, dict) else None
     return None
+
+
+def fingerprint(description: str | None) -> str:
+    """A short hash of the match-record line of a description ("" when it has none): the
+    delivery queue keeps it for every owed issue, so a later run announces the record only
+    while the issue still holds the very line the bot wrote (anyone with Reporter may edit a
+    description; the queue is a record only the bot writes).
+    """
+    for line in (description or "").split("\n"):
+        if line.startswith(PREFIX + "notice: ") and _NOTICE.fullmatch(line):
+            return hashlib.sha256(line.encode()).hexdigest()[:24]
+    return ""
 
 
 def _text(value: Any) -> str:

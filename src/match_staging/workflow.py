@@ -193,6 +193,30 @@ def approved_at(notes: Sequence[Note], bot: str) -> str | None:
     return None
 
 
+def must_close(state: State, close_rejected: bool, close_sent: bool) -> bool:
+    """Whether the tool keeps an issue in `state` closed (workflow.close_rejected, close_sent)."""
+    return (state == State.REJECTED and close_rejected) or (state == State.SENT and close_sent)
+
+
+def tampered(
+    names: Labels, issue: IssueRef, audited: State, close_rejected: bool, close_sent: bool
+) -> str:
+    """What somebody changed on a staged match besides its state label ("" when nothing):
+    closed while under review, reopened while the tool keeps it closed, or the job-match
+    label taken off. Each would take the match off the board or out of the tool's view, so
+    each is reverted like any unauthorised move (issue 20).
+    """
+    changes = []
+    if names.match not in issue.labels:
+        changes.append(f"the {names.match} label was removed (it marks a staged match)")
+    if issue.state == "closed" and audited in (State.PENDING, State.APPROVED):
+        closer = f" by {issue.closed_by}" if issue.closed_by else ""
+        changes.append(f"closed{closer} while {audited.value} (move the card instead)")
+    elif issue.state != "closed" and must_close(audited, close_rejected, close_sent):
+        changes.append(f"reopened while {audited.value} (move the card instead)")
+    return "; ".join(changes)
+
+
 def label_changes(
     names: Labels, labels: Sequence[str], target: State
 ) -> tuple[list[str], list[str]]:

@@ -48,7 +48,7 @@ def template_settings() -> WhatsAppChannel:
     return settings(content_sid=CONTENT, messaging_service_sid=SERVICE)
 
 
-def notice(iid: int, score: float, title: str, **extra: str) -> Notice:
+def notice(iid: int, score: float, title: str, **extra: Any) -> Notice:
     return Notice(
         iid=iid,
         score=score,

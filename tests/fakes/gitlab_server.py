@@ -526,7 +526,7 @@ HOOK_DISABLED_AFTER = 40  # ... and for good
 class IssueHookEvent:
     iid: int
     actor: str  # username of whoever made the change
-    action: str  # "open" or "update"
+    action: str  # "open", "update", "close" or "reopen"
     at: datetime
     confidential: bool = False  # event_type "confidential_issue": confidential hooks only
 
@@ -1223,7 +1223,7 @@ class FakeGitLab:
         quick, _, _ = self._interpret(commands)
         new_title = quick.title or params.title or issue["title"]
         self._validate_text(new_title, description)
-        old_title = issue["title"]
+        old_title, old_state = issue["title"], issue["state"]
         changed = self._apply(issue, params, quick)
         if description is not None and description != issue["description"]:
             issue["description"] = description
@@ -1237,7 +1237,13 @@ class FakeGitLab:
         self._after_text_change(issue, commands, scanned, description or "")
         if changed:
             issue["updated_at"] = self._now()
-            self._issue_hook(issue, "update")
+            # Closing or reopening is one Issue Hook event whose action says so, `close` or
+            # `reopen`, with `state_id` in its changes (gitlabhq spec/support/shared_examples/
+            # services/issuable/issuable_update_service_shared_examples.rb, "executes
+            # hooks"; app/services/issues/close_service.rb, `execute_hooks(issue, 'close')`)
+            moved = issue["state"] != old_state
+            action = ("close" if issue["state"] == "closed" else "reopen") if moved else "update"
+            self._issue_hook(issue, action)
         return _Resp(200, self._issue_view(issue))
 
     def _apply(self, issue: Json, *changesets: _Changes) -> bool:

@@ -138,6 +138,18 @@ class MemoryTracker:
             )
         ]
 
+    def issues_by_iids(self, iids: Sequence[int]) -> list[IssueRef]:
+        self.calls += 1
+        return [i.ref for iid, i in self.issues.items() if iid in set(iids)]
+
+    def staged_after(self, iid: int) -> list[IssueRef]:
+        self.calls += 1
+        return [
+            i.ref
+            for n, i in sorted(self.issues.items(), reverse=True)
+            if n > iid and i.ref.author == BOT
+        ]
+
     def get_issue(self, iid: int) -> IssueRef | None:
         self.calls += 1
         issue = self.issues.get(iid)
@@ -179,12 +191,16 @@ class MemoryTracker:
     def label_ids(self) -> dict[str, int] | None:
         return None  # like the local tracker: labels are names, nobody renames them
 
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
         self.calls += 1
         return [
             i.ref
             for i in self.issues.values()
-            if set(labels) <= set(i.ref.labels) and datetime.fromisoformat(i.ref.updated_at) > since
+            if set(labels) <= set(i.ref.labels)
+            and datetime.fromisoformat(i.ref.updated_at) > since
+            and (not staged_only or i.ref.author == BOT)
         ]
 
     def webhook_problems(self) -> list[str]:

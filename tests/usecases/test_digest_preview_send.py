@@ -99,16 +99,16 @@ def staged(ctx: Context, name: str, *items: dict[str, object]) -> list[int]:
 
 def test_digest_reminds_of_an_untouched_pending_match_once_a_day(repo: Path) -> None:
     clock = Clock(MONDAY)
-    ctx = context(repo, clock)
-    [iid] = staged(ctx, "one.json", match())
     channel = Recorder()
-    ctx.channels = [channel]
+    ctx = context(repo, clock, channels=[channel])
+    [iid] = staged(ctx, "one.json", match())
     clock.now = MONDAY + timedelta(hours=25)
     report = digest(ctx)
     assert report.ok and report.reminded == [iid]
-    assert [(p.kind, [n.iid for n in p.matches]) for p in channel.sent] == [("reminder", [iid])]
+    sent = [(p.kind, [n.iid for n in p.matches]) for p in channel.sent]
+    assert sent == [("new", [iid]), ("reminder", [iid])]
     clock.now += timedelta(hours=2)
-    assert digest(ctx).reminded == [] and len(channel.sent) == 1  # not again the same day
+    assert digest(ctx).reminded == [] and len(channel.sent) == 2  # not again the same day
     clock.now += timedelta(days=1)
     assert digest(ctx).reminded == [iid]
 

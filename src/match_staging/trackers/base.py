@@ -93,6 +93,14 @@ class Tracker(Protocol):
     ) -> list[IssueRef]:
         """Every issue carrying all `labels`, in `state` (all, opened, closed)."""
 
+    def issues_by_iids(self, iids: Sequence[int]) -> list[IssueRef]:
+        """The issues numbered `iids` that exist, in any state, whatever their labels."""
+
+    def staged_after(self, iid: int) -> list[IssueRef]:
+        """Every issue the tool created (matches, not its run log) numbered above `iid`, in
+        any state, whatever its labels: what a delivery queue up to `iid` cannot know of.
+        """
+
     def get_issue(self, iid: int) -> IssueRef | None:
         """One issue with its description; None when there is no such issue."""
 
@@ -115,8 +123,12 @@ class Tracker(Protocol):
         run); None where labels have no ids and cannot be renamed (the local tracker).
         """
 
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
-        """Issues carrying all `labels` updated after `since`, any state."""
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
+        """Issues carrying all `labels` updated after `since`, any state; `staged_only`:
+        only issues the tool created, whatever their labels.
+        """
 
     def webhook_problems(self) -> list[str]:
         """Why a trigger webhook of the project would not deliver (disabled, failing)."""

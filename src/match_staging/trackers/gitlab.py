@@ -447,6 +447,51 @@ class GitLabTracker:
         pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
         return [self._ref(issue) for issue in pages]
 
+    @_translate("look up owed matches")
+    def issues_by_iids(self, iids: Sequence[int]) -> list[IssueRef]:
+        """The issues numbered `iids` in any state, whatever their labels (a renamed or
+        removed label hides nothing): `iids[]` (lib/api/helpers/issues_helpers.rb), 100 a
+        request, the most one page holds.
+        """
+        wanted = sorted(set(iids))
+        found: list[IssueRef] = []
+        for start in range(0, len(wanted), PER_PAGE):
+            chunk = wanted[start : start + PER_PAGE]
+            issues = self._project.issues.list(
+                iids=chunk, state="all", per_page=PER_PAGE, get_all=False, iterator=False
+            )
+            found += [ref for ref in map(self._ref, issues) if ref.iid in chunk]
+        return found
+
+    @_translate("look up matches staged since the delivery queue")
+    def staged_after(self, iid: int) -> list[IssueRef]:
+        """Every issue the bot created with a number above `iid`, in any state and whatever
+        its labels, except the run log; newest first. Pages of 100 until one reaches `iid`
+        (a number is given once, at creation: gitlabhq app/models/internal_id.rb), usually
+        one request. The run log is the one the run's queue read found (`read_log` comes
+        first), never an issue that merely looks like it.
+        """
+        bot_id, _ = self._bot_identity()
+        ledger_iid = self._ledger_iid
+        listing = self._project.issues.list(
+            author_id=bot_id,
+            state="all",
+            order_by="created_at",
+            sort="desc",
+            per_page=PER_PAGE,
+            iterator=True,
+        )
+        found: list[IssueRef] = []
+        reached = False
+        for index, issue in enumerate(listing):
+            ref = self._ref(issue)
+            reached = reached or ref.iid <= iid
+            if ref.iid > iid and ref.iid != ledger_iid:
+                found.append(ref)
+            if reached and (index + 1) % PER_PAGE == 0:
+                break  # the page that reached `iid` is read to its end: nothing newer is left
+        return found
+
     @_translate("read an issue")
     def get_issue(self, iid: int) -> IssueRef | None:
         """One issue with its description; None when there is none."""
@@ -509,16 +554,25 @@ class GitLabTracker:
         return sorted(out, key=lambda e: e.created_at)
 
     @_translate("list changed issues")
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
-        """Issues carrying all `labels` updated after `since`."""
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
+        """Issues carrying all `labels` updated after `since`; `staged_only`: created by the
+        bot (`author_id`), whatever their labels.
+        """
+        query: dict[str, Any] = {}
+        if labels:
+            query["labels"] = list(labels)
+        if staged_only:
+            query["author_id"] = self._bot_identity()[0]
         pages: Iterable[ProjectIssue] = self._project.issues.list(
             iterator=True,
-            labels=list(labels),
             state="all",
             per_page=PER_PAGE,
             updated_after=since.astimezone(UTC).isoformat(),
             order_by="updated_at",
             sort="asc",
+            **query,
         )
         return [self._ref(issue) for issue in pages]
 
@@ -797,4 +851,5 @@ class GitLabTracker:
             notes_count=attrs.get("user_notes_count")
             if isinstance(attrs.get("user_notes_count"), int)
             else None,
+            closed_by=str((attrs.get("closed_by") or {}).get("username") or ""),
         )

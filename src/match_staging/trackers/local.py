@@ -121,6 +121,15 @@ class LocalTracker:
             and (created_before is None or datetime.fromisoformat(i["created_at"]) < created_before)
         ]
 
+    def issues_by_iids(self, iids: Sequence[int]) -> list[IssueRef]:
+        """The issues of the file numbered `iids`."""
+        wanted = set(iids)
+        return [self._ref(i) for i in self._data["issues"] if int(i["iid"]) in wanted]
+
+    def staged_after(self, iid: int) -> list[IssueRef]:
+        """Every issue of the file numbered above `iid` (the run log is not an issue here)."""
+        return [self._ref(i) for i in reversed(self._data["issues"]) if int(i["iid"]) > iid]
+
     def get_issue(self, iid: int) -> IssueRef | None:
         """The issue, or None when the file has no such number."""
         try:
@@ -178,8 +187,12 @@ class LocalTracker:
         """None: a label here is its name, and nobody else renames it."""
         return None
 
-    def changed_issues(self, labels: Sequence[str], since: datetime) -> list[IssueRef]:
-        """Issues carrying every label of `labels` updated after `since`."""
+    def changed_issues(
+        self, labels: Sequence[str], since: datetime, *, staged_only: bool = False
+    ) -> list[IssueRef]:
+        """Issues carrying every label of `labels` updated after `since` (every issue of
+        the file is the tool's).
+        """
         return [
             self._ref(i)
             for i in self._data["issues"]

@@ -10,24 +10,31 @@ nagged only about matches nobody touched for a day.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from match_staging import clock, delivery, notices, quiet
+from match_staging import clock, delivery, notices, quiet, workflow
 from match_staging.channels.base import Delivery
 from match_staging.context import Context
 from match_staging.errors import TrackerError
-from match_staging.labels import queue_label, state_label
+from match_staging.labels import state_label
 from match_staging.model import IssueRef, State
+from match_staging.record import fingerprint
 from match_staging.trackers.base import Tracker
 from match_staging.usecases import health, whatsapp_status
-from match_staging.usecases.notify import NotifyReport, deliver, payloads, read_queue
+from match_staging.usecases.notify import (
+    NotifyReport,
+    altered_notice,
+    announced,
+    deliver,
+    gather,
+    payloads,
+    read_queue,
+)
 from match_staging.usecases.review import ReconcileReport, reconcile
 
 REMINDER_KIND = "reminders"
-COMPACT_AFTER = 200  # settled issues listed in the queue record before digest rewrites it
 REMIND_AT_MOST_EVERY = timedelta(days=1)
 
 
@@ -37,7 +44,6 @@ class DigestReport:
 
     quiet_until: datetime | None = None
     deferred: NotifyReport = field(default_factory=NotifyReport)
-    dropped: list[int] = field(default_factory=list)  # reviewed before they were announced
     stranded: dict[str, list[int]] = field(default_factory=dict)  # a stopped run's messages
     reminded: list[int] = field(default_factory=list)
     reminder_deliveries: list[Delivery] = field(default_factory=list)
@@ -82,8 +88,10 @@ def digest(ctx: Context) -> DigestReport:
         waiting = tracker.list_issues(
             [cfg.labels.match, state_label(cfg.labels, State.PENDING)], state="opened"
         )
-        owed = _send_owed(ctx, waiting, now, report)
-        _remind(ctx, [r for r in waiting if r.iid not in owed], now, report)
+        owed, records = _send_owed(ctx, waiting, now, report)
+        bot = tracker.bot_user()  # only the bot's issues are matches: others' are not reminded
+        due = [r for r in waiting if r.iid not in owed and r.author == bot]
+        _remind(ctx, due, now, report, records)
     except TrackerError as exc:
         report.errors.append(str(exc))
     return report
@@ -95,50 +103,39 @@ def _stamp(now: datetime) -> str:
 
 def _send_owed(
     ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: DigestReport
-) -> set[int]:
+) -> tuple[set[int], dict[int, str]]:
     """Everything the delivery queue still owes: deferred by quiet hours, failed before, or
-    staged by a run that stopped before it wrote the queue. Returns the iids still owed.
+    staged by a run that stopped before it wrote the queue. Returns the iids still owed
+    or announced now, and the fingerprints of the bot's records of the waiting matches.
+    A queue that cannot be read stops here (TrackerError): nothing counts as announced.
     """
-    cfg, tracker = ctx.cfg, ctx.tracker
-    names = [c.name for c in ctx.channels]
-    queue = read_queue(tracker)
-    before = queue.to_data() if queue else None
-    if queue is None:  # the first queue: issues staged before it were announced (or queued
-        queue = delivery.Queue(through=max((r.iid for r in waiting), default=0))  # by label)
-    if not queue.legacy_done:
-        # the first release queued by label (one label write per match and channel): owed
-        # messages under those labels are taken over once; the labels themselves stay
-        for channel in names:
-            label = queue_label(cfg.labels, channel)
-            queue.pending.setdefault(channel, set()).update(
-                r.iid for r in waiting if label in r.labels
-            )
-        queue.legacy_done = True
+    found = read_queue(ctx.tracker)
+    before = found.to_data() if found else None
+    queue = found or delivery.Queue()  # none yet: every match the bot staged is owed
     report.stranded = {c: sorted(i) for c, i in queue.settle_stranded().items()}
-    _, report.dropped = queue.advance([r.iid for r in waiting], names)
-    known = {r.iid: notices.notice_from_issue(r, r.description) for r in waiting}
-    report.deferred = deliver(
+    owed = gather(ctx, queue, {}, seen=waiting)
+    queue.keep_records(r.iid for r in waiting)
+    sent = deliver(
         ctx,
         queue,
-        known,
+        owed.notices,
         kind="deferred",
         cycle_id=f"digest-{_stamp(now)}",
-        dirty=_material(queue.to_data()) != _material(before),
+        dirty=queue.to_data() != before,  # `through` moves only over new issues
     )
-    return set[int]().union(*queue.pending.values(), *queue.inflight.values())
+    report.deferred = announced(sent, owed, queued=False)
+    # what this run announced is not reminded of in the same run
+    still = queue.owing() | set[int]().union(*queue.inflight.values()) | owed.notices.keys()
+    return still, dict(queue.records)
 
 
-def _material(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What is owed; moving `through` over settled issues alone is not worth a write until
-    the list of them grows long (the next run computes the same).
-    """
-    if data is None:
-        return None
-    small = len(data.get("accounted", [])) <= COMPACT_AFTER
-    return {k: v for k, v in data.items() if not (small and k in ("through", "accounted"))}
-
-
-def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: DigestReport) -> None:
+def _remind(
+    ctx: Context,
+    waiting: Sequence[IssueRef],
+    now: datetime,
+    report: DigestReport,
+    records: Mapping[int, str],
+) -> None:
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     after = timedelta(hours=cfg.notification.preferences.reminder_after_hours)
     recently = _reminded_since(tracker, now - REMIND_AT_MOST_EVERY)
@@ -149,7 +146,7 @@ def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: Di
     ]
     if not due:
         return
-    items = [notices.notice_from_issue(ref, ref.description) for ref in due]
+    items = [_reminder(ctx, ref, records.get(ref.iid)) for ref in due]
     for payload in payloads(cfg, "reminder", f"reminder-{_stamp(now)}", items):
         report.reminder_deliveries += [channel.send(payload) for channel in channels]
     sent_on = sorted({d.channel for d in report.reminder_deliveries if d.ok})
@@ -164,6 +161,22 @@ def _remind(ctx: Context, waiting: Sequence[IssueRef], now: datetime, report: Di
             f"reminder sent but not recorded ({exc}): the next run may "
             "remind of the same matches again"
         )
+
+
+def _reminder(ctx: Context, ref: IssueRef, expected: str | None) -> notices.Notice:
+    """What a reminder shows of a pending match: the bot's record while the issue still holds
+    it (the queue's fingerprint), else none of its text. An issue staged before the queue
+    kept fingerprints is believed while nobody else edited its description (its notes).
+    """
+    now = fingerprint(ref.description)
+    if expected is None:
+        notes = ctx.tracker.notes(ref.iid)
+        trusted = bool(now) and not workflow.description_edit(ref, notes, ctx.tracker.bot_user())
+    else:
+        trusted = bool(expected) and now == expected
+    if trusted:
+        return notices.notice_from_issue(ref, ref.description)
+    return altered_notice(ctx, ref)
 
 
 def _reminded_since(tracker: Tracker, since: datetime) -> set[int]:

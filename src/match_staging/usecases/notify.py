@@ -11,15 +11,17 @@ is never sent again.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from match_staging import delivery, notices, quiet, render
+from match_staging import delivery, notices, quiet, record, render, workflow
 from match_staging.channels.base import Delivery
 from match_staging.config import Config
 from match_staging.context import Context
 from match_staging.errors import TrackerError
+from match_staging.labels import states_in
+from match_staging.model import IssueRef, State
 from match_staging.notices import Kind, Notice, Payload
 from match_staging.trackers.base import Tracker
 
@@ -33,11 +35,123 @@ class NotifyReport:
     deferred: tuple[int, ...] = ()
     deferred_until: datetime | None = None
     unrecorded: list[str] = field(default_factory=list)  # the queue could not be written
+    earlier: tuple[int, ...] = ()  # announced now, owed by an earlier run
+    dropped: tuple[int, ...] = ()  # reviewed before they were announced (a bot audit note)
+    gone: tuple[int, ...] = ()  # owed, but deleted
+    altered: tuple[int, ...] = ()  # announced without their text: somebody else edited them
 
     @property
     def ok(self) -> bool:
         """Nothing failed and everything was recorded."""
         return not self.failed and not self.unrecorded
+
+
+@dataclass
+class Owed:
+    """Everything the delivery queue owes, looked up in GitLab: a notice for each issue
+    still owed, and what became of the others.
+    """
+
+    notices: dict[int, Notice] = field(default_factory=dict)
+    earlier: set[int] = field(default_factory=set)  # queued by an earlier run
+    strays: set[int] = field(default_factory=set)  # staged by a run that never queued them
+    dropped: list[int] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)
+    altered: list[int] = field(default_factory=list)
+
+
+Fresh = Mapping[int, tuple[Notice, str]]  # this run's issues: notice, record fingerprint
+
+
+def gather(
+    ctx: Context, queue: delivery.Queue, fresh: Fresh, seen: Iterable[IssueRef] = ()
+) -> Owed:
+    """Account this run's new issues, find every match the bot staged that no queue record
+    accounted for (a run stopped between creating and recording), and look up what earlier
+    runs still owe, by number, in any state and whatever its labels: closing an issue or
+    taking its labels off hides nothing. An owed match is dropped only when the bot's own
+    audit note says it was reviewed (or GitLab no longer has it); it is announced from the
+    match record the bot wrote, and without any text when somebody else changed that
+    record. `seen`: issues the caller listed already (saves the lookup).
+    """
+    names = [c.name for c in ctx.channels]
+    queue.account(fresh.keys(), names, {i: fp for i, (_, fp) in fresh.items()})
+    tracker = ctx.tracker
+    listed = tracker.staged_after(queue.through)
+    strays = [r for r in listed if not queue.known(r.iid)]
+    before = queue.owing() - fresh.keys()
+    found = {r.iid: r for r in [*seen, *listed]}
+    if missing := sorted(before - found.keys()):
+        found.update({r.iid: r for r in tracker.issues_by_iids(missing)})
+    owed = Owed(notices={i: n for i, (n, _) in fresh.items()})
+    bot = tracker.bot_user() if strays or before else ""
+    for iid in sorted(before):
+        ref = found.get(iid)
+        if ref is None:
+            owed.gone.append(iid)
+            continue
+        verdict = _examine(ctx, ref, queue.records.get(iid), bot)
+        if verdict is None:
+            owed.dropped.append(iid)
+            continue
+        owed.notices[iid], vouched = verdict
+        queue.records.setdefault(iid, vouched)  # a record from before fingerprints were kept
+        owed.earlier.add(iid)
+    taken: dict[int, str] = {}
+    for ref in strays:
+        verdict = _examine(ctx, ref, None, bot)
+        if verdict is not None:
+            owed.notices[ref.iid], taken[ref.iid] = verdict
+            owed.strays.add(ref.iid)
+    queue.forget([*owed.dropped, *owed.gone])
+    queue.account(taken, names, taken)
+    queue.pass_over(max((r.iid for r in listed), default=0))
+    owed.altered = sorted(i for i, n in owed.notices.items() if n.altered)
+    return owed
+
+
+def _examine(
+    ctx: Context, ref: IssueRef, expected: str | None, bot: str
+) -> tuple[Notice, str] | None:
+    """What to announce of an owed issue (its notice, and the fingerprint of the record it
+    is announced from: "" for none), or None when it is not owed any more: the bot's audit
+    note says it was reviewed, or it was staged by the first release (keys in an HTML
+    comment, queued by labels nobody can vouch for: its pending matches come up in the
+    reminder). `expected`: the fingerprint the queue holds, None when it holds none.
+
+    Reads the issue's notes only when the issue is not as staged (open, pending, not a
+    note on it) or the queue holds no fingerprint to check its record against.
+    """
+    names = ctx.cfg.labels
+    as_staged = (
+        ref.state == "opened"
+        and names.match in ref.labels
+        and states_in(names, ref.labels) == [State.PENDING]
+        and ref.notes_count == 0
+    )
+    now = record.fingerprint(ref.description)
+    trusted = bool(expected) and now == expected
+    if not as_staged or expected is None:
+        trail = workflow.audit(ref, ctx.tracker.notes(ref.iid), bot)
+        if trail.state != State.PENDING:
+            return None  # reviewed: the bot's audit note says so
+        if expected is None:
+            trusted = trail.trusted and bool(now)
+            if trail.trusted and render.legacy_marker(ref.description):
+                return None  # the first release's: announced, or queued by a label
+    if trusted:
+        return notices.notice_from_issue(ref, ref.description), now
+    return altered_notice(ctx, ref), ""
+
+
+def altered_notice(ctx: Context, ref: IssueRef) -> Notice:
+    """A match announced without any of its text (altered_title.txt.j2): somebody else
+    changed the record the bot wrote, or none can be vouched for.
+    """
+    title = render.render(
+        "altered_title.txt.j2", ctx.cfg.staging.templates_dir, target="text", iid=ref.iid
+    )
+    return notices.altered(ref, " ".join(title.split()))
 
 
 def payloads(cfg: Config, kind: Kind, cycle_id: str, items: Sequence[Notice]) -> list[Payload]:
@@ -52,6 +166,22 @@ def payloads(cfg: Config, kind: Kind, cycle_id: str, items: Sequence[Notice]) ->
         )
         built.append(dataclasses.replace(payload, summary=" ".join(summary.split())))
     return built
+
+
+def announced(report: NotifyReport, owed: Owed, *, queued: bool = True) -> NotifyReport:
+    """`report` saying what became of what earlier runs owed: the matches no run had
+    queued, and with `queued` also those an earlier run queued (`digest` sends those as
+    its daily work, `stage` only after a failure).
+    """
+    sent = {i for _, iids in report.delivered for i in iids}
+    earlier = (owed.earlier if queued else set()) | owed.strays
+    return dataclasses.replace(
+        report,
+        earlier=tuple(sorted(earlier & sent)),
+        dropped=tuple(owed.dropped),
+        gone=tuple(owed.gone),
+        altered=tuple(sorted(set(owed.altered) & sent)),
+    )
 
 
 def read_queue(tracker: Tracker) -> delivery.Queue | None:

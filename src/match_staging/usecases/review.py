@@ -100,8 +100,12 @@ def parse_event(payload: Any, cfg: Config) -> Event | str:
         return "the issue event has no usable iid or user.username"
     changes = payload.get("changes")
     diff = changes.get("labels") if isinstance(changes, dict) else None
-    if not isinstance(diff, dict):
+    # closing and reopening are gate events too: GitLab sends them as their own event,
+    # `action` close or reopen, without a label change (gitlabhq spec/support/
+    # shared_examples/services/issuable/issuable_update_service_shared_examples.rb)
+    if not isinstance(diff, dict) and attrs.get("action") not in ("close", "reopen"):
         return f"issue #{iid}: no label change in this event"
+    diff = diff if isinstance(diff, dict) else {}
     titles = _titles(payload.get("labels")) | _titles(attrs.get("labels"))
     titles |= _titles(diff.get("previous")) | _titles(diff.get("current"))
     if cfg.labels.match not in titles:
@@ -168,9 +172,17 @@ def transition(ctx: Context, payload: Any) -> StepResult:
     if isinstance(event, str):
         return StepResult("ignored", event)
     issue = ctx.tracker.get_issue(event.iid)
-    if issue is None or ctx.cfg.labels.match not in issue.labels:
+    if issue is None or not is_match(ctx.cfg, issue):
         return StepResult("ignored", f"issue #{event.iid} is not a job match", event.iid)
     return settle(ctx, issue)
+
+
+def is_match(cfg: Config, issue: IssueRef) -> bool:
+    """A staged match: it carries the job-match label, or its description still starts with
+    the key line the tool wrote (the label taken off does not make it somebody else's;
+    `settle` checks the author).
+    """
+    return cfg.labels.match in issue.labels or bool(issue.keys)
 
 
 def last_state_change(ctx: Context, iid: int, target: State | None = None) -> tuple[str, int]:
@@ -197,13 +209,26 @@ def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepRe
             issue.iid,
         )
     trail = workflow.audit(issue, tracker.notes(issue.iid), bot)
+    wf = cfg.workflow
+    tamper = workflow.tampered(cfg.labels, issue, trail.state, wf.close_rejected, wf.close_sent)
     if states_in(cfg.labels, issue.labels) == [trail.state]:
-        return StepResult(
-            "unchanged",
-            f"#{issue.iid}: already {trail.state.value}: nothing to do",
-            issue.iid,
+        if not tamper:
+            return StepResult(
+                "unchanged",
+                f"#{issue.iid}: already {trail.state.value}: nothing to do",
+                issue.iid,
+                trail.state,
+            )
+        # closed, reopened or unlabelled: no review step, whoever did it (a reviewer moves
+        # the card instead); put back as the audited state has it
+        decision = workflow.Decision(
+            "revert",
             trail.state,
+            trail.state,
+            f"{tamper}: back to {trail.state.value}",
         )
+        record_step(ctx, issue, AuditEntry(decision, "unknown", reconciled=reconciled))
+        return StepResult("reverted", f"#{issue.iid}: {decision.reason}", issue.iid, trail.state)
     check_reviewers(cfg)  # before the first change: a config error changes nothing
     target = workflow.moved_to(cfg.labels, issue.labels, trail.state)
     actor, actor_id = last_state_change(ctx, issue.iid, target)
@@ -224,9 +249,9 @@ def record_step(ctx: Context, issue: IssueRef, entry: AuditEntry) -> None:
     """
     cfg, after = ctx.cfg, entry.decision.after
     add, remove = workflow.label_changes(cfg.labels, issue.labels, after)
-    closes = (after == State.REJECTED and cfg.workflow.close_rejected) or (
-        after == State.SENT and cfg.workflow.close_sent
-    )
+    if cfg.labels.match not in issue.labels:
+        add.append(cfg.labels.match)  # a staged match keeps its label (issue 20)
+    closes = workflow.must_close(after, cfg.workflow.close_rejected, cfg.workflow.close_sent)
     state_event: StateEvent | None = "close" if closes and issue.state != "closed" else None
     if after in (State.PENDING, State.APPROVED) and issue.state == "closed":
         state_event = "reopen"  # a match under review stays on the board
@@ -294,8 +319,16 @@ def reconcile(ctx: Context) -> ReconcileReport:
     cfg, tracker = ctx.cfg, ctx.tracker
     report = ReconcileReport(webhook_problems=tracker.webhook_problems())
     since = ctx.clock() - timedelta(days=cfg.workflow.reconcile_days)
-    for issue in tracker.changed_issues([cfg.labels.match], since):
-        if issue.notes_count == 0 and states_in(cfg.labels, issue.labels) == [State.PENDING]:
+    # the bot's issues, whatever their labels: taking the job-match label off hides nothing
+    for issue in tracker.changed_issues([], since, staged_only=True):
+        if not is_match(cfg, issue):
+            continue  # the run log
+        if (
+            issue.notes_count == 0
+            and states_in(cfg.labels, issue.labels) == [State.PENDING]
+            and cfg.labels.match in issue.labels
+            and issue.state == "opened"
+        ):
             continue  # no note, so no step the bot recorded: pending as staged (no request)
         result = settle(ctx, issue, reconciled=True)  # ignores others' issues
         if result.outcome in ("applied", "reverted"):

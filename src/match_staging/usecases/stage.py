@@ -2,7 +2,8 @@
 
 Cost per run (issue #2, "Economy"): one label listing (plus one create per missing label,
 once per project), the cheaper of per-key searches or one listing page per 100 staged
-issues, one upload per distinct attachment, one create per new match. Nothing else.
+issues, one upload per distinct attachment, one create per new match; with channels on, the
+delivery queue (usecases/notify.py): what it owes is read, sent and recorded once per run.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from match_staging import attachments, delivery, notices, record, render
 from match_staging.config import Config
 from match_staging.context import Context
 from match_staging.errors import InputError, TrackerError
-from match_staging.labels import label_specs, score_label, state_label, state_of
+from match_staging.labels import label_specs, score_label, state_label
 from match_staging.matches import Batch
 from match_staging.model import IssueDraft, IssueRef, Match, State
 from match_staging.trackers.base import Tracker, Upload
-from match_staging.usecases.notify import NotifyReport, deliver, read_queue
+from match_staging.usecases.notify import (
+    NotifyReport,
+    announced,
+    deliver,
+    gather,
+    read_queue,
+)
 
 DESCRIPTION_MAXBYTES = 1_048_576  # GitLab counts bytes: Issuable, `bytesize: { maximum: }`
 # What is shown of the draft and notes (each, in UTF-8 bytes) and of each score-breakdown
@@ -155,36 +162,35 @@ def stage(ctx: Context, batch: Batch) -> StageReport:
             (m.cycle_id for m in eligible if m.cycle_id),
             now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
-        if channels and (report.staged or report.existing):
+        if channels:  # this run's matches, and whatever earlier runs still owe
             report.notify = _notify(ctx, report, cycle)
     return report
 
 
 def _notify(ctx: Context, report: StageReport, cycle: str) -> NotifyReport:
-    """Queue the new issues on every channel and send what the queue owes among this run's
-    issues (matches staged earlier and still owed are announced again here, or by `digest`).
+    """Queue the new issues on every channel, and send them together with everything the
+    queue owes from earlier runs (a run that stopped after creating issues, a channel that
+    failed, quiet hours): a retried job finishes what the failed one owed.
     """
-    cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
-    known = {ref.iid: notices.Notice.of(m, ref) for m, ref in report.staged}
-    known.update(
-        {
-            ref.iid: notices.notice_from_issue(ref, ref.description)
-            for _, ref in report.existing
-            if state_of(cfg.labels, ref.labels) == State.PENDING
-        }
-    )
-    created = [ref.iid for _, ref in report.staged]
+    fresh = {
+        ref.iid: (notices.Notice.of(m, ref), record.fingerprint(ref.description))
+        for m, ref in report.staged
+    }
     try:
-        queue = read_queue(tracker)
+        found = read_queue(ctx.tracker)
+        before = found.to_data() if found else None
+        queue = found or delivery.Queue()  # none yet: every match the bot staged is owed
+        owed = gather(ctx, queue, fresh)
     except TrackerError as exc:
         return NotifyReport(
-            unrecorded=[f"{exc}: nothing was sent; `digest` announces these matches"]
+            unrecorded=[
+                f"{exc}: nothing was sent; the next `stage` or `digest` announces these matches"
+            ]
         )
-    fresh = queue is None
-    if queue is None:  # the first queue: every earlier issue counts as announced
-        queue = delivery.Queue(through=min(created, default=1) - 1)
-    added = queue.account(created, [c.name for c in channels])
-    return deliver(ctx, queue, known, kind="new", cycle_id=cycle, dirty=fresh or bool(added))
+    dirty = queue.to_data() != before
+    return announced(
+        deliver(ctx, queue, owed.notices, kind="new", cycle_id=cycle, dirty=dirty), owed
+    )
 
 
 def _stage_new(
