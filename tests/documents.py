@@ -172,7 +172,7 @@ def _match(rng: random.Random, index: int, history: bool) -> dict[str, Any]:
         "title": title,
         "provider": provider,
         "location": f"{rng.choice(CITIES)} ({rng.choice(('100% Remote', 'hybrid', 'vor Ort'))})",
-        "start": words["start"].replace("dem ", "").capitalize(),
+        "start": str(words["start"]).replace("dem ", "").capitalize(),
         "duration": rng.choice(("3 Mo+", "6 Monate", "12 Monate", "bis Jahresende")),
         "rate": words["rate"],
         "url": f"https://www.freelancermap.de/projekt/{slug}-{number}",
