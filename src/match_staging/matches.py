@@ -110,12 +110,13 @@ def documents_from(
     cannot be read is returned as its error, so the others are still staged.
 
     A document from the pipeline comes, in this order of preference, from
-    `MATCHES_JSON_B64` (base64 of the JSON: the `matches_b64` pipeline input lands there
-    through a job variable with `expand: false`, and `scripts/submit-matches` sends it as a
-    variable where inputs are missing; the runner's `$NAME` expansion cannot touch base64),
-    from the raw `TRIGGER_PAYLOAD` of a trigger-API call (never expanded, gitlab MR 146242),
-    and last from `MATCHES_JSON` (expanded by the runner when sent as a pipeline variable,
-    gitlab issue 362539: a warning says so in CI).
+    `MATCHES_JSON_B64` (base64 of the JSON, sent as a pipeline variable where those are
+    allowed; the runner's `$NAME` expansion cannot touch base64), from the raw
+    `TRIGGER_PAYLOAD` of a trigger-API call (a file, never expanded, gitlab MR 146242, of any
+    size: `scripts/submit-matches` puts the document in the request's body), and last from
+    `MATCHES_JSON` (expanded by the runner when sent as a pipeline variable, gitlab issue
+    362539: a warning says so in CI). No document comes through a pipeline input: inputs
+    are interpolated into the configuration, which caps them (docs/platform-facts.md).
     """
     paths = list(paths)
     if paths:
@@ -135,8 +136,8 @@ def documents_from(
         if in_ci(env):
             print(
                 "warning: MATCHES_JSON came from a pipeline variable, which the runner "
-                "expands ($NAME, ${NAME}, $$): send the document as the matches_b64 input "
-                f"or as {B64_VARIABLE} (scripts/submit-matches does)",
+                "expands ($NAME, ${NAME}, $$): send the document in a trigger request's "
+                "body, as scripts/submit-matches does",
                 file=sys.stderr,
             )
         docs.append(Document("MATCHES_JSON", env["MATCHES_JSON"].encode("utf-8", "replace")))
