@@ -514,6 +514,10 @@ def test_without_a_token_nothing_is_sent(api: TriggerApi, tmp_path: Path) -> Non
         commit_token=COMMIT_TOKEN,
     )
     assert forced.code == 2 and "MATCH_STAGING_TRIGGER_TOKEN is not set" in forced.err
+    commit = submit(
+        document(tmp_path, a_match()), "--url", api.url, "--project", "1", "--via", "commit"
+    )
+    assert commit.code == 2 and "MATCH_STAGING_COMMIT_TOKEN is not set" in commit.err
     assert api.received == []
 
 
