@@ -477,9 +477,38 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[st
         return form, {}, form
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _HttpError(400, {"error": "400 Bad request - invalid JSON body"}) from exc
+    _check_json_limits(data)
     return (data if isinstance(data, dict) else {}), {}, data
+
+
+# Gitlab::Middleware::JsonValidation's default limits for a JSON request body
+# (lib/gitlab/middleware/json_validation.rb, DEFAULT_LIMITS; answered 400 `{"error": ...}`;
+# no byte limit by default, `max_json_size_bytes: 0`)
+JSON_MAX_DEPTH = 32
+JSON_MAX_ITEMS = 50_000  # max_array_size and max_hash_size
+JSON_MAX_ELEMENTS = 100_000  # max_total_elements
+
+
+def _check_json_limits(data: Any) -> None:
+    """400 for a body over GitLab's JSON limits: nesting, items of one array or object, and
+    elements in all (a base64 string is one element, whatever its size)."""
+    elements = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > JSON_MAX_DEPTH:
+            raise _HttpError(400, {"error": f"JSON body too deep (over {JSON_MAX_DEPTH})"})
+        if len(value) > JSON_MAX_ITEMS:
+            raise _HttpError(400, {"error": f"JSON array or hash over {JSON_MAX_ITEMS} items"})
+        elements += len(value)
+        if elements > JSON_MAX_ELEMENTS:
+            raise _HttpError(400, {"error": f"JSON body over {JSON_MAX_ELEMENTS} elements"})
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children)
 
 
 # --------------------------------------------------------------------------

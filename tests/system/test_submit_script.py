@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -616,6 +618,30 @@ def test_a_2_mb_document_reaches_the_trigger_payload_whole(
     assert result.code == 0, result.err
     (pipeline,) = fake.pipelines
     assert base64.b64decode(pipeline["trigger_payload"]["matches_b64"]) == doc
+
+
+def test_the_document_is_one_string_for_gitlabs_json_limits(
+    gitlab: tuple[FakeGitLab, str], tmp_path: Path
+) -> None:
+    """GitLab's JSON validation counts a body's elements (100,000 at most): 1,000 matches
+    with 100 requirements each as a JSON `matches` list would be refused with 400; as
+    `matches_b64` the document is one string."""
+    fake, url = gitlab
+    row = {"requirement": "Kubernetes", "score": 90, "weight": 2}
+    data = [a_match(url=f"https://j.example/{i}", requirements=[row] * 100) for i in range(1000)]
+    as_list = json.dumps({"token": TOKEN, "ref": "main", "matches": data}).encode()
+    request = urllib.request.Request(
+        f"{url}/api/v4/projects/1/trigger/pipeline",
+        data=as_list,
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    result = submit(document(tmp_path, data), "--url", url, "--project", "1")
+    assert result.code == 0, result.err
+    (pipeline,) = fake.pipelines
+    assert json.loads(base64.b64decode(pipeline["trigger_payload"]["matches_b64"])) == data
 
 
 def test_before_the_fix_it_commits_to_the_inbox_instead(
