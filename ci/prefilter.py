@@ -3,10 +3,12 @@
 event can concern match-staging (issue 11: every Issue Hook event starts a pipeline, the
 tool's own ones included; on GitLab.com Free each costs CI minutes).
 
-Exit 0 with one line saying why: not ours (the bot's own change, a note or any event that is
-not an issue event, an issue without the job-match label, an event without a label change).
-Exit 4: a trigger-API call whose inputs (a match document) an older GitLab ignored: the job
-stages it (`match-staging stage` reads the document from the payload).
+Exit 0 with one line saying why: not ours (the bot's own change, a note, a work item or any
+event that is not an issue event, an issue without the job-match label, an event without a
+label change).
+Exit 4: a trigger-API call that carries a match document (in its body, as
+scripts/submit-matches sends it, or in inputs an older GitLab ignored) but reached this job:
+the job stages it (`match-staging stage` reads the document from the payload).
 Exit 3 with one line: it may be ours, the job goes on to install the tool and run
 `match-staging transition`, which checks everything again against GitLab. These are the
 checks of `usecases/review.parse_event`, nothing more: when in doubt, go on.
@@ -26,7 +28,10 @@ import re
 import sys
 from typing import Any
 
-MAX_PAYLOAD_BYTES = 8 * 1024 * 1024  # a description may be 1 MiB: GitLab's event is larger
+# a trigger request with the largest match document (10 MiB, sent as base64) fits, as in
+# match_staging.matches.MAX_PAYLOAD_BYTES; an issue event (a description may be 1 MiB)
+# is far smaller
+MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 CONFIG = "config/notification-channels.yml"  # the repository's file (MATCH_STAGING_CONFIG
 # is ignored in CI by the tool, so here too)
 DEFAULT_MATCH_LABEL = "job-match"
@@ -87,12 +92,15 @@ def titles(labels: Any) -> set[str]:
 
 
 def carries_document(payload: dict[str, Any]) -> bool:
-    """A trigger-API body (GitLab hands it over as TRIGGER_PAYLOAD, unexpanded) whose
-    inputs hold a match document: GitLab before 17.10 ignores `inputs`, so the pipeline ran
-    with the defaults and reached this job instead of `stage`.
+    """A trigger-API body (GitLab hands it over as TRIGGER_PAYLOAD, unexpanded) that holds a
+    match document: in the body itself (scripts/submit-matches), or in inputs. GitLab before
+    17.10 ignores `inputs` (job=stage too), so the pipeline ran with the defaults and reached
+    this job instead of `stage`.
     """
     # the same forms match_staging.matches reads from a trigger payload
     if isinstance(payload.get("matches"), list):
+        return True
+    if isinstance(payload.get("matches_b64"), str) and payload["matches_b64"].strip():
         return True
     for holder, names in (
         (payload.get("inputs"), ("matches_b64", "matches_json")),
@@ -123,6 +131,11 @@ def decide(payload: Any, bot: str, match_label: str) -> tuple[int, str]:
     user = payload.get("user")
     iid = attrs.get("iid") if isinstance(attrs, dict) else None
     where = f"issue #{iid}" if isinstance(iid, int) and not isinstance(iid, bool) else "issue"
+    # Since 17.2 `type` names the work item type (gitlab MR 156760): incidents, and tasks
+    # or other work items edited in the legacy issue view, come as object_kind "issue"
+    kind_of = attrs.get("type") if isinstance(attrs, dict) else None
+    if kind_of is not None and kind_of != "Issue":
+        return NOT_OURS, f"{where}: a work item of type {clean(kind_of, 40)}, never a job match"
     changes = payload.get("changes")
     diff = changes.get("labels") if isinstance(changes, dict) else None
     action = attrs.get("action") if isinstance(attrs, dict) else None

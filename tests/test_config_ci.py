@@ -214,6 +214,19 @@ BOT_CONFIG = (
         (closed("reopen"), 3, "checking it against GitLab"),
         (closed("close", user="match-bot"), 0, "the tool's own change"),
         ({"ref": "main", "inputs": {"job": "stage", "matches_b64": "e30="}}, 4, "staging it"),
+        # scripts/submit-matches: the document in the body (GitLab ignored job=stage)
+        ({"ref": "main", "inputs": {"job": "stage"}, "matches_b64": "e30="}, 4, "staging it"),
+        ({"ref": "main", "matches_b64": "e30="}, 4, "staging it"),
+        # tasks, incidents and other work items (issue 19): object_kind "work_item", or
+        # "issue" with the work item type in object_attributes.type (GitLab 17.2+)
+        (event(kind="work_item"), 0, "a work_item event"),
+        ({**event(), "object_attributes": {"iid": 3, "type": "Task"}}, 0, "type Task, never"),
+        (
+            {**event(), "object_attributes": {"iid": 3, "type": "Incident"}},
+            0,
+            "type Incident, never",
+        ),
+        ({**event(), "object_attributes": {"iid": 3, "type": "Issue"}}, 3, "checking it"),
         # every form matches.py reads from a trigger body is staged, none ignored
         ({"ref": "main", "matches": [{"title": "x"}]}, 4, "staging it"),
         ({"ref": "main", "variables": {"MATCHES_JSON": "{}"}}, 4, "staging it"),
@@ -237,8 +250,16 @@ def test_prefilter_takes_no_bot_name_from_an_interpolated_value(tmp_path: Path) 
 
 
 def test_prefilter_bounds_the_payload(tmp_path: Path) -> None:
-    code, out = prefilter(tmp_path, " " * (8 * 1024 * 1024 + 1))
-    assert code == 3 and "over 8,388,608 bytes" in out
+    code, out = prefilter(tmp_path, " " * (20 * 1024 * 1024 + 1))
+    assert code == 3 and "over 20,971,520 bytes" in out
+
+
+def test_prefilter_stages_the_largest_document_a_trigger_body_carries(tmp_path: Path) -> None:
+    """A 10 MiB document (the most `stage` reads) in base64 in the request body: 8 MiB was
+    the bound before, and such a trigger call went on to `transition`, not `stage`."""
+    body = {"ref": "main", "matches_b64": "A" * (10 * 1024 * 1024 * 4 // 3 + 4)}
+    code, out = prefilter(tmp_path, body)
+    assert code == 4 and "staging it" in out
 
 
 def test_in_ci_matches_file_reads_only_the_checkout(

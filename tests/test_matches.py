@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -150,6 +151,37 @@ def test_trigger_payload_carrying_a_document(repo: Path) -> None:
     write(payload, {"ref": "main", "cycle_id": "c9", "matches": [match(title="Inline body")]})
     found = read_batch([], {"TRIGGER_PAYLOAD": str(payload)}).matches
     assert [(m.title, m.cycle_id) for m in found] == [("Inline body", "c9")]
+
+
+def test_a_document_in_the_trigger_request_body_is_read_from_the_payload(repo: Path) -> None:
+    """scripts/submit-matches puts the document in the body as `matches_b64` (issue 19): it
+    is read from TRIGGER_PAYLOAD, also beside the input job=stage, also when large."""
+    document = json.dumps(
+        {
+            "cycle_id": "c-2",
+            "matches": [match(title=f"Role {i}", url=f"https://j.example/{i}") for i in range(300)],
+        }
+    )
+    body = {
+        "ref": "main",
+        "id": "1",
+        "inputs": {"job": "stage"},
+        "matches_b64": base64.b64encode(document.encode()).decode(),
+    }
+    payload = write(repo / "payload.json", body)
+    found = read_batch([], {"TRIGGER_PAYLOAD": str(payload)}).matches
+    assert len(found) == 300 and found[0].cycle_id == "c-2"
+
+
+def test_a_trigger_payload_over_its_bound_is_an_error_not_the_inbox(repo: Path) -> None:
+    """Before, a payload over 20 MB was skipped and `stage` staged matches-inbox/ instead
+    of the document it was sent."""
+    payload = repo / "payload.json"
+    payload.write_bytes(b'{"matches_b64": "' + b"A" * (20 * 1024 * 1024) + b'"}')
+    batch = read_batch([], {"TRIGGER_PAYLOAD": str(payload)})
+    assert batch.matches == []
+    (error,) = batch.errors
+    assert "more than the 20,971,520 a trigger request" in str(error)
 
 
 def test_webhook_payload_is_not_a_match_document(repo: Path) -> None:

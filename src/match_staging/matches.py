@@ -39,6 +39,8 @@ from match_staging.render import one_line, truncate
 from match_staging.resources import schema_path
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# A trigger request's body (TRIGGER_PAYLOAD) with the largest document in base64 (4/3 of it)
+MAX_PAYLOAD_BYTES = MAX_DOCUMENT_BYTES * 2
 # the pipeline's match document, base64 of its UTF-8 JSON: the variable and the input
 B64_VARIABLE = "MATCHES_JSON_B64"
 B64_INPUT = "matches_b64"
@@ -108,12 +110,13 @@ def documents_from(
     cannot be read is returned as its error, so the others are still staged.
 
     A document from the pipeline comes, in this order of preference, from
-    `MATCHES_JSON_B64` (base64 of the JSON: the `matches_b64` pipeline input lands there
-    through a job variable with `expand: false`, and `scripts/submit-matches` sends it as a
-    variable where inputs are missing; the runner's `$NAME` expansion cannot touch base64),
-    from the raw `TRIGGER_PAYLOAD` of a trigger-API call (never expanded, gitlab MR 146242),
-    and last from `MATCHES_JSON` (expanded by the runner when sent as a pipeline variable,
-    gitlab issue 362539: a warning says so in CI).
+    `MATCHES_JSON_B64` (base64 of the JSON, sent as a pipeline variable where those are
+    allowed; the runner's `$NAME` expansion cannot touch base64), from the raw
+    `TRIGGER_PAYLOAD` of a trigger-API call (a file, never expanded, gitlab MR 146242, of any
+    size: `scripts/submit-matches` puts the document in the request's body), and last from
+    `MATCHES_JSON` (expanded by the runner when sent as a pipeline variable, gitlab issue
+    362539: a warning says so in CI). No document comes through a pipeline input: inputs
+    are interpolated into the configuration, which caps them (docs/platform-facts.md).
     """
     paths = list(paths)
     if paths:
@@ -133,8 +136,8 @@ def documents_from(
         if in_ci(env):
             print(
                 "warning: MATCHES_JSON came from a pipeline variable, which the runner "
-                "expands ($NAME, ${NAME}, $$): send the document as the matches_b64 input "
-                f"or as {B64_VARIABLE} (scripts/submit-matches does)",
+                "expands ($NAME, ${NAME}, $$): send the document in a trigger request's "
+                "body, as scripts/submit-matches does",
                 file=sys.stderr,
             )
         docs.append(Document("MATCHES_JSON", env["MATCHES_JSON"].encode("utf-8", "replace")))
@@ -208,14 +211,22 @@ def _read_file(path: Path) -> Document | InputError:
 
 
 def _from_trigger_payload(path: Path) -> Document | InputError | None:
-    """A trigger-API call may carry a match document: as `matches` in its body, or as
-    `variables.MATCHES_JSON_B64` / `inputs.matches_b64` (base64), `variables.MATCHES_JSON`
-    / `inputs.matches_json`. Webhook payloads carry none.
+    """A trigger-API call may carry a match document: as `matches_b64` (base64) or
+    `matches` in its body (what scripts/submit-matches sends: GitLab hands the whole body to
+    the job as this file, of any size, never expanded), or as `variables.MATCHES_JSON_B64` /
+    `inputs.matches_b64` (base64), `variables.MATCHES_JSON` / `inputs.matches_json`.
+    Webhook payloads carry none.
     """
     source = f"TRIGGER_PAYLOAD ({path})"
     try:
-        if path.stat().st_size > MAX_DOCUMENT_BYTES * 2:
-            return None
+        size = path.stat().st_size
+        if size > MAX_PAYLOAD_BYTES:
+            # a document of MAX_DOCUMENT_BYTES in base64, and the request around it, fit
+            return InputError(
+                source,
+                f"{size:,} bytes, more than the {MAX_PAYLOAD_BYTES:,} a trigger request "
+                f"with a {MAX_DOCUMENT_BYTES:,}-byte match document may have",
+            )
         payload = load_json(path.read_bytes())
     except TooDeep as exc:
         return InputError(source, f"not a trigger payload: {exc}")
@@ -223,6 +234,9 @@ def _from_trigger_payload(path: Path) -> Document | InputError | None:
         return None
     if not isinstance(payload, dict) or "object_kind" in payload:
         return None
+    in_body = payload.get(B64_INPUT)  # scripts/submit-matches: the body's `matches_b64`
+    if isinstance(in_body, str) and in_body.strip():
+        return _from_base64(source, in_body)
     for holder in (payload.get("variables"), payload.get("inputs")):
         if isinstance(holder, dict) and (found := _document_in(source, holder)) is not None:
             return found

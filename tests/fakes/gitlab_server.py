@@ -27,7 +27,9 @@ Text handling mimics GitLab:
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import math
 import operator
@@ -476,9 +478,38 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[Json, dict[str, tuple[st
         return form, {}, form
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _HttpError(400, {"error": "400 Bad request - invalid JSON body"}) from exc
+    _check_json_limits(data)
     return (data if isinstance(data, dict) else {}), {}, data
+
+
+# Gitlab::Middleware::JsonValidation's default limits for a JSON request body
+# (lib/gitlab/middleware/json_validation.rb, DEFAULT_LIMITS; answered 400 `{"error": ...}`;
+# no byte limit by default, `max_json_size_bytes: 0`)
+JSON_MAX_DEPTH = 32
+JSON_MAX_ITEMS = 50_000  # max_array_size and max_hash_size
+JSON_MAX_ELEMENTS = 100_000  # max_total_elements
+
+
+def _check_json_limits(data: Any) -> None:
+    """400 for a body over GitLab's JSON limits: nesting, items of one array or object, and
+    elements in all (a base64 string is one element, whatever its size)."""
+    elements = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > JSON_MAX_DEPTH:
+            raise _HttpError(400, {"error": f"JSON body too deep (over {JSON_MAX_DEPTH})"})
+        if len(value) > JSON_MAX_ITEMS:
+            raise _HttpError(400, {"error": f"JSON array or hash over {JSON_MAX_ITEMS} items"})
+        elements += len(value)
+        if elements > JSON_MAX_ELEMENTS:
+            raise _HttpError(400, {"error": f"JSON body over {JSON_MAX_ELEMENTS} elements"})
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children)
 
 
 # --------------------------------------------------------------------------
@@ -820,7 +851,11 @@ class FakeGitLab:
         label = p + "/labels/(?P<label>[^/]+)"
         variables = p + r"/pipeline_schedules/(?P<sid>\d+)/variables"
         table: list[tuple[str, str, Handler]] = [
-            ("GET", "/version", lambda r: _Resp(200, {"version": "17.0.0", "revision": "fake"})),
+            (
+                "GET",
+                "/version",
+                lambda r: _Resp(200, {"version": self.version, "revision": "fake"}),
+            ),
             ("GET", "/user", lambda r: _Resp(200, self._user(self.acting_user_id))),
             ("GET", "/personal_access_tokens/self", self._token_self),
             ("POST", "/personal_access_tokens/self/rotate", self._rotate_token),
@@ -1894,8 +1929,15 @@ class FakeGitLab:
         self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
         self.inputs_supported = True  # False: GitLab before 17.10 ignores `inputs`
         self.config_has_inputs = True  # False: a .gitlab-ci.yml without spec:inputs
+        # False: GitLab without MR 204230 counts TRIGGER_PAYLOAD as a pipeline variable, so
+        # under no_one_allowed every trigger call fails (gitlab issue 557381)
+        self.trigger_payload_exempt = True
+        self.version = "18.6.0"  # GET /version
         self.pipelines: list[Json] = []
         self.branches = {"main"}
+        self.protected_branches = {"main"}  # the default branch: Maintainers push
+        self.repository_files: dict[str, bytes] = {}
+        self.commits: list[Json] = []
 
     def _trigger_token_ok(
         self, method: str, path: str, body: Json, query: dict[str, list[str]]
@@ -1914,6 +1956,7 @@ class FakeGitLab:
 
     def _pipeline_routes(self, p: str) -> list[tuple[str, str, Handler]]:
         return [
+            ("POST", p + "/repository/commits", self._create_commit),
             ("POST", p + "/trigger/pipeline", lambda r: self._create_pipeline(r, "trigger")),
             ("POST", p + "/pipeline", lambda r: self._create_pipeline(r, "api")),
             ("GET", p + "/pipelines", lambda r: self._paginate(r, self.pipelines)),
@@ -1952,7 +1995,8 @@ class FakeGitLab:
             raise _HttpError(400, {"error": "variables needs to be a map of key-valued strings"})
         if ref not in self.branches:
             raise _HttpError(400, {"message": {"base": ["Reference not found"]}})
-        if variables and self._variables_restricted():
+        trigger_payload = source == "trigger" and not self.trigger_payload_exempt
+        if (variables or trigger_payload) and self._variables_restricted():
             raise _HttpError(
                 400, {"message": {"base": ["Insufficient permissions to set pipeline variables"]}}
             )
@@ -1997,6 +2041,54 @@ class FakeGitLab:
             },
         )
 
+    # POST /projects/:id/repository/commits: lib/api/commits.rb (authorize! :push_code:
+    # Developer), Commits::CreateService#validate_permissions! (a protected branch: "You are
+    # not allowed to push into this branch", answered 400), Files::MultiService and Gitaly's
+    # UserCommitFiles ("A file with this name already exists" for a create on an existing
+    # path; content `encoding: base64` decoded). Only `create` actions: what the script sends.
+    def _create_commit(self, req: _Req) -> _Resp:
+        branch = str(req.required("branch"))
+        message = str(req.required("commit_message"))
+        actions = req.body.get("actions")
+        if not isinstance(actions, list) or not actions:
+            raise _HttpError(400, {"error": "actions is missing"})
+        if branch not in self.branches:
+            raise _HttpError(
+                400, {"message": "You can only create or edit files when you are on a branch"}
+            )
+        if (
+            branch in self.protected_branches
+            and self.role_of(self.acting_user_id) < self.ROLE_LEVELS["maintainer"]
+        ):
+            raise _HttpError(400, {"message": "You are not allowed to push into this branch"})
+        added: dict[str, bytes] = {}
+        for action in actions:
+            if not isinstance(action, dict) or action.get("action") != "create":
+                raise _HttpError(400, {"message": "the fake commits API creates files only"})
+            path = str(action.get("file_path") or "")
+            if not path or path in self.repository_files or path in added:
+                raise _HttpError(400, {"message": "A file with this name already exists"})
+            content = str(action.get("content") or "")
+            added[path] = (
+                base64.b64decode(content)
+                if action.get("encoding") == "base64"
+                else content.encode("utf-8")
+            )
+        self.repository_files.update(added)
+        sha = hashlib.sha1(  # noqa: S324 (an id, as git's)
+            json.dumps([message, sorted(added)]).encode()
+        ).hexdigest()
+        commit = {
+            "id": sha,
+            "short_id": sha[:8],
+            "title": message.splitlines()[0],
+            "message": message,
+            "created_at": self._now(),
+            "web_url": f"{self.project['web_url']}/-/commit/{sha}",
+        }
+        self.commits.append({**commit, "branch": branch, "files": sorted(added)})
+        return _Resp(201, commit)
+
     def _input_problem(self, inputs: Json) -> str:
         """Checked as GitLab checks this repository's spec:inputs (.gitlab-ci.yml header)."""
         if not inputs:
@@ -2031,12 +2123,8 @@ class FakeGitLab:
         """Whether this repository's .gitlab-ci.yml creates a job for an API or trigger
         pipeline (tests/system/test_pipeline.py checks the real rules under gitlab-ci-local). A
         trigger call always carries TRIGGER_PAYLOAD, so `transition` runs on it."""
-        if (
-            inputs.get("job", "auto") != "auto"
-            or inputs.get("matches_b64")
-            or inputs.get("send_iid")
-        ):
-            return True
+        if inputs.get("job", "auto") != "auto" or inputs.get("send_iid"):
+            return True  # matches_b64 alone selects no job: it is read from TRIGGER_PAYLOAD
         if any(
             variables.get(n)
             for n in ("MATCHES_JSON_B64", "MATCHES_JSON", "MATCHES_FILE", "SEND_IID")
@@ -2154,6 +2242,7 @@ class FakeGitLab:
         ("*", r"/pipeline_schedules(/.*)?", "maintainer"),
         ("*", r"/variables(/.*)?", "maintainer"),  # lib/api/ci/variables.rb: admin_build
         ("POST", r"/pipeline", "developer"),
+        ("POST", r"/repository/commits", "developer"),
         ("PUT", r"/issues/\d+", "reporter"),
         ("POST|PUT|DELETE", r"/labels(/.*)?", "reporter"),
         ("POST|PUT|DELETE", r"/boards(/.*)?", "reporter"),

@@ -233,6 +233,37 @@ def test_bootstrap_under_restricted_pipeline_variables_exits_0_and_then_writes_n
     assert "nothing to change" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("version", "warned"),
+    [("18.3.2-ee", True), ("17.11.0", True), ("18.5.0", False), ("18.6.1-ee", False)],
+)
+def test_bootstrap_says_when_this_gitlab_refuses_every_trigger_pipeline(
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str], version: str, warned: bool
+) -> None:
+    """Issue 19: before the fix (gitlab MR 204230) GitLab counts TRIGGER_PAYLOAD as a
+    pipeline variable, so under "No one allowed" the webhook's pipelines and
+    submit-matches' trigger path all fail: bootstrap reads GET /version and says so."""
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
+    fake.version = version
+    assert main(["bootstrap", "--dry-run"], env_for(fake)) == 0
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if "older than 18.5" in line]
+    assert bool(said) is warned, out
+    if warned:
+        (line,) = said
+        assert f"GitLab {version}" in line and "MR 204230" in line and "--via commit" in line
+    assert [r.path for r in fake.requests].count("/api/v4/version") == 1
+
+
+def test_bootstrap_asks_no_version_where_pipeline_variables_are_allowed(
+    repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.version = "17.0.0"  # too old to matter: variables are allowed (developer)
+    assert main(["bootstrap", "--dry-run"], env_for(fake)) == 0
+    assert "older than" not in capsys.readouterr().out
+    assert "/api/v4/version" not in [r.path for r in fake.requests]
+
+
 def test_bootstrap_with_a_developer_token_does_what_it_can_and_says_what_to_do(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

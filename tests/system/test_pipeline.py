@@ -38,6 +38,7 @@ import pytest
 import yaml
 
 from tests.conftest import job_matches, owed
+from tests.documents import realistic_document
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -321,6 +322,26 @@ def trigger_payload(repo: Path, body: Mapping[str, Any]) -> str:
     return str(path)
 
 
+def submitted(
+    repo: Path, world: World, document: bytes, *, now: str = DAY, job_input: bool = True
+) -> Run:
+    """The pipeline of scripts/submit-matches' trigger call: the input job=stage and the
+    document as `matches_b64` in the request body, which GitLab hands to the job as
+    TRIGGER_PAYLOAD (the body without the token). `job_input=False`: a GitLab without
+    inputs (before 17.10), whose pipeline runs with the defaults."""
+    body: dict[str, Any] = {"ref": "main", "id": "1"}
+    if job_input:
+        body["inputs"] = {"job": "stage"}
+    body["matches_b64"] = base64.b64encode(document).decode("ascii")
+    return gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            now=now, CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, body)
+        ),
+        inputs={"job": "stage"} if job_input else {},
+    )
+
+
 # --------------------------------------------------------------------------- the file
 
 
@@ -374,8 +395,14 @@ B64 = "eyJhIjoxfQ=="  # base64 of {"a":1}: the rules only look at whether it is 
     [
         ({}, {}, {}),  # a push that changes nothing the rules watch
         ({"CI_PIPELINE_SOURCE": "merge_request_event"}, {}, {"test": "on_success"}),
-        # inputs (GitLab >= 18.1): the job and the document, whatever pipeline variables say
-        ({"CI_PIPELINE_SOURCE": "trigger"}, {"matches_b64": B64}, {"stage": "on_success"}),
+        # inputs (GitLab >= 18.1): the job, whatever pipeline variables say; a document
+        # never selects a job through an input (it is read from TRIGGER_PAYLOAD)
+        (
+            {"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/payload.json"},
+            {"matches_b64": B64},
+            {"transition": "on_success"},  # whose prefilter stages it
+        ),
+        ({"CI_PIPELINE_SOURCE": "api"}, {"matches_b64": B64}, {}),  # no job: GitLab says so
         (
             {"CI_PIPELINE_SOURCE": "api"},
             {"job": "stage", "matches_b64": B64},
@@ -443,7 +470,9 @@ def test_each_pipeline_source_runs_its_job(
     [
         ({"job": "deploy"}, "not in the list of allowed options"),
         ({"send_iid": "7; rm -rf ."}, "does not match required regex"),
-        ({"matches_b64": '{"title": "$GITLAB_TOKEN"}'}, "does not match required regex"),
+        # matches_b64 is interpolated nowhere now: gitlab-ci-local checks an input's regex
+        # only where it is interpolated; GitLab checks every input given (the fake GitLab's
+        # _input_problem, test_submit_script)
     ],
 )
 def test_inputs_are_validated_before_they_are_interpolated(
@@ -451,6 +480,26 @@ def test_inputs_are_validated_before_they_are_interpolated(
 ) -> None:
     run = gitlab_ci_local(repo, "--list-json", inputs=inputs)
     assert run.code != 0 and problem in run.output
+
+
+def test_a_document_input_never_reaches_the_configuration(repo: Path) -> None:
+    """Issue 19: the matches_b64 input was copied into `include: inputs:`, where GitLab's
+    schema (which gitlab-ci-local validates) allows 1,024 characters: an 8 KB document
+    failed the whole pipeline. Now no input or job variable holds a document."""
+    document = b64(realistic_document(8 * 1024).decode())
+    run = gitlab_ci_local(
+        repo,
+        "--list-json",
+        variables={"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": "/tmp/p.json"},
+        inputs={"job": "stage", "matches_b64": document},
+    )
+    assert run.code == 0, run.output
+    assert "json schema validated" in run.output
+    preview = gitlab_ci_local(repo, "--preview", inputs={"matches_b64": document})
+    assert preview.code == 0, preview.output
+    assert document[:100] not in preview.stdout
+    expanded = yaml.safe_load(preview.stdout)
+    assert "MATCHES_JSON_B64" not in json.dumps(expanded["stage"].get("variables", {}))
 
 
 def test_a_push_to_the_inbox_stages_and_a_push_of_code_tests(repo: Path) -> None:
@@ -525,12 +574,7 @@ def test_trigger_with_inline_matches_json_stages_it(repo: Path, world: World) ->
 def test_schedule_runs_the_digest_that_sends_what_quiet_hours_deferred(
     repo: Path, world: World
 ) -> None:
-    document = json.dumps([new_match()])
-    night = gitlab_ci_local(
-        repo,
-        variables=world.variables(now=NIGHT, CI_PIPELINE_SOURCE="trigger"),
-        inputs={"matches_b64": b64(document)},
-    )
+    night = submitted(repo, world, json.dumps([new_match()]).encode(), now=NIGHT)
     assert night.code == 0, night.output
     assert len(job_matches(world.gitlab)) == 1 and world.slack.posts == []
     assert world.queued() == ["email", "slack"]
@@ -552,11 +596,7 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
         "apply": "jobs@example.org",
         "draft": "Sehr geehrte Damen und Herren, ...",
     }
-    staged = gitlab_ci_local(
-        repo,
-        variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
-        inputs={"matches_b64": b64(json.dumps(match))},
-    )
+    staged = submitted(repo, world, json.dumps(match).encode())
     assert staged.code == 0, staged.output
     (issue,) = job_matches(world.gitlab).values()
     # The reviewer drags the card from the pending list to the approved list (through the
@@ -688,16 +728,13 @@ def assert_staged_as_written(world: World, run: Run) -> None:
     assert str(run.repo.parent / "home") not in issue["description"]  # $HOME stayed text
 
 
-def test_a_posting_with_dollars_is_staged_exactly_as_written_through_the_input(
+def test_a_posting_with_dollars_is_staged_exactly_as_written_through_the_trigger_body(
     repo: Path, world: World
 ) -> None:
-    """Issue 15: the document travels as the matches_b64 input into a job variable with
-    expand: false; neither the runner nor the shell expands anything in it."""
-    run = gitlab_ci_local(
-        repo,
-        variables=world.variables(CI_PIPELINE_SOURCE="trigger"),
-        inputs={"matches_b64": b64(json.dumps([hostile_match()]))},
-    )
+    """Issue 15: the document travels in the trigger request's body, which GitLab hands to
+    the job as a file (TRIGGER_PAYLOAD, raw); neither the runner nor the shell expands
+    anything in it."""
+    run = submitted(repo, world, json.dumps([hostile_match()]).encode())
     assert_staged_as_written(world, run)
 
 
@@ -863,3 +900,157 @@ def test_inputs_an_older_gitlab_ignored_are_staged_from_the_trigger_payload(
     shown = re.sub(r"\\(.)", r"\1", issue["description"])
     assert all(piece in shown for piece in PIECES)
     assert "1 staged" in run.artifact("transition")
+
+
+# --------------------------------------------------------------------------- any size (issue 19)
+
+KB8, MB2 = 8 * 1024, 2 * 1024 * 1024
+FIXTURES = ROOT / "tests" / "fixtures" / "gitlab"
+
+
+def unpaced(repo: Path) -> None:
+    """No pacing of issue writes: a repository without the issue webhook, or on a
+    self-managed GitLab without GitLab.com's limits, says 0 (README "Configuration"); at the
+    default 20 writes a minute a 2 MB cycle takes most of an hour."""
+    path = repo / "config" / "notification-channels.yml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["gitlab"].update(issue_creates_per_minute=0, issue_writes_per_minute=0, notes_per_minute=0)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    # committed and pushed, so that a push pipeline's `changes` sees only what the test adds
+    # (a changed config/ would also start the test job: .ci/run)
+    _git(repo, "commit", "-q", "-am", "no pacing")
+    _git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+
+
+def sized(size: int) -> tuple[bytes, int]:
+    """A realistic cycle of at least `size` bytes (many matches with real letters, no
+    padding), and how many matches it holds."""
+    document = realistic_document(size, cycle_id=f"cycle-{size}", history=size > KB8)
+    count = len(json.loads(document)["matches"])
+    assert size <= len(document) < size + 8 * 1024 and count <= 1000
+    return document, count
+
+
+def assert_all_staged(world: World, run: Run, job: str, count: int, total: int) -> None:
+    assert run.code == 0, run.output[-4000:]
+    assert "json schema validated" in run.output  # the configuration passed GitLab's schema
+    assert run.passed() == [job] and run.failed() == []
+    assert len(job_matches(world.gitlab)) == total
+    assert f"{total} staged, 0 already staged" in run.artifact(job)
+    assert world.slack.posts and world.smtp.messages and world.queued() == []
+    assert count <= total
+
+
+@pytest.mark.parametrize("size", [KB8, MB2], ids=["8KB", "2MB"])
+def test_a_document_of_any_size_is_staged_from_the_trigger_request_body(
+    repo: Path, world: World, size: int
+) -> None:
+    """scripts/submit-matches' primary path: the input job=stage, the document in the
+    request body (TRIGGER_PAYLOAD); only the document is staged, not matches-inbox/."""
+    unpaced(repo)
+    document, count = sized(size)
+    run = submitted(repo, world, document)
+    assert_all_staged(world, run, "stage", count, count)
+
+
+def test_a_2_mb_document_is_staged_where_gitlab_ignores_the_job_input(
+    repo: Path, world: World
+) -> None:
+    """A GitLab without pipeline inputs (before 17.10) runs the defaults: the transition
+    job, whose prefilter finds the document in the body and stages it."""
+    unpaced(repo)
+    document, count = sized(MB2)
+    run = submitted(repo, world, document, job_input=False)
+    assert "a trigger call that carries a match document" in run.output
+    assert_all_staged(world, run, "transition", count, count)
+
+
+@pytest.mark.parametrize("size", [KB8, MB2], ids=["8KB", "2MB"])
+def test_a_document_of_any_size_is_staged_from_a_commit_to_the_inbox(
+    repo: Path, world: World, size: int
+) -> None:
+    """The commit path (scripts/submit-matches --via commit, or a batch larger than one
+    document): the push pipeline stages the new file beside the example cycle."""
+    unpaced(repo)
+    document, count = sized(size)
+    path = repo / "matches-inbox" / f"submitted-{size}.json"
+    path.write_bytes(document)
+    _git(repo, "add", str(path.relative_to(repo)))
+    _git(repo, "commit", "-q", "-m", "match-staging: matches from submit-matches")
+    run = gitlab_ci_local(repo, variables=world.variables())  # a push to main
+    assert_all_staged(world, run, "stage", count, count + 5)  # and the example's five
+
+
+# ------------------------------------------------- every Issue Hook payload has a job (issue 19)
+
+
+def _hook_payloads() -> dict[str, Any]:
+    """What the issue webhook (or anyone holding the trigger URL) can send, as GitLab hands
+    it to the job: GitLab's own examples (doc/user/project/integrations/webhook_events.md)
+    and variations. Work items: object_kind "work_item", or "issue" with
+    object_attributes.type (17.2, gitlab MR 156760; MR 180959 keeps issues "issue")."""
+    issue = json.loads((FIXTURES / "issue_hook_example.json").read_text(encoding="utf-8"))
+    note = json.loads((FIXTURES / "note_hook_issue_example.json").read_text(encoding="utf-8"))
+    attrs = issue["object_attributes"]
+    job_match = [{"title": "job-match"}, {"title": "job-match/approved"}]
+    return {
+        "issue": issue,
+        "note": note,
+        "work-item-task": {
+            **issue,
+            "object_kind": "work_item",
+            "event_type": "work_item",
+            "object_attributes": {**attrs, "type": "Task"},
+        },
+        "task-as-issue": {**issue, "object_attributes": {**attrs, "type": "Task"}},
+        "incident": {**issue, "object_attributes": {**attrs, "type": "Incident"}},
+        "confidential-issue": {
+            **issue,
+            "event_type": "confidential_issue",
+            "object_attributes": {**attrs, "confidential": True},
+        },
+        "close": {
+            **issue,
+            "object_attributes": {**attrs, "action": "close", "state": "closed"},
+            "changes": {"state_id": {"previous": 1, "current": 2}},
+        },
+        "label-change-on-a-job-match": {
+            **issue,
+            "labels": job_match,
+            "object_attributes": {**attrs, "labels": job_match},
+            "changes": {"labels": {"previous": [{"title": "job-match"}], "current": job_match}},
+        },
+        "the-bots-own": {**issue, "user": {**issue["user"], "username": "bot"}},
+        "merge-request": {"object_kind": "merge_request", "event_type": "merge_request"},
+        "push": {"object_kind": "push", "ref": "refs/heads/main", "commits": []},
+        "pipeline": {
+            "object_kind": "pipeline",
+            "object_attributes": {"variables": [{"key": "MATCHES_JSON", "value": "[]"}]},
+        },
+        "empty-body": {"ref": "main", "id": "1"},  # the body is empty: GitLab adds these
+        "empty-file": "",
+        "not-json": "<html>",
+    }
+
+
+HOOK_PAYLOADS = _hook_payloads()
+
+
+@pytest.mark.parametrize("name", sorted(HOOK_PAYLOADS))
+def test_every_issue_hook_payload_gets_a_pipeline_with_a_job_that_passes(
+    repo: Path, world: World, name: str
+) -> None:
+    """GitLab answers a trigger call whose pipeline would have no job with 400, and after
+    4 failed deliveries disables the webhook (gitlab MR 166329). The rules cannot read the
+    payload: every trigger pipeline has the transition job, which ends green on anything
+    that is not a reviewer's label change on a job match."""
+    payload = HOOK_PAYLOADS[name]
+    path = repo.parent / "hook.json"
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload), "utf-8")
+    variables = world.variables(CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=str(path))
+    assert listed(repo, {}, **variables) == {"transition": "on_success"}
+    run = gitlab_ci_local(repo, variables=variables)
+    assert run.code == 0, run.output[-3000:]
+    assert run.passed() == ["transition"] and run.failed() == []
+    assert "Traceback" not in run.output
+    assert world.gitlab.issues == {}  # nothing staged or changed

@@ -1,8 +1,9 @@
-"""scripts/submit-matches against a tiny local trigger API (standard library HTTP server):
-what it sends, how it reports GitLab's errors, what it refuses to send, and that the trigger
-token never reaches its output; then against the fake GitLab, whose trigger API refuses
-pipeline variables under ci_pipeline_variables_minimum_override_role = no_one_allowed and
-takes inputs."""
+"""scripts/submit-matches against a tiny local GitLab API (standard library HTTP server):
+what it sends on each path (the trigger request's body, a commit to matches-inbox/), which
+path it picks for a document's size and the tokens set, how it reports GitLab's errors, what
+it refuses to send, and that no token reaches its output; then against the fake GitLab, whose
+trigger API refuses pipeline variables under no_one_allowed (and, before gitlab MR 204230,
+every trigger call) and whose commits API adds files to the repository."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,13 +24,16 @@ from typing import Any
 
 import pytest
 
+from tests.documents import realistic_document
 from tests.fakes.gitlab_server import FakeGitLab
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "submit-matches"
 TOKEN = "glptt-0123456789abcdef0123456789abcdef01234567"
+COMMIT_TOKEN = "glpat-commit-0123456789abcdef0123"
 EXAMPLE = ROOT / "matches-inbox" / "2026-02-08T1430Z.json"
-MAX_BYTES = 90 * 1024
+MAX_BYTES = 10 * 1024 * 1024  # what `stage` reads from one document
+KB8, MB2 = 8 * 1024, 2 * 1024 * 1024
 
 
 @dataclass
@@ -36,17 +42,37 @@ class Received:
     path: str
     content_type: str
     body: dict[str, Any]
+    private_token: str = ""
 
     def document(self) -> str:
-        """The match document sent, decoded from its base64 input or variable."""
-        holder = self.body.get("inputs") or self.body.get("variables") or {}
-        encoded = str(holder.get("matches_b64") or holder.get("MATCHES_JSON_B64") or "")
+        """The match document sent: the trigger body's `matches_b64`, or the one file of a
+        commit (both base64)."""
+        if "actions" in self.body:
+            (action,) = self.body["actions"]
+            encoded = str(action["content"])
+        else:
+            encoded = str(self.body.get("matches_b64") or "")
         return base64.b64decode(encoded, validate=True).decode("utf-8")
+
+    def files(self) -> dict[str, bytes]:
+        """A commit's files: path -> content."""
+        return {
+            a["file_path"]: base64.b64decode(a["content"], validate=True)
+            for a in self.body["actions"]
+        }
+
+
+COMMITTED = {
+    "id": "c0ffee" * 6 + "c0ff",
+    "short_id": "c0ffeec0",
+    "web_url": "https://gitlab.example.com/g/p/-/commit/c0ffee",
+}
 
 
 @dataclass
 class TriggerApi:
-    """Answers POST .../trigger/pipeline from a queue (default: 201 with a pipeline)."""
+    """Answers POST .../trigger/pipeline and .../repository/commits from a queue (default:
+    201 with a pipeline, or a commit)."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -61,23 +87,22 @@ def api() -> Iterator[TriggerApi]:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             state.received.append(
-                Received("POST", self.path, self.headers.get("Content-Type", ""), json.loads(raw))
-            )
-            status, body = (
-                state.answers.pop(0)
-                if state.answers
-                else (
-                    201,
-                    json.dumps(
-                        {
-                            "id": 4711,
-                            "status": "created",
-                            "ref": "main",
-                            "web_url": "https://gitlab.example.com/g/p/-/pipelines/4711",
-                        }
-                    ),
+                Received(
+                    "POST",
+                    self.path,
+                    self.headers.get("Content-Type", ""),
+                    json.loads(raw),
+                    self.headers.get("PRIVATE-TOKEN", ""),
                 )
             )
+            pipeline = {
+                "id": 4711,
+                "status": "created",
+                "ref": "main",
+                "web_url": "https://gitlab.example.com/g/p/-/pipelines/4711",
+            }
+            default = COMMITTED if self.path.endswith("/repository/commits") else pipeline
+            status, body = state.answers.pop(0) if state.answers else (201, json.dumps(default))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body.encode())))
@@ -105,10 +130,18 @@ class Result:
     err: str
 
 
-def submit(*args: str, token: str | None = TOKEN, stdin: str | None = None, **env: str) -> Result:
+def submit(
+    *args: str,
+    token: str | None = TOKEN,
+    commit_token: str | None = None,
+    stdin: str | None = None,
+    **env: str,
+) -> Result:
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", **env}
     if token is not None:
         environment["MATCH_STAGING_TRIGGER_TOKEN"] = token
+    if commit_token is not None:
+        environment["MATCH_STAGING_COMMIT_TOKEN"] = commit_token
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *args],
         env=environment,
@@ -119,6 +152,7 @@ def submit(*args: str, token: str | None = TOKEN, stdin: str | None = None, **en
         check=False,
     )
     assert TOKEN not in done.stdout + done.stderr
+    assert COMMIT_TOKEN not in done.stdout + done.stderr
     return Result(done.returncode, done.stdout, done.stderr)
 
 
@@ -141,21 +175,40 @@ def a_match(**extra: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- sending
 
 
-def test_posts_the_minified_document_as_base64_pipeline_inputs(api: TriggerApi) -> None:
+def test_posts_the_minified_document_in_the_trigger_request_body(api: TriggerApi) -> None:
+    """The document is a field of the body (TRIGGER_PAYLOAD in the job), never an input:
+    GitLab's schema caps an include input at 1,024 characters (issue 19)."""
     result = submit(str(EXAMPLE), "--url", api.url, "--project", "1", "--ref", "main")
     assert result.code == 0, result.err
     assert result.out.startswith(
         "pipeline 4711 created on main: https://gitlab.example.com/g/p/-/pipelines/4711"
     )
+    assert "trigger path" in result.out and "in the request body" in result.out
     (request,) = api.received
     assert request.path == "/api/v4/projects/1/trigger/pipeline"
     assert request.content_type == "application/json"
     assert request.body["token"] == TOKEN and request.body["ref"] == "main"
-    assert set(request.body) == {"token", "ref", "inputs"}
-    assert request.body["inputs"]["job"] == "stage"
+    assert set(request.body) == {"token", "ref", "inputs", "matches_b64"}
+    assert request.body["inputs"] == {"job": "stage"}  # no document among the inputs
     original = json.loads(EXAMPLE.read_text(encoding="utf-8"))
     minified = json.dumps(original, ensure_ascii=False, separators=(",", ":"))
     assert request.document() == minified
+
+
+@pytest.mark.parametrize("size", [KB8, MB2])
+def test_8_kb_and_2_mb_documents_go_whole_in_the_trigger_body(
+    api: TriggerApi, tmp_path: Path, size: int
+) -> None:
+    """The script before refused anything over 90 KiB; inputs failed over ~760 bytes."""
+    doc = realistic_document(size, history=size > KB8)
+    path = tmp_path / "cycle.json"
+    path.write_bytes(doc)
+    result = submit(str(path), "--url", api.url, "--project", "1", commit_token=COMMIT_TOKEN)
+    assert result.code == 0, result.err
+    (request,) = api.received
+    assert request.path.endswith("/trigger/pipeline")
+    assert request.document().encode() == doc
+    assert f"(trigger path: {len(doc):,} bytes" in result.out
 
 
 def test_defaults_come_from_the_environment_and_paths_are_encoded(
@@ -198,28 +251,46 @@ def test_reads_standard_input(api: TriggerApi) -> None:
 # --------------------------------------------------------------------------- GitLab's errors
 
 
-def test_insufficient_permissions_is_explained_with_the_project_setting(
+RESTRICTED = json.dumps(
+    {"message": {"base": ["Insufficient permissions to set pipeline variables"]}}
+)
+
+
+def test_a_gitlab_that_refuses_every_trigger_under_no_one_allowed_is_explained(
     api: TriggerApi, tmp_path: Path
 ) -> None:
-    api.answers.append(
-        (
-            400,
-            json.dumps(
-                {"message": {"base": ["Insufficient permissions to set pipeline variables"]}}
-            ),
-        )
-    )
-    result = submit(
-        document(tmp_path, a_match()), "--url", api.url, "--project", "1", "--variables"
-    )
+    """Before gitlab MR 204230 the request body itself (TRIGGER_PAYLOAD) counts as a
+    pipeline variable: no trigger call succeeds under "No one allowed"."""
+    api.answers.append((400, RESTRICTED))
+    result = submit(document(tmp_path, a_match()), "--url", api.url, "--project", "1")
     assert result.code == 1
     assert (
         "GitLab answered HTTP 400: Insufficient permissions to set pipeline variables" in result.err
     )
-    assert "ci_pipeline_variables_minimum_override_role" in result.err
-    assert "inputs" in result.err
-    assert "matches-inbox/" in result.err
-    assert result.out == ""
+    assert "MR 204230" in result.err and "MATCH_STAGING_COMMIT_TOKEN" in result.err
+    assert result.out == "" and len(api.received) == 1
+
+
+def test_there_it_commits_instead_when_a_commit_token_is_set(
+    api: TriggerApi, tmp_path: Path
+) -> None:
+    api.answers.append((400, RESTRICTED))
+    result = submit(
+        document(tmp_path, [a_match()]),
+        "--url",
+        api.url,
+        "--project",
+        "1",
+        commit_token=COMMIT_TOKEN,
+    )
+    assert result.code == 0, result.err
+    assert "committing the document to matches-inbox/ instead" in result.err
+    trigger, commit = api.received
+    assert trigger.path.endswith("/trigger/pipeline")
+    assert commit.path == "/api/v4/projects/1/repository/commits"
+    assert commit.private_token == COMMIT_TOKEN
+    assert json.loads(commit.document()) == [a_match()]
+    assert result.out.startswith("committed matches-inbox/submitted-")
 
 
 @pytest.mark.parametrize(
@@ -302,25 +373,153 @@ def _sized(size: int) -> dict[str, Any]:
     return a_match(notes="x" * (size - empty))
 
 
-def test_the_size_limit_applies_to_the_minified_document(api: TriggerApi, tmp_path: Path) -> None:
+def test_one_document_goes_by_trigger_up_to_what_stage_reads_from_one(
+    api: TriggerApi, tmp_path: Path
+) -> None:
+    """10 MiB once minified (indented on disk) is one document: the trigger path."""
     at_limit = document(tmp_path, _sized(MAX_BYTES), "limit.json")
-    assert Path(at_limit).stat().st_size > MAX_BYTES  # indented on disk, minified when sent
-    assert submit(at_limit, "--url", api.url, "--project", "1").code == 0
+    assert Path(at_limit).stat().st_size > MAX_BYTES
+    result = submit(at_limit, "--url", api.url, "--project", "1", commit_token=COMMIT_TOKEN)
+    assert result.code == 0, result.err
+    assert api.received[0].path.endswith("/trigger/pipeline")
     assert len(api.received[0].document().encode()) == MAX_BYTES
 
+
+def test_a_larger_batch_is_committed_in_parts_that_each_fit(
+    api: TriggerApi, tmp_path: Path
+) -> None:
+    """Over 1,000 matches (or 10 MiB): one commit of several files, each a document
+    `stage` reads whole, the cycle's id in each; the same names when sent again."""
+    data = {
+        "cycle_id": "c-big",
+        "matches": [a_match(url=f"https://j.example/{i}") for i in range(2500)],
+    }
+    path = document(tmp_path, data)
+    result = submit(path, "--url", api.url, "--project", "1", commit_token=COMMIT_TOKEN)
+    assert result.code == 0, result.err
+    (commit,) = api.received
+    assert commit.path.endswith("/repository/commits") and commit.body["branch"] == "main"
+    files = commit.files()
+    assert len(files) == 3 and all("-part-" in name for name in files)
+    parts = [json.loads(content) for content in files.values()]
+    assert [len(part["matches"]) for part in parts] == [1000, 1000, 500]
+    assert {part["cycle_id"] for part in parts} == {"c-big"}
+    assert [m for part in parts for m in part["matches"]] == data["matches"]
+    assert "commit path" in result.out and "3 files" in result.out
+    again = submit(path, "--url", api.url, "--project", "1", commit_token=COMMIT_TOKEN)
+    assert again.code == 0 and set(api.received[1].files()) == set(files)
+
+
+def test_a_larger_batch_without_a_commit_token_is_not_sent(api: TriggerApi, tmp_path: Path) -> None:
     over = submit(
         document(tmp_path, _sized(MAX_BYTES + 1), "over.json"), "--url", api.url, "--project", "1"
     )
     assert over.code == 2
-    assert "92,161 bytes once minified, more than the 92,160" in over.err
-    assert "matches-inbox/" in over.err
-    assert len(api.received) == 1
+    assert "10,485,761 bytes, 1 match(es): more than one document may hold" in over.err
+    assert "MATCH_STAGING_COMMIT_TOKEN" in over.err and "nothing was sent" in over.err
+    forced = submit(
+        document(tmp_path, _sized(MAX_BYTES + 1), "over.json"),
+        "--url",
+        api.url,
+        "--project",
+        "1",
+        "--via",
+        "trigger",
+        commit_token=COMMIT_TOKEN,
+    )
+    assert forced.code == 2 and "--via commit" in forced.err
+    assert api.received == []
+
+
+def test_a_match_too_large_for_any_document_is_refused(api: TriggerApi, tmp_path: Path) -> None:
+    result = submit(
+        document(tmp_path, [_sized(MAX_BYTES + 10)]),
+        "--url",
+        api.url,
+        "--project",
+        "1",
+        commit_token=COMMIT_TOKEN,
+    )
+    assert result.code == 2 and "match 1 alone is" in result.err
+    assert api.received == []
+
+
+def test_via_commit_sends_one_file_named_by_its_content(api: TriggerApi, tmp_path: Path) -> None:
+    path = document(tmp_path, [a_match()])
+    result = submit(
+        path, "--url", api.url, "--project", "1", "--via", "commit", commit_token=COMMIT_TOKEN
+    )
+    assert result.code == 0, result.err
+    (commit,) = api.received
+    assert commit.private_token == COMMIT_TOKEN and "token" not in commit.body
+    (name,) = commit.files()
+    assert name.startswith("matches-inbox/submitted-") and name.endswith(".json")
+    assert commit.body["actions"][0]["encoding"] == "base64"
+    assert json.loads(commit.document()) == [a_match()]
+
+
+def test_the_same_document_committed_again_is_nothing_to_do(
+    api: TriggerApi, tmp_path: Path
+) -> None:
+    api.answers.append((400, json.dumps({"message": "A file with this name already exists"})))
+    result = submit(
+        document(tmp_path, [a_match()]),
+        "--url",
+        api.url,
+        "--project",
+        "1",
+        token=None,
+        commit_token=COMMIT_TOKEN,
+    )
+    assert result.code == 0, result.err
+    assert "committed earlier): nothing to do" in result.out
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (403, "403 Forbidden"),
+        (400, "You are not allowed to push into this branch"),
+    ],
+)
+def test_a_commit_gitlab_refuses_says_which_token_is_needed(
+    api: TriggerApi, tmp_path: Path, status: int, message: str
+) -> None:
+    api.answers.append((status, json.dumps({"message": message})))
+    result = submit(
+        document(tmp_path, [a_match()]),
+        "--url",
+        api.url,
+        "--project",
+        "1",
+        "--via",
+        "commit",
+        commit_token=COMMIT_TOKEN,
+    )
+    assert result.code == 1
+    assert f"HTTP {status}: {message}" in result.err and "api scope" in result.err
 
 
 def test_without_a_token_nothing_is_sent(api: TriggerApi, tmp_path: Path) -> None:
     result = submit(document(tmp_path, a_match()), "--url", api.url, "--project", "1", token=None)
     assert result.code == 2
-    assert "MATCH_STAGING_TRIGGER_TOKEN is not set" in result.err
+    assert "neither MATCH_STAGING_TRIGGER_TOKEN" in result.err
+    forced = submit(
+        document(tmp_path, a_match()),
+        "--url",
+        api.url,
+        "--project",
+        "1",
+        "--via",
+        "trigger",
+        token=None,
+        commit_token=COMMIT_TOKEN,
+    )
+    assert forced.code == 2 and "MATCH_STAGING_TRIGGER_TOKEN is not set" in forced.err
+    commit = submit(
+        document(tmp_path, a_match()), "--url", api.url, "--project", "1", "--via", "commit"
+    )
+    assert commit.code == 2 and "MATCH_STAGING_COMMIT_TOKEN is not set" in commit.err
     assert api.received == []
 
 
@@ -344,7 +543,7 @@ def test_plain_http_to_another_host_is_warned_about(api: TriggerApi, tmp_path: P
     assert "unencrypted" not in submit(path, "--url", api.url, "--project", "1").err
     other = api.url.replace("127.0.0.1", "127.0.0.2")  # loopback still, but not "localhost"
     result = submit(path, "--url", other, "--project", "1")
-    assert "plain http sends the trigger token unencrypted" in result.err
+    assert "plain http sends the token unencrypted" in result.err
 
 
 # --------------------------------------------------------------------------- the file
@@ -392,57 +591,120 @@ def gitlab() -> Iterator[tuple[FakeGitLab, str]]:
 HOSTILE_TEXT = "90k $ p.a.; $GITLAB_TOKEN ${CI_JOB_TOKEN} $HOME ${ und $$ bleiben"
 
 
-def test_under_restricted_variables_the_document_goes_as_inputs(
+def test_under_restricted_variables_the_document_goes_in_the_trigger_body(
     gitlab: tuple[FakeGitLab, str], tmp_path: Path
 ) -> None:
-    """GitLab.com's default for new projects: variables refused (400), inputs accepted. The
-    script before inputs sent variables[MATCHES_JSON] and failed here."""
+    """GitLab.com's default for new projects: variables refused, the body (TRIGGER_PAYLOAD)
+    allowed since gitlab MR 204230; every `$` arrives as written (base64 holds none)."""
     fake, url = gitlab
     fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
     data = [a_match(notes=HOSTILE_TEXT)]
     result = submit(document(tmp_path, data), "--url", url, "--project", "1")
     assert result.code == 0, result.err
     (pipeline,) = fake.pipelines
-    assert pipeline["variables"] == {} and pipeline["inputs"]["job"] == "stage"
-    sent = base64.b64decode(pipeline["inputs"]["matches_b64"], validate=True).decode()
-    assert json.loads(sent) == data  # every `$` as written: base64 holds none to expand
-    assert "$" not in pipeline["inputs"]["matches_b64"]
+    assert pipeline["variables"] == {} and pipeline["inputs"] == {"job": "stage"}
+    sent = base64.b64decode(pipeline["trigger_payload"]["matches_b64"], validate=True)
+    assert json.loads(sent) == data
+    assert "$" not in pipeline["trigger_payload"]["matches_b64"]
 
 
-def test_variables_are_refused_under_no_one_allowed(
+def test_a_2_mb_document_reaches_the_trigger_payload_whole(
     gitlab: tuple[FakeGitLab, str], tmp_path: Path
 ) -> None:
     fake, url = gitlab
-    fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
-    result = submit(document(tmp_path, [a_match()]), "--url", url, "--project", "1", "--variables")
-    assert result.code == 1
-    assert "HTTP 400: Insufficient permissions to set pipeline variables" in result.err
-    assert fake.pipelines == []
+    doc = realistic_document(MB2, history=True)
+    (tmp_path / "big.json").write_bytes(doc)
+    result = submit(str(tmp_path / "big.json"), "--url", url, "--project", "1")
+    assert result.code == 0, result.err
+    (pipeline,) = fake.pipelines
+    assert base64.b64decode(pipeline["trigger_payload"]["matches_b64"]) == doc
 
 
-def test_without_inputs_in_the_pipeline_it_falls_back_to_a_base64_variable(
+def test_the_document_is_one_string_for_gitlabs_json_limits(
     gitlab: tuple[FakeGitLab, str], tmp_path: Path
 ) -> None:
-    """A project whose .gitlab-ci.yml has no spec:inputs (not updated yet): GitLab refuses
-    the inputs; the script says so and sends the same base64 as MATCHES_JSON_B64."""
+    """GitLab's JSON validation counts a body's elements (100,000 at most): 1,000 matches
+    with 100 requirements each as a JSON `matches` list would be refused with 400; as
+    `matches_b64` the document is one string."""
+    fake, url = gitlab
+    row = {"requirement": "Kubernetes", "score": 90, "weight": 2}
+    data = [a_match(url=f"https://j.example/{i}", requirements=[row] * 100) for i in range(1000)]
+    as_list = json.dumps({"token": TOKEN, "ref": "main", "matches": data}).encode()
+    request = urllib.request.Request(
+        f"{url}/api/v4/projects/1/trigger/pipeline",
+        data=as_list,
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    result = submit(document(tmp_path, data), "--url", url, "--project", "1")
+    assert result.code == 0, result.err
+    (pipeline,) = fake.pipelines
+    assert json.loads(base64.b64decode(pipeline["trigger_payload"]["matches_b64"])) == data
+
+
+def test_before_the_fix_it_commits_to_the_inbox_instead(
+    gitlab: tuple[FakeGitLab, str], tmp_path: Path
+) -> None:
+    """A GitLab without MR 204230 under no_one_allowed refuses the trigger call itself;
+    with a commit token the document goes to matches-inbox/ in one commit."""
+    fake, url = gitlab
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "no_one_allowed"
+    fake.trigger_payload_exempt = False
+    path = document(tmp_path, [a_match()])
+    refused = submit(path, "--url", url, "--project", "1")
+    assert refused.code == 1 and "MR 204230" in refused.err and fake.pipelines == []
+    result = submit(path, "--url", url, "--project", "1", commit_token=fake.token)
+    assert result.code == 0, result.err
+    (commit,) = fake.commits
+    (name,) = commit["files"]
+    assert commit["branch"] == "main" and name.startswith("matches-inbox/submitted-")
+    assert json.loads(fake.repository_files[name]) == [a_match()]
+    again = submit(path, "--url", url, "--project", "1", "--via", "commit", commit_token=fake.token)
+    assert again.code == 0 and "nothing to do" in again.out and len(fake.commits) == 1
+
+
+def test_a_developer_may_not_commit_to_the_protected_default_branch(
+    gitlab: tuple[FakeGitLab, str], tmp_path: Path
+) -> None:
+    fake, url = gitlab
+    result = submit(
+        document(tmp_path, [a_match()]),
+        "--url",
+        url,
+        "--project",
+        "1",
+        "--via",
+        "commit",
+        commit_token=fake.token_for("reviewer"),  # a Developer
+    )
+    assert result.code == 1 and "not allowed to push into this branch" in result.err
+    assert fake.commits == []
+
+
+def test_without_inputs_in_the_pipeline_the_body_goes_alone(
+    gitlab: tuple[FakeGitLab, str], tmp_path: Path
+) -> None:
+    """A project whose .gitlab-ci.yml has no spec:inputs: GitLab refuses the input
+    job=stage; the script sends the body without it (the transition job stages it)."""
     fake, url = gitlab
     fake.config_has_inputs = False
     data = [a_match(notes=HOSTILE_TEXT)]
     result = submit(document(tmp_path, data), "--url", url, "--project", "1")
     assert result.code == 0, result.err
-    assert "did not take the pipeline inputs" in result.err
-    assert "MATCHES_JSON_B64" in result.err and "sent as MATCHES_JSON_B64" in result.out
+    assert "did not take the input job=stage" in result.err
     (pipeline,) = fake.pipelines
-    encoded = pipeline["variables"]["MATCHES_JSON_B64"]
+    assert pipeline["inputs"] == {} and pipeline["variables"] == {}
+    encoded = pipeline["trigger_payload"]["matches_b64"]
     assert json.loads(base64.b64decode(encoded, validate=True)) == data
-    assert "$" not in encoded  # what the runner expands: nothing in base64
 
 
-def test_an_instance_that_ignores_inputs_still_carries_them_in_the_trigger_payload(
+def test_an_instance_that_ignores_inputs_still_carries_the_body(
     gitlab: tuple[FakeGitLab, str], tmp_path: Path
 ) -> None:
     """Before 17.10 GitLab ignores `inputs` (an undeclared API param): the pipeline is
-    created, and TRIGGER_PAYLOAD (raw) holds them; the transition job stages from it."""
+    created, and TRIGGER_PAYLOAD (raw) holds the document; the transition job stages it."""
     fake, url = gitlab
     fake.inputs_supported = False
     result = submit(document(tmp_path, [a_match()]), "--url", url, "--project", "1")
@@ -450,6 +712,7 @@ def test_an_instance_that_ignores_inputs_still_carries_them_in_the_trigger_paylo
     (pipeline,) = fake.pipelines
     assert pipeline["inputs"] == {}
     assert pipeline["trigger_payload"]["inputs"]["job"] == "stage"
+    assert pipeline["trigger_payload"]["matches_b64"]
 
 
 def test_a_wrong_trigger_token_is_404(gitlab: tuple[FakeGitLab, str], tmp_path: Path) -> None:

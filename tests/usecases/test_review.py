@@ -124,6 +124,12 @@ def test_events_that_are_not_ours_end_quietly_without_requests(gate: Gate) -> No
         },
         "the issue event has no object_attributes or user": {"object_kind": "issue"},
         "no label change in this event": {**own, "changes": {"title": {}}},
+        # tasks and other work items (GitLab 17.2+: object_attributes.type)
+        "a work item of type Task, never a job match": {
+            **own,
+            "object_attributes": {**own["object_attributes"], "type": "Task"},
+        },
+        "a work_item event: only issue events": {**own, "object_kind": "work_item"},
     }
     for reason, payload in cases.items():
         gate.fake.reset_log()

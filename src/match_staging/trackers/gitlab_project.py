@@ -116,6 +116,12 @@ class GitLabProject:
         project = self._project.manager.gitlab.projects.get(self._ref)  # resolve a path
         return int(project.get_id() or 0)
 
+    @_translate("read its version")
+    def version(self) -> str:
+        """GET /version: "18.4.2-ee" and the like ("" when GitLab names none)."""
+        data = self._project.manager.gitlab.http_get("/version")
+        return str(data.get("version") or "") if isinstance(data, dict) else ""
+
     @_translate("read the project")
     def settings(self) -> ProjectSettings:
         """One GET /projects/:id: the numeric id, the token's role, the variables setting."""

@@ -14,6 +14,7 @@ The webhook URL carries the trigger token, a secret: no action, line or error sh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -70,6 +71,9 @@ class ProjectAdmin(Protocol):
 
     def settings(self) -> ProjectSettings:
         """The token's role and the pipeline-variables setting, read before planning."""
+
+    def version(self) -> str:
+        """GitLab's version (GET /version), e.g. "18.4.2-ee"."""
 
     def labels(self) -> list[LabelState]:
         """The project's labels, group labels included."""
@@ -705,6 +709,43 @@ def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
     ]
 
 
+# Until gitlab MR 204230 (issue 557381) the restriction counts a trigger pipeline's
+# TRIGGER_PAYLOAD as a pipeline variable: under it every trigger pipeline fails, the issue
+# webhook's (which GitLab then disables) and scripts/submit-matches' trigger path alike. The
+# release that carries the fix: docs/platform-facts.md, "Restricted pipeline variables".
+TRIGGER_PAYLOAD_FIXED_IN = (18, 5)
+
+
+def trigger_payload_note(admin: ProjectAdmin) -> list[str]:
+    """What the GitLab version means for trigger pipelines under restricted pipeline
+    variables (asked only when they are restricted for the bot, or not shown).
+    """
+    fixed = ".".join(map(str, TRIGGER_PAYLOAD_FIXED_IN))
+    try:
+        version = admin.version()
+    except TrackerError as exc:
+        return [
+            f"GitLab's version could not be read ({exc}): before {fixed} no trigger "
+            "pipeline runs while pipeline variables are restricted"
+        ]
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None:
+        return [
+            f"GitLab's version {truncate(version, 40)!r} is not a version number: "
+            f"before {fixed} no trigger pipeline runs while pipeline variables are "
+            "restricted"
+        ]
+    if (int(match.group(1)), int(match.group(2))) >= TRIGGER_PAYLOAD_FIXED_IN:
+        return []
+    return [
+        f"GitLab {truncate(version, 40)} is older than {fixed}: while pipeline variables "
+        "are restricted it refuses every trigger pipeline (gitlab MR 204230): the issue "
+        "webhook's, which GitLab then disables, and scripts/submit-matches' trigger path. "
+        f"Allow Developer at {VARIABLES_SETTING}, upgrade GitLab, or send documents with "
+        "`submit-matches --via commit`"
+    ]
+
+
 def _why(exc: TrackerError, what: str) -> str:
     """The error, and what the user can do about it."""
     text = str(exc)
@@ -739,6 +780,8 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
     """
     project = admin.settings()
     allowed, notes = variables_setting(project)
+    if not allowed or project.variables_role is None:
+        notes += trigger_payload_note(admin)
     want = desired(cfg, project.id, variables=allowed)
     actual = observe(admin, want)
     # state labels by the ids recorded (issue 20): renamed ones back first, then the plan

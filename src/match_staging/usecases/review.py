@@ -89,6 +89,12 @@ def parse_event(payload: Any, cfg: Config) -> Event | str:
     attrs, user = payload.get("object_attributes"), payload.get("user")
     if not isinstance(attrs, dict) or not isinstance(user, dict):
         return "the issue event has no object_attributes or user"
+    # Tasks and other work items fire Issue Hooks too: object_kind "work_item", or "issue"
+    # with `type` naming the work item type since 17.2 (gitlab MR 156760, 180959)
+    kind_of = attrs.get("type")
+    if kind_of is not None and kind_of != "Issue":
+        shown = " ".join(str(kind_of).split())[:40]
+        return f"a work item of type {shown}, never a job match"
     iid, actor = attrs.get("iid"), user.get("username")
     if (
         isinstance(iid, bool)
