@@ -240,6 +240,8 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
 
     out = run.out
     ctx = run.context(Parts(channels=True, mailer=run.cfg.workflow.auto_send))
+    if args.new_run_log:
+        _new_run_log(out, ctx.tracker)
     report = digest(ctx)
     code = 0
     for result in report.reconciled.results:
@@ -262,6 +264,20 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
         f"{len(report.reminded)} reminded · {_requests(ctx.tracker)}"
     )
     return code if report.ok else 1
+
+
+def _new_run_log(out: Output, tracker: Tracker) -> None:
+    """`digest --new-run-log`: replace a run log that is lost or untrusted (RunLogLost)."""
+    restart = getattr(tracker, "restart_log", None)
+    started = restart() if restart is not None else None
+    if started is None:
+        out.result("run log   sound (or not started yet): nothing replaced")
+        return
+    new, retired = started
+    out.result(
+        f"run log   started #{new}, retired {_iids(retired) or 'none'}: what the old log "
+        "owed is not announced; the review board lists every pending match"
+    )
 
 
 def _print_digest(out: Output, report: DigestReport) -> None:
@@ -617,6 +633,13 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
     if name == "bootstrap":
         cmd.add_argument(
             "--dry-run", action="store_true", help="print what a real run would do; change nothing"
+        )
+    if name == "digest":
+        cmd.add_argument(
+            "--new-run-log",
+            action="store_true",
+            help="replace a run log that was moved, edited or deleted (the error says so); "
+            "what it owed is not announced",
         )
     if name == "send":
         cmd.add_argument(

@@ -107,6 +107,7 @@ ISSUE_UPDATE_PARAMS = (
     "state_event",
     "assignee_ids",
     "assignee_id",
+    "confidential",
 )
 
 # Every command name GitLab's extractor knows (issue and MR commands alike:
@@ -520,6 +521,7 @@ class FakeGitLab:
         self.token = token
         self.latency = latency
         self.project_id = 1
+        self.other_project_ids = {2}  # where members may move issues (a project of their own)
         self.acting_user_id = 1
         self._init_access(bot_role)
         self._init_search()
@@ -793,6 +795,7 @@ class FakeGitLab:
             ("POST", p + "/issues", self._create_issue),
             ("GET", issue, lambda r: _Resp(200, self._issue_view(self._issue(r), r))),
             ("PUT", issue, self._update_issue),
+            ("POST", issue + "/move", self._move_issue),
             ("GET", issue + "/notes", self._list_notes),
             ("POST", issue + "/notes", self._create_note),
             ("GET", issue + r"/notes/(?P<note_id>\d+)", lambda r: _Resp(200, dict(self._note(r)))),
@@ -1019,6 +1022,7 @@ class FakeGitLab:
             "due_date": None,
             "confidential": False,
             "discussion_locked": None,
+            "moved_to_id": None,
             "web_url": f"{self.project['web_url']}/-/issues/{iid}",
             "references": {
                 "short": f"#{iid}",
@@ -1126,6 +1130,9 @@ class FakeGitLab:
         self._validate_text(new_title, description)
         old_title = issue["title"]
         changed = self._apply(issue, params, quick)
+        was_confidential = bool(issue.get("confidential"))
+        self._set_confidential(issue, req)  # PUT takes it too (lib/api/issues.rb issue_params)
+        changed |= bool(issue.get("confidential")) != was_confidential
         if description is not None and description != issue["description"]:
             issue["description"] = description
             changed = True
@@ -1291,7 +1298,13 @@ class FakeGitLab:
         if (iids := req.value("iids")) is not None:
             issues = [i for i in issues if i["iid"] in _as_ints(iids)]
         if (author := req.value("author_id")) is not None:
+            # by_author narrows the same relation as by_search (app/finders/
+            # issuable_finder.rb, filter_items): author_id and search combine
             issues = [i for i in issues if i["author"]["id"] == _as_int(author, -1)]
+        if (confidential := req.value("confidential")) is not None:
+            # IssuesFinder#by_confidential (app/finders/issues_finder.rb); the API's
+            # `confidential` Boolean (lib/api/issues.rb, issues_params)
+            issues = [i for i in issues if bool(i.get("confidential")) == _as_bool(confidential)]
         if (assignee := req.value("assignee_id")) is not None:
             issues = [
                 i for i in issues if _as_int(assignee, -1) in [u["id"] for u in i["assignees"]]
@@ -1432,6 +1445,14 @@ class FakeGitLab:
 
     def _list_notes(self, req: _Req) -> _Resp:
         notes = list(self.notes.get(self._issue(req)["iid"], []))
+        # activity_filter: all_notes (default), only_comments, only_activity
+        # (lib/api/notes.rb; UserPreference::NOTES_FILTERS, Note.with_notes_filter:
+        # user notes only, system notes only); any other value is a 400 from Grape
+        activity = str(req.value("activity_filter") or "all_notes")
+        if activity not in ("all_notes", "only_comments", "only_activity"):
+            raise _HttpError(400, {"error": "activity_filter does not have a valid value"})
+        if activity != "all_notes":
+            notes = [n for n in notes if n["system"] == (activity == "only_activity")]
         order_by = "updated_at" if req.value("order_by") == "updated_at" else "created_at"
         notes.sort(key=lambda n: (n[order_by], n["id"]), reverse=req.value("sort") != "asc")
         return self._paginate(req, notes)
@@ -1937,6 +1958,50 @@ class FakeGitLab:
             with self.lock:
                 self.acting_user_id = before
 
+    def _move_issue(self, req: _Req) -> _Resp:
+        """POST /issues/:iid/move (lib/api/issues.rb): Issues::MoveService copies the issue
+        and its notes to the other project (the copy keeps the author) and leaves the
+        original here, closed (Issuable::Clone::BaseService#update_old_entity, close_issue)
+        with `moved_to_id` set (`mark_as_moved`) and a system note by the mover. Reporter on
+        both sides is enough (Issue#can_move?: admin_issue). The other project is outside
+        this fake: any id of `other_project_ids`; this one's own is a 400, others a 404."""
+        issue = self._issue(req)
+        target = _as_int(req.required("to_project_id"), -1)
+        if target == self.project_id:
+            raise _HttpError(400, {"message": "Cannot move issue to project it originates from!"})
+        if target not in self.other_project_ids:
+            raise _HttpError(404, {"message": "404 Project Not Found"})
+        self._set_state(issue, "close")
+        issue["moved_to_id"] = self._next_id("issue")
+        now = self._now()
+        issue["updated_at"] = now
+        self.notes.setdefault(issue["iid"], []).append(
+            {
+                **self._system_note(issue, now),
+                "body": f"moved to other/project#{issue['moved_to_id']}",
+            }
+        )
+        return _Resp(201, {**self._issue_view(issue), "id": issue["moved_to_id"], "iid": 1})
+
+    def _system_note(self, issue: Json, now: str) -> Json:
+        return {
+            "id": self._next_id("note"),
+            "type": None,
+            "body": "",
+            "attachment": None,
+            "author": self._user(self.acting_user_id),
+            "created_at": now,
+            "updated_at": now,
+            "system": True,
+            "noteable_id": issue["id"],
+            "noteable_type": "Issue",
+            "project_id": self.project_id,
+            "noteable_iid": issue["iid"],
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
+        }
+
     def user_notes(self, iid: int) -> list[Json]:
         """The notes people (and the bot) wrote, without GitLab's system notes."""
         with self.lock:
@@ -1996,6 +2061,7 @@ class FakeGitLab:
         ("*", r"/pipeline_schedules(/.*)?", "maintainer"),
         ("POST", r"/pipeline", "developer"),
         ("PUT", r"/issues/\d+", "reporter"),
+        ("POST", r"/issues/\d+/move", "reporter"),
         ("POST|PUT|DELETE", r"/labels(/.*)?", "reporter"),
         ("POST|PUT|DELETE", r"/boards(/.*)?", "reporter"),
     )

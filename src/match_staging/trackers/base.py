@@ -104,13 +104,17 @@ class Tracker(Protocol):
         (lower case, digits and '-'); `data` must be JSON-serialisable.
         """
 
-    def read_log(
-        self, kind: str, limit: int = 20, since: datetime | None = None
-    ) -> list[LogRecord]:
-        """The latest records of `kind` (written after `since`), newest first, at most
-        `limit`. Only records the
-        tool itself wrote count (on GitLab: notes by the bot user on the bot's own run-log
-        issue); anything else that looks like one is ignored.
+    def read_log(self, kind: str, *, since: datetime, limit: int = 100) -> list[LogRecord]:
+        """The records of `kind` written after `since`, newest first, at most `limit`: a
+        window, in which finding none is a normal answer (no reminder in the last day).
+        Only records the tool itself wrote count (on GitLab: notes by the bot user on the
+        bot's own run-log issue); anything else that looks like one is ignored.
+        """
+
+    def latest_log(self, kind: str) -> LogRecord | None:
+        """The newest record of `kind`, however old; None only when none was ever written
+        (the delivery queue: "no queue yet"). A run log that exists, or existed, but cannot
+        be read or trusted raises TrackerError (RunLogLost), never None.
         """
 
     def bot_user(self) -> str:
