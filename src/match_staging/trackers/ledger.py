@@ -31,8 +31,8 @@ DESCRIPTION = (
 # What `digest --new-run-log` leaves in a run log it replaces: no longer its first line.
 RETIRED = (
     "<!-- match-staging v1 ledger retired -->\n"
-    "This was the run log of match-staging until {when}; it was replaced by {new}. "
-    "Its records are kept here and no longer read.\n"
+    "This was the run log of match-staging until {when}, when `digest --new-run-log` "
+    "replaced it. Its records are kept here and no longer read.\n"
 )
 KIND = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _MARKER = re.compile(r"^<!-- match-staging v1 log: ([A-Za-z0-9+/=]+) -->$", re.MULTILINE)
