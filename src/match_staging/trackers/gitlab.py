@@ -177,6 +177,7 @@ class GitLabTracker:
         self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None  # the run-log issue, once found
+        self._ledger_looked = False  # and whether it was looked for (None: not yet started)
         self._created: set[int] = set()  # match issues this run created
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0  # and how many requests that took
@@ -231,10 +232,10 @@ class GitLabTracker:
 
         Search is tried only when K + 1 < ceil(expected / 100); when page 1 shows an issue
         of the older kind, the listing simply goes on. Then every issue found holding a key
-        costs one request more (its system notes): it counts only if nobody but the bot
-        changed its description (`workflow.description_edit`), since any Reporter can write
-        a key line into one. `lookup_path` says which way the last lookup took, `lookups`
-        what it cost.
+        that changed since its creation costs one request more (its system notes): it
+        counts only if nobody but the bot changed its description
+        (`workflow.description_edit`), since any Reporter can write a key line into one.
+        `lookup_path` says which way the last lookup took, `lookups` what it cost.
         """
         wanted = set(keys)
         self.lookup_path, before = "none", self._counter.sent
@@ -271,11 +272,16 @@ class GitLabTracker:
         return found
 
     def _unedited(self, found: dict[str, IssueRef], bot: str) -> dict[str, IssueRef]:
-        """The keys whose issue nobody but the bot edited: one request per issue."""
+        """The keys whose issue nobody but the bot edited: one request per issue changed
+        since its creation. One never changed (`updated_at` still its `created_at`: any
+        update, comment or edit moves it, as ActiveRecord's timestamps and the notes'
+        `touch` do) was edited by nobody.
+        """
         trusted: dict[int, bool] = {}
         for ref in found.values():
             if ref.iid not in trusted:
-                notes = self._system_notes(ref.iid)
+                untouched = bool(ref.created_at) and ref.updated_at == ref.created_at
+                notes = [] if untouched else self._system_notes(ref.iid)
                 trusted[ref.iid] = not description_edit(ref, notes, bot)
         return {k: ref for k, ref in found.items() if trusted[ref.iid]}
 
@@ -595,7 +601,7 @@ class GitLabTracker:
         found while issues the bot staged in earlier runs remain: RunLogLost, never a new
         log that would start the delivery queue afresh and drop what it owes.
         """
-        if self._ledger_iid is not None and not again:
+        if self._ledger_looked and not again:
             return self._ledger_iid
         bot_id, bot = self._bot_identity()
         found = next(
@@ -616,9 +622,11 @@ class GitLabTracker:
                     "the run log is missing (deleted, or never written) while issues staged "
                     f"by earlier runs remain (#{staged[0]} and {len(staged) - 1} more)"
                 )
+            self._ledger_looked = True  # none yet: the first record creates it
             return None
         self._check_ledger(found.attributes, bot)
         self._ledger_iid = int(found.attributes["iid"])
+        self._ledger_looked = True
         return self._ledger_iid
 
     def _bot_issues(self, bot_id: int, *, confidential: bool | None = None) -> Iterable[Any]:
@@ -635,7 +643,7 @@ class GitLabTracker:
         }
         if confidential is not None:
             query["confidential"] = confidential
-        return self._project.issues.list(iterator=True, **query)  
+        return self._project.issues.list(iterator=True, **query)
 
     @staticmethod
     def _is_ledger(issue: Any) -> bool:
@@ -699,6 +707,7 @@ class GitLabTracker:
             }
         )
         self._ledger_iid = int(issue.attributes["iid"])
+        self._ledger_looked = True
         return self._ledger_iid
 
     @_translate("start a new run log")
@@ -723,7 +732,6 @@ class GitLabTracker:
         when = self._clock().astimezone(UTC).isoformat(timespec="seconds")
         for iid in retired:
             self.update_issue(iid, description=ledger.RETIRED.format(when=when))
-        self._ledger_iid = None
         return self._post_ledger(), retired
 
     def bot_user(self) -> str:
