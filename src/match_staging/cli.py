@@ -69,9 +69,15 @@ def _short(match: Match) -> str:
 
 
 def _actor(env: Mapping[str, str], tracker: Tracker) -> str:
-    """Who runs a shell or manual-job step, for its audit note: the job's user in CI; on the
-    local tracker the git user (as in the user's commits); else the login name.
+    """Who runs a shell or manual-job step, for its audit note: in CI the token's user (the
+    job's GITLAB_USER_LOGIN is not believed there: a pipeline variable outranks it);
+    elsewhere GITLAB_USER_LOGIN when set, on the local tracker the git user (as in the
+    user's commits), else the login name.
     """
+    from match_staging.config import in_ci
+
+    if in_ci(env):
+        return tracker.bot_user()
     if env.get("GITLAB_USER_LOGIN"):
         return env["GITLAB_USER_LOGIN"]
     if not tracker.sends:

@@ -1754,7 +1754,8 @@ class FakeGitLab:
     # Gitlab::Ci::Pipeline::Chain::Validate (the setting), Interpolation::TextInterpolator
     # and Interpolation::Inputs (input errors), Chain::Populate ("will not run").
     def _init_pipelines(self) -> None:
-        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
+        # GitLab.com's default for new projects since 17.7 (docs/platform-facts.md)
+        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "no_one_allowed")
         self.inputs_supported = True  # False: GitLab before 17.10 ignores `inputs`
         self.config_has_inputs = True  # False: a .gitlab-ci.yml without spec:inputs
         self.pipelines: list[Json] = []
@@ -1784,7 +1785,7 @@ class FakeGitLab:
 
     def _variables_restricted(self) -> bool:
         """Under no_one_allowed (or owner: the bot is a Maintainer) nobody may set them."""
-        role = self.project.get("ci_pipeline_variables_minimum_override_role", "developer")
+        role = self.project.get("ci_pipeline_variables_minimum_override_role", "no_one_allowed")
         return role in ("no_one_allowed", "owner")
 
     def _check_schedule_variables(self) -> None:
@@ -2189,7 +2190,7 @@ class FakeGitLab:
             "full_path": namespace,
             "kind": "group",
         }
-        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
+        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "no_one_allowed")
 
     def _project_ids(self) -> tuple[str, str]:
         """The project's id or full path, after the one decoding GitLab does of the path

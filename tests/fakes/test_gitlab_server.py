@@ -431,6 +431,7 @@ def test_todos_are_per_acting_user(fake: FakeGitLab, gl: gitlab.Gitlab, project:
 
 
 def test_boards_triggers_hooks_and_schedules(fake: FakeGitLab, project: Project) -> None:
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "developer"  # variables ok
     label = project.labels.create({"name": "Review", "color": "#428BCA"})
     board = project.boards.create({"name": "Staging"})
     board.lists.create({"label_id": label.id})

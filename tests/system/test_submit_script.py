@@ -427,6 +427,7 @@ def test_without_inputs_in_the_pipeline_it_falls_back_to_a_base64_variable(
     the inputs; the script says so and sends the same base64 as MATCHES_JSON_B64."""
     fake, url = gitlab
     fake.config_has_inputs = False
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "developer"  # variables ok
     data = [a_match(notes=HOSTILE_TEXT)]
     result = submit(document(tmp_path, data), "--url", url, "--project", "1")
     assert result.code == 0, result.err

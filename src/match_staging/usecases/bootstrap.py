@@ -32,6 +32,7 @@ from match_staging.trackers.gitlab_project import (
     ScheduleState,
     TriggerState,
 )
+from match_staging.usecases.pin_url import pin_url
 
 TRIGGER_DESCRIPTION = "match-staging webhook"
 SCHEDULE_DESCRIPTION = "match-staging digest"
@@ -667,6 +668,23 @@ def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
     ]
 
 
+def unrestricted_variables(project: ProjectSettings) -> Action | None:
+    """A failed step while Developers may set pipeline variables: a pipeline variable
+    outranks every CI/CD variable and GitLab's predefined ones (CI_SERVER_URL,
+    GITLAB_TOKEN, SMTP_HOST, GITLAB_USER_LOGIN), so whoever may set one decides where the
+    token and the mail go (issue 20). Maintainer and up, or nobody, is restricted.
+    """
+    if project.variables_role != "developer":
+        return None
+    return Action(
+        "failed",
+        "pipeline variables",
+        f"Developers may set them ({VARIABLES_SETTING}: developer), and a pipeline variable "
+        "outranks every CI/CD variable and GitLab's own (CI_SERVER_URL, GITLAB_TOKEN, "
+        "SMTP_HOST): set it to No one allowed (pipeline inputs keep working) or Maintainer",
+    )
+
+
 def _why(exc: TrackerError, what: str) -> str:
     """The error, and what the user can do about it."""
     text = str(exc)
@@ -704,6 +722,8 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
     want = desired(cfg, project.id, variables=allowed)
     actual = observe(admin, want)
     actions = plan(want, actual)
+    if (insist := unrestricted_variables(project)) is not None:
+        actions.append(insist)
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     schedule = _find_schedule(actual.schedules, want)
     report = BootstrapReport(
@@ -769,4 +789,7 @@ def run(cfg: Config, env: Mapping[str, str], dry_run: bool) -> BootstrapReport:
     from match_staging.trackers.gitlab_project import GitLabProject
 
     admin = GitLabProject(cfg.gitlab.url, token, cfg.gitlab.project, timeout=cfg.gitlab.timeout)
-    return bootstrap(cfg, admin, dry_run=dry_run)
+    report = bootstrap(cfg, admin, dry_run=dry_run)
+    if pinned := pin_url(cfg, dry_run=dry_run):  # in CI the URL comes only from the file
+        report.notes.append(pinned)
+    return report
