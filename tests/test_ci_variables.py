@@ -151,3 +151,20 @@ def test_gitlab_user_login_does_not_name_who_acted_in_ci(
     assert code == 0, out
     [audit] = fake.user_notes(5)
     assert "by bot" in audit["body"] and "reviewer" not in audit["body"]  # today: by reviewer
+
+
+@pytest.mark.parametrize("setting", ["developer", "maintainer", "no_one_allowed"])
+def test_digest_warns_while_developers_may_set_pipeline_variables(
+    setting: str, repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.project["ci_pipeline_variables_minimum_override_role"] = setting
+    commit_config(repo, gitlab={"url": fake.url})
+    fake.reset_log()
+    code, out = run(capsys, ["digest"], job(fake))
+    assert code == 0, out  # a warning, not a failure: the run did its work
+    warned = [line for line in out.splitlines() if line.startswith("warning   pipeline")]
+    assert bool(warned) is (setting == "developer")
+    if warned:
+        assert "Minimum role to use pipeline variables" in warned[0]
+        assert "No one allowed" in warned[0] and "CI_SERVER_URL" in warned[0]
+    assert fake.count("GET", r"/projects/1$") == 1  # one GET of the project

@@ -255,6 +255,8 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
         code |= _auto_send(ctx, out, result, AUTO_SEND_ACTOR)
     for problem in report.reconciled.webhook_problems:
         out.result(f"webhook   {problem}; fix it, then `match-staging bootstrap` checks it")
+    for warning in report.warnings:
+        out.result(f"warning   {warning}")
     for line in report.whatsapp.lines():
         out.result(line)
     if (missed := missed_events_notice(report.reconciled)) is not None:

@@ -188,6 +188,10 @@ class MemoryTracker:
         self.calls += 1
         return list(self.webhook_failures)
 
+    def variables_role(self) -> str | None:
+        self.calls += 1
+        return None
+
     def add_note(self, iid: int, body: str) -> None:
         self.calls += 1
         issue = self._issue(iid)

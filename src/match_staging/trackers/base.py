@@ -96,6 +96,11 @@ class Tracker(Protocol):
     def webhook_problems(self) -> list[str]:
         """Why a trigger webhook of the project would not deliver (disabled, failing)."""
 
+    def variables_role(self) -> str | None:
+        """The project's `ci_pipeline_variables_minimum_override_role` (who may set pipeline
+        variables); None where it cannot be read or there are no pipelines (local).
+        """
+
     def add_note(self, iid: int, body: str) -> None:
         """Append a note (the audit trail). `body` must already be safe GitLab Markdown."""
 

@@ -491,6 +491,22 @@ class GitLabTracker:
                 )
         return problems
 
+    @_translate("read the project")
+    def variables_role(self) -> str | None:
+        """One GET of the project: who may set pipeline variables. GitLab shows the setting
+        to Maintainers only (lib/api/entities/project.rb, `if: ... :admin_project`): None
+        for a Developer's token.
+        """
+        attrs = self._project.manager.gitlab.http_get(
+            f"/projects/{quote(self._project_ref, safe='')}"
+        )
+        role = (
+            attrs.get("ci_pipeline_variables_minimum_override_role")
+            if isinstance(attrs, dict)
+            else None
+        )
+        return str(role) if role else None
+
     def add_note(self, iid: int, body: str) -> None:
         """Write once: after a failure that may have written it, look before writing again
         (a note is the audit trail: neither lost nor doubled).

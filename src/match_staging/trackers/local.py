@@ -187,6 +187,10 @@ class LocalTracker:
         """No webhooks on a laptop."""
         return []
 
+    def variables_role(self) -> str | None:
+        """No pipelines on a laptop."""
+        return None
+
     def add_note(self, iid: int, body: str) -> None:
         """Append a note by the local user; the page shows it."""
         issue = self._issue(iid)

@@ -22,7 +22,7 @@ from match_staging.errors import TrackerError
 from match_staging.labels import queue_label, state_label
 from match_staging.model import IssueRef, State
 from match_staging.trackers.base import Tracker
-from match_staging.usecases import whatsapp_status
+from match_staging.usecases import pipeline_variables, whatsapp_status
 from match_staging.usecases.notify import NotifyReport, deliver, payloads, read_queue
 from match_staging.usecases.review import ReconcileReport, reconcile
 
@@ -42,6 +42,7 @@ class DigestReport:
     reminded: list[int] = field(default_factory=list)
     reminder_deliveries: list[Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # printed; the run still succeeds
     reconciled: ReconcileReport = field(default_factory=ReconcileReport)
     whatsapp: whatsapp_status.WhatsAppStatusReport = field(
         default_factory=whatsapp_status.WhatsAppStatusReport
@@ -66,6 +67,8 @@ def digest(ctx: Context) -> DigestReport:
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     now = ctx.clock()
     report = DigestReport(reconciled=reconcile(ctx))
+    if variables := pipeline_variables.warning(tracker):  # every run until it is fixed
+        report.warnings.append(variables)
     # reported even in quiet hours: the check reads statuses and messages nobody
     report.whatsapp = whatsapp_status.check(tracker, channels, now)
     window = cfg.notification.preferences.quiet_hours
