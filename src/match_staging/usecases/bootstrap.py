@@ -664,7 +664,8 @@ def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
         "pipeline variables: refused: MATCHES_JSON and SEND_IID as variables (an older GitLab "
         "without inputs), and on a GitLab without the webhook fix (MR 204230) even the "
         "webhook's pipelines, which GitLab then disables. If that is your GitLab, set "
-        f"{VARIABLES_SETTING} to Developer",
+        f"{VARIABLES_SETTING} to Maintainer (the trigger bootstrap made is a Maintainer's; "
+        "Developer would let every Developer redirect the jobs)",
     ]
 
 
