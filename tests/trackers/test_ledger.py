@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from match_staging.config import GitLabSettings
+from match_staging.errors import RunLogLost
 from match_staging.trackers import ledger
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.trackers.local import LocalTracker
@@ -194,10 +195,23 @@ def test_a_ledger_issue_by_someone_else_is_never_used(fake: FakeGitLab) -> None:
 
 def test_a_bot_issue_somebody_labelled_as_the_ledger_is_not_it(fake: FakeGitLab) -> None:
     staged = fake.add_issue("[JOB-MATCH] 97% — Cloud Architect", "match", labels=["job-match"])
-    as_user(fake, REVIEWER, "PUT", f"/issues/{staged['iid']}", add_labels=ledger.LABEL)
+    as_user(
+        fake,
+        REVIEWER,
+        "PUT",
+        f"/issues/{staged['iid']}",
+        add_labels=ledger.LABEL,
+        title=ledger.TITLE,
+        confidential=True,
+    )
+    # no run log, but an issue of the bot from an earlier run: not a first run (issue 20)
+    with pytest.raises(RunLogLost, match=r"run log is missing .* \(the oldest: #1\)"):
+        tracker(fake).append_log("reminder", {"n": 1})
+    assert bodies(fake, staged["iid"]) == [] and len(fake.issues) == 1
+    assert tracker(fake).restart_log() == (2, [])  # the operator's way out
     tracker(fake).append_log("reminder", {"n": 1})
     assert bodies(fake, staged["iid"]) == []
-    assert len([i for i in ledger_issues(fake) if i["title"] == ledger.TITLE]) == 1
+    assert [r.data for r in tracker(fake).read_log("reminder", since=EPOCH)] == [{"n": 1}]
 
 
 def test_a_create_whose_answer_was_lost_leaves_one_ledger(fake: FakeGitLab) -> None:

@@ -114,7 +114,7 @@ def test_an_older_bot_issue_dressed_as_the_run_log_is_not_it(
     assert world.gitlab.user_notes(1) == []  # no record was written on #1
 
 
-@pytest.mark.parametrize("what", ["edited", "moved", "deleted"])
+@pytest.mark.parametrize("what", ["edited", "moved", "public", "deleted"])
 def test_a_run_log_that_disappears_stops_every_run_until_replaced(
     what: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,6 +126,8 @@ def test_a_run_log_that_disappears_stops_every_run_until_replaced(
         mallory.issues.update(log["iid"], {"description": FIRST_LINE + "\nmine now"})
     elif what == "moved":  # to a project of the Reporter's own
         mallory.issues.get(log["iid"], lazy=True).move(2)
+    elif what == "public":  # not where the bot keeps it any more
+        mallory.issues.update(log["iid"], {"confidential": False})
     else:
         with fake.lock:  # an Owner deletes it (Reporters may not: destroy_issue)
             del fake.issues[log["iid"]]

@@ -610,12 +610,13 @@ class GitLabTracker:
 
     @_translate("look up the run-log issue")
     def _find_ledger(self, *, again: bool = False) -> int | None:
-        """The oldest issue the bot created whose description starts with the run log's
-        first line, whatever its label, title, state or confidentiality (any Reporter can
-        change those): first among the bot's confidential issues (one page), else among
-        all its issues. Found but moved or with a description someone else edited, or not
-        found while issues the bot staged in earlier runs remain: RunLogLost, never a new
-        log that would start the delivery queue afresh and drop what it owes.
+        """The oldest confidential issue the bot created whose description starts with the
+        run log's first line, whatever its label, title or state (any Reporter can change
+        those): one page of the bot's confidential issues. Found but moved or with a
+        description someone else edited, or not found while an issue the bot created in an
+        earlier run remains (one request: its oldest issue): RunLogLost, never a new log
+        that would start the delivery queue afresh and drop what it owes. Made public, it
+        is not found either: the same.
         """
         if self._ledger_looked and not again:
             return self._ledger_iid
@@ -623,20 +624,13 @@ class GitLabTracker:
         found = next(
             (i for i in self._bot_issues(bot_id, confidential=True) if self._is_ledger(i)), None
         )
-        staged: list[int] = []
         if found is None:
-            for issue in self._bot_issues(bot_id):
-                if self._is_ledger(issue):
-                    found = issue
-                    break
-                iid = int(issue.attributes["iid"])
-                if parse_marker(issue.attributes.get("description")) and iid not in self._created:
-                    staged.append(iid)
-        if found is None:
-            if staged:
+            oldest = next(iter(self._bot_issues(bot_id, per_page=1)), None)
+            iid = int(oldest.attributes["iid"]) if oldest is not None else 0
+            if oldest is not None and iid not in self._created:
                 raise RunLogLost(
-                    "the run log is missing (deleted, or never written) while issues staged "
-                    f"by earlier runs remain (#{staged[0]} and {len(staged) - 1} more)"
+                    "the run log is missing (deleted, made public, or never written) while "
+                    f"issues match-staging created in earlier runs remain (the oldest: #{iid})"
                 )
             self._ledger_looked = True  # none yet: the first record creates it
             return None
@@ -645,20 +639,25 @@ class GitLabTracker:
         self._ledger_looked = True
         return self._ledger_iid
 
-    def _bot_issues(self, bot_id: int, *, confidential: bool | None = None) -> Iterable[Any]:
-        """The bot's issues, oldest first, 100 a page. `author_id` is an IssuesFinder
-        filter like any other (lib/api/issues.rb `issues_params`; app/finders/
-        issuable_finder.rb `by_author`), as is `confidential` (IssuesFinder#by_confidential).
+    def _bot_issues(
+        self, bot_id: int, *, confidential: bool | None = None, per_page: int = PER_PAGE
+    ) -> Iterable[Any]:
+        """The bot's issues, oldest first, `per_page` a page (all pages, except with
+        `per_page` below 100: one). `author_id` is an IssuesFinder filter like any other
+        (lib/api/issues.rb `issues_params`; app/finders/issuable_finder.rb `by_author`), as
+        is `confidential` (IssuesFinder#by_confidential).
         """
         query: dict[str, Any] = {
             "author_id": bot_id,
             "state": "all",
             "order_by": "created_at",
             "sort": "asc",
-            "per_page": PER_PAGE,
+            "per_page": per_page,
         }
         if confidential is not None:
             query["confidential"] = confidential
+        if per_page < PER_PAGE:
+            return self._project.issues.list(iterator=False, get_all=False, **query)
         return self._project.issues.list(iterator=True, **query)
 
     @staticmethod
