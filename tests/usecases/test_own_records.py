@@ -138,7 +138,11 @@ def test_a_run_log_that_disappears_stops_every_run_until_replaced(
     assert "digest --new-run-log" in line and "nothing was sent" in line
     assert world.smtp.messages == [] and world.slack.posts == []
     assert len(fake.issues) == issues_before  # no fresh log started on its own
-    code, out = run(world, "stage", now=MORNING, capsys=capsys)  # nothing new: no change
+    later = write(repo / "later.json", later_match())
+    code, out = run(world, "stage", str(later), now=MORNING, capsys=capsys)
+    assert code == 1  # staged, but not announced: the run log decides what is owed
+    assert "staged    #" in out and "digest --new-run-log" in out
+    assert "`digest` announces these matches" not in out  # it will not: they count as announced
     assert world.smtp.messages == [] and world.slack.posts == []
 
     code, out = run(world, "digest", "--new-run-log", now=MORNING, capsys=capsys)
