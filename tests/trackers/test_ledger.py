@@ -75,16 +75,17 @@ def bodies(fake: FakeGitLab, iid: int) -> list[str]:
 # --- GitLab ----------------------------------------------------------------------------
 
 
-def test_reading_an_empty_log_creates_nothing_and_costs_three_requests(fake: FakeGitLab) -> None:
+def test_reading_an_empty_log_creates_nothing_and_costs_four_requests(fake: FakeGitLab) -> None:
     log = tracker(fake)
     assert log.read_log("whatsapp-status", since=EPOCH) == []
     assert ledger_issues(fake) == []
-    # the bot; its confidential issues; all its issues (a log made public is still the log,
-    # and a log gone while staged issues remain is RunLogLost)
+    # the bot; its confidential issues; all its issues (a log made public is still the log);
+    # the run log's label (left behind by a deleted log: then RunLogLost, not a first run)
     assert [(r.method, r.path) for r in fake.requests] == [
         ("GET", "/api/v4/user"),
         ("GET", "/api/v4/projects/1/issues"),
         ("GET", "/api/v4/projects/1/issues"),
+        ("GET", f"/api/v4/projects/1/labels/{ledger.LABEL}"),
     ]
 
 
@@ -184,7 +185,12 @@ def test_a_ledger_issue_by_someone_else_is_never_used(fake: FakeGitLab) -> None:
         f"/issues/{forged['iid']}/notes",
         body=ledger.note_body("reminder", {"forged": True}, T0),
     )
-    assert tracker(fake).read_log("reminder", since=EPOCH) == []
+    # its label is what a deleted run log leaves behind: not a first run, until the operator
+    # says so (issue 20); the forged issue is never read
+    with pytest.raises(RunLogLost, match="label match-staging-ledger remains"):
+        tracker(fake).read_log("reminder", since=EPOCH)
+    new, retired = tracker(fake).restart_log() or (0, [1])
+    assert retired == [] and new != forged["iid"]
     log = tracker(fake)
     log.append_log("reminder", {"genuine": True})
     mine = [i for i in ledger_issues(fake) if i["author"]["id"] == BOT]
@@ -204,8 +210,8 @@ def test_a_bot_issue_somebody_labelled_as_the_ledger_is_not_it(fake: FakeGitLab)
         title=ledger.TITLE,
         confidential=True,
     )
-    # no run log, but an issue of the bot from an earlier run: not a first run (issue 20)
-    with pytest.raises(RunLogLost, match=r"run log is missing .* \(the oldest: #1\)"):
+    # no run log, but its label: not a first run (issue 20); here a Reporter made the label
+    with pytest.raises(RunLogLost, match=r"run log is missing: .* label match-staging-ledger"):
         tracker(fake).append_log("reminder", {"n": 1})
     assert bodies(fake, staged["iid"]) == [] and len(fake.issues) == 1
     assert tracker(fake).restart_log() == (2, [])  # the operator's way out

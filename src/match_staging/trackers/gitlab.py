@@ -178,7 +178,6 @@ class GitLabTracker:
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None  # the run-log issue, once found
         self._ledger_looked = False  # and whether it was looked for (None: not yet started)
-        self._created: set[int] = set()  # match issues this run created
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0  # and how many requests that took
         self.create_pace = self._pace(settings.issue_creates_per_minute)
@@ -341,7 +340,6 @@ class GitLabTracker:
         for issue in self._project.issues.list(iterator=True, **query):
             ref = self._ref(issue)
             if set(draft.keys) & set(ref.keys):
-                self._created.add(ref.iid)
                 return ref
         return None
 
@@ -357,9 +355,7 @@ class GitLabTracker:
         if draft.assignee_ids:
             data["assignee_ids"] = list(draft.assignee_ids)
         issue = self._project.issues.create(data)
-        ref = self._ref(issue)
-        self._created.add(ref.iid)
-        return ref
+        return self._ref(issue)
 
     @_translate("upload an attachment")
     def upload(self, path: Path) -> Upload:
@@ -610,13 +606,15 @@ class GitLabTracker:
 
     @_translate("look up the run-log issue")
     def _find_ledger(self, *, again: bool = False) -> int | None:
-        """The oldest confidential issue the bot created whose description starts with the
-        run log's first line, whatever its label, title or state (any Reporter can change
-        those): one page of the bot's confidential issues. Found but moved or with a
-        description someone else edited, or not found while an issue the bot created in an
-        earlier run remains (one request: its oldest issue): RunLogLost, never a new log
-        that would start the delivery queue afresh and drop what it owes. Made public, it
-        is not found either: the same.
+        """The oldest issue the bot created whose description starts with the run log's
+        first line, whatever its label, title, state or confidentiality (any Reporter can
+        change those): one page of the bot's confidential issues; only when it is not among
+        them, every issue of the bot. Found but moved, or with a description someone else
+        edited: RunLogLost. Not found while the `match-staging-ledger` label remains (made
+        with the run log, and left behind when an Owner deletes it): RunLogLost too, never
+        a new log that would start the delivery queue afresh and drop what it owes. Not
+        found and no such label: no run log was ever written (a first run, or one whose
+        first record failed).
         """
         if self._ledger_looked and not again:
             return self._ledger_iid
@@ -625,12 +623,12 @@ class GitLabTracker:
             (i for i in self._bot_issues(bot_id, confidential=True) if self._is_ledger(i)), None
         )
         if found is None:
-            oldest = next(iter(self._bot_issues(bot_id, per_page=1)), None)
-            iid = int(oldest.attributes["iid"]) if oldest is not None else 0
-            if oldest is not None and iid not in self._created:
+            found = next((i for i in self._bot_issues(bot_id) if self._is_ledger(i)), None)
+        if found is None:
+            if self._label_exists(ledger.LABEL):
                 raise RunLogLost(
-                    "the run log is missing (deleted, made public, or never written) while "
-                    f"issues match-staging created in earlier runs remain (the oldest: #{iid})"
+                    f"the run log is missing: no issue of match-staging starts with its first "
+                    f"line, but its label {ledger.LABEL} remains (was the issue deleted?)"
                 )
             self._ledger_looked = True  # none yet: the first record creates it
             return None
@@ -639,25 +637,30 @@ class GitLabTracker:
         self._ledger_looked = True
         return self._ledger_iid
 
-    def _bot_issues(
-        self, bot_id: int, *, confidential: bool | None = None, per_page: int = PER_PAGE
-    ) -> Iterable[Any]:
-        """The bot's issues, oldest first, `per_page` a page (all pages, except with
-        `per_page` below 100: one). `author_id` is an IssuesFinder filter like any other
-        (lib/api/issues.rb `issues_params`; app/finders/issuable_finder.rb `by_author`), as
-        is `confidential` (IssuesFinder#by_confidential).
+    def _label_exists(self, name: str) -> bool:
+        """GET /projects/:id/labels/:name: 404 when there is none (lib/api/labels.rb)."""
+        try:
+            self._project.labels.get(name)
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                return False
+            raise
+        return True
+
+    def _bot_issues(self, bot_id: int, *, confidential: bool | None = None) -> Iterable[Any]:
+        """The bot's issues, oldest first, 100 a page. `author_id` is an IssuesFinder
+        filter like any other (lib/api/issues.rb `issues_params`; app/finders/
+        issuable_finder.rb `by_author`), as is `confidential` (IssuesFinder#by_confidential).
         """
         query: dict[str, Any] = {
             "author_id": bot_id,
             "state": "all",
             "order_by": "created_at",
             "sort": "asc",
-            "per_page": per_page,
+            "per_page": PER_PAGE,
         }
         if confidential is not None:
             query["confidential"] = confidential
-        if per_page < PER_PAGE:
-            return self._project.issues.list(iterator=False, get_all=False, **query)
         return self._project.issues.list(iterator=True, **query)
 
     @staticmethod
