@@ -98,8 +98,9 @@ def test_stage_notifies_every_channel_once(
     assert queue_labels(world) == [] and owed(world.gitlab) == []
     # 1 label listing + 8 label creates + 1 upload + 5 creates; the key lookup: the bot and a
     # page of its issues; the delivery queue: the run-log issue (looked up among the bot's
-    # confidential issues, then all of them, not found, created: once per project), 2 records
-    assert len(world.gitlab.requests) == 22
+    # confidential issues, then all of them, then its label: not found, created: once per
+    # project), 2 records
+    assert len(world.gitlab.requests) == 23
     assert tool_events(world) == [(i, "open") for i in range(1, 6)]  # one pipeline a match
 
     code, out = run(world, "stage", capsys=capsys)
