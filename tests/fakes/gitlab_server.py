@@ -796,6 +796,7 @@ class FakeGitLab:
             ("GET", issue, lambda r: _Resp(200, self._issue_view(self._issue(r), r))),
             ("PUT", issue, self._update_issue),
             ("POST", issue + "/move", self._move_issue),
+            ("DELETE", issue, self._delete_issue),
             ("GET", issue + "/notes", self._list_notes),
             ("POST", issue + "/notes", self._create_note),
             ("GET", issue + r"/notes/(?P<note_id>\d+)", lambda r: _Resp(200, dict(self._note(r)))),
@@ -1984,6 +1985,16 @@ class FakeGitLab:
         )
         return _Resp(201, {**self._issue_view(issue), "id": issue["moved_to_id"], "iid": 1})
 
+    def _delete_issue(self, req: _Req) -> _Resp:
+        """DELETE /issues/:iid (lib/api/issues.rb, `authorize!(:destroy_issue, issue)`):
+        the issue goes with its notes and events (Issuable::DestroyService); its labels and
+        their ids stay in the project."""
+        iid = self._issue(req)["iid"]
+        del self.issues[iid]
+        self.notes.pop(iid, None)
+        self.label_events.pop(iid, None)
+        return _Resp(204)
+
     def _system_note(self, issue: Json, now: str) -> Json:
         return {
             "id": self._next_id("note"),
@@ -2063,6 +2074,9 @@ class FakeGitLab:
         ("POST", r"/pipeline", "developer"),
         ("PUT", r"/issues/\d+", "reporter"),
         ("POST", r"/issues/\d+/move", "reporter"),
+        # destroy_issue: the project's Owner (app/policies/project_policy.rb; newer GitLab
+        # gives it to the Planner role too, which this fake does not model: stricter)
+        ("DELETE", r"/issues/\d+", "owner"),
         ("POST|PUT|DELETE", r"/labels(/.*)?", "reporter"),
         ("POST|PUT|DELETE", r"/boards(/.*)?", "reporter"),
     )
