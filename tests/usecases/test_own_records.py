@@ -116,7 +116,7 @@ def test_an_older_bot_issue_dressed_as_the_run_log_is_not_it(
     assert world.gitlab.user_notes(1) == []  # no record was written on #1
 
 
-@pytest.mark.parametrize("what", ["edited", "moved", "deleted"])
+@pytest.mark.parametrize("what", ["edited", "disguised", "moved", "deleted"])
 def test_a_run_log_that_disappears_stops_every_run_until_replaced(
     what: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,6 +126,13 @@ def test_a_run_log_that_disappears_stops_every_run_until_replaced(
     mallory = api(fake, "mallory")
     if what == "edited":  # the first line kept, the rest a Reporter's
         mallory.issues.update(log["iid"], {"description": FIRST_LINE + "\nmine now"})
+    elif what == "disguised":  # made to look like a staged match, and every label trace gone
+        key_line = fake.issues[1]["description"].split("\n", 1)[0]
+        mallory.issues.update(
+            log["iid"],
+            {"description": key_line, "confidential": False, "remove_labels": ledger.LABEL},
+        )
+        mallory.labels.delete(ledger.LABEL)
     elif what == "moved":  # to a project of the Reporter's own
         mallory.issues.get(log["iid"], lazy=True).move(2)
     else:  # an Owner deletes it (a Reporter may not: destroy_issue)

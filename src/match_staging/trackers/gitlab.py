@@ -610,11 +610,10 @@ class GitLabTracker:
         first line, whatever its label, title, state or confidentiality (any Reporter can
         change those): one page of the bot's confidential issues; only when it is not among
         them, every issue of the bot. Found but moved, or with a description someone else
-        edited: RunLogLost. Not found while the `match-staging-ledger` label remains (made
-        with the run log, and left behind when an Owner deletes it): RunLogLost too, never
-        a new log that would start the delivery queue afresh and drop what it owes. Not
-        found and no such label: no run log was ever written (a first run, or one whose
-        first record failed).
+        edited: RunLogLost. Not found while there are signs that it was lost
+        (`_never_written`): RunLogLost too, never a new log that would start the delivery
+        queue afresh and drop what it owes. Otherwise no run log was ever written (a first
+        run, or one whose first record failed).
         """
         if self._ledger_looked and not again:
             return self._ledger_iid
@@ -622,20 +621,40 @@ class GitLabTracker:
         found = next(
             (i for i in self._bot_issues(bot_id, confidential=True) if self._is_ledger(i)), None
         )
+        touched: list[IssueRef] = []  # issues of the bot changed since their creation
         if found is None:
-            found = next((i for i in self._bot_issues(bot_id) if self._is_ledger(i)), None)
+            for issue in self._bot_issues(bot_id):
+                if self._is_ledger(issue):
+                    found = issue
+                    break
+                ref = self._ref(issue)
+                if ref.updated_at != ref.created_at:
+                    touched.append(ref)
         if found is None:
-            if self._label_exists(ledger.LABEL):
-                raise RunLogLost(
-                    f"the run log is missing: no issue of match-staging starts with its first "
-                    f"line, but its label {ledger.LABEL} remains (was the issue deleted?)"
-                )
+            self._never_written(bot, touched)
             self._ledger_looked = True  # none yet: the first record creates it
             return None
         self._check_ledger(found.attributes, bot)
         self._ledger_iid = int(found.attributes["iid"])
         self._ledger_looked = True
         return self._ledger_iid
+
+    def _never_written(self, bot: str, touched: Sequence[IssueRef]) -> None:
+        """No run log found: a first run (or one whose first record failed), unless its
+        label remains (made with it, left behind by a deletion) or an issue of the bot
+        carries a description someone else wrote (the run log, rewritten to look like
+        something else, could be among them): then RunLogLost. One request for the label,
+        one per issue of the bot changed since its creation: only on this path.
+        """
+        if self._label_exists(ledger.LABEL):
+            raise RunLogLost(
+                f"the run log is missing: no issue of match-staging starts with its first "
+                f"line, but its label {ledger.LABEL} remains (was the issue deleted?)"
+            )
+        for ref in touched:
+            why = description_edit(ref, self._system_notes(ref.iid), bot)
+            if why:
+                raise RunLogLost(f"the run log is missing, and {why}: it may have been the log")
 
     def _label_exists(self, name: str) -> bool:
         """GET /projects/:id/labels/:name: 404 when there is none (lib/api/labels.rb)."""
