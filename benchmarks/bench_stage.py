@@ -15,8 +15,10 @@ staged twice: `first` creates every match, `again` finds every match staged.
 
 Lower bound of requests, for a tool that knows nothing before it asks:
     1 label listing (its counts tell how many staged issues exist: E)
-  + lookups: 0 when E = 0, else min(K, ceil(E / 100)), the fewer of one search per key or
-    one listing page per 100 staged issues. K counts the searches a perfect searcher needs:
+  + 1 for the bot (GET /user): only its own issues hold keys (issue 20)
+  + lookups: min(K, max(1, ceil(E / 100))), the fewer of one search per key or one listing
+    page per 100 staged issues; at least one even when E = 0, since a Reporter can rename
+    the label the counts are of (issue 20). K counts the searches a perfect searcher needs:
     every key of a match not staged yet (2 here: its id and its URL, each must come back
     empty), but 1 for a match already staged (the first key finds the issue, whose marker
     lists the other keys)
@@ -139,9 +141,9 @@ def seed(fake: FakeGitLab, existing: int, legacy: bool = False) -> None:
 
 
 def lower_bound(new: int, keys: int, existing: int, uploads: int) -> int:
-    """The fewest requests a run can make: bot, lookups, uploads, creates."""
-    lookups = 0 if existing == 0 else min(keys, math.ceil(existing / PER_PAGE))
-    return 1 + lookups + uploads + new
+    """The fewest requests a run can make: labels, the bot, lookups, uploads, creates."""
+    lookups = min(keys, max(1, math.ceil(existing / PER_PAGE)))
+    return 1 + 1 + lookups + uploads + new
 
 
 @dataclass

@@ -33,9 +33,11 @@ def test_outside_ci_the_environment_overrides_settings(tmp_path: Path) -> None:
     assert cfg.gitlab.url == "https://evil.example" and cfg.gitlab.project == "666"
 
 
-def test_in_ci_overrides_are_ignored_and_gitlab_is_the_servers(
+def test_in_ci_overrides_are_ignored_and_gitlab_is_only_the_files(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Issue 20: a pipeline variable outranks GitLab's predefined CI_SERVER_URL too, so in
+    CI the URL is the committed file's or none (the tracker then refuses to run)."""
     env = {
         "CI": "true",
         "CI_SERVER_URL": "https://gitlab.example.com/",
@@ -44,7 +46,7 @@ def test_in_ci_overrides_are_ignored_and_gitlab_is_the_servers(
     }
     cfg = config.load(str(ROOT / "config" / "notification-channels.yml"), env)
     assert cfg.workflow.auto_send is False
-    assert cfg.gitlab.url == "https://gitlab.example.com" and cfg.gitlab.project == "42"
+    assert cfg.gitlab.url == "" and cfg.gitlab.project == "42"
     err = capsys.readouterr().err
     assert "in CI these variables are ignored" in err
     assert "GITLAB_URL" in err and "MATCH_STAGING__WORKFLOW__AUTO_SEND" in err
@@ -78,7 +80,7 @@ def test_a_pipeline_variable_cannot_switch_ci_off() -> None:
         **OVERRIDES,
     }
     cfg = config.load(str(ROOT / "config" / "notification-channels.yml"), env)
-    assert cfg.workflow.auto_send is False and cfg.gitlab.url == "https://gitlab.example.com"
+    assert cfg.workflow.auto_send is False and cfg.gitlab.url == ""
 
 
 @pytest.mark.parametrize(

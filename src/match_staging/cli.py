@@ -74,9 +74,15 @@ def _short(match: Match) -> str:
 
 
 def _actor(env: Mapping[str, str], tracker: Tracker) -> str:
-    """Who runs a shell or manual-job step, for its audit note: the job's user in CI; on the
-    local tracker the git user (as in the user's commits); else the login name.
+    """Who runs a shell or manual-job step, for its audit note: in CI the token's user (the
+    job's GITLAB_USER_LOGIN is not believed there: a pipeline variable outranks it);
+    elsewhere GITLAB_USER_LOGIN when set, on the local tracker the git user (as in the
+    user's commits), else the login name.
     """
+    from match_staging.config import in_ci
+
+    if in_ci(env):
+        return tracker.bot_user()
     if env.get("GITLAB_USER_LOGIN"):
         return env["GITLAB_USER_LOGIN"]
     if not tracker.sends:
@@ -256,6 +262,8 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
 
     out = run.out
     ctx = run.context(Parts(channels=True, mailer=run.cfg.workflow.auto_send, gate=True))
+    if args.new_run_log:
+        _new_run_log(out, ctx.tracker)
     report = digest(ctx)
     code = 0
     for result in report.reconciled.results:
@@ -266,6 +274,8 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
             f"webhook   {problem}; `match-staging bootstrap` with a Maintainer's token "
             "switches it back on"
         )
+    for warning in report.warnings:
+        out.result(f"warning   {warning}")
     for line in report.whatsapp.lines():
         out.result(line)
     for line in report.health.lines():
@@ -283,6 +293,20 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
         f"{len(report.reminded)} reminded · {_requests(ctx.tracker)}"
     )
     return code if report.ok else 1
+
+
+def _new_run_log(out: Output, tracker: Tracker) -> None:
+    """`digest --new-run-log`: replace a run log that is lost or untrusted (RunLogLost)."""
+    restart = getattr(tracker, "restart_log", None)
+    started = restart() if restart is not None else None
+    if started is None:
+        out.result("run log   sound (or not started yet): nothing replaced")
+        return
+    new, retired = started
+    out.result(
+        f"run log   started #{new}, retired {_iids(retired) or 'none'}: what the old log "
+        "owed is not announced; the review board lists every pending match"
+    )
 
 
 def _print_digest(out: Output, report: DigestReport) -> None:
@@ -667,6 +691,13 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
             default=365,
             metavar="N",
             help="the new token expires N days from today (at most 365, the default)",
+        )
+    if name == "digest":
+        cmd.add_argument(
+            "--new-run-log",
+            action="store_true",
+            help="replace a run log that was moved, edited or deleted (the error says so); "
+            "what it owed is not announced",
         )
     if name == "send":
         cmd.add_argument(

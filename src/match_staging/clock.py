@@ -35,8 +35,12 @@ def monotonic() -> float:
 
 
 def now(env: Mapping[str, str]) -> datetime:
-    """MATCH_STAGING_NOW when set, else the real time."""
-    value = env.get("MATCH_STAGING_NOW")
+    """MATCH_STAGING_NOW when set, else the real time. In CI the real time always: a
+    pipeline variable could otherwise set the clock (quiet hours, reminders; issue 20).
+    """
+    from match_staging.config import in_ci  # the one definition of "in CI"
+
+    value = None if in_ci(env) else env.get("MATCH_STAGING_NOW")
     if not value:
         return system_now()
     parsed = parse(value)

@@ -450,9 +450,10 @@ def in_ci(env: Mapping[str, str]) -> bool:
     return env.get("CI", "").lower() == "true" or "GITLAB_CI" in env or "CI_JOB_ID" in env
 
 
-# Settings that decide who may approve an application, or where the GitLab token goes: in
-# CI they must be written in the file, never `${NAME}`, since a pipeline variable can set
-# NAME (issue 10). Secrets (passwords, tokens) keep coming from masked CI/CD variables.
+# Settings that decide who may approve an application, or where the GitLab token and the
+# mail (with the SMTP login) go: in CI they must be written in the file, never `${NAME}`,
+# since a pipeline variable can set NAME (issues 10 and 20). Secrets (passwords, tokens)
+# keep coming from masked CI/CD variables.
 CI_LITERAL = (
     "gitlab.url",
     "gitlab.project",
@@ -461,23 +462,34 @@ CI_LITERAL = (
     "workflow.label_ids",
     "notification.channels.gitlab_todo.assignee_id",
 )
+# ... and, where email goes out over SMTP, the server it goes to
+CI_LITERAL_SMTP = ("notification.channels.email.smtp.host", "notification.channels.email.smtp.port")
+
+
+def _node(raw: Any, key: str) -> Any:
+    node = raw
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _ci_literals(raw: Any, file: Path) -> None:
-    for key in CI_LITERAL:
-        node = raw
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+    email = _node(raw, "notification.channels.email")
+    email = email if isinstance(email, dict) else {}
+    by_smtp = email.get("enabled") not in (False, None) and email.get("transport") != "gmail"
+    for key in CI_LITERAL + (CI_LITERAL_SMTP if by_smtp else ()):
+        node = _node(raw, key)
         if _VAR.search(str(node if node is not None else "")):
             raise ConfigError(
                 f"{file}: {key}: in CI write the value itself, not ${{NAME}}: a pipeline "
-                "variable could set NAME and choose who may approve or where the token goes"
+                "variable could set NAME and choose who may approve, where the token goes "
+                "or where the mail and the SMTP login go"
             )
 
 
 # Variables a pipeline run with variables (a trigger-token holder, say) could set to change
 # what the tool does or where it sends its token; in CI they are ignored (issue 10).
-CI_IGNORED = ("GITLAB_URL", "GITLAB_PROJECT", "MATCH_STAGING_CONFIG")
+CI_IGNORED = ("GITLAB_URL", "GITLAB_PROJECT", "MATCH_STAGING_CONFIG", "MATCH_STAGING_NOW")
 _warned: set[str] = set()
 
 
@@ -508,8 +520,10 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     MATCH_STAGING_CONFIG, then config/notification-channels.yml, else built-in defaults).
 
     In CI (`CI=true`) the environment cannot change settings: `MATCH_STAGING__*`,
-    `MATCH_STAGING_CONFIG`, `GITLAB_URL` and `GITLAB_PROJECT` are ignored (said once on
-    stderr), and GitLab is `CI_SERVER_URL` / `CI_PROJECT_ID` unless the file says otherwise.
+    `MATCH_STAGING_CONFIG`, `MATCH_STAGING_NOW`, `GITLAB_URL` and `GITLAB_PROJECT` are
+    ignored (said once on stderr); the GitLab URL is the file's `gitlab.url` only (a
+    pipeline variable outranks `CI_SERVER_URL`; the tracker refuses to run without it) and
+    the project `CI_PROJECT_ID` unless the file says otherwise.
     `${NAME}` values in the file still come from the environment: the file chose them.
     """
     env = os.environ if env is None else env
@@ -546,10 +560,10 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
             + (f" (set by {via})" if via else "")
         ) from None
     cfg.source = str(file) if file.is_file() else "(built-in defaults)"
-    # (in CI, GITLAB_URL and GITLAB_PROJECT were dropped from env above)
-    cfg.gitlab.url = (
-        cfg.gitlab.url or env.get("GITLAB_URL") or env.get("CI_SERVER_URL") or ""
-    ).rstrip("/")
+    # (in CI, GITLAB_URL and GITLAB_PROJECT were dropped from env above, and CI_SERVER_URL
+    # is not used: a pipeline variable outranks GitLab's predefined ones)
+    server = "" if in_ci(env) else env.get("CI_SERVER_URL")
+    cfg.gitlab.url = (cfg.gitlab.url or env.get("GITLAB_URL") or server or "").rstrip("/")
     cfg.gitlab.project = (
         cfg.gitlab.project or env.get("GITLAB_PROJECT") or env.get("CI_PROJECT_ID") or ""
     )

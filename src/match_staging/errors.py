@@ -58,6 +58,22 @@ class TokenError(StagingError):
     """
 
 
+class RunLogLost(TrackerError):
+    """The run log exists (or existed) but cannot be trusted: moved, edited by someone else,
+    or gone while the bot's staged issues remain. What each channel owes is unknown, so
+    nothing is sent and no new log is started on its own (`digest --new-run-log` does).
+    """
+
+    RECOVER = (
+        "nothing was sent; check what happened, then start a new run log with "
+        "`match-staging digest --new-run-log` (the matches staged so far then count as "
+        "announced)"
+    )
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"{why}: {self.RECOVER}")
+
+
 class Refused(StagingError):
     """A request the issue's state does not allow, or for an issue that does not exist: it
     was refused before anything changed, so it is not a partial success (exit 2).

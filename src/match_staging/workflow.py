@@ -55,6 +55,7 @@ class Audit:
     sending: record.SendingMark | None  # a send that started and may have gone out
     trusted: bool  # the description is as the bot wrote it
     distrust: str = ""  # why not, naming who and when
+    stepped: bool = False  # the state comes from a step the bot recorded (a note)
 
 
 def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
@@ -81,6 +82,7 @@ def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
     distrust = description_edit(issue, notes, bot)
     state: State | None = None
     sending: record.SendingMark | None = None
+    stepped = False
     for note in reversed(notes):  # newest first
         if note.system or note.author != bot:
             continue  # a copy of a marker anywhere else counts for nothing
@@ -88,13 +90,13 @@ def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
         if isinstance(mark, record.SendingMark) and sending is None:
             sending = mark
         elif isinstance(mark, record.StateMark):
-            state = mark.state
+            state, stepped = mark.state, True
             break  # a later state step settles any earlier send
     if state is None and not distrust:  # before the first step, or staged by 0.x
         state = record.description_state(issue.description)
         sending = sending or record.description_sending(issue.description)
     state = state or State.PENDING
-    return Audit(state, sending, not distrust, distrust)
+    return Audit(state, sending, not distrust, distrust, stepped)
 
 
 def decide(

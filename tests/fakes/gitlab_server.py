@@ -584,6 +584,7 @@ class FakeGitLab:
         self.token = token
         self.latency = latency
         self.project_id = 1
+        self.other_project_ids = {2}  # where members may move issues (a project of their own)
         self.acting_user_id = 1
         self._init_access(bot_role)
         self._init_search()
@@ -876,6 +877,8 @@ class FakeGitLab:
             ("POST", p + "/issues", self._create_issue),
             ("GET", issue, lambda r: _Resp(200, self._issue_view(self._issue(r), r))),
             ("PUT", issue, self._update_issue),
+            ("POST", issue + "/move", self._move_issue),
+            ("DELETE", issue, self._delete_issue),
             ("GET", issue + "/notes", self._list_notes),
             ("POST", issue + "/notes", self._create_note),
             ("GET", issue + r"/notes/(?P<note_id>\d+)", lambda r: _Resp(200, dict(self._note(r)))),
@@ -1153,6 +1156,7 @@ class FakeGitLab:
             "due_date": None,
             "confidential": False,
             "discussion_locked": None,
+            "moved_to_id": None,
             "web_url": f"{self.project['web_url']}/-/issues/{iid}",
             "references": {
                 "short": f"#{iid}",
@@ -1260,6 +1264,9 @@ class FakeGitLab:
         self._validate_text(new_title, description)
         old_title, old_state = issue["title"], issue["state"]
         changed = self._apply(issue, params, quick)
+        was_confidential = bool(issue.get("confidential"))
+        self._set_confidential(issue, req)  # PUT takes it too (lib/api/issues.rb issue_params)
+        changed |= bool(issue.get("confidential")) != was_confidential
         if description is not None and description != issue["description"]:
             issue["description"] = description
             changed = True
@@ -1484,7 +1491,13 @@ class FakeGitLab:
         if (iids := req.value("iids")) is not None:
             issues = [i for i in issues if i["iid"] in _as_ints(iids)]
         if (author := req.value("author_id")) is not None:
+            # by_author narrows the same relation as by_search (app/finders/
+            # issuable_finder.rb, filter_items): author_id and search combine
             issues = [i for i in issues if i["author"]["id"] == _as_int(author, -1)]
+        if (confidential := req.value("confidential")) is not None:
+            # IssuesFinder#by_confidential (app/finders/issues_finder.rb); the API's
+            # `confidential` Boolean (lib/api/issues.rb, issues_params)
+            issues = [i for i in issues if bool(i.get("confidential")) == _as_bool(confidential)]
         if (assignee := req.value("assignee_id")) is not None:
             issues = [
                 i for i in issues if _as_int(assignee, -1) in [u["id"] for u in i["assignees"]]
@@ -1625,6 +1638,14 @@ class FakeGitLab:
 
     def _list_notes(self, req: _Req) -> _Resp:
         notes = list(self.notes.get(self._issue(req)["iid"], []))
+        # activity_filter: all_notes (default), only_comments, only_activity
+        # (lib/api/notes.rb; UserPreference::NOTES_FILTERS, Note.with_notes_filter:
+        # user notes only, system notes only); any other value is a 400 from Grape
+        activity = str(req.value("activity_filter") or "all_notes")
+        if activity not in ("all_notes", "only_comments", "only_activity"):
+            raise _HttpError(400, {"error": "activity_filter does not have a valid value"})
+        if activity != "all_notes":
+            notes = [n for n in notes if n["system"] == (activity == "only_activity")]
         order_by = "updated_at" if req.value("order_by") == "updated_at" else "created_at"
         notes.sort(key=lambda n: (n[order_by], n["id"]), reverse=req.value("sort") != "asc")
         return self._paginate(req, notes)
@@ -1926,7 +1947,8 @@ class FakeGitLab:
     # Gitlab::Ci::Pipeline::Chain::Validate (the setting), Interpolation::TextInterpolator
     # and Interpolation::Inputs (input errors), Chain::Populate ("will not run").
     def _init_pipelines(self) -> None:
-        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
+        # GitLab.com's default for new projects since 17.7 (docs/platform-facts.md)
+        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "no_one_allowed")
         self.inputs_supported = True  # False: GitLab before 17.10 ignores `inputs`
         self.config_has_inputs = True  # False: a .gitlab-ci.yml without spec:inputs
         # False: GitLab without MR 204230 counts TRIGGER_PAYLOAD as a pipeline variable, so
@@ -1964,7 +1986,7 @@ class FakeGitLab:
 
     def _variables_restricted(self) -> bool:
         """Under no_one_allowed (or owner: the bot is a Maintainer) nobody may set them."""
-        role = self.project.get("ci_pipeline_variables_minimum_override_role", "developer")
+        role = self.project.get("ci_pipeline_variables_minimum_override_role", "no_one_allowed")
         return role in ("no_one_allowed", "owner")
 
     def _check_schedule_variables(self) -> None:
@@ -2183,6 +2205,60 @@ class FakeGitLab:
             with self.lock:
                 self.acting_user_id = before
 
+    def _move_issue(self, req: _Req) -> _Resp:
+        """POST /issues/:iid/move (lib/api/issues.rb): Issues::MoveService copies the issue
+        and its notes to the other project (the copy keeps the author) and leaves the
+        original here, closed (Issuable::Clone::BaseService#update_old_entity, close_issue)
+        with `moved_to_id` set (`mark_as_moved`) and a system note by the mover. Reporter on
+        both sides is enough (Issue#can_move?: admin_issue). The other project is outside
+        this fake: any id of `other_project_ids`; this one's own is a 400, others a 404."""
+        issue = self._issue(req)
+        target = _as_int(req.required("to_project_id"), -1)
+        if target == self.project_id:
+            raise _HttpError(400, {"message": "Cannot move issue to project it originates from!"})
+        if target not in self.other_project_ids:
+            raise _HttpError(404, {"message": "404 Project Not Found"})
+        self._set_state(issue, "close")
+        issue["moved_to_id"] = self._next_id("issue")
+        now = self._now()
+        issue["updated_at"] = now
+        self.notes.setdefault(issue["iid"], []).append(
+            {
+                **self._system_note(issue, now),
+                "body": f"moved to other/project#{issue['moved_to_id']}",
+            }
+        )
+        return _Resp(201, {**self._issue_view(issue), "id": issue["moved_to_id"], "iid": 1})
+
+    def _delete_issue(self, req: _Req) -> _Resp:
+        """DELETE /issues/:iid (lib/api/issues.rb, `authorize!(:destroy_issue, issue)`):
+        the issue goes with its notes and events (Issuable::DestroyService); its labels and
+        their ids stay in the project."""
+        iid = self._issue(req)["iid"]
+        del self.issues[iid]
+        self.notes.pop(iid, None)
+        self.label_events.pop(iid, None)
+        return _Resp(204)
+
+    def _system_note(self, issue: Json, now: str) -> Json:
+        return {
+            "id": self._next_id("note"),
+            "type": None,
+            "body": "",
+            "attachment": None,
+            "author": self._user(self.acting_user_id),
+            "created_at": now,
+            "updated_at": now,
+            "system": True,
+            "noteable_id": issue["id"],
+            "noteable_type": "Issue",
+            "project_id": self.project_id,
+            "noteable_iid": issue["iid"],
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
+        }
+
     def user_notes(self, iid: int) -> list[Json]:
         """The notes people (and the bot) wrote, without GitLab's system notes."""
         with self.lock:
@@ -2244,6 +2320,10 @@ class FakeGitLab:
         ("POST", r"/pipeline", "developer"),
         ("POST", r"/repository/commits", "developer"),
         ("PUT", r"/issues/\d+", "reporter"),
+        ("POST", r"/issues/\d+/move", "reporter"),
+        # destroy_issue: the project's Owner (app/policies/project_policy.rb; newer GitLab
+        # gives it to the Planner role too, which this fake does not model: stricter)
+        ("DELETE", r"/issues/\d+", "owner"),
         ("POST|PUT|DELETE", r"/labels(/.*)?", "reporter"),
         ("POST|PUT|DELETE", r"/boards(/.*)?", "reporter"),
     )
@@ -2477,7 +2557,7 @@ class FakeGitLab:
             "full_path": namespace,
             "kind": "group",
         }
-        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "developer")
+        self.project.setdefault("ci_pipeline_variables_minimum_override_role", "no_one_allowed")
 
     def _project_ids(self) -> tuple[str, str]:
         """The project's id or full path, after the one decoding GitLab does of the path

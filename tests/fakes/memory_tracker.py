@@ -210,6 +210,10 @@ class MemoryTracker:
     def disabled_webhooks(self) -> list[WebhookState] | None:
         return []  # webhook_failures are reported as text by webhook_problems
 
+    def variables_role(self) -> str | None:
+        self.calls += 1
+        return None
+
     def token_info(self) -> TokenInfo | None:
         return None
 
@@ -234,17 +238,24 @@ class MemoryTracker:
         copied = json.loads(json.dumps(data))  # JSON-serialisable, and no shared state
         self.log.append(_Record(self.user, kind, copied, self._clock().astimezone(UTC)))
 
-    def read_log(
-        self, kind: str, limit: int = 20, since: datetime | None = None
-    ) -> list[LogRecord]:
+    def read_log(self, kind: str, *, since: datetime, limit: int = 100) -> list[LogRecord]:
         self.calls += 1
+        return [r for r in self._log_of(kind) if r.created_at >= since][: max(limit, 0)]
+
+    def check_log(self) -> None:
+        return None  # like the local tracker: nobody else edits the log
+
+    def latest_log(self, kind: str) -> LogRecord | None:
+        self.calls += 1
+        return next(iter(self._log_of(kind)), None)
+
+    def _log_of(self, kind: str) -> list[LogRecord]:
         ledger.check_kind(kind)
-        found = [
+        return [
             LogRecord(kind=r.kind, data=json.loads(json.dumps(r.data)), created_at=r.created_at)
             for r in reversed(self.log)
-            if r.author == BOT and r.kind == kind and (since is None or r.created_at >= since)
+            if r.author == BOT and r.kind == kind
         ]
-        return found[: max(limit, 0)]
 
     def bot_user(self) -> str:
         return BOT

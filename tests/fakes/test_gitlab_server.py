@@ -474,6 +474,7 @@ def test_todos_are_per_acting_user(fake: FakeGitLab, gl: gitlab.Gitlab, project:
 
 
 def test_boards_triggers_hooks_and_schedules(fake: FakeGitLab, project: Project) -> None:
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "developer"  # variables ok
     label = project.labels.create({"name": "Review", "color": "#428BCA"})
     board = project.boards.create({"name": "Staging"})
     board.lists.create({"label_id": label.id})
@@ -595,3 +596,47 @@ def token_self(gl: gitlab.Gitlab) -> dict[str, Any]:
     answer = gl.http_get("/personal_access_tokens/self")
     assert isinstance(answer, dict)
     return answer
+
+
+def test_issue_search_and_author_filter_combine_and_notes_filter_by_activity(
+    fake: FakeGitLab, project: Project
+) -> None:
+    """author_id narrows a search like a listing (IssuableFinder#filter_items); the notes
+    API's activity_filter keeps comments or system notes only (lib/api/notes.rb)."""
+    mine = project.issues.create({"title": "one", "description": "mskabc line"})
+    with fake.act_as("mallory"):
+        project.issues.create({"title": "two", "description": "mskabc line"})
+    found = project.issues.list(search="mskabc", author_id=1, get_all=True)
+    assert [i.iid for i in found] == [mine.iid]
+    assert project.issues.list(search="mskabc", get_all=True)  # both without the filter
+    mine.description = "changed"
+    mine.save()
+    mine.notes.create({"body": "a comment"})
+    kinds = {
+        f: [n.system for n in mine.notes.list(activity_filter=f, get_all=True)]
+        for f in ("all_notes", "only_comments", "only_activity")
+    }
+    assert kinds == {
+        "all_notes": [False, True],
+        "only_comments": [False],
+        "only_activity": [True],
+    }
+    with pytest.raises(gitlab.exceptions.GitlabListError):
+        mine.notes.list(activity_filter="everything", get_all=True)
+
+
+def test_moving_and_deleting_an_issue(fake: FakeGitLab, project: Project) -> None:
+    """A Reporter moves an issue to a project of theirs: the original stays, closed, with
+    moved_to_id (Issues::MoveService); only an Owner deletes one (destroy_issue)."""
+    issue = project.issues.create({"title": "log", "confidential": True})
+    assert project.issues.list(confidential=True, get_all=True)[0].iid == issue.iid
+    assert project.issues.list(confidential=False, get_all=True) == []
+    with fake.act_as("mallory"):
+        project.issues.get(issue.iid, lazy=True).move(2)
+        with pytest.raises(gitlab.exceptions.GitlabDeleteError):
+            project.issues.delete(issue.iid)
+    moved = project.issues.get(issue.iid)
+    assert moved.state == "closed" and moved.moved_to_id
+    fake.roles[1] = "owner"
+    project.issues.delete(issue.iid)
+    assert issue.iid not in fake.issues

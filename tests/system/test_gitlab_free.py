@@ -92,7 +92,8 @@ def test_restaging_beside_1000_issues_creates_nothing_and_searches(
     # K = 3 keys, E = 1,000: page 1 (which also shows search can be trusted and settles
     # the match on it), then one search per key still unknown
     assert tracker.lookup_path == "search"
-    assert tracker.lookups == 1 + 2 <= min(3 + 1, math.ceil(1000 / 100))
+    # (and the bot, GET /user, once per run: only its own issues count)
+    assert tracker.lookups == 1 + 1 + 2 <= 1 + min(3 + 1, math.ceil(1000 / 100))
 
 
 @pytest.mark.parametrize("indexed", [False, True], ids=["comments-not-indexed", "comments-indexed"])
@@ -106,7 +107,8 @@ def test_issues_of_the_first_release_are_found_by_listing(
     report, tracker = run_stage(fake, "again.json")
     assert not report.staged and len(report.existing) == 3
     assert fake.count("POST", ISSUES) == 0 and len(fake.issues) == 1000
-    assert tracker.lookup_path == "listing" and tracker.lookups == math.ceil(1000 / 100)
+    # the bot (GET /user), then every page
+    assert tracker.lookup_path == "listing" and tracker.lookups == 1 + math.ceil(1000 / 100)
     assert not [r for r in fake.requests if "search" in r.query]
 
 
@@ -115,7 +117,8 @@ def test_many_new_keys_list_rather_than_search(repo: Path, fake: FakeGitLab) -> 
     write(repo / "new.json", [match(url=f"https://new.example/{n}") for n in range(3)])
     report, tracker = run_stage(fake, "new.json")
     assert len(report.staged) == 3
-    assert tracker.lookup_path == "listing" and tracker.lookups == 3  # K + 1 > 3 pages
+    # K + 1 > 3 pages: the bot (GET /user), then the 3 pages
+    assert tracker.lookup_path == "listing" and tracker.lookups == 1 + 3
 
 
 def test_a_lost_create_response_is_looked_up_without_search(repo: Path, fake: FakeGitLab) -> None:
@@ -258,7 +261,8 @@ def test_bootstrap_says_when_this_gitlab_refuses_every_trigger_pipeline(
 def test_bootstrap_asks_no_version_where_pipeline_variables_are_allowed(
     repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.version = "17.0.0"  # too old to matter: variables are allowed (developer)
+    fake.version = "17.0.0"  # too old to matter: variables are allowed (to the bot)
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "maintainer"
     assert main(["bootstrap", "--dry-run"], env_for(fake)) == 0
     assert "older than" not in capsys.readouterr().out
     assert "/api/v4/version" not in [r.path for r in fake.requests]
@@ -337,14 +341,17 @@ def test_digest_with_a_developer_token_says_the_webhook_missed_events(
 def test_bootstrap_says_what_the_variables_setting_allows_and_sets_no_variable(
     repo: Path, capsys: pytest.CaptureFixture[str], setting: str, role: str, variable: bool
 ) -> None:
+    insisted = setting == "developer"  # issue 20: a variable outranks CI_SERVER_URL & co.
     with FakeGitLab(bot_role=role) as fake:
         fake.project["ci_pipeline_variables_minimum_override_role"] = setting
-        assert main(["bootstrap"], env_for(fake)) == 0
+        assert main(["bootstrap"], env_for(fake)) == (1 if insisted else 0)
         out = capsys.readouterr().out
         assert fake.schedules[0]["variables"] == []  # digest needs no variable: never set
         assert ("pipeline inputs and variables both work" in out) is variable
+        assert ("failed pipeline variables: Developers may set them" in out) is insisted
         fake.reset_log()
-        assert main(["bootstrap"], env_for(fake)) == 0 and writes(fake) == []
+        assert main(["bootstrap"], env_for(fake)) == (1 if insisted else 0)
+        assert writes(fake) == []
 
 
 # --------------------------------------------------------------------------- pipelines

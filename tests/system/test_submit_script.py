@@ -690,6 +690,7 @@ def test_without_inputs_in_the_pipeline_the_body_goes_alone(
     job=stage; the script sends the body without it (the transition job stages it)."""
     fake, url = gitlab
     fake.config_has_inputs = False
+    fake.project["ci_pipeline_variables_minimum_override_role"] = "developer"  # variables ok
     data = [a_match(notes=HOSTILE_TEXT)]
     result = submit(document(tmp_path, data), "--url", url, "--project", "1")
     assert result.code == 0, result.err

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,8 @@ from match_staging.trackers.local import LocalTracker
 from tests.conftest import FakeTime
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # read_log's window: every record
 
 PENDING, APPROVED = "job-match/pending", "job-match/approved"
 LABELS = ("job-match", PENDING)
@@ -177,13 +179,20 @@ def test_run_log_newest_first_by_kind_and_limit(subject: Subject) -> None:
     for n in range(3):
         tracker.append_log("delivery", {"n": n})
     tracker.append_log("whatsapp-status", {"n": 9})
-    assert [r.data for r in tracker.read_log("delivery")] == [{"n": 2}, {"n": 1}, {"n": 0}]
-    assert [r.data for r in tracker.read_log("delivery", limit=1)] == [{"n": 2}]
-    assert [r.kind for r in tracker.read_log("whatsapp-status")] == ["whatsapp-status"]
-    assert tracker.read_log("never-written") == []
+    assert [r.data for r in tracker.read_log("delivery", since=EPOCH)] == [
+        {"n": 2},
+        {"n": 1},
+        {"n": 0},
+    ]
+    assert [r.data for r in tracker.read_log("delivery", since=EPOCH, limit=1)] == [{"n": 2}]
+    assert [r.kind for r in tracker.read_log("whatsapp-status", since=EPOCH)] == ["whatsapp-status"]
+    assert tracker.read_log("never-written", since=EPOCH) == []
+    latest = tracker.latest_log("delivery")
+    assert latest is not None and latest.data == {"n": 2}
+    assert tracker.latest_log("never-written") is None
     for bad in ("Delivery", "-x", "a b"):
         with pytest.raises(ValueError, match="run-log kind"):
-            tracker.read_log(bad)
+            tracker.read_log(bad, since=EPOCH)
         with pytest.raises(ValueError, match="run-log kind"):
             tracker.append_log(bad, {})
 
@@ -198,7 +207,7 @@ def test_run_log_records_are_the_bots_only(subject: Subject) -> None:
         body = tracker.notes(1)[-1].body
         with subject.person("mallory"):
             tracker.add_note(1, body.replace("bot", "mallory"))
-    assert [r.data for r in tracker.read_log("delivery")] == [{"by": "bot"}]
+    assert [r.data for r in tracker.read_log("delivery", since=EPOCH)] == [{"by": "bot"}]
 
 
 def test_run_log_since_is_the_trackers_clock(fake_time: FakeTime, tmp_path: Path) -> None:

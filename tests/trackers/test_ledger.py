@@ -13,10 +13,13 @@ import pytest
 import requests
 
 from match_staging.config import GitLabSettings
+from match_staging.errors import RunLogLost
 from match_staging.trackers import ledger
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.trackers.local import LocalTracker
 from tests.fakes.gitlab_server import FakeGitLab
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # read_log's window: every record
 
 BOT, REVIEWER, MALLORY = 1, 2, 3
 T0 = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)
@@ -72,13 +75,17 @@ def bodies(fake: FakeGitLab, iid: int) -> list[str]:
 # --- GitLab ----------------------------------------------------------------------------
 
 
-def test_reading_an_empty_log_creates_nothing_and_costs_two_requests(fake: FakeGitLab) -> None:
+def test_reading_an_empty_log_creates_nothing_and_costs_four_requests(fake: FakeGitLab) -> None:
     log = tracker(fake)
-    assert log.read_log("whatsapp-status") == []
+    assert log.read_log("whatsapp-status", since=EPOCH) == []
     assert ledger_issues(fake) == []
+    # the bot; its confidential issues; all its issues (a log made public is still the log);
+    # the run log's label (left behind by a deleted log: then RunLogLost, not a first run)
     assert [(r.method, r.path) for r in fake.requests] == [
         ("GET", "/api/v4/user"),
         ("GET", "/api/v4/projects/1/issues"),
+        ("GET", "/api/v4/projects/1/issues"),
+        ("GET", f"/api/v4/projects/1/labels/{ledger.LABEL}"),
     ]
 
 
@@ -105,21 +112,22 @@ def test_records_come_back_newest_first_by_kind_and_limit(fake: FakeGitLab) -> N
         writer.append_log("reminder", {"n": n})
     fake.reset_log()
     reader = tracker(fake)
-    records = reader.read_log("whatsapp-status")
+    records = reader.read_log("whatsapp-status", since=EPOCH)
     assert [r.data["n"] for r in records] == [2, 1, 0]
     assert records[0].data["text"] == "ünïcode --> <!-- -->"
     assert records[0].kind == "whatsapp-status"
     assert records[0].created_at > records[1].created_at > records[2].created_at
     assert records[0].created_at.tzinfo is not None
-    assert len(fake.requests) == 3  # GET /user, the ledger lookup, one page of notes
-    assert [r.data["n"] for r in reader.read_log("reminder", limit=2)] == [2, 1]
-    assert len(fake.requests) == 4  # both lookups are cached for the run
+    # GET /user, the ledger lookup, its system notes (nobody else edited it), a page of notes
+    assert len(fake.requests) == 4
+    assert [r.data["n"] for r in reader.read_log("reminder", since=EPOCH, limit=2)] == [2, 1]
+    assert len(fake.requests) == 5  # both lookups are cached for the run: one page more
 
 
 def test_created_at_is_the_writing_run_s_clock(fake: FakeGitLab) -> None:
     log = GitLabTracker(GitLabSettings(url=fake.url, project="1"), fake.token, clock=lambda: T0)
     log.append_log("reminder", {})
-    assert tracker(fake).read_log("reminder")[0].created_at == T0
+    assert tracker(fake).read_log("reminder", since=EPOCH)[0].created_at == T0
 
 
 def test_a_reporter_s_perfect_copy_of_a_record_is_ignored(fake: FakeGitLab) -> None:
@@ -131,32 +139,32 @@ def test_a_reporter_s_perfect_copy_of_a_record_is_ignored(fake: FakeGitLab) -> N
     )
     as_user(fake, REVIEWER, "POST", f"/issues/{issue['iid']}/notes", body=genuine)
     as_user(fake, REVIEWER, "POST", f"/issues/{issue['iid']}/notes", body=forged)
-    records = tracker(fake).read_log("whatsapp-status")
+    records = tracker(fake).read_log("whatsapp-status", since=EPOCH)
     assert [r.data for r in records] == [{"reported": ["SM1"]}]
 
 
 def test_a_flood_of_members_comments_does_not_hide_the_records(fake: FakeGitLab) -> None:
-    """Reporters may comment on the confidential log: 150 comments after the record push it
-    off the first page, and the reader pages on (bounded) until it finds it."""
+    """Reporters may comment on the confidential log: 1,001 comments after the record push
+    it eleven pages down, and the reader pages on until it finds it (issue 20: a cap of ten
+    pages made it a first run). Cheap pages: the system-notes check skips comments."""
     tracker(fake).append_log("delivery-queue", {"through": 7})
     [issue] = ledger_issues(fake)
-    with fake.lock:  # 150 comments by a member, seeded directly (no request log)
-        fake.acting_user_id = REVIEWER
-        for n in range(150):
+    with fake.lock:  # 1,001 comments by a member, seeded directly (no request log)
+        for n in range(1001):
             fake.notes[issue["iid"]].append(
                 {
                     **fake.notes[issue["iid"]][0],
                     "id": 990_000 + n,
                     "body": f"spam {n}",
-                    "author": fake.users[REVIEWER],
+                    "author": fake.users[MALLORY],
                     "created_at": fake._now(),
                 }
             )
-        fake.acting_user_id = BOT
     fake.reset_log()
-    records = tracker(fake).read_log("delivery-queue", limit=1)
-    assert [r.data for r in records] == [{"through": 7}]
-    assert fake.count("GET", r"/notes$") == 2  # two pages, not one
+    record = tracker(fake).latest_log("delivery-queue")
+    assert record is not None and record.data == {"through": 7}
+    assert fake.count("GET", r"/notes$") == 1 + 11  # the system notes, then 11 pages
+    assert tracker(fake).latest_log("whatsapp-status") is None  # read to the end: none
 
 
 def test_a_ledger_issue_by_someone_else_is_never_used(fake: FakeGitLab) -> None:
@@ -177,28 +185,46 @@ def test_a_ledger_issue_by_someone_else_is_never_used(fake: FakeGitLab) -> None:
         f"/issues/{forged['iid']}/notes",
         body=ledger.note_body("reminder", {"forged": True}, T0),
     )
-    assert tracker(fake).read_log("reminder") == []
+    # its label is what a deleted run log leaves behind: not a first run, until the operator
+    # says so (issue 20); the forged issue is never read
+    with pytest.raises(RunLogLost, match="label match-staging-ledger remains"):
+        tracker(fake).read_log("reminder", since=EPOCH)
+    new, retired = tracker(fake).restart_log() or (0, [1])
+    assert retired == [] and new != forged["iid"]
     log = tracker(fake)
     log.append_log("reminder", {"genuine": True})
     mine = [i for i in ledger_issues(fake) if i["author"]["id"] == BOT]
     assert len(mine) == 1 and mine[0]["iid"] != forged["iid"]
     assert bodies(fake, forged["iid"]) == [ledger.note_body("reminder", {"forged": True}, T0)]
-    assert [r.data for r in tracker(fake).read_log("reminder")] == [{"genuine": True}]
+    assert [r.data for r in tracker(fake).read_log("reminder", since=EPOCH)] == [{"genuine": True}]
 
 
 def test_a_bot_issue_somebody_labelled_as_the_ledger_is_not_it(fake: FakeGitLab) -> None:
     staged = fake.add_issue("[JOB-MATCH] 97% — Cloud Architect", "match", labels=["job-match"])
-    as_user(fake, REVIEWER, "PUT", f"/issues/{staged['iid']}", add_labels=ledger.LABEL)
+    as_user(
+        fake,
+        REVIEWER,
+        "PUT",
+        f"/issues/{staged['iid']}",
+        add_labels=ledger.LABEL,
+        title=ledger.TITLE,
+        confidential=True,
+    )
+    # no run log, but its label: not a first run (issue 20); here a Reporter made the label
+    with pytest.raises(RunLogLost, match=r"run log is missing: .* label match-staging-ledger"):
+        tracker(fake).append_log("reminder", {"n": 1})
+    assert bodies(fake, staged["iid"]) == [] and len(fake.issues) == 1
+    assert tracker(fake).restart_log() == (2, [])  # the operator's way out
     tracker(fake).append_log("reminder", {"n": 1})
     assert bodies(fake, staged["iid"]) == []
-    assert len([i for i in ledger_issues(fake) if i["title"] == ledger.TITLE]) == 1
+    assert [r.data for r in tracker(fake).read_log("reminder", since=EPOCH)] == [{"n": 1}]
 
 
 def test_a_create_whose_answer_was_lost_leaves_one_ledger(fake: FakeGitLab) -> None:
     fake.drop_next("POST", r"/issues$", after_commit=True)
     tracker(fake).append_log("reminder", {"n": 1})
     assert len(ledger_issues(fake)) == 1
-    assert [r.data for r in tracker(fake).read_log("reminder")] == [{"n": 1}]
+    assert [r.data for r in tracker(fake).read_log("reminder", since=EPOCH)] == [{"n": 1}]
 
 
 def test_a_note_whose_answer_was_lost_is_written_once(fake: FakeGitLab) -> None:
@@ -206,7 +232,7 @@ def test_a_note_whose_answer_was_lost_is_written_once(fake: FakeGitLab) -> None:
     log.append_log("reminder", {"n": 1})
     fake.drop_next("POST", r"/notes$", after_commit=True)
     log.append_log("reminder", {"n": 2})
-    assert [r.data["n"] for r in tracker(fake).read_log("reminder")] == [2, 1]
+    assert [r.data["n"] for r in tracker(fake).read_log("reminder", since=EPOCH)] == [2, 1]
 
 
 def test_malformed_markers_and_bad_kinds(fake: FakeGitLab) -> None:
@@ -215,7 +241,7 @@ def test_malformed_markers_and_bad_kinds(fake: FakeGitLab) -> None:
     [issue] = ledger_issues(fake)
     with fake.lock:  # a bot note with a broken marker (a crash mid-write, an old version)
         fake.notes[issue["iid"]][0]["body"] = "<!-- match-staging v1 log: bm90IGpzb24= -->"
-    assert tracker(fake).read_log("reminder") == []
+    assert tracker(fake).read_log("reminder", since=EPOCH) == []
     with pytest.raises(ValueError, match="run-log kind"):
         log.append_log("Reminder `x`", {})
     with pytest.raises(TypeError):
@@ -227,12 +253,12 @@ def test_malformed_markers_and_bad_kinds(fake: FakeGitLab) -> None:
 
 def test_local_log_is_kept_in_the_state_file(tmp_path: Path) -> None:
     log = LocalTracker(tmp_path, clock=Clock())
-    assert log.read_log("reminder") == []
+    assert log.read_log("reminder", since=EPOCH) == []
     log.append_log("reminder", {"n": 1})
     log.append_log("whatsapp-status", {"reported": []})
     log.append_log("reminder", {"n": 2})
     again = LocalTracker(tmp_path, clock=Clock())
-    records = again.read_log("reminder")
+    records = again.read_log("reminder", since=EPOCH)
     assert [r.data for r in records] == [{"n": 2}, {"n": 1}]
     assert records[0].created_at == T0 + timedelta(minutes=3)
-    assert [r.data for r in again.read_log("reminder", limit=1)] == [{"n": 2}]
+    assert [r.data for r in again.read_log("reminder", since=EPOCH, limit=1)] == [{"n": 2}]

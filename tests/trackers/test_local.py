@@ -9,6 +9,8 @@ from pathlib import Path
 from match_staging.model import IssueDraft
 from match_staging.trackers.local import LocalTracker
 
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # read_log's window: every record
+
 NOW = datetime(2026, 2, 8, 14, 30, tzinfo=UTC)
 DESCRIPTION = (
     "<!-- match-staging v1 keys: msk-1 -->\n<!-- match-staging v1 notice: eyJhIjoxfQ== "
@@ -88,7 +90,7 @@ def test_every_time_it_writes_comes_from_the_injected_clock(tmp_path: Path) -> N
     assert [e.created_at for e in local.label_events(1)] == ["2026-02-08T14:30:00+00:00"] * 2 + [
         "2026-02-08T17:30:00+00:00"
     ] * 2
-    [record] = local.read_log("reminders")
+    [record] = local.read_log("reminders", since=EPOCH)
     assert record.created_at == NOW + timedelta(hours=3) and record.data == {"iids": [1]}
     assert local.read_log("reminders", since=NOW + timedelta(hours=4)) == []
     assert [i.iid for i in local.changed_issues(["job-match"], NOW + timedelta(hours=1))] == [1]

@@ -3,6 +3,7 @@ next one reads, a damaged file is named with what to do, and the run log stays b
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from match_staging.model import IssueDraft
 from match_staging.trackers import local
 from match_staging.trackers.local import LocalTracker
 from tests.conftest import FakeTime
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # read_log's window: every record
 
 DRAFT = IssueDraft(
     title="[JOB-MATCH] 92% — DevOps",
@@ -31,7 +34,7 @@ def test_the_next_command_sees_what_the_last_one_wrote(tmp_path: Path, fake_time
     issue = later.get_issue(1)
     assert issue is not None and issue.keys == ("msk-0a",) and issue.notes_count == 1
     assert [n.body for n in later.notes(1)] == ["**Review:** pending → **approved** by ada"]
-    assert [r.data for r in later.read_log("delivery")] == [{"pending": {}}]
+    assert [r.data for r in later.read_log("delivery", since=EPOCH)] == [{"pending": {}}]
     assert later.create_issue(DRAFT).iid == 2  # numbering goes on
 
 
@@ -59,7 +62,7 @@ def test_the_run_log_keeps_only_the_newest_records(
     tracker = LocalTracker(tmp_path / ".match-staging", clock=system_now)
     for n in range(5):
         tracker.append_log("delivery", {"n": n})
-    assert [r.data["n"] for r in tracker.read_log("delivery")] == [4, 3, 2]
+    assert [r.data["n"] for r in tracker.read_log("delivery", since=EPOCH)] == [4, 3, 2]
 
 
 def test_an_upload_is_a_copy_under_the_state_folder(tmp_path: Path) -> None:

@@ -163,7 +163,9 @@ def test_second_run_changes_nothing_and_writes_nothing(fake: FakeGitLab) -> None
     assert report.summary() == (
         f"nothing to change: the project is set up · {len(fake.requests)} GitLab requests"
     )
-    assert len(fake.requests) == 6  # the project and five listings
+    # the project, GitLab's version (pipeline variables are restricted: whether trigger
+    # pipelines run under that), and five listings
+    assert len(fake.requests) == 7
 
 
 def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitLab) -> None:
@@ -492,3 +494,35 @@ def test_the_command_prints_actions_and_never_the_token(
         line for line in real.splitlines() if line.startswith("create")
     ]
     assert "nothing to change" in again
+
+
+# --------------------------------------------------------------------------- gitlab.url
+
+
+def test_bootstrap_writes_the_gitlab_url_into_the_committed_file(
+    fake: FakeGitLab, repo: Path
+) -> None:
+    """In CI the URL comes only from the file (issue 20): bootstrap puts it there, keeping
+    every other line and comment; a dry run says the same and writes nothing."""
+    path = repo / "config" / "notification-channels.yml"
+    before = path.read_text(encoding="utf-8")
+    dry = bootstrap(fake, dry_run=True)
+    assert path.read_text(encoding="utf-8") == before
+    real = bootstrap(fake)
+    [note] = [n for n in real.notes if "gitlab:" in n]
+    assert note in dry.notes and "commit it" in note and "CI_SERVER_URL" in note
+    after = path.read_text(encoding="utf-8")
+    changed = [line for line in after.splitlines() if line not in before.splitlines()]
+    assert changed == [
+        f'  url: "{fake.url}"  # `bootstrap` writes it; in CI the only source '
+        "(else GITLAB_URL, CI_SERVER_URL)",
+        # and the state labels' ids (identity: issue 20, item 1), the one other line it writes
+        "  label_ids: {"
+        + ", ".join(
+            f"{s}: {fake.labels[f'job-match/{s}']['id']}"
+            for s in ("pending", "approved", "rejected", "sent")
+        )
+        + "}",
+    ]
+    assert load(None, {}).gitlab.url == fake.url
+    assert not [n for n in bootstrap(fake).notes if "gitlab:" in n]  # there: nothing to say

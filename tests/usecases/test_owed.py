@@ -114,9 +114,10 @@ EVERY = {"email": [1, 2, 3, 4, 5], "slack": [1, 2, 3, 4, 5]}  # matches-inbox: f
 
 @pytest.mark.parametrize("then", ["stage", "digest"])
 def test_a_failed_queue_read_leaves_every_new_match_owed(world: World, then: str) -> None:
-    """A 500 at `GET /user`, the first request of the queue read after the creates: `stage`
-    sends nothing and exits 1; the retry (or the next `digest`) announces all five, once."""
-    world.gitlab.fail_next("GET", r"^/api/v4/user$", status=500)
+    """A 500 at the first request after the creates (the run-log lookup, which reads the
+    queue; the key lookup's page of the bot's issues came before them): `stage` sends nothing
+    and exits 1; the retry (or the next `digest`) announces all five, once."""
+    world.gitlab.fail_next("GET", r"^/api/v4/projects/1/issues$", status=500, skip=1)
     code, out = world.run("stage")
     assert code == 1 and "nothing was sent" in out, out
     assert len(job_matches(world.gitlab)) == 5 and not world.smtp.messages

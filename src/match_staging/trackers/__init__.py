@@ -17,6 +17,17 @@ LOCAL_NOTICE = (
 )
 
 
+URL_IN_CI = (
+    "gitlab.url is not set in {file}: in CI the GitLab URL comes only from that file (a "
+    "pipeline variable outranks CI_SERVER_URL and would receive the token): run "
+    "`match-staging bootstrap`, which writes it there, and commit the file"
+)
+
+
+def _file_of(cfg: Config) -> str:
+    return cfg.source if cfg.source.endswith((".yml", ".yaml")) else "the configuration file"
+
+
 def open_tracker(
     cfg: Config,
     env: Mapping[str, str],
@@ -31,6 +42,8 @@ def open_tracker(
     clock = clock or clocks.of_run(env)
     sleep = sleep or clocks.system_sleep
     token = env.get("GITLAB_TOKEN", "")
+    if token and in_ci(env) and not cfg.gitlab.url:
+        raise ConfigError(URL_IN_CI.format(file=_file_of(cfg)))
     if token:
         missing = [
             name

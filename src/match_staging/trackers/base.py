@@ -141,6 +141,11 @@ class Tracker(Protocol):
     def token_info(self) -> TokenInfo | None:
         """When the token expires; None where there is no token (the local tracker)."""
 
+    def variables_role(self) -> str | None:
+        """The project's `ci_pipeline_variables_minimum_override_role` (who may set pipeline
+        variables); None where it cannot be read or there are no pipelines (local).
+        """
+
     def add_note(self, iid: int, body: str) -> None:
         """Append a note (the audit trail). `body` must already be safe GitLab Markdown."""
 
@@ -149,13 +154,22 @@ class Tracker(Protocol):
         (lower case, digits and '-'); `data` must be JSON-serialisable.
         """
 
-    def read_log(
-        self, kind: str, limit: int = 20, since: datetime | None = None
-    ) -> list[LogRecord]:
-        """The latest records of `kind` (written after `since`), newest first, at most
-        `limit`. Only records the
-        tool itself wrote count (on GitLab: notes by the bot user on the bot's own run-log
-        issue); anything else that looks like one is ignored.
+    def read_log(self, kind: str, *, since: datetime, limit: int = 100) -> list[LogRecord]:
+        """The records of `kind` written after `since`, newest first, at most `limit`: a
+        window, in which finding none is a normal answer (no reminder in the last day).
+        Only records the tool itself wrote count (on GitLab: notes by the bot user on the
+        bot's own run-log issue); anything else that looks like one is ignored.
+        """
+
+    def check_log(self) -> None:
+        """Find the run log (once per run) and raise RunLogLost when it exists, or existed,
+        but cannot be trusted; nothing when it is sound or was never started.
+        """
+
+    def latest_log(self, kind: str) -> LogRecord | None:
+        """The newest record of `kind`, however old; None only when none was ever written
+        (the delivery queue: "no queue yet"). A run log that exists, or existed, but cannot
+        be read or trusted raises TrackerError (RunLogLost), never None.
         """
 
     def bot_user(self) -> str:

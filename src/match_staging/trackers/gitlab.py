@@ -28,14 +28,14 @@ from requests.adapters import HTTPAdapter
 from match_staging import clock as clocks
 from match_staging import render
 from match_staging.config import GitLabSettings
-from match_staging.errors import TokenError, TrackerError
+from match_staging.errors import RunLogLost, TokenError, TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.render import parse_marker
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, TokenInfo, Upload, WebhookState
+from match_staging.workflow import description_edit
 
 PER_PAGE = 100  # GitLab's maximum page size
-MAX_LOG_PAGES = 10  # of run-log notes read at most for one record kind
 CREATE_ATTEMPTS = 2  # one retry, after a pause and a lookup
 RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
 RECENT_MARGIN = timedelta(minutes=10)  # GitLab's clock may differ from ours
@@ -233,6 +233,7 @@ class GitLabTracker:
         self._disabled_hooks: list[WebhookState] | None = None  # GET hooks, once per run
         self._hooks_visible = True
         self.token_expires: date | None = None  # when GitLab said so this run (token_info)
+        self._ledger_looked = False  # and whether it was looked for (None: not yet started)
         self.lookup_path = "none"  # how the last find_by_keys looked: listing or search
         self.lookups = 0  # and how many requests that took
         self.create_pace = self._pace(settings.issue_creates_per_minute)
@@ -291,38 +292,36 @@ class GitLabTracker:
     def find_by_keys(
         self, keys: Sequence[str], *, label: str, expected: int
     ) -> dict[str, IssueRef]:
-        """Look keys up the cheaper of two exact ways.
+        """Look keys up the cheaper of two exact ways, among the bot's own issues only
+        (`author_id`: a key line in anybody else's issue counts for nothing) and whatever
+        their labels (removing or renaming `label` hides nothing).
 
-        `expected` issues carry `label`, K keys are wanted:
+        `expected` issues carry `label` (about as many as the bot staged), K keys are wanted:
 
-        - listing: every staged issue, ceil(expected / 100) pages, oldest first;
+        - listing: every issue of the bot, ceil(expected / 100) pages, oldest first;
         - search: listing page 1 first, which settles the oldest 100 and shows whether search
           can be trusted (no issue there keeps its keys only in an HTML comment, as issues
           staged before the key line did: older GitLab does not index comments, and newer
           ones are newer than those), then one search per key still unknown: at most K + 1.
 
         Search is tried only when K + 1 < ceil(expected / 100); when page 1 shows an issue
-        of the older kind, the listing simply goes on: never more than ceil(expected / 100).
+        of the older kind, the listing simply goes on. Then every issue found holding a key
+        that changed since its creation costs one request more (its system notes): it
+        counts only if nobody but the bot changed its description
+        (`workflow.description_edit`), since any Reporter can write a key line into one.
         `lookup_path` says which way the last lookup took, `lookups` what it cost.
         """
         wanted = set(keys)
         self.lookup_path, before = "none", self._counter.sent
         self.lookups = 0
-        if not wanted or expected <= 0:
+        if not wanted:
             return {}
+        bot_id, bot = self._bot_identity()
         found: dict[str, IssueRef] = {}
         try_search = len(wanted) + 1 < math.ceil(expected / PER_PAGE)
         new_kind = False  # page 1 holds an issue with the key line
         self.lookup_path = "listing"
-        listing = self._project.issues.list(
-            labels=[label],
-            state="all",
-            per_page=PER_PAGE,
-            order_by="created_at",
-            sort="asc",
-            iterator=True,
-        )
-        for index, issue in enumerate(listing):
+        for index, issue in enumerate(self._bot_issues(bot_id)):
             ref = self._ref(issue)
             found.update({k: ref for k in ref.keys if k in wanted})
             if try_search:
@@ -334,25 +333,43 @@ class GitLabTracker:
                         break
                     try_search = False  # no issue of ours on page 1: cannot tell
         else:
+            found = self._unedited(found, bot)
             self.lookups = self._counter.sent - before
             return found  # listed to the end
         self.lookup_path = "search"
         for key in sorted(wanted - found.keys()):
             if key not in found:
-                for ref in self._search(key, label):
+                for ref in self._search(key, bot_id):
                     found.update({k: ref for k in ref.keys if k in wanted})
+        found = self._unedited(found, bot)
         self.lookups = self._counter.sent - before
         return found
 
-    def _search(self, key: str, label: str) -> list[IssueRef]:
+    def _unedited(self, found: dict[str, IssueRef], bot: str) -> dict[str, IssueRef]:
+        """The keys whose issue nobody but the bot edited: one request per issue changed
+        since its creation. One never changed (`updated_at` still its `created_at`: any
+        update, comment or edit moves it, as ActiveRecord's timestamps and the notes'
+        `touch` do) was edited by nobody.
+        """
+        trusted: dict[int, bool] = {}
+        for ref in found.values():
+            if ref.iid not in trusted:
+                untouched = bool(ref.created_at) and ref.updated_at == ref.created_at
+                notes = [] if untouched else self._system_notes(ref.iid)
+                trusted[ref.iid] = not description_edit(ref, notes, bot)
+        return {k: ref for k, ref in found.items() if trusted[ref.iid]}
+
+    def _search(self, key: str, bot_id: int) -> list[IssueRef]:
         """GitLab's issue search is full-text (IssuableFinder#use_full_text_search?,
-        PgFullTextSearchable): the key's word finds the key line. Only that line counts:
-        untrusted text elsewhere could quote a key.
+        PgFullTextSearchable): the key's word finds the key line. `author_id` narrows it
+        like the listing (IssuableFinder#filter_items applies `by_search` and `by_author`
+        to the same relation). Only that line counts: untrusted text elsewhere could quote
+        a key.
         """
         query: dict[str, Any] = {
             "search": render.search_word(key),
             "in": "description",
-            "labels": [label],
+            "author_id": bot_id,
             "state": "all",
             "per_page": PER_PAGE,
             "get_all": False,
@@ -394,8 +411,7 @@ class GitLabTracker:
             "sort": "desc",
             "created_after": since.isoformat(),
         }
-        if draft.labels:
-            query["labels"] = [draft.labels[0]]  # the job-match label
+        query["author_id"] = self._bot_identity()[0]  # only the bot's own create
         for issue in self._project.issues.list(iterator=True, **query):
             ref = self._ref(issue)
             if set(draft.keys) & set(ref.keys):
@@ -658,6 +674,22 @@ class GitLabTracker:
         self.token_expires = expires
         return TokenInfo(expires)
 
+    @_translate("read the project")
+    def variables_role(self) -> str | None:
+        """One GET of the project: who may set pipeline variables. GitLab shows the setting
+        to Maintainers only (lib/api/entities/project.rb, `if: ... :admin_project`): None
+        for a Developer's token.
+        """
+        attrs = self._project.manager.gitlab.http_get(
+            f"/projects/{quote(self._project_ref, safe='')}"
+        )
+        role = (
+            attrs.get("ci_pipeline_variables_minimum_override_role")
+            if isinstance(attrs, dict)
+            else None
+        )
+        return str(role) if role else None
+
     def add_note(self, iid: int, body: str) -> None:
         """Write once: after a failure that may have written it, look before writing again
         (a note is the audit trail: neither lost nor doubled).
@@ -686,7 +718,7 @@ class GitLabTracker:
         )
         return any(str(n.attributes.get("body", "")).strip() == body.strip() for n in latest)
 
-    # --- the run log (BRIEF "Shared design decisions" 3; trackers/ledger.py) -----------
+    # --- the run log (trackers/ledger.py; docs/design.md "Records") ------------------------
 
     @_translate("read the token's user")
     def _bot_identity(self) -> tuple[int, str]:
@@ -699,22 +731,40 @@ class GitLabTracker:
         return self._bot_user
 
     def append_log(self, kind: str, data: dict[str, Any]) -> None:
-        """One note by the bot on the run-log issue, which the first record creates."""
+        """One note by the bot on the run-log issue, which the first record creates (never a
+        second one while the first is missing or untrusted: RunLogLost).
+        """
         body = ledger.note_body(kind, data, self._clock())  # checks kind and data first
         iid = self._find_ledger()
         if iid is None:
             iid = self._create_ledger()
         self.add_note(iid, body)  # looks before writing again after a lost answer
 
+    def read_log(self, kind: str, *, since: datetime, limit: int = 100) -> list[LogRecord]:
+        """The records of `kind` written after `since`, newest first, at most `limit`: a window
+        in which none is a normal answer (the reminders of the last day). Costs the bot and
+        run-log lookups (once per run) and the pages of notes newer than `since`.
+        """
+        return self._records(kind, since, limit)
+
+    def check_log(self) -> None:
+        """The run-log lookup (`_find_ledger`, cached for the run's reads and writes)."""
+        self._find_ledger()
+
+    def latest_log(self, kind: str) -> LogRecord | None:
+        """The newest record of `kind`; None only when no run log was ever started or it
+        holds no such record: the notes are read, newest first, until the record or the
+        end, so a flood of members' comments costs pages, never the record (issue 20).
+        A run log that is missing or untrusted raises RunLogLost.
+        """
+        found = self._records(kind, None, 1)
+        return found[0] if found else None
+
     @_translate("read the run log")
-    def read_log(
-        self, kind: str, limit: int = 20, since: datetime | None = None
-    ) -> list[LogRecord]:
-        """Newest first: only notes by the bot count, so a copy of a record posted by anyone
-        else changes nothing. Reads pages of the run-log issue's notes, newest first, until
-        `limit` records, a note older than `since`, or MAX_LOG_PAGES: a member who floods
-        the issue with comments cannot push the tool's records out of sight (issue 10).
-        Costs the bot and ledger lookups (once per run) and usually one page.
+    def _records(self, kind: str, since: datetime | None, limit: int) -> list[LogRecord]:
+        """Only comments by the bot count, so a copy of a record posted by anyone else
+        changes nothing; system notes are left out by GitLab (`activity_filter`,
+        lib/api/notes.rb) and skipped here too.
         """
         ledger.check_kind(kind)
         iid = self._find_ledger()
@@ -722,12 +772,14 @@ class GitLabTracker:
             return []
         bot_id, _ = self._bot_identity()
         notes = self._project.issues.get(iid, lazy=True).notes.list(
-            sort="desc", order_by="created_at", per_page=PER_PAGE, iterator=True
+            sort="desc",
+            order_by="created_at",
+            activity_filter="only_comments",
+            per_page=PER_PAGE,
+            iterator=True,
         )
         found: list[LogRecord] = []
-        for seen, note in enumerate(notes):
-            if seen >= MAX_LOG_PAGES * PER_PAGE:
-                break
+        for note in notes:
             attrs = note.attributes
             when = ledger.parse_time(attrs.get("created_at"), self._clock())
             if since is not None and when < since:
@@ -745,32 +797,111 @@ class GitLabTracker:
 
     @_translate("look up the run-log issue")
     def _find_ledger(self, *, again: bool = False) -> int | None:
-        """The oldest issue the bot created with the ledger label and title. Issues by
-        anyone else are ignored, however they are labelled; so are bot issues somebody
-        labelled (a match issue keeps its own title).
+        """The oldest issue the bot created whose description starts with the run log's
+        first line, whatever its label, title, state or confidentiality (any Reporter can
+        change those): one page of the bot's confidential issues; only when it is not among
+        them, every issue of the bot. Found but moved, or with a description someone else
+        edited: RunLogLost. Not found while there are signs that it was lost
+        (`_never_written`): RunLogLost too, never a new log that would start the delivery
+        queue afresh and drop what it owes. Otherwise no run log was ever written (a first
+        run, or one whose first record failed).
         """
-        if self._ledger_iid is not None and not again:
+        if self._ledger_looked and not again:
             return self._ledger_iid
-        bot_id, _ = self._bot_identity()
-        issues = self._project.issues.list(
-            labels=[ledger.LABEL],
-            author_id=bot_id,
-            state="all",
-            order_by="created_at",
-            sort="asc",
-            per_page=20,
-            get_all=False,
-            iterator=False,
+        bot_id, bot = self._bot_identity()
+        found = next(
+            (i for i in self._bot_issues(bot_id, confidential=True) if self._is_ledger(i)), None
         )
-        for issue in issues:
-            attrs = issue.attributes
-            if (
-                int((attrs.get("author") or {}).get("id") or 0) == bot_id
-                and attrs.get("title") == ledger.TITLE
-            ):
-                self._ledger_iid = int(attrs["iid"])
-                return self._ledger_iid
-        return None
+        touched: list[IssueRef] = []  # issues of the bot changed since their creation
+        if found is None:
+            for issue in self._bot_issues(bot_id):
+                if self._is_ledger(issue):
+                    found = issue
+                    break
+                ref = self._ref(issue)
+                if ref.updated_at != ref.created_at:
+                    touched.append(ref)
+        if found is None:
+            self._never_written(bot, touched)
+            self._ledger_looked = True  # none yet: the first record creates it
+            return None
+        self._check_ledger(found.attributes, bot)
+        self._ledger_iid = int(found.attributes["iid"])
+        self._ledger_looked = True
+        return self._ledger_iid
+
+    def _never_written(self, bot: str, touched: Sequence[IssueRef]) -> None:
+        """No run log found: a first run (or one whose first record failed), unless its
+        label remains (made with it, left behind by a deletion) or an issue of the bot
+        carries a description someone else wrote (the run log, rewritten to look like
+        something else, could be among them): then RunLogLost. One request for the label,
+        one per issue of the bot changed since its creation: only on this path.
+        """
+        if self._label_exists(ledger.LABEL):
+            raise RunLogLost(
+                f"the run log is missing: no issue of match-staging starts with its first "
+                f"line, but its label {ledger.LABEL} remains (was the issue deleted?)"
+            )
+        for ref in touched:
+            why = description_edit(ref, self._system_notes(ref.iid), bot)
+            if why:
+                raise RunLogLost(f"the run log is missing, and {why}: it may have been the log")
+
+    def _label_exists(self, name: str) -> bool:
+        """GET /projects/:id/labels/:name: 404 when there is none (lib/api/labels.rb)."""
+        try:
+            self._project.labels.get(name)
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                return False
+            raise
+        return True
+
+    def _bot_issues(self, bot_id: int, *, confidential: bool | None = None) -> Iterable[Any]:
+        """The bot's issues, oldest first, 100 a page. `author_id` is an IssuesFinder
+        filter like any other (lib/api/issues.rb `issues_params`; app/finders/
+        issuable_finder.rb `by_author`), as is `confidential` (IssuesFinder#by_confidential).
+        """
+        query: dict[str, Any] = {
+            "author_id": bot_id,
+            "state": "all",
+            "order_by": "created_at",
+            "sort": "asc",
+            "per_page": PER_PAGE,
+        }
+        if confidential is not None:
+            query["confidential"] = confidential
+        return self._project.issues.list(iterator=True, **query)
+
+    @staticmethod
+    def _is_ledger(issue: Any) -> bool:
+        return ledger.is_run_log(issue.attributes.get("description"))
+
+    def _check_ledger(self, attrs: dict[str, Any], bot: str) -> None:
+        """A moved run log is closed here and copied elsewhere (Issues::MoveService,
+        `mark_as_moved`; Issuable::Clone::BaseService closes the original); an edited one
+        may say anything: neither is the log the bot kept.
+        """
+        iid = int(attrs["iid"])
+        if attrs.get("moved_to_id"):
+            raise RunLogLost(f"the run log (issue #{iid}) was moved to another project")
+        why = description_edit(self._ref_from(attrs), self._system_notes(iid), bot)
+        if why:
+            raise RunLogLost(f"the run log (issue #{iid}) is not the bot's any more: {why}")
+
+    def _system_notes(self, iid: int) -> list[Note]:
+        """The issue's system notes ("changed the description" among them), oldest first:
+        `activity_filter=only_activity` leaves members' comments out (lib/api/notes.rb,
+        UserPreference::NOTES_FILTERS), so a flood of comments does not make this dearer.
+        """
+        found = self._project.issues.get(iid, lazy=True).notes.list(
+            iterator=True,
+            per_page=PER_PAGE,
+            sort="asc",
+            order_by="created_at",
+            activity_filter="only_activity",
+        )
+        return [self._note_of(n.attributes) for n in found if n.attributes.get("system")]
 
     def _create_ledger(self) -> int:
         """Created on the first write, once per project. Creating it fires one issue event
@@ -803,7 +934,32 @@ class GitLabTracker:
             }
         )
         self._ledger_iid = int(issue.attributes["iid"])
+        self._ledger_looked = True
         return self._ledger_iid
+
+    @_translate("start a new run log")
+    def restart_log(self) -> tuple[int, list[int]] | None:
+        """The way out of RunLogLost, on the operator's word (`digest --new-run-log`): every
+        run log of the bot is retired (its description rewritten by the bot, so its first
+        line is no longer the run log's), then a new one is started. Returns the new iid
+        and the retired ones; None, changing nothing, when the run log is sound or was
+        never started (a sound log is never replaced by mistake).
+        """
+        try:
+            self._find_ledger(again=True)
+            return None
+        except RunLogLost:
+            pass
+        bot_id, _ = self._bot_identity()
+        retired = [
+            int(issue.attributes["iid"])
+            for issue in self._bot_issues(bot_id)
+            if self._is_ledger(issue)
+        ]
+        when = self._clock().astimezone(UTC).isoformat(timespec="seconds")
+        for iid in retired:
+            self.update_issue(iid, description=ledger.RETIRED.format(when=when))
+        return self._post_ledger(), retired
 
     def bot_user(self) -> str:
         """The username the tool writes as: only its notes and descriptions are records."""
@@ -816,20 +972,19 @@ class GitLabTracker:
         found = issue.notes.list(
             iterator=True, per_page=PER_PAGE, sort="asc", order_by="created_at"
         )
-        out = []
-        for note in found:
-            attrs = note.attributes
-            author = attrs.get("author") or {}
-            out.append(
-                Note(
-                    id=int(attrs.get("id") or 0),
-                    author=str(author.get("username", "")),
-                    body=str(attrs.get("body") or ""),
-                    system=bool(attrs.get("system")),
-                    created_at=str(attrs.get("created_at", "")),
-                )
-            )
+        out = [self._note_of(note.attributes) for note in found]
         return sorted(out, key=lambda n: (n.created_at, n.id))
+
+    @staticmethod
+    def _note_of(attrs: dict[str, Any]) -> Note:
+        author = attrs.get("author") or {}
+        return Note(
+            id=int(attrs.get("id") or 0),
+            author=str(author.get("username", "")),
+            body=str(attrs.get("body") or ""),
+            system=bool(attrs.get("system")),
+            created_at=str(attrs.get("created_at", "")),
+        )
 
     @classmethod
     def _ref(cls, issue: Any) -> IssueRef:

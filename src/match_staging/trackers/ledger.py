@@ -17,12 +17,22 @@ from match_staging.trackers.base import LogRecord
 # would be an ordinary label on Free anyway, and confusing on Premium.
 LABEL = "match-staging-ledger"
 TITLE = "match-staging run log"
+# The run log is known by its author (the bot) and this first line of its description, which
+# only the bot wrote and nobody else changed: not by its label or title, which any Reporter
+# can give to another issue or take away (docs/design.md, "Records").
+FIRST_LINE = "<!-- match-staging v1 ledger -->"
 DESCRIPTION = (
-    "<!-- match-staging v1 ledger -->\n"
+    f"{FIRST_LINE}\n"
     "The run log of match-staging: what one run tells the next (which WhatsApp failures were "
     "reported, when reminders went out). Each record is a comment by this bot; comments by "
     "anyone else are ignored, so are edits to this text. Please leave this issue open and "
     "unchanged; it is confidential because the records are of no interest to anyone.\n"
+)
+# What `digest --new-run-log` leaves in a run log it replaces: no longer its first line.
+RETIRED = (
+    "<!-- match-staging v1 ledger retired -->\n"
+    "This was the run log of match-staging until {when}, when `digest --new-run-log` "
+    "replaced it. Its records are kept here and no longer read.\n"
 )
 KIND = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _MARKER = re.compile(r"^<!-- match-staging v1 log: ([A-Za-z0-9+/=]+) -->$", re.MULTILINE)
@@ -33,6 +43,11 @@ def check_kind(kind: str) -> str:
     if not KIND.fullmatch(kind):
         raise ValueError(f"run-log kind must be lower case letters, digits and '-': {kind!r}")
     return kind
+
+
+def is_run_log(description: str | None) -> bool:
+    """Whether a description starts with the run log's first line."""
+    return (description or "").split("\n", 1)[0].rstrip("\r") == FIRST_LINE
 
 
 def note_body(kind: str, data: dict[str, Any], at: datetime) -> str:

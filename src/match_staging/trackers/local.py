@@ -204,6 +204,10 @@ class LocalTracker:
         """No webhooks on a laptop."""
         return []
 
+    def variables_role(self) -> str | None:
+        """No pipelines on a laptop."""
+        return None
+
     def disabled_webhooks(self) -> list[WebhookState] | None:
         """No webhooks on a laptop."""
         return []
@@ -224,15 +228,28 @@ class LocalTracker:
         record = {"kind": kind, "data": json.loads(json.dumps(data)), "created_at": self._now()}
         log = self._data.setdefault("log", [])
         log.append(record)
-        del log[:-MAX_LOG_RECORDS]
+        if len(log) > MAX_LOG_RECORDS:  # the oldest go, but never a kind's newest record
+            newest = set({r.get("kind"): i for i, r in enumerate(log)}.values())
+            older = [i for i in range(len(log)) if i not in newest]
+            gone = set(older[: len(log) - MAX_LOG_RECORDS])
+            log[:] = [r for i, r in enumerate(log) if i not in gone]
         self._save()
 
-    def read_log(
-        self, kind: str, limit: int = 20, since: datetime | None = None
-    ) -> list[LogRecord]:
-        """The latest records of `kind`, newest first."""
+    def read_log(self, kind: str, *, since: datetime, limit: int = 100) -> list[LogRecord]:
+        """The records of `kind` written after `since`, newest first."""
+        found = [r for r in self._log_of(kind) if r.created_at >= since]
+        return found[: max(limit, 0)]
+
+    def check_log(self) -> None:
+        """The run log is a list in the state file: nobody else edits it."""
+
+    def latest_log(self, kind: str) -> LogRecord | None:
+        """The newest record of `kind` (trimming keeps the newest of every kind)."""
+        return next(iter(self._log_of(kind)), None)
+
+    def _log_of(self, kind: str) -> list[LogRecord]:
         ledger.check_kind(kind)
-        found = [
+        return [
             LogRecord(
                 kind=r["kind"],
                 data=dict(r["data"]),
@@ -241,8 +258,6 @@ class LocalTracker:
             for r in reversed(self._data.get("log", []))
             if r.get("kind") == kind
         ]
-        found = [r for r in found if since is None or r.created_at >= since]
-        return found[: max(limit, 0)]
 
     def bot_user(self) -> str:
         """Everything in the local file is the tool's own writing."""

@@ -33,6 +33,7 @@ from match_staging.trackers.gitlab_project import (
     ScheduleState,
     TriggerState,
 )
+from match_staging.usecases.pin_url import pin_url
 
 TRIGGER_DESCRIPTION = "match-staging webhook"
 SCHEDULE_DESCRIPTION = "match-staging digest"
@@ -705,7 +706,8 @@ def variables_setting(project: ProjectSettings) -> tuple[bool, list[str]]:
         "pipeline variables: refused: MATCHES_JSON and SEND_IID as variables (an older GitLab "
         "without inputs), and on a GitLab without the webhook fix (MR 204230) even the "
         "webhook's pipelines, which GitLab then disables. If that is your GitLab, set "
-        f"{VARIABLES_SETTING} to Developer",
+        f"{VARIABLES_SETTING} to Maintainer (the trigger bootstrap made is a Maintainer's; "
+        "Developer would let every Developer redirect the jobs)",
     ]
 
 
@@ -741,9 +743,28 @@ def trigger_payload_note(admin: ProjectAdmin) -> list[str]:
         f"GitLab {truncate(version, 40)} is older than {fixed}: while pipeline variables "
         "are restricted it refuses every trigger pipeline (gitlab MR 204230): the issue "
         "webhook's, which GitLab then disables, and scripts/submit-matches' trigger path. "
-        f"Allow Developer at {VARIABLES_SETTING}, upgrade GitLab, or send documents with "
+        f"Set {VARIABLES_SETTING} to Maintainer (the trigger bootstrap made is a "
+        "Maintainer's; Developer would let every Developer redirect the jobs), upgrade "
+        "GitLab, or send documents with "
         "`submit-matches --via commit`"
     ]
+
+
+def unrestricted_variables(project: ProjectSettings) -> Action | None:
+    """A failed step while Developers may set pipeline variables: a pipeline variable
+    outranks every CI/CD variable and GitLab's predefined ones (CI_SERVER_URL,
+    GITLAB_TOKEN, SMTP_HOST, GITLAB_USER_LOGIN), so whoever may set one decides where the
+    token and the mail go (issue 20). Maintainer and up, or nobody, is restricted.
+    """
+    if project.variables_role != "developer":
+        return None
+    return Action(
+        "failed",
+        "pipeline variables",
+        f"Developers may set them ({VARIABLES_SETTING}: developer), and a pipeline variable "
+        "outranks every CI/CD variable and GitLab's own (CI_SERVER_URL, GITLAB_TOKEN, "
+        "SMTP_HOST): set it to No one allowed (pipeline inputs keep working) or Maintainer",
+    )
 
 
 def _why(exc: TrackerError, what: str) -> str:
@@ -774,6 +795,23 @@ HOOK_REFUSED_HINT = (
 )
 
 
+def _plan_by_ids(cfg: Config, admin: ProjectAdmin, want: Desired, actual: Actual) -> list[Action]:
+    """The plan with the state labels known by the ids recorded (issue 20): renamed ones
+    back first, then the plan sees them under their names; the ids and the reviewers'
+    recorded last. `actual` is updated to the labels and boards as they will be.
+    """
+    import dataclasses
+
+    from match_staging.usecases import bootstrap_ids as ids
+
+    unreadable, before = "labels" in actual.unreadable, actual.labels
+    renames, actual.labels, held = ids.label_renames(cfg, actual.labels, unreadable=unreadable)
+    actual.boards = ids.boards_after(actual.boards, before, actual.labels)
+    if held:  # a state label's name is taken: no other label or list until that is sorted
+        want = dataclasses.replace(want, labels=(), board_lists=())
+    return renames + plan(want, actual) + ids.recordings(cfg, admin, actual.labels)
+
+
 def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapReport:
     """Every step that can be done is done; each one that cannot is reported with what to
     do about it, and the run fails only then (a refusal never leaves later steps undone).
@@ -784,18 +822,9 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
         notes += trigger_payload_note(admin)
     want = desired(cfg, project.id, variables=allowed)
     actual = observe(admin, want)
-    # state labels by the ids recorded (issue 20): renamed ones back first, then the plan
-    # sees them under their names; the ids and the reviewers' recorded last
-    import dataclasses
-
-    from match_staging.usecases import bootstrap_ids as ids
-
-    unreadable, before = "labels" in actual.unreadable, actual.labels
-    renames, actual.labels, held = ids.label_renames(cfg, actual.labels, unreadable=unreadable)
-    actual.boards = ids.boards_after(actual.boards, before, actual.labels)
-    if held:  # a state label's name is taken: no other label or list until that is sorted
-        want = dataclasses.replace(want, labels=(), board_lists=())
-    actions = renames + plan(want, actual) + ids.recordings(cfg, admin, actual.labels)
+    actions = _plan_by_ids(cfg, admin, want, actual)
+    if (insist := unrestricted_variables(project)) is not None:
+        actions.append(insist)
     trigger = next((t for t in actual.triggers if t.description == want.trigger), None)
     schedule = _find_schedule(actual.schedules, want)
     report = BootstrapReport(
@@ -861,4 +890,7 @@ def run(cfg: Config, env: Mapping[str, str], dry_run: bool) -> BootstrapReport:
     from match_staging.trackers.gitlab_project import GitLabProject
 
     admin = GitLabProject(cfg.gitlab.url, token, cfg.gitlab.project, timeout=cfg.gitlab.timeout)
-    return bootstrap(cfg, admin, dry_run=dry_run)
+    report = bootstrap(cfg, admin, dry_run=dry_run)
+    if pinned := pin_url(cfg, dry_run=dry_run):  # in CI the URL comes only from the file
+        report.notes.append(pinned)
+    return report

@@ -22,7 +22,7 @@ from match_staging.labels import state_label
 from match_staging.model import IssueRef, State
 from match_staging.record import fingerprint
 from match_staging.trackers.base import Tracker
-from match_staging.usecases import health, whatsapp_status
+from match_staging.usecases import health, pipeline_variables, whatsapp_status
 from match_staging.usecases.notify import (
     NotifyReport,
     altered_notice,
@@ -48,6 +48,7 @@ class DigestReport:
     reminded: list[int] = field(default_factory=list)
     reminder_deliveries: list[Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # printed; the run still succeeds
     reconciled: ReconcileReport = field(default_factory=ReconcileReport)
     whatsapp: whatsapp_status.WhatsAppStatusReport = field(
         default_factory=whatsapp_status.WhatsAppStatusReport
@@ -74,7 +75,14 @@ def digest(ctx: Context) -> DigestReport:
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     now = ctx.clock()
     checked = health.check(ctx)  # the token first: an expired one stops the run at once
+    if channels:
+        # the run log before the repair, which looks at every issue of the bot: one that is
+        # lost (moved, edited, disguised as a match) stops the run here (RunLogLost), before
+        # the repair could take it for a match; the lookup is the queue read's, cached
+        tracker.check_log()
     report = DigestReport(reconciled=reconcile(ctx), health=checked)
+    if variables := pipeline_variables.warning(tracker):  # every run until it is fixed
+        report.warnings.append(variables)
     # reported even in quiet hours: the check reads statuses and messages nobody
     report.whatsapp = whatsapp_status.check(tracker, channels, now)
     window = cfg.notification.preferences.quiet_hours

@@ -185,9 +185,11 @@ def announced(report: NotifyReport, owed: Owed, *, queued: bool = True) -> Notif
 
 
 def read_queue(tracker: Tracker) -> delivery.Queue | None:
-    """The newest delivery queue, or None before the first one was written."""
-    records = tracker.read_log(delivery.LOG_KIND, limit=1)
-    return delivery.Queue.from_data(records[0].data) if records else None
+    """The newest delivery queue; None only when no queue was ever written
+    (`Tracker.latest_log`: a run log that cannot be read or trusted is a TrackerError).
+    """
+    record = tracker.latest_log(delivery.LOG_KIND)
+    return delivery.Queue.from_data(record.data) if record else None
 
 
 def write_queue(tracker: Tracker, queue: delivery.Queue) -> None:

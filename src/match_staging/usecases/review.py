@@ -215,6 +215,16 @@ def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepRe
             issue.iid,
         )
     trail = workflow.audit(issue, tracker.notes(issue.iid), bot)
+    if cfg.labels.match not in issue.labels and not (trail.trusted or trail.stepped):
+        # no label, no key line of the bot's own and no step it recorded: nothing says this
+        # issue of the bot was ever a staged match (the run log, rewritten by a Reporter to
+        # look like one: issue 20); a match keeps its trail however it is relabelled
+        return StepResult(
+            "ignored",
+            f"#{issue.iid} is not a job match (no {cfg.labels.match} label, and "
+            f"{trail.distrust or 'no step recorded'})",
+            issue.iid,
+        )
     wf = cfg.workflow
     tamper = workflow.tampered(cfg.labels, issue, trail.state, wf.close_rejected, wf.close_sent)
     if states_in(cfg.labels, issue.labels) == [trail.state]:

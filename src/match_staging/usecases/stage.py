@@ -19,7 +19,7 @@ from markupsafe import Markup
 from match_staging import attachments, delivery, notices, record, render
 from match_staging.config import Config
 from match_staging.context import Context
-from match_staging.errors import InputError, TrackerError
+from match_staging.errors import InputError, RunLogLost, TrackerError
 from match_staging.labels import label_specs, score_label, state_label
 from match_staging.matches import Batch
 from match_staging.model import IssueDraft, IssueRef, Match, State
@@ -181,6 +181,8 @@ def _notify(ctx: Context, report: StageReport, cycle: str) -> NotifyReport:
         before = found.to_data() if found else None
         queue = found or delivery.Queue()  # none yet: every match the bot staged is owed
         owed = gather(ctx, queue, fresh)
+    except RunLogLost as exc:  # says itself what was sent (nothing) and what to do
+        return NotifyReport(unrecorded=[str(exc)])
     except TrackerError as exc:
         return NotifyReport(
             unrecorded=[

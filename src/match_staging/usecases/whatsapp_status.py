@@ -73,7 +73,8 @@ def check(tracker: Tracker, channels: Sequence[Any], now: datetime) -> WhatsAppS
         report.error = result.error
         return report
     try:
-        latest = tracker.read_log(LOG_KIND, limit=1)
+        # a record older than the window lists only messages no check lists any more
+        latest = tracker.read_log(LOG_KIND, since=now - LOOKBACK - timedelta(days=1), limit=1)
     except TrackerError as exc:
         report.error = f"the run log could not be read ({exc}), so nothing is reported now"
         return report
