@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from match_staging.config_write import record
+from match_staging.config_write import record, write
 from match_staging.errors import ConfigError
 
 
@@ -26,3 +26,20 @@ def test_ids_are_recorded_only_where_the_file_reads_back_the_same(tmp_path: Path
     with pytest.raises(ConfigError, match=re.escape("add under workflow: reviewer_ids: {rita: 2}")):
         record(odd, {"reviewer_ids": {"rita": 2}})
     assert odd.read_text() == "workflow: {reviewers: [rita]}\n"
+
+
+def test_a_scalar_keeps_its_place_and_comment_and_a_missing_file_is_not_made(
+    tmp_path: Path,
+) -> None:
+    """gitlab.url (issue 20, item 10) through the same writer as the ids."""
+    path = tmp_path / "c.yml"
+    path.write_text('gitlab:\n  project: "1"\n  url: ""  # bootstrap writes it\nlabels: {}\n')
+    write(path, "gitlab", {"url": "https://gitlab.example.com"})
+    assert path.read_text() == (
+        'gitlab:\n  project: "1"\n  url: "https://gitlab.example.com"  # bootstrap writes it\n'
+        "labels: {}\n"
+    )
+    missing = tmp_path / "none.yml"
+    with pytest.raises(ConfigError, match="does not exist"):
+        write(missing, "gitlab", {"url": "https://gitlab.example.com"}, create=False)
+    assert not missing.exists()

@@ -1,22 +1,20 @@
 """`bootstrap` writes the GitLab URL it set the project up on into the committed
 configuration file: in CI that file is the only source of the URL, since a pipeline variable
 outranks GitLab's predefined CI_SERVER_URL and would receive the token (issue 20). One line
-is written or replaced (`url:` under `gitlab:`); comments and everything else stay as they
-are. The user commits the change.
+is written or replaced (`url:` under `gitlab:`) by `config_write`, the file's one writer;
+comments and everything else stay as they are. The user commits the change.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import yaml
 
+from match_staging import config_write
 from match_staging.config import DEFAULT_PATH, Config
-
-_SECTION = re.compile(r"^gitlab:[ \t]*(#.*)?$")
-_URL = re.compile(r"^(?P<indent>[ \t]+)url:[ \t]*(?:\"\"|'')?[ \t]*(?P<comment>#.*)?$")
+from match_staging.errors import ConfigError
 
 
 def pin_url(cfg: Config, *, dry_run: bool) -> str:
@@ -39,12 +37,16 @@ def pin_url(cfg: Config, *, dry_run: bool) -> str:
             "use the file's"
         )
     line = f"url: {json.dumps(url)}"
-    changed = _with_url(text, url)
-    if changed is None or _url_in(changed) != url:
+    if dry_run:
+        # the same line in a dry run and a real one, as every line of bootstrap's plan
+        return f"`{line}` goes under `gitlab:` in {path} (not in a dry run): commit it; {_WHY}"
+    try:
+        config_write.write(path, "gitlab", {"url": url}, create=False)
+    except ConfigError:
         return f"add `{line}` under `gitlab:` in {path} and commit it: {_WHY}"
-    if not dry_run:
-        path.write_text(changed, encoding="utf-8")
-    # the same line in a dry run and a real one, as every line of bootstrap's plan
+    except OSError as exc:
+        why = exc.strerror or exc
+        return f"{path} cannot be written ({why}): add `{line}` under `gitlab:`, commit it"
     return f"`{line}` goes under `gitlab:` in {path} (not in a dry run): commit it; {_WHY}"
 
 
@@ -62,31 +64,3 @@ def _url_in(text: str) -> str:
     section = raw.get("gitlab") if isinstance(raw, dict) else None
     url = section.get("url") if isinstance(section, dict) else None
     return url if isinstance(url, str) else ""
-
-
-def _with_url(text: str, url: str) -> str | None:
-    """`text` with `url:` set under the top-level `gitlab:`; None when its layout is not
-    the plain one this edits (the user adds the line).
-    """
-    lines = text.splitlines(keepends=True)
-    value = json.dumps(url)  # a YAML double-quoted scalar
-    start = next((i for i, line in enumerate(lines) if _SECTION.match(line.rstrip("\r\n"))), None)
-    if start is None:
-        tail = "" if not text or text.endswith("\n") else "\n"
-        return f"{text}{tail}gitlab:\n  url: {value}\n"
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\t", "\n", "#")),
-        len(lines),
-    )
-    for i in range(start + 1, end):
-        found = _URL.match(lines[i].rstrip("\r\n"))
-        if found:
-            comment = f"  {found['comment']}" if found["comment"] else ""
-            lines[i] = f"{found['indent']}url: {value}{comment}\n"
-            return "".join(lines)
-        if re.match(r"^[ \t]+url:", lines[i]):
-            return None  # a value this does not recognise: leave it to the user
-    body = [re.match(r"^([ \t]+)\S", lines[i]) for i in range(start + 1, end)]
-    indent = next((m.group(1) for m in body if m is not None), "  ")
-    lines.insert(start + 1, f"{indent}url: {value}\n")
-    return "".join(lines)
