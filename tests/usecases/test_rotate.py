@@ -107,7 +107,8 @@ def test_nothing_is_rotated_unless_the_variable_can_be_written(
 def test_a_write_that_fails_after_the_rotation_says_how_to_recover(
     fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.fail_next("PUT", r"/variables/GITLAB_TOKEN$", status=500, times=3)
+    # the first PUT writes the old value back before the rotation (it works); then 3 fail
+    fake.fail_next("PUT", r"/variables/GITLAB_TOKEN$", status=500, times=3, skip=1)
     code, out = run(fake, capsys)
     assert code == 1
     (line,) = [x for x in out.splitlines() if x.strip()]
@@ -119,7 +120,20 @@ def test_a_write_that_fails_after_the_rotation_says_how_to_recover(
 def test_a_write_that_fails_once_is_repeated(
     fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.fail_next("PUT", r"/variables/GITLAB_TOKEN$", status=502)
+    fake.fail_next("PUT", r"/variables/GITLAB_TOKEN$", status=502, skip=1)
     code, out = run(fake, capsys)
     assert code == 0, out
     assert works(fake, fake.variables["GITLAB_TOKEN"]["value"])
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_a_variable_that_cannot_be_written_before_the_rotation_leaves_the_token_working(
+    fake: FakeGitLab, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    """The write is tried with the old value first (issue 19: the old token keeps working
+    when the variable cannot be updated)."""
+    fake.fail_next("PUT", r"/variables/GITLAB_TOKEN$", status=status)
+    code, out = run(fake, capsys)
+    assert code == 2 and "nothing was rotated, the token still works" in out, out
+    assert works(fake, fake.token) and fake.count("POST", "/rotate$") == 0
+    assert fake.variables["GITLAB_TOKEN"]["value"] == fake.token

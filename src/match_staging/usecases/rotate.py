@@ -80,6 +80,13 @@ def rotate(
             f"{expires.isoformat()} and write the new one into {VARIABLE}; nothing was changed"
         )
         return report
+    try:  # the same value written back: the write works, while the old token still does
+        old.set_variable(VARIABLE, token)
+    except TrackerError as exc:
+        raise Refused(
+            f"{VARIABLE} cannot be written ({exc}): nothing was rotated, the token still "
+            'works; try again, or rotate by hand (README, "Running unattended")'
+        ) from None
     new, new_expiry = old.rotate_token(expires)  # a failure here changed nothing
     report.secrets.append(new)
     admin = with_token(new)
