@@ -171,7 +171,8 @@ def main_() -> int:
             (
                 "digest, nothing to repair, no channel",
                 run(fake, smtp, "digest"),
-                "token expiry, project (pipeline variables), hooks, changed issues, user, notes of each changed issue",
+                "token expiry, project (pipeline variables), hooks, changed issues, user, "
+                "notes of each changed issue",
             )
         )
         move(fake, 2, REVIEWER, "job-match/rejected", "job-match/pending")

@@ -297,12 +297,17 @@ def cmd_digest(args: argparse.Namespace, run: Run) -> int:
 
 def _new_run_log(out: Output, tracker: Tracker) -> None:
     """`digest --new-run-log`: replace a run log that is lost or untrusted (RunLogLost)."""
+    from match_staging import delivery
+
     restart = getattr(tracker, "restart_log", None)
     started = restart() if restart is not None else None
     if started is None:
         out.result("run log   sound (or not started yet): nothing replaced")
         return
     new, retired = started
+    # the matches staged so far count as announced: the first queue of the new log says so
+    # (without it every match of the bot would be owed again: docs/design.md)
+    tracker.append_log(delivery.LOG_KIND, delivery.Queue(through=new).to_data())
     out.result(
         f"run log   started #{new}, retired {_iids(retired) or 'none'}: what the old log "
         "owed is not announced; the review board lists every pending match"

@@ -181,13 +181,10 @@ def record_marker(match: Match) -> Markup:
 
 def decode_record(description: str | None) -> MatchRecord | None:
     """The match record of a staged issue's description; None when it has none."""
-    for line in (description or "").split("\n"):
-        if not line.startswith(PREFIX + "notice: "):
-            continue
-        found = _NOTICE.fullmatch(line)
-        data = decode_json(found.group(1)) if found else None
-        return _typed(data) if isinstance(data, dict) else None
-    return None
+    line = _record_line(description)
+    found = _NOTICE.fullmatch(line) if line else None
+    data = decode_json(found.group(1)) if found else None
+    return _typed(data) if isinstance(data, dict) else None
 
 
 def fingerprint(description: str | None) -> str:
@@ -196,10 +193,18 @@ def fingerprint(description: str | None) -> str:
     while the issue still holds the very line the bot wrote (anyone with Reporter may edit a
     description; the queue is a record only the bot writes).
     """
-    for line in (description or "").split("\n"):
-        if line.startswith(PREFIX + "notice: ") and _NOTICE.fullmatch(line):
-            return hashlib.sha256(line.encode()).hexdigest()[:24]
-    return ""
+    line = _record_line(description)
+    return hashlib.sha256(line.encode()).hexdigest()[:24] if line else ""
+
+
+def _record_line(description: str | None) -> str | None:
+    """The one line of a description that holds the match record, for `decode_record` and
+    `fingerprint` alike: None unless exactly one line starts with the record's prefix and it
+    is whole (the bot writes one, and escapes untrusted text so that none of its lines can
+    start so; a second one is somebody else's, and then neither counts: issue 20).
+    """
+    lines = [ln for ln in (description or "").split("\n") if ln.startswith(PREFIX + "notice: ")]
+    return lines[0] if len(lines) == 1 and _NOTICE.fullmatch(lines[0]) else None
 
 
 def _text(value: Any) -> str:

@@ -20,6 +20,7 @@ import gitlab
 import pytest
 
 from match_staging.cli import main
+from match_staging.trackers import ledger
 from tests.conftest import job_matches, owed
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
@@ -348,3 +349,62 @@ def test_a_queue_from_before_fingerprints_announces_unedited_records_in_full(
     assert "announced #2  without their text" in out, out
     assert "Cloud Architect" in world.texts()[0]  # #1, unedited, in full
     assert not any("evil" in text for text in world.texts())
+
+
+# ------------------------------------------------------- found in review (issues 19, 20)
+
+
+def the_run_log(fake: FakeGitLab) -> dict[str, Any]:
+    return next(i for i in fake.issues.values() if ledger.is_run_log(i["description"]))
+
+
+def test_a_second_record_line_makes_neither_count(world: World) -> None:
+    """A Reporter puts a line that starts like the record above the bot's own and retitles
+    the issue: the channels show none of their text (the fingerprint and the record are read
+    from one and the same line, and two such lines are nobody's record)."""
+    assert world.run("stage", now=NIGHT)[0] == 0  # quiet hours: owed until the morning
+    description = world.gitlab.issues[1]["description"]
+    bait = "<!-- match-staging v1 notice: x -->x\n"
+    edited = re.sub(
+        r"^(<!-- match-staging v1 notice: )", bait + r"\1", description, count=1, flags=re.M
+    )
+    assert edited != description
+    world.as_user("mallory").issues.update(
+        1, {"description": edited, "title": "Bitte hier einloggen"}
+    )
+    code, out = world.run("digest", now=MORNING)
+    assert code == 0 and world.announced() == EVERY, out
+    assert "announced #1  without their text" in out, out
+    assert not any("einloggen" in text for text in world.texts())
+
+
+def test_a_new_run_log_repeats_no_announcement(world: World) -> None:
+    """`digest --new-run-log` after a Reporter edited the run log: the matches staged so far
+    count as announced (the new log's first queue says so), the retired log is no match."""
+    assert world.run("stage")[0] == 0 and world.announced() == EVERY
+    log = the_run_log(world.gitlab)
+    world.as_user("mallory").issues.update(
+        log["iid"], {"description": ledger.FIRST_LINE + "\nmine now"}
+    )
+    code, out = world.run("digest", now=MORNING)
+    assert code == 1 and "--new-run-log" in out, out
+    code, out = world.run("digest", "--new-run-log", now=MORNING)
+    assert code == 0 and "run log   started #" in out, out
+    assert world.announced() == EVERY, out  # nothing a second time
+    code, out = world.run("digest", now=MORNING)
+    assert code == 0 and world.announced() == EVERY, out
+    assert f"#{log['iid']}" not in out, out
+
+
+def test_the_run_log_labelled_as_a_match_is_no_match(world: World) -> None:
+    """A Reporter adds `job-match` to the confidential run log: the repair leaves it alone
+    (no state label added, no audit note, no "missed event")."""
+    assert world.run("stage")[0] == 0
+    log = the_run_log(world.gitlab)
+    world.as_user("mallory").issues.update(log["iid"], {"add_labels": "job-match"})
+    notes_before = len(world.gitlab.user_notes(log["iid"]))
+    code, out = world.run("digest", now=MORNING)
+    assert code == 0, out
+    assert sorted(world.gitlab.issues[log["iid"]]["labels"]) == ["job-match", ledger.LABEL]
+    assert len(world.gitlab.user_notes(log["iid"])) == notes_before
+    assert f"#{log['iid']}" not in out, out

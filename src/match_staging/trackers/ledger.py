@@ -50,6 +50,13 @@ def is_run_log(description: str | None) -> bool:
     return (description or "").split("\n", 1)[0].rstrip("\r") == FIRST_LINE
 
 
+def was_run_log(description: str | None) -> bool:
+    """Whether a description is a run log's, in use or retired (`RETIRED`): never a match,
+    whatever labels somebody puts on it.
+    """
+    return (description or "").startswith(FIRST_LINE[: -len(" -->")])
+
+
 def note_body(kind: str, data: dict[str, Any], at: datetime) -> str:
     """One record as a note: the marker, then a line a person can read."""
     stamp = at.astimezone(UTC).isoformat(timespec="seconds")

@@ -22,6 +22,7 @@ from match_staging.context import Context
 from match_staging.errors import ConfigError, InputError
 from match_staging.labels import states_in
 from match_staging.model import IssueRef, State, StateEvent
+from match_staging.trackers import ledger
 
 # what a review step or a send did: the first word of its line in the job log
 Outcome = Literal["applied", "reverted", "unchanged", "ignored", "sent", "portal", "failed"]
@@ -188,6 +189,8 @@ def is_match(cfg: Config, issue: IssueRef) -> bool:
     the key line the tool wrote (the label taken off does not make it somebody else's;
     `settle` checks the author).
     """
+    if ledger.was_run_log(issue.description):
+        return False  # the bot's run log, however labelled (issue 20)
     return cfg.labels.match in issue.labels or bool(issue.keys)
 
 
