@@ -10,7 +10,7 @@ agree there is nothing to do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -58,9 +58,12 @@ class Audit:
     stepped: bool = False  # the state comes from a step the bot recorded (a note)
 
 
-def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
+def description_edit(
+    issue: IssueRef, notes: Sequence[Note], bot: str, editors: Collection[str] = ()
+) -> str:
     """Why the description cannot be trusted ("" when it can): not created by the bot, or
-    changed since by someone else.
+    changed since by someone else (`editors` excepted: the key lookup trusts the reviewers'
+    edits of a draft).
     """
     if issue.author and issue.author != bot:
         return f"issue #{issue.iid} was created by {issue.author}, not by match-staging ({bot})"
@@ -68,6 +71,7 @@ def description_edit(issue: IssueRef, notes: Sequence[Note], bot: str) -> str:
         if (
             note.system
             and note.author != bot
+            and note.author not in editors
             and (note.body == DESCRIPTION_CHANGED or note.body.startswith(CHECKLIST_CHANGED))
         ):
             return f"{note.author} changed the description of #{issue.iid} at {note.created_at}"

@@ -10,7 +10,7 @@ reviewer moves a card or comments on the board.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -82,7 +82,7 @@ class MemoryTracker:
         return sum(1 for i in self.issues.values() if count_label in i.ref.labels)
 
     def find_by_keys(
-        self, keys: Sequence[str], *, label: str, expected: int
+        self, keys: Sequence[str], *, label: str, expected: int, editors: Collection[str] = ()
     ) -> dict[str, IssueRef]:
         self.calls += 1
         wanted = set(keys)

@@ -224,3 +224,21 @@ def test_a_match_whose_job_match_label_went_is_not_staged_twice(
     assert code == 0, out
     bots = [i for i in world.gitlab.issues.values() if i["author"]["username"] == "bot"]
     assert len(bots) == 2  # the match and the run log: no second issue
+
+
+def test_a_reviewer_who_polished_the_draft_gets_no_second_issue(
+    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The freelancer edits a draft on the board, and the matcher finds the posting again
+    the next day: still staged once (a reviewer's edit keeps the key; a Reporter's does not,
+    above)."""
+    batch = write(repo / "one.json", match())
+    assert run(world, "stage", str(batch), capsys=capsys)[0] == 0
+    description = world.gitlab.issues[1]["description"]
+    api(world.gitlab, "reviewer").issues.update(1, {"description": description + "\nBesser."})
+    capsys.readouterr()
+    env = {**world.env(DAY), "MATCH_STAGING__WORKFLOW__REVIEWERS": "[reviewer]"}
+    code = main(["stage", str(batch)], env)
+    out = "".join(capsys.readouterr())
+    assert code == 0 and "0 staged, 1 already staged" in out, out
+    assert sorted(job_matches(world.gitlab)) == [1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -76,10 +76,13 @@ class Tracker(Protocol):
         """Create missing labels; return how many issues carry `count_label`."""
 
     def find_by_keys(
-        self, keys: Sequence[str], *, label: str, expected: int
+        self, keys: Sequence[str], *, label: str, expected: int, editors: Collection[str] = ()
     ) -> dict[str, IssueRef]:
         """Staged issues holding any of `keys`, by key, in any state. `expected` is how
-        many issues carry `label`, so the tracker can pick its cheapest way to look.
+        many issues carry `label`, so the tracker can pick its cheapest way to look. An issue
+        whose description somebody edited counts only when each editor is the bot or among
+        `editors` (the reviewers: a freelancer who polishes a draft on the board must not
+        get the match staged a second time when the matcher finds it again).
         """
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:

@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -290,7 +290,7 @@ class GitLabTracker:
 
     @_translate("look up staged matches")
     def find_by_keys(
-        self, keys: Sequence[str], *, label: str, expected: int
+        self, keys: Sequence[str], *, label: str, expected: int, editors: Collection[str] = ()
     ) -> dict[str, IssueRef]:
         """Look keys up the cheaper of two exact ways, among the bot's own issues only
         (`author_id`: a key line in anybody else's issue counts for nothing) and whatever
@@ -333,7 +333,7 @@ class GitLabTracker:
                         break
                     try_search = False  # no issue of ours on page 1: cannot tell
         else:
-            found = self._unedited(found, bot)
+            found = self._unedited(found, bot, editors)
             self.lookups = self._counter.sent - before
             return found  # listed to the end
         self.lookup_path = "search"
@@ -341,22 +341,24 @@ class GitLabTracker:
             if key not in found:
                 for ref in self._search(key, bot_id):
                     found.update({k: ref for k in ref.keys if k in wanted})
-        found = self._unedited(found, bot)
+        found = self._unedited(found, bot, editors)
         self.lookups = self._counter.sent - before
         return found
 
-    def _unedited(self, found: dict[str, IssueRef], bot: str) -> dict[str, IssueRef]:
-        """The keys whose issue nobody but the bot edited: one request per issue changed
-        since its creation. One never changed (`updated_at` still its `created_at`: any
-        update, comment or edit moves it, as ActiveRecord's timestamps and the notes'
-        `touch` do) was edited by nobody.
+    def _unedited(
+        self, found: dict[str, IssueRef], bot: str, editors: Collection[str]
+    ) -> dict[str, IssueRef]:
+        """The keys whose issue nobody but the bot (or `editors`) edited: one request per
+        issue changed since its creation. One never changed (`updated_at` still its
+        `created_at`: any update, comment or edit moves it, as ActiveRecord's timestamps
+        and the notes' `touch` do) was edited by nobody.
         """
         trusted: dict[int, bool] = {}
         for ref in found.values():
             if ref.iid not in trusted:
                 untouched = bool(ref.created_at) and ref.updated_at == ref.created_at
                 notes = [] if untouched else self._system_notes(ref.iid)
-                trusted[ref.iid] = not description_edit(ref, notes, bot)
+                trusted[ref.iid] = not description_edit(ref, notes, bot, editors)
         return {k: ref for k, ref in found.items() if trusted[ref.iid]}
 
     def _search(self, key: str, bot_id: int) -> list[IssueRef]:

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -65,7 +65,7 @@ class LocalTracker:
         return sum(1 for i in self._data["issues"] if count_label in i["labels"])
 
     def find_by_keys(
-        self, keys: Sequence[str], *, label: str, expected: int
+        self, keys: Sequence[str], *, label: str, expected: int, editors: Collection[str] = ()
     ) -> dict[str, IssueRef]:
         """Every issue is in memory: one pass, whatever `expected` says."""
         wanted = set(keys)

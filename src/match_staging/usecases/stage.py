@@ -200,7 +200,10 @@ def _stage_new(
 ) -> None:
     expected = tracker.prepare(label_specs(cfg.labels), cfg.labels.match)
     known = tracker.find_by_keys(
-        [k for m in eligible for k in m.keys], label=cfg.labels.match, expected=expected
+        [k for m in eligible for k in m.keys],
+        label=cfg.labels.match,
+        expected=expected,
+        editors=cfg.workflow.reviewers,  # a reviewer's edit of a draft keeps the match's key
     )
     uploaded: dict[Path, Upload] = {}  # one upload per file per run, markdown reused
     for match in eligible:
