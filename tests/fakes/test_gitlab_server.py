@@ -14,7 +14,7 @@ import requests
 from gitlab.v4.objects import Project
 
 from tests.conftest import FakeTime
-from tests.fakes.gitlab_server import FakeGitLab, extract_quick_actions, find_mentions
+from tests.fakes.gitlab import FakeGitLab, extract_quick_actions, find_mentions
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 
 from match_staging.cli import main
 from tests.conftest import job_matches, owed
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import hook
