@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from tests.fakes.gitlab.base import IssueHookEvent
 from tests.fakes.gitlab.project import ProjectMixin
 from tests.fakes.gitlab.wire import (
+    PROJECT_ROUTE,
     Json,
+    Route,
     _HttpError,
     _Req,
     _Resp,
@@ -39,6 +41,10 @@ HOOK_DISABLED_AFTER = 40  # ... and for good
 
 class HooksMixin(ProjectMixin):
     """Issue Hook events and their deliveries to the pipeline trigger URL."""
+
+    def _hook_routes(self) -> list[Route]:
+        test = PROJECT_ROUTE + r"/hooks/(?P<hook_id>\d+)/test/(?P<trigger>[a-z_]+)"
+        return [("POST", test, self._test_hook)]
 
     def _issue_hook(self, issue: Json, action: str) -> None:
         """An issue's event goes to the hooks of one scope: a confidential issue's to those

@@ -17,7 +17,10 @@ from tests.fakes.gitlab.text import (
     find_references,
 )
 from tests.fakes.gitlab.wire import (
+    ISSUE_ROUTE,
+    PROJECT_ROUTE,
     Json,
+    Route,
     _as_bool,
     _as_int,
     _as_ints,
@@ -68,6 +71,28 @@ def _too_long(description: str) -> str:
 
 class IssuesMixin(QuickActionsMixin):
     """The issues API, and the effects of an issue's change."""
+
+    def _issue_routes(self) -> list[Route]:
+        p, issue = PROJECT_ROUTE, ISSUE_ROUTE
+        return [
+            ("GET", p + "/issues", self._list_issues),
+            ("POST", p + "/issues", self._create_issue),
+            ("GET", issue, lambda r: _Resp(200, self._issue_view(self._issue(r), r))),
+            ("PUT", issue, self._update_issue),
+            ("POST", issue + "/move", self._move_issue),
+            ("DELETE", issue, self._delete_issue),
+            (
+                "GET",
+                issue + "/resource_label_events",
+                lambda r: self._paginate(
+                    r,
+                    [
+                        self._label_event_view(e)
+                        for e in self.label_events.get(self._issue(r)["iid"], [])
+                    ],
+                ),
+            ),
+        ]
 
     def add_issue(
         self,

@@ -6,7 +6,9 @@ import re
 
 from tests.fakes.gitlab.users import UsersMixin
 from tests.fakes.gitlab.wire import (
+    PROJECT_ROUTE,
     Json,
+    Route,
     _as_bool,
     _as_int,
     _HttpError,
@@ -36,6 +38,18 @@ class LabelsMixin(UsersMixin):
     def add_label(self, name: str, color: str = DEFAULT_LABEL_COLOR, description: str = "") -> Json:
         with self.lock:
             return self._ensure_label(name, color, description)
+
+    def _label_routes(self) -> list[Route]:
+        p, label = PROJECT_ROUTE, PROJECT_ROUTE + "/labels/(?P<label>[^/]+)"
+        return [
+            ("GET", p + "/labels", self._list_labels),
+            ("POST", p + "/labels", self._create_label),
+            ("PUT", p + "/labels", self._update_label),
+            ("DELETE", p + "/labels", self._delete_label),
+            ("GET", label, lambda r: _Resp(200, self._label_view(self._find_label(r)))),
+            ("PUT", label, self._update_label),
+            ("DELETE", label, self._delete_label),
+        ]
 
     def _ensure_label(
         self, name: str, color: str = DEFAULT_LABEL_COLOR, description: str = ""

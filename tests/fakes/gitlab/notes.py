@@ -7,7 +7,9 @@ from tests.fakes.gitlab.quick_actions import (
 )
 from tests.fakes.gitlab.todos import TodosMixin
 from tests.fakes.gitlab.wire import (
+    ISSUE_ROUTE,
     Json,
+    Route,
     _HttpError,
     _Req,
     _Resp,
@@ -18,6 +20,15 @@ MAX_NOTE_LENGTH = 1_000_000
 
 class NotesMixin(TodosMixin):
     """The notes API of issues."""
+
+    def _note_routes(self) -> list[Route]:
+        note = ISSUE_ROUTE + r"/notes/(?P<note_id>\d+)"
+        return [
+            ("GET", ISSUE_ROUTE + "/notes", self._list_notes),
+            ("POST", ISSUE_ROUTE + "/notes", self._create_note),
+            ("GET", note, lambda r: _Resp(200, dict(self._note(r)))),
+            ("PUT", note, self._update_note),
+        ]
 
     def _note(self, req: _Req) -> Json:
         notes = self.notes.get(self._issue(req)["iid"], [])

@@ -10,8 +10,9 @@ import re
 
 from tests.fakes.gitlab.notes import NotesMixin
 from tests.fakes.gitlab.wire import (
-    Handler,
+    PROJECT_ROUTE,
     Json,
+    Route,
     _HttpError,
     _Req,
     _Resp,
@@ -59,12 +60,17 @@ class PipelinesMixin(NotesMixin):
             raise _HttpError(404, {"message": "404 Not Found"})
         return True
 
-    def _pipeline_routes(self, p: str) -> list[tuple[str, str, Handler]]:
+    def _pipeline_routes(self) -> list[Route]:
+        p = PROJECT_ROUTE
+        variables = p + r"/pipeline_schedules/(?P<sid>\d+)/variables"
         return [
             ("POST", p + "/repository/commits", self._create_commit),
             ("POST", p + "/trigger/pipeline", lambda r: self._create_pipeline(r, "trigger")),
             ("POST", p + "/pipeline", lambda r: self._create_pipeline(r, "api")),
             ("GET", p + "/pipelines", lambda r: self._paginate(r, self.pipelines)),
+            ("POST", variables, self._create_variable),
+            ("PUT", variables + "/(?P<key>[^/]+)", self._update_variable),
+            ("DELETE", variables + "/(?P<key>[^/]+)", self._delete_variable),
         ]
 
     def _variables_restricted(self) -> bool:

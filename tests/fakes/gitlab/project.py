@@ -11,8 +11,10 @@ from tests.fakes.gitlab.search import (
     SearchMixin,
 )
 from tests.fakes.gitlab.wire import (
+    PROJECT_ROUTE,
     Handler,
     Json,
+    Route,
     _as_bool,
     _as_int,
     _HttpError,
@@ -85,6 +87,29 @@ class ProjectMixin(SearchMixin):
             "ci_push_repository_for_job_token_allowed",
         )
     )
+
+    def _project_routes(self) -> list[Route]:
+        p = PROJECT_ROUTE
+        table: list[Route] = [
+            ("GET", p, lambda r: _Resp(200, self._project_view())),
+            ("GET", p + "/variables/(?P<key>[^/]+)", self._get_variable),
+            ("PUT", p + "/variables/(?P<key>[^/]+)", self._put_variable),
+            ("POST", p + "/uploads", self._upload),
+            (
+                "GET",
+                p + r"/boards/(?P<bid>\d+)/lists",
+                lambda r: self._paginate(r, self._item("boards", r.params["bid"])["lists"]),
+            ),
+            ("POST", p + r"/boards/(?P<bid>\d+)/lists", self._create_board_list),
+        ]
+        for kind, segment in [
+            ("boards", "boards"),
+            ("triggers", "triggers"),
+            ("hooks", "hooks"),
+            ("schedules", "pipeline_schedules"),
+        ]:
+            table += self._collection_routes(kind, f"{p}/{segment}")
+        return table
 
     def _project_view(self) -> Json:
         view = _public(self.project)

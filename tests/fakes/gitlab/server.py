@@ -18,6 +18,7 @@ from tests.fakes.gitlab.pipelines import PipelinesMixin
 from tests.fakes.gitlab.wire import (
     Handler,
     LoggedRequest,
+    Route,
     _Fault,
     _HttpError,
     _parse_body,
@@ -289,76 +290,23 @@ class FakeGitLab(PipelinesMixin):
         raise _HttpError(404, {"message": "404 Not Found"})
 
     def _build_routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
-        p = "/projects/(?P<pid>[^/]+)"
-        issue = p + r"/issues/(?P<iid>\d+)"
-        label = p + "/labels/(?P<label>[^/]+)"
-        variables = p + r"/pipeline_schedules/(?P<sid>\d+)/variables"
-        table: list[tuple[str, str, Handler]] = [
-            (
-                "GET",
-                "/version",
-                lambda r: _Resp(200, {"version": self.version, "revision": "fake"}),
-            ),
-            ("GET", "/user", lambda r: _Resp(200, self._user(self.acting_user_id))),
-            ("GET", "/personal_access_tokens/self", self._token_self),
-            ("POST", "/personal_access_tokens/self/rotate", self._rotate_token),
-            ("GET", p + "/variables/(?P<key>[^/]+)", self._get_variable),
-            ("PUT", p + "/variables/(?P<key>[^/]+)", self._put_variable),
-            ("POST", p + r"/hooks/(?P<hook_id>\d+)/test/(?P<trigger>[a-z_]+)", self._test_hook),
-            ("GET", "/users", self._list_users),
-            ("GET", r"/users/(?P<uid>\d+)", lambda r: _Resp(200, self._user(int(r.params["uid"])))),
-            ("GET", p, lambda r: _Resp(200, self._project_view())),
-            ("GET", p + "/labels", self._list_labels),
-            ("POST", p + "/labels", self._create_label),
-            ("PUT", p + "/labels", self._update_label),
-            ("DELETE", p + "/labels", self._delete_label),
-            ("GET", label, lambda r: _Resp(200, self._label_view(self._find_label(r)))),
-            ("PUT", label, self._update_label),
-            ("DELETE", label, self._delete_label),
-            ("GET", p + "/issues", self._list_issues),
-            ("POST", p + "/issues", self._create_issue),
-            ("GET", issue, lambda r: _Resp(200, self._issue_view(self._issue(r), r))),
-            ("PUT", issue, self._update_issue),
-            ("POST", issue + "/move", self._move_issue),
-            ("DELETE", issue, self._delete_issue),
-            ("GET", issue + "/notes", self._list_notes),
-            ("POST", issue + "/notes", self._create_note),
-            ("GET", issue + r"/notes/(?P<note_id>\d+)", lambda r: _Resp(200, dict(self._note(r)))),
-            ("PUT", issue + r"/notes/(?P<note_id>\d+)", self._update_note),
-            (
-                "GET",
-                issue + "/resource_label_events",
-                lambda r: self._paginate(
-                    r,
-                    [
-                        self._label_event_view(e)
-                        for e in self.label_events.get(self._issue(r)["iid"], [])
-                    ],
-                ),
-            ),
-            ("POST", issue + "/todo", self._create_todo),
-            ("POST", p + "/uploads", self._upload),
-            ("GET", "/todos", self._list_todos),
-            ("POST", r"/todos/(?P<todo_id>\d+)/mark_as_done", self._mark_todo_done),
-            ("POST", "/todos/mark_as_done", self._mark_all_todos_done),
-            (
-                "GET",
-                p + r"/boards/(?P<bid>\d+)/lists",
-                lambda r: self._paginate(r, self._item("boards", r.params["bid"])["lists"]),
-            ),
-            ("POST", p + r"/boards/(?P<bid>\d+)/lists", self._create_board_list),
-            ("POST", variables, self._create_variable),
-            ("PUT", variables + "/(?P<key>[^/]+)", self._update_variable),
-            ("DELETE", variables + "/(?P<key>[^/]+)", self._delete_variable),
+        """Every part's routes (no two match one request, so their order does not matter)."""
+        version: Route = (
+            "GET",
+            "/version",
+            lambda r: _Resp(200, {"version": self.version, "revision": "fake"}),
+        )
+        table = [
+            version,
+            *self._user_routes(),
+            *self._label_routes(),
+            *self._project_routes(),
+            *self._hook_routes(),
+            *self._issue_routes(),
+            *self._todo_routes(),
+            *self._note_routes(),
+            *self._pipeline_routes(),
         ]
-        table += self._pipeline_routes(p)
-        for kind, segment in [
-            ("boards", "boards"),
-            ("triggers", "triggers"),
-            ("hooks", "hooks"),
-            ("schedules", "pipeline_schedules"),
-        ]:
-            table += self._collection_routes(kind, f"{p}/{segment}")
         return [(m, re.compile("/api/v4" + rx), h) for m, rx, h in table]
 
     def _as_user(

@@ -6,7 +6,9 @@ from tests.fakes.gitlab.issues import (
     IssuesMixin,
 )
 from tests.fakes.gitlab.wire import (
+    ISSUE_ROUTE,
     Json,
+    Route,
     _HttpError,
     _public,
     _Req,
@@ -16,6 +18,14 @@ from tests.fakes.gitlab.wire import (
 
 class TodosMixin(IssuesMixin):
     """GET /todos, POST /issues/:iid/todo, marking to-dos done."""
+
+    def _todo_routes(self) -> list[Route]:
+        return [
+            ("POST", ISSUE_ROUTE + "/todo", self._create_todo),
+            ("GET", "/todos", self._list_todos),
+            ("POST", r"/todos/(?P<todo_id>\d+)/mark_as_done", self._mark_todo_done),
+            ("POST", "/todos/mark_as_done", self._mark_all_todos_done),
+        ]
 
     def _todo_view(self, todo: Json) -> Json:
         issue = self.issues.get(todo["_iid"])

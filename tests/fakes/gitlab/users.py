@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from tests.fakes.gitlab.base import FakeBase
 from tests.fakes.gitlab.wire import (
     Json,
+    Route,
     _HttpError,
     _Req,
     _Resp,
@@ -63,6 +64,15 @@ class UsersMixin(FakeBase):
                 raise ValueError(f"username {username!r} has already been taken")
             user = self.users[uid]
             user.update(username=username, web_url=f"{self.url}/{username}")
+
+    def _user_routes(self) -> list[Route]:
+        return [
+            ("GET", "/user", lambda r: _Resp(200, self._user(self.acting_user_id))),
+            ("GET", "/personal_access_tokens/self", self._token_self),
+            ("POST", "/personal_access_tokens/self/rotate", self._rotate_token),
+            ("GET", "/users", self._list_users),
+            ("GET", r"/users/(?P<uid>\d+)", lambda r: _Resp(200, self._user(int(r.params["uid"])))),
+        ]
 
     def _list_users(self, req: _Req) -> _Resp:
         users = list(self.users.values())

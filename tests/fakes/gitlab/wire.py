@@ -100,6 +100,10 @@ class _Req:
 
 
 Handler = Callable[[_Req], _Resp]
+# (method, path regex under /api/v4, handler): each part of the fake lists its own routes
+Route = tuple[str, str, Handler]
+PROJECT_ROUTE = "/projects/(?P<pid>[^/]+)"  # the id or the URL-encoded full path
+ISSUE_ROUTE = PROJECT_ROUTE + r"/issues/(?P<iid>\d+)"
 
 
 def _as_list(value: Any) -> list[str]:
