@@ -12,12 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
-
-if TYPE_CHECKING:
-    from tests.fakes.gitlab.server import FakeGitLab
-
 
 Json = dict[str, Any]
 
@@ -258,10 +254,18 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default stderr logging."""
 
 
+class _Dispatcher(Protocol):
+    """What the socket server needs of the fake (FakeGitLab, server.py): the answer to a request."""
+
+    def _dispatch(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> _Wire | None: ...
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, fake: FakeGitLab) -> None:
+    def __init__(self, fake: _Dispatcher) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
