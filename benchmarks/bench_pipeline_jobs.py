@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.gitlab_server import FakeGitLab  # noqa: E402
+from tests.fakes.gitlab import FakeGitLab  # noqa: E402
 from tests.fakes.slack_server import SlackWebhook  # noqa: E402
 from tests.fakes.smtp_sink import SmtpSink  # noqa: E402
 from tests.system import test_pipeline as tp  # noqa: E402

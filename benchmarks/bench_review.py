@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import gitlab  # noqa: E402
-from tests.fakes.gitlab_server import FakeGitLab  # noqa: E402
+from tests.fakes.gitlab import FakeGitLab  # noqa: E402
 from tests.fakes.smtp_sink import SmtpSink  # noqa: E402
 
 from match_staging.cli import main  # noqa: E402

@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.gitlab_server import FakeGitLab  # noqa: E402
+from tests.fakes.gitlab import FakeGitLab  # noqa: E402
 
 from match_staging import config, render  # noqa: E402
 from match_staging.cli import main  # noqa: E402

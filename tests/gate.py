@@ -13,7 +13,7 @@ import gitlab
 import pytest
 
 from match_staging.cli import main
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gitlab"

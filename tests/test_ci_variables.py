@@ -17,7 +17,7 @@ import yaml
 from match_staging.cli import main
 from match_staging.clock import system_now
 from tests.conftest import job_matches
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 
 CONFIG = Path("config") / "notification-channels.yml"

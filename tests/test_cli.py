@@ -679,7 +679,7 @@ def test_readme_says_how_install_sizes_were_measured() -> None:
 def test_against_gitlab_the_channels_stay_as_configured(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.fakes.gitlab_server import FakeGitLab
+    from tests.fakes.gitlab import FakeGitLab
 
     with FakeGitLab() as fake:
         env = {

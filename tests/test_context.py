@@ -11,7 +11,7 @@ import pytest
 
 from match_staging.cli import main
 from tests.conftest import FakeTime, match, write
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 WHEN = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
 

@@ -25,7 +25,7 @@ import responses
 from match_staging.cli import main
 from match_staging.trackers import ledger
 from tests.conftest import owed
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.google import OK, Google, TokenEndpoint, unresolvable
 
 DAY = "2026-02-08T14:30:00+01:00"

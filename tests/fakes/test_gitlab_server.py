@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import requests
 from gitlab.v4.objects import Project
 
 from tests.conftest import FakeTime
-from tests.fakes.gitlab_server import FakeGitLab, extract_quick_actions, find_mentions
+from tests.fakes.gitlab import FakeGitLab, extract_quick_actions, find_mentions
 
 
 @pytest.fixture
@@ -55,6 +56,23 @@ def test_project_users_and_auth(fake: FakeGitLab, gl: gitlab.Gitlab) -> None:
         gl.http_get("/no/such/route")
     assert unknown.value.response_code == 404
     assert [r.status for r in fake.requests[-3:]] == [401, 404, 404]
+
+
+def test_no_two_routes_answer_one_request(fake: FakeGitLab) -> None:
+    """Each part of the fake lists its own routes and the server joins them in any order:
+    safe while a request's method and path match one route at most."""
+    samples = [  # a value for each kind of path parameter
+        (r"\(\?P<\w+>\\d\+\)", "7"),
+        (r"\(\?P<\w+>\[\^/\]\+\)", "x1"),
+        (r"\(\?P<\w+>\[a-z_\]\+\)", "a_b"),
+    ]
+    for method, pattern, _ in fake._routes:
+        path = pattern.pattern
+        for group, value in samples:
+            path = re.sub(group, value, path)
+        assert "(" not in path, path
+        matching = [p.pattern for m, p, _ in fake._routes if m == method and p.fullmatch(path)]
+        assert matching == [pattern.pattern], (method, path)
 
 
 def test_request_log_count_and_seeding(fake: FakeGitLab, project: Project) -> None:

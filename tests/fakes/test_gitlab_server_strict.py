@@ -11,7 +11,7 @@ import gitlab
 import pytest
 import requests
 
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from match_staging.labels import label_specs
 from match_staging.resources import templates_dir
 from match_staging.trackers import ledger
 from tests.conftest import job_matches
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 

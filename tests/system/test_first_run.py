@@ -16,7 +16,7 @@ import pytest
 
 from match_staging.cli import COMMANDS, subcommand_parser
 from tests.conftest import ROOT
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 # what a user's shell may carry that would change where the tool works
 FOREIGN = (

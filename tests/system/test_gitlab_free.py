@@ -24,7 +24,7 @@ from match_staging.matches import read_batch
 from match_staging.trackers.gitlab import GitLabTracker, Pace
 from match_staging.usecases.stage import StageReport, stage
 from tests.conftest import match, write
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 ISSUES = r"/projects/[^/]+/issues$"
 WRITES = ("POST", "PUT", "DELETE", "PATCH")

@@ -44,7 +44,7 @@ import yaml
 from match_staging.clock import system_now
 from tests.conftest import job_matches, owed
 from tests.documents import realistic_document
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 

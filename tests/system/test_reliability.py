@@ -2,7 +2,7 @@
 with exactly one issue per match, one notification per match and channel, one audit note per
 review step, and at most one application per approved match.
 
-Every scenario runs the real CLI against the fake GitLab (tests/fakes/gitlab_server.py), a
+Every scenario runs the real CLI against the fake GitLab (tests/fakes/gitlab/), a
 real SMTP server, a local Slack webhook and Twilio's real client with its HTTP layer
 intercepted by `responses`. A fault is injected at the k-th GitLab request of a clean run, for
 every k, as a 500 (nothing happened) or as a connection dropped after GitLab applied the
@@ -30,7 +30,7 @@ import responses
 
 from match_staging.cli import main
 from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, shape, write
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import REVIEWER, Gate

@@ -37,7 +37,7 @@ from match_staging.cli import main
 from match_staging.output import Output
 from match_staging.redaction import Scrubber, Secret, secrets_of
 from tests.conftest import match, write
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import PATH as SLACK_PATH
 from tests.fakes.slack_server import SlackWebhook
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.documents import realistic_document
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "submit-matches"

@@ -22,7 +22,7 @@ from match_staging import clock
 from match_staging.cli import main
 from match_staging.config import Config
 from match_staging.usecases.review import parse_event
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 
 EXPIRES = date(2026, 3, 21)

@@ -18,7 +18,7 @@ from match_staging.render import key_marker
 from match_staging.trackers.base import Tracker
 from match_staging.trackers.local import LocalTracker
 from tests.conftest import FakeTime
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # read_log's window: every record

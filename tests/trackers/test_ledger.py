@@ -17,7 +17,7 @@ from match_staging.errors import RunLogLost
 from match_staging.trackers import ledger
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.trackers.local import LocalTracker
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # read_log's window: every record
 

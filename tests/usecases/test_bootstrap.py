@@ -15,7 +15,7 @@ from match_staging.config import Config, load
 from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import label_specs
 from match_staging.usecases.bootstrap import BootstrapReport, run
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 WRITES = ("POST", "PUT", "DELETE", "PATCH")
 

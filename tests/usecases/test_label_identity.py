@@ -12,7 +12,7 @@ import gitlab
 import pytest
 
 from match_staging import config
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import MALLORY, REVIEWER, Gate
 

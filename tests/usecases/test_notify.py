@@ -12,7 +12,7 @@ import pytest
 
 from match_staging.cli import main
 from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, write
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 

@@ -22,7 +22,7 @@ import pytest
 from match_staging.cli import main
 from match_staging.trackers import ledger
 from tests.conftest import job_matches, owed
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import hook

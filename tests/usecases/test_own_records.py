@@ -16,7 +16,7 @@ from match_staging import keys, render
 from match_staging.cli import main
 from match_staging.trackers import ledger
 from tests.conftest import job_matches, match, owed, write
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.usecases.test_notify import DAY, MORNING, NIGHT, World
 from tests.usecases.test_notify import world as world  # the fixture
 

@@ -12,7 +12,7 @@ from typing import Any
 import gitlab
 import pytest
 
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import BOT, FIXTURES, MALLORY, REVIEWER, Gate, hook, label_objects
 

@@ -12,7 +12,7 @@ import gitlab
 import pytest
 
 from match_staging.cli import main
-from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.gitlab import FakeGitLab
 
 NOW = "2026-03-01T09:05:00+01:00"
 
