@@ -17,11 +17,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from match_staging.config import safe_load
+from match_staging.config import DEFAULT_PATH, Config, safe_load
 from match_staging.errors import ConfigError
 
 _TOP = re.compile(r"^[^\s#][^:]*:")  # a top-level key line
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")  # a mapping key YAML reads back as itself
+
+
+def config_path(cfg: Config) -> Path:
+    """The file bootstrap writes into: the one loaded, else the default path (created)."""
+    loaded = cfg.source and not cfg.source.startswith("(")  # "(built-in defaults)"
+    return Path(cfg.source) if loaded else Path(DEFAULT_PATH)
 
 
 def line(key: str, value: Any) -> str:

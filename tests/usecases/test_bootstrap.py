@@ -526,3 +526,16 @@ def test_bootstrap_writes_the_gitlab_url_into_the_committed_file(
     ]
     assert load(None, {}).gitlab.url == fake.url
     assert not [n for n in bootstrap(fake).notes if "gitlab:" in n]  # there: nothing to say
+
+
+def test_a_first_bootstrap_without_a_configuration_file_writes_one_with_the_url_and_ids(
+    fake: FakeGitLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One writer, one policy (found in review): the file is made with everything CI needs
+    from it, not with the ids alone while the URL is merely advised."""
+    monkeypatch.chdir(tmp_path)
+    report = bootstrap(fake)
+    assert report.ok, printed(report)
+    written = load(str(tmp_path / "config" / "notification-channels.yml"), {})
+    assert written.gitlab.url == fake.url
+    assert set(written.workflow.label_ids) == {"pending", "approved", "rejected", "sent"}

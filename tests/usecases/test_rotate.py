@@ -86,6 +86,7 @@ def test_a_dry_run_checks_and_changes_nothing(
         ("no-variable", "no CI/CD variable GITLAB_TOKEN"),
         ("other-token", "holds another token"),
         ("old-gitlab", "only a personal access token"),
+        ("hidden", "is hidden"),
     ],
 )
 def test_nothing_is_rotated_unless_the_variable_can_be_written(
@@ -97,6 +98,8 @@ def test_nothing_is_rotated_unless_the_variable_can_be_written(
         fake.variables.clear()
     elif setup == "other-token":
         fake.variables["GITLAB_TOKEN"]["value"] = "glpat-someone-else"
+    elif setup == "hidden":  # lib/api/entities/ci/variable.rb: no value for a hidden one
+        fake.variables["GITLAB_TOKEN"]["hidden"] = True
     else:
         fake.token_self_status = 404
     code, out = run(fake, capsys)

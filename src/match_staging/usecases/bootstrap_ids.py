@@ -15,17 +15,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from match_staging import config_write, identity
-from match_staging.config import DEFAULT_PATH, Config
+from match_staging.config import Config
 from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import state_label
 from match_staging.model import State
 from match_staging.trackers.gitlab_project import BoardState, LabelState
 from match_staging.usecases.bootstrap import Action, ProjectAdmin, _Context
 
-
-def config_path(cfg: Config) -> Path:
-    """The configuration file the ids go into: the one loaded, else the default path."""
-    return Path(cfg.source) if cfg.source and not cfg.source.startswith("(") else Path(DEFAULT_PATH)
+config_path = config_write.config_path  # the file the ids go into
 
 
 def label_renames(

@@ -8,12 +8,11 @@ comments and everything else stay as they are. The user commits the change.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import yaml
 
 from match_staging import config_write
-from match_staging.config import DEFAULT_PATH, Config
+from match_staging.config import Config
 from match_staging.errors import ConfigError
 
 
@@ -21,13 +20,9 @@ def pin_url(cfg: Config, *, dry_run: bool) -> str:
     """What bootstrap says about `gitlab.url` in the file ("" when it already holds this
     URL); the file is changed unless `dry_run`.
     """
-    path = Path(cfg.source)
+    path = config_write.config_path(cfg)
     url = cfg.gitlab.url
-    if not path.is_file():  # no file was read: none is made here
-        return (
-            f"add `gitlab:` with `url: {json.dumps(url)}` to {DEFAULT_PATH} and commit it: {_WHY}"
-        )
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
     current = _url_in(text)
     if current:
         if current.rstrip("/") == url:
@@ -41,7 +36,7 @@ def pin_url(cfg: Config, *, dry_run: bool) -> str:
         # the same line in a dry run and a real one, as every line of bootstrap's plan
         return f"`{line}` goes under `gitlab:` in {path} (not in a dry run): commit it; {_WHY}"
     try:
-        config_write.write(path, "gitlab", {"url": url}, create=False)
+        config_write.write(path, "gitlab", {"url": url})  # made when missing, as for the ids
     except ConfigError:
         return f"add `{line}` under `gitlab:` in {path} and commit it: {_WHY}"
     except OSError as exc:

@@ -149,7 +149,13 @@ def _check(token: str, admin: TokenAdmin) -> None:
             "cannot be written here); nothing was rotated: rotate by hand"
         )
     value = variable.get("value")
-    if value is not None and value != token:
+    if value is None:  # a hidden variable (masked and hidden, GitLab 17.4): its value is not shown
+        raise Refused(
+            f"the project's {VARIABLE} is hidden, so this run cannot tell that it holds the "
+            "token it would rotate (run with another token, the jobs would run as its user); "
+            "nothing was rotated: rotate by hand"
+        )
+    if value != token:
         raise Refused(
             f"the project's {VARIABLE} holds another token than the one this run uses; "
             "nothing was rotated: run it with the jobs' token, or rotate by hand"

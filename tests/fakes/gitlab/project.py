@@ -147,11 +147,16 @@ class ProjectMixin(SearchMixin):
         return str(self.project_id), str(self.project["path_with_namespace"])
 
     def _get_variable(self, req: _Req) -> _Resp:
-        """lib/api/ci/variables.rb: Maintainer (admin_build); 404 "Variable Not Found"."""
+        """lib/api/ci/variables.rb: Maintainer (admin_build); 404 "Variable Not Found". A
+        hidden variable (masked and hidden, 17.4) shows no value: app/models/ci/
+        variable_value.rb, `variable.hidden? ? nil : variable.value`."""
         variable = self.variables.get(req.params["key"])
         if variable is None:
             raise _HttpError(404, {"message": "404 Variable Not Found"})
-        return _Resp(200, dict(variable))
+        shown = dict(variable)
+        if shown.get("hidden"):
+            shown["value"] = None
+        return _Resp(200, shown)
 
     def _put_variable(self, req: _Req) -> _Resp:
         """PUT /projects/:id/variables/:key: value and flags; the key itself stays."""
