@@ -516,6 +516,8 @@ def test_bootstrap_writes_the_gitlab_url_into_the_committed_file(
     assert changed == [
         f'  url: "{fake.url}"  # `bootstrap` writes it; in CI the only source '
         "(else GITLAB_URL, CI_SERVER_URL)",
+        # the project's id: in CI it outranks CI_PROJECT_ID, which a pipeline variable could set
+        '  project: "1"  # `bootstrap` writes its id; else GITLAB_PROJECT, then CI_PROJECT_ID',
         # and the state labels' ids (identity: issue 20, item 1), the one other line it writes
         "  label_ids: {"
         + ", ".join(

@@ -891,6 +891,7 @@ def run(cfg: Config, env: Mapping[str, str], dry_run: bool) -> BootstrapReport:
 
     admin = GitLabProject(cfg.gitlab.url, token, cfg.gitlab.project, timeout=cfg.gitlab.timeout)
     report = bootstrap(cfg, admin, dry_run=dry_run)
-    if pinned := pin_url(cfg, dry_run=dry_run):  # in CI the URL comes only from the file
+    # in CI the URL comes only from the file, and the project it names outranks CI_PROJECT_ID
+    if pinned := pin_url(cfg, dry_run=dry_run, project_id=admin.project_id()):
         report.notes.append(pinned)
     return report

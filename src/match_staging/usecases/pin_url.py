@@ -1,13 +1,16 @@
-"""`bootstrap` writes the GitLab URL it set the project up on into the committed
+"""`bootstrap` writes the GitLab URL and the project it set up into the committed
 configuration file: in CI that file is the only source of the URL, since a pipeline variable
-outranks GitLab's predefined CI_SERVER_URL and would receive the token (issue 20). One line
-is written or replaced (`url:` under `gitlab:`) by `config_write`, the file's one writer;
-comments and everything else stay as they are. The user commits the change.
+outranks GitLab's predefined CI_SERVER_URL and would receive the token (issue 20), and the
+project it names outranks CI_PROJECT_ID, which a pipeline variable could point at another
+project the bot may write. `url:` and `project:` under `gitlab:` are written by
+`config_write`, the file's one writer, where they are empty; comments and everything else
+stay as they are. The user commits the change.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import yaml
 
@@ -16,33 +19,37 @@ from match_staging.config import Config
 from match_staging.errors import ConfigError
 
 
-def pin_url(cfg: Config, *, dry_run: bool) -> str:
-    """What bootstrap says about `gitlab.url` in the file ("" when it already holds this
-    URL); the file is changed unless `dry_run`.
+def pin_url(cfg: Config, *, dry_run: bool, project_id: int | None = None) -> str:
+    """What bootstrap says about `gitlab.url` (and `gitlab.project`, the project's id) in
+    the file ("" when it already holds them); the file is changed unless `dry_run`.
     """
     path = config_write.config_path(cfg)
     url = cfg.gitlab.url
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    current = _url_in(text)
-    if current:
-        if current.rstrip("/") == url:
-            return ""
+    current = _gitlab_in(text)
+    have = current.get("url") if isinstance(current.get("url"), str) else ""
+    if have and have.rstrip("/") != url:
         return (
-            f"gitlab.url in {path} is {current}, but bootstrap ran against {url}: the CI jobs "
+            f"gitlab.url in {path} is {have}, but bootstrap ran against {url}: the CI jobs "
             "use the file's"
         )
-    line = f"url: {json.dumps(url)}"
+    values: dict[str, str] = {} if have else {"url": url}
+    if project_id and not current.get("project"):
+        values["project"] = str(project_id)
+    if not values:
+        return ""
+    lines = ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in values.items())
     if dry_run:
         # the same line in a dry run and a real one, as every line of bootstrap's plan
-        return f"`{line}` goes under `gitlab:` in {path} (not in a dry run): commit it; {_WHY}"
+        return f"{lines} go under `gitlab:` in {path} (not in a dry run): commit it; {_WHY}"
     try:
-        config_write.write(path, "gitlab", {"url": url})  # made when missing, as for the ids
+        config_write.write(path, "gitlab", values)  # made when missing, as for the ids
     except ConfigError:
-        return f"add `{line}` under `gitlab:` in {path} and commit it: {_WHY}"
+        return f"add {lines} under `gitlab:` in {path} and commit it: {_WHY}"
     except OSError as exc:
         why = exc.strerror or exc
-        return f"{path} cannot be written ({why}): add `{line}` under `gitlab:`, commit it"
-    return f"`{line}` goes under `gitlab:` in {path} (not in a dry run): commit it; {_WHY}"
+        return f"{path} cannot be written ({why}): add {lines} under `gitlab:`, commit it"
+    return f"{lines} go under `gitlab:` in {path} (not in a dry run): commit it; {_WHY}"
 
 
 _WHY = (
@@ -51,11 +58,10 @@ _WHY = (
 )
 
 
-def _url_in(text: str) -> str:
+def _gitlab_in(text: str) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError:
-        return ""
+        return {}
     section = raw.get("gitlab") if isinstance(raw, dict) else None
-    url = section.get("url") if isinstance(section, dict) else None
-    return url if isinstance(url, str) else ""
+    return section if isinstance(section, dict) else {}
