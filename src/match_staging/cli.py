@@ -62,9 +62,7 @@ class Run:
 
 
 def _read_batch(args: argparse.Namespace, run: Run, cfg: config.Config) -> Batch:
-    """The run's match documents, every secret value of `cfg` removed from their texts
-    (said on standard error, field by field).
-    """
+    """The run's match documents, secrets removed (said on standard error, field by field)."""
     from match_staging.matches import read_batch, scrubbed_notice
     from match_staging.redaction import secrets_of
 
@@ -74,19 +72,16 @@ def _read_batch(args: argparse.Namespace, run: Run, cfg: config.Config) -> Batch
     return batch
 
 
-def _gated(run: Run, done: Gated, suffix: str) -> int:
-    """A review step's line, then its auto-send's (or the refusal that stopped it); 1 when
-    the send failed.
-    """
+def _gated(run: Run, done: Gated, suffix: str = "") -> int:
+    """A step's line, then its auto-send's (or the refusal that stopped it); 1: one failed."""
     from match_staging.cli_lines import step
 
     run.out.result(step(done.step, suffix))
     if done.refused is not None:
         raise done.refused
-    if done.sent is None:
-        return 0
-    run.out.result(step(done.sent))
-    return 1 if done.sent.outcome == "failed" else 0
+    sent = [done.sent] if done.sent else []
+    run.print(step(result) for result in sent)
+    return int(any(result.outcome == "failed" for result in [done.step, *sent]))
 
 
 def _refusal(step: Callable[[], T]) -> T:
@@ -108,17 +103,14 @@ def cmd_stage(args: argparse.Namespace, run: Run) -> int:
     """Stage a batch; a line per match, the notifications, the summary."""
     from match_staging import cli_lines
     from match_staging.context import Parts
-    from match_staging.matches import where_looked
     from match_staging.usecases.stage import stage
 
     ctx = run.context(Parts(channels=True))
     batch = _read_batch(args, run, ctx.cfg)
     report = stage(ctx, batch)
     run.print(cli_lines.stage(ctx.cfg, report))
-    if not batch.matches and not batch.errors:
-        looked = where_looked(args.paths, run.env, ctx.cfg.staging.inbox)
-        found = "no match documents" if not batch.sources else "no matches"
-        run.out.notice(f"nothing to stage: {found} in {looked}")  # stdout: a line per result
+    if not batch.matches and not batch.errors:  # standard error: stdout is a line per result
+        run.out.notice(cli_lines.nothing_staged(batch, args.paths, run.env, ctx.cfg))
     run.out.result(cli_lines.stage_summary(report, ctx.tracker))
     return 0 if report.ok else 1
 
@@ -176,16 +168,14 @@ def cmd_review(args: argparse.Namespace, run: Run) -> int:
 
 def cmd_send(args: argparse.Namespace, run: Run) -> int:
     """Send one approved application."""
-    from match_staging.cli_lines import step
     from match_staging.context import Parts
     from match_staging.usecases.actor import shell_actor
-    from match_staging.usecases.gate import Gate
+    from match_staging.usecases.gate import Gate, Gated
 
     ctx = run.context(Parts(mailer=True, gate=True))
     actor = shell_actor(run.env, ctx.tracker)
-    result = _refusal(lambda: Gate(ctx).send(args.iid, actor, force=args.force))
-    run.out.result(step(result))
-    return 1 if result.outcome == "failed" else 0
+    sent = _refusal(lambda: Gate(ctx).send(args.iid, actor, force=args.force))
+    return _gated(run, Gated(sent))
 
 
 def cmd_bootstrap(args: argparse.Namespace, run: Run) -> int:
@@ -219,8 +209,7 @@ def cmd_preview(args: argparse.Namespace, run: Run) -> int:
 
     # like the tracker: every channel without GITLAB_TOKEN, the configured ones with it
     ctx = run.context(Parts(tracker=False, channels=True))
-    cfg = ctx.cfg
-    batch = _read_batch(args, run, cfg)
+    batch = _read_batch(args, run, cfg := ctx.cfg)
     project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
     project_url = f"{cfg.gitlab.url or 'https://gitlab.example.com'}/{project or 'project'}"
     report = preview(ctx, batch, project_url)

@@ -4,11 +4,11 @@ notifying and the scheduled run did. One result a line, in the order the CLI pri
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from match_staging.config import Config
 from match_staging.labels import state_of
-from match_staging.matches import Batch
+from match_staging.matches import Batch, where_looked
 from match_staging.model import Match
 from match_staging.render import fmt_score
 from match_staging.trackers.base import Tracker
@@ -96,6 +96,14 @@ def stage(cfg: Config, report: StageReport) -> Iterator[str]:
     for match, reason in report.failed:
         yield f"failed          {short(match)}  {reason}"
     yield from notify(report.notify)
+
+
+def nothing_staged(batch: Batch, paths: Sequence[str], env: Mapping[str, str], cfg: Config) -> str:
+    """Why a staging run staged nothing: no documents, or none with a match, and where it
+    looked.
+    """
+    found = "no match documents" if not batch.sources else "no matches"
+    return f"nothing to stage: {found} in {where_looked(paths, env, cfg.staging.inbox)}"
 
 
 def stage_summary(report: StageReport, tracker: Tracker) -> str:
