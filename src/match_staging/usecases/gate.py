@@ -100,6 +100,64 @@ def missed_events_notice(report: ReconcileReport) -> str | None:
     )
 
 
+def refusal(ctx: Context, actor: str, actor_id: int) -> str | None:
+    """Why the user who made a move may not make it (None: a reviewer). The bot's own
+    label events never count as a reviewer's: `review` from the shell approves as the
+    bot, but records that step itself with its note, in the same run (issue 20).
+    """
+    if actor != "unknown" and actor == ctx.tracker.bot_user():
+        if ctx.tracker.kind == "local":
+            return None  # on the laptop the tool and the one person using it are one user
+        return (
+            f"the state label was added by match-staging itself ({actor}), not by a "
+            "reviewer; only a reviewer's move, or `match-staging review`, approves"
+        )
+    if actor != "unknown" and identity.is_reviewer(ctx.cfg, actor, actor_id):
+        return None
+    if actor != "unknown" and (why := identity.reviewer_problem(ctx.cfg, actor, actor_id)):
+        return why
+    return f"{actor} may not review job matches (workflow.reviewers)"
+
+
+def check_approver(ctx: Context, iid: int, notes: list[Note]) -> None:
+    """GitLab's label events must show the approved label (by its id) added last by a
+    reviewer, whatever the notes say: the gate's own rule. The bot's own adding counts
+    only where its note recording the approval follows it (the step `review` from the
+    shell records, in one run); a later one by the bot is a revert restoring the
+    approved state, and the approval it restored is judged instead.
+    """
+    cfg, tracker = ctx.cfg, ctx.tracker
+    bot = tracker.bot_user()
+    recorded = clock.parse(workflow.approved_at(notes, bot))
+    added = [
+        e
+        for e in tracker.label_events(iid)
+        if e.action == "add"
+        and workflow.is_state(cfg.labels, e, State.APPROVED, identity.state_ids(cfg))
+    ]
+    if added and added[-1].user == bot and recorded is not None:
+        before = [e for e in added if (clock.parse(e.created_at) or recorded) <= recorded]
+        if before and before[-1].user == bot:
+            return  # `review` from the shell: the bot's label change, then its audit note
+        added = before
+    event = added[-1] if added else None
+    why = refusal(ctx, event.user, event.user_id) if event else None
+    if event is not None and why is None:
+        return
+    who = event.user if event else "nobody GitLab shows"
+    plain = f"{who} may not review job matches (workflow.reviewers)"
+    detail = (
+        f"{who}, who may not review job matches (workflow.reviewers)"
+        if why in (None, plain)
+        else f"{who}: {why}"
+    )
+    raise InputError(
+        f"#{iid}",
+        f"the approved label was added by {detail}: nothing sent; a reviewer must "
+        "approve it on the board",
+    )
+
+
 class Gate:
     """One run's gate. It remembers each issue it moved to approved (the issue as updated,
     its audit), so the auto-send that follows reads neither the notes nor the label events
@@ -109,65 +167,6 @@ class Gate:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._approved: dict[int, tuple[IssueRef, workflow.Audit]] = {}
-
-    # ------------------------------------------------------------------ who may move
-
-    def refusal(self, actor: str, actor_id: int) -> str | None:
-        """Why the user who made a move may not make it (None: a reviewer). The bot's own
-        label events never count as a reviewer's: `review` from the shell approves as the
-        bot, but records that step itself with its note, in the same run (issue 20).
-        """
-        ctx = self.ctx
-        if actor != "unknown" and actor == ctx.tracker.bot_user():
-            if ctx.tracker.kind == "local":
-                return None  # on the laptop the tool and the one person using it are one user
-            return (
-                f"the state label was added by match-staging itself ({actor}), not by a "
-                "reviewer; only a reviewer's move, or `match-staging review`, approves"
-            )
-        if actor != "unknown" and identity.is_reviewer(ctx.cfg, actor, actor_id):
-            return None
-        if actor != "unknown" and (why := identity.reviewer_problem(ctx.cfg, actor, actor_id)):
-            return why
-        return f"{actor} may not review job matches (workflow.reviewers)"
-
-    def check_approver(self, iid: int, notes: list[Note]) -> None:
-        """GitLab's label events must show the approved label (by its id) added last by a
-        reviewer, whatever the notes say: the gate's own rule. The bot's own adding counts
-        only where its note recording the approval follows it (the step `review` from the
-        shell records, in one run); a later one by the bot is a revert restoring the
-        approved state, and the approval it restored is judged instead.
-        """
-        cfg, tracker = self.ctx.cfg, self.ctx.tracker
-        bot = tracker.bot_user()
-        recorded = clock.parse(workflow.approved_at(notes, bot))
-        added = [
-            e
-            for e in tracker.label_events(iid)
-            if e.action == "add"
-            and workflow.is_state(cfg.labels, e, State.APPROVED, identity.state_ids(cfg))
-        ]
-        if added and added[-1].user == bot and recorded is not None:
-            before = [e for e in added if (clock.parse(e.created_at) or recorded) <= recorded]
-            if before and before[-1].user == bot:
-                return  # `review` from the shell: the bot's label change, then its audit note
-            added = before
-        event = added[-1] if added else None
-        why = self.refusal(event.user, event.user_id) if event else None
-        if event is not None and why is None:
-            return
-        who = event.user if event else "nobody GitLab shows"
-        plain = f"{who} may not review job matches (workflow.reviewers)"
-        detail = (
-            f"{who}, who may not review job matches (workflow.reviewers)"
-            if why in (None, plain)
-            else f"{who}: {why}"
-        )
-        raise InputError(
-            f"#{iid}",
-            f"the approved label was added by {detail}: nothing sent; a reviewer must "
-            "approve it on the board",
-        )
 
     # ------------------------------------------------------------------ pending -> reviewed
 
@@ -256,7 +255,7 @@ class Gate:
             cfg.labels, tracker.label_events(issue.iid), target, identity.state_ids(cfg)
         )
         actor, actor_id = (found.user, found.user_id) if found else ("unknown", 0)
-        why = self.refusal(actor, actor_id)
+        why = refusal(self.ctx, actor, actor_id)
         decision = workflow.decide(
             cfg.labels, issue.labels, trail.state, actor, why is None, refusal=why or ""
         )
@@ -340,7 +339,7 @@ class Gate:
                 else ""
             )
             raise InputError(f"#{iid}", f"is {shown}{hint}: only approved matches are sent")
-        self.check_approver(iid, notes)
+        check_approver(self.ctx, iid, notes)
         return self._send_trusted(issue, trail, actor, force=force)
 
     def _send_trusted(
