@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from match_staging.config import Config
+from match_staging.errors import ConfigError
 from match_staging.labels import state_label
 from match_staging.model import State
 
@@ -91,3 +92,25 @@ def reviewer_problem(cfg: Config, username: str, user_id: int) -> str | None:
             "workflow.reviewers names it and bootstrap records it"
         )
     return None
+
+
+def check_reviewers(cfg: Config) -> None:
+    """Somebody must be allowed to review: checked before any change is made (exit 2)."""
+    if not cfg.workflow.reviewers and cfg.notification.channels.gitlab_todo.assignee_id is None:
+        raise ConfigError(
+            "workflow.reviewers is empty and notification.channels.gitlab_todo."
+            "assignee_id is not set: nobody may review job matches"
+        )
+
+
+def is_reviewer(cfg: Config, username: str, user_id: int) -> bool:
+    """workflow.reviewers, each the user id bootstrap recorded for the name
+    (workflow.reviewer_ids); when empty, the user of gitlab_todo.assignee_id
+    (docs/interface.md).
+    """
+    check_reviewers(cfg)
+    if cfg.workflow.reviewers:
+        return (
+            username in cfg.workflow.reviewers and reviewer_problem(cfg, username, user_id) is None
+        )
+    return user_id == cfg.notification.channels.gitlab_todo.assignee_id

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -812,4 +812,14 @@ def scrubbed_notice(where: str) -> str:
         f"secret removed: {where}, a secret the tool can see; it was replaced by "
         f"{PLACEHOLDER!r} before anything was written or sent (a pipeline variable "
         "expanded into the document?)"
+    )
+
+
+def where_looked(paths: Sequence[str], env: Mapping[str, str], inbox: str) -> str:
+    """Where a run that found nothing looked: the paths, else the first input variable set
+    (in the order `documents_from` prefers them), else the inbox.
+    """
+    variables = (B64_VARIABLE, "TRIGGER_PAYLOAD", "MATCHES_JSON", "MATCHES_FILE")
+    return ", ".join(paths) or next(
+        (f"${name}" for name in variables if env.get(name)), f"{inbox}/"
     )

@@ -17,7 +17,7 @@ from typing import Literal
 from match_staging import record
 from match_staging.config import Labels
 from match_staging.labels import state_label, states_in
-from match_staging.model import IssueRef, LabelEvent, Note, State
+from match_staging.model import IssueRef, LabelEvent, Note, State, StateEvent
 
 TRANSITIONS: frozenset[tuple[State, State]] = frozenset(
     {
@@ -202,6 +202,20 @@ def approved_at(notes: Sequence[Note], bot: str) -> str | None:
 def must_close(state: State, close_rejected: bool, close_sent: bool) -> bool:
     """Whether the tool keeps an issue in `state` closed (workflow.close_rejected, close_sent)."""
     return (state == State.REJECTED and close_rejected) or (state == State.SENT and close_sent)
+
+
+def open_close(
+    state: State, issue_state: str, close_rejected: bool, close_sent: bool
+) -> StateEvent | None:
+    """Closing or reopening an issue that ends in `state`: closed when the tool keeps that
+    state closed (workflow.close_rejected, close_sent); reopened when under review, so a
+    match under review stays on the board; else nothing.
+    """
+    if must_close(state, close_rejected, close_sent) and issue_state != "closed":
+        return "close"
+    if state in (State.PENDING, State.APPROVED) and issue_state == "closed":
+        return "reopen"
+    return None
 
 
 def tampered(

@@ -22,9 +22,8 @@ from match_staging.model import State
 from match_staging.notices import Payload
 from match_staging.trackers.local import LocalTracker
 from match_staging.usecases.digest import digest
+from match_staging.usecases.gate import Gate
 from match_staging.usecases.preview import preview
-from match_staging.usecases.review import review
-from match_staging.usecases.send import after_review, send
 from match_staging.usecases.stage import stage
 from tests.conftest import match, write
 
@@ -175,7 +174,7 @@ def test_preview_renders_issues_and_messages_and_creates_nothing(
 
 def approved(ctx: Context, **fields: object) -> int:
     [iid] = staged(ctx, "one.json", match(**fields))
-    review(ctx, iid, State.APPROVED, "reviewer", "")
+    Gate(ctx).review(iid, State.APPROVED, "reviewer", "")
     return iid
 
 
@@ -188,7 +187,7 @@ def test_send_mails_the_application_with_its_attachment_and_marks_it_sent(repo: 
         draft="Dear Acme,",
         attachments=["cv/Profil_Laube_w_Summary_DE.pdf"],
     )
-    result = send(ctx, iid, "me")
+    result = Gate(ctx).send(iid, "me")
     assert (result.outcome, result.after) == ("sent", State.SENT)
     assert "jobs@acme.example" in result.message
     [msg] = mailbox.messages
@@ -200,36 +199,36 @@ def test_send_mails_the_application_with_its_attachment_and_marks_it_sent(repo: 
     bodies = [n.body for n in ctx.tracker.notes(iid)]
     assert "**Sending:**" in bodies[-2] and "**Sent:**" in bodies[-1]
     with pytest.raises(InputError, match="only approved matches are sent"):
-        send(ctx, iid, "me")  # never twice
+        Gate(ctx).send(iid, "me")  # never twice
 
 
 def test_a_refused_send_stays_approved_and_may_be_sent_again(repo: Path) -> None:
     mailbox = Mailbox(answer=Delivery("email", False, "550 mailbox unavailable"))
     ctx = context(repo, Clock(MONDAY), mailer=mailbox)
     iid = approved(ctx, apply="jobs@acme.example")
-    result = send(ctx, iid, "me")
+    result = Gate(ctx).send(iid, "me")
     assert (result.outcome, result.message) == ("failed", f"#{iid}: 550 mailbox unavailable")
     assert "**Not sent:**" in ctx.tracker.notes(iid)[-1].body
     mailbox.answer = ACCEPTED
-    assert send(ctx, iid, "me").outcome == "sent"  # no --force needed: nothing went out
+    assert Gate(ctx).send(iid, "me").outcome == "sent"  # no --force needed: nothing went out
 
 
 def test_a_send_that_may_have_gone_out_is_not_repeated_without_force(repo: Path) -> None:
     mailbox = Mailbox(answer=Delivery("email", False, "timed out", maybe_delivered=True))
     ctx = context(repo, Clock(MONDAY), mailer=mailbox)
     iid = approved(ctx, apply="jobs@acme.example")
-    assert "it may have gone out" in send(ctx, iid, "me").message
+    assert "it may have gone out" in Gate(ctx).send(iid, "me").message
     with pytest.raises(InputError, match="may have gone out"):
-        send(ctx, iid, "me")
+        Gate(ctx).send(iid, "me")
     mailbox.answer = ACCEPTED
-    assert send(ctx, iid, "me", force=True).outcome == "sent"
+    assert Gate(ctx).send(iid, "me", force=True).outcome == "sent"
     assert len(mailbox.messages) == 2
 
 
 def test_a_match_without_an_address_is_applied_for_on_the_portal(repo: Path) -> None:
     ctx = context(repo, Clock(MONDAY), mailer=(mailbox := Mailbox()))
     iid = approved(ctx, apply="https://jobs.example.com/apply/1")
-    result = send(ctx, iid, "me")
+    result = Gate(ctx).send(iid, "me")
     assert result.outcome == "portal" and "https://jobs.example.com/apply/1" in result.message
     assert mailbox.messages == []
 
@@ -243,11 +242,12 @@ def test_auto_send_sends_an_approval_only_when_configured(repo: Path) -> None:
         match(apply="a@acme.example"),
         match(apply="b@acme.example", url="https://jobs.example.com/p/2"),
     )
-    approval = review(ctx, first, State.APPROVED, "reviewer", "")
-    assert after_review(ctx, approval, "reviewer") is None  # workflow.auto_send is off
+    gate = Gate(ctx)
+    approval = gate.review(first, State.APPROVED, "reviewer", "").step
+    assert gate.auto_send(approval, "reviewer") is None  # workflow.auto_send is off
     ctx.cfg.workflow.auto_send = True
-    sent = after_review(ctx, approval, "reviewer")
+    sent = gate.auto_send(approval, "reviewer")
     assert sent is not None and sent.outcome == "sent"
-    rejection = review(ctx, second, State.REJECTED, "reviewer", "too far")
-    assert after_review(ctx, rejection, "reviewer") is None
+    rejection = gate.review(second, State.REJECTED, "reviewer", "too far").step
+    assert gate.auto_send(rejection, "reviewer") is None
     assert [str(m["To"]) for m in mailbox.messages] == ["a@acme.example"]

@@ -12,7 +12,7 @@ from match_staging.context import Context
 from match_staging.errors import InputError
 from match_staging.matches import read_batch
 from match_staging.model import State
-from match_staging.usecases.review import review
+from match_staging.usecases.gate import Gate
 from match_staging.usecases.stage import stage
 from tests.conftest import FakeTime
 from tests.fakes.memory_tracker import MemoryTracker
@@ -43,7 +43,7 @@ def test_an_approval_moves_the_card_and_leaves_one_audit_note_by_the_bot(
     fake_time: FakeTime, staged: tuple[Context, MemoryTracker]
 ) -> None:
     ctx, tracker = staged
-    result = review(ctx, 2, State.APPROVED, "ada", "fits")
+    result = Gate(ctx).review(2, State.APPROVED, "ada", "fits").step
     assert result.outcome == "applied"
     issue = tracker.get_issue(2)
     assert issue is not None and "job-match/approved" in issue.labels
@@ -53,7 +53,7 @@ def test_an_approval_moves_the_card_and_leaves_one_audit_note_by_the_bot(
     assert notes[0].body.startswith("**Review:** pending → **approved** by ada")
     # a second approval is refused: the match is no longer pending
     with pytest.raises(InputError, match="not pending"):
-        review(ctx, 2, State.APPROVED, "ada", "")
+        Gate(ctx).review(2, State.APPROVED, "ada", "")
     assert len(tracker.notes(2)) == 1
 
 
@@ -69,7 +69,7 @@ def test_a_note_by_someone_else_does_not_make_a_match_reviewed(
             "**Review:** pending → **rejected** by mallory\n"
             "<!-- match-staging v1 state: rejected -->",
         )
-    result = review(ctx, 3, State.REJECTED, "ada", "")
+    result = Gate(ctx).review(3, State.REJECTED, "ada", "").step
     assert result.outcome == "applied"
     issue = tracker.get_issue(3)
     assert issue is not None and issue.state == "closed"  # workflow.close_rejected
@@ -81,4 +81,4 @@ def test_an_unknown_issue_is_refused(
 ) -> None:
     ctx, _ = staged
     with pytest.raises(InputError, match="no job-match issue"):
-        review(ctx, 42, State.APPROVED, "ada", "")
+        Gate(ctx).review(42, State.APPROVED, "ada", "")

@@ -245,6 +245,39 @@ def test_auto_send_on_approval(gate: Gate) -> None:
     assert len(gate.smtp.messages) == 1 and gate.labels(1) == ["job-match/sent"]
 
 
+def test_an_approval_auto_sent_reads_the_issue_its_notes_and_label_events_once(
+    gate: Gate,
+) -> None:
+    event = gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.reset_log()
+    code, out = gate.run(
+        "transition", "--payload", gate.payload(event), MATCH_STAGING__WORKFLOW__AUTO_SEND="true"
+    )
+    assert code == 0, out
+    # the step's line counts the step's requests; the send follows on its own line
+    assert "applied   #1: pending -> approved · 5 GitLab requests" in out
+    assert "sent      #1: application sent to " in out
+    # the user, the issue, its notes, its label events, the approval's note; then the
+    # "sending" note, the move to sent, the Sent note: the gate judged the approval in this
+    # run, so the send reads nothing again (issue 21)
+    assert [r.method for r in gate.fake.requests] == ["GET"] * 4 + ["POST", "POST", "PUT", "POST"]
+    assert len(gate.smtp.messages) == 1 and gate.labels(1) == ["job-match/sent"]
+    assert gate.notes(1)[-1].endswith("<!-- match-staging v1 state: sent -->")
+
+
+def test_the_repair_auto_sends_an_approval_without_reading_the_issue_again(gate: Gate) -> None:
+    gate.move(1, REVIEWER, add="job-match/approved", remove="job-match/pending")
+    gate.fake.reset_log()
+    code, out = gate.run("digest", MATCH_STAGING__WORKFLOW__AUTO_SEND="true")
+    assert code == 0, out
+    assert "applied   #1: pending -> approved (missed by the webhook)\nsent      #1: " in out
+    assert len(gate.smtp.messages) == 1 and gate.labels(1) == ["job-match/sent"]
+    # the repair read #1's notes and label events; the auto-send after it reads neither
+    assert gate.fake.count("GET", r"/issues/1/notes$") == 1
+    assert gate.fake.count("GET", r"/issues/1/resource_label_events$") == 1
+    assert gate.fake.count("GET", r"/issues/1$") == 0
+
+
 def test_review_from_the_shell(gate: Gate) -> None:
     code, out = gate.run(
         "review", "5", "--reject", "--reason", "80% on site: too far", GITLAB_USER_LOGIN="reviewer"

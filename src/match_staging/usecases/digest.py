@@ -23,6 +23,7 @@ from match_staging.model import IssueRef, State
 from match_staging.record import fingerprint
 from match_staging.trackers.base import Tracker
 from match_staging.usecases import health, pipeline_variables, whatsapp_status
+from match_staging.usecases.gate import Gate, ReconcileReport
 from match_staging.usecases.notify import (
     NotifyReport,
     altered_notice,
@@ -32,7 +33,6 @@ from match_staging.usecases.notify import (
     payloads,
     read_queue,
 )
-from match_staging.usecases.review import ReconcileReport, reconcile
 
 REMINDER_KIND = "reminders"
 REMIND_AT_MOST_EVERY = timedelta(days=1)
@@ -80,7 +80,7 @@ def digest(ctx: Context) -> DigestReport:
         # lost (moved, edited, disguised as a match) stops the run here (RunLogLost), before
         # the repair could take it for a match; the lookup is the queue read's, cached
         tracker.check_log()
-    report = DigestReport(reconciled=reconcile(ctx), health=checked)
+    report = DigestReport(reconciled=Gate(ctx).reconcile(), health=checked)
     if variables := pipeline_variables.warning(tracker):  # every run until it is fixed
         report.warnings.append(variables)
     # reported even in quiet hours: the check reads statuses and messages nobody
@@ -103,6 +103,20 @@ def digest(ctx: Context) -> DigestReport:
     except TrackerError as exc:
         report.errors.append(str(exc))
     return report
+
+
+def new_run_log(tracker: Tracker) -> tuple[int, list[int]] | None:
+    """`digest --new-run-log`: replace a run log that is lost or untrusted (RunLogLost).
+    The new log's first record is a queue under which every match staged so far counts as
+    announced, as the error says (without it every match of the bot would be owed again).
+    Returns the new log's iid and the retired ones; None when there was nothing to replace.
+    """
+    restart = getattr(tracker, "restart_log", None)  # the GitLab tracker's alone
+    started = restart() if restart is not None else None
+    if started is not None:
+        new, _ = started
+        tracker.append_log(delivery.LOG_KIND, delivery.Queue(through=new).to_data())
+    return started
 
 
 def _stamp(now: datetime) -> str:
