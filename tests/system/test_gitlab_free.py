@@ -15,7 +15,7 @@ from typing import Any
 import gitlab
 import pytest
 
-from match_staging import config, record, render
+from match_staging import config, record
 from match_staging.cli import main
 from match_staging.config import GitLabSettings
 from match_staging.context import Context
@@ -59,7 +59,7 @@ def seed(fake: FakeGitLab, count: int, *, legacy: bool = False) -> None:
         marker = (
             f"<!-- match-staging v1 keys: {' '.join(keys)} -->"
             if legacy
-            else str(render.key_marker(keys))
+            else str(record.key_line(keys))
         )
         fake.add_issue(
             f"[JOB-MATCH] 80% — old {n}",

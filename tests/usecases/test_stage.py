@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from match_staging import config, render
+from match_staging import config, record
 from match_staging.cli import main
 from match_staging.config import GitLabSettings
 from match_staging.context import Context
@@ -138,7 +138,7 @@ def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path, fake: F
         keys = match_keys(f"old-{n}", f"https://old.example/{n}")
         fake.add_issue(
             f"[JOB-MATCH] 80% — old {n}",
-            render.key_marker(keys) + "\nold",
+            record.key_line(keys) + "\nold",
             labels=["job-match", "job-match/sent"],
             state="closed" if n % 2 else "opened",
         )

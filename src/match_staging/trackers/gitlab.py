@@ -26,11 +26,10 @@ from gitlab.v4.objects import Project, ProjectIssue
 from requests.adapters import HTTPAdapter
 
 from match_staging import clock as clocks
-from match_staging import render
+from match_staging import record, render
 from match_staging.config import GitLabSettings
 from match_staging.errors import RunLogLost, TokenError, TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
-from match_staging.render import parse_marker
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, TokenInfo, Upload, WebhookState
 from match_staging.workflow import description_edit
@@ -325,7 +324,7 @@ class GitLabTracker:
             ref = self._ref(issue)
             found.update({k: ref for k in ref.keys if k in wanted})
             if try_search:
-                if render.legacy_marker(ref.description):
+                if record.old_key_marker(ref.description):
                     try_search = False  # keys in a comment: only a listing is exact
                 new_kind = new_kind or bool(ref.keys)
                 if index + 1 == PER_PAGE:
@@ -367,7 +366,7 @@ class GitLabTracker:
         a key.
         """
         query: dict[str, Any] = {
-            "search": render.search_word(key),
+            "search": record.search_word(key),
             "in": "description",
             "author_id": bot_id,
             "state": "all",
@@ -787,9 +786,9 @@ class GitLabTracker:
             author = attrs.get("author") or {}
             if attrs.get("system") or int(author.get("id") or 0) != bot_id:
                 continue
-            record = ledger.parse_note(str(attrs.get("body") or ""), when)
-            if record is not None and record.kind == kind:
-                found.append(record)
+            logged = ledger.parse_note(str(attrs.get("body") or ""), when)
+            if logged is not None and logged.kind == kind:
+                found.append(logged)
                 if len(found) >= limit:
                     break
         found.sort(key=lambda r: r.created_at, reverse=True)
@@ -998,7 +997,7 @@ class GitLabTracker:
             web_url=str(attrs.get("web_url", "")),
             labels=tuple(attrs.get("labels") or ()),
             state=str(attrs.get("state", "opened")),
-            keys=parse_marker(attrs.get("description")),
+            keys=record.description_keys(attrs.get("description")),
             description=str(attrs.get("description") or ""),
             updated_at=str(attrs.get("updated_at") or ""),
             created_at=str(attrs.get("created_at") or ""),
