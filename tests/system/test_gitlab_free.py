@@ -21,7 +21,8 @@ from match_staging.config import GitLabSettings
 from match_staging.context import Context
 from match_staging.keys import match_keys
 from match_staging.matches import read_batch
-from match_staging.trackers.gitlab import GitLabTracker, Pace
+from match_staging.trackers.gitlab import GitLabTracker
+from match_staging.trackers.gitlab_http import Pace
 from match_staging.usecases.stage import StageReport, stage
 from tests.conftest import match, write
 from tests.fakes.gitlab_server import FakeGitLab

@@ -266,7 +266,7 @@ def test_token_never_printed_even_when_gitlab_rejects_it(
 
 def test_creates_are_paced_under_the_per_minute_limit() -> None:
     """GitLab.com allows 200 issue creations a minute: the tool waits rather than 429s."""
-    from match_staging.trackers.gitlab import Pace
+    from match_staging.trackers.gitlab_http import Pace
 
     now = [0.0]
     waits: list[float] = []

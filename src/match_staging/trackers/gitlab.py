@@ -9,198 +9,33 @@ looks the match up before it tries again.
 
 from __future__ import annotations
 
-import functools
-import json
 import math
-import re
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any, Literal
+from urllib.parse import quote
 
 import gitlab
-import requests
-from gitlab.v4.objects import Project, ProjectIssue
-from requests.adapters import HTTPAdapter
+from gitlab.v4.objects import ProjectIssue
 
 from match_staging import clock as clocks
-from match_staging import record, render
+from match_staging import record
 from match_staging.config import GitLabSettings
-from match_staging.errors import RunLogLost, TokenError, TrackerError
+from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
-from match_staging.trackers import ledger
-from match_staging.trackers.base import LogRecord, TokenInfo, Upload, WebhookState
+from match_staging.trackers.base import Upload, WebhookState
+from match_staging.trackers.gitlab_health import ProjectHealth
+from match_staging.trackers.gitlab_http import PER_PAGE, Pace, _translate, connect
+from match_staging.trackers.gitlab_runlog import RunLog
 from match_staging.workflow import description_edit
 
-PER_PAGE = 100  # GitLab's maximum page size
 CREATE_ATTEMPTS = 2  # one retry, after a pause and a lookup
 RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
 RECENT_MARGIN = timedelta(minutes=10)  # GitLab's clock may differ from ours
-_TRIGGER_PATH = re.compile(r"/api/v4/projects/([^/]+)/ref/.+/trigger/pipeline/?$")
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
-class Pace:
-    """At most `per_minute` calls in any 60 seconds: waits instead of running into GitLab's
-    per-action limits (issue creation 200/min, notes 60/min on GitLab.com), which a 429
-    would enforce anyway, later and with a retry (docs/platform-facts.md, "Rate limits").
-    """
-
-    def __init__(
-        self,
-        per_minute: int,
-        sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        self.per_minute = per_minute
-        self._sleep = sleep or clocks.system_sleep
-        self._clock = clock or clocks.monotonic  # seconds
-        self._recent: deque[float] = deque()
-        self._slept_until = float("-inf")
-
-    def __call__(self) -> None:
-        """Wait, if need be, so this call stays within the limit."""
-        if self.per_minute <= 0:
-            return
-        # A clock that does not move while a (test's) sleep returns at once still moves by
-        # what was slept, so a window is never waited out twice; a real clock is ahead of that.
-        now = max(self._clock(), self._slept_until)
-        while self._recent and now - self._recent[0] >= 60:
-            self._recent.popleft()
-        if len(self._recent) >= self.per_minute:
-            wait = 60 - (now - self._recent[0])
-            self._sleep(wait)
-            self._recent.popleft()
-            now = self._slept_until = max(self._clock(), now + wait)
-        self._recent.append(now)
-
-
-class _CountingAdapter(HTTPAdapter):
-    """Counts every request that leaves, including retries and ones that never got an answer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent = 0
-
-    def send(
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        self.sent += 1
-        return super().send(request, *args, **kwargs)
-
-
-def connect(url: str, token: str, project: str, timeout: float) -> tuple[Project, _CountingAdapter]:
-    """A lazy handle on the project (no request yet) and the counter of every request."""
-    client = gitlab.Gitlab(
-        url,
-        private_token=token,
-        timeout=timeout,
-        retry_transient_errors=False,
-        user_agent="match-staging (+python-gitlab)",
-    )
-    counter = _CountingAdapter()
-    client.session.mount("http://", counter)
-    client.session.mount("https://", counter)
-    return client.projects.get(project, lazy=True), counter
-
-
-def _translate(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Turn python-gitlab and requests exceptions into TrackerError, once, at the boundary."""
-
-    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return fn(*args, **kwargs)
-            except gitlab.exceptions.GitlabError as exc:
-                code = exc.response_code
-                if code == 401:  # python-gitlab: GitlabAuthenticationError
-                    known = getattr(args[0], "token_expires", None) if args else None
-                    raise token_refused(exc.response_body, known) from None
-                message = " ".join(str(exc.error_message).split())[:300]
-                if code and not message.startswith(str(code)):
-                    message = f"{code} {message}"  # GitLab's own messages often start with it
-                raise TrackerError(
-                    f"GitLab could not {what}: {message}",
-                    status=code,
-                    transient=code is None or code >= 500,
-                ) from None
-            except requests.RequestException as exc:
-                raise TrackerError(
-                    f"GitLab could not {what}: no answer{_from(exc)} ({type(exc).__name__})",
-                    transient=True,
-                ) from None
-
-        return inner
-
-    return wrap
-
-
-# How to replace the bot's token: one sentence, on every command (README "Running unattended").
-REPLACE_HOW = (
-    "replace it: as the token's user (the bot), User settings > Access tokens > add a new "
-    "token with the api scope (or rotate this one), then put it into the project's "
-    'Settings > CI/CD > Variables > GITLAB_TOKEN (masked); README, "Running unattended"'
-)
-
-
-def token_refused(body: Any, expires: date | None = None) -> TokenError:
-    """The one line for a 401. GitLab answers an expired, revoked or unknown token on every
-    request with 401: `{"error": "invalid_token", "error_description": ...}` for an expired or
-    revoked one (lib/api/api_guard.rb, oauth2_bearer_token_error_handler, raised from
-    lib/gitlab/auth/auth_finders.rb validate_and_save_access_token!), `{"message": "401
-    Unauthorized"}` for an unknown one. The token itself is never part of the line.
-    """
-    data: Any = None
-    try:
-        data = json.loads(body) if isinstance(body, bytes | str) and body else None
-    except ValueError:
-        data = None
-    data = data if isinstance(data, dict) else {}
-    said = " ".join(
-        str(data.get(k)) for k in ("error", "error_description", "message") if data.get(k)
-    )
-    said = render.one_line(said, 160) or "401 Unauthorized"
-    lowered = said.lower()
-    if "expired" in lowered:
-        what = "has expired" + (f" (on {expires.isoformat()})" if expires else "")
-    elif "revoked" in lowered:
-        what = "was revoked"
-    else:
-        what = "is not valid (expired, revoked or unknown)"
-    return TokenError(
-        f"GitLab refused GITLAB_TOKEN: the token {what} (GitLab: {said}); {REPLACE_HOW}"
-    )
-
-
-def _date(value: Any) -> date | None:
-    """`2027-01-31` (GitLab's date fields) as a date; None when it is none."""
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def _from(exc: requests.RequestException) -> str:
-    """The suffix ` from https://host` for a request that got no answer.
-
-    It names which URL was tried, without its path and query (they may carry search terms).
-    """
-    from urllib.parse import urlsplit
-
-    url = getattr(exc.request, "url", None) if exc.request is not None else None
-    if not url:
-        return ""
-    parts = urlsplit(str(url))
-    host = parts.netloc.rpartition("@")[2]  # never user:password@
-    return f" from {parts.scheme}://{host}" if host else ""
-
-
-class GitLabTracker:
+class GitLabTracker(RunLog, ProjectHealth):
     """The Tracker on a GitLab project (python-gitlab; see trackers/base.py)."""
 
     kind: Literal["gitlab"] = "gitlab"
@@ -591,104 +426,6 @@ class GitLabTracker:
         )
         return [self._ref(issue) for issue in pages]
 
-    def webhook_problems(self) -> list[str]:
-        """Why a trigger webhook would not deliver: paused or disabled by GitLab."""
-        return [
-            f"the issue webhook to {hook.url} is {hook.alert_status.replace('_', ' ')}"
-            + (f" until {hook.disabled_until}" if hook.disabled_until else "")
-            + ": review events are not reaching the pipeline"
-            for hook in self.disabled_webhooks() or []
-        ]
-
-    @_translate("read the project's webhooks")
-    def disabled_webhooks(self) -> list[WebhookState] | None:
-        """This project's trigger webhooks GitLab switched off; None when this token may not
-        list webhooks (Maintainer only). `GET /projects/:id/hooks` once per run: digest's
-        health check and its reconcile both ask.
-        """
-        # Hooks are auto-disabled after repeated failures (docs/platform-facts.md, MR 166329).
-        if self._disabled_hooks is not None:
-            return list(self._disabled_hooks) if self._hooks_visible else None
-        try:
-            hooks = self._project.hooks.list(get_all=True, per_page=PER_PAGE)
-        except gitlab.exceptions.GitlabListError as exc:
-            if exc.response_code not in (403, 404):  # reading hooks needs the Maintainer role
-                raise
-            self._disabled_hooks, self._hooks_visible = [], False
-            return None
-        found = []
-        for hook in hooks:
-            attrs = hook.attributes
-            url = str(attrs.get("url", ""))
-            if not self._our_trigger(url, attrs.get("project_id")) or not (
-                attrs.get("issues_events") or attrs.get("confidential_issues_events")
-            ):
-                continue
-            status = str(attrs.get("alert_status") or "executable")
-            if status != "executable":
-                until = attrs.get("disabled_until")
-                # the query holds the trigger token: never shown
-                found.append(WebhookState(url.split("?", 1)[0], status, str(until or "") or None))
-        self._disabled_hooks, self._hooks_visible = found, True
-        return list(found)
-
-    def _our_trigger(self, url: str, project_id: Any) -> bool:
-        """A hook URL that starts this project's pipelines: `.../api/v4/projects/<this
-        project, by id or path>/ref/<ref>/trigger/pipeline` (what bootstrap creates).
-        """
-        found = _TRIGGER_PATH.search(urlsplit(url).path)
-        if found is None:
-            return False
-        target = unquote(found.group(1))
-        return target in {str(project_id), self._project_ref, unquote(self._project_ref)}
-
-    @_translate("read the token's expiry")
-    def token_info(self) -> TokenInfo | None:
-        """`GET /personal_access_tokens/self` (lib/api/personal_access_tokens/
-        self_information.rb, GitLab 15.5 and later): `expires_at`, a date, or null. An older
-        GitLab answers 404, a token that is no personal access token 400; then the expiry is
-        simply not known, said once, and the run goes on. A 401 `invalid_token` is the token
-        itself refused (`_translate`: TokenError).
-        """
-        try:
-            data = self._project.manager.gitlab.http_get("/personal_access_tokens/self")
-        except (
-            gitlab.exceptions.GitlabHttpError,
-            gitlab.exceptions.GitlabAuthenticationError,
-        ) as exc:
-            refused = exc.response_code == 401 and b"invalid_token" in (exc.response_body or b"")
-            if refused or exc.response_code not in (400, 401, 403, 404, 405):
-                raise  # the token itself refused (TokenError), or GitLab failing
-            # not this endpoint's to answer: an unknown token fails the next request anyway
-            answer = render.one_line(str(exc.error_message), 80)
-            if not answer.startswith(str(exc.response_code)):
-                answer = f"{exc.response_code} {answer}"
-            return TokenInfo(None, known=False, answer=answer)
-        raw = data.get("expires_at") if isinstance(data, dict) else None
-        expires = _date(raw) if raw else None
-        if raw and expires is None:
-            return TokenInfo(
-                None, known=False, answer=f"expires_at {render.one_line(str(raw), 40)}"
-            )
-        self.token_expires = expires
-        return TokenInfo(expires)
-
-    @_translate("read the project")
-    def variables_role(self) -> str | None:
-        """One GET of the project: who may set pipeline variables. GitLab shows the setting
-        to Maintainers only (lib/api/entities/project.rb, `if: ... :admin_project`): None
-        for a Developer's token.
-        """
-        attrs = self._project.manager.gitlab.http_get(
-            f"/projects/{quote(self._project_ref, safe='')}"
-        )
-        role = (
-            attrs.get("ci_pipeline_variables_minimum_override_role")
-            if isinstance(attrs, dict)
-            else None
-        )
-        return str(role) if role else None
-
     def add_note(self, iid: int, body: str) -> None:
         """Write once: after a failure that may have written it, look before writing again
         (a note is the audit trail: neither lost nor doubled).
@@ -717,7 +454,11 @@ class GitLabTracker:
         )
         return any(str(n.attributes.get("body", "")).strip() == body.strip() for n in latest)
 
-    # --- the run log (trackers/ledger.py; docs/design.md "Records") ------------------------
+    def _pause_before_retry(self) -> None:
+        """The pause before a write is tried again (the run log's create among them)."""
+        self._sleep(RETRY_PAUSE_SECONDS)
+
+    # --- the bot, and what the run log (trackers/gitlab_runlog.py) looks up with -----------
 
     @_translate("read the token's user")
     def _bot_identity(self) -> tuple[int, str]:
@@ -728,133 +469,6 @@ class GitLabTracker:
                 raise TrackerError("GitLab could not read the token's user: no user in the answer")
             self._bot_user = (int(user["id"]), str(user.get("username", "")))
         return self._bot_user
-
-    def append_log(self, kind: str, data: dict[str, Any]) -> None:
-        """One note by the bot on the run-log issue, which the first record creates (never a
-        second one while the first is missing or untrusted: RunLogLost).
-        """
-        body = ledger.note_body(kind, data, self._clock())  # checks kind and data first
-        iid = self._find_ledger()
-        if iid is None:
-            iid = self._create_ledger()
-        self.add_note(iid, body)  # looks before writing again after a lost answer
-
-    def read_log(self, kind: str, *, since: datetime, limit: int = 100) -> list[LogRecord]:
-        """The records of `kind` written after `since`, newest first, at most `limit`: a window
-        in which none is a normal answer (the reminders of the last day). Costs the bot and
-        run-log lookups (once per run) and the pages of notes newer than `since`.
-        """
-        return self._records(kind, since, limit)
-
-    def check_log(self) -> None:
-        """The run-log lookup (`_find_ledger`, cached for the run's reads and writes)."""
-        self._find_ledger()
-
-    def latest_log(self, kind: str) -> LogRecord | None:
-        """The newest record of `kind`; None only when no run log was ever started or it
-        holds no such record: the notes are read, newest first, until the record or the
-        end, so a flood of members' comments costs pages, never the record (issue 20).
-        A run log that is missing or untrusted raises RunLogLost.
-        """
-        found = self._records(kind, None, 1)
-        return found[0] if found else None
-
-    @_translate("read the run log")
-    def _records(self, kind: str, since: datetime | None, limit: int) -> list[LogRecord]:
-        """Only comments by the bot count, so a copy of a record posted by anyone else
-        changes nothing; system notes are left out by GitLab (`activity_filter`,
-        lib/api/notes.rb) and skipped here too.
-        """
-        ledger.check_kind(kind)
-        iid = self._find_ledger()
-        if iid is None or limit <= 0:
-            return []
-        bot_id, _ = self._bot_identity()
-        notes = self._project.issues.get(iid, lazy=True).notes.list(
-            sort="desc",
-            order_by="created_at",
-            activity_filter="only_comments",
-            per_page=PER_PAGE,
-            iterator=True,
-        )
-        found: list[LogRecord] = []
-        for note in notes:
-            attrs = note.attributes
-            when = ledger.parse_time(attrs.get("created_at"), self._clock())
-            if since is not None and when < since:
-                break
-            author = attrs.get("author") or {}
-            if attrs.get("system") or int(author.get("id") or 0) != bot_id:
-                continue
-            logged = ledger.parse_note(str(attrs.get("body") or ""), when)
-            if logged is not None and logged.kind == kind:
-                found.append(logged)
-                if len(found) >= limit:
-                    break
-        found.sort(key=lambda r: r.created_at, reverse=True)
-        return found[:limit]
-
-    @_translate("look up the run-log issue")
-    def _find_ledger(self, *, again: bool = False) -> int | None:
-        """The oldest issue the bot created whose description starts with the run log's
-        first line, whatever its label, title, state or confidentiality (any Reporter can
-        change those): one page of the bot's confidential issues; only when it is not among
-        them, every issue of the bot. Found but moved, or with a description someone else
-        edited: RunLogLost. Not found while there are signs that it was lost
-        (`_never_written`): RunLogLost too, never a new log that would start the delivery
-        queue afresh and drop what it owes. Otherwise no run log was ever written (a first
-        run, or one whose first record failed).
-        """
-        if self._ledger_looked and not again:
-            return self._ledger_iid
-        bot_id, bot = self._bot_identity()
-        found = next(
-            (i for i in self._bot_issues(bot_id, confidential=True) if self._is_ledger(i)), None
-        )
-        touched: list[IssueRef] = []  # issues of the bot changed since their creation
-        if found is None:
-            for issue in self._bot_issues(bot_id):
-                if self._is_ledger(issue):
-                    found = issue
-                    break
-                ref = self._ref(issue)
-                if ref.updated_at != ref.created_at:
-                    touched.append(ref)
-        if found is None:
-            self._never_written(bot, touched)
-            self._ledger_looked = True  # none yet: the first record creates it
-            return None
-        self._check_ledger(found.attributes, bot)
-        self._ledger_iid = int(found.attributes["iid"])
-        self._ledger_looked = True
-        return self._ledger_iid
-
-    def _never_written(self, bot: str, touched: Sequence[IssueRef]) -> None:
-        """No run log found: a first run (or one whose first record failed), unless its
-        label remains (made with it, left behind by a deletion) or an issue of the bot
-        carries a description someone else wrote (the run log, rewritten to look like
-        something else, could be among them): then RunLogLost. One request for the label,
-        one per issue of the bot changed since its creation: only on this path.
-        """
-        if self._label_exists(ledger.LABEL):
-            raise RunLogLost(
-                f"the run log is missing: no issue of match-staging starts with its first "
-                f"line, but its label {ledger.LABEL} remains (was the issue deleted?)"
-            )
-        for ref in touched:
-            why = description_edit(ref, self._system_notes(ref.iid), bot)
-            if why:
-                raise RunLogLost(f"the run log is missing, and {why}: it may have been the log")
-
-    def _label_exists(self, name: str) -> bool:
-        """GET /projects/:id/labels/:name: 404 when there is none (lib/api/labels.rb)."""
-        try:
-            self._project.labels.get(name)
-        except gitlab.exceptions.GitlabGetError as exc:
-            if exc.response_code == 404:
-                return False
-            raise
-        return True
 
     def _bot_issues(self, bot_id: int, *, confidential: bool | None = None) -> Iterable[Any]:
         """The bot's issues, oldest first, 100 a page. `author_id` is an IssuesFinder
@@ -872,22 +486,6 @@ class GitLabTracker:
             query["confidential"] = confidential
         return self._project.issues.list(iterator=True, **query)
 
-    @staticmethod
-    def _is_ledger(issue: Any) -> bool:
-        return ledger.is_run_log(issue.attributes.get("description"))
-
-    def _check_ledger(self, attrs: dict[str, Any], bot: str) -> None:
-        """A moved run log is closed here and copied elsewhere (Issues::MoveService,
-        `mark_as_moved`; Issuable::Clone::BaseService closes the original); an edited one
-        may say anything: neither is the log the bot kept.
-        """
-        iid = int(attrs["iid"])
-        if attrs.get("moved_to_id"):
-            raise RunLogLost(f"the run log (issue #{iid}) was moved to another project")
-        why = description_edit(self._ref_from(attrs), self._system_notes(iid), bot)
-        if why:
-            raise RunLogLost(f"the run log (issue #{iid}) is not the bot's any more: {why}")
-
     def _system_notes(self, iid: int) -> list[Note]:
         """The issue's system notes ("changed the description" among them), oldest first:
         `activity_filter=only_activity` leaves members' comments out (lib/api/notes.rb,
@@ -901,64 +499,6 @@ class GitLabTracker:
             activity_filter="only_activity",
         )
         return [self._note_of(n.attributes) for n in found if n.attributes.get("system")]
-
-    def _create_ledger(self) -> int:
-        """Created on the first write, once per project. Creating it fires one issue event
-        to the `confidential_issues_events` hooks (gitlabhq app/services/issues/
-        base_service.rb, execute_hooks), which bootstrap's webhook subscribes (a confidential
-        approval must reach the gate): one pipeline, ended by the prefilter (not a job
-        match). Its notes fire `confidential_note_events` (app/services/notes/
-        post_process_service.rb, execute_note_hooks), which stays off: records start none.
-        """
-        try:
-            return self._post_ledger()
-        except TrackerError as exc:
-            if not exc.transient:
-                raise
-            # The create may have happened before the connection broke: look first.
-            self._sleep(RETRY_PAUSE_SECONDS)
-            found = self._find_ledger(again=True)
-            return found if found is not None else self._post_ledger()
-
-    @_translate("create the run-log issue")
-    def _post_ledger(self) -> int:
-        self.create_pace()
-        self.write_pace()
-        issue = self._project.issues.create(
-            {
-                "title": ledger.TITLE,
-                "description": ledger.DESCRIPTION,
-                "labels": ledger.LABEL,
-                "confidential": True,
-            }
-        )
-        self._ledger_iid = int(issue.attributes["iid"])
-        self._ledger_looked = True
-        return self._ledger_iid
-
-    @_translate("start a new run log")
-    def restart_log(self) -> tuple[int, list[int]] | None:
-        """The way out of RunLogLost, on the operator's word (`digest --new-run-log`): every
-        run log of the bot is retired (its description rewritten by the bot, so its first
-        line is no longer the run log's), then a new one is started. Returns the new iid
-        and the retired ones; None, changing nothing, when the run log is sound or was
-        never started (a sound log is never replaced by mistake).
-        """
-        try:
-            self._find_ledger(again=True)
-            return None
-        except RunLogLost:
-            pass
-        bot_id, _ = self._bot_identity()
-        retired = [
-            int(issue.attributes["iid"])
-            for issue in self._bot_issues(bot_id)
-            if self._is_ledger(issue)
-        ]
-        when = self._clock().astimezone(UTC).isoformat(timespec="seconds")
-        for iid in retired:
-            self.update_issue(iid, description=ledger.RETIRED.format(when=when))
-        return self._post_ledger(), retired
 
     def bot_user(self) -> str:
         """The username the tool writes as: only its notes and descriptions are records."""
