@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import UTC, datetime
 
-from match_staging import record
-from match_staging.model import Match, State
+from match_staging import notices, record
+from match_staging.model import IssueRef, Match, State
 from match_staging.trackers import ledger
 
 MATCH = Match(
@@ -76,3 +76,11 @@ def test_a_run_log_record_reads_back_as_written() -> None:
         at,
     )
     assert record.parse_log_marker(f"{record.PREFIX}log: bm90IGpzb24= -->") is None
+
+
+def test_a_new_notice_is_what_the_record_gives_later() -> None:
+    """`Notice.of` (this run) and `notice_from_issue` (a later run) read one record."""
+    head = str(record.description_head(MATCH))
+    assert record.MatchRecord.of(MATCH) == record.decode_record(head)
+    issue = IssueRef(7, "t", "https://gitlab.example/i/7", labels=(), state="opened")
+    assert notices.Notice.of(MATCH, issue) == notices.notice_from_issue(issue, head)

@@ -120,6 +120,27 @@ class MatchRecord:
     apply: ApplyTo = field(default_factory=ApplyTo, metadata=_of("apply", _apply))
     attachments: tuple[str, ...] = field(default=(), metadata=_of("attachments", _names))
 
+    @classmethod
+    def of(cls, match: Match) -> MatchRecord:
+        """The record `record_marker(match)` writes, as `decode_record` reads it back."""
+        return cls._read(_data(match))
+
+    @classmethod
+    def _read(cls, data: dict[str, Any]) -> MatchRecord:
+        return cls(**{f.name: f.metadata["read"](data.get(f.name)) for f in _FIELDS})
+
+
+_FIELDS = fields(MatchRecord)
+
+
+def _data(match: Match) -> dict[str, Any]:
+    """The record's JSON object: each field from the Match attribute it names."""
+    return {f.name: _json(getattr(match, f.metadata["match"])) for f in _FIELDS}
+
+
+def _json(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
 
 # ------------------------------------------------------------------ state and sending
 
@@ -207,12 +228,7 @@ def decode_json(encoded: str) -> Any:
 
 def record_marker(match: Match) -> Markup:
     """The match as sent, minus the score breakdown: what notifications and `send` need."""
-    data = {f.name: _json_value(getattr(match, f.metadata["match"])) for f in fields(MatchRecord)}
-    return Markup(f"{PREFIX}notice: {encode_json(data)} -->")  # noqa: S704 - base64 only
-
-
-def _json_value(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    return Markup(f"{PREFIX}notice: {encode_json(_data(match))} -->")  # noqa: S704 - base64 only
 
 
 def decode_record(description: str | None) -> MatchRecord | None:
@@ -224,8 +240,7 @@ def decode_record(description: str | None) -> MatchRecord | None:
         data = decode_json(found.group(1)) if found else None
         if not isinstance(data, dict):
             return None
-        read = {f.name: f.metadata["read"](data.get(f.name)) for f in fields(MatchRecord)}
-        return MatchRecord(**read)
+        return MatchRecord._read(data)
     return None
 
 
