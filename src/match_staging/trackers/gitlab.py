@@ -5,11 +5,14 @@ Retry lives in one place: python-gitlab waits out 429s honouring Retry-After
 (`obey_rate_limit`, docs/platform-facts.md "Rate limits"); we never let it re-send a POST after a
 5xx or a dropped connection, because that can create a second issue. `create_issue` instead
 looks the match up before it tries again.
+
+Its parts, by job: gitlab_http (the connection, paces, errors), gitlab_base (the reads they
+all share), gitlab_lookup (staged matches by key), gitlab_runlog (the run log's requests)
+and gitlab_health (webhooks, the token's expiry, the variables setting).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,22 +23,21 @@ import gitlab
 from gitlab.v4.objects import ProjectIssue
 
 from match_staging import clock as clocks
-from match_staging import record
 from match_staging.config import GitLabSettings
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
 from match_staging.trackers.base import Upload, WebhookState
 from match_staging.trackers.gitlab_health import ProjectHealth
 from match_staging.trackers.gitlab_http import PER_PAGE, Pace, _translate, connect
+from match_staging.trackers.gitlab_lookup import KeyLookup
 from match_staging.trackers.gitlab_runlog import RunLog
-from match_staging.workflow import description_edit
 
 CREATE_ATTEMPTS = 2  # one retry, after a pause and a lookup
 RETRY_PAUSE_SECONDS = 5.0  # lets a create GitLab was still committing show up first
 RECENT_MARGIN = timedelta(minutes=10)  # GitLab's clock may differ from ours
 
 
-class GitLabTracker(RunLog, ProjectHealth):
+class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
     """The Tracker on a GitLab project (python-gitlab; see trackers/base.py)."""
 
     kind: Literal["gitlab"] = "gitlab"
@@ -121,95 +123,6 @@ class GitLabTracker(RunLog, ProjectHealth):
             self._list_labels()
             self._labels_unused = True
         return {str(lb.name): int(lb.id) for lb in self._labels or []}
-
-    @_translate("look up staged matches")
-    def find_by_keys(
-        self, keys: Sequence[str], *, label: str, expected: int
-    ) -> dict[str, IssueRef]:
-        """Look keys up the cheaper of two exact ways, among the bot's own issues only
-        (`author_id`: a key line in anybody else's issue counts for nothing) and whatever
-        their labels (removing or renaming `label` hides nothing).
-
-        `expected` issues carry `label` (about as many as the bot staged), K keys are wanted:
-
-        - listing: every issue of the bot, ceil(expected / 100) pages, oldest first;
-        - search: listing page 1 first, which settles the oldest 100 and shows whether search
-          can be trusted (no issue there keeps its keys only in an HTML comment, as issues
-          staged before the key line did: older GitLab does not index comments, and newer
-          ones are newer than those), then one search per key still unknown: at most K + 1.
-
-        Search is tried only when K + 1 < ceil(expected / 100); when page 1 shows an issue
-        of the older kind, the listing simply goes on. Then every issue found holding a key
-        that changed since its creation costs one request more (its system notes): it
-        counts only if nobody but the bot changed its description
-        (`workflow.description_edit`), since any Reporter can write a key line into one.
-        `lookup_path` says which way the last lookup took, `lookups` what it cost.
-        """
-        wanted = set(keys)
-        self.lookup_path, before = "none", self._counter.sent
-        self.lookups = 0
-        if not wanted:
-            return {}
-        bot_id, bot = self._bot_identity()
-        found: dict[str, IssueRef] = {}
-        try_search = len(wanted) + 1 < math.ceil(expected / PER_PAGE)
-        new_kind = False  # page 1 holds an issue with the key line
-        self.lookup_path = "listing"
-        for index, issue in enumerate(self._bot_issues(bot_id)):
-            ref = self._ref(issue)
-            found.update({k: ref for k in ref.keys if k in wanted})
-            if try_search:
-                if record.old_key_marker(ref.description):
-                    try_search = False  # keys in a comment: only a listing is exact
-                new_kind = new_kind or bool(ref.keys)
-                if index + 1 == PER_PAGE:
-                    if new_kind:
-                        break
-                    try_search = False  # no issue of ours on page 1: cannot tell
-        else:
-            found = self._unedited(found, bot)
-            self.lookups = self._counter.sent - before
-            return found  # listed to the end
-        self.lookup_path = "search"
-        for key in sorted(wanted - found.keys()):
-            if key not in found:
-                for ref in self._search(key, bot_id):
-                    found.update({k: ref for k in ref.keys if k in wanted})
-        found = self._unedited(found, bot)
-        self.lookups = self._counter.sent - before
-        return found
-
-    def _unedited(self, found: dict[str, IssueRef], bot: str) -> dict[str, IssueRef]:
-        """The keys whose issue nobody but the bot edited: one request per issue changed
-        since its creation. One never changed (`updated_at` still its `created_at`: any
-        update, comment or edit moves it, as ActiveRecord's timestamps and the notes'
-        `touch` do) was edited by nobody.
-        """
-        trusted: dict[int, bool] = {}
-        for ref in found.values():
-            if ref.iid not in trusted:
-                untouched = bool(ref.created_at) and ref.updated_at == ref.created_at
-                notes = [] if untouched else self._system_notes(ref.iid)
-                trusted[ref.iid] = not description_edit(ref, notes, bot)
-        return {k: ref for k, ref in found.items() if trusted[ref.iid]}
-
-    def _search(self, key: str, bot_id: int) -> list[IssueRef]:
-        """GitLab's issue search is full-text (IssuableFinder#use_full_text_search?,
-        PgFullTextSearchable): the key's word finds the key line. `author_id` narrows it
-        like the listing (IssuableFinder#filter_items applies `by_search` and `by_author`
-        to the same relation). Only that line counts: untrusted text elsewhere could quote
-        a key.
-        """
-        query: dict[str, Any] = {
-            "search": record.search_word(key),
-            "in": "description",
-            "author_id": bot_id,
-            "state": "all",
-            "per_page": PER_PAGE,
-            "get_all": False,
-        }
-        issues = self._project.issues.list(iterator=False, **query)
-        return [ref for ref in map(self._ref, issues) if key in ref.keys]
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
         """Create once: after an answer that got lost, look before creating again."""
@@ -458,48 +371,6 @@ class GitLabTracker(RunLog, ProjectHealth):
         """The pause before a write is tried again (the run log's create among them)."""
         self._sleep(RETRY_PAUSE_SECONDS)
 
-    # --- the bot, and what the run log (trackers/gitlab_runlog.py) looks up with -----------
-
-    @_translate("read the token's user")
-    def _bot_identity(self) -> tuple[int, str]:
-        """(id, username) of the token's user, the bot: `GET /user`, once per run."""
-        if self._bot_user is None:
-            user = self._project.manager.gitlab.http_get("/user")
-            if not isinstance(user, dict):
-                raise TrackerError("GitLab could not read the token's user: no user in the answer")
-            self._bot_user = (int(user["id"]), str(user.get("username", "")))
-        return self._bot_user
-
-    def _bot_issues(self, bot_id: int, *, confidential: bool | None = None) -> Iterable[Any]:
-        """The bot's issues, oldest first, 100 a page. `author_id` is an IssuesFinder
-        filter like any other (lib/api/issues.rb `issues_params`; app/finders/
-        issuable_finder.rb `by_author`), as is `confidential` (IssuesFinder#by_confidential).
-        """
-        query: dict[str, Any] = {
-            "author_id": bot_id,
-            "state": "all",
-            "order_by": "created_at",
-            "sort": "asc",
-            "per_page": PER_PAGE,
-        }
-        if confidential is not None:
-            query["confidential"] = confidential
-        return self._project.issues.list(iterator=True, **query)
-
-    def _system_notes(self, iid: int) -> list[Note]:
-        """The issue's system notes ("changed the description" among them), oldest first:
-        `activity_filter=only_activity` leaves members' comments out (lib/api/notes.rb,
-        UserPreference::NOTES_FILTERS), so a flood of comments does not make this dearer.
-        """
-        found = self._project.issues.get(iid, lazy=True).notes.list(
-            iterator=True,
-            per_page=PER_PAGE,
-            sort="asc",
-            order_by="created_at",
-            activity_filter="only_activity",
-        )
-        return [self._note_of(n.attributes) for n in found if n.attributes.get("system")]
-
     def bot_user(self) -> str:
         """The username the tool writes as: only its notes and descriptions are records."""
         return self._bot_identity()[1]
@@ -513,37 +384,3 @@ class GitLabTracker(RunLog, ProjectHealth):
         )
         out = [self._note_of(note.attributes) for note in found]
         return sorted(out, key=lambda n: (n.created_at, n.id))
-
-    @staticmethod
-    def _note_of(attrs: dict[str, Any]) -> Note:
-        author = attrs.get("author") or {}
-        return Note(
-            id=int(attrs.get("id") or 0),
-            author=str(author.get("username", "")),
-            body=str(attrs.get("body") or ""),
-            system=bool(attrs.get("system")),
-            created_at=str(attrs.get("created_at", "")),
-        )
-
-    @classmethod
-    def _ref(cls, issue: Any) -> IssueRef:
-        return cls._ref_from(issue.attributes)
-
-    @staticmethod
-    def _ref_from(attrs: dict[str, Any]) -> IssueRef:
-        return IssueRef(
-            iid=int(attrs["iid"]),
-            title=str(attrs["title"]),
-            web_url=str(attrs.get("web_url", "")),
-            labels=tuple(attrs.get("labels") or ()),
-            state=str(attrs.get("state", "opened")),
-            keys=record.description_keys(attrs.get("description")),
-            description=str(attrs.get("description") or ""),
-            updated_at=str(attrs.get("updated_at") or ""),
-            created_at=str(attrs.get("created_at") or ""),
-            author=str((attrs.get("author") or {}).get("username") or ""),
-            notes_count=attrs.get("user_notes_count")
-            if isinstance(attrs.get("user_notes_count"), int)
-            else None,
-            closed_by=str((attrs.get("closed_by") or {}).get("username") or ""),
-        )

@@ -11,20 +11,18 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import gitlab
-from gitlab.v4.objects import Project
 
 from match_staging import render
 from match_staging.trackers.base import TokenInfo, WebhookState
+from match_staging.trackers.gitlab_base import GitLabBase
 from match_staging.trackers.gitlab_http import PER_PAGE, _date, _translate
 
 _TRIGGER_PATH = re.compile(r"/api/v4/projects/([^/]+)/ref/.+/trigger/pipeline/?$")
 
 
-class ProjectHealth:
-    """The webhook and token requests of GitLabTracker, which supplies the connection."""
+class ProjectHealth(GitLabBase):
+    """The webhook and token requests of GitLabTracker."""
 
-    _project: Project
-    _project_ref: str
     _disabled_hooks: list[WebhookState] | None
     _hooks_visible: bool
     token_expires: date | None

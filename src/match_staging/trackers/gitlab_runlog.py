@@ -5,42 +5,32 @@ first line, trusted only while nobody else changed it, created on the first writ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import gitlab
-from gitlab.v4.objects import Project
 
 from match_staging.errors import RunLogLost, TrackerError
-from match_staging.model import IssueRef, Note, StateEvent
+from match_staging.model import IssueRef, StateEvent
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord
+from match_staging.trackers.gitlab_base import GitLabBase
 from match_staging.trackers.gitlab_http import PER_PAGE, Pace, _translate
 from match_staging.workflow import description_edit
 
 
-class RunLog:
-    """The run-log requests of GitLabTracker, which supplies the connection, the bot's
-    identity and the issue and note requests (declared here for the type checker only).
+class RunLog(GitLabBase):
+    """The run-log requests of GitLabTracker, which supplies the writes (declared here for
+    the type checker only).
     """
 
-    _project: Project
-    _clock: Callable[[], datetime]
     _ledger_iid: int | None
     _ledger_looked: bool
     create_pace: Pace
     write_pace: Pace
 
     if TYPE_CHECKING:
-
-        def _bot_identity(self) -> tuple[int, str]: ...
-
-        def _bot_issues(
-            self, bot_id: int, *, confidential: bool | None = None
-        ) -> Iterable[Any]: ...
-
-        def _system_notes(self, iid: int) -> list[Note]: ...
 
         def _pause_before_retry(self) -> None: ...
 
@@ -57,12 +47,6 @@ class RunLog:
             state_event: StateEvent | None = None,
         ) -> IssueRef:
             """GitLabTracker's."""
-
-        @classmethod
-        def _ref(cls, issue: Any) -> IssueRef: ...
-
-        @staticmethod
-        def _ref_from(attrs: dict[str, Any]) -> IssueRef: ...
 
     def append_log(self, kind: str, data: dict[str, Any]) -> None:
         """One note by the bot on the run-log issue, which the first record creates (never a
