@@ -1,7 +1,7 @@
 """The run log ("ledger") as GitLab stores it: one confidential issue the bot created, and
 one note by the bot per record. A record is a machine-readable marker (base64 JSON inside an
 HTML comment, `record.log_marker`, so no text in it can close the comment or become Markdown)
-plus one line for people. Pure functions; the requests are in trackers/gitlab.py.
+plus one line for people. Pure functions; the requests are in trackers/gitlab_runlog.py.
 """
 
 from __future__ import annotations
