@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from match_staging.errors import TrackerError
-from match_staging.trackers.gitlab_project import (
-    ScheduleState,
-)
+from match_staging.trackers.gitlab_project import ScheduleState
 from match_staging.usecases.bootstrap.model import Actual, Desired, ProjectAdmin
 
 

@@ -11,9 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from match_staging.config import Config
 from match_staging.render import truncate
-from match_staging.trackers.gitlab_project import (
-    HookState,
-)
+from match_staging.trackers.gitlab_project import HookState
 from match_staging.usecases.bootstrap import ids
 from match_staging.usecases.bootstrap.model import (
     DISABLED_HOOK,

@@ -8,9 +8,7 @@ import re
 
 from match_staging.errors import TrackerError
 from match_staging.render import truncate
-from match_staging.trackers.gitlab_project import (
-    ProjectSettings,
-)
+from match_staging.trackers.gitlab_project import ProjectSettings
 from match_staging.usecases.bootstrap.model import Action, ProjectAdmin
 
 ROLES = {
