@@ -6,13 +6,13 @@ from urllib.parse import quote
 
 from match_staging.config import Config
 from match_staging.labels import label_specs, state_label
-from match_staging.usecases.bootstrap.model import (
-    BOARD_STATES,
-    SCHEDULE_DESCRIPTION,
-    SCHEDULE_VARIABLES,
-    TRIGGER_DESCRIPTION,
-    Desired,
-)
+from match_staging.model import State
+from match_staging.usecases.bootstrap.model import Desired
+
+TRIGGER_DESCRIPTION = "match-staging webhook"
+SCHEDULE_DESCRIPTION = "match-staging digest"
+SCHEDULE_VARIABLES: dict[str, str] = {}  # a schedule pipeline runs `digest` (ci/digest.yml)
+BOARD_STATES = (State.PENDING, State.APPROVED, State.REJECTED, State.SENT)
 
 
 def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:

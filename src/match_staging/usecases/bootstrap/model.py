@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from match_staging.errors import TrackerError
-from match_staging.model import LabelSpec, State
+from match_staging.model import LabelSpec
 from match_staging.trackers.gitlab_project import (
     BoardState,
     HookState,
@@ -19,10 +19,6 @@ from match_staging.trackers.gitlab_project import (
     TriggerState,
 )
 
-TRIGGER_DESCRIPTION = "match-staging webhook"
-SCHEDULE_DESCRIPTION = "match-staging digest"
-SCHEDULE_VARIABLES: dict[str, str] = {}  # a schedule pipeline runs `digest` (ci/digest.yml)
-BOARD_STATES = (State.PENDING, State.APPROVED, State.REJECTED, State.SENT)
 # issues only: notes and pushes would start a pipeline per comment and per commit. Issue
 # events of a confidential issue go only to confidential_issues_events (gitlabhq
 # app/services/issues/base_service.rb, execute_hooks: hooks_scope :confidential_issue_hooks):
@@ -37,9 +33,6 @@ HOOK_EVENTS = {
     "merge_requests_events": False,
     "tag_push_events": False,
 }
-DISABLED_HOOK = {"temporarily_disabled": "paused", "disabled": "disabled"}
-MIN_READABLE_TOKEN = 20  # GitLab shows other users' trigger tokens cut to a few characters
-MASKED_QUERY = "token=***"
 
 
 class ProjectAdmin(Protocol):

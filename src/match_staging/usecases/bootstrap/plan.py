@@ -13,12 +13,9 @@ from match_staging.config import Config
 from match_staging.render import truncate
 from match_staging.trackers.gitlab_project import HookState
 from match_staging.usecases.bootstrap import ids
+from match_staging.usecases.bootstrap.desired import SCHEDULE_DESCRIPTION
 from match_staging.usecases.bootstrap.model import (
-    DISABLED_HOOK,
     HOOK_EVENTS,
-    MASKED_QUERY,
-    MIN_READABLE_TOKEN,
-    SCHEDULE_DESCRIPTION,
     Action,
     Actual,
     Desired,
@@ -39,6 +36,10 @@ from match_staging.usecases.bootstrap.steps import (
     update_label,
     update_schedule,
 )
+
+DISABLED_HOOK = {"temporarily_disabled": "paused", "disabled": "disabled"}
+MIN_READABLE_TOKEN = 20  # GitLab shows other users' trigger tokens cut to a few characters
+MASKED_QUERY = "token=***"
 
 
 def plan(want: Desired, actual: Actual) -> list[Action]:
