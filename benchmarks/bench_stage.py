@@ -62,7 +62,7 @@ if str(ROOT) not in sys.path:
 
 from tests.fakes.gitlab import FakeGitLab  # noqa: E402
 
-from match_staging import config, render  # noqa: E402
+from match_staging import config, record  # noqa: E402
 from match_staging.cli import main  # noqa: E402
 from match_staging.keys import match_keys  # noqa: E402
 from match_staging.labels import label_specs  # noqa: E402
@@ -130,7 +130,7 @@ def seed(fake: FakeGitLab, existing: int, legacy: bool = False) -> None:
         marker = (
             f"<!-- match-staging v1 keys: {' '.join(keys)} -->"
             if legacy
-            else str(render.key_marker(keys))
+            else str(record.key_line(keys))
         )
         fake.add_issue(
             f"[JOB-MATCH] 80% — old {n}",

@@ -229,7 +229,7 @@ BOT_CONFIG = (
             "type Incident, never",
         ),
         ({**event(), "object_attributes": {"iid": 3, "type": "Issue"}}, 3, "checking it"),
-        # every form matches.py reads from a trigger body is staged, none ignored
+        # every form matches/inputs.py reads from a trigger body is staged, none ignored
         ({"ref": "main", "matches": [{"title": "x"}]}, 4, "staging it"),
         ({"ref": "main", "variables": {"MATCHES_JSON": "{}"}}, 4, "staging it"),
         ({"ref": "main", "inputs": {"matches_json": "[]"}}, 4, "staging it"),

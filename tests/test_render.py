@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from match_staging import config, render
+from match_staging import config, record, render
 from match_staging.matches import Document, parse
 from match_staging.model import Match
 from match_staging.trackers.base import Upload
@@ -62,7 +62,7 @@ def test_description_has_the_ops004_sections() -> None:
     assert "| K8s | 90% | 2 | c |" in text
     assert "> Hallo,\\\n> ich bin verfügbar." in text
     assert "[cv.pdf](</uploads/ab/cv.pdf>)" in text
-    assert render.parse_marker(text) == m.keys
+    assert record.description_keys(text) == m.keys
     assert draft.title == "[JOB-MATCH] 92% — Senior DevOps Engineer"
     assert draft.labels == ("job-match", "job-match/pending", "match-score/high")
 
@@ -137,8 +137,11 @@ def test_escaping_is_linear_in_blank_lines_and_line_starts() -> None:
 
 
 def test_marker_is_only_trusted_at_the_start() -> None:
-    assert render.parse_marker("text <!-- match-staging v1 keys: msk-1 -->") == ()
-    assert render.parse_marker(render.key_marker(("msk-a", "msk-b")) + "\nx") == ("msk-a", "msk-b")
+    assert record.description_keys("text <!-- match-staging v1 keys: msk-1 -->") == ()
+    assert record.description_keys(record.key_line(("msk-a", "msk-b")) + "\nx") == (
+        "msk-a",
+        "msk-b",
+    )
 
 
 def test_low_score_gets_the_low_label_and_assignee_from_config() -> None:

@@ -42,24 +42,16 @@ class Notice:
 
     @classmethod
     def of(cls, match: Match, issue: IssueRef) -> Notice:
-        """The notice of a match just staged as `issue`."""
-        return cls(
-            iid=issue.iid,
-            score=match.score,
-            title=match.title,
-            provider=match.provider,
-            issue_url=issue.web_url,
-            source_url=match.url,
-            location=match.location,
-            start=match.start,
-            duration=match.duration,
-            rate=match.rate,
-        )
+        """The notice of a match just staged as `issue`: what its record will give later."""
+        return _notice(issue, record.MatchRecord.of(match))
 
 
 def notice_from_issue(issue: IssueRef, description: str | None) -> Notice:
     """The notice stored in a staged issue; falls back to the title for older issues."""
-    data = record.decode_record(description) or record.MatchRecord()
+    return _notice(issue, record.decode_record(description) or record.MatchRecord())
+
+
+def _notice(issue: IssueRef, data: record.MatchRecord) -> Notice:
     return Notice(
         iid=issue.iid,
         score=data.score,

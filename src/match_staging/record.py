@@ -1,17 +1,19 @@
-"""The one codec of match-staging's machine-readable markers (issue 10: one module owns the
-format, typed, instead of four modules each with its own regex).
+"""The one codec of the issue text the bot reads back (issue 10: one module owns the format,
+typed; issue 21: every line the tool writes for itself and parses again is written and parsed
+here, nowhere else).
 
 Where each marker lives, and why it can be believed:
 
-- In the **description** the bot writes at creation: the match record (`notice`, base64
-  JSON, so posting text cannot close the comment) and the initial state (`state: pending`).
+- In the **description** the bot writes at creation (`description_head`): the key line
+  (`key_line`, the first line, words GitLab's search finds), the initial state
+  (`state: pending`) and the match record (`notice`, base64 JSON, so posting text cannot
+  close the comment; its fields are `MatchRecord`'s, one list for writing and reading).
   Any member with the Reporter role may edit a description, so callers trust these only
   after `workflow.description_edit` said no one but the bot changed it.
-- In **notes authored by the bot**: the audited state after each review step (`state`) and
-  the mark a send leaves before the email goes out (`sending`). Only a note's author can
-  edit it, so a copy of a marker in anybody else's note counts for nothing.
-
-The dedupe key marker (`render.key_marker`) is not here: it is a search contract of its own.
+- In **notes authored by the bot**: the audited state after each review step (`state`), the
+  mark a send leaves before the email goes out (`sending`), and the run log's records
+  (`log`, trackers/ledger.py). Only a note's author can edit it, so a copy of a marker in
+  anybody else's note counts for nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from markupsafe import Markup
@@ -32,6 +35,16 @@ PREFIX = "<!-- match-staging v1 "
 _STATE = re.compile(r"<!-- match-staging v1 state: ([a-z]{1,20}) -->")
 _SENDING = re.compile(r"<!-- match-staging v1 sending: ([0-9A-Za-z:+.\-]{1,40}) -->")
 _NOTICE = re.compile(r"<!-- match-staging v1 notice: ([A-Za-z0-9+/=]+) -->")
+_LOG = re.compile(r"^<!-- match-staging v1 log: ([A-Za-z0-9+/=]+) -->$", re.MULTILINE)
+# The key line: the keys as plain words, outside any HTML comment, so GitLab's issue search
+# (full-text: whole words and word prefixes) finds them whether or not it indexes comments.
+_KEY_LINE = re.compile(
+    r"\A<sub>match-staging keys: ((?:msk[0-9a-f]+)(?: msk[0-9a-f]+)*)</sub>$", re.MULTILINE
+)
+_OLD_KEYS = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")  # before 2.0
+# The run log's first line: only the bot wrote it (docs/design.md, "Records")
+LEDGER_LINE = f"{PREFIX}ledger -->"
+LEDGER_RETIRED_LINE = f"{PREFIX}ledger retired -->"
 
 
 @dataclass(frozen=True)
@@ -60,21 +73,73 @@ class ApplyTo:
     subject: str = ""
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _optional(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _apply(value: Any) -> ApplyTo:
+    found = value if isinstance(value, dict) else {}
+    return ApplyTo(**{f.name: _text(found.get(f.name)) for f in fields(ApplyTo)})
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(str(f) for f in value) if isinstance(value, list) else ()
+
+
+def _of(attribute: str, read: Callable[[Any], Any]) -> dict[str, Any]:
+    """A record field's metadata: the `Match` attribute it is written from, and how the
+    value read back from the record's JSON is typed.
+    """
+    return {"match": attribute, "read": read}
+
+
 @dataclass(frozen=True)
 class MatchRecord:
-    """The match as staged: what notifications show and what `send` sends."""
+    """The match as staged: what notifications show and what `send` sends. Its fields are
+    the one list the record is written from and read back by (`record_marker`,
+    `decode_record`): a new field is one line here.
+    """
 
-    score: float = 0.0
-    title: str = ""
-    provider: str = ""
-    source_url: str = ""
-    location: str | None = None
-    start: str | None = None
-    duration: str | None = None
-    rate: str | None = None
-    draft: str = ""
-    apply: ApplyTo = field(default_factory=ApplyTo)
-    attachments: tuple[str, ...] = ()
+    score: float = field(default=0.0, metadata=_of("score", _number))
+    title: str = field(default="", metadata=_of("title", _text))
+    provider: str = field(default="", metadata=_of("provider", _text))
+    source_url: str = field(default="", metadata=_of("url", _text))
+    location: str | None = field(default=None, metadata=_of("location", _optional))
+    start: str | None = field(default=None, metadata=_of("start", _optional))
+    duration: str | None = field(default=None, metadata=_of("duration", _optional))
+    rate: str | None = field(default=None, metadata=_of("rate", _optional))
+    draft: str = field(default="", metadata=_of("draft", _text))
+    apply: ApplyTo = field(default_factory=ApplyTo, metadata=_of("apply", _apply))
+    attachments: tuple[str, ...] = field(default=(), metadata=_of("attachments", _names))
+
+    @classmethod
+    def of(cls, match: Match) -> MatchRecord:
+        """The record `record_marker(match)` writes, as `decode_record` reads it back."""
+        return cls._read(_data(match))
+
+    @classmethod
+    def _read(cls, data: dict[str, Any]) -> MatchRecord:
+        return cls(**{f.name: f.metadata["read"](data.get(f.name)) for f in _FIELDS})
+
+
+_FIELDS = fields(MatchRecord)
+
+
+def _data(match: Match) -> dict[str, Any]:
+    """The record's JSON object: each field from the Match attribute it names."""
+    return {f.name: _json(getattr(match, f.metadata["match"])) for f in _FIELDS}
+
+
+def _json(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 # ------------------------------------------------------------------ state and sending
@@ -163,20 +228,7 @@ def decode_json(encoded: str) -> Any:
 
 def record_marker(match: Match) -> Markup:
     """The match as sent, minus the score breakdown: what notifications and `send` need."""
-    data = {
-        "score": match.score,
-        "title": match.title,
-        "provider": match.provider,
-        "source_url": match.url,
-        "location": match.location,
-        "start": match.start,
-        "duration": match.duration,
-        "rate": match.rate,
-        "draft": match.draft,
-        "apply": match.apply,
-        "attachments": list(match.attachments),
-    }
-    return Markup(f"{PREFIX}notice: {encode_json(data)} -->")  # noqa: S704 - base64 only
+    return Markup(f"{PREFIX}notice: {encode_json(_data(match))} -->")  # noqa: S704 - base64 only
 
 
 def decode_record(description: str | None) -> MatchRecord | None:
@@ -184,7 +236,7 @@ def decode_record(description: str | None) -> MatchRecord | None:
     line = _record_line(description)
     found = _NOTICE.fullmatch(line) if line else None
     data = decode_json(found.group(1)) if found else None
-    return _typed(data) if isinstance(data, dict) else None
+    return MatchRecord._read(data) if isinstance(data, dict) else None
 
 
 def fingerprint(description: str | None) -> str:
@@ -207,35 +259,64 @@ def _record_line(description: str | None) -> str | None:
     return lines[0] if len(lines) == 1 and _NOTICE.fullmatch(lines[0]) else None
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+# ------------------------------------------------------------------ the description
 
 
-def _optional(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _typed(data: dict[str, Any]) -> MatchRecord:
-    apply = data.get("apply") if isinstance(data.get("apply"), dict) else {}
-    assert isinstance(apply, dict)
-    files = data.get("attachments")
-    score = data.get("score")
-    return MatchRecord(
-        score=float(score)
-        if isinstance(score, int | float) and not isinstance(score, bool)
-        else 0.0,
-        title=_text(data.get("title")),
-        provider=_text(data.get("provider")),
-        source_url=_text(data.get("source_url")),
-        location=_optional(data.get("location")),
-        start=_optional(data.get("start")),
-        duration=_optional(data.get("duration")),
-        rate=_optional(data.get("rate")),
-        draft=_text(data.get("draft")),
-        apply=ApplyTo(
-            email=_text(apply.get("email")),
-            url=_text(apply.get("url")),
-            subject=_text(apply.get("subject")),
-        ),
-        attachments=tuple(str(f) for f in files) if isinstance(files, list) else (),
+def description_head(match: Match) -> Markup:
+    """The machine lines a staged description starts with: the key line first (untrusted
+    text can never come first), the initial state, and the full match record.
+    """
+    return Markup("\n").join(
+        [key_line(match.keys), Markup(state_marker(State.PENDING)), record_marker(match)]  # noqa: S704
     )
+
+
+def key_line(keys: tuple[str, ...]) -> Markup:
+    """The first line of every staged description: its match keys as words GitLab's search
+    finds exactly (`msk-1a2b` is written `msk1a2b`: one word, no hyphen for the search
+    parser to split), readable in small print. Only this line is trusted when an issue is
+    matched to a key, since untrusted text can never come first.
+    """
+    words = " ".join(search_word(k) for k in keys)  # keys.py: "msk-" and hex digits only
+    return Markup(f"<sub>match-staging keys: {words}</sub>")  # noqa: S704
+
+
+def search_word(key: str) -> str:
+    """The word a key is written as in the key line, and searched for."""
+    return key.replace("-", "")
+
+
+def description_keys(description: str | None) -> tuple[str, ...]:
+    """The keys of the key line, or of the HTML comment that issues staged before the key
+    line held (`old_key_marker`).
+    """
+    text = description or ""
+    found = _KEY_LINE.match(text)
+    if found:
+        return tuple(f"{w[:3]}-{w[3:]}" for w in found.group(1).split())
+    old = _OLD_KEYS.match(text)
+    return tuple(old.group(1).split()) if old else ()
+
+
+def old_key_marker(description: str | None) -> bool:
+    """Keys only in an HTML comment: search may not see them (older GitLab drops comments
+    from its search index), so such issues are found by listing, not by search.
+    """
+    return _OLD_KEYS.match(description or "") is not None
+
+
+# ------------------------------------------------------------------ the run log's records
+
+
+def log_marker(entry: dict[str, Any]) -> str:
+    """The marker line of one run-log record (trackers/ledger.py lays out the note)."""
+    return f"{PREFIX}log: {encode_json(entry, sort_keys=True)} -->"
+
+
+def parse_log_marker(body: str | None) -> dict[str, Any] | None:
+    """The entry of a run-log record's marker line; None when there is none or it is not
+    a JSON object.
+    """
+    found = _LOG.search(body or "")
+    entry = decode_json(found.group(1)) if found else None
+    return entry if isinstance(entry, dict) else None

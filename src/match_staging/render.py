@@ -40,12 +40,6 @@ _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~${}"})
 # The indentation is whitespace other than a line break: `\s*` would run on over blank lines
 # from every line start, which made a draft of many empty lines quadratic (issue 10).
 _LINE_START = re.compile(r"^([^\S\n]*)([/#=+]|-+[^\S\n]*$)", re.MULTILINE)
-# The key line: the keys as plain words, outside any HTML comment, so GitLab's issue search
-# (full-text: whole words and word prefixes) finds them whether or not it indexes comments.
-_KEY_LINE = re.compile(
-    r"\A<sub>match-staging keys: ((?:msk[0-9a-f]+)(?: msk[0-9a-f]+)*)</sub>$", re.MULTILINE
-)
-_MARKER = re.compile(r"\A<!-- match-staging v1 keys: ([a-z0-9\- ]+) -->")  # before 2.0
 
 
 def neutralise_references(text: str) -> str:
@@ -135,39 +129,6 @@ def fmt_score(score: float | None) -> str:
     if score is None:
         return ""
     return f"{score:.0f}" if float(score).is_integer() else f"{score:.1f}".rstrip("0")
-
-
-def key_marker(keys: tuple[str, ...]) -> Markup:
-    """The first line of every staged description: its match keys as words GitLab's search
-    finds exactly (`msk-1a2b` is written `msk1a2b`: one word, no hyphen for the search
-    parser to split), readable in small print. Only this line is trusted when an issue is
-    matched to a key, since untrusted text can never come first.
-    """
-    return Markup(f"<sub>match-staging keys: {' '.join(search_word(k) for k in keys)}</sub>")
-
-
-def search_word(key: str) -> str:
-    """The word a key is written as in the key line, and searched for."""
-    return key.replace("-", "")
-
-
-def parse_marker(description: str | None) -> tuple[str, ...]:
-    """The keys of the key line, or of the HTML comment that issues staged before the key
-    line held (`legacy_marker`).
-    """
-    text = description or ""
-    found = _KEY_LINE.match(text)
-    if found:
-        return tuple(f"{w[:3]}-{w[3:]}" for w in found.group(1).split())
-    old = _MARKER.match(text)
-    return tuple(old.group(1).split()) if old else ()
-
-
-def legacy_marker(description: str | None) -> bool:
-    """Keys only in an HTML comment: search may not see them (older GitLab drops comments
-    from its search index), so such issues are found by listing, not by search.
-    """
-    return _MARKER.match(description or "") is not None
 
 
 def slack_text(value: Any) -> str:

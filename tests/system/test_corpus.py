@@ -660,7 +660,7 @@ def test_a_5_mb_document_is_answered_within_the_bound(
     one): the fake GitLab parses and indexes 44 descriptions of 250 kB in its threads of this
     process, which is GitLab's time, not the tool's, and pytest-xdist's channel has a thread
     too; the pacing of writes (sleep) is off."""
-    monkeypatch.setattr("match_staging.trackers.gitlab.Pace.__call__", lambda self: None)
+    monkeypatch.setattr("match_staging.trackers.gitlab_http.Pace.__call__", lambda self: None)
     clock = time.thread_time
     doc = _drafts_document() if kind == "drafts" else _requirements_document()
     assert 5_000_000 < len(doc) <= 5 * 1024 * 1024

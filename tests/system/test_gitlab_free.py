@@ -15,13 +15,14 @@ from typing import Any
 import gitlab
 import pytest
 
-from match_staging import config, record, render
+from match_staging import config, record
 from match_staging.cli import main
 from match_staging.config import GitLabSettings
 from match_staging.context import Context
 from match_staging.keys import match_keys
 from match_staging.matches import read_batch
-from match_staging.trackers.gitlab import GitLabTracker, Pace
+from match_staging.trackers.gitlab import GitLabTracker
+from match_staging.trackers.gitlab_http import Pace
 from match_staging.usecases.stage import StageReport, stage
 from tests.conftest import match, write
 from tests.fakes.gitlab import FakeGitLab
@@ -59,7 +60,7 @@ def seed(fake: FakeGitLab, count: int, *, legacy: bool = False) -> None:
         marker = (
             f"<!-- match-staging v1 keys: {' '.join(keys)} -->"
             if legacy
-            else str(render.key_marker(keys))
+            else str(record.key_line(keys))
         )
         fake.add_issue(
             f"[JOB-MATCH] 80% — old {n}",

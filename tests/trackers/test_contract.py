@@ -14,7 +14,7 @@ import pytest
 
 from match_staging.errors import TrackerError
 from match_staging.model import IssueDraft, LabelSpec
-from match_staging.render import key_marker
+from match_staging.record import key_line
 from match_staging.trackers.base import Tracker
 from match_staging.trackers.local import LocalTracker
 from tests.conftest import FakeTime
@@ -31,7 +31,7 @@ def draft(n: int, *, labels: tuple[str, ...] = LABELS) -> IssueDraft:
     keys = (f"msk-{n:03x}a", f"msk-{n:03x}b")
     return IssueDraft(
         title=f"[JOB-MATCH] 9{n}% — Match {n}",
-        description=f"{key_marker(keys)}\n## Match {n}\n",
+        description=f"{key_line(keys)}\n## Match {n}\n",
         labels=labels,
         keys=keys,
     )

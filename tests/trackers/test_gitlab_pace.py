@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from match_staging.config import GitLabSettings
-from match_staging.trackers.gitlab import GitLabTracker, Pace
+from match_staging.trackers.gitlab import GitLabTracker
+from match_staging.trackers.gitlab_http import Pace
 
 
 def test_a_standing_clock_waits_once_per_window_not_once_per_call() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import gitlab
 import pytest
 
-from match_staging import keys, render
+from match_staging import keys, record
 from match_staging.cli import main
 from match_staging.trackers import ledger
 from tests.conftest import job_matches, match, owed, write
@@ -173,7 +173,7 @@ def later_match() -> dict[str, Any]:
 
 
 def key_line(data: dict[str, Any]) -> str:
-    return str(render.key_marker(keys.match_keys(data.get("id"), data["url"])))
+    return str(record.key_line(keys.match_keys(data.get("id"), data["url"])))
 
 
 def test_a_reporter_s_issue_with_a_future_match_s_key_line_suppresses_nothing(

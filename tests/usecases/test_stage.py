@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from match_staging import config, render
+from match_staging import config, record
 from match_staging.cli import main
 from match_staging.config import GitLabSettings
 from match_staging.context import Context
@@ -138,7 +138,7 @@ def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path, fake: F
         keys = match_keys(f"old-{n}", f"https://old.example/{n}")
         fake.add_issue(
             f"[JOB-MATCH] 80% — old {n}",
-            render.key_marker(keys) + "\nold",
+            record.key_line(keys) + "\nold",
             labels=["job-match", "job-match/sent"],
             state="closed" if n % 2 else "opened",
         )
@@ -266,7 +266,7 @@ def test_token_never_printed_even_when_gitlab_rejects_it(
 
 def test_creates_are_paced_under_the_per_minute_limit() -> None:
     """GitLab.com allows 200 issue creations a minute: the tool waits rather than 429s."""
-    from match_staging.trackers.gitlab import Pace
+    from match_staging.trackers.gitlab_http import Pace
 
     now = [0.0]
     waits: list[float] = []

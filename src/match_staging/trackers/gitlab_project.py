@@ -19,7 +19,7 @@ from urllib.parse import quote
 from gitlab.exceptions import GitlabHttpError
 
 from match_staging.errors import TrackerError
-from match_staging.trackers.gitlab import PER_PAGE, _translate, connect
+from match_staging.trackers.gitlab_http import PER_PAGE, _translate, connect
 
 HOOK_EVENT_FIELDS = (
     "issues_events",

@@ -1,7 +1,7 @@
 """The run log ("ledger") as GitLab stores it: one confidential issue the bot created, and
 one note by the bot per record. A record is a machine-readable marker (base64 JSON inside an
-HTML comment, `record.encode_json`, so no text in it can close the comment or become Markdown)
-plus one line for people. Pure functions; the requests are in trackers/gitlab.py.
+HTML comment, `record.log_marker`, so no text in it can close the comment or become Markdown)
+plus one line for people. Pure functions; the requests are in trackers/gitlab_runlog.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TITLE = "match-staging run log"
 # The run log is known by its author (the bot) and this first line of its description, which
 # only the bot wrote and nobody else changed: not by its label or title, which any Reporter
 # can give to another issue or take away (docs/design.md, "Records").
-FIRST_LINE = "<!-- match-staging v1 ledger -->"
+FIRST_LINE = record.LEDGER_LINE
 DESCRIPTION = (
     f"{FIRST_LINE}\n"
     "The run log of match-staging: what one run tells the next (which WhatsApp failures were "
@@ -30,12 +30,11 @@ DESCRIPTION = (
 )
 # What `digest --new-run-log` leaves in a run log it replaces: no longer its first line.
 RETIRED = (
-    "<!-- match-staging v1 ledger retired -->\n"
+    f"{record.LEDGER_RETIRED_LINE}\n"
     "This was the run log of match-staging until {when}, when `digest --new-run-log` "
     "replaced it. Its records are kept here and no longer read.\n"
 )
 KIND = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_MARKER = re.compile(r"^<!-- match-staging v1 log: ([A-Za-z0-9+/=]+) -->$", re.MULTILINE)
 
 
 def check_kind(kind: str) -> str:
@@ -61,19 +60,15 @@ def note_body(kind: str, data: dict[str, Any], at: datetime) -> str:
     """One record as a note: the marker, then a line a person can read."""
     stamp = at.astimezone(UTC).isoformat(timespec="seconds")
     entry = {"kind": check_kind(kind), "at": stamp, "data": data}
-    return (
-        f"<!-- match-staging v1 log: {record.encode_json(entry, sort_keys=True)} -->\n"
-        f"match-staging run log: `{kind}` record of {stamp}"
-    )
+    return f"{record.log_marker(entry)}\nmatch-staging run log: `{kind}` record of {stamp}"
 
 
 def parse_note(body: str, fallback: datetime) -> LogRecord | None:
     """The record in a note's body; None when it holds none or a malformed one.
     `fallback` (the note's own time) stands in for a record without its time.
     """
-    found = _MARKER.search(body or "")
-    entry = record.decode_json(found.group(1)) if found else None
-    if not isinstance(entry, dict):
+    entry = record.parse_log_marker(body)
+    if entry is None:
         return None
     kind, data = entry.get("kind"), entry.get("data")
     if not isinstance(kind, str) or not isinstance(data, dict):

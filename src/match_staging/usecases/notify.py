@@ -137,7 +137,7 @@ def _examine(
             return None  # reviewed: the bot's audit note says so
         if expected is None:
             trusted = trail.trusted and bool(now)
-            if trail.trusted and render.legacy_marker(ref.description):
+            if trail.trusted and record.old_key_marker(ref.description):
                 return None  # the first release's: announced, or queued by a label
     if trusted:
         return notices.notice_from_issue(ref, ref.description), now

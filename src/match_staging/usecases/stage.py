@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
-from markupsafe import Markup
-
 from match_staging import attachments, delivery, notices, record, render
 from match_staging.config import Config
 from match_staging.context import Context
@@ -61,13 +59,7 @@ class StageReport:
 def issue_draft(cfg: Config, match: Match, uploads: Sequence[Upload]) -> IssueDraft:
     """The issue a match becomes (pure: no I/O)."""
     names = cfg.labels
-    marker = Markup("\n").join(
-        [
-            render.key_marker(match.keys),
-            Markup(record.state_marker(State.PENDING)),  # noqa: S704
-            record.record_marker(match),
-        ]
-    )  # the full match, always
+    marker = record.description_head(match)  # the full match, always
     links = [render.link(u.url, u.name) for u in uploads]
     description = render.render(
         "issue.md.j2",

@@ -20,7 +20,7 @@ from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import state_label
 from match_staging.model import State
 from match_staging.trackers.gitlab_project import BoardState, LabelState
-from match_staging.usecases.bootstrap import Action, ProjectAdmin, _Context
+from match_staging.usecases.bootstrap.model import Action, ApplyContext, ProjectAdmin
 
 config_path = config_write.config_path  # the file the ids go into
 
@@ -103,13 +103,13 @@ def boards_after(
 
 def _rename(
     label: LabelState, name: str, moves: list[tuple[LabelState, str]], parked: set[int]
-) -> Callable[[_Context], None]:
+) -> Callable[[ApplyContext], None]:
     """Rename one label back. The first rename first parks, under a name of its own, every
     moving label whose name another one is to get, so that names swapped (pending and
     approved exchanged) or shifted come apart, in whatever order the renames run.
     """
 
-    def step(ctx: _Context) -> None:
+    def step(ctx: ApplyContext) -> None:
         if not parked:
             wanted = {target for _, target in moves}
             for other, _ in moves:
@@ -186,8 +186,8 @@ def recordings(cfg: Config, admin: ProjectAdmin, labels: list[LabelState]) -> li
     return actions
 
 
-def _record_labels(cfg: Config, path: Path) -> Callable[[_Context], None]:
-    def step(ctx: _Context) -> None:
+def _record_labels(cfg: Config, path: Path) -> Callable[[ApplyContext], None]:
+    def step(ctx: ApplyContext) -> None:
         ids = {s.value: ctx.label_ids.get(state_label(cfg.labels, s)) for s in State}
         missing = [s for s, i in ids.items() if i is None]
         if missing:
