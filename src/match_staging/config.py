@@ -14,21 +14,15 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from match_staging.channels.email_settings import EmailChannel as EmailChannel
-from match_staging.channels.email_settings import GmailSettings as GmailSettings
-from match_staging.channels.email_settings import SmtpSettings as SmtpSettings
-from match_staging.channels.email_settings import default_sender as default_sender
-from match_staging.channels.registry import specs
-from match_staging.channels.slack_settings import SlackChannel as SlackChannel
-from match_staging.channels.whatsapp_settings import WhatsAppChannel as WhatsAppChannel
+from match_staging.environment import in_ci as in_ci
 from match_staging.errors import ConfigError
 from match_staging.limits import depth
 
@@ -54,27 +48,84 @@ class TodoAssignee:
         return self.assignee_id if self.enabled else None
 
 
-def _channels_class() -> type[Any]:
-    """`notification.channels`: one section per registered channel, then `gitlab_todo`
-    (a TodoAssignee, kept under this key since users configured it there).
+class ChannelSection(Protocol):
+    """What the configuration needs to know of a notification channel, handed in by the
+    channel registry (`channels.registry`; `channels.spec.ChannelSpec` is one): config
+    itself knows no channel.
     """
-    sections = [(s.name, s.settings, field(default_factory=s.settings)) for s in specs()]
-    sections.append(("gitlab_todo", TodoAssignee, field(default_factory=TodoAssignee)))
-    return dataclasses.make_dataclass("Channels", sections, namespace={"__module__": __name__})
+
+    @property
+    def name(self) -> str:
+        """Its key under `notification.channels`."""
+
+    @property
+    def settings(self) -> type[Any]:
+        """Its settings dataclass: the section, built and checked by type like any other."""
+
+    @property
+    def check(self) -> Callable[[Any], None]:
+        """What loading checks beyond the types (ConfigError naming the key)."""
+
+    @property
+    def ci_literals(self) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+        """The keys of its section (as the file has it) that CI wants written, not `${NAME}`."""
+
+    @property
+    def env_secrets(self) -> tuple[str, ...]:
+        """The variables that hold its secrets."""
+
+    @property
+    def label_field(self) -> str:
+        """The `labels` key of the queue label the first release wrote for it."""
+
+    @property
+    def queue_label(self) -> str:
+        """That label's default name."""
 
 
-if TYPE_CHECKING:  # the sections code names directly; the registry decides at run time
+_CHANNELS: tuple[ChannelSection, ...] = ()
 
-    @dataclass
-    class Channels:
-        """`notification.channels` as mypy sees it; the registry builds it at run time."""
 
-        email: EmailChannel = field(default_factory=EmailChannel)
-        slack: SlackChannel = field(default_factory=SlackChannel)
-        whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
-        gitlab_todo: TodoAssignee = field(default_factory=TodoAssignee)
-else:
-    Channels = _channels_class()
+def use_channels(sections: Sequence[ChannelSection]) -> None:
+    """The channels the configuration has a section for, in their order: the channel
+    registry calls this whenever it changes (at its import, and when a test registers one).
+    """
+    global _CHANNELS
+    _CHANNELS = tuple(sections)
+
+
+def channel_sections() -> tuple[ChannelSection, ...]:
+    """The channels handed in by `use_channels`."""
+    return _CHANNELS
+
+
+class _Handed:
+    """A section whose keys are partly handed in (`use_channels`): those live in the one
+    field marked `handed`, by key, and read as attributes (`channels.email`).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when `name` is no real attribute; never for dunders (copy, pickle)
+        cls: Any = type(self)
+        handed = _handed_field(cls) if not name.startswith("__") else None
+        values = self.__dict__.get(handed.name) if handed else None
+        if values is None or name not in values:
+            raise AttributeError(f"{type(self).__name__} has no section {name!r}")
+        return values[name]
+
+
+@dataclass
+class Channels(_Handed):
+    """`notification.channels`: one section per channel the registry handed in (each
+    channel's own settings dataclass, by its name), then `gitlab_todo` (a TodoAssignee,
+    kept under this key since users configured it there).
+    """
+
+    by_name: dict[str, Any] = field(
+        default_factory=lambda: {c.name: c.settings() for c in _CHANNELS},
+        metadata={"handed": lambda: [(c.name, c.settings, c.settings) for c in _CHANNELS]},
+    )
+    gitlab_todo: TodoAssignee = field(default_factory=TodoAssignee)
 
 
 @dataclass
@@ -101,7 +152,7 @@ class Preferences:
 class Notification:
     """`notification`: the channels and when they notify."""
 
-    channels: Channels = field(default_factory=lambda: Channels())
+    channels: Channels = field(default_factory=Channels)
     preferences: Preferences = field(default_factory=Preferences)
 
 
@@ -130,8 +181,11 @@ class GitLabSettings:
 
 
 @dataclass
-class LabelNames:
-    """Label names are configurable; the defaults are docs/interface.md's."""
+class Labels(_Handed):
+    """Label names are configurable; the defaults are docs/interface.md's. Then each
+    channel's queue label, under which the first release queued the notifications not yet
+    delivered (`labels.notify_<channel>`, read by `labels.queue_label`).
+    """
 
     match: str = "job-match"
     pending: str = "job-match/pending"
@@ -141,31 +195,12 @@ class LabelNames:
     score_high: str = "match-score/high"
     score_medium: str = "match-score/medium"
     score_low: str = "match-score/low"
-
-
-def _labels_class() -> type[LabelNames]:
-    """`labels`: the names above, then each channel's queue label, under which the first
-    release queued the notifications not yet delivered (`labels.queue_label`).
-    """
-    queues = [(s.label_field, str, field(default=s.queue_label)) for s in specs()]
-    return dataclasses.make_dataclass(
-        "Labels",
-        queues,
-        bases=(LabelNames,),
-        namespace={"__module__": __name__, "__doc__": LabelNames.__doc__},
+    queues: dict[str, str] = field(
+        default_factory=lambda: {c.label_field: c.queue_label for c in _CHANNELS},
+        metadata={
+            "handed": lambda: [(c.label_field, str, lambda c=c: c.queue_label) for c in _CHANNELS]
+        },
     )
-
-
-if TYPE_CHECKING:
-    Labels = LabelNames
-else:
-    Labels = _labels_class()
-
-
-def refresh_sections() -> None:
-    """Rebuild the sections the channel registry decides, after it changed (tests)."""
-    globals().update(Channels=_channels_class(), Labels=_labels_class())
-    _shape.cache_clear()  # the types that name them resolve anew
 
 
 @dataclass
@@ -211,7 +246,7 @@ class Config:
 
     notification: Notification = field(default_factory=Notification)
     gitlab: GitLabSettings = field(default_factory=GitLabSettings)
-    labels: Labels = field(default_factory=lambda: Labels())
+    labels: Labels = field(default_factory=Labels)
     workflow: Workflow = field(default_factory=Workflow)
     staging: Staging = field(default_factory=Staging)
     source: str = field(default="(built-in defaults)", metadata={"internal": True})
@@ -349,13 +384,26 @@ def _scalar(text: str) -> Any:
 def _shape(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
     """A settings class's resolved field types, and its fields by their key in the file
     (what `_build` reads for every section of every load: resolved once per process).
+    The handed-in keys (`_handed_field`) are not among them: they change with the registry.
     """
     fields = {
         f.metadata.get("key", f.name): f
         for f in dataclasses.fields(cls)
-        if not f.metadata.get("internal")
+        if not f.metadata.get("internal") and "handed" not in f.metadata
     }
     return typing.get_type_hints(cls), fields
+
+
+@functools.cache
+def _handed_field(cls: Any) -> dataclasses.Field[Any] | None:
+    """The field of `cls` that holds the keys handed in by `use_channels`, if any."""
+    return next((f for f in dataclasses.fields(cls) if "handed" in f.metadata), None)
+
+
+def _handed(cls: Any) -> dict[str, tuple[Any, Callable[[], Any]]]:
+    """The handed-in keys of `cls` now: key -> (type, default factory)."""
+    handed = _handed_field(cls)
+    return {k: (tp, make) for k, tp, make in handed.metadata["handed"]()} if handed else {}
 
 
 def _build(cls: Any, raw: Any, path: str) -> Any:
@@ -364,28 +412,35 @@ def _build(cls: Any, raw: Any, path: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path or 'configuration'}: must be a mapping, got {type(raw).__name__}")
     hints, fields = _shape(cls)
-    unknown = sorted(set(map(str, raw)) - set(fields))
+    handed = _handed(cls)
+    unknown = sorted(set(map(str, raw)) - set(fields) - set(handed))
     if unknown:
         where = f"{path}.{unknown[0]}" if path else unknown[0]
-        raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(fields))})")
+        known = ", ".join(sorted([*fields, *handed]))
+        raise ConfigError(f"{where}: unknown key (known: {known})")
     values = {
         f.name: _convert(hints[f.name], raw[k], f"{path}.{k}" if path else k)
         for k, f in fields.items()
         if k in raw
     }
+    if handed_field := _handed_field(cls):
+        values[handed_field.name] = {
+            k: _convert(tp, raw[k], f"{path}.{k}" if path else k) if k in raw else make()
+            for k, (tp, make) in handed.items()
+        }
     return cls(**values)
 
 
 def _validate(cfg: Config) -> None:
     """What the types alone do not say, checked when the configuration loads."""
     _validate_preferences(cfg.notification.preferences)
-    for spec in specs():
-        spec.check(getattr(cfg.notification.channels, spec.name))
+    for section in _CHANNELS:
+        section.check(cfg.notification.channels.by_name[section.name])
     if cfg.gitlab.digest_timezone:
         _zone(cfg.gitlab.digest_timezone, "gitlab.digest_timezone")
     if cfg.staging.max_attachment_mb <= 0:
         raise ConfigError("staging.max_attachment_mb: must be positive")
-    names = dataclasses.asdict(cfg.labels)
+    names = {key: value for key, _, value in _items(cfg.labels)}
     for name, value in names.items():
         if not value or "," in value:
             raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
@@ -442,14 +497,6 @@ def _zone(name: str, key: str) -> None:
         raise ConfigError(f"{key}: unknown time zone {name!r}") from None
 
 
-def in_ci(env: Mapping[str, str]) -> bool:
-    """A CI job: settings come from the repository, not the job's environment, because
-    whoever may run a pipeline with variables controls the latter. A pipeline variable can
-    set CI=false, but not remove GitLab's own GITLAB_CI and CI_JOB_ID.
-    """
-    return env.get("CI", "").lower() == "true" or "GITLAB_CI" in env or "CI_JOB_ID" in env
-
-
 # Settings that decide who may approve an application, or where the GitLab token and the
 # mail (with the SMTP login) go: in CI they must be written in the file, never `${NAME}`,
 # since a pipeline variable can set NAME (issues 10 and 20). Secrets (passwords, tokens)
@@ -462,8 +509,8 @@ CI_LITERAL = (
     "workflow.label_ids",
     "notification.channels.gitlab_todo.assignee_id",
 )
-# ... and, where email goes out over SMTP, the server it goes to
-CI_LITERAL_SMTP = ("notification.channels.email.smtp.host", "notification.channels.email.smtp.port")
+# ... and each channel's own (`ChannelSection.ci_literals`: where email goes out over SMTP,
+# the server it goes to)
 
 
 def _node(raw: Any, key: str) -> Any:
@@ -474,10 +521,15 @@ def _node(raw: Any, key: str) -> Any:
 
 
 def _ci_literals(raw: Any, file: Path) -> None:
-    email = _node(raw, "notification.channels.email")
-    email = email if isinstance(email, dict) else {}
-    by_smtp = email.get("enabled") not in (False, None) and email.get("transport") != "gmail"
-    for key in CI_LITERAL + (CI_LITERAL_SMTP if by_smtp else ()):
+    keys = list(CI_LITERAL)
+    for section in _CHANNELS:
+        prefix = f"notification.channels.{section.name}"
+        settings = _node(raw, prefix)
+        keys += [
+            f"{prefix}.{k}"
+            for k in section.ci_literals(settings if isinstance(settings, dict) else {})
+        ]
+    for key in keys:
         node = _node(raw, key)
         if _VAR.search(str(node if node is not None else "")):
             raise ConfigError(
@@ -624,27 +676,34 @@ def _yaml_problem(exc: Exception) -> str:
 # --------------------------------------------------------------------------- secrets
 
 
-def _walk(obj: Any, path: str) -> typing.Iterator[tuple[str, dataclasses.Field[Any], Any]]:
+def _items(obj: Any) -> Iterator[tuple[str, Mapping[str, Any], Any]]:
+    """(key, field metadata, value) of each setting of a section, in the file's order: the
+    handed-in keys where their field is declared.
+    """
     for f in dataclasses.fields(obj):
-        if f.metadata.get("internal"):
-            continue
-        value = getattr(obj, f.name)
-        name = f.metadata.get("key", f.name)
+        if "handed" in f.metadata:
+            yield from ((k, {}, v) for k, v in getattr(obj, f.name).items())
+        elif not f.metadata.get("internal"):
+            yield f.metadata.get("key", f.name), f.metadata, getattr(obj, f.name)
+
+
+def _walk(obj: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any], Any]]:
+    for name, meta, value in _items(obj):
         here = f"{path}.{name}" if path else name
-        yield here, f, value
+        yield here, meta, value
         if dataclasses.is_dataclass(value):
             yield from _walk(value, here)
 
 
-def secret_fields(cfg: Config | None) -> typing.Iterator[tuple[str, str]]:
+def secret_fields(cfg: Config | None) -> Iterator[tuple[str, str]]:
     """(key, value) of every secret setting that holds a value (redaction.secrets_of adds
     the environment's tokens to these).
     """
     if cfg is not None:
         yield from (
             (key, v)
-            for key, f, v in _walk(cfg, "")
-            if f.metadata.get("secret") and isinstance(v, str) and v
+            for key, meta, v in _walk(cfg, "")
+            if meta.get("secret") and isinstance(v, str) and v
         )
 
 
@@ -655,13 +714,10 @@ def masked(cfg: Config) -> dict[str, Any]:
         if not dataclasses.is_dataclass(obj):
             return list(obj) if isinstance(obj, list) else obj
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(obj):
-            if f.metadata.get("internal"):
-                continue
-            value = getattr(obj, f.name)
-            if f.metadata.get("secret"):
+        for key, meta, value in _items(obj):
+            if meta.get("secret"):
                 value = MASK if value else ""
-            out[f.metadata.get("key", f.name)] = dump(value)
+            out[key] = dump(value)
         return out
 
     return typing.cast(dict[str, Any], dump(cfg))

@@ -4,10 +4,12 @@ and preview placeholders. The adapter is `channels.email.Email`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from match_staging.channels.spec import ChannelSpec, key, secret
+from match_staging.config import Config
 from match_staging.errors import ConfigError
 
 KEY = "notification.channels.email"
@@ -75,11 +77,16 @@ def default_sender(email: EmailChannel) -> None:
         )
 
 
-def _options(cfg: object) -> dict[str, object]:
-    from match_staging.config import Config
-
-    assert isinstance(cfg, Config)
+def _options(cfg: Config) -> dict[str, object]:
     return {"reminder_hours": cfg.notification.preferences.reminder_after_hours}
+
+
+def ci_literals(section: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where email goes out over SMTP, the server it goes to (and the SMTP login with it)
+    is written in the file in CI: a pipeline variable could otherwise choose it.
+    """
+    by_smtp = section.get("enabled") not in (False, None) and section.get("transport") != "gmail"
+    return ("smtp.host", "smtp.port") if by_smtp else ()
 
 
 SPEC = ChannelSpec(
@@ -94,4 +101,5 @@ SPEC = ChannelSpec(
     env_secrets=("SMTP_PASSWORD",),
     check=check,
     options=_options,
+    ci_literals=ci_literals,
 )
