@@ -20,6 +20,7 @@ from match_staging.channels.base import Channel, Mailer
 from match_staging.channels.registry import specs
 from match_staging.clock import Clock, Sleep
 from match_staging.config import Config
+from match_staging.environment import Environment
 from match_staging.errors import Refused, StagingError
 from match_staging.trackers.base import Tracker
 
@@ -32,9 +33,9 @@ class Pipeline:
     id: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Pipeline:
-        """GitLab CI's predefined variables."""
-        return cls(url=env.get("CI_PIPELINE_URL", ""), id=env.get("CI_PIPELINE_ID", ""))
+    def of(cls, where: Environment) -> Pipeline:
+        """GitLab CI's predefined variables, as the run's environment read them."""
+        return cls(url=where.pipeline_url, id=where.pipeline_id)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Context:
     sleep: Sleep = clocks.system_sleep
     pipeline: Pipeline = field(default_factory=Pipeline)
     root: Path = field(default_factory=Path.cwd)  # attachments are read below it
+    where: Environment = field(default_factory=Environment)  # CI or not, GitLab or local
 
 
 class Notices(Protocol):
@@ -92,6 +94,7 @@ def build(
     there (the setup left open) as advice.
     """
     notice = out.notice if out else _quiet
+    where = Environment.of(env)  # the one reading of CI or not, GitLab or local
     clock = clock or clocks.of_run(env)  # MATCH_STAGING_NOW (docs/interface.md)
     clock()  # read once now: a bad MATCH_STAGING_NOW is an error before the first change
     sleep = sleep or clocks.system_sleep
@@ -108,12 +111,13 @@ def build(
         tracker=tracker,
         clock=clock,
         sleep=sleep,
-        pipeline=Pipeline.from_env(env),
+        pipeline=Pipeline.of(where),
         root=Path.cwd(),
+        where=where,
     )
     if parts.channels:
         ctx.cfg = _channel_cfg(
-            cfg, local=not (tracker.sends if parts.tracker else bool(env.get("GITLAB_TOKEN")))
+            cfg, local=not tracker.sends if parts.tracker else where.tracker == "local"
         )
         ctx.channels = _channels(ctx, wrap=parts.tracker)
         todo = ctx.cfg.notification.channels.gitlab_todo
