@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from match_staging.config import safe_load
+from match_staging.config_parse import safe_load
 from match_staging.errors import ConfigError
 
 _TOP = re.compile(r"^[^\s#][^:]*:")  # a top-level key line
