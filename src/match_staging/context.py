@@ -16,6 +16,7 @@ from typing import Literal, NoReturn, Protocol, cast
 
 from match_staging import clock as clocks
 from match_staging import identity
+from match_staging.channels import email_settings
 from match_staging.channels.base import Channel, Mailer
 from match_staging.channels.registry import specs
 from match_staging.clock import Clock, Sleep
@@ -157,9 +158,10 @@ def _channel_cfg(cfg: Config, *, local: bool) -> Config:
     shown = copy.deepcopy(cfg)
     channels = shown.notification.channels
     for spec in specs():
-        getattr(channels, spec.name).enabled = True
-    if not channels.email.recipients:
-        channels.email.recipients = ["you@example.invalid"]  # a placeholder: nothing is sent
+        channels.by_name[spec.name].enabled = True
+    email = email_settings.of(shown)
+    if not email.recipients:
+        email.recipients = ["you@example.invalid"]  # a placeholder: nothing is sent
     shown.notification.preferences.quiet_hours = None
     return shown
 
@@ -185,7 +187,7 @@ def _mailer(ctx: Context) -> Mailer | None:
     from match_staging.channels.base import OutboxMailer
     from match_staging.channels.email import Email
 
-    settings = ctx.cfg.notification.channels.email
+    settings = email_settings.of(ctx.cfg)
     if not ctx.tracker.sends:
         return OutboxMailer(Path(ctx.cfg.staging.outbox) / "applications", settings.sender)
     if not settings.sender:

@@ -50,6 +50,13 @@ class EmailChannel:
     sender_origin: str = field(default="", metadata={"internal": True})
 
 
+def of(cfg: Config) -> EmailChannel:
+    """The email section of `cfg`, typed (config holds each channel's section by name)."""
+    settings = cfg.notification.channels.by_name[SPEC.name]
+    assert isinstance(settings, EmailChannel)
+    return settings
+
+
 def check(email: EmailChannel) -> None:
     """What loading the configuration checks and settles for email."""
     if not 0 < email.smtp.port < 65536:
