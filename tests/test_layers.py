@@ -3,6 +3,8 @@ pyproject.toml hold them, and CI checks them with `lint-imports` (issue 21)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 
 from tests.conftest import ROOT
@@ -25,3 +27,13 @@ def test_the_contracts_cover_the_layers_the_channels_and_circles() -> None:
     independent = [set(c["modules"]) for c in contracts if c["type"] == "independence"]
     assert {f"match_staging.channels.{n}" for n in ("email", "slack", "whatsapp")} in independent
     assert any(c["type"] == "acyclic_siblings" for c in contracts)
+
+
+def test_config_loaded_without_the_channel_registry_says_what_is_missing() -> None:
+    code = (
+        "from match_staging import config\n"
+        "try:\n    config.load(None, {})\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("StagingError internal: no channel sections"), done.stdout

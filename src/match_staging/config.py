@@ -33,7 +33,7 @@ from match_staging.config_parse import (
 )
 from match_staging.config_parse import safe_load as safe_load
 from match_staging.environment import in_ci as in_ci
-from match_staging.errors import ConfigError
+from match_staging.errors import ConfigError, StagingError
 
 DEFAULT_PATH = "config/notification-channels.yml"  # docs/interface.md; cli.DEFAULT_CONFIG too
 MASK = "***"
@@ -418,6 +418,11 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     the project `CI_PROJECT_ID` unless the file says otherwise.
     `${NAME}` values in the file still come from the environment: the file chose them.
     """
+    if not _CHANNELS:  # a composition root that forgot the registry: say so, not "unknown key"
+        raise StagingError(
+            "internal: no channel sections were handed to the configuration "
+            "(import match_staging.channels.registry before loading it)"
+        )
     env = os.environ if env is None else env
     ignored = ci_ignored(env)
     if ignored:
