@@ -103,7 +103,7 @@ def build(
     if parts.tracker:
         from match_staging.trackers import open_tracker
 
-        tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep)
+        tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep, where=where)
         if said:
             notice(said)
         _check_identity(cfg, tracker, parts, out.advise if out else _quiet)

@@ -35,14 +35,15 @@ def open_tracker(
     *,
     clock: Callable[[], datetime] | None = None,
     sleep: Callable[[float], None] | None = None,
+    where: Environment | None = None,
 ) -> tuple[Tracker, str | None]:
     """GitLab when a token is set; the local tracker outside CI; a config error in CI
-    (`Environment` decides which). `clock` and `sleep` default to the real ones
-    (MATCH_STAGING_NOW honoured), looked up when called.
+    (`Environment` decides which: the run's `where`, else read from `env`). `clock` and
+    `sleep` default to the real ones (MATCH_STAGING_NOW honoured), looked up when called.
     """
     clock = clock or clocks.of_run(env)
     sleep = sleep or clocks.system_sleep
-    where = Environment.of(env)
+    where = where or Environment.of(env)
     if where.tracker == "gitlab" and where.ci and not cfg.gitlab.url:
         raise ConfigError(URL_IN_CI.format(file=_file_of(cfg)))
     if where.tracker == "gitlab":
