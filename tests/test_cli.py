@@ -521,7 +521,7 @@ def test_an_email_channel_without_from_works_and_config_says_which_sender(
 
 
 def test_default_sender_rules() -> None:
-    from match_staging.config import EmailChannel, SmtpSettings, default_sender
+    from match_staging.channels.email_settings import EmailChannel, SmtpSettings, default_sender
 
     smtp = EmailChannel(
         recipients=["me@example.org"], smtp=SmtpSettings(username="relay@example.org")

@@ -262,6 +262,7 @@ def main(
     """
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
+    import match_staging.channels.registry  # noqa: F401  (hands config the channels' sections)
     from match_staging import config
     from match_staging.errors import StagingError
     from match_staging.output import Output

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from match_staging.environment import in_ci
 from match_staging.errors import ConfigError
 
 Clock = Callable[[], datetime]  # an aware UTC datetime
@@ -38,8 +39,6 @@ def now(env: Mapping[str, str]) -> datetime:
     """MATCH_STAGING_NOW when set, else the real time. In CI the real time always: a
     pipeline variable could otherwise set the clock (quiet hours, reminders; issue 20).
     """
-    from match_staging.config import in_ci  # the one definition of "in CI"
-
     value = None if in_ci(env) else env.get("MATCH_STAGING_NOW")
     if not value:
         return system_now()

@@ -1,39 +1,41 @@
 """Configuration: YAML in the repository, `${VAR}` interpolation, `MATCH_STAGING__A__B`
 overrides, validated into typed dataclasses. Errors name the key (and the variable it came
-from) so a user can fix them without reading code.
+from) so a user can fix them without reading code. Here: the sections, what CI allows, and
+`load`; how text becomes typed values is `config_parse`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
-import functools
 import os
 import re
 import sys
-import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from match_staging.channels.email_settings import EmailChannel as EmailChannel
-from match_staging.channels.email_settings import GmailSettings as GmailSettings
-from match_staging.channels.email_settings import SmtpSettings as SmtpSettings
-from match_staging.channels.email_settings import default_sender as default_sender
-from match_staging.channels.registry import specs
-from match_staging.channels.slack_settings import SlackChannel as SlackChannel
-from match_staging.channels.whatsapp_settings import WhatsAppChannel as WhatsAppChannel
-from match_staging.errors import ConfigError
-from match_staging.limits import depth
+from match_staging.config_parse import (
+    ENV_PREFIX,
+    VAR,
+    apply_overrides,
+    build,
+    handed_field,
+    interpolate,
+    items,
+    load_file_text,
+    walk,
+    yaml_problem,
+)
+from match_staging.config_parse import safe_load as safe_load
+from match_staging.environment import in_ci as in_ci
+from match_staging.errors import ConfigError, StagingError
 
 DEFAULT_PATH = "config/notification-channels.yml"  # docs/interface.md; cli.DEFAULT_CONFIG too
-ENV_PREFIX = "MATCH_STAGING__"
 MASK = "***"
 
 
@@ -54,27 +56,84 @@ class TodoAssignee:
         return self.assignee_id if self.enabled else None
 
 
-def _channels_class() -> type[Any]:
-    """`notification.channels`: one section per registered channel, then `gitlab_todo`
-    (a TodoAssignee, kept under this key since users configured it there).
+class ChannelSection(Protocol):
+    """What the configuration needs to know of a notification channel, handed in by the
+    channel registry (`channels.registry`; `channels.spec.ChannelSpec` is one): config
+    itself knows no channel.
     """
-    sections = [(s.name, s.settings, field(default_factory=s.settings)) for s in specs()]
-    sections.append(("gitlab_todo", TodoAssignee, field(default_factory=TodoAssignee)))
-    return dataclasses.make_dataclass("Channels", sections, namespace={"__module__": __name__})
+
+    @property
+    def name(self) -> str:
+        """Its key under `notification.channels`."""
+
+    @property
+    def settings(self) -> type[Any]:
+        """Its settings dataclass: the section, built and checked by type like any other."""
+
+    @property
+    def check(self) -> Callable[[Any], None]:
+        """What loading checks beyond the types (ConfigError naming the key)."""
+
+    @property
+    def ci_literals(self) -> Callable[[Mapping[str, Any]], tuple[str, ...]]:
+        """The keys of its section (as the file has it) that CI wants written, not `${NAME}`."""
+
+    @property
+    def env_secrets(self) -> tuple[str, ...]:
+        """The variables that hold its secrets."""
+
+    @property
+    def label_field(self) -> str:
+        """The `labels` key of the queue label the first release wrote for it."""
+
+    @property
+    def queue_label(self) -> str:
+        """That label's default name."""
 
 
-if TYPE_CHECKING:  # the sections code names directly; the registry decides at run time
+_CHANNELS: tuple[ChannelSection, ...] = ()
 
-    @dataclass
-    class Channels:
-        """`notification.channels` as mypy sees it; the registry builds it at run time."""
 
-        email: EmailChannel = field(default_factory=EmailChannel)
-        slack: SlackChannel = field(default_factory=SlackChannel)
-        whatsapp: WhatsAppChannel = field(default_factory=WhatsAppChannel)
-        gitlab_todo: TodoAssignee = field(default_factory=TodoAssignee)
-else:
-    Channels = _channels_class()
+def use_channels(sections: Sequence[ChannelSection]) -> None:
+    """The channels the configuration has a section for, in their order: the channel
+    registry calls this whenever it changes (at its import, and when a test registers one).
+    """
+    global _CHANNELS
+    _CHANNELS = tuple(sections)
+
+
+def channel_sections() -> tuple[ChannelSection, ...]:
+    """The channels handed in by `use_channels`."""
+    return _CHANNELS
+
+
+class _Handed:
+    """A section whose keys are partly handed in (`use_channels`): those live in the one
+    field marked `handed`, by key, and read as attributes (`channels.email`).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when `name` is no real attribute; never for dunders (copy, pickle)
+        cls: Any = type(self)
+        handed = handed_field(cls) if not name.startswith("__") else None
+        values = self.__dict__.get(handed.name) if handed else None
+        if values is None or name not in values:
+            raise AttributeError(f"{type(self).__name__} has no section {name!r}")
+        return values[name]
+
+
+@dataclass
+class Channels(_Handed):
+    """`notification.channels`: one section per channel the registry handed in (each
+    channel's own settings dataclass, by its name), then `gitlab_todo` (a TodoAssignee,
+    kept under this key since users configured it there).
+    """
+
+    by_name: dict[str, Any] = field(
+        default_factory=lambda: {c.name: c.settings() for c in _CHANNELS},
+        metadata={"handed": lambda: [(c.name, c.settings, c.settings) for c in _CHANNELS]},
+    )
+    gitlab_todo: TodoAssignee = field(default_factory=TodoAssignee)
 
 
 @dataclass
@@ -101,7 +160,7 @@ class Preferences:
 class Notification:
     """`notification`: the channels and when they notify."""
 
-    channels: Channels = field(default_factory=lambda: Channels())
+    channels: Channels = field(default_factory=Channels)
     preferences: Preferences = field(default_factory=Preferences)
 
 
@@ -130,8 +189,11 @@ class GitLabSettings:
 
 
 @dataclass
-class LabelNames:
-    """Label names are configurable; the defaults are docs/interface.md's."""
+class Labels(_Handed):
+    """Label names are configurable; the defaults are docs/interface.md's. Then each
+    channel's queue label, under which the first release queued the notifications not yet
+    delivered (`labels.notify_<channel>`, read by `labels.queue_label`).
+    """
 
     match: str = "job-match"
     pending: str = "job-match/pending"
@@ -141,31 +203,12 @@ class LabelNames:
     score_high: str = "match-score/high"
     score_medium: str = "match-score/medium"
     score_low: str = "match-score/low"
-
-
-def _labels_class() -> type[LabelNames]:
-    """`labels`: the names above, then each channel's queue label, under which the first
-    release queued the notifications not yet delivered (`labels.queue_label`).
-    """
-    queues = [(s.label_field, str, field(default=s.queue_label)) for s in specs()]
-    return dataclasses.make_dataclass(
-        "Labels",
-        queues,
-        bases=(LabelNames,),
-        namespace={"__module__": __name__, "__doc__": LabelNames.__doc__},
+    queues: dict[str, str] = field(
+        default_factory=lambda: {c.label_field: c.queue_label for c in _CHANNELS},
+        metadata={
+            "handed": lambda: [(c.label_field, str, lambda c=c: c.queue_label) for c in _CHANNELS]
+        },
     )
-
-
-if TYPE_CHECKING:
-    Labels = LabelNames
-else:
-    Labels = _labels_class()
-
-
-def refresh_sections() -> None:
-    """Rebuild the sections the channel registry decides, after it changed (tests)."""
-    globals().update(Channels=_channels_class(), Labels=_labels_class())
-    _shape.cache_clear()  # the types that name them resolve anew
 
 
 @dataclass
@@ -211,7 +254,7 @@ class Config:
 
     notification: Notification = field(default_factory=Notification)
     gitlab: GitLabSettings = field(default_factory=GitLabSettings)
-    labels: Labels = field(default_factory=lambda: Labels())
+    labels: Labels = field(default_factory=Labels)
     workflow: Workflow = field(default_factory=Workflow)
     staging: Staging = field(default_factory=Staging)
     source: str = field(default="(built-in defaults)", metadata={"internal": True})
@@ -228,164 +271,16 @@ class Config:
         return self.gitlab.digest_timezone or (quiet.timezone if quiet else "") or "UTC"
 
 
-# --------------------------------------------------------------------------- loading
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _interpolate(value: Any, env: Mapping[str, str], path: str) -> Any:
-    """Replace `${NAME}` / `${NAME:-default}` in every string; an unset variable is empty."""
-    if isinstance(value, dict):
-        return {
-            k: _interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, str):
-        # like the shell: ${NAME:-default} also when NAME is set but empty (CI often is)
-        return _VAR.sub(lambda m: env.get(m.group(1)) or m.group(2) or "", value)
-    return value
-
-
-def _apply_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
-    """`MATCH_STAGING__A__B=v` sets raw[a][b] = v (a YAML scalar). Returns key -> variable."""
-    origin: dict[str, str] = {}
-    for name in sorted(env):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
-        if not parts:
-            raise ConfigError(f"{name}: names no configuration key")
-        node = raw
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"{name}: '{part}' is not a section")
-            node = child
-        # Text stays text ("22:00", a password "0123"); _convert reads numbers and booleans
-        # where the key wants one. Only a list or mapping is read as YAML.
-        raw_value = env[name]
-        node[parts[-1]] = raw_value
-        if raw_value.lstrip()[:1] in ("[", "{"):
-            with contextlib.suppress(yaml.YAMLError, RecursionError):  # deep: stays text
-                node[parts[-1]] = safe_load(raw_value)
-        origin[".".join(parts)] = name
-    return origin
-
-
-def _convert(tp: Any, value: Any, path: str) -> Any:
-    """Check `value` against the type hint `tp`, converting where YAML is loose."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None or value == "":  # an unset ${VAR} leaves an optional key unset
-            return None
-        return _convert(options[0], value, path)
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            raise ConfigError(
-                f"{path}: must be one of {', '.join(map(str, allowed))}, got {value!r}"
-            )
-        return value
-    if origin in (list, dict):
-        return _convert_collection(tp, value, path)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, path)
-    if isinstance(value, str) and tp is not str:
-        value = _scalar(value)  # values interpolated from ${VAR} arrive as text
-    return _convert_scalar(tp, value, path)
-
-
-def _convert_collection(tp: Any, value: Any, path: str) -> list[Any] | dict[Any, Any]:
-    """A list, or a mapping such as workflow.reviewer_ids (name: id), each item checked."""
-    if typing.get_origin(tp) is list:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: must be a list, got {type(value).__name__}")
-        (item,) = typing.get_args(tp)
-        return [_convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: must be a mapping, got {type(value).__name__}")
-    key_type, value_type = typing.get_args(tp)
-    return {
-        _convert(key_type, k, f"{path}.{k}"): _convert(value_type, v, f"{path}.{k}")
-        for k, v in value.items()
-    }
-
-
-def _convert_scalar(tp: Any, value: Any, path: str) -> Any:
-    """`value` as the scalar type `tp` (bool, int, float, str), or a ConfigError."""
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: must be true or false, got {value!r}")
-        return value
-    if tp in (int, float):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: must be a number, got {value!r}")
-        if tp is int and not float(value).is_integer():
-            raise ConfigError(f"{path}: must be a whole number, got {value!r}")
-        return tp(value)
-    if tp is str:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ConfigError(f"{path}: must be text, got {type(value).__name__}")
-        return str(value)
-    raise AssertionError(f"unsupported config type {tp!r}")  # pragma: no cover
-
-
-def _scalar(text: str) -> Any:
-    try:
-        return safe_load(text)
-    except (yaml.YAMLError, RecursionError):
-        return text
-
-
-@functools.cache
-def _shape(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
-    """A settings class's resolved field types, and its fields by their key in the file
-    (what `_build` reads for every section of every load: resolved once per process).
-    """
-    fields = {
-        f.metadata.get("key", f.name): f
-        for f in dataclasses.fields(cls)
-        if not f.metadata.get("internal")
-    }
-    return typing.get_type_hints(cls), fields
-
-
-def _build(cls: Any, raw: Any, path: str) -> Any:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'configuration'}: must be a mapping, got {type(raw).__name__}")
-    hints, fields = _shape(cls)
-    unknown = sorted(set(map(str, raw)) - set(fields))
-    if unknown:
-        where = f"{path}.{unknown[0]}" if path else unknown[0]
-        raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(fields))})")
-    values = {
-        f.name: _convert(hints[f.name], raw[k], f"{path}.{k}" if path else k)
-        for k, f in fields.items()
-        if k in raw
-    }
-    return cls(**values)
-
-
 def _validate(cfg: Config) -> None:
     """What the types alone do not say, checked when the configuration loads."""
     _validate_preferences(cfg.notification.preferences)
-    for spec in specs():
-        spec.check(getattr(cfg.notification.channels, spec.name))
+    for section in _CHANNELS:
+        section.check(cfg.notification.channels.by_name[section.name])
     if cfg.gitlab.digest_timezone:
         _zone(cfg.gitlab.digest_timezone, "gitlab.digest_timezone")
     if cfg.staging.max_attachment_mb <= 0:
         raise ConfigError("staging.max_attachment_mb: must be positive")
-    names = dataclasses.asdict(cfg.labels)
+    names = {key: value for key, _, value in items(cfg.labels)}
     for name, value in names.items():
         if not value or "," in value:
             raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
@@ -442,14 +337,6 @@ def _zone(name: str, key: str) -> None:
         raise ConfigError(f"{key}: unknown time zone {name!r}") from None
 
 
-def in_ci(env: Mapping[str, str]) -> bool:
-    """A CI job: settings come from the repository, not the job's environment, because
-    whoever may run a pipeline with variables controls the latter. A pipeline variable can
-    set CI=false, but not remove GitLab's own GITLAB_CI and CI_JOB_ID.
-    """
-    return env.get("CI", "").lower() == "true" or "GITLAB_CI" in env or "CI_JOB_ID" in env
-
-
 # Settings that decide who may approve an application, or where the GitLab token and the
 # mail (with the SMTP login) go: in CI they must be written in the file, never `${NAME}`,
 # since a pipeline variable can set NAME (issues 10 and 20). Secrets (passwords, tokens)
@@ -462,8 +349,8 @@ CI_LITERAL = (
     "workflow.label_ids",
     "notification.channels.gitlab_todo.assignee_id",
 )
-# ... and, where email goes out over SMTP, the server it goes to
-CI_LITERAL_SMTP = ("notification.channels.email.smtp.host", "notification.channels.email.smtp.port")
+# ... and each channel's own (`ChannelSection.ci_literals`: where email goes out over SMTP,
+# the server it goes to)
 
 
 def _node(raw: Any, key: str) -> Any:
@@ -474,12 +361,17 @@ def _node(raw: Any, key: str) -> Any:
 
 
 def _ci_literals(raw: Any, file: Path) -> None:
-    email = _node(raw, "notification.channels.email")
-    email = email if isinstance(email, dict) else {}
-    by_smtp = email.get("enabled") not in (False, None) and email.get("transport") != "gmail"
-    for key in CI_LITERAL + (CI_LITERAL_SMTP if by_smtp else ()):
+    keys = list(CI_LITERAL)
+    for section in _CHANNELS:
+        prefix = f"notification.channels.{section.name}"
+        settings = _node(raw, prefix)
+        keys += [
+            f"{prefix}.{k}"
+            for k in section.ci_literals(settings if isinstance(settings, dict) else {})
+        ]
+    for key in keys:
         node = _node(raw, key)
-        if _VAR.search(str(node if node is not None else "")):
+        if VAR.search(str(node if node is not None else "")):
             raise ConfigError(
                 f"{file}: {key}: in CI write the value itself, not ${{NAME}}: a pipeline "
                 "variable could set NAME and choose who may approve, where the token goes "
@@ -526,6 +418,11 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     the project `CI_PROJECT_ID` unless the file says otherwise.
     `${NAME}` values in the file still come from the environment: the file chose them.
     """
+    if not _CHANNELS:  # a composition root that forgot the registry: say so, not "unknown key"
+        raise StagingError(
+            "internal: no channel sections were handed to the configuration "
+            "(import match_staging.channels.registry before loading it)"
+        )
     env = os.environ if env is None else env
     ignored = ci_ignored(env)
     if ignored:
@@ -536,9 +433,9 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     raw: Any = {}
     if file.is_file():
         try:
-            raw = _load_file_text(file.read_text(encoding="utf-8")) or {}
+            raw = load_file_text(file.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
+            raise ConfigError(f"{file}: not valid YAML: {yaml_problem(exc)}") from None
         except RecursionError:
             raise ConfigError(f"{file}: nested too deeply") from None
         if not isinstance(raw, dict):
@@ -547,10 +444,10 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
         raise ConfigError(f"{file}: configuration file not found")
     if in_ci(env):
         _ci_literals(raw, file)
-    raw = _interpolate(raw, env, "")
-    origin = _apply_overrides(raw, env)
+    raw = interpolate(raw, env, "")
+    origin = apply_overrides(raw, env)
     try:
-        cfg: Config = _build(Config, raw, "")
+        cfg: Config = build(Config, raw, "")
         _validate(cfg)
     except ConfigError as exc:
         keypath = str(exc).split(":", 1)[0]
@@ -570,81 +467,18 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
     return cfg
 
 
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
-
-
-# libyaml's parser, where PyYAML was built with it, is about ten times faster than the pure
-# Python one: every command loads the configuration, and a settings value from the
-# environment is read as YAML too. Its errors are worded differently and it stops at 1,000
-# levels of nesting where the pure parser runs out of recursion: whatever libyaml refuses,
-# and anything nested deeper than a configuration ever is, is parsed again by the pure
-# parser, so what is accepted and every message stay those of `yaml.safe_load`.
-_FastLoader: Any = getattr(yaml, "CSafeLoader", None)
-_SHALLOW = 32
-
-
-def safe_load(text: str) -> Any:
-    """`yaml.safe_load(text)`, sooner: the same value, the same errors."""
-    if _FastLoader is not None:
-        try:
-            value = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
-        except yaml.YAMLError:
-            pass
-        else:
-            if depth(value, _SHALLOW) < _SHALLOW:
-                return value
-    return yaml.safe_load(text)
-
-
-@functools.lru_cache(maxsize=8)
-def _parsed(text: str) -> Any:
-    return safe_load(text)
-
-
-def _load_file_text(text: str) -> Any:
-    """A configuration file's text as YAML: parsed once per process and text, a copy each
-    time (what follows changes it).
-    """
-    return copy.deepcopy(_parsed(text))
-
-
-def _yaml_problem(exc: Exception) -> str:
-    """The parser's problem and where, in one line: without the source excerpt and its
-    caret drawing, which make no sense on one line.
-    """
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        context = f" ({exc.context})" if exc.context else ""
-        return f"{where}{exc.problem}{context}"
-    return _one_line(exc)
-
-
 # --------------------------------------------------------------------------- secrets
 
 
-def _walk(obj: Any, path: str) -> typing.Iterator[tuple[str, dataclasses.Field[Any], Any]]:
-    for f in dataclasses.fields(obj):
-        if f.metadata.get("internal"):
-            continue
-        value = getattr(obj, f.name)
-        name = f.metadata.get("key", f.name)
-        here = f"{path}.{name}" if path else name
-        yield here, f, value
-        if dataclasses.is_dataclass(value):
-            yield from _walk(value, here)
-
-
-def secret_fields(cfg: Config | None) -> typing.Iterator[tuple[str, str]]:
+def secret_fields(cfg: Config | None) -> Iterator[tuple[str, str]]:
     """(key, value) of every secret setting that holds a value (redaction.secrets_of adds
     the environment's tokens to these).
     """
     if cfg is not None:
         yield from (
             (key, v)
-            for key, f, v in _walk(cfg, "")
-            if f.metadata.get("secret") and isinstance(v, str) and v
+            for key, meta, v in walk(cfg, "")
+            if meta.get("secret") and isinstance(v, str) and v
         )
 
 
@@ -655,13 +489,10 @@ def masked(cfg: Config) -> dict[str, Any]:
         if not dataclasses.is_dataclass(obj):
             return list(obj) if isinstance(obj, list) else obj
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(obj):
-            if f.metadata.get("internal"):
-                continue
-            value = getattr(obj, f.name)
-            if f.metadata.get("secret"):
+        for key, meta, value in items(obj):
+            if meta.get("secret"):
                 value = MASK if value else ""
-            out[f.metadata.get("key", f.name)] = dump(value)
+            out[key] = dump(value)
         return out
 
     return typing.cast(dict[str, Any], dump(cfg))

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from match_staging.config import DEFAULT_PATH, Config, safe_load
+from match_staging.config import DEFAULT_PATH, Config
+from match_staging.config_parse import safe_load
 from match_staging.errors import ConfigError
 
 _TOP = re.compile(r"^[^\s#][^:]*:")  # a top-level key line

@@ -16,10 +16,12 @@ from typing import Literal, NoReturn, Protocol, cast
 
 from match_staging import clock as clocks
 from match_staging import identity
+from match_staging.channels import email_settings
 from match_staging.channels.base import Channel, Mailer
 from match_staging.channels.registry import specs
 from match_staging.clock import Clock, Sleep
 from match_staging.config import Config
+from match_staging.environment import Environment
 from match_staging.errors import Refused, StagingError
 from match_staging.trackers.base import Tracker
 
@@ -32,9 +34,9 @@ class Pipeline:
     id: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Pipeline:
-        """GitLab CI's predefined variables."""
-        return cls(url=env.get("CI_PIPELINE_URL", ""), id=env.get("CI_PIPELINE_ID", ""))
+    def of(cls, where: Environment) -> Pipeline:
+        """GitLab CI's predefined variables, as the run's environment read them."""
+        return cls(url=where.pipeline_url, id=where.pipeline_id)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Context:
     sleep: Sleep = clocks.system_sleep
     pipeline: Pipeline = field(default_factory=Pipeline)
     root: Path = field(default_factory=Path.cwd)  # attachments are read below it
+    where: Environment = field(default_factory=Environment)  # CI or not, GitLab or local
 
 
 class Notices(Protocol):
@@ -92,6 +95,7 @@ def build(
     there (the setup left open) as advice.
     """
     notice = out.notice if out else _quiet
+    where = Environment.of(env)  # the one reading of CI or not, GitLab or local
     clock = clock or clocks.of_run(env)  # MATCH_STAGING_NOW (docs/interface.md)
     clock()  # read once now: a bad MATCH_STAGING_NOW is an error before the first change
     sleep = sleep or clocks.system_sleep
@@ -99,7 +103,7 @@ def build(
     if parts.tracker:
         from match_staging.trackers import open_tracker
 
-        tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep)
+        tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep, where=where)
         if said:
             notice(said)
         _check_identity(cfg, tracker, parts, out.advise if out else _quiet)
@@ -108,12 +112,13 @@ def build(
         tracker=tracker,
         clock=clock,
         sleep=sleep,
-        pipeline=Pipeline.from_env(env),
+        pipeline=Pipeline.of(where),
         root=Path.cwd(),
+        where=where,
     )
     if parts.channels:
         ctx.cfg = _channel_cfg(
-            cfg, local=not (tracker.sends if parts.tracker else bool(env.get("GITLAB_TOKEN")))
+            cfg, local=not tracker.sends if parts.tracker else where.tracker == "local"
         )
         ctx.channels = _channels(ctx, wrap=parts.tracker)
         todo = ctx.cfg.notification.channels.gitlab_todo
@@ -153,9 +158,10 @@ def _channel_cfg(cfg: Config, *, local: bool) -> Config:
     shown = copy.deepcopy(cfg)
     channels = shown.notification.channels
     for spec in specs():
-        getattr(channels, spec.name).enabled = True
-    if not channels.email.recipients:
-        channels.email.recipients = ["you@example.invalid"]  # a placeholder: nothing is sent
+        channels.by_name[spec.name].enabled = True
+    email = email_settings.of(shown)
+    if not email.recipients:
+        email.recipients = ["you@example.invalid"]  # a placeholder: nothing is sent
     shown.notification.preferences.quiet_hours = None
     return shown
 
@@ -181,7 +187,7 @@ def _mailer(ctx: Context) -> Mailer | None:
     from match_staging.channels.base import OutboxMailer
     from match_staging.channels.email import Email
 
-    settings = ctx.cfg.notification.channels.email
+    settings = email_settings.of(ctx.cfg)
     if not ctx.tracker.sends:
         return OutboxMailer(Path(ctx.cfg.staging.outbox) / "applications", settings.sender)
     if not settings.sender:

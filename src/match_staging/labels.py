@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from match_staging.channels.registry import specs
-from match_staging.config import Labels
+from match_staging.config import Labels, channel_sections
 from match_staging.model import LabelSpec, ScoreBand, State, score_band
 
 
@@ -34,7 +33,7 @@ def queue_label(names: Labels, channel: str) -> str:
 
 def queue_labels(names: Labels) -> dict[str, str]:
     """Every registered channel's queue label (see queue_label), by channel name."""
-    return {spec.name: str(getattr(names, spec.label_field)) for spec in specs()}
+    return {c.name: names.queues[c.label_field] for c in channel_sections()}
 
 
 def state_label(names: Labels, state: State) -> str:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
-from match_staging.channels.registry import specs
-from match_staging.config import Config, secret_fields
+from match_staging.config import Config, channel_sections, secret_fields
 
 PLACEHOLDER = "[secret removed]"
 MIN_SCRUB_LENGTH = 6  # shorter values would mangle ordinary text ("main", "1234")
@@ -21,7 +20,7 @@ CUT_LENGTH = 20  # an echo of a secret's first 20 characters still gives most of
 
 # Variables whose values are secrets whether or not the configuration names them: the
 # tool's own tokens, and what GitLab puts into every job (docs: predefined CI/CD variables).
-# Each channel adds the variables of its own secrets (`ChannelSpec.env_secrets`).
+# Each channel adds the variables of its own secrets (`ChannelSection.env_secrets`).
 ENV_SECRETS = (
     "GITLAB_TOKEN",
     "CI_JOB_TOKEN",
@@ -48,7 +47,7 @@ def secrets_of(cfg: Config | None, env: Mapping[str, str]) -> list[Secret]:
     list both users (and `Output`, which masks what is printed) work from.
     """
     found: dict[str, str] = {}  # value -> name; a variable's name reads best in a report
-    names = {*ENV_SECRETS, *(n for spec in specs() for n in spec.env_secrets)}
+    names = {*ENV_SECRETS, *(n for channel in channel_sections() for n in channel.env_secrets)}
     for name in sorted(env):
         if name in names or name.startswith(ENV_SECRET_PREFIXES):
             found.setdefault(env[name], name)

@@ -8,9 +8,11 @@ from datetime import date
 
 from match_staging import notices, render
 from match_staging.channels.email import Email
+from match_staging.channels.email_settings import EmailChannel
 from match_staging.channels.slack import Slack
+from match_staging.channels.slack_settings import SlackChannel
 from match_staging.channels.whatsapp import WhatsApp
-from match_staging.config import EmailChannel, SlackChannel, WhatsAppChannel
+from match_staging.channels.whatsapp_settings import WhatsAppChannel
 
 HOOK = "https://gl.example/api/v4/projects/1/ref/main/trigger/pipeline"
 

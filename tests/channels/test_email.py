@@ -28,7 +28,7 @@ from match_staging.channels.base import Channel, Delivery
 from match_staging.channels.email import Email
 from match_staging.channels.email.gmail import GmailTransport
 from match_staging.channels.email.smtp import SmtpTransport
-from match_staging.config import EmailChannel, GmailSettings, SmtpSettings
+from match_staging.channels.email_settings import EmailChannel, GmailSettings, SmtpSettings
 from match_staging.errors import ConfigError
 from match_staging.notices import Kind, Notice, Payload, build
 from tests.fakes.google import GOOGLE_TOKEN_URI, OK, Google, TokenEndpoint, unresolvable

@@ -132,7 +132,7 @@ def test_a_registered_channel_is_configured_built_masked_and_labelled(
         PAGER_YAML + "  preferences: {threshold: 95}\n",
         {"PAGER_KEY": "pk-0123456789abcdef"},
     )
-    assert cfg.notification.channels.pager.room == "ops"  # type: ignore[attr-defined]
+    assert cfg.notification.channels.pager.room == "ops"
     built = channels.build(cfg)
     assert [c.name for c in built] == ["pager"]
     assert isinstance(built[0], Pager) and built[0].urgent  # its options from the config

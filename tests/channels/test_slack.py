@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from match_staging.channels.slack import Slack
-from match_staging.config import SlackChannel
+from match_staging.channels.slack_settings import SlackChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload, build
 from tests.fakes.slack_server import SlackWebhook

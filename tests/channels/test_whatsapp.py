@@ -18,7 +18,7 @@ import responses
 
 from match_staging.channels.base import Delivery
 from match_staging.channels.whatsapp import WhatsApp
-from match_staging.config import WhatsAppChannel
+from match_staging.channels.whatsapp_settings import WhatsAppChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload, build
 

@@ -4,10 +4,12 @@ and preview placeholders. The adapter is `channels.email.Email`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from match_staging.channels.spec import ChannelSpec, key, secret
+from match_staging.config import Config
 from match_staging.errors import ConfigError
 
 KEY = "notification.channels.email"
@@ -48,6 +50,13 @@ class EmailChannel:
     sender_origin: str = field(default="", metadata={"internal": True})
 
 
+def of(cfg: Config) -> EmailChannel:
+    """The email section of `cfg`, typed (config holds each channel's section by name)."""
+    settings = cfg.notification.channels.by_name[SPEC.name]
+    assert isinstance(settings, EmailChannel)
+    return settings
+
+
 def check(email: EmailChannel) -> None:
     """What loading the configuration checks and settles for email."""
     if not 0 < email.smtp.port < 65536:
@@ -75,11 +84,16 @@ def default_sender(email: EmailChannel) -> None:
         )
 
 
-def _options(cfg: object) -> dict[str, object]:
-    from match_staging.config import Config
-
-    assert isinstance(cfg, Config)
+def _options(cfg: Config) -> dict[str, object]:
     return {"reminder_hours": cfg.notification.preferences.reminder_after_hours}
+
+
+def ci_literals(section: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where email goes out over SMTP, the server it goes to (and the SMTP login with it)
+    is written in the file in CI: a pipeline variable could otherwise choose it.
+    """
+    by_smtp = section.get("enabled") not in (False, None) and section.get("transport") != "gmail"
+    return ("smtp.host", "smtp.port") if by_smtp else ()
 
 
 SPEC = ChannelSpec(
@@ -94,4 +108,5 @@ SPEC = ChannelSpec(
     env_secrets=("SMTP_PASSWORD",),
     check=check,
     options=_options,
+    ci_literals=ci_literals,
 )

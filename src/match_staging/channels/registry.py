@@ -1,6 +1,7 @@
 """The notification channels this tool knows, in the order they are configured, built and
 shown. Adding a channel: a declaration module (its settings dataclass and a `ChannelSpec`),
-its adapter module, and one line below; everything else loops over `specs()`.
+its adapter module, and one line below; everything else loops over `specs()`, and the
+configuration gets its sections from here (`config.use_channels`): config knows no channel.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from match_staging import config
 from match_staging.channels import email_settings, slack_settings, whatsapp_settings
 from match_staging.channels.spec import ChannelSpec
 
@@ -25,7 +27,7 @@ def get(name: str) -> ChannelSpec:
 
 
 def register(spec: ChannelSpec) -> None:
-    """Add a channel; the configuration's sections follow (`config.refresh_sections`)."""
+    """Add a channel; the configuration's sections follow (`config.use_channels`)."""
     if spec.name in _SPECS or spec.name == "gitlab_todo":
         raise ValueError(f"a channel called {spec.name!r} is already registered")
     _SPECS[spec.name] = spec
@@ -49,11 +51,7 @@ def registered(spec: ChannelSpec) -> Iterator[ChannelSpec]:
 
 
 def _refresh() -> None:
-    import sys
-
-    config = sys.modules.get("match_staging.config")
-    if config is not None:  # not yet imported: it reads the registry when it is
-        config.refresh_sections()
+    config.use_channels(specs())
 
 
 for _spec in (
@@ -62,3 +60,4 @@ for _spec in (
     whatsapp_settings.SPEC,
 ):
     _SPECS[_spec.name] = _spec
+_refresh()

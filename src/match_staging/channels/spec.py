@@ -1,7 +1,7 @@
 """What a channel declares about itself, in one place, so that building it, masking its
 secrets, previewing it without them and reading its legacy queue label are generic loops
-over the registry (`channels.registry`). Light on purpose: `config` imports the
-declarations, and importing `config` must load no channel library.
+over the registry (`channels.registry`), which hands the declarations to `config`. Light on
+purpose: importing the registry must load no channel library.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ def _no_options(cfg: Any) -> dict[str, Any]:
     return {}
 
 
+def _no_literals(section: Mapping[str, Any]) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class ChannelSpec:
     """One notification channel's declaration.
@@ -49,6 +53,9 @@ class ChannelSpec:
     check: Callable[[Any], None] = _no_check
     # keyword arguments the adapter takes from elsewhere in the configuration
     options: Callable[[Any], dict[str, Any]] = _no_options
+    # the keys of its section (as the file has them) that in CI must be written in the file,
+    # never `${NAME}`: where its messages and their login go (`config.CI_LITERAL`)
+    ci_literals: Callable[[Mapping[str, Any]], tuple[str, ...]] = _no_literals
 
     @property
     def label_field(self) -> str:

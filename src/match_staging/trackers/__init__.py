@@ -7,7 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 from match_staging import clock as clocks
-from match_staging.config import Config, in_ci
+from match_staging.config import Config
+from match_staging.environment import Environment
 from match_staging.errors import ConfigError
 from match_staging.trackers.base import Tracker
 
@@ -34,17 +35,18 @@ def open_tracker(
     *,
     clock: Callable[[], datetime] | None = None,
     sleep: Callable[[float], None] | None = None,
+    where: Environment | None = None,
 ) -> tuple[Tracker, str | None]:
-    """GitLab when a token is set; the local tracker outside CI; a config error in CI.
-    `clock` and `sleep` default to the real ones (MATCH_STAGING_NOW honoured), looked up
-    when called.
+    """GitLab when a token is set; the local tracker outside CI; a config error in CI
+    (`Environment` decides which: the run's `where`, else read from `env`). `clock` and
+    `sleep` default to the real ones (MATCH_STAGING_NOW honoured), looked up when called.
     """
     clock = clock or clocks.of_run(env)
     sleep = sleep or clocks.system_sleep
-    token = env.get("GITLAB_TOKEN", "")
-    if token and in_ci(env) and not cfg.gitlab.url:
+    where = where or Environment.of(env)
+    if where.tracker == "gitlab" and where.ci and not cfg.gitlab.url:
         raise ConfigError(URL_IN_CI.format(file=_file_of(cfg)))
-    if token:
+    if where.tracker == "gitlab":
         missing = [
             name
             for name, value in (
@@ -61,8 +63,8 @@ def open_tracker(
             )
         from match_staging.trackers.gitlab import GitLabTracker  # python-gitlab only when used
 
-        return GitLabTracker(cfg.gitlab, token, clock=clock, sleep=sleep), None
-    if in_ci(env):
+        return GitLabTracker(cfg.gitlab, where.token, clock=clock, sleep=sleep), None
+    if where.ci:
         raise ConfigError(
             "GITLAB_TOKEN is not set: in CI the tool needs a project access "
             "token (or a bot user's token) with api scope as a masked CI/CD "

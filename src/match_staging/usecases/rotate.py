@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from match_staging.config import Config
+from match_staging.environment import Environment
 from match_staging.errors import ConfigError, Refused, StagingError, TokenError, TrackerError
 
 VARIABLE = "GITLAB_TOKEN"
@@ -175,7 +176,7 @@ def run(
     cfg: Config, env: Mapping[str, str], now: datetime, days: int, dry_run: bool
 ) -> RotateReport:
     """Connect as every command does (GITLAB_URL, GITLAB_TOKEN, project) and rotate."""
-    token = env.get("GITLAB_TOKEN", "")
+    token = Environment.of(env).token
     if not token or not cfg.gitlab.url or not cfg.gitlab.project:
         raise ConfigError(
             "rotate-token needs GITLAB_URL, GITLAB_TOKEN and GITLAB_PROJECT (or gitlab.url "
