@@ -187,3 +187,18 @@ def fault_matrix(requests: Sequence[Any], part: str) -> list[int]:
     if part == "representatives":
         return sorted(chosen)
     return sorted(set(range(len(requests))) - chosen)
+
+
+def bootstrapped_label_ids(gitlab: Any) -> dict[str, int]:
+    """The project's labels as `bootstrap` (or a first `stage`) makes them on a fake GitLab,
+    and the state labels' ids as bootstrap records them (`workflow.label_ids`): what a CI
+    job's committed configuration holds before any gate command runs there.
+    """
+    from match_staging.config import Config
+    from match_staging.labels import label_specs, state_label
+    from match_staging.model import State
+
+    names = Config().labels
+    for spec in label_specs(names):
+        gitlab.add_label(spec.name, spec.color, spec.description)
+    return {s.value: gitlab.labels[state_label(names, s)]["id"] for s in State}

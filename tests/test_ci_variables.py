@@ -16,7 +16,7 @@ import yaml
 
 from match_staging.cli import main
 from match_staging.clock import system_now
-from tests.conftest import job_matches
+from tests.conftest import bootstrapped_label_ids, job_matches
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 
@@ -145,7 +145,11 @@ def test_match_staging_now_is_not_the_clock_in_ci(
 def test_gitlab_user_login_does_not_name_who_acted_in_ci(
     repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    commit_config(repo, gitlab={"url": fake.url, "bot_username": "bot"})
+    commit_config(
+        repo,
+        gitlab={"url": fake.url, "bot_username": "bot"},
+        workflow={"label_ids": bootstrapped_label_ids(fake)},
+    )
     assert run(capsys, ["stage"], job(fake))[0] == 0
     code, out = run(capsys, ["review", "5", "--reject"], job(fake, GITLAB_USER_LOGIN="reviewer"))
     assert code == 0, out
@@ -158,7 +162,9 @@ def test_digest_warns_while_developers_may_set_pipeline_variables(
     setting: str, repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake.project["ci_pipeline_variables_minimum_override_role"] = setting
-    commit_config(repo, gitlab={"url": fake.url})
+    commit_config(
+        repo, gitlab={"url": fake.url}, workflow={"label_ids": bootstrapped_label_ids(fake)}
+    )
     fake.reset_log()
     code, out = run(capsys, ["digest"], job(fake))
     assert code == 0, out  # a warning, not a failure: the run did its work
@@ -168,3 +174,20 @@ def test_digest_warns_while_developers_may_set_pipeline_variables(
         assert "Minimum role to use pipeline variables" in warned[0]
         assert "No one allowed" in warned[0] and "CI_SERVER_URL" in warned[0]
     assert fake.count("GET", r"/projects/1$") == 1  # one GET of the project
+
+
+@pytest.mark.parametrize("argv", [["review", "1", "--approve"], ["digest"]])
+def test_a_gate_command_in_ci_refuses_without_the_label_ids(
+    argv: list[str], repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without `workflow.label_ids` a Reporter could approve by renaming labels (issue 20,
+    item 1): in CI the gate stops with one line until bootstrap's file is committed."""
+    commit_config(repo, gitlab={"url": fake.url, "bot_username": "bot"})
+    assert run(capsys, ["stage"], job(fake))[0] == 0  # staging approves nothing: it runs
+    before = [(i["labels"], i["state"]) for i in fake.issues.values()]
+    fake.reset_log()
+    code, out = run(capsys, argv, job(fake))
+    assert code == 2 and "workflow.label_ids is not recorded" in out, out
+    assert "match-staging bootstrap" in out
+    assert [(i["labels"], i["state"]) for i in fake.issues.values()] == before
+    assert [r for r in fake.requests if r.method != "GET"] == []

@@ -106,7 +106,7 @@ def build(
         tracker, said = open_tracker(cfg, env, clock=clock, sleep=sleep, where=where)
         if said:
             notice(said)
-        _check_identity(cfg, tracker, parts, out.advise if out else _quiet)
+        _check_identity(cfg, tracker, parts, out.advise if out else _quiet, ci=where.ci)
     ctx = Context(
         cfg=cfg,
         tracker=tracker,
@@ -133,17 +133,26 @@ def build(
 
 
 def _check_identity(
-    cfg: Config, tracker: Tracker, parts: Parts, notice: Callable[[str], None]
+    cfg: Config, tracker: Tracker, parts: Parts, notice: Callable[[str], None], *, ci: bool
 ) -> None:
     """Before anything changes: the state labels still carry the ids bootstrap recorded
     (one label listing per run, shared with staging's; none per issue), else every
-    command stops (exit 2). A gate run without recorded ids says what that leaves open.
+    command stops (exit 2). In CI a gate run without the labels' ids stops too: a Reporter
+    could approve by renaming labels, and the jobs read the file `bootstrap` writes them into
+    anyway (`gitlab.url`). Outside CI it says what that leaves open.
     """
     if cfg.workflow.label_ids and tracker.sends:
         problem = identity.label_problem(cfg, tracker.label_ids())
         if problem:
             raise Refused(problem)
-    if parts.gate and tracker.kind == "gitlab" and (said := identity.unrecorded(cfg)):
+    if not (parts.gate and tracker.kind == "gitlab"):
+        return
+    if ci and not cfg.workflow.label_ids:
+        raise Refused(
+            "workflow.label_ids is not recorded in the configuration file, so a Reporter "
+            f"could approve a match by renaming project labels: {identity.BOOTSTRAP_HINT}"
+        )
+    if said := identity.unrecorded(cfg):
         notice(said)
 
 

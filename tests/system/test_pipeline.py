@@ -42,7 +42,7 @@ import pytest
 import yaml
 
 from match_staging.clock import system_now
-from tests.conftest import job_matches, owed
+from tests.conftest import bootstrapped_label_ids, job_matches, owed
 from tests.documents import realistic_document
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
@@ -195,12 +195,13 @@ def repo(checkout: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Path
 
 
 def settle(repo: Path, world: World, *, quiet_now: bool = False) -> None:
-    """Commit this test's GitLab URL (what `bootstrap` writes), SMTP sink and quiet hours:
-    none, or (`quiet_now`) two hours around the real time. origin/main moves along, so a
-    push pipeline sees only what the test commits after."""
+    """Commit this test's GitLab URL and state labels' ids (what `bootstrap` writes), SMTP
+    sink and quiet hours: none, or (`quiet_now`) two hours around the real time. origin/main
+    moves along, so a push pipeline sees only what the test commits after."""
     path = repo / "config" / "notification-channels.yml"
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     cfg["gitlab"]["url"] = world.gitlab.url
+    cfg.setdefault("workflow", {})["label_ids"] = bootstrapped_label_ids(world.gitlab)
     cfg["notification"]["channels"]["email"]["smtp"].update(host="127.0.0.1", port=world.smtp.port)
     now = system_now()
     start, end = (now - timedelta(hours=1), now + timedelta(hours=1)) if quiet_now else (now, now)
