@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from match_staging import config
 from match_staging.channels.base import MAX_RETRY_AFTER_SECONDS
 from match_staging.channels.telegram import WORD_JOINER, Telegram
 from match_staging.channels.telegram_settings import TelegramChannel
 from match_staging.cli import main
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload, build
+from match_staging.redaction import secrets_of
 from tests.conftest import match, owed, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.telegram_server import TOKEN, TelegramBotApi, parse
@@ -260,6 +262,25 @@ def test_settings_are_checked_when_built(change: dict[str, str], key: str) -> No
     assert "CANARY" not in str(exc.value)
 
 
+def test_the_token_is_masked_and_in_ci_its_server_is_written_in_the_file(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "c.yml"
+    file.write_text(
+        "notification:\n  channels:\n    telegram:\n      enabled: true\n"
+        "      bot_token: ${TELEGRAM_BOT_TOKEN}\n      chat_id: '-100'\n"
+        "      api_url: ${TELEGRAM_API}\n",
+        encoding="utf-8",
+    )
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API": "https://evil.example"}
+    cfg = config.load(str(file), env)
+    assert SECRET not in str(config.masked(cfg))
+    assert TOKEN in {s.value for s in secrets_of(cfg, env)}
+    # in CI a pipeline variable could set TELEGRAM_API and receive the token
+    with pytest.raises(ConfigError, match=r"telegram\.api_url: in CI write the value itself"):
+        config.load(str(file), {**env, "CI": "true"})
+
+
 def test_the_fake_is_as_strict_as_telegram() -> None:
     assert parse("<b>a</b> &lt; &#34;").error == ""
     assert parse("<b>a").error and parse("a < b").error and parse("a & b").error
@@ -353,6 +374,18 @@ def test_quiet_hours_wait_for_digest(world: World) -> None:
     assert "(während der Ruhezeit)" in sent["plain"]
     code, out = world.run("digest", now=MORNING)
     assert "notified" not in out and len(world.api.messages) == 1
+
+
+def test_a_reminder_for_matches_left_pending_once_a_day(world: World) -> None:
+    world.run("stage")
+    for issue in world.gitlab.issues.values():  # staged two days ago, untouched since
+        issue["created_at"] = "2026-02-06T10:00:00Z"
+        issue["updated_at"] = "2026-02-06T10:00:05Z"
+    code, out = world.run("digest")
+    assert code == 0 and "reminded  #1 #2 #3 #4 #5" in out, out
+    assert world.api.messages[-1]["plain"].startswith("⏰ 5 Job-Matches warten auf Review")
+    world.run("digest", now=LATER)
+    assert len(world.api.messages) == 2  # not again the same day
 
 
 def test_a_hostile_posting_through_stage(world: World, repo: Path) -> None:
