@@ -9,7 +9,7 @@ import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from match_staging.channels.telegram import WORD_JOINER, Telegram
 from match_staging.channels.telegram_settings import TelegramChannel
 from match_staging.cli import main
 from match_staging.errors import ConfigError
-from match_staging.notices import Notice, Payload, build
+from match_staging.notices import Alert, Notice, Payload, WebhookAlert, alert_payload, build
 from match_staging.redaction import secrets_of
 from tests.conftest import match, owed, write
 from tests.fakes.gitlab import FakeGitLab
@@ -135,6 +135,22 @@ def test_a_long_batch_fits_in_4096_characters_with_the_rest_counted(
     shown = sent["plain"].count("% Very long title")
     assert 10 < shown < 40
     assert f"└ … +{500 - shown} weitere" in sent["plain"]
+
+
+def test_an_operator_alert_in_telegrams_html(api: TelegramBotApi) -> None:
+    alert = Alert(
+        token_expires=date(2026, 3, 1),
+        days_left=3,
+        webhooks=(WebhookAlert("https://ci.example/trigger", "disabled"),),
+        tokens_url="https://gitlab.example.com/-/user_settings/personal_access_tokens",
+        variables_url="https://gitlab.example.com/fl/backoffice/-/settings/ci_cd",
+        hooks_url="https://gitlab.example.com/fl/backoffice/-/hooks",
+    )
+    assert telegram(api).send(alert_payload(alert, "a1", "match-staging braucht dich")).ok
+    (sent,) = api.messages
+    assert sent["plain"].startswith("⚠️ match-staging braucht dich\n• Das GitLab-Token")
+    assert "(in 3 Tagen)" in sent["plain"] and "Settings > Webhooks" in sent["plain"]
+    assert sent["links"] == [alert.tokens_url, alert.variables_url, alert.hooks_url]
 
 
 def test_429_waits_retry_after_and_retries(api: TelegramBotApi) -> None:
