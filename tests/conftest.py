@@ -202,3 +202,16 @@ def bootstrapped_label_ids(gitlab: Any) -> dict[str, int]:
     for spec in label_specs(names):
         gitlab.add_label(spec.name, spec.color, spec.description)
     return {s.value: gitlab.labels[state_label(names, s)]["id"] for s in State}
+
+
+def one_message_per_channel(names: list[str]) -> None:
+    """Each registered channel wrote its "new" message (email as .eml and .html), and no
+    other file but the previewed issues is there: a new channel changes no test here.
+    """
+    from match_staging.channels.registry import specs
+
+    messages = sorted(n for n in names if not n.startswith("issue-"))
+    assert {"new-email.eml", "new-email.html"} <= set(messages)
+    stems = sorted(n.split(".")[0] for n in messages)
+    files = {spec.name: 1 for spec in specs()} | {"email": 2}
+    assert stems == sorted(f"new-{name}" for name, n in files.items() for _ in range(n)), names
