@@ -216,8 +216,7 @@ class Teams:
                 return Delivery(
                     self.name,
                     False,
-                    f"no answer from {self._host} ({type(exc).__name__}): it may have been "
-                    "posted (not repeated)",
+                    f"no answer from {self._host} ({type(exc).__name__}): it may have been posted",
                     transient=True,
                     maybe_delivered=True,
                 )
@@ -236,7 +235,7 @@ class Teams:
                 return Delivery(
                     self.name,
                     False,
-                    f"Teams answered {answer}: it may have been posted (not repeated)",
+                    f"Teams answered {answer}: it may have been posted",
                     transient=True,
                     maybe_delivered=True,
                 )
@@ -256,7 +255,7 @@ class Teams:
             text = f"{error.get('code', '')} {error.get('message', '')}"
         except (ValueError, AttributeError):
             pass
-        return self._mask(render.one_line(text, 200))
+        return render.one_line(self._mask(text), 200)  # masked first: a cut secret is not one
 
 
 def _hint(status: int) -> str:
@@ -264,11 +263,11 @@ def _hint(status: int) -> str:
     if status in (401, 403, 404):
         return (
             "the workflow is off, deleted or lost its owner, or its URL is wrong: copy the "
-            "URL of its trigger into TEAMS_WEBHOOK_URL; the next run sends it"
+            "URL of its trigger into TEAMS_WEBHOOK_URL"
         )
     if status == 413:
-        return "the card is too large for Teams; the next run sends it"
-    return "check templates/teams.json.j2 against the Adaptive Card schema; the next run sends it"
+        return "the card is too large for Teams"
+    return "check templates/teams.json.j2 against the Adaptive Card schema"
 
 
 def _encode(body: dict[str, Any]) -> bytes:
