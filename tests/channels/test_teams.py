@@ -114,9 +114,7 @@ def test_a_hostile_posting_cannot_link_mention_or_format(hook: TeamsWorkflow) ->
         "\\*\\*jetzt\\*\\* \\- https\\://evil\\.example"
     )
     assert texts[2] == "Anbieter: \\[A\\]\\(https\\://e\\.example\\) \\<at\\>B\\</at\\> \\_x\\_"
-    assert texts[3] == (
-        "Ort: \\{\\{DATE\\(2026\\-02\\-08T06\\:00\\:00Z, SHORT\\)\\}\\} 1\\. Liste"
-    )
+    assert texts[3] == ("Ort: \\{\\{DATE\\(2026\\-02\\-08T06\\:00\\:00Z, SHORT\\)\\}\\} 1\\. Liste")
     assert "msteams" not in hook.cards()[0] or "entities" not in hook.cards()[0]["msteams"]
 
 
@@ -344,8 +342,9 @@ def test_local_outbox_and_preview_write_the_card(
     assert main(["preview"], env) == 0
     preview = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z" / "new-teams.json"
     previewed = json.loads(preview.read_text(encoding="utf-8"))
-    assert previewed["attachments"][0]["content"]["body"][0] == posted["attachments"][0][
-        "content"
-    ]["body"][0]
+    assert (
+        previewed["attachments"][0]["content"]["body"][0]
+        == posted["attachments"][0]["content"]["body"][0]
+    )
     assert "PREVIEW" not in preview.read_text(encoding="utf-8")  # the placeholder URL
     capsys.readouterr()
