@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from match_staging.channels.teams import Teams
 from match_staging.channels.teams_settings import TeamsChannel
 from match_staging.cli import main
 from match_staging.errors import ConfigError
-from match_staging.notices import Notice, Payload, build
+from match_staging.notices import Alert, Notice, Payload, WebhookAlert, alert_payload, build
 from tests.conftest import FakeTime, owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.teams_server import SIG, TeamsWorkflow
@@ -116,6 +116,23 @@ def test_a_hostile_posting_cannot_link_mention_or_format(hook: TeamsWorkflow) ->
     assert texts[2] == "Anbieter: \\[A\\]\\(https\\://e\\.example\\) \\<at\\>B\\</at\\> \\_x\\_"
     assert texts[3] == ("Ort: \\{\\{DATE\\(2026\\-02\\-08T06\\:00\\:00Z, SHORT\\)\\}\\} 1\\. Liste")
     assert "msteams" not in hook.cards()[0] or "entities" not in hook.cards()[0]["msteams"]
+
+
+def test_an_operator_alert_is_a_card_too(hook: TeamsWorkflow) -> None:
+    alert = Alert(
+        token_expires=date(2026, 3, 1),
+        days_left=1,
+        webhooks=(WebhookAlert(url="https://ci.example/hook", status="disabled"),),
+        tokens_url="https://gitlab.example.com/-/user_settings/personal_access_tokens",
+        variables_url="javascript:alert(1)",  # never a link
+        hooks_url="https://gitlab.example.com/fl/backoffice/-/hooks",
+    )
+    assert teams(hook).send(alert_payload(alert, "c1", "match-staging braucht dich")).ok
+    texts = hook.texts()
+    assert texts[0] == "⚠️ match-staging braucht dich"
+    assert "am 2026\\-03\\-01 ab (in 1 Tag)" in texts[1] and "javascript" not in texts[1]
+    assert "[ein neues Token anlegen oder rotieren](https://gitlab.example.com/" in texts[1]
+    assert "abgeschaltet" in texts[2] and "hooks)" in texts[2]
 
 
 def test_a_long_batch_is_cut_to_teams_size_with_more(hook: TeamsWorkflow) -> None:
@@ -348,3 +365,13 @@ def test_local_outbox_and_preview_write_the_card(
     )
     assert "PREVIEW" not in preview.read_text(encoding="utf-8")  # the placeholder URL
     capsys.readouterr()
+
+
+def test_a_users_card_template_that_is_not_json_is_one_clear_failure(
+    hook: TeamsWorkflow, tmp_path: Path
+) -> None:
+    (tmp_path / "teams.json.j2").write_text('{"type": "AdaptiveCard",', encoding="utf-8")
+    channel = Teams(TeamsChannel(enabled=True, webhook_url=hook.url), str(tmp_path))
+    result = channel.send(cycle(notice(1, 91, "K8s")))
+    assert not result.ok and not result.maybe_delivered and hook.requests == 0
+    assert result.detail.startswith("templates/teams.json.j2: does not render JSON")
