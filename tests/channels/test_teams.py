@@ -375,3 +375,16 @@ def test_a_users_card_template_that_is_not_json_is_one_clear_failure(
     result = channel.send(cycle(notice(1, 91, "K8s")))
     assert not result.ok and not result.maybe_delivered and hook.requests == 0
     assert result.detail.startswith("templates/teams.json.j2: does not render JSON")
+
+
+def test_a_reminder_says_the_matches_wait(hook: TeamsWorkflow) -> None:
+    payload = build("reminder", "c1", [notice(1, 91, "K8s")], "job-match/pending")
+    assert teams(hook).send(payload).ok
+    assert hook.texts()[0] == "🎯 1 Job-Matches warten auf Review"
+
+
+def test_config_masks_the_workflow_url(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"https://prod.westeurope.logic.azure.com/workflows/abc/triggers/manual?sig={SIG}"
+    assert main(["config"], {"TEAMS_WEBHOOK_URL": url, f"{CHANNELS}TEAMS__ENABLED": "true"}) == 0
+    out = capsys.readouterr().out
+    assert "webhook_url: '***'" in out and SIG not in out and "logic.azure" not in out
