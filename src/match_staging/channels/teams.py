@@ -97,9 +97,9 @@ class Teams:
     name: ClassVar[str] = "teams"
     # Teams connector: a posted message is at most about 28 KB, else "Request Entity Too
     # Large"; counted in UTF-8 bytes of the whole request, envelope included
-    max_bytes = 28_000
+    max_bytes = 28_000  # docs/platform-facts.md, "Microsoft Teams Workflows webhooks"
     max_matches = 40  # matches listed before "+N weitere"
-    card_version = "1.4"  # Teams renders Adaptive Cards up to 1.5; Workflows posts 1.4
+    card_version = "1.4"  # the Adaptive Card schema version the card declares (issue 22)
     min_interval = 1.0  # one message per second: Teams throttles bursts with 429
     attempts = 3
     timeout = 15.0
