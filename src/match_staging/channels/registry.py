@@ -13,6 +13,7 @@ from match_staging import config
 from match_staging.channels import (
     email_settings,
     slack_settings,
+    teams_settings,
     telegram_settings,
     whatsapp_settings,
 )
@@ -64,6 +65,7 @@ for _spec in (
     slack_settings.SPEC,
     whatsapp_settings.SPEC,
     telegram_settings.SPEC,
+    teams_settings.SPEC,
 ):
     _SPECS[_spec.name] = _spec
 _refresh()
