@@ -10,7 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from match_staging import config
-from match_staging.channels import email_settings, slack_settings, whatsapp_settings
+from match_staging.channels import (
+    apprise_settings,
+    email_settings,
+    slack_settings,
+    whatsapp_settings,
+)
 from match_staging.channels.spec import ChannelSpec
 
 _SPECS: dict[str, ChannelSpec] = {}
@@ -58,6 +63,7 @@ for _spec in (
     email_settings.SPEC,
     slack_settings.SPEC,
     whatsapp_settings.SPEC,
+    apprise_settings.SPEC,
 ):
     _SPECS[_spec.name] = _spec
 _refresh()
