@@ -51,7 +51,13 @@ def test_stage_without_a_config_file_writes_every_channel_to_the_outbox(
     assert code == 0, err
     assert "5 staged" in out
     written = sorted(p.name for p in (repo / "outbox").glob("*/*"))
-    assert written == ["new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"]
+    assert written == [
+        "new-apprise.txt",
+        "new-email.eml",
+        "new-email.html",
+        "new-slack.json",
+        "new-whatsapp.txt",
+    ]
 
 
 def test_list_prints_one_line_per_match(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -285,6 +291,7 @@ def test_local_stage_writes_notifications_to_outbox(
     assert code == 0
     folder = repo / "outbox" / "2026-02-08T14-30-00Z"
     assert sorted(p.name for p in folder.iterdir()) == [
+        "new-apprise.txt",
         "new-email.eml",
         "new-email.html",
         "new-slack.json",
@@ -318,6 +325,7 @@ def test_preview_renders_everything_and_creates_nothing(
         "issue-3.md",
         "issue-4.md",
         "issue-5.md",
+        "new-apprise.txt",
         "new-email.eml",
         "new-email.html",
         "new-slack.json",
@@ -662,7 +670,7 @@ def test_preview_on_a_fresh_clone_renders_every_channel(
 ) -> None:
     code, out, _ = run(capsys, "preview")  # the shipped configuration enables no channel
     assert code == 0
-    assert "5 issue(s) and 3 message(s) rendered" in out  # email, Slack, WhatsApp
+    assert "5 issue(s) and 4 message(s) rendered" in out  # email, Slack, WhatsApp, Apprise
     folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
     assert {"new-email.eml", "new-email.html", "new-slack.json", "new-whatsapp.txt"} <= {
         p.name for p in folder.iterdir()

@@ -87,15 +87,27 @@ notification:
 
 
 def test_built_in_channels_keep_their_keys_labels_and_order() -> None:
-    assert [s.name for s in registry.specs()] == ["email", "slack", "whatsapp"]
+    assert [s.name for s in registry.specs()] == ["email", "slack", "whatsapp", "apprise"]
     shown = config.masked(config.Config())
-    assert list(shown["notification"]["channels"]) == ["email", "slack", "whatsapp", "gitlab_todo"]
-    assert list(shown["labels"])[-3:] == ["notify_email", "notify_slack", "notify_whatsapp"]
+    assert list(shown["notification"]["channels"]) == [
+        "email",
+        "slack",
+        "whatsapp",
+        "apprise",
+        "gitlab_todo",
+    ]
+    assert list(shown["labels"])[-4:] == [
+        "notify_email",
+        "notify_slack",
+        "notify_whatsapp",
+        "notify_apprise",
+    ]
     names = config.Config().labels
     assert labels.queue_labels(names) == {
         "email": "job-match/notify-email",
         "slack": "job-match/notify-slack",
         "whatsapp": "job-match/notify-whatsapp",
+        "apprise": "job-match/notify-apprise",
     }
 
 

@@ -119,6 +119,7 @@ def test_readme_first_command_shows_every_channel_then_review_and_send_keep_page
     assert done.stderr.startswith("running on the embedded local tracker")
     folder = clone / "outbox" / "2026-02-08T14-30-00Z"
     assert sorted(p.name for p in folder.iterdir()) == [
+        "new-apprise.txt",
         "new-email.eml",
         "new-email.html",
         "new-slack.json",
