@@ -154,3 +154,49 @@ def test_the_ci_include_runs_notify() -> None:
     failure = jobs["match-staging-ci-failure"]
     assert failure["rules"][0]["when"] == "on_failure"
     assert "$CI_PIPELINE_ID" in failure["variables"]["NOTIFY_KEY"]
+
+
+def test_a_run_that_stopped_while_sending_is_never_repeated_and_old_keys_go() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from match_staging.usecases.message import Book
+
+    at = datetime(2026, 2, 9, 13, 30, tzinfo=UTC)
+    book = Book.from_data(
+        {
+            "keys": {
+                "k": {
+                    "at": at.isoformat(),
+                    "inflight": ["slack"],
+                    "owed": ["email"],
+                    "message": {"title": "t", "level": "loud", "link": "javascript:alert(1)"},
+                },
+                "junk": "not a record",
+            }
+        }
+    )
+    assert book.settle_stranded() == {"k": ["slack"]}  # maybe delivered: not owed again
+    entry = book.entries["k"]
+    assert entry.owed == {"email"} and entry.message is not None
+    assert entry.message.level == "info" and entry.message.link == ""
+    entry.owed.clear()
+    book.prune(at + timedelta(days=89))
+    assert book.to_data() == {"keys": {"k": {"at": at.isoformat()}}}  # the key, no text
+    book.prune(at + timedelta(days=91))
+    assert book.to_data() == {"keys": {}}
+
+
+def test_on_the_local_tracker_notify_writes_every_channel_to_the_outbox(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["notify", "--title", "Build failed", "--key", "b1"], {}) == 0
+    files = sorted(p.name for p in (repo / "outbox" / "notify-b1").iterdir())
+    assert files == [
+        "alert-apprise.txt",
+        "alert-email.eml",
+        "alert-email.html",
+        "alert-slack.json",
+        "alert-whatsapp.txt",
+    ]
+    assert main(["notify", "--title", "Build failed", "--key", "b1"], {}) == 0
+    assert "sent before" in capsys.readouterr().out
