@@ -38,6 +38,7 @@ class Apprise:
         templates_dir: str | None = None,
         *,
         url: str | None = None,
+        index: int = 0,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
@@ -62,12 +63,14 @@ class Apprise:
         # stable across runs and orderings, and says nothing of the secret: the queue's key
         self.name = f"apprise-{scheme}-{digest}"  # type: ignore[misc]
         self._scheme = scheme
+        # outbox/ and preview name the files by position: the first URL's is apprise.txt
+        self._file = "apprise.txt" if index == 0 else f"apprise-{index + 1}.txt"
 
     def each(self) -> list[Apprise]:
         """One channel per configured URL."""
         return [
-            Apprise(dataclasses.replace(self._settings), self._templates, url=u)
-            for u in self._settings.urls
+            Apprise(dataclasses.replace(self._settings), self._templates, url=u, index=i)
+            for i, u in enumerate(self._settings.urls)
         ]
 
     def message(self, payload: Payload) -> tuple[str, str]:
@@ -89,7 +92,7 @@ class Apprise:
     def render(self, payload: Payload) -> list[Rendered]:
         """The title and body as Apprise would be handed them."""
         title, body = self.message(payload)
-        return [Rendered(f"{self.name}.txt", f"{title}\n\n{body}\n".encode())]
+        return [Rendered(self._file, f"{title}\n\n{body}\n".encode())]
 
     def send(self, payload: Payload) -> Delivery:
         """One `notify()` for this URL; a False is never repeated (it may have arrived)."""
