@@ -28,6 +28,9 @@ from match_staging.notices import LEVELS, Message
 
 LOG_KIND = "notifications"
 KEEP_DAYS = 90  # a key sent longer ago than this may be sent again
+# `digest` looks for the record this far back only: a run log's notes are read newest first,
+# and a daily digest must not page through a year of them when `notify` is never used
+DIGEST_WINDOW = timedelta(days=7)
 TITLE_MAXLEN = 250  # what is kept of a message (the channels cut further)
 BODY_MAXLEN = 10_000
 
@@ -211,26 +214,26 @@ def notify(ctx: Context, msg: Message, key: str, names: Sequence[str] = ()) -> M
         report.deferred_until = quiet.quiet_until(now, window)
         _write(ctx, book, report, "nothing was sent and the message is not queued for digest")
         return report
-    _send(ctx, book, {c: [key] for c in todo}, f"notify-{key}", report)
+    _send(ctx, book, [(c, [key]) for c in todo], f"notify-{key}", report)
     return report
 
 
 def send_owed(ctx: Context) -> MessageReport:
     """`digest`, outside quiet hours: every message a channel still owes, in one message
-    per channel. Nothing is written when nothing was owed or stranded.
+    per channel, as the record of the last `DIGEST_WINDOW` says (each digest that sends
+    writes it anew; the next `notify` with a key sends what an older record owes). Nothing
+    is written when nothing was owed or stranded.
     """
     report = MessageReport()
-    book = _read(ctx)
-    report.stranded = book.settle_stranded()
     now = ctx.clock()
-    todo = {
-        c: sorted(
-            (k for k, e in book.entries.items() if c.name in e.owed and e.message),
-            key=lambda k: book.entries[k].at,
-        )
-        for c in ctx.channels
-    }
-    todo = {c: keys for c, keys in todo.items() if keys}
+    found = ctx.tracker.read_log(LOG_KIND, since=now - DIGEST_WINDOW, limit=1)
+    book = Book.from_data(found[0].data) if found else Book()
+    report.stranded = book.settle_stranded()
+    todo = []  # (channel, its keys in the order they were asked for); channels are not hashable
+    for channel in ctx.channels:
+        keys = [k for k, e in book.entries.items() if channel.name in e.owed and e.message]
+        if keys:
+            todo.append((channel, sorted(keys, key=lambda k: book.entries[k].at)))
     if not todo:
         if report.stranded:
             _write(ctx, book, report, "the settled record could not be written")
@@ -244,12 +247,12 @@ def send_owed(ctx: Context) -> MessageReport:
 def _send(
     ctx: Context,
     book: Book,
-    todo: Mapping[Channel, Sequence[str]],
+    todo: Sequence[tuple[Channel, Sequence[str]]],
     cycle_id: str,
     report: MessageReport,
 ) -> None:
     """Written in flight first, then sent, then the outcome written."""
-    for channel, keys in todo.items():
+    for channel, keys in todo:
         for key in keys:
             book.entries[key].owed.discard(channel.name)
             book.entries[key].inflight.add(channel.name)
@@ -261,7 +264,7 @@ def _send(
         "not written down first; the next run sends it",
     ):
         return
-    for channel, keys in todo.items():
+    for channel, keys in todo:
         batch = tuple(m for k in keys if (m := book.entries[k].message) is not None)
         result = channel.send(_payload(ctx, batch, cycle_id))
         (report.delivered if result.ok else report.failed).append(result)
