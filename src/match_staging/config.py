@@ -493,7 +493,7 @@ def masked(cfg: Config) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, meta, value in items(obj):
             if meta.get("secret"):
-                value = MASK if value else ""
+                value = MASK if value else ([] if isinstance(value, list) else "")
             out[key] = dump(value)
         return out
 
