@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # everything else loads after argument parsing: --help stays 
 
     from match_staging import config
     from match_staging.context import Context, Parts
-    from match_staging.matches import Batch
     from match_staging.output import Output
     from match_staging.usecases.gate import Gated
 
@@ -61,17 +60,6 @@ class Run:
             self.out.result(line)
 
 
-def _read_batch(args: argparse.Namespace, run: Run, cfg: config.Config) -> Batch:
-    """The run's match documents, secrets removed (said on standard error, field by field)."""
-    from match_staging.matches import read_batch, scrubbed_notice
-    from match_staging.redaction import secrets_of
-
-    batch = read_batch(args.paths, run.env, cfg.staging.inbox, secrets=secrets_of(cfg, run.env))
-    for where in batch.scrubbed:
-        run.out.notice(scrubbed_notice(where))
-    return batch
-
-
 def _gated(run: Run, done: Gated, suffix: str = "") -> int:
     """A step's line, then its auto-send's (or the refusal that stopped it); 1: one failed."""
     from match_staging.cli_lines import step
@@ -101,12 +89,12 @@ def _refusal(step: Callable[[], T]) -> T:
 
 def cmd_stage(args: argparse.Namespace, run: Run) -> int:
     """Stage a batch; a line per match, the notifications, the summary."""
-    from match_staging import cli_lines
+    from match_staging import cli_args, cli_lines
     from match_staging.context import Parts
     from match_staging.usecases.stage import stage
 
     ctx = run.context(Parts(channels=True))
-    batch = _read_batch(args, run, ctx.cfg)
+    batch = cli_args.read_batch(args, run.env, run.out, ctx.cfg)
     report = stage(ctx, batch)
     run.print(cli_lines.stage(ctx.cfg, report))
     if not batch.matches and not batch.errors:  # standard error: stdout is a line per result
@@ -202,13 +190,13 @@ def cmd_rotate_token(args: argparse.Namespace, run: Run) -> int:
 
 def cmd_preview(args: argparse.Namespace, run: Run) -> int:
     """Render issues and messages to outbox/preview/."""
-    from match_staging import cli_lines
+    from match_staging import cli_args, cli_lines
     from match_staging.context import Parts
     from match_staging.usecases.preview import preview
 
     # like the tracker: every channel without GITLAB_TOKEN, the configured ones with it
     ctx = run.context(Parts(tracker=False, channels=True))
-    batch = _read_batch(args, run, cfg := ctx.cfg)
+    batch = cli_args.read_batch(args, run.env, run.out, cfg := ctx.cfg)
     project = cfg.gitlab.project if not cfg.gitlab.project.isdigit() else "project"
     project_url = f"{cfg.gitlab.url or 'https://gitlab.example.com'}/{project or 'project'}"
     report = preview(ctx, batch, project_url)
@@ -220,9 +208,10 @@ def cmd_validate(args: argparse.Namespace, run: Run) -> int:
     """Check match files and their attachments; change nothing."""
     from pathlib import Path
 
+    from match_staging import cli_args
     from match_staging.usecases.validate import validate
 
-    batch = _read_batch(args, run, run.cfg)
+    batch = cli_args.read_batch(args, run.env, run.out, run.cfg)
     report = validate(batch, Path.cwd(), run.cfg.staging.max_attachment_bytes)
     run.print([*report.lines, report.summary()])
     return 1 if report.errors else 0
@@ -240,6 +229,17 @@ def cmd_list(args: argparse.Namespace, run: Run) -> int:
         run.out.notice(nothing_listed(state))  # stdout stays a line per match
     run.print(lines)
     return 0
+
+
+def cmd_notify(args: argparse.Namespace, run: Run) -> int:
+    """One message through the channels, once per key (usecases/message.py)."""
+    from match_staging import cli_args, cli_lines, context
+    from match_staging.usecases.message import notify
+
+    request = cli_args.notify_request(args)  # checked before anything is built
+    report = notify(run.context(context.Parts(channels=True)), *request)
+    run.print(cli_lines.messages(report))
+    return 0 if report.ok else 1
 
 
 def cmd_config(args: argparse.Namespace, run: Run) -> int:

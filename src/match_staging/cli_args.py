@@ -5,9 +5,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from match_staging import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from match_staging.config import Config
+    from match_staging.matches import Batch
+    from match_staging.output import Output
 
 DEFAULT_CONFIG = "config/notification-channels.yml"
 
@@ -63,6 +70,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "cmd_list",
         "staged matches, a line each: #IID  STATE  SCORE%  TITLE",
         "match-staging list --state pending",
+    ),
+    "notify": (
+        "cmd_notify",
+        "send one message (a CI failure, a billing alert) through the configured channels, "
+        "once per key",
+        "match-staging notify --title 'Nightly build failed' --link \"$CI_PIPELINE_URL\" "
+        '--level warning --key "build-$CI_PIPELINE_ID"',
     ),
     "config": (
         "cmd_config",
@@ -177,8 +191,85 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
             help="replace a run log that was moved, edited or deleted (the error says so); "
             "what it owed is not announced",
         )
+    _EXTRA_ARGUMENTS.get(name, _no_arguments)(cmd)
     if name == "send":
         cmd.add_argument(
             "--force", action="store_true", help="send although an earlier send may have gone out"
         )
     return cmd
+
+
+def _notify_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--title", required=True, metavar="TEXT", help="the message's title")
+    body = cmd.add_mutually_exclusive_group()
+    body.add_argument("--body", metavar="TEXT", help="the message's text")
+    body.add_argument(
+        "--body-file", metavar="FILE", help="the message's text from a file (UTF-8; - for stdin)"
+    )
+    cmd.add_argument("--link", metavar="URL", default="", help="an http(s) link to the details")
+    cmd.add_argument(
+        "--key",
+        metavar="KEY",
+        help="sent once per key (default: derived from title, body and link)",
+    )
+    cmd.add_argument(
+        "--level",
+        choices=["info", "warning", "critical"],
+        default="info",
+        help="critical goes out in quiet hours too; the others wait for `digest`",
+    )
+    cmd.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this channel (repeatable; default: every enabled one)",
+    )
+
+
+def _no_arguments(cmd: argparse.ArgumentParser) -> None:
+    """A command without arguments of its own beyond those above."""
+
+
+_EXTRA_ARGUMENTS = {"notify": _notify_arguments}
+
+
+def read_batch(args: argparse.Namespace, env: Mapping[str, str], out: Output, cfg: Config) -> Batch:
+    """The match documents the arguments name, secrets removed (said on standard error,
+    field by field).
+    """
+    from match_staging.matches import read_batch as read
+    from match_staging.matches import scrubbed_notice
+    from match_staging.redaction import secrets_of
+
+    batch = read(args.paths, env, cfg.staging.inbox, secrets=secrets_of(cfg, env))
+    for where in batch.scrubbed:
+        out.notice(scrubbed_notice(where))
+    return batch
+
+
+def notify_request(args: argparse.Namespace) -> tuple[Any, str, list[str]]:
+    """`notify`'s message, key and channels from its arguments; a body file that cannot be
+    read is a usage error (exit 2) before anything is built.
+    """
+    import sys
+
+    from match_staging.errors import ConfigError
+    from match_staging.usecases.message import checked_key, derived_key, message
+
+    body = args.body or ""
+    if args.body_file:
+        try:
+            if args.body_file == "-":
+                body = sys.stdin.read()
+            else:
+                with open(args.body_file, encoding="utf-8") as file:
+                    body = file.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ConfigError(f"notify: --body-file {args.body_file}: {reason}") from None
+    msg = message(args.title, body, args.link, args.level)
+    if args.key is None:
+        return msg, derived_key(msg.title, msg.body, msg.link), list(args.channel)
+    key = checked_key(args.key)
+    return msg, key, list(args.channel)

@@ -14,6 +14,7 @@ from match_staging.render import fmt_score
 from match_staging.trackers.base import Tracker
 from match_staging.usecases.digest import DigestReport
 from match_staging.usecases.gate import StepResult, missed_events_notice
+from match_staging.usecases.message import MessageReport
 from match_staging.usecases.notify import NotifyReport
 from match_staging.usecases.preview import PreviewReport
 from match_staging.usecases.stage import StageReport
@@ -165,6 +166,7 @@ def digest(report: DigestReport, channels: bool, tracker: Tracker) -> Iterator[s
             f"maybe     {channel:<9} {iids(numbers)}  a run stopped while sending these: "
             "they may have arrived, so they are not sent again"
         )
+    yield from messages(report.messages)
     for delivery in report.reminder_deliveries:
         state = "reminded " if delivery.ok else "failed   "
         yield f"{state} {delivery.channel:<9} {delivery.detail}"
@@ -176,6 +178,30 @@ def digest(report: DigestReport, channels: bool, tracker: Tracker) -> Iterator[s
         f"{len(report.deferred.delivered)} deferred message(s) sent, "
         f"{len(report.reminded)} reminded · {requests(tracker)}"
     )
+
+
+def messages(report: MessageReport) -> Iterator[str]:
+    """What became of `notify` messages: sent, failed, deferred, or sent before."""
+    key = f"key {report.key}: " if report.key else ""
+    for stranded, names in report.stranded.items():
+        yield (
+            f"maybe     {', '.join(names)}  key {stranded}: a run stopped while sending it: "
+            "it may have arrived, so it is not sent again"
+        )
+    if report.before:
+        yield f"sent before  {key}nothing is sent again"
+    if report.deferred:
+        until = f" until {report.deferred_until:%Y-%m-%d %H:%M %Z}" if report.deferred_until else ""
+        yield (
+            f"deferred  {', '.join(report.deferred)}  {key}quiet hours{until}: the first "
+            "`digest` after them sends it"
+        )
+    for delivery in report.delivered:
+        yield f"sent      {delivery.channel:<9} {key}{delivery.detail}"
+    for delivery in report.failed:
+        retried = "" if delivery.maybe_delivered else " (sent by the next notify or digest)"
+        yield f"failed    {delivery.channel:<9} {key}{delivery.detail}{retried}"
+    yield from (f"error     {problem}" for problem in report.unrecorded)
 
 
 def preview(batch: Batch, report: PreviewReport) -> Iterator[str]:

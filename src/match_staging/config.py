@@ -475,11 +475,13 @@ def secret_fields(cfg: Config | None) -> Iterator[tuple[str, str]]:
     the environment's tokens to these).
     """
     if cfg is not None:
-        yield from (
-            (key, v)
-            for key, meta, v in walk(cfg, "")
-            if meta.get("secret") and isinstance(v, str) and v
-        )
+        for key, meta, v in walk(cfg, ""):
+            if not meta.get("secret"):
+                continue
+            if isinstance(v, str) and v:
+                yield key, v
+            elif isinstance(v, list):  # a list of secrets (Apprise's URLs): each one
+                yield from ((f"{key}[{i}]", x) for i, x in enumerate(v) if isinstance(x, str) and x)
 
 
 def masked(cfg: Config) -> dict[str, Any]:
@@ -491,7 +493,7 @@ def masked(cfg: Config) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, meta, value in items(obj):
             if meta.get("secret"):
-                value = MASK if value else ""
+                value = MASK if value else ([] if isinstance(value, list) else "")
             out[key] = dump(value)
         return out
 

@@ -116,6 +116,23 @@ class WebhookAlert:
     until: str | None = None
 
 
+Level = Literal["info", "warning", "critical"]
+LEVELS: tuple[Level, ...] = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message another pipeline sends through the channels (`match-staging notify`): a CI
+    failure, a billing alert. Its text is untrusted: every channel escapes it as it escapes
+    a posting, and `link` is an http(s) URL or "".
+    """
+
+    title: str
+    body: str = ""
+    link: str = ""
+    level: Level = "info"
+
+
 @dataclass(frozen=True)
 class Alert:
     """What the freelancer must do for the gate to keep running unattended (usecases/
@@ -128,6 +145,9 @@ class Alert:
     tokens_url: str = ""  # the token user's User settings > Access tokens page
     variables_url: str = ""  # the project's Settings > CI/CD page (GITLAB_TOKEN)
     hooks_url: str = ""  # the project's Settings > Webhooks page
+    # `notify` messages (usecases/message.py): when there are any, the alert templates
+    # show these and nothing else, so every channel that renders alerts can carry them
+    messages: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,4 +193,19 @@ def alert_payload(alert: Alert, cycle_id: str, summary: str) -> Payload:
         or alert.variables_url,
         summary=summary,
         alert=alert,
+    )
+
+
+def message_payload(messages: tuple[Message, ...], cycle_id: str, summary: str) -> Payload:
+    """The message of `notify` (one, or the batch `digest` sends after quiet hours): an
+    alert of messages, linking to the first message's link.
+    """
+    linked = tuple(dataclasses.replace(m, link=web_url(m.link)) for m in messages)
+    return Payload(
+        kind="alert",
+        cycle_id=cycle_id,
+        matches=(),
+        review_url=linked[0].link if linked else "",
+        summary=summary,
+        alert=Alert(messages=linked),
     )

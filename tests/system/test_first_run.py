@@ -122,7 +122,9 @@ def test_readme_first_command_shows_every_channel_then_review_and_send_keep_page
     one_message_per_channel(sorted(p.name for p in folder.iterdir()))
     for channel in (s.name for s in registry.specs()):  # the run says where each message is
         assert re.search(
-            rf"^notified  {channel} +#1 #2 #3 #4 #5  written to outbox/", done.stdout, re.MULTILINE
+            rf"^notified  {channel}\S* +#1 #2 #3 #4 #5  written to outbox/",
+            done.stdout,
+            re.MULTILINE,
         ), done.stdout
     assert "deferred" not in done.stdout
 

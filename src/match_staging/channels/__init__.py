@@ -33,11 +33,12 @@ def build(
         if not sending:
             settings = with_placeholders(settings, spec.placeholders)
         adapter = spec.load_adapter()
-        built.append(
-            adapter(
-                settings, cfg.staging.templates_dir, clock=clock, sleep=sleep, **spec.options(cfg)
-            )
+        channel = adapter(
+            settings, cfg.staging.templates_dir, clock=clock, sleep=sleep, **spec.options(cfg)
         )
+        # a channel of several destinations (Apprise: one per URL) is one channel each, so
+        # each has its own entry in the delivery queue
+        built.extend(channel.each() if hasattr(channel, "each") else [channel])
     return built
 
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from match_staging import config
 from match_staging.channels import (
+    apprise_settings,
     email_settings,
     slack_settings,
     teams_settings,
@@ -66,6 +67,7 @@ for _spec in (
     whatsapp_settings.SPEC,
     telegram_settings.SPEC,
     teams_settings.SPEC,
+    apprise_settings.SPEC,
 ):
     _SPECS[_spec.name] = _spec
 _refresh()

@@ -86,4 +86,6 @@ def with_placeholders(settings: Any, values: Mapping[str, str]) -> Any:
             changes[f.name] = with_placeholders(value, values)
         elif value == "" and f.name in values:
             changes[f.name] = values[f.name]
+        elif value == [] and f.name in values:  # a list of secrets (Apprise's URLs)
+            changes[f.name] = [values[f.name]]
     return dataclasses.replace(settings, **changes)

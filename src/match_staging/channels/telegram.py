@@ -211,8 +211,14 @@ class Telegram:
 
 def disarmed(payload: Payload) -> Payload:
     """`payload` with every posting text broken where Telegram would detect an entity."""
-    if payload.alert is not None:
-        return payload
+    if payload.alert is not None:  # a `notify` message's text is untrusted too
+        messages = tuple(
+            dataclasses.replace(m, title=_disarm(m.title), body=_disarm(m.body))
+            for m in payload.alert.messages
+        )
+        return dataclasses.replace(
+            payload, alert=dataclasses.replace(payload.alert, messages=messages)
+        )
     return dataclasses.replace(
         payload,
         summary=_disarm(payload.summary),

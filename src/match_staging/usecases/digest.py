@@ -22,7 +22,7 @@ from match_staging.labels import state_label
 from match_staging.model import IssueRef, State
 from match_staging.record import fingerprint
 from match_staging.trackers.base import Tracker
-from match_staging.usecases import health, pipeline_variables, whatsapp_status
+from match_staging.usecases import health, message, pipeline_variables, whatsapp_status
 from match_staging.usecases.gate import Gate, ReconcileReport
 from match_staging.usecases.notify import (
     NotifyReport,
@@ -54,6 +54,7 @@ class DigestReport:
         default_factory=whatsapp_status.WhatsAppStatusReport
     )
     health: health.HealthReport = field(default_factory=health.HealthReport)
+    messages: message.MessageReport = field(default_factory=message.MessageReport)  # notify's
 
     @property
     def ok(self) -> bool:
@@ -65,6 +66,7 @@ class DigestReport:
             and all(d.ok for d in self.reminder_deliveries)
             and self.whatsapp.ok
             and self.health.ok
+            and self.messages.ok
         )
 
 
@@ -100,6 +102,7 @@ def digest(ctx: Context) -> DigestReport:
         bot = tracker.bot_user()  # only the bot's issues are matches: others' are not reminded
         due = [r for r in waiting if r.iid not in owed and r.author == bot]
         _remind(ctx, due, now, report, records)
+        report.messages = message.send_owed(ctx)  # `notify` messages quiet hours deferred
     except TrackerError as exc:
         report.errors.append(str(exc))
     return report
