@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import requests
 
-from match_staging import clock as clocks
 from match_staging import render
-from match_staging.channels.base import Delivery, Rendered, request_never_sent, retry_after
+from match_staging.channels.base import Delivery, Rendered, retry_after
+from match_staging.channels.http import Poster, Retry, http_url
 from match_staging.channels.slack_settings import SlackChannel
 from match_staging.clock import Clock, Sleep
-from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 
 
@@ -40,37 +38,22 @@ class Slack:
         sleep: Sleep | None = None,
     ) -> None:
         url = settings.webhook_url
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigError(
-                "notification.channels.slack.webhook_url: must be the incoming "
-                "webhook URL (set SLACK_WEBHOOK_URL as a masked CI/CD variable)"
-            )
-        self._url = url
-        self._host = parts.netloc
+        parts = http_url(
+            url,
+            "notification.channels.slack.webhook_url",
+            "must be the incoming webhook URL (set SLACK_WEBHOOK_URL as a masked CI/CD variable)",
+        )
         self._templates = templates_dir
-        self._session = session or requests.Session()
-        self._clock = clock or clocks.system_now
-        self._sleep = sleep or clocks.system_sleep
-        self._last_sent: float | None = None  # when the last request went out (seconds)
-
-    def _now(self) -> float:
-        return self._clock().timestamp()
-
-    def _pace(self) -> None:
-        """At most one message per `min_interval` (a clock set back never waits longer)."""
-        if self._last_sent is None:
-            return
-        wait = min(self.min_interval - (self._now() - self._last_sent), self.min_interval)
-        if wait > 0:
-            self._sleep(wait)
-
-    def _mask(self, text: str) -> str:
-        """An error page may echo the request: the webhook's path is its secret."""
-        for secret in (self._url, urlsplit(self._url).path):
-            if len(secret) > 1:
-                text = text.replace(secret, "***")
-        return text
+        # an error page may echo the request: the webhook's path is its secret
+        self._poster = Poster(
+            self.name,
+            url,
+            interval=self.min_interval,
+            secrets=[s for s in (url, parts.path) if len(s) > 1],
+            session=session,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def message(self, payload: Payload) -> dict[str, Any]:
         """The webhook's JSON: Block Kit sections within Slack's limits, and the fallback text."""
@@ -103,45 +86,23 @@ class Slack:
 
     def send(self, payload: Payload) -> Delivery:
         """Post the message, paced; retried on 429 and 5xx before anything was posted."""
-        body = self.message(payload)
-        detail = "not sent"
-        for attempt in range(1, self.attempts + 1):
-            self._pace()
-            try:
-                response = self._session.post(self._url, json=body, timeout=self.timeout)
-            except requests.RequestException as exc:
-                # never the exception text: it carries the webhook URL, which is the secret
-                if request_never_sent(exc):
-                    detail = (
-                        f"could not connect to {self._host} ({type(exc).__name__}): "
-                        "nothing was sent"
-                    )
-                    continue
-                # the request went out and no answer came: Slack may have posted it, and
-                # posting again could repeat it
-                return Delivery(
-                    self.name,
-                    False,
-                    f"no answer from {self._host} ({type(exc).__name__}): it may have been posted",
-                    transient=True,
-                    maybe_delivered=True,
-                )
-            finally:
-                self._last_sent = self._now()
-            answer = self._mask(" ".join(response.text.split())[:200])
-            if response.status_code == 200:
-                return Delivery(self.name, True, "ok")
-            if response.status_code == 429 or response.status_code >= 500:
-                detail = f"Slack answered HTTP {response.status_code} {answer}".strip()
-                if attempt < self.attempts:
-                    self._sleep(retry_after(response.headers))
-                continue
-            return Delivery(
-                self.name,
-                False,
-                f"Slack refused the message: HTTP {response.status_code} {answer}".strip(),
-            )
-        return Delivery(self.name, False, detail, transient=True)
+        return self._poster.post(
+            self._judge, attempts=self.attempts, timeout=self.timeout, json=self.message(payload)
+        )
+
+    def _judge(self, response: requests.Response) -> Delivery | Retry:
+        """200 is posted; 429 and 5xx took nothing (Retry-After); anything else a refusal."""
+        answer = self._poster.mask(" ".join(response.text.split())[:200])
+        if response.status_code == 200:
+            return Delivery(self.name, True, "ok")
+        if response.status_code == 429 or response.status_code >= 500:
+            detail = f"Slack answered HTTP {response.status_code} {answer}".strip()
+            return Retry(detail, retry_after(response.headers))
+        return Delivery(
+            self.name,
+            False,
+            f"Slack refused the message: HTTP {response.status_code} {answer}".strip(),
+        )
 
 
 def _section(text: str) -> dict[str, Any]:

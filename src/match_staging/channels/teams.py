@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import requests
 from markupsafe import Markup
 
-from match_staging import clock as clocks
 from match_staging import render
-from match_staging.channels.base import Delivery, Rendered, request_never_sent, retry_after
+from match_staging.channels.base import Delivery, Rendered, retry_after
+from match_staging.channels.http import Poster, Retry, http_url
 from match_staging.channels.teams_settings import TeamsChannel
 from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
@@ -114,40 +114,24 @@ class Teams:
         sleep: Sleep | None = None,
     ) -> None:
         url = settings.webhook_url
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigError(
-                "notification.channels.teams.webhook_url: must be the Workflows webhook URL "
-                "(set TEAMS_WEBHOOK_URL as a masked CI/CD variable)"
-            )
-        self._url = url
-        self._host = parts.netloc
+        parts = http_url(
+            url,
+            "notification.channels.teams.webhook_url",
+            "must be the Workflows webhook URL (set TEAMS_WEBHOOK_URL as a masked CI/CD variable)",
+        )
         # the signature (`sig=`) is what authorises a post: every piece of it is masked
-        self._secrets = [url, parts.path + "?" + parts.query, parts.query, parts.path]
-        self._secrets += [v for values in parse_qs(parts.query).values() for v in values]
+        secrets = [url, parts.path + "?" + parts.query, parts.query, parts.path]
+        secrets += [v for values in parse_qs(parts.query).values() for v in values]
         self._templates = templates_dir
-        self._session = session or requests.Session()
-        self._clock = clock or clocks.system_now
-        self._sleep = sleep or clocks.system_sleep
-        self._last_sent: float | None = None
-
-    def _now(self) -> float:
-        return self._clock().timestamp()
-
-    def _pace(self) -> None:
-        """At most one message per `min_interval` (a clock set back never waits longer)."""
-        if self._last_sent is None:
-            return
-        wait = min(self.min_interval - (self._now() - self._last_sent), self.min_interval)
-        if wait > 0:
-            self._sleep(wait)
-
-    def _mask(self, text: str) -> str:
-        """An error body may echo the request: the URL's path and signature are its secret."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) > 3:
-                text = text.replace(secret, "***")
-        return text
+        self._poster = Poster(
+            self.name,
+            url,
+            interval=self.min_interval,
+            secrets=[s for s in secrets if len(s) > 3],
+            session=session,
+            clock=clock,
+            sleep=sleep,
+        )
 
     def card(self, payload: Payload, shown: int) -> dict[str, Any]:
         """The Adaptive Card from the template, listing the first `shown` matches."""
@@ -197,55 +181,38 @@ class Teams:
             data = _encode(self.message(payload))
         except ConfigError as exc:
             return Delivery(self.name, False, f"{exc}: nothing was sent")
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        detail = "not sent"
-        for attempt in range(1, self.attempts + 1):
-            self._pace()
-            try:
-                response = self._session.post(
-                    self._url, data=data, headers=headers, timeout=self.timeout
-                )
-            except requests.RequestException as exc:
-                # never the exception text: it carries the webhook URL and its signature
-                if request_never_sent(exc):
-                    detail = (
-                        f"could not connect to {self._host} ({type(exc).__name__}): "
-                        "nothing was sent"
-                    )
-                    continue
-                return Delivery(
-                    self.name,
-                    False,
-                    f"no answer from {self._host} ({type(exc).__name__}): it may have been posted",
-                    transient=True,
-                    maybe_delivered=True,
-                )
-            finally:
-                self._last_sent = self._now()
-            status = response.status_code
-            if 200 <= status < 300:  # Workflows answer 202 Accepted
-                return Delivery(self.name, True, "ok")
-            answer = f"HTTP {status} {self._answer(response)}".strip()
-            if status in (429, 500, 503):
-                detail = f"Teams answered {answer}: nothing was sent"
-                if attempt < self.attempts:
-                    self._sleep(retry_after(response.headers))
-                continue
-            if status >= 500:
-                return Delivery(
-                    self.name,
-                    False,
-                    f"Teams answered {answer}: it may have been posted",
-                    transient=True,
-                    maybe_delivered=True,
-                )
+        return self._poster.post(
+            self._judge,
+            attempts=self.attempts,
+            timeout=self.timeout,
+            data=data,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+
+    def _judge(self, response: requests.Response) -> Delivery | Retry:
+        """2xx is taken; 429, 500 and 503 took nothing; another 5xx may have; else refused."""
+        status = response.status_code
+        if 200 <= status < 300:  # Workflows answer 202 Accepted
+            return Delivery(self.name, True, "ok")
+        answer = f"HTTP {status} {self._answer(response)}".strip()
+        if status in (429, 500, 503):
+            return Retry(
+                f"Teams answered {answer}: nothing was sent", retry_after(response.headers)
+            )
+        if status >= 500:
             return Delivery(
                 self.name,
                 False,
-                f"Teams refused the message: {answer}: nothing was sent; {_hint(status)}",
+                f"Teams answered {answer}: it may have been posted",
                 transient=True,
+                maybe_delivered=True,
             )
-        return Delivery(self.name, False, detail, transient=True)
+        return Delivery(
+            self.name,
+            False,
+            f"Teams refused the message: {answer}: nothing was sent; {_hint(status)}",
+            transient=True,
+        )
 
     def _answer(self, response: requests.Response) -> str:
         """The error's code and message from a Power Automate answer, masked, one line."""
@@ -255,7 +222,9 @@ class Teams:
             text = f"{error.get('code', '')} {error.get('message', '')}"
         except (ValueError, AttributeError):
             pass
-        return render.one_line(self._mask(text), 200)  # masked first: a cut secret is not one
+        return render.one_line(
+            self._poster.mask(text), 200
+        )  # masked first: a cut secret is not one
 
 
 def _hint(status: int) -> str:

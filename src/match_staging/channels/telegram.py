@@ -9,19 +9,12 @@ import dataclasses
 import json
 import re
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import requests
 
-from match_staging import clock as clocks
 from match_staging import render
-from match_staging.channels.base import (
-    MAX_RETRY_AFTER_SECONDS,
-    Delivery,
-    Rendered,
-    request_never_sent,
-    retry_after,
-)
+from match_staging.channels.base import Delivery, Rendered, retry_after
+from match_staging.channels.http import Poster, Retry, http_url
 from match_staging.channels.telegram_settings import API_URL, TelegramChannel
 from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
@@ -71,36 +64,22 @@ class Telegram:
                 f"{key}.chat_id: must be the chat's numeric id (a group's is negative) or a "
                 "public channel's @username"
             )
-        parts = urlsplit(settings.api_url)
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigError(f"{key}.api_url: must be an http(s) URL, like {API_URL}")
-        self._token = settings.bot_token
+        http_url(settings.api_url, f"{key}.api_url", f"must be an http(s) URL, like {API_URL}")
         self._chat = chat
-        self._url = f"{settings.api_url.rstrip('/')}/bot{self._token}/sendMessage"
-        self._host = parts.netloc
         self._templates = templates_dir
-        self._session = session or requests.Session()
-        self._clock = clock or clocks.system_now
-        self._sleep = sleep or clocks.system_sleep
-        self._interval = self.group_interval if chat.startswith("-") else self.min_interval
-        self._last_sent: float | None = None  # when the last request went out (seconds)
+        # the token is in the URL path: an answer or an error may echo it
+        self._poster = Poster(
+            self.name,
+            f"{settings.api_url.rstrip('/')}/bot{settings.bot_token}/sendMessage",
+            interval=self.group_interval if chat.startswith("-") else self.min_interval,
+            secrets=[settings.bot_token],
+            session=session,
+            clock=clock,
+            sleep=sleep,
+            posted="sent",
+        )
         # a refusal that no retry within this run can change (token, chat, blocked bot)
         self._refused: Delivery | None = None
-
-    def _now(self) -> float:
-        return self._clock().timestamp()
-
-    def _pace(self) -> None:
-        """At most one message per interval (a clock set back never waits longer)."""
-        if self._last_sent is None:
-            return
-        wait = min(self._interval - (self._now() - self._last_sent), self._interval)
-        if wait > 0:
-            self._sleep(wait)
-
-    def _mask(self, text: str) -> str:
-        """The token is in the URL path: an answer or an error may echo it."""
-        return text.replace(self._token, "***")
 
     def text(self, payload: Payload) -> str:
         """The message's HTML, with as many matches as fit in `max_chars` (the rest as
@@ -141,57 +120,37 @@ class Telegram:
         """Post the message, paced; a 429 is waited out (`retry_after`) and retried."""
         if self._refused is not None:
             return self._refused
-        body = self.message(payload)
-        detail = "not sent"
-        for attempt in range(1, self.attempts + 1):
-            self._pace()
-            try:
-                response = self._session.post(self._url, json=body, timeout=self.timeout)
-            except requests.RequestException as exc:
-                # never the exception text: it carries the URL, and the URL the token
-                if request_never_sent(exc):
-                    detail = (
-                        f"could not connect to {self._host} ({type(exc).__name__}): "
-                        "nothing was sent"
-                    )
-                    continue
-                return Delivery(
-                    self.name,
-                    False,
-                    f"no answer from {self._host} ({type(exc).__name__}): it may have been sent",
-                    transient=True,
-                    maybe_delivered=True,
-                )
-            finally:
-                self._last_sent = self._now()
-            answer = _json(response)
-            if response.status_code == 200 and answer.get("ok") is True:
-                sent = answer.get("result")
-                number = sent.get("message_id") if isinstance(sent, dict) else None
-                return Delivery(self.name, True, f"sent as message {number}" if number else "ok")
-            said = self._mask(render.one_line(str(answer.get("description") or ""), 200))
-            if response.status_code == 429:
-                wait = _retry_after(answer, response)
-                detail = f"Telegram rate limit (HTTP 429, retry after {wait:g} s): nothing was sent"
-                if attempt < self.attempts and wait <= MAX_RETRY_AFTER_SECONDS:
-                    self._sleep(wait)
-                    continue
-                return Delivery(self.name, False, detail, transient=True)
-            if response.status_code >= 500 or (
-                response.status_code == 200 and answer.get("ok") is not False
-            ):
-                # an answer that is not the Bot API's: the message may have gone out
-                text = said or self._mask(render.one_line(response.text, 200))
-                return Delivery(
-                    self.name,
-                    False,
-                    f"Telegram answered HTTP {response.status_code} {text}".strip()
-                    + ": it may have been sent",
-                    transient=True,
-                    maybe_delivered=True,
-                )
-            return self._refusal(response.status_code, said, answer)
-        return Delivery(self.name, False, detail, transient=True)
+        return self._poster.post(
+            self._judge, attempts=self.attempts, timeout=self.timeout, json=self.message(payload)
+        )
+
+    def _judge(self, response: requests.Response) -> Delivery | Retry:
+        """`ok: true` is sent; a 429 took nothing; an answer not the Bot API's may have."""
+        answer = _json(response)
+        if response.status_code == 200 and answer.get("ok") is True:
+            sent = answer.get("result")
+            number = sent.get("message_id") if isinstance(sent, dict) else None
+            return Delivery(self.name, True, f"sent as message {number}" if number else "ok")
+        said = self._poster.mask(render.one_line(str(answer.get("description") or ""), 200))
+        if response.status_code == 429:
+            wait = _retry_after(answer, response)
+            return Retry(
+                f"Telegram rate limit (HTTP 429, retry after {wait:g} s): nothing was sent", wait
+            )
+        if response.status_code >= 500 or (
+            response.status_code == 200 and answer.get("ok") is not False
+        ):
+            # an answer that is not the Bot API's: the message may have gone out
+            text = said or self._poster.mask(render.one_line(response.text, 200))
+            return Delivery(
+                self.name,
+                False,
+                f"Telegram answered HTTP {response.status_code} {text}".strip()
+                + ": it may have been sent",
+                transient=True,
+                maybe_delivered=True,
+            )
+        return self._refusal(response.status_code, said, answer)
 
     def _refusal(self, status: int, said: str, answer: dict[str, Any]) -> Delivery:
         """An `ok: false` answer: nothing was sent; the next run sends it again."""
