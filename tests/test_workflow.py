@@ -8,7 +8,15 @@ from match_staging import record
 from match_staging.config import Labels
 from match_staging.model import IssueRef, LabelEvent, Note, State
 from match_staging.record import state_marker
-from match_staging.workflow import actor_of, audit, decide, label_changes, tampered
+from match_staging.workflow import (
+    TRANSITIONS,
+    actor_of,
+    audit,
+    decide,
+    label_changes,
+    moved_to,
+    tampered,
+)
 
 NAMES = Labels()
 P, A, R, S = (f"job-match/{s}" for s in ("pending", "approved", "rejected", "sent"))
@@ -183,3 +191,78 @@ def test_closing_reopening_and_unlabelling_are_moves_too(
     issue = IssueRef(1, "t", "u", labels, state, closed_by="mallory" if state == "closed" else "")
     found = tampered(Labels(), issue, audited, close_rejected=True, close_sent=True)
     assert (says in found) if says else found == ""
+
+
+# The gate, exhaustively (issue 26): every audited state x every state label a member can
+# set, alone or beside the audited one (the sidebar on Free), by an authorised reviewer and
+# by anybody else. Only these three moves exist; everything else goes back, with one reason.
+MOVES = {
+    (State.PENDING, State.APPROVED),
+    (State.PENDING, State.REJECTED),
+    (State.APPROVED, State.SENT),
+}
+LABEL = {State.PENDING: P, State.APPROVED: A, State.REJECTED: R, State.SENT: S}
+PAIRS = [(before, after) for before in State for after in State]
+
+
+@pytest.mark.parametrize(("before", "after"), PAIRS)
+@pytest.mark.parametrize("beside", [False, True], ids=["moved", "added beside"])
+@pytest.mark.parametrize("authorised", [True, False], ids=["reviewer", "not a reviewer"])
+def test_every_pair_of_states_by_every_kind_of_actor(
+    before: State, after: State, beside: bool, authorised: bool
+) -> None:
+    labels = ["job-match", LABEL[after]] + ([LABEL[before]] if beside else [])
+    decision = decide(NAMES, labels, before, "ann", authorised, refusal="ann is not listed")
+    assert decision.before == before
+    if before == after:
+        assert (decision.verdict, decision.after) == ("none", before)
+        assert decision.reason == f"already {before.value}: nothing to do"
+    elif not authorised:
+        assert (decision.verdict, decision.after) == ("revert", before)
+        assert decision.reason == f"ann is not listed: back to {before.value}"
+    elif (before, after) in MOVES:
+        assert (decision.verdict, decision.after) == ("apply", after)
+        assert decision.reason == f"{before.value} -> {after.value}"
+    else:
+        assert (decision.verdict, decision.after) == ("revert", before)
+        assert decision.reason == (
+            f"{before.value} -> {after.value} is not a transition: back to {before.value}"
+        )
+    # what the tool then leaves on the issue: exactly the state label it ends in
+    add, remove = label_changes(NAMES, labels, decision.after)
+    assert sorted(set(labels) - set(remove) | set(add)) == sorted(
+        {"job-match", LABEL[decision.after]}
+    )
+
+
+def test_the_transition_table_is_exactly_the_documented_one() -> None:
+    assert set(TRANSITIONS) == MOVES
+
+
+@pytest.mark.parametrize("audited", list(State))
+def test_no_state_label_or_two_new_ones_go_back_to_the_audited_state(audited: State) -> None:
+    gone = decide(NAMES, ["job-match"], audited, "ann", authorised=True)
+    assert (gone.verdict, gone.after) == ("revert", audited)
+    assert gone.reason == f"no state label: back to {audited.value}"
+    others = [s for s in State if s != audited]
+    two = decide(NAMES, [LABEL[s] for s in others[:2]], audited, "ann", authorised=True)
+    assert (two.verdict, two.after) == ("revert", audited)
+    assert two.reason == (
+        f"two new state labels at once ({others[0].value}, {others[1].value}): "
+        f"back to {audited.value}"
+    )
+
+
+def test_the_default_refusal_names_the_actor_and_the_setting() -> None:
+    decision = decide(NAMES, [A], State.PENDING, "mallory", authorised=False)
+    assert decision.reason == (
+        "mallory may not review job matches (workflow.reviewers): back to pending"
+    )
+
+
+def test_moved_to_is_the_one_new_state_label_only() -> None:
+    assert moved_to(NAMES, [P, A], State.PENDING) == State.APPROVED
+    assert moved_to(NAMES, [A], State.PENDING) == State.APPROVED
+    assert moved_to(NAMES, [P], State.PENDING) is None
+    assert moved_to(NAMES, [A, R], State.PENDING) is None
+    assert moved_to(NAMES, [], State.PENDING) is None

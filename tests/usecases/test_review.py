@@ -12,7 +12,12 @@ from typing import Any
 import gitlab
 import pytest
 
+from match_staging.config import Channels, Config, Notification, TodoAssignee, Workflow
+from match_staging.context import Context
+from match_staging.errors import ConfigError
+from match_staging.usecases.review import check_reviewers, is_reviewer, refusal
 from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.memory_tracker import MemoryTracker
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import BOT, FIXTURES, MALLORY, REVIEWER, Gate, hook, label_objects
 
@@ -511,3 +516,71 @@ def test_a_bad_match_staging_now_changes_nothing(gate: Gate) -> None:
     assert code == 2 and "MATCH_STAGING_NOW: not an ISO-8601 timestamp" in out
     assert gate.labels(1) == before and gate.notes(1) == []
     assert [r.method for r in gate.fake.requests if r.method != "GET"] == []
+
+
+# Who may move a card, for every kind of actor (issue 26: with workflow.reviewers set, the
+# gitlab_todo assignee who is not in the list could review). Plain data, no server.
+ANN, BEN = 11, 12  # the reviewers' user ids bootstrap recorded
+ASSIGNEE = 30
+LISTED = Config(
+    workflow=Workflow(reviewers=["ann", "ben"], reviewer_ids={"ann": ANN}),
+    notification=Notification(
+        channels=Channels(gitlab_todo=TodoAssignee(enabled=True, assignee_id=ASSIGNEE))
+    ),
+)
+NOBODY_LISTED = Config(
+    notification=Notification(
+        channels=Channels(gitlab_todo=TodoAssignee(enabled=True, assignee_id=ASSIGNEE))
+    ),
+)
+RENAMED = "user 11 was recorded as the reviewer ann but is called anna now"
+TAKEN = "ann is user 99, not user 11 whom bootstrap recorded as the reviewer ann"
+SELF = "the state label was added by match-staging itself (bot), not by a reviewer"
+
+
+@pytest.mark.parametrize(
+    ("cfg", "actor", "actor_id", "kind", "why"),
+    [
+        (LISTED, "ann", ANN, "gitlab", None),  # listed, the id bootstrap recorded
+        (LISTED, "ben", BEN, "gitlab", None),  # listed, no id recorded for the name yet
+        (LISTED, "ann", 99, "gitlab", TAKEN),  # somebody took a renamed reviewer's name
+        (LISTED, "anna", ANN, "gitlab", RENAMED),  # the reviewer renamed: not listed
+        (LISTED, "carl", ASSIGNEE, "gitlab", "carl may not review job matches"),  # assignee
+        (LISTED, "mallory", 40, "gitlab", "mallory may not review job matches"),
+        (LISTED, "bot", 1, "gitlab", SELF),
+        (LISTED, "bot", 1, "local", None),  # on the laptop the tool is its one user
+        (LISTED, "unknown", 0, "gitlab", "unknown may not review job matches"),
+        (NOBODY_LISTED, "carl", ASSIGNEE, "gitlab", None),  # then the assignee, by id
+        (NOBODY_LISTED, "carl", 31, "gitlab", "carl may not review job matches"),
+        (NOBODY_LISTED, "mallory", 40, "gitlab", "mallory may not review job matches"),
+        (NOBODY_LISTED, "bot", 1, "gitlab", SELF),
+        (NOBODY_LISTED, "unknown", 0, "gitlab", "unknown may not review job matches"),
+    ],
+)
+def test_who_may_review_every_kind_of_actor(
+    cfg: Config,
+    actor: str,
+    actor_id: int,
+    kind: str,
+    why: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker = MemoryTracker()
+    monkeypatch.setattr(tracker, "kind", kind)
+    found = refusal(Context(cfg, tracker), actor, actor_id)
+    if why is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(why), found
+    listed = actor in cfg.workflow.reviewers and not found
+    assigned = not cfg.workflow.reviewers and actor_id == ASSIGNEE
+    assert is_reviewer(cfg, actor, actor_id) is (listed or assigned)
+
+
+def test_nobody_may_review_is_a_config_error_before_any_change() -> None:
+    with pytest.raises(ConfigError, match="nobody may review job matches"):
+        is_reviewer(Config(), "ann", ANN)
+    with pytest.raises(ConfigError, match="nobody may review job matches"):
+        check_reviewers(Config())
+    check_reviewers(LISTED)
+    check_reviewers(NOBODY_LISTED)
