@@ -32,6 +32,7 @@ from match_staging.config import EmailChannel, GmailSettings, SmtpSettings
 from match_staging.errors import ConfigError
 from match_staging.notices import Kind, Notice, Payload, build
 from tests.fakes.google import GOOGLE_TOKEN_URI, OK, Google, TokenEndpoint, unresolvable
+from tests.fakes.smtp_faults import FailingSmtp
 
 ROOT = Path(__file__).resolve().parents[2]
 ISSUE_1 = "https://gitlab.example.com/freelancer/backoffice/-/issues/41"
@@ -888,3 +889,43 @@ def test_the_transport_is_picked_and_checked_by_the_settings() -> None:
         email_channel.make_transport(settings(smtp=SmtpSettings(host="")))
     pytest.importorskip("googleapiclient")
     assert isinstance(email_channel.make_transport(gmail_settings()), GmailTransport)
+
+
+# --- SMTP exactly once: every failure point, on a real socket (issue 26) --------------------
+# Before the message went out nothing was taken: transient, sent again by the next run.
+# After the whole message went out and before the server's answer, the server may have it:
+# maybe_delivered, never sent again (a timeout during DATA is not "nothing was sent").
+
+SMTP_FAULTS = [
+    # (point, fault, transient, maybe delivered, detail)
+    ("greeting", "silent", True, False, "no answer from {where} within 0.3 s (connect)"),
+    ("greeting", "close", True, False, "{where} closed the connection (connect)"),
+    ("greeting", "reset", True, False, "could not connect to {where} (Connection reset by peer)"),
+    ("greeting", "421 4.3.2 busy", True, False, "{where} refused the connection (connect): 421"),
+    ("greeting", "554 5.7.1 go away", False, False, "{where} refused the connection (connect)"),
+    ("message", "silent", True, True, "no answer from {where} within 0.3 s (send)"),
+    ("message", "close", True, True, "{where} closed the connection (send)"),
+    ("message", "reset", True, True, "{where} closed the connection (send)"),
+    ("message", "451 4.3.0 try later", True, False, "{where} refused the message: 451"),
+    ("message", "554 5.6.0 no thanks", False, False, "{where} refused the message: 554"),
+]
+
+
+@pytest.mark.parametrize(("point", "fault", "transient", "maybe", "detail"), SMTP_FAULTS)
+def test_smtp_every_failure_point(
+    point: str, fault: str, transient: bool, maybe: bool, detail: str
+) -> None:
+    with FailingSmtp(point, fault) as server:
+        smtp = SmtpSettings(host="127.0.0.1", port=server.port, security="none", timeout=0.3)
+        result = Email(settings(smtp=smtp)).send(payload())
+    assert (result.ok, result.transient, result.maybe_delivered) == (False, transient, maybe)
+    assert result.detail.startswith(detail.format(where=f"127.0.0.1:{server.port}")), result
+    assert server.messages == (1 if point == "message" else 0)
+
+
+def test_smtp_nobody_listening_is_nothing_sent() -> None:
+    port = free_port()
+    smtp = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=0.3)
+    result = Email(settings(smtp=smtp)).send(payload())
+    assert (result.ok, result.transient, result.maybe_delivered) == (False, True, False)
+    assert result.detail == f"could not connect to 127.0.0.1:{port} (Connection refused)"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import responses
 
 from match_staging.channels.slack import Slack
 from match_staging.config import SlackChannel
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload, build
+from tests.channels.faults import after_sending, before_sending
 from tests.fakes.slack_server import SlackWebhook
 
 
@@ -172,3 +175,91 @@ def test_pacing_counts_the_time_already_gone(hook: SlackWebhook) -> None:
 def test_webhook_url_is_validated_when_built(url: str) -> None:
     with pytest.raises(ConfigError, match=r"notification\.channels\.slack\.webhook_url"):
         Slack(SlackChannel(enabled=True, webhook_url=url))
+
+
+# --- exactly once: every failure point of the post (issue 26) ------------------------------
+
+URL = "https://hooks.slack.com/services/T000/B000/CANARYSLACKSECRET"
+
+
+def offline(waits: list[float]) -> Slack:
+    fake = FakeTime(waits)
+    return Slack(SlackChannel(enabled=True, webhook_url=URL), clock=fake.clock, sleep=fake.sleep)
+
+
+@pytest.mark.parametrize("failure", before_sending(URL, "hooks.slack.com"))
+def test_a_post_that_never_left_is_tried_again(failure: Exception) -> None:
+    waits: list[float] = []
+    with responses.RequestsMock() as mock:
+        mock.post(URL, body=failure)
+        result = offline(waits).send(cycle(notice(1, 91, "K8s")))
+        assert len(mock.calls) == Slack.attempts  # safe: nothing reached Slack
+    assert (result.ok, result.transient, result.maybe_delivered) == (False, True, False)
+    assert result.detail == (
+        f"could not connect to hooks.slack.com ({type(failure).__name__}): nothing was sent"
+    )
+    assert waits == [1.0, 1.0]  # paced, like any post
+    assert "CANARY" not in result.detail
+
+
+@pytest.mark.parametrize("failure", after_sending(URL))
+def test_a_post_that_went_out_is_never_repeated(failure: Exception) -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, body=failure)
+        result = offline([]).send(cycle(notice(1, 91, "K8s")))
+        assert len(mock.calls) == 1  # Slack may have posted it: once is all
+    assert (result.ok, result.transient, result.maybe_delivered) == (False, True, True)
+    assert result.detail == (
+        f"no answer from hooks.slack.com ({type(failure).__name__}): it may have been posted"
+    )
+    assert "CANARY" not in result.detail
+
+
+def test_a_refusal_is_final_and_a_retry_after_5xx_then_ok_delivers() -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, status=503, body="busy")
+        mock.post(URL, status=200, body="ok")
+        waits: list[float] = []
+        result = offline(waits).send(cycle(notice(1, 91, "K8s")))
+        assert len(mock.calls) == 2
+    assert (result.ok, result.detail, result.transient) == (True, "ok", False)
+    with responses.RequestsMock() as mock:
+        mock.post(URL, status=404, body=f"no_service {URL}")
+        result = offline([]).send(cycle(notice(1, 91, "K8s")))
+        assert len(mock.calls) == 1
+    assert (result.ok, result.transient, result.maybe_delivered) == (False, False, False)
+    assert result.detail == "Slack refused the message: HTTP 404 no_service ***"
+
+
+def test_the_exact_request_slack_gets() -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, status=200, body="ok")
+        assert offline([]).send(cycle(notice(1, 91, "K8s"))).ok
+        (call,) = mock.calls
+    assert call.request.url == URL and call.request.method == "POST"
+    assert call.request.headers["Content-Type"] == "application/json"
+    body = json.loads(call.request.body or b"")
+    assert set(body) == {"text", "blocks"}
+    assert body["text"] == "2 neue Matches: …"
+    (block,) = body["blocks"]
+    assert block["type"] == "section" and block["text"]["type"] == "mrkdwn"
+    assert block["text"]["text"].splitlines() == [
+        "🎯 *1 neue Job-Matches*",
+        "└ 🔥 <https://gitlab.example.com/fl/backoffice/-/issues/1|91% K8s> (Amoria Bond) — "
+        "Heilbronn Remote 3 Mo+",
+        "👉 Review: <https://gitlab.example.com/fl/backoffice/-/issues?label_name%5B%5D="
+        "job-match%2Fpending|alle offenen Matches>",
+    ]
+
+
+def test_sections_are_packed_up_to_the_limit_and_long_lines_cut() -> None:
+    channel = offline([])
+    channel.section_maxlen = 60
+    lines = ["a" * 30, "b" * 29, "c" * 100, "d"]
+    payload = cycle(notice(1, 91, "K8s"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("match_staging.render.render", lambda *a, **k: "\n".join(lines))
+        message = channel.message(payload)
+    texts = [b["text"]["text"] for b in message["blocks"]]
+    # 30 + 1 + 29 = 60 fits one section; the long line is cut to 60 with "…"
+    assert texts == ["a" * 30 + "\n" + "b" * 29, "c" * 59 + "…", "d"]

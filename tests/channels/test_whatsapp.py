@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
@@ -472,7 +473,13 @@ def test_basic_auth_uses_configured_credentials() -> None:
     responses.post(URL, json=created(), status=201)
     WhatsApp(settings()).send(payload())
     auth = responses.calls[0].request.headers["Authorization"]
-    assert auth.startswith("Basic ")
+    scheme, _, encoded = auth.partition(" ")
+    # Twilio: HTTP Basic with the account SID as the user and the auth token as the password
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded).decode() == f"{ACCOUNT}:{TOKEN}"
+    call = responses.calls[0].request
+    assert call.method == "POST" and call.url == URL
+    assert call.headers["Content-Type"] == "application/x-www-form-urlencoded"
 
 
 def test_injected_client_is_used() -> None:
