@@ -170,6 +170,38 @@ def test_preview_renders_issues_and_messages_and_creates_nothing(
     assert not (repo / ".match-staging").exists()  # no tracker was opened
 
 
+@pytest.mark.parametrize(
+    ("threshold", "shown"),
+    [
+        (70, ["70 at", "70.01 above"]),
+        (70.01, ["70.01 above"]),
+        (69.99, ["69.99 below", "70 at", "70.01 above"]),
+    ],
+)
+def test_preview_shows_a_match_exactly_at_the_threshold(
+    tmp_path: Path, threshold: float, shown: list[str]
+) -> None:
+    """The same rule as `stage` (issue 26): at the threshold is in, just below is out."""
+    cfg = config.Config()
+    cfg.staging.outbox = str(tmp_path / "outbox")
+    cfg.notification.preferences.threshold = threshold
+    recorder = Recorder()
+    clock = Clock(MONDAY)
+    tracker = LocalTracker(tmp_path / "state", clock=clock)
+    ctx = Context(cfg, tracker, channels=[recorder], clock=clock)
+    items = [
+        match(title=title, score=float(title.split()[0]), url=f"https://jobs.example/{n}")
+        for n, title in enumerate(["69.99 below", "70 at", "70.01 above"])
+    ]
+    batch = read_batch([str(write(tmp_path / "m.json", items))], {}, "unused")
+    report = preview(ctx, batch, "https://gitlab.example.com/me/jobs")
+    titles = [p.read_text(encoding="utf-8").split("\n", 1)[0] for p in report.issues]
+    assert [t.split(" — ", 1)[1] for t in titles] == shown
+    assert [p.name for p in report.issues] == [f"issue-{n}.md" for n in range(1, len(shown) + 1)]
+    assert recorder.sent == []  # rendered, never sent
+    assert not (tmp_path / "state").exists()
+
+
 # --------------------------------------------------------------------------- send
 
 
