@@ -11,10 +11,13 @@ from match_staging.record import state_marker
 from match_staging.workflow import (
     TRANSITIONS,
     actor_of,
+    approved_at,
     audit,
     decide,
+    is_state,
     label_changes,
     moved_to,
+    must_close,
     tampered,
 )
 
@@ -266,3 +269,89 @@ def test_moved_to_is_the_one_new_state_label_only() -> None:
     assert moved_to(NAMES, [P], State.PENDING) is None
     assert moved_to(NAMES, [A, R], State.PENDING) is None
     assert moved_to(NAMES, [], State.PENDING) is None
+
+
+# Labels known by id (issue 20): an event names a label by its *current* name; the id stays.
+IDS = {State.PENDING: 1, State.APPROVED: 2, State.REJECTED: 3, State.SENT: 4}
+
+
+def _event(user: str, label: str, action: str = "add", label_id: int = 0) -> LabelEvent:
+    return LabelEvent(user, 7, label, action, "t", label_id)  # type: ignore[arg-type]
+
+
+def test_is_state_by_id_when_known_else_by_name() -> None:
+    renamed = _event("ann", "approved-ish", label_id=2)  # the approved label, renamed
+    impostor = _event("mallory", A, label_id=9)  # another label renamed to approved's name
+    assert is_state(NAMES, renamed, State.APPROVED, IDS)
+    assert not is_state(NAMES, impostor, State.APPROVED, IDS)
+    assert not is_state(NAMES, renamed, State.PENDING, IDS)
+    assert is_state(NAMES, impostor, State.APPROVED)  # no recorded ids: the name decides
+    assert is_state(NAMES, _event("ann", A), State.APPROVED, IDS)  # no id from the tracker
+    assert not is_state(NAMES, _event("ann", P), State.APPROVED, IDS)
+
+
+def test_the_actor_by_label_id_and_the_last_of_several() -> None:
+    events = [
+        _event("ann", "approved-ish", label_id=2),
+        _event("mallory", A, label_id=9),  # not the approved label, whatever its name
+        _event("ben", "job-match", label_id=8),  # not a state label
+    ]
+    assert actor_of(NAMES, events, State.APPROVED, IDS) == events[0]
+    assert actor_of(NAMES, events, None, IDS) == events[0]
+    assert actor_of(NAMES, events, State.APPROVED) == events[1]  # by name: mallory
+    several = [_event("a", P), _event("b", A, "remove"), _event("c", R), _event("d", "x")]
+    assert actor_of(NAMES, several, None) == several[2]  # the last state change, not the 2nd
+    assert actor_of(NAMES, several, State.REJECTED) == several[2]
+    assert actor_of(NAMES, [_event("d", "x")], None) is None
+    assert actor_of(NAMES, [], None) is None
+
+
+def test_approved_at_is_the_bots_first_approval_only() -> None:
+    approved = "**Review:** …\n\n" + state_marker(State.APPROVED)
+    notes = [
+        _note(1, "mallory", approved),  # somebody else's copy
+        _note(2, "bot", approved, system=True),  # a system note is never the bot's record
+        _note(3, "bot", "**Review:** …\n\n" + state_marker(State.PENDING)),
+        _note(4, "bot", approved),
+        _note(5, "bot", approved),
+    ]
+    assert approved_at(notes, "bot") == "2026-02-08T10:04Z"
+    assert approved_at(notes[:4], "mallory") == "2026-02-08T10:01Z"
+    assert approved_at(notes[:3], "bot") is None
+
+
+@pytest.mark.parametrize(
+    ("labels", "state", "audited", "rejected", "sent", "says"),
+    [
+        ((), "closed", State.APPROVED, True, True, "closed while approved (move the card"),
+        (("job-match",), "opened", State.SENT, True, True, "reopened while sent (move the"),
+        (("job-match",), "opened", State.SENT, True, False, ""),  # close_sent off
+        (("job-match",), "opened", State.REJECTED, False, True, ""),  # close_rejected off
+        (("job-match",), "closed", State.SENT, False, False, ""),  # closed by hand: fine
+    ],
+)
+def test_tampered_says_exactly_what_changed(
+    labels: tuple[str, ...],
+    state: str,
+    audited: State,
+    rejected: bool,
+    sent: bool,
+    says: str,
+) -> None:
+    issue = IssueRef(1, "t", "u", labels, state)  # closed, GitLab not saying by whom
+    found = tampered(NAMES, issue, audited, rejected, sent)
+    if not labels:
+        assert found == (
+            "the job-match label was removed (it marks a staged match); "
+            "closed while approved (move the card instead)"
+        )
+    else:
+        assert found.startswith(says) if says else found == ""
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_must_close(state: State) -> None:
+    assert must_close(state, True, True) is (state in (State.REJECTED, State.SENT))
+    assert must_close(state, False, True) is (state == State.SENT)
+    assert must_close(state, True, False) is (state == State.REJECTED)
+    assert must_close(state, False, False) is False
