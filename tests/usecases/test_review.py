@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -12,10 +13,29 @@ from typing import Any
 import gitlab
 import pytest
 
-from match_staging.config import Channels, Config, Notification, TodoAssignee, Workflow
+from match_staging import record, render
+from match_staging.config import (
+    Channels,
+    Config,
+    GitLabSettings,
+    Notification,
+    TodoAssignee,
+    Workflow,
+)
 from match_staging.context import Context
-from match_staging.errors import ConfigError
-from match_staging.usecases.review import check_reviewers, is_reviewer, refusal
+from match_staging.errors import ConfigError, InputError
+from match_staging.labels import state_label, states_in
+from match_staging.model import IssueDraft, IssueRef, Note, State
+from match_staging.usecases.review import (
+    Event,
+    StepResult,
+    check_reviewers,
+    is_reviewer,
+    parse_event,
+    refusal,
+    review,
+    settle,
+)
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
 from tests.fakes.smtp_sink import SmtpSink
@@ -584,3 +604,262 @@ def test_nobody_may_review_is_a_config_error_before_any_change() -> None:
         check_reviewers(Config())
     check_reviewers(LISTED)
     check_reviewers(NOBODY_LISTED)
+
+
+# --- the gate end to end on the in-memory tracker: every pair of states x every kind of
+# actor (issue 26). What the issue ends as: labels, open or closed, one note by the bot.
+
+MOVES = {
+    (State.PENDING, State.APPROVED),
+    (State.PENDING, State.REJECTED),
+    (State.APPROVED, State.SENT),
+}
+GATE = Config(workflow=Workflow(reviewers=["ann"]))
+ACTORS = ["ann", "mallory", "bot", "nobody shown"]
+
+
+def staged_as(tracker: MemoryTracker, state: State, closed: bool = False) -> IssueRef:
+    """An issue the bot staged and took to `state` with its own audit note."""
+    draft = IssueDraft("t", "body", ("job-match", state_label(GATE.labels, state)), ("k",))
+    ref = tracker.create_issue(draft)
+    tracker.add_note(ref.iid, record.with_mark("**Review:** …", record.StateMark(state)))
+    if closed:
+        tracker.update_issue(ref.iid, state_event="close")
+    return ref
+
+
+def moved_by(tracker: MemoryTracker, iid: int, actor: str, labels: list[str]) -> IssueRef:
+    """`actor` leaves the issue with `labels` ("nobody shown": GitLab shows no event)."""
+    ref = tracker.issues[iid].ref
+    if actor == "nobody shown":
+        tracker.issues[iid].ref = dataclasses.replace(ref, labels=tuple(labels))
+    else:
+        with tracker.as_user(actor):
+            add = [lb for lb in labels if lb not in ref.labels]
+            tracker.update_issue(iid, add=add, remove=[lb for lb in ref.labels if lb not in labels])
+    found = tracker.get_issue(iid)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize(("before", "after"), [(b, a) for b in State for a in State if b != a])
+def test_settle_every_move_by_every_kind_of_actor(actor: str, before: State, after: State) -> None:
+    tracker = MemoryTracker()
+    closed = before in (State.REJECTED, State.SENT)  # as the tool keeps them
+    iid = staged_as(tracker, before, closed=closed).iid
+    issue = moved_by(tracker, iid, actor, ["job-match", state_label(GATE.labels, after)])
+    result = settle(Context(GATE, tracker), issue)
+
+    applied = actor == "ann" and (before, after) in MOVES
+    ends = after if applied else before
+    assert (result.outcome, result.iid, result.after) == (
+        "applied" if applied else "reverted",
+        iid,
+        ends,
+    )
+    final = tracker.get_issue(iid)
+    assert final is not None
+    assert final.labels.count("job-match") == 1
+    assert states_in(GATE.labels, final.labels) == [ends]
+    assert final.state == ("closed" if ends in (State.REJECTED, State.SENT) else "opened")
+    *_, note = tracker.notes(iid)
+    assert note.author == "bot" and record.parse_note(note.body) == record.StateMark(ends)
+    who = "unknown" if actor == "nobody shown" else actor
+    if applied:
+        assert result.message == f"#{iid}: {before.value} -> {after.value}"
+        assert note.body.startswith(f"**Review:** {before.value} → **{after.value}** by ann")
+    else:
+        assert result.message.endswith(f": back to {before.value}")
+        reason = result.message.split(": ", 1)[1]
+        assert note.body.startswith(f"**Reverted:** {render.gitlab_text(reason)}\n")
+        if actor == "ann":
+            assert f"{before.value} -> {after.value} is not a transition" in result.message
+        elif actor == "bot":
+            assert "added by match-staging itself (bot)" in result.message
+        else:
+            assert result.message == (
+                f"#{iid}: {who} may not review job matches (workflow.reviewers): "
+                f"back to {before.value}"
+            )
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_settle_an_issue_as_the_bot_left_it_changes_nothing(state: State) -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, state, closed=state in (State.REJECTED, State.SENT)).iid
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    notes, calls = len(tracker.notes(iid)), tracker.calls
+    result = settle(Context(GATE, tracker), issue)
+    assert result == StepResult(
+        "unchanged", f"#{iid}: already {state.value}: nothing to do", iid, state
+    )
+    assert len(tracker.notes(iid)) == notes and tracker.calls == calls + 2  # user, notes
+
+
+@pytest.mark.parametrize(
+    ("state", "change", "says"),
+    [
+        (State.PENDING, "close", "closed while pending (move the card instead)"),
+        (State.APPROVED, "close", "closed while approved (move the card instead)"),
+        (State.REJECTED, "reopen", "reopened while rejected (move the card instead)"),
+        (State.SENT, "reopen", "reopened while sent (move the card instead)"),
+        (State.PENDING, "unlabel", "the job-match label was removed (it marks a staged match)"),
+    ],
+)
+def test_closing_reopening_or_unlabelling_is_put_back_by_anyone(
+    state: State, change: str, says: str
+) -> None:
+    tracker = MemoryTracker()
+    closed = state in (State.REJECTED, State.SENT)
+    iid = staged_as(tracker, state, closed=closed).iid
+    with tracker.as_user("ann"):  # even a reviewer: the card is moved, not closed
+        if change == "unlabel":
+            tracker.update_issue(iid, remove=["job-match"])
+        else:
+            tracker.update_issue(iid, state_event=change)  # type: ignore[arg-type]
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    result = settle(Context(GATE, tracker), issue)
+    assert result == StepResult("reverted", f"#{iid}: {says}: back to {state.value}", iid, state)
+    final = tracker.get_issue(iid)
+    assert final is not None and set(final.labels) == {"job-match", state_label(GATE.labels, state)}
+    assert final.state == ("closed" if closed else "opened")
+    *_, note = tracker.notes(iid)
+    assert note.body.startswith(f"**Reverted:** {says}: back to {state.value}")
+    assert record.parse_note(note.body) == record.StateMark(state)
+
+
+def test_settle_ignores_an_issue_somebody_else_created() -> None:
+    tracker = MemoryTracker()
+    with tracker.as_user("mallory"):
+        ref = tracker.create_issue(IssueDraft("t", "b", ("job-match", "job-match/approved"), ()))
+    result = settle(Context(GATE, tracker), ref)
+    assert result == StepResult(
+        "ignored", f"#{ref.iid} was not staged by match-staging (created by mallory)", ref.iid
+    )
+    assert tracker.notes(ref.iid) == []
+
+
+def test_settle_warns_when_an_approved_description_was_edited() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    tracker.issues[iid].notes.append(
+        Note(id=99, author="mallory", body="changed the description", system=True, created_at="t")
+    )
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    assert settle(Context(GATE, tracker), issue).outcome == "applied"
+    *_, note = tracker.notes(iid)
+    warning = render.gitlab_text("mallory changed the description of #1 at t")
+    assert f"\n\n⚠️ {warning}: `match-staging send` will not send from this issue." in note.body
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        ([], "the payload is not a JSON object"),
+        ({}, "no object_kind: not a GitLab webhook payload"),
+        ({"object_kind": 7}, "no object_kind: not a GitLab webhook payload"),
+        ({"object_kind": " note\n"}, "a note event: only issue events change a match's state"),
+        ({"object_kind": "x" * 50}, f"a {'x' * 40} event: only issue events change a match"),
+        ({"object_kind": "issue"}, "the issue event has no object_attributes or user"),
+        ({"object_kind": "issue", "user": {}}, "the issue event has no object_attributes or"),
+        ({"object_kind": "issue", "object_attributes": {}}, "the issue event has no object_att"),
+    ],
+)
+def test_parse_event_says_why_a_payload_is_not_an_event(payload: object, said: str) -> None:
+    found = parse_event(payload, GATE)
+    assert isinstance(found, str) and found.startswith(said), found
+
+
+def hook_payload(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "object_kind": "issue",
+        "user": {"username": fields.pop("actor", "ann")},
+        "object_attributes": {"iid": fields.pop("iid", 3), "labels": fields.pop("attrs", [])},
+        "labels": fields.pop("labels", []),
+        "changes": fields.pop("changes", {"labels": {"previous": [], "current": []}}),
+    }
+    body["object_attributes"].update(fields)
+    return body
+
+
+JM = [{"title": "job-match"}]
+
+
+@pytest.mark.parametrize(
+    ("payload", "found"),
+    [
+        (hook_payload(labels=JM), Event(3)),
+        (hook_payload(attrs=JM), Event(3)),
+        (hook_payload(changes={"labels": {"previous": JM, "current": []}}), Event(3)),
+        (hook_payload(changes={"labels": {"previous": [], "current": JM}}), Event(3)),
+        (hook_payload(labels=JM, changes={}, action="close"), Event(3)),
+        (hook_payload(labels=JM, changes=None, action="reopen"), Event(3)),
+        (hook_payload(labels=JM, changes={}, action="update"), "issue #3: no label change in"),
+        (hook_payload(labels=JM, changes={"labels": []}), "issue #3: no label change in this"),
+        (
+            hook_payload(labels=[{"title": "other"}, "job-match", {"name": "job-match"}]),
+            "issue #3 is",
+        ),
+        (hook_payload(labels=JM, iid=0), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, iid=True), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, iid="3"), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, actor=""), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, actor=7), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, actor="bot"), "issue #3: the tool's own change"),
+        (hook_payload(labels=JM, iid=1), Event(1)),
+    ],
+)
+def test_parse_event_every_shape_of_an_issue_event(
+    payload: dict[str, Any], found: Event | str
+) -> None:
+    cfg = Config(workflow=Workflow(reviewers=["ann"]), gitlab=GitLabSettings(bot_username="bot"))
+    event = parse_event(payload, cfg)
+    if isinstance(found, Event):
+        assert event == found
+    else:
+        assert isinstance(event, str) and event.startswith(found), event
+    if found == "issue #3 is":
+        assert event == "issue #3 is not a job match"
+    assert parse_event(hook_payload(labels=JM, actor="bot"), GATE) == Event(3)  # no bot named
+
+
+@pytest.mark.parametrize(
+    ("labels", "note", "refusal"),
+    [
+        (("job-match", "job-match/approved"), State.APPROVED, "#1: is approved, not pending"),
+        (("job-match",), State.PENDING, "#1: is no state, not pending"),
+        (("job-match", "job-match/pending", "job-match/approved"), State.PENDING, "#1: is pend"),
+        (("job-match", "job-match/pending"), State.REJECTED, "#1: is pending, not pending"),
+        (("job-match/pending",), State.PENDING, "#1: no job-match issue with that number"),
+    ],
+)
+def test_review_from_the_shell_only_from_pending(
+    labels: tuple[str, ...], note: State, refusal: str
+) -> None:
+    tracker = MemoryTracker()
+    ref = tracker.create_issue(IssueDraft("t", "b", labels, ()))
+    tracker.add_note(ref.iid, record.with_mark("x", record.StateMark(note)))
+    with pytest.raises(InputError) as raised:
+        review(Context(GATE, tracker), 1, State.APPROVED, "ann", "fits")
+    assert str(raised.value).startswith(refusal), str(raised.value)
+    assert len(tracker.notes(1)) == 1
+    with pytest.raises(InputError, match="#5: no job-match issue with that number"):
+        review(Context(GATE, tracker), 5, State.APPROVED, "ann", "")
+
+
+@pytest.mark.parametrize("target", [State.APPROVED, State.REJECTED])
+def test_review_from_the_shell_applies_with_the_reason(target: State) -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    result = review(Context(GATE, tracker), iid, target, "ann", "fits well")
+    assert result == StepResult("applied", f"#{iid}: pending -> {target.value}", iid, target)
+    final = tracker.get_issue(iid)
+    assert final is not None
+    assert set(final.labels) == {"job-match", state_label(GATE.labels, target)}
+    assert final.state == ("closed" if target == State.REJECTED else "opened")
+    *_, note = tracker.notes(iid)
+    assert note.body.startswith(f"**Review:** pending → **{target.value}** by ann\n\n> fits well")
+    assert record.parse_note(note.body) == record.StateMark(target)
