@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from match_staging.channels.base import Delivery, Rendered
 from match_staging.cli import main
+from match_staging.config import Config, QuietHours
+from match_staging.context import Context
+from match_staging.delivery import LOG_KIND, Queue
+from match_staging.errors import TrackerError
+from match_staging.notices import Notice, Payload
+from match_staging.usecases.notify import deliver
 from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, write
 from tests.fakes.gitlab_server import FakeGitLab
+from tests.fakes.memory_tracker import MemoryTracker
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
 
@@ -222,3 +233,158 @@ def test_exactly_once_whatever_gitlab_request_fails(repo: Path, fault: str, part
             for iid in job_matches(gitlab):
                 assert world.slack_mentions(iid) == 1, f"request {k}, #{iid} on Slack"
                 assert world.email_mentions(iid) == 1, f"request {k}, #{iid} by email"
+
+
+# --- exactly once, as plain data: every outcome of a channel x what the queue keeps --------
+# (issue 26) A delivered or maybe-delivered message is done; one that never left stays owed.
+
+MIDDAY = datetime(2026, 2, 9, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Scripted:
+    """A channel that answers from a script, and keeps what it was asked to send."""
+
+    name: ClassVar[str] = "slack"
+    answers: list[Delivery]
+    sent: list[Payload] = field(default_factory=list)
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        return []
+
+    def send(self, payload: Payload) -> Delivery:
+        self.sent.append(payload)
+        return self.answers.pop(0)
+
+
+class ScriptedEmail(Scripted):
+    name: ClassVar[str] = "email"
+
+
+def notice(iid: int) -> Notice:
+    return Notice(iid, 91, f"T{iid}", "P", f"https://gl.example/i/{iid}", f"https://j/{iid}")
+
+
+OUTCOMES = {
+    "delivered": (Delivery("x", True, "ok"), False),
+    "refused": (Delivery("x", False, "HTTP 400"), True),
+    "nothing sent": (Delivery("x", False, "refused", transient=True), True),
+    "maybe delivered": (
+        Delivery("x", False, "timeout", transient=True, maybe_delivered=True),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+@pytest.mark.parametrize("batch", [True, False], ids=["summary", "per match"])
+def test_deliver_every_outcome_and_what_stays_owed(outcome: str, batch: bool) -> None:
+    answer, retried = OUTCOMES[outcome]
+    cfg = Config()
+    cfg.notification.preferences.batch_mode = batch
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    ok = ScriptedEmail([Delivery("email", True, "ok")] * 4)
+    odd = Scripted([answer] * 4)
+    ctx = Context(cfg, tracker, channels=[ok, odd], clock=lambda: MIDDAY)
+    queue = Queue(through=0)
+    queue.account([1, 2], ["email", "slack"])
+    known = {1: notice(1), 2: notice(2)}
+    report = deliver(ctx, queue, known, kind="new", cycle_id="c1")
+
+    assert [len(p.matches) for p in odd.sent] == ([2] if batch else [1, 1])
+    assert [n.iid for p in odd.sent for n in p.matches] == [1, 2]
+    assert queue.owed("email") == set() and queue.inflight.get("email") == set()
+    assert queue.owed("slack") == ({1, 2} if retried else set())
+    assert queue.stranded() == {}  # every outcome was recorded
+    sent = [(d.channel, iids) for d, iids in report.delivered]
+    failed = [(d.detail, iids) for d, iids in report.failed]
+    groups = [(1, 2)] if batch else [(1,), (2,)]
+    assert ("email", groups[0]) in sent
+    if answer.ok:
+        assert failed == []
+    else:
+        assert failed == [(answer.detail, g) for g in groups]
+    assert report.ok is answer.ok and report.unrecorded == []
+    # the queue in the run log: written before sending (in flight) and after (the outcome)
+    (after, before) = [r.data for r in tracker.read_log(LOG_KIND, limit=2)]
+    assert before["inflight"] == {"email": [1, 2], "slack": [1, 2]} and before["pending"] == {}
+    assert after["inflight"] == {}
+    assert after["pending"] == ({"slack": [1, 2]} if retried else {})
+    # the next run sends only what is still owed
+    again = deliver(ctx, queue, known, kind="new", cycle_id="c1")
+    assert len(odd.sent) == (len(groups) * 2 if retried else len(groups))
+    assert len(ok.sent) == len(groups)
+    assert len(again.failed) == (len(groups) if retried else 0)
+
+
+def test_nothing_is_sent_that_was_not_written_down_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    channel = Scripted([Delivery("slack", True, "ok")])
+    ctx = Context(Config(), tracker, channels=[channel], clock=lambda: MIDDAY)
+    queue = Queue()
+    queue.account([1], ["slack"])
+
+    def refuse(kind: str, data: dict[str, object]) -> None:
+        raise TrackerError("GitLab answered 500")
+
+    monkeypatch.setattr(tracker, "append_log", refuse)
+    report = deliver(ctx, queue, {1: notice(1)}, kind="new", cycle_id="c")
+    assert channel.sent == [] and report.delivered == [] and not report.ok
+    assert report.unrecorded == [
+        "GitLab answered 500: nothing was sent: the delivery queue could not be written, and "
+        "nothing goes out that is not written down first; the next run sends it"
+    ]
+
+
+def test_an_outcome_not_written_down_is_never_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    channel = Scripted([Delivery("slack", True, "ok")])
+    ctx = Context(Config(), tracker, channels=[channel], clock=lambda: MIDDAY)
+    queue = Queue()
+    queue.account([1], ["slack"])
+    writes: list[dict[str, object]] = []
+
+    def first_only(kind: str, data: dict[str, object]) -> None:
+        if writes:
+            raise TrackerError("GitLab answered 502")
+        writes.append(data)
+
+    monkeypatch.setattr(tracker, "append_log", first_only)
+    report = deliver(ctx, queue, {1: notice(1)}, kind="new", cycle_id="c")
+    assert len(channel.sent) == 1 and [i for _, i in report.delivered] == [(1,)]
+    assert report.unrecorded == [
+        "GitLab answered 502: the outcome could not be written: the next run reports these "
+        "messages as maybe delivered and never sends them again"
+    ]
+    stopped = Queue.from_data(writes[0])  # what the next run reads: in flight, never resent
+    assert stopped.stranded() == {"slack": {1}} and stopped.owed("slack") == set()
+
+
+def test_quiet_hours_defer_and_record_only_a_changed_queue() -> None:
+    cfg = Config()
+    cfg.notification.preferences.quiet_hours = QuietHours("22:00", "07:00", "Europe/Vienna")
+    night = datetime(2026, 2, 9, 22, 30, tzinfo=UTC)  # 23:30 in Vienna
+    tracker = MemoryTracker(clock=lambda: night)
+    channel = Scripted([])
+    ctx = Context(cfg, tracker, channels=[channel], clock=lambda: night)
+    queue = Queue()
+    queue.account([2, 1], ["slack"])
+    report = deliver(ctx, queue, {1: notice(1), 2: notice(2)}, kind="new", cycle_id="c")
+    assert channel.sent == [] and report.deferred == (1, 2)
+    assert report.deferred_until == datetime(2026, 2, 10, 7, 0, tzinfo=ZoneInfo("Europe/Vienna"))
+    assert tracker.read_log(LOG_KIND) == []  # nothing changed: nothing written
+    deliver(ctx, queue, {1: notice(1)}, kind="new", cycle_id="c", dirty=True)
+    assert [r.data["pending"] for r in tracker.read_log(LOG_KIND)] == [{"slack": [1, 2]}]
+    quiet_day = deliver(ctx, Queue(), {}, kind="new", cycle_id="c")
+    assert (quiet_day.deferred, quiet_day.deferred_until) == ((), None)
+
+
+def test_only_owed_and_known_issues_are_sent() -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    channel = Scripted([Delivery("slack", True, "ok")])
+    ctx = Context(Config(), tracker, channels=[channel], clock=lambda: MIDDAY)
+    queue = Queue()
+    queue.account([1, 2, 3], ["slack"])
+    deliver(ctx, queue, {2: notice(2), 3: notice(3), 4: notice(4)}, kind="new", cycle_id="c")
+    assert [n.iid for n in channel.sent[0].matches] == [2, 3]
+    assert queue.owed("slack") == {1}
