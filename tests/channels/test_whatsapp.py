@@ -532,3 +532,91 @@ def test_config_errors_name_the_key(overrides: dict[str, str], expected: str) ->
 def test_whatsapp_prefix_in_config_is_accepted() -> None:
     channel = WhatsApp(settings(to_number="whatsapp:+436644011521"))
     assert channel.message(payload())["to"] == "whatsapp:+436644011521"
+
+
+# --- every answer Twilio can give to one send, exactly (issue 26) ---------------------------
+
+HINT_TO = "check notification.channels.whatsapp.to_number"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "detail", "transient", "maybe"),
+    [
+        (
+            400,
+            error(21211, f"bad 'To' (account {ACCOUNT})", 400),
+            "Twilio error 21211: bad 'To' (account ***) (" + HINT_TO + ")",
+            False,
+            False,
+        ),
+        (
+            400,
+            error(21999, "odd", 400),
+            "Twilio error 21999: odd",
+            False,
+            False,
+        ),
+        (404, {"message": "gone", "status": 404}, "Twilio error 404: gone", False, False),
+        (
+            500,
+            error(20500, "boom", 500),
+            "Twilio answered HTTP 500 (error 20500): it may have been queued",
+            True,
+            True,
+        ),
+        (
+            502,
+            {"message": "bad gateway", "status": 502},
+            "Twilio answered HTTP 502: it may have been queued",
+            True,
+            True,
+        ),
+        (503, error(503, "down", 503), "Twilio answered HTTP 503: nothing was sent", True, False),
+    ],
+)
+def test_every_kind_of_refusal_exactly(
+    status: int, body: dict[str, object], detail: str, transient: bool, maybe: bool
+) -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, json=body, status=status)
+        sleeps = Sleeps()
+        delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
+        assert len(mock.calls) == 1 and sleeps.waits == []  # only a 429 is tried again
+    assert delivery.detail == detail
+    assert (delivery.ok, delivery.transient, delivery.maybe_delivered) == (False, transient, maybe)
+    assert_no_secret(delivery)
+
+
+def test_an_error_without_a_code_from_an_injected_client() -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    class Messages:
+        def create(self, **params: str) -> object:
+            raise TwilioRestException(404, URL, f"gone {TOKEN}")
+
+    class Client:
+        messages = Messages()
+
+    delivery = WhatsApp(settings(), client=Client()).send(payload())
+    assert delivery.detail == "Twilio answered HTTP 404: gone ***"
+    assert (delivery.ok, delivery.transient, delivery.maybe_delivered) == (False, False, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cut"),
+    [
+        ("abc", 3, "abc"),
+        ("abcd", 3, "ab…"),
+        ("a😀b", 4, "a😀b"),  # 😀 is 2 UTF-16 units: 4 in all
+        ("a😀bc", 4, "a😀…"),  # 5 units: "a😀" (3) and "…" (1)
+        ("ab cd", 4, "ab…"),  # no space before the "…"
+        ("😀😀", 3, "😀…"),
+        ("😀😀", 2, "…"),  # never half an emoji
+    ],
+)
+def test_cut_counts_utf16_units_as_twilio_does(text: str, limit: int, cut: str) -> None:
+    from match_staging.channels.whatsapp import _cut, _units
+
+    assert _cut(text, limit) == cut
+    assert _units(cut) <= limit
+    assert _units("a😀") == 3 and _units("") == 0
