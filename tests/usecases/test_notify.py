@@ -3,6 +3,7 @@ Slack webhook. Exactly once per match and channel, whatever fails in between."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,14 +14,26 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from match_staging import record
 from match_staging.channels.base import Delivery, Rendered
 from match_staging.cli import main
 from match_staging.config import Config, QuietHours
 from match_staging.context import Context
 from match_staging.delivery import LOG_KIND, Queue
 from match_staging.errors import TrackerError
+from match_staging.keys import match_keys
+from match_staging.model import Match, Note, State
 from match_staging.notices import Notice, Payload
-from match_staging.usecases.notify import deliver
+from match_staging.usecases.notify import (
+    NotifyReport,
+    announced,
+    deliver,
+    gather,
+    payloads,
+    read_queue,
+    write_queue,
+)
+from match_staging.usecases.stage import issue_draft
 from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, write
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
@@ -388,3 +401,112 @@ def test_only_owed_and_known_issues_are_sent() -> None:
     deliver(ctx, queue, {2: notice(2), 3: notice(3), 4: notice(4)}, kind="new", cycle_id="c")
     assert [n.iid for n in channel.sent[0].matches] == [2, 3]
     assert queue.owed("slack") == {1}
+
+
+# --- what an earlier run still owes, as plain data (issue 26) -------------------------------
+
+
+def staged_issue(tracker: MemoryTracker, n: int) -> tuple[int, str]:
+    """An issue the bot staged for match n, and the fingerprint of the record it wrote."""
+    url = f"https://jobs.example/{n}"
+    match = Match(91, f"Match {n}", "Acme", url, "in.json", n, match_keys(None, url))
+    ref = tracker.create_issue(issue_draft(Config(), match, []))
+    assert ref.iid == n
+    return ref.iid, record.fingerprint(ref.description)
+
+
+def test_gather_every_fate_of_an_owed_match() -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    prints = dict(staged_issue(tracker, n) for n in range(1, 7))
+    # 2 was approved before anyone was told: the bot's audit note says so
+    tracker.add_note(2, record.with_mark("**Review:** …", record.StateMark(State.APPROVED)))
+    # 6: a member put another match's record in (the fingerprint no longer agrees)
+    tracker.issues[6].ref = dataclasses.replace(
+        tracker.issues[6].ref, description=tracker.issues[5].ref.description
+    )
+    ctx = Context(Config(), tracker, channels=[Scripted([])], clock=lambda: MIDDAY)
+    queue = Queue()
+    # an earlier run queued 1, 2, 6 and 9 (deleted since); 3 and 4 were staged by a run that
+    # stopped before it queued them; 5 is this run's
+    queue.account([1, 2, 6, 9], ["slack"], {1: prints[1], 2: prints[2], 6: prints[6], 9: "x"})
+    fresh_notice = notice(5)
+    owed = gather(ctx, queue, {5: (fresh_notice, prints[5])})
+
+    assert sorted(owed.notices) == [1, 3, 4, 5, 6]
+    assert owed.notices[5] is fresh_notice
+    assert owed.notices[1].title == "Match 1" and not owed.notices[1].altered
+    assert owed.notices[3].title == "Match 3" and owed.notices[4].title == "Match 4"
+    assert owed.notices[6].altered and owed.notices[6].title == (
+        "Issue #6 (von jemand anderem geändert, bitte im Issue prüfen)"
+    )
+    assert owed.notices[6].provider == "" and owed.notices[6].issue_url == "memory://issues/6"
+    assert (owed.earlier, owed.strays) == ({1, 6}, {3, 4})
+    assert (owed.dropped, owed.gone, owed.altered) == ([2], [9], [6])
+    assert queue.owed("slack") == {1, 3, 4, 5, 6}
+    assert queue.records == {1: prints[1], 3: prints[3], 4: prints[4], 5: prints[5], 6: prints[6]}
+    assert (queue.through, queue.accounted) == (6, {9})  # 9 is above: still accounted
+    # what the report says after a run that sent 1, 3 and 6 only
+    sent = NotifyReport(delivered=[(Delivery("slack", True, "ok"), (1, 3, 6))])
+    said = announced(sent, owed)
+    assert (said.earlier, said.dropped, said.gone, said.altered) == ((1, 3, 6), (2,), (9,), (6,))
+    assert announced(sent, owed, queued=False).earlier == (3,)  # `stage`: only the strays
+
+
+def test_gather_reads_no_notes_for_issues_still_as_staged() -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    prints = dict(staged_issue(tracker, n) for n in (1, 2))
+    ctx = Context(Config(), tracker, channels=[Scripted([])], clock=lambda: MIDDAY)
+    queue = Queue()
+    queue.account([1, 2], ["slack"], prints)
+    queue.pass_over(2)
+    read: list[int] = []
+    notes = tracker.notes
+
+    def counted(iid: int) -> list[Note]:
+        read.append(iid)
+        return notes(iid)
+
+    tracker.notes = counted  # type: ignore[method-assign]
+    owed = gather(ctx, queue, {})
+    assert sorted(owed.notices) == [1, 2] and read == []  # open, pending, no note, vouched
+    tracker.issues[2].ref = dataclasses.replace(tracker.issues[2].ref, state="closed")
+    queue2 = Queue(through=2, pending={"slack": {1, 2}}, records=dict(prints))
+    assert sorted(gather(ctx, queue2, {}).notices) == [1, 2] and read == [2]  # closed: look
+
+
+def test_a_match_with_no_record_to_vouch_for_is_announced_without_its_text() -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    staged_issue(tracker, 1)
+    ctx = Context(Config(), tracker, channels=[Scripted([])], clock=lambda: MIDDAY)
+    queue = Queue(through=1, pending={"slack": {1}})  # queued before fingerprints were kept
+    owed = gather(ctx, queue, {})
+    assert not owed.notices[1].altered and queue.records[1]  # vouched by the audit: kept now
+    tracker.issues[1].ref = dataclasses.replace(tracker.issues[1].ref, description="edited")
+    again = gather(ctx, Queue(through=1, pending={"slack": {1}}), {})
+    assert again.notices[1].altered  # nothing left to vouch for
+
+
+@pytest.mark.parametrize(
+    ("batch", "summary", "sizes"),
+    [(True, True, [3]), (True, False, [1, 1, 1]), (False, True, [1, 1, 1])],
+)
+def test_payloads_one_summary_or_one_message_each(
+    batch: bool, summary: bool, sizes: list[int]
+) -> None:
+    cfg = Config()
+    cfg.notification.preferences.batch_mode = batch
+    cfg.notification.preferences.batch_summary = summary
+    built = payloads(cfg, "new", "c9", [notice(1), notice(2), notice(3)])
+    assert [len(p.matches) for p in built] == sizes
+    assert all(p.cycle_id == "c9" and p.kind == "new" for p in built)
+    assert all(p.summary and "\n" not in p.summary and "  " not in p.summary for p in built)
+
+
+def test_the_queue_round_trips_through_the_run_log() -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    assert read_queue(tracker) is None
+    queue = Queue(through=3, pending={"slack": {4}})
+    write_queue(tracker, queue)
+    write_queue(tracker, Queue(through=5))
+    found = read_queue(tracker)
+    assert found is not None and found.to_data() == Queue(through=5).to_data()
