@@ -25,7 +25,7 @@ from match_staging.config import (
 from match_staging.context import Context
 from match_staging.errors import ConfigError, InputError
 from match_staging.labels import state_label, states_in
-from match_staging.model import IssueDraft, IssueRef, Note, State
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, Note, State
 from match_staging.usecases.review import (
     Event,
     StepResult,
@@ -863,3 +863,44 @@ def test_review_from_the_shell_applies_with_the_reason(target: State) -> None:
     *_, note = tracker.notes(iid)
     assert note.body.startswith(f"**Review:** pending → **{target.value}** by ann\n\n> fits well")
     assert record.parse_note(note.body) == record.StateMark(target)
+
+
+def test_the_actor_is_who_added_the_new_label_not_who_tidied_up_after() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    with tracker.as_user("ann"):  # the sidebar on Free: approved added, pending left on
+        tracker.update_issue(iid, add=["job-match/approved"])
+    with tracker.as_user("mallory"):  # somebody else takes pending off afterwards
+        tracker.update_issue(iid, remove=["job-match/pending"])
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    result = settle(Context(GATE, tracker), issue)
+    assert (result.outcome, result.message) == ("applied", f"#{iid}: pending -> approved")
+    *_, note = tracker.notes(iid)
+    assert note.body.startswith("**Review:** pending → **approved** by ann")
+
+
+def test_a_renamed_state_label_is_known_by_its_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitLab names a label by its current name on every event; the id stays (issue 20)."""
+    ids = {"pending": 1, "approved": 2, "rejected": 3, "sent": 4}
+    cfg = Config(workflow=Workflow(reviewers=["ann"], label_ids=ids))
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    shown = [
+        LabelEvent("ann", 11, "approved (renamed since)", "add", "t", 2),
+        LabelEvent("mallory", 40, "job-match/approved", "add", "t", 9),  # another label
+    ]
+    monkeypatch.setattr(tracker, "label_events", lambda _: shown)
+    result = settle(Context(cfg, tracker), issue)
+    assert (result.outcome, result.after) == ("applied", State.APPROVED)
+    assert tracker.notes(iid)[-1].body.startswith("**Review:** pending → **approved** by ann")
+
+
+def test_nobody_may_review_says_what_to_set() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_reviewers(Config())
+    assert str(raised.value) == (
+        "workflow.reviewers is empty and notification.channels.gitlab_todo.assignee_id is "
+        "not set: nobody may review job matches"
+    )
