@@ -510,3 +510,27 @@ def test_the_queue_round_trips_through_the_run_log() -> None:
     write_queue(tracker, Queue(through=5))
     found = read_queue(tracker)
     assert found is not None and found.to_data() == Queue(through=5).to_data()
+
+
+def test_the_summary_is_plain_text_on_one_line() -> None:
+    odd = Notice(1, 91, "C++ <Dev> & Ops", "A&B", "https://gl.example/i/1", "https://j/1")
+    (built,) = payloads(Config(), "new", "c", [odd])
+    assert "C++ <Dev> & Ops" in built.summary  # text, not Markdown or HTML escapes
+
+
+def test_a_queue_not_written_in_quiet_hours_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = Config()
+    cfg.notification.preferences.quiet_hours = QuietHours("22:00", "07:00", "Europe/Vienna")
+    night = datetime(2026, 2, 9, 22, 30, tzinfo=UTC)
+    tracker = MemoryTracker(clock=lambda: night)
+
+    def refuse(kind: str, data: dict[str, object]) -> None:
+        raise TrackerError("GitLab answered 500")
+
+    monkeypatch.setattr(tracker, "append_log", refuse)
+    ctx = Context(cfg, tracker, channels=[Scripted([])], clock=lambda: night)
+    queue = Queue()
+    queue.account([1], ["slack"])
+    report = deliver(ctx, queue, {1: notice(1)}, kind="new", cycle_id="c", dirty=True)
+    assert report.unrecorded == ["GitLab answered 500: the delivery queue could not be written"]
+    assert report.deferred == (1,)
