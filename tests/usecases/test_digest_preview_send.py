@@ -202,6 +202,40 @@ def test_preview_shows_a_match_exactly_at_the_threshold(
     assert not (tmp_path / "state").exists()
 
 
+def test_preview_writes_each_issue_and_message_where_it_says(tmp_path: Path) -> None:
+    cfg = config.Config()
+    cfg.staging.outbox = str(tmp_path / "outbox")
+    clock = Clock(MONDAY)
+    recorder = Recorder()
+    ctx = Context(
+        cfg, LocalTracker(tmp_path / "state", clock=clock), channels=[recorder], clock=clock
+    )
+    items = [
+        match(title="First", url="https://jobs.example/1"),
+        match(title="Third", score=75, url="https://jobs.example/3"),
+    ]
+    document = {"cycle_id": "c/../7", "matches": items}
+    batch = read_batch([str(write(tmp_path / "m.json", document))], {}, "unused")
+    assert batch.errors == []
+    report = preview(ctx, batch, "https://gitlab.example.com/me/jobs")
+    assert report.folder == tmp_path / "outbox" / "preview" / "c-..-7"  # one folder, no "/"
+    assert [p.name for p in report.issues] == ["issue-1.md", "issue-2.md"]
+    assert report.rejected == []
+    first = report.issues[0].read_text(encoding="utf-8")
+    assert first.startswith(
+        "# [JOB-MATCH] 92% — First\n\nLabels: job-match, job-match/pending, "
+        "match-score/high\n\n<sub>match-staging keys: msk"
+    )
+    third = report.issues[1].read_text(encoding="utf-8")
+    assert "Labels: job-match, job-match/pending, match-score/medium" in third
+    (message,) = report.messages
+    assert message.channel == "slack" and message.ok
+    written = report.folder / "new-slack.txt"
+    assert message.detail == f"written to {written}"
+    assert written.read_text(encoding="utf-8").startswith("2 neue")  # the summary of both
+    assert recorder.sent == []
+
+
 # --------------------------------------------------------------------------- send
 
 
