@@ -349,3 +349,16 @@ def test_the_configuration_error_names_the_variable() -> None:
         "notification.channels.slack.webhook_url: must be the incoming webhook URL "
         "(set SLACK_WEBHOOK_URL as a masked CI/CD variable)"
     )
+
+
+def test_slack_text_is_escaped_for_slack_not_for_gitlab() -> None:
+    text = offline([]).message(cycle(notice(1, 91, "snake_case *Lead*")))["blocks"][0]
+    assert "snake_case *Lead*" in text["text"]["text"]  # Markdown for GitLab would be \_ and \*
+
+
+@pytest.mark.parametrize("failure", after_sending(URL))
+def test_a_maybe_posted_message_is_slacks(failure: Exception) -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, body=failure)
+        result = offline([]).send(cycle(notice(1, 91, "K8s")))
+    assert result.channel == "slack"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -802,3 +803,78 @@ def test_template_variables_keep_umlauts_as_text() -> None:
     channel = WhatsApp(template_settings())
     params = channel.message(payload(top_title="Küchenplaner"))
     assert "Küchenplaner" in params["content_variables"]
+
+
+def test_no_request_url_with_the_account_sid_reaches_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The stock client logs every request URL at INFO; the URL carries the account SID."""
+    caplog.set_level(logging.DEBUG)
+    with responses.RequestsMock() as mock:
+        mock.post(URL, json=created(), status=201)
+        assert WhatsApp(settings()).send(payload()).ok
+    assert ACCOUNT not in caplog.text and TOKEN not in caplog.text
+
+
+def test_the_rendered_text_is_the_message_and_one_line_break() -> None:
+    channel = WhatsApp(settings())
+    (text,) = channel.render(payload())
+    assert (text.name, text.content) == ("whatsapp.txt", (channel.text(payload()) + "\n").encode())
+
+
+def test_an_error_message_is_one_line_of_at_most_300_characters() -> None:
+    delivery = WhatsApp(settings(), client=Raising(service(400, 21999, "x " * 400))).send(payload())
+    assert delivery.detail == "Twilio error 21999: " + ("x " * 150)[:299].rstrip() + "…"
+    assert delivery.channel == "whatsapp"
+
+
+def test_only_the_channels_own_failures_are_listed_in_any_order() -> None:
+    from datetime import date
+
+    other = "MG" + "9" * 32
+    with responses.RequestsMock() as mock:
+        mock.get(
+            URL,
+            json=page(
+                listed("SM1", "failed", 63016, other), listed("SM2", "failed", 63016, SERVICE)
+            ),
+        )
+        channel = WhatsApp(
+            settings(from_number="", content_sid=CONTENT, messaging_service_sid=SERVICE)
+        )
+        check = channel.failed_messages(date(2026, 2, 7))
+    assert [f.sid for f in check.failures] == ["SM2"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"account_sid": "AC123"},
+            "account_sid: must be a Twilio account SID, 'AC' and 32 hex digits "
+            "(TWILIO_ACCOUNT_SID)",
+        ),
+        (
+            {"messaging_service_sid": "MGxyz"},
+            "messaging_service_sid: must be a Messaging Service SID, 'MG' and 32 hex digits",
+        ),
+        (
+            {"to_number": ""},
+            "to_number: must be set, a WhatsApp number in E.164 form such as +436641234567",
+        ),
+        (
+            {"from_number": ""},
+            "from_number: must be set, a WhatsApp number in E.164 form such as +436641234567 "
+            "(or set messaging_service_sid)",
+        ),
+        (
+            {"to_number": "+43 664"},
+            "to_number: must be in E.164 form, '+' and 7 to 15 digits without spaces, such as "
+            "+436641234567",
+        ),
+    ],
+)
+def test_each_settings_refusal_exactly(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        WhatsApp(settings(**overrides))
+    assert str(raised.value) == f"notification.channels.whatsapp.{message}"
