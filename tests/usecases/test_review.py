@@ -22,19 +22,22 @@ from match_staging.config import (
     TodoAssignee,
     Workflow,
 )
-from match_staging.context import Context
+from match_staging.context import Context, Pipeline
 from match_staging.errors import ConfigError, InputError
 from match_staging.labels import state_label, states_in
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, Note, State
 from match_staging.usecases.review import (
     Event,
+    ReconcileReport,
     StepResult,
     check_reviewers,
     is_reviewer,
+    missed_events_notice,
     parse_event,
     refusal,
     review,
     settle,
+    transition,
 )
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
@@ -904,3 +907,105 @@ def test_nobody_may_review_says_what_to_set() -> None:
         "workflow.reviewers is empty and notification.channels.gitlab_todo.assignee_id is "
         "not set: nobody may review job matches"
     )
+
+
+def test_the_credit_goes_to_who_added_the_new_label_beside_the_old_one() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    with tracker.as_user("ann"):  # approved added in the sidebar, pending left on
+        tracker.update_issue(iid, add=["job-match/approved"])
+    with tracker.as_user("mallory"):  # a later change of another state label
+        tracker.update_issue(iid, add=["job-match/rejected"])
+        tracker.update_issue(iid, remove=["job-match/rejected"])
+    issue = tracker.get_issue(iid)
+    assert issue is not None and set(issue.labels) >= {"job-match/pending", "job-match/approved"}
+    assert settle(Context(GATE, tracker), issue).outcome == "applied"
+
+
+def test_a_user_called_unknown_is_not_the_nobody_of_a_missing_event() -> None:
+    cfg = Config(workflow=Workflow(reviewers=["unknown"]))
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    issue = moved_by(tracker, iid, "nobody shown", ["job-match", "job-match/approved"])
+    result = settle(Context(cfg, tracker), issue)
+    assert (result.outcome, result.after) == ("reverted", State.PENDING)
+
+
+def test_only_an_approval_carries_the_edited_description_warning() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    tracker.issues[iid].notes.append(
+        Note(id=99, author="mallory", body="changed the description", system=True, created_at="t")
+    )
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/rejected"])
+    assert settle(Context(GATE, tracker), issue).outcome == "applied"
+    assert "⚠️" not in tracker.notes(iid)[-1].body
+
+
+def test_transition_looks_only_at_the_issue_the_event_names() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    ctx = Context(GATE, tracker)
+    assert transition(ctx, []) == StepResult("ignored", "the payload is not a JSON object")
+    event = hook_payload(iid=9, labels=JM)
+    assert transition(ctx, event) == StepResult("ignored", "issue #9 is not a job match", 9)
+    with tracker.as_user("mallory"):
+        other = tracker.create_issue(IssueDraft("t", "b", ("bug",), ()))
+    plain = hook_payload(iid=other.iid, labels=JM)  # the payload's labels are not believed
+    assert transition(ctx, plain) == StepResult(
+        "ignored", f"issue #{other.iid} is not a job match", other.iid
+    )
+    moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    result = transition(ctx, hook_payload(iid=iid, labels=JM))
+    assert (result.outcome, result.after) == ("applied", State.APPROVED)
+
+
+def test_the_audit_note_links_the_pipeline_and_says_when_repaired() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    ctx = Context(GATE, tracker, pipeline=Pipeline("https://gl.example/p/-/pipelines/7", "7"))
+    settle(ctx, issue, reconciled=True)
+    body = tracker.notes(iid)[-1].body
+    assert "- By: match-staging, [pipeline 7](<https://gl.example/p/-/pipelines/7>)" in body
+    assert "_The webhook never delivered this change; the scheduled run applied it._" in body
+    iid2 = staged_as(tracker, State.PENDING).iid
+    issue2 = moved_by(tracker, iid2, "ann", ["job-match", "job-match/approved"])
+    settle(Context(GATE, tracker), issue2)
+    plain = tracker.notes(iid2)[-1].body
+    assert "- By: match-staging\n" in plain and "scheduled run" not in plain
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "problems", "since", "said"),
+    [
+        (["unchanged"], [], "", None),
+        (["applied"], ["the hook is disabled"], "", None),
+        (["applied"], [], "", "1 review event never reached the pipeline (repaired now)"),
+        (
+            ["applied", "reverted", "unchanged"],
+            [],
+            "2026-02-08T10:15:33Z",
+            "2 review events since 2026-02-08 10:15 UTC never reached the pipeline",
+        ),
+    ],
+)
+def test_missed_events_notice(
+    outcomes: list[str], problems: list[str], since: str, said: str | None
+) -> None:
+    report = ReconcileReport(
+        results=[StepResult(o, "m") for o in outcomes],  # type: ignore[arg-type]
+        webhook_problems=problems,
+        missed_since=since,
+    )
+    found = missed_events_notice(report)
+    if said is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(said)
+        assert found.endswith(
+            ": GitLab may have disabled the issue webhook after failed deliveries. Check it at "
+            "Settings > Webhooks (Maintainers only; a Developer token cannot see it): Test > "
+            "Issue events re-enables it, or run `match-staging bootstrap` with a Maintainer's "
+            "token"
+        )
