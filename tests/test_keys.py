@@ -52,6 +52,7 @@ def test_keys_cover_id_and_url_with_the_id_first() -> None:
         (" https://h.example/p?q=a%20b&q=c ", "https://h.example/p?q=a+b&q=c"),
         ("https://user@h.example:443/p", "https://h.example/p"),
         ("https://h.example/p?b=1&a=2&a=1", "https://h.example/p?a=1&a=2&b=1"),
+        ("https://h.example/jobs/ABCX/", "https://h.example/jobs/ABCX"),  # only "/" goes
     ],
 )
 def test_the_exact_normal_form(url: str, normal: str) -> None:

@@ -468,10 +468,12 @@ def test_default_factory_uses_smtp_ssl_only_for_ssl(monkeypatch: pytest.MonkeyPa
         def __init__(
             self, host: str, port: int, *, timeout: float, context: ssl.SSLContext
         ) -> None:
+            assert (host, port, timeout) == ("h", 465, 1.0)
             made.append(("SMTP_SSL", context))
 
     class FakePlain:
         def __init__(self, host: str, port: int, *, timeout: float) -> None:
+            assert (host, port, timeout) == ("h", 465, 1.0)
             made.append(("SMTP", None))
 
     monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSSL)
@@ -1239,3 +1241,56 @@ def test_smtp_settings_each_refusal_exactly(fields: dict[str, Any], message: str
     assert str(raised.value) == message
     for port in (1, 65535):  # the edges that are ports
         SmtpTransport(SmtpSettings(host="mail.example.com", port=port))
+
+
+def test_the_factory_gets_a_context_that_verifies_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """smtplib.SMTP_SSL without a context would not check the certificate at all."""
+    seen: list[ssl.SSLContext] = []
+
+    def factory(mode: Any, host: str, port: int, timeout: float, context: Any) -> smtplib.SMTP:
+        seen.append(context)
+        return cast(smtplib.SMTP, FakeClient([]))
+
+    smtp = SmtpSettings(host="mail.example.com", port=465, security="ssl", timeout=7.5)
+    assert smtp_email(smtp, factory).send(payload()).ok
+    (context,) = seen
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_an_unknown_security_mode_is_named() -> None:
+    with pytest.raises(ConfigError) as raised:
+        SmtpTransport(SmtpSettings(host="mail.example.com", security="tls"))  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "notification.channels.email.smtp.security: must be one of starttls, ssl, none, got 'tls'"
+    )
+
+
+@pytest.mark.usefixtures("no_ca_store")
+def test_an_unresolvable_host_is_a_failure_of_the_email_channel() -> None:
+    def factory(*_: Any) -> smtplib.SMTP:
+        raise _dns()
+
+    smtp = SmtpSettings(host="mail.example.com", port=587, security="none", timeout=7.5)
+    result = smtp_email(smtp, factory).send(payload())
+    assert (result.channel, result.ok, result.transient) == ("email", False, True)
+
+
+@pytest.mark.usefixtures("no_ca_store")
+def test_a_login_refusal_that_echoes_the_password_masks_it() -> None:
+    error = smtplib.SMTPAuthenticationError(535, f"bad password {PASSWORD}".encode())
+    smtp = SmtpSettings(
+        host="mail.example.com",
+        port=587,
+        security="none",
+        username="max",
+        password=PASSWORD,
+        timeout=7.5,
+    )
+    log: list[Any] = []
+    result = smtp_email(smtp, lambda *_: cast(smtplib.SMTP, Failing(log, "login", error))).send(
+        payload()
+    )
+    assert result.detail == f"SMTP login refused for user max by {WHERE}: 535 bad password ***"

@@ -534,3 +534,43 @@ def test_a_queue_not_written_in_quiet_hours_says_so(monkeypatch: pytest.MonkeyPa
     report = deliver(ctx, queue, {1: notice(1)}, kind="new", cycle_id="c", dirty=True)
     assert report.unrecorded == ["GitLab answered 500: the delivery queue could not be written"]
     assert report.deferred == (1,)
+
+
+def test_gather_a_deleted_issue_stops_nothing_after_it() -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    prints = dict(staged_issue(tracker, n) for n in (1, 2))
+    del tracker.issues[1]  # deleted since it was queued
+    ctx = Context(Config(), tracker, channels=[Scripted([])], clock=lambda: MIDDAY)
+    queue = Queue(through=2, pending={"slack": {1, 2}}, records=dict(prints))
+    owed = gather(ctx, queue, {})
+    assert (owed.gone, sorted(owed.notices)) == ([1], [2])
+
+
+def test_gather_with_nothing_listed_moves_through_nowhere() -> None:
+    ctx = Context(Config(), MemoryTracker(clock=lambda: MIDDAY), channels=[Scripted([])])
+    queue = Queue()
+    gather(ctx, queue, {})
+    assert (queue.through, queue.accounted) == (0, set())
+
+
+def test_a_stray_of_the_first_release_is_not_announced_and_an_edited_one_has_no_record() -> None:
+    tracker = MemoryTracker(clock=lambda: MIDDAY)
+    staged_issue(tracker, 1)
+    staged_issue(tracker, 2)
+    legacy = "<!-- match-staging v1 keys: msk-abc -->\n" + tracker.issues[1].ref.description
+    tracker.issues[1].ref = dataclasses.replace(tracker.issues[1].ref, description=legacy)
+    tracker.issues[2].ref = dataclasses.replace(tracker.issues[2].ref, description="edited")
+    ctx = Context(Config(), tracker, channels=[Scripted([])], clock=lambda: MIDDAY)
+    queue = Queue()
+    owed = gather(ctx, queue, {})
+    assert sorted(owed.notices) == [2] and owed.notices[2].altered
+    assert queue.records == {2: ""}  # nothing of its text is vouched for
+
+
+def test_deliver_sends_the_cycle_it_was_given() -> None:
+    channel = Scripted([Delivery("slack", True, "ok")])
+    ctx = Context(Config(), MemoryTracker(clock=lambda: MIDDAY), channels=[channel])
+    queue = Queue()
+    queue.account([1], ["slack"])
+    deliver(ctx, queue, {1: notice(1)}, kind="reminder", cycle_id="c42")
+    assert [(p.cycle_id, p.kind) for p in channel.sent] == [("c42", "reminder")]
