@@ -696,3 +696,21 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     for check in ("ruff check .", "ruff format --check .", "mypy"):
         assert check in ci, f".ci/run lost {check}"
         assert f"`{check}`" in readme, f"the README no longer says CI runs {check}"
+
+
+@pytest.mark.parametrize(
+    ("items", "code", "summary"),
+    [
+        ([match()], 0, "1 valid match(es), 0 problem(s) in 1 document(s)"),
+        ([match(attachments=["nope.pdf"])], 1, "0 valid match(es), 1 problem(s)"),  # a file
+        ([match(), match(score=101)], 1, "1 valid match(es), 1 problem(s)"),  # the schema
+        ("not a match document", 1, "0 valid match(es), 1 problem(s)"),
+    ],
+)
+def test_validate_exits_1_on_any_single_problem(
+    repo: Path, capsys: pytest.CaptureFixture[str], items: object, code: int, summary: str
+) -> None:
+    """A pre-commit hook or a CI step relies on the exit code alone (issue 26)."""
+    write(repo / "v.json", items)
+    found, out, _ = run(capsys, "validate", "v.json")
+    assert (found, out.strip().splitlines()[-1].startswith(summary)) == (code, True), out

@@ -69,3 +69,105 @@ def test_a_record_in_an_unexpected_shape_reads_as_empty() -> None:
         "inflight": {},
         "records": {},
     }
+
+
+# --- every step of the queue, exactly (issue 26) -------------------------------------------
+
+
+def test_known_is_at_or_below_through_or_accounted_above_it() -> None:
+    queue = Queue(through=4, accounted={7})
+    assert [i for i in range(1, 9) if queue.known(i)] == [1, 2, 3, 4, 7]
+    assert queue.account([4, 5, 7, 8, 8], ["slack"]) == [5, 8]  # sorted, once each
+    assert queue.accounted == {5, 7, 8}
+    assert queue.account([9], []) == [9] and queue.owed("slack") == {5, 8}  # no channel on
+
+
+def test_records_are_kept_only_for_issues_given_one() -> None:
+    queue = Queue()
+    queue.account([1, 2], ["email"], {1: "f1", 3: "f3"})
+    assert queue.records == {1: "f1"}
+    queue.account([3], ["email"])  # no fingerprints at all
+    assert queue.records == {1: "f1"}
+
+
+def test_start_and_finish_add_to_what_is_already_in_flight() -> None:
+    queue = Queue()
+    queue.account([1, 2, 3], ["slack"])
+    queue.start("slack", [1])
+    queue.start("slack", [2])
+    assert queue.inflight == {"slack": {1, 2}} and queue.owed("slack") == {3}
+    queue.finish("slack", [1], retry=True)
+    assert queue.inflight == {"slack": {2}} and queue.owed("slack") == {1, 3}
+    queue.finish("slack", [2], retry=False)
+    assert queue.inflight == {"slack": set()} and queue.owed("slack") == {1, 3}
+    assert queue.stranded() == {}
+    queue.finish("email", [5], retry=True)  # a channel never started: owes what failed
+    assert queue.owed("email") == {5} and queue.owing() == {1, 3, 5}
+    owed = queue.owed("slack")
+    owed.add(99)  # a copy: the queue is not changed through it
+    assert queue.owed("slack") == {1, 3}
+
+
+def test_keep_records_keeps_waiting_owed_and_in_flight_issues() -> None:
+    queue = Queue(records={1: "a", 2: "b", 3: "c", 4: "d", 5: "e"})
+    queue.pending = {"slack": {2}}
+    queue.inflight = {"email": {3}}
+    queue.keep_records([1])
+    assert queue.records == {1: "a", 2: "b", 3: "c"}
+
+
+def test_pass_over_never_moves_back_and_drops_what_it_covers() -> None:
+    queue = Queue(through=10, accounted={11, 12, 15})
+    queue.pass_over(8)
+    assert (queue.through, queue.accounted) == (10, {11, 12, 15})
+    queue.pass_over(12)
+    assert (queue.through, queue.accounted) == (12, {15})
+
+
+def test_forget_and_tidy_drop_only_what_is_empty() -> None:
+    queue = Queue(pending={"slack": {1, 2}, "email": {1}}, inflight={"x": set(), "y": {3}})
+    queue.records = {1: "a", 2: "b"}
+    queue.forget([1])
+    assert queue.pending == {"slack": {2}} and queue.inflight == {"y": {3}}
+    assert queue.records == {2: "b"}
+    assert queue.settle_stranded() == {"y": {3}} and queue.inflight == {}
+
+
+def test_the_snapshot_round_trip_and_its_exact_shape() -> None:
+    queue = Queue(
+        through=3,
+        accounted={9, 5},
+        pending={"slack": {7, 5}, "email": set()},
+        inflight={"email": {9}},
+        records={9: "f9", 5: "f5"},
+    )
+    data = queue.to_data()
+    assert data == {
+        "through": 3,
+        "accounted": [5, 9],
+        "pending": {"slack": [5, 7]},
+        "inflight": {"email": [9]},
+        "records": {"5": "f5", "9": "f9"},
+    }
+    assert list(data) == ["through", "accounted", "pending", "inflight", "records"]
+    assert list(data["records"]) == ["5", "9"]
+    again = Queue.from_data(data)
+    assert again.to_data() == data and again.known(9) and not again.known(6)
+
+
+def test_from_data_keeps_every_readable_part() -> None:
+    queue = Queue.from_data(
+        {
+            "through": 4,
+            "accounted": [6, True, "7", 8],
+            "pending": {"slack": [6], 3: [8], "email": "x"},
+            "inflight": {"email": [8, False]},
+            "records": {"6": "f6", "x7": "f7", "8": 8, "09": "f9"},
+        }
+    )
+    assert queue.through == 4 and queue.accounted == {6, 8}
+    assert queue.pending == {"slack": {6}, "3": {8}, "email": set()}
+    assert queue.inflight == {"email": {8}}
+    assert queue.records == {6: "f6", 9: "f9"}
+    empty = Queue.from_data({"pending": [1], "records": [1]})
+    assert (empty.pending, empty.records) == ({}, {})

@@ -36,3 +36,34 @@ def test_keys_cover_id_and_url_with_the_id_first() -> None:
     assert with_id[1] == without[0]  # same URL, same key, whatever the id
     assert match_keys("fm-1", "https://other.com/")[0] == with_id[0]  # same id, other URL
     assert all(k.startswith("msk-") for k in with_id)
+
+
+@pytest.mark.parametrize(
+    ("url", "normal"),
+    [
+        (
+            "HTTPS://Jobs.Example.com:443/p/1/?utm_source=x&B=2&a=1&FBCLID=z&gclid=&Utm_Term=t#f",
+            "https://jobs.example.com/p/1?B=2&a=1",  # every tracking parameter, any case
+        ),
+        ("http://h.example:8080/a/b//?x=&y=1", "http://h.example:8080/a/b?x=&y=1"),
+        ("https://h.example:80/p", "https://h.example:80/p"),  # 80 is not https's default
+        ("http://h.example:443/p", "http://h.example:443/p"),
+        ("https://h.example/", "https://h.example"),
+        (" https://h.example/p?q=a%20b&q=c ", "https://h.example/p?q=a+b&q=c"),
+        ("https://user@h.example:443/p", "https://h.example/p"),
+        ("https://h.example/p?b=1&a=2&a=1", "https://h.example/p?a=1&a=2&b=1"),
+        ("https://h.example/jobs/ABCX/", "https://h.example/jobs/ABCX"),  # only "/" goes
+    ],
+)
+def test_the_exact_normal_form(url: str, normal: str) -> None:
+    assert normalise_url(url) == normal
+
+
+def test_keys_are_stable_across_releases() -> None:
+    """Staged issues carry these tokens: a change here would stage every match again."""
+    assert match_keys(" fm-1 ", "https://x.com/p/1") == (
+        "msk-162ea05e0bc2dc20e2ba59d5",
+        "msk-cdfdab01293f765cb2d13860",
+    )
+    assert match_keys(None, "https://X.com/p/1/?utm_medium=m") == ("msk-cdfdab01293f765cb2d13860",)
+    assert match_keys("", "https://x.com/p/1") == ("msk-cdfdab01293f765cb2d13860",)

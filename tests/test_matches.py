@@ -5,11 +5,14 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from match_staging.matches import Document, clean_text, parse, read_batch
+from match_staging import matches
+from match_staging.errors import InputError
+from match_staging.matches import Document, clean_text, documents_from, parse, read_batch
 from match_staging.resources import schema_path
 from tests.conftest import match, write
 
@@ -367,3 +370,230 @@ def test_5_mb_of_any_shape_is_parsed_within_the_bound(shape: str) -> None:
     found, errors = parse(Document("in.json", text.encode()))
     assert time.process_time() - started < 5.0
     assert len(found) + len(errors) == 1
+
+
+# --- reading documents: base64, the trigger payload, files (issue 26) ----------------------
+
+DOC = json.dumps([match(title="Über base64 — with a long enough body to wrap at 76")])
+DOC_BYTES = DOC.encode()
+
+
+def docs(env: dict[str, str], inbox: str = "no-inbox") -> list[Document | InputError]:
+    return documents_from([], env, inbox)
+
+
+def wrapped(data: bytes, width: int = 76, newline: str = "\n") -> str:
+    """As `base64` without -w0 prints it: lines of 76 characters."""
+    text = base64.b64encode(data).decode()
+    return newline.join(text[i : i + width] for i in range(0, len(text), width)) + newline
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param(base64.b64encode(DOC_BYTES).decode(), id="base64 -w0"),
+        pytest.param(wrapped(DOC_BYTES), id="base64 (76 columns)"),
+        pytest.param(wrapped(DOC_BYTES, newline="\r\n"), id="CRLF lines"),
+        pytest.param(" " + base64.b64encode(DOC_BYTES).decode() + " \n", id="spaces"),
+        pytest.param(base64.b64encode(DOC_BYTES + b" ").decode().rstrip("="), id="no = padding"),
+        pytest.param(base64.b64encode(DOC_BYTES + b"  ").decode().rstrip("="), id="no == padding"),
+        pytest.param(wrapped(DOC_BYTES + b" ").replace("=", ""), id="wrapped, no padding"),
+    ],
+)
+def test_every_form_of_base64_the_docstring_promises(encoded: str) -> None:
+    assert len(DOC_BYTES) > 57  # more than one line of `base64` output
+    (doc,) = docs({"MATCHES_JSON_B64": encoded})
+    assert isinstance(doc, Document) and doc.source == "MATCHES_JSON_B64"
+    assert doc.data.rstrip(b" ") == DOC_BYTES
+    found, errors = parse(doc)
+    assert errors == [] and found[0].title.startswith("Über base64")
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        "not base64!",
+        base64.urlsafe_b64encode(b"\xfb\xff\xfe" * 30).decode(),  # the URL-safe alphabet
+        base64.b64encode(b"{}").decode() + "=",  # one pad too many
+    ],
+)
+def test_what_is_not_base64_is_one_clear_error(encoded: str) -> None:
+    (error,) = docs({"MATCHES_JSON_B64": encoded})
+    assert str(error) == (
+        "MATCHES_JSON_B64: not base64: send the document's UTF-8 JSON encoded with base64 "
+        "(base64 -w0 matches.json), as scripts/submit-matches does"
+    )
+
+
+def test_base64_longer_than_a_document_may_be_is_refused_before_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(matches.inputs, "MAX_DOCUMENT_BYTES", 30)  # 30 bytes: 44 characters
+    (fits,) = docs({"MATCHES_JSON_B64": base64.b64encode(b"x" * 30).decode() + "\n"})
+    assert isinstance(fits, Document) and fits.data == b"x" * 30
+    (error,) = docs({"MATCHES_JSON_B64": "A" * 45})
+    assert str(error) == (
+        "MATCHES_JSON_B64: 45 characters of base64, more than a 30-byte match document may have"
+    )
+    (padded,) = docs({"MATCHES_JSON_B64": "QUFB" * 11})  # 44 characters: still read
+    assert isinstance(padded, Document) and padded.data == b"AAA" * 11
+
+
+def test_which_input_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    b64 = base64.b64encode(json.dumps([match(title="B64")]).encode()).decode()
+    plain = json.dumps([match(title="Plain")])
+    payload = write(tmp_path / "p.json", {"variables": {"MATCHES_JSON": json.dumps([match()])}})
+    inbox = write(tmp_path / "inbox" / "a.json", [match(title="Inbox")]).parent
+    file = write(tmp_path / "f.json", [match(title="File")])
+
+    def sources(env: dict[str, str]) -> list[str]:
+        return [d.source for d in documents_from([], env, str(inbox)) if isinstance(d, Document)]
+
+    trigger = f"TRIGGER_PAYLOAD ({payload})"
+    everything = {"MATCHES_JSON_B64": b64, "TRIGGER_PAYLOAD": str(payload), "MATCHES_JSON": plain}
+    assert sources(everything) == ["MATCHES_JSON_B64"]
+    assert sources({**everything, "MATCHES_JSON_B64": " \n"}) == [trigger]  # blank: not sent
+    assert sources({"TRIGGER_PAYLOAD": str(payload), "MATCHES_JSON": plain}) == [trigger]
+    assert sources({"TRIGGER_PAYLOAD": str(tmp_path / "gone"), "MATCHES_JSON": plain}) == [
+        "MATCHES_JSON"
+    ]
+    assert sources({"MATCHES_JSON": plain, "MATCHES_FILE": "f.json"}) == [
+        "MATCHES_JSON",
+        "f.json",
+    ]
+    assert sources({}) == [str(inbox / "a.json")]
+    assert sources({"MATCHES_JSON": ""}) == [str(inbox / "a.json")]
+    explicit = documents_from([str(file)], everything, str(inbox))
+    assert [d.source for d in explicit if isinstance(d, Document)] == [str(file)]
+
+
+def test_a_variable_sent_as_matches_json_warns_in_ci_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = json.dumps([match()])
+    docs({"MATCHES_JSON": plain})
+    assert capsys.readouterr().err == ""
+    docs({"MATCHES_JSON": plain, "GITLAB_CI": "true"})
+    assert capsys.readouterr().err.startswith(
+        "warning: MATCHES_JSON came from a pipeline variable, which the runner expands"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        ({"variables": {"MATCHES_JSON_B64": "B64"}}, "B64"),
+        ({"inputs": {"matches_b64": "B64"}}, "B64"),
+        ({"variables": {"MATCHES_JSON": "JSON"}}, "JSON"),
+        ({"inputs": {"matches_json": "JSON"}}, "JSON"),
+        # base64 before JSON, variables before inputs, both before a `matches` body
+        ({"variables": {"MATCHES_JSON": "JSON", "MATCHES_JSON_B64": "B64"}}, "B64"),
+        ({"variables": {"MATCHES_JSON": "JSON"}, "inputs": {"matches_b64": "B64"}}, "JSON"),
+        ({"variables": {"MATCHES_JSON_B64": " "}, "inputs": {"matches_json": "JSON"}}, "JSON"),
+        ({"variables": {"MATCHES_JSON": "JSON"}, "matches": "BODY"}, "JSON"),
+        ({"variables": {"MATCHES_JSON": 7}, "matches": "BODY"}, "BODY"),
+        ({"variables": "x", "inputs": ["y"], "matches": "BODY"}, "BODY"),
+    ],
+)
+def test_a_trigger_payload_document_every_place_it_can_be(
+    tmp_path: Path, body: dict[str, Any], title: str
+) -> None:
+    def fill(value: Any) -> Any:
+        if value == "B64":
+            return base64.b64encode(json.dumps([match(title="B64")]).encode()).decode()
+        if value == "JSON":
+            return json.dumps([match(title="JSON")])
+        if value == "BODY":
+            return [match(title="BODY")]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    payload = write(tmp_path / "payload.json", {"ref": "main", **fill(body), "cycle_id": "c7"})
+    (doc,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert isinstance(doc, Document) and doc.source == f"TRIGGER_PAYLOAD ({payload})"
+    found, errors = parse(doc)
+    assert errors == [] and [m.title for m in found] == [title]
+    if title == "BODY":  # the body's own cycle id, and nothing else of the call
+        assert json.loads(doc.data) == {"cycle_id": "c7", "matches": [match(title="BODY")]}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b'["a list"]',
+        b'{"object_kind": "issue", "matches": []}',  # a webhook payload
+        b'{"ref": "main"}',  # a trigger call without a document
+    ],
+)
+def test_a_trigger_payload_without_a_document_leaves_the_inbox(
+    tmp_path: Path, content: bytes
+) -> None:
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(content)
+    inbox = write(tmp_path / "inbox" / "a.json", [match()]).parent
+    found = documents_from([], {"TRIGGER_PAYLOAD": str(payload)}, str(inbox))
+    assert [d.source for d in found if isinstance(d, Document)] == [str(inbox / "a.json")]
+
+
+def test_a_trigger_payload_too_big_or_too_deep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = tmp_path / "payload.json"
+    payload.write_text("[" * 200 + "]" * 200)
+    (error,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert str(error).startswith(f"TRIGGER_PAYLOAD ({payload}): not a trigger payload: nested")
+    monkeypatch.setattr(matches.inputs, "MAX_PAYLOAD_BYTES", 40)
+    body = json.dumps({"matches": []})  # 16 bytes: read
+    payload.write_text(body + " " * (40 - len(body)))  # 40 bytes: the bound, still read
+    (doc,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert isinstance(doc, Document) and json.loads(doc.data) == {"matches": []}
+    payload.write_text(body + " " * (41 - len(body)))  # one byte more: refused, not read
+    (error,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert isinstance(error, InputError) and "41 bytes, more than the 40" in str(error)
+
+
+def test_files_and_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in"
+    write(folder / "b.json", [match()])
+    write(folder / "sub" / "a.json", [match()])
+    write(folder / "match.schema.json", {})
+    (folder / "notes.txt").write_text("x")
+    (folder / "dir.json").mkdir()
+    found = documents_from([str(folder)], {}, "unused")
+    assert [d.source for d in found] == [str(folder / "b.json"), str(folder / "sub" / "a.json")]
+    assert documents_from([], {}, str(tmp_path / "missing")) == []  # no inbox: nothing
+    (missing,) = documents_from([str(tmp_path / "missing")], {}, "unused")
+    assert str(missing) == f"{tmp_path / 'missing'}: no such file or folder"
+    monkeypatch.setattr(matches.inputs, "MAX_DOCUMENT_BYTES", 10)
+    (folder / "ten.json").write_bytes(b"[" + b" " * 8 + b"]")
+    (folder / "big.json").write_bytes(b"[" + b" " * 9 + b"]")
+    ten, big = documents_from([str(folder / "ten.json"), str(folder / "big.json")], {}, "unused")
+    assert isinstance(ten, Document) and ten.data == b"[        ]"
+    assert str(big) == (
+        f"{folder / 'big.json'}: file is 11 bytes, more than the 10 a match document may have"
+    )
+
+
+def test_matches_file_in_ci_is_a_file_of_the_checkout_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout = tmp_path / "checkout"
+    inside = write(checkout / "m.json", [match()])
+    outside = write(tmp_path / "secret.json", [match()])
+    monkeypatch.chdir(checkout)
+    ci = {"GITLAB_CI": "true"}
+    (doc,) = docs({**ci, "MATCHES_FILE": "m.json"})
+    assert isinstance(doc, Document) and doc.source == "m.json"
+    for name in (str(outside), "../secret.json"):
+        (error,) = docs({**ci, "MATCHES_FILE": name})
+        assert str(error) == (
+            "MATCHES_FILE: in CI only a file of the repository is read "
+            "(a relative path inside the checkout)"
+        )
+    (doc,) = docs({"MATCHES_FILE": str(outside)})  # on a laptop: any file
+    assert isinstance(doc, Document) and doc.source == str(outside)
+    assert inside.is_file()

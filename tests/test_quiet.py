@@ -79,3 +79,55 @@ def test_daytime_window_and_empty_window_and_none() -> None:
     assert not is_quiet(at("2026-02-09 23:00"), lunch)
     assert not is_quiet(at("2026-02-09 23:00"), QuietHours("07:00", "07:00", "Europe/Vienna"))
     assert not is_quiet(at("2026-02-09 23:00"), None)
+
+
+# Every edge of both kinds of window, minutes included (issue 26: the start of a same-day
+# window was left unchecked). "quiet" is [start, end): the start minute is quiet, the end
+# minute is not.
+LUNCH = QuietHours(start="12:30", end="13:45", timezone="Europe/Vienna")
+LATE = QuietHours(start="22:30", end="06:15", timezone="Europe/Vienna")
+
+
+@pytest.mark.parametrize(
+    ("window", "when", "quiet"),
+    [
+        (LUNCH, "2026-02-09 00:00", False),
+        (LUNCH, "2026-02-09 12:29", False),
+        (LUNCH, "2026-02-09 12:30", True),  # the start of a same-day window
+        (LUNCH, "2026-02-09 13:00", True),
+        (LUNCH, "2026-02-09 13:44", True),
+        (LUNCH, "2026-02-09 13:45", False),  # the end is not quiet
+        (LUNCH, "2026-02-09 23:59", False),
+        (LATE, "2026-02-08 22:29", False),
+        (LATE, "2026-02-08 22:30", True),
+        (LATE, "2026-02-09 00:00", True),
+        (LATE, "2026-02-09 06:14", True),
+        (LATE, "2026-02-09 06:15", False),
+        (LATE, "2026-02-09 12:00", False),
+    ],
+)
+def test_every_edge_of_a_window_minutes_included(
+    window: QuietHours, when: str, quiet: bool
+) -> None:
+    assert is_quiet(at(when), window) is quiet
+
+
+@pytest.mark.parametrize(
+    ("window", "when", "until"),
+    [
+        (LUNCH, "2026-02-09 12:30", "2026-02-09T13:45:00+01:00"),  # same day, from the start
+        (LUNCH, "2026-02-09 13:44", "2026-02-09T13:45:00+01:00"),
+        (LUNCH, "2026-02-09 13:45", None),
+        (LUNCH, "2026-02-09 12:29", None),
+        (LATE, "2026-02-08 22:30", "2026-02-09T06:15:00+01:00"),  # before midnight: tomorrow
+        (LATE, "2026-02-09 00:00", "2026-02-09T06:15:00+01:00"),  # after midnight: today
+        (LATE, "2026-02-09 06:14", "2026-02-09T06:15:00+01:00"),
+        (LATE, "2026-02-09 06:15", None),
+    ],
+)
+def test_quiet_until_at_every_edge(window: QuietHours, when: str, until: str | None) -> None:
+    found = quiet_until(at(when), window)
+    assert (found.isoformat() if found else None) == until
+    if found is not None:  # in the window's zone, whatever zone `now` came in
+        assert found.tzinfo == VIENNA
+        assert quiet_until(at(when).astimezone(ZoneInfo("UTC")), window) == found

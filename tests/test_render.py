@@ -11,6 +11,7 @@ import pytest
 from match_staging import config, record, render
 from match_staging.matches import Document, parse
 from match_staging.model import Match
+from match_staging.render import one_line, truncate
 from match_staging.trackers.base import Upload
 from match_staging.usecases.stage import issue_draft
 from tests.conftest import match
@@ -152,3 +153,28 @@ def test_low_score_gets_the_low_label_and_assignee_from_config() -> None:
     assert "match-score/low" in draft.labels and draft.assignee_ids == (7,)
     cfg.notification.channels.gitlab_todo.enabled = False  # no to-do wanted: nobody assigned
     assert issue_draft(cfg, parsed(score=55), []).assignee_ids == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "length", "short"),
+    [
+        (None, 5, ""),
+        ("", 0, ""),
+        ("abcde", 5, "abcde"),  # exactly the length: untouched
+        ("abcdef", 5, "abcd…"),  # the "…" is one of the 5 characters
+        ("ab  cdef", 5, "ab…"),  # no space before the "…"
+        ("äöüßé" * 2, 6, "äöüßé…"),  # characters, not bytes
+        (12345678, 4, "123…"),
+    ],
+)
+def test_truncate_counts_characters_and_the_ellipsis(
+    value: object, length: int, short: str
+) -> None:
+    assert truncate(value, length) == short
+    assert len(truncate(value, length)) <= max(length, 0)
+
+
+def test_one_line_folds_every_kind_of_whitespace_then_cuts() -> None:
+    assert one_line("  a\n\tb \r\n c  ", 20) == "a b c"
+    assert one_line("word " * 10, 11) == "word word…"
+    assert one_line("", 5) == ""

@@ -8,7 +8,18 @@ from match_staging import record
 from match_staging.config import Labels
 from match_staging.model import IssueRef, LabelEvent, Note, State
 from match_staging.record import state_marker
-from match_staging.workflow import actor_of, audit, decide, label_changes, tampered
+from match_staging.workflow import (
+    TRANSITIONS,
+    actor_of,
+    approved_at,
+    audit,
+    decide,
+    is_state,
+    label_changes,
+    moved_to,
+    must_close,
+    tampered,
+)
 
 NAMES = Labels()
 P, A, R, S = (f"job-match/{s}" for s in ("pending", "approved", "rejected", "sent"))
@@ -183,3 +194,164 @@ def test_closing_reopening_and_unlabelling_are_moves_too(
     issue = IssueRef(1, "t", "u", labels, state, closed_by="mallory" if state == "closed" else "")
     found = tampered(Labels(), issue, audited, close_rejected=True, close_sent=True)
     assert (says in found) if says else found == ""
+
+
+# The gate, exhaustively (issue 26): every audited state x every state label a member can
+# set, alone or beside the audited one (the sidebar on Free), by an authorised reviewer and
+# by anybody else. Only these three moves exist; everything else goes back, with one reason.
+MOVES = {
+    (State.PENDING, State.APPROVED),
+    (State.PENDING, State.REJECTED),
+    (State.APPROVED, State.SENT),
+}
+LABEL = {State.PENDING: P, State.APPROVED: A, State.REJECTED: R, State.SENT: S}
+PAIRS = [(before, after) for before in State for after in State]
+
+
+@pytest.mark.parametrize(("before", "after"), PAIRS)
+@pytest.mark.parametrize("beside", [False, True], ids=["moved", "added beside"])
+@pytest.mark.parametrize("authorised", [True, False], ids=["reviewer", "not a reviewer"])
+def test_every_pair_of_states_by_every_kind_of_actor(
+    before: State, after: State, beside: bool, authorised: bool
+) -> None:
+    labels = ["job-match", LABEL[after]] + ([LABEL[before]] if beside else [])
+    decision = decide(NAMES, labels, before, "ann", authorised, refusal="ann is not listed")
+    assert decision.before == before
+    if before == after:
+        assert (decision.verdict, decision.after) == ("none", before)
+        assert decision.reason == f"already {before.value}: nothing to do"
+    elif not authorised:
+        assert (decision.verdict, decision.after) == ("revert", before)
+        assert decision.reason == f"ann is not listed: back to {before.value}"
+    elif (before, after) in MOVES:
+        assert (decision.verdict, decision.after) == ("apply", after)
+        assert decision.reason == f"{before.value} -> {after.value}"
+    else:
+        assert (decision.verdict, decision.after) == ("revert", before)
+        assert decision.reason == (
+            f"{before.value} -> {after.value} is not a transition: back to {before.value}"
+        )
+    # what the tool then leaves on the issue: exactly the state label it ends in
+    add, remove = label_changes(NAMES, labels, decision.after)
+    assert sorted(set(labels) - set(remove) | set(add)) == sorted(
+        {"job-match", LABEL[decision.after]}
+    )
+
+
+def test_the_transition_table_is_exactly_the_documented_one() -> None:
+    assert set(TRANSITIONS) == MOVES
+
+
+@pytest.mark.parametrize("audited", list(State))
+def test_no_state_label_or_two_new_ones_go_back_to_the_audited_state(audited: State) -> None:
+    gone = decide(NAMES, ["job-match"], audited, "ann", authorised=True)
+    assert (gone.verdict, gone.after) == ("revert", audited)
+    assert gone.reason == f"no state label: back to {audited.value}"
+    others = [s for s in State if s != audited]
+    two = decide(NAMES, [LABEL[s] for s in others[:2]], audited, "ann", authorised=True)
+    assert (two.verdict, two.after) == ("revert", audited)
+    assert two.reason == (
+        f"two new state labels at once ({others[0].value}, {others[1].value}): "
+        f"back to {audited.value}"
+    )
+
+
+def test_the_default_refusal_names_the_actor_and_the_setting() -> None:
+    decision = decide(NAMES, [A], State.PENDING, "mallory", authorised=False)
+    assert decision.reason == (
+        "mallory may not review job matches (workflow.reviewers): back to pending"
+    )
+
+
+def test_moved_to_is_the_one_new_state_label_only() -> None:
+    assert moved_to(NAMES, [P, A], State.PENDING) == State.APPROVED
+    assert moved_to(NAMES, [A], State.PENDING) == State.APPROVED
+    assert moved_to(NAMES, [P], State.PENDING) is None
+    assert moved_to(NAMES, [A, R], State.PENDING) is None
+    assert moved_to(NAMES, [], State.PENDING) is None
+
+
+# Labels known by id (issue 20): an event names a label by its *current* name; the id stays.
+IDS = {State.PENDING: 1, State.APPROVED: 2, State.REJECTED: 3, State.SENT: 4}
+
+
+def _event(user: str, label: str, action: str = "add", label_id: int = 0) -> LabelEvent:
+    return LabelEvent(user, 7, label, action, "t", label_id)  # type: ignore[arg-type]
+
+
+def test_is_state_by_id_when_known_else_by_name() -> None:
+    renamed = _event("ann", "approved-ish", label_id=2)  # the approved label, renamed
+    impostor = _event("mallory", A, label_id=9)  # another label renamed to approved's name
+    assert is_state(NAMES, renamed, State.APPROVED, IDS)
+    assert not is_state(NAMES, impostor, State.APPROVED, IDS)
+    assert not is_state(NAMES, renamed, State.PENDING, IDS)
+    assert is_state(NAMES, impostor, State.APPROVED)  # no recorded ids: the name decides
+    assert is_state(NAMES, _event("ann", A), State.APPROVED, IDS)  # no id from the tracker
+    assert not is_state(NAMES, _event("ann", P), State.APPROVED, IDS)
+
+
+def test_the_actor_by_label_id_and_the_last_of_several() -> None:
+    events = [
+        _event("ann", "approved-ish", label_id=2),
+        _event("mallory", A, label_id=9),  # not the approved label, whatever its name
+        _event("ben", "job-match", label_id=8),  # not a state label
+    ]
+    assert actor_of(NAMES, events, State.APPROVED, IDS) == events[0]
+    assert actor_of(NAMES, events, None, IDS) == events[0]
+    assert actor_of(NAMES, events, State.APPROVED) == events[1]  # by name: mallory
+    several = [_event("a", P), _event("b", A, "remove"), _event("c", R), _event("d", "x")]
+    assert actor_of(NAMES, several, None) == several[2]  # the last state change, not the 2nd
+    assert actor_of(NAMES, several, State.REJECTED) == several[2]
+    assert actor_of(NAMES, [_event("d", "x")], None) is None
+    assert actor_of(NAMES, [], None) is None
+
+
+def test_approved_at_is_the_bots_first_approval_only() -> None:
+    approved = "**Review:** …\n\n" + state_marker(State.APPROVED)
+    notes = [
+        _note(1, "mallory", approved),  # somebody else's copy
+        _note(2, "bot", approved, system=True),  # a system note is never the bot's record
+        _note(3, "bot", "**Review:** …\n\n" + state_marker(State.PENDING)),
+        _note(4, "bot", approved),
+        _note(5, "bot", approved),
+    ]
+    assert approved_at(notes, "bot") == "2026-02-08T10:04Z"
+    assert approved_at(notes[:4], "mallory") == "2026-02-08T10:01Z"
+    assert approved_at(notes[:3], "bot") is None
+
+
+@pytest.mark.parametrize(
+    ("labels", "state", "audited", "rejected", "sent", "says"),
+    [
+        ((), "closed", State.APPROVED, True, True, "closed while approved (move the card"),
+        (("job-match",), "opened", State.SENT, True, True, "reopened while sent (move the"),
+        (("job-match",), "opened", State.SENT, True, False, ""),  # close_sent off
+        (("job-match",), "opened", State.REJECTED, False, True, ""),  # close_rejected off
+        (("job-match",), "closed", State.SENT, False, False, ""),  # closed by hand: fine
+    ],
+)
+def test_tampered_says_exactly_what_changed(
+    labels: tuple[str, ...],
+    state: str,
+    audited: State,
+    rejected: bool,
+    sent: bool,
+    says: str,
+) -> None:
+    issue = IssueRef(1, "t", "u", labels, state)  # closed, GitLab not saying by whom
+    found = tampered(NAMES, issue, audited, rejected, sent)
+    if not labels:
+        assert found == (
+            "the job-match label was removed (it marks a staged match); "
+            "closed while approved (move the card instead)"
+        )
+    else:
+        assert found.startswith(says) if says else found == ""
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_must_close(state: State) -> None:
+    assert must_close(state, True, True) is (state in (State.REJECTED, State.SENT))
+    assert must_close(state, False, True) is (state == State.SENT)
+    assert must_close(state, True, False) is (state == State.REJECTED)
+    assert must_close(state, False, False) is False

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,6 +33,7 @@ from match_staging.channels.email_settings import EmailChannel, GmailSettings, S
 from match_staging.errors import ConfigError
 from match_staging.notices import Kind, Notice, Payload, build
 from tests.fakes.google import GOOGLE_TOKEN_URI, OK, Google, TokenEndpoint, unresolvable
+from tests.fakes.smtp_faults import FailingSmtp
 
 ROOT = Path(__file__).resolve().parents[2]
 ISSUE_1 = "https://gitlab.example.com/freelancer/backoffice/-/issues/41"
@@ -466,10 +468,12 @@ def test_default_factory_uses_smtp_ssl_only_for_ssl(monkeypatch: pytest.MonkeyPa
         def __init__(
             self, host: str, port: int, *, timeout: float, context: ssl.SSLContext
         ) -> None:
+            assert (host, port, timeout) == ("h", 465, 1.0)
             made.append(("SMTP_SSL", context))
 
     class FakePlain:
         def __init__(self, host: str, port: int, *, timeout: float) -> None:
+            assert (host, port, timeout) == ("h", 465, 1.0)
             made.append(("SMTP", None))
 
     monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSSL)
@@ -888,3 +892,405 @@ def test_the_transport_is_picked_and_checked_by_the_settings() -> None:
         email_channel.make_transport(settings(smtp=SmtpSettings(host="")))
     pytest.importorskip("googleapiclient")
     assert isinstance(email_channel.make_transport(gmail_settings()), GmailTransport)
+
+
+# --- SMTP exactly once: every failure point, on a real socket (issue 26) --------------------
+# Before the message went out nothing was taken: transient, sent again by the next run.
+# After the whole message went out and before the server's answer, the server may have it:
+# maybe_delivered, never sent again (a timeout during DATA is not "nothing was sent").
+
+SMTP_FAULTS = [
+    # (point, fault, transient, maybe delivered, detail)
+    ("greeting", "silent", True, False, "no answer from {where} within 0.3 s (connect)"),
+    ("greeting", "close", True, False, "{where} closed the connection (connect)"),
+    # an RST reads as a reset or, when it races the read, as the end of the stream: either
+    # way nothing was sent
+    (
+        "greeting",
+        "reset",
+        True,
+        False,
+        "could not connect to {where} (Connection reset by peer)"
+        "|{where} closed the connection (connect)",
+    ),
+    ("greeting", "421 4.3.2 busy", True, False, "{where} refused the connection (connect): 421"),
+    ("greeting", "554 5.7.1 go away", False, False, "{where} refused the connection (connect)"),
+    ("message", "silent", True, True, "no answer from {where} within 0.3 s (send)"),
+    ("message", "close", True, True, "{where} closed the connection (send)"),
+    (
+        "message",
+        "reset",
+        True,
+        True,
+        "{where} closed the connection (send)"
+        "|connection to {where} failed while sending (Connection reset by peer)",
+    ),
+    ("message", "451 4.3.0 try later", True, False, "{where} refused the message: 451"),
+    ("message", "554 5.6.0 no thanks", False, False, "{where} refused the message: 554"),
+]
+
+
+@pytest.mark.parametrize(("point", "fault", "transient", "maybe", "detail"), SMTP_FAULTS)
+def test_smtp_every_failure_point(
+    point: str, fault: str, transient: bool, maybe: bool, detail: str
+) -> None:
+    with FailingSmtp(point, fault) as server:
+        smtp = SmtpSettings(host="127.0.0.1", port=server.port, security="none", timeout=0.3)
+        result = Email(settings(smtp=smtp)).send(payload())
+    assert (result.ok, result.transient, result.maybe_delivered) == (False, transient, maybe)
+    said = tuple(d.format(where=f"127.0.0.1:{server.port}") for d in detail.split("|"))
+    assert result.detail.startswith(said), result
+    assert server.messages == (1 if point == "message" else 0)
+
+
+def test_smtp_nobody_listening_is_nothing_sent() -> None:
+    port = free_port()
+    smtp = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=0.3)
+    result = Email(settings(smtp=smtp)).send(payload())
+    assert (result.ok, result.transient, result.maybe_delivered) == (False, True, False)
+    assert result.detail == f"could not connect to 127.0.0.1:{port} (Connection refused)"
+
+
+# --- every answer an SMTP exchange can end with, exactly (issue 26) ------------------------
+
+WHERE = "mail.example.com:587"
+HINT = "check notification.channels.email.smtp.security (starttls on 587, ssl on 465)"
+
+
+@pytest.fixture
+def no_ca_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These clients never use the TLS context: skip loading the CA store (~0.2 s each)."""
+    monkeypatch.setattr(
+        "match_staging.channels.email.smtp.ssl.create_default_context",
+        lambda: ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+    )
+
+
+class Failing(FakeClient):
+    """The FakeClient, failing at one stage with `error`."""
+
+    def __init__(self, log: list[Any], stage: str, error: BaseException) -> None:
+        super().__init__(log)
+        self.stage, self.error = stage, error
+
+    def starttls(self, *, context: ssl.SSLContext) -> tuple[int, bytes]:
+        if self.stage == "starttls":
+            raise self.error
+        return super().starttls(context=context)
+
+    def login(self, user: str, password: str) -> tuple[int, bytes]:
+        if self.stage == "login":
+            raise self.error
+        return super().login(user, password)
+
+    def send_message(self, msg: Any, from_addr: str, to_addrs: list[str]) -> dict[str, Any]:
+        if self.stage == "send":
+            raise self.error
+        return super().send_message(msg, from_addr, to_addrs)
+
+
+def _tls(reason: str | None) -> ssl.SSLError:
+    """As the ssl module raises it: `reason` set (None when OpenSSL names none)."""
+    error = ssl.SSLError(1, f"[SSL: {reason}] handshake failed")
+    error.reason = reason  # type: ignore[assignment]
+    return error
+
+
+def _dns() -> socket.gaierror:
+    return socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+SMTP_ANSWERS: list[Any] = [
+    # (stage, error, detail, transient, maybe delivered)
+    (
+        "login",
+        smtplib.SMTPAuthenticationError(535, b"5.7.8 bad"),
+        "SMTP login refused for user max by mail.example.com:587: 535 5.7.8 bad",
+        False,
+        False,
+    ),
+    (
+        "login",
+        smtplib.SMTPAuthenticationError(454, b"4.7.0 later"),
+        "SMTP login refused for user max by mail.example.com:587: 454 4.7.0 later",
+        True,
+        False,
+    ),
+    (
+        "starttls",
+        smtplib.SMTPNotSupportedError(),
+        f"{WHERE} does not offer STARTTLS: {HINT}",
+        False,
+        False,
+    ),
+    (
+        "login",
+        smtplib.SMTPNotSupportedError(),
+        f"{WHERE} does not offer AUTH (login): {HINT}",
+        False,
+        False,
+    ),
+    (
+        "send",
+        smtplib.SMTPNotSupportedError(),
+        f"{WHERE} does not offer a command: {HINT}",
+        False,
+        False,
+    ),
+    (
+        "send",
+        smtplib.SMTPRecipientsRefused(
+            {"b@x.example": (450, b"later"), "a@x.example": (550, b"no")}
+        ),
+        f"{WHERE} refused every recipient: a@x.example (550 no); b@x.example (450 later)",
+        False,
+        False,
+    ),
+    (
+        "send",
+        smtplib.SMTPRecipientsRefused({"a@x.example": (451, b"later"), "b@x.example": (499, b"x")}),
+        f"{WHERE} refused every recipient: a@x.example (451 later); b@x.example (499 x)",
+        True,
+        False,
+    ),
+    ("send", smtplib.SMTPRecipientsRefused({}), f"{WHERE} refused every recipient: ", False, False),
+    (
+        "send",
+        smtplib.SMTPSenderRefused(553, b"not yours", "bot@example.com"),
+        f"{WHERE} refused the sender bot@example.com: 553 not yours",
+        False,
+        False,
+    ),
+    (
+        "send",
+        smtplib.SMTPDataError(400, b"edge"),
+        f"{WHERE} refused the message: 400 edge",
+        True,
+        False,
+    ),
+    (
+        "send",
+        smtplib.SMTPDataError(500, b"edge"),
+        f"{WHERE} refused the message: 500 edge",
+        False,
+        False,
+    ),
+    (
+        "starttls",
+        smtplib.SMTPResponseException(454, b"TLS not available"),
+        f"{WHERE} refused the connection (starttls): 454 TLS not available",
+        True,
+        False,
+    ),
+    (
+        "starttls",
+        _tls("WRONG_VERSION_NUMBER"),
+        f"TLS with {WHERE} failed (WRONG_VERSION_NUMBER): {HINT}",
+        False,
+        False,
+    ),
+    ("starttls", _tls(None), f"TLS with {WHERE} failed (SSLError): {HINT}", False, False),
+    (
+        "login",
+        smtplib.SMTPServerDisconnected("gone"),
+        f"{WHERE} closed the connection (login)",
+        True,
+        False,
+    ),
+    (
+        "send",
+        smtplib.SMTPServerDisconnected("gone"),
+        f"{WHERE} closed the connection (send)",
+        True,
+        True,
+    ),
+    (
+        "login",
+        TimeoutError("timed out"),
+        f"no answer from {WHERE} within 7.5 s (login)",
+        True,
+        False,
+    ),
+    ("send", TimeoutError("timed out"), f"no answer from {WHERE} within 7.5 s (send)", True, True),
+    (
+        "send",
+        ConnectionResetError(104, "Connection reset by peer"),
+        f"connection to {WHERE} failed while sending (Connection reset by peer)",
+        True,
+        True,
+    ),
+    (
+        "login",
+        ConnectionResetError(104, "Connection reset by peer"),
+        f"could not connect to {WHERE} (Connection reset by peer)",
+        True,
+        False,
+    ),
+    ("send", OSError(), f"connection to {WHERE} failed while sending (OSError)", True, True),
+    ("send", ValueError("odd"), f"SMTP failed with {WHERE} at send (ValueError)", False, False),
+]
+
+
+@pytest.mark.parametrize(("stage", "error", "detail", "transient", "maybe"), SMTP_ANSWERS)
+@pytest.mark.usefixtures("no_ca_store")
+def test_smtp_every_answer_exactly(
+    stage: str, error: BaseException, detail: str, transient: bool, maybe: bool
+) -> None:
+    log: list[Any] = []
+
+    def factory(*_: Any) -> smtplib.SMTP:
+        return cast(smtplib.SMTP, Failing(log, stage, error))
+
+    smtp = SmtpSettings(
+        host="mail.example.com",
+        port=587,
+        security="starttls",
+        username="max",
+        password=PASSWORD,
+        timeout=7.5,
+    )
+    result = smtp_email(smtp, factory).send(payload())
+    assert result.detail == detail
+    assert (result.channel, result.ok, result.transient, result.maybe_delivered) == (
+        "email",
+        False,
+        transient,
+        maybe,
+    )
+    assert ("quit",) in log  # the connection is always closed
+
+
+@pytest.mark.parametrize(
+    ("error", "detail", "transient"),
+    [
+        (
+            _dns(),
+            f"could not resolve the host of {WHERE} (notification.channels.email.smtp.host)",
+            True,
+        ),
+        (
+            ConnectionRefusedError(111, "Connection refused"),
+            f"could not connect to {WHERE} (Connection refused)",
+            True,
+        ),
+        (
+            smtplib.SMTPConnectError(421, b"busy"),
+            f"{WHERE} refused the connection (connect): 421 busy",
+            True,
+        ),
+        (
+            smtplib.SMTPConnectError(554, b"no"),
+            f"{WHERE} refused the connection (connect): 554 no",
+            False,
+        ),
+    ],
+)
+@pytest.mark.usefixtures("no_ca_store")
+def test_smtp_failing_to_connect(error: BaseException, detail: str, transient: bool) -> None:
+    def factory(*_: Any) -> smtplib.SMTP:
+        raise error
+
+    smtp = SmtpSettings(host="mail.example.com", port=587, security="none", timeout=7.5)
+    result = smtp_email(smtp, factory).send(payload())
+    assert (result.detail, result.transient, result.maybe_delivered) == (detail, transient, False)
+
+
+@pytest.mark.usefixtures("no_ca_store")
+def test_smtp_a_quit_that_fails_closes_and_changes_nothing() -> None:
+    class BadQuit(FakeClient):
+        def quit(self) -> tuple[int, bytes]:
+            raise smtplib.SMTPServerDisconnected("gone")
+
+        def close(self) -> None:
+            self.log.append(("close",))
+            raise OSError("already closed")
+
+    log: list[Any] = []
+    smtp = SmtpSettings(host="mail.example.com", port=587, security="none", timeout=7.5)
+    result = smtp_email(smtp, lambda *_: cast(smtplib.SMTP, BadQuit(log))).send(payload())
+    assert result.ok and result.detail == f"sent to 2 recipients via {WHERE}"
+    assert ("close",) in log
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"host": " "}, "notification.channels.email.smtp.host: must be set (SMTP_HOST)"),
+        (
+            {"host": "mail example"},
+            "notification.channels.email.smtp.host: must be a host name, got 'mail example'",
+        ),
+        (
+            {"host": "mail/x"},
+            "notification.channels.email.smtp.host: must be a host name, got 'mail/x'",
+        ),
+        ({"port": 0}, "notification.channels.email.smtp.port: no such port: 0"),
+        ({"port": 65536}, "notification.channels.email.smtp.port: no such port: 65536"),
+        ({"timeout": 0}, "notification.channels.email.smtp.timeout: must be positive"),
+        (
+            {"username": "u"},
+            "notification.channels.email.smtp.password: must be set when smtp.username is "
+            "(SMTP_PASSWORD; for Gmail an App Password)",
+        ),
+    ],
+)
+def test_smtp_settings_each_refusal_exactly(fields: dict[str, Any], message: str) -> None:
+    smtp = replace(SmtpSettings(host="mail.example.com", port=587), **fields)
+    with pytest.raises(ConfigError) as raised:
+        SmtpTransport(smtp)
+    assert str(raised.value) == message
+    for port in (1, 65535):  # the edges that are ports
+        SmtpTransport(SmtpSettings(host="mail.example.com", port=port))
+
+
+def test_the_factory_gets_a_context_that_verifies_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """smtplib.SMTP_SSL without a context would not check the certificate at all."""
+    seen: list[ssl.SSLContext] = []
+
+    def factory(mode: Any, host: str, port: int, timeout: float, context: Any) -> smtplib.SMTP:
+        seen.append(context)
+        return cast(smtplib.SMTP, FakeClient([]))
+
+    smtp = SmtpSettings(host="mail.example.com", port=465, security="ssl", timeout=7.5)
+    assert smtp_email(smtp, factory).send(payload()).ok
+    (context,) = seen
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_an_unknown_security_mode_is_named() -> None:
+    with pytest.raises(ConfigError) as raised:
+        SmtpTransport(SmtpSettings(host="mail.example.com", security="tls"))  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "notification.channels.email.smtp.security: must be one of starttls, ssl, none, got 'tls'"
+    )
+
+
+@pytest.mark.usefixtures("no_ca_store")
+def test_an_unresolvable_host_is_a_failure_of_the_email_channel() -> None:
+    def factory(*_: Any) -> smtplib.SMTP:
+        raise _dns()
+
+    smtp = SmtpSettings(host="mail.example.com", port=587, security="none", timeout=7.5)
+    result = smtp_email(smtp, factory).send(payload())
+    assert (result.channel, result.ok, result.transient) == ("email", False, True)
+
+
+@pytest.mark.usefixtures("no_ca_store")
+def test_a_login_refusal_that_echoes_the_password_masks_it() -> None:
+    error = smtplib.SMTPAuthenticationError(535, f"bad password {PASSWORD}".encode())
+    smtp = SmtpSettings(
+        host="mail.example.com",
+        port=587,
+        security="none",
+        username="max",
+        password=PASSWORD,
+        timeout=7.5,
+    )
+    log: list[Any] = []
+    result = smtp_email(smtp, lambda *_: cast(smtplib.SMTP, Failing(log, "login", error))).send(
+        payload()
+    )
+    assert result.detail == f"SMTP login refused for user max by {WHERE}: 535 bad password ***"

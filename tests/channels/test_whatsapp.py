@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -472,7 +474,13 @@ def test_basic_auth_uses_configured_credentials() -> None:
     responses.post(URL, json=created(), status=201)
     WhatsApp(settings()).send(payload())
     auth = responses.calls[0].request.headers["Authorization"]
-    assert auth.startswith("Basic ")
+    scheme, _, encoded = auth.partition(" ")
+    # Twilio: HTTP Basic with the account SID as the user and the auth token as the password
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded).decode() == f"{ACCOUNT}:{TOKEN}"
+    call = responses.calls[0].request
+    assert call.method == "POST" and call.url == URL
+    assert call.headers["Content-Type"] == "application/x-www-form-urlencoded"
 
 
 def test_injected_client_is_used() -> None:
@@ -525,3 +533,348 @@ def test_config_errors_name_the_key(overrides: dict[str, str], expected: str) ->
 def test_whatsapp_prefix_in_config_is_accepted() -> None:
     channel = WhatsApp(settings(to_number="whatsapp:+436644011521"))
     assert channel.message(payload())["to"] == "whatsapp:+436644011521"
+
+
+# --- every answer Twilio can give to one send, exactly (issue 26) ---------------------------
+
+HINT_TO = "check notification.channels.whatsapp.to_number"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "detail", "transient", "maybe"),
+    [
+        (
+            400,
+            error(21211, f"bad 'To' (account {ACCOUNT})", 400),
+            "Twilio error 21211: bad 'To' (account ***) (" + HINT_TO + ")",
+            False,
+            False,
+        ),
+        (
+            400,
+            error(21999, "odd", 400),
+            "Twilio error 21999: odd",
+            False,
+            False,
+        ),
+        (404, {"message": "gone", "status": 404}, "Twilio error 404: gone", False, False),
+        (
+            500,
+            error(20500, "boom", 500),
+            "Twilio answered HTTP 500 (error 20500): it may have been queued",
+            True,
+            True,
+        ),
+        (
+            502,
+            {"message": "bad gateway", "status": 502},
+            "Twilio answered HTTP 502: it may have been queued",
+            True,
+            True,
+        ),
+        (503, error(503, "down", 503), "Twilio answered HTTP 503: nothing was sent", True, False),
+    ],
+)
+def test_every_kind_of_refusal_exactly(
+    status: int, body: dict[str, object], detail: str, transient: bool, maybe: bool
+) -> None:
+    with responses.RequestsMock() as mock:
+        mock.post(URL, json=body, status=status)
+        sleeps = Sleeps()
+        delivery = WhatsApp(settings(), sleep=sleeps).send(payload())
+        assert len(mock.calls) == 1 and sleeps.waits == []  # only a 429 is tried again
+    assert delivery.detail == detail
+    assert (delivery.ok, delivery.transient, delivery.maybe_delivered) == (False, transient, maybe)
+    assert_no_secret(delivery)
+
+
+def test_an_error_without_a_code_from_an_injected_client() -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    class Messages:
+        def create(self, **params: str) -> object:
+            raise TwilioRestException(404, URL, f"gone {TOKEN}")
+
+    class Client:
+        messages = Messages()
+
+    delivery = WhatsApp(settings(), client=Client()).send(payload())
+    assert delivery.detail == "Twilio answered HTTP 404: gone ***"
+    assert (delivery.ok, delivery.transient, delivery.maybe_delivered) == (False, False, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cut"),
+    [
+        ("abc", 3, "abc"),
+        ("abcd", 3, "ab…"),
+        ("a😀b", 4, "a😀b"),  # 😀 is 2 UTF-16 units: 4 in all
+        ("a😀bc", 4, "a😀…"),  # 5 units: "a😀" (3) and "…" (1)
+        ("ab cd", 4, "ab…"),  # no space before the "…"
+        ("😀😀", 3, "😀…"),
+        ("😀😀", 2, "…"),  # never half an emoji
+    ],
+)
+def test_cut_counts_utf16_units_as_twilio_does(text: str, limit: int, cut: str) -> None:
+    from match_staging.channels.whatsapp import _cut, _units
+
+    assert _cut(text, limit) == cut
+    assert _units(cut) <= limit
+    assert _units("a😀") == 3 and _units("") == 0
+
+
+# --- an injected client, message statuses, and each way a check fails (issue 26) -----------
+
+
+class Raising:
+    """A client whose messages.create / page raise `error`."""
+
+    def __init__(self, error: BaseException) -> None:
+        outer = self
+
+        class Messages:
+            def create(self, **params: str) -> object:
+                raise outer.error
+
+            def page(self, **query: object) -> object:
+                raise outer.error
+
+        self.error = error
+        self.messages = Messages()
+
+
+def service(status: int, code: int | None, detail: str | None = None, title: str = "") -> Any:
+    """Twilio's RFC 9457 error (TwilioServiceException): detail and title, no msg."""
+    from twilio.base.exceptions import TwilioServiceException
+
+    return TwilioServiceException("about:blank", title, status, code, detail)
+
+
+def test_a_stock_client_passed_in_still_waits_as_twilio_says() -> None:
+    from twilio.rest import Client
+
+    with responses.RequestsMock() as mock:
+        mock.post(
+            URL, json=error(20429, "slow down", 429), status=429, headers={"Retry-After": "3"}
+        )
+        mock.post(URL, json=created(), status=201)
+        sleeps = Sleeps()
+        delivery = WhatsApp(settings(), client=Client(ACCOUNT, TOKEN), sleep=sleeps).send(payload())
+    assert delivery.ok and sleeps.waits == [3.0]
+
+
+def test_a_client_without_headers_waits_the_default() -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    sleeps = Sleeps()
+    rate = TwilioRestException(429, URL, "slow down", code=None)
+    delivery = WhatsApp(settings(), client=Raising(rate), sleep=sleeps).send(payload())
+    assert sleeps.waits == [1.0, 1.0]
+    assert delivery.detail == (
+        "Twilio rate limit (HTTP 429, error 20429) after 3 attempt(s): nothing was sent"
+    )
+    assert (delivery.ok, delivery.transient, delivery.maybe_delivered) == (False, True, False)
+
+
+def test_our_own_client_has_the_timeout_and_keeps_the_headers() -> None:
+    channel = WhatsApp(settings())
+    with responses.RequestsMock() as mock:
+        mock.post(URL, json=error(20429, "x", 429), status=429, headers={"Retry-After": "2"})
+        mock.post(URL, json=created(), status=201)
+        sleeps = Sleeps()
+        channel._sleep = sleeps
+        assert channel.send(payload()).ok
+        kwargs = [c.request.req_kwargs for c in mock.calls]  # type: ignore[attr-defined]
+    assert {k["timeout"] for k in kwargs} == {WhatsApp.timeout}
+    assert sleeps.waits == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("error", "detail", "transient", "maybe"),
+    [
+        (
+            service(400, 21211, detail=f"bad To {TOKEN}"),
+            "Twilio error 21211: bad To *** (" + HINT_TO + ")",
+            False,
+            False,
+        ),
+        (
+            service(400, 21999, title="Bad Request"),
+            "Twilio error 21999: Bad Request",
+            False,
+            False,
+        ),
+        (service(400, 21999), "Twilio error 21999: ", False, False),
+        (
+            service(502, 502, detail="gateway"),
+            "Twilio answered HTTP 502: it may have been queued",
+            True,
+            True,
+        ),
+        (
+            service(503, 20503),
+            "Twilio answered HTTP 503 (error 20503): nothing was sent",
+            True,
+            False,
+        ),
+        (ValueError("odd"), "sending failed (ValueError)", False, False),
+    ],
+)
+def test_each_error_a_client_raises(
+    error: Exception, detail: str, transient: bool, maybe: bool
+) -> None:
+    delivery = WhatsApp(settings(), client=Raising(error), sleep=Sleeps()).send(payload())
+    assert delivery.detail.strip() == detail.strip()
+    assert (delivery.channel, delivery.ok, delivery.transient, delivery.maybe_delivered) == (
+        "whatsapp",
+        False,
+        transient,
+        maybe,
+    )
+
+
+def test_without_twilio_installed_both_say_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    from datetime import date
+
+    monkeypatch.setitem(sys.modules, "twilio.base.exceptions", None)  # import fails
+    channel = WhatsApp(settings(), client=Raising(ValueError()))
+    want = "the whatsapp channel needs the twilio package: pip install 'match-staging[whatsapp]'"
+    delivery = channel.send(payload())
+    assert (delivery.ok, delivery.detail, delivery.transient) == (False, want, False)
+    assert channel.failed_messages(date(2026, 2, 7)).error == want
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            service(401, 20003, detail="Authenticate"),
+            "Twilio answered error 20003: Authenticate",
+        ),
+        (service(500, None, detail="boom"), "Twilio answered HTTP 500: boom"),
+        (requests.ConnectTimeout("x"), "no answer from api.twilio.com (ConnectTimeout)"),
+        (ValueError("x"), "reading message statuses failed (ValueError)"),
+    ],
+)
+def test_each_way_the_status_check_fails(error: Exception, said: str) -> None:
+    from datetime import date
+
+    check = WhatsApp(settings(), client=Raising(error)).failed_messages(date(2026, 2, 7))
+    assert (check.failures, check.error) == ([], said)
+
+
+def test_message_statuses_every_field() -> None:
+    from datetime import date
+
+    later = {**listed("SM2", "failed", None), "date_sent": None}  # no send date: when created
+    bare = {**listed("SM3", "undelivered", None), "date_sent": None, "date_created": None}
+    with responses.RequestsMock() as mock:
+        mock.get(URL, json=page(listed("SM1", "failed", 21211), later, bare, listed("SM4", "read")))
+        check = WhatsApp(settings()).failed_messages(date(2026, 2, 7))
+    assert [f.describe() for f in check.failures] == [
+        f"message SM1 of 2026-02-08 13:30 UTC failed, Twilio error 21211: {HINT_TO}",
+        "message SM2 of 2026-02-08 13:30 UTC failed, no error code",
+        "message SM3 was undelivered, no error code",
+    ]
+    assert [(f.error_code, f.hint) for f in check.failures] == [
+        (21211, HINT_TO),
+        (None, ""),
+        (None, ""),
+    ]
+
+
+def test_the_free_text_is_cut_only_past_the_limit_keeping_the_link(tmp_path: Path) -> None:
+    for size, cut in ((1600, False), (1601, True)):
+        (tmp_path / "whatsapp.txt.j2").write_text(
+            "x" * (size - len(REVIEW) - 1) + "\n{{ payload.review_url }}", encoding="utf-8"
+        )
+        text = WhatsApp(settings(), str(tmp_path)).text(payload())
+        assert text.endswith("\n" + REVIEW) and ("…" in text) is cut
+        assert len(text) == min(size, 1600)
+    # a last line as long as half the limit is no link to keep: the whole text is cut
+    (tmp_path / "whatsapp.txt.j2").write_text("a\n" + "y" * 1700, encoding="utf-8")
+    assert WhatsApp(settings(), str(tmp_path)).text(payload()) == "a\n" + "y" * 1597 + "…"
+
+
+def test_template_variables_keep_umlauts_as_text() -> None:
+    channel = WhatsApp(template_settings())
+    params = channel.message(payload(top_title="Küchenplaner"))
+    assert "Küchenplaner" in params["content_variables"]
+
+
+def test_no_request_url_with_the_account_sid_reaches_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The stock client logs every request URL at INFO; the URL carries the account SID."""
+    caplog.set_level(logging.DEBUG)
+    with responses.RequestsMock() as mock:
+        mock.post(URL, json=created(), status=201)
+        assert WhatsApp(settings()).send(payload()).ok
+    assert ACCOUNT not in caplog.text and TOKEN not in caplog.text
+
+
+def test_the_rendered_text_is_the_message_and_one_line_break() -> None:
+    channel = WhatsApp(settings())
+    (text,) = channel.render(payload())
+    assert (text.name, text.content) == ("whatsapp.txt", (channel.text(payload()) + "\n").encode())
+
+
+def test_an_error_message_is_one_line_of_at_most_300_characters() -> None:
+    delivery = WhatsApp(settings(), client=Raising(service(400, 21999, "x " * 400))).send(payload())
+    assert delivery.detail == "Twilio error 21999: " + ("x " * 150)[:299].rstrip() + "…"
+    assert delivery.channel == "whatsapp"
+
+
+def test_only_the_channels_own_failures_are_listed_in_any_order() -> None:
+    from datetime import date
+
+    other = "MG" + "9" * 32
+    with responses.RequestsMock() as mock:
+        mock.get(
+            URL,
+            json=page(
+                listed("SM1", "failed", 63016, other), listed("SM2", "failed", 63016, SERVICE)
+            ),
+        )
+        channel = WhatsApp(
+            settings(from_number="", content_sid=CONTENT, messaging_service_sid=SERVICE)
+        )
+        check = channel.failed_messages(date(2026, 2, 7))
+    assert [f.sid for f in check.failures] == ["SM2"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"account_sid": "AC123"},
+            "account_sid: must be a Twilio account SID, 'AC' and 32 hex digits "
+            "(TWILIO_ACCOUNT_SID)",
+        ),
+        (
+            {"messaging_service_sid": "MGxyz"},
+            "messaging_service_sid: must be a Messaging Service SID, 'MG' and 32 hex digits",
+        ),
+        (
+            {"to_number": ""},
+            "to_number: must be set, a WhatsApp number in E.164 form such as +436641234567",
+        ),
+        (
+            {"from_number": ""},
+            "from_number: must be set, a WhatsApp number in E.164 form such as +436641234567 "
+            "(or set messaging_service_sid)",
+        ),
+        (
+            {"to_number": "+43 664"},
+            "to_number: must be in E.164 form, '+' and 7 to 15 digits without spaces, such as "
+            "+436641234567",
+        ),
+    ],
+)
+def test_each_settings_refusal_exactly(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        WhatsApp(settings(**overrides))
+    assert str(raised.value) == f"notification.channels.whatsapp.{message}"

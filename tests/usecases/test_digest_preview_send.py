@@ -173,6 +173,72 @@ def test_preview_renders_issues_and_messages_and_creates_nothing(
     assert not (repo / ".match-staging").exists()  # no tracker was opened
 
 
+@pytest.mark.parametrize(
+    ("threshold", "shown"),
+    [
+        (70, ["70 at", "70.01 above"]),
+        (70.01, ["70.01 above"]),
+        (69.99, ["69.99 below", "70 at", "70.01 above"]),
+    ],
+)
+def test_preview_shows_a_match_exactly_at_the_threshold(
+    tmp_path: Path, threshold: float, shown: list[str]
+) -> None:
+    """The same rule as `stage` (issue 26): at the threshold is in, just below is out."""
+    cfg = config.Config()
+    cfg.staging.outbox = str(tmp_path / "outbox")
+    cfg.notification.preferences.threshold = threshold
+    recorder = Recorder()
+    clock = Clock(MONDAY)
+    tracker = LocalTracker(tmp_path / "state", clock=clock)
+    ctx = Context(cfg, tracker, channels=[recorder], clock=clock)
+    items = [
+        match(title=title, score=float(title.split()[0]), url=f"https://jobs.example/{n}")
+        for n, title in enumerate(["69.99 below", "70 at", "70.01 above"])
+    ]
+    batch = read_batch([str(write(tmp_path / "m.json", items))], {}, "unused")
+    report = preview(ctx, batch, "https://gitlab.example.com/me/jobs")
+    titles = [p.read_text(encoding="utf-8").split("\n", 1)[0] for p in report.issues]
+    assert [t.split(" — ", 1)[1] for t in titles] == shown
+    assert [p.name for p in report.issues] == [f"issue-{n}.md" for n in range(1, len(shown) + 1)]
+    assert recorder.sent == []  # rendered, never sent
+    assert not (tmp_path / "state").exists()
+
+
+def test_preview_writes_each_issue_and_message_where_it_says(tmp_path: Path) -> None:
+    cfg = config.Config()
+    cfg.staging.outbox = str(tmp_path / "outbox")
+    clock = Clock(MONDAY)
+    recorder = Recorder()
+    ctx = Context(
+        cfg, LocalTracker(tmp_path / "state", clock=clock), channels=[recorder], clock=clock
+    )
+    items = [
+        match(title="First", url="https://jobs.example/1"),
+        match(title="Third", score=75, url="https://jobs.example/3"),
+    ]
+    document = {"cycle_id": "c/../7", "matches": items}
+    batch = read_batch([str(write(tmp_path / "m.json", document))], {}, "unused")
+    assert batch.errors == []
+    report = preview(ctx, batch, "https://gitlab.example.com/me/jobs")
+    assert report.folder == tmp_path / "outbox" / "preview" / "c-..-7"  # one folder, no "/"
+    assert [p.name for p in report.issues] == ["issue-1.md", "issue-2.md"]
+    assert report.rejected == []
+    first = report.issues[0].read_text(encoding="utf-8")
+    assert first.startswith(
+        "# [JOB-MATCH] 92% — First\n\nLabels: job-match, job-match/pending, "
+        "match-score/high\n\n<sub>match-staging keys: msk"
+    )
+    third = report.issues[1].read_text(encoding="utf-8")
+    assert "Labels: job-match, job-match/pending, match-score/medium" in third
+    (message,) = report.messages
+    assert message.channel == "slack" and message.ok
+    written = report.folder / "new-slack.txt"
+    assert message.detail == f"written to {written}"
+    assert written.read_text(encoding="utf-8").startswith("2 neue")  # the summary of both
+    assert recorder.sent == []
+
+
 # --------------------------------------------------------------------------- send
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -12,9 +13,45 @@ from typing import Any
 import gitlab
 import pytest
 
+from match_staging import record, render
+from match_staging.config import (
+    Channels,
+    Config,
+    GitLabSettings,
+    Notification,
+    TodoAssignee,
+    Workflow,
+)
+from match_staging.context import Context, Pipeline
+from match_staging.errors import ConfigError, InputError
+from match_staging.identity import check_reviewers, is_reviewer
+from match_staging.labels import state_label, states_in
+from match_staging.model import IssueDraft, IssueRef, LabelEvent, Note, State
+from match_staging.usecases import gate as the_gate
+from match_staging.usecases.gate import ReconcileReport, StepResult, missed_events_notice, refusal
+from match_staging.usecases.review import Event, parse_event
 from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.memory_tracker import MemoryTracker
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import BOT, FIXTURES, MALLORY, REVIEWER, Gate, hook, label_objects
+
+
+def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepResult:
+    """The gate's decision on one issue (`usecases/gate.Gate.settle`)."""
+    return the_gate.Gate(ctx).settle(issue, reconciled=reconciled)
+
+
+def transition(ctx: Context, payload: Any) -> StepResult:
+    """One webhook event's step, without its auto-send (`Gate.transition`)."""
+    event = parse_event(payload, ctx.cfg)
+    if isinstance(event, str):
+        return StepResult("ignored", event)
+    return the_gate.Gate(ctx).transition(event).step
+
+
+def review(ctx: Context, iid: int, target: State, actor: str, reason: str) -> StepResult:
+    """The reviewer's step from the shell, without its auto-send (`Gate.review`)."""
+    return the_gate.Gate(ctx).review(iid, target, actor, reason).step
 
 
 @pytest.fixture
@@ -550,3 +587,473 @@ def test_a_bad_match_staging_now_changes_nothing(gate: Gate) -> None:
     assert code == 2 and "MATCH_STAGING_NOW: not an ISO-8601 timestamp" in out
     assert gate.labels(1) == before and gate.notes(1) == []
     assert [r.method for r in gate.fake.requests if r.method != "GET"] == []
+
+
+# Who may move a card, for every kind of actor (issue 26: with workflow.reviewers set, the
+# gitlab_todo assignee who is not in the list could review). Plain data, no server.
+ANN, BEN = 11, 12  # the reviewers' user ids bootstrap recorded
+ASSIGNEE = 30
+LISTED = Config(
+    workflow=Workflow(reviewers=["ann", "ben"], reviewer_ids={"ann": ANN}),
+    notification=Notification(
+        channels=Channels(gitlab_todo=TodoAssignee(enabled=True, assignee_id=ASSIGNEE))
+    ),
+)
+NOBODY_LISTED = Config(
+    notification=Notification(
+        channels=Channels(gitlab_todo=TodoAssignee(enabled=True, assignee_id=ASSIGNEE))
+    ),
+)
+RENAMED = "user 11 was recorded as the reviewer ann but is called anna now"
+TAKEN = "ann is user 99, not user 11 whom bootstrap recorded as the reviewer ann"
+SELF = "the state label was added by match-staging itself (bot), not by a reviewer"
+
+
+@pytest.mark.parametrize(
+    ("cfg", "actor", "actor_id", "kind", "why"),
+    [
+        (LISTED, "ann", ANN, "gitlab", None),  # listed, the id bootstrap recorded
+        (LISTED, "ben", BEN, "gitlab", None),  # listed, no id recorded for the name yet
+        (LISTED, "ann", 99, "gitlab", TAKEN),  # somebody took a renamed reviewer's name
+        (LISTED, "anna", ANN, "gitlab", RENAMED),  # the reviewer renamed: not listed
+        (LISTED, "carl", ASSIGNEE, "gitlab", "carl may not review job matches"),  # assignee
+        (LISTED, "mallory", 40, "gitlab", "mallory may not review job matches"),
+        (LISTED, "bot", 1, "gitlab", SELF),
+        (LISTED, "bot", 1, "local", None),  # on the laptop the tool is its one user
+        (LISTED, "unknown", 0, "gitlab", "unknown may not review job matches"),
+        (NOBODY_LISTED, "carl", ASSIGNEE, "gitlab", None),  # then the assignee, by id
+        (NOBODY_LISTED, "carl", 31, "gitlab", "carl may not review job matches"),
+        (NOBODY_LISTED, "mallory", 40, "gitlab", "mallory may not review job matches"),
+        (NOBODY_LISTED, "bot", 1, "gitlab", SELF),
+        (NOBODY_LISTED, "unknown", 0, "gitlab", "unknown may not review job matches"),
+    ],
+)
+def test_who_may_review_every_kind_of_actor(
+    cfg: Config,
+    actor: str,
+    actor_id: int,
+    kind: str,
+    why: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker = MemoryTracker()
+    monkeypatch.setattr(tracker, "kind", kind)
+    found = refusal(Context(cfg, tracker), actor, actor_id)
+    if why is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(why), found
+    listed = actor in cfg.workflow.reviewers and not found
+    assigned = not cfg.workflow.reviewers and actor_id == ASSIGNEE
+    assert is_reviewer(cfg, actor, actor_id) is (listed or assigned)
+
+
+def test_nobody_may_review_is_a_config_error_before_any_change() -> None:
+    with pytest.raises(ConfigError, match="nobody may review job matches"):
+        is_reviewer(Config(), "ann", ANN)
+    with pytest.raises(ConfigError, match="nobody may review job matches"):
+        check_reviewers(Config())
+    check_reviewers(LISTED)
+    check_reviewers(NOBODY_LISTED)
+
+
+# --- the gate end to end on the in-memory tracker: every pair of states x every kind of
+# actor (issue 26). What the issue ends as: labels, open or closed, one note by the bot.
+
+MOVES = {
+    (State.PENDING, State.APPROVED),
+    (State.PENDING, State.REJECTED),
+    (State.APPROVED, State.SENT),
+}
+GATE = Config(workflow=Workflow(reviewers=["ann"]))
+ACTORS = ["ann", "mallory", "bot", "nobody shown"]
+
+
+def staged_as(tracker: MemoryTracker, state: State, closed: bool = False) -> IssueRef:
+    """An issue the bot staged and took to `state` with its own audit note."""
+    draft = IssueDraft("t", "body", ("job-match", state_label(GATE.labels, state)), ("k",))
+    ref = tracker.create_issue(draft)
+    tracker.add_note(ref.iid, record.with_mark("**Review:** …", record.StateMark(state)))
+    if closed:
+        tracker.update_issue(ref.iid, state_event="close")
+    return ref
+
+
+def moved_by(tracker: MemoryTracker, iid: int, actor: str, labels: list[str]) -> IssueRef:
+    """`actor` leaves the issue with `labels` ("nobody shown": GitLab shows no event)."""
+    ref = tracker.issues[iid].ref
+    if actor == "nobody shown":
+        tracker.issues[iid].ref = dataclasses.replace(ref, labels=tuple(labels))
+    else:
+        with tracker.as_user(actor):
+            add = [lb for lb in labels if lb not in ref.labels]
+            tracker.update_issue(iid, add=add, remove=[lb for lb in ref.labels if lb not in labels])
+    found = tracker.get_issue(iid)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize(("before", "after"), [(b, a) for b in State for a in State if b != a])
+def test_settle_every_move_by_every_kind_of_actor(actor: str, before: State, after: State) -> None:
+    tracker = MemoryTracker()
+    closed = before in (State.REJECTED, State.SENT)  # as the tool keeps them
+    iid = staged_as(tracker, before, closed=closed).iid
+    issue = moved_by(tracker, iid, actor, ["job-match", state_label(GATE.labels, after)])
+    result = settle(Context(GATE, tracker), issue)
+
+    applied = actor == "ann" and (before, after) in MOVES
+    ends = after if applied else before
+    assert (result.outcome, result.iid, result.after) == (
+        "applied" if applied else "reverted",
+        iid,
+        ends,
+    )
+    final = tracker.get_issue(iid)
+    assert final is not None
+    assert final.labels.count("job-match") == 1
+    assert states_in(GATE.labels, final.labels) == [ends]
+    assert final.state == ("closed" if ends in (State.REJECTED, State.SENT) else "opened")
+    *_, note = tracker.notes(iid)
+    assert note.author == "bot" and record.parse_note(note.body) == record.StateMark(ends)
+    who = "unknown" if actor == "nobody shown" else actor
+    if applied:
+        assert result.message == f"#{iid}: {before.value} -> {after.value}"
+        assert note.body.startswith(f"**Review:** {before.value} → **{after.value}** by ann")
+    else:
+        assert result.message.endswith(f": back to {before.value}")
+        reason = result.message.split(": ", 1)[1]
+        assert note.body.startswith(f"**Reverted:** {render.gitlab_text(reason)}\n")
+        if actor == "ann":
+            assert f"{before.value} -> {after.value} is not a transition" in result.message
+        elif actor == "bot":
+            assert "added by match-staging itself (bot)" in result.message
+        else:
+            assert result.message == (
+                f"#{iid}: {who} may not review job matches (workflow.reviewers): "
+                f"back to {before.value}"
+            )
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_settle_an_issue_as_the_bot_left_it_changes_nothing(state: State) -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, state, closed=state in (State.REJECTED, State.SENT)).iid
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    notes, calls = len(tracker.notes(iid)), tracker.calls
+    result = settle(Context(GATE, tracker), issue)
+    assert result == StepResult(
+        "unchanged", f"#{iid}: already {state.value}: nothing to do", iid, state
+    )
+    assert len(tracker.notes(iid)) == notes and tracker.calls == calls + 2  # user, notes
+
+
+@pytest.mark.parametrize(
+    ("state", "change", "says"),
+    [
+        (State.PENDING, "close", "closed while pending (move the card instead)"),
+        (State.APPROVED, "close", "closed while approved (move the card instead)"),
+        (State.REJECTED, "reopen", "reopened while rejected (move the card instead)"),
+        (State.SENT, "reopen", "reopened while sent (move the card instead)"),
+        (State.PENDING, "unlabel", "the job-match label was removed (it marks a staged match)"),
+    ],
+)
+def test_closing_reopening_or_unlabelling_is_put_back_by_anyone(
+    state: State, change: str, says: str
+) -> None:
+    tracker = MemoryTracker()
+    closed = state in (State.REJECTED, State.SENT)
+    iid = staged_as(tracker, state, closed=closed).iid
+    with tracker.as_user("ann"):  # even a reviewer: the card is moved, not closed
+        if change == "unlabel":
+            tracker.update_issue(iid, remove=["job-match"])
+        else:
+            tracker.update_issue(iid, state_event=change)  # type: ignore[arg-type]
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    result = settle(Context(GATE, tracker), issue)
+    assert result == StepResult("reverted", f"#{iid}: {says}: back to {state.value}", iid, state)
+    final = tracker.get_issue(iid)
+    assert final is not None and set(final.labels) == {"job-match", state_label(GATE.labels, state)}
+    assert final.state == ("closed" if closed else "opened")
+    *_, note = tracker.notes(iid)
+    assert note.body.startswith(f"**Reverted:** {says}: back to {state.value}")
+    assert record.parse_note(note.body) == record.StateMark(state)
+
+
+def test_settle_ignores_an_issue_somebody_else_created() -> None:
+    tracker = MemoryTracker()
+    with tracker.as_user("mallory"):
+        ref = tracker.create_issue(IssueDraft("t", "b", ("job-match", "job-match/approved"), ()))
+    result = settle(Context(GATE, tracker), ref)
+    assert result == StepResult(
+        "ignored", f"#{ref.iid} was not staged by match-staging (created by mallory)", ref.iid
+    )
+    assert tracker.notes(ref.iid) == []
+
+
+def test_settle_warns_when_an_approved_description_was_edited() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    tracker.issues[iid].notes.append(
+        Note(id=99, author="mallory", body="changed the description", system=True, created_at="t")
+    )
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    assert settle(Context(GATE, tracker), issue).outcome == "applied"
+    *_, note = tracker.notes(iid)
+    warning = render.gitlab_text("mallory changed the description of #1 at t")
+    assert f"\n\n⚠️ {warning}: `match-staging send` will not send from this issue." in note.body
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        ([], "the payload is not a JSON object"),
+        ({}, "no object_kind: not a GitLab webhook payload"),
+        ({"object_kind": 7}, "no object_kind: not a GitLab webhook payload"),
+        ({"object_kind": " note\n"}, "a note event: only issue events change a match's state"),
+        ({"object_kind": "x" * 50}, f"a {'x' * 40} event: only issue events change a match"),
+        ({"object_kind": "issue"}, "the issue event has no object_attributes or user"),
+        ({"object_kind": "issue", "user": {}}, "the issue event has no object_attributes or"),
+        ({"object_kind": "issue", "object_attributes": {}}, "the issue event has no object_att"),
+    ],
+)
+def test_parse_event_says_why_a_payload_is_not_an_event(payload: object, said: str) -> None:
+    found = parse_event(payload, GATE)
+    assert isinstance(found, str) and found.startswith(said), found
+
+
+def hook_payload(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "object_kind": "issue",
+        "user": {"username": fields.pop("actor", "ann")},
+        "object_attributes": {"iid": fields.pop("iid", 3), "labels": fields.pop("attrs", [])},
+        "labels": fields.pop("labels", []),
+        "changes": fields.pop("changes", {"labels": {"previous": [], "current": []}}),
+    }
+    body["object_attributes"].update(fields)
+    return body
+
+
+JM = [{"title": "job-match"}]
+
+
+@pytest.mark.parametrize(
+    ("payload", "found"),
+    [
+        (hook_payload(labels=JM), Event(3)),
+        (hook_payload(attrs=JM), Event(3)),
+        (hook_payload(changes={"labels": {"previous": JM, "current": []}}), Event(3)),
+        (hook_payload(changes={"labels": {"previous": [], "current": JM}}), Event(3)),
+        (hook_payload(labels=JM, changes={}, action="close"), Event(3)),
+        (hook_payload(labels=JM, changes=None, action="reopen"), Event(3)),
+        (hook_payload(labels=JM, changes={}, action="update"), "issue #3: no label change in"),
+        (hook_payload(labels=JM, changes={"labels": []}), "issue #3: no label change in this"),
+        (
+            hook_payload(labels=[{"title": "other"}, "job-match", {"name": "job-match"}]),
+            "issue #3 is",
+        ),
+        (hook_payload(labels=JM, iid=0), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, iid=True), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, iid="3"), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, actor=""), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, actor=7), "the issue event has no usable iid or user.username"),
+        (hook_payload(labels=JM, actor="bot"), "issue #3: the tool's own change"),
+        (hook_payload(labels=JM, iid=1), Event(1)),
+    ],
+)
+def test_parse_event_every_shape_of_an_issue_event(
+    payload: dict[str, Any], found: Event | str
+) -> None:
+    cfg = Config(workflow=Workflow(reviewers=["ann"]), gitlab=GitLabSettings(bot_username="bot"))
+    event = parse_event(payload, cfg)
+    if isinstance(found, Event):
+        assert event == found
+    else:
+        assert isinstance(event, str) and event.startswith(found), event
+    if found == "issue #3 is":
+        assert event == "issue #3 is not a job match"
+    assert parse_event(hook_payload(labels=JM, actor="bot"), GATE) == Event(3)  # no bot named
+
+
+@pytest.mark.parametrize(
+    ("labels", "note", "refusal"),
+    [
+        (("job-match", "job-match/approved"), State.APPROVED, "#1: is approved, not pending"),
+        (("job-match",), State.PENDING, "#1: is no state, not pending"),
+        (("job-match", "job-match/pending", "job-match/approved"), State.PENDING, "#1: is pend"),
+        (("job-match", "job-match/pending"), State.REJECTED, "#1: is pending, not pending"),
+        (("job-match/pending",), State.PENDING, "#1: no job-match issue with that number"),
+    ],
+)
+def test_review_from_the_shell_only_from_pending(
+    labels: tuple[str, ...], note: State, refusal: str
+) -> None:
+    tracker = MemoryTracker()
+    ref = tracker.create_issue(IssueDraft("t", "b", labels, ()))
+    tracker.add_note(ref.iid, record.with_mark("x", record.StateMark(note)))
+    with pytest.raises(InputError) as raised:
+        review(Context(GATE, tracker), 1, State.APPROVED, "ann", "fits")
+    assert str(raised.value).startswith(refusal), str(raised.value)
+    assert len(tracker.notes(1)) == 1
+    with pytest.raises(InputError, match="#5: no job-match issue with that number"):
+        review(Context(GATE, tracker), 5, State.APPROVED, "ann", "")
+
+
+@pytest.mark.parametrize("target", [State.APPROVED, State.REJECTED])
+def test_review_from_the_shell_applies_with_the_reason(target: State) -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    result = review(Context(GATE, tracker), iid, target, "ann", "fits well")
+    assert result == StepResult("applied", f"#{iid}: pending -> {target.value}", iid, target)
+    final = tracker.get_issue(iid)
+    assert final is not None
+    assert set(final.labels) == {"job-match", state_label(GATE.labels, target)}
+    assert final.state == ("closed" if target == State.REJECTED else "opened")
+    *_, note = tracker.notes(iid)
+    assert note.body.startswith(f"**Review:** pending → **{target.value}** by ann\n\n> fits well")
+    assert record.parse_note(note.body) == record.StateMark(target)
+
+
+def test_the_actor_is_who_added_the_new_label_not_who_tidied_up_after() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    with tracker.as_user("ann"):  # the sidebar on Free: approved added, pending left on
+        tracker.update_issue(iid, add=["job-match/approved"])
+    with tracker.as_user("mallory"):  # somebody else takes pending off afterwards
+        tracker.update_issue(iid, remove=["job-match/pending"])
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    result = settle(Context(GATE, tracker), issue)
+    assert (result.outcome, result.message) == ("applied", f"#{iid}: pending -> approved")
+    *_, note = tracker.notes(iid)
+    assert note.body.startswith("**Review:** pending → **approved** by ann")
+
+
+def test_a_renamed_state_label_is_known_by_its_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitLab names a label by its current name on every event; the id stays (issue 20)."""
+    ids = {"pending": 1, "approved": 2, "rejected": 3, "sent": 4}
+    cfg = Config(workflow=Workflow(reviewers=["ann"], label_ids=ids))
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    shown = [
+        LabelEvent("ann", 11, "approved (renamed since)", "add", "t", 2),
+        LabelEvent("mallory", 40, "job-match/approved", "add", "t", 9),  # another label
+    ]
+    monkeypatch.setattr(tracker, "label_events", lambda _: shown)
+    result = settle(Context(cfg, tracker), issue)
+    assert (result.outcome, result.after) == ("applied", State.APPROVED)
+    assert tracker.notes(iid)[-1].body.startswith("**Review:** pending → **approved** by ann")
+
+
+def test_nobody_may_review_says_what_to_set() -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_reviewers(Config())
+    assert str(raised.value) == (
+        "workflow.reviewers is empty and notification.channels.gitlab_todo.assignee_id is "
+        "not set: nobody may review job matches"
+    )
+
+
+def test_the_credit_goes_to_who_added_the_new_label_beside_the_old_one() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    with tracker.as_user("ann"):  # approved added in the sidebar, pending left on
+        tracker.update_issue(iid, add=["job-match/approved"])
+    with tracker.as_user("mallory"):  # a later change of another state label
+        tracker.update_issue(iid, add=["job-match/rejected"])
+        tracker.update_issue(iid, remove=["job-match/rejected"])
+    issue = tracker.get_issue(iid)
+    assert issue is not None and set(issue.labels) >= {"job-match/pending", "job-match/approved"}
+    assert settle(Context(GATE, tracker), issue).outcome == "applied"
+
+
+def test_a_user_called_unknown_is_not_the_nobody_of_a_missing_event() -> None:
+    cfg = Config(workflow=Workflow(reviewers=["unknown"]))
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    issue = moved_by(tracker, iid, "nobody shown", ["job-match", "job-match/approved"])
+    result = settle(Context(cfg, tracker), issue)
+    assert (result.outcome, result.after) == ("reverted", State.PENDING)
+
+
+def test_only_an_approval_carries_the_edited_description_warning() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    tracker.issues[iid].notes.append(
+        Note(id=99, author="mallory", body="changed the description", system=True, created_at="t")
+    )
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/rejected"])
+    assert settle(Context(GATE, tracker), issue).outcome == "applied"
+    assert "⚠️" not in tracker.notes(iid)[-1].body
+
+
+def test_transition_looks_only_at_the_issue_the_event_names() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    ctx = Context(GATE, tracker)
+    assert transition(ctx, []) == StepResult("ignored", "the payload is not a JSON object")
+    event = hook_payload(iid=9, labels=JM)
+    assert transition(ctx, event) == StepResult("ignored", "issue #9 is not a job match", 9)
+    with tracker.as_user("mallory"):
+        other = tracker.create_issue(IssueDraft("t", "b", ("bug",), ()))
+    plain = hook_payload(iid=other.iid, labels=JM)  # the payload's labels are not believed
+    assert transition(ctx, plain) == StepResult(
+        "ignored", f"issue #{other.iid} is not a job match", other.iid
+    )
+    moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    result = transition(ctx, hook_payload(iid=iid, labels=JM))
+    assert (result.outcome, result.after) == ("applied", State.APPROVED)
+
+
+def test_the_audit_note_links_the_pipeline_and_says_when_repaired() -> None:
+    tracker = MemoryTracker()
+    iid = staged_as(tracker, State.PENDING).iid
+    issue = moved_by(tracker, iid, "ann", ["job-match", "job-match/approved"])
+    ctx = Context(GATE, tracker, pipeline=Pipeline("https://gl.example/p/-/pipelines/7", "7"))
+    settle(ctx, issue, reconciled=True)
+    body = tracker.notes(iid)[-1].body
+    assert "- By: match-staging, [pipeline 7](<https://gl.example/p/-/pipelines/7>)" in body
+    assert "_The webhook never delivered this change; the scheduled run applied it._" in body
+    iid2 = staged_as(tracker, State.PENDING).iid
+    issue2 = moved_by(tracker, iid2, "ann", ["job-match", "job-match/approved"])
+    settle(Context(GATE, tracker), issue2)
+    plain = tracker.notes(iid2)[-1].body
+    assert "- By: match-staging\n" in plain and "scheduled run" not in plain
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "problems", "since", "said"),
+    [
+        (["unchanged"], [], "", None),
+        (["applied"], ["the hook is disabled"], "", None),
+        (["applied"], [], "", "1 review event never reached the pipeline (repaired now)"),
+        (
+            ["applied", "reverted", "unchanged"],
+            [],
+            "2026-02-08T10:15:33Z",
+            "2 review events since 2026-02-08 10:15 UTC never reached the pipeline",
+        ),
+    ],
+)
+def test_missed_events_notice(
+    outcomes: list[str], problems: list[str], since: str, said: str | None
+) -> None:
+    report = ReconcileReport(
+        results=[StepResult(o, "m") for o in outcomes],  # type: ignore[arg-type]
+        webhook_problems=problems,
+        missed_since=since,
+    )
+    found = missed_events_notice(report)
+    if said is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(said)
+        assert found.endswith(
+            ": GitLab may have disabled the issue webhook after failed deliveries. Check it at "
+            "Settings > Webhooks (Maintainers only; a Developer token cannot see it): Test > "
+            "Issue events re-enables it, or run `match-staging bootstrap` with a Maintainer's "
+            "token"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,15 +12,24 @@ import pytest
 
 from match_staging import config, record
 from match_staging.cli import main
-from match_staging.config import GitLabSettings
+from match_staging.config import Config, GitLabSettings, TodoAssignee
 from match_staging.context import Context
+from match_staging.errors import InputError
 from match_staging.keys import match_keys
 from match_staging.labels import label_specs
-from match_staging.matches import read_batch
+from match_staging.matches import Batch, read_batch
+from match_staging.model import Match, Requirement
 from match_staging.trackers.gitlab import GitLabTracker
-from match_staging.usecases.stage import StageReport, stage
+from match_staging.usecases.stage import (
+    DESCRIPTION_MAXBYTES,
+    StageReport,
+    _cut,
+    issue_draft,
+    stage,
+)
 from tests.conftest import FakeTime, match, write
 from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.memory_tracker import MemoryTracker
 
 ISSUES = r"/projects/[^/]+/issues$"
 
@@ -306,3 +316,129 @@ def test_issue_writes_are_paced_for_the_webhook_pipelines(repo: Path, fake: Fake
     )
     assert len(report.staged) == 3
     assert len(waits) == 1 and waits[0] > 59  # the third write waited for the minute
+
+
+# --- the threshold, and shortening a description that GitLab would refuse (issue 26) -------
+# Plain data and the in-memory tracker: no server.
+
+
+def a_match(n: int, score: float, **fields: Any) -> Match:
+    url = f"https://jobs.example/{n}"
+    return Match(
+        score=score,
+        title=f"Match {n}",
+        provider="Acme",
+        url=url,
+        source="in.json",
+        position=n,
+        keys=match_keys(None, url),
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    ("threshold", "staged"),
+    [(70, ["Match 2", "Match 3"]), (69.99, ["Match 1", "Match 2", "Match 3"]), (100, [])],
+)
+def test_a_match_exactly_at_the_threshold_is_staged(threshold: float, staged: list[str]) -> None:
+    cfg = Config()
+    cfg.notification.preferences.threshold = threshold
+    tracker = MemoryTracker()
+    batch = Batch(matches=[a_match(1, 69.99), a_match(2, 70), a_match(3, 70.01)])
+    report = stage(Context(cfg, tracker), batch)
+    assert [m.title for m, _ in report.staged] == staged
+    assert [m.title for m in report.below] == [
+        m.title for m in batch.matches if m.title not in staged
+    ]
+    assert report.threshold == threshold
+    assert len(tracker.issues) == len(staged)
+
+
+def test_a_match_twice_in_one_batch_is_staged_once() -> None:
+    tracker = MemoryTracker()
+    first, twin = a_match(1, 90), dataclasses.replace(a_match(1, 80), position=2)
+    report = stage(Context(Config(), tracker), Batch(matches=[first, twin]))
+    assert [m.position for m, _ in report.staged] == [1]
+    assert report.repeated == [(twin, first)]
+    assert len(tracker.issues) == 1
+
+
+def size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cut"),
+    [
+        (None, 10, None),
+        ("", 0, ""),
+        ("abc", 3, "abc"),  # exactly at the limit: untouched
+        ("abcd", 3, "…"),  # no room for a character beside the ellipsis's 3 bytes
+        ("abcdef", 5, "ab…"),  # 2 bytes + 3 for "…"
+        ("abcdef", 0, ""),
+        ("ä" * 10, 20, "ä" * 10),  # 10 characters, 20 bytes: fits
+        ("ä" * 10, 19, "ä" * 8 + "…"),  # 16 bytes + 3: a byte limit, not a character one
+        ("ä" * 10, 18, "ä" * 7 + "…"),  # never half a character
+        ("😀" * 5, 10, "😀…"),
+        ("😀" * 5, 6, "…"),
+        ("word    " * 4, 19, "word    word…"),  # spaces before the ellipsis go
+    ],
+)
+def test_cut_counts_utf8_bytes_and_the_ellipsis(text: str | None, limit: int, cut: str) -> None:
+    found = _cut(text, limit)
+    assert found == cut
+    assert found is None or size(found) <= max(limit, 0)
+
+
+def cells(description: str) -> list[str]:
+    """The requirement and comment cells of the score-breakdown table."""
+    rows = [line for line in description.splitlines() if line.startswith("| &")]
+    return [c.strip() for row in rows for c in row.strip("|").split(" | ")[::3]]
+
+
+def test_a_long_valid_match_is_shortened_to_fit_cells_included() -> None:
+    """The longest match the schema allows, in the text that grows most when escaped ("&"
+    is 5 bytes): shortened at the first step, every cell to 200 characters, the draft and
+    notes to 40,000 bytes each; the record marker keeps the full draft for `send`."""
+    rows = tuple(Requirement("&" * 500, 90, 1, "&" * 1000) for _ in range(100))
+    match = a_match(1, 90, requirements=rows, draft="&" * 100_000, notes="&" * 20_000)
+    description = issue_draft(Config(), match, []).description
+    assert DESCRIPTION_MAXBYTES // 2 < size(description) <= DESCRIPTION_MAXBYTES
+    shown = cells(description)
+    assert len(shown) == 200
+    assert all(c == "&amp;" * 199 + "…" for c in shown), {c[-20:] for c in shown}
+    assert "> " + "&amp;" * 39_997 + "…" in description  # 39,997 bytes + "…" (3 bytes)
+    assert "> " + "&amp;" * 20_000 + "\n" in description  # the notes fit whole
+    assert "_Shortened here to fit GitLab's description limit" in description
+    assert record.decode_record(description) is not None
+    found = record.decode_record(description)
+    assert found is not None and found.draft == "&" * 100_000
+
+
+def test_the_limit_is_in_bytes_not_characters() -> None:
+    """300,000 emoji: 300,000 characters (fits a character count), 1.2 MB (does not)."""
+    match = a_match(1, 90, notes="😀" * 300_000)
+    description = issue_draft(Config(), match, []).description
+    assert size(description) <= DESCRIPTION_MAXBYTES
+    assert "> " + "😀" * 9_999 + "…\n" in description  # 40,000 bytes: 9,999 emoji + "…"
+
+
+def test_a_match_that_fits_is_not_shortened_and_one_that_cannot_is_refused() -> None:
+    small = issue_draft(Config(), a_match(1, 90, draft="Hallo", notes="n"), []).description
+    assert "Shortened" not in small and "> Hallo" in small
+    # the record marker keeps the full draft: 300,000 emoji do not fit however it is shown
+    with pytest.raises(InputError, match="more than GitLab's 1,048,576: shorten the draft"):
+        issue_draft(Config(), a_match(1, 90, draft="😀" * 300_000), [])
+
+
+@pytest.mark.parametrize(
+    ("score", "level"), [(69.99, "low"), (70, "medium"), (89.99, "medium"), (90, "high")]
+)
+def test_the_issue_a_match_becomes(score: float, level: str) -> None:
+    draft = issue_draft(Config(), a_match(7, score), [])
+    assert draft.labels == ("job-match", "job-match/pending", f"match-score/{level}")
+    assert draft.keys == match_keys(None, "https://jobs.example/7")
+    assert draft.assignee_ids == ()
+    todo = Config()
+    todo.notification.channels.gitlab_todo = TodoAssignee(enabled=True, assignee_id=5)
+    assert issue_draft(todo, a_match(7, score), []).assignee_ids == (5,)
