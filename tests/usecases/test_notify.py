@@ -4,8 +4,6 @@ Slack webhook. Exactly once per match and channel, whatever fails in between."""
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,56 +37,8 @@ from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
-
-DAY = "2026-02-08T14:30:00+01:00"
-NIGHT = "2026-02-08T23:00:00+01:00"
-NIGHT_LATER = "2026-02-08T23:30:00+01:00"
-MORNING = "2026-02-09T07:05:00+01:00"
-
-EVER = datetime(2000, 1, 1, tzinfo=UTC)  # read_log takes a window: all of it
-
-
-@dataclass
-class World:
-    gitlab: FakeGitLab
-    slack: SlackWebhook
-    smtp: SmtpSink
-
-    def env(self, now: str = DAY) -> dict[str, str]:
-        prefix = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
-        return {
-            "GITLAB_URL": self.gitlab.url,
-            "GITLAB_TOKEN": self.gitlab.token,
-            "GITLAB_PROJECT": "1",
-            "MATCH_STAGING_NOW": now,
-            f"{prefix}SLACK__ENABLED": "true",
-            "SLACK_WEBHOOK_URL": self.slack.url,
-            f"{prefix}EMAIL__ENABLED": "true",
-            "SMTP_HOST": "127.0.0.1",
-            f"{prefix}EMAIL__SMTP__PORT": str(self.smtp.port),
-            f"{prefix}EMAIL__SMTP__SECURITY": "none",
-        }
-
-    def slack_mentions(self, iid: int) -> int:
-        return sum(len(re.findall(rf"/-/issues/{iid}\|", str(post))) for post in self.slack.posts)
-
-    def plain(self, index: int) -> str:
-        body = self.smtp.messages[index].get_body(("plain",))
-        assert body is not None
-        return str(body.get_content())
-
-    def email_mentions(self, iid: int) -> int:
-        return sum(
-            len(re.findall(rf"/-/issues/{iid}\r?\n", self.plain(i)))
-            for i in range(len(self.smtp.messages))
-        )
-
-
-@pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
-    with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
-        yield World(gitlab, slack, smtp)
+from tests.notify_world import DAY, EVER, MORNING, NIGHT, NIGHT_LATER, World
+from tests.notify_world import world as world  # the fixture
 
 
 def run(

@@ -17,8 +17,8 @@ from match_staging.cli import main
 from match_staging.trackers import ledger
 from tests.conftest import job_matches, match, owed, write
 from tests.fakes.gitlab import FakeGitLab
-from tests.usecases.test_notify import DAY, MORNING, NIGHT, World
-from tests.usecases.test_notify import world as world  # the fixture
+from tests.notify_world import DAY, MORNING, NIGHT, World
+from tests.notify_world import world as world  # the fixture
 
 FIRST_LINE = "<!-- match-staging v1 ledger -->"  # ledger.FIRST_LINE, as every release wrote it
 ALL_OWED = [(i, c) for i in range(1, 6) for c in ("email", "slack")]
