@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.fakes.local_http import LocalHTTP
 
-class JsonEndpoint:
+
+class JsonEndpoint(LocalHTTP):
     def __init__(self) -> None:
         self.posts: list[tuple[str, str, dict[str, Any]]] = []  # (path, user, body)
         self.answers: dict[str, list[int]] = {}  # path -> statuses, consumed first
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.01,), daemon=True
-        )
-        self.port = self._server.server_address[1]
+        super().__init__()
 
     def url(self, path: str, user: str = "") -> str:
         """The Apprise URL of `path` on this server."""
@@ -53,13 +49,3 @@ class JsonEndpoint:
                 pass
 
         return Handler
-
-    def __enter__(self) -> JsonEndpoint:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -4,24 +4,20 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local_http import LocalHTTP
 
 PATH = "/services/T000/B000/CANARYSLACKSECRET"
 
 
-class SlackWebhook:
+class SlackWebhook(LocalHTTP):
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
         self.answers: list[tuple[int, str, dict[str, str]]] = []  # consumed first
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        # stop() waits up to one poll: 10 ms, not 50, per test
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.01,), daemon=True
-        )
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
+        super().__init__()
+        self.url = f"{self.base}{PATH}"
 
     def answer(self, status: int, body: str, times: int = 1, **headers: str) -> None:
         self.answers += [(status, body, headers)] * times
@@ -50,13 +46,3 @@ class SlackWebhook:
                 pass
 
         return Handler
-
-    def __enter__(self) -> SlackWebhook:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()

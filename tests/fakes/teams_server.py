@@ -13,11 +13,11 @@ Workflows webhooks").
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local_http import LocalHTTP
 
 SIG = "CANARYTEAMSSIGNATURE"
 PATH = "/workflows/0a1b2c3d/triggers/manual/paths/invoke"
@@ -61,7 +61,7 @@ def _body_error(card: dict[str, Any]) -> str:
     return ""
 
 
-class TeamsWorkflow:
+class TeamsWorkflow(LocalHTTP):
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []  # what was accepted (posted to the channel)
         self.requests = 0
@@ -70,11 +70,8 @@ class TeamsWorkflow:
         # seconds after accepting (the client times out while the card gets posted)
         self.answers: list[tuple[int, str, dict[str, str]]] = []
         self.delay = 1.0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.01,), daemon=True
-        )
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{PATH}?{QUERY}"
+        super().__init__()
+        self.url = f"{self.base}{PATH}?{QUERY}"
 
     def answer(self, status: int, code: str = "", times: int = 1, **headers: str) -> None:
         body = json.dumps({"error": {"code": code, "message": f"{code} ({self.url})"}})
@@ -131,16 +128,6 @@ class TeamsWorkflow:
                 out.append(f"{fact['title']}: {fact['value']}")
         out += [a["url"] for a in card.get("actions", [])]
         return out
-
-    def __enter__(self) -> TeamsWorkflow:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _refusal(path_and_query: str, raw: bytes) -> tuple[int, str] | None:

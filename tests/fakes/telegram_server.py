@@ -14,9 +14,10 @@ import json
 import re
 import threading
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local_http import LocalHTTP
 
 TOKEN = "123456789:CANARY-telegram-Secret_token"
 # html-style: the tags Telegram's HTML parse mode accepts, with the attributes it takes
@@ -91,18 +92,15 @@ def parse(text: str) -> _Entities:
     return reader
 
 
-class TelegramBotApi:
+class TelegramBotApi(LocalHTTP):
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []  # what the chat got
         self.requests = 0
         # consumed first: (status, answer object) or ("slow", seconds): the message is
         # taken, then the answer waits
         self.answers: list[tuple[int | str, Any]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.01,), daemon=True
-        )
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
+        self.url = self.base
 
     def answer(self, status: int, description: str, times: int = 1, **parameters: int) -> None:
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
@@ -166,16 +164,6 @@ class TelegramBotApi:
                 pass
 
         return Handler
-
-    def __enter__(self) -> TelegramBotApi:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _shape(body: dict[str, Any]) -> str:
