@@ -40,6 +40,7 @@ def bootstrap(cfg: Config, admin: ProjectAdmin, *, dry_run: bool) -> BootstrapRe
         actions=actions,
         dry_run=dry_run,
         location=admin.location,
+        project_id=project.id,
         notes=notes,
         secrets=[trigger.token] if trigger and trigger.token else [],
     )
@@ -101,6 +102,6 @@ def run(cfg: Config, env: Mapping[str, str], dry_run: bool) -> BootstrapReport:
     admin = GitLabProject(cfg.gitlab.url, token, cfg.gitlab.project, timeout=cfg.gitlab.timeout)
     report = bootstrap(cfg, admin, dry_run=dry_run)
     # in CI the URL comes only from the file, and the project it names outranks CI_PROJECT_ID
-    if pinned := pin_url(cfg, dry_run=dry_run, project_id=admin.project_id()):
+    if pinned := pin_url(cfg, dry_run=dry_run, project_id=report.project_id):
         report.notes.append(pinned)
     return report

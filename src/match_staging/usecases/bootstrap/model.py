@@ -178,6 +178,7 @@ class BootstrapReport:
     actions: list[Action]
     dry_run: bool
     location: str = ""
+    project_id: int = 0  # the numeric id bootstrap's project read gave (pinned in the file)
     applied: int = 0  # changes written (0 in a dry run)
     # action index -> what went wrong and what to do; every other step was still tried
     failed: dict[int, str] = field(default_factory=dict)
