@@ -113,21 +113,16 @@ def init(root: Path | str, component_project: str, *, dry_run: bool) -> InitRepo
     for scaffold in scaffolds(component):
         target = root / scaffold.path
         if target.exists() or target.is_symlink():
+            problem = "exists"
+        else:
+            problem = "" if dry_run else _create(target, scaffold.text)
+        if problem == "exists":
             report.existing += 1
             report.lines += _existing(scaffold, target, component)
             continue
-        try:
-            if not dry_run:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("xb") as file:  # "x": never over a file that appeared since
-                    file.write(scaffold.text.encode("utf-8"))
-        except FileExistsError:
-            report.existing += 1
-            report.lines += _existing(scaffold, target, component)
-            continue
-        except OSError as exc:
+        if problem:
             report.failed += 1
-            report.lines.append(f"failed    {scaffold.path}: {exc.strerror or exc}")
+            report.lines.append(f"failed    {scaffold.path}: {problem}")
             continue
         report.created += 1
         report.lines.append(f"create    {scaffold.path} ({scaffold.what})")
@@ -156,6 +151,22 @@ def include_lines(ci_text: str) -> list[str]:
     return [
         line for line in ci_text.splitlines() if line.strip() and not line.lstrip().startswith("#")
     ]
+
+
+def _create(target: Path, text: str) -> str:
+    """Write a new file: "" when done, "exists" when one is there, else what went wrong."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder goes, no permission
+        return f"could not create its folder: {exc.strerror or exc}"
+    try:
+        with target.open("xb") as file:  # "x": never over a file, even one just made
+            file.write(text.encode("utf-8"))
+    except FileExistsError:
+        return "exists"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
 
 
 def _existing(scaffold: Scaffold, target: Path, component: str) -> list[str]:
