@@ -6,9 +6,11 @@ pipeline it writes passes GitLab's CI schema.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -66,6 +68,19 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
+def assert_includes_the_component(documents: list[Any]) -> None:
+    """The pipeline (its last document) includes this version's component, and every input
+    it passes through is one its `spec:` header (the first document) declares.
+    """
+    *header, body = documents
+    (include,) = [i for i in body["include"] if isinstance(i, dict) and "component" in i]
+    assert include["component"] == COMPONENT
+    passed = re.findall(r"\$\[\[\s*inputs\.(\w+)", json.dumps(include.get("inputs", {})))
+    declared = header[0]["spec"]["inputs"] if header else {}
+    assert set(passed) <= set(declared)
+    assert {"job", "send_iid"} <= set(passed)  # the contract with the component: passed through
+
+
 def test_init_then_stage_then_bootstrap_dry_run_in_an_empty_repository(
     empty_repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -107,18 +122,14 @@ def test_the_written_pipeline_passes_gitlabs_ci_schema(
     assert run(capsys, "init")[0] == 0
     text = (empty_repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
     assert "{{" not in text and "}}" not in text  # every placeholder filled
-    header, body = list(yaml.safe_load_all(text))
+    documents = list(yaml.safe_load_all(text))
     validator = jsonschema.Draft7Validator(ci_schema.gitlab_ci_schema())
-    for document in (header, body):
+    for document in documents:
         problems = [
             f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)
         ]
         assert problems == []
-    assert body["include"][0]["component"] == COMPONENT
-    # every input the include passes through is one the header declares
-    passed = json.dumps(body["include"][0].get("inputs", {}))
-    for name in header["spec"]["inputs"]:
-        assert f"$[[ inputs.{name} ]]" in passed
+    assert_includes_the_component(documents)
     # the validator does check: a broken include is reported
     assert list(validator.iter_errors({"include": [{"component": 5}]}))
 
@@ -172,9 +183,7 @@ def test_init_never_overwrites_and_prints_the_include_for_an_existing_pipeline(
     # the printed lines are the YAML to add: the include and the header its inputs need
     lines = out.split("add these lines to it", 1)[1].splitlines()[1:]
     block = [line[10:] for line in lines if line.startswith(" " * 10)]
-    header, body = list(yaml.safe_load_all("\n".join(block)))
-    assert body["include"][0]["component"] == COMPONENT
-    assert set(header["spec"]["inputs"]) >= {"job", "send_iid"}
+    assert_includes_the_component(list(yaml.safe_load_all("\n".join(block))))
 
     # a second run finds everything, its own pipeline included, and changes nothing
     (empty_repo / ".gitlab-ci.yml").unlink()
