@@ -179,9 +179,8 @@ def _existing(scaffold: Scaffold, target: Path, component: str) -> list[str]:
     if f"{component.rsplit('@', 1)[0]}@" in present:
         return [f"exists    {CI_FILE}: it includes {COMPONENT} already; left as it is"]
     return [
-        f"exists    {CI_FILE}: left as it is; add these lines to it (the spec: header above "
-        "a --- at its top, merged with one that is there; the include: item beside its "
-        "other includes):",
+        f"exists    {CI_FILE}: left as it is; add these lines to it (the spec: header and "
+        "its --- at the top; each key merged with the one the file has, if it has one):",
         *(f"          {line}" for line in include_lines(scaffold.text)),
     ]
 
