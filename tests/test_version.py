@@ -57,3 +57,17 @@ def test_a_tag_pipelines_tag_is_the_version() -> None:
         f"tag {tag} but the package says {__version__}: set __version__ in "
         "src/match_staging/__init__.py and CHANGELOG.md's release heading, then tag again"
     )
+
+
+def test_no_pipeline_file_reads_the_version_from_pyproject() -> None:
+    """The jobs compare the job image's `--version` with the checkout's version; a `sed` for
+    `version = "..."` in pyproject.toml would find nothing there now, and the jobs would
+    silently pip install although the image ships that very version."""
+    files = [ROOT / ".gitlab-ci.yml", ROOT / "Containerfile", *(ROOT / "ci").iterdir()]
+    files += (ROOT / "templates").glob("*.yml")  # the CI/CD component
+    stale = [
+        str(f.relative_to(ROOT))
+        for f in files
+        if f.is_file() and "^version = " in f.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert stale == []
