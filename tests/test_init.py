@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 import pytest
@@ -268,3 +269,16 @@ def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(
     assert "failed    matches-inbox/match.schema.json: could not create its folder" in out
     assert "create    config/notification-channels.yml" in out  # the others still written
     assert "2 file(s) created, 2 failed, 0 already there" in out
+
+
+def test_the_component_installs_from_the_registry_of_the_project_init_names() -> None:
+    """init names the component's project; the component's jobs pip install from a package
+    registry: by default the same project's, or a user gets a component from one place and
+    match-staging from another (or nowhere)."""
+    template = ROOT / "templates" / "review-gate.yml"
+    if not template.exists():
+        pytest.skip("the component templates/review-gate.yml is not in this checkout")
+    spec = next(yaml.safe_load_all(template.read_text(encoding="utf-8")))
+    default = spec["spec"]["inputs"]["pip_index_url"]["default"]
+    host, path = DEFAULT_COMPONENT_PROJECT.split("/", 1)
+    assert default == f"https://{host}/api/v4/projects/{quote(path, safe='')}/packages/pypi/simple"

@@ -17,7 +17,7 @@ from match_staging.errors import ConfigError, Refused
 
 # Where the component is published (the CI/CD Catalog project); `--component-project`
 # names another, e.g. a mirror on a self-managed GitLab.
-DEFAULT_COMPONENT_PROJECT = "gitlab.com/match-staging/match-staging"
+DEFAULT_COMPONENT_PROJECT = "gitlab.com/freelancer/match-staging"
 COMPONENT = "review-gate"  # templates/review-gate.yml: GitLab names a component by its file
 CI_FILE = ".gitlab-ci.yml"
 # <host>[:port]/<group>[/<subgroup>...]/<project>: the form of CI_SERVER_FQDN/CI_PROJECT_PATH
