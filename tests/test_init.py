@@ -282,3 +282,16 @@ def test_the_component_installs_from_the_registry_of_the_project_init_names() ->
     default = spec["spec"]["inputs"]["pip_index_url"]["default"]
     host, path = DEFAULT_COMPONENT_PROJECT.split("/", 1)
     assert default == f"https://{host}/api/v4/projects/{quote(path, safe='')}/packages/pypi/simple"
+
+
+def test_a_pipeline_that_pins_another_version_is_left_as_it_is_and_says_so(
+    empty_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pinned = COMPONENT.replace(f"@{__version__}", "@0.0.9")
+    text = f'include:\n  - component: {pinned}\n    inputs: {{version: "0.0.9"}}\n'
+    (empty_repo / ".gitlab-ci.yml").write_text(text, encoding="utf-8")
+    code, out, _ = run(capsys, "init")
+    assert code == 0
+    assert (empty_repo / ".gitlab-ci.yml").read_text(encoding="utf-8") == text
+    assert "exists    .gitlab-ci.yml: it includes review-gate@0.0.9; left as it is" in out
+    assert f"this match-staging is {__version__}" in out and "add these lines" not in out

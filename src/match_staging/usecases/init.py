@@ -176,8 +176,16 @@ def _existing(scaffold: Scaffold, target: Path, component: str) -> list[str]:
         present = target.read_text(encoding="utf-8", errors="replace")
     except OSError:
         present = ""
-    if f"{component.rsplit('@', 1)[0]}@" in present:
+    name, version = component.rsplit("@", 1)
+    found = re.search(rf"{re.escape(name)}@([\w.~+-]*\w)", present)  # 1.2.3, ~latest, a SHA
+    if found and found[1] == version:
         return [f"exists    {CI_FILE}: it includes {COMPONENT} already; left as it is"]
+    if found:  # another version (or ~latest): the user pins it, init does not upgrade
+        return [
+            f"exists    {CI_FILE}: it includes {COMPONENT}@{found[1]}; left as it is (this "
+            f"match-staging is {version}: to move to it, change the component's version and "
+            "its `version` input there)"
+        ]
     return [
         f"exists    {CI_FILE}: left as it is; add these lines to it (the spec: header and "
         "its --- at the top; each key merged with the one the file has, if it has one):",
