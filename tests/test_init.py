@@ -220,6 +220,11 @@ def test_component_project_names_where_the_component_is_published(
     assert f"component: gitlab.example.com:8443/ops/ci/gate/review-gate@{__version__}" in text
     assert f'"{__version__}"' in text  # the version the component's jobs install
 
+    (empty_repo / ".gitlab-ci.yml").unlink()  # the instance the pipeline runs on
+    assert run(capsys, "init", "--component-project", "$CI_SERVER_FQDN/ops/gate")[0] == 0
+    text = (empty_repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
+    assert f"component: $CI_SERVER_FQDN/ops/gate/review-gate@{__version__}" in text
+
 
 @pytest.mark.parametrize(
     "project",
@@ -228,6 +233,7 @@ def test_component_project_names_where_the_component_is_published(
         "gitlab.com/project",
         "gitlab.com/group/project@1.0.0",
         "gitlab.com/group/project\ninclude: evil",
+        "$CI_PROJECT_PATH/x/y",
     ],
 )
 def test_a_component_project_that_is_no_project_path_is_refused(

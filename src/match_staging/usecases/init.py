@@ -21,8 +21,11 @@ DEFAULT_COMPONENT_PROJECT = "gitlab.com/freelancer/match-staging"
 COMPONENT = "review-gate"  # templates/review-gate.yml: GitLab names a component by its file
 CI_FILE = ".gitlab-ci.yml"
 # <host>[:port]/<group>[/<subgroup>...]/<project>: the form of CI_SERVER_FQDN/CI_PROJECT_PATH
-# that `include: component:` takes (GitLab docs, "Use a component")
-_PROJECT = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9_][A-Za-z0-9_.-]*){2,}")
+# that `include: component:` takes, the host also as `$CI_SERVER_FQDN` (the instance the
+# pipeline runs on) (doc/ci/components/_index.md, "Use a component")
+_PROJECT = re.compile(
+    r"(\$CI_SERVER_FQDN|[A-Za-z0-9.-]+(:[0-9]{1,5})?)(/[A-Za-z0-9_][A-Za-z0-9_.-]*){2,}"
+)
 
 
 @dataclass(frozen=True)
