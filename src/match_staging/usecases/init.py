@@ -149,7 +149,7 @@ def next_steps() -> list[str]:
 
 def include_lines(ci_text: str) -> list[str]:
     """What a user adds to their own `.gitlab-ci.yml`: the scaffold without its comments
-    (the `spec:` header the include's inputs need, its `---`, and the `include:`).
+    (the `spec:` header the include's inputs need, its `---`, the `include:`, the rest).
     """
     return [
         line for line in ci_text.splitlines() if line.strip() and not line.lstrip().startswith("#")
