@@ -1,14 +1,9 @@
-"""The command line: parse arguments, call one use case, print, map errors to exit codes.
-Exit codes (docs/interface.md): 0 all done, 1 partial (input rejected, a channel or GitLab
-failed), 2 usage or configuration error, or a refused request (an unknown issue, a step the
-issue's state does not allow), with nothing changed.
-"""
+"""The command line: parse arguments, call one use case, print, map errors to exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from match_staging.cli_args import COMMANDS, DEFAULT_CONFIG, build_parser, subcommand_parser
 
@@ -242,6 +237,14 @@ def cmd_notify(args: argparse.Namespace, run: Run) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_init(args: argparse.Namespace, run: Run) -> int:
+    """The gate's files in this repository, none overwritten (usecases/init.py)."""
+    from match_staging.usecases.init import init
+
+    run.print((report := init(os.getcwd(), args.component_project, dry_run=args.dry_run)).lines)
+    return 0 if report.ok else 1
+
+
 def cmd_config(args: argparse.Namespace, run: Run) -> int:
     """The effective configuration, secrets masked."""
     from match_staging import cli_lines
@@ -294,7 +297,3 @@ def main(
             "(set MATCH_STAGING_DEBUG=1 for the traceback)"
         )
         return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -78,6 +78,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "match-staging notify --title 'Nightly build failed' --link \"$CI_PIPELINE_URL\" "
         '--level warning --key "build-$CI_PIPELINE_ID"',
     ),
+    "init": (
+        "cmd_init",
+        "set up your own repository for the review gate: the pipeline (the CI/CD component), "
+        "matches-inbox/ and the configuration; never overwrites a file",
+        "match-staging init --dry-run",
+    ),
     "config": (
         "cmd_config",
         "print the effective configuration, secrets masked",
@@ -172,7 +178,7 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
             help="pending -> rejected: closed (workflow.close_rejected)",
         )
         cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue with the step")
-    if name in ("bootstrap", "rotate-token"):
+    if name in ("bootstrap", "rotate-token", "init"):
         cmd.add_argument(
             "--dry-run", action="store_true", help="print what a real run would do; change nothing"
         )
@@ -227,11 +233,22 @@ def _notify_arguments(cmd: argparse.ArgumentParser) -> None:
     )
 
 
+def _init_arguments(cmd: argparse.ArgumentParser) -> None:
+    from match_staging.usecases.init import DEFAULT_COMPONENT_PROJECT
+
+    cmd.add_argument(
+        "--component-project",
+        metavar="PATH",
+        default=DEFAULT_COMPONENT_PROJECT,
+        help="where the component is published: HOST/GROUP/PROJECT (default: %(default)s)",
+    )
+
+
 def _no_arguments(cmd: argparse.ArgumentParser) -> None:
     """A command without arguments of its own beyond those above."""
 
 
-_EXTRA_ARGUMENTS = {"notify": _notify_arguments}
+_EXTRA_ARGUMENTS = {"notify": _notify_arguments, "init": _init_arguments}
 
 
 def read_batch(args: argparse.Namespace, env: Mapping[str, str], out: Output, cfg: Config) -> Batch:

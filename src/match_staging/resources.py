@@ -20,3 +20,10 @@ def schema_path() -> Path:
     """The match JSON Schema: in the wheel, else the checkout's."""
     shipped = _PACKAGE / "match.schema.json"
     return shipped if shipped.is_file() else _CHECKOUT / "matches-inbox" / "match.schema.json"
+
+
+def scaffold_dir() -> Path:
+    """The files `match-staging init` writes into a user's repository (inside the package
+    in both: hatch ships every file of src/match_staging).
+    """
+    return _PACKAGE / "scaffold"
