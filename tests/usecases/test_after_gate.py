@@ -260,3 +260,56 @@ def test_moves_nobody_or_only_the_digest_may_make_are_reverted(
     assert code == 0 and f"reverted  #1: {says}" in out
     assert world.labels(1) == [f"job-match/{before}"]
     assert world.notes(1)[-1].startswith("**Reverted:**")
+
+
+def test_a_project_bootstrapped_before_expires_nothing_until_bootstrap_records_the_ids(
+    world: World,
+) -> None:
+    """workflow.label_ids without the later states (committed before issue 23): nothing
+    breaks, the digest says once per run what to do and neither expires nor ghosts; a move
+    into a state whose label id is unknown is reverted. bootstrap records the ids."""
+    from match_staging import config_write
+
+    path = world.repo / "config" / "notification-channels.yml"
+    first = {s: world.fake.labels[f"job-match/{s}"]["id"] for s in ("pending", "approved")}
+    first |= {s: world.fake.labels[f"job-match/{s}"]["id"] for s in ("rejected", "sent")}
+    config_write.record(path, {"label_ids": first})
+    sent(world, 1)
+
+    out = world.digest(15)
+    lines = [line for line in out.splitlines() if "bootstrap" in line and "label_ids" in line]
+    assert lines == [
+        "bootstrap workflow.label_ids has no id for expired, interview, offer, declined, "
+        "ghosted: no match expires or is ghosted until then; run `match-staging bootstrap` "
+        "with a Maintainer's token and commit the configuration it writes"
+    ]
+    assert "expired" not in out.replace("no id for expired", "")
+    assert world.labels(2) == ["job-match/pending"]
+    code, out = world.board(1, REVIEWER, add="interview", remove="sent")
+    assert code == 0 and "reverted  #1: the interview label's id is not recorded" in out
+    assert world.labels(1) == ["job-match/sent"]
+
+    code, out = world.run("bootstrap")
+    assert code == 0, out
+    assert "update config workflow.label_ids (the ids of the new state labels expired" in out
+    out = world.digest(15, 1)
+    assert "bootstrap workflow.label_ids" not in out
+    assert "applied   #2: pending -> expired" in out and "ghosted" not in out
+
+
+@pytest.mark.parametrize(
+    ("apply_by", "says"),
+    [
+        ("2026-02-30", "field 'apply_by': is not a real date or date-time: \"2026-02-30\""),
+        ("next friday", "'apply_by': is not a date (2026-12-03) or date-time (2026-12-03T17:00)"),
+        (20260302, "field 'apply_by': must be"),
+    ],
+)
+def test_a_bad_apply_by_is_one_clear_line_naming_file_and_field(
+    world: World, apply_by: object, says: str
+) -> None:
+    doc = write(world.repo / "bad.json", [match(apply_by=apply_by)])
+    code, out = world.run("stage", str(doc))
+    assert code != 0
+    (line,) = [x for x in out.splitlines() if "apply_by" in x]
+    assert "bad.json" in line and says in line, out
