@@ -313,3 +313,56 @@ def test_a_bad_apply_by_is_one_clear_line_naming_file_and_field(
     assert code != 0
     (line,) = [x for x in out.splitlines() if "apply_by" in x]
     assert "bad.json" in line and says in line, out
+
+
+def test_list_shows_each_state_and_its_age(world: World) -> None:
+    sent(world)
+    world.at(9, 1)
+    code, out = world.run("list")
+    assert code == 0
+    lines = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if line[:1] == "#"}
+    assert lines["#1"] == ["sent", "9d"] and lines["#2"] == ["pending", "9d"]
+    world.digest(15)
+    world.at(17, 6)
+    code, out = world.run("list", "--state", "expired")
+    assert [line.split()[:3] for line in out.splitlines() if line[:1] == "#"] == [
+        ["#2", "expired", "2d"],
+        ["#3", "expired", "2d"],
+        ["#4", "expired", "2d"],
+        ["#5", "expired", "2d"],
+    ]
+
+
+def test_the_local_tracker_expires_and_its_issue_page_says_so(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without GITLAB_TOKEN: the embedded tracker, the same digest."""
+    from match_staging.cli import main
+
+    def at(day: int) -> dict[str, str]:
+        return {"MATCH_STAGING_NOW": (DAY0 + timedelta(days=day)).isoformat()}
+
+    assert main(["stage"], at(0)) == 0
+    assert main(["digest"], at(13)) == 0
+    assert "**State:** pending" in (repo / ".match-staging" / "issues" / "1.md").read_text()
+    capsys.readouterr()
+    assert main(["digest"], at(15)) == 0
+    assert "applied   #1: pending -> expired" in capsys.readouterr().out
+    page = (repo / ".match-staging" / "issues" / "1.md").read_text(encoding="utf-8")
+    assert "**State:** expired · closed" in page and "It expired unreviewed" in page
+    assert "**Review:** pending → **expired** by match-staging (digest)" in page
+
+
+def test_preview_shows_the_deadline_a_match_expires_at(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from match_staging import record
+    from match_staging.cli import main
+
+    write(repo / "c.json", {"cycle_id": "c1", "matches": [match(apply_by="2026-03-05")]})
+    assert main(["preview", "c.json"], {}) == 0
+    (page,) = (repo / "outbox" / "preview" / "c1").glob("issue-*.md")
+    text = page.read_text(encoding="utf-8")
+    assert "- **Apply by:** 2026-03-05 (unreviewed by then, the match expires)" in text
+    staged = record.decode_record(text)
+    assert staged is not None and staged.apply_by == "2026-03-05"  # the bot's record holds it
