@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import match, write
+from tests.conftest import FakeTime, match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import MALLORY, REVIEWER, Gate
@@ -366,3 +366,22 @@ def test_preview_shows_the_deadline_a_match_expires_at(
     assert "- **Apply by:** 2026-03-05 (unreviewed by then, the match expires)" in text
     staged = record.decode_record(text)
     assert staged is not None and staged.apply_by == "2026-03-05"  # the bot's record holds it
+
+
+def test_expiring_many_matches_at_once_keeps_to_the_write_pacing(
+    world: World, fake_time: FakeTime
+) -> None:
+    """Four expiries in one digest: each one update and one note, at most two of each a
+    minute (gitlab.issue_writes_per_minute, notes_per_minute): the run waits instead."""
+    fake_time.waits.clear()
+    world.at(15)
+    code, out = world.run(
+        "digest",
+        MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE="2",
+        MATCH_STAGING__GITLAB__NOTES_PER_MINUTE="2",
+    )
+    assert code == 0 and out.count("pending -> expired") == 5
+    issue_writes = [r for r in world.fake.requests if r.method == "PUT" and "/issues/" in r.path]
+    assert len(issue_writes) == 5  # one per expiry
+    assert fake_time.waits and all(0 < w <= 60 for w in fake_time.waits)
+    assert len(fake_time.waits) >= 3  # the 3rd to 5th write, and the notes after the 2nd
