@@ -385,3 +385,16 @@ def test_expiring_many_matches_at_once_keeps_to_the_write_pacing(
     assert len(issue_writes) == 5  # one per expiry
     assert fake_time.waits and all(0 < w <= 60 for w in fake_time.waits)
     assert len(fake_time.waits) >= 3  # the 3rd to 5th write, and the notes after the 2nd
+
+
+def test_an_application_made_on_a_portal_gets_a_follow_up_without_an_address(
+    world: World,
+) -> None:
+    """#2 has no application address: the reviewer applied on the portal and moved the card
+    to sent. The follow-up says so, with no address and no Message-ID to invent."""
+    assert world.board(2, REVIEWER, add="approved", remove="pending")[0] == 0
+    assert world.board(2, REVIEWER, add="sent", remove="approved")[0] == 0
+    out = world.digest(8)
+    assert "follow-up #2" in out
+    (mail,) = world.mails("Nachfassen")
+    assert "über das Portal" in mail and "Message-ID" not in mail.split("\n", 1)[1]

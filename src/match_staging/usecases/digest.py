@@ -99,6 +99,7 @@ def digest(ctx: Context) -> DigestReport:
             [cfg.labels.match, state_label(cfg.labels, State.PENDING)], state="opened"
         )
         report.lifecycle, waiting = lifecycle.advance(ctx, gate, waiting)
+        report.errors += report.lifecycle.errors
     except TrackerError as exc:
         report.errors.append(str(exc))
     if variables := pipeline_variables.warning(tracker):  # every run until it is fixed
@@ -119,8 +120,7 @@ def digest(ctx: Context) -> DigestReport:
         bot = tracker.bot_user()  # only the bot's issues are matches: others' are not reminded
         due = [r for r in waiting if r.iid not in owed and r.author == bot]
         _remind(ctx, due, now, report, records)
-        lifecycle.remind_follow_ups(ctx, report.lifecycle, _stamp(now))
-        report.errors += report.lifecycle.errors
+        report.errors += lifecycle.remind_follow_ups(ctx, report.lifecycle, _stamp(now))
         report.messages = message.send_owed(ctx)  # `notify` messages quiet hours deferred
     except TrackerError as exc:
         report.errors.append(str(exc))

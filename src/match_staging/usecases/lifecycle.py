@@ -81,10 +81,18 @@ def advance(
     report = LifecycleReport(notice=unrecorded_notice(ctx))
     bot = ctx.tracker.bot_user()
     left: list[IssueRef] = []
-    for issue in pending:
-        if issue.author != bot or report.notice or not _expire(ctx, gate, issue, report):
-            left.append(issue)
-    _sent(ctx, gate, report)
+    try:
+        for issue in pending:
+            if issue.author != bot or report.notice or not _expire(ctx, gate, issue, report):
+                left.append(issue)
+    except TrackerError as exc:  # what was moved stays reported; the rest waits for the next run
+        report.errors.append(str(exc))
+        done = {r.iid for r in report.results}
+        left = [i for i in pending if i.iid not in done]
+    try:
+        _sent(ctx, gate, report)
+    except TrackerError as exc:
+        report.errors.append(str(exc))
     return report, left
 
 
@@ -164,7 +172,7 @@ def _sent(ctx: Context, gate: Gate, report: LifecycleReport) -> None:
             )
             report.results.append(_step(gate, issue, notes, trail, State.GHOSTED, why))
         elif now >= at + timedelta(days=wf.follow_up_days) and issue.iid not in followed:
-            report.follow_ups.append(_follow_up(issue, notes, bot, at))
+            report.follow_ups.append(_follow_up(issue, notes, trail, bot, at))
 
 
 def _step(
@@ -185,15 +193,21 @@ def _step(
     return StepResult("applied", f"#{issue.iid}: {decision.reason}", issue.iid, after)
 
 
-def _follow_up(issue: IssueRef, notes: Sequence[Note], bot: str, at: datetime) -> FollowUp:
-    """Where the application went: the bot's note of the send (address, Message-ID)."""
+def _follow_up(
+    issue: IssueRef, notes: Sequence[Note], trail: workflow.Audit, bot: str, at: datetime
+) -> FollowUp:
+    """Where the application went: the bot's note of the send (address, Message-ID); else
+    (a note template of the user's own, which the codec cannot read) the address of the
+    bot's record while nobody else edited it. Its title is the record's, or the issue's.
+    """
     address = message_id = ""
     for note in reversed(notes):
         if not note.system and note.author == bot:
             address, message_id = record.sent_details(note.body)
             if address:
                 break
-    staged = record.decode_record(issue.description)
+    staged = record.decode_record(issue.description) if trail.trusted else None
+    address = address or (staged.apply.email if staged else "")
     title = staged.title if staged and staged.title else issue.title
     return FollowUp(issue.iid, title, issue.web_url, address, message_id, at)
 
@@ -214,12 +228,13 @@ def _followed_up(ctx: Context, now: datetime) -> dict[int, datetime]:
     return found
 
 
-def remind_follow_ups(ctx: Context, report: LifecycleReport, stamp: str) -> None:
+def remind_follow_ups(ctx: Context, report: LifecycleReport, stamp: str) -> list[str]:
     """Send the follow-ups due on every channel, once: recorded in the run log when one
-    channel took them (a record that fails to be written may let them repeat once).
+    channel took them (a record that fails to be written may let them repeat once, and
+    the error returned says so).
     """
     if not report.follow_ups or not ctx.channels:
-        return
+        return []
     messages = tuple(_message(ctx, f) for f in report.follow_ups)
     summary = render.render(
         "follow_up_summary.txt.j2",
@@ -231,7 +246,7 @@ def remind_follow_ups(ctx: Context, report: LifecycleReport, stamp: str) -> None
     report.deliveries = [channel.send(payload) for channel in ctx.channels]
     sent_on = sorted({d.channel for d in report.deliveries if d.ok})
     if not sent_on:
-        return  # nothing went out: the next run tries again
+        return []  # nothing went out: the next run tries again
     data = {
         "iids": sorted(f.iid for f in report.follow_ups),
         "sent": {str(f.iid): f.sent_at.isoformat() for f in report.follow_ups},
@@ -239,11 +254,10 @@ def remind_follow_ups(ctx: Context, report: LifecycleReport, stamp: str) -> None
     }
     try:
         ctx.tracker.append_log(FOLLOW_UP_KIND, data)
-        report.followed_up = sorted(f.iid for f in report.follow_ups)
     except TrackerError as exc:
-        report.errors.append(
-            f"follow-up reminder sent but not recorded ({exc}): the next run may remind again"
-        )
+        return [f"follow-up reminder sent but not recorded ({exc}): the next run may remind again"]
+    report.followed_up = sorted(f.iid for f in report.follow_ups)
+    return []
 
 
 def _message(ctx: Context, follow_up: FollowUp) -> Message:
