@@ -132,7 +132,7 @@ def _expire(ctx: Context, gate: Gate, issue: IssueRef, report: LifecycleReport) 
         else f"{'revived' if revived else 'staged'} and not reviewed within "
         f"workflow.pending_ttl_days ({wf.pending_ttl_days:g})"
     )
-    step = _step(gate, issue, notes, trail, State.EXPIRED, f"{why}; due {_shown(ctx, at)}")
+    step = _step(gate, issue, trail, State.EXPIRED, f"{why}; due {_shown(ctx, at)}")
     report.results.append(step)
     return True
 
@@ -170,19 +170,12 @@ def _sent(ctx: Context, gate: Gate, report: LifecycleReport) -> None:
                 f"no outcome recorded for workflow.ghosted_after_days ({wf.ghosted_after_days:g}) "
                 f"after it was sent at {_shown(ctx, at)}"
             )
-            report.results.append(_step(gate, issue, notes, trail, State.GHOSTED, why))
+            report.results.append(_step(gate, issue, trail, State.GHOSTED, why))
         elif now >= at + timedelta(days=wf.follow_up_days) and issue.iid not in followed:
             report.follow_ups.append(_follow_up(issue, notes, trail, bot, at))
 
 
-def _step(
-    gate: Gate,
-    issue: IssueRef,
-    notes: Sequence[Note],
-    trail: workflow.Audit,
-    after: State,
-    why: str,
-) -> StepResult:
+def _step(gate: Gate, issue: IssueRef, trail: workflow.Audit, after: State, why: str) -> StepResult:
     """One move of the scheduled run: the gate's step (one update, one audit note)."""
     decision = workflow.Decision(
         "apply", trail.state, after, f"{trail.state.value} -> {after.value}: {why}"
