@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from match_staging.config_ids import validate_ids
 from match_staging.config_parse import (
     ENV_PREFIX,
     VAR,
@@ -299,41 +300,11 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
     if len(set(names.values())) != len(names):
         raise ConfigError("labels: every label name must be different")
-    _validate_ids(cfg.workflow)
+    wf = cfg.workflow
+    validate_ids(wf.label_ids, wf.reviewer_ids, wf.reviewers)
     for key in ("pending_ttl_days", "revive_days", "follow_up_days", "ghosted_after_days"):
-        if not getattr(cfg.workflow, key) > 0:  # NaN too
+        if not getattr(wf, key) > 0:  # NaN too
             raise ConfigError(f"workflow.{key}: must be a positive number of days")
-
-
-STATE_NAMES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
-# The states issue 23 added: a project bootstrapped before has no ids for them, which is no
-# error (the digest says to run bootstrap again, which records them).
-LATER_STATE_NAMES = ("expired", "interview", "offer", "declined", "ghosted")
-
-
-def _validate_ids(wf: Workflow) -> None:
-    """The ids `bootstrap` records: positive, for the four states (and the later ones, when
-    recorded), for named reviewers.
-    """
-    given = set(wf.label_ids)
-    if given and (
-        not set(STATE_NAMES) <= given or not given <= set(STATE_NAMES + LATER_STATE_NAMES)
-    ):
-        raise ConfigError(
-            "workflow.label_ids: must give the id of each state label (pending, approved, "
-            "rejected, sent, and expired, interview, offer, declined, ghosted once bootstrap "
-            f"recorded them), as bootstrap writes it; got {', '.join(sorted(wf.label_ids))}"
-        )
-    for key, ids in (("label_ids", wf.label_ids), ("reviewer_ids", wf.reviewer_ids)):
-        for name, value in ids.items():
-            if value <= 0:
-                raise ConfigError(f"workflow.{key}.{name}: must be a GitLab id, got {value}")
-    for name in wf.reviewer_ids:
-        if name not in wf.reviewers:
-            raise ConfigError(
-                f"workflow.reviewer_ids.{name}: not in workflow.reviewers (remove the entry, "
-                "or add the name; bootstrap records the ids of the reviewers)"
-            )
 
 
 def _validate_preferences(prefs: Preferences) -> None:
