@@ -398,3 +398,38 @@ def test_an_application_made_on_a_portal_gets_a_follow_up_without_an_address(
     assert "follow-up #2" in out
     (mail,) = world.mails("Nachfassen")
     assert "über das Portal" in mail and "Message-ID" not in mail.split("\n", 1)[1]
+
+
+def test_on_the_local_tracker_review_makes_the_later_moves_from_the_shell(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No board without GitLab: `review IID --to STATE` makes the reviewer's other moves,
+    under the same rules (revive within revive_days, once; outcomes only after sent)."""
+    from match_staging.cli import main
+
+    def run(day: float, *argv: str) -> tuple[int, str]:
+        capsys.readouterr()
+        env = {"MATCH_STAGING_NOW": (DAY0 + timedelta(days=day)).isoformat()}
+        code = main(list(argv), env)
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    assert run(0, "stage")[0] == 0
+    assert "pending -> expired" in run(15, "digest")[1]
+    code, out = run(16, "review", "1", "--to", "interview")
+    assert code == 2 and "#1: is expired: expired -> interview is not a reviewer's move" in out
+    code, out = run(16, "review", "1", "--approve")
+    assert code == 2 and "is expired, not pending: only pending matches are approved" in out
+    code, out = run(16, "review", "1", "--to", "pending")
+    assert code == 0 and "applied   #1: expired -> pending" in out
+    page = (repo / ".match-staging" / "issues" / "1.md").read_text(encoding="utf-8")
+    assert "**State:** pending · open" in page
+    code, out = run(23, "review", "2", "--to", "pending")
+    assert code == 2 and "more than workflow.revive_days (7) ago: nothing changed" in out
+
+    assert run(16, "review", "1", "--approve")[0] == 0
+    assert run(16, "send", "1")[0] == 0
+    code, out = run(17, "review", "1", "--to", "interview", "--reason", "Call on Friday")
+    assert code == 0 and "applied   #1: sent -> interview" in out
+    code, out = run(17, "list", "--state", "interview")
+    assert out.split()[:3] == ["#1", "interview", "0h"]

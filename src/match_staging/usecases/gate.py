@@ -188,22 +188,18 @@ class Gate:
     def review(self, iid: int, target: State, actor: str, reason: str) -> Gated:
         """The reviewer's step from the shell (the token's holder is the reviewer), then
         auto-send an approval. Refused (InputError, nothing changed) unless the issue is a
-        pending job match.
+        job match in the state the move starts from (moves.shell_refusal).
         """
         cfg, tracker = self.ctx.cfg, self.ctx.tracker
         issue = tracker.get_issue(iid)
         if issue is None or cfg.labels.match not in issue.labels:
             raise InputError(f"#{iid}", "no job-match issue with that number")
-        current = states_in(cfg.labels, issue.labels)
-        trail = workflow.audit(issue, tracker.notes(iid), tracker.bot_user())
-        if current != [State.PENDING] or trail.state != State.PENDING:
-            shown = ", ".join(s.value for s in current) or "no state"
-            raise InputError(
-                f"#{iid}", f"is {shown}, not pending: only pending matches are approved or rejected"
-            )
-        decision = workflow.Decision(
-            "apply", State.PENDING, target, f"{State.PENDING.value} -> {target.value}"
-        )
+        current, notes = states_in(cfg.labels, issue.labels), tracker.notes(iid)
+        trail = workflow.audit(issue, notes, tracker.bot_user())
+        before = trail.state
+        decision = workflow.Decision("apply", before, target, f"{before.value} -> {target.value}")
+        if why := moves.shell_refusal(self.ctx, issue, notes, current, decision):
+            raise InputError(f"#{iid}", why)
         self.record_step(issue, trail, AuditEntry(decision, actor, comment=reason))
         return self._then_send(
             StepResult("applied", f"#{iid}: {decision.reason}", iid, target), actor

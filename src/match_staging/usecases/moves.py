@@ -36,3 +36,28 @@ def refusal(
         if why:
             return f"expired -> pending (revive) refused: {why}; {back}"
     return ""
+
+
+def shell_refusal(
+    ctx: Context,
+    issue: IssueRef,
+    notes: Sequence[Note],
+    current: Sequence[State],
+    decision: workflow.Decision,
+) -> str:
+    """Why `review` from the shell refuses a move ("" when it may go ahead): the labels and
+    the audit trail must agree on the state it starts from, the move must be a reviewer's
+    (workflow.TRANSITIONS), and the later moves' rules hold (`refusal`).
+    """
+    before, after = decision.before, decision.after
+    shown = ", ".join(s.value for s in current) or "no state"
+    if after in (State.APPROVED, State.REJECTED) and (
+        current != [State.PENDING] or before != State.PENDING
+    ):
+        return f"is {shown}, not pending: only pending matches are approved or rejected"
+    if current != [before]:
+        return f"is {shown} on the board, {before.value} in its audit trail: nothing changed"
+    if (before, after) not in workflow.TRANSITIONS:
+        return f"is {before.value}: {before.value} -> {after.value} is not a reviewer's move"
+    why = refusal(ctx, issue, notes, decision)
+    return why.removesuffix(f"; back to {before.value}") + ": nothing changed" if why else ""
