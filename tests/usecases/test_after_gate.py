@@ -349,7 +349,10 @@ def test_the_local_tracker_expires_and_its_issue_page_says_so(
     assert main(["digest"], at(15)) == 0
     assert "applied   #1: pending -> expired" in capsys.readouterr().out
     page = (repo / ".match-staging" / "issues" / "1.md").read_text(encoding="utf-8")
-    assert "**State:** expired · closed" in page and "It expired unreviewed" in page
+    assert "**State:** expired · closed" in page
+    assert (
+        "revive it within `workflow.revive_days` with `match-staging review 1 --to pending`" in page
+    )
     assert "**Review:** pending → **expired** by match-staging (digest)" in page
 
 
