@@ -172,7 +172,7 @@ def main_() -> int:
                 "digest, nothing to repair, no channel",
                 run(fake, smtp, "digest"),
                 "token expiry, project (pipeline variables), hooks, changed issues, user, "
-                "notes of each changed issue",
+                "notes of each changed issue, open pending and sent matches (issue 23)",
             )
         )
         move(fake, 2, REVIEWER, "job-match/rejected", "job-match/pending")

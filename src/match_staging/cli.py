@@ -140,7 +140,7 @@ def cmd_review(args: argparse.Namespace, run: Run) -> int:
     from match_staging.usecases.actor import shell_actor
     from match_staging.usecases.gate import Gate
 
-    target = State.APPROVED if args.approve else State.REJECTED
+    target = State(args.to) if args.to else State.APPROVED if args.approve else State.REJECTED
     auto_send = target == State.APPROVED and run.cfg.workflow.auto_send
     ctx = run.context(Parts(mailer=auto_send, gate=True))
     actor = shell_actor(run.env, ctx.tracker)

@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "review": (
         "cmd_review",
-        "approve or reject a pending match from the shell",
+        "approve or reject a pending match, or make any other reviewer's move, from the shell",
         "match-staging stage && match-staging review 2 --reject --reason 'Rate too low'",
     ),
     "send": (
@@ -176,6 +176,13 @@ def subcommand_parser(name: str, prog: str = "match-staging") -> argparse.Argume
             "--reject",
             action="store_true",
             help="pending -> rejected: closed (workflow.close_rejected)",
+        )
+        verdict.add_argument(
+            "--to",
+            choices=["pending", "sent", "interview", "offer", "declined"],
+            help="any other move a reviewer makes on the board: pending revives an expired "
+            "match, sent after applying on a portal, interview, offer or declined record "
+            "what came of a sent application",
         )
         cmd.add_argument("--reason", metavar="TEXT", help="noted on the issue with the step")
     if name in ("bootstrap", "rotate-token", "init"):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from match_staging.config_ids import validate_ids
 from match_staging.config_parse import (
     ENV_PREFIX,
     VAR,
@@ -200,6 +201,11 @@ class Labels(_Handed):
     approved: str = "job-match/approved"
     rejected: str = "job-match/rejected"
     sent: str = "job-match/sent"
+    expired: str = "job-match/expired"
+    interview: str = "job-match/interview"
+    offer: str = "job-match/offer"
+    declined: str = "job-match/declined"
+    ghosted: str = "job-match/ghosted"
     score_high: str = "match-score/high"
     score_medium: str = "match-score/medium"
     score_low: str = "match-score/low"
@@ -227,6 +233,14 @@ class Workflow:
     close_rejected: bool = True
     close_sent: bool = True
     reconcile_days: float = 7  # how far back `digest` looks for review events the webhook missed
+    # After the gate (issue 23): a pending match expires at its apply_by, else this long after
+    # it was staged; a reviewer may revive it within revive_days; a sent one gets one
+    # follow-up reminder, and is ghosted when no outcome was recorded in time.
+    pending_ttl_days: float = 14
+    close_expired: bool = True
+    revive_days: float = 7
+    follow_up_days: float = 7
+    ghosted_after_days: float = 21
 
 
 @dataclass
@@ -286,29 +300,11 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"labels.{name}: must be a non-empty label name without commas")
     if len(set(names.values())) != len(names):
         raise ConfigError("labels: every label name must be different")
-    _validate_ids(cfg.workflow)
-
-
-STATE_NAMES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
-
-
-def _validate_ids(wf: Workflow) -> None:
-    """The ids `bootstrap` records: positive, for the four states, for named reviewers."""
-    if wf.label_ids and sorted(wf.label_ids) != sorted(STATE_NAMES):
-        raise ConfigError(
-            "workflow.label_ids: must give the id of each state label (pending, approved, "
-            f"rejected, sent), as bootstrap writes it; got {', '.join(sorted(wf.label_ids))}"
-        )
-    for key, ids in (("label_ids", wf.label_ids), ("reviewer_ids", wf.reviewer_ids)):
-        for name, value in ids.items():
-            if value <= 0:
-                raise ConfigError(f"workflow.{key}.{name}: must be a GitLab id, got {value}")
-    for name in wf.reviewer_ids:
-        if name not in wf.reviewers:
-            raise ConfigError(
-                f"workflow.reviewer_ids.{name}: not in workflow.reviewers (remove the entry, "
-                "or add the name; bootstrap records the ids of the reviewers)"
-            )
+    wf = cfg.workflow
+    validate_ids(wf.label_ids, wf.reviewer_ids, wf.reviewers)
+    for key in ("pending_ttl_days", "revive_days", "follow_up_days", "ghosted_after_days"):
+        if not getattr(wf, key) > 0:  # NaN too
+            raise ConfigError(f"workflow.{key}: must be a positive number of days")
 
 
 def _validate_preferences(prefs: Preferences) -> None:

@@ -16,6 +16,12 @@ class State(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SENT = "sent"
+    # After the gate (issue 23): a pending match that timed out, and what came of a sent one.
+    EXPIRED = "expired"
+    INTERVIEW = "interview"
+    OFFER = "offer"
+    DECLINED = "declined"
+    GHOSTED = "ghosted"
 
 
 class ScoreBand(enum.StrEnum):
@@ -67,6 +73,7 @@ class Match:
     attachments: tuple[str, ...] = ()
     apply: dict[str, Any] = field(default_factory=dict)
     cycle_id: str | None = None
+    apply_by: str | None = None  # the application deadline (clock.deadline reads it)
 
     @property
     def label(self) -> str:

@@ -29,6 +29,7 @@ class AuditEntry:
     address: str = ""
     transport: str = ""
     message_id: str = ""
+    why: str = ""  # why the scheduled run moved it (expired, ghosted: issue 23)
 
 
 def audit_note(ctx: Context, entry: AuditEntry) -> str:
@@ -55,4 +56,5 @@ def audit_note(ctx: Context, entry: AuditEntry) -> str:
         address=entry.address,
         transport=entry.transport,
         message_id=entry.message_id,
+        why=entry.why,
     )
