@@ -78,6 +78,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "match-staging notify --title 'Nightly build failed' --link \"$CI_PIPELINE_URL\" "
         '--level warning --key "build-$CI_PIPELINE_ID"',
     ),
+    "stats": (
+        "cmd_stats",
+        "decisions per score band, review times, rejection reasons and a suggested threshold",
+        "match-staging stats --since 2026-01-01 --format json > stats.json",
+    ),
     "config": (
         "cmd_config",
         "print the effective configuration, secrets masked",
@@ -231,7 +236,25 @@ def _no_arguments(cmd: argparse.ArgumentParser) -> None:
     """A command without arguments of its own beyond those above."""
 
 
-_EXTRA_ARGUMENTS = {"notify": _notify_arguments}
+def _stats_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--since", metavar="DATE", help="only matches staged from DATE on (YYYY-MM-DD)"
+    )
+    cmd.add_argument(
+        "--band",
+        type=int,
+        default=5,
+        choices=(1, 2, 4, 5, 10, 20, 25, 50),  # stats.BAND_WIDTHS: they divide 100
+        metavar="POINTS",
+        help="band width in score points, a divisor of 100 (default: 5)",
+    )
+    cmd.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    cmd.add_argument(
+        "--chart", metavar="FILE", help="also write the band chart as PNG (extra `charts`)"
+    )
+
+
+_EXTRA_ARGUMENTS = {"notify": _notify_arguments, "stats": _stats_arguments}
 
 
 def read_batch(args: argparse.Namespace, env: Mapping[str, str], out: Output, cfg: Config) -> Batch:
