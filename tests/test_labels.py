@@ -23,12 +23,17 @@ def test_every_owned_label_is_created_once_with_a_colour_and_description() -> No
         "job-match/approved",
         "job-match/rejected",
         "job-match/sent",
+        "job-match/expired",
+        "job-match/interview",
+        "job-match/offer",
+        "job-match/declined",
+        "job-match/ghosted",
         "match-score/high",
         "match-score/medium",
         "match-score/low",
     ]
     assert all(s.color.startswith("#") and len(s.color) == 7 and s.description for s in specs)
-    assert len({s.color for s in specs[1:5]}) == 4  # the four states look different
+    assert len({s.color for s in specs[1:10]}) == 9  # the nine states look different
 
 
 def test_configured_names_are_the_ones_created() -> None:
@@ -66,6 +71,7 @@ def test_state_and_queue_labels_follow_the_configuration() -> None:
         "jm::ok",
         "jm::no",
         "jm::sent",
+        *(f"job-match/{s}" for s in ("expired", "interview", "offer", "declined", "ghosted")),
     ]
     assert queue_label(NAMES, "slack") == "job-match/notify-slack"
     assert queue_label(NAMES, "whatsapp") == "job-match/notify-whatsapp"

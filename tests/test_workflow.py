@@ -204,7 +204,7 @@ MOVES = {
     (State.PENDING, State.REJECTED),
     (State.APPROVED, State.SENT),
 }
-LABEL = {State.PENDING: P, State.APPROVED: A, State.REJECTED: R, State.SENT: S}
+LABEL = {s: f"job-match/{s.value}" for s in State}
 PAIRS = [(before, after) for before in State for after in State]
 
 

@@ -201,6 +201,11 @@ class Labels(_Handed):
     approved: str = "job-match/approved"
     rejected: str = "job-match/rejected"
     sent: str = "job-match/sent"
+    expired: str = "job-match/expired"
+    interview: str = "job-match/interview"
+    offer: str = "job-match/offer"
+    declined: str = "job-match/declined"
+    ghosted: str = "job-match/ghosted"
     score_high: str = "match-score/high"
     score_medium: str = "match-score/medium"
     score_low: str = "match-score/low"
@@ -228,6 +233,14 @@ class Workflow:
     close_rejected: bool = True
     close_sent: bool = True
     reconcile_days: float = 7  # how far back `digest` looks for review events the webhook missed
+    # After the gate (issue 23): a pending match expires at its apply_by, else this long after
+    # it was staged; a reviewer may revive it within revive_days; a sent one gets one
+    # follow-up reminder, and is ghosted when no outcome was recorded in time.
+    pending_ttl_days: float = 14
+    close_expired: bool = True
+    revive_days: float = 7
+    follow_up_days: float = 7
+    ghosted_after_days: float = 21
 
 
 @dataclass
@@ -292,14 +305,23 @@ def _validate(cfg: Config) -> None:
 
 
 STATE_NAMES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it
+# The states issue 23 added: a project bootstrapped before has no ids for them, which is no
+# error (the digest says to run bootstrap again, which records them).
+LATER_STATE_NAMES = ("expired", "interview", "offer", "declined", "ghosted")
 
 
 def _validate_ids(wf: Workflow) -> None:
-    """The ids `bootstrap` records: positive, for the four states, for named reviewers."""
-    if wf.label_ids and sorted(wf.label_ids) != sorted(STATE_NAMES):
+    """The ids `bootstrap` records: positive, for the four states (and the later ones, when
+    recorded), for named reviewers.
+    """
+    given = set(wf.label_ids)
+    if given and (
+        not set(STATE_NAMES) <= given or not given <= set(STATE_NAMES + LATER_STATE_NAMES)
+    ):
         raise ConfigError(
             "workflow.label_ids: must give the id of each state label (pending, approved, "
-            f"rejected, sent), as bootstrap writes it; got {', '.join(sorted(wf.label_ids))}"
+            "rejected, sent, and expired, interview, offer, declined, ghosted once bootstrap "
+            f"recorded them), as bootstrap writes it; got {', '.join(sorted(wf.label_ids))}"
         )
     for key, ids in (("label_ids", wf.label_ids), ("reviewer_ids", wf.reviewer_ids)):
         for name, value in ids.items():

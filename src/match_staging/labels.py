@@ -18,6 +18,13 @@ def label_specs(names: Labels) -> list[LabelSpec]:
         LabelSpec(names.approved, "#5cb85c", "Job match approved: the application may go out"),
         LabelSpec(names.rejected, "#999999", "Job match rejected by the reviewer"),
         LabelSpec(names.sent, "#428bca", "Application sent"),
+        LabelSpec(
+            names.expired, "#795548", "Job match expired unreviewed (a reviewer may revive it)"
+        ),
+        LabelSpec(names.interview, "#8e44ad", "Application sent: invited to an interview"),
+        LabelSpec(names.offer, "#1e8449", "Application sent: an offer came"),
+        LabelSpec(names.declined, "#34495e", "Application sent: declined by the client"),
+        LabelSpec(names.ghosted, "#bdc3c7", "Application sent: no answer in time"),
         LabelSpec(names.score_high, "#d9534f", "Match score 90% or more"),
         LabelSpec(names.score_medium, "#e67e22", "Match score from 70% to 89%"),
         LabelSpec(names.score_low, "#cccccc", "Match score below 70%"),

@@ -16,6 +16,12 @@ class State(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SENT = "sent"
+    # After the gate (issue 23): a pending match that timed out, and what came of a sent one.
+    EXPIRED = "expired"
+    INTERVIEW = "interview"
+    OFFER = "offer"
+    DECLINED = "declined"
+    GHOSTED = "ghosted"
 
 
 class ScoreBand(enum.StrEnum):

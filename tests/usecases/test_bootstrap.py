@@ -14,6 +14,7 @@ from match_staging import cli
 from match_staging.config import Config, load
 from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import label_specs
+from match_staging.model import State
 from match_staging.usecases.bootstrap import BootstrapReport, run
 from tests.fakes.gitlab import FakeGitLab
 
@@ -62,7 +63,7 @@ def _repo(repo: Path) -> Path:
 def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
     assert (
-        report.ok and report.applied == 17
+        report.ok and report.applied == 27
     )  # with the state labels' ids recorded in the configuration
 
     cfg = Config()
@@ -77,6 +78,11 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
         "job-match/approved",
         "job-match/rejected",
         "job-match/sent",
+        "job-match/expired",
+        "job-match/interview",
+        "job-match/offer",
+        "job-match/declined",
+        "job-match/ghosted",
     ]
 
     (trigger,) = fake.triggers
@@ -109,7 +115,7 @@ def test_first_run_creates_everything_with_the_right_fields(fake: FakeGitLab) ->
     ) in text
     assert 'create schedule "match-staging digest" (5 7,12,17 * * * Europe/Vienna on main)' in text
     assert report.summary() == (
-        f"17 changes made, 0 up to date · {len(fake.requests)} GitLab requests"
+        f"27 changes made, 0 up to date · {len(fake.requests)} GitLab requests"
     )
     assert fake.triggers[0]["token"] not in text
     assert report.secrets == [fake.triggers[0]["token"]]
@@ -178,14 +184,14 @@ def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitL
         [],
         [],
     )
-    assert dry.applied == 0 and len(dry.changes) == 17
+    assert dry.applied == 0 and len(dry.changes) == 27
     assert dry.summary().startswith(
-        "dry run: 17 changes would be made, 0 up to date; nothing was changed"
+        "dry run: 27 changes would be made, 0 up to date; nothing was changed"
     )
 
     real = bootstrap(fake)
     assert dry.lines() == real.lines()
-    assert real.applied == 17
+    assert real.applied == 27
 
 
 def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(fake: FakeGitLab) -> None:
@@ -210,7 +216,7 @@ def test_a_drifted_label_colour_gets_one_update(fake: FakeGitLab) -> None:
     report = bootstrap(fake)
     assert writes(fake) == ["PUT /api/v4/projects/1/labels"]  # name in the body
     assert "update label job-match (color #ff0000 -> #6699cc)" in report.lines()
-    assert report.summary().startswith("1 change made, 11 up to date")
+    assert report.summary().startswith("1 change made, 16 up to date")
     assert fake.labels["job-match"]["color"] == "#6699cc"
 
 
@@ -261,12 +267,17 @@ def test_existing_labels_and_a_partial_board_are_completed(fake: FakeGitLab) -> 
     assert [line for line in lines if line.startswith("create list")] == [
         'create list job-match/approved on board "Job matches"',
         'create list job-match/rejected on board "Job matches"',
+        *(
+            f'create list job-match/{s} on board "Job matches"'
+            for s in ("expired", "interview", "offer", "declined", "ghosted")
+        ),
     ]
     assert [bl["label"]["name"] for bl in fake.boards[0]["lists"]] == [
         "job-match/sent",
         "job-match/pending",
         "job-match/approved",
         "job-match/rejected",
+        *(f"job-match/{s}" for s in ("expired", "interview", "offer", "declined", "ghosted")),
     ]
     assert len(fake.boards) == 1
 
@@ -426,7 +437,7 @@ def test_a_trigger_of_another_user_is_reported_and_the_rest_is_done(fake: FakeGi
 def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(fake: FakeGitLab) -> None:
     fake.fail_next("POST", r"/hooks$", status=422)
     report = bootstrap(fake)
-    assert not report.ok and report.applied == 16
+    assert not report.ok and report.applied == 26
     token = fake.triggers[0]["token"]
     text = printed(report)
     assert token not in text
@@ -436,7 +447,7 @@ def test_a_failed_change_does_not_stop_the_run_and_the_next_run_finishes(fake: F
         "GitLab could not create the webhook: 422"
     )
     assert "Outbound requests" in failed[0]  # the self-managed local-network hint
-    assert report.summary().startswith("16 of 17 changes made, 1 failed")
+    assert report.summary().startswith("26 of 27 changes made, 1 failed")
     assert fake.hooks == [] and len(fake.schedules) == 1  # the schedule was still made
 
     fake.reset_log()
@@ -522,7 +533,17 @@ def test_bootstrap_writes_the_gitlab_url_into_the_committed_file(
         "  label_ids: {"
         + ", ".join(
             f"{s}: {fake.labels[f'job-match/{s}']['id']}"
-            for s in ("pending", "approved", "rejected", "sent")
+            for s in (
+                "pending",
+                "approved",
+                "rejected",
+                "sent",
+                "expired",
+                "interview",
+                "offer",
+                "declined",
+                "ghosted",
+            )
         )
         + "}",
     ]
@@ -540,4 +561,58 @@ def test_a_first_bootstrap_without_a_configuration_file_writes_one_with_the_url_
     assert report.ok, printed(report)
     written = load(str(tmp_path / "config" / "notification-channels.yml"), {})
     assert written.gitlab.url == fake.url
-    assert set(written.workflow.label_ids) == {"pending", "approved", "rejected", "sent"}
+    assert set(written.workflow.label_ids) == {s.value for s in State}
+
+
+# --------------------------------------------------------------------------- issue 23
+
+LATER = ("expired", "interview", "offer", "declined", "ghosted")
+
+
+def test_a_project_bootstrapped_before_the_later_states_gets_their_labels_lists_and_ids(
+    fake: FakeGitLab, repo: Path
+) -> None:
+    """A project set up before issue 23: its label_ids name the four first states only, the
+    labels and lists of the later ones are missing. The configuration still loads; bootstrap
+    adds the labels and lists and records their ids beside the recorded ones (unchanged),
+    once: the next run changes nothing."""
+    assert bootstrap(fake).ok
+    path = repo / "config" / "notification-channels.yml"
+    first = load(None, {}).workflow.label_ids
+    old = {s: i for s, i in first.items() if s not in LATER}
+    text = path.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("  label_ids:"))
+    path.write_text(
+        text.replace(line, "  label_ids: {" + ", ".join(f"{s}: {i}" for s, i in old.items()) + "}"),
+        encoding="utf-8",
+    )
+    with fake.lock:
+        for s in LATER:
+            del fake.labels[f"job-match/{s}"]
+        board = fake.boards[0]
+        board["lists"] = [
+            b for b in board["lists"] if b["label"]["name"].split("/")[1] not in LATER
+        ]
+    assert load(None, {}).workflow.label_ids == old  # loads as it is
+
+    report = bootstrap(fake)
+    assert report.ok, printed(report)
+    assert sorted(a.line() for a in report.changes) == sorted(
+        [
+            f"create label job-match/{s} ({spec.color})"
+            for s in LATER
+            for spec in label_specs(Config().labels)
+            if spec.name == f"job-match/{s}"
+        ]
+        + [f'create list job-match/{s} on board "Job matches"' for s in LATER]
+        + [
+            "update config workflow.label_ids (the ids of the new state labels expired, "
+            "interview, offer, declined, ghosted, in config/notification-channels.yml: "
+            "commit it)"
+        ]
+    )
+    ids = load(None, {}).workflow.label_ids
+    assert ids == {**old, **{s: fake.labels[f"job-match/{s}"]["id"] for s in LATER}}
+    fake.reset_log()
+    again = bootstrap(fake)
+    assert again.ok and again.changes == [] and writes(fake) == []

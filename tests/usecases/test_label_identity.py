@@ -12,12 +12,13 @@ import gitlab
 import pytest
 
 from match_staging import config
+from match_staging.model import State
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import MALLORY, REVIEWER, Gate
 
 AUTO_SEND = {"MATCH_STAGING__WORKFLOW__AUTO_SEND": "true"}
-STATES = ("job-match/pending", "job-match/approved", "job-match/rejected", "job-match/sent")
+STATES = tuple(f"job-match/{s.value}" for s in State)
 
 
 @pytest.fixture

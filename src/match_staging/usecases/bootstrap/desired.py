@@ -12,7 +12,7 @@ from match_staging.usecases.bootstrap.model import Desired
 TRIGGER_DESCRIPTION = "match-staging webhook"
 SCHEDULE_DESCRIPTION = "match-staging digest"
 SCHEDULE_VARIABLES: dict[str, str] = {}  # a schedule pipeline runs `digest` (ci/digest.yml)
-BOARD_STATES = (State.PENDING, State.APPROVED, State.REJECTED, State.SENT)
+BOARD_STATES = tuple(State)  # a list per state, in the order of model.State
 
 
 def desired(cfg: Config, project_id: int, *, variables: bool = True) -> Desired:

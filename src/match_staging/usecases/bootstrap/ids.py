@@ -42,6 +42,8 @@ def label_renames(
     actions: list[Action] = []
     moves: list[tuple[LabelState, str]] = []
     for state in State:
+        if state not in recorded:
+            continue  # a later state, recorded by `recordings`
         want, name = recorded[state], state_label(cfg.labels, state)
         label = by_id.get(want)
         if label is None:
@@ -138,6 +140,17 @@ def recordings(cfg: Config, admin: ProjectAdmin, labels: list[LabelState]) -> li
                 _record_labels(cfg, path),
             )
         )
+    elif later := identity.unrecorded_states(cfg):
+        actions.append(
+            Action(
+                "update",
+                "config workflow.label_ids",
+                "the ids of the new state labels "
+                + ", ".join(s.value for s in later)
+                + f", in {path}: commit it",
+                _record_labels(cfg, path),
+            )
+        )
     found: dict[str, int] = {}
     for name in cfg.workflow.reviewers:
         what = f"reviewer {name}"
@@ -188,7 +201,13 @@ def recordings(cfg: Config, admin: ProjectAdmin, labels: list[LabelState]) -> li
 
 def _record_labels(cfg: Config, path: Path) -> Callable[[ApplyContext], None]:
     def step(ctx: ApplyContext) -> None:
-        ids = {s.value: ctx.label_ids.get(state_label(cfg.labels, s)) for s in State}
+        # the ids recorded stay as they are (renames went back to them); the rest are the
+        # labels created or adopted by name in this run
+        recorded = cfg.workflow.label_ids
+        ids = {
+            s.value: recorded.get(s.value) or ctx.label_ids.get(state_label(cfg.labels, s))
+            for s in State
+        }
         missing = [s for s, i in ids.items() if i is None]
         if missing:
             raise TrackerError(f"not recorded: the {missing[0]} label is missing")
