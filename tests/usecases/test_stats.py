@@ -8,6 +8,7 @@ GitLab, once on the local tracker: the same history, the same JSON.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -307,3 +308,63 @@ def test_stats_json_is_the_history_counted_by_hand(world: World, repo: Path) -> 
     # the default bar (10 decisions at 50 %) is met from the lowest edge on: 21 of 33
     code, out = world.run(60, "stats", "--format", "json")
     assert document(out)["suggested_threshold"] == 70
+
+
+@pytest.fixture
+def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
+    """The repository's five matches staged on the fake GitLab."""
+    with FakeGitLab() as fake, SmtpSink() as smtp:
+        world = Gate(fake, smtp, repo, capsys)
+        code, out = world.run("stage")
+        assert code == 0, out
+        yield world
+
+
+def test_only_the_bots_records_count_and_what_it_costs(gate: Gate) -> None:
+    """A Reporter's issue with the labels and a copied record is no match, a copied reason
+    or state marker in their note is no decision, and a match whose description they edited
+    is left out (its score could be theirs). Requests: the bot's identity, one listing of
+    the matches, the notes of each match that has notes or changed since it was staged.
+    """
+    code, out = gate.run(
+        "review", "1", "--reject", "--reason", "Rate too low", GITLAB_USER_LOGIN="reviewer"
+    )
+    assert code == 0, out
+    bot_note = gate.notes(1)[0]
+    reason_line = next(ln for ln in bot_note.splitlines() if "v1 reason:" in ln)
+    copied = gate.fake.issues[2]["description"]
+    gate.fake.add_issue("[JOB-MATCH] 99% — copy", copied, labels=["job-match"], author_id=3)
+    gate.note(2, "mallory", f"rejected\n\n{reason_line}\n<!-- match-staging v1 state: rejected -->")
+    gate.edit(3, "mallory", gate.fake.issues[3]["description"] + "\nedited")
+    gate.fake.reset_log()
+    code, out = gate.run("stats", "--format", "json")
+    assert code == 0, out
+    found = document(out)
+    assert sum(b["staged"] for b in found["bands"]) == 4  # #1, #2, #4, #5; not #3, not the copy
+    assert sum(b["rejected"] for b in found["bands"]) == 1
+    assert found["rejection_reasons"] == [["Rate too low", 1]]
+    # GET /user, one page of issues, the notes of #1 (decided), #2 (a note), #3 (edited);
+    # #4 and #5 are as staged and cost nothing (where bootstrap recorded the label ids, the
+    # label check of every run adds one)
+    assert gate.fake.count("GET", r"/issues/\d+/notes$") == 3
+    assert len(gate.fake.requests) == 5, [r.path for r in gate.fake.requests]
+    code, out = gate.run("stats")
+    assert code == 0 and "left out (record not the bot's): #3\n" in out, out  # not the copy
+    assert "stats     4 matches · 5 GitLab requests" in out
+
+
+def test_stats_and_its_text_without_the_charts_extra(
+    gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The core install has no Pillow: `stats` works, `--chart` says what it needs."""
+    monkeypatch.setitem(sys.modules, "PIL", None)  # `import PIL` fails as if not installed
+    monkeypatch.delitem(sys.modules, "match_staging.chart", raising=False)
+    code, out = gate.run("stats", "--chart", "chart.png", "--since", "2000-01-01")
+    assert code == 0, out
+    assert "no chart: it needs the extra `charts`" in out
+    assert not (gate.repo / "chart.png").exists()
+    assert "95-100" in out and "stats     5 matches" in out
+    code, out = gate.run("stats", "--since", "2999-01-01")  # staged before
+    assert code == 0 and "stats     0 matches" in out, out
+    code, out = gate.run("stats", "--since", "8.2.2026")
+    assert code == 2 and "--since '8.2.2026': not a date (YYYY-MM-DD)" in out, out
