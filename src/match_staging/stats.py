@@ -345,13 +345,13 @@ def rate_text(approved: int, rejected: int) -> str:
     return f"{approved / decided:.0%} ({approved}/{decided})"
 
 
-def bar(approved: int, rejected: int, staged: int, widest: int) -> str:
+def bar(approved: int, rejected: int, staged: int, widest: int, cells: int = BAR_CELLS) -> str:
     """Unicode bar of a band: approved █, rejected ▒, the rest ░; the widest band
-    `BAR_CELLS` characters (no dependency: plain text in every channel).
+    `cells` characters (no dependency: plain text in every channel).
     """
     if not widest:
         return ""
-    scale = BAR_CELLS / widest
+    scale = cells / widest
     full, part = round(approved * scale), round((approved + rejected) * scale)
     return "█" * full + "▒" * (part - full) + "░" * (round(staged * scale) - part)
 
@@ -369,8 +369,10 @@ class TextRow:
     bar: str
 
 
-def text_rows(report: Report) -> list[TextRow]:
-    """The bands that hold a match, best first, each with its bar and rate text."""
+def text_rows(report: Report, cells: int = BAR_CELLS) -> list[TextRow]:
+    """The bands that hold a match, best first, each with its bar (`cells` wide at most)
+    and rate text.
+    """
     shown = [row for row in reversed(report.bands) if row.counts["staged"]]
     widest = max((row.counts["staged"] for row in shown), default=0)
     return [
@@ -381,7 +383,7 @@ def text_rows(report: Report) -> list[TextRow]:
             row.approved,
             row.rejected,
             rate_text(row.approved, row.rejected),
-            bar(row.approved, row.rejected, row.counts["staged"], widest),
+            bar(row.approved, row.rejected, row.counts["staged"], widest, cells),
         )
         for row in shown
     ]

@@ -33,6 +33,7 @@ from match_staging.usecases.notify import (
     payloads,
     read_queue,
 )
+from match_staging.usecases.stats import weekly as weekly_stats
 
 REMINDER_KIND = "reminders"
 REMIND_AT_MOST_EVERY = timedelta(days=1)
@@ -55,6 +56,7 @@ class DigestReport:
     )
     health: health.HealthReport = field(default_factory=health.HealthReport)
     messages: message.MessageReport = field(default_factory=message.MessageReport)  # notify's
+    stats: message.MessageReport | None = None  # the weekly stats section (usecases/stats.py)
 
     @property
     def ok(self) -> bool:
@@ -67,6 +69,7 @@ class DigestReport:
             and self.whatsapp.ok
             and self.health.ok
             and self.messages.ok
+            and (self.stats is None or self.stats.ok)
         )
 
 
@@ -103,6 +106,7 @@ def digest(ctx: Context) -> DigestReport:
         due = [r for r in waiting if r.iid not in owed and r.author == bot]
         _remind(ctx, due, now, report, records)
         report.messages = message.send_owed(ctx)  # `notify` messages quiet hours deferred
+        report.stats = weekly_stats(ctx)  # on stats.weekly_on, once a week (issue 24)
     except TrackerError as exc:
         report.errors.append(str(exc))
     return report

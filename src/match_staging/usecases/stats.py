@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from match_staging import clock, record, stats, workflow
+from match_staging import clock, record, render, stats, workflow
 from match_staging.context import Context
 from match_staging.model import IssueRef, Note
+from match_staging.usecases import message
 
 DEFAULT_BAND = 5
 
@@ -92,3 +94,65 @@ def _steps(notes: list[Note], bot: str) -> list[stats.Step]:
         if isinstance(mark, record.StateMark) and at is not None:
             steps.append(stats.Step(mark.state, at, record.note_reason(note.body)))
     return steps
+
+
+WEEKLY_CELLS = 8  # the digest's bars: six bands stay within WhatsApp's 300 characters
+
+
+def weekly_key(ctx: Context) -> str | None:
+    """The key of this week's stats message when today is `stats.weekly_on` in the
+    configured time zone (`stats-2026-W06`); None on the other days.
+    """
+    today = ctx.clock().astimezone(ZoneInfo(ctx.cfg.timezone))
+    if today.weekday() != ctx.cfg.stats.weekday:
+        return None
+    year, week, _ = today.isocalendar()
+    return f"stats-{year}-W{week:02d}"
+
+
+def weekly(ctx: Context) -> message.MessageReport | None:
+    """`digest`'s weekly section (issue 24): the band table and the suggestion as one
+    `notify` message on every channel, once per week by its key (the run log's
+    `notifications` record: a digest that runs three times on that day sends it once, a
+    channel that failed is sent the next time, as any owed message). The email carries the
+    band chart as an inline PNG when the extra `charts` is installed. None: not today, no
+    channel, or sent already this week (then the matches are not read at all).
+    """
+    key = weekly_key(ctx)
+    if key is None or not ctx.channels:
+        return None
+    now = ctx.clock()
+    found = ctx.tracker.read_log(message.LOG_KIND, since=now - message.DIGEST_WINDOW, limit=1)
+    if found and key in message.Book.from_data(found[0].data).entries:
+        return None  # this week's went out (or is owed: `send_owed` sends it)
+    summary = report(ctx, since=None)
+    templates, found_s = ctx.cfg.staging.templates_dir, summary.suggestion
+    settings = ctx.cfg.stats
+    body = render.render(
+        "stats_section.txt.j2",
+        templates,
+        target="text",
+        rows=stats.text_rows(summary, WEEKLY_CELLS),
+        s=found_s,
+        decided=summary.decided,
+        min_decisions=settings.min_decisions,
+        goal=settings.target_approval_rate,
+    )
+    title = render.render(
+        "stats_title.txt.j2",
+        templates,
+        target="text",
+        staged=summary.staged,
+        decided=summary.decided,
+    )
+    msg = message.message(title, body, "", "info")
+    return message.notify(ctx, replace(msg, chart=_chart(summary)), key)
+
+
+def _chart(summary: stats.Report) -> bytes:
+    """The band chart for the email, or nothing without the extra `charts` (Pillow)."""
+    try:
+        from match_staging.chart import png
+    except ImportError:
+        return b""
+    return png(summary)
