@@ -7,6 +7,7 @@ GitLab, once on the local tracker: the same history, the same JSON.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from PIL import Image
 
+from match_staging.chart import APPROVED, REJECTED
 from match_staging.cli import main
 from tests.conftest import match, write
 from tests.fakes.gitlab import FakeGitLab
@@ -142,7 +145,7 @@ class World:
 
     kind: str
 
-    def run(self, hour: float, *argv: str) -> tuple[int, str]:
+    def run(self, hour: float, *argv: str, **env: str) -> tuple[int, str]:
         raise NotImplementedError
 
     def board(self, iid: int, hour: float, add: str, remove: str, *, webhook: bool) -> None:
@@ -368,3 +371,82 @@ def test_stats_and_its_text_without_the_charts_extra(
     assert code == 0 and "stats     0 matches" in out, out
     code, out = gate.run("stats", "--since", "8.2.2026")
     assert code == 2 and "--since '8.2.2026': not a date (YYYY-MM-DD)" in out, out
+
+
+MONDAY = "2026-02-09T10:00:00+01:00"  # stats.weekly_on: monday (the default)
+EMAIL = {"MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED": "true"}
+
+
+def test_the_weekly_digest_mails_the_table_and_the_chart_once(gate: Gate) -> None:
+    for iid, verdict in ((1, "--approve"), (2, "--reject"), (4, "--reject")):
+        code, out = gate.run("review", str(iid), verdict, GITLAB_USER_LOGIN="reviewer")
+        assert code == 0, out
+    code, out = gate.run("digest", MATCH_STAGING_NOW=MONDAY, **EMAIL)
+    assert code == 0 and "sent      email     key stats-2026-W07: " in out, out
+    (mail,) = [m for m in gate.smtp.messages if "Wochenstatistik" in str(m["Subject"])]
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # the repository's five, best first: #1 (97) approved and #2 rejected in 95-100, #3
+    # pending and #4 rejected in 90-94, #5 pending in 80-84; two in the widest band: 4 cells
+    # a match
+    lines = [ln for ln in text.splitlines() if ln[:2].isdigit()]
+    assert lines == ["95-100 ████▒▒▒▒ 1/2", "90-94 ▒▒▒▒░░░░ 0/1", "80-84 ░░░░ –"]
+    html = mail.get_body(("html",))
+    (image,) = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    cid = str(image["Content-ID"]).strip("<>")
+    assert f'src="cid:{cid}"' in html.get_content()  # type: ignore[union-attr]
+    chart = Image.open(io.BytesIO(image.get_content()))
+    chart.load()  # it decodes
+    assert chart.size == (640, 360) and chart.format == "PNG"
+    heights = [column_height(chart, x) for x in bar_columns(chart)]
+    assert len(set(heights)) > 1, heights  # the bars differ
+    colours = {chart.getpixel((x, y)) for x in range(640) for y in range(0, 360, 4)}
+    assert {APPROVED, REJECTED} <= colours  # approved and rejected stacked
+
+    # the digest runs three times a day: the week's section goes out once
+    count = len(gate.smtp.messages)
+    code, out = gate.run("digest", MATCH_STAGING_NOW="2026-02-09T13:00:00+01:00", **EMAIL)
+    assert code == 0 and "stats-" not in out and len(gate.smtp.messages) == count, out
+    code, out = gate.run("digest", MATCH_STAGING_NOW="2026-02-10T10:00:00+01:00", **EMAIL)
+    assert code == 0 and "stats-" not in out and len(gate.smtp.messages) == count, out
+
+
+def bar_columns(chart: Image.Image) -> list[int]:
+    """The x of each band's bar centre: the chart's plot split into equal slots."""
+    from match_staging.chart import LEFT, RIGHT, WIDTH
+
+    bands = 6  # 70-74 .. 95-100
+    slot = (WIDTH - LEFT - RIGHT) / bands
+    return [int(LEFT + (i + 0.5) * slot) for i in range(bands)]
+
+
+def column_height(chart: Image.Image, x: int) -> int:
+    return sum(chart.getpixel((x, y)) != (255, 255, 255) for y in range(40, 320))
+
+
+def test_the_weekly_section_fits_every_channel_on_the_local_tracker(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The 40 matches' six bands, every channel's message written to outbox/: the whole
+    table in WhatsApp's 300 characters of a message body and in Slack's section, nothing cut.
+    """
+    world = Local(repo, capsys)
+    play(world, repo)
+    code, out = world.run(7 * 24 + 1, "digest")  # the next Monday, 10:00 in Vienna
+    assert code == 0 and "key stats-2026-W07" in out, out
+    folder = repo / "outbox" / "notify-stats-2026-W07"
+    whatsapp = (folder / "alert-whatsapp.txt").read_text(encoding="utf-8")
+    slack = json.loads((folder / "alert-slack.json").read_text(encoding="utf-8"))
+    # worked out by hand: the widest band (70-74, 8 staged) is 8 cells, a cell a match
+    table = [
+        "95-100 █████▒ 83% (5/6)",
+        "90-94 █████░ 100% (5/5)",
+        "85-89 ████▒░ 80% (4/5)",
+        "80-84 ████▒▒░ 67% (4/6)",
+        "75-79 ██▒▒▒░░ 40% (2/5)",
+        "70-74 █▒▒▒▒▒░░ 17% (1/6)",
+    ]
+    for text in (whatsapp, slack["blocks"][0]["text"]["text"]):
+        assert "…" not in text
+        assert "Vorschlag: Schwelle 70 (21 von 33 ab 70 freigegeben, 64 %)" in text
+        assert [ln for ln in text.splitlines() if ln[:2].isdigit()] == table
+    assert len(whatsapp) <= 300  # the section's lines and the title
