@@ -311,6 +311,11 @@ def test_stats_json_is_the_history_counted_by_hand(world: World, repo: Path) -> 
     # the default bar (10 decisions at 50 %) is met from the lowest edge on: 21 of 33
     code, out = world.run(60, "stats", "--format", "json")
     assert document(out)["suggested_threshold"] == 70
+    # requests: the bot's user, one page of 40 issues, the notes of the 33 decided; the 7
+    # pending ones were never touched and cost nothing
+    code, out = world.run(60, "stats")
+    requests = "35 GitLab requests" if world.kind == "gitlab" else "0 GitLab requests (local)"
+    assert code == 0 and f"stats     40 matches · {requests}" in out, out
 
 
 @pytest.fixture
