@@ -455,3 +455,16 @@ def test_the_weekly_section_fits_every_channel_on_the_local_tracker(
         assert "Vorschlag: Schwelle 70 (21 von 33 ab 70 freigegeben, 64 %)" in text
         assert [ln for ln in text.splitlines() if ln[:2].isdigit()] == table
     assert len(whatsapp) <= 300  # the section's lines and the title
+
+
+def test_no_weekly_section_before_the_first_decision(gate: Gate) -> None:
+    """Nothing to calibrate yet: the Monday digest sends no stats message; after the first
+    decision the next digest that day does.
+    """
+    code, out = gate.run("digest", MATCH_STAGING_NOW=MONDAY, **EMAIL)
+    assert code == 0 and "stats-" not in out, out
+    assert not [m for m in gate.smtp.messages if "Wochenstatistik" in str(m["Subject"])]
+    code, out = gate.run("review", "3", "--approve", GITLAB_USER_LOGIN="reviewer")
+    assert code == 0, out
+    code, out = gate.run("digest", MATCH_STAGING_NOW="2026-02-09T13:00:00+01:00", **EMAIL)
+    assert code == 0 and "sent      email     key stats-2026-W07: " in out, out

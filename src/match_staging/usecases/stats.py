@@ -116,7 +116,8 @@ def weekly(ctx: Context) -> message.MessageReport | None:
     `notifications` record: a digest that runs three times on that day sends it once, a
     channel that failed is sent the next time, as any owed message). The email carries the
     band chart as an inline PNG when the extra `charts` is installed. None: not today, no
-    channel, or sent already this week (then the matches are not read at all).
+    channel, sent already this week (then the matches are not read at all), or no decision
+    recorded yet.
     """
     key = weekly_key(ctx)
     if key is None or not ctx.channels:
@@ -126,6 +127,8 @@ def weekly(ctx: Context) -> message.MessageReport | None:
     if found and key in message.Book.from_data(found[0].data).entries:
         return None  # this week's went out (or is owed: `send_owed` sends it)
     summary = report(ctx, since=None)
+    if not summary.decided:
+        return None  # no decision yet: nothing to calibrate, no message (read again next run)
     templates, found_s = ctx.cfg.staging.templates_dir, summary.suggestion
     settings = ctx.cfg.stats
     body = render.render(
