@@ -63,6 +63,7 @@ def test_list_prints_one_line_per_match(repo: Path, capsys: pytest.CaptureFixtur
     assert lines[0].split() == [
         "#1",
         "pending",
+        "0h",  # how long it has been pending (issue 23)
         "97%",
         "Cloud",
         "Architect",

@@ -115,6 +115,14 @@ def test_environment_overrides_any_key(tmp_path: Path) -> None:
         ),
         ("notification: [1, 2]\n", {}, "notification: must be a mapping"),
         ("a: [unclosed\n", {}, "not valid YAML"),
+        # issue 23: the clocks after the gate, and label ids of a project bootstrapped before
+        ("workflow:\n  pending_ttl_days: 0\n", {}, "workflow.pending_ttl_days: must be a positive"),
+        ("workflow:\n  ghosted_after_days: -1\n", {}, "workflow.ghosted_after_days: must be a"),
+        (
+            "workflow:\n  label_ids: {pending: 1, approved: 2, rejected: 3, sent: 4, lost: 5}\n",
+            {},
+            "workflow.label_ids: must give the id of each state label",
+        ),
     ],
 )
 def test_bad_configuration_names_the_key(
@@ -170,3 +178,17 @@ def test_overrides_keep_text_as_text(tmp_path: Path) -> None:
 def test_default_applies_when_the_variable_is_set_but_empty(tmp_path: Path) -> None:
     cfg = load_text(tmp_path, "staging:\n  inbox: ${INBOX:-matches-inbox}\n", {"INBOX": ""})
     assert cfg.staging.inbox == "matches-inbox"
+
+
+def test_label_ids_of_a_project_bootstrapped_before_the_later_states_load(
+    tmp_path: Path,
+) -> None:
+    """The four first states' ids alone are what every project bootstrapped before issue 23
+    has committed: they load (the digest asks for bootstrap; nothing breaks)."""
+    ids = "{pending: 1, approved: 2, rejected: 3, sent: 4}"
+    cfg = load_text(tmp_path, f"workflow:\n  label_ids: {ids}\n")
+    assert cfg.workflow.label_ids == {"pending": 1, "approved": 2, "rejected": 3, "sent": 4}
+    assert (cfg.workflow.pending_ttl_days, cfg.workflow.revive_days) == (14, 7)
+    assert (cfg.workflow.follow_up_days, cfg.workflow.ghosted_after_days) == (7, 21)
+    assert cfg.workflow.close_expired is True
+    assert cfg.labels.expired == "job-match/expired" and cfg.labels.ghosted == "job-match/ghosted"

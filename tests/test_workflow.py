@@ -198,11 +198,21 @@ def test_closing_reopening_and_unlabelling_are_moves_too(
 
 # The gate, exhaustively (issue 26): every audited state x every state label a member can
 # set, alone or beside the audited one (the sidebar on Free), by an authorised reviewer and
-# by anybody else. Only these three moves exist; everything else goes back, with one reason.
+# by anybody else. Only these moves exist; everything else goes back, with one reason.
 MOVES = {
     (State.PENDING, State.APPROVED),
     (State.PENDING, State.REJECTED),
     (State.APPROVED, State.SENT),
+    # after the gate (issue 23): revive, and what came of a sent application
+    (State.EXPIRED, State.PENDING),
+    (State.SENT, State.INTERVIEW),
+    (State.SENT, State.OFFER),
+    (State.SENT, State.DECLINED),
+    (State.INTERVIEW, State.OFFER),
+    (State.INTERVIEW, State.DECLINED),
+    (State.GHOSTED, State.INTERVIEW),
+    (State.GHOSTED, State.OFFER),
+    (State.GHOSTED, State.DECLINED),
 }
 LABEL = {s: f"job-match/{s.value}" for s in State}
 PAIRS = [(before, after) for before in State for after in State]
@@ -351,7 +361,10 @@ def test_tampered_says_exactly_what_changed(
 
 @pytest.mark.parametrize("state", list(State))
 def test_must_close(state: State) -> None:
-    assert must_close(state, True, True) is (state in (State.REJECTED, State.SENT))
-    assert must_close(state, False, True) is (state == State.SENT)
-    assert must_close(state, True, False) is (state == State.REJECTED)
-    assert must_close(state, False, False) is False
+    # close_sent covers what came of a sent application, but an interview under way
+    after_sent = (State.SENT, State.OFFER, State.DECLINED, State.GHOSTED)
+    assert must_close(state, True, True) is (state in (State.REJECTED, *after_sent, State.EXPIRED))
+    assert must_close(state, False, True) is (state in (*after_sent, State.EXPIRED))
+    assert must_close(state, True, False) is (state in (State.REJECTED, State.EXPIRED))
+    assert must_close(state, False, False, False) is False
+    assert must_close(state, False, False, True) is (state == State.EXPIRED)

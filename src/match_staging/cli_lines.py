@@ -133,6 +133,10 @@ def digest_repairs(report: DigestReport) -> Iterator[str]:
             f"webhook   {problem}; `match-staging bootstrap` with a Maintainer's token "
             "switches it back on"
         )
+    # after the gate (issue 23): the clock's moves, and why there are none
+    yield from (step(result) for result in report.lifecycle.results)
+    if report.lifecycle.notice:
+        yield f"bootstrap {report.lifecycle.notice}"
 
 
 def new_run_log(started: tuple[int, Sequence[int]] | None) -> str:
@@ -173,6 +177,14 @@ def digest(report: DigestReport, channels: bool, tracker: Tracker) -> Iterator[s
         yield f"{state} {delivery.channel:<9} {delivery.detail}"
     if report.reminded:
         yield f"reminded  {iids(report.reminded)}  (recorded in the run log)"
+    for delivery in report.lifecycle.deliveries:
+        state = "follow-up" if delivery.ok else "failed   "
+        yield f"{state} {delivery.channel:<9} {delivery.detail}"
+    if report.lifecycle.followed_up:
+        yield (
+            f"follow-up {iids(report.lifecycle.followed_up)}  sent applications without an "
+            "answer (recorded in the run log)"
+        )
     for error in report.errors:
         yield f"error     {error}"
     yield (

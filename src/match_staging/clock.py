@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_start
+from zoneinfo import ZoneInfo
 
 from match_staging.environment import in_ci
 from match_staging.errors import ConfigError
@@ -65,3 +67,20 @@ def parse(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def deadline(value: object, zone: str) -> datetime | None:
+    """A match's `apply_by` as the instant it passes, aware UTC; None when it is no date.
+    A date alone counts through the end of that day in `zone` (applying on the day is in
+    time); a date-time without an offset is a time in `zone`.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        if len(value) == len("2026-12-03"):
+            day = date.fromisoformat(value) + timedelta(days=1)
+            return datetime.combine(day, day_start(), ZoneInfo(zone)).astimezone(UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)

@@ -302,6 +302,9 @@ def _validate(cfg: Config) -> None:
     if len(set(names.values())) != len(names):
         raise ConfigError("labels: every label name must be different")
     _validate_ids(cfg.workflow)
+    for key in ("pending_ttl_days", "revive_days", "follow_up_days", "ghosted_after_days"):
+        if not getattr(cfg.workflow, key) > 0:  # NaN too
+            raise ConfigError(f"workflow.{key}: must be a positive number of days")
 
 
 STATE_NAMES = ("pending", "approved", "rejected", "sent")  # model.State, without importing it

@@ -73,6 +73,7 @@ class Match:
     attachments: tuple[str, ...] = ()
     apply: dict[str, Any] = field(default_factory=dict)
     cycle_id: str | None = None
+    apply_by: str | None = None  # the application deadline (clock.deadline reads it)
 
     @property
     def label(self) -> str:

@@ -34,6 +34,7 @@ class Notice:
     duration: str | None = None
     rate: str | None = None
     altered: bool = False  # its record is not the bot's any more: shown without its text
+    expiring: bool = False  # a reminder's pending match that expires within a day (issue 23)
 
     @property
     def hot(self) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import html
 import json
 import re
 from collections.abc import Callable
@@ -139,6 +140,9 @@ class MatchRecord:
     requirements: tuple[tuple[str, float], ...] = field(
         default=(), metadata=_of("requirements", _scores)
     )
+    # the deadline as the producer gave it (issue 23): read from here, the bot's record,
+    # never from the description's text
+    apply_by: str | None = field(default=None, metadata=_of("apply_by", _optional))
 
     @classmethod
     def of(cls, match: Match) -> MatchRecord:
@@ -220,6 +224,25 @@ def note_reason(body: str) -> str:
             reason = decode_json(found.group(1))
             return reason if isinstance(reason, str) else ""
     return ""
+
+
+# What the audit note of a send (templates/audit_note.md.j2, rendered escaped for GitLab)
+# says of where the application went: the address and the Message-ID, for the follow-up
+# reminder (issue 23). Read only from the bot's own note of the step approved -> sent.
+_SENT_TO = re.compile(
+    r"^\*\*Sent:\*\* the application (?:went )?to (\S{1,300}) .{0,120}?"
+    r"\(.{0,80}?Message-ID (\S{1,300}?)\)",
+    re.MULTILINE,
+)
+
+
+def sent_details(body: str) -> tuple[str, str]:
+    """(address, Message-ID) of a send's audit note; ("", "") when it names none."""
+    found = _SENT_TO.search(body or "")
+    if not found:
+        return "", ""
+    address, message_id = (html.unescape(g).replace("\\", "") for g in found.groups())
+    return address, message_id
 
 
 def description_state(description: str | None) -> State | None:

@@ -1,4 +1,6 @@
-"""The review state machine (docs/design.md): pending -> approved | rejected, approved -> sent.
+"""The review state machine (docs/design.md): pending -> approved | rejected, approved -> sent,
+and after the gate (issue 23) pending -> expired -> pending, sent -> interview | offer |
+declined | ghosted.
 Pure: given what GitLab shows and who changed it, decide what the tool does.
 
 The last state the tool audited is the state marker of the newest note the bot wrote (the
@@ -12,20 +14,38 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
-from match_staging import record
+from match_staging import clock, record
 from match_staging.config import Labels
 from match_staging.labels import state_label, states_in
 from match_staging.model import IssueRef, LabelEvent, Note, State, StateEvent
 
+# The moves a reviewer makes (docs/design.md, "Who may move what"): the review, the send
+# by hand (a portal), the revival of an expired match, and what came of a sent application.
 TRANSITIONS: frozenset[tuple[State, State]] = frozenset(
     {
         (State.PENDING, State.APPROVED),
         (State.PENDING, State.REJECTED),
         (State.APPROVED, State.SENT),
+        (State.EXPIRED, State.PENDING),  # revive, within workflow.revive_days, once
+        (State.SENT, State.INTERVIEW),
+        (State.SENT, State.OFFER),
+        (State.SENT, State.DECLINED),
+        (State.INTERVIEW, State.OFFER),
+        (State.INTERVIEW, State.DECLINED),
+        (State.GHOSTED, State.INTERVIEW),  # the answer came late
+        (State.GHOSTED, State.OFFER),
+        (State.GHOSTED, State.DECLINED),
     }
 )
+# The moves only the scheduled run makes, when time is up (nobody's label move counts).
+DIGEST_TRANSITIONS: frozenset[tuple[State, State]] = frozenset(
+    {(State.PENDING, State.EXPIRED), (State.SENT, State.GHOSTED)}
+)
+# Kept open, so they stay on the board: under review, or an interview under way.
+KEPT_OPEN = (State.PENDING, State.APPROVED, State.INTERVIEW)
 # The system notes GitLab writes, authored by the editor, when a description changes:
 # SystemNotes::IssuablesService#change_description ("changed the description") and, when
 # the edit also toggled a checklist item, #change_task_status instead ("marked the
@@ -199,27 +219,45 @@ def approved_at(notes: Sequence[Note], bot: str) -> str | None:
     return None
 
 
-def must_close(state: State, close_rejected: bool, close_sent: bool) -> bool:
-    """Whether the tool keeps an issue in `state` closed (workflow.close_rejected, close_sent)."""
-    return (state == State.REJECTED and close_rejected) or (state == State.SENT and close_sent)
+def must_close(
+    state: State, close_rejected: bool, close_sent: bool, close_expired: bool = True
+) -> bool:
+    """Whether the tool keeps an issue in `state` closed (workflow.close_rejected,
+    close_sent, which covers what came of a sent application but an interview under way,
+    close_expired).
+    """
+    return (
+        (state == State.REJECTED and close_rejected)
+        or (state in (State.SENT, State.OFFER, State.DECLINED, State.GHOSTED) and close_sent)
+        or (state == State.EXPIRED and close_expired)
+    )
 
 
 def open_close(
-    state: State, issue_state: str, close_rejected: bool, close_sent: bool
+    state: State,
+    issue_state: str,
+    close_rejected: bool,
+    close_sent: bool,
+    close_expired: bool = True,
 ) -> StateEvent | None:
     """Closing or reopening an issue that ends in `state`: closed when the tool keeps that
-    state closed (workflow.close_rejected, close_sent); reopened when under review, so a
-    match under review stays on the board; else nothing.
+    state closed (workflow.close_rejected, close_sent, close_expired); reopened when under
+    review or in an interview (KEPT_OPEN), so it stays on the board; else nothing.
     """
-    if must_close(state, close_rejected, close_sent) and issue_state != "closed":
+    if must_close(state, close_rejected, close_sent, close_expired) and issue_state != "closed":
         return "close"
-    if state in (State.PENDING, State.APPROVED) and issue_state == "closed":
+    if state in KEPT_OPEN and issue_state == "closed":
         return "reopen"
     return None
 
 
 def tampered(
-    names: Labels, issue: IssueRef, audited: State, close_rejected: bool, close_sent: bool
+    names: Labels,
+    issue: IssueRef,
+    audited: State,
+    close_rejected: bool,
+    close_sent: bool,
+    close_expired: bool = True,
 ) -> str:
     """What somebody changed on a staged match besides its state label ("" when nothing):
     closed while under review, reopened while the tool keeps it closed, or the job-match
@@ -229,10 +267,10 @@ def tampered(
     changes = []
     if names.match not in issue.labels:
         changes.append(f"the {names.match} label was removed (it marks a staged match)")
-    if issue.state == "closed" and audited in (State.PENDING, State.APPROVED):
+    if issue.state == "closed" and audited in KEPT_OPEN:
         closer = f" by {issue.closed_by}" if issue.closed_by else ""
         changes.append(f"closed{closer} while {audited.value} (move the card instead)")
-    elif issue.state != "closed" and must_close(audited, close_rejected, close_sent):
+    elif issue.state != "closed" and must_close(audited, close_rejected, close_sent, close_expired):
         changes.append(f"reopened while {audited.value} (move the card instead)")
     return "; ".join(changes)
 
@@ -247,3 +285,68 @@ def label_changes(
     remove = [state_label(names, s) for s in states_in(names, labels) if s != target]
     add = [] if wanted in labels else [wanted]
     return add, remove
+
+
+# ------------------------------------------------------------------ after the gate (issue 23)
+
+
+@dataclass(frozen=True)
+class Entered:
+    """A state the match entered, and when (GitLab's time of the bot's note recording it)."""
+
+    state: State
+    at: str
+
+
+def entries(issue: IssueRef, notes: Sequence[Note], bot: str) -> list[Entered]:
+    """Each state the match entered, oldest first: pending when the issue was created (the
+    staging), then each note of the bot whose state mark differs from the one before (a
+    revert repeats the mark and enters nothing). Only the bot's notes count: nobody else
+    can write or edit them, nor the issue's created_at.
+    """
+    found = [Entered(State.PENDING, issue.created_at)]
+    for note in notes:
+        if note.system or note.author != bot:
+            continue
+        mark = record.parse_note(note.body)
+        if isinstance(mark, record.StateMark) and mark.state != found[-1].state:
+            found.append(Entered(mark.state, note.created_at))
+    return found
+
+
+def expires_at(
+    entered: Sequence[Entered], apply_by: str | None, zone: str, ttl_days: float
+) -> datetime | None:
+    """When a pending match expires: at its `apply_by` (from the bot's record), else
+    `ttl_days` (workflow.pending_ttl_days) after it was staged; a revived match `ttl_days`
+    after its revival, whatever its apply_by (the clock restarts once). None: not pending.
+    """
+    last = entered[-1]
+    since = clock.parse(last.at)
+    if last.state != State.PENDING or since is None:
+        return None
+    revived = any(e.state == State.EXPIRED for e in entered)
+    deadline = None if revived else clock.deadline(apply_by, zone)
+    return deadline or since + timedelta(days=ttl_days)
+
+
+def revive_refusal(entered: Sequence[Entered], now: datetime, revive_days: float) -> str:
+    """Why an expired match may not be revived now ("" when it may): only within
+    `revive_days` (workflow.revive_days) of its expiry, and only once.
+    """
+    expiries = [e for e in entered if e.state == State.EXPIRED]
+    if len(expiries) > 1:
+        return "it was revived once already and expired again (a match is revived once)"
+    at = clock.parse(expiries[-1].at) if expiries else None
+    if at is not None and now > at + timedelta(days=revive_days):
+        return (
+            f"it expired at {at:%Y-%m-%d %H:%M} UTC, more than workflow.revive_days "
+            f"({revive_days:g}) ago"
+        )
+    return ""
+
+
+def sent_at(entered: Sequence[Entered]) -> datetime | None:
+    """When a match still sent was sent (None: not sent now)."""
+    last = entered[-1]
+    return clock.parse(last.at) if last.state == State.SENT else None

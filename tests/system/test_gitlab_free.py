@@ -275,14 +275,14 @@ def test_bootstrap_with_a_developer_token_does_what_it_can_and_says_what_to_do(
     with FakeGitLab(bot_role="developer") as fake:
         assert main(["bootstrap"], env_for(fake)) == 1
         out = capsys.readouterr().out
-        assert len(fake.labels) == 8 and len(fake.boards) == 1
-        assert len(fake.boards[0]["lists"]) == 4
+        assert len(fake.labels) == 13 and len(fake.boards) == 1
+        assert len(fake.boards[0]["lists"]) == 9  # a list per state
         failed = [line for line in out.splitlines() if line.startswith("failed")]
         assert [line.split(" ")[1] for line in failed] == ["trigger", "hook", "schedule"]
         assert all(
             "Maintainer" in line and "Manage > Members" in line for line in (failed[0], failed[2])
         )
-        assert "14 of 14 changes made, 3 failed" in out  # the labels' ids recorded too
+        assert "24 of 24 changes made, 3 failed" in out  # the labels' ids recorded too
 
         fake.roles[1] = "maintainer"  # done as the failed lines said
         assert main(["bootstrap"], env_for(fake)) == 0

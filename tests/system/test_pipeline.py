@@ -1084,3 +1084,74 @@ def test_every_issue_hook_payload_gets_a_pipeline_with_a_job_that_passes(
     assert run.passed() == ["transition"] and run.failed() == []
     assert "Traceback" not in run.output
     assert world.gitlab.issues == {}  # nothing staged or changed
+
+
+def board_move(repo: Path, world: World, iid: int, username: str, add: str, remove: str) -> Run:
+    """`username` moves the card (through the API, so GitLab's label events show who did
+    it); the issue webhook's trigger pipeline runs with GitLab's payload."""
+    before = [{"title": name} for name in world.gitlab.issues[iid]["labels"]]
+    with world.gitlab.act_as(username) as user:
+        gitlab.Gitlab(world.gitlab.url, private_token=world.gitlab.token).projects.get(
+            1, lazy=True
+        ).issues.update(iid, {"add_labels": add, "remove_labels": remove})
+    after = [{"title": name} for name in world.gitlab.issues[iid]["labels"]]
+    event = {
+        "object_kind": "issue",
+        "event_type": "issue",
+        "user": {"id": user["id"], "name": user["name"], "username": user["username"]},
+        "project": {"id": 1, "path_with_namespace": "freelancer/backoffice"},
+        "object_attributes": {
+            "iid": iid,
+            "id": world.gitlab.issues[iid]["id"],
+            "state": world.gitlab.issues[iid]["state"],
+            "action": "update",
+            "labels": after,
+        },
+        "labels": after,
+        "changes": {"labels": {"previous": before, "current": after}},
+        "ref": "main",
+        "id": "1",
+        "variables": {},
+    }
+    return gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)
+        ),
+    )
+
+
+def test_the_webhook_pipeline_applies_an_outcome_and_reverts_an_outsiders_move(
+    repo: Path, world: World
+) -> None:
+    """After the gate (issue 23): a reviewer's sent -> interview is applied by the
+    webhook-triggered pipeline like the first moves are (and reopens the card, an interview
+    under way stays on the board); an outsider's interview -> offer goes back, with a note."""
+    from match_staging import record
+    from match_staging.model import State
+
+    iid, approved = stage_and_approve(repo, world)
+    assert approved.code == 0, approved.output
+    # sent by hand on a portal: the reviewer's move approved -> sent, as the board shows it
+    sent = board_move(repo, world, iid, "reviewer", "job-match/sent", "job-match/approved")
+    assert sent.code == 0 and sent.passed() == ["transition"], sent.output
+    assert world.gitlab.issues[iid]["state"] == "closed"
+
+    run = board_move(repo, world, iid, "reviewer", "job-match/interview", "job-match/sent")
+    assert run.code == 0 and run.passed() == ["transition"], run.output
+    assert "applied   #1: sent -> interview" in run.output
+    issue = world.gitlab.issues[iid]
+    assert [lb for lb in issue["labels"] if lb.startswith("job-match/")] == ["job-match/interview"]
+    assert issue["state"] == "opened"
+    note = world.gitlab.notes[iid][-1]["body"]
+    assert note.startswith("**Review:** sent → **interview** by reviewer")
+    assert record.parse_note(note) == record.StateMark(State.INTERVIEW)
+
+    run = board_move(repo, world, iid, "mallory", "job-match/offer", "job-match/interview")
+    assert run.code == 0 and run.passed() == ["transition"], run.output
+    assert "reverted  #1: mallory may not review job matches" in run.output
+    assert [lb for lb in world.gitlab.issues[iid]["labels"] if lb.startswith("job-match/")] == [
+        "job-match/interview"
+    ]
+    note = world.gitlab.notes[iid][-1]["body"]
+    assert note.startswith("**Reverted:** mallory may not review job matches")

@@ -354,7 +354,7 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
         total = len(clean.gitlab.requests)
         clean.assert_each_notified_once(10, "clean run")
         assert len(clean.slack.posts) == (10 if per_match else 1)
-    # 1 label listing + 8 label creates + the bot (GET /user) and a page of its issues + 1
+    # 1 label listing + 13 label creates + the bot (GET /user) and a page of its issues + 1
     # upload + 10 creates; then the delivery queue: the run-log issue (looked up among the
     # bot's confidential issues, then all of them, and its label, which a deleted run log
     # leaves behind: none, so a first run; then created), the bot's issues newer than the
@@ -363,7 +363,7 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
     made = Counter(shape(r) for r in clean.gitlab.requests)
     assert made == {
         "GET /labels": 1,
-        "POST /labels": 8,
+        "POST /labels": 13,
         "POST /uploads": 1,
         "POST /issues": 11,
         "GET /user": 1,

@@ -72,11 +72,11 @@ def test_stage_notifies_every_channel_once(
     assert "🎯 *5 neue Job-Matches*" in world.slack.posts[0]["blocks"][0]["text"]["text"]
     assert "notified  slack     #1 #2 #3 #4 #5  ok" in out
     assert queue_labels(world) == [] and owed(world.gitlab) == []
-    # 1 label listing + 8 label creates + 1 upload + 5 creates; the key lookup: the bot and a
+    # 1 label listing + 13 label creates + 1 upload + 5 creates; the key lookup: the bot and a
     # page of its issues; the delivery queue: the run-log issue (looked up among the bot's
     # confidential issues, then all of them, then its label: not found, created: once per
     # project), the bot's issues newer than the queue (what no record accounted for), 2 records
-    assert len(world.gitlab.requests) == 24
+    assert len(world.gitlab.requests) == 29
     assert tool_events(world) == [(i, "open") for i in range(1, 6)]  # one pipeline a match
 
     code, out = run(world, "stage", capsys=capsys)

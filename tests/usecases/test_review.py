@@ -13,7 +13,7 @@ from typing import Any
 import gitlab
 import pytest
 
-from match_staging import record, render
+from match_staging import record, render, workflow
 from match_staging.config import (
     Channels,
     Config,
@@ -660,11 +660,7 @@ def test_nobody_may_review_is_a_config_error_before_any_change() -> None:
 # --- the gate end to end on the in-memory tracker: every pair of states x every kind of
 # actor (issue 26). What the issue ends as: labels, open or closed, one note by the bot.
 
-MOVES = {
-    (State.PENDING, State.APPROVED),
-    (State.PENDING, State.REJECTED),
-    (State.APPROVED, State.SENT),
-}
+MOVES = workflow.TRANSITIONS  # every move a reviewer makes (tests/test_workflow.py lists them)
 GATE = Config(workflow=Workflow(reviewers=["ann"]))
 ACTORS = ["ann", "mallory", "bot", "nobody shown"]
 
@@ -697,7 +693,7 @@ def moved_by(tracker: MemoryTracker, iid: int, actor: str, labels: list[str]) ->
 @pytest.mark.parametrize(("before", "after"), [(b, a) for b in State for a in State if b != a])
 def test_settle_every_move_by_every_kind_of_actor(actor: str, before: State, after: State) -> None:
     tracker = MemoryTracker()
-    closed = before in (State.REJECTED, State.SENT)  # as the tool keeps them
+    closed = workflow.must_close(before, True, True)  # as the tool keeps them
     iid = staged_as(tracker, before, closed=closed).iid
     issue = moved_by(tracker, iid, actor, ["job-match", state_label(GATE.labels, after)])
     result = settle(Context(GATE, tracker), issue)
@@ -713,7 +709,7 @@ def test_settle_every_move_by_every_kind_of_actor(actor: str, before: State, aft
     assert final is not None
     assert final.labels.count("job-match") == 1
     assert states_in(GATE.labels, final.labels) == [ends]
-    assert final.state == ("closed" if ends in (State.REJECTED, State.SENT) else "opened")
+    assert final.state == ("closed" if workflow.must_close(ends, True, True) else "opened")
     *_, note = tracker.notes(iid)
     assert note.author == "bot" and record.parse_note(note.body) == record.StateMark(ends)
     who = "unknown" if actor == "nobody shown" else actor
@@ -738,7 +734,7 @@ def test_settle_every_move_by_every_kind_of_actor(actor: str, before: State, aft
 @pytest.mark.parametrize("state", list(State))
 def test_settle_an_issue_as_the_bot_left_it_changes_nothing(state: State) -> None:
     tracker = MemoryTracker()
-    iid = staged_as(tracker, state, closed=state in (State.REJECTED, State.SENT)).iid
+    iid = staged_as(tracker, state, closed=workflow.must_close(state, True, True)).iid
     issue = tracker.get_issue(iid)
     assert issue is not None
     notes, calls = len(tracker.notes(iid)), tracker.calls

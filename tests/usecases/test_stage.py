@@ -102,12 +102,12 @@ def test_example_cycle_becomes_five_issues_as_ops004_describes(
 
 def test_first_and_second_run_cost(repo: Path, fake: FakeGitLab) -> None:
     report, requests = run_stage(fake)
-    # 1 label listing + 8 label creates (first run only) + 1 upload + 5 creates; the lookup:
+    # 1 label listing + 13 label creates (first run only) + 1 upload + 5 creates; the lookup:
     # the bot (GET /user) and one page of its issues, even when the label counts say no match
     # was ever staged (a Reporter can rename the label away: issue 20)
     assert len(report.staged) == 5
-    assert len(label_specs(config.Labels())) == 8
-    assert requests == 1 + 8 + 1 + 5 + 2
+    assert len(label_specs(config.Labels())) == 13
+    assert requests == 1 + 13 + 1 + 5 + 2
     assert fake.count("POST", ISSUES) == 5
 
     fake.reset_log()
@@ -163,7 +163,7 @@ def test_many_existing_issues_are_searched_by_key_not_listed(repo: Path, fake: F
     searches = fake.count("GET", ISSUES)
     assert searches == 5  # one per key: fewer than the 10 pages a listing would take
     created_labels = fake.count("POST", r"/labels$")
-    assert created_labels == 6  # seeding made job-match and job-match/sent
+    assert created_labels == 11  # seeding made job-match and job-match/sent
     assert requests == 1 + created_labels + 1 + searches + 4  # 1: the bot, GET /user
 
 

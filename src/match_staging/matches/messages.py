@@ -68,6 +68,10 @@ def _size(error: ValidationError) -> int:
 
 
 def _pattern_message(error: ValidationError) -> str:
+    if field_of(error) == "apply_by":
+        return (
+            f"is not a date (2026-12-03) or date-time (2026-12-03T17:00): {preview(error.instance)}"
+        )
     what = "address" if "email" in field_of(error) else "http(s) URL"
     return f"is not a valid {what}: {preview(error.instance)}"
 

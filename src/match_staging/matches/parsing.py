@@ -13,6 +13,7 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from typing import Any
 
+from match_staging import clock
 from match_staging.errors import InputError
 from match_staging.keys import match_keys
 from match_staging.limits import MAX_DEPTH, MAX_MATCHES, TooDeep, load_json
@@ -189,6 +190,18 @@ def _match(
         blank = "title" if not title else "provider"
         raise Invalid([InputError(source, "must not be empty", match=where, field=blank)])
     apply = _apply_of(source, where, item.get("apply"))
+    apply_by = item.get("apply_by")
+    if apply_by is not None and clock.deadline(apply_by, "UTC") is None:
+        raise Invalid(
+            [
+                InputError(
+                    source,
+                    f"is not a real date or date-time: {preview(str(apply_by))}",
+                    match=where,
+                    field="apply_by",
+                )
+            ]
+        )
     return Match(
         score=float(item["score"]),
         title=title,
@@ -216,6 +229,7 @@ def _match(
         attachments=tuple(item.get("attachments") or ()),
         apply={k: clean_text(v, single_line=True) for k, v in (apply or {}).items()},
         cycle_id=cycle_id,
+        apply_by=apply_by,
     )
 
 

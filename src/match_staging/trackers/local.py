@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from match_staging.errors import TrackerError
-from match_staging.model import IssueDraft, IssueRef, LabelEvent, LabelSpec, Note, StateEvent
+from match_staging.model import (
+    IssueDraft,
+    IssueRef,
+    LabelEvent,
+    LabelSpec,
+    Note,
+    State,
+    StateEvent,
+)
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord, TokenInfo, Upload, WebhookState
 
@@ -293,7 +301,7 @@ class LocalTracker:
     # their own, whatever their format; a person's page has no use for them
     _RECORD = re.compile(r"^<!--.*?-->[ \t]*\n?", re.MULTILINE | re.DOTALL)
     _BOARD = " Review it on the board."  # issue.md.j2's footer: the local tracker has none
-    _STATES = ("pending", "approved", "rejected", "sent")
+    _STATES = tuple(s.value for s in State)
 
     def _write_page(self, issue: dict[str, Any]) -> None:
         """Rewrite .match-staging/issues/N.md from the issue as it stands: state, labels,

@@ -29,6 +29,7 @@ class AuditEntry:
     address: str = ""
     transport: str = ""
     message_id: str = ""
+    why: str = ""  # why the scheduled run moved it (expired, ghosted: issue 23)
 
 
 def audit_note(ctx: Context, entry: AuditEntry) -> str:
@@ -55,6 +56,7 @@ def audit_note(ctx: Context, entry: AuditEntry) -> str:
         address=entry.address,
         transport=entry.transport,
         message_id=entry.message_id,
+        why=entry.why,
     )
     # the reason once more as a record of the bot's, which `stats` counts (record.note_reason)
     return f"{note.rstrip()}\n\n{record.reason_marker(entry.comment)}" if entry.comment else note

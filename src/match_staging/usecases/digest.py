@@ -11,7 +11,7 @@ nagged only about matches nobody touched for a day.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from match_staging import clock, delivery, notices, quiet, workflow
@@ -22,7 +22,13 @@ from match_staging.labels import state_label
 from match_staging.model import IssueRef, State
 from match_staging.record import fingerprint
 from match_staging.trackers.base import Tracker
-from match_staging.usecases import health, message, pipeline_variables, whatsapp_status
+from match_staging.usecases import (
+    health,
+    lifecycle,
+    message,
+    pipeline_variables,
+    whatsapp_status,
+)
 from match_staging.usecases.gate import Gate, ReconcileReport
 from match_staging.usecases.notify import (
     NotifyReport,
@@ -57,6 +63,8 @@ class DigestReport:
     health: health.HealthReport = field(default_factory=health.HealthReport)
     messages: message.MessageReport = field(default_factory=message.MessageReport)  # notify's
     stats: message.MessageReport | None = None  # the weekly stats section (usecases/stats.py)
+    # expired, ghosted, expiring within a day, follow-ups (issue 23)
+    lifecycle: lifecycle.LifecycleReport = field(default_factory=lifecycle.LifecycleReport)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +78,7 @@ class DigestReport:
             and self.health.ok
             and self.messages.ok
             and (self.stats is None or self.stats.ok)
+            and all(d.ok for d in self.lifecycle.deliveries)
         )
 
 
@@ -85,7 +94,17 @@ def digest(ctx: Context) -> DigestReport:
         # lost (moved, edited, disguised as a match) stops the run here (RunLogLost), before
         # the repair could take it for a match; the lookup is the queue read's, cached
         tracker.check_log()
-    report = DigestReport(reconciled=Gate(ctx).reconcile(), health=checked)
+    gate = Gate(ctx)
+    report = DigestReport(reconciled=gate.reconcile(), health=checked)
+    waiting: list[IssueRef] | None = None
+    try:  # after the repair: the clock's moves start from the states as reviewers left them
+        waiting = tracker.list_issues(
+            [cfg.labels.match, state_label(cfg.labels, State.PENDING)], state="opened"
+        )
+        report.lifecycle, waiting = lifecycle.advance(ctx, gate, waiting)
+        report.errors += report.lifecycle.errors
+    except TrackerError as exc:
+        report.errors.append(str(exc))
     if variables := pipeline_variables.warning(tracker):  # every run until it is fixed
         report.warnings.append(variables)
     # reported even in quiet hours: the check reads statuses and messages nobody
@@ -97,14 +116,14 @@ def digest(ctx: Context) -> DigestReport:
     health.alert(ctx, report.health)
     if not channels:
         return report
+    if waiting is None:
+        return report  # the pending matches could not be listed (an error says so)
     try:
-        waiting = tracker.list_issues(
-            [cfg.labels.match, state_label(cfg.labels, State.PENDING)], state="opened"
-        )
         owed, records = _send_owed(ctx, waiting, now, report)
         bot = tracker.bot_user()  # only the bot's issues are matches: others' are not reminded
         due = [r for r in waiting if r.iid not in owed and r.author == bot]
         _remind(ctx, due, now, report, records)
+        report.errors += lifecycle.remind_follow_ups(ctx, report.lifecycle, _stamp(now))
         report.messages = message.send_owed(ctx)  # `notify` messages quiet hours deferred
         report.stats = weekly_stats(ctx)  # on stats.weekly_on, once a week (issue 24)
     except TrackerError as exc:
@@ -167,15 +186,26 @@ def _remind(
 ) -> None:
     cfg, tracker, channels = ctx.cfg, ctx.tracker, ctx.channels
     after = timedelta(hours=cfg.notification.preferences.reminder_after_hours)
-    recently = _reminded_since(tracker, now - REMIND_AT_MOST_EVERY)
+    recently, warned = _reminded_since(tracker, now - REMIND_AT_MOST_EVERY)
+    # expiring within a day and not yet said so: in this reminder, whatever else holds
+    # (issue 23; "läuft morgen ab", once)
+    expiring = {i for i in report.lifecycle.expiring if i not in warned}
     due = [
         ref
         for ref in waiting
-        if _time(ref.created_at, now) <= now - after and ref.iid not in recently and _idle(ref, now)
+        if ref.iid in expiring
+        or (
+            _time(ref.created_at, now) <= now - after
+            and ref.iid not in recently
+            and _idle(ref, now)
+        )
     ]
     if not due:
         return
-    items = [_reminder(ctx, ref, records.get(ref.iid)) for ref in due]
+    items = [
+        replace(_reminder(ctx, ref, records.get(ref.iid)), expiring=ref.iid in expiring)
+        for ref in due
+    ]
     for payload in payloads(cfg, "reminder", f"reminder-{_stamp(now)}", items):
         report.reminder_deliveries += [channel.send(payload) for channel in channels]
     sent_on = sorted({d.channel for d in report.reminder_deliveries if d.ok})
@@ -183,7 +213,10 @@ def _remind(
         return  # nothing went out: the next run tries again
     iids = sorted(ref.iid for ref in due)
     try:
-        tracker.append_log(REMINDER_KIND, {"iids": iids, "channels": sent_on})
+        data: dict[str, object] = {"iids": iids, "channels": sent_on}
+        if told := sorted(expiring & set(iids)):
+            data["expiring"] = told
+        tracker.append_log(REMINDER_KIND, data)
         report.reminded = iids
     except TrackerError as exc:
         report.errors.append(
@@ -208,16 +241,20 @@ def _reminder(ctx: Context, ref: IssueRef, expected: str | None) -> notices.Noti
     return altered_notice(ctx, ref)
 
 
-def _reminded_since(tracker: Tracker, since: datetime) -> set[int]:
-    """Issues a reminder covered after `since` (a day of records fits on one page)."""
+def _reminded_since(tracker: Tracker, since: datetime) -> tuple[set[int], set[int]]:
+    """Issues a reminder covered after `since` (a day of records fits on one page), and
+    those it said expire within a day (the warning window is a day: one record suffices).
+    """
     found: set[int] = set()
+    warned: set[int] = set()
     for record in tracker.read_log(REMINDER_KIND, limit=100, since=since):
         if record.created_at < since:
             break
-        iids = record.data.get("iids")
-        if isinstance(iids, list):
-            found.update(i for i in iids if isinstance(i, int))
-    return found
+        for key, into in (("iids", found), ("expiring", warned)):
+            iids = record.data.get(key)
+            if isinstance(iids, list):
+                into.update(i for i in iids if isinstance(i, int))
+    return found, warned
 
 
 def _time(value: str, default: datetime) -> datetime:

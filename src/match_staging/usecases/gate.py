@@ -1,4 +1,5 @@
-"""The review gate: the one place that moves a match from state to state (docs/design.md).
+"""The review gate: the one place that moves a match from state to state (docs/design.md;
+after the gate, the scheduled run's expiry and ghosting: usecases/lifecycle.py).
 
 pending -> approved | rejected (a reviewer's move on the board, judged here; or `review`
 from the shell), approved -> sent (`send`, or auto-send right after an approval), and the
@@ -29,6 +30,7 @@ from match_staging.errors import InputError, StagingError
 from match_staging.labels import states_in
 from match_staging.model import IssueRef, Note, State
 from match_staging.trackers import ledger
+from match_staging.usecases import moves
 from match_staging.usecases.audit import AuditEntry, audit_note
 from match_staging.usecases.review import Event
 from match_staging.usecases.send import application
@@ -221,7 +223,8 @@ class Gate:
                 f"#{issue.iid} was not staged by match-staging (created by {issue.author})",
                 issue.iid,
             )
-        trail = workflow.audit(issue, tracker.notes(issue.iid), bot)
+        notes = tracker.notes(issue.iid)
+        trail = workflow.audit(issue, notes, bot)
         if cfg.labels.match not in issue.labels and not (trail.trusted or trail.stepped):
             # no label, no key line of the bot's own and no step it recorded: nothing says
             # this issue of the bot was ever a staged match (the run log, rewritten by a
@@ -234,7 +237,9 @@ class Gate:
                 issue.iid,
             )
         wf = cfg.workflow
-        tamper = workflow.tampered(cfg.labels, issue, trail.state, wf.close_rejected, wf.close_sent)
+        tamper = workflow.tampered(
+            cfg.labels, issue, trail.state, wf.close_rejected, wf.close_sent, wf.close_expired
+        )
         if states_in(cfg.labels, issue.labels) == [trail.state]:
             if not tamper:
                 return StepResult(
@@ -262,6 +267,10 @@ class Gate:
         decision = workflow.decide(
             cfg.labels, issue.labels, trail.state, actor, why is None, refusal=why or ""
         )
+        if decision.verdict == "apply" and (
+            later := moves.refusal(self.ctx, issue, notes, decision)
+        ):
+            decision = replace(decision, verdict="revert", after=decision.before, reason=later)
         warning = trail.distrust if decision.after == State.APPROVED else ""
         entry = AuditEntry(decision, actor, reconciled=reconciled, warning=warning)
         self.record_step(issue, trail, entry)
@@ -341,6 +350,7 @@ class Gate:
                 if current == [State.APPROVED]
                 else ""
             )
+            hint = moves.EXPIRED_HINT if current == [State.EXPIRED] else hint
             raise InputError(f"#{iid}", f"is {shown}{hint}: only approved matches are sent")
         check_approver(self.ctx, iid, notes)
         return self._send_trusted(issue, trail, actor, force=force)
@@ -471,7 +481,9 @@ class Gate:
         if cfg.labels.match not in issue.labels:
             add.append(cfg.labels.match)  # a staged match keeps its label (issue 20)
         wf = cfg.workflow
-        state_event = workflow.open_close(after, issue.state, wf.close_rejected, wf.close_sent)
+        state_event = workflow.open_close(
+            after, issue.state, wf.close_rejected, wf.close_sent, wf.close_expired
+        )
         if add or remove or state_event:
             issue = tracker.update_issue(issue.iid, add=add, remove=remove, state_event=state_event)
         tracker.add_note(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,14 +68,18 @@ class FakeBase:
     deliveries: list[tuple[int, str, int]]
     _ids: dict[str, int]
     _last_time: datetime
+    clock: Callable[[], datetime]
 
     def _next_id(self, kind: str) -> int:
         self._ids[kind] = self._ids.get(kind, 0) + 1
         return self._ids[kind]
 
     def _now(self) -> str:
-        """Strictly increasing UTC timestamps with millisecond precision."""
-        now = datetime.now(UTC)
+        """Strictly increasing UTC timestamps with millisecond precision, by the fake's
+        `clock` (real time unless a test moves it, as it moves the run's clock with
+        MATCH_STAGING_NOW: the days a match waits are GitLab's created_at of issue and notes).
+        """
+        now = self.clock().astimezone(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         if now <= self._last_time:
             now = self._last_time + timedelta(milliseconds=1)

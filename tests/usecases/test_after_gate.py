@@ -1,0 +1,400 @@
+"""After the gate (issue 23), through the CLI against the fake GitLab with the run clock
+moved (MATCH_STAGING_NOW, and GitLab's own clock with it): pending matches expire, a
+reviewer revives one, a sent application gets one follow-up and is ghosted, and a
+reviewer's outcome stops both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FakeTime, match, write
+from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.smtp_sink import SmtpSink
+from tests.gate import MALLORY, REVIEWER, Gate
+
+DAY0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Vienna
+WRITES = ("POST", "PUT", "DELETE", "PATCH")
+
+
+class World(Gate):
+    """The gate's world with one clock for the run and for GitLab."""
+
+    day: float = 0
+
+    def at(self, day: float, hour: float = 0) -> None:
+        when = DAY0 + timedelta(days=day, hours=hour)
+        self.fake.clock = lambda: when
+        self.now = when
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return super().env(
+            MATCH_STAGING_NOW=self.now.isoformat(),
+            MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__ENABLED="true",
+            **extra,
+        )
+
+    def digest(self, day: float, hour: float = 0) -> str:
+        self.at(day, hour)
+        code, out = self.run("digest")
+        assert code == 0, out
+        return out
+
+    def board(self, iid: int, user: int, add: str, remove: str) -> tuple[int, str]:
+        """`user` moves the card; the webhook's pipeline runs `transition`."""
+        event = self.move(iid, user, add=f"job-match/{add}", remove=f"job-match/{remove}")
+        return self.run("transition", "--payload", self.payload(event))
+
+    def writes_to(self, iid: int) -> list[str]:
+        return [
+            f"{r.method} {r.path}"
+            for r in self.fake.requests
+            if r.method in WRITES and f"/issues/{iid}" in r.path
+        ]
+
+    def mails(self, words: str) -> list[str]:
+        found = []
+        for mail in self.smtp.messages:
+            body = mail.get_body(("plain",))
+            text = f"{mail['Subject']}\n{body.get_content() if body else ''}"
+            if words in text:
+                found.append(text)
+        return found
+
+
+@pytest.fixture
+def world(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[World]:
+    with FakeGitLab() as fake, SmtpSink() as smtp:
+        w = World(fake, smtp, repo, capsys)
+        w.at(0)
+        code, out = w.run("stage")
+        assert code == 0, out
+        yield w
+
+
+def test_a_pending_match_expires_on_day_15_not_13_then_a_reviewer_revives_it(
+    world: World,
+) -> None:
+    out = world.digest(13)
+    assert "expired" not in out and world.labels(1) == ["job-match/pending"]
+    assert world.notes(1) == []
+
+    world.fake.reset_log()
+    out = world.digest(15)
+    assert "applied   #1: pending -> expired: staged and not reviewed within " in out
+    assert world.labels(1) == ["job-match/expired"]
+    assert world.fake.issues[1]["state"] == "closed"
+    (note,) = world.notes(1)
+    assert note.startswith("**Review:** pending → **expired** by match-staging (digest)")
+    assert "workflow.pending\\_ttl\\_days (14)" in note  # Markdown-escaped
+    assert note.endswith("<!-- match-staging v1 state: expired -->")
+    # one issue write (labels and close together) and one note
+    assert world.writes_to(1) == [
+        "PUT /api/v4/projects/1/issues/1",
+        "POST /api/v4/projects/1/issues/1/notes",
+    ]
+
+    # exactly once: the next digest neither writes nor notes again
+    world.fake.reset_log()
+    out = world.digest(15, 5)
+    assert "expired" not in out and world.writes_to(1) == [] and len(world.notes(1)) == 1
+
+    code, out = world.run("send", "1")
+    assert code == 2 and "#1: is expired (it expired unreviewed" in out
+    assert world.smtp.messages == [] or not world.mails("Sehr geehrte")
+
+    # day 16: an outsider cannot revive it, the reviewer can
+    world.at(16)
+    code, out = world.board(1, MALLORY, add="pending", remove="expired")
+    assert code == 0 and "reverted  #1: mallory may not review job matches" in out
+    assert world.labels(1) == ["job-match/expired"]
+    code, out = world.board(1, REVIEWER, add="pending", remove="expired")
+    assert code == 0 and "applied   #1: expired -> pending" in out
+    assert world.labels(1) == ["job-match/pending"] and world.fake.issues[1]["state"] == "opened"
+
+    # the clock restarted at the revival: not expired on day 29, expired on day 31
+    assert "expired" not in world.digest(29)
+    assert "applied   #1: pending -> expired: revived and not reviewed" in world.digest(31)
+    # revived once: a second revival is refused, whoever asks
+    code, out = world.board(1, REVIEWER, add="pending", remove="expired")
+    assert "reverted  #1: expired -> pending (revive) refused: it was revived once" in out
+    assert world.labels(1) == ["job-match/expired"]
+
+
+def test_a_revival_after_workflow_revive_days_is_reverted(world: World) -> None:
+    world.digest(15)
+    world.at(22, 1)  # expired at day 15 00:00 + 7 days is day 22 00:00
+    code, out = world.board(2, REVIEWER, add="pending", remove="expired")
+    assert code == 0 and "reverted  #2: expired -> pending (revive) refused: it expired at " in out
+    assert "more than workflow.revive_days (7) ago" in out
+    assert world.labels(2) == ["job-match/expired"] and world.fake.issues[2]["state"] == "closed"
+
+
+def test_apply_by_on_day_3_expires_it_on_day_3_with_a_warning_the_day_before(
+    world: World,
+) -> None:
+    deadline = (DAY0 + timedelta(days=3)).strftime("%Y-%m-%dT09:00:00")  # Vienna time
+    doc = write(
+        world.repo / "apply-by.json",
+        [match(apply_by=deadline), match(url="https://jobs.example.com/p/2", title="Later")],
+    )
+    code, out = world.run("stage", str(doc))
+    assert code == 0, out
+    iid = max(world.fake.issues)
+    before = len(world.smtp.messages)
+    world.digest(2, 1)  # day 2, 11:00 UTC: within a day of day 3, 08:00 UTC
+    soon = world.mails("läuft morgen ab")
+    assert len(soon) == 1 and "Senior DevOps Engineer" in soon[0]
+    assert len(world.smtp.messages) > before
+    world.digest(2, 5)  # said once: not in the next reminder
+    assert len(world.mails("läuft morgen ab")) == 1
+    assert world.labels(iid - 1) == ["job-match/pending"]
+
+    out = world.digest(3, 1)
+    assert f"applied   #{iid - 1}: pending -> expired: the application deadline (apply_by " in out
+    assert world.labels(iid - 1) == ["job-match/expired"]
+    assert world.labels(iid) == ["job-match/pending"]  # no apply_by: 14 days
+
+
+def test_an_apply_by_written_into_the_description_by_someone_else_counts_for_nothing(
+    world: World,
+) -> None:
+    """Only the bot's record counts: a Reporter who edits the description (record line and
+    all) to an earlier apply_by expires nothing."""
+    from match_staging import record
+
+    issue = world.fake.issues[3]
+    line = next(x for x in issue["description"].splitlines() if "notice: " in x)
+    data = record.decode_json(line.split("notice: ")[1].removesuffix(" -->"))
+    data["apply_by"] = "2026-03-02"
+    forged = f"{record.PREFIX}notice: {record.encode_json(data)} -->"
+    world.edit(3, "mallory", issue["description"].replace(line, forged))
+    out = world.digest(5)
+    assert "expired" not in out and world.labels(3) == ["job-match/pending"]
+
+
+def sent(world: World, iid: int = 1) -> None:
+    """Approved and sent on day 0."""
+    code, out = world.board(iid, REVIEWER, add="approved", remove="pending")
+    assert code == 0, out
+    code, out = world.run("send", str(iid))
+    assert code == 0 and "application sent to" in out, out
+
+
+def test_a_sent_application_gets_one_follow_up_on_day_8_and_is_ghosted_on_day_22(
+    world: World,
+) -> None:
+    sent(world)
+    application = world.smtp.messages[-1]
+    world.digest(6)
+    assert world.mails("Nachfassen") == []
+
+    out = world.digest(8)
+    (follow_up,) = world.mails("Nachfassen")
+    assert "Nachfassen: Cloud Architect" in follow_up
+    assert "projekte@amoriabond.example" in follow_up
+    assert str(application["Message-ID"]) in follow_up
+    assert "follow-up #1" in out
+    notes = len(world.notes(1))
+    assert notes == 3  # the approval, sending, sent: the follow-up is no note
+
+    out = world.digest(9)
+    assert len(world.mails("Nachfassen")) == 1 and "follow-up #1" not in out
+
+    world.fake.reset_log()
+    out = world.digest(22)
+    assert "applied   #1: sent -> ghosted: no outcome recorded" in out
+    assert world.labels(1) == ["job-match/ghosted"]
+    note = world.notes(1)[-1]
+    assert note.startswith("**Review:** sent → **ghosted** by match-staging (digest)")
+    assert note.endswith("<!-- match-staging v1 state: ghosted -->")
+    # already closed (sent): the labels alone, one write, one note
+    assert world.writes_to(1) == [
+        "PUT /api/v4/projects/1/issues/1",
+        "POST /api/v4/projects/1/issues/1/notes",
+    ]
+    out = world.digest(23)
+    assert "ghosted" not in out and len(world.notes(1)) == notes + 1
+
+    # a late answer: the reviewer may still move it on
+    code, out = world.board(1, REVIEWER, add="interview", remove="ghosted")
+    assert code == 0 and "applied   #1: ghosted -> interview" in out
+
+
+def test_a_reviewers_interview_on_day_5_stops_the_follow_up_and_the_ghosting(
+    world: World,
+) -> None:
+    sent(world)
+    world.at(5)
+    code, out = world.board(1, REVIEWER, add="interview", remove="sent")
+    assert code == 0 and "applied   #1: sent -> interview" in out
+    assert world.labels(1) == ["job-match/interview"]
+    assert world.fake.issues[1]["state"] == "opened"  # an interview under way: on the board
+    for day in (8, 22):
+        out = world.digest(day)
+        assert "ghosted" not in out and "follow-up" not in out
+    assert world.mails("Nachfassen") == [] and world.labels(1) == ["job-match/interview"]
+    code, out = world.board(1, REVIEWER, add="offer", remove="interview")
+    assert "applied   #1: interview -> offer" in out
+    assert world.fake.issues[1]["state"] == "closed"
+
+
+@pytest.mark.parametrize(
+    ("user", "before", "after", "says"),
+    [
+        (REVIEWER, "pending", "interview", "pending -> interview is not a transition"),
+        (REVIEWER, "pending", "expired", "pending -> expired is not a transition"),
+        (MALLORY, "sent", "interview", "mallory may not review job matches"),
+        (REVIEWER, "sent", "ghosted", "sent -> ghosted is not a transition"),
+    ],
+)
+def test_moves_nobody_or_only_the_digest_may_make_are_reverted(
+    world: World, user: int, before: str, after: str, says: str
+) -> None:
+    if before == "sent":
+        sent(world)
+    code, out = world.board(1, user, add=after, remove=before)
+    assert code == 0 and f"reverted  #1: {says}" in out
+    assert world.labels(1) == [f"job-match/{before}"]
+    assert world.notes(1)[-1].startswith("**Reverted:**")
+
+
+def test_a_project_bootstrapped_before_expires_nothing_until_bootstrap_records_the_ids(
+    world: World,
+) -> None:
+    """workflow.label_ids without the later states (committed before issue 23): nothing
+    breaks, the digest says once per run what to do and neither expires nor ghosts; a move
+    into a state whose label id is unknown is reverted. bootstrap records the ids."""
+    from match_staging import config_write
+
+    path = world.repo / "config" / "notification-channels.yml"
+    first = {s: world.fake.labels[f"job-match/{s}"]["id"] for s in ("pending", "approved")}
+    first |= {s: world.fake.labels[f"job-match/{s}"]["id"] for s in ("rejected", "sent")}
+    config_write.record(path, {"label_ids": first})
+    sent(world, 1)
+
+    out = world.digest(15)
+    lines = [line for line in out.splitlines() if "bootstrap" in line and "label_ids" in line]
+    assert lines == [
+        "bootstrap workflow.label_ids has no id for expired, interview, offer, declined, "
+        "ghosted: no match expires or is ghosted until then; run `match-staging bootstrap` "
+        "with a Maintainer's token and commit the configuration it writes"
+    ]
+    assert "expired" not in out.replace("no id for expired", "")
+    assert world.labels(2) == ["job-match/pending"]
+    code, out = world.board(1, REVIEWER, add="interview", remove="sent")
+    assert code == 0 and "reverted  #1: the interview label's id is not recorded" in out
+    assert world.labels(1) == ["job-match/sent"]
+
+    code, out = world.run("bootstrap")
+    assert code == 0, out
+    assert "update config workflow.label_ids (the ids of the new state labels expired" in out
+    out = world.digest(15, 1)
+    assert "bootstrap workflow.label_ids" not in out
+    assert "applied   #2: pending -> expired" in out and "ghosted" not in out
+
+
+@pytest.mark.parametrize(
+    ("apply_by", "says"),
+    [
+        ("2026-02-30", "field 'apply_by': is not a real date or date-time: \"2026-02-30\""),
+        ("next friday", "'apply_by': is not a date (2026-12-03) or date-time (2026-12-03T17:00)"),
+        (20260302, "field 'apply_by': must be"),
+    ],
+)
+def test_a_bad_apply_by_is_one_clear_line_naming_file_and_field(
+    world: World, apply_by: object, says: str
+) -> None:
+    doc = write(world.repo / "bad.json", [match(apply_by=apply_by)])
+    code, out = world.run("stage", str(doc))
+    assert code != 0
+    (line,) = [x for x in out.splitlines() if "apply_by" in x]
+    assert "bad.json" in line and says in line, out
+
+
+def test_list_shows_each_state_and_its_age(world: World) -> None:
+    sent(world)
+    world.at(9, 1)
+    code, out = world.run("list")
+    assert code == 0
+    lines = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if line[:1] == "#"}
+    assert lines["#1"] == ["sent", "9d"] and lines["#2"] == ["pending", "9d"]
+    world.digest(15)
+    world.at(17, 6)
+    code, out = world.run("list", "--state", "expired")
+    assert [line.split()[:3] for line in out.splitlines() if line[:1] == "#"] == [
+        ["#2", "expired", "2d"],
+        ["#3", "expired", "2d"],
+        ["#4", "expired", "2d"],
+        ["#5", "expired", "2d"],
+    ]
+
+
+def test_the_local_tracker_expires_and_its_issue_page_says_so(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without GITLAB_TOKEN: the embedded tracker, the same digest."""
+    from match_staging.cli import main
+
+    def at(day: int) -> dict[str, str]:
+        return {"MATCH_STAGING_NOW": (DAY0 + timedelta(days=day)).isoformat()}
+
+    assert main(["stage"], at(0)) == 0
+    assert main(["digest"], at(13)) == 0
+    assert "**State:** pending" in (repo / ".match-staging" / "issues" / "1.md").read_text()
+    capsys.readouterr()
+    assert main(["digest"], at(15)) == 0
+    assert "applied   #1: pending -> expired" in capsys.readouterr().out
+    page = (repo / ".match-staging" / "issues" / "1.md").read_text(encoding="utf-8")
+    assert "**State:** expired · closed" in page and "It expired unreviewed" in page
+    assert "**Review:** pending → **expired** by match-staging (digest)" in page
+
+
+def test_preview_shows_the_deadline_a_match_expires_at(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from match_staging import record
+    from match_staging.cli import main
+
+    write(repo / "c.json", {"cycle_id": "c1", "matches": [match(apply_by="2026-03-05")]})
+    assert main(["preview", "c.json"], {}) == 0
+    (page,) = (repo / "outbox" / "preview" / "c1").glob("issue-*.md")
+    text = page.read_text(encoding="utf-8")
+    assert "- **Apply by:** 2026-03-05 (unreviewed by then, the match expires)" in text
+    staged = record.decode_record(text)
+    assert staged is not None and staged.apply_by == "2026-03-05"  # the bot's record holds it
+
+
+def test_expiring_many_matches_at_once_keeps_to_the_write_pacing(
+    world: World, fake_time: FakeTime
+) -> None:
+    """Four expiries in one digest: each one update and one note, at most two of each a
+    minute (gitlab.issue_writes_per_minute, notes_per_minute): the run waits instead."""
+    fake_time.waits.clear()
+    world.at(15)
+    code, out = world.run(
+        "digest",
+        MATCH_STAGING__GITLAB__ISSUE_WRITES_PER_MINUTE="2",
+        MATCH_STAGING__GITLAB__NOTES_PER_MINUTE="2",
+    )
+    assert code == 0 and out.count("pending -> expired") == 5
+    issue_writes = [r for r in world.fake.requests if r.method == "PUT" and "/issues/" in r.path]
+    assert len(issue_writes) == 5  # one per expiry
+    assert fake_time.waits and all(0 < w <= 60 for w in fake_time.waits)
+    assert len(fake_time.waits) >= 3  # the 3rd to 5th write, and the notes after the 2nd
+
+
+def test_an_application_made_on_a_portal_gets_a_follow_up_without_an_address(
+    world: World,
+) -> None:
+    """#2 has no application address: the reviewer applied on the portal and moved the card
+    to sent. The follow-up says so, with no address and no Message-ID to invent."""
+    assert world.board(2, REVIEWER, add="approved", remove="pending")[0] == 0
+    assert world.board(2, REVIEWER, add="sent", remove="approved")[0] == 0
+    out = world.digest(8)
+    assert "follow-up #2" in out
+    (mail,) = world.mails("Nachfassen")
+    assert "über das Portal" in mail and "Message-ID" not in mail.split("\n", 1)[1]
