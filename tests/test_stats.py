@@ -202,3 +202,44 @@ def test_settings_refuse_what_cannot_be_met(settings: dict[str, float], said: st
     with pytest.raises(ConfigError, match=said):
         StatsSettings(**settings)  # type: ignore[arg-type]
     assert StatsSettings(weekly_on="friday").weekday == 4
+
+
+def test_the_states_after_the_gate_count_without_a_change_here() -> None:
+    """Issue 23's states: an expired match (revived or not), outcomes after sent."""
+    rows = stats.count_bands(
+        [
+            history(90, State.EXPIRED),
+            history(91, State.EXPIRED, State.PENDING),  # revived: pending again
+            history(92, State.APPROVED, State.SENT, State.INTERVIEW, State.OFFER),
+            history(93, State.APPROVED, State.SENT, State.GHOSTED, State.DECLINED),
+        ],
+        5,
+        90,
+    )
+    counts = rows[0].counts
+    assert (counts["expired"], counts["pending"], counts["approved"], counts["sent"]) == (
+        2,
+        1,
+        2,
+        2,
+    )
+    assert (counts["interview"], counts["offer"], counts["ghosted"], counts["declined"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert rows[0].approval_rate == 1.0  # expiry is no decision
+
+
+def test_the_reason_marker_round_trips_any_text() -> None:
+    from match_staging import record
+
+    for reason in ("Rate too low", "--> <!-- x", "zwei\nZeilen", "é" * 600):
+        body = record.with_mark(
+            f"**Review:** ...\n\n{record.reason_marker(reason)}",
+            record.StateMark(State.REJECTED),
+        )
+        assert record.note_reason(body) == reason[: record.REASON_MAX]
+        assert record.parse_note(body) == record.StateMark(State.REJECTED)  # still the last line
+    assert record.note_reason("> Rate too low") == ""  # the quoted text is not the record

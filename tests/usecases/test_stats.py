@@ -376,6 +376,15 @@ def test_stats_and_its_text_without_the_charts_extra(
     assert code == 0 and "stats     0 matches" in out, out
     code, out = gate.run("stats", "--since", "8.2.2026")
     assert code == 2 and "--since '8.2.2026': not a date (YYYY-MM-DD)" in out, out
+    # the weekly digest: the email has the text table and no image
+    code, out = gate.run("review", "1", "--approve", GITLAB_USER_LOGIN="reviewer")
+    assert code == 0, out
+    code, out = gate.run("digest", MATCH_STAGING_NOW=MONDAY, **EMAIL)
+    assert code == 0 and "sent      email     key stats-2026-W07: " in out, out
+    (mail,) = [m for m in gate.smtp.messages if "Wochenstatistik" in str(m["Subject"])]
+    assert "95-100 ████░░░░ 1/1" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert [p.get_content_type() for p in mail.walk() if p.get_content_maintype() == "image"] == []
+    assert "cid:" not in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 
 MONDAY = "2026-02-09T10:00:00+01:00"  # stats.weekly_on: monday (the default)
