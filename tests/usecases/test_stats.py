@@ -471,3 +471,24 @@ def test_no_weekly_section_before_the_first_decision(gate: Gate) -> None:
     assert code == 0, out
     code, out = gate.run("digest", MATCH_STAGING_NOW="2026-02-09T13:00:00+01:00", **EMAIL)
     assert code == 0 and "sent      email     key stats-2026-W07: " in out, out
+
+
+def test_band_width_and_csv_through_the_cli(gate: Gate) -> None:
+    code, out = gate.run("review", "2", "--reject", GITLAB_USER_LOGIN="reviewer")
+    assert code == 0, out
+    code, out = gate.run("stats", "--band", "10", "--format", "csv")
+    assert code == 0, out
+    rows = [ln for ln in out.splitlines() if ln[:1].isdigit()]
+    # the repository's five: 97 and 95 (rejected), 93 and 91, 83; bands of 10 from 70
+    assert [r.split(",")[:6] for r in rows] == [
+        ["70-79", "70", "79", "0", "0", "0"],
+        ["80-89", "80", "89", "1", "1", "0"],
+        ["90-100", "90", "100", "4", "3", "0"],
+    ]
+    assert rows[-1].split(",")[6] == "1" and rows[-1].endswith(",0.0000")  # 0 of 1 approved
+    with pytest.raises(SystemExit) as refused:  # argparse: a usage error, exit 2
+        gate.run("stats", "--band", "7")
+    assert refused.value.code == 2
+    assert (
+        "invalid choice: 7 (choose from 1, 2, 4, 5, 10, 20, 25, 50)" in gate.capsys.readouterr().err
+    )
