@@ -129,14 +129,13 @@ def weekly(ctx: Context) -> message.MessageReport | None:
     summary = report(ctx, since=None)
     if not summary.decided:
         return None  # no decision yet: nothing to calibrate, no message (read again next run)
-    templates, found_s = ctx.cfg.staging.templates_dir, summary.suggestion
-    settings = ctx.cfg.stats
+    settings, templates = ctx.cfg.stats, ctx.cfg.staging.templates_dir
     body = render.render(
         "stats_section.txt.j2",
         templates,
         target="text",
         rows=stats.text_rows(summary, WEEKLY_CELLS),
-        s=found_s,
+        s=summary.suggestion,
         decided=summary.decided,
         min_decisions=settings.min_decisions,
         goal=settings.target_approval_rate,
