@@ -6,6 +6,7 @@ import argparse
 import os
 
 from match_staging.cli_args import COMMANDS, DEFAULT_CONFIG, build_parser, subcommand_parser
+from match_staging.cli_stats import cmd_stats  # noqa: F401  (a handler, found by name)
 
 __all__ = ["COMMANDS", "DEFAULT_CONFIG", "build_parser", "main", "subcommand_parser"]
 
@@ -77,9 +78,6 @@ def _refusal(step: Callable[[], T]) -> T:
         return step()
     except InputError as exc:
         raise Refused(str(exc)) from None
-
-
-# --------------------------------------------------------------------------- commands
 
 
 def cmd_stage(args: argparse.Namespace, run: Run) -> int:

@@ -84,6 +84,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "matches-inbox/ and the configuration; never overwrites a file",
         "match-staging init --dry-run",
     ),
+    "stats": (
+        "cmd_stats",
+        "decisions per score band, review times, rejection reasons and a suggested threshold",
+        "match-staging stats --since 2026-01-01 --format json > stats.json",
+    ),
     "config": (
         "cmd_config",
         "print the effective configuration, secrets masked",
@@ -255,7 +260,29 @@ def _no_arguments(cmd: argparse.ArgumentParser) -> None:
     """A command without arguments of its own beyond those above."""
 
 
-_EXTRA_ARGUMENTS = {"notify": _notify_arguments, "init": _init_arguments}
+def _stats_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--since", metavar="DATE", help="only matches staged from DATE on (YYYY-MM-DD)"
+    )
+    cmd.add_argument(
+        "--band",
+        type=int,
+        default=5,
+        choices=(1, 2, 4, 5, 10, 20, 25, 50),  # stats.BAND_WIDTHS: they divide 100
+        metavar="POINTS",
+        help="band width in score points, a divisor of 100 (default: 5)",
+    )
+    cmd.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    cmd.add_argument(
+        "--chart", metavar="FILE", help="also write the band chart as PNG (extra `charts`)"
+    )
+
+
+_EXTRA_ARGUMENTS = {
+    "notify": _notify_arguments,
+    "init": _init_arguments,
+    "stats": _stats_arguments,
+}
 
 
 def read_batch(args: argparse.Namespace, env: Mapping[str, str], out: Output, cfg: Config) -> Batch:

@@ -171,6 +171,7 @@ def digest(report: DigestReport, channels: bool, tracker: Tracker) -> Iterator[s
             "they may have arrived, so they are not sent again"
         )
     yield from messages(report.messages)
+    yield from messages(report.stats) if report.stats else ()  # the weekly stats section
     for delivery in report.reminder_deliveries:
         state = "reminded " if delivery.ok else "failed   "
         yield f"{state} {delivery.channel:<9} {delivery.detail}"

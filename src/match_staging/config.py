@@ -35,6 +35,7 @@ from match_staging.config_parse import (
 from match_staging.config_parse import safe_load as safe_load
 from match_staging.environment import in_ci as in_ci
 from match_staging.errors import ConfigError, StagingError
+from match_staging.stats_settings import StatsSettings
 
 DEFAULT_PATH = "config/notification-channels.yml"  # docs/interface.md; cli.DEFAULT_CONFIG too
 MASK = "***"
@@ -271,6 +272,7 @@ class Config:
     labels: Labels = field(default_factory=Labels)
     workflow: Workflow = field(default_factory=Workflow)
     staging: Staging = field(default_factory=Staging)
+    stats: StatsSettings = field(default_factory=StatsSettings)
     source: str = field(default="(built-in defaults)", metadata={"internal": True})
 
     @property
@@ -461,9 +463,6 @@ def load(path: str | None = None, env: Mapping[str, str] | None = None) -> Confi
         cfg.gitlab.project or env.get("GITLAB_PROJECT") or env.get("CI_PROJECT_ID") or ""
     )
     return cfg
-
-
-# --------------------------------------------------------------------------- secrets
 
 
 def secret_fields(cfg: Config | None) -> Iterator[tuple[str, str]]:

@@ -132,6 +132,9 @@ class Message:
     body: str = ""
     link: str = ""
     level: Level = "info"
+    # `digest`'s weekly stats (usecases/stats.py): the band chart as PNG, which only the
+    # email shows (inline); never kept in the run log, so a message sent later goes without
+    chart: bytes = dataclasses.field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)

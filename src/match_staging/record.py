@@ -30,12 +30,14 @@ from typing import Any
 
 from markupsafe import Markup
 
-from match_staging.model import Match, State
+from match_staging.model import Match, Requirement, State
 
 PREFIX = "<!-- match-staging v1 "
 _STATE = re.compile(r"<!-- match-staging v1 state: ([a-z]{1,20}) -->")
 _SENDING = re.compile(r"<!-- match-staging v1 sending: ([0-9A-Za-z:+.\-]{1,40}) -->")
 _NOTICE = re.compile(r"<!-- match-staging v1 notice: ([A-Za-z0-9+/=]+) -->")
+_REASON = re.compile(r"<!-- match-staging v1 reason: ([A-Za-z0-9+/=]{1,4000}) -->")
+REASON_MAX = 500  # characters of a reason kept in its marker (base64: at most 2,668 digits)
 _LOG = re.compile(r"^<!-- match-staging v1 log: ([A-Za-z0-9+/=]+) -->$", re.MULTILINE)
 # The key line: the keys as plain words, outside any HTML comment, so GitLab's issue search
 # (full-text: whole words and word prefixes) finds them whether or not it indexes comments.
@@ -95,6 +97,20 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(str(f) for f in value) if isinstance(value, list) else ()
 
 
+def _scores(value: Any) -> tuple[tuple[str, float], ...]:
+    """The breakdown's [name, score] pairs (a requirement without a score is left out)."""
+    pairs = value if isinstance(value, list) else []
+    return tuple(
+        (p[0], float(p[1]))
+        for p in pairs
+        if isinstance(p, list)
+        and len(p) == 2
+        and isinstance(p[0], str)
+        and isinstance(p[1], int | float)
+        and not isinstance(p[1], bool)
+    )
+
+
 def _of(attribute: str, read: Callable[[Any], Any]) -> dict[str, Any]:
     """A record field's metadata: the `Match` attribute it is written from, and how the
     value read back from the record's JSON is typed.
@@ -120,6 +136,10 @@ class MatchRecord:
     draft: str = field(default="", metadata=_of("draft", _text))
     apply: ApplyTo = field(default_factory=ApplyTo, metadata=_of("apply", _apply))
     attachments: tuple[str, ...] = field(default=(), metadata=_of("attachments", _names))
+    # the score breakdown's (requirement, score) pairs: what `stats` means per requirement
+    requirements: tuple[tuple[str, float], ...] = field(
+        default=(), metadata=_of("requirements", _scores)
+    )
     # the deadline as the producer gave it (issue 23): read from here, the bot's record,
     # never from the description's text
     apply_by: str | None = field(default=None, metadata=_of("apply_by", _optional))
@@ -143,7 +163,11 @@ def _data(match: Match) -> dict[str, Any]:
 
 
 def _json(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, Requirement):  # only the pair `stats` reads: the record stays short
+        return [value.requirement, value.score] if value.score is not None else None
+    if isinstance(value, tuple):
+        return [v for v in map(_json, value) if v is not None]
+    return value
 
 
 # ------------------------------------------------------------------ state and sending
@@ -184,6 +208,22 @@ def parse_note(body: str) -> NoteMark | None:
     if found := _SENDING.fullmatch(last):
         return SendingMark(found.group(1))
     return None
+
+
+def reason_marker(reason: str) -> str:
+    """The marker of the reason noted with a step (`review --reason`), base64 so that no
+    text can close the comment: `stats` counts rejection reasons from the bot's notes only.
+    """
+    return f"{PREFIX}reason: {encode_json(reason[:REASON_MAX])} -->"
+
+
+def note_reason(body: str) -> str:
+    """The reason marked in a note the bot wrote ("" when none): a whole line of its own."""
+    for line in (body or "").split("\n"):
+        if line.startswith(PREFIX) and (found := _REASON.fullmatch(line)):
+            reason = decode_json(found.group(1))
+            return reason if isinstance(reason, str) else ""
+    return ""
 
 
 # What the audit note of a send (templates/audit_note.md.j2, rendered escaped for GitLab)

@@ -610,6 +610,11 @@ def test_schedule_runs_the_digest_that_sends_what_quiet_hours_deferred(
     assert len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
     assert world.queued() == []
     assert "2 deferred message(s) sent" in run.artifact("digest")
+    # the decision analytics, kept a week (issue 24): the one match, pending, in 90-94
+    stats = json.loads(run.artifact("digest", "stats.json"))
+    assert [(b["band"], b["staged"], b["pending"]) for b in stats["bands"] if b["staged"]] == [
+        ("90-94", 1, 1)
+    ]
 
 
 def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:

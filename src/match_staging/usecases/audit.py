@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from match_staging import render, workflow
+from match_staging import record, render, workflow
 from match_staging.context import Context
 
 
@@ -40,7 +40,7 @@ def audit_note(ctx: Context, entry: AuditEntry) -> str:
     when = ctx.clock().astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
     pipeline = ctx.pipeline
     link = render.link(pipeline.url, f"pipeline {pipeline.id}".strip()) if pipeline.url else ""
-    return render.render(
+    note = render.render(
         "audit_note.md.j2",
         cfg.staging.templates_dir,
         verdict=entry.verdict or decision.verdict,
@@ -58,3 +58,5 @@ def audit_note(ctx: Context, entry: AuditEntry) -> str:
         message_id=entry.message_id,
         why=entry.why,
     )
+    # the reason once more as a record of the bot's, which `stats` counts (record.note_reason)
+    return f"{note.rstrip()}\n\n{record.reason_marker(entry.comment)}" if entry.comment else note

@@ -39,6 +39,7 @@ from match_staging.usecases.notify import (
     payloads,
     read_queue,
 )
+from match_staging.usecases.stats import weekly as weekly_stats
 
 REMINDER_KIND = "reminders"
 REMIND_AT_MOST_EVERY = timedelta(days=1)
@@ -61,6 +62,7 @@ class DigestReport:
     )
     health: health.HealthReport = field(default_factory=health.HealthReport)
     messages: message.MessageReport = field(default_factory=message.MessageReport)  # notify's
+    stats: message.MessageReport | None = None  # the weekly stats section (usecases/stats.py)
     # expired, ghosted, expiring within a day, follow-ups (issue 23)
     lifecycle: lifecycle.LifecycleReport = field(default_factory=lifecycle.LifecycleReport)
 
@@ -75,6 +77,7 @@ class DigestReport:
             and self.whatsapp.ok
             and self.health.ok
             and self.messages.ok
+            and (self.stats is None or self.stats.ok)
             and all(d.ok for d in self.lifecycle.deliveries)
         )
 
@@ -122,6 +125,7 @@ def digest(ctx: Context) -> DigestReport:
         _remind(ctx, due, now, report, records)
         report.errors += lifecycle.remind_follow_ups(ctx, report.lifecycle, _stamp(now))
         report.messages = message.send_owed(ctx)  # `notify` messages quiet hours deferred
+        report.stats = weekly_stats(ctx)  # on stats.weekly_on, once a week (issue 24)
     except TrackerError as exc:
         report.errors.append(str(exc))
     return report

@@ -116,7 +116,8 @@ class Book:
             if e.inflight:
                 item["inflight"] = sorted(e.inflight)
             if e.message is not None and (e.owed or e.inflight):
-                item["message"] = dataclasses.asdict(e.message)
+                kept = dataclasses.asdict(e.message)
+                item["message"] = {k: v for k, v in kept.items() if k != "chart"}  # bytes
             out[key] = item
         return {"keys": out}
 

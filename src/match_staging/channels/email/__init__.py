@@ -116,10 +116,15 @@ class Email:
     def _compose(self, payload: Payload) -> tuple[EmailMessage, str]:
         subject = self.subject(payload)
         name = ALERT_TEMPLATE if payload.alert else self._settings.template
+        # the weekly stats' band chart (notices.Message.chart), inline in the HTML part
+        shown = payload.alert.messages if payload.alert else ()
+        chart = next((m.chart for m in shown if m.chart), b"")
+        cid = make_msgid("chart", domain=self._sender.domain) if chart else ""
         context: dict[str, Any] = {
             "prefix": self._prefix,
             "subject": subject,
             "reminder_hours": self._reminder_hours,
+            "chart_cid": cid[1:-1],  # the Content-ID without its <>: `cid:` URLs omit them
         }
         text = render.render(
             f"{name}.txt.j2",
@@ -144,6 +149,9 @@ class Email:
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
+        # multipart/related around the HTML (RFC 2387), the image referenced as cid: (RFC 2392)
+        if chart and (html_part := msg.get_body(("html",))) is not None:
+            html_part.add_related(chart, "image", "png", cid=cid)
         # as for the application (usecases/send.py): bodies are encoded; headers may be 998
         # long, so the Message-ID is not folded onto a line of its own
         msg.policy = msg.policy.clone(max_line_length=998)
