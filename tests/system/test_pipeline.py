@@ -10,9 +10,9 @@ pointing at that commit (gitlab-ci-local evaluates `rules:changes` as
 `--force-shell-executor` (no Docker here: jobs that name an image run in the local shell).
 
 Test affordances, both in the checkout's files as a user would set them (in CI the tool takes
-no setting from variables): `ci/install.conf` says `install=none`, so the jobs use the
-`match-staging` of the venv running the tests instead of a pip install into `.venv-ci` per
-job (one test runs the real install path once); `config/notification-channels.yml` enables
+no setting from variables): the review-gate component's input `install` says `none` in
+`.gitlab-ci.yml`, so the jobs use the `match-staging` of the venv running the tests instead
+of a pip install into `.venv-ci` per job (one test runs the real install path once); `config/notification-channels.yml` enables
 Slack and email, names the bot and the reviewer, and, for each test with a `world`, holds the
 fake GitLab's URL (as `bootstrap` writes it), the SMTP sink's address and the quiet hours
 (`settle`): in CI the tool takes the GitLab URL and the SMTP server only from the file, and
@@ -163,7 +163,17 @@ def _configure(base: Path) -> None:
     cfg["gitlab"]["bot_username"] = "bot"
     cfg["workflow"]["reviewers"] = ["reviewer"]
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    (base / "ci" / "install.conf").write_text("install=none\nextras=\n", encoding="utf-8")
+    install(base, "none")
+
+
+def install(base: Path, mode: str) -> None:
+    """Set the review-gate component's `install` input in .gitlab-ci.yml (checkout: pip
+    installs the repository into .venv-ci; none: the match-staging on PATH)."""
+    path = base / ".gitlab-ci.yml"
+    text = path.read_text(encoding="utf-8")
+    changed = re.sub(r"(?m)^(\s+install: )\S+", rf"\g<1>{mode}", text, count=1)
+    assert changed != text or f"install: {mode}" in text
+    path.write_text(changed, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -397,8 +407,8 @@ def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(
         spec = expanded[job]
         assert spec["resource_group"] == "match-staging", job
         assert spec["interruptible"] is False, job
-        assert spec["image"]["name"] == "$MATCH_STAGING_IMAGE", job
-        assert expanded["variables"]["MATCH_STAGING_IMAGE"] == "python:3.12.7-slim"
+        # the component's `image` input: no global variable a pipeline variable overrides
+        assert spec["image"]["name"] == "python:3.12.7-slim", job
         assert spec["cache"][0]["paths"] == [".cache/pip", ".venv-ci"], job
         assert spec["artifacts"]["when"] == "always" and spec["artifacts"]["expire_in"], job
         assert "summary.txt" in spec["artifacts"]["paths"], job
@@ -694,7 +704,7 @@ def test_a_job_installs_match_staging_into_its_own_cached_venv(repo: Path, world
     """The real install path: `.venv-ci` in the checkout, created once and reused by the
     next pipeline; the venv running the tests is left alone."""
     developer_script = (VENV_BIN / "match-staging").stat().st_mtime_ns
-    (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
+    install(repo, "checkout")
     _git(repo, "commit", "-q", "-am", "install the package in the job")
     variables = world.variables(
         CI_PIPELINE_SOURCE="trigger", MATCHES_JSON_B64=b64(json.dumps(new_match()))
@@ -829,7 +839,7 @@ def test_pip_variables_cannot_change_what_the_job_installs(repo: Path, world: Wo
         ),
     )
     assert run.code == 0, run.output
-    assert "install=none: using" in run.output  # ci/install.conf decided, not the variables
+    assert "install=none: using" in run.output  # the component's input decided, not variables
     assert not (repo / ".venv-ci").exists()
 
 
@@ -869,7 +879,7 @@ def webhook_event(
 def test_events_that_are_not_ours_end_before_any_install(
     repo: Path, world: World, event: dict[str, Any], reason: str
 ) -> None:
-    (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
+    install(repo, "checkout")
     run = gitlab_ci_local(
         repo,
         variables=world.variables(
