@@ -5,8 +5,8 @@ handled one (a reviewer's approval: install from the warm cache, then the full c
     python benchmarks/bench_pipeline_jobs.py [--runs 3]
 
 Needs what tests/system/test_pipeline.py needs (Node 22 and gitlab-ci-local 4.75.1 under .ci/node,
-git, rsync). The jobs install the checkout into `.venv-ci` as on a runner
-(the component's input `install: checkout`); the first stage run warms that cache and is not counted.
+git, rsync). The jobs install the checkout into `.venv-ci` as on a runner (the component's
+input `install: checkout`); the first stage run warms that cache and is not counted.
 Figures, not a test: it prints the job time gitlab-ci-local reports ("finished in") and the
 wall time of the whole gitlab-ci-local call, as medians.
 """

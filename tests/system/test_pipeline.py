@@ -12,12 +12,13 @@ pointing at that commit (gitlab-ci-local evaluates `rules:changes` as
 Test affordances, both in the checkout's files as a user would set them (in CI the tool takes
 no setting from variables): the review-gate component's input `install` says `none` in
 `.gitlab-ci.yml`, so the jobs use the `match-staging` of the venv running the tests instead
-of a pip install into `.venv-ci` per job (one test runs the real install path once); `config/notification-channels.yml` enables
-Slack and email, names the bot and the reviewer, and, for each test with a `world`, holds the
-fake GitLab's URL (as `bootstrap` writes it), the SMTP sink's address and the quiet hours
-(`settle`): in CI the tool takes the GitLab URL and the SMTP server only from the file, and
-MATCH_STAGING_NOW is not its clock there (issue 20), so quiet hours are set around the real
-time instead. The project is `CI_PROJECT_ID`, as on a runner.
+of a pip install into `.venv-ci` per job (one test runs the real install path once);
+`config/notification-channels.yml` enables Slack and email, names the bot and the reviewer,
+and, for each test with a `world`, holds the fake GitLab's URL (as `bootstrap` writes it),
+the SMTP sink's address and the quiet hours (`settle`): in CI the tool takes the GitLab URL
+and the SMTP server only from the file, and MATCH_STAGING_NOW is not its clock there (issue
+20), so quiet hours are set around the real time instead. The project is `CI_PROJECT_ID`,
+as on a runner.
 
 Skipped, with the reason, where Node, rsync, git or the installed gitlab-ci-local is
 missing (.ci/run installs them)."""
@@ -154,6 +155,12 @@ def _repository_files() -> list[str]:
 def _configure(base: Path) -> None:
     """The settings a user would commit: channels on, bot and reviewer named, and no pip
     install per job (the GitLab URL and the SMTP server: `settle`, per test)."""
+    channels_on(base)
+    install(base, "none")
+
+
+def channels_on(base: Path) -> None:
+    """Slack and email enabled (SMTP without TLS), the bot and the reviewer named."""
     path = base / "config" / "notification-channels.yml"
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     channels = cfg["notification"]["channels"]
@@ -163,7 +170,6 @@ def _configure(base: Path) -> None:
     cfg["gitlab"]["bot_username"] = "bot"
     cfg["workflow"]["reviewers"] = ["reviewer"]
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    install(base, "none")
 
 
 def install(base: Path, mode: str) -> None:
@@ -632,6 +638,19 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
     staged = submitted(repo, world, json.dumps(match).encode())
     assert staged.code == 0, staged.output
     (issue,) = job_matches(world.gitlab).values()
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger",
+            TRIGGER_PAYLOAD=trigger_payload(repo, reviewer_approves(world, issue)),
+        ),
+    )
+    return int(issue["iid"]), run
+
+
+def reviewer_approves(world: World, issue: dict[str, Any]) -> dict[str, Any]:
+    """The reviewer's board move from pending to approved, and the issue webhook's event
+    for it (as GitLab hands it to the trigger pipeline)."""
     # The reviewer drags the card from the pending list to the approved list (through the
     # API, so GitLab's label events show who did it: the gate reads the actor from there).
     before = [{"title": name} for name in issue["labels"]]
@@ -643,7 +662,7 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
         )
     after = [{"title": name} for name in world.gitlab.issues[issue["iid"]]["labels"]]
     reviewer = world.gitlab.users[2]
-    event = {
+    return {
         "object_kind": "issue",
         "event_type": "issue",
         "user": {"id": reviewer["id"], "name": reviewer["name"], "username": reviewer["username"]},
@@ -661,13 +680,6 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
         "id": "1",
         "variables": {},
     }
-    run = gitlab_ci_local(
-        repo,
-        variables=world.variables(
-            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)
-        ),
-    )
-    return int(issue["iid"]), run
 
 
 def test_issue_webhook_trigger_applies_the_reviewers_transition(repo: Path, world: World) -> None:
