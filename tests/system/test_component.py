@@ -346,6 +346,37 @@ def test_a_semantic_version_tag_releases_after_the_tests(
         assert needs["publish-package"] == ["build-package"]
 
 
+@pytest.mark.parametrize("matches", [True, False], ids=["the-version", "another-tag"])
+def test_build_package_builds_checks_and_installs_the_tags_version(
+    repo: Path, tmp_path: Path, matches: bool
+) -> None:
+    """The release's first job, run: wheel and sdist, `twine check`, and the wheel installed
+    in a fresh venv says the tag's version; a tag that is not the package's version fails
+    before anything is published. (Its pip runs in a venv of its own, not the tests'.)"""
+    tools = tmp_path / "tools"
+    subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True, timeout=120)
+    forwarding(tmp_path / "home")  # build, twine and hatchling from where this pip finds them
+    tag = VERSION if matches else "99.0.0"
+    run = gitlab_ci_local(
+        repo,
+        "build-package",
+        variables={"CI_COMMIT_TAG": tag},
+        timeout=INSTALL_TIMEOUT,
+        path_first=(tools / "bin",),
+    )
+    dist = repo / ".gitlab-ci-local" / "artifacts" / "build-package" / "dist"
+    if matches:
+        assert run.code == 0, shown(run)
+        assert "PASSED" in run.output  # twine check
+        assert sorted(path.name for path in dist.iterdir()) == [
+            f"match_staging-{VERSION}-py3-none-any.whl",
+            f"match_staging-{VERSION}.tar.gz",
+        ]
+    else:
+        assert run.code != 0
+        assert "tag 99.0.0: no dist/match_staging-99.0.0-py3-none-any.whl" in run.output
+
+
 def test_the_package_goes_to_the_projects_pypi_registry_with_the_job_token(repo: Path) -> None:
     preview = gitlab_ci_local(repo, "--preview", variables={"CI_COMMIT_TAG": "1.2.3"})
     assert preview.code == 0, preview.output

@@ -59,12 +59,18 @@ PIPELINE_TIMEOUT = 300
 INSTALL_TIMEOUT = 900
 
 
-def _clean_env(home: Path) -> dict[str, str]:
+def _clean_env(home: Path, first: tuple[Path, ...] = ()) -> dict[str, str]:
     """Nothing of the developer's (GITLAB_TOKEN, CI, ...) may leak into the jobs, which
-    inherit it in the shell executor; Node 22 first, then the venv running the tests."""
+    inherit it in the shell executor; `first` on PATH, then Node 22, then the venv running
+    the tests."""
     return {
         "PATH": os.pathsep.join(
-            [str(NODE_BIN), str(VENV_BIN), os.environ.get("PATH", "/usr/bin:/bin")]
+            [
+                *map(str, first),
+                str(NODE_BIN),
+                str(VENV_BIN),
+                os.environ.get("PATH", "/usr/bin:/bin"),
+            ]
         ),
         "HOME": str(home),
         "LC_ALL": "C.UTF-8",
@@ -269,9 +275,11 @@ def gitlab_ci_local(
     variables: Mapping[str, str] = {},
     inputs: Mapping[str, str] = {},
     timeout: float = PIPELINE_TIMEOUT,
+    path_first: tuple[Path, ...] = (),
 ) -> Run:
     """Run the pipeline; `inputs` are passed as strings (gitlab-ci-local reads each
-    `--input` value as YAML, so it is passed JSON-quoted)."""
+    `--input` value as YAML, so it is passed JSON-quoted). `path_first`: folders the jobs
+    find commands in before any other (a job that pip-installs runs another venv's pip)."""
     gcl = _gitlab_ci_local()
     assert gcl is not None
     home = repo.parent / "home"
@@ -292,7 +300,7 @@ def gitlab_ci_local(
     done = subprocess.run(
         [*command, *args],
         cwd=repo,
-        env=_clean_env(home),
+        env=_clean_env(home, path_first),
         capture_output=True,
         text=True,
         timeout=timeout,
