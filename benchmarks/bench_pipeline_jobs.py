@@ -5,8 +5,8 @@ handled one (a reviewer's approval: install from the warm cache, then the full c
     python benchmarks/bench_pipeline_jobs.py [--runs 3]
 
 Needs what tests/system/test_pipeline.py needs (Node 22 and gitlab-ci-local 4.75.1 under .ci/node,
-git, rsync). The jobs install the checkout into `.venv-ci` as on a runner
-(`ci/install.conf`: install=venv); the first stage run warms that cache and is not counted.
+git, rsync). The jobs install the checkout into `.venv-ci` as on a runner (the component's
+input `install: checkout`); the first stage run warms that cache and is not counted.
 Figures, not a test: it prints the job time gitlab-ci-local reports ("finished in") and the
 wall time of the whole gitlab-ci-local call, as medians.
 """
@@ -54,7 +54,7 @@ def checkout(base: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
     tp._configure(repo)
-    (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
+    tp.install(repo, "checkout")  # pip installs the checkout into .venv-ci, as on a runner
     tp._git(repo, "init", "-q", "-b", "main")
     tp._git(repo, "add", "-A")
     tp._git(repo, "commit", "-q", "-m", "base")

@@ -17,7 +17,8 @@ The payload is untrusted: its size is bounded, it is parsed without recursion tr
 what is printed of it is cut short and stripped of control characters. Standard library
 only (the job image's python3). Settings from the repository's configuration file
 (gitlab.bot_username, labels.match), never from variables: a pipeline variable could set
-those.
+those. The file is the first argument (the review-gate component passes its `config`
+input, written in the repository), else config/notification-channels.yml.
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ def config_value(text: str, section: str, key: str) -> str:
     return ""
 
 
-def settings() -> tuple[str, str]:
+def settings(path: str = CONFIG) -> tuple[str, str]:
     """(bot username or "", the match label) from the repository's configuration file."""
     try:
-        with open(CONFIG, encoding="utf-8") as file:
+        with open(path, encoding="utf-8") as file:
             text = file.read(1024 * 1024)
     except (OSError, UnicodeDecodeError):
         return "", DEFAULT_MATCH_LABEL
@@ -175,7 +176,7 @@ def main() -> int:
     except (ValueError, RecursionError):
         print("prefilter: the payload is not JSON (or nested too deep), left to the full check")
         return MAYBE_OURS
-    bot, match_label = settings()
+    bot, match_label = settings(sys.argv[1] if len(sys.argv) > 1 else CONFIG)
     code, reason = decide(payload, bot, match_label)
     print(("not ours, nothing to do: " if code == NOT_OURS else "prefilter: ") + reason)
     return code

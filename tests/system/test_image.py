@@ -34,7 +34,7 @@ def test_containerfile_builds_in_one_stage_and_ships_only_the_venv() -> None:
     copies = [line for line in final if line.startswith("COPY")]
     assert copies == ["COPY --from=build /opt/match-staging /opt/match-staging"]
     # the jobs' before_script skips its pip install where the image keeps the tool
-    assert "/opt/match-staging" in (ROOT / ".gitlab-ci.yml").read_text(encoding="utf-8")
+    assert "/opt/match-staging" in (ROOT / "templates" / "review-gate.yml").read_text("utf-8")
     # every file the build stage copies exists, so `docker build` finds its context
     for line in build:
         if line.startswith("COPY ") and "--from" not in line:

@@ -10,14 +10,15 @@ pointing at that commit (gitlab-ci-local evaluates `rules:changes` as
 `--force-shell-executor` (no Docker here: jobs that name an image run in the local shell).
 
 Test affordances, both in the checkout's files as a user would set them (in CI the tool takes
-no setting from variables): `ci/install.conf` says `install=none`, so the jobs use the
-`match-staging` of the venv running the tests instead of a pip install into `.venv-ci` per
-job (one test runs the real install path once); `config/notification-channels.yml` enables
-Slack and email, names the bot and the reviewer, and, for each test with a `world`, holds the
-fake GitLab's URL (as `bootstrap` writes it), the SMTP sink's address and the quiet hours
-(`settle`): in CI the tool takes the GitLab URL and the SMTP server only from the file, and
-MATCH_STAGING_NOW is not its clock there (issue 20), so quiet hours are set around the real
-time instead. The project is `CI_PROJECT_ID`, as on a runner.
+no setting from variables): the review-gate component's input `install` says `none` in
+`.gitlab-ci.yml`, so the jobs use the `match-staging` of the venv running the tests instead
+of a pip install into `.venv-ci` per job (one test runs the real install path once);
+`config/notification-channels.yml` enables Slack and email, names the bot and the reviewer,
+and, for each test with a `world`, holds the fake GitLab's URL (as `bootstrap` writes it),
+the SMTP sink's address and the quiet hours (`settle`): in CI the tool takes the GitLab URL
+and the SMTP server only from the file, and MATCH_STAGING_NOW is not its clock there (issue
+20), so quiet hours are set around the real time instead. The project is `CI_PROJECT_ID`,
+as on a runner.
 
 Skipped, with the reason, where Node, rsync, git or the installed gitlab-ci-local is
 missing (.ci/run installs them)."""
@@ -58,12 +59,18 @@ PIPELINE_TIMEOUT = 300
 INSTALL_TIMEOUT = 900
 
 
-def _clean_env(home: Path) -> dict[str, str]:
+def _clean_env(home: Path, first: tuple[Path, ...] = ()) -> dict[str, str]:
     """Nothing of the developer's (GITLAB_TOKEN, CI, ...) may leak into the jobs, which
-    inherit it in the shell executor; Node 22 first, then the venv running the tests."""
+    inherit it in the shell executor; `first` on PATH, then Node 22, then the venv running
+    the tests."""
     return {
         "PATH": os.pathsep.join(
-            [str(NODE_BIN), str(VENV_BIN), os.environ.get("PATH", "/usr/bin:/bin")]
+            [
+                *map(str, first),
+                str(NODE_BIN),
+                str(VENV_BIN),
+                os.environ.get("PATH", "/usr/bin:/bin"),
+            ]
         ),
         "HOME": str(home),
         "LC_ALL": "C.UTF-8",
@@ -154,6 +161,12 @@ def _repository_files() -> list[str]:
 def _configure(base: Path) -> None:
     """The settings a user would commit: channels on, bot and reviewer named, and no pip
     install per job (the GitLab URL and the SMTP server: `settle`, per test)."""
+    channels_on(base)
+    install(base, "none")
+
+
+def channels_on(base: Path) -> None:
+    """Slack and email enabled (SMTP without TLS), the bot and the reviewer named."""
     path = base / "config" / "notification-channels.yml"
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     channels = cfg["notification"]["channels"]
@@ -163,7 +176,16 @@ def _configure(base: Path) -> None:
     cfg["gitlab"]["bot_username"] = "bot"
     cfg["workflow"]["reviewers"] = ["reviewer"]
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    (base / "ci" / "install.conf").write_text("install=none\nextras=\n", encoding="utf-8")
+
+
+def install(base: Path, mode: str) -> None:
+    """Set the review-gate component's `install` input in .gitlab-ci.yml (checkout: pip
+    installs the repository into .venv-ci; none: the match-staging on PATH)."""
+    path = base / ".gitlab-ci.yml"
+    text = path.read_text(encoding="utf-8")
+    changed = re.sub(r"(?m)^(\s+install: )\S+", rf"\g<1>{mode}", text, count=1)
+    assert changed != text or f"install: {mode}" in text
+    path.write_text(changed, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -253,9 +275,11 @@ def gitlab_ci_local(
     variables: Mapping[str, str] = {},
     inputs: Mapping[str, str] = {},
     timeout: float = PIPELINE_TIMEOUT,
+    path_first: tuple[Path, ...] = (),
 ) -> Run:
     """Run the pipeline; `inputs` are passed as strings (gitlab-ci-local reads each
-    `--input` value as YAML, so it is passed JSON-quoted)."""
+    `--input` value as YAML, so it is passed JSON-quoted). `path_first`: folders the jobs
+    find commands in before any other (a job that pip-installs runs another venv's pip)."""
     gcl = _gitlab_ci_local()
     assert gcl is not None
     home = repo.parent / "home"
@@ -276,7 +300,7 @@ def gitlab_ci_local(
     done = subprocess.run(
         [*command, *args],
         cwd=repo,
-        env=_clean_env(home),
+        env=_clean_env(home, path_first),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -397,8 +421,8 @@ def test_state_changing_jobs_share_one_resource_group_and_are_not_interruptible(
         spec = expanded[job]
         assert spec["resource_group"] == "match-staging", job
         assert spec["interruptible"] is False, job
-        assert spec["image"]["name"] == "$MATCH_STAGING_IMAGE", job
-        assert expanded["variables"]["MATCH_STAGING_IMAGE"] == "python:3.12.7-slim"
+        # the component's `image` input: no global variable a pipeline variable overrides
+        assert spec["image"]["name"] == "python:3.12.7-slim", job
         assert spec["cache"][0]["paths"] == [".cache/pip", ".venv-ci"], job
         assert spec["artifacts"]["when"] == "always" and spec["artifacts"]["expire_in"], job
         assert "summary.txt" in spec["artifacts"]["paths"], job
@@ -627,6 +651,19 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
     staged = submitted(repo, world, json.dumps(match).encode())
     assert staged.code == 0, staged.output
     (issue,) = job_matches(world.gitlab).values()
+    run = gitlab_ci_local(
+        repo,
+        variables=world.variables(
+            CI_PIPELINE_SOURCE="trigger",
+            TRIGGER_PAYLOAD=trigger_payload(repo, reviewer_approves(world, issue)),
+        ),
+    )
+    return int(issue["iid"]), run
+
+
+def reviewer_approves(world: World, issue: dict[str, Any]) -> dict[str, Any]:
+    """The reviewer's board move from pending to approved, and the issue webhook's event
+    for it (as GitLab hands it to the trigger pipeline)."""
     # The reviewer drags the card from the pending list to the approved list (through the
     # API, so GitLab's label events show who did it: the gate reads the actor from there).
     before = [{"title": name} for name in issue["labels"]]
@@ -638,7 +675,7 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
         )
     after = [{"title": name} for name in world.gitlab.issues[issue["iid"]]["labels"]]
     reviewer = world.gitlab.users[2]
-    event = {
+    return {
         "object_kind": "issue",
         "event_type": "issue",
         "user": {"id": reviewer["id"], "name": reviewer["name"], "username": reviewer["username"]},
@@ -656,13 +693,6 @@ def stage_and_approve(repo: Path, world: World) -> tuple[int, Run]:
         "id": "1",
         "variables": {},
     }
-    run = gitlab_ci_local(
-        repo,
-        variables=world.variables(
-            CI_PIPELINE_SOURCE="trigger", TRIGGER_PAYLOAD=trigger_payload(repo, event)
-        ),
-    )
-    return int(issue["iid"]), run
 
 
 def test_issue_webhook_trigger_applies_the_reviewers_transition(repo: Path, world: World) -> None:
@@ -699,7 +729,7 @@ def test_a_job_installs_match_staging_into_its_own_cached_venv(repo: Path, world
     """The real install path: `.venv-ci` in the checkout, created once and reused by the
     next pipeline; the venv running the tests is left alone."""
     developer_script = (VENV_BIN / "match-staging").stat().st_mtime_ns
-    (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
+    install(repo, "checkout")
     _git(repo, "commit", "-q", "-am", "install the package in the job")
     variables = world.variables(
         CI_PIPELINE_SOURCE="trigger", MATCHES_JSON_B64=b64(json.dumps(new_match()))
@@ -834,7 +864,7 @@ def test_pip_variables_cannot_change_what_the_job_installs(repo: Path, world: Wo
         ),
     )
     assert run.code == 0, run.output
-    assert "install=none: using" in run.output  # ci/install.conf decided, not the variables
+    assert "install=none: using" in run.output  # the component's input decided, not variables
     assert not (repo / ".venv-ci").exists()
 
 
@@ -874,7 +904,7 @@ def webhook_event(
 def test_events_that_are_not_ours_end_before_any_install(
     repo: Path, world: World, event: dict[str, Any], reason: str
 ) -> None:
-    (repo / "ci" / "install.conf").write_text("install=venv\nextras=\n", encoding="utf-8")
+    install(repo, "checkout")
     run = gitlab_ci_local(
         repo,
         variables=world.variables(

@@ -11,7 +11,7 @@ from match_staging.usecases.bootstrap.model import Desired
 
 TRIGGER_DESCRIPTION = "match-staging webhook"
 SCHEDULE_DESCRIPTION = "match-staging digest"
-SCHEDULE_VARIABLES: dict[str, str] = {}  # a schedule pipeline runs `digest` (ci/digest.yml)
+SCHEDULE_VARIABLES: dict[str, str] = {}  # a schedule pipeline runs `digest` (review-gate.yml)
 BOARD_STATES = tuple(State)  # a list per state, in the order of model.State
 
 
