@@ -49,29 +49,24 @@ VERSION = version("match-staging")
 PROJECT = "freelancer/match-staging"  # where the component and the package are published
 COMPONENT = f"gitlab.com/{PROJECT}/review-gate@{VERSION}"
 SCAFFOLD = ROOT / "src" / "match_staging" / "scaffold" / "gitlab-ci.yml"
-EXAMPLE = "matches-inbox/2026-02-08T1430Z.json"  # the example cycle: five matches
+HOST_PROJECT = f"gitlab.com/{PROJECT}"  # init's --component-project
 INSTALL_TIMEOUT = 900
 
 
 def what_init_writes(repo: Path) -> None:
-    """The files `match-staging init` writes into a project (issue 25, part B).
-
-    Until init exists this copies them: the scaffold's .gitlab-ci.yml with the component and
-    the version filled in, the inbox's JSON Schema and the example, the configuration.
-    Replace the body with `cli.main(["init"])` run in `repo` once init is merged.
-    """
-    text = SCAFFOLD.read_text(encoding="utf-8")
-    (repo / ".gitlab-ci.yml").write_text(
-        text.replace("{{component}}", COMPONENT).replace("{{version}}", VERSION), "utf-8"
+    """`match-staging init` run in the project, as a user runs it: the scaffold's
+    .gitlab-ci.yml with the component and the version filled in, the inbox's JSON Schema and
+    example, the configuration (every channel off: channels_on enables two)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "match_staging", "init", "--component-project", HOST_PROJECT],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    for name in ("matches-inbox/match.schema.json", "config/notification-channels.yml"):
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, repo / name)
-    # The example must stage in a project that has no cv/ of ours: no attachments.
-    cycle = json.loads((ROOT / EXAMPLE).read_text(encoding="utf-8"))
-    for match in cycle["matches"]:
-        match.pop("attachments", None)
-    (repo / EXAMPLE).write_text(json.dumps(cycle, ensure_ascii=False, indent=2), "utf-8")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 file(s) created" in done.stdout
 
 
 @pytest.fixture(scope="session")
@@ -200,9 +195,10 @@ def test_a_project_without_our_source_stages_reviews_and_digests_through_the_com
     assert f"match-staging {VERSION}" in push.output  # the job's `match-staging --version`
     assert f"{venv}/bin/match-staging" in push.output  # installed from the index, not ours
     assert (venv / "bin" / "match-staging").is_file()
-    assert "5 staged, 0 already staged" in push.artifact("stage")
+    # init's example: three matches, two of them at or above the threshold
+    assert "2 staged, 0 already staged" in push.artifact("stage")
     issues = job_matches(world.gitlab)
-    assert len(issues) == 5 and len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
+    assert len(issues) == 2 and len(world.slack.posts) == 1 and len(world.smtp.messages) == 1
 
     issue = min(issues.values(), key=lambda found: int(found["iid"]))
     event = reviewer_approves(world, issue)
