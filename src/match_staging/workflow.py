@@ -346,6 +346,22 @@ def revive_refusal(entered: Sequence[Entered], now: datetime, revive_days: float
     return ""
 
 
+def unfinished_step(
+    audited: State, target: State | None, event: LabelEvent | None, notes: Sequence[Note], bot: str
+) -> bool:
+    """Whether the labels show a move of the scheduled run (DIGEST_TRANSITIONS) whose one
+    update went through and whose audit note did not (GitLab failed, the job died while the
+    note pacing waited): the bot added `target`'s label after the newest note it wrote.
+    Nobody else writes as the bot, and every other step of the bot is followed by its note.
+    """
+    if event is None or event.user != bot or (audited, target) not in DIGEST_TRANSITIONS:
+        return False
+    at = clock.parse(event.created_at)
+    written = [clock.parse(n.created_at) for n in notes if not n.system and n.author == bot]
+    last = max((w for w in written if w is not None), default=None)
+    return at is not None and (last is None or at > last)
+
+
 def sent_at(entered: Sequence[Entered]) -> datetime | None:
     """When a match still sent was sent (None: not sent now)."""
     last = entered[-1]

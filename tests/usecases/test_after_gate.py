@@ -436,3 +436,34 @@ def test_on_the_local_tracker_review_makes_the_later_moves_from_the_shell(
     assert code == 0 and "applied   #1: sent -> interview" in out
     code, out = run(17, "list", "--state", "interview")
     assert out.split()[:3] == ["#1", "interview", "0h"]
+
+
+@pytest.mark.parametrize("move", ["expired", "ghosted"])
+def test_a_digest_that_failed_between_the_move_and_its_note_completes_the_move_next_run(
+    world: World, move: str
+) -> None:
+    """The expiry's (or ghosting's) one update went through, its note did not (GitLab
+    failed, or the job died while the note pacing waited): the next digest writes the note
+    and nothing else. It does not revert the bot's own move as a reviewer's, nor move
+    it twice (one write, one note each).
+    """
+    if move == "ghosted":
+        sent(world)
+    day = 15 if move == "expired" else 22
+    before = "pending" if move == "expired" else "sent"
+    notes = len(world.notes(1))
+    world.at(day)
+    world.fake.fail_next("POST", r"/issues/1/notes$", status=403)  # not retried
+    code, out = world.run("digest")
+    assert code != 0, out
+    assert world.labels(1) == [f"job-match/{move}"] and len(world.notes(1)) == notes
+    world.fake.reset_log()
+    out = world.digest(day, 2)
+    assert "reverted" not in out, out
+    assert world.labels(1) == [f"job-match/{move}"]
+    assert world.fake.issues[1]["state"] == "closed"
+    assert world.writes_to(1) == ["POST /api/v4/projects/1/issues/1/notes"]
+    new = world.notes(1)[notes:]
+    assert len(new) == 1, new
+    assert new[0].startswith(f"**Review:** {before} → **{move}** by match-staging (digest)")
+    assert new[0].endswith(f"<!-- match-staging v1 state: {move} -->")

@@ -48,6 +48,7 @@ class StepResult:
     message: str
     iid: int | None = None
     after: State | None = None  # the state the issue is in afterwards, when known
+    completed: bool = False  # the scheduled run's own move, its missing note written now
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def missed_events_notice(report: ReconcileReport) -> str | None:
     """Repairs mean the webhook did not deliver. A Developer token cannot list hooks, so
     `webhook_problems` may be empty although GitLab disabled the hook: say so plainly.
     """
-    missed = [r for r in report.results if r.outcome in ("applied", "reverted")]
+    missed = [r for r in report.results if r.outcome in ("applied", "reverted") and not r.completed]
     if not missed or report.webhook_problems:
         return None
     since = (
@@ -258,6 +259,9 @@ class Gate:
         found = workflow.actor_of(
             cfg.labels, tracker.label_events(issue.iid), target, identity.state_ids(cfg)
         )
+        if done := moves.completion(self.ctx, trail, target, notes, found):
+            self.record_step(issue, trail, AuditEntry(done, moves.DIGEST_ACTOR))
+            return StepResult("applied", f"#{issue.iid}: {done.reason}", issue.iid, target, True)
         actor, actor_id = (found.user, found.user_id) if found else ("unknown", 0)
         why = refusal(self.ctx, actor, actor_id)
         decision = workflow.decide(

@@ -27,8 +27,8 @@ from match_staging.model import IssueRef, Note, State
 from match_staging.notices import Message, message_payload, web_url
 from match_staging.usecases.audit import AuditEntry
 from match_staging.usecases.gate import Gate, StepResult
+from match_staging.usecases.moves import DIGEST_ACTOR
 
-DIGEST_ACTOR = "match-staging (digest)"
 FOLLOW_UP_KIND = "follow-ups"
 WARN_BEFORE = timedelta(days=1)  # "läuft morgen ab"
 

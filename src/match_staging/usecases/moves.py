@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from match_staging import identity, workflow
 from match_staging.context import Context
-from match_staging.model import IssueRef, Note, State
+from match_staging.model import IssueRef, LabelEvent, Note, State
 
+DIGEST_ACTOR = "match-staging (digest)"  # the scheduled run's moves (usecases/lifecycle.py)
 EXPIRED_HINT = (
     " (it expired unreviewed; a reviewer may revive it within workflow.revive_days by "
     "moving it back to pending)"
@@ -61,3 +62,23 @@ def shell_refusal(
         return f"is {before.value}: {before.value} -> {after.value} is not a reviewer's move"
     why = refusal(ctx, issue, notes, decision)
     return why.removesuffix(f"; back to {before.value}") + ": nothing changed" if why else ""
+
+
+def completion(
+    ctx: Context,
+    trail: workflow.Audit,
+    target: State | None,
+    notes: Sequence[Note],
+    event: LabelEvent | None,
+) -> workflow.Decision | None:
+    """The scheduled run's own move left without its audit note (workflow.unfinished_step):
+    the step to complete with the note alone, never reverted as a reviewer's move nor made
+    again. None: not such a move.
+    """
+    if not workflow.unfinished_step(trail.state, target, event, notes, ctx.tracker.bot_user()):
+        return None
+    assert target is not None  # an unfinished step has one
+    move = f"{trail.state.value} -> {target.value}"
+    return workflow.Decision(
+        "apply", trail.state, target, f"{move}: the scheduled run's move, its note written now"
+    )
