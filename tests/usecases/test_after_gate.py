@@ -467,3 +467,18 @@ def test_a_digest_that_failed_between_the_move_and_its_note_completes_the_move_n
     assert len(new) == 1, new
     assert new[0].startswith(f"**Review:** {before} → **{move}** by match-staging (digest)")
     assert new[0].endswith(f"<!-- match-staging v1 state: {move} -->")
+
+
+def test_a_revival_in_time_that_the_webhook_missed_is_applied_by_a_later_digest(
+    world: World,
+) -> None:
+    """The reviewer revived within workflow.revive_days; the webhook never delivered it, and
+    the digest's repair comes after the window: the move counts when the reviewer made it
+    (GitLab's label event), not when the repair got to it.
+    """
+    world.digest(15)
+    world.at(21)  # six days after the expiry: in time
+    world.move(2, REVIEWER, add="job-match/pending", remove="job-match/expired")
+    out = world.digest(23)  # the repair, eight days after the expiry
+    assert "applied   #2: expired -> pending" in out, out
+    assert world.labels(2) == ["job-match/pending"] and world.fake.issues[2]["state"] == "opened"

@@ -268,7 +268,9 @@ class Gate:
             cfg.labels, issue.labels, trail.state, actor, why is None, refusal=why or ""
         )
         if decision.verdict == "apply" and (
-            later := moves.refusal(self.ctx, issue, notes, decision)
+            later := moves.refusal(
+                self.ctx, issue, notes, decision, clock.parse(found.created_at) if found else None
+            )
         ):
             decision = replace(decision, verdict="revert", after=decision.before, reason=later)
         warning = trail.distrust if decision.after == State.APPROVED else ""

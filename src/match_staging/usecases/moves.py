@@ -6,6 +6,7 @@ and an expired match is revived only within workflow.revive_days, once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from match_staging import identity, workflow
 from match_staging.context import Context
@@ -19,10 +20,16 @@ EXPIRED_HINT = (
 
 
 def refusal(
-    ctx: Context, issue: IssueRef, notes: Sequence[Note], decision: workflow.Decision
+    ctx: Context,
+    issue: IssueRef,
+    notes: Sequence[Note],
+    decision: workflow.Decision,
+    made_at: datetime | None = None,
 ) -> str:
     """Why a reviewer's move the state machine allows is reverted all the same ("" when it
-    is not), ending in "back to <state>" as every revert's reason does.
+    is not), ending in "back to <state>" as every revert's reason does. `made_at`: when the
+    reviewer made it (GitLab's label event; default now), so a revival in time that the
+    webhook missed counts when the scheduled repair gets to it.
     """
     before, after = decision.before, decision.after
     back = f"back to {before.value}"
@@ -33,7 +40,8 @@ def refusal(
         )
     if (before, after) == (State.EXPIRED, State.PENDING):
         entered = workflow.entries(issue, notes, ctx.tracker.bot_user())
-        why = workflow.revive_refusal(entered, ctx.clock(), ctx.cfg.workflow.revive_days)
+        when = made_at or ctx.clock()
+        why = workflow.revive_refusal(entered, when, ctx.cfg.workflow.revive_days)
         if why:
             return f"expired -> pending (revive) refused: {why}; {back}"
     return ""
