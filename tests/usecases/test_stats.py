@@ -355,6 +355,23 @@ def test_only_the_bots_records_count_and_what_it_costs(gate: Gate) -> None:
     assert "stats     4 matches · 5 GitLab requests" in out
 
 
+def test_a_match_whose_draft_the_reviewer_polished_still_counts(gate: Gate) -> None:
+    """The freelancer polishing a draft on the board (docs/design.md: a reviewer's edit
+    keeps the match's key) and then approving it is the usual way: that decision counts, as
+    the reviewer's edit is no outsider's score. Only others' edits leave a match out.
+    """
+    gate.edit(4, "reviewer", gate.fake.issues[4]["description"] + "\nMit freundlichen Grüßen")
+    code, out = gate.run("review", "4", "--approve", GITLAB_USER_LOGIN="reviewer")
+    assert code == 0, out
+    code, out = gate.run("stats", "--format", "json")
+    assert code == 0, out
+    found = document(out)
+    assert sum(b["staged"] for b in found["bands"]) == 5
+    assert sum(b["approved"] for b in found["bands"]) == 1
+    code, out = gate.run("stats")
+    assert code == 0 and "left out" not in out, out
+
+
 def test_stats_and_its_text_without_the_charts_extra(
     gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:

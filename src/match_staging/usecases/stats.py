@@ -2,12 +2,12 @@
 summarised by the pure core (stats.py).
 
 What counts is what only the bot wrote (docs/design.md, "Who may move what"): the issues it
-created, the score in its match record (while nobody else edited the description), and the
-states and reasons in its audit notes. A label a Reporter moved is no decision until the gate
-applied it and noted so. Cost on GitLab: the bot's identity, ceil(N / 100) listings of the
-`job-match` issues, and one notes listing per match that has notes or was changed since it
-was staged (a match nobody touched is pending, and costs nothing more); README, "Calibrating
-the threshold".
+created, the score in its match record (while nobody but a reviewer, polishing the draft,
+edited the description), and the states and reasons in its audit notes. A label a Reporter
+moved is no decision until the gate applied it and noted so. Cost on GitLab: the bot's
+identity, ceil(N / 100) listings of the `job-match` issues, and one notes listing per match
+that has notes or was changed since it was staged (a match nobody touched is pending, and
+costs nothing more); README, "Calibrating the threshold".
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def gather(ctx: Context, since: datetime | None) -> Gathered:
             found.skipped[issue.iid] = "no match record"
             continue
         notes = tracker.notes(issue.iid) if _touched(issue) else []
-        if distrust := workflow.description_edit(issue, notes, bot):
+        # a reviewer polishing the draft is no outsider's score (as the key lookup: stage.py)
+        if distrust := workflow.description_edit(issue, notes, bot, cfg.workflow.reviewers):
             found.skipped[issue.iid] = distrust
             continue
         found.histories.append(
