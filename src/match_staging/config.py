@@ -305,8 +305,8 @@ def _validate(cfg: Config) -> None:
     wf = cfg.workflow
     validate_ids(wf.label_ids, wf.reviewer_ids, wf.reviewers)
     for key in ("pending_ttl_days", "revive_days", "follow_up_days", "ghosted_after_days"):
-        if not getattr(wf, key) > 0:  # NaN too
-            raise ConfigError(f"workflow.{key}: must be a positive number of days")
+        if not 0 < getattr(wf, key) <= 3650:  # NaN, infinity, past any date: no crash later
+            raise ConfigError(f"workflow.{key}: must be a positive number of days, at most 3650")
 
 
 def _validate_preferences(prefs: Preferences) -> None:
