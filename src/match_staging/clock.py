@@ -81,6 +81,6 @@ def deadline(value: object, zone: str) -> datetime | None:
             day = date.fromisoformat(value) + timedelta(days=1)
             return datetime.combine(day, day_start(), ZoneInfo(zone)).astimezone(UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: past year 9999 or before year 1
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)

@@ -303,6 +303,10 @@ def test_a_project_bootstrapped_before_expires_nothing_until_bootstrap_records_t
         ("2026-02-30", "field 'apply_by': is not a real date or date-time: \"2026-02-30\""),
         ("next friday", "'apply_by': is not a date (2026-12-03) or date-time (2026-12-03T17:00)"),
         (20260302, "field 'apply_by': must be"),
+        # past the last date Python can hold once the day ends or the offset is applied:
+        # a line, not an internal error that stops the whole batch
+        ("9999-12-31", "field 'apply_by': is not a real date or date-time: \"9999-12-31\""),
+        ("0001-01-01T00:00:00+05:00", "field 'apply_by': is not a real date or date-time"),
     ],
 )
 def test_a_bad_apply_by_is_one_clear_line_naming_file_and_field(
