@@ -149,6 +149,32 @@ def test_the_written_configuration_loads_and_enables_no_channel(empty_repo: Path
     assert "blauweiss" not in text.lower() and "laube" not in text.lower()  # nobody's data
 
 
+def test_the_written_configuration_shows_the_later_clocks_and_stats_with_defaults(
+    empty_repo: Path,
+) -> None:
+    """The configuration a user adopts is the one init writes: it names what issues 23 and
+    24 made configurable (the clocks after the gate, the stats section), with the values
+    the tool uses when they are left out, as this repository's configuration does.
+    """
+    assert main(["init"], {}) == 0
+    data = yaml.safe_load((empty_repo / "config/notification-channels.yml").read_text("utf-8"))
+    defaults = config.Config()
+    for key in (
+        "pending_ttl_days",
+        "close_expired",
+        "revive_days",
+        "follow_up_days",
+        "ghosted_after_days",
+    ):
+        assert data["workflow"][key] == getattr(defaults.workflow, key), key
+    stats = defaults.stats
+    assert data["stats"] == {
+        "min_decisions": stats.min_decisions,
+        "target_approval_rate": stats.target_approval_rate,
+        "weekly_on": stats.weekly_on,
+    }
+
+
 def test_the_example_is_a_valid_document_of_realistic_size(empty_repo: Path) -> None:
     assert main(["init"], {}) == 0
     example = empty_repo / "matches-inbox" / "example-cycle.json"
