@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import gitlab
 import pytest
 
 from tests.conftest import FakeTime, match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import MALLORY, REVIEWER, Gate
+from tests.gate import BOT, MALLORY, REVIEWER, Gate, hook
 
 DAY0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Vienna
 WRITES = ("POST", "PUT", "DELETE", "PATCH")
@@ -486,3 +487,28 @@ def test_a_revival_in_time_that_the_webhook_missed_is_applied_by_a_later_digest(
     out = world.digest(23)  # the repair, eight days after the expiry
     assert "applied   #2: expired -> pending" in out, out
     assert world.labels(2) == ["job-match/pending"] and world.fake.issues[2]["state"] == "opened"
+
+
+@pytest.mark.parametrize(("user", "says"), [(REVIEWER, "applied"), (MALLORY, "reverted")])
+def test_a_card_dragged_from_the_closed_list_to_pending_revives_only_for_a_reviewer(
+    world: World, user: int, says: str
+) -> None:
+    """An expired match is closed, and a board's label lists show open issues only
+    (gitlabhq app/services/boards/issues/list_service.rb, set_state): the reviewer drags it
+    from the Closed list, which reopens it and adds the list's label in one update, the
+    expired label left on (app/services/boards/issues/move_service.rb, issue_state,
+    remove_label_ids).
+    """
+    world.digest(15)
+    world.at(16)
+    world.fake.acting_user_id = user
+    try:
+        client = gitlab.Gitlab(world.fake.url, private_token=world.fake.token)
+        update = {"add_labels": "job-match/pending", "state_event": "reopen"}
+        client.projects.get(1, lazy=True).issues.update(1, update)
+    finally:
+        world.fake.acting_user_id = BOT
+    code, out = world.run("transition", "--payload", world.payload(hook(world.fake, 1, user, [])))
+    assert code == 0 and f"{says:<9} #1: " in out, out
+    state = ("pending", "opened") if user == REVIEWER else ("expired", "closed")
+    assert (world.labels(1), world.fake.issues[1]["state"]) == ([f"job-match/{state[0]}"], state[1])
