@@ -118,6 +118,11 @@ def test_environment_overrides_any_key(tmp_path: Path) -> None:
         # issue 23: the clocks after the gate, and label ids of a project bootstrapped before
         ("workflow:\n  pending_ttl_days: 0\n", {}, "workflow.pending_ttl_days: must be a positive"),
         ("workflow:\n  ghosted_after_days: -1\n", {}, "workflow.ghosted_after_days: must be a"),
+        (
+            "workflow:\n  follow_up_days: 21\n  ghosted_after_days: 21\n",
+            {},
+            "workflow.follow_up_days: must be fewer than workflow.ghosted_after_days (21 >= 21)",
+        ),
         # a clock beyond any date (infinity, a million days) is a line naming it, no crash
         ("workflow:\n  pending_ttl_days: .inf\n", {}, "workflow.pending_ttl_days: must be a"),
         ("workflow:\n  revive_days: 3000000\n", {}, "workflow.revive_days: must be a positive"),

@@ -307,6 +307,11 @@ def _validate(cfg: Config) -> None:
     for key in ("pending_ttl_days", "revive_days", "follow_up_days", "ghosted_after_days"):
         if not 0 < getattr(wf, key) <= 3650:  # NaN, infinity, past any date: no crash later
             raise ConfigError(f"workflow.{key}: must be a positive number of days, at most 3650")
+    if wf.follow_up_days >= wf.ghosted_after_days:  # else ghosted first: no follow-up, ever
+        raise ConfigError(
+            "workflow.follow_up_days: must be fewer than workflow.ghosted_after_days "
+            f"({wf.follow_up_days:g} >= {wf.ghosted_after_days:g}): ghosted before followed up"
+        )
 
 
 def _validate_preferences(prefs: Preferences) -> None:
