@@ -4,6 +4,7 @@ clock and sleep no test waits on (BRIEF contract 2: time and sleep are injected)
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -23,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # rewrite each test module's asserts again: 3 s of CPU per process, per xdist worker too.
 sys.dont_write_bytecode = False
 REAL_SLEEP = time.sleep
+# Every fake server listens on 127.0.0.1: no proxy of a developer's shell may stand between it
+# and the tool. With the loopback in no_proxy, requests also answers "no proxy" at once instead
+# of scanning os.environ twice per request (urllib's getproxies: 0.25 ms of CPU a request, in
+# a run of 12,900 requests). Subprocesses (the fresh-clone examples) inherit it.
+for _name in ("no_proxy", "NO_PROXY"):
+    os.environ[_name] = ",".join(filter(None, (os.environ.get(_name), "127.0.0.1,localhost")))
 START = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)  # the matches-inbox cycle, 14:30 in Berlin
 
 
