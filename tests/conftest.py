@@ -87,6 +87,11 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     default of the run's context, the trackers and the channels, looked up when called) and
     python-gitlab's backoff before a retry sleep on this fake instead; a test reads
     `fake_time.waits` to see what was waited."""
+    return patch_time(monkeypatch)
+
+
+def patch_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """fake_time's patch, for a fixture of a wider scope too (tests/gate.py's `staged_once`)."""
     fake = FakeTime()
 
     def sleep(seconds: float) -> None:
@@ -104,6 +109,11 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the deployment layout (config, inbox, cv) as the job's working directory."""
+    return deployment(tmp_path, monkeypatch)
+
+
+def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The `repo` fixture's work, for a fixture of a wider scope too."""
     for name in ("config", "matches-inbox", "cv"):
         shutil.copytree(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)

@@ -32,7 +32,7 @@ from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, 
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import REVIEWER, Gate
+from tests.gate import REVIEWER, Gate, Staged, staged_once
 
 pytest.importorskip("twilio")
 
@@ -378,14 +378,17 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
 # ---------------------------------------------- 2. transition: every request of it fails once
 
 
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
+    with staged_once(tmp_path_factory.mktemp("staged"), ("stage",), sink=Mailbox) as world:
+        yield world
+
+
 @pytest.fixture
-def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
-    """The five matches of matches-inbox/ staged; no notification channel enabled."""
-    with FakeGitLab() as fake, Mailbox() as smtp:
-        staged = Gate(fake, smtp, repo, capsys)
-        code, out = staged.run("stage")
-        assert code == 0, out
-        yield staged
+def gate(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str]) -> Gate:
+    """The five matches of matches-inbox/ staged (once per module: `staged_once`); no
+    notification channel enabled."""
+    return staged.gate(repo, capsys)
 
 
 def approval(gate: Gate, iid: int) -> str:
