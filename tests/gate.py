@@ -3,16 +3,20 @@ the CLI run as the pipeline runs it, and people acting on the board through the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gitlab
 import pytest
 
 from match_staging.cli import main
+from tests.conftest import deployment, patch_time
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 
@@ -109,3 +113,49 @@ def label_objects(names: list[str]) -> list[dict[str, Any]]:
         {"id": n, "title": name, "color": "#ffffff", "type": "ProjectLabel"}
         for n, name in enumerate(names)
     ]
+
+
+# ------------------------------------------------------------- one staging per module
+
+SINK_LIVE = frozenset({"_controller"})  # the sink's server: not state
+
+
+@dataclass
+class Staged:
+    """A project staged once (`staged_once`), its fake GitLab and SMTP sink kept serving;
+    `gate()` puts both back to the state right after staging and hands a test its world:
+    the same state a test staging on fresh fakes gets, without running `stage` again."""
+
+    fake: FakeGitLab
+    smtp: SmtpSink
+    state: dict[str, Any]
+    mail: dict[str, Any]
+
+    def gate(self, repo: Path, capsys: pytest.CaptureFixture[str]) -> Gate:
+        self.fake.restore(self.state)
+        for name in [k for k in vars(self.smtp) if k not in SINK_LIVE and k not in self.mail]:
+            delattr(self.smtp, name)
+        vars(self.smtp).update(copy.deepcopy(self.mail))
+        return Gate(self.fake, self.smtp, repo, capsys)
+
+
+@contextlib.contextmanager
+def staged_once(
+    where: Path, *commands: tuple[str, ...], sink: type[SmtpSink] = SmtpSink
+) -> Iterator[Staged]:
+    """Run `commands` (each must succeed) as the pipeline would, in a copy of the deployment
+    layout at `where`, on a fresh fake GitLab and SMTP sink, with conftest's repo and
+    fake_time set for them; keep both fakes serving for a module's tests (a module-scoped
+    fixture): staging five matches per test was most of what a gate test cost."""
+    with FakeGitLab() as fake, sink() as smtp, pytest.MonkeyPatch.context() as patch:
+        deployment(where, patch)
+        patch_time(patch)
+        world = Gate(fake, smtp, where, cast(pytest.CaptureFixture[str], None))
+        for argv in commands:
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(argv), world.env())
+            assert code == 0 and "Traceback" not in err.getvalue(), out.getvalue() + err.getvalue()
+        patch.undo()
+        mail = copy.deepcopy({k: v for k, v in vars(smtp).items() if k not in SINK_LIVE})
+        yield Staged(fake, smtp, fake.snapshot(), mail)

@@ -90,6 +90,25 @@ def test_request_log_count_and_seeding(fake: FakeGitLab, project: Project) -> No
     assert fake.count() == 0
 
 
+def test_restore_puts_back_exactly_the_snapshot(fake: FakeGitLab, project: Project) -> None:
+    """tests/gate.py stages once per module and restores the fake before each test: what a
+    test did (issues, notes, label events, ids, the log, a setting, an added attribute) must
+    not reach the next one, and the next ids must be those after the snapshot."""
+    project.issues.create({"title": "Staged", "labels": ["job-match"]})
+    state = fake.snapshot()
+    issue = project.issues.create({"title": "Later", "labels": ["x"]})
+    issue.notes.create({"body": "a note"})
+    project.issues.update(1, {"add_labels": "y"})
+    fake.acting_user_id, fake.latency = 3, 0.5
+    fake.fail_next("GET", ".", status=500)
+    fake.extra = "set by a test"  # type: ignore[attr-defined]
+    fake.restore(state)
+    assert {k: v for k, v in vars(fake).items() if k in state} == state
+    assert not hasattr(fake, "extra") and sorted(fake.issues) == [1]
+    assert project.issues.create({"title": "Next"}).iid == 2  # served, ids go on from the state
+    assert [r.method for r in fake.requests] == ["POST", "POST"]
+
+
 # ----------------------------------------------------------- pagination
 
 

@@ -14,7 +14,6 @@ import email
 import email.policy
 import json
 import re
-import ssl
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, 
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import REVIEWER, Gate
+from tests.gate import REVIEWER, Gate, Staged, staged_once
 
 pytest.importorskip("twilio")
 
@@ -285,22 +284,6 @@ def world(capsys: pytest.CaptureFixture[str], *, per_match: bool) -> Iterator[Wo
         yield World(gitlab, slack, smtp, twilio, capsys, per_match)
 
 
-@pytest.fixture
-def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One TLS context for every email instead of loading the system's CA store again for
-    each (a third of a second per ten emails; with `security: none` the context is never
-    used). The pauses between retries, the pacing of GitLab writes and of Slack messages
-    are waits on conftest's fake_time: recorded, never slept. None of this changes what is
-    sent or written, only when."""
-    create = ssl.create_default_context
-    shared = create()
-
-    def default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
-        return create(*args, **kwargs) if args or kwargs else shared
-
-    monkeypatch.setattr(ssl, "create_default_context", default_context)
-
-
 def cycle(n: int) -> dict[str, Any]:
     """n matches, distinct URLs and scores (so the top of any set is known), every third
     with the CV attached."""
@@ -344,7 +327,7 @@ def faults(requests: list[Any], part: str, *, per_match: bool) -> list[int]:
 @pytest.mark.parametrize("mode", ["summary", "per-match"])
 @pytest.mark.parametrize("fault", ["fail", "drop"])
 def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
-    repo: Path, fast: None, capsys: pytest.CaptureFixture[str], fault: str, mode: str, part: str
+    repo: Path, capsys: pytest.CaptureFixture[str], fault: str, mode: str, part: str
 ) -> None:
     write(repo / "cycle.json", cycle(10))
     per_match = mode == "per-match"
@@ -395,14 +378,17 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
 # ---------------------------------------------- 2. transition: every request of it fails once
 
 
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
+    with staged_once(tmp_path_factory.mktemp("staged"), ("stage",), sink=Mailbox) as world:
+        yield world
+
+
 @pytest.fixture
-def gate(repo: Path, capsys: pytest.CaptureFixture[str], fast: None) -> Iterator[Gate]:
-    """The five matches of matches-inbox/ staged; no notification channel enabled."""
-    with FakeGitLab() as fake, Mailbox() as smtp:
-        staged = Gate(fake, smtp, repo, capsys)
-        code, out = staged.run("stage")
-        assert code == 0, out
-        yield staged
+def gate(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str]) -> Gate:
+    """The five matches of matches-inbox/ staged (once per module: `staged_once`); no
+    notification channel enabled."""
+    return staged.gate(repo, capsys)
 
 
 def approval(gate: Gate, iid: int) -> str:
@@ -570,7 +556,7 @@ def test_application_reaches_the_recruiter_exactly_once(
 )
 @pytest.mark.parametrize("channel", ["slack", "email"])
 def test_failed_message_is_sent_by_digest_and_nothing_repeats(
-    repo: Path, fast: None, capsys: pytest.CaptureFixture[str], channel: str, ks: tuple[int, ...]
+    repo: Path, capsys: pytest.CaptureFixture[str], channel: str, ks: tuple[int, ...]
 ) -> None:
     write(repo / "five.json", cycle(5))
     for k in ks:

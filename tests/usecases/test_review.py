@@ -30,10 +30,18 @@ from match_staging.model import IssueDraft, IssueRef, LabelEvent, Note, State
 from match_staging.usecases import gate as the_gate
 from match_staging.usecases.gate import ReconcileReport, StepResult, missed_events_notice, refusal
 from match_staging.usecases.review import Event, parse_event
-from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
-from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import BOT, FIXTURES, MALLORY, REVIEWER, Gate, hook, label_objects
+from tests.gate import (
+    BOT,
+    FIXTURES,
+    MALLORY,
+    REVIEWER,
+    Gate,
+    Staged,
+    hook,
+    label_objects,
+    staged_once,
+)
 
 
 def settle(ctx: Context, issue: IssueRef, *, reconciled: bool = False) -> StepResult:
@@ -54,13 +62,16 @@ def review(ctx: Context, iid: int, target: State, actor: str, reason: str) -> St
     return the_gate.Gate(ctx).review(iid, target, actor, reason).step
 
 
-@pytest.fixture
-def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
-    with FakeGitLab() as fake, SmtpSink() as smtp:
-        world = Gate(fake, smtp, repo, capsys)
-        code, out = world.run("stage")
-        assert code == 0, out
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
+    with staged_once(tmp_path_factory.mktemp("staged"), ("stage",)) as world:
         yield world
+
+
+@pytest.fixture
+def gate(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str]) -> Gate:
+    """The five matches of matches-inbox/ staged (once per module: `staged_once`)."""
+    return staged.gate(repo, capsys)
 
 
 def test_authorised_approval_is_applied_with_an_audit_note(gate: Gate) -> None:

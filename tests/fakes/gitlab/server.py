@@ -3,6 +3,7 @@ through authentication, injected faults and authorization to its handler."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -11,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from tests.fakes.gitlab.base import PROJECT_PATH
@@ -156,6 +158,23 @@ class FakeGitLab(PipelinesMixin):
     def reset_log(self) -> None:
         with self.lock:
             self.requests.clear()
+
+    # Not state: the socket, its thread, the lock, and the routes (bound to this instance).
+    _LIVE = frozenset({"lock", "_server", "_thread", "_routes", "url"})
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy of the whole state (projects, issues, notes, events, the request log,
+        the ids to come, faults, settings a test changed): `restore` puts it back, on this
+        server (its URL is in the state: web_url, uploads)."""
+        with self.lock:
+            return copy.deepcopy({k: v for k, v in vars(self).items() if k not in self._LIVE})
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Back to `state`, exactly: what was set since and is not in it goes too."""
+        with self.lock:
+            for name in [k for k in vars(self) if k not in self._LIVE and k not in state]:
+                delattr(self, name)
+            vars(self).update(copy.deepcopy(state))
 
     def fail_next(  # noqa: PLR0913, RUF100 - keyword-only, each a part of GitLab's answer
         self,
