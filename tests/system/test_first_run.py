@@ -100,13 +100,16 @@ def sh(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 def first_command() -> str:
-    """The first command of "Try it", after the install: what a newcomer runs first in a clone
-    ("Use it in your project", above it, installs from the package registry instead).
+    """The README's first command, after the install: what a newcomer runs first in a clone.
+    It is "Try it"'s, the first section: it needs no GitLab and no package registry ("Use it
+    in your project", below it, installs from the registry a release publishes to).
     """
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    try_it = readme[readme.index("\n## Try it\n") :]
-    block = re.search(r"```sh\n(.*?)\n```", try_it, re.DOTALL)
+    block = re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)
     assert block, "the README has no first command"
+    assert readme.index("\n## Try it\n") < block.start() < readme.index("\n## Use it in"), (
+        "the README's first command is not the one of Try it, its first section"
+    )
     steps = [s.strip() for s in block.group(1).split("&&")]
     assert steps[-1].startswith("match-staging "), steps
     return steps[-1]
