@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from match_staging.config import Config
 from match_staging.labels import state_of
-from match_staging.matches import Batch, where_looked
-from match_staging.model import Match
 from match_staging.render import fmt_score
-from match_staging.trackers.base import Tracker
-from match_staging.usecases.digest import DigestReport
-from match_staging.usecases.gate import StepResult, missed_events_notice
-from match_staging.usecases.message import MessageReport
-from match_staging.usecases.notify import NotifyReport
-from match_staging.usecases.preview import PreviewReport
-from match_staging.usecases.stage import StageReport
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the reports' types only: a command loads the one use case it runs
+    from match_staging.config import Config
+    from match_staging.matches import Batch
+    from match_staging.model import Match
+    from match_staging.trackers.base import Tracker
+    from match_staging.usecases.digest import DigestReport
+    from match_staging.usecases.gate import StepResult
+    from match_staging.usecases.message import MessageReport
+    from match_staging.usecases.notify import NotifyReport
+    from match_staging.usecases.preview import PreviewReport
+    from match_staging.usecases.stage import StageReport
 
 
 def iids(numbers: Sequence[int]) -> str:
@@ -103,6 +106,8 @@ def nothing_staged(batch: Batch, paths: Sequence[str], env: Mapping[str, str], c
     """Why a staging run staged nothing: no documents, or none with a match, and where it
     looked.
     """
+    from match_staging.matches import where_looked  # stage's alone, which loaded it
+
     found = "no match documents" if not batch.sources else "no matches"
     return f"nothing to stage: {found} in {where_looked(paths, env, cfg.staging.inbox)}"
 
@@ -154,6 +159,8 @@ def digest(report: DigestReport, channels: bool, tracker: Tracker) -> Iterator[s
     """After the repairs: warnings, the checks, then (outside quiet hours) what the
     scheduled run sent, found stranded and reminded of, and the summary.
     """
+    from match_staging.usecases.gate import missed_events_notice  # digest's alone
+
     yield from (f"warning   {warning}" for warning in report.warnings)
     yield from report.whatsapp.lines()
     yield from report.health.lines()
