@@ -5,20 +5,24 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from match_staging import config, record
+from match_staging.channels.base import Delivery, Rendered
 from match_staging.cli import main
-from match_staging.config import Config, GitLabSettings, TodoAssignee
+from match_staging.config import Config, GitLabSettings, QuietHours, TodoAssignee
 from match_staging.context import Context
+from match_staging.delivery import LOG_KIND
 from match_staging.errors import InputError
 from match_staging.keys import match_keys
 from match_staging.labels import label_specs
 from match_staging.matches import Batch, read_batch
 from match_staging.model import Match, Requirement
+from match_staging.notices import Payload
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.usecases.stage import (
     DESCRIPTION_MAXBYTES,
@@ -30,6 +34,7 @@ from match_staging.usecases.stage import (
 from tests.conftest import FakeTime, match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
+from tests.notify_world import EVER
 
 ISSUES = r"/projects/[^/]+/issues$"
 
@@ -374,6 +379,9 @@ def size(text: str) -> int:
         ("", 0, ""),
         ("abc", 3, "abc"),  # exactly at the limit: untouched
         ("abcd", 3, "…"),  # no room for a character beside the ellipsis's 3 bytes
+        ("abcd", 2, ""),  # no room for the ellipsis itself: nothing (issue 26: "abc…" was
+        ("abcd", 1, ""),  # 6 bytes for a 2-byte limit)
+        ("a", 1, "a"),  # fits: untouched at any limit
         ("abcdef", 5, "ab…"),  # 2 bytes + 3 for "…"
         ("abcdef", 0, ""),
         ("ä" * 10, 20, "ä" * 10),  # 10 characters, 20 bytes: fits
@@ -442,3 +450,40 @@ def test_the_issue_a_match_becomes(score: float, level: str) -> None:
     todo = Config()
     todo.notification.channels.gitlab_todo = TodoAssignee(enabled=True, assignee_id=5)
     assert issue_draft(todo, a_match(7, score), []).assignee_ids == (5,)
+
+
+class Quiet:
+    """A channel stage may only queue for: it is night in Vienna (the tests' quiet hours)."""
+
+    name = "slack"
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        return []
+
+    def send(self, payload: Payload) -> Delivery:
+        raise AssertionError("nothing is sent in quiet hours")
+
+
+def test_the_queue_keeps_each_new_issues_record_and_a_rerun_writes_nothing() -> None:
+    """The delivery queue holds the fingerprint of the record line each new issue got (a
+    later run announces the record only while the issue still holds it); a run that stages
+    nothing new and owes nothing new writes no queue (issue 26: the cost, one request)."""
+    cfg = Config()
+    cfg.notification.preferences.quiet_hours = QuietHours("22:00", "07:00", "Europe/Vienna")
+    night = datetime(2026, 2, 9, 22, 30, tzinfo=UTC)  # 23:30 in Vienna
+    tracker = MemoryTracker(clock=lambda: night)
+    ctx = Context(cfg, tracker, channels=[Quiet()], clock=lambda: night)
+    batch = Batch(matches=[a_match(1, 90), a_match(2, 95)])
+
+    first = stage(ctx, batch)
+    assert [ref.iid for _, ref in first.staged] == [1, 2] and first.notify.deferred == (1, 2)
+    [queue] = [r.data for r in tracker.read_log(LOG_KIND, since=EVER)]
+    assert queue["pending"] == {"slack": [1, 2]}
+    assert queue["records"] == {
+        str(iid): record.fingerprint(tracker.issues[iid].ref.description) for iid in (1, 2)
+    }
+    assert all(queue["records"].values())
+
+    again = stage(ctx, batch)
+    assert again.staged == [] and len(again.existing) == 2 and again.notify.deferred == (1, 2)
+    assert len(tracker.read_log(LOG_KIND, since=EVER)) == 1  # nothing changed: not written
