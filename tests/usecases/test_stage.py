@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,11 @@ from match_staging.cli import main
 from match_staging.config import Config, GitLabSettings, QuietHours, TodoAssignee
 from match_staging.context import Context
 from match_staging.delivery import LOG_KIND
-from match_staging.errors import InputError
+from match_staging.errors import InputError, RunLogLost, TrackerError
 from match_staging.keys import match_keys
 from match_staging.labels import label_specs
 from match_staging.matches import Batch, read_batch
-from match_staging.model import Match, Requirement
+from match_staging.model import IssueRef, Match, Requirement
 from match_staging.notices import Payload
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.usecases.stage import (
@@ -487,3 +487,66 @@ def test_the_queue_keeps_each_new_issues_record_and_a_rerun_writes_nothing() -> 
     again = stage(ctx, batch)
     assert again.staged == [] and len(again.existing) == 2 and again.notify.deferred == (1, 2)
     assert len(tracker.read_log(LOG_KIND, since=EVER)) == 1  # nothing changed: not written
+
+
+class Sent:
+    """A channel that delivers everything, and keeps what it was asked to send."""
+
+    name = "slack"
+
+    def __init__(self) -> None:
+        self.sent: list[Payload] = []
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        return []
+
+    def send(self, payload: Payload) -> Delivery:
+        self.sent.append(payload)
+        return Delivery(self.name, True, "ok")
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (
+            RunLogLost("the run log was moved"),
+            f"the run log was moved: {RunLogLost.RECOVER}",
+        ),
+        (
+            TrackerError("GitLab answered 503"),
+            "GitLab answered 503: nothing was sent; the next `stage` or `digest` announces "
+            "these matches",
+        ),
+    ],
+)
+def test_a_queue_that_cannot_be_read_sends_nothing_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, failure: TrackerError, said: str
+) -> None:
+    tracker = MemoryTracker()
+    channel = Sent()
+
+    def unreadable(kind: str) -> None:
+        raise failure
+
+    monkeypatch.setattr(tracker, "latest_log", unreadable)
+    report = stage(Context(Config(), tracker, channels=[channel]), Batch([a_match(1, 90)]))
+    assert [ref.iid for _, ref in report.staged] == [1]  # the issue stays staged
+    assert channel.sent == [] and report.notify.unrecorded == [said] and not report.ok
+
+
+def test_the_reviewers_edits_keep_a_matchs_key() -> None:
+    """A reviewer's edit of a draft keeps the issue the holder of its key: the lookup is
+    told who they are (`workflow.reviewers`; the GitLab tracker trusts only their edits)."""
+    asked: list[object] = []
+
+    class Lookup(MemoryTracker):
+        def find_by_keys(
+            self, keys: Sequence[str], *, label: str, expected: int, editors: Collection[str] = ()
+        ) -> dict[str, IssueRef]:
+            asked.append(editors)
+            return super().find_by_keys(keys, label=label, expected=expected, editors=editors)
+
+    cfg = Config()
+    cfg.workflow.reviewers = ["anna", "ben"]
+    stage(Context(cfg, Lookup()), Batch([a_match(1, 90)]))
+    assert asked == [["anna", "ben"]]
