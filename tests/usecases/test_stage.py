@@ -550,3 +550,18 @@ def test_the_reviewers_edits_keep_a_matchs_key() -> None:
     cfg.workflow.reviewers = ["anna", "ben"]
     stage(Context(cfg, Lookup()), Batch([a_match(1, 90)]))
     assert asked == [["anna", "ben"]]
+
+
+def test_a_match_whose_attachment_is_missing_is_refused_by_name_and_the_rest_staged(
+    tmp_path: Path,
+) -> None:
+    """Refused with the match named (its place in the document and its title), before
+    anything was uploaded or created; the next match is still staged."""
+    tracker = MemoryTracker()
+    missing = a_match(1, 90, attachments=("cv/gone.pdf",))
+    ctx = Context(Config(), tracker, root=tmp_path)
+    report = stage(ctx, Batch([missing, a_match(2, 90)]))
+    [refused] = report.rejected
+    assert str(refused).startswith("in.json: match 1 ('Match 1'): ")
+    assert (refused.match, refused.position) == (missing.label, 1)
+    assert [m.title for m, _ in report.staged] == ["Match 2"] and tracker.uploads == []
