@@ -416,9 +416,13 @@ def test_every_status_is_judged_taken_retried_maybe_posted_or_refused(
             assert isinstance(judged, Retry), status
             assert judged.detail == f"Teams answered HTTP {status} X m: nothing was sent"
         elif status >= 500:
-            assert isinstance(judged, Delivery), status
-            assert (judged.ok, judged.transient, judged.maybe_delivered) == (False, True, True)
-            assert judged.detail == f"Teams answered HTTP {status} X m: it may have been posted"
+            assert judged == Delivery(
+                "teams",
+                False,
+                f"Teams answered HTTP {status} X m: it may have been posted",
+                transient=True,
+                maybe_delivered=True,
+            ), status
         else:
             assert isinstance(judged, Delivery), status
             assert (judged.ok, judged.transient, judged.maybe_delivered) == (False, True, False)
@@ -427,3 +431,32 @@ def test_every_status_is_judged_taken_retried_maybe_posted_or_refused(
             ), judged.detail
     waited = channel._judge(answer(429, "", {"Retry-After": "7"}))
     assert isinstance(waited, Retry) and waited.wait == 7.0
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ('{"error": {"code": "X", "message": "m"}}', "X m"),
+        ('{"error": {"message": "m"}}', "m"),  # no code: nothing in its place
+        ('{"error": {"code": "X"}}', "X"),
+        ('{"other": 1}', ""),  # JSON, but no error: nothing of it
+        ("[1]", "[1]"),  # not Power Automate's answer: the text itself
+        ("Bad <b>Gateway</b>", "Bad <b>Gateway</b>"),
+        ('{"error": {"code": "X", "message": "' + "m" * 300 + '"}}', "X " + "m" * 197 + "…"),
+    ],
+)
+def test_the_answer_shown_of_a_refusal(hook: TeamsWorkflow, body: str, shown: str) -> None:
+    """Power Automate's error code and message, one line of at most 200 characters."""
+    judged = teams(hook)._judge(answer(400, body))
+    assert isinstance(judged, Delivery)
+    assert judged.detail.startswith(f"Teams refused the message: {f'HTTP 400 {shown}'.strip()}:")
+
+
+def test_a_card_template_that_is_not_json_sends_nothing_exactly(
+    hook: TeamsWorkflow, tmp_path: Path
+) -> None:
+    (tmp_path / "teams.json.j2").write_text('{"type": "AdaptiveCard",', encoding="utf-8")
+    channel = Teams(TeamsChannel(enabled=True, webhook_url=hook.url), str(tmp_path))
+    result = channel.send(cycle(notice(1, 91, "K8s")))
+    assert result == Delivery("teams", False, result.detail) and hook.requests == 0
+    assert result.detail.endswith(": nothing was sent")
