@@ -597,3 +597,37 @@ def test_matches_file_in_ci_is_a_file_of_the_checkout_only(
     (doc,) = docs({"MATCHES_FILE": str(outside)})  # on a laptop: any file
     assert isinstance(doc, Document) and doc.source == str(outside)
     assert inside.is_file()
+
+
+def test_a_trigger_request_bodys_base64_and_its_errors_name_the_payload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/submit-matches sends `matches_b64` in the body; what is read from it, and
+    every error about it, names the payload file (issue 26)."""
+    payload = tmp_path / "payload.json"
+    source = f"TRIGGER_PAYLOAD ({payload})"
+    encoded = base64.b64encode(json.dumps([match(title="B64")]).encode()).decode()
+    write(payload, {"ref": "main", "matches_b64": encoded})
+    (doc,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert isinstance(doc, Document) and doc.source == source
+    assert [m.title for m in parse(doc)[0]] == ["B64"]
+    write(payload, {"ref": "main", "matches_b64": "not base64!"})
+    (error,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert str(error).startswith(f"{source}: not base64: send the document's UTF-8 JSON")
+    monkeypatch.setattr(matches.inputs, "MAX_PAYLOAD_BYTES", 40)
+    payload.write_text(" " * 41)
+    (error,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert str(error).startswith(f"{source}: 41 bytes, more than the 40 a trigger request")
+
+
+def test_a_lone_surrogate_in_a_trigger_variable_is_an_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    r"""JSON may spell a lone surrogate ("\ud800") that UTF-8 cannot hold: the variable's
+    text is read with it replaced, and parsing names the payload."""
+    payload = tmp_path / "payload.json"
+    payload.write_text('{"variables": {"MATCHES_JSON": "[\\"\\ud800\\"]"}}', encoding="utf-8")
+    (doc,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert isinstance(doc, Document) and doc.data == b'["?"]'
+    found, errors = parse(doc)
+    assert found == [] and str(errors[0]).startswith(f"TRIGGER_PAYLOAD ({payload}): match 1")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -455,7 +455,7 @@ def test_the_issue_a_match_becomes(score: float, level: str) -> None:
 class Quiet:
     """A channel stage may only queue for: it is night in Vienna (the tests' quiet hours)."""
 
-    name = "slack"
+    name: ClassVar[str] = "slack"
 
     def render(self, payload: Payload) -> list[Rendered]:
         return []
@@ -492,7 +492,7 @@ def test_the_queue_keeps_each_new_issues_record_and_a_rerun_writes_nothing() -> 
 class Sent:
     """A channel that delivers everything, and keeps what it was asked to send."""
 
-    name = "slack"
+    name: ClassVar[str] = "slack"
 
     def __init__(self) -> None:
         self.sent: list[Payload] = []
