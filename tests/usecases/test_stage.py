@@ -565,3 +565,21 @@ def test_a_match_whose_attachment_is_missing_is_refused_by_name_and_the_rest_sta
     assert str(refused).startswith("in.json: match 1 ('Match 1'): ")
     assert (refused.match, refused.position) == (missing.label, 1)
     assert [m.title for m, _ in report.staged] == ["Match 2"] and tracker.uploads == []
+
+
+def test_every_reason_a_match_is_not_staged_is_reported_and_the_rest_are_staged() -> None:
+    """A document's errors, a match too large for GitLab and a match twice in the batch
+    are each reported; the matches after each are still staged (issue 26)."""
+    tracker = MemoryTracker()
+    unreadable = InputError("broken.json", "not JSON")
+    huge = a_match(1, 90, draft="😀" * 300_000)  # 1.2 MB: more than a description may hold
+    first, third = a_match(2, 90), a_match(3, 90)
+    twin = dataclasses.replace(a_match(2, 80), position=4)
+    batch = Batch(matches=[huge, first, twin, third], errors=[unreadable])
+    report = stage(Context(Config(), tracker), batch)
+    assert [m.title for m, _ in report.staged] == ["Match 2", "Match 3"]
+    assert report.repeated == [(twin, first)]
+    [document, too_large] = report.rejected
+    assert document is unreadable
+    assert isinstance(too_large, InputError) and "more than GitLab's 1,048,576" in str(too_large)
+    assert not report.ok and len(tracker.issues) == 2
