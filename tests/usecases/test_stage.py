@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -583,3 +586,35 @@ def test_every_reason_a_match_is_not_staged_is_reported_and_the_rest_are_staged(
     assert document is unreadable
     assert isinstance(too_large, InputError) and "more than GitLab's 1,048,576" in str(too_large)
     assert not report.ok and len(tracker.issues) == 2
+
+
+def test_the_cycle_a_run_announces_is_the_matches_own_else_the_time_in_utc() -> None:
+    """The cycle id names the run's messages: the batch's own, else the run's time in UTC
+    on any machine (issue 26)."""
+    vienna = datetime(2026, 2, 9, 10, 0, tzinfo=ZoneInfo("Europe/Vienna"))  # 09:00 UTC
+    cycles = []
+    for cycle_id in (None, "c-7"):
+        channel = Sent()
+        ctx = Context(Config(), MemoryTracker(), channels=[channel], clock=lambda: vienna)
+        zone = os.environ.get("TZ")
+        os.environ["TZ"] = "Asia/Tokyo"  # a machine 9 hours east of UTC
+        time.tzset()
+        try:
+            stage(ctx, Batch([a_match(1, 90, cycle_id=cycle_id)]))
+        finally:
+            if zone is None:
+                del os.environ["TZ"]
+            else:
+                os.environ["TZ"] = zone
+            time.tzset()
+        cycles += [p.cycle_id for p in channel.sent]
+    assert cycles == ["2026-02-09T09:00:00Z", "c-7"]
+
+
+def test_the_description_is_rendered_from_the_users_template(tmp_path: Path) -> None:
+    (tmp_path / "issue.md.j2").write_text("Eigene Vorlage: {{ m.title }}\n{{ marker }}\n")
+    cfg = Config()
+    cfg.staging.templates_dir = str(tmp_path)
+    description = issue_draft(cfg, a_match(1, 90), []).description
+    assert description.startswith("Eigene Vorlage: Match 1\n")
+    assert record.decode_record(description) is not None
