@@ -618,3 +618,11 @@ def test_the_description_is_rendered_from_the_users_template(tmp_path: Path) -> 
     description = issue_draft(cfg, a_match(1, 90), []).description
     assert description.startswith("Eigene Vorlage: Match 1\n")
     assert record.decode_record(description) is not None
+
+
+def test_a_description_of_exactly_the_limit_is_not_shortened_one_byte_more_is() -> None:
+    """GitLab takes 1,048,576 bytes (`bytesize: { maximum: }`): exactly that fits whole."""
+    fits = issue_draft(Config(), a_match(1, 90, draft="a" * 449_105, notes="b"), []).description
+    assert size(fits) == DESCRIPTION_MAXBYTES and "Shortened" not in fits  # the template's size
+    over = issue_draft(Config(), a_match(1, 90, draft="a" * 449_106, notes="b"), []).description
+    assert size(over) <= DESCRIPTION_MAXBYTES and "Shortened" in over
