@@ -26,6 +26,7 @@ from match_staging.labels import label_specs
 from match_staging.matches import Batch, read_batch
 from match_staging.model import IssueRef, Match, Requirement
 from match_staging.notices import Payload
+from match_staging.trackers.base import Upload
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.usecases.stage import (
     DESCRIPTION_MAXBYTES,
@@ -626,3 +627,27 @@ def test_a_description_of_exactly_the_limit_is_not_shortened_one_byte_more_is() 
     assert size(fits) == DESCRIPTION_MAXBYTES and "Shortened" not in fits  # the template's size
     over = issue_draft(Config(), a_match(1, 90, draft="a" * 449_106, notes="b"), []).description
     assert size(over) <= DESCRIPTION_MAXBYTES and "Shortened" in over
+
+
+def test_a_shortened_description_keeps_the_users_template_and_the_attachments() -> None:
+    match = a_match(1, 90, draft="&" * 180_000)  # 900 kB escaped: shortened
+    upload = Upload("cv.pdf", "/uploads/abc/cv.pdf")
+    description = issue_draft(Config(), match, [upload]).description
+    assert "_Shortened here to fit" in description
+    assert "[cv.pdf](</uploads/abc/cv.pdf>)" in description
+
+
+def test_the_users_template_is_used_when_shortened_too(tmp_path: Path) -> None:
+    template = "Eigene Vorlage{% if shortened %}, gekürzt{% endif %}\n{{ m.draft }}\n{{ marker }}\n"
+    (tmp_path / "issue.md.j2").write_text(template, encoding="utf-8")
+    cfg = Config()
+    cfg.staging.templates_dir = str(tmp_path)
+    description = issue_draft(cfg, a_match(1, 90, draft="&" * 180_000), []).description
+    assert description.startswith("Eigene Vorlage, gekürzt&amp;&amp;")  # trim_blocks
+
+
+def test_a_match_too_large_even_shortened_is_refused_by_its_name() -> None:
+    match = a_match(1, 90, draft="😀" * 300_000)
+    with pytest.raises(InputError) as refused:
+        issue_draft(Config(), match, [])
+    assert (refused.value.source, refused.value.match) == ("in.json", match.label)
