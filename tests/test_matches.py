@@ -13,6 +13,7 @@ import pytest
 from match_staging import matches
 from match_staging.errors import InputError
 from match_staging.matches import Document, clean_text, documents_from, parse, read_batch
+from match_staging.matches.inputs import where_looked
 from match_staging.resources import schema_path
 from tests.conftest import match, write
 
@@ -631,3 +632,38 @@ def test_a_lone_surrogate_in_a_trigger_variable_is_an_error_not_a_crash(
     assert isinstance(doc, Document) and doc.data == b'["?"]'
     found, errors = parse(doc)
     assert found == [] and str(errors[0]).startswith(f"TRIGGER_PAYLOAD ({payload}): match 1")
+
+
+@pytest.mark.parametrize(
+    ("paths", "env", "said"),
+    [
+        (["a.json", "b/"], {"MATCHES_JSON": "[]"}, "a.json, b/"),
+        ([], {"MATCHES_JSON_B64": "W10=", "MATCHES_FILE": "m.json"}, "$MATCHES_JSON_B64"),
+        ([], {"TRIGGER_PAYLOAD": "/p", "MATCHES_JSON": "[]"}, "$TRIGGER_PAYLOAD"),
+        ([], {"MATCHES_JSON": "[]", "MATCHES_FILE": "m.json"}, "$MATCHES_JSON"),
+        ([], {"MATCHES_FILE": "m.json"}, "$MATCHES_FILE"),
+        ([], {"MATCHES_JSON": "", "HOME": "/root"}, "matches-inbox/"),
+    ],
+)
+def test_where_a_run_that_found_nothing_looked(
+    paths: list[str], env: dict[str, str], said: str
+) -> None:
+    assert where_looked(paths, env, "matches-inbox") == said
+
+
+def test_a_matches_file_that_is_missing_or_unreadable_is_one_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone.json"
+    assert [str(e) for e in docs({"MATCHES_FILE": str(gone)})] == [
+        f"{gone}: no such file or folder"
+    ]
+    locked = write(tmp_path / "locked.json", [match()])
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    assert [str(e) for e in docs({"MATCHES_FILE": str(locked)})] == [
+        f"{locked}: cannot be read: Permission denied"
+    ]
