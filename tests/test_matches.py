@@ -667,3 +667,17 @@ def test_a_matches_file_that_is_missing_or_unreadable_is_one_error_naming_it(
     assert [str(e) for e in docs({"MATCHES_FILE": str(locked)})] == [
         f"{locked}: cannot be read: Permission denied"
     ]
+
+
+def test_matches_json_in_ci_warns_in_full_and_undecodable_bytes_are_replaced(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The warning names what to do instead; a variable's bytes that are not UTF-8 reach
+    Python as lone surrogates (os.environ's surrogateescape) and are read replaced."""
+    (doc,) = docs({"MATCHES_JSON": '["\udcff"]', "GITLAB_CI": "true"})
+    assert isinstance(doc, Document) and doc.data == b'["?"]'
+    assert capsys.readouterr().err == (
+        "warning: MATCHES_JSON came from a pipeline variable, which the runner expands "
+        "($NAME, ${NAME}, $$): send the document in a trigger request's body, as "
+        "scripts/submit-matches does\n"
+    )
