@@ -13,6 +13,7 @@ import pytest
 from match_staging import matches
 from match_staging.errors import InputError
 from match_staging.matches import Document, clean_text, documents_from, parse, read_batch
+from match_staging.matches.inputs import where_looked
 from match_staging.resources import schema_path
 from tests.conftest import match, write
 
@@ -597,3 +598,86 @@ def test_matches_file_in_ci_is_a_file_of_the_checkout_only(
     (doc,) = docs({"MATCHES_FILE": str(outside)})  # on a laptop: any file
     assert isinstance(doc, Document) and doc.source == str(outside)
     assert inside.is_file()
+
+
+def test_a_trigger_request_bodys_base64_and_its_errors_name_the_payload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/submit-matches sends `matches_b64` in the body; what is read from it, and
+    every error about it, names the payload file (issue 26)."""
+    payload = tmp_path / "payload.json"
+    source = f"TRIGGER_PAYLOAD ({payload})"
+    encoded = base64.b64encode(json.dumps([match(title="B64")]).encode()).decode()
+    write(payload, {"ref": "main", "matches_b64": encoded})
+    (doc,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert isinstance(doc, Document) and doc.source == source
+    assert [m.title for m in parse(doc)[0]] == ["B64"]
+    write(payload, {"ref": "main", "matches_b64": "not base64!"})
+    (error,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert str(error).startswith(f"{source}: not base64: send the document's UTF-8 JSON")
+    monkeypatch.setattr(matches.inputs, "MAX_PAYLOAD_BYTES", 40)
+    payload.write_text(" " * 41)
+    (error,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert str(error).startswith(f"{source}: 41 bytes, more than the 40 a trigger request")
+
+
+def test_a_lone_surrogate_in_a_trigger_variable_is_an_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    r"""JSON may spell a lone surrogate ("\ud800") that UTF-8 cannot hold: the variable's
+    text is read with it replaced, and parsing names the payload."""
+    payload = tmp_path / "payload.json"
+    payload.write_text('{"variables": {"MATCHES_JSON": "[\\"\\ud800\\"]"}}', encoding="utf-8")
+    (doc,) = docs({"TRIGGER_PAYLOAD": str(payload)})
+    assert isinstance(doc, Document) and doc.data == b'["?"]'
+    found, errors = parse(doc)
+    assert found == [] and str(errors[0]).startswith(f"TRIGGER_PAYLOAD ({payload}): match 1")
+
+
+@pytest.mark.parametrize(
+    ("paths", "env", "said"),
+    [
+        (["a.json", "b/"], {"MATCHES_JSON": "[]"}, "a.json, b/"),
+        ([], {"MATCHES_JSON_B64": "W10=", "MATCHES_FILE": "m.json"}, "$MATCHES_JSON_B64"),
+        ([], {"TRIGGER_PAYLOAD": "/p", "MATCHES_JSON": "[]"}, "$TRIGGER_PAYLOAD"),
+        ([], {"MATCHES_JSON": "[]", "MATCHES_FILE": "m.json"}, "$MATCHES_JSON"),
+        ([], {"MATCHES_FILE": "m.json"}, "$MATCHES_FILE"),
+        ([], {"MATCHES_JSON": "", "HOME": "/root"}, "matches-inbox/"),
+    ],
+)
+def test_where_a_run_that_found_nothing_looked(
+    paths: list[str], env: dict[str, str], said: str
+) -> None:
+    assert where_looked(paths, env, "matches-inbox") == said
+
+
+def test_a_matches_file_that_is_missing_or_unreadable_is_one_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone.json"
+    assert [str(e) for e in docs({"MATCHES_FILE": str(gone)})] == [
+        f"{gone}: no such file or folder"
+    ]
+    locked = write(tmp_path / "locked.json", [match()])
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    assert [str(e) for e in docs({"MATCHES_FILE": str(locked)})] == [
+        f"{locked}: cannot be read: Permission denied"
+    ]
+
+
+def test_matches_json_in_ci_warns_in_full_and_undecodable_bytes_are_replaced(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The warning names what to do instead; a variable's bytes that are not UTF-8 reach
+    Python as lone surrogates (os.environ's surrogateescape) and are read replaced."""
+    (doc,) = docs({"MATCHES_JSON": '["\udcff"]', "GITLAB_CI": "true"})
+    assert isinstance(doc, Document) and doc.data == b'["?"]'
+    assert capsys.readouterr().err == (
+        "warning: MATCHES_JSON came from a pipeline variable, which the runner expands "
+        "($NAME, ${NAME}, $$): send the document in a trigger request's body, as "
+        "scripts/submit-matches does\n"
+    )

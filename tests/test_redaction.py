@@ -93,3 +93,22 @@ def test_the_scrubber_longest_first_names_once_short_values_never() -> None:
     assert scrubber.scrub("clean") == ("clean", [])
     assert not Scrubber([Secret("x", "12345")])  # 5 characters: left alone
     assert Scrubber(["123456"]).scrub("id 123456")[0] == f"id {PLACEHOLDER}"  # 6: scrubbed
+
+
+def test_a_cut_echo_of_a_later_form_is_masked_when_an_earlier_forms_is_absent() -> None:
+    """The forms are scanned longest first: a percent-encoded form whose head is not in the
+    text must not end the scan before the plain value's cut echo is found."""
+    value = "pa ss/wort-1234567890abcdef"  # encoded: pa%20ss%2Fwort-..., the longest form
+    cut = forms(value)[1]
+    assert cut[0] != value and cut[0][:CUT_LENGTH] not in value
+    assert mask(f"echo {value[:22]}!", value, "X") == ("echo X!", True)
+    assert mask(f"echo {quote_plus(value)[:21]}!", value, "X") == ("echo X!", True)
+
+
+def test_an_echo_the_replacement_completes_again_is_masked_and_nothing_raises() -> None:
+    """One `str.replace` pass can leave the whole value again where the replacement and the
+    text after it meet (a value starting with what the replacement ends with); the cut scan
+    then meets the whole form and must stop at its end, not read past it."""
+    value = "Xabcdefghijklmnopqrstuvw"  # 24 characters, starts with the replacement
+    text = f"{value}{value[1:]}!"  # replaced once: "X" + value[1:] + "!" is value + "!"
+    assert mask(text, value, "X") == ("X!", True)

@@ -5,6 +5,7 @@ the URLs never appear in any output."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,10 @@ import pytest
 
 from match_staging.channels.apprise import Apprise
 from match_staging.channels.apprise_settings import AppriseChannel
+from match_staging.channels.base import Delivery
 from match_staging.cli import main
 from match_staging.errors import ConfigError
+from match_staging.notices import Notice, build
 from tests.conftest import match, owed, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.json_server import JsonEndpoint
@@ -118,3 +121,60 @@ def test_urls_are_split_masked_and_named_by_key_never_by_value(
     with pytest.raises(ConfigError) as bad:
         Apprise(AppriseChannel(enabled=True, urls=["not-a-url-CANARY"]))
     assert "urls[0]" in str(bad.value) and "CANARY" not in str(bad.value)
+
+
+def test_every_outcome_of_a_send_and_what_apprise_was_handed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each point a send can fail at (issue 26: the exactly-once table): before anything
+    left (no library: sent by the next run; a URL Apprise does not know: nothing to retry
+    until the settings change), or after the body was handed to Apprise (it answered no or
+    raised: it may have arrived, never repeated); and the exact title and body handed over."""
+    apprise = pytest.importorskip("apprise")
+    url = "json://127.0.0.1:9/CANARY"
+    channel = Apprise(AppriseChannel(enabled=True, urls=[url]))
+    notice = Notice(1, 91, "K8s", "Acme", "https://gl.example/i/1", "https://jobs.example/1")
+    payload = build("new", "c1", [notice], "job-match/pending", summary="1 neuer Match")
+    title, body = channel.message(payload)
+    handed: list[dict[str, object]] = []
+    answers: list[object] = []
+
+    def notify(self: object, **kwargs: object) -> object:
+        handed.append(kwargs)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(apprise.Apprise, "notify", notify)
+    answers[:] = [True, False, ConnectionError("refused"), 0]
+    sent, said_no, raised, falsy = (channel.send(payload) for _ in range(4))
+    assert sent == Delivery(channel.name, True, "ok")
+    assert handed == [{"body": body, "title": title, "body_format": apprise.NotifyFormat.TEXT}] * 4
+    for failed, why in ((said_no, "it answered failure"), (raised, "ConnectionError")):
+        assert failed == Delivery(
+            channel.name,
+            False,
+            f"Apprise (json://) reported a failure ({why}): it may have been sent (Apprise "
+            "says only yes or no), so it is not repeated",
+            maybe_delivered=True,
+        )
+    assert falsy == said_no
+
+    unknown = Apprise(AppriseChannel(enabled=True, urls=["nosuchservice://CANARY/x"]))
+    assert unknown.send(payload) == Delivery(
+        unknown.name,
+        False,
+        "Apprise does not know this nosuchservice:// URL (or it is malformed): nothing was "
+        "sent; check notification.channels.apprise.urls",
+    )
+    monkeypatch.setitem(sys.modules, "apprise", None)  # the extra is not installed
+    missing = channel.send(payload)
+    assert missing == Delivery(
+        channel.name,
+        False,
+        "the Apprise library is not installed (pip install 'match-staging[apprise]'): "
+        "nothing was sent",
+        transient=True,
+    )
+    assert len(handed) == 4  # neither reached Apprise's notify

@@ -13,7 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
+from match_staging.channels.base import Delivery
+from match_staging.channels.http import Retry
 from match_staging.channels.teams import Teams
 from match_staging.channels.teams_settings import TeamsChannel
 from match_staging.cli import main
@@ -388,3 +391,72 @@ def test_config_masks_the_workflow_url(repo: Path, capsys: pytest.CaptureFixture
     assert main(["config"], {"TEAMS_WEBHOOK_URL": url, f"{CHANNELS}TEAMS__ENABLED": "true"}) == 0
     out = capsys.readouterr().out
     assert "webhook_url: '***'" in out and SIG not in out and "logic.azure" not in out
+
+
+def answer(status: int, body: str = "", headers: dict[str, str] | None = None) -> requests.Response:
+    """A response as `requests` hands it to the channel, without a server."""
+    response = requests.Response()
+    response.status_code, response._content, response.encoding = status, body.encode(), "utf-8"
+    response.headers.update(headers or {})
+    return response
+
+
+def test_every_status_is_judged_taken_retried_maybe_posted_or_refused(
+    hook: TeamsWorkflow,
+) -> None:
+    """Every HTTP status a workflow could answer (issue 26: the exactly-once table): 2xx
+    was taken; 429, 500 and 503 took nothing (retried in the run); another 5xx may have
+    been posted (never repeated); anything else was refused (sent by the next run)."""
+    channel = teams(hook)
+    for status in range(100, 600):
+        judged = channel._judge(answer(status, '{"error": {"code": "X", "message": "m"}}'))
+        if 200 <= status <= 299:
+            assert judged == Delivery("teams", True, "ok"), status
+        elif status in (429, 500, 503):
+            assert isinstance(judged, Retry), status
+            assert judged.detail == f"Teams answered HTTP {status} X m: nothing was sent"
+        elif status >= 500:
+            assert judged == Delivery(
+                "teams",
+                False,
+                f"Teams answered HTTP {status} X m: it may have been posted",
+                transient=True,
+                maybe_delivered=True,
+            ), status
+        else:
+            assert isinstance(judged, Delivery), status
+            assert (judged.ok, judged.transient, judged.maybe_delivered) == (False, True, False)
+            assert judged.detail.startswith(
+                f"Teams refused the message: HTTP {status} X m: nothing was sent; "
+            ), judged.detail
+    waited = channel._judge(answer(429, "", {"Retry-After": "7"}))
+    assert isinstance(waited, Retry) and waited.wait == 7.0
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ('{"error": {"code": "X", "message": "m"}}', "X m"),
+        ('{"error": {"message": "m"}}', "m"),  # no code: nothing in its place
+        ('{"error": {"code": "X"}}', "X"),
+        ('{"other": 1}', ""),  # JSON, but no error: nothing of it
+        ("[1]", "[1]"),  # not Power Automate's answer: the text itself
+        ("Bad <b>Gateway</b>", "Bad <b>Gateway</b>"),
+        ('{"error": {"code": "X", "message": "' + "m" * 300 + '"}}', "X " + "m" * 197 + "…"),
+    ],
+)
+def test_the_answer_shown_of_a_refusal(hook: TeamsWorkflow, body: str, shown: str) -> None:
+    """Power Automate's error code and message, one line of at most 200 characters."""
+    judged = teams(hook)._judge(answer(400, body))
+    assert isinstance(judged, Delivery)
+    assert judged.detail.startswith(f"Teams refused the message: {f'HTTP 400 {shown}'.strip()}:")
+
+
+def test_a_card_template_that_is_not_json_sends_nothing_exactly(
+    hook: TeamsWorkflow, tmp_path: Path
+) -> None:
+    (tmp_path / "teams.json.j2").write_text('{"type": "AdaptiveCard",', encoding="utf-8")
+    channel = Teams(TeamsChannel(enabled=True, webhook_url=hook.url), str(tmp_path))
+    result = channel.send(cycle(notice(1, 91, "K8s")))
+    assert result == Delivery("teams", False, result.detail) and hook.requests == 0
+    assert result.detail.endswith(": nothing was sent")

@@ -6,6 +6,7 @@ outbox and preview)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,9 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from match_staging import config
-from match_staging.channels.base import MAX_RETRY_AFTER_SECONDS
+from match_staging.channels.base import MAX_RETRY_AFTER_SECONDS, Delivery
+from match_staging.channels.http import Retry
 from match_staging.channels.telegram import WORD_JOINER, Telegram
 from match_staging.channels.telegram_settings import TelegramChannel
 from match_staging.cli import main
@@ -468,3 +471,111 @@ def test_the_local_outbox_and_preview(repo: Path, capsys: pytest.CaptureFixture[
     shown = previewed.read_text(encoding="utf-8")  # preview links to the GitLab project
     assert shown.startswith("🎯 <b>5 neue Job-Matches</b>\n") and parse(shown).error == ""
     assert '<a href="https://' in shown and "<a href" not in text  # no link to a file
+
+
+def response(status: int, body: str, headers: dict[str, str] | None = None) -> requests.Response:
+    """A response as `requests` hands it to the channel, without a server."""
+    answer = requests.Response()
+    answer.status_code, answer._content, answer.encoding = status, body.encode(), "utf-8"
+    answer.headers.update(headers or {})
+    return answer
+
+
+SENT = '{"ok": true, "result": {"message_id": 42}}'
+REFUSED = '{"ok": false, "error_code": 400, "description": "Bad Request: nope"}'
+PROXY = "<html>Bad Gateway</html>"  # not the Bot API's answer
+
+
+def test_every_status_and_answer_is_judged_sent_retried_maybe_sent_or_refused(
+    api: TelegramBotApi,
+) -> None:
+    """Every status with each kind of body (issue 26: the exactly-once table): only 200
+    with `ok: true` was sent; 429 took nothing (waited out); a 5xx, or a 200 that is not an
+    `ok: false` answer, may have been sent (never repeated); any other `ok: false` or page
+    was refused (the next run sends it)."""
+    for status in range(100, 600):
+        for body in (SENT, REFUSED, PROXY):
+            judged = telegram(api)._judge(response(status, body))
+            case = (status, body)
+            if status == 200 and body == SENT:
+                assert judged == Delivery("telegram", True, "sent as message 42"), case
+            elif status == 429:
+                assert isinstance(judged, Retry), case
+            elif status >= 500 or (status == 200 and body != REFUSED):
+                said = "Bad Request: nope" if body == REFUSED else body
+                assert judged == Delivery(
+                    "telegram",
+                    False,
+                    f"Telegram answered HTTP {status} {said}: it may have been sent",
+                    transient=True,
+                    maybe_delivered=True,
+                ), case
+            else:
+                assert isinstance(judged, Delivery), case
+                assert (judged.ok, judged.transient, judged.maybe_delivered) == (
+                    False,
+                    True,
+                    False,
+                ), case
+                said = " Bad Request: nope" if body == REFUSED else ""
+                assert judged.detail.startswith(
+                    f"Telegram refused the message: HTTP {status}{said}: nothing was sent"
+                ), case
+    assert telegram(api)._judge(response(200, '{"ok": true}')) == Delivery("telegram", True, "ok")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "wait"),
+    [
+        ('{"ok": false, "parameters": {"retry_after": 7}}', {"Retry-After": "9"}, 7.0),
+        ('{"ok": false, "parameters": {"retry_after": 0}}', {"Retry-After": "9"}, 0.0),
+        ('{"ok": false, "parameters": {"retry_after": 2.5}}', {}, 2.5),
+        ('{"ok": false, "parameters": {"retry_after": -1}}', {"Retry-After": "9"}, 9.0),
+        ('{"ok": false, "parameters": {"retry_after": true}}', {"Retry-After": "9"}, 9.0),
+        ('{"ok": false, "parameters": {"retry_after": "7"}}', {"Retry-After": "9"}, 9.0),
+        ('{"ok": false, "parameters": [7]}', {"Retry-After": "9"}, 9.0),
+        (PROXY, {"Retry-After": "9"}, 9.0),
+    ],
+)
+def test_429_waits_the_answers_retry_after_else_the_header(
+    api: TelegramBotApi, body: str, headers: dict[str, str], wait: float
+) -> None:
+    judged = telegram(api)._judge(response(429, body, headers))
+    assert isinstance(judged, Retry) and judged.wait == wait
+    assert judged.detail == (
+        f"Telegram rate limit (HTTP 429, retry after {wait:g} s): nothing was sent"
+    )
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 413])
+def test_only_a_token_or_chat_refusal_holds_back_the_runs_other_messages(
+    api: TelegramBotApi, status: int
+) -> None:
+    """401, 403 and 404 are the same for every message of the run (the token, the chat):
+    sent once; another refusal is about that message only, the next one is still sent."""
+    api.answer(status, "Refused")
+    channel = telegram(api)
+    first = channel.send(cycle(notice(1, 91, "K8s")))
+    second = channel.send(cycle(notice(2, 91, "K9s")))
+    assert not first.ok and first.detail.startswith(f"Telegram refused the message: HTTP {status}")
+    if status in (401, 403, 404):
+        assert second == first and api.requests == 1
+    else:
+        assert second.ok and api.requests == 2 and len(api.messages) == 1
+
+
+def test_a_refusal_without_a_hint_ends_at_nothing_sent_and_answers_are_cut_at_200(
+    api: TelegramBotApi,
+) -> None:
+    channel = telegram(api)
+    assert channel._judge(response(400, REFUSED)) == Delivery(
+        "telegram",
+        False,
+        "Telegram refused the message: HTTP 400 Bad Request: nope: nothing was sent",
+        transient=True,
+    )
+    long = "x" * 300
+    refused = channel._judge(response(400, json.dumps({"ok": False, "description": long})))
+    assert f"HTTP 400 {'x' * 199}…: nothing was sent" in refused.detail
+    page = channel._judge(response(502, long))
+    assert f"HTTP 502 {'x' * 199}…: it may have been sent" in page.detail

@@ -3,6 +3,8 @@ tracker, recording channel and mailer, a fixed clock): what a user would notice.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,8 +20,9 @@ from match_staging.channels import registry
 from match_staging.channels.base import Delivery, Rendered
 from match_staging.context import Context, Parts, build
 from match_staging.errors import InputError
-from match_staging.matches import read_batch
-from match_staging.model import State
+from match_staging.keys import match_keys
+from match_staging.matches import Batch, read_batch
+from match_staging.model import Match, State
 from match_staging.notices import Payload
 from match_staging.trackers.local import LocalTracker
 from match_staging.usecases.digest import digest
@@ -321,3 +324,78 @@ def test_auto_send_sends_an_approval_only_when_configured(repo: Path) -> None:
     rejection = gate.review(second, State.REJECTED, "reviewer", "too far").step
     assert gate.auto_send(rejection, "reviewer") is None
     assert [str(m["To"]) for m in mailbox.messages] == ["a@acme.example"]
+
+
+@dataclass
+class Renders:
+    """A channel that keeps what it is asked to render (preview only renders)."""
+
+    name: ClassVar[str] = "slack"
+    rendered: list[Payload] = field(default_factory=list)
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        self.rendered.append(payload)
+        return [Rendered("slack.txt", payload.summary.encode())]
+
+    def send(self, payload: Payload) -> Delivery:
+        raise AssertionError("preview sends nothing")
+
+
+def a_match(n: int, **fields: object) -> Match:
+    url = f"https://jobs.example/{n}"
+    return Match(
+        score=90,
+        title=f"Match {n}",
+        provider="Acme",
+        url=url,
+        source="in.json",
+        position=n,
+        keys=match_keys(None, url),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_preview_again_shows_the_rest_of_a_batch_one_match_of_which_cannot_be_staged(
+    tmp_path: Path,
+) -> None:
+    """A match too large for GitLab is reported and the matches after it are still shown,
+    each under its number, its attachments linked by name, each message naming its issue;
+    a second preview of the same cycle writes over the first (issue 26)."""
+    cfg = config.Config()
+    cfg.staging.outbox = str(tmp_path / "outbox")
+    clock = Clock(MONDAY)
+    seen = Renders()
+    ctx = Context(cfg, LocalTracker(tmp_path / "state", clock=clock), channels=[seen], clock=clock)
+    huge = a_match(1, draft="😀" * 300_000)  # 1.2 MB: more than a description may hold
+    batch = Batch(matches=[huge, a_match(2, attachments=("cv/Lebenslauf.pdf",)), a_match(3)])
+    project = "https://gitlab.example.com/me/jobs"
+    for _ in range(2):
+        report = preview(ctx, batch, project)
+        [refused] = report.rejected
+        assert isinstance(refused, InputError) and "more than GitLab's 1,048,576" in str(refused)
+        assert [p.name for p in report.issues] == ["issue-2.md", "issue-3.md"]
+        second = report.issues[0].read_text(encoding="utf-8")
+        assert "[Lebenslauf.pdf](</uploads/%28preview%29/Lebenslauf.pdf>)" in second
+        shown = [(n.iid, n.issue_url) for n in seen.rendered[-1].matches]
+        assert shown == [(2, f"{project}/-/issues/2"), (3, f"{project}/-/issues/3")]
+    assert report.folder == tmp_path / "outbox" / "preview" / "2026-02-09T09-00-00Z"
+
+
+def test_a_preview_without_a_cycle_id_is_named_by_the_time_in_utc(tmp_path: Path) -> None:
+    """The folder's name ends in Z: it is UTC on any machine, whatever its time zone."""
+    cfg = config.Config()
+    cfg.staging.outbox = str(tmp_path / "outbox")
+    clock = Clock(MONDAY)
+    ctx = Context(cfg, LocalTracker(tmp_path / "state", clock=clock), channels=[], clock=clock)
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"  # a machine 9 hours east of UTC
+    time.tzset()
+    try:
+        report = preview(ctx, Batch(matches=[a_match(1)]), "https://gitlab.example.com/me/jobs")
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+    assert report.folder.name == "2026-02-09T09-00-00Z"

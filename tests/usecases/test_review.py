@@ -29,7 +29,7 @@ from match_staging.labels import state_label, states_in
 from match_staging.model import IssueDraft, IssueRef, LabelEvent, Note, State
 from match_staging.usecases import gate as the_gate
 from match_staging.usecases.gate import ReconcileReport, StepResult, missed_events_notice, refusal
-from match_staging.usecases.review import Event, parse_event
+from match_staging.usecases.review import Event, parse_event, webhook_event
 from tests.fakes.memory_tracker import MemoryTracker
 from tests.gate import (
     BOT,
@@ -1064,3 +1064,40 @@ def test_missed_events_notice(
             "Issue events re-enables it, or run `match-staging bootstrap` with a Maintainer's "
             "token"
         )
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        ({"object_kind": "merge  request\n"}, "a merge request event: only issue events"),
+        (
+            {"object_kind": "issue", "user": {}, "object_attributes": {"type": "Test\n Case"}},
+            "a work item of type Test Case, never a job match",
+        ),
+        (
+            {"object_kind": "issue", "user": {}, "object_attributes": {"type": "y" * 50}},
+            f"a work item of type {'y' * 40}, never a job match",
+        ),
+    ],
+)
+def test_parse_event_shows_a_kind_on_one_line_of_at_most_40(payload: object, said: str) -> None:
+    found = parse_event(payload, GATE)
+    assert isinstance(found, str) and found.split(": only")[0] == said.split(": only")[0]
+    assert found.startswith(said)
+
+
+def test_webhook_event_reads_its_payload_file_and_says_what_it_cannot(tmp_path: Path) -> None:
+    """--payload, else $TRIGGER_PAYLOAD (GitLab's file of the webhook's body); a UTF-8 BOM
+    is read past; no file or an unreadable one is a clear error (issue 26)."""
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(b"\xef\xbb\xbf" + json.dumps({"object_kind": "pipeline"}).encode())
+    ignored = "a pipeline event: only issue events change a match's state · 0 GitLab requests"
+    assert webhook_event(None, {"TRIGGER_PAYLOAD": str(payload)}, GATE) == ignored
+    assert webhook_event(str(payload), {"TRIGGER_PAYLOAD": "elsewhere"}, GATE) == ignored
+    with pytest.raises(ConfigError) as nothing:
+        webhook_event(None, {}, GATE)
+    assert str(nothing.value) == "no payload: pass --payload FILE or set TRIGGER_PAYLOAD"
+    gone = tmp_path / "gone.json"
+    with pytest.raises(ConfigError) as unreadable:
+        webhook_event(None, {"TRIGGER_PAYLOAD": str(gone)}, GATE)
+    assert str(unreadable.value) == f"{gone}: cannot be read: No such file or directory"

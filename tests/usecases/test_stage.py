@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from match_staging import config, record
+from match_staging.channels.base import Delivery, Rendered
 from match_staging.cli import main
-from match_staging.config import Config, GitLabSettings, TodoAssignee
+from match_staging.config import Config, GitLabSettings, QuietHours, TodoAssignee
 from match_staging.context import Context
-from match_staging.errors import InputError
+from match_staging.delivery import LOG_KIND
+from match_staging.errors import InputError, RunLogLost, TrackerError
 from match_staging.keys import match_keys
 from match_staging.labels import label_specs
 from match_staging.matches import Batch, read_batch
-from match_staging.model import Match, Requirement
+from match_staging.model import IssueRef, Match, Requirement
+from match_staging.notices import Payload
+from match_staging.trackers.base import Upload
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.usecases.stage import (
     DESCRIPTION_MAXBYTES,
@@ -30,6 +38,7 @@ from match_staging.usecases.stage import (
 from tests.conftest import FakeTime, match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
+from tests.notify_world import EVER
 
 ISSUES = r"/projects/[^/]+/issues$"
 
@@ -374,6 +383,9 @@ def size(text: str) -> int:
         ("", 0, ""),
         ("abc", 3, "abc"),  # exactly at the limit: untouched
         ("abcd", 3, "…"),  # no room for a character beside the ellipsis's 3 bytes
+        ("abcd", 2, ""),  # no room for the ellipsis itself: nothing (issue 26: "abc…" was
+        ("abcd", 1, ""),  # 6 bytes for a 2-byte limit)
+        ("a", 1, "a"),  # fits: untouched at any limit
         ("abcdef", 5, "ab…"),  # 2 bytes + 3 for "…"
         ("abcdef", 0, ""),
         ("ä" * 10, 20, "ä" * 10),  # 10 characters, 20 bytes: fits
@@ -442,3 +454,200 @@ def test_the_issue_a_match_becomes(score: float, level: str) -> None:
     todo = Config()
     todo.notification.channels.gitlab_todo = TodoAssignee(enabled=True, assignee_id=5)
     assert issue_draft(todo, a_match(7, score), []).assignee_ids == (5,)
+
+
+class Quiet:
+    """A channel stage may only queue for: it is night in Vienna (the tests' quiet hours)."""
+
+    name: ClassVar[str] = "slack"
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        return []
+
+    def send(self, payload: Payload) -> Delivery:
+        raise AssertionError("nothing is sent in quiet hours")
+
+
+def test_the_queue_keeps_each_new_issues_record_and_a_rerun_writes_nothing() -> None:
+    """The delivery queue holds the fingerprint of the record line each new issue got (a
+    later run announces the record only while the issue still holds it); a run that stages
+    nothing new and owes nothing new writes no queue (issue 26: the cost, one request)."""
+    cfg = Config()
+    cfg.notification.preferences.quiet_hours = QuietHours("22:00", "07:00", "Europe/Vienna")
+    night = datetime(2026, 2, 9, 22, 30, tzinfo=UTC)  # 23:30 in Vienna
+    tracker = MemoryTracker(clock=lambda: night)
+    ctx = Context(cfg, tracker, channels=[Quiet()], clock=lambda: night)
+    batch = Batch(matches=[a_match(1, 90), a_match(2, 95)])
+
+    first = stage(ctx, batch)
+    assert [ref.iid for _, ref in first.staged] == [1, 2] and first.notify.deferred == (1, 2)
+    [queue] = [r.data for r in tracker.read_log(LOG_KIND, since=EVER)]
+    assert queue["pending"] == {"slack": [1, 2]}
+    assert queue["records"] == {
+        str(iid): record.fingerprint(tracker.issues[iid].ref.description) for iid in (1, 2)
+    }
+    assert all(queue["records"].values())
+
+    again = stage(ctx, batch)
+    assert again.staged == [] and len(again.existing) == 2 and again.notify.deferred == (1, 2)
+    assert len(tracker.read_log(LOG_KIND, since=EVER)) == 1  # nothing changed: not written
+
+
+class Sent:
+    """A channel that delivers everything, and keeps what it was asked to send."""
+
+    name: ClassVar[str] = "slack"
+
+    def __init__(self) -> None:
+        self.sent: list[Payload] = []
+
+    def render(self, payload: Payload) -> list[Rendered]:
+        return []
+
+    def send(self, payload: Payload) -> Delivery:
+        self.sent.append(payload)
+        return Delivery(self.name, True, "ok")
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (
+            RunLogLost("the run log was moved"),
+            f"the run log was moved: {RunLogLost.RECOVER}",
+        ),
+        (
+            TrackerError("GitLab answered 503"),
+            "GitLab answered 503: nothing was sent; the next `stage` or `digest` announces "
+            "these matches",
+        ),
+    ],
+)
+def test_a_queue_that_cannot_be_read_sends_nothing_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, failure: TrackerError, said: str
+) -> None:
+    tracker = MemoryTracker()
+    channel = Sent()
+
+    def unreadable(kind: str) -> None:
+        raise failure
+
+    monkeypatch.setattr(tracker, "latest_log", unreadable)
+    report = stage(Context(Config(), tracker, channels=[channel]), Batch([a_match(1, 90)]))
+    assert [ref.iid for _, ref in report.staged] == [1]  # the issue stays staged
+    assert channel.sent == [] and report.notify.unrecorded == [said] and not report.ok
+
+
+def test_the_reviewers_edits_keep_a_matchs_key() -> None:
+    """A reviewer's edit of a draft keeps the issue the holder of its key: the lookup is
+    told who they are (`workflow.reviewers`; the GitLab tracker trusts only their edits)."""
+    asked: list[object] = []
+
+    class Lookup(MemoryTracker):
+        def find_by_keys(
+            self, keys: Sequence[str], *, label: str, expected: int, editors: Collection[str] = ()
+        ) -> dict[str, IssueRef]:
+            asked.append(editors)
+            return super().find_by_keys(keys, label=label, expected=expected, editors=editors)
+
+    cfg = Config()
+    cfg.workflow.reviewers = ["anna", "ben"]
+    stage(Context(cfg, Lookup()), Batch([a_match(1, 90)]))
+    assert asked == [["anna", "ben"]]
+
+
+def test_a_match_whose_attachment_is_missing_is_refused_by_name_and_the_rest_staged(
+    tmp_path: Path,
+) -> None:
+    """Refused with the match named (its place in the document and its title), before
+    anything was uploaded or created; the next match is still staged."""
+    tracker = MemoryTracker()
+    missing = a_match(1, 90, attachments=("cv/gone.pdf",))
+    ctx = Context(Config(), tracker, root=tmp_path)
+    report = stage(ctx, Batch([missing, a_match(2, 90)]))
+    [refused] = report.rejected
+    assert str(refused).startswith("in.json: match 1 ('Match 1'): ")
+    assert (refused.match, refused.position) == (missing.label, 1)
+    assert [m.title for m, _ in report.staged] == ["Match 2"] and tracker.uploads == []
+
+
+def test_every_reason_a_match_is_not_staged_is_reported_and_the_rest_are_staged() -> None:
+    """A document's errors, a match too large for GitLab and a match twice in the batch
+    are each reported; the matches after each are still staged (issue 26)."""
+    tracker = MemoryTracker()
+    unreadable = InputError("broken.json", "not JSON")
+    huge = a_match(1, 90, draft="😀" * 300_000)  # 1.2 MB: more than a description may hold
+    first, third = a_match(2, 90), a_match(3, 90)
+    twin = dataclasses.replace(a_match(2, 80), position=4)
+    batch = Batch(matches=[huge, first, twin, third], errors=[unreadable])
+    report = stage(Context(Config(), tracker), batch)
+    assert [m.title for m, _ in report.staged] == ["Match 2", "Match 3"]
+    assert report.repeated == [(twin, first)]
+    [document, too_large] = report.rejected
+    assert document is unreadable
+    assert isinstance(too_large, InputError) and "more than GitLab's 1,048,576" in str(too_large)
+    assert not report.ok and len(tracker.issues) == 2
+
+
+def test_the_cycle_a_run_announces_is_the_matches_own_else_the_time_in_utc() -> None:
+    """The cycle id names the run's messages: the batch's own, else the run's time in UTC
+    on any machine (issue 26)."""
+    vienna = datetime(2026, 2, 9, 10, 0, tzinfo=ZoneInfo("Europe/Vienna"))  # 09:00 UTC
+    cycles = []
+    for cycle_id in (None, "c-7"):
+        channel = Sent()
+        ctx = Context(Config(), MemoryTracker(), channels=[channel], clock=lambda: vienna)
+        zone = os.environ.get("TZ")
+        os.environ["TZ"] = "Asia/Tokyo"  # a machine 9 hours east of UTC
+        time.tzset()
+        try:
+            stage(ctx, Batch([a_match(1, 90, cycle_id=cycle_id)]))
+        finally:
+            if zone is None:
+                del os.environ["TZ"]
+            else:
+                os.environ["TZ"] = zone
+            time.tzset()
+        cycles += [p.cycle_id for p in channel.sent]
+    assert cycles == ["2026-02-09T09:00:00Z", "c-7"]
+
+
+def test_the_description_is_rendered_from_the_users_template(tmp_path: Path) -> None:
+    (tmp_path / "issue.md.j2").write_text("Eigene Vorlage: {{ m.title }}\n{{ marker }}\n")
+    cfg = Config()
+    cfg.staging.templates_dir = str(tmp_path)
+    description = issue_draft(cfg, a_match(1, 90), []).description
+    assert description.startswith("Eigene Vorlage: Match 1\n")
+    assert record.decode_record(description) is not None
+
+
+def test_a_description_of_exactly_the_limit_is_not_shortened_one_byte_more_is() -> None:
+    """GitLab takes 1,048,576 bytes (`bytesize: { maximum: }`): exactly that fits whole."""
+    fits = issue_draft(Config(), a_match(1, 90, draft="a" * 449_105, notes="b"), []).description
+    assert size(fits) == DESCRIPTION_MAXBYTES and "Shortened" not in fits  # the template's size
+    over = issue_draft(Config(), a_match(1, 90, draft="a" * 449_106, notes="b"), []).description
+    assert size(over) <= DESCRIPTION_MAXBYTES and "Shortened" in over
+
+
+def test_a_shortened_description_keeps_the_users_template_and_the_attachments() -> None:
+    match = a_match(1, 90, draft="&" * 180_000)  # 900 kB escaped: shortened
+    upload = Upload("cv.pdf", "/uploads/abc/cv.pdf")
+    description = issue_draft(Config(), match, [upload]).description
+    assert "_Shortened here to fit" in description
+    assert "[cv.pdf](</uploads/abc/cv.pdf>)" in description
+
+
+def test_the_users_template_is_used_when_shortened_too(tmp_path: Path) -> None:
+    template = "Eigene Vorlage{% if shortened %}, gekürzt{% endif %}\n{{ m.draft }}\n{{ marker }}\n"
+    (tmp_path / "issue.md.j2").write_text(template, encoding="utf-8")
+    cfg = Config()
+    cfg.staging.templates_dir = str(tmp_path)
+    description = issue_draft(cfg, a_match(1, 90, draft="&" * 180_000), []).description
+    assert description.startswith("Eigene Vorlage, gekürzt&amp;&amp;")  # trim_blocks
+
+
+def test_a_match_too_large_even_shortened_is_refused_by_its_name() -> None:
+    match = a_match(1, 90, draft="😀" * 300_000)
+    with pytest.raises(InputError) as refused:
+        issue_draft(Config(), match, [])
+    assert (refused.value.source, refused.value.match) == ("in.json", match.label)

@@ -122,7 +122,7 @@ def _cut(text: str | None, max_bytes: int) -> str | None:
     """At most `max_bytes` of UTF-8, cut at a character boundary, "…" when cut."""
     if text is None or _size(text) <= max_bytes:
         return text
-    if max_bytes <= 0:
+    if max_bytes < 3:  # no room even for the ellipsis
         return ""
     kept = text.encode("utf-8")[: max_bytes - 3].decode("utf-8", "ignore")
     return kept.rstrip() + "…"
