@@ -623,9 +623,29 @@ def test_the_description_is_rendered_from_the_users_template(tmp_path: Path) -> 
 
 def test_a_description_of_exactly_the_limit_is_not_shortened_one_byte_more_is() -> None:
     """GitLab takes 1,048,576 bytes (`bytesize: { maximum: }`): exactly that fits whole."""
-    fits = issue_draft(Config(), a_match(1, 90, draft="a" * 449_105, notes="b"), []).description
-    assert size(fits) == DESCRIPTION_MAXBYTES and "Shortened" not in fits  # the template's size
-    over = issue_draft(Config(), a_match(1, 90, draft="a" * 449_106, notes="b"), []).description
+
+    def described(draft: int, notes: int = 1) -> str:
+        match = a_match(1, 90, draft="a" * draft, notes="b" * notes)
+        return issue_draft(Config(), match, []).description
+
+    # The sizes that fill the limit exactly are found, not written down: the template's own
+    # size changes with the record (the draft is in it twice: as text and in the record).
+    low, high = 1_000, 600_000  # unshortened; shortened
+    assert "Shortened" not in described(low) and "Shortened" in described(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if "Shortened" not in described(middle) else (low, middle)
+    exact = [
+        (draft, notes)
+        for draft in (low - 2, low - 1, low)
+        for notes in range(1, 8)
+        if size(described(draft, notes)) == DESCRIPTION_MAXBYTES
+    ]
+    assert exact, "no draft and notes length fill the limit exactly"
+    draft, notes = exact[0]
+    fits = described(draft, notes)
+    assert size(fits) == DESCRIPTION_MAXBYTES and "Shortened" not in fits
+    over = described(draft + 1, notes)
     assert size(over) <= DESCRIPTION_MAXBYTES and "Shortened" in over
 
 
