@@ -806,9 +806,33 @@ class Dropper:
             except OSError:
                 return
             with conn:
-                data = conn.recv(1 << 20)
+                data = self._whole_request(conn)
                 if data:
                     self.received.append(data.split(b"\r\n", 1)[0])
+
+    @staticmethod
+    def _whole_request(conn: socket.socket) -> bytes:
+        """Head and body read to the end before hanging up: a close with bytes unread sends
+        a reset instead of an end of stream (Linux; RFC 2525 2.17), and the request may come
+        in two segments (head, then body) on a busy machine."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(1 << 16)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = conn.recv(1 << 16)
+            if not chunk:
+                break
+            body += chunk
+        return data
 
     def close(self) -> None:
         self._sock.close()
