@@ -1,0 +1,189 @@
+"""The gate's send step (`Gate.send`) on the in-memory tracker and the local one: an
+application goes out once, and the audit trail says exactly what happened at each outcome of
+the delivery: the "sending" mark written before the email, a delivery that may have gone out
+keeping it, a refused one settled by a "not sent" note, the sent step with its transport and
+Message-ID (issue 26: the mutants of `usecases/gate.py` these tests kill).
+(The same sends over HTTP, through the CLI, are in test_review.py beside it.)"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from match_staging import config, record, render
+from match_staging.channels.base import Delivery, OutboxMailer
+from match_staging.context import Context
+from match_staging.errors import InputError
+from match_staging.matches import read_batch
+from match_staging.model import State
+from match_staging.trackers.local import LocalTracker
+from match_staging.usecases.gate import Gate, StepResult
+from match_staging.usecases.stage import stage
+from tests.conftest import FakeTime, match, write
+from tests.fakes.memory_tracker import MemoryTracker
+
+TO = "projekte@amoriabond.example"  # #1 of matches-inbox/, Cloud Architect: apply by email
+ACCEPTED = Delivery("email", True, "250 OK")
+FORCE = "check the sent mail, then mark it sent on the board, or run `match-staging send --force`"
+
+
+@dataclass
+class Mailbox:
+    """A mailer that keeps each message it is handed and answers with `answer`."""
+
+    answer: Delivery = ACCEPTED
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    @property
+    def sender(self) -> Address:
+        return Address("Me", addr_spec="me@example.com")
+
+    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
+        self.messages.append(msg)
+        return self.answer
+
+
+@pytest.fixture
+def world(repo: Path, fake_time: FakeTime) -> tuple[Context, MemoryTracker, Mailbox]:
+    """The five matches of matches-inbox/ staged on the in-memory tracker (it stands in for
+    GitLab: what it records reaches people), #1 approved from the shell."""
+    cfg = config.load(None, {})
+    tracker, mailbox = MemoryTracker(clock=fake_time.clock), Mailbox()
+    ctx = Context(
+        cfg, tracker, mailer=mailbox, clock=fake_time.clock, sleep=fake_time.sleep, root=repo
+    )
+    assert stage(ctx, read_batch([], {}, cfg.staging.inbox)).ok
+    assert Gate(ctx).review(1, State.APPROVED, "ada", "").step.outcome == "applied"
+    return ctx, tracker, mailbox
+
+
+def bodies(tracker: MemoryTracker | LocalTracker, iid: int) -> list[str]:
+    return [n.body for n in tracker.notes(iid)]
+
+
+def sending(address: str, transport: str) -> str:
+    return (
+        f"**Sending:** the application to {address} by {transport} is going out now. If no "
+        "note follows, it may have gone out: check the sent mail before "
+        "`match-staging send --force`.\n"
+    )
+
+
+def test_a_sent_application_leaves_the_sending_mark_then_the_sent_step(
+    world: tuple[Context, MemoryTracker, Mailbox], fake_time: FakeTime
+) -> None:
+    ctx, tracker, mailbox = world
+    before = len(tracker.notes(1))
+    result = Gate(ctx).send(1, "ada")
+    assert result == StepResult("sent", f"#1: application sent to {TO} (250 OK)", 1, State.SENT)
+    [msg] = mailbox.messages
+    started, sent = bodies(tracker, 1)[before:]
+    # the mark first, with the run's time: a run that dies now leaves it, and no later
+    # run sends again without --force
+    assert started.startswith(sending(TO, "smtp"))
+    assert record.parse_note(started) == record.SendingMark(fake_time.now.isoformat())
+    message_id = str(msg["Message-ID"])
+    assert message_id.startswith("<") and message_id.endswith(">")
+    assert sent.startswith(
+        f"**Sent:** the application went to {TO} by smtp "
+        f"(Message-ID {render.gitlab_text(message_id)}); approved → **sent**\n"
+    )
+    assert record.parse_note(sent) == record.StateMark(State.SENT)
+    issue = tracker.get_issue(1)
+    assert issue is not None and "job-match/sent" in issue.labels and issue.state == "closed"
+
+
+def test_a_refused_delivery_is_settled_by_a_not_sent_note_and_may_be_sent_again(
+    world: tuple[Context, MemoryTracker, Mailbox], fake_time: FakeTime
+) -> None:
+    ctx, tracker, mailbox = world
+    mailbox.answer = Delivery("email", False, "550 5.1.1 mailbox unavailable")
+    before = len(tracker.notes(1))
+    result = Gate(ctx).send(1, "ada")
+    assert result == StepResult("failed", "#1: 550 5.1.1 mailbox unavailable", 1)
+    started, unsent = bodies(tracker, 1)[before:]
+    assert started.startswith(sending(TO, "smtp"))
+    assert unsent.startswith(
+        f"**Not sent:** 550 5.1.1 mailbox unavailable; nothing went to {TO}, the match stays "
+        "approved.\n"
+    )
+    # the state marker settles the "sending" mark: nothing went out, no --force needed
+    assert record.parse_note(unsent) == record.StateMark(State.APPROVED)
+    issue = tracker.get_issue(1)
+    assert issue is not None and "job-match/approved" in issue.labels
+    mailbox.answer = ACCEPTED
+    assert Gate(ctx).send(1, "ada").outcome == "sent"
+    assert len(mailbox.messages) == 2
+
+
+def test_a_delivery_that_may_have_gone_out_keeps_the_mark_and_says_to_check(
+    world: tuple[Context, MemoryTracker, Mailbox], fake_time: FakeTime
+) -> None:
+    ctx, tracker, mailbox = world
+    mailbox.answer = Delivery("email", False, "no answer after the final dot", maybe_delivered=True)
+    started_at = fake_time.now.isoformat()
+    before = len(tracker.notes(1))
+    result = Gate(ctx).send(1, "ada")
+    assert result == StepResult(
+        "failed", f"#1: no answer after the final dot; it may have gone out: {FORCE}", 1
+    )
+    # no note settles the mark: the next run must not send again
+    [started] = bodies(tracker, 1)[before:]
+    assert record.parse_note(started) == record.SendingMark(started_at)
+    fake_time.advance(hours=1)
+    with pytest.raises(InputError) as refused:
+        Gate(ctx).send(1, "ada")
+    assert str(refused.value) == (
+        f"#1: a send started at {started_at} and may have gone out: check the sent mail, "
+        "then mark it sent on the board, or run `match-staging send --force` to send it again"
+    )
+    assert len(mailbox.messages) == 1 and len(tracker.notes(1)) == before + 1
+    mailbox.answer = ACCEPTED
+    assert Gate(ctx).send(1, "ada", force=True).outcome == "sent"
+    assert len(mailbox.messages) == 2
+
+
+def test_the_local_tracker_writes_the_application_to_outbox_and_says_it_sent_nothing(
+    repo: Path, fake_time: FakeTime
+) -> None:
+    cfg = config.load(None, {})
+    cfg.notification.preferences.quiet_hours = None
+    tracker = LocalTracker(repo / ".match-staging", clock=fake_time.clock)
+    outbox = repo / "outbox"
+    mailer = OutboxMailer(outbox, "Me <me@example.com>", clock=fake_time.clock)
+    ctx = Context(
+        cfg, tracker, mailer=mailer, clock=fake_time.clock, sleep=fake_time.sleep, root=repo
+    )
+    write(repo / "one.json", [match(apply="jobs@acme.example")])
+    [(_, issue)] = stage(ctx, read_batch(["one.json"], {}, "matches-inbox")).staged
+    iid = issue.iid
+    Gate(ctx).review(iid, State.APPROVED, "me", "")
+    before = len(tracker.notes(iid))
+    result = Gate(ctx).send(iid, "me")
+    [eml] = outbox.glob("*.eml")
+    assert result == StepResult(
+        "sent",
+        f"#{iid}: application to jobs@acme.example written to {eml} "
+        "(the local tracker sends nothing)",
+        iid,
+        State.SENT,
+    )
+    started, sent = bodies(tracker, iid)[before:]
+    # no note may claim smtp or gmail: nothing left the machine
+    assert started.startswith(
+        "**Sending:** the application to jobs@acme.example is being written to outbox/ now "
+        "(the local tracker sends nothing).\n"
+    )
+    assert record.parse_note(started) == record.SendingMark(fake_time.now.isoformat())
+    message_id = str(email.message_from_bytes(eml.read_bytes())["Message-ID"])
+    assert sent.startswith(
+        "**Sent:** the application to jobs@acme.example was written to outbox/, not sent (the "
+        f"local tracker; Message-ID {render.gitlab_text(message_id)}); approved → **sent**\n"
+    )
+    assert record.parse_note(sent) == record.StateMark(State.SENT)
