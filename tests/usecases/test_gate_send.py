@@ -18,12 +18,13 @@ import pytest
 
 from match_staging import config, record, render
 from match_staging.channels.base import Delivery, OutboxMailer
+from match_staging.config import Config, Workflow
 from match_staging.context import Context
 from match_staging.errors import InputError
 from match_staging.matches import read_batch
-from match_staging.model import State
+from match_staging.model import IssueDraft, LabelEvent, Note, State
 from match_staging.trackers.local import LocalTracker
-from match_staging.usecases.gate import Gate, StepResult
+from match_staging.usecases.gate import Gate, StepResult, check_approver
 from match_staging.usecases.stage import stage
 from tests.conftest import FakeTime, match, write
 from tests.fakes.memory_tracker import MemoryTracker
@@ -187,3 +188,73 @@ def test_the_local_tracker_writes_the_application_to_outbox_and_says_it_sent_not
         f"local tracker; Message-ID {render.gitlab_text(message_id)}); approved → **sent**\n"
     )
     assert record.parse_note(sent) == record.StateMark(State.SENT)
+
+
+# --- who approved what is sent: GitLab's label events, judged by `check_approver` before
+# anything goes out, for every shape of history a send may find (issue 26). The approval
+# note the bot wrote is at minute 10; events are (user, user id, label, label id, action,
+# minute). ann is the reviewer bootstrap recorded as user 11, the approved label as id 5.
+ANN, APPROVED_ID = 11, 5
+A, LOOK_ALIKE = "job-match/approved", 6
+WHO_MAY = Config(
+    workflow=Workflow(
+        reviewers=["ann"], reviewer_ids={"ann": ANN}, label_ids={"approved": APPROVED_ID}
+    )
+)
+ANN_LEFT = Config(workflow=Workflow(reviewers=["ben"], label_ids={"approved": APPROVED_ID}))
+ADDED_BY = "the approved label was added by "
+NOT_LISTED = ", who may not review job matches (workflow.reviewers)"
+MUST = ": nothing sent; a reviewer must approve it on the board"
+BOARD_MOVE = [("ann", ANN, A, APPROVED_ID, "add", 9)]
+REVERTED = [  # ann approved; mallory moved it on; the gate put approved back
+    *BOARD_MOVE,
+    ("mallory", 40, A, APPROVED_ID, "remove", 20),
+    ("bot", 1, A, APPROVED_ID, "add", 21),
+]
+
+
+@pytest.mark.parametrize(
+    ("cfg", "events", "refused"),
+    [
+        (WHO_MAY, BOARD_MOVE, None),
+        # a member tagging the approved card later changes nothing
+        (WHO_MAY, [*BOARD_MOVE, ("mallory", 40, "urgent", 9, "add", 12)], None),
+        (WHO_MAY, [("bot", 1, A, APPROVED_ID, "add", 10)], None),  # `review` from the shell
+        # the bot's revert is no approval: the approval it restored is judged
+        (WHO_MAY, REVERTED, None),
+        (ANN_LEFT, REVERTED, f"ann{NOT_LISTED}"),
+        (WHO_MAY, [("bot", 1, A, APPROVED_ID, "add", 21)], f"nobody GitLab shows{NOT_LISTED}"),
+        (WHO_MAY, [], f"nobody GitLab shows{NOT_LISTED}"),
+        (WHO_MAY, [("mallory", 40, A, APPROVED_ID, "add", 9)], f"mallory{NOT_LISTED}"),
+        (
+            WHO_MAY,  # somebody took the name of a renamed reviewer
+            [("ann", 99, A, APPROVED_ID, "add", 9)],
+            "ann: ann is user 99, not user 11 whom bootstrap recorded as the reviewer ann "
+            "(workflow.reviewer_ids): a renamed account may not review",
+        ),
+        # a label by the approved label's name is not it: its id says so
+        (WHO_MAY, [("ann", ANN, A, LOOK_ALIKE, "add", 9)], f"nobody GitLab shows{NOT_LISTED}"),
+        (WHO_MAY, [("ann", ANN, "job-match/ok", APPROVED_ID, "add", 9)], None),  # renamed
+    ],
+)
+def test_only_a_reviewers_approval_is_sent(
+    cfg: Config, events: list[tuple[str, int, str, int, str, int]], refused: str | None
+) -> None:
+    tracker = MemoryTracker()
+    iid = tracker.create_issue(IssueDraft("t", "body", ("job-match", A), ("k",))).iid
+    tracker.issues[iid].events = [
+        LabelEvent(user, user_id, label, action, at(minute), label_id)  # type: ignore[arg-type]
+        for user, user_id, label, label_id, action, minute in events
+    ]
+    approval = record.with_mark("**Review:** …", record.StateMark(State.APPROVED))
+    notes = [Note(1, "bot", approval, False, at(10))]
+    if refused is None:
+        check_approver(Context(cfg, tracker), iid, notes)
+        return
+    with pytest.raises(InputError) as error:
+        check_approver(Context(cfg, tracker), iid, notes)
+    assert str(error.value) == f"#{iid}: {ADDED_BY}{refused}{MUST}"
+
+
+def at(minute: int) -> str:
+    return f"2026-02-08T13:{minute:02d}:00Z"
