@@ -258,3 +258,112 @@ def test_only_a_reviewers_approval_is_sent(
 
 def at(minute: int) -> str:
     return f"2026-02-08T13:{minute:02d}:00Z"
+
+
+# --- what `send` refuses, in the words the user reads (the matches of the `world` fixture)
+
+
+def test_send_names_what_is_not_an_approved_match(
+    world: tuple[Context, MemoryTracker, Mailbox],
+) -> None:
+    ctx, tracker, mailbox = world
+    other = tracker.create_issue(IssueDraft("a bug", "body", ("bug",), ())).iid
+    unlabelled = tracker.create_issue(IssueDraft("t", "body", ("job-match",), ())).iid
+    tracker.update_issue(2, add=["job-match/rejected"])  # two state labels
+    refusals = {
+        99: "#99: no job-match issue with that number",
+        other: f"#{other}: no job-match issue with that number",
+        unlabelled: f"#{unlabelled}: is no state label: only approved matches are sent",
+        2: "#2: is pending, rejected: only approved matches are sent",
+    }
+    for iid, said in refusals.items():
+        with pytest.raises(InputError) as refused:
+            Gate(ctx).send(iid, "ada")
+        assert str(refused.value) == said
+    assert mailbox.messages == []
+
+
+def test_send_without_a_mailer_says_what_to_configure(
+    world: tuple[Context, MemoryTracker, Mailbox],
+) -> None:
+    ctx, tracker, _ = world
+    ctx.mailer = None
+    with pytest.raises(InputError) as refused:
+        Gate(ctx).send(1, "ada")
+    assert str(refused.value) == (
+        "#1: sending needs notification.channels.email configured (transport, from, and "
+        "smtp or gmail settings)"
+    )
+    assert not [n for n in bodies(tracker, 1) if n.startswith("**Sending:**")]
+
+
+def test_send_without_an_address_points_to_the_portal(
+    world: tuple[Context, MemoryTracker, Mailbox],
+) -> None:
+    ctx, _, mailbox = world
+    assert Gate(ctx).review(3, State.APPROVED, "ada", "").step.outcome == "applied"
+    assert Gate(ctx).send(3, "ada") == StepResult(
+        "portal",
+        "#3 has no application address: apply on the portal "
+        "(https://jobs.c4-energy.example/devops-gcp), then move the card to sent on the board",
+        3,
+    )
+    assert mailbox.messages == []
+
+
+# --- settle: what the bot keeps closed (workflow.close_*), and issues that are no match
+
+
+def bot_issue(tracker: MemoryTracker, state: State, labels: tuple[str, ...] = ()) -> int:
+    """An open issue the bot staged and took to `state` with its own audit note."""
+    draft = IssueDraft("t", "body", labels or ("job-match", f"job-match/{state.value}"), ())
+    iid = tracker.create_issue(draft).iid
+    tracker.add_note(iid, record.with_mark("**Review:** …", record.StateMark(state)))
+    return iid
+
+
+@pytest.mark.parametrize(
+    ("state", "kept_open"),
+    [
+        (State.REJECTED, "close_rejected"),
+        (State.SENT, "close_sent"),
+        (State.EXPIRED, "close_expired"),
+    ],
+)
+def test_an_open_issue_is_reopened_tampering_only_where_the_bot_closes(
+    state: State, kept_open: str
+) -> None:
+    tracker = MemoryTracker()
+    iid = bot_issue(tracker, state)
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    kept = Config(workflow=Workflow(reviewers=["ann"]))
+    setattr(kept.workflow, kept_open, False)
+    assert Gate(Context(kept, tracker)).settle(issue) == StepResult(
+        "unchanged", f"#{iid}: already {state.value}: nothing to do", iid, state
+    )
+    closes = Config(workflow=Workflow(reviewers=["ann"]))
+    assert Gate(Context(closes, tracker)).settle(issue, reconciled=True) == StepResult(
+        "reverted",
+        f"#{iid}: reopened while {state.value} (move the card instead): back to {state.value}",
+        iid,
+        state,
+    )
+    found = tracker.get_issue(iid)
+    assert found is not None and found.state == "closed"
+    note = bodies(tracker, iid)[-1]
+    assert "\n_The webhook never delivered this change; the scheduled run applied it._\n" in note
+
+
+def test_a_staged_match_that_lost_its_label_keeps_its_trail(
+    world: tuple[Context, MemoryTracker, Mailbox],
+) -> None:
+    ctx, tracker, _ = world
+    with tracker.as_user("mallory"):
+        tracker.update_issue(2, remove=["job-match"])
+    issue = tracker.get_issue(2)
+    assert issue is not None
+    result = Gate(ctx).settle(issue)
+    assert (result.outcome, result.after) == ("reverted", State.PENDING)
+    found = tracker.get_issue(2)
+    assert found is not None and "job-match" in found.labels
