@@ -367,3 +367,42 @@ def test_a_staged_match_that_lost_its_label_keeps_its_trail(
     assert (result.outcome, result.after) == ("reverted", State.PENDING)
     found = tracker.get_issue(2)
     assert found is not None and "job-match" in found.labels
+
+
+def test_the_scheduled_runs_move_without_its_note_is_completed_not_reverted(
+    fake_time: FakeTime,
+) -> None:
+    tracker = MemoryTracker(clock=fake_time.clock)
+    iid = bot_issue(tracker, State.PENDING)
+    fake_time.advance(minutes=1)  # the expiry's update went through, its note did not
+    tracker.update_issue(
+        iid, add=["job-match/expired"], remove=["job-match/pending"], state_event="close"
+    )
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    cfg = Config(workflow=Workflow(reviewers=["ann"]))
+    assert Gate(Context(cfg, tracker, clock=fake_time.clock)).settle(issue) == StepResult(
+        "applied",
+        f"#{iid}: pending -> expired: the scheduled run's move, its note written now",
+        iid,
+        State.EXPIRED,
+        completed=True,
+    )
+    assert record.parse_note(bodies(tracker, iid)[-1]) == record.StateMark(State.EXPIRED)
+
+
+def test_auto_send_sends_only_an_approval_just_applied_and_only_with_a_mailer(
+    world: tuple[Context, MemoryTracker, Mailbox],
+) -> None:
+    ctx, _, mailbox = world
+    ctx.cfg.workflow.auto_send = True
+    gate = Gate(ctx)
+    replayed = StepResult("unchanged", "#1: already approved: nothing to do", 1, State.APPROVED)
+    assert gate.auto_send(replayed, "ada") is None
+    applied = StepResult("applied", "#1: pending -> approved", 1, State.APPROVED)
+    ctx.mailer = None
+    assert gate.auto_send(applied, "ada") is None
+    assert mailbox.messages == []
+    ctx.mailer = mailbox
+    sent = gate.auto_send(applied, "ada")
+    assert sent is not None and sent.outcome == "sent" and len(mailbox.messages) == 1
