@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from match_staging import config, record, render
+from match_staging import config, record, render, workflow
 from match_staging.channels.base import Delivery, OutboxMailer
 from match_staging.config import Config, Workflow
 from match_staging.context import Context
@@ -367,6 +367,7 @@ def test_a_staged_match_that_lost_its_label_keeps_its_trail(
     assert (result.outcome, result.after) == ("reverted", State.PENDING)
     found = tracker.get_issue(2)
     assert found is not None and "job-match" in found.labels
+    assert "_The webhook never delivered" not in bodies(tracker, 2)[-1]  # the webhook's step
 
 
 def test_the_scheduled_runs_move_without_its_note_is_completed_not_reverted(
@@ -406,3 +407,20 @@ def test_auto_send_sends_only_an_approval_just_applied_and_only_with_a_mailer(
     ctx.mailer = mailbox
     sent = gate.auto_send(applied, "ada")
     assert sent is not None and sent.outcome == "sent" and len(mailbox.messages) == 1
+
+
+def test_an_issue_of_the_bots_without_the_label_and_edited_by_a_member_is_no_match() -> None:
+    tracker = MemoryTracker()
+    iid = tracker.create_issue(IssueDraft("t", "body", ("other",), ())).iid
+    # the system note GitLab writes on a description change (the in-memory tracker does not)
+    edited = Note(99, "mallory", workflow.DESCRIPTION_CHANGED, True, at(5))
+    tracker.issues[iid].notes.append(edited)
+    issue = tracker.get_issue(iid)
+    assert issue is not None
+    assert Gate(Context(Config(), tracker)).settle(issue) == StepResult(
+        "ignored",
+        f"#{iid} is not a job match (no job-match label, and mallory changed the description "
+        f"of #{iid} at {at(5)})",
+        iid,
+    )
+    assert tracker.notes(iid) == [edited]
