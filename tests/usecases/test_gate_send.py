@@ -424,3 +424,44 @@ def test_an_issue_of_the_bots_without_the_label_and_edited_by_a_member_is_no_mat
         iid,
     )
     assert tracker.notes(iid) == [edited]
+
+
+def test_an_auto_send_refused_after_an_approval_is_kept_for_the_caller(
+    world: tuple[Context, MemoryTracker, Mailbox],
+) -> None:
+    ctx, tracker, mailbox = world
+    ctx.cfg.workflow.auto_send = True
+    edited = Note(99, "mallory", workflow.DESCRIPTION_CHANGED, True, at(5))
+    tracker.issues[2].notes.append(edited)
+    gated = Gate(ctx).review(2, State.APPROVED, "ada", "")
+    # the step is applied and printed first; the send's refusal is raised after it
+    assert gated.step == StepResult("applied", "#2: pending -> approved", 2, State.APPROVED)
+    assert gated.requests == tracker.calls  # the send refused on what the step kept
+    assert gated.sent is None and isinstance(gated.refused, InputError)
+    assert str(gated.refused).startswith(
+        f"#2: mallory changed the description of #2 at {at(5)}: nothing sent."
+    )
+    assert mailbox.messages == []
+
+
+@pytest.mark.parametrize("kept_open", ["close_rejected", "close_sent", "close_expired"])
+def test_a_step_leaves_the_issue_open_where_the_config_keeps_it_open(
+    world: tuple[Context, MemoryTracker, Mailbox], fake_time: FakeTime, kept_open: str
+) -> None:
+    ctx, tracker, _ = world
+    ctx.cfg.workflow.reviewers = ["ann"]
+    setattr(ctx.cfg.workflow, kept_open, False)
+    if kept_open == "close_rejected":
+        iid, after = 2, Gate(ctx).review(2, State.REJECTED, "ada", "too far").step.after
+    elif kept_open == "close_sent":
+        iid, after = 1, Gate(ctx).send(1, "ada").after
+    else:  # the scheduled run's expiry, its note written by the next run
+        iid = 2
+        fake_time.advance(minutes=1)
+        tracker.update_issue(2, add=["job-match/expired"], remove=["job-match/pending"])
+        issue = tracker.get_issue(2)
+        assert issue is not None
+        after = Gate(ctx).settle(issue).after
+    found = tracker.get_issue(iid)
+    assert after is not None and found is not None
+    assert (f"job-match/{after.value}" in found.labels, found.state) == (True, "opened")
