@@ -465,3 +465,35 @@ def test_a_step_leaves_the_issue_open_where_the_config_keeps_it_open(
     found = tracker.get_issue(iid)
     assert after is not None and found is not None
     assert (f"job-match/{after.value}" in found.labels, found.state) == (True, "opened")
+
+
+# --- the scheduled repair (`reconcile`): what the webhook never delivered, repaired
+
+
+def test_the_repair_puts_back_what_the_webhook_never_delivered_and_reads_only_what_changed(
+    world: tuple[Context, MemoryTracker, Mailbox], fake_time: FakeTime
+) -> None:
+    ctx, tracker, _ = world
+    ctx.cfg.workflow.reviewers = ["ann"]
+    fake_time.advance(minutes=5)
+    with tracker.as_user("mallory"):  # on the board, each webhook event lost
+        tracker.update_issue(1, add=["job-match/pending"], remove=["job-match/approved"])
+        tracker.update_issue(2, remove=["job-match"])  # no note on #2 yet
+        tracker.update_issue(3, state_event="close")  # nor on #3
+    changed = fake_time.now.isoformat()
+    fake_time.advance(minutes=5)
+    calls = tracker.calls
+    report = Gate(ctx).reconcile()
+    assert [(r.outcome, r.iid, r.after) for r in report.results] == [
+        ("reverted", 1, State.APPROVED),
+        ("reverted", 2, State.PENDING),
+        ("reverted", 3, State.PENDING),
+    ]
+    assert report.missed_since == changed
+    assert report.refused is None and report.sent == {}
+    for iid in (1, 2, 3):
+        issue = tracker.get_issue(iid)
+        assert issue is not None and "job-match" in issue.labels and issue.state == "opened"
+    # the listing, then per repaired issue its notes, label events, one update and one
+    # note; #4 and #5, pending as staged with no note, cost nothing
+    assert tracker.calls - calls == 1 + 3 * 4 + 2  # + the bot's user, the webhook check
