@@ -497,7 +497,11 @@ def test_send_refuses_after_a_reporter_edits_the_address_or_attachments(
         r"nothing sent\. `send` sends only what match-staging staged",
         out,
     ), out
-    assert "close the issue and stage the match again" in out
+    assert (
+        "nothing sent. `send` sends only what match-staging staged, and an edited description "
+        "no longer proves what that was; compare the edit in the issue's history, then apply "
+        "by hand, or close the issue and stage the match again\n" in out
+    ), out
     assert gate.smtp.messages == []
     assert gate.labels(1) == ["job-match/approved"]
 
