@@ -227,8 +227,7 @@ def send_owed(ctx: Context) -> MessageReport:
     """
     report = MessageReport()
     now = ctx.clock()
-    found = ctx.tracker.read_log(LOG_KIND, since=now - DIGEST_WINDOW, limit=1)
-    book = Book.from_data(found[0].data) if found else Book()
+    book = _recent(ctx)
     report.stranded = book.settle_stranded()
     todo = []  # (channel, its keys in the order they were asked for); channels are not hashable
     for channel in ctx.channels:
@@ -289,6 +288,19 @@ def _payload(ctx: Context, batch: tuple[Message, ...], cycle_id: str) -> notices
         "alert_summary.txt.j2", ctx.cfg.staging.templates_dir, target="text", payload=payload
     )
     return notices.message_payload(batch, cycle_id, " ".join(summary.split()))
+
+
+def known(ctx: Context, key: str) -> bool:
+    """A message under `key` is in the record of the last `DIGEST_WINDOW` (sent, or owed:
+    `send_owed` sends it): what a caller checks before building an expensive message.
+    """
+    return key in _recent(ctx).entries
+
+
+def _recent(ctx: Context) -> Book:
+    """The record of the last `DIGEST_WINDOW` (one page of the run log at most)."""
+    found = ctx.tracker.read_log(LOG_KIND, since=ctx.clock() - DIGEST_WINDOW, limit=1)
+    return Book.from_data(found[0].data) if found else Book()
 
 
 def _read(ctx: Context) -> Book:

@@ -123,9 +123,7 @@ def weekly(ctx: Context) -> message.MessageReport | None:
     key = weekly_key(ctx)
     if key is None or not ctx.channels:
         return None
-    now = ctx.clock()
-    found = ctx.tracker.read_log(message.LOG_KIND, since=now - message.DIGEST_WINDOW, limit=1)
-    if found and key in message.Book.from_data(found[0].data).entries:
+    if message.known(ctx, key):
         return None  # this week's went out (or is owed: `send_owed` sends it)
     summary = report(ctx, since=None)
     if not summary.decided:
