@@ -14,7 +14,8 @@ from match_staging import notices
 from match_staging.channels.slack import Slack
 from match_staging.channels.slack_settings import SlackChannel
 from match_staging.errors import ConfigError
-from match_staging.notices import Notice, Payload, build
+from match_staging.notices import build
+from tests.channels.cycles import cycle, notice
 from tests.channels.faults import after_sending, before_sending
 from tests.fakes.slack_server import SlackWebhook
 
@@ -23,29 +24,6 @@ from tests.fakes.slack_server import SlackWebhook
 def hook() -> Iterator[SlackWebhook]:
     with SlackWebhook() as server:
         yield server
-
-
-def notice(
-    iid: int,
-    score: float,
-    title: str,
-    provider: str = "Amoria Bond",
-    location: str | None = "Heilbronn Remote",
-) -> Notice:
-    return Notice(
-        iid=iid,
-        score=score,
-        title=title,
-        provider=provider,
-        issue_url=f"https://gitlab.example.com/fl/backoffice/-/issues/{iid}",
-        source_url=f"https://jobs.example/{iid}",
-        location=location,
-        duration="3 Mo+",
-    )
-
-
-def cycle(*items: Notice) -> Payload:
-    return build("new", "c1", list(items), "job-match/pending", summary="2 neue Matches: …")
 
 
 class FakeTime:

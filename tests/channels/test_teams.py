@@ -21,7 +21,8 @@ from match_staging.channels.teams import Teams
 from match_staging.channels.teams_settings import TeamsChannel
 from match_staging.cli import main
 from match_staging.errors import ConfigError
-from match_staging.notices import Alert, Notice, Payload, WebhookAlert, alert_payload, build
+from match_staging.notices import Alert, Notice, WebhookAlert, alert_payload, build
+from tests.channels.cycles import cycle, notice
 from tests.conftest import FakeTime, owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.teams_server import SIG, TeamsWorkflow
@@ -37,23 +38,6 @@ HOSTILE = "<at>Ada</at> [Bonus](https://evil.example/x) **jetzt**\n- https://evi
 def hook() -> Iterator[TeamsWorkflow]:
     with TeamsWorkflow() as server:
         yield server
-
-
-def notice(iid: int, score: float, title: str, provider: str = "Amoria Bond") -> Notice:
-    return Notice(
-        iid=iid,
-        score=score,
-        title=title,
-        provider=provider,
-        issue_url=f"https://gitlab.example.com/fl/backoffice/-/issues/{iid}",
-        source_url=f"https://jobs.example/{iid}",
-        location="Heilbronn Remote",
-        duration="3 Mo+",
-    )
-
-
-def cycle(*items: Notice) -> Payload:
-    return build("new", "c1", list(items), "job-match/pending", summary="2 neue Matches: …")
 
 
 def teams(hook: TeamsWorkflow, fake: FakeTime | None = None) -> Teams:

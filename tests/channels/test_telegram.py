@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -23,9 +23,10 @@ from match_staging.channels.telegram import WORD_JOINER, Telegram
 from match_staging.channels.telegram_settings import TelegramChannel
 from match_staging.cli import main
 from match_staging.errors import ConfigError
-from match_staging.notices import Alert, Notice, Payload, WebhookAlert, alert_payload, build
+from match_staging.notices import Alert, WebhookAlert, alert_payload
 from match_staging.redaction import secrets_of
-from tests.conftest import match, owed, write
+from tests.channels.cycles import cycle, notice
+from tests.conftest import FakeTime, match, owed, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.telegram_server import TOKEN, TelegramBotApi, parse
 
@@ -37,38 +38,6 @@ SECRET = TOKEN.split(":", 1)[1]
 def api() -> Iterator[TelegramBotApi]:
     with TelegramBotApi() as server:
         yield server
-
-
-def notice(iid: int, score: float, title: str, provider: str = "Amoria Bond") -> Notice:
-    return Notice(
-        iid=iid,
-        score=score,
-        title=title,
-        provider=provider,
-        issue_url=f"https://gitlab.example.com/fl/backoffice/-/issues/{iid}",
-        source_url=f"https://jobs.example/{iid}",
-        location="Heilbronn Remote",
-        duration="3 Mo+",
-    )
-
-
-def cycle(*items: Notice, summary: str = "2 neue Matches: …") -> Payload:
-    return build("new", "c1", list(items), "job-match/pending", summary=summary)
-
-
-class FakeTime:
-    """A clock only the recorded waits move: nothing sleeps for real."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)
-        self.waits: list[float] = []
-
-    def clock(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += timedelta(seconds=seconds)
 
 
 def telegram(api: TelegramBotApi, fake: FakeTime | None = None, chat: str = CHAT) -> Telegram:
