@@ -111,13 +111,13 @@ def _expire(ctx: Context, gate: Gate, issue: IssueRef, report: LifecycleReport) 
         earliest = min(earliest, deadline)
     if earliest > now + WARN_BEFORE:
         return False
-    notes = ctx.tracker.notes(issue.iid)
-    trail = workflow.audit(issue, notes, ctx.tracker.bot_user())
+    notes, bot = ctx.tracker.notes(issue.iid), ctx.tracker.bot_user()
+    trail = workflow.audit(issue, notes, bot)
     if trail.state != State.PENDING or states_in(cfg.labels, issue.labels) != [State.PENDING]:
         return False  # a move the repair judges, not a clock's business
     if not trail.trusted:
         apply_by = None  # the description was edited: its record is not the bot's any more
-    entered = workflow.entries(issue, notes, ctx.tracker.bot_user())
+    entered = workflow.entries(issue, notes, bot)
     at = workflow.expires_at(entered, apply_by, cfg.timezone, wf.pending_ttl_days)
     if at is None:
         return False
@@ -128,7 +128,7 @@ def _expire(ctx: Context, gate: Gate, issue: IssueRef, report: LifecycleReport) 
     revived = len(entered) > 1  # pending again after an expiry: the clock restarted
     why = (
         f"the application deadline (apply_by {apply_by}) passed"
-        if apply_by and not revived and clock.deadline(apply_by, cfg.timezone) is not None
+        if apply_by and not revived and deadline is not None
         else f"{'revived' if revived else 'staged'} and not reviewed within "
         f"workflow.pending_ttl_days ({wf.pending_ttl_days:g})"
     )
