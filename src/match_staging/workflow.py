@@ -12,7 +12,7 @@ agree there is nothing to do.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -98,6 +98,18 @@ def description_edit(
     return ""
 
 
+def bot_marks(notes: Iterable[Note], bot: str) -> Iterator[tuple[Note, record.NoteMark]]:
+    """The marks of the notes the bot wrote, in the order given: the only records of a step
+    (nobody else can write or edit the bot's notes; a copy of a marker anywhere else counts
+    for nothing).
+    """
+    for note in notes:
+        if note.system or note.author != bot:
+            continue
+        if (mark := record.parse_note(note.body)) is not None:
+            yield note, mark
+
+
 def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
     """The audited state: the newest state marker in a note the bot wrote; before the first
     step, the description's (the initial `pending`, or the state the previous release kept
@@ -107,10 +119,7 @@ def audit(issue: IssueRef, notes: Sequence[Note], bot: str) -> Audit:
     state: State | None = None
     sending: record.SendingMark | None = None
     stepped = False
-    for note in reversed(notes):  # newest first
-        if note.system or note.author != bot:
-            continue  # a copy of a marker anywhere else counts for nothing
-        mark = record.parse_note(note.body)
+    for _, mark in bot_marks(reversed(notes), bot):  # newest first
         if isinstance(mark, record.SendingMark) and sending is None:
             sending = mark
         elif isinstance(mark, record.StateMark):
@@ -210,10 +219,7 @@ def approved_at(notes: Sequence[Note], bot: str) -> str | None:
     """When the bot recorded the approval: its first note marking the state approved (the
     states only move forward, so that is the step pending -> approved). None: none yet.
     """
-    for note in notes:
-        if note.system or note.author != bot:
-            continue
-        mark = record.parse_note(note.body)
+    for note, mark in bot_marks(notes, bot):
         if isinstance(mark, record.StateMark) and mark.state == State.APPROVED:
             return note.created_at
     return None
@@ -305,10 +311,7 @@ def entries(issue: IssueRef, notes: Sequence[Note], bot: str) -> list[Entered]:
     can write or edit them, nor the issue's created_at.
     """
     found = [Entered(State.PENDING, issue.created_at)]
-    for note in notes:
-        if note.system or note.author != bot:
-            continue
-        mark = record.parse_note(note.body)
+    for note, mark in bot_marks(notes, bot):
         if isinstance(mark, record.StateMark) and mark.state != found[-1].state:
             found.append(Entered(mark.state, note.created_at))
     return found

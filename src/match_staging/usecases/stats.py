@@ -87,10 +87,7 @@ def _touched(issue: IssueRef) -> bool:
 def _steps(notes: list[Note], bot: str) -> list[stats.Step]:
     """The states the bot's audit notes recorded, oldest first, with their reasons."""
     steps = []
-    for note in notes:
-        if note.system or note.author != bot:
-            continue  # a copy of a marker anywhere else counts for nothing
-        mark = record.parse_note(note.body)
+    for note, mark in workflow.bot_marks(notes, bot):
         at = clock.parse(note.created_at)
         if isinstance(mark, record.StateMark) and at is not None:
             steps.append(stats.Step(mark.state, at, record.note_reason(note.body)))
