@@ -261,6 +261,21 @@ def test_the_result_lines_load_no_use_case_and_no_schema() -> None:
     assert done.stdout.split() == []
 
 
+def test_a_local_run_writes_every_channels_outbox_without_an_http_library(repo: Path) -> None:
+    """The README's first command (the local tracker, every channel writing outbox/) posts
+    nothing, so it loads neither requests nor python-gitlab: 70 ms of CPU a run."""
+    write(repo / "m.json", match())
+    code = (
+        "import sys; from match_staging.cli import main; code = main(['stage', 'm.json']); "
+        "print(code, *sorted(m for m in ('requests', 'urllib3', 'gitlab') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert done.stdout.split()[-1:] == ["0"], done.stderr
+    assert len(list((repo / "outbox").rglob("*.*"))) >= 5, done.stdout  # every channel wrote
+
+
 def test_an_injected_clock_reaches_the_tracker_the_outbox_and_the_audit_note(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
-
-import requests
 
 from match_staging import clock as clocks
 from match_staging.channels.base import MAX_RETRY_AFTER_SECONDS, Delivery, request_never_sent
 from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
+
+if TYPE_CHECKING:
+    import requests
 
 
 def http_url(url: str, key: str, must: str) -> SplitResult:
@@ -37,7 +38,7 @@ class Retry:
 
 
 # how a channel reads an answer: its Delivery, or Retry
-Judge = Callable[[requests.Response], Delivery | Retry]
+Judge = Callable[["requests.Response"], Delivery | Retry]
 
 
 class Poster:
@@ -61,7 +62,7 @@ class Poster:
         self.interval = interval
         self._secrets = sorted(secrets, key=len, reverse=True)  # a longer one holds a shorter
         self._posted = posted  # the word for "it may have been ..." ("posted", "sent")
-        self._session = session or requests.Session()
+        self._session = session  # made at the first post: writing outbox/ needs no requests
         self._clock = clock or clocks.system_now
         self._sleep = sleep or clocks.system_sleep
         self._last_sent: float | None = None  # when the last request went out (seconds)
@@ -96,6 +97,10 @@ class Poster:
         """Post, paced, up to `attempts` times while nothing was sent or the answer is a
         `Retry` (waited out when it is at most MAX_RETRY_AFTER_SECONDS). Never raises.
         """
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()
         detail = "not sent"
         for attempt in range(1, attempts + 1):
             self._pace()

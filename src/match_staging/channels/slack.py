@@ -5,9 +5,7 @@ notifications show (docs/platform-facts.md, "Slack incoming webhooks").
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from match_staging import render
 from match_staging.channels.base import Delivery, Rendered, retry_after
@@ -15,6 +13,9 @@ from match_staging.channels.http import Poster, Retry, http_url
 from match_staging.channels.slack_settings import SlackChannel
 from match_staging.clock import Clock, Sleep
 from match_staging.notices import Payload
+
+if TYPE_CHECKING:  # requests loads when a message is posted, not to write outbox/
+    import requests
 
 
 class Slack:

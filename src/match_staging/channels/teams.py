@@ -11,7 +11,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
 
-import requests
 from markupsafe import Markup
 
 from match_staging import render
@@ -22,8 +21,9 @@ from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # requests loads when a message is posted, not to write outbox/
     import jinja2
+    import requests
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -86,7 +86,9 @@ def teams_link(url: Any, label: Any) -> Markup:
 @cache
 def _environment(templates_dir: str | None) -> jinja2.Environment:
     """The plain-text environment (the user's templates first) with the card's escaping."""
-    env = render.environment(templates_dir, "text").overlay(finalize=_finalize, cache_size=50)
+    env = render.environment(templates_dir, "text").overlay(
+        finalize=_finalize, cache_size=50, bytecode_cache=render.compiled_templates("teams")
+    )
     env.filters = {**env.filters, "teams_link": teams_link, "teams_url": teams_url}
     return env
 

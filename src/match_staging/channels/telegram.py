@@ -8,9 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import Any, ClassVar
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from match_staging import render
 from match_staging.channels.base import Delivery, Rendered, retry_after
@@ -19,6 +17,9 @@ from match_staging.channels.telegram_settings import API_URL, TelegramChannel
 from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
 from match_staging.notices import Notice, Payload
+
+if TYPE_CHECKING:  # requests loads when a message is posted, not to write outbox/
+    import requests
 
 # BotFather's tokens: the bot's numeric id, a colon, then letters, digits, - and _
 TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")

@@ -12,9 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, ClassVar
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from match_staging import clock as clocks
 from match_staging import render
@@ -23,6 +21,9 @@ from match_staging.channels.whatsapp_settings import WhatsAppChannel
 from match_staging.clock import Clock, Sleep
 from match_staging.errors import ConfigError
 from match_staging.notices import Payload
+
+if TYPE_CHECKING:  # requests loads with twilio, when a message is sent
+    import requests
 
 _KEY = "notification.channels.whatsapp"
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -190,6 +191,7 @@ class WhatsApp:
         params = self.message(payload)
         try:
             client = self._twilio()
+            import requests
             from twilio.base.exceptions import (  # type: ignore[import, unused-ignore]
                 TwilioException,
             )
@@ -284,6 +286,7 @@ class WhatsApp:
         """
         try:
             client = self._twilio()
+            import requests
             from twilio.base.exceptions import (  # type: ignore[import, unused-ignore]
                 TwilioException,
             )
