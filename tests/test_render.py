@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import jinja2
 import pytest
 
 from match_staging import config, record, render
@@ -178,3 +182,123 @@ def test_one_line_folds_every_kind_of_whitespace_then_cuts() -> None:
     assert one_line("  a\n\tb \r\n c  ", 20) == "a b c"
     assert one_line("word " * 10, 11) == "word word…"
     assert one_line("", 5) == ""
+
+
+# --------------------------------------------------------------------------- compiled templates
+
+SHIPPED = {"posting.j2": "{{ title }} ({{ iid }})\n"}
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the templates Jinja compiles from source, in order."""
+    seen: list[str] = []
+    original = jinja2.Environment.compile
+
+    def compile_(self: jinja2.Environment, source: str, name: str | None = None, *a: Any) -> Any:
+        seen.append(name or "")
+        return original(self, source, name, *a)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", compile_)
+    return seen
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A shipped templates folder of this test's own (templates_dir), and no environment
+    built before or after the test."""
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    for name, text in SHIPPED.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(render, "templates_dir", lambda: folder)
+    render.environment.cache_clear()
+    yield folder
+    render.environment.cache_clear()
+
+
+def new_run(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """What a new `match-staging` process starts with: no environment built, and the
+    machine's compiled templates in `cache`."""
+    render.environment.cache_clear()
+    monkeypatch.setattr(
+        render, "compiled_templates", lambda tag: render.CompiledTemplates(tag, str(cache))
+    )
+
+
+HOSTILE_TITLE = 'Cloud <b>"Architect"</b> @all /close'
+
+
+def test_a_shipped_template_is_compiled_by_the_first_run_only_and_renders_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiles: list[str], shipped: Path
+) -> None:
+    outputs = []
+    for _ in range(3):
+        new_run(monkeypatch, tmp_path)
+        outputs.append(render.render("posting.j2", None, "slack", title=HOSTILE_TITLE, iid=7))
+    assert compiles == ["posting.j2"]
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "<b>" not in outputs[0] and "&lt;b&gt;" in outputs[0]  # still escaped for Slack
+    kept = [p.name for p in tmp_path.glob("__match_staging_*")]
+    assert len(kept) == 1 and kept[0].startswith(f"__match_staging_{jinja2.__version__}_slack_")
+
+
+def test_a_changed_template_is_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiles: list[str], shipped: Path
+) -> None:
+    new_run(monkeypatch, tmp_path)
+    render.render("posting.j2", None, "text", title="a", iid=1)
+    (shipped / "posting.j2").write_text("new: {{ title }}\n", encoding="utf-8")  # an upgrade
+    new_run(monkeypatch, tmp_path)
+    assert render.render("posting.j2", None, "text", title="a", iid=1) == "new: a\n"
+    assert compiles == ["posting.j2"] * 2
+
+
+def test_each_target_keeps_its_own_compiled_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiles: list[str], shipped: Path
+) -> None:
+    """One template compiles differently per environment (HTML autoescapes, the others
+    finalize): code compiled for one target must never render another's."""
+    targets: tuple[render.Target, ...] = ("html", "text", "gitlab", "slack")
+    first, again = [], []
+    for outputs in (first, again):
+        new_run(monkeypatch, tmp_path)
+        outputs.extend(
+            render.render("posting.j2", None, t, title=HOSTILE_TITLE, iid=2) for t in targets
+        )
+    assert first == again
+    assert len(set(first)) == len(targets)  # each escaped its own way
+    assert "&lt;b&gt;" in first[0] and "<b>" in first[1]
+    assert compiles == ["posting.j2"] * len(targets)
+    assert len(list(tmp_path.glob("__match_staging_*"))) == len(targets)
+
+
+def test_a_users_own_template_is_compiled_each_run_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiles: list[str], shipped: Path
+) -> None:
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "posting.j2").write_text("mine: {{ title }}\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for _ in range(2):
+        new_run(monkeypatch, cache)
+        assert render.render("posting.j2", str(own), "text", title="x", iid=1) == "mine: x\n"
+    assert compiles == ["posting.j2"] * 2
+    assert list(cache.iterdir()) == []
+
+
+def test_a_cache_that_cannot_be_written_or_is_damaged_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiles: list[str], shipped: Path
+) -> None:
+    new_run(monkeypatch, tmp_path / "missing")  # every write fails
+    expected = render.render("posting.j2", None, "gitlab", title="T", iid=3)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    new_run(monkeypatch, cache)
+    render.render("posting.j2", None, "gitlab", title="T", iid=3)
+    (kept,) = cache.iterdir()
+    kept.write_bytes(kept.read_bytes()[:-20])  # a run killed while it wrote
+    new_run(monkeypatch, cache)
+    assert render.render("posting.j2", None, "gitlab", title="T", iid=3) == expected
+    assert compiles == ["posting.j2"] * 3
