@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from match_staging.channels import email as email_channel
+from tests.fakes.serving import Serving
 
 # the Gmail API's answer to a send
 OK = ({"status": "200"}, '{"id": "18c0ffee", "threadId": "18c0ffee", "labelIds": ["SENT"]}')
@@ -87,7 +88,6 @@ class TokenEndpoint:
 
     def __init__(self) -> None:
         import http.server
-        import threading
 
         endpoint = self
         self.error: tuple[int, dict[str, str]] | None = None
@@ -118,24 +118,22 @@ class TokenEndpoint:
 
         self._handler = Handler
         self._server_class = http.server.ThreadingHTTPServer
-        self._threading = threading
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
         probe.close()
         self.url = f"http://127.0.0.1:{self.port}/token"
         self._server: Any = None
+        self._serving: Any = None
 
     def start(self) -> TokenEndpoint:
         self._server = self._server_class(("127.0.0.1", self.port), self._handler)
-        self._threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._serving = Serving(self._server)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            self._serving.stop()
             self._server.server_close()
             self._server = None
 

@@ -5,10 +5,11 @@ A fake says what it answers (`_handler`) and keeps what it records; this keeps i
 
 from __future__ import annotations
 
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
+
+from tests.fakes.serving import Serving
 
 
 class LocalHTTP:
@@ -16,10 +17,7 @@ class LocalHTTP:
 
     def __init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        # stop() waits up to one poll: 10 ms, not 50, per test
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.01,), daemon=True
-        )
+        self._serving: Serving | None = None
         self.port = self._server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -27,11 +25,12 @@ class LocalHTTP:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
-        self._thread.start()
+        self._serving = Serving(self._server)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._server.shutdown()
+        if self._serving is not None:
+            self._serving.stop()
         self._server.server_close()

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import pytest
 
 from tests.documents import realistic_document
 from tests.fakes.gitlab import FakeGitLab
+from tests.fakes.serving import Serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "submit-matches"
@@ -113,13 +113,12 @@ def api() -> Iterator[TriggerApi]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    serving = Serving(server)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         yield state
     finally:
-        server.shutdown()
+        serving.stop()
         server.server_close()
 
 

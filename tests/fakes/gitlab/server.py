@@ -29,6 +29,7 @@ from tests.fakes.gitlab.wire import (
     _Server,
     _Wire,
 )
+from tests.fakes.serving import Serving
 
 
 class FakeGitLab(PipelinesMixin):
@@ -61,7 +62,7 @@ class FakeGitLab(PipelinesMixin):
         self.lock = threading.RLock()
         self._server = _Server(self)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
         self._faults: list[_Fault] = []
         self._ids = {"issue": 70000, "note": 90000, "label": 300}
         self._last_time = datetime(2000, 1, 1, tzinfo=UTC)
@@ -121,18 +122,14 @@ class FakeGitLab(PipelinesMixin):
         self._routes = self._build_routes()
 
     def start(self) -> FakeGitLab:
-        if self._thread is None:  # stop() waits up to one poll: 10 ms, not 50, per test
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-            )
-            self._thread.start()
+        if self._serving is None:
+            self._serving = Serving(self._server)
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
         self._server.server_close()
 
     def __enter__(self) -> FakeGitLab:
@@ -160,7 +157,7 @@ class FakeGitLab(PipelinesMixin):
             self.requests.clear()
 
     # Not state: the socket, its thread, the lock, and the routes (bound to this instance).
-    _LIVE = frozenset({"lock", "_server", "_thread", "_routes", "url"})
+    _LIVE = frozenset({"lock", "_server", "_serving", "_routes", "url"})
 
     def snapshot(self) -> dict[str, Any]:
         """A deep copy of the whole state (projects, issues, notes, events, the request log,
