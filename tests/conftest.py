@@ -85,6 +85,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.set_threshold(5000, 20, 20)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker per core, and one more. A worker waits while a fake answers in
+    another thread, a subprocess starts, or an SMTP timeout runs out; the extra worker
+    uses those waits (2 cores, alternate runs: 37.6 and 39.5 s against 41.4 and 43.4 s).
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set, as in pytest-xdist."""
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
+    if chosen.isdigit():
+        return int(chosen)
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slowest tests first (stable otherwise): `--dist worksteal` shares out the rest."""
 
