@@ -49,6 +49,7 @@ class FakeBase:
     max_upload_bytes: int
     project: Json
     users: dict[int, Json]
+    users_renamed: bool
     issues: dict[int, Json]
     labels: dict[str, Json]
     notes: dict[int, list[Json]]

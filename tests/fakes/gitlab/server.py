@@ -80,6 +80,7 @@ class FakeGitLab(PipelinesMixin):
             "description": "",
         }
         self._move_project(project_path)
+        self.users_renamed = False  # until then an answer's users are as stored
         self.users = {
             uid: {
                 "id": uid,
@@ -270,7 +271,10 @@ class FakeGitLab(PipelinesMixin):
                 else (
                     b""
                     if resp.payload is None
-                    else json.dumps(self._current_users(resp.payload)).encode()
+                    # as stored until a user is renamed: then every user as now
+                    else json.dumps(
+                        self._current_users(resp.payload) if self.users_renamed else resp.payload
+                    ).encode()
                 )
             )
             return _Wire(resp.status, {"Content-Type": "application/json", **resp.headers}, payload)

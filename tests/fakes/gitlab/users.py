@@ -64,6 +64,7 @@ class UsersMixin(FakeBase):
                 raise ValueError(f"username {username!r} has already been taken")
             user = self.users[uid]
             user.update(username=username, web_url=f"{self.url}/{username}")
+            self.users_renamed = True
 
     def _user_routes(self) -> list[Route]:
         return [
