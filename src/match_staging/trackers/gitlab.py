@@ -13,14 +13,13 @@ and gitlab_health (webhooks, the token's expiry, the variables setting).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
 import gitlab
-from gitlab.v4.objects import ProjectIssue
 
 from match_staging import clock as clocks
 from match_staging.config import GitLabSettings
@@ -159,7 +158,7 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
             "created_after": since.isoformat(),
         }
         query["author_id"] = self._bot_identity()[0]  # only the bot's own create
-        for issue in self._project.issues.list(iterator=True, **query):
+        for issue in self._pages("/issues", query):
             ref = self._ref(issue)
             if set(draft.keys) & set(ref.keys):
                 return ref
@@ -199,7 +198,7 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
     ) -> list[IssueRef]:
         """Every issue carrying all `labels`, oldest first, 100 a page."""
         query: dict[str, Any] = {
-            "labels": list(labels),
+            "labels": ",".join(labels),
             "state": state,
             "per_page": PER_PAGE,
             "order_by": "created_at",
@@ -207,8 +206,7 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         }
         if created_before is not None:
             query["created_before"] = created_before.astimezone(UTC).isoformat()
-        pages: Iterable[ProjectIssue] = self._project.issues.list(iterator=True, **query)
-        return [self._ref(issue) for issue in pages]
+        return [self._ref(issue) for issue in self._pages("/issues", query)]
 
     @_translate("look up owed matches")
     def issues_by_iids(self, iids: Sequence[int]) -> list[IssueRef]:
@@ -236,13 +234,15 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         """
         bot_id, _ = self._bot_identity()
         ledger_iid = self._ledger_iid
-        listing = self._project.issues.list(
-            author_id=bot_id,
-            state="all",
-            order_by="created_at",
-            sort="desc",
-            per_page=PER_PAGE,
-            iterator=True,
+        listing = self._pages(
+            "/issues",
+            {
+                "author_id": bot_id,
+                "state": "all",
+                "order_by": "created_at",
+                "sort": "desc",
+                "per_page": PER_PAGE,
+            },
         )
         found: list[IssueRef] = []
         reached = False
@@ -292,11 +292,8 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
     @_translate("read label events")
     def label_events(self, iid: int) -> list[LabelEvent]:
         """Who added and removed which label, oldest first."""
-        issue = self._project.issues.get(iid, lazy=True)
-        events = issue.resourcelabelevents.list(iterator=True, per_page=PER_PAGE)
         out = []
-        for event in events:
-            attrs = event.attributes
+        for attrs in self._pages(f"/issues/{iid}/resource_label_events", {"per_page": PER_PAGE}):
             action = attrs.get("action")
             if action not in ("add", "remove"):
                 continue  # GitLab knows no other; a label event is one or the other
@@ -323,21 +320,18 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         """Issues carrying all `labels` updated after `since`; `staged_only`: created by the
         bot (`author_id`), whatever their labels.
         """
-        query: dict[str, Any] = {}
+        query: dict[str, Any] = {
+            "state": "all",
+            "per_page": PER_PAGE,
+            "updated_after": since.astimezone(UTC).isoformat(),
+            "order_by": "updated_at",
+            "sort": "asc",
+        }
         if labels:
-            query["labels"] = list(labels)
+            query["labels"] = ",".join(labels)
         if staged_only:
             query["author_id"] = self._bot_identity()[0]
-        pages: Iterable[ProjectIssue] = self._project.issues.list(
-            iterator=True,
-            state="all",
-            per_page=PER_PAGE,
-            updated_after=since.astimezone(UTC).isoformat(),
-            order_by="updated_at",
-            sort="asc",
-            **query,
-        )
-        return [self._ref(issue) for issue in pages]
+        return [self._ref(issue) for issue in self._pages("/issues", query)]
 
     def add_note(self, iid: int, body: str) -> None:
         """Write once: after a failure that may have written it, look before writing again
@@ -378,9 +372,8 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
     @_translate("read the notes of an issue")
     def notes(self, iid: int) -> list[Note]:
         """Every note with its author, system notes included, oldest first."""
-        issue = self._project.issues.get(iid, lazy=True)
-        found = issue.notes.list(
-            iterator=True, per_page=PER_PAGE, sort="asc", order_by="created_at"
+        found = self._pages(
+            f"/issues/{iid}/notes", {"per_page": PER_PAGE, "sort": "asc", "order_by": "created_at"}
         )
-        out = [self._note_of(note.attributes) for note in found]
+        out = [self._note_of(note) for note in found]
         return sorted(out, key=lambda n: (n.created_at, n.id))

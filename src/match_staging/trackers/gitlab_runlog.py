@@ -15,7 +15,7 @@ from match_staging.errors import RunLogLost, TrackerError
 from match_staging.model import IssueRef, StateEvent
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord
-from match_staging.trackers.gitlab_base import GitLabBase
+from match_staging.trackers.gitlab_base import GitLabBase, fields
 from match_staging.trackers.gitlab_http import PER_PAGE, Pace, _translate
 from match_staging.workflow import description_edit
 
@@ -89,16 +89,17 @@ class RunLog(GitLabBase):
         if iid is None or limit <= 0:
             return []
         bot_id, _ = self._bot_identity()
-        notes = self._project.issues.get(iid, lazy=True).notes.list(
-            sort="desc",
-            order_by="created_at",
-            activity_filter="only_comments",
-            per_page=PER_PAGE,
-            iterator=True,
+        notes = self._pages(
+            f"/issues/{iid}/notes",
+            {
+                "sort": "desc",
+                "order_by": "created_at",
+                "activity_filter": "only_comments",
+                "per_page": PER_PAGE,
+            },
         )
         found: list[LogRecord] = []
-        for note in notes:
-            attrs = note.attributes
+        for attrs in notes:
             when = ledger.parse_time(attrs.get("created_at"), self._clock())
             if since is not None and when < since:
                 break
@@ -143,8 +144,8 @@ class RunLog(GitLabBase):
             self._never_written(bot, touched)
             self._ledger_looked = True  # none yet: the first record creates it
             return None
-        self._check_ledger(found.attributes, bot)
-        self._ledger_iid = int(found.attributes["iid"])
+        self._check_ledger(found, bot)
+        self._ledger_iid = int(found["iid"])
         self._ledger_looked = True
         return self._ledger_iid
 
@@ -177,7 +178,7 @@ class RunLog(GitLabBase):
 
     @staticmethod
     def _is_ledger(issue: Any) -> bool:
-        return ledger.is_run_log(issue.attributes.get("description"))
+        return ledger.is_run_log(fields(issue).get("description"))
 
     def _check_ledger(self, attrs: dict[str, Any], bot: str) -> None:
         """A moved run log is closed here and copied elsewhere (Issues::MoveService,
@@ -240,9 +241,7 @@ class RunLog(GitLabBase):
             pass
         bot_id, _ = self._bot_identity()
         retired = [
-            int(issue.attributes["iid"])
-            for issue in self._bot_issues(bot_id)
-            if self._is_ledger(issue)
+            int(issue["iid"]) for issue in self._bot_issues(bot_id) if self._is_ledger(issue)
         ]
         when = self._clock().astimezone(UTC).isoformat(timespec="seconds")
         for iid in retired:
