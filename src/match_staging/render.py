@@ -8,7 +8,9 @@ than unlikely. Why each rule exists: docs/platform-facts.md, "Quick actions run 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
+import os
 import re
 from collections.abc import Callable
 from functools import cache
@@ -19,6 +21,8 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from markupsafe import Markup
 
+from match_staging import __version__
+from match_staging.environment import in_ci
 from match_staging.resources import templates_dir
 
 TITLE_MAXLEN = 255  # GitLab: title is too long (maximum is 255 characters)
@@ -177,15 +181,15 @@ class CompiledTemplates(jinja2.FileSystemBytecodeCache):
     """The shipped templates compiled once per machine, not once per run: compiling the 11
     templates of a `stage` was a fifth of the run's CPU. Jinja's per-user folder in the temp
     directory (made 0700 and its owner checked: what it loads is marshalled code); Jinja
-    recompiles a template whose source changed (the checksum in each file). The file name
-    holds `tag`, since one template compiles differently per environment (finalize,
-    autoescape), and Jinja's version. A user's own templates (`templates_dir`) are compiled
-    each run, so a folder of them per project leaves no files behind. A cache that cannot be
-    written is no cache: the run goes on.
+    recompiles a template whose source changed (the checksum in each file). `tag` names the
+    environment the code was compiled for (`fingerprint`): its options change the code. A
+    user's own templates (`templates_dir`) are compiled each run, so a folder of them per
+    project leaves no files behind. A cache that cannot be written or read is no cache: the
+    run goes on.
     """
 
     def __init__(self, tag: str, directory: str | None = None) -> None:
-        super().__init__(directory, f"__match_staging_{jinja2.__version__}_{tag}_%s.cache")
+        super().__init__(directory, f"__match_staging_{tag}_%s.cache")
         self._shipped = templates_dir().resolve()
         self._keys: set[str] = set()  # the cache keys of shipped templates seen
 
@@ -199,9 +203,12 @@ class CompiledTemplates(jinja2.FileSystemBytecodeCache):
         return super().get_bucket(environment, name, filename, source)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        """The compiled code of a shipped template, when its file is there and current."""
+        """The compiled code of a shipped template, when its file is there, whole and current."""
         if bucket.key in self._keys:
-            super().load_bytecode(bucket)
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # a damaged file: Jinja unpickles its checksum unguarded
+                bucket.reset()
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         """Keep a shipped template's compiled code; a failed write is ignored."""
@@ -210,9 +217,49 @@ class CompiledTemplates(jinja2.FileSystemBytecodeCache):
                 super().dump_bytecode(bucket)
 
 
+def fingerprint(env: jinja2.Environment) -> str:
+    """What an environment's compiled code depends on besides the template: its syntax,
+    whitespace and autoescape options, its `finalize` and how that is called, `undefined`,
+    its extensions, and this release (an upgrade in place keeps the templates' paths).
+    """
+    finalize = env.finalize
+    facts = (
+        __version__,
+        jinja2.__version__,
+        env.block_start_string,
+        env.block_end_string,
+        env.variable_start_string,
+        env.variable_end_string,
+        env.comment_start_string,
+        env.comment_end_string,
+        env.line_statement_prefix,
+        env.line_comment_prefix,
+        env.trim_blocks,
+        env.lstrip_blocks,
+        env.newline_sequence,
+        env.keep_trailing_newline,
+        env.optimized,
+        env.autoescape if isinstance(env.autoescape, bool) else _name(env.autoescape),
+        None if finalize is None else (_name(finalize), getattr(finalize, "jinja_pass_arg", 0)),
+        _name(env.undefined),
+        sorted(env.extensions),
+    )
+    return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
+
+
+def _name(thing: Any) -> str:
+    return f"{getattr(thing, '__module__', '')}.{getattr(thing, '__qualname__', repr(thing))}"
+
+
 @cache
 def compiled_templates(tag: str) -> CompiledTemplates | None:
-    """The bytecode cache of one kind of environment; None without a usable temp folder."""
+    """The bytecode cache of environments tagged `tag`. None in a CI job: its temp folder
+    is new each job (nothing to gain), and on a shell runner other projects' jobs run as the
+    same user and could leave code there for this job to load. None too without a usable
+    temp folder.
+    """
+    if in_ci(os.environ):
+        return None
     try:
         return CompiledTemplates(tag)
     except (OSError, RuntimeError):  # Jinja: RuntimeError when the folder is not safe
@@ -234,7 +281,6 @@ def environment(override_dir: str | None = None, target: Target = "gitlab") -> j
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=target == "html",  # noqa: S701 - the other targets escape in finalize
-        bytecode_cache=compiled_templates(target),
     )
     env.filters.update(
         quote_block=quote_block,
@@ -244,6 +290,7 @@ def environment(override_dir: str | None = None, target: Target = "gitlab") -> j
         slack_link=slack_link,
         truncate_to=truncate,
     )
+    env.bytecode_cache = compiled_templates(f"{target}-{fingerprint(env)}")
     return env
 
 

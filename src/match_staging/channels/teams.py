@@ -86,9 +86,8 @@ def teams_link(url: Any, label: Any) -> Markup:
 @cache
 def _environment(templates_dir: str | None) -> jinja2.Environment:
     """The plain-text environment (the user's templates first) with the card's escaping."""
-    env = render.environment(templates_dir, "text").overlay(
-        finalize=_finalize, cache_size=50, bytecode_cache=render.compiled_templates("teams")
-    )
+    env = render.environment(templates_dir, "text").overlay(finalize=_finalize, cache_size=50)
+    env.bytecode_cache = render.compiled_templates(f"teams-{render.fingerprint(env)}")
     env.filters = {**env.filters, "teams_link": teams_link, "teams_url": teams_url}
     return env
 
