@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import gitlab.exceptions
 from gitlab.v4.objects import Project
 
 from match_staging import record
@@ -38,7 +39,12 @@ class GitLabBase:
         found = self._project.manager.gitlab.http_list(
             f"/projects/{self._project.encoded_id}{path}", query_data=dict(query), iterator=True
         )
-        return (item for item in found if isinstance(item, dict))
+        for item in found:
+            if not isinstance(item, dict):  # what a RESTObject refused: an error, not nothing
+                raise gitlab.exceptions.GitlabParsingError(
+                    error_message=f"an item of GET {path} is not an object"
+                )
+            yield item
 
     @_translate("read the token's user")
     def _bot_identity(self) -> tuple[int, str]:
