@@ -93,7 +93,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
     if chosen.isdigit():
         return int(chosen)
-    return len(os.sched_getaffinity(0)) + 1
+    usable = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core counts
+    return (len(usable(0)) if usable else os.cpu_count() or 1) + 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

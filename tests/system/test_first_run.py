@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,9 +62,12 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[Path, 
     modification time and size. Its modules are compiled once too: every `match-staging`
     in a clone compiled them again (PYTHONDONTWRITEBYTECODE, or a clone's first run),
     0.13 s of its 0.27 s. The bytecode is Python's own cache, checked against each source
-    file's time and size, so what runs is the clone's code all the same."""
+    file's time and size, so what runs is the clone's code all the same. A warning while
+    compiling (a SyntaxWarning a newcomer's first run would print) fails here instead."""
     source = fresh_copy(tmp_path_factory.mktemp("tracked") / "clone")
-    assert compileall.compile_dir(source / "src", quiet=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compileall.compile_dir(source / "src", quiet=1), "compiling src/ warned or failed"
     files = (p for p in source.rglob("*") if p.is_file())
     return source, {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in files}
 
