@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,9 +27,9 @@ from match_staging.usecases.gate import Gate
 from match_staging.usecases.preview import preview
 from match_staging.usecases.stage import stage
 from tests.conftest import match, write
+from tests.fakes.mailbox import ACCEPTED, Mailbox
 
 MONDAY = datetime(2026, 2, 9, 9, 0, tzinfo=UTC)  # 10:00 in Vienna, outside quiet hours
-ACCEPTED = Delivery("email", True, "250 OK")
 
 
 class Clock:
@@ -56,22 +53,6 @@ class Recorder:
     def send(self, payload: Payload) -> Delivery:
         self.sent.append(payload)
         return Delivery(self.name, True, "posted")
-
-
-@dataclass
-class Mailbox:
-    """A mailer that keeps each message, or answers with `answer`."""
-
-    answer: Delivery = ACCEPTED
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    @property
-    def sender(self) -> Address:
-        return Address("Me", addr_spec="me@example.com")
-
-    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
-        self.messages.append(msg)
-        return self.answer
 
 
 def context(repo: Path, clock: Clock, **parts: object) -> Context:

@@ -8,10 +8,6 @@ Message-ID (issue 26: the mutants of `usecases/gate.py` these tests kill).
 from __future__ import annotations
 
 import email
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from email.headerregistry import Address
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -27,27 +23,11 @@ from match_staging.trackers.local import LocalTracker
 from match_staging.usecases.gate import Gate, StepResult, check_approver
 from match_staging.usecases.stage import stage
 from tests.conftest import FakeTime, match, write
+from tests.fakes.mailbox import ACCEPTED, Mailbox
 from tests.fakes.memory_tracker import MemoryTracker
 
 TO = "projekte@amoriabond.example"  # #1 of matches-inbox/, Cloud Architect: apply by email
-ACCEPTED = Delivery("email", True, "250 OK")
 FORCE = "check the sent mail, then mark it sent on the board, or run `match-staging send --force`"
-
-
-@dataclass
-class Mailbox:
-    """A mailer that keeps each message it is handed and answers with `answer`."""
-
-    answer: Delivery = ACCEPTED
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    @property
-    def sender(self) -> Address:
-        return Address("Me", addr_spec="me@example.com")
-
-    def deliver(self, msg: EmailMessage, to: Sequence[Address]) -> Delivery:
-        self.messages.append(msg)
-        return self.answer
 
 
 @pytest.fixture
