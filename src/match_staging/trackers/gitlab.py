@@ -150,15 +150,8 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         """The issue holding the draft's keys among those created since `since`, newest
         first: one page, unless more than 100 issues were created meanwhile.
         """
-        query: dict[str, Any] = {
-            "state": "all",
-            "per_page": PER_PAGE,
-            "order_by": "created_at",
-            "sort": "desc",
-            "created_after": since.isoformat(),
-        }
-        query["author_id"] = self._bot_identity()[0]  # only the bot's own create
-        for issue in self._pages("/issues", query):
+        bot_id = self._bot_identity()[0]  # only the bot's own create
+        for issue in self._bot_issues(bot_id, newest_first=True, created_after=since):
             ref = self._ref(issue)
             if set(draft.keys) & set(ref.keys):
                 return ref
@@ -234,16 +227,7 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         """
         bot_id, _ = self._bot_identity()
         ledger_iid = self._ledger_iid
-        listing = self._pages(
-            "/issues",
-            {
-                "author_id": bot_id,
-                "state": "all",
-                "order_by": "created_at",
-                "sort": "desc",
-                "per_page": PER_PAGE,
-            },
-        )
+        listing = self._bot_issues(bot_id, newest_first=True)
         found: list[IssueRef] = []
         reached = False
         for index, issue in enumerate(listing):

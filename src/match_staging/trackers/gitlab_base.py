@@ -57,21 +57,29 @@ class GitLabBase:
         return self._bot_user
 
     def _bot_issues(
-        self, bot_id: int, *, confidential: bool | None = None
+        self,
+        bot_id: int,
+        *,
+        confidential: bool | None = None,
+        newest_first: bool = False,
+        created_after: datetime | None = None,
     ) -> Iterable[dict[str, Any]]:
-        """The bot's issues, oldest first, 100 a page. `author_id` is an IssuesFinder
-        filter like any other (lib/api/issues.rb `issues_params`; app/finders/
-        issuable_finder.rb `by_author`), as is `confidential` (IssuesFinder#by_confidential).
+        """The bot's issues in any state, oldest first (or newest), 100 a page. `author_id`
+        is an IssuesFinder filter like any other (lib/api/issues.rb `issues_params`;
+        app/finders/issuable_finder.rb `by_author`), as are `confidential`
+        (IssuesFinder#by_confidential) and `created_after` (by_created_at).
         """
         query: dict[str, Any] = {
             "author_id": bot_id,
             "state": "all",
             "order_by": "created_at",
-            "sort": "asc",
+            "sort": "desc" if newest_first else "asc",
             "per_page": PER_PAGE,
         }
         if confidential is not None:
             query["confidential"] = confidential
+        if created_after is not None:
+            query["created_after"] = created_after.isoformat()
         return self._pages("/issues", query)
 
     def _system_notes(self, iid: int) -> list[Note]:

@@ -15,7 +15,7 @@ from match_staging.errors import RunLogLost, TrackerError
 from match_staging.model import IssueRef, StateEvent
 from match_staging.trackers import ledger
 from match_staging.trackers.base import LogRecord
-from match_staging.trackers.gitlab_base import GitLabBase, fields
+from match_staging.trackers.gitlab_base import GitLabBase
 from match_staging.trackers.gitlab_http import PER_PAGE, Pace, _translate
 from match_staging.workflow import description_edit
 
@@ -177,8 +177,8 @@ class RunLog(GitLabBase):
         return True
 
     @staticmethod
-    def _is_ledger(issue: Any) -> bool:
-        return ledger.is_run_log(fields(issue).get("description"))
+    def _is_ledger(issue: dict[str, Any]) -> bool:
+        return ledger.is_run_log(issue.get("description"))
 
     def _check_ledger(self, attrs: dict[str, Any], bot: str) -> None:
         """A moved run log is closed here and copied elsewhere (Issues::MoveService,
