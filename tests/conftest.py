@@ -159,6 +159,18 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def cli(
+    capsys: pytest.CaptureFixture[str], *argv: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`match-staging ARGV` in this process with `env` as its whole environment: the exit
+    code and what it printed on each stream."""
+    from match_staging.cli import main
+
+    code = main(list(argv), env if env is not None else {})
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def match(**overrides: Any) -> dict[str, Any]:
     """A valid match; tests override what they are about."""
     base: dict[str, Any] = {

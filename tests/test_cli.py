@@ -13,21 +13,13 @@ import pytest
 
 from match_staging.channels.registry import specs
 from match_staging.cli import COMMANDS, build_parser, main, subcommand_parser
-from tests.conftest import ROOT, match, one_message_per_channel, write
-
-
-def run(
-    capsys: pytest.CaptureFixture[str], *argv: str, env: dict[str, str] | None = None
-) -> tuple[int, str, str]:
-    code = main(list(argv), env if env is not None else {})
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.conftest import ROOT, cli, match, one_message_per_channel, write
 
 
 def test_stage_example_inbox_then_nothing_twice(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "stage")
+    code, out, err = cli(capsys, "stage")
     assert code == 0
     assert err.startswith("running on the embedded local tracker (.match-staging/tracker.json)")
     assert out.count("staged    #") == 5
@@ -36,7 +28,7 @@ def test_stage_example_inbox_then_nothing_twice(
     assert "# #1 \\[JOB-MATCH\\] 97% — Cloud Architect - Cloud-Transformation" in page
     assert "Profil\\_Laube\\_w\\_Summary\\_DE.pdf" in page
 
-    code, out, _ = run(capsys, "stage")
+    code, out, _ = cli(capsys, "stage")
     assert code == 0
     assert "0 staged, 5 already staged" in out
     assert "existing  #1 " in out and "(already staged as #1, pending)" in out
@@ -48,7 +40,7 @@ def test_stage_without_a_config_file_writes_every_channel_to_the_outbox(
     # the built-in defaults have no sender and no recipient: the local tracker's
     # placeholders must be addresses the email channel accepts
     (repo / "config" / "notification-channels.yml").unlink()
-    code, out, err = run(capsys, "stage")
+    code, out, err = cli(capsys, "stage")
     assert code == 0, err
     assert "5 staged" in out
     written = sorted(p.name for p in (repo / "outbox").glob("*/*"))
@@ -56,8 +48,8 @@ def test_stage_without_a_config_file_writes_every_channel_to_the_outbox(
 
 
 def test_list_prints_one_line_per_match(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "stage")
-    code, out, _ = run(capsys, "list")
+    cli(capsys, "stage")
+    code, out, _ = cli(capsys, "list")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 5
     assert lines[0].split() == [
@@ -70,7 +62,7 @@ def test_list_prints_one_line_per_match(repo: Path, capsys: pytest.CaptureFixtur
         "-",
         "Cloud-Transformation",
     ]
-    assert run(capsys, "list", "--state", "approved")[1] == ""
+    assert cli(capsys, "list", "--state", "approved")[1] == ""
 
 
 def test_bad_match_beside_good_ones(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,7 +76,7 @@ def test_bad_match_beside_good_ones(repo: Path, capsys: pytest.CaptureFixture[st
     )
     write(repo / "in" / "broken.json", {})
     (repo / "in" / "broken.json").write_text("{not json", encoding="utf-8")
-    code, out, err = run(capsys, "stage", "in")
+    code, out, err = cli(capsys, "stage", "in")
     assert code == 1
     assert "Traceback" not in out + err
     assert "staged    #1     92%  Good" in out
@@ -102,7 +94,7 @@ def test_same_match_twice_in_one_run_is_staged_once(
 ) -> None:
     write(repo / "a.json", [match(id="dup-1"), match(id="dup-1", url="https://else.example/")])
     write(repo / "b.json", match(url="https://JOBS.example.com/p/1/?utm_source=mail"))
-    code, out, _ = run(capsys, "stage", "a.json", "b.json")
+    code, out, _ = cli(capsys, "stage", "a.json", "b.json")
     assert code == 0
     assert out.count("staged    #") == 1
     assert out.count("repeated ") == 2
@@ -133,7 +125,7 @@ def test_attachment_outside_the_repository_rejects_only_that_match(
         )
     )
     write(repo / "att.json", items)
-    code, out, _ = run(capsys, "stage", "att.json")
+    code, out, _ = cli(capsys, "stage", "att.json")
     assert code == 1
     for i, (path, reason) in enumerate(cases.items()):
         assert f"att.json: match {i + 1} ('T{i}'): field 'attachments[0]': '{path}' {reason}" in out
@@ -145,7 +137,7 @@ def test_oversized_attachment(repo: Path, capsys: pytest.CaptureFixture[str]) ->
     (repo / "cv" / "big.pdf").write_bytes(b"x" * 2_000_000)
     write(repo / "m.json", match(attachments=["cv/big.pdf"]))
     env = {"MATCH_STAGING__STAGING__MAX_ATTACHMENT_MB": "1"}
-    code, out, _ = run(capsys, "stage", "m.json", env=env)
+    code, out, _ = cli(capsys, "stage", "m.json", env=env)
     assert code == 1
     assert "'cv/big.pdf' is 1.9 MB, more than the 1 MB limit" in out
 
@@ -154,7 +146,7 @@ def test_broken_configuration_exits_2_before_anything(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = {"MATCH_STAGING__NOTIFICATION__PREFERENCES__THRESHOLD": "200"}
-    code, out, err = run(capsys, "stage", env=env)
+    code, out, err = cli(capsys, "stage", env=env)
     assert code == 2 and out == ""
     assert err.strip() == (
         "match-staging: error: config/notification-channels.yml: notification.preferences."
@@ -167,7 +159,7 @@ def test_broken_configuration_exits_2_before_anything(
 def test_ci_without_token_is_a_configuration_error(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "stage", env={"CI": "true"})
+    code, _, err = cli(capsys, "stage", env={"CI": "true"})
     assert code == 2 and "GITLAB_TOKEN is not set" in err
     assert not (repo / ".match-staging").exists()
 
@@ -175,7 +167,7 @@ def test_ci_without_token_is_a_configuration_error(
 def test_token_without_project_is_a_configuration_error(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "stage", env={"GITLAB_TOKEN": "glpat-secret-value"})
+    code, _, err = cli(capsys, "stage", env={"GITLAB_TOKEN": "glpat-secret-value"})
     assert code == 2 and "GITLAB_URL and GITLAB_PROJECT not set" in err
     assert "glpat-secret-value" not in err
 
@@ -185,7 +177,7 @@ def test_config_masks_secrets(repo: Path, capsys: pytest.CaptureFixture[str]) ->
         "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/CANARY-SLACK",
         "SMTP_PASSWORD": "CANARY-SMTP",
     }
-    code, out, _ = run(capsys, "config", env=env)
+    code, out, _ = cli(capsys, "config", env=env)
     assert code == 0
     assert "CANARY" not in out and "webhook_url: '***'" in out and "password: '***'" in out
     assert "subject_prefix: '[Blauweiss]'" in out
@@ -195,14 +187,14 @@ def test_validate_reports_and_changes_nothing(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(repo / "v.json", [match(), match(score="high"), match(attachments=["nope.pdf"])])
-    code, out, _ = run(capsys, "validate", "v.json")
+    code, out, _ = cli(capsys, "validate", "v.json")
     assert code == 1
     assert "ok        v.json: match 1 ('Senior DevOps Engineer')  92%" in out
     assert "invalid   v.json: match 2 ('Senior DevOps Engineer'): field 'score'" in out
     assert "field 'attachments[0]': 'nope.pdf' no such file" in out
     assert "1 valid match(es), 2 problem(s) in 1 document(s)" in out
     assert not (repo / ".match-staging").exists()
-    assert run(capsys, "validate")[0] == 0  # the example inbox is valid
+    assert cli(capsys, "validate")[0] == 0  # the example inbox is valid
 
 
 def test_every_command_is_documented_with_an_example() -> None:
@@ -310,7 +302,7 @@ def test_local_stage_writes_notifications_to_outbox(
         "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
         "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00",
     }
-    code, out, _ = run(capsys, "stage", env=env)
+    code, out, _ = cli(capsys, "stage", env=env)
     assert code == 0
     folder = repo / "outbox" / "2026-02-08T14-30-00Z"
     written = sorted(p.name for p in folder.iterdir())
@@ -321,7 +313,7 @@ def test_local_stage_writes_notifications_to_outbox(
         "job-match/notify-email" not in issue["labels"]  # delivered: not queued
         for issue in tracker["issues"]
     )
-    code, out, _ = run(capsys, "stage", env=env)
+    code, out, _ = cli(capsys, "stage", env=env)
     assert "notified" not in out
 
 
@@ -333,7 +325,7 @@ def test_preview_renders_everything_and_creates_nothing(
         "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
         "MATCH_STAGING__NOTIFICATION__CHANNELS__WHATSAPP__ENABLED": "true",
     }
-    code, out, _ = run(capsys, "preview", env=env)
+    code, out, _ = cli(capsys, "preview", env=env)
     assert code == 0, out
     folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
     names = sorted(p.name for p in folder.iterdir())
@@ -353,7 +345,7 @@ def test_a_hostile_cycle_id_cannot_write_outside_outbox(
 ) -> None:
     write(repo / "c.json", {"cycle_id": "..", "matches": [match()]})
     env = {"MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true"}
-    code, _, _ = run(capsys, "preview", "c.json", env=env)
+    code, _, _ = cli(capsys, "preview", "c.json", env=env)
     assert code == 0
     assert not list(repo.glob("*slack*")) and not list((repo / "outbox").glob("*slack*"))
     assert list((repo / "outbox" / "preview" / "cycle").glob("new-slack-1.json"))
@@ -362,20 +354,20 @@ def test_a_hostile_cycle_id_cannot_write_outside_outbox(
 def test_review_and_send_on_the_local_tracker(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "stage")
-    code, out, _ = run(
+    cli(capsys, "stage")
+    code, out, _ = cli(
         capsys, "review", "1", "--approve", "--reason", "Passt gut", env={"USER": "wolfram"}
     )
     assert code == 0 and "applied   #1: pending -> approved" in out
-    code, out, _ = run(capsys, "send", "1")
+    code, out, _ = cli(capsys, "send", "1")
     assert code == 0, out
     (eml,) = (repo / "outbox" / "applications").glob("*.eml")
     text = eml.read_text(encoding="utf-8", errors="replace")
     assert "To: projekte@amoriabond.example" in text
     assert "Profil_Laube_w_Summary_DE.pdf" in text
-    code, out, _ = run(capsys, "list", "--state", "sent")
+    code, out, _ = cli(capsys, "list", "--state", "sent")
     assert out.startswith("#1     sent")
-    code, _, err = run(capsys, "send", "1")  # a refusal changes nothing: exit 2
+    code, _, err = cli(capsys, "send", "1")  # a refusal changes nothing: exit 2
     assert code == 2 and "#1: is sent: only approved matches are sent" in err
 
 
@@ -387,33 +379,33 @@ def test_every_command_exit_code_refusals_are_2_not_partial(
 ) -> None:
     """0 done; 1 partial (some input rejected); 2 usage, configuration or a refused request
     that changed nothing (docs/interface.md, README)."""
-    assert run(capsys, "list")[0] == 0  # nothing staged yet: still done
-    assert run(capsys, "stage")[0] == 0
+    assert cli(capsys, "list")[0] == 0  # nothing staged yet: still done
+    assert cli(capsys, "stage")[0] == 0
     tracker = repo / ".match-staging" / "tracker.json"
     before = tracker.read_bytes()
     for argv in (["review", "9999", "--approve"], ["send", "9999"], ["send", "1"]):
-        code, out, err = run(capsys, *argv)
+        code, out, err = cli(capsys, *argv)
         assert code == 2, (argv, out, err)
         assert err.startswith(("running on", "match-staging: error:"))
         assert tracker.read_bytes() == before, argv  # nothing changed
-    assert run(capsys, "review", "1", "--approve")[0] == 0
+    assert cli(capsys, "review", "1", "--approve")[0] == 0
     approved = tracker.read_bytes()
-    code, _, err = run(capsys, "review", "1", "--approve")  # approving twice
+    code, _, err = cli(capsys, "review", "1", "--approve")  # approving twice
     assert code == 2 and "#1: is approved, not pending" in err
-    assert run(capsys, "review", "1", "--reject")[0] == 2
+    assert cli(capsys, "review", "1", "--reject")[0] == 2
     assert tracker.read_bytes() == approved
-    assert run(capsys, "send", "1")[0] == 0
-    assert run(capsys, "send", "1")[0] == 2  # sent already
+    assert cli(capsys, "send", "1")[0] == 0
+    assert cli(capsys, "send", "1")[0] == 2  # sent already
     write(repo / "bad.json", [match(score=101)])
-    assert run(capsys, "stage", "bad.json")[0] == 1  # input rejected: partial
-    assert run(capsys, "validate", "bad.json")[0] == 1
-    assert run(capsys, "validate")[0] == 0
-    assert run(capsys, "preview")[0] == 0
-    assert run(capsys, "digest")[0] == 0
-    assert run(capsys, "config")[0] == 0
-    assert run(capsys, "list", "--state", "sent")[0] == 0
-    assert run(capsys, "transition")[0] == 2  # no payload: usage
-    assert run(capsys, "bootstrap", "--dry-run")[0] == 2  # no GitLab token: configuration
+    assert cli(capsys, "stage", "bad.json")[0] == 1  # input rejected: partial
+    assert cli(capsys, "validate", "bad.json")[0] == 1
+    assert cli(capsys, "validate")[0] == 0
+    assert cli(capsys, "preview")[0] == 0
+    assert cli(capsys, "digest")[0] == 0
+    assert cli(capsys, "config")[0] == 0
+    assert cli(capsys, "list", "--state", "sent")[0] == 0
+    assert cli(capsys, "transition")[0] == 2  # no payload: usage
+    assert cli(capsys, "bootstrap", "--dry-run")[0] == 2  # no GitLab token: configuration
     with pytest.raises(SystemExit) as usage:
         main(["review", "1"], {})
     assert usage.value.code == 2
@@ -429,23 +421,23 @@ def test_review_help_describes_approve_and_reject(capsys: pytest.CaptureFixture[
 
 
 def test_list_with_nothing_to_show_says_so(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "list")
+    code, out, err = cli(capsys, "list")
     assert code == 0 and out == ""  # standard output stays one line per match
     assert "no matches staged: `match-staging stage`" in err
-    run(capsys, "stage")
-    code, out, err = run(capsys, "list", "--state", "approved")
+    cli(capsys, "stage")
+    code, out, err = cli(capsys, "list", "--state", "approved")
     assert code == 0 and out == "" and "no approved matches staged" in err
 
 
 def test_stage_on_an_empty_inbox_says_so(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "matches-inbox" / "2026-02-08T1430Z.json").unlink()
-    code, _, err = run(capsys, "stage")
+    code, _, err = cli(capsys, "stage")
     assert code == 0
     assert "nothing to stage: no match documents in matches-inbox/" in err
     (repo / "empty").mkdir()
     write(repo / "none.json", [])
-    assert "nothing to stage: no match documents in empty" in run(capsys, "stage", "empty")[2]
-    assert "nothing to stage: no matches in none.json" in run(capsys, "stage", "none.json")[2]
+    assert "nothing to stage: no match documents in empty" in cli(capsys, "stage", "empty")[2]
+    assert "nothing to stage: no matches in none.json" in cli(capsys, "stage", "none.json")[2]
 
 
 def test_a_connection_error_names_the_url_it_tried(
@@ -461,7 +453,7 @@ def test_a_connection_error_names_the_url_it_tried(
         "GITLAB_URL": f"http://127.0.0.1:{port}",
         "GITLAB_PROJECT": "1",
     }
-    code, _, err = run(capsys, "list", env=env)
+    code, _, err = cli(capsys, "list", env=env)
     assert code == 1
     assert f"no answer from http://127.0.0.1:{port} (ConnectionError)" in err
 
@@ -472,7 +464,7 @@ def test_a_yaml_error_is_one_line_without_the_caret_drawing(
     (repo / "config" / "notification-channels.yml").write_text(
         "notification:\n  channels: [\n", encoding="utf-8"
     )
-    code, out, err = run(capsys, "config")
+    code, out, err = cli(capsys, "config")
     assert code == 2 and out == ""
     assert err == (
         "match-staging: error: config/notification-channels.yml: not valid YAML: "
@@ -493,7 +485,7 @@ def test_validate_keeps_the_order_of_the_file(
         ],
     )
     write(repo / "b.json", match(title="Four", url="https://x.example/4"))
-    code, out, _ = run(capsys, "validate", "a.json", "b.json")
+    code, out, _ = cli(capsys, "validate", "a.json", "b.json")
     assert code == 1
     lines = [line.split(":")[0:2] for line in out.splitlines()[:-1]]
     assert lines == [
@@ -521,16 +513,16 @@ def test_an_email_channel_without_from_works_and_config_says_which_sender(
         "SMTP_USERNAME": "jobs@blauweiss-edv.at",
         "SMTP_PASSWORD": "app-password",
     }
-    code, out, _ = run(capsys, "config", env=env)
+    code, out, _ = cli(capsys, "config", env=env)
     assert code == 0
     assert "from: jobs@blauweiss-edv.at" in out
     assert (
         "# notification.channels.email.from is not set: jobs@blauweiss-edv.at is used, "
         "the SMTP user (smtp.username)" in out
     )
-    code, out, _ = run(capsys, "config", env={"SMTP_HOST": "smtp.example.org"})
+    code, out, _ = cli(capsys, "config", env={"SMTP_HOST": "smtp.example.org"})
     assert "wolfram.laube@blauweiss-edv.at is used, the first recipient" in out
-    code, out, err = run(capsys, "stage", env=env)
+    code, out, err = cli(capsys, "stage", env=env)
     assert code == 0, err
     (eml,) = (repo / "outbox" / "2026-02-08T14-30-00Z").glob("*.eml")
     assert b"From: jobs@blauweiss-edv.at" in eml.read_bytes()
@@ -563,12 +555,12 @@ def test_an_offset_time_is_stamped_as_the_same_instant_in_utc(
 ) -> None:
     write(repo / "m.json", match())  # no cycle id: the run's time names the outbox folder
     env = {"MATCH_STAGING_NOW": "2026-02-09T07:05:00+01:00"}
-    assert run(capsys, "stage", "m.json", env=env)[0] == 0
+    assert cli(capsys, "stage", "m.json", env=env)[0] == 0
     assert (repo / "outbox" / "2026-02-09T06-05-00Z").is_dir()
     assert not (repo / "outbox" / "2026-02-09T07-05-00Z").exists()
     # a day later the reminder's folder carries the same instant in UTC
     env = {"MATCH_STAGING_NOW": "2026-02-10T08:05:00+01:00"}
-    code, out, _ = run(capsys, "digest", env=env)
+    code, out, _ = cli(capsys, "digest", env=env)
     assert code == 0 and "reminded  #1" in out
     assert (repo / "outbox" / "reminder-2026-02-10T07-05-00Z").is_dir()
 
@@ -583,9 +575,9 @@ def test_the_application_subject_is_a_template(
     )
     write(repo / "m.json", match(apply={"email": "hr@example.org"}))
     own = {"MATCH_STAGING__STAGING__TEMPLATES_DIR": str(repo / "templates")}
-    run(capsys, "stage", "m.json", env={"MATCH_STAGING_NOW": "2026-02-09T10:00:00Z", **own})
-    run(capsys, "review", "1", "--approve", env=own)
-    assert run(capsys, "send", "1", env=own)[0] == 0
+    cli(capsys, "stage", "m.json", env={"MATCH_STAGING_NOW": "2026-02-09T10:00:00Z", **own})
+    cli(capsys, "review", "1", "--approve", env=own)
+    assert cli(capsys, "send", "1", env=own)[0] == 0
     (eml,) = (repo / "outbox" / "applications").glob("*.eml")
     assert b"Subject: Application: Senior DevOps Engineer\n" in eml.read_bytes()
 
@@ -595,9 +587,9 @@ def test_the_application_message_id_is_not_folded(
 ) -> None:
     import email
 
-    run(capsys, "stage")
-    run(capsys, "review", "1", "--approve")
-    run(capsys, "send", "1")
+    cli(capsys, "stage")
+    cli(capsys, "review", "1", "--approve")
+    cli(capsys, "send", "1")
     (eml,) = (repo / "outbox" / "applications").glob("*.eml")
     notice = (repo / "outbox" / "2026-02-08T14-30-00Z" / "new-email.eml").read_bytes()
     assert re.search(rb"^Message-ID: <[^\r\n]+>\r?$", notice, re.MULTILINE), notice[:400]
@@ -618,15 +610,15 @@ def test_local_audit_notes_name_the_login_without_git_or_user(
     empty.write_text("", encoding="utf-8")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    run(capsys, "stage")
-    assert run(capsys, "review", "1", "--reject")[0] == 0  # env: no USER, no LOGNAME
+    cli(capsys, "stage")
+    assert cli(capsys, "review", "1", "--reject")[0] == 0  # env: no USER, no LOGNAME
     page = (repo / ".match-staging" / "issues" / "1.md").read_text(encoding="utf-8")
     login = pwd.getpwuid(os.getuid()).pw_name
     assert f"pending → **rejected** by {login}" in page and "by shell" not in page
     git = repo / "gitconfig"
     git.write_text("[user]\n\temail = ada@example.org\n", encoding="utf-8")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(git))
-    run(capsys, "review", "2", "--approve", env={"USER": "someone"})
+    cli(capsys, "review", "2", "--approve", env={"USER": "someone"})
     page = (repo / ".match-staging" / "issues" / "2.md").read_text(encoding="utf-8")
     assert "pending → **approved** by ada@example.org" in page
 
@@ -639,7 +631,7 @@ def test_channels_as_configured_against_gitlab_and_on_request_locally(
         "MATCH_STAGING__NOTIFICATION__CHANNELS__SLACK__ENABLED": "true",
         "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00",
     }  # configured: quiet hours hold
-    assert run(capsys, "stage", env=env)[0] == 0
+    assert cli(capsys, "stage", env=env)[0] == 0
     folder = repo / "outbox" / "2026-02-08T14-30-00Z"
     assert sorted(p.name for p in folder.iterdir()) == ["new-slack.json"]
 
@@ -676,7 +668,7 @@ def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
 def test_preview_on_a_fresh_clone_renders_every_channel(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "preview")  # the shipped configuration enables no channel
+    code, out, _ = cli(capsys, "preview")  # the shipped configuration enables no channel
     assert code == 0
     assert f"5 issue(s) and {len(specs())} message(s) rendered" in out  # each channel
     folder = repo / "outbox" / "preview" / "2026-02-08T14-30-00Z"
@@ -703,7 +695,7 @@ def test_against_gitlab_the_channels_stay_as_configured(
             "GITLAB_PROJECT": "1",
             "MATCH_STAGING_NOW": "2026-02-08T15:00:00+01:00",
         }
-        code, out, err = run(capsys, "stage", env=env)
+        code, out, err = cli(capsys, "stage", env=env)
     assert code == 0, err
     assert "5 staged" in out and "notified" not in out  # the shipped file enables none
     assert not (repo / "outbox").exists()
@@ -740,5 +732,5 @@ def test_validate_exits_1_on_any_single_problem(
 ) -> None:
     """A pre-commit hook or a CI step relies on the exit code alone (issue 26)."""
     write(repo / "v.json", items)
-    found, out, _ = run(capsys, "validate", "v.json")
+    found, out, _ = cli(capsys, "validate", "v.json")
     assert (found, out.strip().splitlines()[-1].startswith(summary)) == (code, True), out

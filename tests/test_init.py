@@ -22,7 +22,7 @@ from match_staging import __version__, config
 from match_staging.cli import main
 from match_staging.usecases.init import DEFAULT_COMPONENT_PROJECT
 from tests import ci_schema
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli
 from tests.fakes.gitlab import FakeGitLab
 
 WRITTEN = (
@@ -53,14 +53,6 @@ def fake() -> Iterator[FakeGitLab]:
         yield server
 
 
-def run(
-    capsys: pytest.CaptureFixture[str], *argv: str, env: dict[str, str] | None = None
-) -> tuple[int, str, str]:
-    code = main(list(argv), env if env is not None else {})
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def snapshot(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
@@ -85,7 +77,7 @@ def assert_includes_the_component(documents: list[Any]) -> None:
 def test_init_then_stage_then_bootstrap_dry_run_in_an_empty_repository(
     empty_repo: Path, fake: FakeGitLab, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "init")
+    code, out, err = cli(capsys, "init")
     assert code == 0, err
     assert sorted(snapshot(empty_repo)) == sorted(WRITTEN)
     for name in WRITTEN:
@@ -98,13 +90,13 @@ def test_init_then_stage_then_bootstrap_dry_run_in_an_empty_repository(
     assert out.splitlines()[-2:] == steps  # the next steps come last
 
     # the example is staged on the local tracker as the README's first run is
-    code, out, err = run(capsys, "stage")
+    code, out, err = cli(capsys, "stage")
     assert code == 0, err
     assert out.count("staged    #") == 2 and "1 below threshold" in out
     assert "Platform Engineer Kubernetes (Beispiel)" in out
 
     # and the configuration is one bootstrap works with
-    code, out, err = run(
+    code, out, err = cli(
         capsys,
         "bootstrap",
         "--dry-run",
@@ -120,7 +112,7 @@ def test_init_then_stage_then_bootstrap_dry_run_in_an_empty_repository(
 def test_the_written_pipeline_passes_gitlabs_ci_schema(
     empty_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(capsys, "init")[0] == 0
+    assert cli(capsys, "init")[0] == 0
     text = (empty_repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
     assert "{{" not in text and "}}" not in text  # every placeholder filled
     documents = list(yaml.safe_load_all(text))
@@ -196,7 +188,7 @@ def test_init_never_overwrites_and_prints_the_include_for_an_existing_pipeline(
         "notification:\n  preferences:\n    threshold: 85\n", encoding="utf-8"
     )
     before = snapshot(empty_repo)
-    code, out, _ = run(capsys, "init")
+    code, out, _ = cli(capsys, "init")
     assert code == 0
     after = snapshot(empty_repo)
     assert {k: after[k] for k in before} == before  # not a byte changed
@@ -214,9 +206,9 @@ def test_init_never_overwrites_and_prints_the_include_for_an_existing_pipeline(
 
     # a second run finds everything, its own pipeline included, and changes nothing
     (empty_repo / ".gitlab-ci.yml").unlink()
-    assert run(capsys, "init")[0] == 0
+    assert cli(capsys, "init")[0] == 0
     again = snapshot(empty_repo)
-    code, out, _ = run(capsys, "init")
+    code, out, _ = cli(capsys, "init")
     assert code == 0 and snapshot(empty_repo) == again
     assert "exists    .gitlab-ci.yml: it includes review-gate already; left as it is" in out
     assert "0 file(s) created, 4 already there" in out
@@ -225,7 +217,7 @@ def test_init_never_overwrites_and_prints_the_include_for_an_existing_pipeline(
 def test_dry_run_lists_what_it_would_write_and_writes_nothing(
     empty_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "init", "--dry-run")
+    code, out, _ = cli(capsys, "init", "--dry-run")
     assert code == 0
     assert snapshot(empty_repo) == {}
     assert [line.split()[1] for line in out.splitlines() if line.startswith("create ")] == list(
@@ -238,7 +230,7 @@ def test_dry_run_lists_what_it_would_write_and_writes_nothing(
 def test_component_project_names_where_the_component_is_published(
     empty_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(
+    code, out, _ = cli(
         capsys, "init", "--component-project", "gitlab.example.com:8443/ops/ci/gate/"
     )
     assert code == 0 and "review-gate@" in out
@@ -247,7 +239,7 @@ def test_component_project_names_where_the_component_is_published(
     assert f'"{__version__}"' in text  # the version the component's jobs install
 
     (empty_repo / ".gitlab-ci.yml").unlink()  # the instance the pipeline runs on
-    assert run(capsys, "init", "--component-project", "$CI_SERVER_FQDN/ops/gate")[0] == 0
+    assert cli(capsys, "init", "--component-project", "$CI_SERVER_FQDN/ops/gate")[0] == 0
     text = (empty_repo / ".gitlab-ci.yml").read_text(encoding="utf-8")
     assert f"component: $CI_SERVER_FQDN/ops/gate/review-gate@{__version__}" in text
 
@@ -265,7 +257,7 @@ def test_component_project_names_where_the_component_is_published(
 def test_a_component_project_that_is_no_project_path_is_refused(
     empty_repo: Path, capsys: pytest.CaptureFixture[str], project: str
 ) -> None:
-    code, out, err = run(capsys, "init", "--component-project", project)
+    code, out, err = cli(capsys, "init", "--component-project", project)
     assert code == 2 and out == ""
     assert err.startswith("match-staging: error: --component-project ")
     assert "HOST/GROUP/PROJECT" in err and len(err.splitlines()) == 1
@@ -280,14 +272,14 @@ def test_init_outside_the_top_of_a_git_checkout_is_refused(
 ) -> None:
     (empty_repo / "sub").mkdir()
     monkeypatch.chdir(empty_repo / "sub")  # GitLab reads .gitlab-ci.yml at the top only
-    code, _, err = run(capsys, "init")
+    code, _, err = cli(capsys, "init")
     assert code == 2 and f"at the top of the git checkout ({empty_repo})" in err
     assert list((empty_repo / "sub").iterdir()) == []
 
     plain = tmp_path / "plain"
     plain.mkdir()
     monkeypatch.chdir(plain)
-    code, _, err = run(capsys, "init", "--dry-run")
+    code, _, err = cli(capsys, "init", "--dry-run")
     assert code == 2 and "is not a git checkout" in err and "nothing was written" in err
     assert list(plain.iterdir()) == []
 
@@ -296,7 +288,7 @@ def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(
     empty_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (empty_repo / "matches-inbox").write_text("not a folder", encoding="utf-8")
-    code, out, err = run(capsys, "init")
+    code, out, err = cli(capsys, "init")
     assert code == 1 and "Traceback" not in err
     assert "failed    matches-inbox/match.schema.json: could not create its folder" in out
     assert "create    config/notification-channels.yml" in out  # the others still written
@@ -322,7 +314,7 @@ def test_a_pipeline_that_pins_another_version_is_left_as_it_is_and_says_so(
     pinned = COMPONENT.replace(f"@{__version__}", "@0.0.9")
     text = f'include:\n  - component: {pinned}\n    inputs: {{version: "0.0.9"}}\n'
     (empty_repo / ".gitlab-ci.yml").write_text(text, encoding="utf-8")
-    code, out, _ = run(capsys, "init")
+    code, out, _ = cli(capsys, "init")
     assert code == 0
     assert (empty_repo / ".gitlab-ci.yml").read_text(encoding="utf-8") == text
     assert "exists    .gitlab-ci.yml: it includes review-gate@0.0.9; left as it is" in out
