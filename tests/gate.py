@@ -140,6 +140,20 @@ class Staged:
 
 
 @contextlib.contextmanager
+def fresh_gate(
+    repo: Path, capsys: pytest.CaptureFixture[str], *commands: tuple[str, ...]
+) -> Iterator[Gate]:
+    """A fresh fake GitLab and SMTP sink after `commands` (each must succeed), for a test
+    of its own; `staged_once` shares one among a module's tests."""
+    with FakeGitLab() as fake, SmtpSink() as smtp:
+        world = Gate(fake, smtp, repo, capsys)
+        for argv in commands:
+            code, out = world.run(*argv)
+            assert code == 0, out
+        yield world
+
+
+@contextlib.contextmanager
 def staged_once(
     where: Path, *commands: tuple[str, ...], sink: type[SmtpSink] = SmtpSink
 ) -> Iterator[Staged]:

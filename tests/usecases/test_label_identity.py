@@ -15,7 +15,7 @@ from match_staging import config
 from match_staging.model import State
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import MALLORY, REVIEWER, Gate
+from tests.gate import MALLORY, REVIEWER, Gate, fresh_gate
 
 AUTO_SEND = {"MATCH_STAGING__WORKFLOW__AUTO_SEND": "true"}
 STATES = tuple(f"job-match/{s.value}" for s in State)
@@ -24,12 +24,7 @@ STATES = tuple(f"job-match/{s.value}" for s in State)
 @pytest.fixture
 def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
     """Five staged matches, then `bootstrap` (a Maintainer's, once), which records the ids."""
-    with FakeGitLab() as fake, SmtpSink() as smtp:
-        world = Gate(fake, smtp, repo, capsys)
-        code, out = world.run("stage")
-        assert code == 0, out
-        code, out = world.run("bootstrap")
-        assert code == 0, out
+    with fresh_gate(repo, capsys, ("stage",), ("bootstrap",)) as world:
         yield world
 
 

@@ -24,7 +24,7 @@ from match_staging.cli import main
 from tests.conftest import match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import REVIEWER, Gate
+from tests.gate import REVIEWER, Gate, fresh_gate
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Vienna: no quiet hours
 
@@ -315,10 +315,7 @@ def test_stats_json_is_the_history_counted_by_hand(world: World, repo: Path) -> 
 @pytest.fixture
 def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
     """The repository's five matches staged on the fake GitLab."""
-    with FakeGitLab() as fake, SmtpSink() as smtp:
-        world = Gate(fake, smtp, repo, capsys)
-        code, out = world.run("stage")
-        assert code == 0, out
+    with fresh_gate(repo, capsys, ("stage",)) as world:
         yield world
 
 
