@@ -16,6 +16,7 @@ import yaml
 
 from match_staging import config_write
 from match_staging.config import Config
+from match_staging.config_parse import safe_load
 from match_staging.errors import ConfigError
 
 
@@ -60,7 +61,7 @@ _WHY = (
 
 def _gitlab_in(text: str) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(text) if text.strip() else {}
+        raw = safe_load(text) if text.strip() else {}  # libyaml's, where there is one
     except yaml.YAMLError:
         return {}
     section = raw.get("gitlab") if isinstance(raw, dict) else None
