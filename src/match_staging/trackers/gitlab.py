@@ -178,7 +178,7 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         # path encoded twice (`group%252Fname`), which GitLab answers with 404
         # (docs/platform-facts.md, "Project ids in paths"). Encode it once, here.
         target = f"/projects/{quote(self._project_ref, safe='')}/uploads"
-        result = self._project.manager.gitlab.http_post(
+        result = self._project.client.http_post(
             target, files={"file": (path.name, path.read_bytes())}
         )
         if not isinstance(result, dict):

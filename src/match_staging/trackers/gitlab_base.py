@@ -9,13 +9,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-import gitlab.exceptions
-from gitlab.v4.objects import Project
-
 from match_staging import record
 from match_staging.errors import TrackerError
 from match_staging.model import IssueRef, Note
-from match_staging.trackers.gitlab_http import PER_PAGE, _CountingAdapter, _translate
+from match_staging.trackers.gitlab_http import PER_PAGE, ProjectApi, _CountingAdapter, _translate
 
 
 class GitLabBase:
@@ -23,7 +20,7 @@ class GitLabBase:
     sets the attributes up.
     """
 
-    _project: Project
+    _project: ProjectApi
     _project_ref: str
     _counter: _CountingAdapter
     _clock: Callable[[], datetime]
@@ -31,26 +28,14 @@ class GitLabBase:
     _bot_user: tuple[int, str] | None
 
     def _pages(self, path: str, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        """GET `/projects/:id{path}`, every page, as GitLab's JSON objects: python-gitlab's
-        own pagination (`http_list`, the `next` links), without a RESTObject per item. One
-        builds about 20 sub-managers, and `attributes` deep-copies it on every read: 70 and
-        22 us an issue, and the tool reads a thousand issues a run in a large project.
-        """
-        found = self._project.manager.gitlab.http_list(
-            f"/projects/{self._project.encoded_id}{path}", query_data=dict(query), iterator=True
-        )
-        for item in found:
-            if not isinstance(item, dict):  # what a RESTObject refused: an error, not nothing
-                raise gitlab.exceptions.GitlabParsingError(
-                    error_message=f"an item of GET {path} is not an object"
-                )
-            yield item
+        """GET `/projects/:id{path}`, every page, as GitLab's JSON objects."""
+        return self._project.pages(path, query)
 
     @_translate("read the token's user")
     def _bot_identity(self) -> tuple[int, str]:
         """(id, username) of the token's user, the bot: `GET /user`, once per run."""
         if self._bot_user is None:
-            user = self._project.manager.gitlab.http_get("/user")
+            user = self._project.client.http_get("/user")
             if not isinstance(user, dict):
                 raise TrackerError("GitLab could not read the token's user: no user in the answer")
             self._bot_user = (int(user["id"]), str(user.get("username", "")))

@@ -87,7 +87,7 @@ class ProjectHealth(GitLabBase):
         itself refused (`_translate`: TokenError).
         """
         try:
-            data = self._project.manager.gitlab.http_get("/personal_access_tokens/self")
+            data = self._project.client.http_get("/personal_access_tokens/self")
         except (
             gitlab.exceptions.GitlabHttpError,
             gitlab.exceptions.GitlabAuthenticationError,
@@ -115,9 +115,7 @@ class ProjectHealth(GitLabBase):
         to Maintainers only (lib/api/entities/project.rb, `if: ... :admin_project`): None
         for a Developer's token.
         """
-        attrs = self._project.manager.gitlab.http_get(
-            f"/projects/{quote(self._project_ref, safe='')}"
-        )
+        attrs = self._project.client.http_get(f"/projects/{quote(self._project_ref, safe='')}")
         role = (
             attrs.get("ci_pipeline_variables_minimum_override_role")
             if isinstance(attrs, dict)

@@ -113,20 +113,18 @@ class GitLabProject:
         """The numeric id (webhook URLs need it); no request when configured as a number."""
         if self._ref.isdigit():
             return int(self._ref)
-        project = self._project.manager.gitlab.projects.get(self._ref)  # resolve a path
-        return int(project.get_id() or 0)
+        return int(self._project.get()["id"])  # resolve a path
 
     @_translate("read its version")
     def version(self) -> str:
         """GET /version: "18.4.2-ee" and the like ("" when GitLab names none)."""
-        data = self._project.manager.gitlab.http_get("/version")
+        data = self._project.client.http_get("/version")
         return str(data.get("version") or "") if isinstance(data, dict) else ""
 
     @_translate("read the project")
     def settings(self) -> ProjectSettings:
         """One GET /projects/:id: the numeric id, the token's role, the variables setting."""
-        project = self._project.manager.gitlab.projects.get(self._ref)
-        attrs = project.attributes
+        attrs = self._project.get()
         permissions = attrs.get("permissions") or {}
         level = max(
             int((permissions.get(k) or {}).get("access_level") or 0)
@@ -143,13 +141,13 @@ class GitLabProject:
         """The project's labels, group labels included."""
         return [
             LabelState(
-                id=int(lb.attributes["id"]),
-                name=str(lb.attributes["name"]),
-                color=str(lb.attributes.get("color") or ""),
-                description=str(lb.attributes.get("description") or ""),
-                project_label=bool(lb.attributes.get("is_project_label", True)),
+                id=int(lb["id"]),
+                name=str(lb["name"]),
+                color=str(lb.get("color") or ""),
+                description=str(lb.get("description") or ""),
+                project_label=bool(lb.get("is_project_label", True)),
             )
-            for lb in self._project.labels.list(get_all=True, per_page=PER_PAGE)
+            for lb in self._project.pages("/labels", {"per_page": PER_PAGE})
         ]
 
     @_translate("create a label")
@@ -173,7 +171,7 @@ class GitLabProject:
     @_translate("look a user up")
     def user_id(self, username: str) -> int | None:
         """The id of the user called `username` now (GET /users?username=), or None."""
-        found = self._project.manager.gitlab.http_get("/users", query_data={"username": username})
+        found = self._project.client.http_get("/users", query_data={"username": username})
         users = found if isinstance(found, list) else []
         return next(
             (
@@ -257,13 +255,13 @@ class GitLabProject:
         anything else is 422. Never retried: each attempt is a delivery, a pipeline.
         """
         path = f"/projects/{quote(self._ref, safe='')}/hooks/{hook_id}/test/{trigger}"
-        self._project.manager.gitlab.http_post(path)
+        self._project.client.http_post(path)
 
     # ------------------------------------------------------ the token, rotated
     @_translate("read the token")
     def token_self(self) -> dict[str, Any]:
         """`GET /personal_access_tokens/self`: the token this handle uses (its name, expiry)."""
-        data = self._project.manager.gitlab.http_get("/personal_access_tokens/self")
+        data = self._project.client.http_get("/personal_access_tokens/self")
         return data if isinstance(data, dict) else {}
 
     @_translate("read the CI/CD variable")
@@ -273,7 +271,7 @@ class GitLabProject:
         """
         path = f"/projects/{quote(self._ref, safe='')}/variables/{quote(key, safe='')}"
         try:
-            data = self._project.manager.gitlab.http_get(path)
+            data = self._project.client.http_get(path)
         except GitlabHttpError as exc:
             if exc.response_code == 404:
                 return None
@@ -286,7 +284,7 @@ class GitLabProject:
         the new one returned, once (lib/api/personal_access_tokens/self_rotation.rb,
         app/services/personal_access_tokens/rotate_service.rb). (new token, its expiry).
         """
-        data = self._project.manager.gitlab.http_post(
+        data = self._project.client.http_post(
             "/personal_access_tokens/self/rotate", post_data={"expires_at": expires_at.isoformat()}
         )
         if not isinstance(data, dict) or not data.get("token"):
@@ -299,7 +297,7 @@ class GitLabProject:
         The same request again is harmless: it sets, it does not toggle.
         """
         path = f"/projects/{quote(self._ref, safe='')}/variables/{quote(key, safe='')}"
-        self._project.manager.gitlab.http_put(path, post_data={"value": value})
+        self._project.client.http_put(path, post_data={"value": value})
 
     # ---------------------------------------------------------------- schedules
     @_translate("list pipeline schedules")
