@@ -7,7 +7,7 @@ import contextlib
 import copy
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -153,22 +153,29 @@ def fresh_gate(
         yield world
 
 
+World = Callable[[FakeGitLab, SmtpSink, Path, pytest.CaptureFixture[str]], Gate]
+
+
 @contextlib.contextmanager
 def staged_once(
-    where: Path, *commands: tuple[str, ...], sink: type[SmtpSink] = SmtpSink
+    where: Path,
+    *commands: tuple[str, ...],
+    sink: type[SmtpSink] = SmtpSink,
+    world: World = Gate,
 ) -> Iterator[Staged]:
     """Run `commands` (each must succeed) as the pipeline would, in a copy of the deployment
     layout at `where`, on a fresh fake GitLab and SMTP sink, with conftest's repo and
-    fake_time set for them; keep both fakes serving for a module's tests (a module-scoped
-    fixture): staging five matches per test was most of what a gate test cost."""
+    fake_time set for them and the environment of `world` (a Gate, or a module's own);
+    keep both fakes serving for a module's tests (a module-scoped fixture): staging five
+    matches per test was most of what a gate test cost."""
     with FakeGitLab() as fake, sink() as smtp, pytest.MonkeyPatch.context() as patch:
         deployment(where, patch)
         patch_time(patch)
-        world = Gate(fake, smtp, where, cast(pytest.CaptureFixture[str], None))
+        gate = world(fake, smtp, where, cast(pytest.CaptureFixture[str], None))
         for argv in commands:
             out, err = io.StringIO(), io.StringIO()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(list(argv), world.env())
+                code = main(list(argv), gate.env())
             assert code == 0 and "Traceback" not in err.getvalue(), out.getvalue() + err.getvalue()
         patch.undo()
         mail = copy.deepcopy({k: v for k, v in vars(smtp).items() if k not in SINK_LIVE})

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import FakeTime, match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import BOT, MALLORY, REVIEWER, Gate, hook
+from tests.gate import BOT, MALLORY, REVIEWER, Gate, Staged, hook, staged_once
 
 DAY0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Vienna
 WRITES = ("POST", "PUT", "DELETE", "PATCH")
@@ -66,14 +66,25 @@ class World(Gate):
         return found
 
 
+def day_0(
+    fake: FakeGitLab, smtp: SmtpSink, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> World:
+    world = World(fake, smtp, repo, capsys)
+    world.at(0)
+    return world
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
+    with staged_once(tmp_path_factory.mktemp("staged"), ("stage",), world=day_0) as done:
+        yield done
+
+
 @pytest.fixture
-def world(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[World]:
-    with FakeGitLab() as fake, SmtpSink() as smtp:
-        w = World(fake, smtp, repo, capsys)
-        w.at(0)
-        code, out = w.run("stage")
-        assert code == 0, out
-        yield w
+def world(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str]) -> World:
+    """The five matches of matches-inbox/ staged on day 0 (once per module: `staged_once`)."""
+    gate = staged.gate(repo, capsys)
+    return day_0(gate.fake, gate.smtp, repo, capsys)
 
 
 def test_a_pending_match_expires_on_day_15_not_13_then_a_reviewer_revives_it(
