@@ -24,7 +24,7 @@ import responses
 
 from match_staging.cli import main
 from match_staging.trackers import ledger
-from tests.conftest import owed
+from tests.conftest import bootstrapped_label_ids, owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.google import OK, Google, TokenEndpoint, unresolvable
 
@@ -182,6 +182,7 @@ def world(
     google.install(monkeypatch)
     twilio = Twilio()
     with FakeGitLab() as gitlab, twilio.mock:
+        bootstrapped_label_ids(gitlab)  # labels first, as bootstrap leaves a project
         yield World(gitlab, twilio, google, token, repo, capsys, sleeps)
     token.stop()
 

@@ -23,7 +23,7 @@ from match_staging.cli import main
 from match_staging.errors import ConfigError
 from match_staging.notices import Alert, Notice, WebhookAlert, alert_payload, build
 from tests.channels.cycles import cycle, notice
-from tests.conftest import FakeTime, owed
+from tests.conftest import FakeTime, bootstrapped_label_ids, owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.teams_server import SIG, TeamsWorkflow
 
@@ -233,6 +233,7 @@ class World:
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
     with FakeGitLab() as gitlab, TeamsWorkflow() as hook:
+        bootstrapped_label_ids(gitlab)  # labels first, as bootstrap leaves a project
         yield World(gitlab, hook)
 
 

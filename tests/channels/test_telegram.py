@@ -26,7 +26,7 @@ from match_staging.errors import ConfigError
 from match_staging.notices import Alert, WebhookAlert, alert_payload
 from match_staging.redaction import secrets_of
 from tests.channels.cycles import cycle, notice
-from tests.conftest import FakeTime, match, owed, write
+from tests.conftest import FakeTime, bootstrapped_label_ids, match, owed, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.telegram_server import TOKEN, TelegramBotApi, parse
 
@@ -323,6 +323,7 @@ def world(
     monkeypatch.setattr(time, "sleep", sleeps.append)  # the channel's waits, recorded
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
     with FakeGitLab() as gitlab, TelegramBotApi() as api:
+        bootstrapped_label_ids(gitlab)  # labels first, as bootstrap leaves a project
         yield World(gitlab, api, capsys, sleeps)
 
 

@@ -22,6 +22,7 @@ from match_staging import clock
 from match_staging.cli import main
 from match_staging.config import Config
 from match_staging.usecases.review import parse_event
+from tests.conftest import bootstrapped_label_ids
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 
@@ -78,6 +79,7 @@ class World:
 @pytest.fixture
 def world(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[World]:
     with FakeGitLab() as fake, SmtpSink() as smtp:
+        bootstrapped_label_ids(fake)  # labels first, as bootstrap leaves a project
         fake.token_expires_at[fake.token] = EXPIRES
         yield World(fake, smtp, capsys).at("2026-03-01T09:05:00+01:00")
 

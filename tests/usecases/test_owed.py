@@ -21,7 +21,7 @@ import pytest
 
 from match_staging.cli import main
 from match_staging.trackers import ledger
-from tests.conftest import job_matches, owed
+from tests.conftest import bootstrapped_label_ids, job_matches, owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -104,6 +104,7 @@ def world(
 ) -> Iterator[World]:
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
     with FakeGitLab() as fake, SlackWebhook() as slack, SmtpSink() as smtp:
+        bootstrapped_label_ids(fake)  # labels first, as bootstrap leaves a project
         yield World(fake, slack, smtp, capsys)
 
 
