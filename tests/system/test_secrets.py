@@ -36,7 +36,7 @@ from match_staging import config
 from match_staging.cli import main
 from match_staging.output import Output
 from match_staging.redaction import Scrubber, Secret, secrets_of
-from tests.conftest import match, write
+from tests.conftest import bootstrapped_label_ids, match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import PATH as SLACK_PATH
 from tests.fakes.slack_server import SlackWebhook
@@ -246,6 +246,7 @@ def world(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
     ):
         mock.add_passthru(re.compile(r"http://127\.0\.0\.1[:/]"))
+        bootstrapped_label_ids(gitlab)  # labels first, as bootstrap leaves a project
         mock.add_callback(responses.POST, TWILIO_URL, callback=twilio.answer)
         mock.add_callback(
             responses.GET,
