@@ -28,7 +28,16 @@ import requests
 import responses
 
 from match_staging.cli import main
-from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, shape, write
+from tests.conftest import (
+    FAULT_PARTS,
+    bootstrapped_label_ids,
+    fault_matrix,
+    job_matches,
+    match,
+    owed,
+    shape,
+    write,
+)
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
@@ -279,8 +288,13 @@ class World:
 
 
 @contextmanager
-def world(capsys: pytest.CaptureFixture[str], *, per_match: bool) -> Iterator[World]:
+def world(
+    capsys: pytest.CaptureFixture[str], *, per_match: bool, bootstrapped: bool = False
+) -> Iterator[World]:
+    """A fresh project; `bootstrapped`: with the labels made, as bootstrap leaves it."""
     with FakeGitLab() as gitlab, SlackWebhook() as slack, Mailbox() as smtp, Twilio() as twilio:
+        if bootstrapped:
+            bootstrapped_label_ids(gitlab)
         yield World(gitlab, slack, smtp, twilio, capsys, per_match)
 
 
@@ -356,11 +370,23 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
     }, made
     assert [e.action for e in clean.gitlab.issue_hook_events] == ["open"] * 10
 
+    # The same run on a project whose labels bootstrap made: the same requests without the
+    # label creates. A fault after them is injected there, at the same request: a fresh
+    # project per fault would only make the 13 labels again first.
+    creates = [i for i, r in enumerate(clean.gitlab.requests) if shape(r) == "POST /labels"]
+    with world(capsys, per_match=per_match, bootstrapped=True) as ready:
+        code, out = ready.run("stage", "cycle.json")
+        assert code == 0, out
+        ready.assert_each_notified_once(10, "clean run on a bootstrapped project")
+        unchanged = [shape(r) for i, r in enumerate(clean.gitlab.requests) if i not in creates]
+        assert [shape(r) for r in ready.gitlab.requests] == unchanged
+
     ks = faults(clean.gitlab.requests, part, per_match=per_match)
     assert len(ks) < total  # 8 label and 10 issue creates in a row: 2 of each, or the rest
     for k in ks:
-        with world(capsys, per_match=per_match) as w:
-            inject(w.gitlab, fault, k)
+        after = k > creates[-1]  # past the label creates: on the bootstrapped project
+        with world(capsys, per_match=per_match, bootstrapped=after) as w:
+            inject(w.gitlab, fault, k - len(creates) if after else k)
             code, _ = w.run("stage", "cycle.json")  # may fail part-way
             if shape(clean.gitlab.requests[k]).endswith(" /labels"):  # what faults() rests on
                 assert code == 1 and not (w.slack.posts or w.smtp.messages or w.twilio.forms)
