@@ -6,8 +6,11 @@ auto_send, swap labels, or point GitLab elsewhere. Outside CI the overrides keep
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -148,24 +151,46 @@ def test_the_raw_trigger_payload_wins_over_an_expanded_variable(tmp_path: Path) 
 
 
 def prefilter(
-    tmp_path: Path, payload: object | str, config_text: str | None = None
+    tmp_path: Path, payload: object | str, config_text: str | None = None, *, process: bool = False
 ) -> tuple[int, str]:
+    """ci/prefilter.py on `payload`, as the job runs it: by default in this process (runpy,
+    as `__main__`, its exception guard included), with `process` as a program of its own,
+    with nothing in its environment but PATH and TRIGGER_PAYLOAD (one test does)."""
     path = tmp_path / "payload.json"
     path.write_text(payload if isinstance(payload, str) else json.dumps(payload), encoding="utf-8")
     if config_text is not None:
         (tmp_path / "config").mkdir(exist_ok=True)
         (tmp_path / "config" / "notification-channels.yml").write_text(config_text, "utf-8")
-    done = subprocess.run(
-        [sys.executable, str(PREFILTER)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env={"PATH": os.environ["PATH"], "TRIGGER_PAYLOAD": str(path)},
-    )
-    assert done.stderr == "" and len(done.stdout.splitlines()) == 1
-    return done.returncode, done.stdout
+    if process:
+        done = subprocess.run(
+            [sys.executable, str(PREFILTER)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env={"PATH": os.environ["PATH"], "TRIGGER_PAYLOAD": str(path)},
+        )
+        code, out, err = done.returncode, done.stdout, done.stderr
+    else:
+        out_io, err_io = io.StringIO(), io.StringIO()
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            contextlib.redirect_stdout(out_io),
+            contextlib.redirect_stderr(err_io),
+        ):
+            patch.chdir(tmp_path)
+            patch.setenv("TRIGGER_PAYLOAD", str(path))
+            patch.setattr(sys, "argv", [str(PREFILTER)])
+            try:
+                runpy.run_path(str(PREFILTER), run_name="__main__")
+            except SystemExit as exit_:
+                code = int(exit_.code or 0)
+            else:
+                raise AssertionError("ci/prefilter.py ended without an exit code")
+        out, err = out_io.getvalue(), err_io.getvalue()
+    assert err == "" and len(out.splitlines()) == 1, (out, err)
+    return code, out
 
 
 def event(
@@ -247,7 +272,8 @@ def test_prefilter_decides_from_the_payload(
 
 
 def test_prefilter_takes_no_bot_name_from_an_interpolated_value(tmp_path: Path) -> None:
-    code, _ = prefilter(tmp_path, event(user="x"), "gitlab:\n  bot_username: ${BOT}\n")
+    config_text = "gitlab:\n  bot_username: ${BOT}\n"
+    code, _ = prefilter(tmp_path, event(user="x"), config_text, process=True)
     assert code == 3
 
 
