@@ -123,34 +123,25 @@ SINK_LIVE = frozenset({"_controller"})  # the sink's server: not state
 @dataclass
 class Staged:
     """A project staged once (`staged_once`), its fake GitLab and SMTP sink kept serving;
-    `gate()` puts both back to the state right after staging and hands a test its world:
-    the same state a test staging on fresh fakes gets, without running `stage` again."""
+    `gate()` puts both back to the state right after staging, puts the configuration the
+    commands left (bootstrap writes ids into it) into the test's repository, and hands a
+    test its world: the same state a test staging on fresh fakes gets, without running
+    `stage` again."""
 
     fake: FakeGitLab
     smtp: SmtpSink
     state: dict[str, Any]
     mail: dict[str, Any]
+    config: dict[str, str]  # the files of config/ after the commands, by name
 
     def gate(self, repo: Path, capsys: pytest.CaptureFixture[str]) -> Gate:
+        for name, text in self.config.items():
+            (repo / "config" / name).write_text(text, encoding="utf-8")
         self.fake.restore(self.state)
         for name in [k for k in vars(self.smtp) if k not in SINK_LIVE and k not in self.mail]:
             delattr(self.smtp, name)
         vars(self.smtp).update(copy.deepcopy(self.mail))
         return Gate(self.fake, self.smtp, repo, capsys)
-
-
-@contextlib.contextmanager
-def fresh_gate(
-    repo: Path, capsys: pytest.CaptureFixture[str], *commands: tuple[str, ...]
-) -> Iterator[Gate]:
-    """A fresh fake GitLab and SMTP sink after `commands` (each must succeed), for a test
-    of its own; `staged_once` shares one among a module's tests."""
-    with FakeGitLab() as fake, SmtpSink() as smtp:
-        world = Gate(fake, smtp, repo, capsys)
-        for argv in commands:
-            code, out = world.run(*argv)
-            assert code == 0, out
-        yield world
 
 
 World = Callable[[FakeGitLab, SmtpSink, Path, pytest.CaptureFixture[str]], Gate]
@@ -179,4 +170,5 @@ def staged_once(
             assert code == 0 and "Traceback" not in err.getvalue(), out.getvalue() + err.getvalue()
         patch.undo()
         mail = copy.deepcopy({k: v for k, v in vars(smtp).items() if k not in SINK_LIVE})
-        yield Staged(fake, smtp, fake.snapshot(), mail)
+        config = {p.name: p.read_text(encoding="utf-8") for p in (where / "config").iterdir()}
+        yield Staged(fake, smtp, fake.snapshot(), mail, config)

@@ -15,17 +15,24 @@ from match_staging import config
 from match_staging.model import State
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import MALLORY, REVIEWER, Gate, fresh_gate
+from tests.gate import MALLORY, REVIEWER, Gate, Staged, staged_once
 
 AUTO_SEND = {"MATCH_STAGING__WORKFLOW__AUTO_SEND": "true"}
 STATES = tuple(f"job-match/{s.value}" for s in State)
 
 
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
+    where = tmp_path_factory.mktemp("staged")
+    with staged_once(where, ("stage",), ("bootstrap",)) as done:
+        yield done
+
+
 @pytest.fixture
-def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
-    """Five staged matches, then `bootstrap` (a Maintainer's, once), which records the ids."""
-    with fresh_gate(repo, capsys, ("stage",), ("bootstrap",)) as world:
-        yield world
+def gate(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str]) -> Gate:
+    """Five staged matches, then `bootstrap` (a Maintainer's, once), which records the ids
+    in the configuration (once per module: `staged_once`)."""
+    return staged.gate(repo, capsys)
 
 
 def ids(gate: Gate) -> dict[str, int]:

@@ -24,7 +24,7 @@ from match_staging.cli import main
 from tests.conftest import match, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import REVIEWER, Gate, fresh_gate
+from tests.gate import REVIEWER, Gate, Staged, staged_once
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Vienna: no quiet hours
 
@@ -312,11 +312,17 @@ def test_stats_json_is_the_history_counted_by_hand(world: World, repo: Path) -> 
     assert code == 0 and f"stats     40 matches · {requests}" in out, out
 
 
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
+    with staged_once(tmp_path_factory.mktemp("staged"), ("stage",)) as done:
+        yield done
+
+
 @pytest.fixture
-def gate(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Gate]:
-    """The repository's five matches staged on the fake GitLab."""
-    with fresh_gate(repo, capsys, ("stage",)) as world:
-        yield world
+def gate(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str]) -> Gate:
+    """The repository's five matches staged on the fake GitLab (once per module:
+    `staged_once`)."""
+    return staged.gate(repo, capsys)
 
 
 def test_only_the_bots_records_count_and_what_it_costs(gate: Gate) -> None:
