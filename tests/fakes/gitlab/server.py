@@ -301,8 +301,8 @@ class FakeGitLab(PipelinesMixin):
 
     def _resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         for route_method, pattern, handler in self._routes:
-            match = pattern.fullmatch(path)
-            if match and route_method == method:
+            match = pattern.fullmatch(path) if route_method == method else None
+            if match:
                 params = {k: unquote(v) for k, v in match.groupdict().items()}
                 if "pid" in params and params["pid"] not in self._project_ids():
                     raise _HttpError(404, {"message": "404 Project Not Found"})

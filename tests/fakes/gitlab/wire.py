@@ -228,8 +228,9 @@ def _check_json_limits(data: Any) -> None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    disable_nagle_algorithm = True  # an answer goes out at once (one write: `_serve`)
     server: _Server
+    _headers_buffer: list[bytes]  # http.server's, set by send_response()
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -245,8 +246,13 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in wire.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(wire.body)))
-        self.end_headers()
-        self.wfile.write(wire.body)
+        # The head and the body in one write, as GitLab's server sends a small answer in
+        # one segment: end_headers() would send the head alone first (one more system call
+        # and wake-up of the client per request). http.server keeps the head, line by
+        # line, in _headers_buffer until end_headers() flushes it (Lib/http/server.py).
+        self._headers_buffer.append(b"\r\n")
+        self.wfile.write(b"".join(self._headers_buffer) + wire.body)
+        self._headers_buffer = []
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
