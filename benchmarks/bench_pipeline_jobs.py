@@ -106,8 +106,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    if tp.MISSING:
-        raise SystemExit(f"cannot run: {tp.MISSING}")
+    if (why := tp.missing()) is not None:
+        raise SystemExit(f"cannot run: {why}")
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeGitLab() as gitlab,
