@@ -397,6 +397,8 @@ def test_stage_notifies_each_match_once_whatever_gitlab_request_fails(
             # without waiting for the scheduled `digest`
             code, out = w.run("stage", "cycle.json")
             where = f"{fault} at request {k}: {faulted(w.gitlab)}"
+            (hit,) = [r for r in w.gitlab.requests if r.fault]  # the clean run's k-th request
+            assert shape(hit) == shape(clean.gitlab.requests[k]), where
             assert code == 0, f"{where}\n{out}"
             w.assert_each_notified_once(10, where)
 

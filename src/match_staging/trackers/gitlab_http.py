@@ -35,7 +35,8 @@ PER_PAGE = 100  # GitLab's maximum page size
 
 P = ParamSpec("P")
 R = TypeVar("R")
-M = TypeVar("M", bound=RESTManager[Any])
+# a string: RESTManager takes a type argument only from python-gitlab 6 on (we allow 4.4)
+M = TypeVar("M", bound="RESTManager[Any]")
 
 
 class Pace:

@@ -113,7 +113,7 @@ class GitLabProject:
         """The numeric id (webhook URLs need it); no request when configured as a number."""
         if self._ref.isdigit():
             return int(self._ref)
-        return int(self._project.get()["id"])  # resolve a path
+        return int(self._project.get().get("id") or 0)  # resolve a path
 
     @_translate("read its version")
     def version(self) -> str:
