@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 import gitlab
 
@@ -176,8 +175,8 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         """Upload a file to the project (by numeric id: docs/platform-facts.md)."""
         # Not Project.upload(): on a project handle made lazily from a path it sends the
         # path encoded twice (`group%252Fname`), which GitLab answers with 404
-        # (docs/platform-facts.md, "Project ids in paths"). Encode it once, here.
-        target = f"/projects/{quote(self._project_ref, safe='')}/uploads"
+        # (docs/platform-facts.md, "Project ids in paths"). ProjectApi.path encodes it once.
+        target = self._project.path("/uploads")
         result = self._project.client.http_post(
             target, files={"file": (path.name, path.read_bytes())}
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import gitlab
 
@@ -115,7 +115,7 @@ class ProjectHealth(GitLabBase):
         to Maintainers only (lib/api/entities/project.rb, `if: ... :admin_project`): None
         for a Developer's token.
         """
-        attrs = self._project.client.http_get(f"/projects/{quote(self._project_ref, safe='')}")
+        attrs = self._project.client.http_get(self._project.path())
         role = (
             attrs.get("ci_pipeline_variables_minimum_override_role")
             if isinstance(attrs, dict)

@@ -103,9 +103,16 @@ class ProjectApi:
         self.id = ref  # as configured: a number or a path (group/name)
         self.encoded_id = EncodedId(ref)  # as it goes into a URL: group%2Fname
 
+    def path(self, suffix: str = "") -> str:
+        """`/projects/:id{suffix}`, the project's path encoded once (a path encoded twice,
+        `group%252Fname`, GitLab answers with 404: docs/platform-facts.md, "Project ids in
+        paths").
+        """
+        return f"/projects/{self.encoded_id}{suffix}"
+
     def get(self, path: str = "") -> dict[str, Any]:
         """GET `/projects/:id{path}` as GitLab's JSON object."""
-        found = self.client.http_get(f"/projects/{self.encoded_id}{path}")
+        found = self.client.http_get(self.path(path))
         if not isinstance(found, dict):
             raise gitlab.exceptions.GitlabParsingError(
                 error_message=f"GET {path or 'the project'} is not an object"
@@ -118,9 +125,7 @@ class ProjectApi:
         builds about 20 sub-managers, and `attributes` deep-copies it on every read: 70 and
         22 us an issue, and the tool reads a thousand issues a run in a large project.
         """
-        found = self.client.http_list(
-            f"/projects/{self.encoded_id}{path}", query_data=dict(query), iterator=True
-        )
+        found = self.client.http_list(self.path(path), query_data=dict(query), iterator=True)
         for item in found:
             if not isinstance(item, dict):  # what a RESTObject refused: an error, not nothing
                 raise gitlab.exceptions.GitlabParsingError(

@@ -254,7 +254,7 @@ class GitLabProject:
         sample data sent even to a disabled hook; a 2xx answer switches it back on (201),
         anything else is 422. Never retried: each attempt is a delivery, a pipeline.
         """
-        path = f"/projects/{quote(self._ref, safe='')}/hooks/{hook_id}/test/{trigger}"
+        path = self._project.path(f"/hooks/{hook_id}/test/{trigger}")
         self._project.client.http_post(path)
 
     # ------------------------------------------------------ the token, rotated
@@ -269,7 +269,7 @@ class GitLabProject:
         """`GET /projects/:id/variables/:key` (lib/api/ci/variables.rb, Maintainer); None
         when the project has no such variable. Its value is a secret: never shown.
         """
-        path = f"/projects/{quote(self._ref, safe='')}/variables/{quote(key, safe='')}"
+        path = self._project.path(f"/variables/{quote(key, safe='')}")
         try:
             data = self._project.client.http_get(path)
         except GitlabHttpError as exc:
@@ -296,7 +296,7 @@ class GitLabProject:
         """`PUT /projects/:id/variables/:key` with a new value; its flags stay as they are.
         The same request again is harmless: it sets, it does not toggle.
         """
-        path = f"/projects/{quote(self._ref, safe='')}/variables/{quote(key, safe='')}"
+        path = self._project.path(f"/variables/{quote(key, safe='')}")
         self._project.client.http_put(path, post_data={"value": value})
 
     # ---------------------------------------------------------------- schedules
