@@ -98,13 +98,19 @@ class FakeBase:
             return self.users.get(self.acting_user_id)
         return next((u for u in self.users.values() if u["username"].lower() == wanted), None)
 
-    def _paginate(self, req: _Req, items: Sequence[Any]) -> _Resp:
+    def _paginate(
+        self, req: _Req, items: Sequence[Any], view: Callable[[Any], Any] | None = None
+    ) -> _Resp:
+        """One page of `items`, with GitLab's pagination headers; `view` (what the API shows
+        of an item) is applied to that page's items only."""
         per_page = _as_int(req.value("per_page"), 20)
         per_page = 20 if per_page < 1 else min(per_page, 100)
         page = max(_as_int(req.value("page"), 1), 1)
         total = len(items)
         pages = max(1, math.ceil(total / per_page))
         chunk = list(items[(page - 1) * per_page : page * per_page])
+        if view is not None:
+            chunk = [view(item) for item in chunk]
 
         def link(target: int) -> str:
             query = {**req.query, "page": [str(target)], "per_page": [str(per_page)]}

@@ -85,11 +85,7 @@ class IssuesMixin(QuickActionsMixin):
                 "GET",
                 issue + "/resource_label_events",
                 lambda r: self._paginate(
-                    r,
-                    [
-                        self._label_event_view(e)
-                        for e in self.label_events.get(self._issue(r)["iid"], [])
-                    ],
+                    r, self.label_events.get(self._issue(r)["iid"], []), self._label_event_view
                 ),
             ),
         ]
@@ -379,7 +375,7 @@ class IssuesMixin(QuickActionsMixin):
         issues.sort(
             key=lambda i: (_parse_time(i[order_by]), i["id"]), reverse=req.value("sort") != "asc"
         )
-        return self._paginate(req, [self._issue_view(i, req) for i in issues])
+        return self._paginate(req, issues, lambda i: self._issue_view(i, req))
 
     # ---- the to-dos an issue's change makes (assigned, mentioned); their API: todos.py ----
     def _add_todo(self, issue: Json, user_id: int, action: str) -> Json:

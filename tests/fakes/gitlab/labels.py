@@ -104,7 +104,7 @@ class LabelsMixin(UsersMixin):
                 lb for lb in labels if needle in f"{lb['name']}\n{lb['description'] or ''}".lower()
             ]
         with_counts = _as_bool(req.value("with_counts"))
-        return self._paginate(req, [self._label_view(lb, with_counts) for lb in labels])
+        return self._paginate(req, labels, lambda lb: self._label_view(lb, with_counts))
 
     def _create_label(self, req: _Req) -> _Resp:
         name, color = str(req.required("name")).strip(), str(req.required("color"))

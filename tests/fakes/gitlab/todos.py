@@ -52,7 +52,7 @@ class TodosMixin(IssuesMixin):
             and req.value("action") in (None, t["action_name"])
             and req.value("type") in (None, t["target_type"])
         ]
-        return self._paginate(req, [self._todo_view(t) for t in todos])
+        return self._paginate(req, todos, self._todo_view)
 
     def _mark_todo_done(self, req: _Req) -> _Resp:
         todo = next(
