@@ -62,7 +62,8 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run
         self._ledger_iid: int | None = None  # the run-log issue, once found
-        self._labels: list[Any] | None = None  # the project's labels, as last listed
+        # the project's labels as GitLab's JSON, as last listed
+        self._labels: list[dict[str, Any]] | None = None
         self._labels_unused = False  # listed for the id check, not yet used by `prepare`
         self._disabled_hooks: list[WebhookState] | None = None  # GET hooks, once per run
         self._hooks_visible = True
@@ -90,26 +91,25 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         """Create missing labels; return how many issues carry `count_label`."""
         listing = self._labels if self._labels_unused and self._labels is not None else None
         self._labels_unused = False
-        existing = {lb.name: lb for lb in (listing or self._list_labels())}
+        existing = {str(lb["name"]): lb for lb in (listing or self._list_labels())}
         for spec in labels:
             if spec.name not in existing:
                 created = self._project.labels.create(
                     {"name": spec.name, "color": spec.color, "description": spec.description}
                 )
-                self._labels = [*(self._labels or []), created]
+                self._labels = [*(self._labels or []), dict(created.attributes)]
         found = existing.get(count_label)
         if found is None:
             return 0
-        attrs = found.attributes
-        return int(attrs.get("open_issues_count") or 0) + int(attrs.get("closed_issues_count") or 0)
+        return int(found.get("open_issues_count") or 0) + int(found.get("closed_issues_count") or 0)
 
-    def _list_labels(self) -> list[Any]:
+    def _list_labels(self) -> list[dict[str, Any]]:
         """The project's labels with their counts (100 a page): the id check's listing is
-        the one `prepare` uses next, so a staging run pays nothing for the check.
+        the one `prepare` uses next, so a staging run pays nothing for the check. Read as
+        GitLab's JSON (`_pages`): a python-gitlab ProjectLabel per label cost 0.3 ms, 4 ms a
+        run of a freshly bootstrapped project's 13.
         """
-        self._labels = list(
-            self._project.labels.list(get_all=True, with_counts=True, per_page=PER_PAGE)
-        )
+        self._labels = list(self._pages("/labels", {"with_counts": True, "per_page": PER_PAGE}))
         return self._labels
 
     @_translate("list the project's labels")
@@ -120,7 +120,7 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         if self._labels is None:
             self._list_labels()
             self._labels_unused = True
-        return {str(lb.name): int(lb.id) for lb in self._labels or []}
+        return {str(lb["name"]): int(lb["id"]) for lb in self._labels or []}
 
     def create_issue(self, draft: IssueDraft) -> IssueRef:
         """Create once: after an answer that got lost, look before creating again."""
