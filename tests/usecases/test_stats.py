@@ -7,8 +7,10 @@ GitLab, once on the local tracker: the same history, the same JSON.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from PIL import Image
 
 from match_staging.chart import APPROVED, REJECTED
 from match_staging.cli import main
-from tests.conftest import match, write
+from tests.conftest import deployment, match, patch_time, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import REVIEWER, Gate, Staged, staged_once
@@ -177,7 +179,9 @@ class OnGitLab(World):
 class Local(World):
     kind = "local"
 
-    def __init__(self, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def __init__(self, repo: Path, capsys: pytest.CaptureFixture[str] | None) -> None:
+        """`capsys` None: for a module's fixture (capsys is a test's), which catches what a
+        run prints itself."""
         self.repo, self.capsys = repo, capsys
 
     def run(self, hour: float, *argv: str, **extra: str) -> tuple[int, str]:
@@ -187,11 +191,18 @@ class Local(World):
             "GITLAB_USER_LOGIN": "reviewer",
             **extra,
         }
-        self.capsys.readouterr()
-        code = main(list(argv), env)
-        captured = self.capsys.readouterr()
-        assert "Traceback" not in captured.out + captured.err
-        return code, captured.out + captured.err
+        if self.capsys is None:
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+                code = main(list(argv), env)
+            out = printed.getvalue()
+        else:
+            self.capsys.readouterr()
+            code = main(list(argv), env)
+            captured = self.capsys.readouterr()
+            out = captured.out + captured.err
+        assert "Traceback" not in out
+        return code, out
 
     def board(self, iid: int, hour: float, add: str, remove: str, *, webhook: bool) -> None:
         """The reviewer moves the card in the local tracker's file (no webhook here: the
@@ -244,7 +255,8 @@ def play(world: World, repo: Path) -> dict[int, Planned]:
             for n, plan in enumerate(HISTORY)
         ],
     }
-    code, out = world.run(0, "stage", str(write(repo / "batch" / "stats.json", document)))
+    write(repo / "batch" / "stats.json", document)  # named as in the repository (copied)
+    code, out = world.run(0, "stage", "batch/stats.json")
     assert code == 0 and "40 staged" in out, out
     # stage makes the issues best first: the issue of each planned match by its title
     by_iid = _issues(world, repo)
@@ -269,6 +281,27 @@ def play(world: World, repo: Path) -> dict[int, Planned]:
     return by_iid
 
 
+@pytest.fixture(scope="module")
+def played_local(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A deployment where `play` ran once on the local tracker (its assertions included),
+    for the module's local tests to copy: its 80 commands were most of what each cost."""
+    where = tmp_path_factory.mktemp("played")
+    with pytest.MonkeyPatch.context() as patch:
+        deployment(where, patch)
+        patch_time(patch)
+        play(Local(where, None), where)
+    return where
+
+
+def played(world: World, repo: Path, played_local: Path) -> None:
+    """`play` on `world`; on the local tracker, a copy of where it was played once (the
+    tracker's file, its issue pages and outbox/: all the history there is)."""
+    if world.kind == "local":
+        shutil.copytree(played_local, repo, symlinks=True, dirs_exist_ok=True)
+    else:
+        play(world, repo)
+
+
 def _issues(world: World, repo: Path) -> dict[int, Planned]:
     code, out = world.run(0, "list")
     assert code == 0, out
@@ -286,8 +319,10 @@ def document(out: str) -> Any:
     return json.JSONDecoder().raw_decode(out, out.index("{"))[0]
 
 
-def test_stats_json_is_the_history_counted_by_hand(world: World, repo: Path) -> None:
-    play(world, repo)
+def test_stats_json_is_the_history_counted_by_hand(
+    world: World, repo: Path, played_local: Path
+) -> None:
+    played(world, repo, played_local)
     code, out = world.run(
         60, "stats", "--format", "json", MATCH_STAGING__STATS__TARGET_APPROVAL_RATE="0.75"
     )
@@ -452,13 +487,13 @@ def column_height(chart: Image.Image, x: int) -> int:
 
 
 def test_the_weekly_section_fits_every_channel_on_the_local_tracker(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+    repo: Path, capsys: pytest.CaptureFixture[str], played_local: Path
 ) -> None:
     """The 40 matches' six bands, every channel's message written to outbox/: the whole
     table in WhatsApp's 300 characters of a message body and in Slack's section, nothing cut.
     """
     world = Local(repo, capsys)
-    play(world, repo)
+    played(world, repo, played_local)
     code, out = world.run(7 * 24 + 1, "digest")  # the next Monday, 10:00 in Vienna
     assert code == 0 and "key stats-2026-W07" in out, out
     folder = repo / "outbox" / "notify-stats-2026-W07"
