@@ -57,7 +57,6 @@ class GitLabTracker(KeyLookup, RunLog, ProjectHealth):
         self._project, self._counter = connect(
             settings.url, token, settings.project, settings.timeout
         )
-        self._project_ref = settings.project
         self._sleep = sleep or clocks.system_sleep
         self._clock = clock or clocks.system_now
         self._bot_user: tuple[int, str] | None = None  # GET /user, once per run

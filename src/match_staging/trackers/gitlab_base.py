@@ -21,7 +21,6 @@ class GitLabBase:
     """
 
     _project: ProjectApi
-    _project_ref: str
     _counter: _CountingAdapter
     _clock: Callable[[], datetime]
     _sleep: Callable[[float], None]

@@ -76,7 +76,8 @@ class ProjectHealth(GitLabBase):
         if found is None:
             return False
         target = unquote(found.group(1))
-        return target in {str(project_id), self._project_ref, unquote(self._project_ref)}
+        ref = self._project.id
+        return target in {str(project_id), ref, unquote(ref)}
 
     @_translate("read the token's expiry")
     def token_info(self) -> TokenInfo | None:

@@ -98,7 +98,6 @@ class GitLabProject:
     """One project's setup over python-gitlab, counting every request."""
 
     def __init__(self, url: str, token: str, project: str, *, timeout: float = 30.0) -> None:
-        self._ref = project
         self._project, self._counter = connect(url, token, project, timeout)
         self.location = f"{url} project {project}"
 
@@ -111,8 +110,8 @@ class GitLabProject:
     @_translate("read the project")
     def project_id(self) -> int:
         """The numeric id (webhook URLs need it); no request when configured as a number."""
-        if self._ref.isdigit():
-            return int(self._ref)
+        if self._project.id.isdigit():
+            return int(self._project.id)
         return int(self._project.get().get("id") or 0)  # resolve a path
 
     @_translate("read its version")
