@@ -147,6 +147,15 @@ class Staged:
 World = Callable[[FakeGitLab, SmtpSink, Path, pytest.CaptureFixture[str]], Gate]
 
 
+def printed(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """`main(argv, env)` and what it printed on each stream, for a fixture wider than a test
+    (capsys is a test's)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv, env)
+    return code, out.getvalue(), err.getvalue()
+
+
 @contextlib.contextmanager
 def staged_once(
     where: Path,
@@ -164,10 +173,8 @@ def staged_once(
         patch_time(patch)
         gate = world(fake, smtp, where, cast(pytest.CaptureFixture[str], None))
         for argv in commands:
-            out, err = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(list(argv), gate.env())
-            assert code == 0 and "Traceback" not in err.getvalue(), out.getvalue() + err.getvalue()
+            code, out, err = printed(list(argv), gate.env())
+            assert code == 0 and "Traceback" not in err, out + err
         patch.undo()
         mail = copy.deepcopy({k: v for k, v in vars(smtp).items() if k not in SINK_LIVE})
         config = {p.name: p.read_text(encoding="utf-8") for p in (where / "config").iterdir()}

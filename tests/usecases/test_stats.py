@@ -7,7 +7,6 @@ GitLab, once on the local tracker: the same history, the same JSON.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import shutil
@@ -26,7 +25,7 @@ from match_staging.cli import main
 from tests.conftest import deployment, match, patch_time, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import REVIEWER, Gate, Staged, staged_once
+from tests.gate import REVIEWER, Gate, Staged, printed, staged_once
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Vienna: no quiet hours
 
@@ -192,10 +191,8 @@ class Local(World):
             **extra,
         }
         if self.capsys is None:
-            printed = io.StringIO()
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-                code = main(list(argv), env)
-            out = printed.getvalue()
+            code, out, err = printed(list(argv), env)
+            out += err
         else:
             self.capsys.readouterr()
             code = main(list(argv), env)
