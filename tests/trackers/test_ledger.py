@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from match_staging.config import GitLabSettings
-from match_staging.errors import RunLogLost
+from match_staging.errors import RunLogLost, TrackerError
 from match_staging.trackers import ledger
 from match_staging.trackers.gitlab import GitLabTracker
 from match_staging.trackers.local import LocalTracker
@@ -225,6 +225,25 @@ def test_a_create_whose_answer_was_lost_leaves_one_ledger(fake: FakeGitLab) -> N
     tracker(fake).append_log("reminder", {"n": 1})
     assert len(ledger_issues(fake)) == 1
     assert [r.data for r in tracker(fake).read_log("reminder", since=EPOCH)] == [{"n": 1}]
+
+
+@pytest.mark.parametrize("fault", ["lost answer", "500"])
+def test_a_failed_label_lookup_is_no_first_run(fake: FakeGitLab, fault: str) -> None:
+    """No run log among the bot's issues, and the lookup of its label gets no usable answer:
+    that is a failed read, never "no label, so no log was ever written", which would let the
+    first record start a new log and drop what a deleted one still owed."""
+    fake.add_label(ledger.LABEL)  # left behind by a deleted run log
+    path = rf"/labels/{ledger.LABEL}$"
+    if fault == "500":
+        fake.fail_next("GET", path, status=500)
+    else:
+        fake.drop_next("GET", path)
+    with pytest.raises(TrackerError) as failed:
+        tracker(fake).append_log("reminder", {"n": 1})
+    assert failed.value.transient and "run-log issue" in str(failed.value)
+    assert ledger_issues(fake) == [] and fake.issues == {}
+    with pytest.raises(RunLogLost):  # the next run sees what the label says
+        tracker(fake).append_log("reminder", {"n": 1})
 
 
 def test_a_note_whose_answer_was_lost_is_written_once(fake: FakeGitLab) -> None:
