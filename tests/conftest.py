@@ -127,9 +127,22 @@ def patch_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
             fake.sleep(seconds)
 
     patched = SimpleNamespace(sleep=sleep, time=time.time, monotonic=time.monotonic)
-    for module in ("match_staging.clock", "gitlab.utils"):
+    for module in ("match_staging.clock", *GITLAB_SLEEPS):
         monkeypatch.setattr(f"{module}.time", patched)
     return fake
+
+
+def _gitlab_sleeps() -> tuple[str, ...]:
+    """Where python-gitlab sleeps before a retry: `gitlab.client` (`http_request`) in 4.4,
+    the declared minimum; `gitlab.utils` (its `Retry`) in later releases. Each of them that
+    imports `time`: no test waits, whichever release the suite runs against."""
+    import gitlab.client
+    import gitlab.utils
+
+    return tuple(m.__name__ for m in (gitlab.utils, gitlab.client) if hasattr(m, "time"))
+
+
+GITLAB_SLEEPS = _gitlab_sleeps()
 
 
 @pytest.fixture
