@@ -241,6 +241,15 @@ def shape(request: Any) -> str:
     return f"{request.method} " + re.sub(r"/\d+(/|$)", r"/N\1", path)
 
 
+def lost_get(fault: str, method: str) -> bool:
+    """A dropped answer to a GET: the `slow` run's, in a fault matrix that also fails each
+    request with a 500. A GET changes nothing, so its lost answer leaves the project as the
+    500 does, and the tool takes the same path after either: both are a transient
+    TrackerError at the boundary (trackers/gitlab_http.py `_translate`). A dropped write,
+    applied but unanswered, is the fault only `drop` makes: it stays in the quick loop."""
+    return fault == "drop" and method == "GET"
+
+
 def fault_matrix(requests: Sequence[Any], part: str) -> list[int]:
     """Where to inject one fault into a run that made `requests`. "representatives": the
     first and the last request of every run of requests of one shape (the fourth of ten

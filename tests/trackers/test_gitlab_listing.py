@@ -41,3 +41,29 @@ def test_a_listing_of_other_than_objects_is_an_error(read: str, answer: str) -> 
         with pytest.raises(TrackerError, match=r"^GitLab could not .*not an object"):
             call(tracker)
         assert isinstance(call(tracker), list)  # the next answer is GitLab's own
+
+
+@pytest.mark.parametrize("fault", ["lost answer", "500"])
+def test_a_failed_read_of_one_issue_is_no_missing_issue(fault: str) -> None:
+    """`get_issue` answers None only on GitLab's 404: a read that got no answer, or a 500,
+    is a transient error, never "the issue is gone" (the gate would treat a match as
+    deleted, and the next run could not tell it was only a broken connection)."""
+    with FakeGitLab() as fake:
+        tracker = GitLabTracker(
+            GitLabSettings(url=fake.url, project="1"),
+            fake.token,
+            clock=lambda: datetime(2026, 2, 8, 13, 30, tzinfo=UTC),
+        )
+        gitlab.Gitlab(fake.url, private_token=fake.token).projects.get(1, lazy=True).issues.create(
+            {"title": "Issue 1"}
+        )
+        if fault == "500":
+            fake.fail_next("GET", r"/issues/1$", status=500)
+        else:
+            fake.drop_next("GET", r"/issues/1$")
+        with pytest.raises(TrackerError, match=r"^GitLab could not read an issue") as failed:
+            tracker.get_issue(1)
+        assert failed.value.transient
+        found = tracker.get_issue(1)  # the next answer is GitLab's own
+        assert found is not None and found.iid == 1
+        assert tracker.get_issue(2) is None  # GitLab's 404: no such issue
