@@ -671,12 +671,12 @@ def test_a_2_mb_document_reaches_the_trigger_payload_whole(
 def test_the_document_is_one_string_for_gitlabs_json_limits(
     gitlab: tuple[FakeGitLab, str], tmp_path: Path
 ) -> None:
-    """GitLab's JSON validation counts a body's elements (100,000 at most): 1,000 matches
-    with 100 requirements each as a JSON `matches` list would be refused with 400; as
-    `matches_b64` the document is one string."""
+    """GitLab's JSON validation counts a body's elements (100,000 at most): 300 matches
+    with 100 requirements each (121,803 elements in the body) as a JSON `matches` list would be
+    refused with 400; as `matches_b64` the document is one string."""
     fake, url = gitlab
     row = {"requirement": "Kubernetes", "score": 90, "weight": 2}
-    data = [a_match(url=f"https://j.example/{i}", requirements=[row] * 100) for i in range(1000)]
+    data = [a_match(url=f"https://j.example/{i}", requirements=[row] * 100) for i in range(300)]
     as_list = json.dumps({"token": TOKEN, "ref": "main", "matches": data}).encode()
     request = urllib.request.Request(
         f"{url}/api/v4/projects/1/trigger/pipeline",
