@@ -20,6 +20,8 @@ import pytest
 
 import match_staging.channels.registry  # noqa: F401  (hands config the channels' sections)
 
+pytest_plugins = ["pytester"]  # test_cli runs pytest on pyproject.toml's options in-process
+
 ROOT = Path(__file__).resolve().parents[1]
 # Where PYTHONDONTWRITEBYTECODE is set (this machine), every run would compile each module and
 # rewrite each test module's asserts again: 3 s of CPU per process, per xdist worker too.

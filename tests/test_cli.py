@@ -636,33 +636,18 @@ def test_channels_as_configured_against_gitlab_and_on_request_locally(
     assert sorted(p.name for p in folder.iterdir()) == ["new-slack.json"]
 
 
-def test_skipped_tests_say_why_by_default(tmp_path: Path) -> None:
-    (tmp_path / "test_skip.py").write_text(
-        "import pytest\n\n@pytest.mark.skip(reason='needs gitlab-ci-local')\n"
-        "def test_x() -> None:\n    pass\n",
-        encoding="utf-8",
+def test_skipped_tests_say_why_by_default(pytester: pytest.Pytester) -> None:
+    """pyproject.toml's pytest options, as `pytest` reads them, print each skip's reason."""
+    pytester.makepyfile(
+        test_skip="import pytest\n\n@pytest.mark.skip(reason='needs gitlab-ci-local')\n"
+        "def test_x() -> None:\n    pass\n"
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-c",
-            str(ROOT / "pyproject.toml"),
-            "--rootdir",
-            str(tmp_path),
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            str(tmp_path / "test_skip.py"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
+    done = pytester.runpytest_inprocess(
+        *("-c", str(ROOT / "pyproject.toml"), "--rootdir", str(pytester.path)),
+        *("-p", "no:cacheprovider", "-n", "0", "test_skip.py"),
     )
-    assert "SKIPPED [1]" in done.stdout and "needs gitlab-ci-local" in done.stdout, done.stdout
+    out = done.stdout.str()
+    assert "SKIPPED [1]" in out and "needs gitlab-ci-local" in out, out
 
 
 def test_preview_on_a_fresh_clone_renders_every_channel(
