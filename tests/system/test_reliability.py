@@ -611,7 +611,9 @@ def test_failed_message_is_sent_by_digest_and_nothing_repeats(
 ) -> None:
     write(repo / "five.json", cycle(5))
     for k in ks:
-        with world(capsys, per_match=True) as w:
+        # on a project as bootstrap leaves it: a first run's 13 label creates are the stage
+        # matrix's business, not a channel's
+        with world(capsys, per_match=True, bootstrapped=True) as w:
             if channel == "slack":  # the k-th message fails all three tries
                 w.slack.answer(200, "ok", times=k)
                 w.slack.answer(500, "internal_error", times=3, Retry_After="0")
