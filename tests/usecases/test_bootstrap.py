@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from match_staging.errors import ConfigError, TrackerError
 from match_staging.labels import label_specs
 from match_staging.model import State
 from match_staging.usecases.bootstrap import BootstrapReport, run
+from tests.conftest import deployment, patch_time
 from tests.fakes.gitlab import FakeGitLab
 
 WRITES = ("POST", "PUT", "DELETE", "PATCH")
@@ -55,6 +57,36 @@ def hook_url(fake: FakeGitLab) -> str:
 def _repo(repo: Path) -> Path:
     """Every test runs in a copy of the repository (config/notification-channels.yml)."""
     return repo
+
+
+@pytest.fixture(scope="module")
+def _bootstrapped_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FakeGitLab, dict[str, Any], dict[str, str]]]:
+    """One first `bootstrap` per module, on a fresh fake in a copy of the deployment: the
+    fake, its state right after, and the configuration files the run wrote (the URL)."""
+    where = tmp_path_factory.mktemp("bootstrapped")
+    with FakeGitLab() as server, pytest.MonkeyPatch.context() as patch:
+        deployment(where, patch)
+        patch_time(patch)
+        assert bootstrap(server).ok
+        config = {p.name: p.read_text(encoding="utf-8") for p in (where / "config").iterdir()}
+        patch.undo()
+        yield server, server.snapshot(), config
+
+
+@pytest.fixture
+def first_run(
+    _bootstrapped_once: tuple[FakeGitLab, dict[str, Any], dict[str, str]], repo: Path
+) -> FakeGitLab:
+    """The project and the repository's configuration right after a first `bootstrap` on a
+    fresh project, request log included: what `bootstrap(fake)` on the `fake` fixture leaves,
+    without running it again for each test (a first run makes about 25 objects)."""
+    server, state, config = _bootstrapped_once
+    for name, text in config.items():
+        (repo / "config" / name).write_text(text, encoding="utf-8")
+    server.restore(state)
+    return server
 
 
 # --------------------------------------------------------------------------- first run
@@ -158,8 +190,8 @@ def test_project_path_is_resolved_to_its_id_for_the_webhook(fake: FakeGitLab) ->
 # --------------------------------------------------------------------------- idempotence
 
 
-def test_second_run_changes_nothing_and_writes_nothing(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_second_run_changes_nothing_and_writes_nothing(first_run: FakeGitLab) -> None:
+    fake = first_run  # right after a first bootstrap
     fake.reset_log()
     report = bootstrap(fake)
     assert writes(fake) == []
@@ -194,8 +226,8 @@ def test_dry_run_writes_nothing_and_prints_what_the_real_run_does(fake: FakeGitL
     assert real.applied == 27
 
 
-def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(first_run: FakeGitLab) -> None:
+    fake = first_run  # right after a first bootstrap
     fake.labels["job-match"]["color"] = "#ff0000"
     fake.reset_log()
     dry = bootstrap(fake, dry_run=True)
@@ -209,8 +241,8 @@ def test_dry_run_on_a_drifted_project_shows_the_update_it_would_make(fake: FakeG
 # --------------------------------------------------------------------------- drift
 
 
-def test_a_drifted_label_colour_gets_one_update(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_a_drifted_label_colour_gets_one_update(first_run: FakeGitLab) -> None:
+    fake = first_run  # right after a first bootstrap
     fake.labels["job-match"]["color"] = "#ff0000"
     fake.reset_log()
     report = bootstrap(fake)
@@ -220,8 +252,8 @@ def test_a_drifted_label_colour_gets_one_update(fake: FakeGitLab) -> None:
     assert fake.labels["job-match"]["color"] == "#6699cc"
 
 
-def test_colour_case_is_not_drift_but_a_changed_description_is(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_colour_case_is_not_drift_but_a_changed_description_is(first_run: FakeGitLab) -> None:
+    fake = first_run  # right after a first bootstrap
     fake.labels["job-match/sent"]["color"] = "#428BCA"
     fake.labels["job-match/sent"]["description"] = "sent!"
     fake.reset_log()
@@ -282,8 +314,8 @@ def test_existing_labels_and_a_partial_board_are_completed(fake: FakeGitLab) -> 
     assert len(fake.boards) == 1
 
 
-def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_hook_events_and_schedule_drift_are_repaired(first_run: FakeGitLab) -> None:
+    fake = first_run  # right after a first bootstrap
     fake.hooks[0].update(push_events=True, note_events=True)
     fake.schedules[0].update(cron="0 0 * * *", active=False)
     fake.reset_log()
@@ -305,11 +337,11 @@ def test_hook_events_and_schedule_drift_are_repaired(fake: FakeGitLab) -> None:
     [("disabled", "GitLab disabled it"), ("temporarily_disabled", "GitLab paused it")],
 )
 def test_a_hook_gitlab_switched_off_is_switched_back_on(
-    fake: FakeGitLab, status: str, said: str
+    first_run: FakeGitLab, status: str, said: str
 ) -> None:
     """An edit does not re-enable a hook (lib/api/helpers/web_hooks_helpers.rb); a test
     delivery that gets a 2xx does (test_hooks/base_service.rb force: true, enable! on :ok)."""
-    bootstrap(fake)
+    fake = first_run  # right after a first bootstrap
     fake.add_issue("a staged match")  # a test of issue events shows the project's issue
     fake.hooks[0].update(alert_status=status, disabled_until="2099-01-01T00:00:00Z")
     fake.reset_log()
@@ -325,9 +357,9 @@ def test_a_hook_gitlab_switched_off_is_switched_back_on(
 
 
 def test_a_hook_that_cannot_be_tested_yet_is_a_failed_step_saying_what_to_do(
-    fake: FakeGitLab,
+    first_run: FakeGitLab,
 ) -> None:
-    bootstrap(fake)  # no issue in the project: GitLab has no issue event to send as a test
+    fake = first_run  # no issue in the project: GitLab has no issue event to send as a test
     fake.hooks[0]["alert_status"] = "disabled"
     report = bootstrap(fake)
     assert not report.ok and fake.hooks[0]["alert_status"] == "disabled"
@@ -336,10 +368,12 @@ def test_a_hook_that_cannot_be_tested_yet_is_a_failed_step_saying_what_to_do(
     assert fake.triggers[0]["token"] not in printed(report)
 
 
-def test_an_existing_hook_without_confidential_issue_events_gets_them(fake: FakeGitLab) -> None:
+def test_an_existing_hook_without_confidential_issue_events_gets_them(
+    first_run: FakeGitLab,
+) -> None:
     """Issue 20, item 8: a confidential issue's events reach only confidential_issues_events
     hooks (app/services/issues/base_service.rb); a hook made by an earlier bootstrap lacks it."""
-    bootstrap(fake)
+    fake = first_run  # right after a first bootstrap
     fake.hooks[0]["confidential_issues_events"] = False
     fake.reset_log()
     report = bootstrap(fake)
@@ -351,8 +385,8 @@ def test_an_existing_hook_without_confidential_issue_events_gets_them(fake: Fake
     assert fake.hooks[0]["confidential_note_events"] is False  # the run log's records: no
 
 
-def test_a_schedule_on_the_full_ref_name_is_not_drift(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_a_schedule_on_the_full_ref_name_is_not_drift(first_run: FakeGitLab) -> None:
+    fake = first_run  # right after a first bootstrap
     fake.schedules[0]["ref"] = "refs/heads/main"
     fake.reset_log()
     bootstrap(fake)
@@ -380,8 +414,8 @@ def test_a_hook_with_another_url_is_left_alone(fake: FakeGitLab) -> None:
     assert not any(r.path.endswith("/hooks/41") for r in fake.requests)
 
 
-def test_a_new_trigger_token_is_put_into_the_existing_hook(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_a_new_trigger_token_is_put_into_the_existing_hook(first_run: FakeGitLab) -> None:
+    fake = first_run  # right after a first bootstrap
     old = fake.triggers[0]["token"]
     fake.triggers.clear()  # someone deleted the trigger: its token is dead
     report = bootstrap(fake)
@@ -396,8 +430,10 @@ def test_a_new_trigger_token_is_put_into_the_existing_hook(fake: FakeGitLab) -> 
     assert old not in printed(report) and new not in printed(report)
 
 
-def test_the_hook_is_found_by_its_token_when_the_gitlab_address_changed(fake: FakeGitLab) -> None:
-    bootstrap(fake)
+def test_the_hook_is_found_by_its_token_when_the_gitlab_address_changed(
+    first_run: FakeGitLab,
+) -> None:
+    fake = first_run  # right after a first bootstrap
     token = fake.triggers[0]["token"]
     fake.hooks[0]["url"] = (
         f"https://old.example.com/api/v4/projects/1/ref/main/trigger/pipeline?token={token}"
