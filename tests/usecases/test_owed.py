@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import gitlab
@@ -21,11 +21,11 @@ import pytest
 
 from match_staging.cli import main
 from match_staging.trackers import ledger
-from tests.conftest import bootstrapped_label_ids, job_matches, owed
+from tests.conftest import bootstrapped_label_ids, deployment, job_matches, owed, patch_time
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import hook
+from tests.gate import hook, printed
 
 DAY = "2026-02-08T14:30:00+01:00"
 NIGHT = "2026-02-08T23:00:00+01:00"
@@ -111,6 +111,50 @@ def world(
 EVERY = {"email": [1, 2, 3, 4, 5], "slack": [1, 2, 3, 4, 5]}  # matches-inbox: five matches
 
 
+@pytest.fixture(scope="module")
+def _staged_at_night(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FakeGitLab, SlackWebhook, SmtpSink, dict[str, Any]]]:
+    """`stage` of matches-inbox/ in quiet hours, once per module, on a project as bootstrap
+    leaves it: five issues, nothing sent, every match owed. The servers, and the fake
+    GitLab's state right after."""
+    where = tmp_path_factory.mktemp("night")
+    with (
+        FakeGitLab() as fake,
+        SlackWebhook() as slack,
+        SmtpSink() as smtp,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        deployment(where, patch)
+        patch_time(patch)
+        bootstrapped_label_ids(fake)
+        staging = World(fake, slack, smtp, cast(pytest.CaptureFixture[str], None))
+        code, out, err = printed(["stage"], staging.env(NIGHT))
+        assert code == 0 and "Traceback" not in err, out + err
+        assert len(job_matches(fake)) == 5 and not (slack.posts or smtp.messages), out
+        patch.undo()
+        yield fake, slack, smtp, fake.snapshot()
+
+
+@pytest.fixture
+def night(
+    _staged_at_night: tuple[FakeGitLab, SlackWebhook, SmtpSink, dict[str, Any]],
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> World:
+    """The world of `world` after `run("stage", now=NIGHT)` (staged once per module: the
+    fake GitLab restored to its state right after; nothing was posted or mailed then)."""
+    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+    fake, slack, smtp, state = _staged_at_night
+    fake.restore(state)
+    slack.posts.clear()
+    slack.answers.clear()
+    smtp.messages.clear()
+    smtp.fail_next = 0
+    return World(fake, slack, smtp, capsys)
+
+
 # ------------------------------------------------ issue 19: a retry finishes what was owed
 
 
@@ -154,9 +198,9 @@ def test_a_run_stopped_after_the_queue_announces_the_rest_on_retry(world: World)
 
 
 def test_closing_or_unlabelling_an_owed_match_hides_nothing_and_is_reverted(
-    world: World,
+    night: World,
 ) -> None:
-    assert world.run("stage", now=NIGHT)[0] == 0  # quiet hours: issues, no message
+    world = night  # quiet hours: issues, no message
     project = world.as_user("mallory")
     project.issues.update(1, {"state_event": "close"})
     project.issues.update(2, {"remove_labels": "job-match"})
@@ -173,8 +217,8 @@ def test_closing_or_unlabelling_an_owed_match_hides_nothing_and_is_reverted(
     assert "closed by mallory while pending" in out, out
 
 
-def test_renaming_the_match_label_hides_no_owed_match(world: World) -> None:
-    assert world.run("stage", now=NIGHT)[0] == 0
+def test_renaming_the_match_label_hides_no_owed_match(night: World) -> None:
+    world = night  # the five staged in quiet hours: owed
     world.as_user("mallory").manager.gitlab.http_put(
         f"/projects/1/labels/{quote('job-match', safe='')}", post_data={"new_name": "x"}
     )
@@ -182,8 +226,8 @@ def test_renaming_the_match_label_hides_no_owed_match(world: World) -> None:
     assert world.announced() == EVERY, out
 
 
-def test_a_reviewed_match_is_dropped_only_on_the_bots_audit_note(world: World) -> None:
-    assert world.run("stage", now=NIGHT)[0] == 0
+def test_a_reviewed_match_is_dropped_only_on_the_bots_audit_note(night: World) -> None:
+    world = night  # the five staged in quiet hours: owed
     assert world.run("review", "1", "--reject", now=NIGHT)[0] == 0  # audited, closed
     code, out = world.run("digest", now=MORNING)
     assert code == 0 and "dropped   #1  reviewed before they were announced" in out, out
@@ -237,8 +281,8 @@ def record_line(title: str, url: str) -> str:
     return f"<!-- match-staging v1 notice: {encoded} -->"
 
 
-def test_a_forged_match_is_never_announced(world: World) -> None:
-    assert world.run("stage", now=NIGHT)[0] == 0
+def test_a_forged_match_is_never_announced(night: World) -> None:
+    world = night  # the five staged in quiet hours: owed
     real = world.gitlab.issues[1]["description"]
     forged = re.sub(
         r"^<!-- match-staging v1 notice: .* -->$",
@@ -260,8 +304,8 @@ def test_a_forged_match_is_never_announced(world: World) -> None:
 
 
 @pytest.mark.parametrize("link", [EVIL, "javascript:alert(document.cookie)"])
-def test_an_edited_record_is_announced_without_its_text(world: World, link: str) -> None:
-    assert world.run("stage", now=NIGHT)[0] == 0
+def test_an_edited_record_is_announced_without_its_text(night: World, link: str) -> None:
+    world = night  # the five staged in quiet hours: owed
     issue = world.gitlab.issues[1]
     edited = re.sub(
         r"^<!-- match-staging v1 notice: .* -->$",
@@ -324,13 +368,13 @@ def test_reminders_carry_no_reporters_text_and_no_forged_match(world: World) -> 
 
 
 def test_a_queue_from_before_fingerprints_announces_unedited_records_in_full(
-    world: World,
+    night: World,
 ) -> None:
     """A queue record written before the queue kept fingerprints: the owed matches' records
     are believed while nobody else edited their descriptions (the issue's notes say so)."""
     from match_staging.trackers import ledger
 
-    assert world.run("stage", now=NIGHT)[0] == 0
+    world = night  # the five staged in quiet hours: owed
     for notes in world.gitlab.notes.values():
         for note in notes:
             found = ledger.parse_note(note["body"], datetime.now(UTC))
@@ -359,11 +403,11 @@ def the_run_log(fake: FakeGitLab) -> dict[str, Any]:
     return next(i for i in fake.issues.values() if ledger.is_run_log(i["description"]))
 
 
-def test_a_second_record_line_makes_neither_count(world: World) -> None:
+def test_a_second_record_line_makes_neither_count(night: World) -> None:
     """A Reporter puts a line that starts like the record above the bot's own and retitles
     the issue: the channels show none of their text (the fingerprint and the record are read
     from one and the same line, and two such lines are nobody's record)."""
-    assert world.run("stage", now=NIGHT)[0] == 0  # quiet hours: owed until the morning
+    world = night  # quiet hours: owed until the morning
     description = world.gitlab.issues[1]["description"]
     bait = "<!-- match-staging v1 notice: x -->x\n"
     edited = re.sub(
