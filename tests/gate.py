@@ -179,3 +179,26 @@ def staged_once(
         mail = copy.deepcopy({k: v for k, v in vars(smtp).items() if k not in SINK_LIVE})
         config = {p.name: p.read_text(encoding="utf-8") for p in (where / "config").iterdir()}
         yield Staged(fake, smtp, fake.snapshot(), mail, config)
+
+
+def staged_in(where: Path, env: dict[str, str]) -> str:
+    """`stage` as a job runs it, in a copy of the deployment layout at `where`, with
+    conftest's repo and fake_time set for the run only (a module's world, staged once); it
+    must succeed. What it printed."""
+    with pytest.MonkeyPatch.context() as patch:
+        deployment(where, patch)
+        patch_time(patch)
+        patch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+        code, out, err = printed(["stage"], env)
+    assert code == 0 and "Traceback" not in err, out + err
+    return out
+
+
+def nothing_sent(fake: FakeGitLab, state: dict[str, Any], slack: Any, smtp: SmtpSink) -> None:
+    """Back to right after a `stage` in quiet hours (`staged_in`): the fake GitLab's state
+    restored; the Slack webhook and the SMTP sink empty, as nothing was sent then."""
+    fake.restore(state)
+    slack.posts.clear()
+    slack.answers.clear()
+    smtp.messages.clear()
+    smtp.fail_next = 0

@@ -8,12 +8,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
+from tests.gate import nothing_sent, staged_in
 
 DAY = "2026-02-08T14:30:00+01:00"
 NIGHT = "2026-02-08T23:00:00+01:00"
@@ -64,3 +68,26 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
     with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
         yield World(gitlab, slack, smtp)
+
+
+@pytest.fixture(scope="module")
+def night_staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Any]]:
+    """`stage` of matches-inbox/ in quiet hours, once per module, on a fresh project: five
+    issues, nothing sent, every channel owes all five. The world, and the fake GitLab's
+    state right after."""
+    with FakeGitLab() as gitlab, SlackWebhook() as slack, SmtpSink() as smtp:
+        world = World(gitlab, slack, smtp)
+        out = staged_in(tmp_path_factory.mktemp("night"), world.env(NIGHT))
+        assert owed(gitlab) == [(i, c) for i in range(1, 6) for c in ("email", "slack")], out
+        yield world, gitlab.snapshot()
+
+
+@pytest.fixture
+def night(
+    night_staging: tuple[World, dict[str, Any]], repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> World:
+    """`world` after `stage` in quiet hours (staged once per module: `night_staging`)."""
+    monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
+    world, state = night_staging
+    nothing_sent(world.gitlab, state, world.slack, world.smtp)
+    return world

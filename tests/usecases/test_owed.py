@@ -21,11 +21,11 @@ import pytest
 
 from match_staging.cli import main
 from match_staging.trackers import ledger
-from tests.conftest import bootstrapped_label_ids, deployment, job_matches, owed, patch_time
+from tests.conftest import bootstrapped_label_ids, job_matches, owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.slack_server import SlackWebhook
 from tests.fakes.smtp_sink import SmtpSink
-from tests.gate import hook, printed
+from tests.gate import hook, nothing_sent, staged_in
 
 DAY = "2026-02-08T14:30:00+01:00"
 NIGHT = "2026-02-08T23:00:00+01:00"
@@ -114,45 +114,30 @@ EVERY = {"email": [1, 2, 3, 4, 5], "slack": [1, 2, 3, 4, 5]}  # matches-inbox: f
 @pytest.fixture(scope="module")
 def _staged_at_night(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[FakeGitLab, SlackWebhook, SmtpSink, dict[str, Any]]]:
+) -> Iterator[tuple[World, dict[str, Any]]]:
     """`stage` of matches-inbox/ in quiet hours, once per module, on a project as bootstrap
-    leaves it: five issues, nothing sent, every match owed. The servers, and the fake
-    GitLab's state right after."""
-    where = tmp_path_factory.mktemp("night")
-    with (
-        FakeGitLab() as fake,
-        SlackWebhook() as slack,
-        SmtpSink() as smtp,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        deployment(where, patch)
-        patch_time(patch)
+    leaves it: five issues, nothing sent, every match owed. The world (without capsys), and
+    the fake GitLab's state right after."""
+    with FakeGitLab() as fake, SlackWebhook() as slack, SmtpSink() as smtp:
         bootstrapped_label_ids(fake)
-        staging = World(fake, slack, smtp, cast(pytest.CaptureFixture[str], None))
-        code, out, err = printed(["stage"], staging.env(NIGHT))
-        assert code == 0 and "Traceback" not in err, out + err
+        world = World(fake, slack, smtp, cast(pytest.CaptureFixture[str], None))
+        out = staged_in(tmp_path_factory.mktemp("night"), world.env(NIGHT))
         assert len(job_matches(fake)) == 5 and not (slack.posts or smtp.messages), out
-        patch.undo()
-        yield fake, slack, smtp, fake.snapshot()
+        yield world, fake.snapshot()
 
 
 @pytest.fixture
 def night(
-    _staged_at_night: tuple[FakeGitLab, SlackWebhook, SmtpSink, dict[str, Any]],
+    _staged_at_night: tuple[World, dict[str, Any]],
     repo: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> World:
-    """The world of `world` after `run("stage", now=NIGHT)` (staged once per module: the
-    fake GitLab restored to its state right after; nothing was posted or mailed then)."""
+    """The world of `world` after `run("stage", now=NIGHT)` (staged once per module)."""
     monkeypatch.setattr("match_staging.trackers.gitlab.RETRY_PAUSE_SECONDS", 0)
-    fake, slack, smtp, state = _staged_at_night
-    fake.restore(state)
-    slack.posts.clear()
-    slack.answers.clear()
-    smtp.messages.clear()
-    smtp.fail_next = 0
-    return World(fake, slack, smtp, capsys)
+    world, state = _staged_at_night
+    nothing_sent(world.gitlab, state, world.slack, world.smtp)
+    return World(world.gitlab, world.slack, world.smtp, capsys)
 
 
 # ------------------------------------------------ issue 19: a retry finishes what was owed

@@ -17,11 +17,12 @@ from match_staging.cli import main
 from match_staging.trackers import ledger
 from tests.conftest import job_matches, match, owed, write
 from tests.fakes.gitlab import FakeGitLab
-from tests.notify_world import DAY, MORNING, NIGHT, World
-from tests.notify_world import world as world  # the fixture
+from tests.notify_world import DAY, MORNING, World
+from tests.notify_world import night as night  # the fixtures
+from tests.notify_world import night_staging as night_staging
+from tests.notify_world import world as world
 
 FIRST_LINE = "<!-- match-staging v1 ledger -->"  # ledger.FIRST_LINE, as every release wrote it
-ALL_OWED = [(i, c) for i in range(1, 6) for c in ("email", "slack")]
 
 
 def run(
@@ -47,13 +48,6 @@ def run_log(fake: FakeGitLab) -> dict[str, Any]:
     return issue
 
 
-def staged_at_night(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    """Five matches staged in quiet hours: every channel owes all five."""
-    code, out = run(world, "stage", now=NIGHT, capsys=capsys)
-    assert code == 0, out
-    assert owed(world.gitlab) == ALL_OWED
-
-
 def announced(world: World) -> bool:
     return len(world.smtp.messages) == 1 and len(world.slack.posts) == 1
 
@@ -62,9 +56,9 @@ def announced(world: World) -> bool:
 
 
 def test_a_flood_of_comments_on_the_run_log_hides_nothing(
-    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+    repo: Path, night: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    staged_at_night(world, capsys)
+    world = night  # five matches staged in quiet hours: every channel owes all five
     log = run_log(world.gitlab)
     assert log["confidential"]
     # any Reporter may comment on a confidential issue (IssuePolicy: read_confidential_issues
@@ -87,9 +81,9 @@ def test_a_flood_of_comments_on_the_run_log_hides_nothing(
 
 
 def test_the_run_log_without_its_label_title_or_confidentiality_is_still_the_run_log(
-    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+    repo: Path, night: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    staged_at_night(world, capsys)
+    world = night  # five matches staged in quiet hours: every channel owes all five
     log = run_log(world.gitlab)
     mallory = api(world.gitlab, "mallory")
     mallory.issues.update(
@@ -104,9 +98,9 @@ def test_the_run_log_without_its_label_title_or_confidentiality_is_still_the_run
 
 
 def test_an_older_bot_issue_dressed_as_the_run_log_is_not_it(
-    repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+    repo: Path, night: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    staged_at_night(world, capsys)
+    world = night  # five matches staged in quiet hours: every channel owes all five
     api(world.gitlab, "mallory").issues.update(
         1, {"title": ledger.TITLE, "add_labels": ledger.LABEL, "confidential": True}
     )
@@ -118,9 +112,9 @@ def test_an_older_bot_issue_dressed_as_the_run_log_is_not_it(
 
 @pytest.mark.parametrize("what", ["edited", "disguised", "moved", "deleted"])
 def test_a_run_log_that_disappears_stops_every_run_until_replaced(
-    what: str, repo: Path, world: World, capsys: pytest.CaptureFixture[str]
+    what: str, repo: Path, night: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    staged_at_night(world, capsys)
+    world = night  # five matches staged in quiet hours: every channel owes all five
     fake = world.gitlab
     log = run_log(fake)
     mallory = api(fake, "mallory")
