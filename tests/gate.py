@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import gitlab
 import pytest
@@ -144,7 +144,13 @@ class Staged:
         return Gate(self.fake, self.smtp, repo, capsys)
 
 
-World = Callable[[FakeGitLab, SmtpSink, Path, pytest.CaptureFixture[str]], Gate]
+class Environment(Protocol):
+    """What `staged_once` needs of a module's world: the environment its commands run in."""
+
+    def env(self) -> dict[str, str]: ...
+
+
+World = Callable[[FakeGitLab, SmtpSink, Path, pytest.CaptureFixture[str]], Environment]
 
 
 def printed(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:

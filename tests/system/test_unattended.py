@@ -25,6 +25,7 @@ from match_staging.usecases.review import parse_event
 from tests.conftest import bootstrapped_label_ids
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
+from tests.gate import Staged, staged_once
 
 EXPIRES = date(2026, 3, 21)
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "gitlab"
@@ -76,12 +77,34 @@ class World:
         return [str(m["Subject"]) for m in self.smtp.messages if "braucht dich" in m["Subject"]]
 
 
+def first_of_march(
+    fake: FakeGitLab, smtp: SmtpSink, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> World:
+    """The world on 1 March: labels first, as bootstrap leaves a project, and a token GitLab
+    says expires on EXPIRES."""
+    bootstrapped_label_ids(fake)
+    fake.token_expires_at[fake.token] = EXPIRES
+    return World(fake, smtp, capsys).at("2026-03-01T09:05:00+01:00")
+
+
 @pytest.fixture
 def world(repo: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[World]:
     with FakeGitLab() as fake, SmtpSink() as smtp:
-        bootstrapped_label_ids(fake)  # labels first, as bootstrap leaves a project
-        fake.token_expires_at[fake.token] = EXPIRES
-        yield World(fake, smtp, capsys).at("2026-03-01T09:05:00+01:00")
+        yield first_of_march(fake, smtp, repo, capsys)
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
+    with staged_once(tmp_path_factory.mktemp("staged"), ("stage",), world=first_of_march) as done:
+        yield done
+
+
+@pytest.fixture
+def staged_world(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str]) -> World:
+    """`world` after `world.run("stage")`, the token still valid (once per module:
+    `staged_once`; the fake GitLab, its clock included, and the sink as right after)."""
+    gate = staged.gate(repo, capsys)
+    return World(gate.fake, gate.smtp, capsys)
 
 
 # --------------------------------------------------------------------- the token (§1)
@@ -177,8 +200,10 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[c[0] for c in COMMANDS])
-def test_an_expired_token_is_one_line_on_every_command(world: World, argv: tuple[str, ...]) -> None:
-    assert world.run("stage")[0] == 0  # staged while the token still worked
+def test_an_expired_token_is_one_line_on_every_command(
+    staged_world: World, argv: tuple[str, ...]
+) -> None:
+    world = staged_world  # staged while the token still worked
     payload = _review_event(world, 1)
     world.at("2026-03-21T09:05:00+01:00")  # GitLab refuses it from its expiry date on
     code, out, err = world.run(*[payload if a == "PAYLOAD" else a for a in argv])
