@@ -279,16 +279,22 @@ def markup_problems(description: str) -> list[str]:
     return problems
 
 
+QUOTES = re.compile(r"^(?:>\s?)*")
+ATX_HEADING = re.compile(r"^ {0,3}#{1,6}(?:\s|$)")
+SETEXT_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)\s*$")
+
+
 def block_problems(description: str) -> list[str]:
-    """No heading from untrusted text; every requirements table row has its five '|'."""
+    """No heading from untrusted text; every requirements table row has its five '|'.
+    (Its patterns are compiled once: a hostile draft has 100,000 lines.)"""
     problems = []
     previous = ""
     for line in description.splitlines():
-        bare = re.sub(r"^(?:>\s?)*", "", line)
-        if re.match(r"^ {0,3}#{1,6}(?:\s|$)", bare) and line not in TEMPLATE_HEADINGS:
+        bare = QUOTES.sub("", line)
+        if ATX_HEADING.match(bare) and line not in TEMPLATE_HEADINGS:
             problems.append(f"heading from untrusted text: {line[:60]!r}")
-        underline = re.match(r"^ {0,3}(?:=+|-+)\s*$", bare)
-        if underline and re.sub(r"^(?:>\s?)*", "", previous).strip() and line != "---":
+        underline = SETEXT_UNDERLINE.match(bare)
+        if underline and QUOTES.sub("", previous).strip() and line != "---":
             problems.append(f"setext heading underline below {previous[:60]!r}: {line!r}")
         previous = line
     table = False
