@@ -24,19 +24,24 @@ READS: dict[str, tuple[str, Callable[[GitLabTracker], Any]]] = {
 }
 
 
+def with_one_issue(fake: FakeGitLab) -> GitLabTracker:
+    """A tracker on `fake`, whose project holds issue #1 (made through the API)."""
+    gitlab.Gitlab(fake.url, private_token=fake.token).projects.get(1, lazy=True).issues.create(
+        {"title": "Issue 1"}
+    )
+    return GitLabTracker(
+        GitLabSettings(url=fake.url, project="1"),
+        fake.token,
+        clock=lambda: datetime(2026, 2, 8, 13, 30, tzinfo=UTC),
+    )
+
+
 @pytest.mark.parametrize("answer", ["[null]", '["x"]', "[1, {}]"])
 @pytest.mark.parametrize("read", sorted(READS))
 def test_a_listing_of_other_than_objects_is_an_error(read: str, answer: str) -> None:
     path, call = READS[read]
     with FakeGitLab() as fake:
-        tracker = GitLabTracker(
-            GitLabSettings(url=fake.url, project="1"),
-            fake.token,
-            clock=lambda: datetime(2026, 2, 8, 13, 30, tzinfo=UTC),
-        )
-        gitlab.Gitlab(fake.url, private_token=fake.token).projects.get(1, lazy=True).issues.create(
-            {"title": "Issue 1"}
-        )
+        tracker = with_one_issue(fake)
         fake.fail_next("GET", path, status=200, body=answer)
         with pytest.raises(TrackerError, match=r"^GitLab could not .*not an object"):
             call(tracker)
@@ -49,14 +54,7 @@ def test_a_failed_read_of_one_issue_is_no_missing_issue(fault: str) -> None:
     is a transient error, never "the issue is gone" (the gate would treat a match as
     deleted, and the next run could not tell it was only a broken connection)."""
     with FakeGitLab() as fake:
-        tracker = GitLabTracker(
-            GitLabSettings(url=fake.url, project="1"),
-            fake.token,
-            clock=lambda: datetime(2026, 2, 8, 13, 30, tzinfo=UTC),
-        )
-        gitlab.Gitlab(fake.url, private_token=fake.token).projects.get(1, lazy=True).issues.create(
-            {"title": "Issue 1"}
-        )
+        tracker = with_one_issue(fake)
         if fault == "500":
             fake.fail_next("GET", r"/issues/1$", status=500)
         else:
