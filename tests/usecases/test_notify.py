@@ -166,15 +166,15 @@ def _world_run(world: World, *argv: str) -> None:
     main(list(argv), world.env())
 
 
-# `slow` whole: the default run injects the same faults at the same places through
-# tests/system/test_reliability.py (the summary mode, which is this default): there, stage's
-# requests run `GET /labels`, `POST /labels` x8, `POST /uploads`, `POST /issues` x10, the
-# run log's `GET /user`, `GET /issues` x3 (the middle one: the bot's issues newer than
-# the queue), `POST /issues`, `POST /issues/N/notes` x2; here
-# the same without the upload and with 2 creates. Each fault position here has its twin
-# there (first and last of each run), checked the same way (each match once per channel: there
-# after the retried `stage` alone, here after the retry and a digest), and more (WhatsApp,
-# the batches).
+# `slow` whole: the default run injects these faults through
+# tests/system/test_reliability.py's stage matrix (its summary mode, which is this default),
+# whose clean run makes the requests it lists and counts (a label listing, 13 label creates,
+# an upload, the creates, the run log's `GET /user`, `GET /issues` x4 and its label, two
+# notes); here the same without the upload and with 2 creates. Each fault position here has
+# its twin there (the first and the last of each run of one shape), checked the same way
+# (each match once per channel: there after the retried `stage` alone, here after the retry
+# and a digest), except a dropped answer to a GET, which that matrix leaves to its own `slow`
+# run (conftest's `lost_get`). This one adds WhatsApp and the batches.
 @pytest.mark.slow
 @pytest.mark.parametrize("part", FAULT_PARTS)
 @pytest.mark.parametrize("fault", ["fail", "drop"])
