@@ -55,8 +55,9 @@ def email_by(host: Any, port: Any) -> dict[str, Any]:
             },
             "gitlab_todo": {"enabled": False},
         },
-        # in CI the clock is the system's: the default quiet hours (22:00 to 07:00 Vienna)
-        # would hold the mail back when the suite runs at night
+        # in CI the clock is the system's: the quiet hours of the shipped configuration
+        # (config/notification-channels.yml: 22:00 to 07:00 Vienna) would hold the mail back
+        # when the suite runs at night. commit_config sets this one key of `preferences`.
         "preferences": {"quiet_hours": None},
     }
 

@@ -28,6 +28,7 @@ from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import Staged, staged_once
 
 EXPIRES = date(2026, 3, 21)
+MARCH_1 = "2026-03-01T09:05:00+01:00"  # the day the world starts, 20 days before EXPIRES
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "gitlab"
 PREFILTER = Path(__file__).parents[2] / "ci" / "prefilter.py"
 PREFIX = "MATCH_STAGING__NOTIFICATION__CHANNELS__EMAIL__"
@@ -38,7 +39,7 @@ class World:
     fake: FakeGitLab
     smtp: SmtpSink
     capsys: pytest.CaptureFixture[str]
-    now: str = "2026-03-01T09:05:00+01:00"
+    now: str = MARCH_1
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
@@ -84,7 +85,7 @@ def first_of_march(
     says expires on EXPIRES."""
     bootstrapped_label_ids(fake)
     fake.token_expires_at[fake.token] = EXPIRES
-    return World(fake, smtp, capsys).at("2026-03-01T09:05:00+01:00")
+    return World(fake, smtp, capsys).at(MARCH_1)
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def staged_world(staged: Staged, repo: Path, capsys: pytest.CaptureFixture[str])
     """`world` after `world.run("stage")`, the token still valid (once per module:
     `staged_once`; the fake GitLab, its clock included, and the sink as right after)."""
     gate = staged.gate(repo, capsys)
-    return World(gate.fake, gate.smtp, capsys)
+    return World(gate.fake, gate.smtp, capsys).at(MARCH_1)
 
 
 # --------------------------------------------------------------------- the token (§1)
