@@ -27,14 +27,19 @@ class FailingSmtp:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def _fail(self, conn: socket.socket) -> None:
+    def _fail(self, conn: socket.socket) -> bool:
+        """Fail; True when the session goes on (a refused message: RFC 5321 §3.3, the
+        server then waits for the next command, and answers QUIT with 221, §4.1.1.10)."""
         if self.fault == "silent":
             self._done.wait(5)  # hold the connection open, say nothing
         elif self.fault == "reset":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         elif self.fault != "close":
             conn.sendall(self.fault.encode() + b"\r\n")
+            if self.point == "message":
+                return True
             self._done.wait(5)
+        return False
 
     def _serve(self) -> None:
         try:
@@ -54,7 +59,8 @@ class FailingSmtp:
                         if body == b".\r\n":
                             break
                     self.messages += 1
-                    self._fail(conn)
+                    if self._fail(conn):
+                        continue
                     return
                 if verb == b"QUIT":
                     conn.sendall(b"221 bye\r\n")
