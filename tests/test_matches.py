@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -555,6 +557,42 @@ def test_a_trigger_payload_too_big_or_too_deep(
     payload.write_text(body + " " * (41 - len(body)))  # one byte more: refused, not read
     (error,) = docs({"TRIGGER_PAYLOAD": str(payload)})
     assert isinstance(error, InputError) and "41 bytes, more than the 40" in str(error)
+
+
+class _Finalized:
+    """Garbage with a finalizer that needs a few frames of stack, as sockets and files have."""
+
+    def __init__(self) -> None:
+        self.cycle = [self]  # only the cyclic GC frees it
+
+    def __del__(self) -> None:
+        def down(n: int) -> int:
+            return down(n - 1) if n else 0
+
+        down(30)
+
+
+def test_deep_json_leaves_no_finalizer_without_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collection the parser's allocations start a thousand calls deep would run a
+    finalizer there, out of stack: Python prints that as "Exception ignored in ..." with a
+    traceback, which a user of `validate` saw on standard error (the suite: once in about 60
+    runs). Each threshold here starts the collection at another depth of the descent."""
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    before = gc.get_threshold()
+    try:
+        for threshold in range(300, 1000, 7):
+            gc.collect()
+            gc.set_threshold(threshold)
+            _Finalized()
+            (doc,) = docs({"MATCHES_JSON": "[" * 10_000 + "]" * 10_000})
+            assert isinstance(doc, Document)
+            found, (error,) = parse(doc)
+            assert found == [] and "nested too deeply" in str(error)
+    finally:
+        gc.set_threshold(*before)
+    assert unraisable == []
+    assert gc.isenabled()
 
 
 def test_files_and_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
