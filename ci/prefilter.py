@@ -23,6 +23,7 @@ input, written in the repository), else config/notification-channels.yml.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -171,11 +172,14 @@ def main() -> int:
     if len(raw) > MAX_PAYLOAD_BYTES:
         print(f"prefilter: the payload is over {MAX_PAYLOAD_BYTES:,} bytes, left to the full check")
         return MAYBE_OURS
+    gc.disable()  # no finalizer run a thousand calls deep (src/match_staging/limits.py)
     try:
         payload = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
         print("prefilter: the payload is not JSON (or nested too deep), left to the full check")
         return MAYBE_OURS
+    finally:
+        gc.enable()
     bot, match_label = settings(sys.argv[1] if len(sys.argv) > 1 else CONFIG)
     code, reason = decide(payload, bot, match_label)
     print(("not ours, nothing to do: " if code == NOT_OURS else "prefilter: ") + reason)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from match_staging import config
+from match_staging import config, config_parse
 from match_staging.errors import ConfigError
 from match_staging.redaction import secrets_of
 
@@ -200,3 +203,25 @@ def test_label_ids_of_a_project_bootstrapped_before_the_later_states_load(
     assert (cfg.workflow.follow_up_days, cfg.workflow.ghosted_after_days) == (7, 21)
     assert cfg.workflow.close_expired is True
     assert cfg.labels.expired == "job-match/expired" and cfg.labels.ghosted == "job-match/ghosted"
+
+
+def test_yaml_is_parsed_with_no_collection_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A setting from the environment is read as YAML, a pipeline variable's too: as for
+    JSON (test_matches, `test_deep_json_leaves_no_finalizer_without_stack`), no garbage
+    collection may start while the parser is deep, and it runs again after."""
+    seen: list[bool] = []
+
+    def loader(text: str, Loader: Any) -> Any:  # yaml.load's own name
+        seen.append(gc.isenabled())
+        raise yaml.YAMLError("refused, so the pure parser runs too")
+
+    def pure(text: str) -> Any:
+        seen.append(gc.isenabled())
+        raise RecursionError
+
+    monkeypatch.setattr(yaml, "load", loader)
+    monkeypatch.setattr(yaml, "safe_load", pure)
+    with pytest.raises(RecursionError):
+        config_parse.safe_load("[" * 2000 + "]" * 2000)
+    assert seen and not any(seen)  # libyaml's parser, where built, and the pure one
+    assert gc.isenabled()

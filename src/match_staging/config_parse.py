@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from match_staging.errors import ConfigError
-from match_staging.limits import depth
+from match_staging.limits import collection_paused, depth
 
 ENV_PREFIX = "MATCH_STAGING__"
 
@@ -206,7 +206,14 @@ _SHALLOW = 32
 
 
 def safe_load(text: str) -> Any:
-    """`yaml.safe_load(text)`, sooner: the same value, the same errors."""
+    """`yaml.safe_load(text)`, sooner: the same value, the same errors (a RecursionError
+    for deep nesting, without a collection while the parser is deep: `collection_paused`).
+    """
+    with collection_paused():
+        return _safe_load(text)
+
+
+def _safe_load(text: str) -> Any:
     if _FastLoader is not None:
         try:
             value = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MAX_DEPTH = 64  # a match document nests 5 levels, a GitLab webhook payload about 6
@@ -20,23 +22,32 @@ class TooDeep(ValueError):
         super().__init__(f"nested more than {limit} levels deep")
 
 
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a parser may be a thousand calls deep in hostile
+    input. A collection starts when an allocation crosses its threshold, wherever that is; a
+    finalizer (`__del__`) of the garbage it frees then runs out of stack too, and Python
+    prints that as "Exception ignored in ..." with a traceback (seen in the suite: once in
+    about 60 runs). The collection comes after, at the next threshold.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def load_json(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """`json.loads`, refusing deep nesting with TooDeep (a ValueError) instead of a
     RecursionError now or in whatever walks the value later.
     """
-    # Python's cyclic GC runs when an allocation crosses its threshold, here possibly a
-    # thousand calls deep in the parser; a finalizer (`__del__`) of any garbage it frees
-    # then runs out of stack too, and Python prints that as "Exception ignored in ..." with
-    # a traceback (seen in the suite: once in about 60 runs). No collection while parsing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        value = json.loads(data)
-    except RecursionError:
-        raise TooDeep(max_depth) from None
-    finally:
-        if collecting:
-            gc.enable()
+    with collection_paused():
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise TooDeep(max_depth) from None
     if depth(value, max_depth) > max_depth:
         raise TooDeep(max_depth)
     return value
