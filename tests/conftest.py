@@ -118,8 +118,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: a worker per usable core. One more used to pay off while tests waited on
     the disk; with scratch in memory (above) the tests wait on nothing but CPU, and a third
-    worker on 2 cores only adds its start-up and the contention: 2 workers, 5 + 5
-    alternate runs, median 25.8 s wall and 46.2 s CPU against 3 workers' 27.8 and 53.0.
+    worker on 2 cores only adds its start-up and the contention. Two sets of 5 alternate
+    runs, medians: 2 workers 27.4 and 25.8 s wall, 48.9 and 46.2 s CPU; 3 workers 29.2 and
+    27.8 s, 55.8 and 53.0 s.
     PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set, as in pytest-xdist."""
     chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "")
     if chosen.isdigit():

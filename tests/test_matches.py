@@ -575,8 +575,8 @@ class _Finalized:
 def test_deep_json_leaves_no_finalizer_without_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     """A collection the parser's allocations start a thousand calls deep would run a
     finalizer there, out of stack: Python prints that as "Exception ignored in ..." with a
-    traceback, which a user of `validate` saw on standard error (the suite: once in about 60
-    runs). Each threshold here starts the collection at another depth of the descent."""
+    traceback, which a user of `validate` would see on standard error (the suite saw it once
+    in about 60 runs). Each threshold here starts the collection at another depth of the descent."""
     unraisable: list[str] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
     before = gc.get_threshold()
