@@ -31,6 +31,10 @@ DAY = "2026-02-08T14:30:00+01:00"
 NIGHT = "2026-02-08T23:00:00+01:00"
 MORNING = "2026-02-09T07:05:00+01:00"
 CHANNELS = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
+# The hung request's timeout: a real wait (the socket's), so short. Only that request
+# uses it: the fake accepts at once (the kernel completes a loopback connect) and answers
+# nothing within it, so a slow machine cannot turn it into another outcome.
+HUNG_TIMEOUT = 0.05
 HOSTILE = "<at>Ada</at> [Bonus](https://evil.example/x) **jetzt**\n- https://evil.example"
 
 
@@ -165,7 +169,7 @@ def test_an_error_echoing_the_url_is_masked_before_it_is_cut(hook: TeamsWorkflow
 def test_a_timeout_may_have_been_posted(
     hook: TeamsWorkflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Teams, "timeout", 0.2)
+    monkeypatch.setattr(Teams, "timeout", HUNG_TIMEOUT)
     hook.delay = 0.6
     hook.hang()
     result = teams(hook).send(cycle(notice(1, 91, "K8s")))
@@ -299,7 +303,7 @@ def test_a_refusal_is_reported_once_and_sent_by_the_next_run(
 def test_a_timeout_is_never_repeated(
     repo: Path, world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Teams, "timeout", 0.2)
+    monkeypatch.setattr(Teams, "timeout", HUNG_TIMEOUT)
     world.teams.delay = 0.6
     world.teams.hang()
     code, out = run(world, capsys, "stage")

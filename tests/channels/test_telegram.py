@@ -32,6 +32,10 @@ from tests.fakes.telegram_server import TOKEN, TelegramBotApi, parse
 
 CHAT = "-1001234567890"  # a supergroup
 SECRET = TOKEN.split(":", 1)[1]
+# The hung request's timeout: a real wait (the socket's), so short. Only that request
+# uses it: the fake accepts at once (the kernel completes a loopback connect) and answers
+# nothing within it, so a slow machine cannot turn it into another outcome.
+HUNG_TIMEOUT = 0.05
 
 
 @pytest.fixture
@@ -212,7 +216,7 @@ def test_the_token_never_appears_in_a_failure(api: TelegramBotApi) -> None:
 
 
 def test_a_timeout_may_have_sent_it(api: TelegramBotApi, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Telegram, "timeout", 0.2)
+    monkeypatch.setattr(Telegram, "timeout", HUNG_TIMEOUT)
     api.slow(0.6)
     result = telegram(api).send(cycle(notice(1, 91, "K8s")))
     assert not result.ok and result.maybe_delivered and api.requests == 1
@@ -412,7 +416,7 @@ def test_429_is_waited_out_within_the_run(world: World) -> None:
 
 
 def test_a_timeout_is_never_repeated(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Telegram, "timeout", 0.2)
+    monkeypatch.setattr(Telegram, "timeout", HUNG_TIMEOUT)
     world.api.slow(0.6)
     code, out = world.run("stage")
     assert code == 1
