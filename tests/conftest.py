@@ -35,6 +35,11 @@ REAL_SLEEP = time.sleep
 for _name in ("no_proxy", "NO_PROXY"):
     os.environ[_name] = ",".join(filter(None, (os.environ.get(_name), "127.0.0.1,localhost")))
 START = datetime(2026, 2, 8, 13, 30, tzinfo=UTC)  # the matches-inbox cycle, 14:30 in Berlin
+# A channel test's hung request (Telegram, Teams) times out after this: a real wait (the
+# socket's), so short. Only that request uses it: the fake accepts at once (the kernel
+# completes a loopback connect) and answers nothing within it, so a slow machine cannot
+# turn it into another outcome.
+HUNG_TIMEOUT = 0.05
 
 # Scratch in memory where the machine has room for it. A run creates about 5,000 folders and
 # 5,000 files in tmp_path and deletes them as each test passes; on ext4 each new inode is a

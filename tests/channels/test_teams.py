@@ -23,7 +23,7 @@ from match_staging.cli import main
 from match_staging.errors import ConfigError
 from match_staging.notices import Alert, Notice, WebhookAlert, alert_payload, build
 from tests.channels.cycles import cycle, notice
-from tests.conftest import FakeTime, bootstrapped_label_ids, owed
+from tests.conftest import HUNG_TIMEOUT, FakeTime, bootstrapped_label_ids, owed
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.teams_server import SIG, TeamsWorkflow
 
@@ -31,10 +31,6 @@ DAY = "2026-02-08T14:30:00+01:00"
 NIGHT = "2026-02-08T23:00:00+01:00"
 MORNING = "2026-02-09T07:05:00+01:00"
 CHANNELS = "MATCH_STAGING__NOTIFICATION__CHANNELS__"
-# The hung request's timeout: a real wait (the socket's), so short. Only that request
-# uses it: the fake accepts at once (the kernel completes a loopback connect) and answers
-# nothing within it, so a slow machine cannot turn it into another outcome.
-HUNG_TIMEOUT = 0.05
 HOSTILE = "<at>Ada</at> [Bonus](https://evil.example/x) **jetzt**\n- https://evil.example"
 
 

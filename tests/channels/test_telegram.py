@@ -26,16 +26,12 @@ from match_staging.errors import ConfigError
 from match_staging.notices import Alert, WebhookAlert, alert_payload
 from match_staging.redaction import secrets_of
 from tests.channels.cycles import cycle, notice
-from tests.conftest import FakeTime, bootstrapped_label_ids, match, owed, write
+from tests.conftest import HUNG_TIMEOUT, FakeTime, bootstrapped_label_ids, match, owed, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.telegram_server import TOKEN, TelegramBotApi, parse
 
 CHAT = "-1001234567890"  # a supergroup
 SECRET = TOKEN.split(":", 1)[1]
-# The hung request's timeout: a real wait (the socket's), so short. Only that request
-# uses it: the fake accepts at once (the kernel completes a loopback connect) and answers
-# nothing within it, so a slow machine cannot turn it into another outcome.
-HUNG_TIMEOUT = 0.05
 
 
 @pytest.fixture
