@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import TYPE_CHECKING, Any
 
 from match_staging import __version__
@@ -115,8 +116,13 @@ class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
         super().__call__(parser, namespace, values, option_string)
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser; a subcommand's own parser is built only when it is used."""
+    """The top-level parser; a subcommand's own parser is built only when it is used. One
+    per process: parsing leaves a parser as it was, and `main` called again (a library
+    user, the tests' 1,100 runs) would build the same one again, argparse's gettext
+    lookups included.
+    """
     parser = argparse.ArgumentParser(
         prog="match-staging",
         description="A review gate for job-match drafts that lives inside GitLab.",
