@@ -8,7 +8,6 @@ sections, `config.use_channels`). Errors name the key, without the value.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import functools
 import re
@@ -28,7 +27,9 @@ VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def interpolate(value: Any, env: Mapping[str, str], path: str) -> Any:
-    """Replace `${NAME}` / `${NAME:-default}` in every string; an unset variable is empty."""
+    """Replace `${NAME}` / `${NAME:-default}` in every string; an unset variable is empty.
+    Every mapping and list of the result is new (`load_file_text`'s value is shared).
+    """
     if isinstance(value, dict):
         return {k: interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
     if isinstance(value, list):
@@ -231,10 +232,11 @@ def _parsed(text: str) -> Any:
 
 
 def load_file_text(text: str) -> Any:
-    """A configuration file's text as YAML: parsed once per process and text, a copy each
-    time (what follows changes it).
+    """A configuration file's text as YAML, parsed once per process and text. The value is
+    shared by every load of that text, so it is read, never changed: `interpolate`, which
+    `config.load` applies to it first, builds new mappings and lists for what follows.
     """
-    return copy.deepcopy(_parsed(text))
+    return _parsed(text)
 
 
 def yaml_problem(exc: Exception) -> str:
