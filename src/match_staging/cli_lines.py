@@ -72,10 +72,18 @@ def notify(report: NotifyReport) -> Iterator[str]:
             f"announced {iids(report.altered)}  without their text: somebody else changed "
             "the match record the tool wrote (see the issue's history)"
         )
-    if report.dropped:
-        yield f"dropped   {iids(report.dropped)}  reviewed before they were announced"
-    if report.gone:
-        yield f"dropped   {iids(report.gone)}  deleted before they were announced"
+    for numbers, before in (
+        (report.dropped, "reviewed"),
+        (report.expired, "expired"),
+        (report.gone, "deleted"),
+    ):
+        if numbers:
+            yield f"dropped   {iids(numbers)}  {before} before they were announced"
+    if report.held:
+        yield (
+            f"held      {iids(report.held)}  due to expire: not announced; the next digest "
+            "expires " + ("it" if len(report.held) == 1 else "them")
+        )
     for line in report.unrecorded:
         yield f"unrecorded {line}"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import gitlab
 import pytest
 
-from tests.conftest import FakeTime, match, write
+from tests.conftest import FakeTime, match, owed, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.smtp_sink import SmtpSink
 from tests.gate import BOT, MALLORY, REVIEWER, Gate, Staged, hook, staged_once
@@ -186,6 +186,84 @@ def test_an_apply_by_written_into_the_description_by_someone_else_counts_for_not
     world.edit(3, "mallory", issue["description"].replace(line, forged))
     out = world.digest(5)
     assert "expired" not in out and world.labels(3) == ["job-match/pending"]
+
+
+def test_a_match_owed_its_announcement_is_not_announced_once_its_expiry_is_due(
+    world: World,
+) -> None:
+    """A match staged while email failed is owed its announcement. A `stage` after its
+    expiry is due (the next cycle, a late CI retry) holds that announcement back instead of
+    telling of a match about to expire; the next digest expires it and drops it from the
+    queue as expired, not as reviewed. The day before, a retry still announces it."""
+
+    def doc(name: str, title: str) -> str:
+        one = match(url=f"https://jobs.example.com/{name}", title=title, provider=name)
+        return str(write(world.repo / f"{name}.json", [one]))
+
+    late, later, fresh = doc("late", "Late Match"), doc("later", "Later Match"), doc("new", "New")
+    world.smtp.fail_next = 100  # every attempt of day 0 fails
+    code, out = world.run("stage", late)
+    assert code == 1 and "failed    email" in out, out
+    first = max(world.fake.issues)
+    assert owed(world.fake) == [(first, "email")]
+    world.smtp.fail_next = 0
+
+    world.at(13, 23)  # day 14, 09:00: a retry an hour before its expiry still announces it
+    code, out = world.run("stage", late)
+    assert code == 0 and f"announced #{first}  (owed by an earlier run)" in out, out
+    assert len(world.mails("Late Match")) == 1
+
+    world.smtp.fail_next = 100
+    code, out = world.run("stage", later)  # staged on day 14, 09:00; its email failed
+    second = max(world.fake.issues)
+    assert code == 1 and owed(world.fake) == [(second, "email")], out
+    world.smtp.fail_next = 0
+
+    world.at(28, 1)  # day 28, 11:00: its expiry is due, and no digest has run since
+    code, out = world.run("stage", fresh)
+    assert code == 0, out
+    assert f"held      #{second}  due to expire: not announced; the next digest expires it" in out
+    assert f"announced #{second}" not in out
+    assert world.mails("New") and not world.mails("Later Match")
+    assert owed(world.fake) == [(second, "email")]  # still queued, for the digest to settle
+
+    out = world.digest(28, 2)
+    assert f"applied   #{second}: pending -> expired" in out
+    assert f"dropped   #{second}  expired before they were announced" in out
+    assert "reviewed before" not in out and not world.mails("Later Match")
+    assert owed(world.fake) == []
+
+
+def test_an_owed_match_past_its_apply_by_is_held_unless_someone_else_edited_it(
+    world: World,
+) -> None:
+    """The apply_by counts for holding an announcement back as it counts for the expiry:
+    only from the bot's record in a description nobody else edited."""
+    deadline = (DAY0 + timedelta(days=3)).strftime("%Y-%m-%dT09:00:00")  # Vienna time
+    one, two = (
+        match(apply_by=deadline, url=f"https://jobs.example.com/{n}", title=t, provider=n)
+        for n, t in (("due", "Due Match"), ("edited", "Edited Match"))
+    )
+    doc = write(world.repo / "due.json", [one, two])
+    world.smtp.fail_next = 100
+    code, out = world.run("stage", str(doc))
+    assert code == 1, out
+    due, edited = (
+        next(i for i, x in world.fake.issues.items() if t in x["title"])
+        for t in ("Due Match", "Edited Match")
+    )
+    world.edit(edited, "mallory", world.fake.issues[edited]["description"] + "\n\nP.S.")
+    world.smtp.fail_next = 0
+
+    world.at(3, 1)  # day 3, 11:00 UTC: past 09:00 in Vienna, 11 days before the 14 are up
+    code, out = world.run("stage", str(doc))  # the CI retry
+    assert code == 0, out
+    assert f"held      #{due}  due to expire" in out and f"announced #{edited}" in out
+    assert not world.mails("Due Match")
+    out = world.digest(3, 2)
+    assert f"applied   #{due}: pending -> expired: the application deadline" in out
+    assert f"dropped   #{due}  expired before they were announced" in out
+    assert world.labels(edited) == ["job-match/pending"]
 
 
 def sent(world: World, iid: int = 1) -> None:

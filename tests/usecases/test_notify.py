@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -405,6 +405,39 @@ def test_gather_every_fate_of_an_owed_match() -> None:
     said = announced(sent, owed)
     assert (said.earlier, said.dropped, said.gone, said.altered) == ((1, 3, 6), (2,), (9,), (6,))
     assert announced(sent, owed, queued=False).earlier == (3,)  # `stage`: only the strays
+
+
+def test_gather_holds_back_what_is_due_to_expire_and_drops_what_expired() -> None:
+    """Owed matches whose expiry is due (`workflow.pending_ttl_days` after their staging)
+    are not announced but stay queued, the stray among them too, so that the digest's
+    expiry settles them; one the bot's audit note says expired is dropped as expired, not
+    as reviewed. The day before, all are announced."""
+    now = [MIDDAY]
+    tracker = MemoryTracker(clock=lambda: now[0])
+    prints = dict(staged_issue(tracker, n) for n in range(1, 4))
+    ctx = Context(Config(), tracker, channels=[Scripted([])], clock=lambda: now[0])
+
+    def queued() -> Queue:  # an earlier run queued 1 and 2; 3 was never queued (a stray)
+        queue = Queue()
+        queue.account([1, 2], ["slack"], {i: prints[i] for i in (1, 2)})
+        return queue
+
+    now[0] = MIDDAY + timedelta(days=14, seconds=-1)
+    assert sorted(gather(ctx, queued(), {}).notices) == [1, 2, 3]
+    tracker.add_note(2, record.with_mark("**Review:** …", record.StateMark(State.EXPIRED)))
+    now[0] = MIDDAY + timedelta(days=14)
+    queue = queued()
+    owed = gather(ctx, queue, {})
+    assert owed.notices == {} and (owed.held, owed.expired, owed.dropped) == ([1, 3], [2], [])
+    assert queue.owed("slack") == {1, 3} and queue.records[3] == prints[3]
+    said = announced(NotifyReport(), owed)
+    assert (said.held, said.expired, said.dropped) == ((1, 3), (2,), ())
+    # a project bootstrapped before the later states' labels existed expires nothing: its
+    # owed matches are announced as before
+    before = Config()
+    before.workflow.label_ids = {"pending": 11, "approved": 12, "rejected": 13, "sent": 14}
+    early = Context(before, tracker, channels=[Scripted([])], clock=lambda: now[0])
+    assert sorted(gather(early, queued(), {}).notices) == [1, 3]
 
 
 def test_gather_reads_no_notes_for_issues_still_as_staged() -> None:

@@ -15,13 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from match_staging import delivery, notices, quiet, record, render, workflow
+from match_staging import clock, delivery, identity, notices, quiet, record, render, workflow
 from match_staging.channels.base import Delivery
 from match_staging.config import Config
 from match_staging.context import Context
 from match_staging.errors import TrackerError
 from match_staging.labels import states_in
-from match_staging.model import IssueRef, State
+from match_staging.model import IssueRef, Note, State
 from match_staging.notices import Kind, Notice, Payload
 from match_staging.trackers.base import Tracker
 
@@ -37,6 +37,8 @@ class NotifyReport:
     unrecorded: list[str] = field(default_factory=list)  # the queue could not be written
     earlier: tuple[int, ...] = ()  # announced now, owed by an earlier run
     dropped: tuple[int, ...] = ()  # reviewed before they were announced (a bot audit note)
+    expired: tuple[int, ...] = ()  # expired before they were announced (a bot audit note)
+    held: tuple[int, ...] = ()  # owed, but due to expire: the next digest expires them
     gone: tuple[int, ...] = ()  # owed, but deleted
     altered: tuple[int, ...] = ()  # announced without their text: somebody else edited them
 
@@ -56,8 +58,24 @@ class Owed:
     earlier: set[int] = field(default_factory=set)  # queued by an earlier run
     strays: set[int] = field(default_factory=set)  # staged by a run that never queued them
     dropped: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # still queued: see `Verdict.due`
     gone: list[int] = field(default_factory=list)
     altered: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an owed issue is owed: `notice`, announced from the record whose fingerprint is
+    `vouched` ("" for none); or nothing, because the bot's audit note says it left pending
+    (`ended`: reviewed, or expired), or because its expiry is due (`due`): the next digest
+    expires it, and an announcement now would tell of a match that is about to go.
+    """
+
+    notice: Notice | None = None
+    vouched: str = ""
+    ended: State | None = None
+    due: bool = False
 
 
 Fresh = Mapping[int, tuple[Notice, str]]  # this run's issues: notice, record fingerprint
@@ -91,33 +109,38 @@ def gather(
             owed.gone.append(iid)
             continue
         verdict = _examine(ctx, ref, queue.records.get(iid), bot)
-        if verdict is None:
-            owed.dropped.append(iid)
+        if verdict.notice is None:
+            if verdict.due:
+                owed.held.append(iid)
+            else:
+                (owed.expired if verdict.ended == State.EXPIRED else owed.dropped).append(iid)
             continue
-        owed.notices[iid], vouched = verdict
-        queue.records.setdefault(iid, vouched)  # a record from before fingerprints were kept
+        owed.notices[iid] = verdict.notice
+        # a record from before fingerprints were kept
+        queue.records.setdefault(iid, verdict.vouched)
         owed.earlier.add(iid)
     taken: dict[int, str] = {}
     for ref in strays:
         verdict = _examine(ctx, ref, None, bot)
-        if verdict is not None:
-            owed.notices[ref.iid], taken[ref.iid] = verdict
+        if verdict.due:  # queued unannounced, so that the digest's expiry settles it
+            taken[ref.iid] = verdict.vouched
+            owed.held.append(ref.iid)
+        elif verdict.notice is not None:
+            owed.notices[ref.iid], taken[ref.iid] = verdict.notice, verdict.vouched
             owed.strays.add(ref.iid)
-    queue.forget([*owed.dropped, *owed.gone])
+    queue.forget([*owed.dropped, *owed.expired, *owed.gone])
     queue.account(taken, names, taken)
     queue.pass_over(max((r.iid for r in listed), default=0))
     owed.altered = sorted(i for i, n in owed.notices.items() if n.altered)
     return owed
 
 
-def _examine(
-    ctx: Context, ref: IssueRef, expected: str | None, bot: str
-) -> tuple[Notice, str] | None:
-    """What to announce of an owed issue (its notice, and the fingerprint of the record it
-    is announced from: "" for none), or None when it is not owed any more: the bot's audit
-    note says it was reviewed, or it was staged by the first release (keys in an HTML
+def _examine(ctx: Context, ref: IssueRef, expected: str | None, bot: str) -> Verdict:
+    """What is owed of an owed issue (`Verdict`). Nothing when the bot's audit note says it
+    was reviewed or expired, or when it was staged by the first release (keys in an HTML
     comment, queued by labels nobody can vouch for: its pending matches come up in the
-    reminder). `expected`: the fingerprint the queue holds, None when it holds none.
+    reminder); nothing yet when its expiry is due. `expected`: the fingerprint the queue
+    holds, None when it holds none.
 
     Reads the issue's notes only when the issue is not as staged (open, pending, not a
     note on it) or the queue holds no fingerprint to check its record against.
@@ -131,17 +154,52 @@ def _examine(
     )
     now = record.fingerprint(ref.description)
     trusted = bool(expected) and now == expected
+    notes: Sequence[Note] | None = None  # not read: as staged, nobody wrote one
     if not as_staged or expected is None:
-        trail = workflow.audit(ref, ctx.tracker.notes(ref.iid), bot)
+        notes = ctx.tracker.notes(ref.iid)
+        trail = workflow.audit(ref, notes, bot)
         if trail.state != State.PENDING:
-            return None  # reviewed: the bot's audit note says so
+            return Verdict(ended=trail.state)  # the bot's audit note says so
         if expected is None:
             trusted = trail.trusted and bool(now)
             if trail.trusted and record.old_key_marker(ref.description):
-                return None  # the first release's: announced, or queued by a label
+                return Verdict()  # the first release's: announced, or queued by a label
     if trusted:
-        return notices.notice_from_issue(ref, ref.description), now
-    return altered_notice(ctx, ref), ""
+        notice, vouched = notices.notice_from_issue(ref, ref.description), now
+    else:
+        notice, vouched = altered_notice(ctx, ref), ""
+    if _expiry_due(ctx, ref, notes, bot, trusted):
+        return Verdict(vouched=vouched, due=True)
+    return Verdict(notice, vouched)
+
+
+def _expiry_due(
+    ctx: Context, ref: IssueRef, notes: Sequence[Note] | None, bot: str, trusted: bool
+) -> bool:
+    """Whether the next digest expires `ref`, by `lifecycle._expire`'s rule: an open
+    pending issue of the bot whose `workflow.expires_at` has passed. The record's apply_by
+    counts only when the record is the bot's (`trusted`) and nobody else edited the
+    description (the audit, from the notes: read here only when that deadline has passed
+    and `_examine` did not read them). Never while bootstrap has not recorded the later
+    states' label ids: then nothing expires, and the match is announced as before.
+    """
+    cfg, now = ctx.cfg, ctx.clock()
+    if (
+        ref.author != bot
+        or ref.state != "opened"
+        or states_in(cfg.labels, ref.labels) != [State.PENDING]
+        or identity.unrecorded_states(cfg)
+    ):
+        return False
+    staged = record.decode_record(ref.description) if trusted else None
+    apply_by = staged.apply_by if staged else None
+    if (deadline := clock.deadline(apply_by, cfg.timezone)) is not None and deadline <= now:
+        notes = ctx.tracker.notes(ref.iid) if notes is None else notes
+        if not workflow.audit(ref, notes, bot).trusted:
+            apply_by = None
+    entered = workflow.entries(ref, notes or (), bot)
+    at = workflow.expires_at(entered, apply_by, cfg.timezone, cfg.workflow.pending_ttl_days)
+    return at is not None and at <= now
 
 
 def altered_notice(ctx: Context, ref: IssueRef) -> Notice:
@@ -179,6 +237,8 @@ def announced(report: NotifyReport, owed: Owed, *, queued: bool = True) -> Notif
         report,
         earlier=tuple(sorted(earlier & sent)),
         dropped=tuple(owed.dropped),
+        expired=tuple(owed.expired),
+        held=tuple(owed.held),
         gone=tuple(owed.gone),
         altered=tuple(sorted(set(owed.altered) & sent)),
     )
