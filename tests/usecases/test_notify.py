@@ -4,7 +4,7 @@ Slack webhook. Exactly once per match and channel, whatever fails in between."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -32,6 +32,7 @@ from match_staging.usecases.notify import (
     write_queue,
 )
 from match_staging.usecases.stage import issue_draft
+from match_staging.workflow import DESCRIPTION_CHANGED
 from tests.conftest import FAULT_PARTS, fault_matrix, job_matches, match, owed, write
 from tests.fakes.gitlab import FakeGitLab
 from tests.fakes.memory_tracker import MemoryTracker
@@ -438,6 +439,35 @@ def test_gather_holds_back_what_is_due_to_expire_and_drops_what_expired() -> Non
     before.workflow.label_ids = {"pending": 11, "approved": 12, "rejected": 13, "sent": 14}
     early = Context(before, tracker, channels=[Scripted([])], clock=lambda: now[0])
     assert sorted(gather(early, queued(), {}).notices) == [1, 3]
+    # without its job-match label the digest does not list it, so never expires it: owed,
+    # it is announced, never held for an expiry that does not come
+    tracker.update_issue(3, remove=[Config().labels.match])
+    assert sorted(gather(ctx, queued(), {}).notices) == [3]
+
+
+def test_an_apply_by_from_an_edited_description_does_not_postpone_the_expiry() -> None:
+    """A record line kept in a description somebody else edited (its fingerprint still
+    agrees, and GitLab counts no note for the edit) is not the bot's any more: its apply_by,
+    six days after the 14, postpones nothing. On day 14 the match is held for the digest,
+    which expires it then, as an unedited one with that apply_by is not."""
+    now = [MIDDAY]
+    tracker = MemoryTracker(clock=lambda: now[0])
+    later = (MIDDAY + timedelta(days=20)).date().isoformat()
+    prints = {}
+    for n in (1, 2):
+        url = f"https://jobs.example/{n}"
+        match = Match(91, f"Match {n}", "Acme", url, "in.json", n, match_keys(None, url))
+        ref = tracker.create_issue(issue_draft(Config(), replace(match, apply_by=later), []))
+        prints[ref.iid] = record.fingerprint(ref.description)
+    edited = tracker.issues[2]
+    edited.ref = replace(edited.ref, description=edited.ref.description + "\n\nP.S.")
+    edited.notes.append(Note(1, "mallory", DESCRIPTION_CHANGED, True, MIDDAY.isoformat()))
+    queue = Queue()
+    queue.account([1, 2], ["slack"], prints)
+    ctx = Context(Config(), tracker, channels=[Scripted([])], clock=lambda: now[0])
+    now[0] = MIDDAY + timedelta(days=14)
+    owed = gather(ctx, queue, {})
+    assert sorted(owed.notices) == [1] and owed.held == [2]
 
 
 def test_gather_reads_no_notes_for_issues_still_as_staged() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from match_staging import clock, delivery, identity, notices, quiet, record, render, workflow
 from match_staging.channels.base import Delivery
@@ -176,24 +176,31 @@ def _examine(ctx: Context, ref: IssueRef, expected: str | None, bot: str) -> Ver
 def _expiry_due(
     ctx: Context, ref: IssueRef, notes: Sequence[Note] | None, bot: str, trusted: bool
 ) -> bool:
-    """Whether the next digest expires `ref`, by `lifecycle._expire`'s rule: an open
-    pending issue of the bot whose `workflow.expires_at` has passed. The record's apply_by
-    counts only when the record is the bot's (`trusted`) and nobody else edited the
-    description (the audit, from the notes: read here only when that deadline has passed
-    and `_examine` did not read them). Never while bootstrap has not recorded the later
-    states' label ids: then nothing expires, and the match is announced as before.
+    """Whether the next digest expires `ref`, by `lifecycle._expire`'s rule: an open issue
+    of the bot, a job match pending by its labels (what the digest lists), whose
+    `workflow.expires_at` has passed. The record's apply_by counts only when the record is
+    the bot's (`trusted`) and nobody else edited the description (the audit, from the
+    notes: read here, when `_examine` did not, only once the earliest the match could
+    expire has passed). Never while bootstrap has not recorded the later states' label
+    ids: then nothing expires, and the match is announced as before.
     """
     cfg, now = ctx.cfg, ctx.clock()
     if (
         ref.author != bot
         or ref.state != "opened"
+        or cfg.labels.match not in ref.labels
         or states_in(cfg.labels, ref.labels) != [State.PENDING]
         or identity.unrecorded_states(cfg)
     ):
         return False
     staged = record.decode_record(ref.description) if trusted else None
     apply_by = staged.apply_by if staged else None
-    if (deadline := clock.deadline(apply_by, cfg.timezone)) is not None and deadline <= now:
+    deadline = clock.deadline(apply_by, cfg.timezone)
+    # the earliest it can expire (a revival only postpones), as `_expire` reckons it
+    earliest = (clock.parse(ref.created_at) or now) + timedelta(days=cfg.workflow.pending_ttl_days)
+    if min(earliest, deadline or earliest) > now:
+        return False
+    if deadline is not None:  # believed only while nobody else edited the description
         notes = ctx.tracker.notes(ref.iid) if notes is None else notes
         if not workflow.audit(ref, notes, bot).trusted:
             apply_by = None
