@@ -196,8 +196,12 @@ def _expiry_due(
     staged = record.decode_record(ref.description) if trusted else None
     apply_by = staged.apply_by if staged else None
     deadline = clock.deadline(apply_by, cfg.timezone)
-    # the earliest it can expire (a revival only postpones), as `_expire` reckons it
-    earliest = (clock.parse(ref.created_at) or now) + timedelta(days=cfg.workflow.pending_ttl_days)
+    # the earliest it can expire (a revival only postpones). GitLab always sends
+    # created_at; without it `_expire` counts from its own run's time and expires nothing
+    # (ttl over a day), so it is never held either
+    if (created := clock.parse(ref.created_at)) is None:
+        return False
+    earliest = created + timedelta(days=cfg.workflow.pending_ttl_days)
     if min(earliest, deadline or earliest) > now:
         return False
     if deadline is not None:  # believed only while nobody else edited the description
