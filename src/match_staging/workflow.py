@@ -333,6 +333,18 @@ def expires_at(
     return deadline or since + timedelta(days=ttl_days)
 
 
+def earliest_expiry(
+    created_at: str, apply_by: str | None, zone: str, ttl_days: float, now: datetime
+) -> datetime:
+    """The earliest a pending match can expire (`expires_at`; a revival only postpones):
+    `ttl_days` after its staging (counted from `now` when created_at cannot be read), or
+    its apply_by when that is sooner. Before it, none of its notes need be read.
+    """
+    earliest = (clock.parse(created_at) or now) + timedelta(days=ttl_days)
+    deadline = clock.deadline(apply_by, zone)
+    return earliest if deadline is None else min(earliest, deadline)
+
+
 def revive_refusal(entered: Sequence[Entered], now: datetime, revive_days: float) -> str:
     """Why an expired match may not be revived now ("" when it may): only within
     `revive_days` (workflow.revive_days) of its expiry, and only once.

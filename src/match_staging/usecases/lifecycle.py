@@ -104,12 +104,10 @@ def _expire(ctx: Context, gate: Gate, issue: IssueRef, report: LifecycleReport) 
     wf = cfg.workflow
     staged = record.decode_record(issue.description)
     apply_by = staged.apply_by if staged else None
-    created = clock.parse(issue.created_at) or now
-    # the earliest it can expire (a revival only postpones): nothing is read before that
-    earliest = created + timedelta(days=wf.pending_ttl_days)
-    if (deadline := clock.deadline(apply_by, cfg.timezone)) is not None:
-        earliest = min(earliest, deadline)
-    if earliest > now + WARN_BEFORE:
+    earliest = workflow.earliest_expiry(
+        issue.created_at, apply_by, cfg.timezone, wf.pending_ttl_days, now
+    )
+    if earliest > now + WARN_BEFORE:  # nothing is read before that
         return False
     notes, bot = ctx.tracker.notes(issue.iid), ctx.tracker.bot_user()
     trail = workflow.audit(issue, notes, bot)
@@ -128,7 +126,7 @@ def _expire(ctx: Context, gate: Gate, issue: IssueRef, report: LifecycleReport) 
     revived = len(entered) > 1  # pending again after an expiry: the clock restarted
     why = (
         f"the application deadline (apply_by {apply_by}) passed"
-        if apply_by and not revived and deadline is not None
+        if apply_by and not revived and clock.deadline(apply_by, cfg.timezone) is not None
         else f"{'revived' if revived else 'staged'} and not reviewed within "
         f"workflow.pending_ttl_days ({wf.pending_ttl_days:g})"
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from match_staging import clock, delivery, identity, notices, quiet, record, render, workflow
 from match_staging.channels.base import Delivery
@@ -109,11 +109,11 @@ def gather(
             owed.gone.append(iid)
             continue
         verdict = _examine(ctx, ref, queue.records.get(iid), bot)
+        if verdict.due:
+            owed.held.append(iid)
+            continue
         if verdict.notice is None:
-            if verdict.due:
-                owed.held.append(iid)
-            else:
-                (owed.expired if verdict.ended == State.EXPIRED else owed.dropped).append(iid)
+            (owed.expired if verdict.ended == State.EXPIRED else owed.dropped).append(iid)
             continue
         owed.notices[iid] = verdict.notice
         # a record from before fingerprints were kept
@@ -164,13 +164,12 @@ def _examine(ctx: Context, ref: IssueRef, expected: str | None, bot: str) -> Ver
             trusted = trail.trusted and bool(now)
             if trail.trusted and record.old_key_marker(ref.description):
                 return Verdict()  # the first release's: announced, or queued by a label
-    if trusted:
-        notice, vouched = notices.notice_from_issue(ref, ref.description), now
-    else:
-        notice, vouched = altered_notice(ctx, ref), ""
+    vouched = now if trusted else ""
     if _expiry_due(ctx, ref, notes, bot, trusted):
-        return Verdict(vouched=vouched, due=True)
-    return Verdict(notice, vouched)
+        return Verdict(vouched=vouched, due=True)  # no notice: it is not announced
+    if trusted:
+        return Verdict(notices.notice_from_issue(ref, ref.description), vouched)
+    return Verdict(altered_notice(ctx, ref), vouched)
 
 
 def _expiry_due(
@@ -195,16 +194,14 @@ def _expiry_due(
         return False
     staged = record.decode_record(ref.description) if trusted else None
     apply_by = staged.apply_by if staged else None
-    deadline = clock.deadline(apply_by, cfg.timezone)
-    # the earliest it can expire (a revival only postpones). GitLab always sends
-    # created_at; without it `_expire` counts from its own run's time and expires nothing
-    # (ttl over a day), so it is never held either
-    if (created := clock.parse(ref.created_at)) is None:
+    # `_expire`'s shortcut, which counts a created_at GitLab did not send from now
+    earliest = workflow.earliest_expiry(
+        ref.created_at, apply_by, cfg.timezone, cfg.workflow.pending_ttl_days, now
+    )
+    if earliest > now:
         return False
-    earliest = created + timedelta(days=cfg.workflow.pending_ttl_days)
-    if min(earliest, deadline or earliest) > now:
-        return False
-    if deadline is not None:  # believed only while nobody else edited the description
+    # an apply_by is believed only while nobody else edited the description
+    if clock.deadline(apply_by, cfg.timezone) is not None:
         notes = ctx.tracker.notes(ref.iid) if notes is None else notes
         if not workflow.audit(ref, notes, bot).trusted:
             apply_by = None
